@@ -1,0 +1,213 @@
+package fl
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+)
+
+// Errors returned by the aggregators and by update validation.
+var (
+	ErrNoUpdates     = errors.New("fl: no updates to aggregate")
+	ErrLength        = errors.New("fl: wrong vector length")
+	ErrNotFinite     = errors.New("fl: value is NaN or Inf")
+	ErrBadWeight     = errors.New("fl: weight is not finite and positive")
+	ErrDuplicate     = errors.New("fl: duplicate update from one client")
+	ErrUnknownClient = errors.New("fl: update from a client that was not asked")
+)
+
+// ClientError is an error caused by one client: a rejected update, a failed
+// or timed-out call. Err is one of the package's sentinel errors or the
+// error the client or transport returned.
+type ClientError struct {
+	Client string
+	Err    error
+}
+
+func (e *ClientError) Error() string { return fmt.Sprintf("client %q: %v", e.Client, e.Err) }
+
+// Unwrap returns e.Err.
+func (e *ClientError) Unwrap() error { return e.Err }
+
+// CheckUpdate reports whether u can be aggregated into a model of dim
+// parameters: the right length, a finite positive weight, and no NaN or Inf.
+// The error is a [*ClientError] naming u.Client.
+func CheckUpdate(u *Update, dim int) error {
+	if len(u.Delta) != dim {
+		return &ClientError{u.Client, fmt.Errorf("%w: %d, want %d", ErrLength, len(u.Delta), dim)}
+	}
+	if !(u.Weight > 0) || math.IsInf(u.Weight, 0) {
+		return &ClientError{u.Client, fmt.Errorf("%w: %v", ErrBadWeight, u.Weight)}
+	}
+	if i := firstNonFinite(u.Delta); i >= 0 {
+		return &ClientError{u.Client, fmt.Errorf("%w: coordinate %d is %v", ErrNotFinite, i, u.Delta[i])}
+	}
+	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or Inf in v, or -1.
+func firstNonFinite(v []float64) int {
+	// x-x is 0 for finite x and NaN for NaN and ±Inf, so one branch per
+	// four elements suffices on the common, all-finite path.
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		if s := (v[i] - v[i]) + (v[i+1] - v[i+1]) + (v[i+2] - v[i+2]) + (v[i+3] - v[i+3]); s != 0 {
+			break
+		}
+	}
+	for ; i < len(v); i++ {
+		if v[i]-v[i] != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// FedAvg is the example-weighted mean of the updates (McMahan et al. 2017,
+// "Communication-Efficient Learning of Deep Networks from Decentralized
+// Data", Algorithm 1): dst = Σ wᵢΔᵢ / Σ wᵢ with wᵢ = Update.Weight.
+//
+// The sum runs over updates in their given order for every coordinate, so
+// the result is bit-for-bit deterministic for a given input order, however
+// the work is split across goroutines. Aggregate does not allocate once its
+// scratch buffer is warm; it uses up to Workers goroutines (0 means
+// GOMAXPROCS) for large inputs and waits for them before returning.
+// A FedAvg is not safe for concurrent use.
+type FedAvg struct {
+	// Unweighted gives every update weight 1: the plain mean.
+	Unweighted bool
+	// Workers bounds the goroutines used; 0 means GOMAXPROCS.
+	Workers int
+
+	coef []float64
+}
+
+var _ Aggregator = (*FedAvg)(nil)
+
+// Mean returns the unweighted mean aggregator.
+func Mean() *FedAvg { return &FedAvg{Unweighted: true} }
+
+// Aggregate writes the (weighted) mean of updates to dst. It returns an
+// error, leaving dst unspecified, if there are no updates, a length differs
+// from len(dst), or a weight is not finite and positive. It does not scan
+// for NaN (see [CheckUpdate]; the server does that before aggregating).
+func (a *FedAvg) Aggregate(dst []float64, updates []Update) error {
+	if len(updates) == 0 {
+		return ErrNoUpdates
+	}
+	if cap(a.coef) < len(updates) {
+		a.coef = make([]float64, len(updates))
+	}
+	coef := a.coef[:len(updates)]
+	var total float64
+	for i := range updates {
+		u := &updates[i]
+		if len(u.Delta) != len(dst) {
+			return &ClientError{u.Client, fmt.Errorf("%w: %d, want %d", ErrLength, len(u.Delta), len(dst))}
+		}
+		w := 1.0
+		if !a.Unweighted {
+			w = u.Weight
+			if !(w > 0) || math.IsInf(w, 0) {
+				return &ClientError{u.Client, fmt.Errorf("%w: %v", ErrBadWeight, w)}
+			}
+		}
+		coef[i] = w
+		total += w
+	}
+	if math.IsInf(total, 0) {
+		return fmt.Errorf("%w: total weight overflows", ErrBadWeight)
+	}
+	for i := range coef {
+		coef[i] /= total
+	}
+	weightedSum(dst, updates, coef, a.Workers)
+	return nil
+}
+
+// aggBlock is the number of coordinates processed for all updates before
+// moving on, so that the block of dst stays in L1 cache while every update
+// streams through it once.
+const aggBlock = 4096
+
+// parallelMin is the work (coordinates × updates) below which weightedSum
+// stays on the calling goroutine.
+const parallelMin = 1 << 18
+
+// weightedSum sets dst = Σ coef[i]·updates[i].Delta.
+func weightedSum(dst []float64, updates []Update, coef []float64, workers int) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	d := len(dst)
+	if workers == 1 || d*len(updates) < parallelMin || d < 2*aggBlock {
+		weightedSumRange(dst, updates, coef, 0, d)
+		return
+	}
+	blocks := (d + aggBlock - 1) / aggBlock
+	if workers > blocks {
+		workers = blocks
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo := blocks * w / workers * aggBlock
+		hi := min(blocks*(w+1)/workers*aggBlock, d)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			weightedSumRange(dst, updates, coef, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+func weightedSumRange(dst []float64, updates []Update, coef []float64, lo, hi int) {
+	for b := lo; b < hi; b += aggBlock {
+		e := min(b+aggBlock, hi)
+		out := dst[b:e]
+		scaleTo(out, coef[0], updates[0].Delta[b:e])
+		i := 1
+		for ; i+4 <= len(updates); i += 4 {
+			axpy4(out, coef[i:i+4], updates[i].Delta[b:e], updates[i+1].Delta[b:e], updates[i+2].Delta[b:e], updates[i+3].Delta[b:e])
+		}
+		for ; i < len(updates); i++ {
+			axpy(out, coef[i], updates[i].Delta[b:e])
+		}
+	}
+}
+
+// scaleTo sets dst = a·x.
+func scaleTo(dst []float64, a float64, x []float64) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] = a * x[i]
+	}
+}
+
+// axpy4 sets dst += a[0]·x0 + a[1]·x1 + a[2]·x2 + a[3]·x3, adding the
+// terms one at a time from the left, so that the result has the same bits
+// as four calls of axpy while dst is loaded and stored once.
+func axpy4(dst []float64, a []float64, x0, x1, x2, x3 []float64) {
+	a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+	x0, x1, x2, x3 = x0[:len(dst)], x1[:len(dst)], x2[:len(dst)], x3[:len(dst)]
+	for i := range dst {
+		dst[i] = dst[i] + a0*x0[i] + a1*x1[i] + a2*x2[i] + a3*x3[i]
+	}
+}
+
+// axpy sets dst += a·x.
+func axpy(dst []float64, a float64, x []float64) {
+	x = x[:len(dst)]
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		dst[i] += a * x[i]
+		dst[i+1] += a * x[i+1]
+		dst[i+2] += a * x[i+2]
+		dst[i+3] += a * x[i+3]
+	}
+	for ; i < len(dst); i++ {
+		dst[i] += a * x[i]
+	}
+}

@@ -1,0 +1,353 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/fl/dataset"
+	"gonum.org/v1/gonum/floats"
+)
+
+// Defaults of [TrainerConfig], used for its zero fields.
+const (
+	DefaultLR        = 0.05
+	DefaultEpochs    = 1
+	DefaultBatchSize = 10 // as in the FedProx experiments (Li et al. 2020)
+)
+
+// maxEpochs bounds the per-round epochs a server may ask for.
+const maxEpochs = 1 << 20
+
+// TrainerConfig configures a [Trainer]. Zero LR, Epochs and BatchSize mean
+// the defaults; zero Mu and L2 mean none.
+type TrainerConfig struct {
+	// Model is the architecture; required.
+	Model Model
+	// ID names the client in its updates.
+	ID string
+	// Train is the local training data; required, non-empty. The Trainer
+	// keeps it and reads it on every call: do not modify it meanwhile.
+	Train *dataset.Dataset
+	// Test is optional local held-out data for Evaluate; nil means that
+	// Evaluate scores Train.
+	Test *dataset.Dataset
+
+	// LR, Epochs, BatchSize and Mu are the defaults of the round
+	// hyperparameters: the fl.Config of a round overrides them with
+	// fl.KeyLR, fl.KeyEpochs, fl.KeyBatchSize and fl.KeyMu.
+	LR        float64 // learning rate of SGD, > 0
+	Epochs    int     // passes over Train per round, ≥ 1
+	BatchSize int     // examples per minibatch, ≥ 1 (Train's size at most)
+	Mu        float64 // FedProx proximal coefficient μ ≥ 0
+
+	// L2 is the weight decay λ ≥ 0: the objective gains λ/2‖w‖², on all
+	// parameters (biases included).
+	L2 float64
+	// Seed seeds the shuffling of the minibatches, with the round number.
+	Seed uint64
+}
+
+// DefaultTrainerConfig returns the defaults: LR 0.05, one epoch, minibatches
+// of 10, no proximal term and no weight decay. Model and Train are left for
+// the caller.
+func DefaultTrainerConfig() TrainerConfig {
+	return TrainerConfig{LR: DefaultLR, Epochs: DefaultEpochs, BatchSize: DefaultBatchSize}
+}
+
+// Validate reports an error wrapping [ErrInvalidModel], [ErrInvalidData]
+// or [ErrInvalidConfig] if the configuration cannot be used: no model or an
+// invalid one, Train or Test missing, empty or not matching the model
+// (feature dimension, label range, NaN or Inf features), or a negative or
+// non-finite hyperparameter. It reads every example of Train and Test.
+func (c TrainerConfig) Validate() error {
+	if c.Model == nil {
+		return fmt.Errorf("%w: nil Model", ErrInvalidModel)
+	}
+	if err := c.Model.Validate(); err != nil {
+		return err
+	}
+	if err := checkData(c.Model, c.Train, "Train"); err != nil {
+		return err
+	}
+	if c.Test != nil {
+		if err := checkData(c.Model, c.Test, "Test"); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"LR", c.LR}, {"Mu", c.Mu}, {"L2", c.L2}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("%w: %s = %v, want finite and ≥ 0", ErrInvalidConfig, f.name, f.v)
+		}
+	}
+	if c.Epochs < 0 || c.Epochs > maxEpochs {
+		return fmt.Errorf("%w: Epochs = %d, want in [0, %d]", ErrInvalidConfig, c.Epochs, maxEpochs)
+	}
+	if c.BatchSize < 0 {
+		return fmt.Errorf("%w: BatchSize = %d < 0", ErrInvalidConfig, c.BatchSize)
+	}
+	return nil
+}
+
+// Trainer is a reference [fl.Trainer] and [fl.Evaluator]: minibatch SGD on
+// a Model over local data, with the optional FedProx proximal term.
+//
+// A Trainer is not safe for concurrent use: it reuses its buffers from one
+// call to the next. Different Trainers share nothing and may run in
+// parallel.
+type Trainer struct {
+	cfg     TrainerConfig
+	nparams int
+	dim     int
+
+	local, grad []float64 // the local model, its minibatch gradient
+	xb          []float64 // the gathered rows of a minibatch
+	yb          []int     // their labels
+	perm        []int     // the order of the examples in an epoch
+	ws          Workspace
+	wsBatch     int // the maxBatch of ws
+	evalWS      Workspace
+	pcg         *rand.PCG
+	rng         *rand.Rand
+	swap        func(i, j int) // swaps perm[i] and perm[j], made once
+}
+
+var (
+	_ fl.Trainer   = (*Trainer)(nil)
+	_ fl.Evaluator = (*Trainer)(nil)
+)
+
+// NewTrainer validates cfg (see [TrainerConfig.Validate]), fills in the
+// defaults and returns a Trainer that keeps a copy of it.
+func NewTrainer(cfg TrainerConfig) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.LR == 0 {
+		cfg.LR = DefaultLR
+	}
+	if cfg.Epochs == 0 {
+		cfg.Epochs = DefaultEpochs
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	n := cfg.Model.NumParams()
+	dim, _ := cfg.Model.Shape()
+	pcg := rand.NewPCG(cfg.Seed, 0)
+	t := &Trainer{
+		cfg:     cfg,
+		nparams: n,
+		dim:     dim,
+		local:   make([]float64, n),
+		grad:    make([]float64, n),
+		perm:    make([]int, cfg.Train.Len()),
+		pcg:     pcg,
+		rng:     rand.New(pcg),
+	}
+	t.swap = func(i, j int) { t.perm[i], t.perm[j] = t.perm[j], t.perm[i] }
+	return t, nil
+}
+
+// Config returns the Trainer's configuration, defaults filled in.
+func (t *Trainer) Config() TrainerConfig { return t.cfg }
+
+// roundParams are the hyperparameters of one call to Train.
+type roundParams struct {
+	round         uint64
+	lr, mu        float64
+	epochs, batch int
+}
+
+// intParam reads an integer-valued key of cfg, def when absent, and checks
+// that it lies in [lo, hi].
+func intParam(cfg fl.Config, key string, def, lo, hi int) (int, error) {
+	v := cfg.Get(key, float64(def))
+	if !(v >= float64(lo) && v <= float64(hi)) || v != math.Trunc(v) {
+		return 0, fmt.Errorf("%w: config %q = %v, want an integer in [%d, %d]", ErrInvalidConfig, key, v, lo, hi)
+	}
+	return int(v), nil
+}
+
+// readConfig merges the round's cfg into the Trainer's defaults.
+func (t *Trainer) readConfig(cfg fl.Config) (roundParams, error) {
+	var p roundParams
+	round, err := intParam(cfg, fl.KeyRound, 0, 0, 1<<53)
+	if err != nil {
+		return p, err
+	}
+	p.round = uint64(round)
+	if p.epochs, err = intParam(cfg, fl.KeyEpochs, t.cfg.Epochs, 1, maxEpochs); err != nil {
+		return p, err
+	}
+	if p.batch, err = intParam(cfg, fl.KeyBatchSize, t.cfg.BatchSize, 1, math.MaxInt32); err != nil {
+		return p, err
+	}
+	p.batch = min(p.batch, t.cfg.Train.Len())
+	p.lr = cfg.Get(fl.KeyLR, t.cfg.LR)
+	if !(p.lr > 0) || math.IsInf(p.lr, 0) {
+		return p, fmt.Errorf("%w: config %q = %v, want finite and > 0", ErrInvalidConfig, fl.KeyLR, p.lr)
+	}
+	p.mu = cfg.Get(fl.KeyMu, t.cfg.Mu)
+	if !(p.mu >= 0) || math.IsInf(p.mu, 0) {
+		return p, fmt.Errorf("%w: config %q = %v, want finite and ≥ 0", ErrInvalidConfig, fl.KeyMu, p.mu)
+	}
+	return p, nil
+}
+
+// Train implements [fl.Trainer]: starting from a copy of global, it runs
+// the round's epochs of minibatch SGD over the local data and returns the
+// change, local − global, weighted by the number of training examples.
+//
+// Each epoch visits the examples in a fresh random order, split into
+// minibatches of BatchSize (the last one smaller if BatchSize does not
+// divide the data). The orders come from a PCG seeded with (Seed,
+// cfg[fl.KeyRound]) and nothing else, so the same seed and round give the
+// same bits whatever ran before. A step is
+//
+//	w ← w − lr·(∇F_k(w) + λw + μ(w − wᵗ))
+//
+// where F_k is the minibatch's mean cross-entropy, λ the L2 weight decay,
+// and μ(w − wᵗ) the gradient of the FedProx proximal term μ/2‖w − wᵗ‖²
+// around the global model wᵗ (Li et al. 2020, objective (2)).
+//
+// The update's Metrics are fl.KeyExamples, the number of training examples,
+// and fl.KeyLoss, the mean cross-entropy of the minibatches as each was
+// seen (before its step), averaged over every example of every epoch
+// (neither the L2 nor the proximal term included).
+//
+// Train returns an error, never a partial update, if global has the wrong
+// length or a NaN or Inf ([ErrParamsLength], [ErrNotFinite]), if a round
+// hyperparameter is out of range ([ErrInvalidConfig]), if the loss or the
+// parameters became NaN or Inf ([ErrDiverged]), or if ctx is done, checked
+// before every minibatch (ctx.Err()). It does not modify global. Update.Delta
+// is newly allocated; otherwise, once warm, Train allocates only the
+// Metrics map.
+func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (fl.Update, error) {
+	if err := ctx.Err(); err != nil {
+		return fl.Update{}, err
+	}
+	if err := checkParams(t.cfg.Model, global); err != nil {
+		return fl.Update{}, err
+	}
+	p, err := t.readConfig(cfg)
+	if err != nil {
+		return fl.Update{}, err
+	}
+	t.ensureBatch(p.batch)
+
+	d := t.cfg.Train
+	n, dim := d.Len(), t.dim
+	w, g := t.local, t.grad
+	copy(w, global)
+	for i := range t.perm {
+		t.perm[i] = i
+	}
+	t.pcg.Seed(t.cfg.Seed, p.round)
+
+	var lossSum float64
+	for range p.epochs {
+		t.rng.Shuffle(n, t.swap)
+		for lo := 0; lo < n; lo += p.batch {
+			if err := ctx.Err(); err != nil {
+				return fl.Update{}, err
+			}
+			hi := min(lo+p.batch, n)
+			b := hi - lo
+			xb, yb := t.xb[:b*dim], t.yb[:b]
+			for r, i := range t.perm[lo:hi] {
+				copy(xb[r*dim:(r+1)*dim], d.X[i*dim:(i+1)*dim])
+				yb[r] = d.Y[i]
+			}
+			loss := t.ws.LossGrad(g, w, xb, yb)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return fl.Update{}, fmt.Errorf("%w: client %q: minibatch loss %v", ErrDiverged, t.cfg.ID, loss)
+			}
+			lossSum += loss * float64(b)
+			step(w, g, global, p.lr, t.cfg.L2, p.mu)
+		}
+	}
+
+	delta := make([]float64, len(w))
+	for i, v := range w {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fl.Update{}, fmt.Errorf("%w: client %q: parameter %d is %v", ErrDiverged, t.cfg.ID, i, v)
+		}
+		delta[i] = v - global[i]
+	}
+	return fl.Update{
+		Client: t.cfg.ID,
+		Delta:  delta,
+		Weight: float64(n),
+		Metrics: fl.Metrics{
+			fl.KeyLoss:     lossSum / float64(p.epochs*n),
+			fl.KeyExamples: float64(n),
+		},
+	}, nil
+}
+
+// step applies one SGD step w ← w − lr·(g + l2·w + mu·(w − w0)).
+func step(w, g, w0 []float64, lr, l2, mu float64) {
+	if l2 == 0 && mu == 0 {
+		floats.AddScaled(w, -lr, g)
+		return
+	}
+	w0 = w0[:len(w)]
+	g = g[:len(w)]
+	for i, v := range w {
+		w[i] = v - lr*(g[i]+l2*v+mu*(v-w0[i]))
+	}
+}
+
+// ensureBatch grows the minibatch buffers to hold b examples.
+func (t *Trainer) ensureBatch(b int) {
+	if t.ws != nil && b <= t.wsBatch {
+		return
+	}
+	t.ws = t.cfg.Model.NewWorkspace(b)
+	t.wsBatch = b
+	t.xb = make([]float64, b*t.dim)
+	t.yb = make([]int, b)
+}
+
+// Evaluate implements [fl.Evaluator]: the mean cross-entropy
+// (fl.KeyLoss), the accuracy (fl.KeyAccuracy) and the number of examples
+// (fl.KeyExamples) of params on Test, or on Train when Test is nil. It
+// returns an error if params has the wrong length or a NaN or Inf, or
+// ctx.Err() if ctx is done (checked between chunks of examples).
+func (t *Trainer) Evaluate(ctx context.Context, params []float64) (fl.Metrics, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkParams(t.cfg.Model, params); err != nil {
+		return nil, err
+	}
+	d := t.cfg.Test
+	if d == nil {
+		d = t.cfg.Train
+	}
+	if t.evalWS == nil {
+		t.evalWS = t.cfg.Model.NewWorkspace(min(evalChunk, max(t.cfg.Train.Len(), lenOrZero(t.cfg.Test))))
+	}
+	loss, acc := evalAll(t.evalWS, params, d, ctx.Err)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return fl.Metrics{
+		fl.KeyLoss:     loss,
+		fl.KeyAccuracy: acc,
+		fl.KeyExamples: float64(d.Len()),
+	}, nil
+}
+
+func lenOrZero(d *dataset.Dataset) int {
+	if d == nil {
+		return 0
+	}
+	return d.Len()
+}
