@@ -186,7 +186,7 @@ func (w *mlpWorkspace) LossGrad(grad, params, x []float64, y []int) float64 {
 	for r := range b {
 		z := scores[r*classes : (r+1)*classes]
 		zy := z[y[r]]
-		loss += softmaxInPlace(z) - zy
+		loss = runningMean(loss, softmaxInPlace(z)-zy, 1, r+1)
 		// The scores become ∂L/∂z = (p − onehot(y))/b for the batch mean L.
 		z[y[r]]--
 		for j := range z {
@@ -220,21 +220,21 @@ func (w *mlpWorkspace) LossGrad(grad, params, x []float64, y []int) float64 {
 		}
 		dz = da
 	}
-	return loss / float64(b)
+	return loss
 }
 
 // Eval implements [Workspace].
-func (w *mlpWorkspace) Eval(params, x []float64, y []int) (lossSum float64, correct int) {
+func (w *mlpWorkspace) Eval(params, x []float64, y []int) (loss float64, correct int) {
 	b := w.batch(params, x, y)
 	classes := w.sizes[len(w.sizes)-1]
 	scores := w.forward(params, x, b)
 	for r := range b {
 		z := scores[r*classes : (r+1)*classes]
 		lse, arg := logSumExp(z)
-		lossSum += lse - z[y[r]]
+		loss = runningMean(loss, lse-z[y[r]], 1, r+1)
 		if arg == y[r] {
 			correct++
 		}
 	}
-	return lossSum, correct
+	return loss, correct
 }

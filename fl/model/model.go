@@ -66,10 +66,10 @@ type Workspace interface {
 	// LossGrad overwrites grad with the gradient, with respect to params,
 	// of the mean cross-entropy over the minibatch, and returns that mean.
 	LossGrad(grad, params, x []float64, y []int) (loss float64)
-	// Eval returns the summed cross-entropy over the minibatch and the
+	// Eval returns the mean cross-entropy over the minibatch and the
 	// number of examples whose highest-scoring class (the lowest index
 	// among ties) is the label.
-	Eval(params, x []float64, y []int) (lossSum float64, correct int)
+	Eval(params, x []float64, y []int) (loss float64, correct int)
 }
 
 // evalChunk is the number of examples Evaluate scores at a time.
@@ -105,18 +105,28 @@ func Evaluate(m Model, params []float64, d *dataset.Dataset) (loss, accuracy flo
 // error, which the caller then reports.
 func evalAll(ws Workspace, params []float64, d *dataset.Dataset, stop func() error) (loss, accuracy float64) {
 	n := d.Len()
-	var sum float64
 	var correct int
 	for lo := 0; lo < n; lo += evalChunk {
 		if stop() != nil {
 			return 0, 0
 		}
 		hi := min(lo+evalChunk, n)
-		s, c := ws.Eval(params, d.X[lo*d.Dim:hi*d.Dim], d.Y[lo:hi])
-		sum += s
+		l, c := ws.Eval(params, d.X[lo*d.Dim:hi*d.Dim], d.Y[lo:hi])
+		loss = runningMean(loss, l, hi-lo, hi)
 		correct += c
 	}
-	return sum / float64(n), float64(correct) / float64(n)
+	return loss, float64(correct) / float64(n)
+}
+
+// runningMean returns the mean of seen values, given the mean of the first
+// seen−b of them and the mean of the last b. Unlike a sum divided by a
+// count, it returns x exactly when all the values are x (the mean loss of
+// a zero softmax is exactly ln C).
+func runningMean(mean, batchMean float64, b, seen int) float64 {
+	if b == seen {
+		return batchMean
+	}
+	return mean + (batchMean-mean)*(float64(b)/float64(seen))
 }
 
 // checkParams reports whether params has m's length and only finite values.

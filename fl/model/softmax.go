@@ -101,7 +101,7 @@ func (w *softmaxWorkspace) LossGrad(grad, params, x []float64, y []int) float64 
 		}
 		label := y[r]
 		zy := z[label]
-		loss += softmaxInPlace(z) - zy
+		loss = runningMean(loss, softmaxInPlace(z)-zy, 1, r+1)
 		// ∂ℓ/∂z = p − onehot(y); the minibatch mean divides by b.
 		z[label]--
 		for c := range classes {
@@ -110,11 +110,11 @@ func (w *softmaxWorkspace) LossGrad(grad, params, x []float64, y []int) float64 
 			floats.AddScaled(gw[c*dim:(c+1)*dim], g, xr)
 		}
 	}
-	return loss / float64(b)
+	return loss
 }
 
 // Eval implements [Workspace].
-func (w *softmaxWorkspace) Eval(params, x []float64, y []int) (lossSum float64, correct int) {
+func (w *softmaxWorkspace) Eval(params, x []float64, y []int) (loss float64, correct int) {
 	b := w.batch(params, x, y)
 	dim, classes := w.m.Dim, w.m.Classes
 	weights, bias := params[:classes*dim], params[classes*dim:]
@@ -125,10 +125,10 @@ func (w *softmaxWorkspace) Eval(params, x []float64, y []int) (lossSum float64, 
 			z[c] = bias[c] + floats.Dot(weights[c*dim:(c+1)*dim], xr)
 		}
 		lse, arg := logSumExp(z)
-		lossSum += lse - z[y[r]]
+		loss = runningMean(loss, lse-z[y[r]], 1, r+1)
 		if arg == y[r] {
 			correct++
 		}
 	}
-	return lossSum, correct
+	return loss, correct
 }

@@ -250,7 +250,8 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 	}
 	t.pcg.Seed(t.cfg.Seed, p.round)
 
-	var lossSum float64
+	var meanLoss float64
+	seen := 0
 	for range p.epochs {
 		t.rng.Shuffle(n, t.swap)
 		for lo := 0; lo < n; lo += p.batch {
@@ -268,7 +269,8 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return fl.Update{}, fmt.Errorf("%w: client %q: minibatch loss %v", ErrDiverged, t.cfg.ID, loss)
 			}
-			lossSum += loss * float64(b)
+			seen += b
+			meanLoss = runningMean(meanLoss, loss, b, seen)
 			step(w, g, global, p.lr, t.cfg.L2, p.mu)
 		}
 	}
@@ -285,7 +287,7 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 		Delta:  delta,
 		Weight: float64(n),
 		Metrics: fl.Metrics{
-			fl.KeyLoss:     lossSum / float64(p.epochs*n),
+			fl.KeyLoss:     meanLoss,
 			fl.KeyExamples: float64(n),
 		},
 	}, nil
