@@ -127,3 +127,10 @@ func norm2(v []float64) float64 {
 	}
 	return math.Sqrt(s)
 }
+
+// split returns the first k examples of d and the rest, aliasing d.
+func split(d *dataset.Dataset, k int) (*dataset.Dataset, *dataset.Dataset) {
+	a := &dataset.Dataset{X: d.X[:k*d.Dim], Y: d.Y[:k], Dim: d.Dim, Classes: d.Classes}
+	b := &dataset.Dataset{X: d.X[k*d.Dim:], Y: d.Y[k:], Dim: d.Dim, Classes: d.Classes}
+	return a, b
+}
