@@ -1,0 +1,241 @@
+package robust
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/fedgo/fedgo/fl"
+)
+
+// Errors returned by the aggregators. Errors about one update wrap one of
+// these and name the update's index and client.
+var (
+	ErrNoUpdates      = errors.New("robust: no updates to aggregate")
+	ErrLength         = errors.New("robust: wrong vector length")
+	ErrNotFinite      = errors.New("robust: value is NaN or Inf")
+	ErrBadWeight      = errors.New("robust: weight is not finite and positive")
+	ErrTooFewUpdates  = errors.New("robust: too few updates for the number of Byzantine clients")
+	ErrParam          = errors.New("robust: invalid parameter")
+	ErrNotConverged   = errors.New("robust: did not converge")
+	ErrNoRoot         = errors.New("robust: no valid server root update")
+	ErrTooManySubsets = errors.New("robust: too many subsets for exact search")
+	ErrUnknownRule    = errors.New("robust: unknown aggregator name")
+)
+
+// A Validator reports whether a rule can aggregate n updates. Every rule of
+// this package implements it; [Pre] uses it to check the rule behind a
+// pre-aggregation step.
+type Validator interface {
+	Validate(n int) error
+}
+
+func updateErr(i int, u *fl.Update, err error, format string, args ...any) error {
+	return fmt.Errorf("update %d (client %q): %w: %s", i, u.Client, err, fmt.Sprintf(format, args...))
+}
+
+// checkShape checks that there are updates and that each has len(dst)
+// coordinates.
+func checkShape(dst []float64, updates []fl.Update) error {
+	if len(updates) == 0 {
+		return ErrNoUpdates
+	}
+	for i := range updates {
+		if len(updates[i].Delta) != len(dst) {
+			return updateErr(i, &updates[i], ErrLength, "%d, want %d", len(updates[i].Delta), len(dst))
+		}
+	}
+	return nil
+}
+
+// checkFinite returns an error naming the first update holding a NaN or Inf.
+func checkFinite(updates []fl.Update) error {
+	for i := range updates {
+		if j := firstNonFinite(updates[i].Delta); j >= 0 {
+			return updateErr(i, &updates[i], ErrNotFinite, "coordinate %d is %v", j, updates[i].Delta[j])
+		}
+	}
+	return nil
+}
+
+// checkWeights returns an error naming the first update whose weight is not
+// finite and positive.
+func checkWeights(updates []fl.Update) error {
+	for i := range updates {
+		if w := updates[i].Weight; !(w > 0) || math.IsInf(w, 0) {
+			return updateErr(i, &updates[i], ErrBadWeight, "%v", w)
+		}
+	}
+	return nil
+}
+
+// checkInput runs checkShape and checkFinite.
+func checkInput(dst []float64, updates []fl.Update) error {
+	if err := checkShape(dst, updates); err != nil {
+		return err
+	}
+	return checkFinite(updates)
+}
+
+// firstNonFinite returns the index of the first NaN or Inf in v, or -1.
+func firstNonFinite(v []float64) int {
+	// x-x is 0 for finite x and NaN for NaN and ±Inf.
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		if s := (v[i] - v[i]) + (v[i+1] - v[i+1]) + (v[i+2] - v[i+2]) + (v[i+3] - v[i+3]); s != 0 {
+			break
+		}
+	}
+	for ; i < len(v); i++ {
+		if v[i]-v[i] != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkResult reports an error if dst holds a NaN or Inf, which finite
+// inputs produce only by overflow.
+func checkResult(dst []float64) error {
+	if j := firstNonFinite(dst); j >= 0 {
+		return fmt.Errorf("%w: result coordinate %d overflows to %v", ErrNotFinite, j, dst[j])
+	}
+	return nil
+}
+
+func checkF(rule string, f int) error {
+	if f < 0 {
+		return fmt.Errorf("%w: %s: f = %d is negative", ErrParam, rule, f)
+	}
+	return nil
+}
+
+func tooFew(rule string, n int, cond string, need int) error {
+	return fmt.Errorf("%w: %s needs %s = %d updates, got %d", ErrTooFewUpdates, rule, cond, need, n)
+}
+
+// workersFor returns how many goroutines to use for n items when each
+// should get at least grain of them.
+func workersFor(n, grain int) int {
+	w := runtime.GOMAXPROCS(0)
+	if grain < 1 {
+		grain = 1
+	}
+	if m := n / grain; w > m {
+		w = m
+	}
+	return max(w, 1)
+}
+
+// A ranger does the work of the range [lo, hi) as worker w.
+type ranger interface {
+	do(w, lo, hi int)
+}
+
+// rangeFunc adapts a function to a ranger.
+type rangeFunc func(w, lo, hi int)
+
+func (f rangeFunc) do(w, lo, hi int) { f(w, lo, hi) }
+
+// parallel runs r.do(w, lo, hi) for workers contiguous ranges of [0, n),
+// the w-th on its own goroutine (the first on the caller's), and waits for
+// all. The split depends only on n and workers. With one worker it calls
+// r.do directly and allocates nothing.
+func parallel(n, workers int, r ranger) {
+	if workers <= 1 {
+		r.do(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.do(w, lo, hi)
+		}()
+	}
+	r.do(0, 0, n/workers)
+	wg.Wait()
+}
+
+// grow returns s resized to n, reallocating only when its capacity is short.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// growRows makes s hold workers buffers of n elements each.
+func growRows[T any](s [][]T, workers, n int) [][]T {
+	if cap(s) < workers {
+		s = append(s[:cap(s)], make([][]T, workers-cap(s))...)
+	}
+	s = s[:workers]
+	for i := range s {
+		s[i] = grow(s[i], n)
+	}
+	return s
+}
+
+// Names lists the rule names [New] accepts, without the nnm+ and bucketing+
+// prefixes.
+var Names = []string{"mean", "median", "trimmedmean", "krum", "multikrum", "geomed", "bulyan", "cc", "normbound", "fltrust", "mda"}
+
+// New returns the rule called name, configured for f Byzantine updates per
+// round. The names are those of [Names]; a prefix "nnm+" or "bucketing+"
+// puts [NNM] or [Bucketing] (bucket size 2, permutations drawn from seed) in
+// front of the rule that follows, and prefixes compose ("bucketing+nnm+krum").
+// Rules without an f ignore it; seed is used only by bucketing.
+//
+// New("fltrust", ...) returns an [*FLTrust] whose Root the host must set
+// before aggregating. The defaults of the other rules are those of their
+// zero values.
+func New(name string, f int, seed uint64) (fl.Aggregator, error) {
+	if err := checkF(name, f); err != nil {
+		return nil, err
+	}
+	if rest, ok := strings.CutPrefix(name, "nnm+"); ok {
+		r, err := New(rest, f, seed)
+		if err != nil {
+			return nil, err
+		}
+		return &Pre{Step: &NNM{F: f}, Rule: r}, nil
+	}
+	if rest, ok := strings.CutPrefix(name, "bucketing+"); ok {
+		r, err := New(rest, f, seed)
+		if err != nil {
+			return nil, err
+		}
+		return &Pre{Step: &Bucketing{S: 2, Seed: seed}, Rule: r}, nil
+	}
+	switch name {
+	case "mean":
+		return &Mean{}, nil
+	case "median":
+		return &Median{}, nil
+	case "trimmedmean":
+		return &TrimmedMean{F: f}, nil
+	case "krum":
+		return &Krum{F: f}, nil
+	case "multikrum":
+		return &MultiKrum{F: f}, nil
+	case "geomed":
+		return &GeoMed{}, nil
+	case "bulyan":
+		return &Bulyan{F: f}, nil
+	case "cc":
+		return &CenteredClipping{}, nil
+	case "normbound":
+		return &NormBound{}, nil
+	case "fltrust":
+		return &FLTrust{}, nil
+	case "mda":
+		return &MDA{F: f}, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownRule, name)
+}
