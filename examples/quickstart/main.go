@@ -41,12 +41,12 @@ func main() {
 
 type options struct {
 	dataset, dataDir, model, strategy, hidden string
-	rounds, clients, perRound, epochs, batch   int
-	alpha, beta, mu, lr, serverLR, drop        float64
-	dirichlet                                  float64
-	iid, resume, json, quiet                   bool
-	seed                                       uint64
-	checkpoint                                 string
+	rounds, clients, perRound, epochs, batch  int
+	alpha, beta, mu, lr, serverLR, drop       float64
+	dirichlet                                 float64
+	iid, resume, json, quiet                  bool
+	seed                                      uint64
+	checkpoint                                string
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
