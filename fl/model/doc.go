@@ -1,0 +1,76 @@
+// Package model provides reference trainers for fedgo's examples, tests and
+// benchmarks: multinomial logistic regression ([Softmax]) and a multilayer
+// perceptron with ReLU hidden layers ([MLP]), trained by minibatch SGD with
+// the optional FedProx proximal term, behind [fl.Trainer] and
+// [fl.Evaluator].
+//
+// It is a reference and benchmark trainer, not a deep-learning framework:
+// float64 only, fully connected layers only, plain SGD. A host with a real
+// model writes its own fl.Trainer around its own framework; this package
+// gives the rest of fedgo a known, deterministic workload, the
+// "client compute" of a simulation, and a baseline to measure against.
+//
+// # Models
+//
+// A [Model] knows its parameter count, its shape and its initialisation,
+// and hands out a [Workspace] that computes the mean softmax cross-entropy
+// of a minibatch and its gradient without allocating. Parameters are always
+// one flat []float64 (the layouts are documented on [Softmax] and [MLP]),
+// which is what fedgo aggregates, clips, compresses and masks. Softmax
+// scores use a numerically stable softmax (the maximum subtracted) and the
+// loss is computed as log-sum-exp minus the label's score, so no exp
+// overflows.
+//
+// # Training
+//
+// [Trainer.Train] copies the global parameters wᵗ, runs the round's epochs
+// of minibatch SGD on the local data and returns the update local − global,
+// weighted by the number of training examples. Each step is
+//
+//	w ← w − lr·(∇F_k(w) + λw + μ(w − wᵗ))
+//
+// where F_k is the minibatch mean cross-entropy, λ the optional L2 weight
+// decay and μ(w − wᵗ) the gradient of the proximal term μ/2‖w − wᵗ‖² of
+// FedProx: T. Li, A. K. Sahu, M. Zaheer, M. Sanjabi, A. Talwalkar and
+// V. Smith, "Federated Optimization in Heterogeneous Networks", MLSys 2020,
+// §3.2, local objective (2). With μ = 0 it is the local update of FedAvg
+// (McMahan et al. 2017). The round's [fl.Config] overrides the learning
+// rate, epochs, minibatch size and μ with [fl.KeyLR], [fl.KeyEpochs],
+// [fl.KeyBatchSize] and [fl.KeyMu].
+//
+// The host's duties:
+//
+//  1. Build one [Trainer] per simulated or real client, with its own local
+//     data and Seed, through [NewTrainer].
+//  2. Initialise the global model once, with [Model.Init] and a seeded
+//     source, and hand it to the server.
+//  3. Leave the data sets untouched while a Trainer may read them.
+//  4. Run a Trainer from one goroutine at a time (see below).
+//
+// # Concurrency
+//
+// A [Trainer] (and a [Workspace]) is not safe for concurrent use: it reuses
+// its buffers from call to call. Different Trainers share nothing, so a
+// simulation runs as many side by side as it has workers. The kernels run
+// serially in the caller's goroutine: no goroutine is started, the
+// parallelism of a simulation is across clients. [Evaluate] and the Model
+// values are safe for concurrent use.
+//
+// # Invariants
+//
+//   - Deterministic: the minibatch order of a round comes from a PCG seeded
+//     with the Trainer's Seed and the round number (cfg[fl.KeyRound]) alone,
+//     so the same seed and round give the same bits, whatever was trained
+//     before and whatever the goroutine schedule.
+//   - Nothing silently wrong: a global vector of the wrong length or with a
+//     NaN or Inf, an out-of-range hyperparameter, data that does not fit
+//     the model, and training that diverges to NaN or Inf are errors
+//     ([ErrParamsLength], [ErrNotFinite], [ErrInvalidConfig],
+//     [ErrInvalidData], [ErrDiverged]), never a panic or a poisoned update.
+//   - Train never modifies the global vector it is given; each Update's
+//     Delta is newly allocated and belongs to the caller.
+//   - Once warm, training allocates nothing per minibatch: a Train call
+//     allocates the Delta and the Metrics map only.
+//   - Cancellation: Train and Evaluate check their context between
+//     minibatches (chunks of examples) and return ctx.Err().
+package model
