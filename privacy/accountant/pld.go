@@ -1,0 +1,534 @@
+package accountant
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/dsp/fourier"
+)
+
+// PLDConfig configures a [PLDAccountant]. Zero fields mean the default.
+type PLDConfig struct {
+	// ValueDiscretization is the grid step h of privacy-loss values, in
+	// nats (default 1e-4, dp_accounting's default). A finer grid is
+	// tighter and slower. When the composed loss spans more than MaxBins
+	// grid steps the accountant coarsens h (still an upper bound).
+	ValueDiscretization float64
+	// TailMass is the probability mass τ allowed to fall outside the
+	// truncated ranges (default 1e-15). Upper tails are moved to +∞ and
+	// cyclic-convolution aliasing is charged 2τ in δ, so truncation never
+	// lowers ε.
+	TailMass float64
+	// MaxBins bounds the FFT length (default 1<<21, 16 MiB per buffer).
+	MaxBins int
+}
+
+// DefaultPLDConfig returns the defaults described on [PLDConfig].
+func DefaultPLDConfig() PLDConfig {
+	return PLDConfig{ValueDiscretization: 1e-4, TailMass: 1e-15, MaxBins: 1 << 21}
+}
+
+func (c PLDConfig) withDefaults() PLDConfig {
+	d := DefaultPLDConfig()
+	if c.ValueDiscretization == 0 {
+		c.ValueDiscretization = d.ValueDiscretization
+	}
+	if c.TailMass == 0 {
+		c.TailMass = d.TailMass
+	}
+	if c.MaxBins == 0 {
+		c.MaxBins = d.MaxBins
+	}
+	return c
+}
+
+// Validate reports a field out of range, after filling zero fields with
+// defaults: ValueDiscretization in (0, 1], TailMass in (0, 1e-6],
+// MaxBins in [1<<10, 1<<26].
+func (c PLDConfig) Validate() error {
+	c = c.withDefaults()
+	h := c.ValueDiscretization
+	if math.IsNaN(h) || h <= 0 || h > 1 {
+		return fmt.Errorf("%w: ValueDiscretization %v not in (0, 1]", ErrInvalidConfig, h)
+	}
+	if math.IsNaN(c.TailMass) || c.TailMass <= 0 || c.TailMass > 1e-6 {
+		return fmt.Errorf("%w: TailMass %v not in (0, 1e-6]", ErrInvalidConfig, c.TailMass)
+	}
+	if c.MaxBins < 1<<10 || c.MaxBins > 1<<26 {
+		return fmt.Errorf("%w: MaxBins %d not in [1024, 1<<26]", ErrInvalidConfig, c.MaxBins)
+	}
+	return nil
+}
+
+// PLDAccountant tracks privacy loss distributions (PLDs) of Poisson-sampled
+// Gaussian steps and composes them by FFT; see the package documentation for
+// the discretization and why its ε is an upper bound.
+//
+// Compose is cheap (it records the step); the composition runs on the first
+// Epsilon or Delta call after a change and is cached. It is not safe for
+// concurrent use.
+type PLDAccountant struct {
+	cfg    PLDConfig
+	groups []pldGroup
+	cache  *pldPair
+}
+
+type pldGroup struct {
+	sigma, q float64
+	count    int
+}
+
+// NewPLD returns an empty accountant. It returns an error wrapping
+// [ErrInvalidConfig] if cfg does not validate; cfg is copied.
+func NewPLD(cfg PLDConfig) (*PLDAccountant, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &PLDAccountant{cfg: cfg.withDefaults()}, nil
+}
+
+// Compose records count applications of s. Only Poisson sampling is
+// supported: fixed-size sampling (replace-one adjacency) returns an error
+// wrapping [ErrUnsupported]; use the [RDPAccountant], whose bound (Wang et
+// al. 2019) covers it.
+func (a *PLDAccountant) Compose(s Step, count int) error {
+	if err := validateCount(count); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if s.Sampling != Poisson {
+		return fmt.Errorf("%w: PLD accounting of %v sampling", ErrUnsupported, s.Sampling)
+	}
+	if count == 0 {
+		return nil
+	}
+	a.cache = nil
+	for i := range a.groups {
+		g := &a.groups[i]
+		if g.sigma == s.NoiseMultiplier && g.q == s.SampleRate {
+			g.count += count
+			return nil
+		}
+	}
+	a.groups = append(a.groups, pldGroup{sigma: s.NoiseMultiplier, q: s.SampleRate, count: count})
+	return nil
+}
+
+// Epsilon returns the smallest ε with δ(ε) <= delta for the composed steps,
+// an upper bound on the true ε. It returns an error wrapping
+// [ErrInvalidDelta], or [ErrUnreachable] if the mass the discretization
+// sends to infinite loss already exceeds delta.
+func (a *PLDAccountant) Epsilon(delta float64) (float64, error) {
+	if err := validateDelta(delta); err != nil {
+		return 0, err
+	}
+	p, err := a.pair()
+	if err != nil {
+		return 0, err
+	}
+	if p.gaussMu >= 0 {
+		return gaussianEpsilon(p.gaussMu, delta), nil
+	}
+	e1, ok1 := p.remove.epsilon(delta)
+	e2, ok2 := p.add.epsilon(delta)
+	if !ok1 || !ok2 {
+		return math.Inf(1), fmt.Errorf("%w: delta %v is below the discretization's infinite-loss mass", ErrUnreachable, delta)
+	}
+	return math.Max(e1, e2), nil
+}
+
+// Delta returns δ(eps), the hockey-stick divergence of the composed
+// (pessimistically discretized) PLD, maximised over the add and remove
+// directions; an upper bound on the true δ(eps).
+func (a *PLDAccountant) Delta(eps float64) (float64, error) {
+	if err := validateEpsilon(eps); err != nil {
+		return 0, err
+	}
+	p, err := a.pair()
+	if err != nil {
+		return 0, err
+	}
+	if p.gaussMu >= 0 {
+		return gaussianDelta(p.gaussMu, eps), nil
+	}
+	return math.Min(1, math.Max(p.remove.delta(eps), p.add.delta(eps))), nil
+}
+
+// pldPair is the composed PLD in both directions, or a pure Gaussian
+// (gaussMu >= 0) when every step has q = 1.
+type pldPair struct {
+	gaussMu     float64
+	remove, add *composedPLD
+}
+
+func (a *PLDAccountant) pair() (*pldPair, error) {
+	if a.cache != nil {
+		return a.cache, nil
+	}
+	allGauss := true
+	mu2 := 0.0
+	for _, g := range a.groups {
+		if g.q != 1 {
+			allGauss = false
+		}
+		mu2 += float64(g.count) / (g.sigma * g.sigma)
+	}
+	if allGauss {
+		// Composition of Gaussian mechanisms is the Gaussian mechanism with
+		// μ = sqrt(Σ count/σ²) (Dong, Roth, Su 2019): exact, no grid needed.
+		a.cache = &pldPair{gaussMu: math.Sqrt(mu2)}
+		return a.cache, nil
+	}
+	h := a.cfg.ValueDiscretization
+	for attempt := 0; attempt < 8; attempt++ {
+		r, need := composeDirection(a.groups, dirRemove, h, a.cfg)
+		if r == nil {
+			h *= math.Ceil(float64(need)/float64(a.cfg.MaxBins)) + 1
+			continue
+		}
+		ad, need := composeDirection(a.groups, dirAdd, h, a.cfg)
+		if ad == nil {
+			h *= math.Ceil(float64(need)/float64(a.cfg.MaxBins)) + 1
+			continue
+		}
+		a.cache = &pldPair{gaussMu: -1, remove: r, add: ad}
+		return a.cache, nil
+	}
+	return nil, fmt.Errorf("%w: composed privacy loss too wide for MaxBins %d", ErrUnreachable, a.cfg.MaxBins)
+}
+
+// gaussianDelta is the exact δ(ε) of the Gaussian mechanism with
+// sensitivity/σ = μ (Balle & Wang 2018, Theorem 8):
+// δ = Φ(-ε/μ + μ/2) - e^ε Φ(-ε/μ - μ/2).
+func gaussianDelta(mu, eps float64) float64 {
+	if mu == 0 {
+		return 0
+	}
+	t1 := normSF(eps/mu - mu/2)
+	t2 := math.Exp(eps + logNormSF(eps/mu+mu/2))
+	return math.Min(1, math.Max(0, t1-t2))
+}
+
+// gaussianEpsilon inverts gaussianDelta by bisection, returning the upper
+// end of the final bracket (so δ(ε) <= delta up to rounding).
+func gaussianEpsilon(mu, delta float64) float64 {
+	if gaussianDelta(mu, 0) <= delta {
+		return 0
+	}
+	lo, hi := 0.0, 1.0
+	for gaussianDelta(mu, hi) > delta {
+		lo, hi = hi, 2*hi
+	}
+	for i := 0; i < 200 && hi-lo > 1e-13*hi; i++ {
+		m := 0.5 * (lo + hi)
+		if gaussianDelta(mu, m) > delta {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return hi
+}
+
+type direction int
+
+const (
+	dirRemove direction = iota // pair (P, Q) = ((1-q)N(0,σ²)+qN(1,σ²), N(0,σ²))
+	dirAdd                     // pair (Q, P)
+)
+
+// discretePLD is a sub-probability mass on losses (lo+k)·h plus a mass at +∞.
+type discretePLD struct {
+	lo  int64
+	p   []float64
+	inf float64
+}
+
+// survival returns A(L > ε) and B(L > ε) for the pair (A, B) of direction d,
+// where L = log(dA/dB) is the privacy loss.
+func survival(d direction, sigma, q, eps float64) (sa, sb float64) {
+	// x(e) solves log(1-q+q·exp((2x-1)/(2σ²))) = e; none if e <= log(1-q).
+	xr := func(e float64) (float64, bool) {
+		u := math.Expm1(e) + q
+		if u <= 0 {
+			return 0, false
+		}
+		return sigma*sigma*math.Log(u/q) + 0.5, true
+	}
+	if d == dirRemove {
+		x, ok := xr(eps)
+		if !ok {
+			return 1, 1
+		}
+		sb = normSF(x / sigma)
+		return (1-q)*sb + q*normSF((x-1)/sigma), sb
+	}
+	x, ok := xr(-eps)
+	if !ok {
+		return 0, 0
+	}
+	sa = normCDF(x / sigma)
+	return sa, (1-q)*sa + q*normCDF((x-1)/sigma)
+}
+
+// loss returns log(1-q+q·exp((2x-1)/(2σ²))), the remove-direction loss at x.
+func loss(sigma, q, x float64) float64 {
+	return math.Log1p(q * math.Expm1((2*x-1)/(2*sigma*sigma)))
+}
+
+// tailZ returns z with P(Z > z) <= tau for a standard normal Z.
+func tailZ(tau float64) float64 {
+	lo, hi := 0.0, 40.0
+	for range 100 {
+		m := 0.5 * (lo + hi)
+		if normSF(m) > tau {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return hi
+}
+
+const maxLossValue = 500 // losses above are sent to +∞ (pessimistic)
+
+// discretize builds the connect-the-dots PLD (Doroshenko et al. 2022) of
+// one step in direction d on the grid ε_k = k·h: the A- and B-mass of each
+// loss interval (ε_k, ε_{k+1}] is split between its two end points so that
+// both masses are preserved, which makes the discrete δ(ε) the chord
+// interpolation (in e^ε) of the convex true δ(ε), hence never below it. The
+// lower tail below the grid is moved up to its first point; the upper tail
+// above it goes to +∞.
+func discretize(d direction, sigma, q, h, tau float64) (discretePLD, int64) {
+	z := tailZ(tau)
+	var elo, ehi float64
+	if d == dirRemove {
+		elo, ehi = loss(sigma, q, -sigma*z), loss(sigma, q, 1+sigma*z)
+	} else {
+		elo, ehi = -loss(sigma, q, sigma*z), -loss(sigma, q, -sigma*z)
+	}
+	elo = math.Max(elo, -maxLossValue)
+	ehi = math.Min(math.Max(ehi, elo), maxLossValue)
+	ilo := int64(math.Floor(elo / h))
+	ihi := int64(math.Ceil(ehi / h))
+	n := ihi - ilo + 1
+	if n > 1<<26 {
+		return discretePLD{}, n
+	}
+	if n < 2 {
+		n, ihi = 2, ilo+1
+	}
+	p := make([]float64, n)
+	eh := math.Exp(h)
+	sa0, sb0 := survival(d, sigma, q, float64(ilo)*h)
+	p[0] = 1 - sa0
+	for k := int64(0); k+1 < n; k++ {
+		ek := float64(ilo+k) * h
+		sa1, sb1 := survival(d, sigma, q, ek+h)
+		ma, mb := math.Max(sa0-sa1, 0), math.Max(sb0-sb1, 0)
+		// A-mass going to the upper end: x_{k+1}(A(I) - x_k B(I))/(x_{k+1}-x_k).
+		up := (ma - math.Exp(ek)*mb) * eh / (eh - 1)
+		up = math.Min(math.Max(up, 0), ma)
+		p[k+1] += up
+		p[k] += ma - up
+		sa0, sb0 = sa1, sb1
+	}
+	return discretePLD{lo: ilo, p: p, inf: sa0}, n
+}
+
+// logMGF returns log Σ_k p_k e^{t·s_k} over the finite part.
+func (d discretePLD) logMGF(t, h float64) float64 {
+	m := math.Inf(-1)
+	for k, v := range d.p {
+		if v > 0 {
+			m = math.Max(m, math.Log(v)+t*float64(d.lo+int64(k))*h)
+		}
+	}
+	if math.IsInf(m, -1) {
+		return m
+	}
+	s := 0.0
+	for k, v := range d.p {
+		if v > 0 {
+			s += math.Exp(math.Log(v) + t*float64(d.lo+int64(k))*h - m)
+		}
+	}
+	return m + math.Log(s)
+}
+
+// composedPLD is the composition of every group in one direction.
+type composedPLD struct {
+	lo    int64
+	h     float64
+	p     []float64
+	inf   float64 // mass at +∞
+	slack float64 // aliasing and rounding allowance added to δ
+}
+
+// composeDirection composes the groups' discretized PLDs by one real FFT of
+// each, raising its coefficients to the group's count by repeated squaring.
+// If the window would exceed cfg.MaxBins it returns nil and the bins needed.
+func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) (*composedPLD, int64) {
+	tau := cfg.TailMass
+	pl := make([]discretePLD, len(groups))
+	var smin, smax int64
+	logNoInf := 0.0
+	for i, g := range groups {
+		dp, n := discretize(d, g.sigma, g.q, h, tau)
+		if dp.p == nil || n > int64(cfg.MaxBins) {
+			return nil, n
+		}
+		pl[i] = dp
+		c := int64(g.count)
+		smin += c * dp.lo
+		smax += c * (dp.lo + int64(len(dp.p)) - 1)
+		logNoInf += float64(g.count) * math.Log1p(-dp.inf)
+	}
+	// Chernoff bounds on the composed loss S: P(S >= a) <= exp(K(t) - t·a)
+	// and P(S <= a) <= exp(K(-t) + t·a), K = Σ count·logMGF.
+	ahi, alo := math.Inf(1), math.Inf(-1)
+	lt := math.Log(tau)
+	for k := -8; k <= 8; k++ {
+		t := math.Ldexp(1, k)
+		kp, km := 0.0, 0.0
+		for i, g := range groups {
+			kp += float64(g.count) * pl[i].logMGF(t, h)
+			km += float64(g.count) * pl[i].logMGF(-t, h)
+		}
+		ahi = math.Min(ahi, (kp-lt)/t)
+		alo = math.Max(alo, (lt-km)/t)
+	}
+	lo, hi := smin, smax
+	if v := math.Floor(alo / h); !math.IsNaN(v) && v > float64(lo) {
+		lo = int64(v)
+	}
+	if v := math.Ceil(ahi / h); !math.IsNaN(v) && v < float64(hi) {
+		hi = int64(v)
+	}
+	if hi < lo {
+		hi = lo
+	}
+	nb := hi - lo + 1
+	if nb > int64(cfg.MaxBins) {
+		return nil, nb
+	}
+	n := 2
+	for int64(n) < nb {
+		n *= 2
+	}
+	fft := fourier.NewFFT(n)
+	seq := make([]float64, n)
+	acc := make([]complex128, n/2+1)
+	coef := make([]complex128, n/2+1)
+	for i := range acc {
+		acc[i] = 1
+	}
+	for i, g := range groups {
+		clear(seq)
+		for k, v := range pl[i].p { // fold modulo n: cyclic convolution commutes with it
+			seq[k%n] += v
+		}
+		fft.Coefficients(coef, seq)
+		for j, c := range coef {
+			acc[j] *= cpow(c, g.count)
+		}
+	}
+	fft.Sequence(seq, acc)
+	out := make([]float64, n)
+	base := ((smin-lo)%int64(n) + int64(n)) % int64(n)
+	neg := 0.0
+	inv := 1 / float64(n)
+	for k, v := range seq {
+		v *= inv
+		if v < 0 {
+			neg -= v
+			v = 0
+		}
+		out[(base+int64(k))%int64(n)] = v
+	}
+	return &composedPLD{
+		lo:    lo,
+		h:     h,
+		p:     out[:nb],
+		inf:   -math.Expm1(logNoInf),
+		slack: 2*tau + neg,
+	}, nb
+}
+
+// cpow returns z^k by repeated squaring (k >= 1).
+func cpow(z complex128, k int) complex128 {
+	r := complex(1, 0)
+	for k > 0 {
+		if k&1 == 1 {
+			r *= z
+		}
+		z *= z
+		k >>= 1
+	}
+	return r
+}
+
+// delta returns inf + slack + Σ_{s_k > ε} p_k (1 - e^{ε - s_k}).
+func (c *composedPLD) delta(eps float64) float64 {
+	d := c.inf + c.slack
+	for k := len(c.p) - 1; k >= 0; k-- {
+		s := float64(c.lo+int64(k)) * c.h
+		if s <= eps {
+			break
+		}
+		d += c.p[k] * -math.Expm1(eps-s)
+	}
+	return d
+}
+
+// epsilon returns the smallest ε >= 0 with delta(ε) <= target; ok is false
+// when no finite ε does.
+func (c *composedPLD) epsilon(target float64) (float64, bool) {
+	base := c.inf + c.slack
+	if base >= target {
+		return math.Inf(1), false
+	}
+	// Walk down the grid keeping SP = Σ_{j>k} p_j and SE = Σ_{j>k} p_j e^{s_k - s_j}.
+	sp, se := 0.0, 0.0
+	eh := math.Exp(-c.h)
+	for k := len(c.p) - 1; k >= 0; k-- {
+		s := float64(c.lo+int64(k)) * c.h
+		if k < len(c.p)-1 {
+			se = (se + c.p[k+1]) * eh
+			sp += c.p[k+1]
+		}
+		if base+sp-se > target || s <= 0 {
+			// δ(ε) = base + sp - e^{ε-s}·se on [s, s+h]; solve for ε.
+			e := s + c.h
+			if se > 0 {
+				e = s + math.Log((base+sp-target)/se)
+			}
+			if math.IsNaN(e) || e < s {
+				e = s
+			}
+			e = math.Min(e, s+c.h)
+			return math.Max(e, 0), true
+		}
+	}
+	// Every grid point lies above 0 and δ(s_0) <= target: solve on [0, s_0],
+	// where δ(ε) = base + SP - e^{ε-s_0}·SE with the sums over all points.
+	if len(c.p) == 0 {
+		return 0, true
+	}
+	s0 := float64(c.lo) * c.h
+	sp, se = 0, 0
+	for k := len(c.p) - 1; k >= 0; k-- {
+		sp += c.p[k]
+		se = se*math.Exp(-c.h) + c.p[k]
+	}
+	e := s0
+	if se > 0 {
+		e = math.Min(s0, s0+math.Log((base+sp-target)/se))
+	}
+	if math.IsNaN(e) {
+		e = 0
+	}
+	return math.Max(e, 0), true
+}

@@ -1,0 +1,298 @@
+package accountant
+
+import (
+	"fmt"
+	"math"
+)
+
+// MaxOrder is the largest RDP order accepted. Integer orders cost O(α) terms,
+// so the bound keeps one call fast; dp_accounting's largest default is 1024.
+const MaxOrder = 1 << 16
+
+// maxSeriesTerms bounds the fractional-order series of Mironov et al. (2019);
+// an order whose series has not converged by then gets RDP +Inf (ignored by
+// the conversion, which is conservative).
+const maxSeriesTerms = 20000
+
+// RDP returns the Rényi DP of ONE application of step at each order, in
+// nats: rdp[i] = D_{orders[i]}. The values are upper bounds on the Rényi
+// divergence between the outputs on neighbouring datasets; +Inf marks an
+// order whose bound could not be computed (it is never used for ε).
+//
+// Poisson sampling uses the exact expression of Mironov, Talwar and Zhang
+// (2019, Sec. 3.3); FixedSize sampling uses Theorem 9 of Wang, Balle and
+// Kasiviswanathan (2019) at integer orders and their Corollary 10 (linear
+// interpolation of the cumulant (α-1)·D_α, which is convex in α) between the
+// neighbouring integers at fractional orders — the choice dp_accounting makes.
+func RDP(step Step, orders []float64) ([]float64, error) {
+	if err := step.Validate(); err != nil {
+		return nil, err
+	}
+	if err := validateOrders(orders); err != nil {
+		return nil, err
+	}
+	dst := make([]float64, len(orders))
+	rdpInto(dst, step, orders)
+	return dst, nil
+}
+
+// rdpInto writes the one-step RDP of a validated step at validated orders.
+func rdpInto(dst []float64, step Step, orders []float64) {
+	sigma, q := step.NoiseMultiplier, step.SampleRate
+	for i, a := range orders {
+		switch {
+		case q == 1:
+			dst[i] = a / (2 * sigma * sigma)
+		case step.Sampling == FixedSize:
+			dst[i] = rdpWOR(q, sigma, a)
+		case a == math.Trunc(a):
+			dst[i] = logAInt(q, sigma, int(a)) / (a - 1)
+		default:
+			dst[i] = logAFrac(q, sigma, a) / (a - 1)
+		}
+		if dst[i] < 0 { // rounding only: the divergence is >= 0
+			dst[i] = 0
+		}
+	}
+}
+
+// logAInt returns log A_α for integer α >= 2 and 0 < q < 1, where
+// A_α = Σ_{i=0}^{α} C(α,i) (1-q)^{α-i} q^i exp((i²-i)/(2σ²))
+// (Mironov, Talwar, Zhang 2019, Sec. 3.3), summed in log space.
+func logAInt(q, sigma float64, alpha int) float64 {
+	lq, l1q := math.Log(q), math.Log1p(-q)
+	inv := 1 / (2 * sigma * sigma)
+	acc := math.Inf(-1)
+	lc := 0.0 // log C(α, 0)
+	a := float64(alpha)
+	for i := 0; i <= alpha; i++ {
+		fi := float64(i)
+		s := lc + fi*lq + (a-fi)*l1q + (fi*fi-fi)*inv
+		acc = logAddExp(acc, s)
+		lc += math.Log(a-fi) - math.Log(fi+1)
+	}
+	return acc
+}
+
+// logAFrac returns log A_α for fractional α > 1 and 0 < q < 1 from the two
+// series of Mironov, Talwar, Zhang (2019, Sec. 3.3): A_α = A0 + A1 with
+//
+//	A0 = Σ_i C(α,i) q^i (1-q)^{α-i} e^{(i²-i)/(2σ²)} · ½erfc((i-z0)/(√2σ))
+//	A1 = Σ_i C(α,i) q^{α-i} (1-q)^i e^{(j²-j)/(2σ²)} · ½erfc((z0-j)/(√2σ)),  j = α-i
+//
+// and z0 = σ² log(1/q - 1) + ½. Binomial coefficients of a fractional α
+// change sign for i > α+1; positive and negative terms are accumulated
+// separately in log space and subtracted once.
+func logAFrac(q, sigma, alpha float64) float64 {
+	lq, l1q := math.Log(q), math.Log1p(-q)
+	s2 := sigma * sigma
+	inv := 1 / (2 * s2)
+	z0 := s2*(math.Log(1/q-1)) + 0.5
+	rs := math.Sqrt2 * sigma
+	pos, neg := math.Inf(-1), math.Inf(-1)
+	lc, sign := 0.0, 1.0 // log|C(α,0)|, sign
+	last0, last1 := math.Inf(1), math.Inf(1)
+	for i := 0; i < maxSeriesTerms; i++ {
+		fi := float64(i)
+		j := alpha - fi
+		s0 := lc + fi*lq + j*l1q + (fi*fi-fi)*inv + logErfc((fi-z0)/rs) - math.Ln2
+		s1 := lc + j*lq + fi*l1q + (j*j-j)*inv + logErfc((z0-j)/rs) - math.Ln2
+		t := logAddExp(s0, s1)
+		if sign > 0 {
+			pos = logAddExp(pos, t)
+		} else {
+			neg = logAddExp(neg, t)
+		}
+		if fi > alpha+1 && s0 < last0 && s1 < last1 && t < pos-40 {
+			return logSubExp(pos, neg)
+		}
+		last0, last1 = s0, s1
+		d := alpha - fi
+		if d < 0 {
+			sign = -sign
+		}
+		lc += math.Log(math.Abs(d)) - math.Log(fi+1)
+	}
+	return math.Inf(1)
+}
+
+// rdpWOR returns the RDP at order α of the Gaussian mechanism with
+// sampling without replacement of rate q < 1 (Wang, Balle, Kasiviswanathan
+// 2019, Theorem 9 with ε(α) = α/(2σ²) and ε(∞) = ∞):
+//
+//	(α-1)·D_α <= log(1 + q² C(α,2) min{4(e^{ε(2)}-1), 2e^{ε(2)}}
+//	                 + Σ_{j=3}^{α} q^j C(α,j) 2 e^{(j-1)ε(j)})
+//
+// At fractional α the cumulant (α-1)·D_α is interpolated linearly between
+// ⌊α⌋ and ⌈α⌉ (their Corollary 10; the cumulant at α = 1 is 0).
+func rdpWOR(q, sigma, alpha float64) float64 {
+	fl, ce := math.Floor(alpha), math.Ceil(alpha)
+	if fl == ce {
+		return logAWOR(q, sigma, int(fl)) / (alpha - 1)
+	}
+	t := alpha - fl
+	return ((1-t)*logAWOR(q, sigma, int(fl)) + t*logAWOR(q, sigma, int(ce))) / (alpha - 1)
+}
+
+// logAWOR returns the logarithm of the Theorem 9 sum for integer α (0 at α = 1).
+func logAWOR(q, sigma float64, alpha int) float64 {
+	if alpha <= 1 {
+		return 0
+	}
+	inv := 1 / (2 * sigma * sigma)
+	lq := math.Log(q)
+	a := float64(alpha)
+	e2 := 2 * inv // ε(2) = 2/(2σ²)
+	// min{4(e^{ε(2)}-1), 2e^{ε(2)}} in log space.
+	t2 := math.Min(math.Log(4)+e2+math.Log(-math.Expm1(-e2)), math.Ln2+e2)
+	lc := math.Log(a) + math.Log(a-1) - math.Ln2 // log C(α,2)
+	acc := logAddExp(0, 2*lq+lc+t2)
+	for j := 3; j <= alpha; j++ {
+		fj := float64(j)
+		lc += math.Log(a-fj+1) - math.Log(fj)
+		acc = logAddExp(acc, fj*lq+lc+math.Ln2+(fj-1)*fj*inv)
+	}
+	return acc
+}
+
+// epsilonFromRDP applies the conversion of Balle et al. (2020, Theorem 21)
+// and Canonne, Kamath, Steinke (2020), as Opacus's get_privacy_spent and
+// dp_accounting's compute_epsilon do:
+//
+//	ε = min_α  rdp_α - (log δ + log α)/(α-1) + log((α-1)/α)
+//
+// clamped at 0. It returns the minimising order; ok is false when every
+// order has an infinite bound.
+func epsilonFromRDP(orders, rdp []float64, delta float64) (eps, order float64, ok bool) {
+	eps = math.Inf(1)
+	ld := math.Log(delta)
+	for i, a := range orders {
+		r := rdp[i]
+		if math.IsInf(r, 1) || math.IsNaN(r) {
+			continue
+		}
+		e := r - (ld+math.Log(a))/(a-1) + math.Log1p(-1/a)
+		if e < eps {
+			eps, order = e, a
+		}
+	}
+	if math.IsInf(eps, 1) {
+		return eps, 0, false
+	}
+	return math.Max(eps, 0), order, true
+}
+
+// deltaFromRDP inverts the same conversion: δ = min_α exp((α-1)(rdp_α - ε +
+// log(1-1/α)) - log α), capped at 1.
+func deltaFromRDP(orders, rdp []float64, eps float64) float64 {
+	best := 0.0 // log 1
+	for i, a := range orders {
+		r := rdp[i]
+		if math.IsInf(r, 1) || math.IsNaN(r) {
+			continue
+		}
+		ld := (a-1)*(r-eps+math.Log1p(-1/a)) - math.Log(a)
+		if ld < best {
+			best = ld
+		}
+	}
+	return math.Exp(best)
+}
+
+// RDPAccountant tracks the Rényi DP of a sequence of heterogeneous steps by
+// summing their RDP at a fixed list of orders (composition theorem of
+// Mironov 2017, Proposition 1).
+//
+// It is not safe for concurrent use; guard it with a mutex if several
+// goroutines compose into one accountant.
+type RDPAccountant struct {
+	orders []float64
+	total  []float64
+	one    []float64 // scratch for one step's RDP
+	steps  int
+}
+
+// NewRDP returns an empty accountant over a copy of orders; nil orders mean
+// [DefaultOrders]. It returns an error wrapping [ErrInvalidOrders] if an
+// order is NaN, infinite, <= 1 or > [MaxOrder].
+func NewRDP(orders []float64) (*RDPAccountant, error) {
+	if orders == nil {
+		orders = DefaultOrders()
+	} else {
+		orders = append([]float64(nil), orders...)
+	}
+	if err := validateOrders(orders); err != nil {
+		return nil, err
+	}
+	for _, a := range orders {
+		if a > MaxOrder {
+			return nil, fmt.Errorf("%w: %v exceeds MaxOrder", ErrInvalidOrders, a)
+		}
+	}
+	return &RDPAccountant{
+		orders: orders,
+		total:  make([]float64, len(orders)),
+		one:    make([]float64, len(orders)),
+	}, nil
+}
+
+// Compose records count applications of s. The RDP of one step is computed
+// once and multiplied by count, so the cost does not depend on count. On
+// error the accountant is unchanged.
+func (a *RDPAccountant) Compose(s Step, count int) error {
+	if err := validateCount(count); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if count == 0 {
+		return nil
+	}
+	rdpInto(a.one, s, a.orders)
+	c := float64(count)
+	for i, r := range a.one {
+		a.total[i] += c * r
+	}
+	a.steps += count
+	return nil
+}
+
+// Epsilon returns the smallest ε over the orders such that the composed
+// steps are (ε, δ)-DP, and the order that attains it. It is an upper bound
+// on the true ε. An error wraps [ErrInvalidDelta] or, if no order gives a
+// finite bound, [ErrUnreachable].
+func (a *RDPAccountant) Epsilon(delta float64) (eps, order float64, err error) {
+	if err := validateDelta(delta); err != nil {
+		return 0, 0, err
+	}
+	eps, order, ok := epsilonFromRDP(a.orders, a.total, delta)
+	if !ok {
+		return math.Inf(1), 0, fmt.Errorf("%w: every order has an infinite RDP bound", ErrUnreachable)
+	}
+	return eps, order, nil
+}
+
+// Delta returns the smallest δ over the orders such that the composed steps
+// are (eps, δ)-DP; an upper bound on the true δ(ε), at most 1.
+func (a *RDPAccountant) Delta(eps float64) (float64, error) {
+	if err := validateEpsilon(eps); err != nil {
+		return 0, err
+	}
+	return deltaFromRDP(a.orders, a.total, eps), nil
+}
+
+// Orders returns a copy of the accountant's RDP orders.
+func (a *RDPAccountant) Orders() []float64 { return append([]float64(nil), a.orders...) }
+
+// RDP returns a copy of the accumulated RDP at each order.
+func (a *RDPAccountant) RDP() []float64 { return append([]float64(nil), a.total...) }
+
+// Steps returns the number of steps composed so far.
+func (a *RDPAccountant) Steps() int { return a.steps }
+
+// Reset forgets every composed step, keeping the orders.
+func (a *RDPAccountant) Reset() {
+	clear(a.total)
+	a.steps = 0
+}
