@@ -69,7 +69,8 @@ func ReadIDX(r io.Reader, limits Limits) (IDX, error) {
 }
 
 // readIDX is ReadIDX with an optional check of the total decoded size
-// announced by the header, run before the data is read.
+// announced by the header, run before the data is read. When the check
+// passes, the buffer is allocated at once instead of grown.
 func readIDX(r io.Reader, limits Limits, checkSize func(total int64) error) (IDX, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
@@ -135,7 +136,18 @@ func readIDX(r io.Reader, limits Limits, checkSize func(total int64) error) (IDX
 	if head[2] != idxUint8 {
 		return IDX{}, fmt.Errorf("%w: IDX element type 0x%02x (only unsigned byte, 0x08)", ErrUnsupported, head[2])
 	}
-	data, err := readN(src, size)
+	var data []byte
+	var err error
+	if checkSize != nil {
+		// The size agrees with the file (or gzip trailer) and the limit.
+		data = make([]byte, size)
+		_, err = io.ReadFull(src, data)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	} else {
+		data, err = readN(src, size)
+	}
 	if err != nil {
 		return IDX{}, fmt.Errorf("%w: IDX: dimensions %v need %d data bytes: %v", ErrMalformed, dims, size, err)
 	}
@@ -181,7 +193,8 @@ func readN(r io.Reader, n int64) ([]byte, error) {
 // ReadIDXFile reads an IDX file from disk, plain or gzip. Beyond
 // [ReadIDX]'s checks it compares the size announced by the header with
 // the file size (plain files) or the gzip trailer's size field (gzip
-// files, modulo 2³²) before allocating.
+// files, modulo 2³²) before allocating; when they agree it allocates the
+// data buffer at once (at most limits.MaxBytes) instead of growing it.
 func ReadIDXFile(path string, limits Limits) (IDX, error) {
 	f, err := os.Open(path)
 	if err != nil {

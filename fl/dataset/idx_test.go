@@ -99,7 +99,7 @@ func slicesClone(b []byte) []byte { return append([]byte(nil), b...) }
 // 16 bytes of data must fail after allocating about the 1 MiB chunk, not
 // the announced size.
 func TestReadIDXLyingHeaderAllocatesLittle(t *testing.T) {
-	in := encodeIDX(0x08, []int{1 << 15, 1 << 15 - 1}, seq(16))
+	in := encodeIDX(0x08, []int{1 << 15, 1<<15 - 1}, seq(16))
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, err := ReadIDX(bytes.NewReader(in), Limits{})

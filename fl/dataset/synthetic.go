@@ -139,7 +139,7 @@ func Synthetic(cfg SyntheticConfig) ([]Split, error) {
 		n := dev.data.Len()
 		m := trainLen(n, cfg.TestFraction)
 		out[k] = Split{
-			Train: &Dataset{X: dev.data.X[:m*cfg.Dim : m*cfg.Dim], Y: dev.data.Y[:m:m], Dim: cfg.Dim, Classes: cfg.Classes},
+			Train: &Dataset{X: dev.data.X[: m*cfg.Dim : m*cfg.Dim], Y: dev.data.Y[:m:m], Dim: cfg.Dim, Classes: cfg.Classes},
 			Test:  &Dataset{X: dev.data.X[m*cfg.Dim:], Y: dev.data.Y[m:], Dim: cfg.Dim, Classes: cfg.Classes},
 		}
 	}

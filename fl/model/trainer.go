@@ -277,10 +277,12 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 
 	delta := make([]float64, len(w))
 	for i, v := range w {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fl.Update{}, fmt.Errorf("%w: client %q: parameter %d is %v", ErrDiverged, t.cfg.ID, i, v)
-		}
+		// A NaN or Inf parameter makes its delta NaN or Inf, and so does a
+		// finite one too far from global to subtract.
 		delta[i] = v - global[i]
+		if math.IsNaN(delta[i]) || math.IsInf(delta[i], 0) {
+			return fl.Update{}, fmt.Errorf("%w: client %q: parameter %d is %v, its delta %v", ErrDiverged, t.cfg.ID, i, v, delta[i])
+		}
 	}
 	return fl.Update{
 		Client: t.cfg.ID,

@@ -467,3 +467,21 @@ func TestTrainerEvaluate(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainDeltaOverflow: finite local parameters whose difference from
+// global overflows must not yield an Inf delta. With λ·lr = 2 one step
+// maps w to about −w; from w = 1e308 the delta is −2e308 = −Inf. Zero
+// features keep the loss finite, so only the delta check can catch it.
+func TestTrainDeltaOverflow(t *testing.T) {
+	m := model.Softmax{Dim: 2, Classes: 3}
+	d := &dataset.Dataset{X: make([]float64, 8), Y: []int{0, 1, 2, 0}, Dim: 2, Classes: 3}
+	global := make([]float64, m.NumParams())
+	for i := range global {
+		global[i] = 1e308
+	}
+	tr := newTrainer(t, model.TrainerConfig{Model: m, Train: d, L2: 1, BatchSize: 4})
+	_, err := tr.Train(context.Background(), global, fl.Config{fl.KeyLR: 2})
+	if !errors.Is(err, model.ErrDiverged) {
+		t.Errorf("err = %v, want ErrDiverged", err)
+	}
+}
