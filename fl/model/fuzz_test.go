@@ -20,7 +20,7 @@ func FuzzTrainConfig(f *testing.F) {
 	f.Add(1e300, 3.0, 1.0, 1e300, 5.0)
 	f.Add(math.NaN(), math.Inf(1), math.Inf(-1), math.NaN(), 1e20)
 	f.Add(0.1, 1e6, 1e9, 0.5, 9007199254740992.0)
-	f.Add(-0.0, 2.5, 3.0, 1e-300, 0.5)
+	f.Add(math.Copysign(0, -1), 2.5, 3.0, 1e-300, 0.5)
 	d := blobs(1, 12, 3, 3, 2)
 	m := model.MLP{Dim: 3, Hidden: []int{4}, Classes: 3}
 	tr, err := model.NewTrainer(model.TrainerConfig{Model: m, Train: d, Seed: 1})

@@ -468,20 +468,38 @@ func TestTrainerEvaluate(t *testing.T) {
 	}
 }
 
-// TestTrainDeltaOverflow: finite local parameters whose difference from
-// global overflows must not yield an Inf delta. With λ·lr = 2 one step
-// maps w to about −w; from w = 1e308 the delta is −2e308 = −Inf. Zero
-// features keep the loss finite, so only the delta check can catch it.
-func TestTrainDeltaOverflow(t *testing.T) {
-	m := model.Softmax{Dim: 2, Classes: 3}
-	d := &dataset.Dataset{X: make([]float64, 8), Y: []int{0, 1, 2, 0}, Dim: 2, Classes: 3}
-	global := make([]float64, m.NumParams())
-	for i := range global {
-		global[i] = 1e308
+// constGradModel is a Model whose loss is always 0 and whose gradient is
+// always −1: each SGD step adds lr to every parameter.
+type constGradModel struct{}
+
+func (constGradModel) NumParams() int                                  { return 3 }
+func (constGradModel) Shape() (int, int)                               { return 1, 2 }
+func (constGradModel) Validate() error                                 { return nil }
+func (constGradModel) Init(_ *rand.Rand, p []float64)                  { clear(p) }
+func (constGradModel) NewWorkspace(int) model.Workspace                { return constGradModel{} }
+func (constGradModel) Eval([]float64, []float64, []int) (float64, int) { return 0, 0 }
+func (constGradModel) LossGrad(g, _, _ []float64, _ []int) float64 {
+	for i := range g {
+		g[i] = -1
 	}
-	tr := newTrainer(t, model.TrainerConfig{Model: m, Train: d, L2: 1, BatchSize: 4})
-	_, err := tr.Train(context.Background(), global, fl.Config{fl.KeyLR: 2})
-	if !errors.Is(err, model.ErrDiverged) {
+	return 0
+}
+
+// TestTrainDeltaOverflow: local parameters that stay finite but whose
+// difference from global overflows must not yield an Inf delta. From
+// −1.7e308, two steps of +1e308 reach 0.3e308, a delta of 2e308 = +Inf.
+func TestTrainDeltaOverflow(t *testing.T) {
+	d := &dataset.Dataset{X: []float64{0, 0}, Y: []int{0, 1}, Dim: 1, Classes: 2}
+	tr := newTrainer(t, model.TrainerConfig{Model: constGradModel{}, Train: d, BatchSize: 1})
+	global := []float64{-1.7e308, -1.7e308, -1.7e308}
+	if _, err := tr.Train(context.Background(), global, fl.Config{fl.KeyLR: 1e308}); !errors.Is(err, model.ErrDiverged) {
 		t.Errorf("err = %v, want ErrDiverged", err)
+	}
+	// For contrast, a finite case: from −0.8e308, two steps of +0.8e308
+	// end at 0.8e308, a delta of 1.6e308.
+	global = []float64{-0.8e308, -0.8e308, -0.8e308}
+	u, err := tr.Train(context.Background(), global, fl.Config{fl.KeyLR: 0.8e308})
+	if err != nil || u.Delta[0] != 1.6e308 {
+		t.Errorf("finite case: delta %v, err %v; want 1.6e308", u.Delta, err)
 	}
 }
