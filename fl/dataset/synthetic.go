@@ -109,7 +109,9 @@ type Split struct {
 //
 // As in the reference script, α and β are standard deviations (numpy's
 // scale). Each device's first ⌊(1−TestFraction)·n_k⌋ samples are its
-// training set, the rest its test set. The result depends only on cfg:
+// training set, the rest its test set (the two share one backing array,
+// with Train's capacity clipped so appending to it cannot overwrite
+// Test). The result depends only on cfg:
 // device k draws from its own stream, so the first devices are the same
 // whatever cfg.Clients is.
 //

@@ -65,6 +65,16 @@ func sharedFor(cfg SyntheticConfig) *syntheticModel {
 	return nil
 }
 
+func TestSyntheticTrainAppendKeepsTest(t *testing.T) {
+	splits, err := Synthetic(SyntheticConfig{Clients: 1, MaxSamples: 60, Seed: 1})
+	require.NoError(t, err)
+	s := splits[0]
+	want := slices.Clone(s.Test.X)
+	s.Train.X = append(s.Train.X, make([]float64, 60)...)
+	s.Train.Y = append(s.Train.Y, 0)
+	require.Equal(t, want, s.Test.X)
+}
+
 func TestSyntheticOptions(t *testing.T) {
 	splits, err := Synthetic(SyntheticConfig{Clients: 5, Dim: 7, Classes: 3, TestFraction: 0.5, MaxSamples: 52, Seed: 3})
 	require.NoError(t, err)
