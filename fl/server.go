@@ -34,6 +34,22 @@ type UpdateDecoder interface {
 	DecodeUpdate(dst []float64, m *Message) error
 }
 
+// RoundChecker is implemented by an [Aggregator] that may refuse to let a
+// round start, such as a differentially private aggregator whose privacy
+// budget the round would exceed. The server calls CheckRound before it
+// samples; an error stops Run with the error wrapped, before any client is
+// contacted, and the parameters stay those of the last completed round.
+type RoundChecker interface {
+	CheckRound(round int) error
+}
+
+// RoundRecorder is implemented by an [Aggregator] that records what a
+// round cost (privacy spent, for example) in the round's stats, usually in
+// stats.Extra. The server calls it after a round's aggregate was applied.
+type RoundRecorder interface {
+	RecordRound(stats *RoundStats)
+}
+
 // ServerConfig configures a [Server]. Zero fields take the defaults given
 // in their comments; [DefaultServerConfig] returns a config with every
 // default spelled out.
@@ -265,6 +281,11 @@ func (s *Server) RunRound(ctx context.Context) (RoundStats, error) {
 		return RoundStats{}, err
 	}
 	r := s.round + 1
+	if g, ok := s.agg.(RoundChecker); ok {
+		if err := g.CheckRound(r); err != nil {
+			return RoundStats{}, fmt.Errorf("fl: round %d refused: %w", r, err)
+		}
+	}
 	start := time.Now()
 	upBefore, downBefore := s.traffic()
 
@@ -299,6 +320,9 @@ func (s *Server) RunRound(ctx context.Context) (RoundStats, error) {
 	} else {
 		s.aborted = 0
 		s.opt.Step(s.params, s.delta)
+		if rec, ok := s.agg.(RoundRecorder); ok {
+			rec.RecordRound(&stats)
+		}
 	}
 
 	if r == s.cfg.Rounds || (s.cfg.EvalEvery > 0 && r%s.cfg.EvalEvery == 0) {

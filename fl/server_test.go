@@ -460,3 +460,50 @@ func TestObserverAndFaults(t *testing.T) {
 		t.Errorf("History.Totals failed = %d, observer %d", totalFailed, failed)
 	}
 }
+
+// budgetAgg allows a fixed number of rounds and records how many it saw.
+type budgetAgg struct {
+	fl.FedAvg
+	allowed, seen int
+}
+
+var errBudget = errors.New("budget spent")
+
+func (b *budgetAgg) CheckRound(r int) error {
+	if r > b.allowed {
+		return errBudget
+	}
+	return nil
+}
+
+func (b *budgetAgg) RecordRound(st *fl.RoundStats) {
+	b.seen++
+	if st.Extra == nil {
+		st.Extra = fl.Metrics{}
+	}
+	st.Extra["spent"] = float64(b.seen)
+}
+
+func TestServerRoundCheckerAndRecorder(t *testing.T) {
+	pool := newPool(t, 3, func(i int, id string) fl.Handler {
+		return fl.NewClient(&targetTrainer{target: []float64{float64(i)}, weight: 1, lr: 0.5}, nil)
+	}, transport.Faults{})
+	agg := &budgetAgg{allowed: 2}
+	cfg := fl.DefaultServerConfig()
+	cfg.Rounds, cfg.ClientsPerRound, cfg.Aggregator = 5, 3, agg
+	s, err := fl.NewServer(cfg, pool, []float64{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Run(context.Background())
+	if !errors.Is(err, errBudget) {
+		t.Fatalf("Run = %v, want the budget error", err)
+	}
+	if len(h.Rounds) != 2 || h.Rounds[1].Extra["spent"] != 2 || s.Round() != 2 {
+		t.Fatalf("history = %+v", h.Rounds)
+	}
+	// The parameters are those after round 2: 0 → 0.5 → 0.75 (mean target 1, lr 0.5).
+	if got := s.Params()[0]; got != 0.75 {
+		t.Errorf("params = %v, want 0.75", got)
+	}
+}

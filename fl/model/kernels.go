@@ -13,12 +13,17 @@ import "gonum.org/v1/gonum/floats"
 
 // mulABtBias sets c (m×n) to a (m×k) times wᵀ (w is n×k) plus bias (n) on
 // every row.
+//
+// The loop over w's rows is outermost, so that each row of w is read from
+// memory once per minibatch rather than once per example: the weights of a
+// wide layer do not fit in cache, the minibatch does.
 func mulABtBias(c, a, w, bias []float64, m, n, k int) {
-	for r := range m {
-		ar := a[r*k : (r+1)*k]
-		cr := c[r*n : (r+1)*n]
-		for j := range n {
-			cr[j] = bias[j] + floats.Dot(ar, w[j*k:(j+1)*k])
+	c = c[:m*n]
+	for j := range n {
+		wj := w[j*k : (j+1)*k]
+		bj := bias[j]
+		for r := range m {
+			c[r*n+j] = bj + floats.Dot(a[r*k:(r+1)*k], wj)
 		}
 	}
 }
