@@ -22,7 +22,6 @@ func BenchmarkSynthetic(b *testing.B) {
 				n += s.Train.Len() + s.Test.Len()
 			}
 			b.SetBytes(int64(n * SyntheticDim * 8))
-			b.ReportMetric(float64(n), "samples/op")
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
@@ -30,6 +29,7 @@ func BenchmarkSynthetic(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(n), "samples/op")
 		})
 	}
 }
