@@ -76,3 +76,22 @@ func BenchmarkEvaluate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNewTrainer measures building a Trainer, which checks every
+// feature of its data: simulations that build a client's trainer afresh
+// each round pay it once per client and round.
+func BenchmarkNewTrainer(b *testing.B) {
+	for _, w := range benchWorkloads[:3] {
+		b.Run(w.name, func(b *testing.B) {
+			dim, classes := w.m.Shape()
+			d := blobs(1, w.n, dim, classes, 1)
+			b.SetBytes(int64(8 * w.n * dim))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := model.NewTrainer(model.TrainerConfig{Model: w.m, Train: d}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

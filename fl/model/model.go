@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fedgo/fedgo/fl/dataset"
+	"gonum.org/v1/gonum/floats"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of them (test
@@ -163,6 +164,12 @@ func checkData(m Model, d *dataset.Dataset, name string) error {
 		if y < 0 || y >= classes {
 			return fmt.Errorf("%w: %s label %d is %d, outside [0, %d)", ErrInvalidData, name, i, y, classes)
 		}
+	}
+	// A NaN or Inf anywhere makes the sum NaN or Inf, so a finite sum
+	// (gonum's assembly, the fast path) clears every feature; a sum that
+	// overflowed sends us to the exact loop.
+	if s := floats.Sum(d.X); !math.IsNaN(s) && !math.IsInf(s, 0) {
+		return nil
 	}
 	for i, v := range d.X {
 		if math.IsNaN(v) || math.IsInf(v, 0) {

@@ -180,6 +180,8 @@ func TestEvaluateErrors(t *testing.T) {
 	negLabel.Y[0] = -1
 	nanX := blobs(1, 10, 3, 2, 2)
 	nanX.X[5] = math.NaN()
+	infX := blobs(1, 10, 3, 2, 2)
+	infX.X[29] = math.Inf(-1)
 	short := blobs(1, 10, 3, 2, 2)
 	short.X = short.X[:29]
 	for _, tc := range []struct {
@@ -203,6 +205,7 @@ func TestEvaluateErrors(t *testing.T) {
 		{"label too big", m, params, badLabel, model.ErrInvalidData},
 		{"negative label", m, params, negLabel, model.ErrInvalidData},
 		{"NaN feature", m, params, nanX, model.ErrInvalidData},
+		{"Inf feature", m, params, infX, model.ErrInvalidData},
 		{"short X", m, params, short, model.ErrInvalidData},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -322,5 +325,19 @@ func TestWorkspaceNoAllocs(t *testing.T) {
 				t.Errorf("Eval: %v allocs, want 0", a)
 			}
 		})
+	}
+}
+
+// TestHugeFiniteFeatures: features whose sum overflows are still finite and
+// must be accepted (the finiteness check has a fast path through a sum).
+func TestHugeFiniteFeatures(t *testing.T) {
+	m := model.Softmax{Dim: 2, Classes: 2}
+	d := &dataset.Dataset{X: []float64{1e308, 1e308, 1e308, -1e308}, Y: []int{0, 1}, Dim: 2, Classes: 2}
+	loss, _, err := model.Evaluate(m, make([]float64, m.NumParams()), d)
+	if err != nil || loss != math.Ln2 {
+		t.Errorf("Evaluate = %v, %v; want ln 2, nil", loss, err)
+	}
+	if _, err := model.NewTrainer(model.TrainerConfig{Model: m, Train: d}); err != nil {
+		t.Errorf("NewTrainer: %v", err)
 	}
 }
