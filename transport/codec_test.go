@@ -1,0 +1,101 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/fedgo/fedgo/compress"
+	"github.com/fedgo/fedgo/fl"
+)
+
+// deltaClient answers every train request with a fixed delta and records
+// the parameters it was sent.
+type deltaClient struct {
+	delta []float64
+	got   []float64
+}
+
+func (d *deltaClient) Train(ctx context.Context, global []float64, cfg fl.Config) (fl.Update, error) {
+	d.got = append([]float64(nil), global...)
+	return fl.Update{Delta: append([]float64(nil), d.delta...), Weight: 1}, nil
+}
+
+func mustCodec(t *testing.T, name string) compress.Codec {
+	t.Helper()
+	c, err := compress.Parse(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestUplinkAndDownlinkCodecs(t *testing.T) {
+	const d = 1000
+	params := make([]float64, d)
+	delta := make([]float64, d)
+	for i := range delta {
+		delta[i] = float64(i%17) - 8 + 0.25
+		params[i] = float64(i) / 4
+	}
+	clients := map[string]*deltaClient{"a": {delta: delta}, "b": {delta: delta}}
+	mem, err := NewMemory(MemoryConfig{
+		IDs: []string{"a", "b"},
+		Factory: func(id string) (fl.Handler, error) {
+			return fl.Chain(fl.NewClient(clients[id], nil),
+				DecodeDownlink(mustCodec(t, "float32"), 0), EncodeUplink(mustCodec(t, "float16"))), nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := CompressDownlink(mem, mustCodec(t, "float32"))
+	cfg := fl.DefaultServerConfig()
+	cfg.Rounds, cfg.ClientsPerRound = 1, 2
+	cfg.UpdateDecoder = UplinkDecoder{Codec: mustCodec(t, "float16")}
+	s, err := fl.NewServer(cfg, pool, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The values are exactly representable in float16 and float32, so the
+	// round is exact: clients saw the parameters, the server their deltas.
+	got := s.Params()
+	for i := range got {
+		if clients["a"].got[i] != params[i] {
+			t.Fatalf("client saw param %d = %v, want %v", i, clients["a"].got[i], params[i])
+		}
+		if got[i] != params[i]+delta[i] {
+			t.Fatalf("param %d = %v, want %v", i, got[i], params[i]+delta[i])
+		}
+	}
+	// Bytes: float32 down (4 bytes a value) and float16 up (2), plus
+	// headers, instead of 8 bytes a value each way.
+	r := h.Rounds[0]
+	if r.BytesDown > 2*(4*d+200) || r.BytesDown < 2*4*d || r.BytesUp > 2*(2*d+200) || r.BytesUp < 2*2*d {
+		t.Errorf("bytes down %d up %d for d = %d", r.BytesDown, r.BytesUp, d)
+	}
+}
+
+func TestUplinkDecoderRejects(t *testing.T) {
+	dec := UplinkDecoder{Codec: mustCodec(t, "int8")}
+	other, _ := mustCodec(t, "float16").Encode(nil, []float64{1, 2, 3})
+	own, _ := mustCodec(t, "int8").Encode(nil, []float64{1, 2, 3})
+	dst := make([]float64, 3)
+	if err := dec.DecodeUpdate(dst, &fl.Message{Payload: other}); !errors.Is(err, compress.ErrWrongCodec) {
+		t.Errorf("foreign codec: %v", err)
+	}
+	if err := dec.DecodeUpdate(make([]float64, 4), &fl.Message{Payload: own}); !errors.Is(err, fl.ErrLength) {
+		t.Errorf("wrong length: %v", err)
+	}
+	if err := dec.DecodeUpdate(dst, &fl.Message{Payload: own[:len(own)-1]}); err == nil {
+		t.Error("truncated payload accepted")
+	}
+	if err := dec.DecodeUpdate(dst, &fl.Message{Payload: own}); err != nil || math.Abs(dst[2]-3) > 0.02 {
+		t.Errorf("own payload: %v %v", dst, err)
+	}
+}
