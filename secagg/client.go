@@ -1,0 +1,594 @@
+package secagg
+
+import (
+	"cmp"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"filippo.io/edwards25519"
+)
+
+// ClientConfig configures one client of one round.
+type ClientConfig struct {
+	// ID is the client's id, 1..Params.N.
+	ID uint32
+	// Params are the round's public parameters (the same on every party).
+	Params Params
+	// Rand is the source of the client's secrets; nil means crypto/rand.
+	// Tests inject a seeded reader; in deployment leave it nil.
+	Rand io.Reader
+	// Identity is the client's ed25519 signing key (required when
+	// Params.Malicious).
+	Identity ed25519.PrivateKey
+	// PeerKeys maps client ids to their ed25519 verification keys
+	// (required when Params.Malicious; it must cover the client's
+	// neighbours). It is a PKI the host provides.
+	PeerKeys map[uint32]ed25519.PublicKey
+	// TrustDealers skips the Feldman check of the shares the client
+	// receives (about 2·k·t point operations). The server still checks every
+	// reconstructed secret against its commitment and, on a mismatch,
+	// checks the shares one by one, so a bad dealer is still detected, but
+	// later (at unmasking rather than before masking).
+	TrustDealers bool
+}
+
+// Validate checks cfg.
+func (cfg ClientConfig) Validate() error {
+	if err := cfg.Params.Validate(); err != nil {
+		return err
+	}
+	if cfg.ID < 1 || int(cfg.ID) > cfg.Params.N {
+		return fmt.Errorf("%w: client id %d, want 1..%d", ErrParams, cfg.ID, cfg.Params.N)
+	}
+	if cfg.Params.Malicious {
+		if len(cfg.Identity) != ed25519.PrivateKeySize {
+			return fmt.Errorf("%w: Malicious needs an ed25519 Identity", ErrParams)
+		}
+		if cfg.PeerKeys == nil {
+			return fmt.Errorf("%w: Malicious needs PeerKeys", ErrParams)
+		}
+	}
+	return nil
+}
+
+type clientPhase int
+
+const (
+	clientNew clientPhase = iota
+	clientAdvertised
+	clientShared
+	clientMasked
+	clientChecked
+	clientDone
+	clientFailed
+)
+
+// Client is one client's side of a SecAgg / SecAgg+ round: a state machine
+// that takes the server's messages and returns its own. It does no I/O and
+// starts no goroutines. Call, in order: AdvertiseKeys, ShareKeys,
+// MaskedInput, ConsistencyCheck (malicious mode only), Unmask.
+//
+// A message for another step or session returns an error wrapping
+// [ErrPhase] or [ErrSession] and leaves the client unchanged; any other
+// error aborts the client (later calls return [ErrPhase]) and means that
+// the client drops out of the round. A Client must not be used from
+// several goroutines at once.
+type Client struct {
+	cfg     ClientConfig
+	p       Params
+	bits    int
+	t       int
+	id      uint32
+	rand    io.Reader
+	g       *graph
+	roundID [32]byte
+	nbrs    []uint32 // graph neighbours, ascending
+	phase   clientPhase
+
+	cPriv, sPriv *ecdh.PrivateKey
+	sScalar      *edwards25519.Scalar
+	pub          PublicKeys
+
+	session [32]byte
+	peers   map[uint32]PublicKeys // advertised neighbours
+	advNbrs []uint32              // advertised neighbours, ascending
+
+	senders []uint32 // neighbours whose shares arrived, ascending
+	recvB   []edwards25519.Scalar
+	recvS   []edwards25519.Scalar
+
+	selfSeed   [32]byte            // PRG seed of the self mask, derived from b_u
+	ownB, ownS edwards25519.Scalar // the client's own shares of b_u and s_u
+
+	testHookShares func(xs []uint32, yb, ys []edwards25519.Scalar) // tests only: corrupt dealt shares
+	signed   []uint32 // survivor list signed in ConsistencyCheck
+
+	gen *maskGen
+	acc []uint64
+}
+
+// NewClient returns a client for cfg.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, p: cfg.Params, id: cfg.ID, rand: cfg.Rand}
+	c.bits = c.p.bits()
+	c.t = c.p.Threshold
+	if c.rand == nil {
+		c.rand = rand.Reader
+	}
+	c.g = newGraph(&c.p)
+	c.roundID = c.p.RoundID()
+	c.nbrs = c.g.neighbors(nil, c.id)
+	return c, nil
+}
+
+// ID returns the client's id.
+func (c *Client) ID() uint32 { return c.id }
+
+// Neighbors returns the client's neighbours in the masking graph.
+func (c *Client) Neighbors() []uint32 { return slices.Clone(c.nbrs) }
+
+func (c *Client) phaseErr(want clientPhase, step string) error {
+	if c.phase == want {
+		return nil
+	}
+	return fmt.Errorf("%w: client %d cannot %s now", ErrPhase, c.id, step)
+}
+
+// fail aborts the client and returns err.
+func (c *Client) fail(err error) error {
+	c.phase = clientFailed
+	return err
+}
+
+// AdvertiseKeys draws the client's key pairs (c for encrypting shares, s for
+// the pairwise masks) and returns the message that advertises them.
+func (c *Client) AdvertiseKeys() (*AdvertiseMsg, error) {
+	if err := c.phaseErr(clientNew, "advertise keys"); err != nil {
+		return nil, err
+	}
+	var cb [32]byte
+	if _, err := io.ReadFull(c.rand, cb[:]); err != nil {
+		return nil, c.fail(fmt.Errorf("secagg: reading randomness: %w", err))
+	}
+	cPriv, err := ecdh.X25519().NewPrivateKey(cb[:])
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	s, err := randomScalar(c.rand)
+	if err != nil {
+		return nil, c.fail(fmt.Errorf("secagg: reading randomness: %w", err))
+	}
+	sPriv, err := ecdh.X25519().NewPrivateKey(s.Bytes())
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	c.cPriv, c.sPriv, c.sScalar = cPriv, sPriv, s
+	c.pub = PublicKeys{Client: c.id}
+	copy(c.pub.CKey[:], cPriv.PublicKey().Bytes())
+	copy(c.pub.SKey[:], sPriv.PublicKey().Bytes())
+	m := &AdvertiseMsg{Round: c.roundID, PublicKeys: c.pub}
+	if c.p.Malicious {
+		m.Sig = ed25519.Sign(c.cfg.Identity, advertiseDigest(c.roundID, &c.pub))
+	}
+	c.phase = clientAdvertised
+	return m, nil
+}
+
+// advertiseDigest is the message signed in AdvertiseMsg.
+func advertiseDigest(roundID [32]byte, k *PublicKeys) []byte {
+	b := make([]byte, 0, len(labelAdvertise)+32+4+64)
+	b = append(b, labelAdvertise...)
+	b = append(b, roundID[:]...)
+	b = binary.BigEndian.AppendUint32(b, k.Client)
+	b = append(b, k.CKey[:]...)
+	return append(b, k.SKey[:]...)
+}
+
+// survivorsDigest is the message signed in SignatureMsg.
+func survivorsDigest(session [32]byte, ids []uint32) []byte {
+	b := make([]byte, 0, len(labelSurvivors)+32+4+4*len(ids))
+	b = append(b, labelSurvivors...)
+	b = append(b, session[:]...)
+	return appendIDs(b, ids)
+}
+
+// ShareKeys checks the advertised keys, fixes the session id, draws the
+// self-mask seed b_u, and Shamir-shares b_u and s_u among the client's
+// advertised neighbours (threshold t, Feldman commitments). It fails with
+// [ErrBelowThreshold] when fewer than t neighbours advertised keys.
+func (c *Client) ShareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
+	if err := c.phaseErr(clientAdvertised, "share keys"); err != nil {
+		return nil, err
+	}
+	if kb.Round != c.roundID {
+		return nil, fmt.Errorf("%w: keys broadcast for another round", ErrSession)
+	}
+	keys := make([]PublicKeys, len(kb.Keys))
+	c.peers = make(map[uint32]PublicKeys)
+	var own bool
+	for i := range kb.Keys {
+		k := &kb.Keys[i]
+		if k.Client < 1 || int(k.Client) > c.p.N {
+			return nil, c.fail(clientErr(k.Client, ErrUnknownClient, "id out of range"))
+		}
+		if i > 0 && k.Client <= kb.Keys[i-1].Client {
+			return nil, c.fail(clientErr(k.Client, ErrDuplicate, "keys not in strictly ascending order"))
+		}
+		keys[i] = k.PublicKeys
+		if k.Client == c.id {
+			if k.PublicKeys != c.pub {
+				return nil, c.fail(fmt.Errorf("%w: the broadcast changed this client's keys", ErrInconsistent))
+			}
+			own = true
+			continue
+		}
+		if !c.g.adjacent(c.id, k.Client) {
+			continue
+		}
+		if k.CKey == k.SKey {
+			return nil, c.fail(clientErr(k.Client, ErrDecode, "c and s keys are equal"))
+		}
+		if c.p.Malicious {
+			pk, ok := c.cfg.PeerKeys[k.Client]
+			if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, advertiseDigest(c.roundID, &k.PublicKeys), k.Sig) {
+				return nil, c.fail(clientErr(k.Client, ErrSignature, "advertised keys"))
+			}
+		}
+		c.peers[k.Client] = k.PublicKeys
+		c.advNbrs = append(c.advNbrs, k.Client)
+	}
+	if !own {
+		return nil, c.fail(fmt.Errorf("%w: the broadcast omits this client", ErrInconsistent))
+	}
+	if len(keys) < c.t || len(c.advNbrs)+1 < c.t {
+		return nil, c.fail(fmt.Errorf("%w: %d neighbours advertised keys, threshold %d", ErrBelowThreshold, len(c.advNbrs), c.t))
+	}
+	c.session = SessionID(c.roundID, keys)
+
+	b, err := randomScalar(c.rand)
+	if err != nil {
+		return nil, c.fail(fmt.Errorf("secagg: reading randomness: %w", err))
+	}
+	// Shares go to the advertised neighbours and to the client itself (its
+	// own share of b_u is revealed when it survives, as in Bonawitz et al.,
+	// so that t remaining clients always suffice in the complete graph).
+	xs := make([]uint32, 0, len(c.advNbrs)+1)
+	xs = append(xs, c.advNbrs...)
+	xs = append(xs, c.id)
+	slices.Sort(xs)
+	yb := make([]edwards25519.Scalar, len(xs))
+	ys := make([]edwards25519.Scalar, len(xs))
+	m := &SharesMsg{
+		Session: c.session,
+		Client:  c.id,
+		CommitB: make([][32]byte, c.t),
+		CommitS: make([][32]byte, c.t),
+		Boxes:   make([]Box, 0, len(c.advNbrs)),
+	}
+	if err := Deal(yb, m.CommitB, b, c.t, xs, c.rand); err != nil {
+		return nil, c.fail(fmt.Errorf("secagg: reading randomness: %w", err))
+	}
+	if err := Deal(ys, m.CommitS, c.sScalar, c.t, xs, c.rand); err != nil {
+		return nil, c.fail(fmt.Errorf("secagg: reading randomness: %w", err))
+	}
+	if c.testHookShares != nil {
+		c.testHookShares(xs, yb, ys)
+	}
+	ch := commitHash(m.CommitB, m.CommitS)
+	var pt [64]byte
+	var zeroNonce [12]byte
+	aad := make([]byte, 0, 128)
+	for i, v := range xs {
+		if v == c.id {
+			c.ownB, c.ownS = yb[i], ys[i]
+			continue
+		}
+		shared, err := c.agree(c.cPriv, c.peers[v].CKey)
+		if err != nil {
+			return nil, c.fail(clientErr(v, ErrDecode, "c key: %v", err))
+		}
+		copy(pt[:32], yb[i].Bytes())
+		copy(pt[32:], ys[i].Bytes())
+		gcm := newGCM(ShareKey(shared, c.session, c.id, v))
+		aad = shareAAD(aad[:0], c.session, c.id, v, ch)
+		var box Box
+		box.Peer = v
+		gcm.Seal(box.Data[:0], zeroNonce[:], pt[:], aad)
+		m.Boxes = append(m.Boxes, box)
+	}
+	clear(pt[:])
+	c.selfSeed = SelfSeed(b.Bytes(), c.session, c.id)
+	c.phase = clientShared
+	return m, nil
+}
+
+// agree runs X25519 between priv and the peer public key pub.
+func (c *Client) agree(priv *ecdh.PrivateKey, pub [32]byte) ([]byte, error) {
+	pk, err := ecdh.X25519().NewPublicKey(pub[:])
+	if err != nil {
+		return nil, err
+	}
+	return priv.ECDH(pk)
+}
+
+// MaskedInput decrypts and checks the shares the client received, then
+// returns its masked input
+//
+//	y_u = x_u + PRG(b_u) + Σ_{v ∈ senders} sign(u,v)·PRG(s_{u,v})  (mod 2^b)
+//
+// with sign(u,v) = +1 if u < v and -1 otherwise, summed over the neighbours
+// whose shares arrived. input must have Params.Dim entries, each < 2^b
+// (an error wrapping [ErrLength] or [ErrRange] leaves the client unchanged).
+// A share that fails to decrypt or fails its Feldman check aborts the
+// client with a *ClientError naming the dealer and wrapping [ErrBadShare].
+func (c *Client) MaskedInput(sb *SharesBroadcast, input []uint64) (*MaskedMsg, error) {
+	if err := c.phaseErr(clientShared, "send its masked input"); err != nil {
+		return nil, err
+	}
+	if sb.Session != c.session {
+		return nil, fmt.Errorf("%w: shares for another session", ErrSession)
+	}
+	if sb.To != c.id {
+		return nil, fmt.Errorf("%w: shares addressed to client %d", ErrSession, sb.To)
+	}
+	if len(input) != c.p.Dim {
+		return nil, fmt.Errorf("%w: input has %d entries, want %d", ErrLength, len(input), c.p.Dim)
+	}
+	if m := wordMask(c.bits); m != ^uint64(0) {
+		for i, x := range input {
+			if x > m {
+				return nil, fmt.Errorf("%w: input[%d] = %d is not below 2^%d", ErrRange, i, x, c.bits)
+			}
+		}
+	}
+	if err := c.receive(sb); err != nil {
+		return nil, c.fail(err)
+	}
+	if c.acc == nil {
+		c.acc = make([]uint64, c.p.Dim)
+		c.gen = newMaskGen()
+	}
+	copy(c.acc, input)
+	c.gen.add(c.acc, c.selfSeed, c.bits, false)
+	for _, v := range c.senders {
+		shared, err := c.agree(c.sPriv, c.peers[v].SKey)
+		if err != nil {
+			return nil, c.fail(clientErr(v, ErrDecode, "s key: %v", err))
+		}
+		c.gen.add(c.acc, PairwiseSeed(shared, c.session, c.id, v), c.bits, c.id > v)
+	}
+	out := &MaskedMsg{Session: c.session, Client: c.id, Bits: c.bits, Dim: c.p.Dim}
+	out.Data = Pack(make([]byte, 0, PackedLen(c.p.Dim, c.bits)), c.acc, c.bits)
+	clear(c.acc)
+	c.selfSeed = [32]byte{}
+	c.phase = clientMasked
+	return out, nil
+}
+
+// receive decrypts and verifies the entries of sb.
+func (c *Client) receive(sb *SharesBroadcast) error {
+	n := len(sb.Entries)
+	c.senders = make([]uint32, 0, n)
+	c.recvB = make([]edwards25519.Scalar, 0, n)
+	c.recvS = make([]edwards25519.Scalar, 0, n)
+	type item struct {
+		from   uint32
+		b, s   edwards25519.Scalar
+		cb, cs [][32]byte
+	}
+	items := make([]item, 0, n)
+	seen := make(map[uint32]bool, n)
+	var zeroNonce [12]byte
+	var pt [64]byte
+	aad := make([]byte, 0, 128)
+	for i := range sb.Entries {
+		e := &sb.Entries[i]
+		pk, ok := c.peers[e.From]
+		if !ok {
+			return clientErr(e.From, ErrUnknownClient, "shares from a client that is not an advertised neighbour")
+		}
+		if seen[e.From] {
+			return clientErr(e.From, ErrDuplicate, "two share boxes")
+		}
+		seen[e.From] = true
+		if len(e.CommitB) != c.t || len(e.CommitS) != c.t {
+			return clientErr(e.From, ErrBadShare, "%d/%d commitments, want %d", len(e.CommitB), len(e.CommitS), c.t)
+		}
+		shared, err := c.agree(c.cPriv, pk.CKey)
+		if err != nil {
+			return clientErr(e.From, ErrDecode, "c key: %v", err)
+		}
+		gcm := newGCM(ShareKey(shared, c.session, e.From, c.id))
+		aad = shareAAD(aad[:0], c.session, e.From, c.id, commitHash(e.CommitB, e.CommitS))
+		if _, err := gcm.Open(pt[:0], zeroNonce[:], e.Box[:], aad); err != nil {
+			return clientErr(e.From, ErrBadShare, "box does not decrypt")
+		}
+		it := item{from: e.From, cb: e.CommitB, cs: e.CommitS}
+		if _, err := it.b.SetCanonicalBytes(pt[:32]); err != nil {
+			return clientErr(e.From, ErrBadShare, "non-canonical share")
+		}
+		if _, err := it.s.SetCanonicalBytes(pt[32:]); err != nil {
+			return clientErr(e.From, ErrBadShare, "non-canonical share")
+		}
+		items = append(items, it)
+	}
+	clear(pt[:])
+	if !c.cfg.TrustDealers {
+		for i := range items {
+			it := &items[i]
+			if err := verifyDealer(c.id, &it.b, it.cb); err != nil {
+				return clientErr(it.from, ErrBadShare, "share of b: %v", err)
+			}
+			if err := verifyDealer(c.id, &it.s, it.cs); err != nil {
+				return clientErr(it.from, ErrBadShare, "share of s: %v", err)
+			}
+		}
+	}
+	slices.SortFunc(items, func(a, b item) int { return cmp.Compare(a.from, b.from) })
+	if len(items)+1 < c.t {
+		return fmt.Errorf("%w: shares from %d neighbours, threshold %d", ErrBelowThreshold, len(items), c.t)
+	}
+	for i := range items {
+		c.senders = append(c.senders, items[i].from)
+		c.recvB = append(c.recvB, items[i].b)
+		c.recvS = append(c.recvS, items[i].s)
+	}
+	return nil
+}
+
+var errFeldman = errors.New("Feldman check failed")
+
+func verifyDealer(x uint32, y *edwards25519.Scalar, commit [][32]byte) error {
+	pts, err := decodeCommitments(commit)
+	if err != nil {
+		return err
+	}
+	if !VerifyShareVarTime(x, y, pts) {
+		return errFeldman
+	}
+	return nil
+}
+
+// ConsistencyCheck (malicious mode) signs the survivor list the server
+// announces. It refuses a list with fewer than t clients or without this
+// client.
+func (c *Client) ConsistencyCheck(sm *SurvivorsMsg) (*SignatureMsg, error) {
+	if !c.p.Malicious {
+		return nil, fmt.Errorf("%w: ConsistencyCheck is for malicious mode", ErrPhase)
+	}
+	if err := c.phaseErr(clientMasked, "check consistency"); err != nil {
+		return nil, err
+	}
+	if sm.Session != c.session {
+		return nil, fmt.Errorf("%w: survivors for another session", ErrSession)
+	}
+	if err := c.checkIDs(sm.Survivors, "survivors"); err != nil {
+		return nil, c.fail(err)
+	}
+	if len(sm.Survivors) < c.t {
+		return nil, c.fail(fmt.Errorf("%w: %w: %d survivors, threshold %d", ErrUnsafeRequest, ErrBelowThreshold, len(sm.Survivors), c.t))
+	}
+	if _, ok := slices.BinarySearch(sm.Survivors, c.id); !ok {
+		return nil, c.fail(fmt.Errorf("%w: client %d is not on the survivor list", ErrUnsafeRequest, c.id))
+	}
+	c.signed = slices.Clone(sm.Survivors)
+	out := &SignatureMsg{Session: c.session, Client: c.id}
+	copy(out.Sig[:], ed25519.Sign(c.cfg.Identity, survivorsDigest(c.session, c.signed)))
+	c.phase = clientChecked
+	return out, nil
+}
+
+// checkIDs checks that ids are strictly ascending and in 1..N.
+func (c *Client) checkIDs(ids []uint32, what string) error {
+	for i, id := range ids {
+		if id < 1 || int(id) > c.p.N {
+			return fmt.Errorf("%w: %s: id %d out of range", ErrUnsafeRequest, what, id)
+		}
+		if i > 0 && id <= ids[i-1] {
+			return fmt.Errorf("%w: %s not strictly ascending", ErrUnsafeRequest, what)
+		}
+	}
+	return nil
+}
+
+// Unmask answers the server's unmasking request: for each neighbour v whose
+// shares the client holds, the share of b_v if v is listed as a survivor,
+// or the share of s_v if v is listed as dropped. It refuses (wrapping
+// [ErrUnsafeRequest]) a request that lists a client as both, that leaves a
+// neighbour unlisted, that lists fewer than t survivors or omits this
+// client; in malicious mode it also refuses (wrapping [ErrInconsistent] or
+// [ErrSignature]) unless the survivor list is the one it signed and carries
+// at least t valid survivor signatures of that list. Any refusal aborts the
+// client, so it never answers two different requests.
+func (c *Client) Unmask(req *UnmaskRequest) (*UnmaskMsg, error) {
+	want := clientMasked
+	if c.p.Malicious {
+		want = clientChecked
+	}
+	if err := c.phaseErr(want, "unmask"); err != nil {
+		return nil, err
+	}
+	if req.Session != c.session {
+		return nil, fmt.Errorf("%w: unmask request for another session", ErrSession)
+	}
+	if err := c.checkIDs(req.Survivors, "survivors"); err != nil {
+		return nil, c.fail(err)
+	}
+	if err := c.checkIDs(req.Dropped, "dropped"); err != nil {
+		return nil, c.fail(err)
+	}
+	for _, d := range req.Dropped {
+		if _, ok := slices.BinarySearch(req.Survivors, d); ok {
+			return nil, c.fail(fmt.Errorf("%w: client %d listed as survivor and as dropped", ErrUnsafeRequest, d))
+		}
+	}
+	if len(req.Survivors) < c.t {
+		return nil, c.fail(fmt.Errorf("%w: %w: %d survivors, threshold %d", ErrUnsafeRequest, ErrBelowThreshold, len(req.Survivors), c.t))
+	}
+	if _, ok := slices.BinarySearch(req.Survivors, c.id); !ok {
+		return nil, c.fail(fmt.Errorf("%w: client %d is not listed as a survivor", ErrUnsafeRequest, c.id))
+	}
+	if c.p.Malicious {
+		if !slices.Equal(req.Survivors, c.signed) {
+			return nil, c.fail(fmt.Errorf("%w: the survivor list differs from the one this client signed", ErrInconsistent))
+		}
+		digest := survivorsDigest(c.session, c.signed)
+		seen := make(map[uint32]bool, len(req.Signatures))
+		for i := range req.Signatures {
+			s := &req.Signatures[i]
+			if _, ok := slices.BinarySearch(c.signed, s.Client); !ok || seen[s.Client] {
+				return nil, c.fail(clientErr(s.Client, ErrInconsistent, "signature from a non-survivor or repeated"))
+			}
+			seen[s.Client] = true
+			pk, ok := c.cfg.PeerKeys[s.Client]
+			if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, digest, s.Sig[:]) {
+				return nil, c.fail(clientErr(s.Client, ErrSignature, "survivor list signature does not verify (different lists shown?)"))
+			}
+		}
+		if len(seen) < c.t {
+			return nil, c.fail(fmt.Errorf("%w: %w: %d survivor signatures, threshold %d", ErrInconsistent, ErrBelowThreshold, len(seen), c.t))
+		}
+	}
+	out := &UnmaskMsg{Session: c.session, Client: c.id, Shares: make([]RevealedShare, 0, len(c.senders)+1)}
+	own := false
+	for i, v := range c.senders {
+		if !own && v > c.id {
+			own = true
+			out.Shares = append(out.Shares, c.ownShare())
+		}
+		out.Shares = append(out.Shares, RevealedShare{Of: v})
+		r := &out.Shares[len(out.Shares)-1]
+		if _, ok := slices.BinarySearch(req.Survivors, v); ok {
+			r.Kind = KindSelf
+			copy(r.Value[:], c.recvB[i].Bytes())
+		} else if _, ok := slices.BinarySearch(req.Dropped, v); ok {
+			r.Kind = KindKey
+			copy(r.Value[:], c.recvS[i].Bytes())
+		} else {
+			return nil, c.fail(clientErr(v, ErrUnsafeRequest, "neighbour neither survivor nor dropped"))
+		}
+	}
+	if !own {
+		out.Shares = append(out.Shares, c.ownShare())
+	}
+	c.recvB, c.recvS = nil, nil
+	c.ownB, c.ownS = edwards25519.Scalar{}, edwards25519.Scalar{}
+	c.phase = clientDone
+	return out, nil
+}
+
+// ownShare is the client's own share of b_u (revealed as a survivor's).
+func (c *Client) ownShare() RevealedShare {
+	r := RevealedShare{Of: c.id, Kind: KindSelf}
+	copy(r.Value[:], c.ownB.Bytes())
+	return r
+}

@@ -1,0 +1,136 @@
+// Package secagg implements secure aggregation: SecAgg (Bonawitz et al.,
+// "Practical Secure Aggregation for Privacy-Preserving Machine Learning",
+// CCS 2017) and SecAgg+ (Bell et al., "Secure Single-Server Aggregation with
+// (Poly)Logarithmic Overhead", CCS 2020), as pure state machines.
+//
+// n clients hold vectors x_u in Z_{2^b}^d; the server learns Σ x_u over the
+// clients that survive the round, and nothing else, even when clients drop
+// out at any step, as long as at least t remain.
+//
+// Use it when the server must not see individual updates. Do not use it
+// when the server must inspect them (robust aggregation, per-client
+// clipping on the server), and remember that it hides inputs, not the sum:
+// pair it with differential privacy when the sum itself is sensitive.
+//
+// # Protocol and message flow
+//
+//	step                     client → server            server → clients
+//	0 AdvertiseKeys          AdvertiseMsg (c_pk, s_pk)  KeysBroadcast (all keys)     U1
+//	1 ShareKeys              SharesMsg (boxes, C)       SharesBroadcast (per client) U2
+//	2 MaskedInputCollection  MaskedMsg (y_u)            —                            U3
+//	3 ConsistencyCheck*      SignatureMsg               SurvivorsMsg before, sigs in 4  U4
+//	4 Unmasking              UnmaskMsg (shares)         UnmaskRequest (U3, U2∖U3)    U5
+//	(* malicious-server mode only)
+//
+// On the [Client]: AdvertiseKeys, ShareKeys, MaskedInput, ConsistencyCheck,
+// Unmask. On the [Server]: HandleAdvertise… then Keys, HandleShares… then
+// Shares, HandleMasked… then (Survivors, HandleSignature…) UnmaskRequest,
+// HandleUnmask… then Result.
+//
+// Each client u has two X25519 key pairs: c_u (to encrypt the shares it
+// sends) and s_u (to agree pairwise mask seeds), and a fresh self-mask
+// secret b_u. It Shamir-shares b_u and s_u (threshold t, over the scalar
+// field of edwards25519, with Feldman commitments C_j = a_j·G) among its k
+// neighbours, encrypting each pair of shares with AES-256-GCM under a key
+// derived from X25519(c_u, c_v). It sends
+//
+//	y_u = x_u + PRG(b_u) + Σ_{v ∈ N(u) ∩ U2} sign(u,v)·PRG(s_{u,v})   (mod 2^b),
+//
+// sign(u,v) = +1 if u < v else -1, so pairwise masks cancel between
+// survivors. The server then asks the remaining clients, for each
+// neighbour, for the share of b_v if v survived or of s_v if v dropped,
+// never both, reconstructs those secrets, and removes the self masks of
+// the survivors and the pairwise masks between survivors and dropped
+// clients.
+//
+// # Derivations
+//
+//   - Round id: SHA-256 of the canonical encoding of [Params]
+//     ([Params.RoundID]); session id: SHA-256 of the round id and all
+//     advertised public keys in ascending id order ([SessionID]).
+//   - Keys: HKDF-SHA256 with salt = session id and an info string naming the
+//     purpose and the client ids ([ShareKey], [PairwiseSeed], [SelfSeed]).
+//     GCM nonces are zero because each key encrypts one message; the AAD
+//     binds the session id, sender, recipient and the hash of the dealer's
+//     commitments.
+//   - Mask PRG: AES-256-CTR keyed by the seed, zero IV; word i is the
+//     little-endian uint32 (b ≤ 32) or uint64 (b > 32) at keystream offset
+//     4i or 8i, reduced mod 2^b.
+//   - Secrets are uniformly random scalars; their canonical 32-byte
+//     encodings are the self-mask secret and the X25519 private key, so
+//     Shamir reconstruction gives back the exact bytes (see [Deal]).
+//   - SecAgg+ graph: the Harary graph H(k, N) (position i joined to i±1 …
+//     i±k/2 mod N) with client ids placed on positions by a Fisher–Yates
+//     permutation driven by AES-256-CTR keyed by
+//     HKDF(Params.Seed, salt = round id, info = "fedgo/secagg/v1 graph")
+//     ([HararyPermutation]). k = N-1 is the complete graph (SecAgg).
+//     [ChooseParams] picks k and t for a target security and correctness.
+//
+// # Security model
+//
+// Semi-honest mode: the server and up to t-1 colluding clients learn only
+// the sum of the survivors' inputs (for SecAgg+, with the failure
+// probability bounded by [ChooseParams]; the graph seed must not be known
+// to the adversary when it picks whom to corrupt). The server never gets
+// both the share of b_u and the share of s_u for one client: every client
+// answers one unmasking request, refuses a request listing a client as
+// both survivor and dropped, or listing fewer than t survivors. In
+// malicious mode (Params.Malicious) advertised keys are signed and every
+// client checks, before unmasking, that at least t survivors signed the
+// same survivor list it signed, so a server that shows different lists to
+// different clients is caught. Feldman commitments let clients (unless
+// ClientConfig.TrustDealers) and the server detect bad shares and name the
+// dealer. Feldman commitments are computationally (not perfectly) hiding:
+// C_0 = secret·G is public.
+//
+// # Host duties
+//
+//  1. Agree on the [Params] for the round (same on every party), with a
+//     fresh unpredictable Seed and distinct Round values; choose k and t
+//     with [ChooseParams] or [DefaultParams].
+//  2. Authenticate clients and carry messages; in malicious mode provide
+//     each party with the clients' ed25519 verification keys (a PKI).
+//  3. Drive the steps: deliver every client message to the matching
+//     Server.Handle… method, close each step with its transition when the
+//     deadline passes, and send the returned broadcasts (each
+//     SharesBroadcast to its To client only).
+//  4. Treat a *ClientError as "that client drops out of this step": log it
+//     and go on; stop the round on [ErrBelowThreshold].
+//  5. Encode real vectors with [Quantize] (n = the number of clients) and
+//     decode the sum with [Dequantize] (count = number of survivors).
+//  6. Create fresh Client and Server values for every round; never reuse
+//     keys or state across rounds.
+//
+// # Concurrency
+//
+// Client and Server are not safe for concurrent use; the host serialises
+// calls on each. No method starts a goroutine that outlives it:
+// [Server.Result] runs Workers goroutines (GOMAXPROCS by default) to
+// regenerate masks and waits for them before returning. Distinct
+// Clients and Servers are independent.
+//
+// # Invariants
+//
+//   - A client reveals at most one share per neighbour, of b or of s, and
+//     answers at most one unmasking request.
+//   - All arithmetic on inputs is mod 2^b; Result is the exact sum mod 2^b.
+//   - Every length read from the wire is bounded by the bytes left before
+//     allocation; decoders never panic.
+//   - Randomness comes from ClientConfig.Rand (crypto/rand by default).
+//   - Allocation: MaskedInput allocates its d-word accumulator and packed
+//     output once per client; Result allocates one d-word accumulator per
+//     worker.
+//
+// # References
+//
+//   - K. Bonawitz, V. Ivanov, B. Kreuter, A. Marcedone, H. B. McMahan,
+//     S. Patel, D. Ramage, A. Segal, K. Seth. Practical Secure Aggregation
+//     for Privacy-Preserving Machine Learning. CCS 2017 (Fig. 4, the
+//     protocol; Sec. 4.2, the consistency check).
+//   - J. H. Bell, K. A. Bonawitz, A. Gascón, T. Lepoint, M. Raykova. Secure
+//     Single-Server Aggregation with (Poly)Logarithmic Overhead. CCS 2020
+//     (Sec. 3, sparse masking graphs and the choice of k and t).
+//   - P. Feldman. A Practical Scheme for Non-interactive Verifiable Secret
+//     Sharing. FOCS 1987.
+//   - F. Harary. The Maximum Connectivity of a Graph. PNAS 1962.
+package secagg

@@ -1,0 +1,229 @@
+package secagg
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"io"
+
+	"filippo.io/edwards25519"
+)
+
+// Shamir secret sharing over the scalar field of edwards25519
+// (ℓ = 2^252 + 27742317777372353535851937790883648493), with Feldman
+// commitments on the edwards25519 group.
+//
+// Secret encoding: the two secrets of a client (the self-mask seed b_u and
+// the X25519 mask key s_u) are born as uniformly random scalars (64 random
+// bytes reduced mod ℓ, [edwards25519.Scalar.SetUniformBytes]); the 32-byte
+// value used by the protocol is the scalar's canonical little-endian
+// encoding. Sharing the scalar therefore reconstructs the 32 bytes exactly.
+// (The X25519 key built from those bytes is clamped as usual; it keeps
+// about 249 bits of entropy.)
+
+// Share is one point (x, f(x)) of a sharing polynomial; X is a client id.
+type Share struct {
+	X uint32
+	Y edwards25519.Scalar
+}
+
+// randomScalar draws a uniform scalar from 64 bytes of r.
+func randomScalar(r io.Reader) (*edwards25519.Scalar, error) {
+	var b [64]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return nil, err
+	}
+	s, err := edwards25519.NewScalar().SetUniformBytes(b[:])
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// scalarFromUint returns x as a scalar.
+func scalarFromUint(x uint32) *edwards25519.Scalar {
+	var b [32]byte
+	binary.LittleEndian.PutUint32(b[:], x)
+	s, _ := edwards25519.NewScalar().SetCanonicalBytes(b[:])
+	return s
+}
+
+// Deal shares secret with threshold t: it draws f(z) = secret + a_1 z + … +
+// a_{t-1} z^{t-1} with coefficients from r, writes the Feldman commitments
+// C_j = a_j·G (canonical point encodings, j = 0..t-1) to commit, and
+// f(x) for each x in xs to ys. It panics if len(commit) != t or
+// len(ys) != len(xs).
+func Deal(ys []edwards25519.Scalar, commit [][32]byte, secret *edwards25519.Scalar, t int, xs []uint32, r io.Reader) error {
+	if len(commit) != t || len(ys) != len(xs) || t < 1 {
+		panic("secagg: Deal: length mismatch")
+	}
+	coef := make([]edwards25519.Scalar, t)
+	coef[0].Set(secret)
+	for j := 1; j < t; j++ {
+		a, err := randomScalar(r)
+		if err != nil {
+			return err
+		}
+		coef[j].Set(a)
+	}
+	var p edwards25519.Point
+	for j := range coef {
+		p.ScalarBaseMult(&coef[j])
+		copy(commit[j][:], p.Bytes())
+	}
+	for i, x := range xs {
+		xs := scalarFromUint(x)
+		y := &ys[i]
+		y.Set(&coef[t-1])
+		for j := t - 2; j >= 0; j-- {
+			y.MultiplyAdd(y, xs, &coef[j])
+		}
+	}
+	return nil
+}
+
+// commitHash is SHA-256 of the concatenated commitments.
+func commitHash(commits ...[][32]byte) [32]byte {
+	h := sha256.New()
+	for _, c := range commits {
+		for i := range c {
+			h.Write(c[i][:])
+		}
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+var errBadPoint = errors.New("secagg: commitment is not a valid point")
+
+// decodeCommitments decompresses Feldman commitments.
+func decodeCommitments(c [][32]byte) ([]edwards25519.Point, error) {
+	pts := make([]edwards25519.Point, len(c))
+	for i := range c {
+		if _, err := pts[i].SetBytes(c[i][:]); err != nil {
+			return nil, errBadPoint
+		}
+	}
+	return pts, nil
+}
+
+// mulSmallVarTime sets v = x·p by double-and-add over the bits of x. It is
+// variable-time in x, which is a public client id.
+func mulSmallVarTime(v, p *edwards25519.Point, x uint32) *edwards25519.Point {
+	var acc edwards25519.Point
+	acc.Set(edwards25519.NewIdentityPoint())
+	for bit := 31; bit >= 0; bit-- {
+		acc.Add(&acc, &acc)
+		if x>>uint(bit)&1 == 1 {
+			acc.Add(&acc, p)
+		}
+	}
+	return v.Set(&acc)
+}
+
+// VerifyShareVarTime reports whether y·G == Σ_j C_j·x^j, the Feldman check
+// of share (x, y) against the dealer's decompressed commitments C. It
+// evaluates the right side by Horner's rule in the group; it is
+// variable-time in x only (public).
+func VerifyShareVarTime(x uint32, y *edwards25519.Scalar, c []edwards25519.Point) bool {
+	if len(c) == 0 {
+		return false
+	}
+	var acc edwards25519.Point
+	acc.Set(&c[len(c)-1])
+	for j := len(c) - 2; j >= 0; j-- {
+		mulSmallVarTime(&acc, &acc, x)
+		acc.Add(&acc, &c[j])
+	}
+	var lhs edwards25519.Point
+	lhs.ScalarBaseMult(y)
+	return lhs.Equal(&acc) == 1
+}
+
+// checkSecret reports whether secret·G encodes to c0 (constant time in the
+// secret).
+func checkSecret(secret *edwards25519.Scalar, c0 [32]byte) bool {
+	var p edwards25519.Point
+	p.ScalarBaseMult(secret)
+	return subtle.ConstantTimeCompare(p.Bytes(), c0[:]) == 1
+}
+
+// lagrangeAtZero writes λ_i = Π_{j≠i} x_j/(x_j - x_i) to lambda, the
+// coefficients that interpolate f(0) from f(x_0..x_{t-1}). The x must be
+// distinct and nonzero. It uses one field inversion (batch inversion).
+func lagrangeAtZero(lambda []edwards25519.Scalar, xs []uint32) {
+	t := len(xs)
+	xsc := make([]edwards25519.Scalar, t)
+	for i, x := range xs {
+		xsc[i].Set(scalarFromUint(x))
+	}
+	num := make([]edwards25519.Scalar, t)
+	den := make([]edwards25519.Scalar, t)
+	one := scalarFromUint(1)
+	var diff edwards25519.Scalar
+	for i := range t {
+		num[i].Set(one)
+		den[i].Set(one)
+		for j := range t {
+			if j == i {
+				continue
+			}
+			num[i].Multiply(&num[i], &xsc[j])
+			diff.Subtract(&xsc[j], &xsc[i])
+			den[i].Multiply(&den[i], &diff)
+		}
+	}
+	// Batch inversion: prefix products, one Invert, then unwind.
+	prefix := make([]edwards25519.Scalar, t)
+	prefix[0].Set(&den[0])
+	for i := 1; i < t; i++ {
+		prefix[i].Multiply(&prefix[i-1], &den[i])
+	}
+	var inv edwards25519.Scalar
+	inv.Invert(&prefix[t-1])
+	for i := t - 1; i >= 0; i-- {
+		var di edwards25519.Scalar
+		if i > 0 {
+			di.Multiply(&inv, &prefix[i-1])
+			inv.Multiply(&inv, &den[i])
+		} else {
+			di.Set(&inv)
+		}
+		lambda[i].Multiply(&num[i], &di)
+	}
+}
+
+// Combine interpolates f(0) from shares with distinct nonzero X, using the
+// first t of them. It returns an error wrapping [ErrBelowThreshold] when
+// fewer than t shares are given.
+func Combine(shares []Share, t int) (*edwards25519.Scalar, error) {
+	if t < 1 || len(shares) < t {
+		return nil, ErrBelowThreshold
+	}
+	xs := make([]uint32, t)
+	for i := range t {
+		xs[i] = shares[i].X
+		if xs[i] == 0 {
+			return nil, ErrDecode
+		}
+		for j := range i {
+			if xs[j] == xs[i] {
+				return nil, ErrDuplicate
+			}
+		}
+	}
+	lambda := make([]edwards25519.Scalar, t)
+	lagrangeAtZero(lambda, xs)
+	return combineWith(shares[:t], lambda), nil
+}
+
+// combineWith returns Σ λ_i y_i.
+func combineWith(shares []Share, lambda []edwards25519.Scalar) *edwards25519.Scalar {
+	s := edwards25519.NewScalar()
+	for i := range shares {
+		s.MultiplyAdd(&lambda[i], &shares[i].Y, s)
+	}
+	return s
+}
