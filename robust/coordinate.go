@@ -114,15 +114,12 @@ func (s *coordScratch) runBlocks(w int, dst []float64, lo, hi, op, p int) bool {
 func median(v []float64) float64 {
 	n := len(v)
 	h := n / 2
-	selectK(v, h)
 	if n%2 == 1 {
+		selectK(v, h)
 		return v[h]
 	}
-	lo := v[0]
-	for _, x := range v[1:h] {
-		lo = max(lo, x)
-	}
-	return lo/2 + v[h]/2
+	select2(v, h-1, h)
+	return v[h-1]/2 + v[h]/2
 }
 
 // trimmedMean returns the mean of v without its f smallest and f largest
@@ -130,8 +127,7 @@ func median(v []float64) float64 {
 func trimmedMean(v []float64, f int) float64 {
 	n := len(v)
 	if f > 0 {
-		selectK(v, f)
-		selectK(v[f:], n-2*f-1)
+		select2(v, f, n-f-1)
 	}
 	var s float64
 	for _, x := range v[f : n-f] {

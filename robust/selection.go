@@ -1,46 +1,99 @@
 package robust
 
+import "math"
+
 // selectK reorders a so that a[k] holds the value it would hold if a were
 // sorted, every a[i] with i < k is ≤ a[k] and every a[i] with i > k is
-// ≥ a[k] (Hoare's quickselect with a median-of-three pivot). The values
-// must not be NaN.
-func selectK(a []float64, k int) {
+// ≥ a[k]. The values must not be NaN.
+func selectK(a []float64, k int) { selectRange(a, 0, len(a)-1, k) }
+
+// select2 is selectK for the two ranks k1 ≤ k2 at once: afterwards a[k1]
+// and a[k2] hold their sorted values and a is partitioned around both.
+func select2(a []float64, k1, k2 int) {
 	lo, hi := 0, len(a)-1
-	for hi-lo > 16 {
-		mid := lo + (hi-lo)/2
-		if a[mid] < a[lo] {
-			a[mid], a[lo] = a[lo], a[mid]
-		}
-		if a[hi] < a[lo] {
-			a[hi], a[lo] = a[lo], a[hi]
-		}
-		if a[hi] < a[mid] {
-			a[hi], a[mid] = a[mid], a[hi]
-		}
-		p := a[mid]
-		i, j := lo, hi
-		for i <= j {
-			for a[i] < p {
-				i++
-			}
-			for a[j] > p {
-				j--
-			}
-			if i <= j {
-				a[i], a[j] = a[j], a[i]
-				i++
-				j--
-			}
-		}
+	for hi-lo > insertionMax {
+		j, e := partition(a, lo, hi)
 		switch {
-		case k <= j:
-			hi = j
-		case k >= i:
-			lo = i
+		case k2 < j:
+			hi = j - 1
+		case k1 > e:
+			lo = e + 1
 		default:
-			return // j < k < i: a[k] equals the pivot and is in place
+			if k1 < j {
+				selectRange(a, lo, j-1, k1)
+			}
+			if k2 > e {
+				selectRange(a, e+1, hi, k2)
+			}
+			return
 		}
 	}
+	insertionSort(a, lo, hi)
+}
+
+// insertionMax is the length below which ranges are insertion sorted.
+const insertionMax = 8
+
+// selectRange is selectK within a[lo:hi+1], which must contain k.
+func selectRange(a []float64, lo, hi, k int) {
+	for hi-lo > insertionMax {
+		j, e := partition(a, lo, hi)
+		switch {
+		case k < j:
+			hi = j - 1
+		case k > e:
+			lo = e + 1
+		default:
+			return
+		}
+	}
+	insertionSort(a, lo, hi)
+}
+
+// partition partitions a[lo:hi+1] around the median of its first, middle
+// and last values, returning the block [j, e] of values equal to the
+// pivot, with smaller values before it and larger after. It uses the
+// branch-free Lomuto scheme (one unconditional swap and a conditional
+// increment per value), which does not stall on mispredicted branches.
+// When few values fall below the pivot, which many equal values cause, a
+// second pass gathers the values equal to the pivot so that ties cannot
+// make the selection quadratic.
+func partition(a []float64, lo, hi int) (j, e int) {
+	mid := lo + (hi-lo)/2
+	x, y, z := a[lo], a[mid], a[hi]
+	// Move the median of x, y, z to a[hi].
+	if (x <= y) == (y <= z) {
+		a[mid], a[hi] = z, y
+	} else if (y <= x) == (x <= z) {
+		a[lo], a[hi] = z, x
+	}
+	p := a[hi]
+	j = lo
+	for i := lo; i < hi; i++ {
+		v := a[i]
+		a[i] = a[j]
+		a[j] = v
+		j += int(math.Float64bits(v-p) >> 63) // v < p: the sign of v−p (never −0)
+
+	}
+	a[hi] = a[j]
+	a[j] = p
+	e = j
+	if (j-lo)*8 < hi-lo {
+		e = j + 1
+		for i := j + 1; i <= hi; i++ {
+			v := a[i]
+			a[i] = a[e]
+			a[e] = v
+			e += 1 - int(math.Float64bits(p-v)>>63) // v ≤ p
+
+		}
+		e--
+	}
+	return j, e
+}
+
+func insertionSort(a []float64, lo, hi int) {
 	for i := lo + 1; i <= hi; i++ {
 		v := a[i]
 		j := i - 1

@@ -1,0 +1,121 @@
+package robust_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/robust"
+)
+
+var benchSizes = []struct{ n, d int }{{10, 10_000}, {100, 100_000}, {100, 1_000_000}}
+
+var benchInputs = map[[2]int][]fl.Update{}
+
+// benchUpdates returns n uniform random updates of dimension d, shared by
+// all benchmarks of that size.
+func benchUpdates(n, d int) []fl.Update {
+	if ups, ok := benchInputs[[2]int{n, d}]; ok {
+		return ups
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(d)))
+	ups := make([]fl.Update, n)
+	for i := range ups {
+		v := make([]float64, d)
+		for j := range v {
+			v[j] = rng.Float64() - 0.5
+		}
+		ups[i] = fl.Update{Client: fmt.Sprint(i), Delta: v, Weight: 1}
+	}
+	benchInputs[[2]int{n, d}] = ups
+	return ups
+}
+
+func benchAgg(b *testing.B, newAgg func() fl.Aggregator, maxN, maxD int) {
+	for _, sz := range benchSizes {
+		if sz.n > maxN || sz.d > maxD {
+			continue
+		}
+		b.Run(fmt.Sprintf("n=%d/d=%d", sz.n, sz.d), func(b *testing.B) {
+			ups := benchUpdates(sz.n, sz.d)
+			dst := make([]float64, sz.d)
+			agg := newAgg()
+			b.SetBytes(int64(8 * sz.n * sz.d))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := agg.Aggregate(dst, ups); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMeanBaseline is a plain single-goroutine Go loop summing the
+// same bytes: the yardstick for the coordinate-wise rules.
+func BenchmarkMeanBaseline(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run(fmt.Sprintf("n=%d/d=%d", sz.n, sz.d), func(b *testing.B) {
+			ups := benchUpdates(sz.n, sz.d)
+			dst := make([]float64, sz.d)
+			b.SetBytes(int64(8 * sz.n * sz.d))
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(dst)
+				for _, u := range ups {
+					for j, v := range u.Delta {
+						dst[j] += v
+					}
+				}
+				for j := range dst {
+					dst[j] /= float64(len(ups))
+				}
+			}
+		})
+	}
+}
+
+const big = 1 << 30
+
+func BenchmarkMean(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.Mean{} }, big, big)
+}
+
+func BenchmarkMedian(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.Median{} }, big, big)
+}
+
+func BenchmarkTrimmedMean(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.TrimmedMean{F: 10} }, big, big)
+}
+
+func BenchmarkKrum(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.Krum{F: 10} }, big, big)
+}
+
+func BenchmarkMultiKrum(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.MultiKrum{F: 10} }, big, big)
+}
+
+func BenchmarkBulyan(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.Bulyan{F: 2} }, big, 100_000)
+}
+
+func BenchmarkGeoMed(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.GeoMed{} }, big, 100_000)
+}
+
+func BenchmarkCenteredClipping(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.CenteredClipping{} }, big, 100_000)
+}
+
+func BenchmarkNNMKrum(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator {
+		return &robust.Pre{Step: &robust.NNM{F: 2}, Rule: &robust.Krum{F: 2}}
+	}, big, 100_000)
+}
+
+func BenchmarkMDA(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.MDA{F: 2} }, 10, 10_000)
+}
