@@ -196,7 +196,7 @@ var (
 	half16 = halfFormat{
 		frac:     10,
 		bias:     15,
-		overflow: math.Float64bits(65520),  // 65504 + half an ulp (16)
+		overflow: math.Float64bits(65520),   // 65504 + half an ulp (16)
 		minNorm:  math.Float64bits(0x1p-14), // 2^(1-15)
 		subMagic: 0x1p28,                    // ulp(2^28) = 2^-24
 	}

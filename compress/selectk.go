@@ -48,6 +48,12 @@ func (s *topKSelector) selectTopK(v []float64, k int) (sel []uint32, bad int) {
 	if n >= directSelectAt && k < n/4 {
 		t = s.estimateThreshold(v, k)
 	}
+	return s.selectAbove(v, k, t)
+}
+
+// selectAbove is selectTopK given the candidate threshold t (1 <= k <= n).
+func (s *topKSelector) selectAbove(v []float64, k int, t uint64) (sel []uint32, bad int) {
+	s.sel = s.sel[:0]
 	s.cand, bad = collect(s.cand[:0], v, t)
 	if bad >= 0 {
 		return nil, bad

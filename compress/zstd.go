@@ -118,7 +118,7 @@ func (z *Zstd) Inverse(dst, src []byte, limit int) ([]byte, error) {
 	// DecodeAll (with WithDecodeAllCapLimit) writes at most cap-len bytes.
 	// Other frames may follow the first one; they too must fit.
 	buf := grow(dst, want)
-	buf = buf[:len(dst) : len(dst)+want]
+	buf = buf[: len(dst) : len(dst)+want]
 	out, err := z.dec.DecodeAll(src, buf)
 	if err != nil {
 		if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
