@@ -10,9 +10,8 @@ import (
 const MaxOrder = 1 << 16
 
 // maxSeriesTerms bounds the fractional-order series of Mironov et al. (2019);
-// an order whose series has not converged by then gets RDP +Inf (ignored by
-// the conversion, which is conservative).
-const maxSeriesTerms = 20000
+// an order whose series has not converged by then is integrated numerically.
+const maxSeriesTerms = 1000
 
 // RDP returns the Rényi DP of ONE application of step at each order, in
 // nats: rdp[i] = D_{orders[i]}. The values are upper bounds on the Rényi
@@ -58,20 +57,31 @@ func rdpInto(dst []float64, step Step, orders []float64) {
 
 // logAInt returns log A_α for integer α >= 2 and 0 < q < 1, where
 // A_α = Σ_{i=0}^{α} C(α,i) (1-q)^{α-i} q^i exp((i²-i)/(2σ²))
-// (Mironov, Talwar, Zhang 2019, Sec. 3.3), summed in log space.
+// (Mironov, Talwar, Zhang 2019, Sec. 3.3). Since the binomial weights sum to
+// 1 and the i = 0, 1 exponents vanish, A_α - 1 = Σ_{i>=2} C(α,i)(1-q)^{α-i}
+// q^i expm1((i²-i)/(2σ²)), a sum of positive terms accumulated in log space;
+// this keeps full relative precision when the divergence is tiny.
 func logAInt(q, sigma float64, alpha int) float64 {
 	lq, l1q := math.Log(q), math.Log1p(-q)
 	inv := 1 / (2 * sigma * sigma)
-	acc := math.Inf(-1)
-	lc := 0.0 // log C(α, 0)
 	a := float64(alpha)
-	for i := 0; i <= alpha; i++ {
+	acc := math.Inf(-1)
+	lc := math.Log(a) + math.Log(a-1) - math.Ln2 // log C(α, 2)
+	for i := 2; i <= alpha; i++ {
 		fi := float64(i)
-		s := lc + fi*lq + (a-fi)*l1q + (fi*fi-fi)*inv
-		acc = logAddExp(acc, s)
+		x := (fi*fi - fi) * inv
+		acc = logAddExp(acc, lc+fi*lq+(a-fi)*l1q+x+math.Log(-math.Expm1(-x)))
 		lc += math.Log(a-fi) - math.Log(fi+1)
 	}
-	return acc
+	return log1pExp(acc)
+}
+
+// log1pExp returns log(1 + e^x).
+func log1pExp(x float64) float64 {
+	if x > 0 {
+		return x + math.Log1p(math.Exp(-x))
+	}
+	return math.Log1p(math.Exp(x))
 }
 
 // logAFrac returns log A_α for fractional α > 1 and 0 < q < 1 from the two
@@ -81,17 +91,22 @@ func logAInt(q, sigma float64, alpha int) float64 {
 //	A1 = Σ_i C(α,i) q^{α-i} (1-q)^i e^{(j²-j)/(2σ²)} · ½erfc((z0-j)/(√2σ)),  j = α-i
 //
 // and z0 = σ² log(1/q - 1) + ½. Binomial coefficients of a fractional α
-// change sign for i > α+1; positive and negative terms are accumulated
-// separately in log space and subtracted once.
+// alternate in sign for i > α+1; positive and negative terms are accumulated
+// separately in log space and subtracted once. Once the terms alternate and
+// decrease, the remainder is bounded by the last term, which is added
+// (conservatively) when the series stops. The terms decay only polynomially
+// (like i^{-α-2}) once i passes z0, so when q is large the series is slow:
+// after maxSeriesTerms terms it falls back to quadrature of the definition
+// (logAQuad).
 func logAFrac(q, sigma, alpha float64) float64 {
 	lq, l1q := math.Log(q), math.Log1p(-q)
 	s2 := sigma * sigma
 	inv := 1 / (2 * s2)
-	z0 := s2*(math.Log(1/q-1)) + 0.5
+	z0 := s2*math.Log(1/q-1) + 0.5
 	rs := math.Sqrt2 * sigma
 	pos, neg := math.Inf(-1), math.Inf(-1)
 	lc, sign := 0.0, 1.0 // log|C(α,0)|, sign
-	last0, last1 := math.Inf(1), math.Inf(1)
+	last := math.Inf(1)
 	for i := 0; i < maxSeriesTerms; i++ {
 		fi := float64(i)
 		j := alpha - fi
@@ -103,17 +118,66 @@ func logAFrac(q, sigma, alpha float64) float64 {
 		} else {
 			neg = logAddExp(neg, t)
 		}
-		if fi > alpha+1 && s0 < last0 && s1 < last1 && t < pos-40 {
-			return logSubExp(pos, neg)
+		if fi > alpha+1 && t < last && t < pos-37 {
+			return logSubExp(logAddExp(pos, t), neg)
 		}
-		last0, last1 = s0, s1
+		last = t
 		d := alpha - fi
 		if d < 0 {
 			sign = -sign
 		}
 		lc += math.Log(math.Abs(d)) - math.Log(fi+1)
 	}
-	return math.Inf(1)
+	return logAQuad(q, sigma, alpha)
+}
+
+// logAQuad returns log A_α, A_α = E_{z∼N(0,σ²)}[(1-q+q·e^{(2z-1)/(2σ²)})^α],
+// by the trapezoidal rule. The integrand is analytic in the strip
+// |Im z| < πσ² and decays like a Gaussian of width σ, so a step
+// h = min(σ, πσ²)/8 makes the discretization error below e^{-16π}
+// relatively; the range [-12σ, α+12σ] covers every mode (the binomial
+// components peak at z = 0, 1, …, α). A_α - 1 is integrated directly
+// unless the integrand is large.
+func logAQuad(q, sigma, alpha float64) float64 {
+	s2 := sigma * sigma
+	h := math.Min(sigma, math.Pi*s2) / 8
+	lo, hi := -12*sigma, alpha+12*sigma
+	n := int(math.Ceil((hi - lo) / h))
+	h = (hi - lo) / float64(n)
+	lnorm := -math.Log(sigma * math.Sqrt(2*math.Pi))
+	logf := func(z float64) (float64, float64) {
+		lphi := lnorm - z*z/(2*s2)
+		return lphi, lphi + alpha*math.Log1p(q*math.Expm1((2*z-1)/(2*s2)))
+	}
+	m := math.Inf(-1)
+	for k := 0; k <= n; k++ {
+		_, lf := logf(lo + float64(k)*h)
+		m = math.Max(m, lf)
+	}
+	if m < 30 {
+		sum := 0.0
+		for k := 0; k <= n; k++ {
+			lphi, lf := logf(lo + float64(k)*h)
+			v := math.Exp(lf) - math.Exp(lphi)
+			if k == 0 || k == n {
+				v /= 2
+			}
+			sum += v
+		}
+		return math.Log1p(sum * h)
+	}
+	sf, sphi := 0.0, 0.0
+	for k := 0; k <= n; k++ {
+		lphi, lf := logf(lo + float64(k)*h)
+		w := h
+		if k == 0 || k == n {
+			w /= 2
+		}
+		sf += w * math.Exp(lf-m)
+		sphi += w * math.Exp(lphi)
+	}
+	lsf := m + math.Log(sf)
+	return lsf + math.Log1p(-sphi*math.Exp(-lsf))
 }
 
 // rdpWOR returns the RDP at order α of the Gaussian mechanism with

@@ -1,0 +1,422 @@
+package accountant
+
+import (
+	"errors"
+	"math"
+	"math/big"
+	"testing"
+)
+
+func relErr(got, want float64) float64 {
+	if got == want {
+		return 0
+	}
+	return math.Abs(got-want) / math.Max(math.Abs(want), 1e-300)
+}
+
+// TestRDPGaussianClosedForm: at q = 1 the mechanism is the Gaussian
+// mechanism, whose RDP is α/(2σ²) exactly (Mironov 2017, Prop. 7).
+func TestRDPGaussianClosedForm(t *testing.T) {
+	orders := append(DefaultOrders(), 128, 1024)
+	for _, sampling := range []Sampling{Poisson, FixedSize} {
+		for _, sigma := range []float64{0.5, 1, 2, 5} {
+			got, err := RDP(Step{NoiseMultiplier: sigma, SampleRate: 1, Sampling: sampling, Population: 10}, orders)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range orders {
+				if want := a / (2 * sigma * sigma); relErr(got[i], want) > 1e-15 {
+					t.Errorf("%v σ=%v α=%v: got %v want %v", sampling, sigma, a, got[i], want)
+				}
+			}
+		}
+	}
+}
+
+// TestRDPCompositionAndConversionByHand composes two Gaussian runs and
+// applies ε = min_α r_α - (log δ + log α)/(α-1) + log((α-1)/α) by hand.
+func TestRDPCompositionAndConversionByHand(t *testing.T) {
+	orders := []float64{1.5, 2, 8, 32}
+	a, err := NewRDP(orders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Compose(Step{NoiseMultiplier: 2, SampleRate: 1}, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Compose(Step{NoiseMultiplier: 4, SampleRate: 1}, 50); err != nil {
+		t.Fatal(err)
+	}
+	delta := 1e-6
+	wantEps, wantOrder := math.Inf(1), 0.0
+	for _, al := range orders {
+		r := 100*al/8 + 50*al/32
+		e := r - (math.Log(delta)+math.Log(al))/(al-1) + math.Log((al-1)/al)
+		if e < wantEps {
+			wantEps, wantOrder = e, al
+		}
+	}
+	eps, order, err := a.Epsilon(delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if relErr(eps, wantEps) > 1e-13 || order != wantOrder {
+		t.Errorf("got (%v, %v) want (%v, %v)", eps, order, wantEps, wantOrder)
+	}
+	if a.Steps() != 150 {
+		t.Errorf("Steps = %d", a.Steps())
+	}
+	// Delta inverts Epsilon at the optimal order.
+	d, err := a.Delta(eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if relErr(d, delta) > 1e-9 {
+		t.Errorf("Delta(Epsilon(δ)) = %v, want %v", d, delta)
+	}
+}
+
+// bigExp returns e^x as a big.Float (x may exceed float64's exp range).
+func bigExp(x float64) *big.Float {
+	y := x / math.Ln2
+	k := math.Floor(y)
+	f := new(big.Float).SetPrec(256).SetFloat64(math.Exp2(y - k))
+	return f.SetMantExp(f, int(k))
+}
+
+// naiveLogA computes log A_α for integer α from the binomial expansion of
+// Mironov, Talwar, Zhang (2019, Sec. 3.3) in 256-bit big.Float arithmetic:
+// A_α = Σ_i C(α,i) (1-q)^{α-i} q^i exp((i²-i)/(2σ²)).
+func naiveLogA(q, sigma float64, alpha int) float64 {
+	sum := new(big.Float).SetPrec(256)
+	bq := new(big.Float).SetPrec(256).SetFloat64(q)
+	b1q := new(big.Float).SetPrec(256).Sub(big.NewFloat(1).SetPrec(256), bq)
+	for i := 0; i <= alpha; i++ {
+		c := new(big.Float).SetPrec(256).SetInt(new(big.Int).Binomial(int64(alpha), int64(i)))
+		for range i {
+			c.Mul(c, bq)
+		}
+		for range alpha - i {
+			c.Mul(c, b1q)
+		}
+		fi := float64(i)
+		c.Mul(c, bigExp((fi*fi-fi)/(2*sigma*sigma)))
+		sum.Add(sum, c)
+	}
+	// log A = log1p(A - 1), with A - 1 formed in big precision so that tiny
+	// divergences keep their relative precision.
+	am1, _ := new(big.Float).SetPrec(256).Sub(sum, big.NewFloat(1)).Float64()
+	if !math.IsInf(am1, 0) {
+		return math.Log1p(am1)
+	}
+	mant := new(big.Float)
+	exp := sum.MantExp(mant)
+	m, _ := mant.Float64()
+	return math.Log(m) + float64(exp)*math.Ln2
+}
+
+func TestRDPIntegerOrdersAgainstBigFloat(t *testing.T) {
+	orders := []float64{2, 3, 5, 8, 13, 32, 63, 128}
+	for _, q := range []float64{0.001, 0.01, 0.1, 0.5, 1} {
+		for _, sigma := range []float64{0.5, 1, 2, 5} {
+			got, err := RDP(Step{NoiseMultiplier: sigma, SampleRate: q}, orders)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range orders {
+				want := naiveLogA(q, sigma, int(a)) / (a - 1)
+				if relErr(got[i], want) > 1e-9 {
+					t.Errorf("q=%v σ=%v α=%v: got %v want %v (rel %v)", q, sigma, a, got[i], want, relErr(got[i], want))
+				}
+			}
+		}
+	}
+}
+
+// quadratureRDP integrates the definition D_α = log E_{z∼μ0}[(μ(z)/μ0(z))^α]/(α-1),
+// μ = (1-q)μ0 + qμ1, by the trapezoidal rule (spectrally accurate for these
+// smooth, rapidly decaying integrands). It integrates E[(μ/μ0)^α] - 1 so that
+// tiny divergences keep their relative precision.
+func quadratureRDP(q, sigma, alpha float64) float64 {
+	s2 := sigma * sigma
+	lo, hi := -20*sigma, alpha+20*sigma
+	n := 40000
+	dz := (hi - lo) / float64(n)
+	sum := 0.0
+	for k := 0; k <= n; k++ {
+		z := lo + float64(k)*dz
+		logphi := -z*z/(2*s2) - math.Log(sigma*math.Sqrt(2*math.Pi))
+		lr := math.Log1p(q * math.Expm1((2*z-1)/(2*s2)))
+		v := math.Exp(logphi+alpha*lr) - math.Exp(logphi)
+		if k == 0 || k == n {
+			v /= 2
+		}
+		sum += v
+	}
+	return math.Log1p(sum*dz) / (alpha - 1)
+}
+
+func TestRDPFractionalOrdersAgainstQuadrature(t *testing.T) {
+	orders := []float64{1.1, 1.5, 2.5, 3.7, 7.3, 10.9}
+	for _, q := range []float64{0.001, 0.01, 0.1, 0.5} {
+		for _, sigma := range []float64{0.5, 1, 2, 5} {
+			got, err := RDP(Step{NoiseMultiplier: sigma, SampleRate: q}, orders)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range orders {
+				want := quadratureRDP(q, sigma, a)
+				if relErr(got[i], want) > 1e-8 {
+					t.Errorf("q=%v σ=%v α=%v: got %v want %v (rel %v)", q, sigma, a, got[i], want, relErr(got[i], want))
+				}
+			}
+		}
+	}
+}
+
+// TestOpacusKnownAnswers checks values quoted by Opacus, at the precision
+// they are quoted.
+func TestOpacusKnownAnswers(t *testing.T) {
+	// Opacus docs, opacus.scripts.compute_dp_sgd_privacy
+	// (https://opacus.ai/api/compute_dp_sgd_privacy.html): sample rate 1%,
+	// noise multiplier 1.0, 300 steps, δ = 1e-5, alphas 2 5 10 20 100 →
+	// "epsilon = 2.39", "The optimal alpha is 5.0".
+	a, _ := NewRDP([]float64{2, 5, 10, 20, 100})
+	if err := a.Compose(Step{NoiseMultiplier: 1, SampleRate: 0.01}, 300); err != nil {
+		t.Fatal(err)
+	}
+	eps, order, err := a.Epsilon(1e-5)
+	if err != nil || math.Round(eps*100)/100 != 2.39 || order != 5 {
+		t.Errorf("got (%v, %v, %v), want (2.39, 5)", eps, order, err)
+	}
+	// Opacus opacus/accountants/analysis/rdp.py module docstring:
+	// parameters [(1e-5, 1.0, 10), (1e-4, 3.0, 4)], orders 2..32, δ = 1e-5 →
+	// (0.336, 23).
+	var orders []float64
+	for o := 2; o <= 32; o++ {
+		orders = append(orders, float64(o))
+	}
+	b, _ := NewRDP(orders)
+	if err := b.Compose(Step{NoiseMultiplier: 1, SampleRate: 1e-5}, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Compose(Step{NoiseMultiplier: 3, SampleRate: 1e-4}, 4); err != nil {
+		t.Fatal(err)
+	}
+	eps, order, err = b.Epsilon(1e-5)
+	if err != nil || math.Round(eps*1000)/1000 != 0.336 || order != 23 {
+		t.Errorf("got (%v, %v, %v), want (0.336, 23)", eps, order, err)
+	}
+}
+
+// naiveWOR evaluates Theorem 9 of Wang, Balle, Kasiviswanathan (2019) with
+// plain float64 sums (small α only) for the Gaussian, ε(α) = α/(2σ²).
+func naiveWOR(q, sigma float64, alpha int) float64 {
+	eps := func(a float64) float64 { return a / (2 * sigma * sigma) }
+	binom := func(n, k int) float64 {
+		r := 1.0
+		for i := 1; i <= k; i++ {
+			r = r * float64(n-k+i) / float64(i)
+		}
+		return r
+	}
+	s := q * q * binom(alpha, 2) * math.Min(4*(math.Exp(eps(2))-1), 2*math.Exp(eps(2)))
+	for j := 3; j <= alpha; j++ {
+		s += math.Pow(q, float64(j)) * binom(alpha, j) * 2 * math.Exp(float64(j-1)*eps(float64(j)))
+	}
+	return math.Log1p(s) / float64(alpha-1) // the bound is log(1 + s)
+}
+
+func TestRDPFixedSizeTheorem9(t *testing.T) {
+	for _, q := range []float64{0.001, 0.01, 0.1, 0.5} {
+		for _, sigma := range []float64{1, 2, 5} {
+			step := Step{NoiseMultiplier: sigma, SampleRate: q, Sampling: FixedSize, Population: 1000}
+			ints := []float64{2, 3, 4, 7, 12, 20}
+			got, err := RDP(step, ints)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range ints {
+				if want := naiveWOR(q, sigma, int(a)); relErr(got[i], want) > 1e-11 {
+					t.Errorf("q=%v σ=%v α=%v: got %v want %v", q, sigma, a, got[i], want)
+				}
+			}
+			// Fractional orders: linear interpolation of the cumulant (α-1)D_α.
+			fr := []float64{1.5, 2.5, 6.25}
+			gotF, err := RDP(step, fr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range fr {
+				f, c := math.Floor(a), math.Ceil(a)
+				cf := 0.0
+				if f >= 2 {
+					cf = (f - 1) * naiveWOR(q, sigma, int(f))
+				}
+				cc := (c - 1) * naiveWOR(q, sigma, int(c))
+				want := ((c-a)*cf + (a-f)*cc) / (a - 1)
+				if relErr(gotF[i], want) > 1e-11 {
+					t.Errorf("q=%v σ=%v α=%v: got %v want %v", q, sigma, a, gotF[i], want)
+				}
+			}
+		}
+	}
+}
+
+// TestRDPMonotone: more noise or a lower sampling rate never increases RDP.
+func TestRDPMonotone(t *testing.T) {
+	orders := DPAccountingOrders()
+	for _, sampling := range []Sampling{Poisson, FixedSize} {
+		prev := []float64(nil)
+		for _, sigma := range []float64{0.5, 0.7, 1, 1.5, 3} {
+			r, err := RDP(Step{NoiseMultiplier: sigma, SampleRate: 0.05, Sampling: sampling, Population: 1000}, orders)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range r {
+				if math.IsNaN(r[i]) || r[i] < 0 {
+					t.Fatalf("%v σ=%v α=%v: rdp %v", sampling, sigma, orders[i], r[i])
+				}
+				if prev != nil && r[i] > prev[i]*(1+1e-12) {
+					t.Errorf("%v α=%v: rdp rises with σ: %v > %v", sampling, orders[i], r[i], prev[i])
+				}
+			}
+			prev = r
+		}
+	}
+}
+
+// TestRDPNoOverflow: extreme settings give finite, sensible ε.
+func TestRDPNoOverflow(t *testing.T) {
+	a, _ := NewRDP(nil)
+	if err := a.Compose(Step{NoiseMultiplier: 0.5, SampleRate: 1}, 100000); err != nil {
+		t.Fatal(err)
+	}
+	eps, order, err := a.Epsilon(1e-5)
+	if err != nil || math.IsInf(eps, 0) || math.IsNaN(eps) {
+		t.Fatalf("q=1 σ=0.5 1e5 steps: %v %v", eps, err)
+	}
+	// By hand at the chosen order: r = 1e5·α/(2·0.25).
+	want := 1e5*order*2 - (math.Log(1e-5)+math.Log(order))/(order-1) + math.Log((order-1)/order)
+	if relErr(eps, want) > 1e-12 {
+		t.Errorf("got %v want %v", eps, want)
+	}
+	// Tiny q: ε is small, positive, and no larger than at a 1000× larger q.
+	for _, s := range []Sampling{Poisson, FixedSize} {
+		var eps [2]float64
+		for i, q := range []float64{1e-6, 1e-3} {
+			b, _ := NewRDP(DPAccountingOrders())
+			if err := b.Compose(Step{NoiseMultiplier: 1, SampleRate: q, Sampling: s, Population: 1000000}, 1000); err != nil {
+				t.Fatal(err)
+			}
+			if eps[i], _, err = b.Epsilon(1e-5); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !(eps[0] > 0 && eps[0] < 0.5 && eps[0] <= eps[1]) {
+			t.Errorf("%v: ε(q=1e-6) = %v, ε(q=1e-3) = %v", s, eps[0], eps[1])
+		}
+	}
+}
+
+func TestRDPValidation(t *testing.T) {
+	good := Step{NoiseMultiplier: 1, SampleRate: 0.1}
+	tests := []struct {
+		name string
+		step Step
+		want error
+	}{
+		{"zero sigma", Step{NoiseMultiplier: 0, SampleRate: 0.1}, ErrInvalidNoise},
+		{"neg sigma", Step{NoiseMultiplier: -1, SampleRate: 0.1}, ErrInvalidNoise},
+		{"nan sigma", Step{NoiseMultiplier: math.NaN(), SampleRate: 0.1}, ErrInvalidNoise},
+		{"inf sigma", Step{NoiseMultiplier: math.Inf(1), SampleRate: 0.1}, ErrInvalidNoise},
+		{"zero q", Step{NoiseMultiplier: 1, SampleRate: 0}, ErrInvalidSampleRate},
+		{"q>1", Step{NoiseMultiplier: 1, SampleRate: 1.5}, ErrInvalidSampleRate},
+		{"nan q", Step{NoiseMultiplier: 1, SampleRate: math.NaN()}, ErrInvalidSampleRate},
+		{"bad sampling", Step{NoiseMultiplier: 1, SampleRate: 0.1, Sampling: 7}, ErrInvalidSampling},
+		{"wor no population", Step{NoiseMultiplier: 1, SampleRate: 0.1, Sampling: FixedSize}, ErrInvalidSampling},
+		{"wor fractional m", Step{NoiseMultiplier: 1, SampleRate: 0.15, Sampling: FixedSize, Population: 10}, ErrInvalidSampling},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := RDP(tc.step, []float64{2}); !errors.Is(err, tc.want) {
+				t.Errorf("RDP: got %v want %v", err, tc.want)
+			}
+			a, _ := NewRDP(nil)
+			if err := a.Compose(tc.step, 1); !errors.Is(err, tc.want) {
+				t.Errorf("Compose: got %v want %v", err, tc.want)
+			}
+			for _, r := range a.RDP() {
+				if r != 0 {
+					t.Fatalf("accountant changed by a failed Compose: %v", a.RDP())
+				}
+			}
+		})
+	}
+	for _, o := range [][]float64{{}, {1}, {0.5}, {math.NaN()}, {math.Inf(1)}, {2, MaxOrder + 1}} {
+		if _, err := NewRDP(o); !errors.Is(err, ErrInvalidOrders) {
+			t.Errorf("NewRDP(%v): got %v", o, err)
+		}
+	}
+	a, _ := NewRDP(nil)
+	if err := a.Compose(good, -1); !errors.Is(err, ErrInvalidCount) {
+		t.Errorf("negative count: %v", err)
+	}
+	for _, d := range []float64{0, 1, -1, 2, math.NaN(), math.Inf(1)} {
+		if _, _, err := a.Epsilon(d); !errors.Is(err, ErrInvalidDelta) {
+			t.Errorf("Epsilon(%v): %v", d, err)
+		}
+	}
+	for _, e := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if _, err := a.Delta(e); !errors.Is(err, ErrInvalidEpsilon) {
+			t.Errorf("Delta(%v): %v", e, err)
+		}
+	}
+}
+
+func TestDefaultOrderLists(t *testing.T) {
+	o := DefaultOrders()
+	if len(o) != 99+52 || o[0] != 1.1 || o[98] != 10.9 || o[99] != 12 || o[len(o)-1] != 63 {
+		t.Errorf("DefaultOrders: len %d, %v … %v", len(o), o[:2], o[len(o)-2:])
+	}
+	d := DPAccountingOrders()
+	if len(d) != 99+53+4 || d[99] != 11 || d[len(d)-5] != 63 || d[len(d)-1] != 1024 {
+		t.Errorf("DPAccountingOrders: len %d, tail %v", len(d), d[len(d)-6:])
+	}
+	for i := 1; i < len(d); i++ {
+		if d[i] <= d[i-1] {
+			t.Fatalf("not increasing at %d", i)
+		}
+	}
+}
+
+func TestRDPResetAndAccessors(t *testing.T) {
+	a, _ := NewRDP([]float64{2, 3})
+	_ = a.Compose(Step{NoiseMultiplier: 1, SampleRate: 1}, 2)
+	if r := a.RDP(); r[0] != 2 || r[1] != 3 {
+		t.Errorf("RDP() = %v", r)
+	}
+	a.Reset()
+	if r := a.RDP(); r[0] != 0 || a.Steps() != 0 {
+		t.Errorf("after Reset: %v %d", r, a.Steps())
+	}
+	if o := a.Orders(); len(o) != 2 || o[1] != 3 {
+		t.Errorf("Orders() = %v", o)
+	}
+}
+
+// TestFractionalSeriesAgreesWithQuadrature checks the two internal paths for
+// fractional orders (series of Mironov et al. and the trapezoidal fallback)
+// against each other where the series converges.
+func TestFractionalSeriesAgreesWithQuadrature(t *testing.T) {
+	for _, q := range []float64{0.001, 0.02, 0.2} {
+		for _, sigma := range []float64{0.7, 1.3, 4} {
+			for _, a := range []float64{2.5, 6.6, 10.9} {
+				s, qd := logAFrac(q, sigma, a), logAQuad(q, sigma, a)
+				if relErr(s, qd) > 1e-8 {
+					t.Errorf("q=%v σ=%v α=%v: series %v quadrature %v", q, sigma, a, s, qd)
+				}
+			}
+		}
+	}
+}
