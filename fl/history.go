@@ -32,6 +32,10 @@ type RoundStats struct {
 	Seconds      float64        `json:"seconds"`            // wall time of the round
 }
 
+// AddFailure counts one lost client contribution under reason (one of the
+// Fail... constants, or a protocol's own).
+func (s *RoundStats) AddFailure(reason string) { s.fail(reason) }
+
 func (s *RoundStats) fail(reason string) {
 	if s.Failures == nil {
 		s.Failures = map[string]int{}

@@ -107,6 +107,12 @@ type ServerConfig struct {
 	CheckpointDir   string
 	CheckpointEvery int
 
+	// Workflow, if set, replaces the default exchange of a round (one
+	// train message, one update per client, then Aggregator) with a
+	// multi-step protocol such as secure aggregation, which writes the
+	// aggregate itself. Aggregator is then unused.
+	Workflow Workflow
+
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
 	// Observer, if set, is told when each round starts and ends.
@@ -298,19 +304,41 @@ func (s *Server) RunRound(ctx context.Context) (RoundStats, error) {
 	}
 
 	ccfg := s.roundConfig(r)
-	updates, err := s.collect(ctx, r, conns, sampled, ccfg, &stats)
-	if err != nil {
-		return stats, err
-	}
-	stats.Accepted = len(updates)
-	stats.TrainLoss = meanLoss(updates)
-
 	reason := ""
-	if len(updates) < s.minQ {
-		reason = fmt.Sprintf("%d updates accepted, quorum is %d", len(updates), s.minQ)
-	} else if err := s.agg.Aggregate(s.delta, updates); err != nil {
-		reason = "aggregator: " + err.Error()
-	} else if i := firstNonFinite(s.delta); i >= 0 {
+	if wf := s.cfg.Workflow; wf != nil {
+		rc := &RoundContext{Round: r, Params: s.params, Config: ccfg, Stats: &stats, Logger: s.log}
+		for _, id := range sampled {
+			if c, ok := conns[id]; ok {
+				rc.Clients = append(rc.Clients, c)
+			} else {
+				stats.AddFailure(FailError)
+			}
+		}
+		accepted, err := wf.Run(ctx, rc, s.delta)
+		if ctx.Err() != nil {
+			return stats, ctx.Err()
+		}
+		stats.Accepted = accepted
+		switch {
+		case err != nil:
+			reason = "workflow: " + err.Error()
+		case accepted < s.minQ:
+			reason = fmt.Sprintf("%d updates accepted, quorum is %d", accepted, s.minQ)
+		}
+	} else {
+		updates, err := s.collect(ctx, r, conns, sampled, ccfg, &stats)
+		if err != nil {
+			return stats, err
+		}
+		stats.Accepted = len(updates)
+		stats.TrainLoss = meanLoss(updates)
+		if len(updates) < s.minQ {
+			reason = fmt.Sprintf("%d updates accepted, quorum is %d", len(updates), s.minQ)
+		} else if err := s.agg.Aggregate(s.delta, updates); err != nil {
+			reason = "aggregator: " + err.Error()
+		}
+	}
+	if i := firstNonFinite(s.delta); reason == "" && i >= 0 {
 		reason = fmt.Sprintf("aggregate coordinate %d is %v", i, s.delta[i])
 	}
 	if reason != "" {
@@ -385,6 +413,49 @@ func (s *Server) roundConfig(r int) Config {
 		cfg[KeyDeadline] = s.cfg.RoundTimeout.Seconds()
 	}
 	return cfg
+}
+
+// Workflow runs the client exchange of a round in place of the default
+// one: it asks the round's clients to train on rc.Params, runs whatever
+// protocol it needs with them, and writes the aggregate update to dst. It
+// returns how many clients' updates the aggregate holds; the server checks
+// that against the quorum, checks dst for NaN and Inf, and steps the
+// parameters. It counts failed clients in rc.Stats. An error aborts the
+// round, leaving the parameters unchanged.
+type Workflow interface {
+	Run(ctx context.Context, rc *RoundContext, dst []float64) (accepted int, err error)
+}
+
+// RoundContext is what a [Workflow] gets to run one round.
+type RoundContext struct {
+	Round   int
+	Params  []float64 // the global parameters; read-only
+	Config  Config    // the round's client config
+	Clients []Conn    // the sampled clients, in sampling order
+	Stats   *RoundStats
+	Logger  *slog.Logger
+}
+
+// Send sends msg(i) to each client i of rc.Clients at once (a nil message
+// skips the client) and returns the replies and errors by client index. It
+// waits for every send to return.
+func (rc *RoundContext) Send(ctx context.Context, msg func(i int) *Message) ([]*Message, []error) {
+	replies := make([]*Message, len(rc.Clients))
+	errs := make([]error, len(rc.Clients))
+	var wg sync.WaitGroup
+	for i, c := range rc.Clients {
+		m := msg(i)
+		if m == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i], errs[i] = c.Send(ctx, m)
+		}()
+	}
+	wg.Wait()
+	return replies, errs
 }
 
 // fanOut sends a message built by msg to each client in ids concurrently,

@@ -507,3 +507,77 @@ func TestServerRoundCheckerAndRecorder(t *testing.T) {
 		t.Errorf("params = %v, want 0.75", got)
 	}
 }
+
+// twoStep is a toy multi-step workflow: clients train, then the server asks
+// each survivor to "commit", and the aggregate is the plain mean of the
+// committed deltas.
+type twoStep struct{ failCommit string }
+
+func (w twoStep) Run(ctx context.Context, rc *fl.RoundContext, dst []float64) (int, error) {
+	replies, errs := rc.Send(ctx, func(i int) *fl.Message {
+		return &fl.Message{Type: fl.TypeTrain, Round: rc.Round, Params: rc.Params, Config: rc.Config}
+	})
+	commits, cerrs := rc.Send(ctx, func(i int) *fl.Message {
+		if errs[i] != nil || rc.Clients[i].ID() == w.failCommit {
+			return nil
+		}
+		return &fl.Message{Type: "toy/commit", Round: rc.Round}
+	})
+	for i := range dst {
+		dst[i] = 0
+	}
+	n := 0
+	for i := range replies {
+		if errs[i] != nil || cerrs[i] != nil || commits[i] == nil {
+			rc.Stats.AddFailure("toy")
+			continue
+		}
+		for j, v := range replies[i].Params {
+			dst[j] += v
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, errors.New("nobody committed")
+	}
+	for j := range dst {
+		dst[j] /= float64(n)
+	}
+	return n, nil
+}
+
+type committer struct{ fl.Handler }
+
+func (c committer) Handle(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+	if m.Type == "toy/commit" {
+		return &fl.Message{Type: "toy/ok", Round: m.Round}, nil
+	}
+	return c.Handler.Handle(ctx, m)
+}
+
+func TestServerWorkflow(t *testing.T) {
+	pool := newPool(t, 3, func(i int, id string) fl.Handler {
+		return committer{fl.NewClient(&targetTrainer{target: []float64{float64(3 * i)}, weight: 1, lr: 1}, nil)}
+	}, transport.Faults{})
+	cfg := fl.DefaultServerConfig()
+	cfg.Rounds, cfg.ClientsPerRound, cfg.MinClients = 1, 3, 2
+	cfg.Workflow = twoStep{failCommit: "client-002"}
+	s, err := fl.NewServer(cfg, pool, []float64{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.RunRound(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Clients 0 and 1 (targets 0 and 3) committed: the mean delta is 1.5.
+	if st.Accepted != 2 || st.Failures["toy"] != 1 || s.Params()[0] != 1.5 {
+		t.Fatalf("stats %+v params %v", st, s.Params())
+	}
+	// With a quorum of 3 the same round is aborted.
+	cfg.MinClients = 3
+	s, _ = fl.NewServer(cfg, pool, []float64{0})
+	if st, err := s.RunRound(context.Background()); err != nil || !st.Aborted || s.Params()[0] != 0 {
+		t.Fatalf("quorum not enforced: %+v %v", st, err)
+	}
+}
