@@ -1,0 +1,291 @@
+package attack
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/fedgo/fedgo/fl"
+)
+
+// ALIE is "A Little Is Enough" of Baruch, Baruch and Goldberg (2019),
+// NeurIPS, Algorithm 3: every Byzantine client sends μ − z·σ, with μ and σ
+// the coordinate-wise mean and standard deviation of the honest updates
+// (σ with divisor h − 1). Z = 0 means the paper's z_max for the round's
+// n = h + f clients: s = ⌊n/2 + 1⌋ − f, z = Φ⁻¹((n − s)/n) (see [ALIEZ]).
+type ALIE struct {
+	Z float64
+}
+
+// Name returns "alie".
+func (ALIE) Name() string { return "alie" }
+
+// ALIEZ returns z_max = Φ⁻¹((n − s)/n) with s = ⌊n/2 + 1⌋ − f, the largest
+// shift, in standard deviations, that the paper shows stays hidden among n
+// clients of which f are Byzantine. It returns an error wrapping
+// [ErrParam] unless 0 < f < n and 0 < (n − s)/n < 1.
+func ALIEZ(n, f int) (float64, error) {
+	if f <= 0 || f >= n {
+		return 0, fmt.Errorf("%w: ALIE needs 0 < f < n, got n = %d, f = %d", ErrParam, n, f)
+	}
+	s := n/2 + 1 - f
+	p := float64(n-s) / float64(n)
+	if !(p > 0 && p < 1) {
+		return 0, fmt.Errorf("%w: ALIE: (n−s)/n = %v for n = %d, f = %d", ErrParam, p, n, f)
+	}
+	return math.Sqrt2 * math.Erfinv(2*p-1), nil
+}
+
+// Craft returns f copies of μ − z·σ.
+func (a ALIE) Craft(_ *rand.Rand, honest []fl.Update, f int) ([][]float64, error) {
+	d, err := check(honest, f)
+	if err != nil || f == 0 {
+		return [][]float64{}, err
+	}
+	z := a.Z
+	if z == 0 {
+		if z, err = ALIEZ(len(honest)+f, f); err != nil {
+			return nil, err
+		}
+	}
+	if math.IsNaN(z) || math.IsInf(z, 0) {
+		return nil, fmt.Errorf("%w: ALIE.Z = %v", ErrParam, z)
+	}
+	mu := mean(honest, d)
+	sd := std(honest, mu)
+	for j := range mu {
+		mu[j] -= z * sd[j]
+	}
+	return copies(mu, f), nil
+}
+
+// IPM is the inner product manipulation attack of Xie, Koyejo and Gupta
+// (2020), "Fall of Empires: Breaking Byzantine-tolerant SGD by Inner Product
+// Manipulation", UAI: every Byzantine client sends −ε·μ, so that the inner
+// product of the honest mean with the aggregate turns negative. Epsilon 0
+// means 0.1, the paper's choice against median-like rules (it uses large ε,
+// such as 100, against Krum).
+type IPM struct {
+	Epsilon float64
+}
+
+// Name returns "ipm".
+func (IPM) Name() string { return "ipm" }
+
+// Craft returns f copies of −ε·μ.
+func (a IPM) Craft(_ *rand.Rand, honest []fl.Update, f int) ([][]float64, error) {
+	d, err := check(honest, f)
+	if err != nil {
+		return nil, err
+	}
+	eps := a.Epsilon
+	if eps == 0 {
+		eps = 0.1
+	}
+	if !(eps > 0) || math.IsInf(eps, 0) {
+		return nil, fmt.Errorf("%w: IPM.Epsilon = %v", ErrParam, a.Epsilon)
+	}
+	mu := mean(honest, d)
+	for j := range mu {
+		mu[j] *= -eps
+	}
+	return copies(mu, f), nil
+}
+
+// Direction is the perturbation ∇p of [MinMax] and [MinSum].
+type Direction int
+
+// Perturbation directions of Shejwalkar and Houmansadr (2021), Section 4.
+const (
+	InverseStd  Direction = iota // ∇p = −σ, the coordinate-wise standard deviation
+	InverseUnit                  // ∇p = −μ/‖μ‖
+	InverseSign                  // ∇p = −sign(μ)
+)
+
+// DefaultTol is the default relative tolerance of the γ search.
+const DefaultTol = 1e-6
+
+// MinMax is the min-max attack of Shejwalkar and Houmansadr (2021),
+// "Manipulating the Byzantine: Optimizing Model Poisoning Attacks and
+// Defenses for Federated Learning", NDSS, Eq. (4): every Byzantine client
+// sends μ + γ·∇p with the largest γ ≥ 0 such that
+//
+//	maxᵢ ‖μ + γ∇p − Δᵢ‖ ≤ max_{i,j} ‖Δᵢ − Δⱼ‖
+//
+// over the honest updates. The search doubles γ from 1 while the condition
+// holds and then bisects until the bracket is within Tol (relative) of γ,
+// returning the feasible end. (The paper's Algorithm 1 halves its step from
+// γ_init, which caps γ at 2γ_init; doubling first removes the cap. The
+// condition holds on an interval [0, γ*] because its left side is convex
+// in γ, so the search finds γ* to the tolerance.) Each test of γ costs
+// O(h) after one O(h·d) pass; the threshold costs O(h²·d).
+type MinMax struct {
+	Dir Direction
+	// Tol is the relative tolerance on γ; 0 means DefaultTol.
+	Tol float64
+}
+
+// MinSum is the min-sum attack of the same paper, Eq. (5): as [MinMax]
+// with the condition
+//
+//	Σᵢ ‖μ + γ∇p − Δᵢ‖² ≤ maxᵢ Σⱼ ‖Δᵢ − Δⱼ‖².
+type MinSum struct {
+	Dir Direction
+	// Tol is the relative tolerance on γ; 0 means DefaultTol.
+	Tol float64
+}
+
+// Name returns "minmax".
+func (MinMax) Name() string { return "minmax" }
+
+// Name returns "minsum".
+func (MinSum) Name() string { return "minsum" }
+
+// Craft returns f copies of μ + γ∇p.
+func (a MinMax) Craft(_ *rand.Rand, honest []fl.Update, f int) ([][]float64, error) {
+	return craftOpt(honest, f, a.Dir, a.Tol, false)
+}
+
+// Craft returns f copies of μ + γ∇p.
+func (a MinSum) Craft(_ *rand.Rand, honest []fl.Update, f int) ([][]float64, error) {
+	return craftOpt(honest, f, a.Dir, a.Tol, true)
+}
+
+// Gamma returns the γ that Craft uses for these honest updates.
+func (a MinMax) Gamma(honest []fl.Update) (float64, error) {
+	g, _, err := optGamma(honest, a.Dir, a.Tol, false)
+	return g, err
+}
+
+// Gamma returns the γ that Craft uses for these honest updates.
+func (a MinSum) Gamma(honest []fl.Update) (float64, error) {
+	g, _, err := optGamma(honest, a.Dir, a.Tol, true)
+	return g, err
+}
+
+func craftOpt(honest []fl.Update, f int, dir Direction, tol float64, sum bool) ([][]float64, error) {
+	if _, err := check(honest, f); err != nil {
+		return nil, err
+	}
+	_, m, err := optGamma(honest, dir, tol, sum)
+	if err != nil {
+		return nil, err
+	}
+	return copies(m, f), nil
+}
+
+// optGamma returns γ and μ + γ∇p.
+func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64, []float64, error) {
+	d, err := check(honest, 0)
+	if err != nil {
+		return 0, nil, err
+	}
+	if tol == 0 {
+		tol = DefaultTol
+	}
+	if !(tol > 0 && tol < 1) {
+		return 0, nil, fmt.Errorf("%w: Tol = %v", ErrParam, tol)
+	}
+	mu := mean(honest, d)
+	p := make([]float64, d)
+	switch dir {
+	case InverseStd:
+		for j, s := range std(honest, mu) {
+			p[j] = -s
+		}
+	case InverseUnit:
+		var n2 float64
+		for _, v := range mu {
+			n2 += v * v
+		}
+		if n2 > 0 {
+			nrm := math.Sqrt(n2)
+			for j, v := range mu {
+				p[j] = -v / nrm
+			}
+		}
+	case InverseSign:
+		for j, v := range mu {
+			switch {
+			case v > 0:
+				p[j] = -1
+			case v < 0:
+				p[j] = 1
+			}
+		}
+	default:
+		return 0, nil, fmt.Errorf("%w: direction %d", ErrParam, dir)
+	}
+	// ‖μ + γp − Δᵢ‖² = aᵢ + 2γbᵢ + γ²c.
+	h := len(honest)
+	a := make([]float64, h)
+	b := make([]float64, h)
+	var c float64
+	for _, v := range p {
+		c += v * v
+	}
+	for i, u := range honest {
+		for j, v := range u.Delta {
+			e := mu[j] - v
+			a[i] += e * e
+			b[i] += e * p[j]
+		}
+	}
+	// The thresholds, from explicit pairs.
+	var threshold float64
+	for i := range honest {
+		var rowSum float64
+		for k := range honest {
+			var s float64
+			for j, v := range honest[i].Delta {
+				e := v - honest[k].Delta[j]
+				s += e * e
+			}
+			rowSum += s
+			if !sum {
+				threshold = max(threshold, s)
+			}
+		}
+		if sum {
+			threshold = max(threshold, rowSum)
+		}
+	}
+	feasible := func(g float64) bool {
+		if sum {
+			var s float64
+			for i := range a {
+				s += a[i] + 2*g*b[i] + g*g*c
+			}
+			return s <= threshold
+		}
+		for i := range a {
+			if a[i]+2*g*b[i]+g*g*c > threshold {
+				return false
+			}
+		}
+		return true
+	}
+	var gamma float64
+	if c > 0 {
+		lo, hi := 0.0, 1.0
+		for feasible(hi) {
+			lo, hi = hi, 2*hi
+			if math.IsInf(hi, 0) {
+				return 0, nil, fmt.Errorf("%w: γ does not stay bounded", ErrParam)
+			}
+		}
+		for hi-lo > tol*hi {
+			mid := lo + (hi-lo)/2
+			if feasible(mid) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		gamma = lo
+	}
+	for j := range mu {
+		mu[j] += gamma * p[j]
+	}
+	return gamma, mu, nil
+}
