@@ -107,7 +107,7 @@ type Client struct {
 	ownB, ownS edwards25519.Scalar // the client's own shares of b_u and s_u
 
 	testHookShares func(xs []uint32, yb, ys []edwards25519.Scalar) // tests only: corrupt dealt shares
-	signed   []uint32 // survivor list signed in ConsistencyCheck
+	signed         []uint32                                        // survivor list signed in ConsistencyCheck
 
 	gen *maskGen
 	acc []uint64
