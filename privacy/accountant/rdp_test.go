@@ -409,14 +409,23 @@ func TestRDPResetAndAccessors(t *testing.T) {
 // fractional orders (series of Mironov et al. and the trapezoidal fallback)
 // against each other where the series converges.
 func TestFractionalSeriesAgreesWithQuadrature(t *testing.T) {
-	for _, q := range []float64{0.001, 0.02, 0.2} {
-		for _, sigma := range []float64{0.7, 1.3, 4} {
-			for _, a := range []float64{2.5, 6.6, 10.9} {
-				s, qd := logAFrac(q, sigma, a), logAQuad(q, sigma, a)
-				if relErr(s, qd) > 1e-8 {
+	n := 0
+	for _, q := range []float64{1e-5, 0.001, 0.02, 0.2, 0.7} {
+		for _, sigma := range []float64{0.3, 0.7, 1.3, 4} {
+			for _, a := range []float64{1.5, 2.5, 6.6, 10.9} {
+				s, ok := logAFrac(q, sigma, a)
+				if !ok {
+					continue // slow series: the implementation uses quadrature
+				}
+				n++
+				qd := logAQuad(q, sigma, a)
+				if math.Abs(s-qd) > 1e-8*math.Abs(qd)+1e-15 { // the series carries ~1e-16 absolute error in log A
 					t.Errorf("q=%v σ=%v α=%v: series %v quadrature %v", q, sigma, a, s, qd)
 				}
 			}
 		}
+	}
+	if n < 20 {
+		t.Errorf("only %d cases converged in the series", n)
 	}
 }
