@@ -301,6 +301,9 @@ func TestCodecAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+		if raceEnabled && tc.id == IDChain {
+			continue // see raceEnabled
+		}
 		if enc != 0 || dec != 0 {
 			t.Errorf("%s: allocs Encode %v, Decode %v; want 0", tc.name, enc, dec)
 		}

@@ -20,6 +20,7 @@ import (
 type topKSelector struct {
 	cand   []uint32
 	keys   []uint64
+	work   []uint64
 	sample []uint64
 	sel    []uint32
 	pcg    rand.PCG
@@ -54,58 +55,53 @@ func (s *topKSelector) selectTopK(v []float64, k int) (sel []uint32, bad int) {
 // selectAbove is selectTopK given the candidate threshold t (1 <= k <= n).
 func (s *topKSelector) selectAbove(v []float64, k int, t uint64) (sel []uint32, bad int) {
 	s.sel = s.sel[:0]
-	s.cand, bad = collect(s.cand[:0], v, t)
+	s.cand, s.keys, bad = collect(s.cand[:0], s.keys[:0], v, t)
 	if bad >= 0 {
 		return nil, bad
 	}
 	if len(s.cand) < k {
-		s.cand, bad = collect(s.cand[:0], v, 0)
+		s.cand, s.keys, bad = collect(s.cand[:0], s.keys[:0], v, 0)
 		if bad >= 0 {
 			return nil, bad
 		}
 	}
-	s.keys = s.keys[:0]
-	for _, i := range s.cand {
-		s.keys = append(s.keys, key(v[i]))
-	}
 	var T uint64
-	if k >= len(s.keys) {
-		T = 0
-	} else {
-		T = nthLargest(s.keys, k)
+	if k < len(s.keys) {
+		s.work = append(s.work[:0], s.keys...)
+		T = nthLargest(s.work, k)
 	}
 	above := 0
-	for _, i := range s.cand {
-		if key(v[i]) > T {
+	for _, kk := range s.keys {
+		if kk > T {
 			above++
 		}
 	}
 	ties := k - above
-	for _, i := range s.cand {
-		kk := key(v[i])
+	for j, kk := range s.keys {
 		if kk > T || (kk == T && ties > 0) {
 			if kk == T {
 				ties--
 			}
-			s.sel = append(s.sel, i)
+			s.sel = append(s.sel, s.cand[j])
 		}
 	}
 	return s.sel, -1
 }
 
 // collect appends to cand the indices i with key(v[i]) >= t, in order, and
-// reports the first non-finite value among them.
-func collect(cand []uint32, v []float64, t uint64) ([]uint32, int) {
+// their keys to keys, and reports the first non-finite value among them.
+func collect(cand []uint32, keys []uint64, v []float64, t uint64) ([]uint32, []uint64, int) {
 	t = min(t, expMask64) // every non-finite value is a candidate
 	for i, x := range v {
 		if a := key(x); a >= t {
 			if a >= expMask64 {
-				return cand, i
+				return cand, keys, i
 			}
 			cand = append(cand, uint32(i))
+			keys = append(keys, a)
 		}
 	}
-	return cand, -1
+	return cand, keys, -1
 }
 
 // estimateThreshold returns a magnitude key that about 1.5k+O(√k)
@@ -114,19 +110,19 @@ func collect(cand []uint32, v []float64, t uint64) ([]uint32, int) {
 // standard deviations for k = 1% of n).
 func (s *topKSelector) estimateThreshold(v []float64, k int) uint64 {
 	n := len(v)
+	m := min(sampleSize, n/8)
 	s.pcg.Seed(0x746f706b, uint64(n)) // deterministic per length
 	s.sample = s.sample[:0]
-	for range sampleSize {
+	for range m {
 		hi, _ := bits.Mul64(s.pcg.Uint64(), uint64(n))
 		s.sample = append(s.sample, key(v[hi]))
 	}
-	q := float64(k) / float64(n) * sampleSize
-	r := int(1.5*q + 6*math.Sqrt(q) + 4) // rank from the top
-	if r >= sampleSize {
+	q := float64(k) / float64(n) * float64(m)
+	r := int(1.5*q + 6*math.Sqrt(q) + 4) // rank from the top, 0-based
+	if r >= m {
 		return 0
 	}
-	slices.Sort(s.sample)
-	return s.sample[sampleSize-1-r]
+	return nthLargest(s.sample, r+1)
 }
 
 // nthLargest returns the k-th largest value of a (1 <= k <= len(a)),

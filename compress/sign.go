@@ -96,13 +96,10 @@ func (c Sign) Decode(dst []float64, src []byte) error {
 	if r := len(dst) % 8; r != 0 && body[nbytes-1]>>r != 0 {
 		return fmt.Errorf("%w: sign padding bits not zero", ErrCorrupt)
 	}
-	pos, neg := scale, -scale
+	sb := math.Float64bits(scale)
 	for i := range dst {
-		if body[i>>3]>>(i&7)&1 != 0 {
-			dst[i] = neg
-		} else {
-			dst[i] = pos
-		}
+		// Branch-free: the payload bit becomes the float64 sign bit.
+		dst[i] = math.Float64frombits(sb | uint64(body[i>>3]>>(i&7)&1)<<63)
 	}
 	return nil
 }
