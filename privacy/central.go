@@ -1,0 +1,613 @@
+package privacy
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/privacy/accountant"
+)
+
+// Keys that [CentralDP.RecordRound] writes to fl.RoundStats.Extra.
+const (
+	KeyEpsilon           = "epsilon"            // ε spent so far (upper bound), at KeyDelta
+	KeyDelta             = "delta"              // the δ of the budget
+	KeyNoiseMultiplier   = "noise_multiplier"   // the accounted (effective) noise multiplier z
+	KeyClipNorm          = "clip_norm"          // the clip norm C used in the round
+	KeyUnclippedFraction = "unclipped_fraction" // adaptive clipping: the noised fraction b̃ of unclipped updates
+)
+
+// CentralConfig configures [CentralDP]. Zero fields take the defaults in
+// their comments; [DefaultCentralConfig] spells them out.
+type CentralConfig struct {
+	// ClipNorm is the L2 bound C on each client's update (with adaptive
+	// clipping, its initial value). Required.
+	ClipNorm float64
+
+	// NoiseMultiplier is z, the accounted noise multiplier: noise of
+	// standard deviation z·S is added to the sum of clipped updates,
+	// where S is the sum's L2 sensitivity (C for Poisson sampling, 2C for
+	// fixed-size sampling, under which neighbours replace one client).
+	// With adaptive clipping z is the effective multiplier of the update
+	// and the count released together (see [UpdateNoiseMultiplier]); the
+	// updates get slightly more noise. 0 means: calibrate z so that Rounds
+	// rounds meet TargetEpsilon; with no target, 0 means no noise at all
+	// (clipping only, no privacy: nothing is accounted).
+	NoiseMultiplier float64
+
+	// TargetEpsilon is the budget ε at Delta; 0 means no budget (ε spent is
+	// still recorded when there is noise). With a budget, CheckRound refuses
+	// a round that would exceed it.
+	TargetEpsilon float64
+	// Delta is the δ at which ε is accounted. 0 means 1/N^1.1 (below 1/N,
+	// as user-level DP needs).
+	Delta float64
+	// Rounds is the number of rounds planned; required to calibrate z.
+	Rounds int
+	// Accountant is the accountant: RDP (default) or PLD (Poisson only).
+	Accountant accountant.Kind
+
+	// Population is N, the number of clients. Required.
+	Population int
+	// SampleRate is q: each client's probability to be sampled in a round
+	// (Poisson), or m/N for fixed-size sampling of m clients. Required.
+	SampleRate float64
+	// Sampling is how the server samples: accountant.Poisson (default, use
+	// fl.Poisson{Q: SampleRate}) or accountant.FixedSize (fl.Uniform{Count:
+	// m}). [CentralDP.Sampler] returns the matching fl.Sampler.
+	Sampling accountant.Sampling
+
+	// WeightCap is ŵ of McMahan et al.'s bounded-weight estimator: client k
+	// gets weight w_k = min(n_k/ŵ, 1) with n_k its Update.Weight, and the
+	// estimate is Σ w_k Δ_k / (qW). 0 means unweighted: w_k = 1, W = N.
+	WeightCap float64
+	// TotalWeight is W = Σ_k min(n_k/ŵ, 1) over the whole population,
+	// required with WeightCap (the host knows it, or a public lower bound
+	// of it — a lower bound only adds bias, never privacy loss).
+	TotalWeight float64
+
+	// ClientClipped says the clients clip their own updates (with
+	// [ClipMiddleware], as secure aggregation requires: the server sees only
+	// the sum). The server then sums the vectors as they arrive and only
+	// adds noise. It excludes WeightCap and Adaptive.
+	ClientClipped bool
+
+	// Adaptive turns on adaptive clipping (Andrew et al. 2021): after each
+	// round, C ← C·exp(−ClipLR·(b̃ − TargetQuantile)), where b̃ is the
+	// noised fraction of updates with norm ≤ C.
+	Adaptive bool
+	// TargetQuantile is γ; 0 means 0.5.
+	TargetQuantile float64
+	// ClipLR is η_C; 0 means 0.2.
+	ClipLR float64
+	// CountNoise is σ_b, the standard deviation of the noise on the count of
+	// unclipped updates; 0 means qN/20.
+	CountNoise float64
+
+	// Random keys the noise source; nil means crypto/rand. Inject a seeded
+	// reader only for tests and reproducible simulations.
+	Random io.Reader
+}
+
+// DefaultCentralConfig returns the defaults for N clients sampled with
+// Poisson rate q: C = 1, a budget of ε = 3 at δ = 1/N^1.1 over rounds
+// rounds, calibrated z, RDP accounting.
+func DefaultCentralConfig(n int, q float64, rounds int) CentralConfig {
+	return CentralConfig{
+		ClipNorm: 1, TargetEpsilon: 3, Delta: math.Pow(float64(n), -1.1), Rounds: rounds,
+		Population: n, SampleRate: q, Sampling: accountant.Poisson, Accountant: accountant.KindRDP,
+		TargetQuantile: DefaultTargetQuantile, ClipLR: DefaultClipLR,
+	}
+}
+
+func finitePos(x float64) bool { return x > 0 && !math.IsInf(x, 0) }
+
+// Validate reports every field out of range and every contradiction.
+func (c *CentralConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !finitePos(c.ClipNorm) {
+		bad("ClipNorm = %v, want finite and > 0", c.ClipNorm)
+	}
+	if !(c.NoiseMultiplier >= 0) || math.IsInf(c.NoiseMultiplier, 0) {
+		bad("NoiseMultiplier = %v, want finite and ≥ 0", c.NoiseMultiplier)
+	}
+	if !(c.TargetEpsilon >= 0) || math.IsInf(c.TargetEpsilon, 0) {
+		bad("TargetEpsilon = %v, want finite and ≥ 0", c.TargetEpsilon)
+	}
+	if !(c.Delta >= 0 && c.Delta < 1) {
+		bad("Delta = %v, want in [0, 1)", c.Delta)
+	}
+	if c.Rounds < 0 {
+		bad("Rounds = %d, want ≥ 0", c.Rounds)
+	}
+	if c.NoiseMultiplier == 0 && c.TargetEpsilon > 0 && c.Rounds == 0 {
+		bad("calibrating the noise to TargetEpsilon needs Rounds > 0")
+	}
+	if c.Accountant != accountant.KindRDP && c.Accountant != accountant.KindPLD {
+		bad("Accountant = %d is unknown", c.Accountant)
+	}
+	if c.Population < 1 {
+		bad("Population = %d, want ≥ 1", c.Population)
+	}
+	step := accountant.Step{NoiseMultiplier: 1, SampleRate: c.SampleRate, Sampling: c.Sampling, Population: c.Population}
+	if err := step.Validate(); err != nil {
+		bad("sampling: %v", err)
+	}
+	if c.Accountant == accountant.KindPLD && c.Sampling != accountant.Poisson {
+		bad("the PLD accountant supports Poisson sampling only")
+	}
+	if c.WeightCap != 0 {
+		if !finitePos(c.WeightCap) || !finitePos(c.TotalWeight) {
+			bad("WeightCap = %v and TotalWeight = %v, want both finite and > 0", c.WeightCap, c.TotalWeight)
+		} else if c.TotalWeight > float64(c.Population) {
+			bad("TotalWeight = %v exceeds Population = %d (each weight is at most 1)", c.TotalWeight, c.Population)
+		}
+	} else if c.TotalWeight != 0 {
+		bad("TotalWeight is set without WeightCap")
+	}
+	if c.ClientClipped && (c.WeightCap != 0 || c.Adaptive) {
+		bad("ClientClipped excludes WeightCap and Adaptive (the server sees no individual update)")
+	}
+	if !(c.TargetQuantile >= 0 && c.TargetQuantile < 1) {
+		bad("TargetQuantile = %v, want in [0, 1)", c.TargetQuantile)
+	}
+	if !(c.ClipLR >= 0) || math.IsInf(c.ClipLR, 0) {
+		bad("ClipLR = %v, want finite and ≥ 0", c.ClipLR)
+	}
+	if !(c.CountNoise >= 0) || math.IsInf(c.CountNoise, 0) {
+		bad("CountNoise = %v, want finite and ≥ 0", c.CountNoise)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+}
+
+// CentralDP is DP-FedAvg with central differential privacy (McMahan et
+// al. 2018, "Learning Differentially Private Recurrent Language Models",
+// Algorithm 1 with the fixed-denominator estimator f̃_f): it clips each
+// update to L2 norm C, sums them (weights w_k ≤ 1), adds N(0, (z·S)²) noise
+// to every coordinate of the sum, and divides by the expected total weight
+// qW (qN when unweighted) — never by the number of updates that arrived,
+// which would depend on who took part.
+//
+// It is an [fl.Aggregator] that the server uses in place of FedAvg; any
+// [fl.ServerOptimizer] then steps along its output (post-processing). It
+// computes the sum itself rather than wrapping another aggregator: a robust
+// or weighted rule has a different sensitivity, which the accounting below
+// would not cover.
+//
+// It holds the privacy accounting: [CentralDP.CheckRound] refuses a round
+// that would exceed the budget (the server then stops with an error
+// wrapping [ErrBudgetExhausted] and keeps the last allowed model), and
+// [CentralDP.RecordRound] writes ε spent into the round's stats. Its state
+// (rounds accounted, adaptive clip norm, and the noise generator when it is
+// seeded) survives checkpoints through MarshalBinary/UnmarshalBinary.
+//
+// A CentralDP is not safe for concurrent use; the server calls it from the
+// goroutine that runs the rounds.
+type CentralDP struct {
+	cfg       CentralConfig
+	src       *Source
+	z         float64 // accounted noise multiplier (0: no noise)
+	zUpdate   float64 // multiplier of the update noise (> z with adaptive clipping)
+	sigmaB    float64 // count noise σ_b (adaptive)
+	denom     float64 // qW
+	expected  float64 // qN
+	sensMul   float64 // S/C: 1 (Poisson) or 2 (fixed-size)
+	maxRounds int     // rounds the budget allows; -1 for no budget
+
+	clip      float64 // current clip norm
+	steps     int     // noised releases accounted
+	lastClip  float64 // clip norm used by the last release
+	lastFrac  float64 // b̃ of the last release (adaptive)
+	epsSteps  int     // steps at which epsCache was computed (-1 none)
+	epsCache  float64
+}
+
+var (
+	_ fl.Aggregator    = (*CentralDP)(nil)
+	_ fl.RoundChecker  = (*CentralDP)(nil)
+	_ fl.RoundRecorder = (*CentralDP)(nil)
+)
+
+// maxBudgetRounds caps the rounds a budget is searched over.
+const maxBudgetRounds = 1 << 30
+
+// NewCentralDP validates cfg (copied), calibrates the noise multiplier
+// when the config asks for it, and computes how many rounds the budget
+// allows. It returns an error wrapping [ErrConfig] for a bad config and
+// [ErrBudgetExhausted] when the budget does not allow even one round.
+func NewCentralDP(cfg CentralConfig) (*CentralDP, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := float64(cfg.Population)
+	if cfg.Delta == 0 {
+		cfg.Delta = math.Pow(n, -1.1)
+	}
+	if cfg.TargetQuantile == 0 {
+		cfg.TargetQuantile = DefaultTargetQuantile
+	}
+	if cfg.ClipLR == 0 {
+		cfg.ClipLR = DefaultClipLR
+	}
+	d := &CentralDP{cfg: cfg, clip: cfg.ClipNorm, lastClip: cfg.ClipNorm, maxRounds: -1, epsSteps: -1, sensMul: 1}
+	d.expected = cfg.SampleRate * n
+	if cfg.Sampling == accountant.FixedSize {
+		d.sensMul = 2
+		d.expected = math.Round(d.expected)
+	}
+	d.denom = d.expected
+	if cfg.WeightCap > 0 {
+		d.denom = cfg.SampleRate * cfg.TotalWeight
+	}
+	if cfg.Adaptive {
+		d.sigmaB = cfg.CountNoise
+		if d.sigmaB == 0 {
+			d.sigmaB = DefaultCountNoiseFrac * d.expected
+		}
+	}
+	src, err := NewSource(cfg.Random)
+	if err != nil {
+		return nil, err
+	}
+	d.src = src
+
+	d.z = cfg.NoiseMultiplier
+	if d.z == 0 && cfg.TargetEpsilon > 0 {
+		d.z, err = accountant.CalibrateNoise(accountant.Target{
+			Epsilon: cfg.TargetEpsilon, Delta: cfg.Delta, SampleRate: cfg.SampleRate, Steps: cfg.Rounds,
+			Sampling: cfg.Sampling, Population: cfg.Population,
+		}, cfg.Accountant)
+		if err != nil {
+			return nil, fmt.Errorf("%w: calibrating the noise: %w", ErrConfig, err)
+		}
+	}
+	d.zUpdate = d.z
+	if d.z > 0 && cfg.Adaptive {
+		d.zUpdate, err = UpdateNoiseMultiplier(d.z, d.sigmaB, d.countSensitivity())
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.TargetEpsilon > 0 {
+		if err := d.findMaxRounds(); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// countSensitivity is the L2 sensitivity of the centred count Σ(bᵢ − 1/2).
+func (d *CentralDP) countSensitivity() float64 {
+	if d.cfg.Sampling == accountant.FixedSize {
+		return 1
+	}
+	return 0.5
+}
+
+// epsilonAfter returns the ε of k releases at the config's δ.
+func (d *CentralDP) epsilonAfter(k int) (float64, error) {
+	if k == 0 {
+		return 0, nil
+	}
+	if k == d.epsSteps {
+		return d.epsCache, nil
+	}
+	step := accountant.Step{NoiseMultiplier: d.z, SampleRate: d.cfg.SampleRate, Sampling: d.cfg.Sampling, Population: d.cfg.Population}
+	var eps float64
+	if d.cfg.Accountant == accountant.KindPLD {
+		a, err := accountant.NewPLD(accountant.PLDConfig{})
+		if err != nil {
+			return 0, err
+		}
+		if err := a.Compose(step, k); err != nil {
+			return 0, err
+		}
+		if eps, err = a.Epsilon(d.cfg.Delta); err != nil {
+			return math.Inf(1), nil
+		}
+	} else {
+		a, err := accountant.NewRDP(nil)
+		if err != nil {
+			return 0, err
+		}
+		if err := a.Compose(step, k); err != nil {
+			return 0, err
+		}
+		if eps, _, err = a.Epsilon(d.cfg.Delta); err != nil {
+			return math.Inf(1), nil
+		}
+	}
+	d.epsSteps, d.epsCache = k, eps
+	return eps, nil
+}
+
+// findMaxRounds sets maxRounds to the largest k with ε(k) ≤ target.
+func (d *CentralDP) findMaxRounds() error {
+	target := d.cfg.TargetEpsilon
+	if d.z == 0 {
+		return fmt.Errorf("%w: a budget needs noise", ErrConfig)
+	}
+	within := func(k int) (bool, error) {
+		e, err := d.epsilonAfter(k)
+		return e <= target, err
+	}
+	ok, err := within(1)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if !ok {
+		e, _ := d.epsilonAfter(1)
+		return fmt.Errorf("%w: one round with noise multiplier %.4g already spends ε = %.4g > %v", ErrBudgetExhausted, d.z, e, target)
+	}
+	lo, hi := 1, 2 // within(lo), hi unknown
+	for {
+		if hi > maxBudgetRounds {
+			d.maxRounds = maxBudgetRounds
+			return nil
+		}
+		if ok, err = within(hi); err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		lo, hi = hi, 2*hi
+	}
+	for hi-lo > 1 { // within(lo) and !within(hi)
+		mid := lo + (hi-lo)/2
+		if ok, err = within(mid); err != nil {
+			return err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	d.maxRounds = lo
+	return nil
+}
+
+// NoiseMultiplier returns the accounted noise multiplier z (calibrated or
+// configured); 0 when there is no noise.
+func (d *CentralDP) NoiseMultiplier() float64 { return d.z }
+
+// UpdateNoiseMultiplier returns the multiplier of the noise on the updates:
+// z, or z_Δ > z with adaptive clipping.
+func (d *CentralDP) UpdateNoiseMultiplier() float64 { return d.zUpdate }
+
+// ClipNorm returns the clip norm the next round will use.
+func (d *CentralDP) ClipNorm() float64 { return d.clip }
+
+// Delta returns the δ at which ε is accounted.
+func (d *CentralDP) Delta() float64 { return d.cfg.Delta }
+
+// Rounds returns the number of noised releases accounted so far.
+func (d *CentralDP) Rounds() int { return d.steps }
+
+// MaxRounds returns how many rounds the budget allows, or -1 with no
+// budget.
+func (d *CentralDP) MaxRounds() int { return d.maxRounds }
+
+// Denominator returns the fixed denominator qW (qN when unweighted).
+func (d *CentralDP) Denominator() float64 { return d.denom }
+
+// NoiseStddev returns the standard deviation of the noise that the next
+// round adds to each coordinate of the aggregate, after division by the
+// denominator: z_Δ·S/(qW).
+func (d *CentralDP) NoiseStddev() float64 {
+	return d.zUpdate * d.sensMul * d.clip / d.denom
+}
+
+// Epsilon returns the ε spent so far at [CentralDP.Delta], an upper bound;
+// +Inf when there is no noise and a round has run.
+func (d *CentralDP) Epsilon() (float64, error) {
+	if d.steps == 0 {
+		return 0, nil
+	}
+	if d.z == 0 {
+		return math.Inf(1), nil
+	}
+	return d.epsilonAfter(d.steps)
+}
+
+// Sampler returns the fl.Sampler the accounting assumes: fl.Poisson{Q: q},
+// or fl.Uniform{Count: m} for fixed-size sampling. The server must use it
+// over exactly Population clients.
+func (d *CentralDP) Sampler() fl.Sampler {
+	if d.cfg.Sampling == accountant.FixedSize {
+		return fl.Uniform{Count: int(d.expected)}
+	}
+	return fl.Poisson{Q: d.cfg.SampleRate}
+}
+
+// CheckRound implements [fl.RoundChecker]: with a budget, it returns an
+// error wrapping [ErrBudgetExhausted] when one more round would exceed it.
+func (d *CentralDP) CheckRound(round int) error {
+	if d.maxRounds < 0 || d.steps < d.maxRounds {
+		return nil
+	}
+	spent, _ := d.epsilonAfter(d.steps)
+	next, _ := d.epsilonAfter(d.steps + 1)
+	return fmt.Errorf("%w: round %d would bring ε from %.4g to %.4g > %v at δ = %.3g",
+		ErrBudgetExhausted, round, spent, next, d.cfg.TargetEpsilon, d.cfg.Delta)
+}
+
+// RecordRound implements [fl.RoundRecorder]: it writes ε spent so far,
+// δ, the noise multiplier, the clip norm of the round and, with adaptive
+// clipping, the noised unclipped fraction b̃ to stats.Extra. Without noise
+// it writes only the clip norm (ε is infinite).
+func (d *CentralDP) RecordRound(stats *fl.RoundStats) {
+	if stats.Extra == nil {
+		stats.Extra = fl.Metrics{}
+	}
+	stats.Extra[KeyClipNorm] = d.lastClip
+	if d.z == 0 {
+		return
+	}
+	if eps, err := d.Epsilon(); err == nil && !math.IsInf(eps, 0) {
+		stats.Extra[KeyEpsilon] = eps
+	}
+	stats.Extra[KeyDelta] = d.cfg.Delta
+	stats.Extra[KeyNoiseMultiplier] = d.z
+	if d.cfg.Adaptive {
+		stats.Extra[KeyUnclippedFraction] = d.lastFrac
+	}
+}
+
+// Aggregate implements [fl.Aggregator]: dst = (Σ_k w_k·clip(Δ_k, C) +
+// N(0, (z_Δ·S)²·I)) / (qW). It returns an error (and accounts nothing)
+// for no updates, a wrong length, or a non-finite value or weight. It does
+// not allocate and does not modify the updates.
+func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
+	if len(updates) == 0 {
+		return fl.ErrNoUpdates
+	}
+	for i := range updates {
+		if err := fl.CheckUpdate(&updates[i], len(dst)); err != nil {
+			return err
+		}
+	}
+	clear(dst)
+	c := d.clip
+	unclipped := 0
+	for i := range updates {
+		u := &updates[i]
+		f := 1.0
+		if !d.cfg.ClientClipped {
+			norm := L2Norm(u.Delta)
+			if norm <= c {
+				unclipped++
+			}
+			f = ClipFactor(norm, c)
+		}
+		if d.cfg.WeightCap > 0 {
+			f *= min(u.Weight/d.cfg.WeightCap, 1)
+		}
+		for j, x := range u.Delta {
+			dst[j] += f * x
+		}
+	}
+	d.release(dst, c)
+	if d.cfg.Adaptive {
+		// Centred count Σ(bᵢ − 1/2), sensitivity 1/2 (Poisson), noised and
+		// normalised by the expected number of clients; then re-centred.
+		centred := float64(unclipped) - 0.5*float64(len(updates))
+		if d.z > 0 {
+			centred += d.sigmaB * d.src.Normal()
+		}
+		d.lastFrac = centred/d.expected + 0.5
+		d.clip = GeometricClipUpdate(c, d.cfg.ClipLR, d.lastFrac, d.cfg.TargetQuantile)
+	}
+	return nil
+}
+
+// NoiseSum privatizes a sum of updates that clients clipped themselves
+// (secure aggregation hands the server only the sum): sum = (sum + N(0,
+// (z·S)²·I)) / (qN), in place, and one round is accounted. It is for
+// configs with ClientClipped; it returns an error wrapping [ErrConfig]
+// otherwise, and one wrapping fl.ErrNotFinite for a non-finite sum.
+func (d *CentralDP) NoiseSum(sum []float64) error {
+	if !d.cfg.ClientClipped {
+		return fmt.Errorf("%w: NoiseSum needs ClientClipped", ErrConfig)
+	}
+	for i, x := range sum {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%w: sum coordinate %d is %v", fl.ErrNotFinite, i, x)
+		}
+	}
+	d.release(sum, d.clip)
+	return nil
+}
+
+// release noises the clipped sum in v with clip norm c, divides it by the
+// denominator and accounts one round.
+func (d *CentralDP) release(v []float64, c float64) {
+	d.src.AddGaussian(v, d.zUpdate*d.sensMul*c)
+	inv := 1 / d.denom
+	for j := range v {
+		v[j] *= inv
+	}
+	d.lastClip = c
+	d.steps++
+}
+
+// State format: magic, version, z, q, steps, clip, then a length-prefixed
+// noise-generator state (empty unless the source is seeded).
+const (
+	stateMagic   = "FGDP"
+	stateVersion = 1
+	stateFixed   = len(stateMagic) + 1 + 8*4 + 4
+	maxRNGState  = 256
+)
+
+// MarshalBinary implements encoding.BinaryMarshaler for checkpoints: the
+// rounds accounted, the adaptive clip norm, and the noise generator's state
+// if (and only if) it was seeded by an injected reader. A source keyed from
+// crypto/rand is never written out; a restored server re-keys it.
+func (d *CentralDP) MarshalBinary() ([]byte, error) {
+	var rng []byte
+	if d.src.Seeded() {
+		var err error
+		if rng, err = d.src.MarshalBinary(); err != nil {
+			return nil, err
+		}
+	}
+	b := make([]byte, 0, stateFixed+len(rng))
+	b = append(b, stateMagic...)
+	b = append(b, stateVersion)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.z))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.cfg.SampleRate))
+	b = binary.LittleEndian.AppendUint64(b, uint64(d.steps))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.clip))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(rng)))
+	return append(b, rng...), nil
+}
+
+// UnmarshalBinary restores state written by MarshalBinary. It returns an
+// error wrapping [ErrState], leaving d unchanged, if b is malformed or was
+// written by a CentralDP with another noise multiplier or sampling rate.
+// A generator state is restored only into a seeded source.
+func (d *CentralDP) UnmarshalBinary(b []byte) error {
+	if len(b) < stateFixed || string(b[:len(stateMagic)]) != stateMagic {
+		return fmt.Errorf("%w: %d bytes, not a CentralDP state", ErrState, len(b))
+	}
+	p := b[len(stateMagic):]
+	if p[0] != stateVersion {
+		return fmt.Errorf("%w: version %d, want %d", ErrState, p[0], stateVersion)
+	}
+	p = p[1:]
+	u64 := func() uint64 { v := binary.LittleEndian.Uint64(p); p = p[8:]; return v }
+	z := math.Float64frombits(u64())
+	q := math.Float64frombits(u64())
+	steps := u64()
+	clip := math.Float64frombits(u64())
+	n := binary.LittleEndian.Uint32(p)
+	p = p[4:]
+	switch {
+	case z != d.z || q != d.cfg.SampleRate:
+		return fmt.Errorf("%w: state of z = %v, q = %v; this mechanism has z = %v, q = %v", ErrState, z, q, d.z, d.cfg.SampleRate)
+	case steps > maxBudgetRounds:
+		return fmt.Errorf("%w: %d rounds", ErrState, steps)
+	case !finitePos(clip):
+		return fmt.Errorf("%w: clip norm %v", ErrState, clip)
+	case n > maxRNGState || int(n) != len(p):
+		return fmt.Errorf("%w: generator state of %d bytes with %d left", ErrState, n, len(p))
+	}
+	if n > 0 && d.src.Seeded() {
+		var s Source
+		if err := s.UnmarshalBinary(p); err != nil {
+			return fmt.Errorf("%w: %w", ErrState, err)
+		}
+		d.src = &s
+	}
+	d.steps, d.clip, d.lastClip = int(steps), clip, clip
+	return nil
+}

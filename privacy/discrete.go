@@ -1,0 +1,220 @@
+package privacy
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"math/bits"
+)
+
+// ErrInvalidSigma is returned for a discrete Gaussian scale that is not
+// finite and positive, or too large to sample.
+var ErrInvalidSigma = errors.New("privacy: discrete Gaussian sigma² must be finite, > 0 and < 2^120")
+
+// DiscreteGaussian samples the discrete Gaussian N_Z(0, σ²), the
+// distribution on the integers with P[X = x] ∝ exp(−x²/(2σ²)), exactly: the
+// sampler of Canonne, Kamath and Steinke 2020 ("The Discrete Gaussian for
+// Differential Privacy", Algorithms 1–3) draws only uniform integers from a
+// [Source] and does every comparison in exact rational arithmetic, so its
+// output distribution is the discrete Gaussian with no floating-point
+// error. Use it for noise that must be an integer (with secure
+// aggregation over a finite group, for example).
+//
+// A DiscreteGaussian holds only its parameters and is safe for concurrent
+// use; the Source it draws from is not.
+type DiscreteGaussian struct {
+	sigma2   *big.Rat
+	num, den *big.Int // σ² = num/den, in lowest terms
+	t        uint64   // ⌊σ⌋ + 1, the scale of the discrete Laplace proposal
+	// γ(y) = (|y|·t·den − num)² / (2·num·den·t²) (Algorithm 3's
+	// (|Y| − σ²/t)²/(2σ²) with σ² = num/den); gden is its denominator.
+	td, gden *big.Int
+}
+
+// maxSigma2Bits bounds σ² so that t fits comfortably in 64 bits.
+const maxSigma2Bits = 120
+
+// NewDiscreteGaussian returns a sampler of N_Z(0, sigma2) for the exact
+// rational variance parameter sigma2 (copied). It returns an error
+// wrapping [ErrInvalidSigma] if sigma2 ≤ 0 or σ² ≥ 2^120.
+func NewDiscreteGaussian(sigma2 *big.Rat) (*DiscreteGaussian, error) {
+	if sigma2 == nil || sigma2.Sign() <= 0 {
+		return nil, fmt.Errorf("%w: got %v", ErrInvalidSigma, sigma2)
+	}
+	s2 := new(big.Rat).Set(sigma2)
+	num, den := new(big.Int).Set(s2.Num()), new(big.Int).Set(s2.Denom())
+	fl := new(big.Int).Quo(num, den) // ⌊σ²⌋
+	if fl.BitLen() >= maxSigma2Bits {
+		return nil, fmt.Errorf("%w: got %v", ErrInvalidSigma, s2.FloatString(3))
+	}
+	// ⌊σ⌋ = ⌊√⌊σ²⌋⌋ exactly, since m ≤ √x ⇔ m² ≤ x ⇔ m² ≤ ⌊x⌋ for integer m.
+	t := new(big.Int).Sqrt(fl).Uint64() + 1
+	bt := new(big.Int).SetUint64(t)
+	td := new(big.Int).Mul(bt, den)
+	gden := new(big.Int).Mul(num, den)
+	gden.Mul(gden, bt).Mul(gden, bt).Lsh(gden, 1)
+	return &DiscreteGaussian{sigma2: s2, num: num, den: den, t: t, td: td, gden: gden}, nil
+}
+
+// NewDiscreteGaussianFloat returns a sampler of N_Z(0, σ²) where σ² is the
+// exact square of the float64 sigma, converted without rounding (as
+// Canonne et al.'s reference code does with Fraction(sigma)**2). It returns
+// an error wrapping [ErrInvalidSigma] if sigma is not finite and positive.
+func NewDiscreteGaussianFloat(sigma float64) (*DiscreteGaussian, error) {
+	if !(sigma > 0) || math.IsInf(sigma, 0) {
+		return nil, fmt.Errorf("%w: sigma = %v", ErrInvalidSigma, sigma)
+	}
+	s := new(big.Rat).SetFloat64(sigma)
+	return NewDiscreteGaussian(s.Mul(s, s))
+}
+
+// Sigma2 returns a copy of σ².
+func (g *DiscreteGaussian) Sigma2() *big.Rat { return new(big.Rat).Set(g.sigma2) }
+
+// Sample returns one draw from N_Z(0, σ²) (Canonne et al. 2020,
+// Algorithm 3).
+func (g *DiscreteGaussian) Sample(s *Source) int64 {
+	var y, a, gnum big.Int
+	for {
+		v := s.discreteLaplace(g.t)
+		y.SetInt64(v).Abs(&y)
+		// γ = (|y|·t·den − num)² / (2·num·den·t²)
+		a.Mul(&y, g.td).Sub(&a, g.num)
+		gnum.Mul(&a, &a)
+		if s.bernoulliExpBig(&gnum, g.gden) {
+			return v
+		}
+	}
+}
+
+// AddTo adds an independent draw to every element of dst and returns dst.
+func (g *DiscreteGaussian) AddTo(dst []int64, s *Source) []int64 {
+	for i := range dst {
+		dst[i] += g.Sample(s)
+	}
+	return dst
+}
+
+// discreteLaplace returns a draw from the discrete Laplace distribution
+// with scale t, P[X = x] ∝ exp(−|x|/t) (Canonne et al. 2020, Algorithm 2
+// with s = 1).
+func (s *Source) discreteLaplace(t uint64) int64 {
+	for {
+		u := s.r.Uint64N(t)
+		if !s.bernoulliExp(u, t) {
+			continue
+		}
+		v := uint64(0)
+		for s.bernoulliExp(1, 1) {
+			v++
+		}
+		x := u + t*v // t < 2^61 and v is tiny, so this cannot overflow in practice
+		if x > math.MaxInt64 {
+			continue
+		}
+		neg := s.c.Uint64()&1 == 1
+		if neg && x == 0 {
+			continue
+		}
+		if neg {
+			return -int64(x)
+		}
+		return int64(x)
+	}
+}
+
+// bernoulliExp returns true with probability exp(−n/d), exactly
+// (Canonne et al. 2020, Algorithm 1). d must be > 0.
+func (s *Source) bernoulliExp(n, d uint64) bool {
+	for n > d {
+		if !s.bernoulliExp01(1, 1) {
+			return false
+		}
+		n -= d
+	}
+	return s.bernoulliExp01(n, d)
+}
+
+// bernoulliExp01 returns true with probability exp(−n/d) for n ≤ d: draw
+// A_k ~ Bernoulli(γ/k) for k = 1, 2, … until one is 0, and return whether
+// that k is odd.
+func (s *Source) bernoulliExp01(n, d uint64) bool {
+	k := uint64(1)
+	for {
+		hi, lo := bits.Mul64(d, k)
+		if hi != 0 {
+			// d·k overflows 64 bits: continue in big arithmetic.
+			var bn, bd, bk big.Int
+			bn.SetUint64(n)
+			bd.SetUint64(d)
+			bk.SetUint64(k)
+			bd.Mul(&bd, &bk)
+			if !s.bernoulliBig(&bn, &bd) {
+				return k%2 == 1
+			}
+		} else if s.r.Uint64N(lo) >= n {
+			return k%2 == 1
+		}
+		k++
+	}
+}
+
+// bernoulliExpBig is bernoulliExp for big n and d > 0.
+func (s *Source) bernoulliExpBig(n, d *big.Int) bool {
+	if n.IsUint64() && d.IsUint64() {
+		return s.bernoulliExp(n.Uint64(), d.Uint64())
+	}
+	var q, r big.Int
+	q.QuoRem(n, d, &r)
+	// ⌊γ⌋ rounds of Bernoulli(exp(−1)); each fails with probability 1−1/e,
+	// so the loop ends quickly whatever ⌊γ⌋ is.
+	for one := big.NewInt(1); q.Sign() > 0; q.Sub(&q, one) {
+		if !s.bernoulliExp01(1, 1) {
+			return false
+		}
+	}
+	var dk, kk big.Int
+	for k := int64(1); ; k++ {
+		dk.Mul(d, kk.SetInt64(k))
+		if !s.bernoulliBig(&r, &dk) {
+			return k%2 == 1
+		}
+	}
+}
+
+// bernoulliBig returns true with probability n/d for 0 ≤ n ≤ d, d > 0.
+func (s *Source) bernoulliBig(n, d *big.Int) bool {
+	if d.IsUint64() {
+		return s.r.Uint64N(d.Uint64()) < n.Uint64()
+	}
+	return s.uniformBig(d).Cmp(n) < 0
+}
+
+// uniformBig returns a uniform integer in [0, d) for d > 0, by rejection
+// from the smallest power of two ≥ d.
+func (s *Source) uniformBig(d *big.Int) *big.Int {
+	nbits := d.BitLen()
+	words := (nbits + 63) / 64
+	buf := make([]big.Word, 0, words*2)
+	x := new(big.Int)
+	for {
+		buf = buf[:0]
+		for i := 0; i < words; i++ {
+			w := s.c.Uint64()
+			if bits.UintSize == 32 {
+				buf = append(buf, big.Word(w), big.Word(w>>32))
+			} else {
+				buf = append(buf, big.Word(w))
+			}
+		}
+		x.SetBits(buf)
+		if extra := len(buf)*bits.UintSize - nbits; extra > 0 {
+			x.Rsh(x, uint(extra))
+		}
+		if x.Cmp(d) < 0 {
+			return x
+		}
+		buf = make([]big.Word, 0, words*2) // x now owns the old buffer
+	}
+}
