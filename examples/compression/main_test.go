@@ -73,3 +73,22 @@ func TestBadCodec(t *testing.T) {
 		t.Error("plot with an unsupported extension accepted")
 	}
 }
+
+// TestBar checks the bar on the default workload: top-k 1% with
+// error feedback within 1 accuracy point of uncompressed training at ≥ 30×
+// fewer uplink bytes, int8 within 0.5 point at ≥ 7.5×.
+func TestBar(t *testing.T) {
+	acc := map[string]jsonLine{}
+	for _, c := range []string{"none", "int8", "topk1%+ef"} {
+		acc[c] = runLines(t, "-codec", c, "-plot", "")[0]
+	}
+	base := *acc["none"].FinalAccuracy
+	for c, bar := range map[string]struct{ points, ratio float64 }{"topk1%+ef": {0.01, 30}, "int8": {0.005, 7.5}} {
+		l := acc[c]
+		t.Logf("%s: accuracy %.4f (none %.4f), ratio %.1f", c, *l.FinalAccuracy, base, *l.Ratio)
+		if *l.FinalAccuracy < base-bar.points || *l.Ratio < bar.ratio {
+			t.Errorf("%s: accuracy %.4f vs %.4f uncompressed (allowed %.3f lower), ratio %.1f (want ≥ %.1f)",
+				c, *l.FinalAccuracy, base, bar.points, *l.Ratio, bar.ratio)
+		}
+	}
+}
