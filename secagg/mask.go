@@ -150,6 +150,9 @@ func PackedLen(d, bits int) int { return (d*bits + 7) / 8 }
 // unpackAdd adds the d packed b-bit values in src to acc (mod 2^64).
 // len(src) must be PackedLen(len(acc), bits).
 func unpackAdd(acc []uint64, src []byte, bits int) {
+	if len(acc) == 0 {
+		return
+	}
 	switch bits {
 	case 32:
 		_ = src[4*len(acc)-1]

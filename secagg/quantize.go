@@ -16,7 +16,8 @@ import (
 //
 // where SR is stochastic rounding: ⌊z⌋ + 1 with probability z - ⌊z⌋, else
 // ⌊z⌋, so E[q(x)]·step - c = clamp(x, -c, c) (unbiased) and the error of one
-// coordinate is below step. Because every encoded value is at most L and
+// coordinate is below step (plus float64 rounding, a few ulps of c, which
+// matters only when step approaches 2^-52·c). Because every encoded value is at most L and
 // n·L ≤ 2^b - 1, the sum of up to n encoded vectors never wraps modulo 2^b,
 // and Dequantize maps a sum S of m vectors back to S·step - m·c, whose
 // error per coordinate is below m·step (and has zero mean). The 2^53 cap
