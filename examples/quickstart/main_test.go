@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -135,5 +136,20 @@ func TestFashionMNISTMissing(t *testing.T) {
 	err := run([]string{"-dataset", "fashion-mnist", "-data", t.TempDir()}, &out, &errb)
 	if !errors.Is(err, dataset.ErrNotFound) || !strings.Contains(err.Error(), dataset.FashionMNISTPackage) {
 		t.Errorf("missing data: %v", err)
+	}
+}
+
+// TestQuickstartDeterministicAcrossGOMAXPROCS: the same seed gives the same
+// bits on one core and on several, with dropouts.
+func TestQuickstartDeterministicAcrossGOMAXPROCS(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var hashes []string
+	for _, procs := range []int{1, 2, 3} {
+		runtime.GOMAXPROCS(procs)
+		s, _ := runJSON(t, "-rounds", "5", "-drop", "0.3", "-model", "mlp", "-hidden", "8", "-quiet")
+		hashes = append(hashes, s.ParamsSHA256)
+	}
+	if hashes[0] != hashes[1] || hashes[1] != hashes[2] {
+		t.Errorf("params differ across GOMAXPROCS 1, 2, 3: %v", hashes)
 	}
 }
