@@ -245,10 +245,11 @@ func refFLTrust(xs [][]float64, g0 []float64) []float64 {
 		for j := range x {
 			dp += x[j] * g0[j]
 		}
-		ts := math.Max(0, dp/(norm(x)*norm(g0)))
+		nx, n0 := norm(x), norm(g0)
+		ts := math.Max(0, dp/(nx*n0))
 		tsum += ts
 		for j := range out {
-			out[j] += ts * norm(g0) / norm(x) * x[j]
+			out[j] += ts * n0 / nx * x[j]
 		}
 	}
 	for j := range out {
