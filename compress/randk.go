@@ -152,7 +152,7 @@ func (c *RandK) Encode(dst []byte, v []float64) ([]byte, error) {
 	body := out[len(out) : len(out)+4*k]
 	for j, i := range idx {
 		f := float32(v[i] * scale)
-		if f-f != 0 {
+		if math.IsInf(float64(f), 0) {
 			return dst, fmt.Errorf("%w: v[%d]·d/k = %v beyond float32", ErrOverflow, i, v[i]*scale)
 		}
 		binary.LittleEndian.PutUint32(body[4*j:], math.Float32bits(f))

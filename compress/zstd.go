@@ -70,11 +70,15 @@ func NewZstd(cfg ZstdConfig) (*Zstd, error) {
 	if level == 0 {
 		level = zstd.SpeedDefault
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(level), zstd.WithZeroFrames(true))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(level), zstd.WithZeroFrames(true), zstd.WithSingleSegment(true))
 	if err != nil {
 		return nil, fmt.Errorf("compress: zstd encoder: %w", err)
 	}
-	dopts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecodeAllCapLimit(true)}
+	// DecodeAll writes into the caller's buffer, sized from the frame's
+	// content size and bounded by the cap limit, so the window size does
+	// not bound memory here; raise it past the 512 MiB default so that a
+	// single-segment frame of a large vector (window = content) decodes.
+	dopts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecodeAllCapLimit(true), zstd.WithDecoderMaxWindow(1 << 36)}
 	if cfg.MaxDecodedBytes > 0 {
 		dopts = append(dopts, zstd.WithDecoderMaxMemory(uint64(cfg.MaxDecodedBytes)))
 	}
@@ -91,15 +95,16 @@ func (*Zstd) Name() string { return "zstd" }
 // StageID implements [Stage].
 func (*Zstd) StageID() uint8 { return StageZstd }
 
-// Forward implements [Stage]. It appends one zstd frame that records its
-// content size.
+// Forward implements [Stage]. It appends one single-segment zstd frame,
+// which records its content size.
 func (z *Zstd) Forward(dst, src []byte) ([]byte, error) {
 	return z.enc.EncodeAll(src, dst), nil
 }
 
-// Inverse implements [Stage]. It sizes its output from the frame's declared
-// content size when the frame has one (rejecting one above limit before
-// allocating) and from limit otherwise.
+// Inverse implements [Stage]. It requires the first frame to declare its
+// content size (Forward writes one single-segment frame that does), rejects
+// a size above limit before allocating, and decodes at most that many bytes
+// in all.
 func (z *Zstd) Inverse(dst, src []byte, limit int) ([]byte, error) {
 	if z.maxOut > 0 {
 		limit = min(limit, z.maxOut)
@@ -108,13 +113,13 @@ func (z *Zstd) Inverse(dst, src []byte, limit int) ([]byte, error) {
 	if err := h.Decode(src); err != nil {
 		return dst, fmt.Errorf("%w: zstd header: %v", ErrCorrupt, err)
 	}
-	want := limit
-	if h.HasFCS {
-		if h.FrameContentSize > uint64(limit) {
-			return dst, fmt.Errorf("%w: zstd frame declares %d bytes, limit %d", ErrCorrupt, h.FrameContentSize, limit)
-		}
-		want = int(h.FrameContentSize)
+	if !h.HasFCS {
+		return dst, fmt.Errorf("%w: zstd frame without content size", ErrCorrupt)
 	}
+	if h.FrameContentSize > uint64(limit) {
+		return dst, fmt.Errorf("%w: zstd frame declares %d bytes, limit %d", ErrCorrupt, h.FrameContentSize, limit)
+	}
+	want := int(h.FrameContentSize)
 	// DecodeAll (with WithDecodeAllCapLimit) writes at most cap-len bytes.
 	// Other frames may follow the first one; they too must fit.
 	buf := grow(dst, want)

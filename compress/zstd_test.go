@@ -2,6 +2,7 @@ package compress
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"runtime"
@@ -121,5 +122,33 @@ func TestZstdNoGoroutines(t *testing.T) {
 	}
 	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("goroutines: %d before, %d after", before, after)
+	}
+}
+
+// TestZstdHugeWindow decodes a hand-made frame (RFC 8878 §3.1.1) that
+// declares a 4 GiB window but 4000 bytes of content: the allocation follows
+// the content, not the window.
+func TestZstdHugeWindow(t *testing.T) {
+	p := appendHeader(nil, IDChain, 1000)
+	p = append(p, StageZstd)
+	p = appendHeader(p, IDFloat32, 1000)
+	p = binary.LittleEndian.AppendUint32(p, 0xFD2FB528) // frame magic
+	p = append(p, 1<<6)                                 // descriptor: 2-byte content size, multi-segment
+	p = append(p, 22<<3)                                // window descriptor: log 10+22 = 32
+	p = binary.LittleEndian.AppendUint16(p, 4000-256)   // content size − 256
+	blk := uint32(1) | 4000<<3                          // last block, raw, 4000 bytes
+	p = append(p, byte(blk), byte(blk>>8), byte(blk>>16))
+	p = append(p, make([]byte, 4000)...) // 1000 float32 zeros
+	ch := Chain(Float32{}, newZstd(t))
+	dst := make([]float64, 1000)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := ch.Decode(dst, p)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := after.TotalAlloc - before.TotalAlloc; a > 1<<20 {
+		t.Errorf("decoding 4000 bytes with a 4 GiB window allocated %d bytes", a)
 	}
 }
