@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-		"log/slog"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
