@@ -201,12 +201,12 @@ type CentralDP struct {
 	sensMul   float64 // S/C: 1 (Poisson) or 2 (fixed-size)
 	maxRounds int     // rounds the budget allows; -1 for no budget
 
-	clip      float64 // current clip norm
-	steps     int     // noised releases accounted
-	lastClip  float64 // clip norm used by the last release
-	lastFrac  float64 // b̃ of the last release (adaptive)
-	epsSteps  int     // steps at which epsCache was computed (-1 none)
-	epsCache  float64
+	clip     float64 // current clip norm
+	steps    int     // noised releases accounted
+	lastClip float64 // clip norm used by the last release
+	lastFrac float64 // b̃ of the last release (adaptive)
+	epsSteps int     // steps at which epsCache was computed (-1 none)
+	epsCache float64
 }
 
 var (
@@ -346,8 +346,19 @@ func (d *CentralDP) findMaxRounds() error {
 		e, _ := d.epsilonAfter(1)
 		return fmt.Errorf("%w: one round with noise multiplier %.4g already spends ε = %.4g > %v", ErrBudgetExhausted, d.z, e, target)
 	}
-	lo, hi := 1, 2 // within(lo), hi unknown
-	for {
+	// Gallop up from the planned rounds (which calibration made fit, and
+	// usually just so) and bisect.
+	lo := 1
+	if r := d.cfg.Rounds; r > 1 {
+		if ok, err = within(r); err != nil {
+			return err
+		}
+		if ok {
+			lo = r
+		}
+	}
+	for gap := 1; ; gap *= 2 {
+		hi := lo + gap
 		if hi > maxBudgetRounds {
 			d.maxRounds = maxBudgetRounds
 			return nil
@@ -356,13 +367,19 @@ func (d *CentralDP) findMaxRounds() error {
 			return err
 		}
 		if !ok {
-			break
+			return d.bisectRounds(lo, hi, within)
 		}
-		lo, hi = hi, 2*hi
+		lo = hi
 	}
+}
+
+// bisectRounds sets maxRounds to the largest k in [lo, hi) within budget,
+// given within(lo) and !within(hi).
+func (d *CentralDP) bisectRounds(lo, hi int, within func(int) (bool, error)) error {
 	for hi-lo > 1 { // within(lo) and !within(hi)
 		mid := lo + (hi-lo)/2
-		if ok, err = within(mid); err != nil {
+		ok, err := within(mid)
+		if err != nil {
 			return err
 		}
 		if ok {

@@ -15,9 +15,6 @@ func L2Norm(v []float64) float64 {
 	if s > 0x1p-900 && s < 0x1p900 {
 		return math.Sqrt(s)
 	}
-	if s == 0 {
-		return 0
-	}
 	if math.IsNaN(s) {
 		return math.NaN()
 	}
@@ -30,7 +27,7 @@ func L2Norm(v []float64) float64 {
 		}
 		m = max(m, a)
 	}
-	if math.IsInf(m, 1) {
+	if m == 0 || math.IsInf(m, 1) {
 		return m
 	}
 	s = 0

@@ -63,8 +63,8 @@ func (s *Source) Uint64N(n uint64) uint64 { return s.r.Uint64N(n) }
 func (s *Source) Read(p []byte) (int, error) { return s.c.Read(p) }
 
 const (
-	twoPi  = 2 * math.Pi
-	inv53  = 0x1p-53
+	twoPi = 2 * math.Pi
+	inv53 = 0x1p-53
 )
 
 // boxMuller returns two independent standard normal values from two
