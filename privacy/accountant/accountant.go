@@ -19,7 +19,7 @@ var (
 	ErrInvalidSampleRate = errors.New("accountant: sample rate must be in (0, 1]")
 	// ErrInvalidCount: a negative number of steps.
 	ErrInvalidCount = errors.New("accountant: step count must be >= 0")
-	// ErrInvalidOrders: an RDP order that is NaN, infinite or <= 1, or an empty list.
+	// ErrInvalidOrders: an RDP order that is NaN, <= 1 or > [MaxOrder], or an empty list.
 	ErrInvalidOrders = errors.New("accountant: RDP orders must be finite and > 1")
 	// ErrInvalidSampling: an unknown [Sampling], or a FixedSize step whose
 	// Population and SampleRate do not describe m of N clients.
@@ -128,8 +128,8 @@ func validateOrders(orders []float64) error {
 		return fmt.Errorf("%w: empty list", ErrInvalidOrders)
 	}
 	for _, a := range orders {
-		if math.IsNaN(a) || math.IsInf(a, 0) || a <= 1 {
-			return fmt.Errorf("%w: got %v", ErrInvalidOrders, a)
+		if math.IsNaN(a) || math.IsInf(a, 0) || a <= 1 || a > MaxOrder {
+			return fmt.Errorf("%w: got %v (orders must be in (1, %d])", ErrInvalidOrders, a, MaxOrder)
 		}
 	}
 	return nil

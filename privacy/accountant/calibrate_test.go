@@ -42,7 +42,7 @@ func TestCalibrateRoundTrip(t *testing.T) {
 		{"rdp small eps", KindRDP, Target{Epsilon: 0.5, Delta: 1e-6, SampleRate: 0.01, Steps: 1000}},
 		{"rdp large eps", KindRDP, Target{Epsilon: 50, Delta: 1e-5, SampleRate: 1, Steps: 10}},
 		{"rdp fixed-size", KindRDP, Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.01, Steps: 500, Sampling: FixedSize, Population: 10000}},
-		{"pld poisson", KindPLD, Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.05, Steps: 100}},
+		{"pld poisson", KindPLD, Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.2, Steps: 10}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,7 +62,7 @@ func TestCalibrateRoundTrip(t *testing.T) {
 
 // TestCalibratePLDNeedsLessNoise: the tighter accountant needs less noise.
 func TestCalibratePLDNeedsLessNoise(t *testing.T) {
-	tg := Target{Epsilon: 1, Delta: 1e-5, SampleRate: 0.02, Steps: 200}
+	tg := Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.3, Steps: 5}
 	sr, err1 := CalibrateNoise(tg, KindRDP)
 	sp, err2 := CalibrateNoise(tg, KindPLD)
 	if err1 != nil || err2 != nil || sp > sr {

@@ -6,7 +6,7 @@
 //
 // It offers two accountants and a calibrator:
 //
-//   - [RDPAccountant]: Rényi DP (Mironov 2017). [Compose] sums the RDP of
+//   - [RDPAccountant]: Rényi DP (Mironov 2017). [RDPAccountant.Compose] sums the RDP of
 //     each step at every order (Mironov 2017, Prop. 1), so heterogeneous
 //     runs (σ or q changing between rounds) are exact sums; one step's RDP
 //     vector is computed once and multiplied by its count.

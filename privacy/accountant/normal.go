@@ -30,7 +30,7 @@ func logAddExp(a, b float64) float64 {
 	if a < b {
 		a, b = b, a
 	}
-	if math.IsInf(b, -1) {
+	if math.IsInf(b, -1) || math.IsInf(a, 1) {
 		return a
 	}
 	return a + math.Log1p(math.Exp(b-a))
@@ -45,13 +45,4 @@ func logSubExp(a, b float64) float64 {
 		return math.Inf(-1)
 	}
 	return a + math.Log(-math.Expm1(b-a))
-}
-
-// logBinom returns log|C(a, k)| and the sign of C(a, k) for real a >= 0 and
-// integer k >= 0 (C(a, k) = a(a-1)…(a-k+1)/k!).
-func logBinom(a float64, k int) (float64, int) {
-	la, _ := math.Lgamma(a + 1)
-	lk, _ := math.Lgamma(float64(k) + 1)
-	lr, sign := math.Lgamma(a - float64(k) + 1)
-	return la - lk - lr, sign
 }

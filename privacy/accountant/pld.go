@@ -60,6 +60,10 @@ func (c PLDConfig) Validate() error {
 	return nil
 }
 
+// MaxPLDSteps bounds the total number of steps a [PLDAccountant] holds, so
+// that loss-grid indices stay within int64.
+const MaxPLDSteps = 1 << 40
+
 // PLDAccountant tracks privacy loss distributions (PLDs) of Poisson-sampled
 // Gaussian steps and composes them by FFT; see the package documentation for
 // the discretization and why its ε is an upper bound.
@@ -104,6 +108,16 @@ func (a *PLDAccountant) Compose(s Step, count int) error {
 	if count == 0 {
 		return nil
 	}
+	total := count
+	for _, g := range a.groups {
+		total += g.count
+		if total > MaxPLDSteps || total < 0 {
+			return fmt.Errorf("%w: more than MaxPLDSteps = %d steps in a PLD accountant", ErrInvalidCount, MaxPLDSteps)
+		}
+	}
+	if count > MaxPLDSteps {
+		return fmt.Errorf("%w: more than MaxPLDSteps = %d steps in a PLD accountant", ErrInvalidCount, MaxPLDSteps)
+	}
 	a.cache = nil
 	for i := range a.groups {
 		g := &a.groups[i]
@@ -129,7 +143,11 @@ func (a *PLDAccountant) Epsilon(delta float64) (float64, error) {
 		return 0, err
 	}
 	if p.gaussMu >= 0 {
-		return gaussianEpsilon(p.gaussMu, delta), nil
+		e, ok := gaussianEpsilon(p.gaussMu, delta)
+		if !ok {
+			return math.Inf(1), fmt.Errorf("%w: no finite ε for δ=%v (μ=%v)", ErrUnreachable, delta, p.gaussMu)
+		}
+		return e, nil
 	}
 	e1, ok1 := p.remove.epsilon(delta)
 	e2, ok2 := p.add.epsilon(delta)
@@ -212,13 +230,20 @@ func gaussianDelta(mu, eps float64) float64 {
 }
 
 // gaussianEpsilon inverts gaussianDelta by bisection, returning the upper
-// end of the final bracket (so δ(ε) <= delta up to rounding).
-func gaussianEpsilon(mu, delta float64) float64 {
+// end of the final bracket (so δ(ε) <= delta up to rounding); ok is false if
+// no finite ε is found (μ infinite or beyond 1e300).
+func gaussianEpsilon(mu, delta float64) (float64, bool) {
+	if math.IsInf(mu, 0) || math.IsNaN(mu) {
+		return math.Inf(1), false
+	}
 	if gaussianDelta(mu, 0) <= delta {
-		return 0
+		return 0, true
 	}
 	lo, hi := 0.0, 1.0
-	for gaussianDelta(mu, hi) > delta {
+	for !(gaussianDelta(mu, hi) <= delta) {
+		if hi > 1e300 {
+			return math.Inf(1), false
+		}
 		lo, hi = hi, 2*hi
 	}
 	for i := 0; i < 200 && hi-lo > 1e-13*hi; i++ {
@@ -229,7 +254,7 @@ func gaussianEpsilon(mu, delta float64) float64 {
 			hi = m
 		}
 	}
-	return hi
+	return hi, true
 }
 
 type direction int
@@ -318,7 +343,7 @@ func discretize(d direction, sigma, q, h, tau float64) (discretePLD, int64) {
 		return discretePLD{}, n
 	}
 	if n < 2 {
-		n, ihi = 2, ilo+1
+		n = 2
 	}
 	p := make([]float64, n)
 	eh := math.Exp(h)
@@ -338,24 +363,33 @@ func discretize(d direction, sigma, q, h, tau float64) (discretePLD, int64) {
 	return discretePLD{lo: ilo, p: p, inf: sa0}, n
 }
 
-// logMGF returns log Σ_k p_k e^{t·s_k} over the finite part.
-func (d discretePLD) logMGF(t, h float64) float64 {
-	m := math.Inf(-1)
+// logMGFs returns log Σ_k p_k e^{t·s_k} over the finite part for each t.
+func (d discretePLD) logMGFs(ts []float64, h float64) []float64 {
+	idx := make([]int, 0, len(d.p))
+	lp := make([]float64, 0, len(d.p))
 	for k, v := range d.p {
 		if v > 0 {
-			m = math.Max(m, math.Log(v)+t*float64(d.lo+int64(k))*h)
+			idx = append(idx, k)
+			lp = append(lp, math.Log(v))
 		}
 	}
-	if math.IsInf(m, -1) {
-		return m
-	}
-	s := 0.0
-	for k, v := range d.p {
-		if v > 0 {
-			s += math.Exp(math.Log(v) + t*float64(d.lo+int64(k))*h - m)
+	out := make([]float64, len(ts))
+	for j, t := range ts {
+		m := math.Inf(-1)
+		for i, k := range idx {
+			m = math.Max(m, lp[i]+t*float64(d.lo+int64(k))*h)
 		}
+		if math.IsInf(m, -1) {
+			out[j] = m
+			continue
+		}
+		s := 0.0
+		for i, k := range idx {
+			s += math.Exp(lp[i] + t*float64(d.lo+int64(k))*h - m)
+		}
+		out[j] = m + math.Log(s)
 	}
-	return m + math.Log(s)
+	return out
 }
 
 // composedPLD is the composition of every group in one direction.
@@ -388,17 +422,22 @@ func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) 
 	}
 	// Chernoff bounds on the composed loss S: P(S >= a) <= exp(K(t) - t·a)
 	// and P(S <= a) <= exp(K(-t) + t·a), K = Σ count·logMGF.
+	var ts []float64
+	for k := -8; k <= 8; k++ {
+		ts = append(ts, math.Ldexp(1, k), -math.Ldexp(1, k))
+	}
+	cum := make([]float64, len(ts))
+	for i, g := range groups {
+		for j, v := range pl[i].logMGFs(ts, h) {
+			cum[j] += float64(g.count) * v
+		}
+	}
 	ahi, alo := math.Inf(1), math.Inf(-1)
 	lt := math.Log(tau)
-	for k := -8; k <= 8; k++ {
-		t := math.Ldexp(1, k)
-		kp, km := 0.0, 0.0
-		for i, g := range groups {
-			kp += float64(g.count) * pl[i].logMGF(t, h)
-			km += float64(g.count) * pl[i].logMGF(-t, h)
-		}
-		ahi = math.Min(ahi, (kp-lt)/t)
-		alo = math.Max(alo, (lt-km)/t)
+	for j := 0; j < len(ts); j += 2 {
+		t := ts[j]
+		ahi = math.Min(ahi, (cum[j]-lt)/t)
+		alo = math.Max(alo, (lt-cum[j+1])/t)
 	}
 	lo, hi := smin, smax
 	if v := math.Floor(alo / h); !math.IsNaN(v) && v > float64(lo) {
@@ -451,7 +490,7 @@ func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) 
 	return &composedPLD{
 		lo:    lo,
 		h:     h,
-		p:     out[:nb],
+		p:     out, // positions past hi are real losses above the window
 		inf:   -math.Expm1(logNoInf),
 		slack: 2*tau + neg,
 	}, nb
