@@ -110,7 +110,8 @@ type Client struct {
 	signed         []uint32                                        // survivor list signed in ConsistencyCheck
 
 	gen *maskGen
-	acc []uint64
+	acc []uint64 // lane accumulator when b ≤ 32, else one word per coordinate
+	tmp []uint64 // scratch for packing when b < 32
 }
 
 // NewClient returns a client for cfg.
@@ -353,22 +354,48 @@ func (c *Client) MaskedInput(sb *SharesBroadcast, input []uint64) (*MaskedMsg, e
 	if err := c.receive(sb); err != nil {
 		return nil, c.fail(err)
 	}
+	d := c.p.Dim
+	lanes := c.bits <= 32 // two coordinates per word (see addLanes)
 	if c.acc == nil {
-		c.acc = make([]uint64, c.p.Dim)
 		c.gen = newMaskGen()
+		if lanes {
+			c.acc = make([]uint64, laneLen(d))
+			if c.bits < 32 {
+				c.tmp = make([]uint64, d)
+			}
+		} else {
+			c.acc = make([]uint64, d)
+		}
 	}
-	copy(c.acc, input)
-	c.gen.add(c.acc, c.selfSeed, c.bits, false)
+	addMask := func(seed [32]byte, neg bool) {
+		if lanes {
+			c.gen.addLanes(c.acc, seed, neg)
+		} else {
+			c.gen.add(c.acc, seed, c.bits, neg)
+		}
+	}
+	if lanes {
+		lanesFrom(c.acc, input)
+	} else {
+		copy(c.acc, input)
+	}
+	addMask(c.selfSeed, false)
 	for _, v := range c.senders {
 		shared, err := c.agree(c.sPriv, c.peers[v].SKey)
 		if err != nil {
 			return nil, c.fail(clientErr(v, ErrDecode, "s key: %v", err))
 		}
-		c.gen.add(c.acc, PairwiseSeed(shared, c.session, c.id, v), c.bits, c.id > v)
+		addMask(PairwiseSeed(shared, c.session, c.id, v), c.id > v)
 	}
-	out := &MaskedMsg{Session: c.session, Client: c.id, Bits: c.bits, Dim: c.p.Dim}
-	out.Data = Pack(make([]byte, 0, PackedLen(c.p.Dim, c.bits)), c.acc, c.bits)
+	out := &MaskedMsg{Session: c.session, Client: c.id, Bits: c.bits, Dim: d}
+	buf := make([]byte, 0, PackedLen(d, c.bits))
+	if lanes {
+		out.Data = packLanes(buf, c.acc, d, c.bits, c.tmp)
+	} else {
+		out.Data = Pack(buf, c.acc, c.bits)
+	}
 	clear(c.acc)
+	clear(c.tmp)
 	c.selfSeed = [32]byte{}
 	c.phase = clientMasked
 	return out, nil
@@ -445,7 +472,7 @@ func (c *Client) receive(sb *SharesBroadcast) error {
 	return nil
 }
 
-var errFeldman = errors.New("Feldman check failed")
+var errFeldman = errors.New("secagg: share fails its Feldman check")
 
 func verifyDealer(x uint32, y *edwards25519.Scalar, commit [][32]byte) error {
 	pts, err := decodeCommitments(commit)

@@ -104,7 +104,7 @@ func ExampleQuantize() {
 	const clip, bits, n = 1.0, 32, 2
 	a, _ := secagg.Quantize(make([]uint64, 2), []float64{0.5, -0.25}, clip, bits, n, rng)
 	b, _ := secagg.Quantize(make([]uint64, 2), []float64{0.25, 3.0}, clip, bits, n, rng) // 3.0 is clipped to 1
-	sum := []uint64{a[0] + b[0], a[1] + b[1]}                                              // what secure aggregation returns
+	sum := []uint64{a[0] + b[0], a[1] + b[1]}                                            // what secure aggregation returns
 	out, _ := secagg.Dequantize(make([]float64, 2), sum, clip, bits, n, 2)
 	fmt.Printf("%.6f %.6f (step %.1e)\n", out[0], out[1], secagg.QuantStep(clip, bits, n))
 	// Output:

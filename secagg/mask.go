@@ -53,24 +53,10 @@ func (g *maskGen) add(acc []uint64, seed [32]byte, bits int, neg bool) {
 		n := min(per, len(acc))
 		ks := g.buf[:n*wb]
 		ctr.XORKeyStream(ks, zeroChunk[:n*wb])
-		a := acc[:n]
-		switch {
-		case wb == 4 && !neg:
-			for i := range a {
-				a[i] += uint64(binary.LittleEndian.Uint32(ks[4*i:]))
-			}
-		case wb == 4:
-			for i := range a {
-				a[i] -= uint64(binary.LittleEndian.Uint32(ks[4*i:]))
-			}
-		case !neg:
-			for i := range a {
-				a[i] += binary.LittleEndian.Uint64(ks[8*i:])
-			}
-		default:
-			for i := range a {
-				a[i] -= binary.LittleEndian.Uint64(ks[8*i:])
-			}
+		if wb == 4 {
+			add32(acc[:n], ks, neg)
+		} else {
+			add64(acc[:n], ks, neg)
 		}
 		acc = acc[n:]
 	}
@@ -203,4 +189,162 @@ func paddingClean(src []byte, d, bits int) bool {
 		return true
 	}
 	return src[len(src)-1]>>uint(used) == 0
+}
+
+// add32 adds (or subtracts) the little-endian uint32 words of ks to a;
+// len(ks) == 4·len(a). Two words are read per 8-byte load.
+func add32(a []uint64, ks []byte, neg bool) {
+	n := len(a) / 4
+	body, tail := a[:4*n], a[4*n:]
+	kb := ks[:16*n]
+	if neg {
+		for j := 0; j < n; j++ {
+			w0 := binary.LittleEndian.Uint64(kb[16*j:])
+			w1 := binary.LittleEndian.Uint64(kb[16*j+8:])
+			q := body[4*j : 4*j+4 : 4*j+4]
+			q[0] -= w0 & 0xFFFFFFFF
+			q[1] -= w0 >> 32
+			q[2] -= w1 & 0xFFFFFFFF
+			q[3] -= w1 >> 32
+		}
+	} else {
+		for j := 0; j < n; j++ {
+			w0 := binary.LittleEndian.Uint64(kb[16*j:])
+			w1 := binary.LittleEndian.Uint64(kb[16*j+8:])
+			q := body[4*j : 4*j+4 : 4*j+4]
+			q[0] += w0 & 0xFFFFFFFF
+			q[1] += w0 >> 32
+			q[2] += w1 & 0xFFFFFFFF
+			q[3] += w1 >> 32
+		}
+	}
+	kt := ks[16*n:]
+	for i := range tail {
+		w := uint64(binary.LittleEndian.Uint32(kt[4*i:]))
+		if neg {
+			tail[i] -= w
+		} else {
+			tail[i] += w
+		}
+	}
+}
+
+// add64 adds (or subtracts) the little-endian uint64 words of ks to a;
+// len(ks) == 8·len(a).
+func add64(a []uint64, ks []byte, neg bool) {
+	ks = ks[:8*len(a)]
+	if neg {
+		for i := range a {
+			a[i] -= binary.LittleEndian.Uint64(ks[8*i:])
+		}
+		return
+	}
+	for i := range a {
+		a[i] += binary.LittleEndian.Uint64(ks[8*i:])
+	}
+}
+
+// Lane accumulators (b ≤ 32). Word j of a lane accumulator holds
+// coordinate 2j in its low 32 bits and coordinate 2j+1 in its high 32
+// bits, so one 64-bit operation adds two coordinates mod 2^32 (SWAR); the
+// mask keystream read as little-endian uint64 words has exactly this
+// layout. For odd d the high lane of the last word is unused.
+const laneHigh = 0x8000000080000000
+
+// laneAdd adds the two 32-bit lanes of a and b independently, mod 2^32.
+func laneAdd(a, b uint64) uint64 { return ((a &^ laneHigh) + (b &^ laneHigh)) ^ ((a ^ b) & laneHigh) }
+
+// laneSub subtracts the two 32-bit lanes of b from those of a, mod 2^32.
+func laneSub(a, b uint64) uint64 { return ((a | laneHigh) - (b &^ laneHigh)) ^ ((a ^ ^b) & laneHigh) }
+
+// laneLen is the number of lane words for d coordinates.
+func laneLen(d int) int { return (d + 1) / 2 }
+
+// addLanes adds (or subtracts) the mask of seed to the lane accumulator acc.
+func (g *maskGen) addLanes(acc []uint64, seed [32]byte, neg bool) {
+	blk, err := aes.NewCipher(seed[:])
+	if err != nil {
+		panic("secagg: aes: " + err.Error())
+	}
+	ctr := cipher.NewCTR(blk, g.iv[:])
+	per := len(g.buf) / 8
+	for len(acc) > 0 {
+		n := min(per, len(acc))
+		ks := g.buf[:8*n]
+		ctr.XORKeyStream(ks, zeroChunk[:8*n])
+		a := acc[:n]
+		ks = ks[:8*len(a)]
+		if neg {
+			for i := range a {
+				a[i] = laneSub(a[i], binary.LittleEndian.Uint64(ks[8*i:]))
+			}
+		} else {
+			for i := range a {
+				a[i] = laneAdd(a[i], binary.LittleEndian.Uint64(ks[8*i:]))
+			}
+		}
+		acc = acc[n:]
+	}
+}
+
+// lanesFrom writes the values v (each < 2^32) into the lane accumulator acc.
+func lanesFrom(acc []uint64, v []uint64) {
+	for j := range acc {
+		w := v[2*j]
+		if 2*j+1 < len(v) {
+			w |= v[2*j+1] << 32
+		}
+		acc[j] = w
+	}
+}
+
+// lanesTo writes the d coordinates of acc, reduced mod 2^b, to dst[:d].
+func lanesTo(dst []uint64, acc []uint64, bits int) {
+	m := wordMask(bits)
+	for i := range dst {
+		dst[i] = acc[i/2] >> (32 * uint(i&1)) & m
+	}
+}
+
+// packLanes appends the bit-packed encoding of the d coordinates of acc.
+// tmp is a scratch buffer of d words used when b < 32.
+func packLanes(dst []byte, acc []uint64, d, bits int, tmp []uint64) []byte {
+	if bits == 32 {
+		start := len(dst)
+		dst = append(dst, make([]byte, 4*d)...)
+		out := dst[start:]
+		for j := range d / 2 {
+			binary.LittleEndian.PutUint64(out[8*j:], acc[j])
+		}
+		if d%2 == 1 {
+			binary.LittleEndian.PutUint32(out[4*(d-1):], uint32(acc[d/2]))
+		}
+		return dst
+	}
+	lanesTo(tmp[:d], acc, bits)
+	return Pack(dst, tmp[:d], bits)
+}
+
+// unpackAddLanes adds the d packed b-bit values in src (b ≤ 32) to the lane
+// accumulator acc.
+func unpackAddLanes(acc []uint64, src []byte, d, bits int, tmp []uint64) {
+	if bits == 32 {
+		for j := range d / 2 {
+			acc[j] = laneAdd(acc[j], binary.LittleEndian.Uint64(src[8*j:]))
+		}
+		if d%2 == 1 {
+			acc[d/2] = laneAdd(acc[d/2], uint64(binary.LittleEndian.Uint32(src[4*(d-1):])))
+		}
+		return
+	}
+	v := tmp[:d]
+	clear(v)
+	unpackAdd(v, src, bits)
+	for j := range acc {
+		w := v[2*j]
+		if 2*j+1 < d {
+			w |= v[2*j+1] << 32
+		}
+		acc[j] = laneAdd(acc[j], w)
+	}
 }

@@ -404,3 +404,62 @@ func TestQuantize(t *testing.T) {
 		t.Errorf("count > n: %v", err)
 	}
 }
+
+// TestLanes checks the two-lane (SWAR) arithmetic against per-lane
+// arithmetic, and the lane mask path against the one-word-per-coordinate
+// path and the KAT-checked Expand.
+func TestLanes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 7))
+	edge := []uint64{0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF}
+	for i := range 20000 {
+		a, b := rng.Uint64(), rng.Uint64()
+		if i < 25*25 {
+			a = edge[i%5] | edge[(i/5)%5]<<32
+			b = edge[(i/25)%5] | edge[(i/125)%5]<<32
+		}
+		lo := func(x uint64) uint32 { return uint32(x) }
+		hi := func(x uint64) uint32 { return uint32(x >> 32) }
+		sum, diff := laneAdd(a, b), laneSub(a, b)
+		if lo(sum) != lo(a)+lo(b) || hi(sum) != hi(a)+hi(b) {
+			t.Fatalf("laneAdd(%x, %x) = %x", a, b, sum)
+		}
+		if lo(diff) != lo(a)-lo(b) || hi(diff) != hi(a)-hi(b) {
+			t.Fatalf("laneSub(%x, %x) = %x", a, b, diff)
+		}
+	}
+	g := newMaskGen()
+	for _, d := range []int{1, 2, 7, 4096, 5001} {
+		for _, bits := range []int{5, 32} {
+			input := make([]uint64, d)
+			for i := range input {
+				input[i] = rng.Uint64() & wordMask(bits)
+			}
+			ref := slices.Clone(input)
+			g.add(ref, [32]byte{1}, bits, false)
+			g.add(ref, [32]byte{2}, bits, true)
+			lanes := make([]uint64, laneLen(d))
+			lanesFrom(lanes, input)
+			g.addLanes(lanes, [32]byte{1}, false)
+			g.addLanes(lanes, [32]byte{2}, true)
+			got := make([]uint64, d)
+			lanesTo(got, lanes, bits)
+			for i := range ref {
+				if got[i] != ref[i]&wordMask(bits) {
+					t.Fatalf("d=%d bits=%d: coordinate %d: %d, want %d", d, bits, i, got[i], ref[i]&wordMask(bits))
+				}
+			}
+			// Pack / unpack through lanes.
+			packed := packLanes(nil, lanes, d, bits, make([]uint64, d))
+			if want := Pack(nil, got, bits); !slices.Equal(packed, want) {
+				t.Fatalf("d=%d bits=%d: packLanes differs from Pack", d, bits)
+			}
+			back := make([]uint64, laneLen(d))
+			unpackAddLanes(back, packed, d, bits, make([]uint64, d))
+			again := make([]uint64, d)
+			lanesTo(again, back, bits)
+			if !slices.Equal(again, got) {
+				t.Fatalf("d=%d bits=%d: unpackAddLanes round trip", d, bits)
+			}
+		}
+	}
+}

@@ -89,6 +89,8 @@ type Server struct {
 	bShares   map[uint32][]Share
 	sShares   map[uint32][]Share
 
+	lanes     bool     // b ≤ 32: accumulators hold two coordinates per word
+	tmp       []uint64 // scratch for unpacking when b < 32
 	workerAcc [][]uint64
 	result    []uint64
 }
@@ -100,6 +102,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, p: cfg.Params}
 	s.bits = s.p.bits()
+	s.lanes = s.bits <= 32
 	s.t = s.p.Threshold
 	s.g = newGraph(&s.p)
 	s.roundID = s.p.RoundID()
@@ -268,7 +271,7 @@ func (s *Server) Shares() ([]*SharesBroadcast, error) {
 		slices.Sort(r)
 		s.recvFrom[v] = r
 	}
-	s.acc = make([]uint64, s.p.Dim)
+	s.acc = make([]uint64, s.accLen())
 	s.survivors = make(map[uint32]bool)
 	s.phase = serverMasked
 	return out, nil
@@ -292,7 +295,14 @@ func (s *Server) HandleMasked(m *MaskedMsg) error {
 	if m.Bits != s.bits || m.Dim != s.p.Dim || len(m.Data) != PackedLen(s.p.Dim, s.bits) || !paddingClean(m.Data, m.Dim, m.Bits) {
 		return clientErr(m.Client, ErrLength, "vector of %d × %d bits in %d bytes, want %d × %d bits", m.Dim, m.Bits, len(m.Data), s.p.Dim, s.bits)
 	}
-	unpackAdd(s.acc, m.Data, s.bits)
+	if s.lanes {
+		if s.bits < 32 && s.tmp == nil {
+			s.tmp = make([]uint64, s.p.Dim)
+		}
+		unpackAddLanes(s.acc, m.Data, s.p.Dim, s.bits, s.tmp)
+	} else {
+		unpackAdd(s.acc, m.Data, s.bits)
+	}
 	s.survivors[m.Client] = true
 	return nil
 }
@@ -554,7 +564,7 @@ func (s *Server) unmask() ([]uint64, error) {
 	gens := make([]*maskGen, workers)
 	parallelFor(len(jobs), workers, func(w, i int) {
 		if s.workerAcc[w] == nil {
-			s.workerAcc[w] = make([]uint64, s.p.Dim)
+			s.workerAcc[w] = make([]uint64, s.accLen())
 		}
 		if !used[w] {
 			clear(s.workerAcc[w])
@@ -578,27 +588,51 @@ func (s *Server) unmask() ([]uint64, error) {
 			}
 			seed = PairwiseSeed(shared, s.session, j.u, j.peer)
 		}
-		gens[w].add(s.workerAcc[w], seed, s.bits, j.neg)
+		if s.lanes {
+			gens[w].addLanes(s.workerAcc[w], seed, j.neg)
+		} else {
+			gens[w].add(s.workerAcc[w], seed, s.bits, j.neg)
+		}
 	})
 	for _, err := range jobErrs {
 		if err != nil {
 			return nil, err
 		}
 	}
-	out := slices.Clone(s.acc)
+	total := slices.Clone(s.acc)
 	for w := range workers {
-		if used[w] {
-			a := s.workerAcc[w]
-			for i := range out {
-				out[i] += a[i]
+		if !used[w] {
+			continue
+		}
+		a := s.workerAcc[w][:len(total)]
+		if s.lanes {
+			for i := range total {
+				total[i] = laneAdd(total[i], a[i])
+			}
+		} else {
+			for i := range total {
+				total[i] += a[i]
 			}
 		}
 	}
-	m := wordMask(s.bits)
-	for i := range out {
-		out[i] &= m
+	if s.lanes {
+		out := make([]uint64, s.p.Dim)
+		lanesTo(out, total, s.bits)
+		return out, nil
 	}
-	return out, nil
+	m := wordMask(s.bits)
+	for i := range total {
+		total[i] &= m
+	}
+	return total, nil
+}
+
+// accLen is the length of the server's accumulators.
+func (s *Server) accLen() int {
+	if s.lanes {
+		return laneLen(s.p.Dim)
+	}
+	return s.p.Dim
 }
 
 // lagrangeCache memoizes Lagrange coefficients by their x-set.
