@@ -19,6 +19,10 @@ import (
 //     values closest to the median of the θ selected values (ties to the
 //     lower input index).
 //
+// With F ≤ 2 the last Krum steps score by the single nearest neighbour, so
+// two mutually nearest updates tie and the lower index wins: the result
+// then depends on the input order.
+//
 // The pairwise distances are computed once per call (see [Krum]) and reused
 // by every Krum iteration; the coordinate-wise step runs in parallel over
 // coordinates like [Median]. Aggregate does not allocate once its scratch

@@ -51,8 +51,8 @@
 // Aggregate never modifies the updates and overwrites every coordinate of
 // dst on success (dst is unspecified after an error, except for
 // [GeoMed]'s [ErrNotConverged]). Results are deterministic for a given
-// input order and, except for [Bucketing], independent of GOMAXPROCS, since
-// every sum runs in a fixed order. Pairwise distances are computed once
+// input order (and, for [Bucketing], seed) and independent of GOMAXPROCS,
+// since every sum runs in a fixed order. Pairwise distances are computed once
 // per call as ‖a‖² + ‖b‖² − 2a·b from a Gram matrix (gonum's Dsyrk),
 // clamped at zero; the rules depend on them only through comparisons.
 // Ties between equal scores or distances go to the lower input index.
