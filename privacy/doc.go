@@ -43,11 +43,12 @@
 // Gaussian noise comes from [Source]: ChaCha8 (math/rand/v2, a CSPRNG)
 // keyed with 32 bytes from crypto/rand, unless the caller injects a reader
 // (tests, reproducible simulations — then there is no privacy against
-// whoever knows the seed). Normal values come from the Box–Muller
-// transform over 53-bit uniforms. Like every textbook floating-point
-// sampler, it is not an exact Gaussian: its outputs are a finite,
-// irregular set of doubles (no tail beyond ≈ 8.57σ, and gaps whose
-// pattern depends on the noise drawn), so the low-order bits of a noised
+// whoever knows the seed). Normal values come from the ziggurat method
+// (Marsaglia and Tsang 2000) over 53-bit uniforms, with Marsaglia's tail
+// algorithm beyond 3.65. Like every floating-point sampler (Box–Muller
+// included), it is not an exact Gaussian: its outputs are a finite,
+// irregular set of doubles (no tail beyond about 13.7σ, and gaps whose
+// pattern depends on the value drawn), so the low-order bits of a noised
 // value can leak more than the DP analysis admits (Mironov 2012, "On
 // Significance of the Least Significant Bits for Differential Privacy").
 // The effect is tiny for model updates of many coordinates, but it is not

@@ -62,28 +62,76 @@ func (s *Source) Uint64N(n uint64) uint64 { return s.r.Uint64N(n) }
 // Read fills p with random bytes; it never fails.
 func (s *Source) Read(p []byte) (int, error) { return s.c.Read(p) }
 
+// Ziggurat tables (Marsaglia and Tsang 2000, "The Ziggurat Method for
+// Generating Random Variables", 256 layers): f(x) = exp(−x²/2) is covered by
+// 255 rectangles and a base strip with the tail beyond zigR, all of area
+// zigV. zigX[i] is the right edge of layer i (zigX[0] = zigV/f(zigR) is the
+// base strip's virtual width, zigX[256] = 0), zigF[i] = f(zigX[i]), and
+// zigK[i] = zigX[i+1]/zigX[i] is the fraction of layer i that lies wholly
+// under the curve. The tables are constants computed once.
 const (
-	twoPi = 2 * math.Pi
-	inv53 = 0x1p-53
+	zigR = 3.6541528853610088
+	zigV = 4.92867323399e-3
 )
 
-// boxMuller returns two independent standard normal values from two
-// 53-bit uniforms: u1 in (0, 1] (so the logarithm is finite) and u2 in
-// [0, 1).
-func boxMuller(x, y uint64) (float64, float64) {
-	u1 := float64(x>>11+1) * inv53
-	u2 := float64(y>>11) * inv53
-	r := math.Sqrt(-2 * math.Log(u1))
-	sin, cos := math.Sincos(twoPi * u2)
-	return r * cos, r * sin
+var zigX, zigF, zigK = zigTables()
+
+func zigTables() (x, f, k [257]float64) {
+	pdf := func(x float64) float64 { return math.Exp(-0.5 * x * x) }
+	x[0] = zigV / pdf(zigR)
+	x[1] = zigR
+	for i := 1; i < 255; i++ {
+		x[i+1] = math.Sqrt(-2 * math.Log(zigV/x[i]+pdf(x[i])))
+	}
+	x[256] = 0
+	for i := range x {
+		f[i] = pdf(x[i])
+	}
+	for i := 0; i < 256; i++ {
+		k[i] = x[i+1] / x[i]
+	}
+	return x, f, k
 }
 
-// Normal returns a standard normal value (Box–Muller over 53-bit
-// uniforms). See the package documentation for its floating-point
-// caveats.
+// unit53 returns a uniform value in (0, 1] with 53 random bits.
+func unit53(b uint64) float64 { return float64(b>>11+1) * 0x1p-53 }
+
+// Normal returns a standard normal value: the ziggurat method over one
+// 64-bit draw per try (8 bits pick the layer, 1 bit the sign, 53 bits the
+// position), with Marsaglia's exact tail algorithm beyond zigR. See the
+// package documentation for the floating-point caveats.
 func (s *Source) Normal() float64 {
-	z, _ := boxMuller(s.c.Uint64(), s.c.Uint64())
-	return z
+	for {
+		b := s.c.Uint64()
+		i := b & 0xff
+		u := float64(b>>11) * 0x1p-53
+		z := u * zigX[i]
+		neg := b&0x100 != 0
+		switch {
+		case u < zigK[i]:
+			// Inside the part of the layer that lies under the curve.
+		case i == 0:
+			// The tail beyond zigR (Marsaglia 1964).
+			for {
+				a := -math.Log(unit53(s.c.Uint64())) / zigR
+				c := -math.Log(unit53(s.c.Uint64()))
+				if 2*c > a*a {
+					z = zigR + a
+					break
+				}
+			}
+		default:
+			// The wedge between the layer's rectangle and the curve.
+			y := zigF[i] + (zigF[i+1]-zigF[i])*float64(s.c.Uint64()>>11)*0x1p-53
+			if y >= math.Exp(-0.5*z*z) {
+				continue
+			}
+		}
+		if neg {
+			return -z
+		}
+		return z
+	}
 }
 
 // AddGaussian adds independent N(0, sigma²) noise to every element of dst
@@ -97,15 +145,8 @@ func (s *Source) AddGaussian(dst []float64, sigma float64) []float64 {
 	if sigma == 0 {
 		return dst
 	}
-	i := 0
-	for ; i+2 <= len(dst); i += 2 {
-		z0, z1 := boxMuller(s.c.Uint64(), s.c.Uint64())
-		dst[i] += sigma * z0
-		dst[i+1] += sigma * z1
-	}
-	if i < len(dst) {
-		z0, _ := boxMuller(s.c.Uint64(), s.c.Uint64())
-		dst[i] += sigma * z0
+	for i := range dst {
+		dst[i] += sigma * s.Normal()
 	}
 	return dst
 }

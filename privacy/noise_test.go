@@ -254,3 +254,48 @@ func TestUint64NUniform(t *testing.T) {
 		t.Errorf("chi-square %v, counts %v", chi, counts)
 	}
 }
+
+// The ziggurat tables must describe 256 layers of equal area zigV that end
+// at 0: a wrong constant leaves the top layer too big or too small.
+func TestZigguratTables(t *testing.T) {
+	pdf := func(x float64) float64 { return math.Exp(-x * x / 2) }
+	tail := math.Sqrt(math.Pi/2) * math.Erfc(zigR/math.Sqrt2) // ∫_r^∞ f
+	if base := zigR*pdf(zigR) + tail; math.Abs(base-zigV) > 1e-9*zigV {
+		t.Errorf("base strip area %v, want %v", base, zigV)
+	}
+	for i := 1; i < 256; i++ {
+		if a := zigX[i] * (zigF[i+1] - zigF[i]); math.Abs(a-zigV) > 1e-8*zigV {
+			t.Fatalf("layer %d has area %v, want %v", i, a, zigV)
+		}
+		if !(zigX[i+1] < zigX[i]) {
+			t.Fatalf("edges not decreasing at %d", i)
+		}
+	}
+}
+
+// The tail beyond the ziggurat's base (|z| > r ≈ 3.65) comes from a
+// separate algorithm; its mass must be 2Φ(−r), and beyond 4.5 2Φ(−4.5).
+func TestGaussianTail(t *testing.T) {
+	const n = 2_000_000
+	s := newSeeded(t, 12)
+	var beyondR, beyond45 int
+	for i := 0; i < n; i++ {
+		z := math.Abs(s.Normal())
+		if z > zigR {
+			beyondR++
+		}
+		if z > 4.5 {
+			beyond45++
+		}
+	}
+	for _, c := range []struct {
+		k   float64
+		got int
+	}{{zigR, beyondR}, {4.5, beyond45}} {
+		p := 2 * normCDF(-c.k)
+		se := math.Sqrt(p * (1 - p) / n)
+		if got := float64(c.got) / n; math.Abs(got-p) > 5*se {
+			t.Errorf("P(|Z| > %v) = %v, want %v ± %v", c.k, got, p, 5*se)
+		}
+	}
+}

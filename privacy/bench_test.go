@@ -1,0 +1,84 @@
+package privacy
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkAddGaussian measures Gaussian noise from a crypto/rand-keyed
+// source; bytes are the 8 bytes of each float64 output.
+func BenchmarkAddGaussian(b *testing.B) {
+	for _, d := range []int{1_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("d=%d", d), func(b *testing.B) {
+			s, err := NewSource(nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := make([]float64, d)
+			b.SetBytes(int64(8 * d))
+			b.ReportAllocs()
+			for b.Loop() {
+				s.AddGaussian(v, 1)
+			}
+		})
+	}
+}
+
+func BenchmarkDiscreteGaussian(b *testing.B) {
+	for _, sigma := range []float64{1, 100, 1e6} {
+		b.Run(fmt.Sprintf("sigma=%g", sigma), func(b *testing.B) {
+			g, err := NewDiscreteGaussianFloat(sigma)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, _ := NewSource(nil)
+			v := make([]int64, 1000)
+			b.SetBytes(8 * 1000)
+			b.ReportAllocs()
+			for b.Loop() {
+				g.AddTo(v, s)
+			}
+		})
+	}
+}
+
+func BenchmarkClipL2(b *testing.B) {
+	for _, d := range []int{1_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("d=%d", d), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			v := make([]float64, d)
+			for i := range v {
+				v[i] = r.NormFloat64()
+			}
+			dst := make([]float64, d)
+			b.SetBytes(int64(8 * d))
+			b.ReportAllocs()
+			for b.Loop() {
+				ClipL2(dst, v, 1)
+			}
+		})
+	}
+}
+
+// BenchmarkCentralDPAggregate: n updates of dimension d, clipped, summed,
+// noised; bytes are the n·d·8 bytes of input read.
+func BenchmarkCentralDPAggregate(b *testing.B) {
+	for _, c := range []struct{ n, d int }{{10, 100_000}, {100, 10_000}, {100, 100_000}} {
+		b.Run(fmt.Sprintf("n=%d/d=%d", c.n, c.d), func(b *testing.B) {
+			dp, err := NewCentralDP(CentralConfig{ClipNorm: 1, NoiseMultiplier: 1, Population: 10 * c.n, SampleRate: 0.1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ups := randomUpdates(rand.New(rand.NewPCG(1, 2)), c.n, c.d, 1)
+			dst := make([]float64, c.d)
+			b.SetBytes(int64(8 * c.n * c.d))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := dp.Aggregate(dst, ups); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
