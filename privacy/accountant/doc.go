@@ -36,11 +36,18 @@
 //
 //	D_α = log A_α / (α-1),   A_α = E_{z∼μ0}[(μ(z)/μ0(z))^α].
 //
-// For integer α, A_α = Σ_{i=0}^{α} C(α,i)(1-q)^{α-i} q^i exp((i²-i)/(2σ²)),
-// summed in log space. For fractional α, A_α is split at
-// z0 = σ² log(1/q-1) + 1/2 into two convergent binomial series with erfc
-// factors (see logAFrac); terms of both signs are accumulated separately in
-// log space. At q = 1 the RDP is α/(2σ²) exactly.
+// For integer α, A_α - 1 = Σ_{i=2}^{α} C(α,i)(1-q)^{α-i} q^i
+// expm1((i²-i)/(2σ²)) (the binomial expansion minus its i = 0, 1 part),
+// summed in log space so tiny divergences keep their relative precision.
+// For fractional α, A_α is split at z0 = σ² log(1/q-1) + 1/2 into the two
+// binomial series with erfc factors of Sec. 3.3, summed with separate
+// positive and negative log-space accumulators and stopped with the
+// alternating-series remainder added. Past z0 those terms decay only
+// polynomially (like i^{-α-2}), so when exp(-z0²/(2σ²)) is not negligible —
+// the usual DP-SGD regime — A_α is instead integrated from its definition
+// by the trapezoidal rule, whose error is exponentially small because the
+// integrand is analytic in the strip |Im z| < πσ² (step min(σ/3, σ²/2.5)).
+// At q = 1 the RDP is α/(2σ²) exactly.
 //
 // RDP of fixed-size sampling without replacement (Wang, Balle,
 // Kasiviswanathan 2019, "Subsampled Rényi Differential Privacy and
@@ -64,7 +71,9 @@
 //
 // and its inverse δ = min_α exp((α-1)(D_α - ε + log(1-1/α)) - log α).
 // [DefaultOrders] is Opacus's order list, [DPAccountingOrders]
-// dp_accounting's; with the same orders ε agrees with them to rounding.
+// dp_accounting's; with the same orders ε agrees with theirs up to the
+// truncation of their fractional-order series (the tests reproduce the
+// values quoted in Opacus's documentation).
 //
 // PLD (Koskela, Jälkö, Honkela 2020; Doroshenko, Ghazi, Kamath, Kumar,
 // Manurangsi 2022, "Connect the Dots: Tighter Discrete Approximations of

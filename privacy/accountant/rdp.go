@@ -39,6 +39,7 @@ func RDP(step Step, orders []float64) ([]float64, error) {
 func rdpInto(dst []float64, step Step, orders []float64) {
 	sigma, q := step.NoiseMultiplier, step.SampleRate
 	var grid *quadGrid
+	var tab *intTable
 	for i, a := range orders {
 		switch {
 		case q == 1:
@@ -46,7 +47,10 @@ func rdpInto(dst []float64, step Step, orders []float64) {
 		case step.Sampling == FixedSize:
 			dst[i] = rdpWOR(q, sigma, a)
 		case a == math.Trunc(a):
-			dst[i] = logAInt(q, sigma, int(a)) / (a - 1)
+			if tab == nil {
+				tab = newIntTable(sigma, orders)
+			}
+			dst[i] = tab.logA(q, int(a)) / (a - 1)
 		case seriesIsFast(q, sigma):
 			la, ok := logAFrac(q, sigma, a)
 			if !ok {
@@ -80,25 +84,56 @@ func rdpInto(dst []float64, step Step, orders []float64) {
 	}
 }
 
-// logAInt returns log A_α for integer α >= 2 and 0 < q < 1, where
+// intTable computes log A_α for integer α >= 2 and 0 < q < 1, where
 // A_α = Σ_{i=0}^{α} C(α,i) (1-q)^{α-i} q^i exp((i²-i)/(2σ²))
 // (Mironov, Talwar, Zhang 2019, Sec. 3.3). Since the binomial weights sum to
 // 1 and the i = 0, 1 exponents vanish, A_α - 1 = Σ_{i>=2} C(α,i)(1-q)^{α-i}
-// q^i expm1((i²-i)/(2σ²)), a sum of positive terms accumulated in log space;
-// this keeps full relative precision when the divergence is tiny.
-func logAInt(q, sigma float64, alpha int) float64 {
-	lq, l1q := math.Log(q), math.Log1p(-q)
+// q^i expm1((i²-i)/(2σ²)), a sum of positive terms summed in log space
+// (log-sum-exp); this keeps full relative precision when the divergence is
+// tiny. The table holds the α-independent parts, log k! and
+// log expm1((i²-i)/(2σ²)), for every integer order of one call.
+type intTable struct {
+	logFact []float64 // log k!
+	logEx   []float64 // log expm1((i²-i)/(2σ²))
+	terms   []float64 // scratch
+}
+
+func newIntTable(sigma float64, orders []float64) *intTable {
+	m := 2
+	for _, a := range orders {
+		if a == math.Trunc(a) && a > float64(m) && a <= MaxOrder {
+			m = int(a)
+		}
+	}
+	t := &intTable{logFact: make([]float64, m+1), logEx: make([]float64, m+1), terms: make([]float64, 0, m+1)}
 	inv := 1 / (2 * sigma * sigma)
+	for k := 1; k <= m; k++ {
+		t.logFact[k], _ = math.Lgamma(float64(k) + 1)
+		x := float64(k*k-k) * inv
+		t.logEx[k] = x + math.Log(-math.Expm1(-x))
+	}
+	return t
+}
+
+func (t *intTable) logA(q float64, alpha int) float64 {
+	lq, l1q := math.Log(q), math.Log1p(-q)
 	a := float64(alpha)
-	acc := math.Inf(-1)
-	lc := math.Log(a) + math.Log(a-1) - math.Ln2 // log C(α, 2)
+	m := math.Inf(-1)
+	t.terms = t.terms[:0]
 	for i := 2; i <= alpha; i++ {
 		fi := float64(i)
-		x := (fi*fi - fi) * inv
-		acc = logAddExp(acc, lc+fi*lq+(a-fi)*l1q+x+math.Log(-math.Expm1(-x)))
-		lc += math.Log(a-fi) - math.Log(fi+1)
+		v := t.logFact[alpha] - t.logFact[i] - t.logFact[alpha-i] + fi*lq + (a-fi)*l1q + t.logEx[i]
+		t.terms = append(t.terms, v)
+		m = math.Max(m, v)
 	}
-	return log1pExp(acc)
+	if math.IsInf(m, 0) || math.IsNaN(m) {
+		return log1pExp(m)
+	}
+	sum := 0.0
+	for _, v := range t.terms {
+		sum += math.Exp(v - m)
+	}
+	return log1pExp(m + math.Log(sum))
 }
 
 // log1pExp returns log(1 + e^x).
