@@ -312,7 +312,7 @@ func (c *Client) poll(ctx context.Context) (*clientTask, error) {
 	if len(id) != 2*taskIDBytes || strings.Trim(id, "0123456789abcdef") != "" {
 		return nil, fmt.Errorf("transport: server sent a task with a malformed id %q", id)
 	}
-	m, _, err := ReadFrame(resp.Body, c.cfg.Limits)
+	m, _, err := readFrame(resp.Body, c.cfg.Limits, resp.ContentLength)
 	if err != nil {
 		return nil, fmt.Errorf("transport: task %s: %w", id, err)
 	}

@@ -691,7 +691,7 @@ func (p *HTTPPool) serveResult(w http.ResponseWriter, r *http.Request) {
 	if ct == FrameContentType {
 		limit := MaxFrameBytes(p.cfg.Limits)
 		body := http.MaxBytesReader(w, r.Body, limit+limit/64+4096)
-		reply, n, err = ReadFrame(body, p.cfg.Limits)
+		reply, n, err = readFrame(body, p.cfg.Limits, r.ContentLength)
 	} else {
 		var b []byte
 		b, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxErrorBytes))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -208,6 +209,17 @@ func MaxFrameBytes(lim Limits) int64 {
 // error for malformed input wraps ErrFrame; errors of r are returned as
 // they are.
 func ReadFrame(r io.Reader, lim Limits) (*fl.Message, int64, error) {
+	return readFrame(r, lim, -1)
+}
+
+// bufReaders recycles the buffered readers of ReadFrame.
+var bufReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, frameChunk) }}
+
+// readFrame is ReadFrame with a hint: the number of bytes r holds, when
+// the sender declared it (an HTTP Content-Length), or -1. An uncompressed
+// frame's vector is then allocated at once if the declared size covers it,
+// instead of growing as its bytes arrive.
+func readFrame(r io.Reader, lim Limits, hint int64) (*fl.Message, int64, error) {
 	lim = lim.withDefaults()
 	cr := &countReader{r: r}
 	var hdr [4]byte
@@ -234,8 +246,16 @@ func ReadFrame(r io.Reader, lim Limits) (*fl.Message, int64, error) {
 		defer dec.Close()
 		body = &zstdErrReader{dec}
 	}
-	br := bufio.NewReaderSize(body, frameChunk)
-	m, err := readBody(br, lim)
+	if hdr[3]&frameZstd != 0 {
+		hint = -1
+	} else if hint >= 0 {
+		hint -= 4
+	}
+	br := bufReaders.Get().(*bufio.Reader)
+	br.Reset(body)
+	m, err := readBody(br, lim, hint)
+	br.Reset(nil)
+	bufReaders.Put(br)
 	return m, cr.n, err
 }
 
@@ -271,8 +291,9 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 // frameReader reads the fields of a frame body, keeping the first error.
 type frameReader struct {
-	r   *bufio.Reader
-	err error
+	r    *bufio.Reader
+	err  error
+	hint int64 // bytes declared to remain, or -1
 }
 
 func (f *frameReader) fail(err error) {
@@ -365,8 +386,8 @@ func (f *frameReader) kv(lim Limits, what string) map[string]float64 {
 	return out
 }
 
-func readBody(br *bufio.Reader, lim Limits) (*fl.Message, error) {
-	f := &frameReader{r: br}
+func readBody(br *bufio.Reader, lim Limits, hint int64) (*fl.Message, error) {
+	f := &frameReader{r: br, hint: hint}
 	m := &fl.Message{}
 	m.Type = f.str(lim.MaxString, "type")
 	round := f.uvarint("round")
@@ -400,29 +421,42 @@ func readBody(br *bufio.Reader, lim Limits) (*fl.Message, error) {
 }
 
 // floats reads n little-endian float64, growing the vector as the bytes
-// arrive.
+// arrive unless the declared size covers it.
 func (f *frameReader) floats(n int) []float64 {
-	out := make([]float64, 0, min(n, frameGrowStep))
-	var buf [frameChunk]byte
+	c := min(n, frameGrowStep)
+	if f.hint >= 8*int64(n) {
+		c = n
+	}
+	out := make([]float64, 0, c)
 	for len(out) < n && f.err == nil {
-		k := min(n-len(out), frameChunk/8)
-		f.full(buf[:8*k], "params")
-		if f.err != nil {
+		k := min(n-len(out), f.r.Size()/8)
+		b, err := f.r.Peek(8 * k)
+		if len(b) < 8 {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			f.fail(frameIOErr(err, "params"))
 			return nil
 		}
+		k = len(b) / 8
 		if len(out)+k > cap(out) {
 			out = slices.Grow(out, min(n, 2*cap(out))-len(out))
 		}
 		for i := range k {
-			out = append(out, math.Float64frombits(binary.LittleEndian.Uint64(buf[8*i:])))
+			out = append(out, math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
 		}
+		f.r.Discard(8 * k)
 	}
 	return out
 }
 
 // bytes reads n bytes, growing the buffer as they arrive.
 func (f *frameReader) bytes(n int) []byte {
-	out := make([]byte, 0, min(n, 8*frameGrowStep))
+	c := min(n, 8*frameGrowStep)
+	if f.hint >= int64(n) {
+		c = n
+	}
+	out := make([]byte, 0, c)
 	for len(out) < n && f.err == nil {
 		if len(out) == cap(out) {
 			out = slices.Grow(out, min(n, 2*cap(out))-len(out))
