@@ -267,3 +267,31 @@ func TestPLDWideLoss(t *testing.T) {
 		t.Errorf("ε = %v (%v), RDP %v", e, err, er)
 	}
 }
+
+// TestPLDDPAccountingKnownAnswers reproduces values asserted in
+// dp_accounting's pld/pld_privacy_accountant_test.py, at their tolerance.
+func TestPLDDPAccountingKnownAnswers(t *testing.T) {
+	// test_poisson_subsampled_gaussian / test_self_composed_subsampled_gaussian:
+	// PoissonSampledDpEvent(0.2, GaussianDpEvent(0.5)) composed 3 times,
+	// δ(1) = 0.15594 and ε(0.15594) = 1, both to within 1e-3.
+	p, _ := NewPLD(PLDConfig{})
+	s := Step{NoiseMultiplier: 0.5, SampleRate: 0.2}
+	_ = p.Compose(s, 1)
+	_ = p.Compose(s, 2)
+	if d, err := p.Delta(1); err != nil || math.Abs(d-0.15594) > 1e-3 {
+		t.Errorf("subsampled Gaussian δ(1) = %v (%v), want 0.15594", d, err)
+	}
+	if e, err := p.Epsilon(0.15594); err != nil || math.Abs(e-1) > 1e-3 {
+		t.Errorf("subsampled Gaussian ε(0.15594) = %v (%v), want 1", e, err)
+	}
+	// test_gaussian_basic: GaussianDpEvent(√3) composed 3 times,
+	// δ(1) = 0.126936 and ε(0.126936) = 1 to within 1e-3.
+	g, _ := NewPLD(PLDConfig{})
+	_ = g.Compose(Step{NoiseMultiplier: math.Sqrt(3), SampleRate: 1}, 3)
+	if d, err := g.Delta(1); err != nil || math.Abs(d-0.126936) > 1e-3 {
+		t.Errorf("Gaussian δ(1) = %v (%v), want 0.126936", d, err)
+	}
+	if e, err := g.Epsilon(0.126936); err != nil || math.Abs(e-1) > 1e-3 {
+		t.Errorf("Gaussian ε(0.126936) = %v (%v), want 1", e, err)
+	}
+}
