@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fedgo/fedgo/fl/dataset"
+	"github.com/fedgo/fedgo/privacy/accountant"
+)
+
+type summary struct {
+	Rounds          int      `json:"rounds"`
+	FinalAccuracy   *float64 `json:"final_accuracy"`
+	FinalLoss       *float64 `json:"final_loss"`
+	ParamsSHA256    string   `json:"params_sha256"`
+	WallSeconds     *float64 `json:"wall_seconds"`
+	BytesUp         int64    `json:"bytes_up"`
+	FailedUpdates   *int     `json:"failed_updates"`
+	Epsilon         *float64 `json:"epsilon"`
+	Delta           float64  `json:"delta"`
+	NoiseMultiplier float64  `json:"noise_multiplier"`
+	ClipNorm        float64  `json:"clip_norm"`
+	BudgetExhausted bool     `json:"budget_exhausted"`
+}
+
+func runJSON(t *testing.T, args ...string) (summary, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(append(args, "-json"), &out, &errb); err != nil {
+		t.Fatalf("run %v: %v\n%s", args, err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var s summary
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil {
+		t.Fatalf("last line is not JSON: %q: %v", lines[len(lines)-1], err)
+	}
+	return s, out.String()
+}
+
+func rdpEpsilon(t *testing.T, s accountant.Step, k int, delta float64) float64 {
+	t.Helper()
+	a, _ := accountant.NewRDP(nil)
+	if err := a.Compose(s, k); err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := a.Epsilon(delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestDPJSONAndTable(t *testing.T) {
+	s, out := runJSON(t, "-rounds", "5", "-epsilon", "3")
+	if s.Rounds != 5 || s.FinalAccuracy == nil || s.FailedUpdates == nil || len(s.ParamsSHA256) != 64 || s.BudgetExhausted {
+		t.Fatalf("summary = %+v", s)
+	}
+	wantDelta := math.Pow(1000, -1.1)
+	if math.Abs(s.Delta-wantDelta) > 1e-15 || s.ClipNorm != 1 || s.NoiseMultiplier <= 0 {
+		t.Errorf("delta %v (want %v), clip %v, noise %v", s.Delta, wantDelta, s.ClipNorm, s.NoiseMultiplier)
+	}
+	want := rdpEpsilon(t, accountant.Step{NoiseMultiplier: s.NoiseMultiplier, SampleRate: 0.05}, 5, s.Delta)
+	if s.Epsilon == nil || math.Abs(*s.Epsilon-want) > 1e-9*want || *s.Epsilon > 3 {
+		t.Errorf("epsilon %v, want %v ≤ 3", s.Epsilon, want)
+	}
+	for _, w := range []string{"epsilon", "test acc", "\n    5  ", "calibrated"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// With a given noise multiplier and a budget that allows k rounds, the run
+// stops after k rounds with the model of a k-round run.
+func TestDPBudgetStopsRun(t *testing.T) {
+	const k, z, q = 3, 1.0, 0.05
+	delta := math.Pow(1000, -1.1)
+	step := accountant.Step{NoiseMultiplier: z, SampleRate: q}
+	target := (rdpEpsilon(t, step, k, delta) + rdpEpsilon(t, step, k+1, delta)) / 2
+	eps := strings.TrimRight(strings.TrimRight(jsonFloat(target), "0"), ".")
+	s, out := runJSON(t, "-rounds", "20", "-noise", "1", "-epsilon", eps)
+	if s.Rounds != k || !s.BudgetExhausted || !strings.Contains(out, "budget exhausted") {
+		t.Fatalf("rounds %d, exhausted %v:\n%s", s.Rounds, s.BudgetExhausted, out)
+	}
+	ref, _ := runJSON(t, "-rounds", "3", "-noise", "1", "-epsilon", eps, "-quiet")
+	if ref.ParamsSHA256 != s.ParamsSHA256 || ref.BudgetExhausted {
+		t.Errorf("stopped run's params %s, a %d-round run's %s", s.ParamsSHA256, k, ref.ParamsSHA256)
+	}
+}
+
+func jsonFloat(x float64) string { b, _ := json.Marshal(x); return string(b) }
+
+func TestDPVariants(t *testing.T) {
+	a, _ := runJSON(t, "-rounds", "3", "-quiet")
+	b, _ := runJSON(t, "-rounds", "3", "-quiet")
+	if a.ParamsSHA256 != b.ParamsSHA256 {
+		t.Error("same seed, different parameters")
+	}
+	sec, _ := runJSON(t, "-rounds", "3", "-quiet", "-secure-noise")
+	if sec.ParamsSHA256 == a.ParamsSHA256 {
+		t.Error("crypto/rand noise gave the seeded run's parameters")
+	}
+	none, _ := runJSON(t, "-rounds", "3", "-quiet", "-epsilon", "0")
+	if none.Epsilon != nil || none.NoiseMultiplier != 0 {
+		t.Errorf("no noise: epsilon %v, noise %v", none.Epsilon, none.NoiseMultiplier)
+	}
+	fixed, _ := runJSON(t, "-rounds", "3", "-quiet", "-per-round", "40", "-adaptive")
+	if fixed.Epsilon == nil || *fixed.Epsilon > 5 || fixed.ClipNorm == 1 {
+		t.Errorf("fixed-size adaptive: %+v", fixed)
+	}
+	iid, _ := runJSON(t, "-rounds", "3", "-quiet", "-iid", "-model", "mlp", "-clients", "300")
+	if iid.Rounds != 3 || iid.Epsilon == nil {
+		t.Errorf("iid mlp: %+v", iid)
+	}
+}
+
+func TestDPBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-q", "0.1", "-per-round", "10"},
+		{"-per-round", "5000"},
+		{"-accountant", "xyz"},
+		{"-accountant", "pld", "-per-round", "10"},
+		{"-q", "1.5"},
+		{"-clip", "-1"},
+		{"-epsilon", "0.0001", "-noise", "0.3"},
+		{"-dataset", "imagenet"},
+		{"-rounds", "-1"},
+		{"extra"},
+	} {
+		var out, errb bytes.Buffer
+		if err := run(args, &out, &errb); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestDPFashionMNIST: DP-FedAvg at ε = 5 over 1000 IID clients keeps most
+// of the accuracy of the non-private run (76% in 40 rounds).
+func TestDPFashionMNIST(t *testing.T) {
+	dir := dataset.DefaultFashionMNISTDir
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Fashion-MNIST missing at %s under CI", dir)
+		}
+		t.Skipf("Fashion-MNIST not installed at %s: apt-get install -y %s", dir, dataset.FashionMNISTPackage)
+	}
+	s, _ := runJSON(t, "-dataset", "fashion-mnist", "-data", dir, "-iid", "-quiet")
+	if *s.FinalAccuracy < 0.70 || s.Epsilon == nil || *s.Epsilon > 5 {
+		t.Errorf("accuracy %.4f, ε %v", *s.FinalAccuracy, s.Epsilon)
+	}
+	t.Logf("Fashion-MNIST DP-FedAvg (ε = %.3f): accuracy %.4f", *s.Epsilon, *s.FinalAccuracy)
+}
