@@ -1,0 +1,97 @@
+package privacy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+
+	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/privacy"
+)
+
+func ExampleClipL2() {
+	v := []float64{3, 4}
+	norm := privacy.ClipL2(v, v, 1)
+	fmt.Println(norm, v)
+	// Output: 5 [0.6000000000000001 0.8]
+}
+
+// A CentralDP with a budget: the noise multiplier is calibrated so that the
+// planned rounds fit, and the server refuses any round beyond them.
+func ExampleNewCentralDP() {
+	dp, err := privacy.NewCentralDP(privacy.CentralConfig{
+		ClipNorm:      1,
+		TargetEpsilon: 2, Delta: 1e-6, Rounds: 100,
+		Population: 10_000, SampleRate: 0.01,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("noise multiplier %.2f, rounds allowed %d\n", dp.NoiseMultiplier(), dp.MaxRounds())
+	fmt.Printf("noise on the averaged update: σ = %.4f per coordinate\n", dp.NoiseStddev())
+
+	// In a server: Aggregator: dp, Sampler: dp.Sampler().
+	cfg := fl.DefaultServerConfig()
+	cfg.Aggregator, cfg.Sampler, cfg.ClientsPerRound = dp, dp.Sampler(), 0
+	fmt.Printf("sampler %+v\n", cfg.Sampler)
+	// Output:
+	// noise multiplier 0.89, rounds allowed 100
+	// noise on the averaged update: σ = 0.0089 per coordinate
+	// sampler {Q:0.01}
+}
+
+// The effective noise of adaptive clipping: the updates get slightly more
+// noise so that the update and the clipped count together cost z.
+func ExampleUpdateNoiseMultiplier() {
+	const z, expectedClients = 1.0, 100.0
+	sigmaB := expectedClients / 20 // the paper's default count noise
+	zDelta, err := privacy.UpdateNoiseMultiplier(z, sigmaB, 0.5)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("z_Δ = %.4f\n", zDelta)
+	// Output: z_Δ = 1.0050
+}
+
+// Exact integer noise for secure aggregation: the discrete Gaussian with
+// σ² = 9/2, drawn from a seeded source for reproducibility.
+func ExampleDiscreteGaussian() {
+	g, err := privacy.NewDiscreteGaussian(big.NewRat(9, 2))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	src, _ := privacy.NewSource(rand.NewChaCha8([32]byte{1}))
+	noise := g.AddTo(make([]int64, 100_000), src)
+	var sq float64
+	for _, x := range noise {
+		sq += float64(x * x)
+	}
+	fmt.Printf("σ² = %v, sample variance ≈ %.1f\n", g.Sigma2(), sq/float64(len(noise)))
+	// Output: σ² = 9/2, sample variance ≈ 4.5
+}
+
+// Local DP: the client refuses to train once its own budget is spent.
+func ExampleLocal() {
+	l, err := privacy.NewLocal(privacy.LocalConfig{ClipNorm: 1, NoiseMultiplier: 4, TargetEpsilon: 2.2, Delta: 1e-6})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	trainer := fl.HandlerFunc(func(_ context.Context, m *fl.Message) (*fl.Message, error) {
+		return &fl.Message{Type: fl.TypeUpdate, Round: m.Round, Params: []float64{3, 4}, Weight: 1}, nil
+	})
+	h := l.Middleware()(trainer)
+	for round := 1; ; round++ {
+		_, err := h.Handle(context.Background(), &fl.Message{Type: fl.TypeTrain, Round: round})
+		if errors.Is(err, privacy.ErrBudgetExhausted) {
+			fmt.Printf("round %d refused after %d participations\n", round, l.Participations())
+			break
+		}
+	}
+	// Output: round 4 refused after 3 participations
+}
