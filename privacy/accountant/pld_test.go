@@ -295,3 +295,87 @@ func TestPLDDPAccountingKnownAnswers(t *testing.T) {
 		t.Errorf("Gaussian ε(0.126936) = %v (%v), want 1", e, err)
 	}
 }
+
+// refTwoStepDelta computes δ(ε) of two compositions of the Poisson-sampled
+// Gaussian exactly (to quadrature accuracy), for one direction: the
+// positive part of A(z1)A(z2) - e^ε B(z1)B(z2) is, for fixed z1, a
+// half-line in z2 (the loss is monotone), whose end t is found by bisection;
+// the z2 integral is then a Gaussian tail and the z1 integral is smooth
+// (Simpson's rule).
+func refTwoStepDelta(sigma, q, eps float64, remove bool) float64 {
+	L := func(z float64) float64 { // remove-direction loss log(A/B)(z)
+		return math.Log1p(q * math.Expm1((2*z-1)/(2*sigma*sigma)))
+	}
+	sf := func(x float64) float64 { return 0.5 * math.Erfc(x/math.Sqrt2) }
+	pdf := func(z, m float64) float64 {
+		return math.Exp(-(z-m)*(z-m)/(2*sigma*sigma)) / (sigma * math.Sqrt(2*math.Pi))
+	}
+	// solve L(t) = target by bisection; ok false if target <= inf L = log(1-q).
+	solve := func(target float64) (float64, bool) {
+		if target <= math.Log1p(-q) {
+			return 0, false
+		}
+		lo, hi := -100*sigma-100, 100*sigma+100
+		for range 200 {
+			m := (lo + hi) / 2
+			if L(m) < target {
+				lo = m
+			} else {
+				hi = m
+			}
+		}
+		return (lo + hi) / 2, true
+	}
+	c := math.Exp(eps)
+	f := func(z1 float64) float64 {
+		a1 := (1-q)*pdf(z1, 0) + q*pdf(z1, 1)
+		b1 := pdf(z1, 0)
+		if remove { // region L(z1)+L(z2) > ε, i.e. z2 > t
+			t, ok := solve(eps - L(z1))
+			if !ok {
+				return a1 - c*b1
+			}
+			sa := (1-q)*sf(t/sigma) + q*sf((t-1)/sigma)
+			return math.Max(a1*sa-c*b1*sf(t/sigma), 0)
+		}
+		// add: pair (B, A), region L(z1)+L(z2) < -ε, i.e. z2 < t
+		t, ok := solve(-eps - L(z1))
+		if !ok {
+			return 0
+		}
+		sb := sf(-t / sigma)
+		sa := (1-q)*sf(-t/sigma) + q*sf(-(t-1)/sigma)
+		return math.Max(b1*sb-c*a1*sa, 0)
+	}
+	lo, hi := -14*sigma, 1+14*sigma
+	n := 8000 // the z1 integrand has kinks: error ~ 7e-11 here
+	h := (hi - lo) / float64(n)
+	sum := f(lo) + f(hi)
+	for k := 1; k < n; k++ {
+		w := 2.0
+		if k%2 == 1 {
+			w = 4
+		}
+		sum += w * f(lo+float64(k)*h)
+	}
+	return sum * h / 3
+}
+
+// TestPLDTwoStepsDominateExact: the FFT composition of two steps is never
+// below the exact two-step δ(ε), and close to it.
+func TestPLDTwoStepsDominateExact(t *testing.T) {
+	for _, tc := range []struct{ sigma, q float64 }{{0.8, 0.2}, {1.5, 0.5}} {
+		p, _ := NewPLD(PLDConfig{})
+		_ = p.Compose(Step{NoiseMultiplier: tc.sigma, SampleRate: tc.q}, 2)
+		for _, e := range []float64{0.1, 0.5, 1.3} {
+			got, err := p.Delta(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := math.Max(refTwoStepDelta(tc.sigma, tc.q, e, true), refTwoStepDelta(tc.sigma, tc.q, e, false))
+			if got < want-1.5e-10 || got > want*(1+1e-4)+1e-12 {
+				t.Errorf("σ=%v q=%v ε=%v: PLD δ %.12g, exact %.12g", tc.sigma, tc.q, e, got, want)
+			}
+		}
+	}
+}

@@ -551,3 +551,16 @@ func TestRDPEpsilonDeltaConsistency(t *testing.T) {
 		}
 	}
 }
+
+// TestRDPEpsilonDoesNotAllocate: Epsilon and Delta on a warm accountant are
+// allocation-free, so they can run every round.
+func TestRDPEpsilonDoesNotAllocate(t *testing.T) {
+	a, _ := NewRDP(nil)
+	_ = a.Compose(Step{NoiseMultiplier: 1.1, SampleRate: 0.01}, 10000)
+	if n := testing.AllocsPerRun(100, func() {
+		_, _, _ = a.Epsilon(1e-5)
+		_, _ = a.Delta(1)
+	}); n != 0 {
+		t.Errorf("allocs per run = %v", n)
+	}
+}
