@@ -86,7 +86,7 @@ func BenchmarkClientRound(b *testing.B) {
 	}
 	p := Params{N: n, Threshold: t, Neighbors: k, Bits: 32, Dim: d, Seed: [32]byte{3}}
 	g := newGraph(&p)
-	const me = 1
+	const me = 250 // a typical id: Feldman checks cost O(t·log2(id)) point operations
 	involved := append(g.neighbors(nil, me), me)
 	clients := make(map[uint32]*Client)
 	kb := &KeysBroadcast{Round: p.RoundID()}

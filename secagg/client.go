@@ -97,6 +97,7 @@ type Client struct {
 
 	session [32]byte
 	peers   map[uint32]PublicKeys // advertised neighbours
+	cShared map[uint32][]byte     // X25519(c_u, c_v) per advertised neighbour
 	advNbrs []uint32              // advertised neighbours, ascending
 
 	senders []uint32 // neighbours whose shares arrived, ascending
@@ -288,6 +289,7 @@ func (c *Client) ShareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
 	var pt [64]byte
 	var zeroNonce [12]byte
 	aad := make([]byte, 0, 128)
+	c.cShared = make(map[uint32][]byte, len(c.advNbrs))
 	for i, v := range xs {
 		if v == c.id {
 			c.ownB, c.ownS = yb[i], ys[i]
@@ -297,6 +299,7 @@ func (c *Client) ShareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
 		if err != nil {
 			return nil, c.fail(clientErr(v, ErrDecode, "c key: %v", err))
 		}
+		c.cShared[v] = shared // reused to open v's box to this client
 		copy(pt[:32], yb[i].Bytes())
 		copy(pt[32:], ys[i].Bytes())
 		gcm := newGCM(ShareKey(shared, c.session, c.id, v))
@@ -396,6 +399,7 @@ func (c *Client) MaskedInput(sb *SharesBroadcast, input []uint64) (*MaskedMsg, e
 	}
 	clear(c.acc)
 	clear(c.tmp)
+	c.cShared = nil
 	c.selfSeed = [32]byte{}
 	c.phase = clientMasked
 	return out, nil
@@ -430,9 +434,12 @@ func (c *Client) receive(sb *SharesBroadcast) error {
 		if len(e.CommitB) != c.t || len(e.CommitS) != c.t {
 			return clientErr(e.From, ErrBadShare, "%d/%d commitments, want %d", len(e.CommitB), len(e.CommitS), c.t)
 		}
-		shared, err := c.agree(c.cPriv, pk.CKey)
-		if err != nil {
-			return clientErr(e.From, ErrDecode, "c key: %v", err)
+		shared, ok := c.cShared[e.From] // X25519(c_u, c_v) is symmetric
+		if !ok {
+			var err error
+			if shared, err = c.agree(c.cPriv, pk.CKey); err != nil {
+				return clientErr(e.From, ErrDecode, "c key: %v", err)
+			}
 		}
 		gcm := newGCM(ShareKey(shared, c.session, e.From, c.id))
 		aad = shareAAD(aad[:0], c.session, e.From, c.id, commitHash(e.CommitB, e.CommitS))

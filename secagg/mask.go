@@ -272,16 +272,10 @@ func (g *maskGen) addLanes(acc []uint64, seed [32]byte, neg bool) {
 		n := min(per, len(acc))
 		ks := g.buf[:8*n]
 		ctr.XORKeyStream(ks, zeroChunk[:8*n])
-		a := acc[:n]
-		ks = ks[:8*len(a)]
 		if neg {
-			for i := range a {
-				a[i] = laneSub(a[i], binary.LittleEndian.Uint64(ks[8*i:]))
-			}
+			subLanes(acc[:n], ks)
 		} else {
-			for i := range a {
-				a[i] = laneAdd(a[i], binary.LittleEndian.Uint64(ks[8*i:]))
-			}
+			addLanes(acc[:n], ks)
 		}
 		acc = acc[n:]
 	}
@@ -346,5 +340,39 @@ func unpackAddLanes(acc []uint64, src []byte, d, bits int, tmp []uint64) {
 			w |= v[2*j+1] << 32
 		}
 		acc[j] = laneAdd(acc[j], w)
+	}
+}
+
+// addLanes adds the little-endian uint64 words of ks (len 8·len(a)) to the
+// lane words of a, four words per iteration.
+func addLanes(a []uint64, ks []byte) {
+	n := len(a) &^ 3
+	for i := 0; i < n; i += 4 {
+		k := ks[8*i : 8*i+32 : 8*i+32]
+		q := a[i : i+4 : i+4]
+		q[0] = laneAdd(q[0], binary.LittleEndian.Uint64(k[0:8]))
+		q[1] = laneAdd(q[1], binary.LittleEndian.Uint64(k[8:16]))
+		q[2] = laneAdd(q[2], binary.LittleEndian.Uint64(k[16:24]))
+		q[3] = laneAdd(q[3], binary.LittleEndian.Uint64(k[24:32]))
+	}
+	for i := n; i < len(a); i++ {
+		a[i] = laneAdd(a[i], binary.LittleEndian.Uint64(ks[8*i:]))
+	}
+}
+
+// subLanes subtracts the little-endian uint64 words of ks from the lane
+// words of a.
+func subLanes(a []uint64, ks []byte) {
+	n := len(a) &^ 3
+	for i := 0; i < n; i += 4 {
+		k := ks[8*i : 8*i+32 : 8*i+32]
+		q := a[i : i+4 : i+4]
+		q[0] = laneSub(q[0], binary.LittleEndian.Uint64(k[0:8]))
+		q[1] = laneSub(q[1], binary.LittleEndian.Uint64(k[8:16]))
+		q[2] = laneSub(q[2], binary.LittleEndian.Uint64(k[16:24]))
+		q[3] = laneSub(q[3], binary.LittleEndian.Uint64(k[24:32]))
+	}
+	for i := n; i < len(a); i++ {
+		a[i] = laneSub(a[i], binary.LittleEndian.Uint64(ks[8*i:]))
 	}
 }

@@ -463,3 +463,15 @@ func TestLanes(t *testing.T) {
 		}
 	}
 }
+
+func TestMulSmallVarTime(t *testing.T) {
+	g := edwards25519.NewGeneratorPoint()
+	for _, x := range []uint32{0, 1, 2, 3, 7, 250, 1000, 1 << 20, math.MaxUint32} {
+		var got, want edwards25519.Point
+		mulSmallVarTime(&got, g, x)
+		want.ScalarMult(scalarFromUint(x), g)
+		if got.Equal(&want) != 1 {
+			t.Fatalf("mulSmallVarTime(%d) wrong", x)
+		}
+	}
+}

@@ -513,7 +513,8 @@ func (s *Server) unmask() ([]uint64, error) {
 	for _, u := range sortedKeys(needKey) {
 		secrets = append(secrets, secretJob{u: u})
 	}
-	values := make([][32]byte, len(secrets)) // seed (self) or X25519 key bytes (dropped)
+	values := make([][32]byte, len(secrets))         // self-mask seeds
+	keys := make([]*ecdh.PrivateKey, len(secrets)) // dropped clients' mask keys
 	errs := make([]error, len(secrets))
 	lc := &lagrangeCache{m: make(map[string][]edwards25519.Scalar)}
 	parallelFor(len(secrets), workers, func(_, i int) {
@@ -531,11 +532,12 @@ func (s *Server) unmask() ([]uint64, error) {
 			values[i] = SelfSeed(sec.Bytes(), s.session, j.u)
 			return
 		}
-		copy(values[i][:], sec.Bytes())
-		priv, err := ecdh.X25519().NewPrivateKey(values[i][:])
+		priv, err := ecdh.X25519().NewPrivateKey(sec.Bytes())
 		if err != nil || [32]byte(priv.PublicKey().Bytes()) != s.keys[j.u].SKey {
 			errs[i] = clientErr(j.u, ErrBadShare, "reconstructed mask key does not match the advertised key")
+			return
 		}
+		keys[i] = priv
 	})
 	for _, err := range errs {
 		if err != nil {
@@ -545,8 +547,12 @@ func (s *Server) unmask() ([]uint64, error) {
 	// 2. Remove the masks.
 	var jobs []maskJob
 	seeds := make(map[uint32][32]byte, len(secrets))
+	privs := make(map[uint32]*ecdh.PrivateKey)
 	for i, j := range secrets {
 		seeds[j.u] = values[i]
+		if keys[i] != nil {
+			privs[j.u] = keys[i]
+		}
 		if j.self {
 			jobs = append(jobs, maskJob{u: j.u, neg: true})
 			continue
@@ -574,7 +580,7 @@ func (s *Server) unmask() ([]uint64, error) {
 		j := jobs[i]
 		seed := seeds[j.u]
 		if j.peer != 0 {
-			priv, _ := ecdh.X25519().NewPrivateKey(seed[:])
+			priv := privs[j.u]
 			pk := s.keys[j.peer].SKey
 			pub, err := ecdh.X25519().NewPublicKey(pk[:])
 			if err != nil {

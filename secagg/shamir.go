@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/bits"
 
 	"filippo.io/edwards25519"
 )
@@ -112,9 +113,12 @@ func decodeCommitments(c [][32]byte) ([]edwards25519.Point, error) {
 // mulSmallVarTime sets v = x·p by double-and-add over the bits of x. It is
 // variable-time in x, which is a public client id.
 func mulSmallVarTime(v, p *edwards25519.Point, x uint32) *edwards25519.Point {
+	if x == 0 {
+		return v.Set(edwards25519.NewIdentityPoint())
+	}
 	var acc edwards25519.Point
-	acc.Set(edwards25519.NewIdentityPoint())
-	for bit := 31; bit >= 0; bit-- {
+	acc.Set(p)
+	for bit := bits.Len32(x) - 2; bit >= 0; bit-- {
 		acc.Add(&acc, &acc)
 		if x>>uint(bit)&1 == 1 {
 			acc.Add(&acc, p)
