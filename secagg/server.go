@@ -513,7 +513,7 @@ func (s *Server) unmask() ([]uint64, error) {
 	for _, u := range sortedKeys(needKey) {
 		secrets = append(secrets, secretJob{u: u})
 	}
-	values := make([][32]byte, len(secrets))         // self-mask seeds
+	values := make([][32]byte, len(secrets))       // self-mask seeds
 	keys := make([]*ecdh.PrivateKey, len(secrets)) // dropped clients' mask keys
 	errs := make([]error, len(secrets))
 	lc := &lagrangeCache{m: make(map[string][]edwards25519.Scalar)}
