@@ -34,7 +34,11 @@ type Config struct {
 	IID        bool    // Synthetic-IID, or an IID split of Fashion-MNIST
 	Dirichlet  float64 // Fashion-MNIST label skew Dir(α) when not IID; 0 means 0.5
 	MaxSamples int     // caps a synthetic device's samples; 0 means none
-	Seed       uint64
+	// Resplit generates Synthetic-IID, pools the devices' training data and
+	// splits it again over the clients: IID when IID is set, else by
+	// Dirichlet(Dirichlet) label skew (Hsu et al. 2019).
+	Resplit bool
+	Seed    uint64
 }
 
 // Workload is a data set split over clients, with a model to train on it.
@@ -56,7 +60,7 @@ func Build(cfg Config) (*Workload, error) {
 	switch cfg.Dataset {
 	case "", "synthetic":
 		splits, err := dataset.Synthetic(dataset.SyntheticConfig{
-			Alpha: cfg.Alpha, Beta: cfg.Beta, Clients: cfg.Clients, IID: cfg.IID,
+			Alpha: cfg.Alpha, Beta: cfg.Beta, Clients: cfg.Clients, IID: cfg.IID || cfg.Resplit,
 			MaxSamples: cfg.MaxSamples, Seed: cfg.Seed,
 		})
 		if err != nil {
@@ -70,27 +74,22 @@ func Build(cfg Config) (*Workload, error) {
 		if w.Test, err = dataset.Concat(tests...); err != nil {
 			return nil, err
 		}
+		if cfg.Resplit {
+			pooled, err := dataset.Concat(w.Train...)
+			if err != nil {
+				return nil, err
+			}
+			if w.Train, err = split(pooled, cfg); err != nil {
+				return nil, err
+			}
+		}
 	case "fashion-mnist":
 		train, test, err := dataset.LoadFashionMNIST(cfg.DataDir)
 		if err != nil {
 			return nil, err
 		}
-		rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
-		var parts [][]int
-		if cfg.IID {
-			parts, err = dataset.IID(rng, train.Len(), cfg.Clients)
-		} else {
-			alpha := cfg.Dirichlet
-			if alpha == 0 {
-				alpha = 0.5
-			}
-			parts, err = dataset.Dirichlet(rng, train.Y, train.Classes, cfg.Clients, alpha)
-		}
-		if err != nil {
+		if w.Train, err = split(train, cfg); err != nil {
 			return nil, err
-		}
-		for _, p := range parts {
-			w.Train = append(w.Train, train.Subset(p))
 		}
 		w.Test = test
 	default:
@@ -127,6 +126,30 @@ func Build(cfg Config) (*Workload, error) {
 		w.index[id] = i
 	}
 	return w, nil
+}
+
+// split divides d over cfg.Clients clients, IID or by Dirichlet label skew.
+func split(d *dataset.Dataset, cfg Config) ([]*dataset.Dataset, error) {
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
+	var parts [][]int
+	var err error
+	if cfg.IID {
+		parts, err = dataset.IID(rng, d.Len(), cfg.Clients)
+	} else {
+		alpha := cfg.Dirichlet
+		if alpha == 0 {
+			alpha = 0.5
+		}
+		parts, err = dataset.Dirichlet(rng, d.Y, d.Classes, cfg.Clients, alpha)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*dataset.Dataset, len(parts))
+	for i, p := range parts {
+		out[i] = d.Subset(p)
+	}
+	return out, nil
 }
 
 // Init returns the initial global parameters, drawn from the seed.
