@@ -204,9 +204,10 @@ func seriesIsFast(q, sigma float64) bool {
 // orders up to alphaMax. The integrand is analytic in the strip
 // |Im z| < πσ² (the branch points of log(1-q+q·e^w)) and decays like a
 // Gaussian of width σ, so the trapezoidal rule converges geometrically: its
-// error is about exp(-2π·πσ²/h) from the strip and exp(-2π²σ²/h²) from the
-// Gaussian. The step h = min(σ/3, σ²/2.5) puts both below e^{-49}
-// relatively; the range [-12σ, α+12σ] covers every mode (the binomial
+// error is about exp(d²/(2σ²) - 2πd/h) for any strip half-width d < πσ²
+// (the first term is the growth of the Gaussian off the real axis). With
+// h = min(σ/3, σ²/2.5), taking d = min(πσ², 6σ) puts it below e^{-45}
+// relatively for every σ; the range [-12σ, α+12σ] covers every mode (the binomial
 // components peak at z = 0, 1, …, α) with tails below e^{-72}. The tests
 // check it against the series and a 40 000-point rule.
 type quadGrid struct {
