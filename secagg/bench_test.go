@@ -61,7 +61,7 @@ func BenchmarkVerifyShare(b *testing.B) {
 			r := seededReader(1, 2)
 			secret, _ := randomScalar(r)
 			ys := make([]edwards25519.Scalar, 1)
-			commit := make([][32]byte, t)
+			commit := make([]Commitment, t)
 			_ = Deal(ys, commit, secret, t, []uint32{977}, r)
 			for b.Loop() {
 				pts, _ := decodeCommitments(commit)
@@ -174,8 +174,8 @@ func serverFixture(tb testing.TB, n, k, t int, drop float64, d int) *Server {
 	srv.keys = make(map[uint32]PublicKeys)
 	srv.shares = make(map[uint32]*SharesMsg)
 	var pubs []PublicKeys
-	commit := func(s *edwards25519.Scalar) [][32]byte {
-		return [][32]byte{[32]byte(new(edwards25519.Point).ScalarBaseMult(s).Bytes())}
+	commit := func(s *edwards25519.Scalar) []Commitment {
+		return []Commitment{encodeCommitment(new(edwards25519.Point).ScalarBaseMult(s))}
 	}
 	for id := uint32(1); id <= uint32(n); id++ {
 		bs, _ := randomScalar(r)

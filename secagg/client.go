@@ -272,8 +272,8 @@ func (c *Client) ShareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
 	m := &SharesMsg{
 		Session: c.session,
 		Client:  c.id,
-		CommitB: make([][32]byte, c.t),
-		CommitS: make([][32]byte, c.t),
+		CommitB: make([]Commitment, c.t),
+		CommitS: make([]Commitment, c.t),
 		Boxes:   make([]Box, 0, len(c.advNbrs)),
 	}
 	if err := Deal(yb, m.CommitB, b, c.t, xs, c.rand); err != nil {
@@ -414,7 +414,7 @@ func (c *Client) receive(sb *SharesBroadcast) error {
 	type item struct {
 		from   uint32
 		b, s   edwards25519.Scalar
-		cb, cs [][32]byte
+		cb, cs []Commitment
 	}
 	items := make([]item, 0, n)
 	seen := make(map[uint32]bool, n)
@@ -481,7 +481,7 @@ func (c *Client) receive(sb *SharesBroadcast) error {
 
 var errFeldman = errors.New("secagg: share fails its Feldman check")
 
-func verifyDealer(x uint32, y *edwards25519.Scalar, commit [][32]byte) error {
+func verifyDealer(x uint32, y *edwards25519.Scalar, commit []Commitment) error {
 	pts, err := decodeCommitments(commit)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 // Wire format. Every message starts with a 2-byte header (version 1, type)
 // and a 32-byte round id (AdvertiseMsg, KeysBroadcast) or session id (all
 // later messages). Integers are big-endian; ids are u32; keys, scalars and
-// points are raw 32 bytes; signatures are raw 64 bytes (ed25519). Counts
+// points are raw 32 bytes (commitments: 64, see [Commitment]); signatures are raw 64 bytes (ed25519). Counts
 // are checked against the bytes left before anything is allocated.
 const (
 	wireVersion = 1
@@ -54,14 +54,14 @@ type KeysBroadcast struct {
 // client's two sharing polynomials (t points each, of b_u then of s_u) and
 // one encrypted share pair per neighbour.
 //
-// Encoding: hdr | session(32) | client u32 | t u16 | 2t × point(32) |
+// Encoding: hdr | session(32) | client u32 | t u16 | 2t × point(64, see [Commitment]) |
 // count u32 | count × (to u32 | box(80)). A share costs 84 bytes per
 // neighbour; the commitments are sent once.
 type SharesMsg struct {
 	Session [32]byte
 	Client  uint32
-	CommitB [][32]byte
-	CommitS [][32]byte
+	CommitB []Commitment
+	CommitS []Commitment
 	Boxes   []Box
 }
 
@@ -75,7 +75,7 @@ type Box struct {
 // to client To, each with its dealer's commitments.
 //
 // Encoding: hdr | session | to u32 | t u16 | count u32 |
-// count × (from u32 | 2t × point(32) | box(80)).
+// count × (from u32 | 2t × point(64) | box(80)).
 type SharesBroadcast struct {
 	Session [32]byte
 	To      uint32
@@ -85,8 +85,8 @@ type SharesBroadcast struct {
 // ShareEntry is one dealer's box and commitments, as relayed by the server.
 type ShareEntry struct {
 	From    uint32
-	CommitB [][32]byte
-	CommitS [][32]byte
+	CommitB []Commitment
+	CommitS []Commitment
 	Box     [BoxSize]byte
 }
 
@@ -285,13 +285,13 @@ func (r *reader) sig() []byte {
 	return append([]byte(nil), r.take(n)...)
 }
 
-func (r *reader) commitments(t int) [][32]byte {
+func (r *reader) commitments(t int) []Commitment {
 	if r.err != nil {
 		return nil
 	}
-	out := make([][32]byte, t)
+	out := make([]Commitment, t)
 	for i := range out {
-		out[i] = r.b32()
+		copy(out[i][:], r.take(CommitmentSize))
 	}
 	return out
 }
@@ -373,7 +373,7 @@ func (m *SharesMsg) MarshalBinary() ([]byte, error) {
 	if len(m.CommitS) != t || t > 0xFFFF {
 		return nil, fmt.Errorf("%w: commitment counts %d and %d", ErrDecode, len(m.CommitB), len(m.CommitS))
 	}
-	b := header(make([]byte, 0, 2+32+4+2+64*t+4+len(m.Boxes)*(4+BoxSize)), typeShares, m.Session)
+	b := header(make([]byte, 0, 2+32+4+2+2*CommitmentSize*t+4+len(m.Boxes)*(4+BoxSize)), typeShares, m.Session)
 	b = binary.BigEndian.AppendUint32(b, m.Client)
 	b = binary.BigEndian.AppendUint16(b, uint16(t))
 	for i := range m.CommitB {
@@ -397,7 +397,7 @@ func (m *SharesMsg) UnmarshalBinary(data []byte) error {
 	out.Session = r.header(typeShares)
 	out.Client = r.u32()
 	t := r.u16()
-	if r.err == nil && 64*t > len(r.b) {
+	if r.err == nil && 2*CommitmentSize*t > len(r.b) {
 		r.fail("%d commitments exceed the bytes left", 2*t)
 	}
 	out.CommitB = r.commitments(t)
@@ -427,7 +427,7 @@ func (m *SharesBroadcast) MarshalBinary() ([]byte, error) {
 	if t > 0xFFFF {
 		return nil, fmt.Errorf("%w: %d commitments", ErrDecode, t)
 	}
-	b := header(make([]byte, 0, 2+32+4+2+4+len(m.Entries)*(4+64*t+BoxSize)), typeSharesBroadcast, m.Session)
+	b := header(make([]byte, 0, 2+32+4+2+4+len(m.Entries)*(4+2*CommitmentSize*t+BoxSize)), typeSharesBroadcast, m.Session)
 	b = binary.BigEndian.AppendUint32(b, m.To)
 	b = binary.BigEndian.AppendUint16(b, uint16(t))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Entries)))
@@ -455,7 +455,7 @@ func (m *SharesBroadcast) UnmarshalBinary(data []byte) error {
 	out.Session = r.header(typeSharesBroadcast)
 	out.To = r.u32()
 	t := r.u16()
-	n := r.count(4 + 64*t + BoxSize)
+	n := r.count(4 + 2*CommitmentSize*t + BoxSize)
 	if r.err == nil {
 		out.Entries = make([]ShareEntry, n)
 	}

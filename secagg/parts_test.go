@@ -282,7 +282,7 @@ func TestShamir(t *testing.T) {
 		secret, _ := randomScalar(r)
 		xs := []uint32{1, 2, 3, 5, 8, 13, 21, 34}
 		ys := make([]edwards25519.Scalar, len(xs))
-		if err := Deal(ys, make([][32]byte, tt), secret, tt, xs, r); err != nil {
+		if err := Deal(ys, make([]Commitment, tt), secret, tt, xs, r); err != nil {
 			t.Fatal(err)
 		}
 		rng := rand.New(rand.NewPCG(uint64(tt), 1))

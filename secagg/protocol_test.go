@@ -272,7 +272,7 @@ func TestFeldmanCatchesBadShares(t *testing.T) {
 		secret, _ := randomScalar(r)
 		xs := []uint32{1, 2, 3, 4, 5}
 		ys := make([]edwards25519.Scalar, len(xs))
-		commit := make([][32]byte, 3)
+		commit := make([]Commitment, 3)
 		f := func() { _ = Deal(ys, commit, secret, 3, xs, r) }
 		f()
 		pts, err := decodeCommitments(commit)
@@ -294,12 +294,33 @@ func TestFeldmanCatchesBadShares(t *testing.T) {
 		}
 		// A bad dealer: commitments of one polynomial, shares of another.
 		other := make([]edwards25519.Scalar, len(xs))
-		_ = Deal(other, make([][32]byte, 3), secret, 3, xs, r)
+		_ = Deal(other, make([]Commitment, 3), secret, 3, xs, r)
 		if VerifyShareVarTime(1, &other[0], pts) {
 			t.Fatal("share of a different polynomial accepted")
 		}
 		if !checkSecret(secret, commit[0]) {
 			t.Fatal("C_0 does not commit to the secret")
+		}
+		// Commitment decoding rejects points off the curve and
+		// non-canonical coordinates.
+		off := slices.Clone(commit)
+		off[1][5] ^= 1
+		if _, err := decodeCommitments(off); err == nil {
+			t.Fatal("off-curve commitment accepted")
+		}
+		var id Commitment // the identity (0, 1), then x = p (≡ 0) non-canonically
+		id[32] = 1
+		var pt edwards25519.Point
+		if err := decodeCommitment(&pt, &id); err != nil || pt.Equal(edwards25519.NewIdentityPoint()) != 1 {
+			t.Fatalf("identity: %v", err)
+		}
+		id[0] = 0xED
+		for i := 1; i < 31; i++ {
+			id[i] = 0xFF
+		}
+		id[31] = 0x7F
+		if err := decodeCommitment(&pt, &id); err == nil {
+			t.Fatal("non-canonical x accepted")
 		}
 	})
 	p := Params{N: 5, Threshold: 3, Bits: 32, Dim: 6}

@@ -669,7 +669,7 @@ func (lc *lagrangeCache) get(xs []uint32) []edwards25519.Scalar {
 // reconstruct recovers dealer u's secret from its shares, checked against
 // the Feldman commitment C_0. When the check fails it verifies every share
 // and retries with the good ones.
-func (s *Server) reconstruct(u uint32, shares []Share, commits [][32]byte, lc *lagrangeCache) (*edwards25519.Scalar, error) {
+func (s *Server) reconstruct(u uint32, shares []Share, commits []Commitment, lc *lagrangeCache) (*edwards25519.Scalar, error) {
 	if len(shares) < s.t {
 		return nil, clientErr(u, ErrBelowThreshold, "%d shares of its secret, threshold %d", len(shares), s.t)
 	}

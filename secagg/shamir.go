@@ -1,6 +1,7 @@
 package secagg
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
@@ -9,6 +10,7 @@ import (
 	"math/bits"
 
 	"filippo.io/edwards25519"
+	"filippo.io/edwards25519/field"
 )
 
 // Shamir secret sharing over the scalar field of edwards25519
@@ -22,6 +24,50 @@ import (
 // encoding. Sharing the scalar therefore reconstructs the 32 bytes exactly.
 // (The X25519 key built from those bytes is clamped as usual; it keeps
 // about 249 bits of entropy.)
+
+// CommitmentSize is the encoded size of a Feldman commitment.
+const CommitmentSize = 64
+
+// Commitment is a Feldman commitment C_j = a_j·G, encoded as the affine
+// coordinates x || y of the edwards25519 point, each 32 bytes canonical
+// little-endian. The affine form (instead of the 32-byte compressed one)
+// spares every receiver a square root per point, which otherwise
+// dominates the cost of checking shares.
+type Commitment [CommitmentSize]byte
+
+// encodeCommitment returns the affine encoding of p.
+func encodeCommitment(p *edwards25519.Point) Commitment {
+	X, Y, Z, _ := p.ExtendedCoordinates()
+	var zInv, x, y field.Element
+	zInv.Invert(Z)
+	x.Multiply(X, &zInv)
+	y.Multiply(Y, &zInv)
+	var c Commitment
+	copy(c[:32], x.Bytes())
+	copy(c[32:], y.Bytes())
+	return c
+}
+
+// decodeCommitment parses an affine encoding, rejecting non-canonical
+// coordinates and points off the curve.
+func decodeCommitment(p *edwards25519.Point, c *Commitment) error {
+	var x, y, t field.Element
+	if _, err := x.SetBytes(c[:32]); err != nil {
+		return errBadPoint
+	}
+	if _, err := y.SetBytes(c[32:]); err != nil {
+		return errBadPoint
+	}
+	if !bytes.Equal(x.Bytes(), c[:32]) || !bytes.Equal(y.Bytes(), c[32:]) {
+		return errBadPoint // non-canonical (≥ p) coordinate
+	}
+	t.Multiply(&x, &y)
+	one := new(field.Element).One()
+	if _, err := p.SetExtendedCoordinates(&x, &y, one, &t); err != nil {
+		return errBadPoint
+	}
+	return nil
+}
 
 // Share is one point (x, f(x)) of a sharing polynomial; X is a client id.
 type Share struct {
@@ -52,10 +98,10 @@ func scalarFromUint(x uint32) *edwards25519.Scalar {
 
 // Deal shares secret with threshold t: it draws f(z) = secret + a_1 z + … +
 // a_{t-1} z^{t-1} with coefficients from r, writes the Feldman commitments
-// C_j = a_j·G (canonical point encodings, j = 0..t-1) to commit, and
+// C_j = a_j·G (see [Commitment], j = 0..t-1) to commit, and
 // f(x) for each x in xs to ys. It panics if len(commit) != t or
 // len(ys) != len(xs).
-func Deal(ys []edwards25519.Scalar, commit [][32]byte, secret *edwards25519.Scalar, t int, xs []uint32, r io.Reader) error {
+func Deal(ys []edwards25519.Scalar, commit []Commitment, secret *edwards25519.Scalar, t int, xs []uint32, r io.Reader) error {
 	if len(commit) != t || len(ys) != len(xs) || t < 1 {
 		panic("secagg: Deal: length mismatch")
 	}
@@ -71,7 +117,7 @@ func Deal(ys []edwards25519.Scalar, commit [][32]byte, secret *edwards25519.Scal
 	var p edwards25519.Point
 	for j := range coef {
 		p.ScalarBaseMult(&coef[j])
-		copy(commit[j][:], p.Bytes())
+		commit[j] = encodeCommitment(&p)
 	}
 	for i, x := range xs {
 		xs := scalarFromUint(x)
@@ -85,7 +131,7 @@ func Deal(ys []edwards25519.Scalar, commit [][32]byte, secret *edwards25519.Scal
 }
 
 // commitHash is SHA-256 of the concatenated commitments.
-func commitHash(commits ...[][32]byte) [32]byte {
+func commitHash(commits ...[]Commitment) [32]byte {
 	h := sha256.New()
 	for _, c := range commits {
 		for i := range c {
@@ -100,11 +146,11 @@ func commitHash(commits ...[][32]byte) [32]byte {
 var errBadPoint = errors.New("secagg: commitment is not a valid point")
 
 // decodeCommitments decompresses Feldman commitments.
-func decodeCommitments(c [][32]byte) ([]edwards25519.Point, error) {
+func decodeCommitments(c []Commitment) ([]edwards25519.Point, error) {
 	pts := make([]edwards25519.Point, len(c))
 	for i := range c {
-		if _, err := pts[i].SetBytes(c[i][:]); err != nil {
-			return nil, errBadPoint
+		if err := decodeCommitment(&pts[i], &c[i]); err != nil {
+			return nil, err
 		}
 	}
 	return pts, nil
@@ -148,10 +194,11 @@ func VerifyShareVarTime(x uint32, y *edwards25519.Scalar, c []edwards25519.Point
 
 // checkSecret reports whether secret·G encodes to c0 (constant time in the
 // secret).
-func checkSecret(secret *edwards25519.Scalar, c0 [32]byte) bool {
+func checkSecret(secret *edwards25519.Scalar, c0 Commitment) bool {
 	var p edwards25519.Point
 	p.ScalarBaseMult(secret)
-	return subtle.ConstantTimeCompare(p.Bytes(), c0[:]) == 1
+	enc := encodeCommitment(&p)
+	return subtle.ConstantTimeCompare(enc[:], c0[:]) == 1
 }
 
 // lagrangeAtZero writes λ_i = Π_{j≠i} x_j/(x_j - x_i) to lambda, the
