@@ -6,6 +6,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/fedgo/fedgo/internal/vec"
 )
 
 // Errors returned by the aggregators and by update validation.
@@ -48,22 +50,7 @@ func CheckUpdate(u *Update, dim int) error {
 }
 
 // firstNonFinite returns the index of the first NaN or Inf in v, or -1.
-func firstNonFinite(v []float64) int {
-	// x-x is 0 for finite x and NaN for NaN and ±Inf, so one branch per
-	// four elements suffices on the common, all-finite path.
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		if s := (v[i] - v[i]) + (v[i+1] - v[i+1]) + (v[i+2] - v[i+2]) + (v[i+3] - v[i+3]); s != 0 {
-			break
-		}
-	}
-	for ; i < len(v); i++ {
-		if v[i]-v[i] != 0 {
-			return i
-		}
-	}
-	return -1
-}
+func firstNonFinite(v []float64) int { return vec.FirstNonFinite(v) }
 
 // FedAvg is the example-weighted mean of the updates (McMahan et al. 2017,
 // "Communication-Efficient Learning of Deep Networks from Decentralized
@@ -198,16 +185,4 @@ func axpy4(dst []float64, a []float64, x0, x1, x2, x3 []float64) {
 }
 
 // axpy sets dst += a·x.
-func axpy(dst []float64, a float64, x []float64) {
-	x = x[:len(dst)]
-	i := 0
-	for ; i+4 <= len(dst); i += 4 {
-		dst[i] += a * x[i]
-		dst[i+1] += a * x[i+1]
-		dst[i+2] += a * x[i+2]
-		dst[i+3] += a * x[i+3]
-	}
-	for ; i < len(dst); i++ {
-		dst[i] += a * x[i]
-	}
-}
+func axpy(dst []float64, a float64, x []float64) { vec.Axpy(dst, a, x) }

@@ -2,6 +2,7 @@ package robust
 
 import (
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/internal/vec"
 )
 
 // meanBlock is the number of coordinates summed over all rows before moving
@@ -95,19 +96,7 @@ func add(dst, x []float64) {
 }
 
 // axpy sets dst += a·x.
-func axpy(dst []float64, a float64, x []float64) {
-	x = x[:len(dst)]
-	i := 0
-	for ; i+4 <= len(dst); i += 4 {
-		dst[i] += a * x[i]
-		dst[i+1] += a * x[i+1]
-		dst[i+2] += a * x[i+2]
-		dst[i+3] += a * x[i+3]
-	}
-	for ; i < len(dst); i++ {
-		dst[i] += a * x[i]
-	}
-}
+func axpy(dst []float64, a float64, x []float64) { vec.Axpy(dst, a, x) }
 
 // weightedRows sets dst = Σ coef[k]·vecs[k], each coordinate summed in the
 // order of vecs, in parallel over coordinates.

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/internal/vec"
 )
 
 // Errors returned by the aggregators. Errors about one update wrap one of
@@ -81,21 +82,7 @@ func checkInput(dst []float64, updates []fl.Update) error {
 }
 
 // firstNonFinite returns the index of the first NaN or Inf in v, or -1.
-func firstNonFinite(v []float64) int {
-	// x-x is 0 for finite x and NaN for NaN and ±Inf.
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		if s := (v[i] - v[i]) + (v[i+1] - v[i+1]) + (v[i+2] - v[i+2]) + (v[i+3] - v[i+3]); s != 0 {
-			break
-		}
-	}
-	for ; i < len(v); i++ {
-		if v[i]-v[i] != 0 {
-			return i
-		}
-	}
-	return -1
-}
+func firstNonFinite(v []float64) int { return vec.FirstNonFinite(v) }
 
 // checkResult reports an error if dst holds a NaN or Inf, which finite
 // inputs produce only by overflow.

@@ -1,0 +1,37 @@
+// Package vec holds the small dense float64 kernels that fedgo's packages
+// share: a NaN/Inf scan and axpy. They are dst-first and do not allocate;
+// they panic if dst is longer than an input (a programmer error).
+package vec
+
+// FirstNonFinite returns the index of the first NaN or ±Inf in v, or -1.
+func FirstNonFinite(v []float64) int {
+	// x−x is 0 for finite x and NaN for NaN and ±Inf, so one branch per
+	// four elements suffices on the common, all-finite path.
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		if s := (v[i] - v[i]) + (v[i+1] - v[i+1]) + (v[i+2] - v[i+2]) + (v[i+3] - v[i+3]); s != 0 {
+			break
+		}
+	}
+	for ; i < len(v); i++ {
+		if v[i]-v[i] != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// Axpy sets dst += a·x over len(dst) coordinates.
+func Axpy(dst []float64, a float64, x []float64) {
+	x = x[:len(dst)]
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		dst[i] += a * x[i]
+		dst[i+1] += a * x[i+1]
+		dst[i+2] += a * x[i+2]
+		dst[i+3] += a * x[i+3]
+	}
+	for ; i < len(dst); i++ {
+		dst[i] += a * x[i]
+	}
+}
