@@ -64,19 +64,23 @@
 //     rate q, or exactly m = qN clients) over a population of exactly
 //     Population clients, and let each client contribute at most one update
 //     per round.
-//  2. Keep ε's δ below 1/N (the default is 1/N^1.1).
-//  3. Do not release anything computed from the un-noised updates: client
+//  2. Keep the sampling secret: amplification by sampling assumes nobody
+//     but the server learns who took part in a round, so in deployment the
+//     server's ServerConfig.Seed must be secret (or drawn from crypto/rand)
+//     and participation must not be published.
+//  3. Keep ε's δ below 1/N (the default is 1/N^1.1).
+//  4. Do not release anything computed from the un-noised updates: client
 //     metrics such as the training loss in [fl.RoundStats] are not private;
 //     keep them out of what you publish, or privatize them yourself.
-//  4. Keep the quorum (ServerConfig.MinClients) low: an aborted round
+//  5. Keep the quorum (ServerConfig.MinClients) low: an aborted round
 //     reveals that few clients answered, which the accounting does not
 //     cover.
-//  5. With ClientClipped, make sure every client really runs
+//  6. With ClientClipped, make sure every client really runs
 //     [ClipMiddleware] (it is the only clipping) and that secure
 //     aggregation hands [CentralDP.NoiseSum] (or Aggregate) the plain sum.
-//  6. Keep one [Local] per client for the client's whole life; a fresh one
+//  7. Keep one [Local] per client for the client's whole life; a fresh one
 //     forgets the budget already spent.
-//  7. Protect checkpoints of a seeded simulation: they hold the noise
+//  8. Protect checkpoints of a seeded simulation: they hold the noise
 //     generator's state. Sources keyed from crypto/rand are never saved.
 //
 // # Concurrency

@@ -95,20 +95,20 @@ func TestDPBudgetStopsRun(t *testing.T) {
 func jsonFloat(x float64) string { b, _ := json.Marshal(x); return string(b) }
 
 func TestDPVariants(t *testing.T) {
-	a, _ := runJSON(t, "-rounds", "3", "-quiet")
-	b, _ := runJSON(t, "-rounds", "3", "-quiet")
+	a, _ := runJSON(t, "-rounds", "3", "-quiet", "-clients", "300")
+	b, _ := runJSON(t, "-rounds", "3", "-quiet", "-clients", "300")
 	if a.ParamsSHA256 != b.ParamsSHA256 {
 		t.Error("same seed, different parameters")
 	}
-	sec, _ := runJSON(t, "-rounds", "3", "-quiet", "-secure-noise")
+	sec, _ := runJSON(t, "-rounds", "3", "-quiet", "-clients", "300", "-secure-noise")
 	if sec.ParamsSHA256 == a.ParamsSHA256 {
 		t.Error("crypto/rand noise gave the seeded run's parameters")
 	}
-	none, _ := runJSON(t, "-rounds", "3", "-quiet", "-epsilon", "0")
+	none, _ := runJSON(t, "-rounds", "3", "-quiet", "-clients", "300", "-epsilon", "0")
 	if none.Epsilon != nil || none.NoiseMultiplier != 0 {
 		t.Errorf("no noise: epsilon %v, noise %v", none.Epsilon, none.NoiseMultiplier)
 	}
-	fixed, _ := runJSON(t, "-rounds", "3", "-quiet", "-per-round", "40", "-adaptive")
+	fixed, _ := runJSON(t, "-rounds", "3", "-quiet", "-clients", "300", "-per-round", "40", "-adaptive")
 	if fixed.Epsilon == nil || *fixed.Epsilon > 5 || fixed.ClipNorm == 1 {
 		t.Errorf("fixed-size adaptive: %+v", fixed)
 	}
