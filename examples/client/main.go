@@ -1,0 +1,29 @@
+// Command client is one client of a federated deployment of the quickstart
+// workload: it holds partition i of N of the data and trains for the
+// server at -server until interrupted, reconnecting (with backoff) when
+// the connection or the server goes away.
+//
+//	go run ./examples/client -server https://127.0.0.1:8443 -dev /tmp/fedgo-dev-pki-123 -clients 10 -partition 3/10
+//
+// The workload flags (-clients, -seed, -dataset, ...) must match the
+// server's. Run with -h for every flag.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fedgo/fedgo/examples/network/node"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := node.Client(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(1)
+	}
+}
