@@ -132,6 +132,8 @@ func BenchmarkClientRound(b *testing.B) {
 		b.Run(fmt.Sprintf("k=%d/t=%d/d=%d/%s", k, t, d, name), func(b *testing.B) {
 			b.SetBytes(int64(4 * d))
 			b.ReportAllocs()
+			cpu0 := processCPU()
+			defer func() { b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op") }()
 			for b.Loop() {
 				c, err := NewClient(ClientConfig{ID: me, Params: p, Rand: seededReader(9, me), TrustDealers: trust})
 				if err != nil {
@@ -252,11 +254,13 @@ func BenchmarkServerUnmask(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(4 * d * masks))
+			cpu0 := processCPU()
 			for b.Loop() {
 				if _, err := srv.unmask(); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(masks), "masks/op")
 		})
 	}
