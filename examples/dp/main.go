@@ -70,12 +70,12 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.dataset, "dataset", "synthetic", "data set: synthetic or fashion-mnist")
 	fs.StringVar(&o.dataDir, "data", "", "directory of the Fashion-MNIST files (default: the Debian package's)")
 	fs.StringVar(&o.model, "model", "softmax", "model: softmax or mlp")
-	fs.BoolVar(&o.iid, "iid", false, "IID data: Synthetic-IID, or an IID split of Fashion-MNIST")
+	fs.BoolVar(&o.iid, "iid", true, "IID data: Synthetic-IID, or an IID split of Fashion-MNIST (-iid=false: Synthetic(1,1), or a Dirichlet(0.5) split)")
 	fs.IntVar(&o.clients, "clients", 1000, "clients N (DP needs many)")
 	fs.IntVar(&o.maxSmp, "max-samples", 50, "synthetic: cap on each client's examples")
-	fs.Float64Var(&o.q, "q", 0, "Poisson sampling rate q (default 0.05 unless -per-round is set)")
+	fs.Float64Var(&o.q, "q", 0, "Poisson sampling rate q (default 0.1 unless -per-round is set)")
 	fs.IntVar(&o.perRound, "per-round", 0, "fixed-size sampling of exactly this many clients a round (instead of -q)")
-	fs.IntVar(&o.rounds, "rounds", 0, "rounds (default 30 for synthetic, 40 for Fashion-MNIST)")
+	fs.IntVar(&o.rounds, "rounds", 0, "rounds (default 100 for synthetic, 40 for Fashion-MNIST)")
 	fs.Float64Var(&o.epsilon, "epsilon", 5, "privacy budget ε; 0 means no budget (ε is still reported when there is noise)")
 	fs.Float64Var(&o.delta, "delta", 0, "δ of the budget (default 1/N^1.1)")
 	fs.Float64Var(&o.noise, "noise", 0, "noise multiplier z; 0 means calibrate it to -epsilon over -rounds (no noise without a budget)")
@@ -84,7 +84,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.acct, "accountant", "rdp", "privacy accountant: rdp or pld (Poisson sampling only)")
 	fs.IntVar(&o.epochs, "local-epochs", 0, "local epochs per round (default 5 for synthetic, 1 for Fashion-MNIST)")
 	fs.IntVar(&o.batch, "batch", 10, "local minibatch size")
-	fs.Float64Var(&o.lr, "lr", 0, "local learning rate (default 0.05)")
+	fs.Float64Var(&o.lr, "lr", 0, "local learning rate (default 0.2 for synthetic, 0.05 for Fashion-MNIST)")
 	fs.Float64Var(&o.serverLR, "server-lr", 1, "server learning rate")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice (and of the noise, unless -secure-noise)")
 	fs.BoolVar(&o.secure, "secure-noise", false, "draw the noise from crypto/rand (not reproducible)")
@@ -105,10 +105,13 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 			}
 		}
 	}
-	pick(&o.rounds, 30, 40)
+	pick(&o.rounds, 100, 40)
 	pick(&o.epochs, 5, 1)
 	if o.lr == 0 {
-		o.lr = 0.05
+		o.lr = 0.2
+		if fashion {
+			o.lr = 0.05
+		}
 	}
 	switch {
 	case o.clients < 1:
@@ -123,7 +126,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-accountant %q, want rdp or pld", o.acct)
 	}
 	if o.q == 0 && o.perRound == 0 {
-		o.q = 0.05
+		o.q = 0.1
 	}
 	return o, nil
 }

@@ -55,7 +55,7 @@ func rdpEpsilon(t *testing.T, s accountant.Step, k int, delta float64) float64 {
 }
 
 func TestDPJSONAndTable(t *testing.T) {
-	s, out := runJSON(t, "-rounds", "5", "-epsilon", "3")
+	s, out := runJSON(t, "-rounds", "5", "-epsilon", "3", "-q", "0.05")
 	if s.Rounds != 5 || s.FinalAccuracy == nil || s.FailedUpdates == nil || len(s.ParamsSHA256) != 64 || s.BudgetExhausted {
 		t.Fatalf("summary = %+v", s)
 	}
@@ -82,11 +82,11 @@ func TestDPBudgetStopsRun(t *testing.T) {
 	step := accountant.Step{NoiseMultiplier: z, SampleRate: q}
 	target := (rdpEpsilon(t, step, k, delta) + rdpEpsilon(t, step, k+1, delta)) / 2
 	eps := strings.TrimRight(strings.TrimRight(jsonFloat(target), "0"), ".")
-	s, out := runJSON(t, "-rounds", "20", "-noise", "1", "-epsilon", eps)
+	s, out := runJSON(t, "-rounds", "20", "-noise", "1", "-epsilon", eps, "-q", "0.05")
 	if s.Rounds != k || !s.BudgetExhausted || !strings.Contains(out, "budget exhausted") {
 		t.Fatalf("rounds %d, exhausted %v:\n%s", s.Rounds, s.BudgetExhausted, out)
 	}
-	ref, _ := runJSON(t, "-rounds", "3", "-noise", "1", "-epsilon", eps, "-quiet")
+	ref, _ := runJSON(t, "-rounds", "3", "-noise", "1", "-epsilon", eps, "-quiet", "-q", "0.05")
 	if ref.ParamsSHA256 != s.ParamsSHA256 || ref.BudgetExhausted {
 		t.Errorf("stopped run's params %s, a %d-round run's %s", s.ParamsSHA256, k, ref.ParamsSHA256)
 	}
