@@ -11,9 +11,10 @@
 //	go run ./examples/dp -epsilon 2 -rounds 40 -adaptive
 //	go run ./examples/dp -dataset fashion-mnist -clients 1000 -q 0.05 -epsilon 4
 //
-// The data sets are the quickstart's (Synthetic(α,β), Synthetic-IID with
-// -iid, Fashion-MNIST); DP needs many clients, so the default is 1000
-// synthetic clients of at most -max-samples examples each.
+// The data sets are the quickstart's (Synthetic-IID by default,
+// Synthetic(1,1) with -iid=false, Fashion-MNIST); DP needs many clients, so
+// the default is 1000 synthetic clients of at most -max-samples examples
+// each, a tenth of them in each round.
 //
 // The noise of this simulation is seeded from -seed, so runs are
 // reproducible; -secure-noise draws it from crypto/rand, as a deployment
