@@ -14,12 +14,13 @@
 //
 // # Protocol and message flow
 //
-//	step                     client → server            server → clients
-//	0 AdvertiseKeys          AdvertiseMsg (c_pk, s_pk)  KeysBroadcast (all keys)     U1
-//	1 ShareKeys              SharesMsg (boxes, C)       SharesBroadcast (per client) U2
-//	2 MaskedInputCollection  MaskedMsg (y_u)            —                            U3
-//	3 ConsistencyCheck*      SignatureMsg               SurvivorsMsg before, sigs in 4  U4
-//	4 Unmasking              UnmaskMsg (shares)         UnmaskRequest (U3, U2∖U3)    U5
+//	step                     server → clients (opens it)   client → server            set
+//	0 AdvertiseKeys          —                             AdvertiseMsg (c_pk, s_pk)  U1
+//	1 ShareKeys              KeysBroadcast (all keys)      SharesMsg (boxes, C)       U2
+//	2 MaskedInputCollection  SharesBroadcast (per client)  MaskedMsg (y_u)            U3
+//	3 ConsistencyCheck*      SurvivorsMsg (U3)             SignatureMsg               U4
+//	4 Unmasking              UnmaskRequest (U3, U2∖U3,     UnmaskMsg (shares)         U5
+//	                         U4's signatures*)
 //	(* malicious-server mode only)
 //
 // On the [Client]: AdvertiseKeys, ShareKeys, MaskedInput, ConsistencyCheck,
@@ -31,8 +32,10 @@
 // sends) and s_u (to agree pairwise mask seeds), and a fresh self-mask
 // secret b_u. It Shamir-shares b_u and s_u (threshold t, over the scalar
 // field of edwards25519, with Feldman commitments C_j = a_j·G) among its k
-// neighbours, encrypting each pair of shares with AES-256-GCM under a key
-// derived from X25519(c_u, c_v). It sends
+// neighbours and itself (its own share of b_u is revealed when it
+// survives, as in Bonawitz et al., so that in the complete graph any t
+// answering clients suffice), encrypting each pair of shares with
+// AES-256-GCM under a key derived from X25519(c_u, c_v). It sends
 //
 //	y_u = x_u + PRG(b_u) + Σ_{v ∈ N(u) ∩ U2} sign(u,v)·PRG(s_{u,v})   (mod 2^b),
 //
@@ -55,7 +58,14 @@
 //     commitments.
 //   - Mask PRG: AES-256-CTR keyed by the seed, zero IV; word i is the
 //     little-endian uint32 (b ≤ 32) or uint64 (b > 32) at keystream offset
-//     4i or 8i, reduced mod 2^b.
+//     4i or 8i, reduced mod 2^b. For b ≤ 32 accumulators hold two
+//     coordinates per 64-bit word and add them with SWAR arithmetic, so a
+//     keystream word is added to two coordinates in one step.
+//   - Wire sizes: keys are raw 32 bytes; an encrypted share pair costs 84
+//     bytes per neighbour (recipient id + 64-byte plaintext + GCM tag); a
+//     dealer's 2t Feldman commitments are affine points of 64 bytes each
+//     ([Commitment]), sent once and relayed to each neighbour; masked
+//     inputs are bit-packed at b bits ([Pack]).
 //   - Secrets are uniformly random scalars; their canonical 32-byte
 //     encodings are the self-mask secret and the X25519 private key, so
 //     Shamir reconstruction gives back the exact bytes (see [Deal]).
@@ -80,8 +90,25 @@
 // same survivor list it signed, so a server that shows different lists to
 // different clients is caught. Feldman commitments let clients (unless
 // ClientConfig.TrustDealers) and the server detect bad shares and name the
-// dealer. Feldman commitments are computationally (not perfectly) hiding:
-// C_0 = secret·G is public.
+// dealer; the server checks every reconstructed secret against C_0 and,
+// on a mismatch, checks the shares one by one and reconstructs from the
+// good ones. Feldman commitments are computationally (not perfectly)
+// hiding: C_0 = secret·G is public. Not covered: clients that send
+// malformed inputs within Z_{2^b} (secure aggregation does not validate
+// inputs), and a corrupt server that also controls ≥ t neighbours of an
+// honest client (the bound of [ChooseParams] makes this unlikely for a
+// random graph).
+//
+// # Performance
+//
+// Per client and round: 2 X25519 key generations, 2k X25519 agreements,
+// 2t base-point multiplications (commitments), k+1 PRG expansions of d
+// words; with the Feldman check also about 2k·t·log2(N) point additions.
+// Server: one reconstruction per survivor (t scalar multiply-adds, one
+// base-point multiplication), and for each dropped client one X25519
+// agreement and one PRG expansion per surviving neighbour, spread over
+// Workers goroutines. See the package benchmarks (BenchmarkClientRound,
+// BenchmarkServerUnmask) for figures.
 //
 // # Host duties
 //

@@ -49,7 +49,9 @@ type Params struct {
 // DefaultParams returns Params for n clients and dimension dim with the
 // SecAgg+ degree and threshold chosen by [ChooseParams] for 40 bits of
 // security and 20 bits of correctness, assuming at most 1/3 corrupt clients
-// and 10% dropouts (for small n the search falls back to the complete graph).
+// and 10% dropouts (for small n the search falls back to the complete
+// graph). It fails, wrapping [ErrParams], when no degree meets the targets,
+// as for n < 5.
 func DefaultParams(n, dim int) (Params, error) {
 	k, t, err := ChooseParams(n, 1.0/3, 0.1, 40, 20)
 	if err != nil {

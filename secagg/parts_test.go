@@ -128,6 +128,12 @@ func TestChooseParams(t *testing.T) {
 			t.Errorf("ChooseParams%v = %v, want ErrParams", bad, err)
 		}
 	}
+	for _, n := range []int{5, 10, 100, 1000} {
+		p, err := DefaultParams(n, 7)
+		if err != nil || p.Validate() != nil || p.N != n || p.Dim != 7 {
+			t.Fatalf("DefaultParams(%d) = %+v, %v", n, p, err)
+		}
+	}
 	// Impossible targets: half corrupt and half dropping out.
 	if _, _, err := ChooseParams(20, 0.5, 0.5, 40, 20); !errors.Is(err, ErrParams) {
 		t.Errorf("impossible targets: %v", err)
