@@ -481,3 +481,66 @@ func TestMulSmallVarTime(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	p := Params{N: 4, Threshold: 3, Dim: 2}
+	mal := p
+	mal.Malicious = true
+	privs, pubs := identities(4)
+	for _, tc := range []struct {
+		name string
+		cfg  ClientConfig
+		ok   bool
+	}{
+		{"ok", ClientConfig{ID: 1, Params: p}, true},
+		{"id 0", ClientConfig{ID: 0, Params: p}, false},
+		{"id > N", ClientConfig{ID: 5, Params: p}, false},
+		{"bad params", ClientConfig{ID: 1, Params: Params{N: 4, Threshold: 9, Dim: 2}}, false},
+		{"malicious without identity", ClientConfig{ID: 1, Params: mal, PeerKeys: pubs}, false},
+		{"malicious without peers", ClientConfig{ID: 1, Params: mal, Identity: privs[1]}, false},
+		{"malicious ok", ClientConfig{ID: 1, Params: mal, Identity: privs[1], PeerKeys: pubs}, true},
+	} {
+		_, err := NewClient(tc.cfg)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrParams)) {
+			t.Errorf("%s: NewClient error %v", tc.name, err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  ServerConfig
+		ok   bool
+	}{
+		{"ok", ServerConfig{Params: p}, true},
+		{"malicious without peers", ServerConfig{Params: mal}, false},
+		{"negative workers", ServerConfig{Params: p, Workers: -1}, false},
+	} {
+		_, err := NewServer(tc.cfg)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrParams)) {
+			t.Errorf("%s: NewServer error %v", tc.name, err)
+		}
+	}
+}
+
+// TestHotPathAllocs: packing, unpacking and lane arithmetic do not
+// allocate once buffers exist.
+func TestHotPathAllocs(t *testing.T) {
+	const d = 1001
+	v := make([]uint64, d)
+	lanes := make([]uint64, laneLen(d))
+	tmp := make([]uint64, d)
+	for _, bits := range []int{32, 20, 64} {
+		buf := make([]byte, 0, PackedLen(d, bits))
+		packed := Pack(nil, v, bits)
+		if n := testing.AllocsPerRun(10, func() { buf = Pack(buf[:0], v, bits) }); n != 0 {
+			t.Errorf("Pack b=%d: %v allocs", bits, n)
+		}
+		if bits <= 32 {
+			if n := testing.AllocsPerRun(10, func() { unpackAddLanes(lanes, packed, d, bits, tmp) }); n != 0 {
+				t.Errorf("unpackAddLanes b=%d: %v allocs", bits, n)
+			}
+			if n := testing.AllocsPerRun(10, func() { buf = packLanes(buf[:0], lanes, d, bits, tmp) }); n != 0 {
+				t.Errorf("packLanes b=%d: %v allocs", bits, n)
+			}
+		}
+	}
+}
