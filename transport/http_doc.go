@@ -24,7 +24,9 @@ package transport
 //     round, set fl.ServerConfig.RoundTimeout so that a round never waits
 //     for ever, and set CheckpointDir so that a restarted server resumes
 //     (fl.ReadCheckpoint, Server.Restore).
-//  4. To stop: cancel the fl.Server's context, call [HTTPPool.Close] (it
+//  4. Keep the http.Server's WriteTimeout (if any) above PollWait, and
+//     any proxy's idle timeout above it too.
+//  5. To stop: cancel the fl.Server's context, call [HTTPPool.Close] (it
 //     releases the long polls), then http.Server.Shutdown.
 //
 // # Wire format, version 2

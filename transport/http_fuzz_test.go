@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -69,6 +70,50 @@ func FuzzHTTPResult(f *testing.F) {
 			}
 		default:
 			t.Fatalf("HTTP %d", rec.Code)
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// FuzzClientPoll answers a client's poll with arbitrary status, task id
+// and body, as a hostile or broken server might: the client returns a
+// task or an error, never panics, and a task is exactly what the body
+// decodes to.
+func FuzzClientPoll(f *testing.F) {
+	valid := AppendFrame(nil, &fl.Message{Type: fl.TypeTrain, Round: 2, Params: []float64{1, 2}})
+	id := "0123456789abcdef0123456789abcdef"
+	f.Add(200, id, valid)
+	f.Add(200, id, valid[:9])
+	f.Add(200, "not-an-id", valid)
+	f.Add(204, "", []byte(nil))
+	f.Add(401, "", []byte("no"))
+	f.Add(503, "", []byte("later"))
+	f.Add(200, id, []byte("FG\x02\x01garbage"))
+	lim := Limits{MaxParams: 64, MaxPayload: 1024, MaxEntries: 8, MaxString: 32}
+	f.Fuzz(func(t *testing.T, status int, task string, body []byte) {
+		if status < 100 || status > 999 {
+			return
+		}
+		hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			h := http.Header{}
+			h.Set(HeaderTask, task)
+			return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(body)),
+				ContentLength: int64(len(body)), Request: r}, nil
+		})}
+		c, err := NewClient("https://example.invalid", echoAll{}, ClientConfig{ID: "a", Token: "t", HTTPClient: hc, Limits: lim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.poll(context.Background())
+		if err != nil || got == nil {
+			return
+		}
+		want, _, err := ReadFrame(bytes.NewReader(body), lim)
+		if status != http.StatusOK || err != nil || got.id != task || !sameMessage(got.msg, want) {
+			t.Fatalf("status %d task %q: client took %+v", status, task, got)
 		}
 	})
 }

@@ -48,7 +48,8 @@ type ClientConfig struct {
 	Seed uint64
 	// Zstd compresses the results the client posts.
 	Zstd bool
-	// Limits bound the tasks the client accepts.
+	// Limits bound the tasks the client accepts, and the results it
+	// posts (the server should accept at least as much).
 	Limits Limits
 	// Logger receives the client's log; nil discards it.
 	Logger *slog.Logger
@@ -343,7 +344,7 @@ func (c *Client) work(ctx context.Context, t *clientTask) {
 		herr = fmt.Errorf("handler returned negative round %d", reply.Round)
 	}
 	if herr == nil {
-		if err := checkLimits(reply, Limits{}); err != nil {
+		if err := checkLimits(reply, c.cfg.Limits); err != nil {
 			herr = err
 		}
 	}
@@ -414,7 +415,7 @@ func (c *Client) post(ctx context.Context, id string, reply *fl.Message, herr er
 		body, size, ctype = strings.NewReader(msg), int64(len(msg)), ErrorContentType
 	case c.cfg.Zstd:
 		var b []byte
-		if _, err := WriteFrame(&bytesWriter{&b}, reply, Limits{}, FrameOptions{Zstd: true}); err != nil {
+		if _, err := WriteFrame(&bytesWriter{&b}, reply, c.cfg.Limits, FrameOptions{Zstd: true}); err != nil {
 			return err
 		}
 		body, size = bytes.NewReader(b), int64(len(b))

@@ -94,7 +94,8 @@ type HTTPPoolConfig struct {
 	// TaskTimeout bounds each Send (a per-client timeout beneath the
 	// round's deadline); 0 means none.
 	TaskTimeout time.Duration
-	// Limits bound what clients post.
+	// Limits bound what clients post, and the tasks Send accepts to send
+	// (clients should accept at least as much).
 	Limits Limits
 	// Zstd compresses the tasks sent to clients.
 	Zstd bool
@@ -366,12 +367,12 @@ func (c *httpConn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	defer p.release(m, f)
 
 	f.once.Do(func() {
-		if err := checkLimits(m, Limits{}); err != nil {
+		if err := checkLimits(m, p.cfg.Limits); err != nil {
 			f.err = err
 			return
 		}
 		if p.cfg.Zstd {
-			_, f.err = WriteFrame(&bytesWriter{&f.b}, m, Limits{}, FrameOptions{Zstd: true})
+			_, f.err = WriteFrame(&bytesWriter{&f.b}, m, p.cfg.Limits, FrameOptions{Zstd: true})
 		} else {
 			f.b = AppendFrame(nil, m)
 		}
@@ -628,20 +629,23 @@ func (p *HTTPPool) lookup(w http.ResponseWriter, r *http.Request, cl *netClient)
 	p.mu.Lock()
 	t := p.tasks[tid]
 	_, done := p.finished[tid]
-	p.mu.Unlock()
+	code, reason := 0, ""
 	switch {
 	case t == nil && done:
-		p.refuse(w, r, http.StatusConflict, cl.id, "task already answered")
+		code, reason = http.StatusConflict, "task already answered"
 	case t == nil:
-		p.refuse(w, r, http.StatusNotFound, cl.id, "unknown or expired task")
+		code, reason = http.StatusNotFound, "unknown or expired task"
 	case t.cl.id != cl.id:
-		p.refuse(w, r, http.StatusNotFound, cl.id, "unknown or expired task (issued to another client)")
+		code, reason = http.StatusNotFound, "unknown or expired task (issued to another client)"
 	case !t.issued:
-		p.refuse(w, r, http.StatusNotFound, cl.id, "task not issued yet")
-	default:
-		return t
+		code, reason = http.StatusNotFound, "task not issued yet"
 	}
-	return nil
+	p.mu.Unlock()
+	if code != 0 {
+		p.refuse(w, r, code, cl.id, reason)
+		return nil
+	}
+	return t
 }
 
 func (p *HTTPPool) serveHeartbeat(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -505,4 +506,32 @@ func TestHTTPConfigValidate(t *testing.T) {
 	if _, err := NewClient("http://127.0.0.1:1", echoAll{}, ClientConfig{}); err == nil {
 		t.Error("NewClient accepted a plain-http URL")
 	}
+}
+
+// TestHTTPNoGoroutineOutlivesRun: once the clients' Run calls have
+// returned and the server is closed, the goroutines of the transport are
+// gone (the pool starts none of its own).
+func TestHTTPNoGoroutineOutlivesRun(t *testing.T) {
+	before := runtime.NumGoroutine()
+	e := newNetServer(t, netOptions{}, []string{"a", "b"})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, id := range []string{"a", "b"} {
+		wg.Go(func() { Dial(ctx, e.url, scaler{k: 1}, e.clientConfig(t, netOptions{}, id)) })
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer wcancel()
+	if err := e.pool.WaitClients(wctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range e.pool.Conns() {
+		if _, err := c.Send(context.Background(), &fl.Message{Type: fl.TypeTrain, Params: []float64{1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	e.pool.Close()
+	e.srv.Close()
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
 }
