@@ -147,9 +147,14 @@ func WriteFrame(w io.Writer, m *fl.Message, lim Limits, opt FrameOptions) (int64
 	return cw.n, err
 }
 
+// writeBufs recycles the chunk buffers of WriteFrame.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, frameChunk); return &b }}
+
 func writeBody(w io.Writer, head []byte, m *fl.Message) error {
-	buf := make([]byte, 0, frameChunk)
-	buf = append(buf, head...)
+	pb := writeBufs.Get().(*[]byte)
+	defer writeBufs.Put(pb)
+	buf := append((*pb)[:0], head...)
+	defer func() { *pb = buf[:0] }()
 	for i := 0; i < len(m.Params); {
 		k := min((cap(buf)-len(buf))/8, len(m.Params)-i)
 		if k == 0 {
@@ -479,7 +484,8 @@ type FrameReader struct {
 	head    []byte
 	params  []float64
 	payload []byte
-	buf     []byte
+	buf     []byte  // the rest of a value split across two reads
+	scratch [8]byte // backs buf
 }
 
 // NewFrameReader returns a reader of the frame of m (FrameSize(m) bytes).
@@ -515,9 +521,9 @@ func (r *FrameReader) Read(p []byte) (int, error) {
 				n += 8 * k
 				continue
 			}
-			k := min(frameChunk/8, len(r.params))
-			r.buf = appendFloats(make([]byte, 0, 8*k), r.params[:k])
-			r.params = r.params[k:]
+			binary.LittleEndian.PutUint64(r.scratch[:], math.Float64bits(r.params[0]))
+			r.buf = r.scratch[:]
+			r.params = r.params[1:]
 		case len(r.payload) > 0:
 			k := copy(p[n:], r.payload)
 			r.payload = r.payload[k:]
