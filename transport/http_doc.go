@@ -75,7 +75,7 @@ package transport
 // whole-buffer format with the same fields in another order.
 //
 // Example: the message {Type: "train", Round: 3, Weight: 1.5, Params:
-// [1, -2], Payload: [0xab], Config: {"lr": 0.5}} is the 47 bytes
+// [1, -2], Payload: [0xab], Config: {"lr": 0.5}} is the 51 bytes
 //
 //	46 47 02 00  05 74 72 61 69 6e  03  00 00 00 00 00 00 f8 3f  02  01
 //	01 02 6c 72 00 00 00 00 00 00 e0 3f  00
