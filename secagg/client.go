@@ -482,11 +482,7 @@ func (c *Client) receive(sb *SharesBroadcast) error {
 var errFeldman = errors.New("secagg: share fails its Feldman check")
 
 func verifyDealer(x uint32, y *edwards25519.Scalar, commit []Commitment) error {
-	pts, err := decodeCommitments(commit)
-	if err != nil {
-		return err
-	}
-	if !VerifyShareVarTime(x, y, pts) {
+	if !VerifyShareVarTime(x, y, commit) {
 		return errFeldman
 	}
 	return nil

@@ -692,13 +692,12 @@ func (s *Server) reconstruct(u uint32, shares []Share, commits []Commitment, lc 
 		return sec, nil
 	}
 	// Slow path: find the bad shares.
-	pts, err := decodeCommitments(commits)
-	if err != nil {
+	if _, err := decodeCommitments(commits); err != nil {
 		return nil, clientErr(u, ErrBadShare, "commitments: %v", err)
 	}
 	good := sorted[:0]
 	for _, sh := range sorted {
-		if VerifyShareVarTime(sh.X, &sh.Y, pts) {
+		if VerifyShareVarTime(sh.X, &sh.Y, commits) {
 			good = append(good, sh)
 		}
 	}

@@ -174,11 +174,12 @@ func mulSmallVarTime(v, p *edwards25519.Point, x uint32) *edwards25519.Point {
 }
 
 // VerifyShareVarTime reports whether y·G == Σ_j C_j·x^j, the Feldman check
-// of share (x, y) against the dealer's decompressed commitments C. It
-// evaluates the right side by Horner's rule in the group; it is
-// variable-time in x only (public).
-func VerifyShareVarTime(x uint32, y *edwards25519.Scalar, c []edwards25519.Point) bool {
-	if len(c) == 0 {
+// of share (x, y) against the dealer's commitments. It returns false for
+// commitments that do not decode. It evaluates the right side by Horner's
+// rule in the group; it is variable-time in x only (public).
+func VerifyShareVarTime(x uint32, y *edwards25519.Scalar, commit []Commitment) bool {
+	c, err := decodeCommitments(commit)
+	if err != nil || len(c) == 0 {
 		return false
 	}
 	var acc edwards25519.Point
