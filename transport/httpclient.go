@@ -55,6 +55,17 @@ type ClientConfig struct {
 	Logger *slog.Logger
 }
 
+// DefaultClientConfig returns a config with every default spelled out and
+// no credentials: set ID and Token, or a client certificate in TLS.
+func DefaultClientConfig() ClientConfig {
+	return ClientConfig{
+		PollTimeout: time.Minute,
+		Heartbeat:   5 * time.Second,
+		MinBackoff:  100 * time.Millisecond,
+		MaxBackoff:  10 * time.Second,
+	}
+}
+
 // Validate reports whether the config is usable.
 func (c *ClientConfig) Validate() error {
 	var errs []error

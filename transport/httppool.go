@@ -107,6 +107,16 @@ type HTTPPoolConfig struct {
 	Logger *slog.Logger
 }
 
+// DefaultHTTPPoolConfig returns a config with every default spelled out
+// and no authentication: set Tokens or ClientCerts.
+func DefaultHTTPPoolConfig() HTTPPoolConfig {
+	return HTTPPoolConfig{
+		MaxClients:    100_000,
+		PollWait:      25 * time.Second,
+		ClientTimeout: 30 * time.Second,
+	}
+}
+
 // Validate reports whether the config is usable.
 func (c *HTTPPoolConfig) Validate() error {
 	var errs []error

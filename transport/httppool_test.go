@@ -479,6 +479,8 @@ func TestHTTPConfigValidate(t *testing.T) {
 	}{
 		{"tokens", HTTPPoolConfig{Tokens: map[string]string{"a": tokenFor("a")}}, true},
 		{"certs", HTTPPoolConfig{ClientCerts: true}, true},
+		{"default", DefaultHTTPPoolConfig(), false},
+		{"default with certs", func() HTTPPoolConfig { c := DefaultHTTPPoolConfig(); c.ClientCerts = true; return c }(), true},
 		{"no auth", HTTPPoolConfig{}, false},
 		{"short token", HTTPPoolConfig{Tokens: map[string]string{"a": "123"}}, false},
 		{"bad id", HTTPPoolConfig{Tokens: map[string]string{"a b": tokenFor("a")}}, false},
@@ -496,6 +498,7 @@ func TestHTTPConfigValidate(t *testing.T) {
 	}{
 		{"token", ClientConfig{ID: "a", Token: "t"}, true},
 		{"cert", ClientConfig{}, true},
+		{"default", DefaultClientConfig(), true},
 		{"token without id", ClientConfig{Token: "t"}, false},
 		{"backoff", ClientConfig{MinBackoff: 2, MaxBackoff: 1}, false},
 	} {
