@@ -144,9 +144,10 @@
 //   - Every length read from the wire is bounded by the bytes left before
 //     allocation; decoders never panic.
 //   - Randomness comes from ClientConfig.Rand (crypto/rand by default).
-//   - Allocation: MaskedInput allocates its d-word accumulator and packed
-//     output once per client; Result allocates one d-word accumulator per
-//     worker.
+//   - Allocation: MaskedInput allocates its accumulator (⌈d/2⌉ words when
+//     b ≤ 32, else d) and the packed output; the server holds one such
+//     accumulator for the running sum plus one per worker in Result, and no
+//     per-client vector.
 //
 // # References
 //
