@@ -538,3 +538,42 @@ func TestHTTPNoGoroutineOutlivesRun(t *testing.T) {
 	e.srv.Close()
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
 }
+
+// TestHTTPServerRoundSurvivesAVanishedClient: a client that dies in the
+// middle of its task is counted as a timeout after ClientTimeout, and the
+// round completes with the others.
+func TestHTTPServerRoundSurvivesAVanishedClient(t *testing.T) {
+	o := netOptions{pool: func(c *HTTPPoolConfig) {
+		c.ClientTimeout = 300 * time.Millisecond
+		c.Tokens["zz"] = tokenFor("zz")
+	}}
+	handlers := toyHandlers(2, 3)
+	e := startNet(t, o, handlers)
+	b := blocker{started: make(chan struct{}, 1), done: make(chan struct{}, 1)}
+	ctx, kill := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Dial(ctx, e.url, b, e.clientConfig(t, o, "zz")) }()
+	defer func() { kill(); <-done }()
+	wctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.pool.WaitClients(wctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		<-b.started
+		kill() // the client dies while it trains
+	}()
+	cfg := toyServerConfig(1)
+	cfg.ClientsPerRound = 3
+	s, err := fl.NewServer(cfg, e.pool, make([]float64, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.RunRound(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Accepted != 2 || st.Failed != 1 || st.Failures[fl.FailTimeout] != 1 || st.Aborted {
+		t.Errorf("round stats %+v, want 2 accepted and 1 timeout", st)
+	}
+}
