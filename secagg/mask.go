@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"slices"
 )
 
 // prgChunk is the keystream buffer size of the mask PRG (a multiple of 8,
@@ -89,7 +90,7 @@ func Pack(dst []byte, v []uint64, bits int) []byte {
 		return dst
 	case 32:
 		start := len(dst)
-		dst = append(dst, make([]byte, 4*len(v))...)
+		dst = slices.Grow(dst, 4*len(v))[:start+4*len(v)]
 		out := dst[start:]
 		for i, x := range v {
 			binary.LittleEndian.PutUint32(out[4*i:], uint32(x))
@@ -305,7 +306,7 @@ func lanesTo(dst []uint64, acc []uint64, bits int) {
 func packLanes(dst []byte, acc []uint64, d, bits int, tmp []uint64) []byte {
 	if bits == 32 {
 		start := len(dst)
-		dst = append(dst, make([]byte, 4*d)...)
+		dst = slices.Grow(dst, 4*d)[:start+4*d]
 		out := dst[start:]
 		for j := range d / 2 {
 			binary.LittleEndian.PutUint64(out[8*j:], acc[j])
