@@ -389,3 +389,40 @@ func TestRoundMaliciousDropouts(t *testing.T) {
 		checkOutcome(t, fmt.Sprint(tc.drops), out)
 	}
 }
+
+// TestRoundEveryDropoutPatternSparse does the same on a SecAgg+ ring
+// (n = 6, k = 2, t = 2) for every assignment of {no drop, drop before the
+// masked input, drop before unmasking} to the clients, checking the
+// outcome against the naive share-counting rule.
+func TestRoundEveryDropoutPatternSparse(t *testing.T) {
+	p := Params{N: 6, Threshold: 2, Neighbors: 2, Bits: 32, Dim: 3, Seed: [32]byte{42}}
+	steps := []int{dropNever, dropMasked, dropUnmask}
+	total := 1
+	for range p.N {
+		total *= len(steps)
+	}
+	stride := 1
+	if raceEnabled {
+		stride = 5
+	}
+	ok := 0
+	for code := 0; code < total; code += stride {
+		drops := make(map[uint32]int)
+		c := code
+		for id := 1; id <= p.N; id++ {
+			drops[uint32(id)] = steps[c%len(steps)]
+			c /= len(steps)
+		}
+		out := runRound(t, roundSpec{p: p, dropAt: drops, seed: uint64(code), trustDealers: true})
+		checkOutcome(t, fmt.Sprintf("pattern %v", drops), out)
+		if want := recoverable(p, out); (out.err == nil) != want {
+			t.Fatalf("pattern %v: err = %v, recoverable = %v", drops, out.err, want)
+		}
+		if out.err == nil {
+			ok++
+		}
+	}
+	if ok == 0 || ok == total {
+		t.Fatalf("%d of %d patterns recovered: the sweep should see both outcomes", ok, total)
+	}
+}
