@@ -1,7 +1,12 @@
 // Package transport carries fedgo's messages between the server and its
 // clients: [Memory], an in-memory [fl.Pool] for simulations with fault
-// injection, and the wire format both it and the network transport use
-// ([AppendMessage], [DecodeMessage]).
+// injection; [HTTPPool] and [Client]/[Dial], the network transport (HTTPS
+// with TLS 1.3, pull model, see the sections Network transport, Wire format
+// version 2, Network protocol and Security); the wire format
+// ([WriteFrame], [ReadFrame], [AppendFrame]), version 2, which both
+// transports use; and the codec integration that
+// compresses updates ([EncodeUplink], [UplinkDecoder]) and parameters
+// ([CompressDownlink], [DecodeDownlink]) with package compress.
 //
 // A simulation through [Memory] is a faithful rehearsal of a deployment:
 // every message is encoded and decoded as it would be on the network, the
@@ -20,10 +25,13 @@
 //
 // # Concurrency
 //
-// A [Memory] pool is safe for concurrent use; at most Workers handlers run
+// [HTTPPool] and [Client] are safe for concurrent use and start no
+// goroutine that outlives their callers' calls (the client's heartbeat
+// goroutine is joined before each result is posted). A [Memory] pool is
+// safe for concurrent use; at most Workers handlers run
 // at once (GOMAXPROCS by default) and a Send that waits for a worker
-// returns when its context is done. [DecodeMessage] and [AppendMessage]
-// are safe for concurrent use.
+// returns when its context is done. [ReadFrame] and [WriteFrame] are safe
+// for concurrent use.
 //
 // # Invariants
 //
@@ -31,5 +39,155 @@
 //     in every run, whatever the schedule.
 //   - A decoded message never aliases the bytes it came from, and every
 //     length read from the bytes is checked against [Limits] and the bytes
-//     that remain before anything is allocated.
+//     that remain before anything is allocated.//
+//
+// # Network transport
+//
+// [HTTPPool] is the server side: an [http.Handler] that the host mounts in
+// its own http.Server (behind its own middleware, under a prefix with
+// http.StripPrefix), and the [fl.Pool] through which an [fl.Server] reaches
+// the clients that have registered. [Client] (or [Dial]) is the client
+// side: it runs an [fl.Handler] against the server until its context is
+// done. The server never connects to a client: clients pull their tasks
+// with long polls, so they may sit behind NAT or a firewall.
+//
+// The host's duties on the server:
+//
+//  1. Serve the pool over TLS 1.3 only ([ServerTLSConfig]); with client
+//     certificates, give the tls.Config the client CA.
+//  2. Give [HTTPPoolConfig] the clients' tokens, or set ClientCerts, or
+//     both.
+//  3. Wait for enough clients ([HTTPPool.WaitClients]) before the first
+//     round, set fl.ServerConfig.RoundTimeout so that a round never waits
+//     for ever, and set CheckpointDir so that a restarted server resumes
+//     (fl.ReadCheckpoint, Server.Restore).
+//  4. Keep the http.Server's WriteTimeout (if any) above PollWait, and
+//     any proxy's idle timeout above it too.
+//  5. To stop: cancel the fl.Server's context, call [HTTPPool.Close] (it
+//     releases the long polls), then http.Server.Shutdown.
+//
+// # Wire format, version 2
+//
+// Every task and every result travels as one frame, the whole body of an
+// HTTP request or response (media type application/vnd.fedgo.frame). All
+// integers marked uvarint are unsigned LEB128 (as encoding/binary writes
+// them: 7 bits per byte, least significant group first, high bit set on
+// every byte but the last; at most 10 bytes). All float64 are IEEE 754
+// binary64, little-endian, bit for bit (NaN payloads, signed zeros and
+// subnormals survive). Strings are UTF-8, written as a uvarint byte
+// length followed by the bytes.
+//
+//	offset  size     field
+//	0       2        magic "FG" (0x46 0x47)
+//	2       1        version: 2
+//	3       1        flags: bit 0 = the rest of the frame is one zstd
+//	                 stream (RFC 8878); other bits must be 0
+//	then, after decompression when flag bit 0 is set:
+//	        string   type ("train", "update", "evaluate", "metrics", or a
+//	                 protocol step such as "secagg/share-keys")
+//	        uvarint  round (at most 2^31 - 1)
+//	        8        weight, float64
+//	        uvarint  n, the number of float64 in params
+//	        uvarint  p, the number of bytes in payload
+//	        config:  uvarint count, then count entries of
+//	                 (string key, float64 value), keys in strictly
+//	                 increasing byte order (so no duplicates)
+//	        metrics: as config
+//	        8·n      params, float64 each
+//	        p        payload, opaque bytes (an encoded vector, see
+//	                 package compress, or a protocol message)
+//	        end of the body: nothing may follow
+//
+// A message has exactly one uncompressed encoding. The lengths n and p
+// come before the data, so a reader checks them against its [Limits]
+// (MaxParams, MaxPayload; MaxString for the type and keys; MaxEntries for
+// config and metrics) before it allocates anything, and then fills the
+// vector as the bytes arrive: a vector is never buffered twice, and its
+// size is bounded only by the limits (uvarints are 64-bit: there is no
+// 2 GiB cap). A zstd decoder must bound its window (this package accepts
+// at most 8 MiB) and apply the same limits to the decompressed fields.
+// [WriteFrame] writes a frame, [NewFrameReader] streams one, [AppendFrame]
+// builds one in memory and [ReadFrame] decodes one. The in-memory
+// transport [Memory] passes every message through the same frame, so a
+// simulation counts the bytes a deployment sends (before zstd and HTTP).
+// (Version 1, an earlier whole-buffer layout of the same fields, is
+// retired: a decoder refuses it.)
+//
+// Example: the message {Type: "train", Round: 3, Weight: 1.5, Params:
+// [1, -2], Payload: [0xab], Config: {"lr": 0.5}} is the 51 bytes
+//
+//	46 47 02 00  05 74 72 61 69 6e  03  00 00 00 00 00 00 f8 3f  02  01
+//	01 02 6c 72 00 00 00 00 00 00 e0 3f  00
+//	00 00 00 00 00 00 f0 3f  00 00 00 00 00 00 00 c0  ab
+//
+// # Network protocol
+//
+// HTTP API version 1, over HTTPS (TLS 1.3; HTTP/2 or HTTP/1.1), paths
+// relative to where the host mounted the pool. Every request carries the
+// client's credentials: either a TLS client certificate (the client id is
+// its Subject CommonName) or the headers
+//
+//	Authorization: Bearer <token>
+//	Fedgo-Client: <client id>    (printable ASCII, 1 to 256 bytes)
+//
+// Tokens are compared in constant time. Bad or missing credentials are
+// answered 401 (403 when the Fedgo-Client header contradicts the
+// certificate).
+//
+//	POST /v1/register
+//	    Registers the client (no body). 204.
+//	GET  /v1/task
+//	    Long poll. 200 with a frame as the body and the header
+//	    "Fedgo-Task: <id>" (32 lowercase hex digits, 128 random bits), or
+//	    204 when no task came within the server's PollWait (25 s by
+//	    default). Polling also registers the client. If the client polls
+//	    again before answering its task, the server assumes the task was
+//	    lost (a broken download, a restarted client) and sends it again,
+//	    under the same id.
+//	POST /v1/result/<id>
+//	    The answer to task <id>: a frame (Content-Type
+//	    application/vnd.fedgo.frame), or the client handler's error as
+//	    text (Content-Type text/plain; charset=utf-8, at most 4096 bytes).
+//	    204: accepted. 409: already accepted (a re-post, see below).
+//	    404: the task is unknown, was never given to this client, or its
+//	    round is over; 410: the server stopped waiting for it while the
+//	    body arrived. 400: the frame is malformed or exceeds the limits;
+//	    413: the body is too large; 415: another content type.
+//	POST /v1/heartbeat/<id>
+//	    Sent every few seconds while the client works on task <id>
+//	    (no body). 204: keep going; 410: the server no longer wants the
+//	    result (the round's deadline passed): stop.
+//
+// The server answers 503 while it shuts down. A client treats network
+// errors and 5xx as transient: it retries with exponential backoff (100 ms
+// doubling to 10 s, jittered to [d/2, d] from a seeded source). A result
+// whose upload broke is posted again whole under the same task id: the
+// server accepts a task's result once, and answers a re-post 409, after
+// which the client moves on. A client handles one task at a time.
+//
+// A client is connected (listed by Conns) while it polls, and for
+// ClientTimeout (30 s by default) after its last request; a Send to a
+// client that stays silent that long returns [ErrClientGone], which wraps
+// fl.ErrTimeout, so the round counts it as a dropout and goes on. Every
+// refused request is answered with a 4xx and logged (slog, level Warn)
+// with the client, the status and the reason.
+//
+// # Security
+//
+//   - TLS 1.3 only; clients authenticate by certificate or by token.
+//   - A result is accepted only for an open task (one whose Send has not
+//     returned, so only in the current round) that was issued to the
+//     client posting it, and only once: replays and duplicates are
+//     refused. Task ids come from crypto/rand.
+//   - Every length is bounded by [Limits] before allocation; request
+//     bodies are further bounded by [MaxFrameBytes] (http.MaxBytesReader).
+//     An uncompressed vector is allocated at once only if the request's
+//     Content-Length declares its bytes (only an authenticated client
+//     with an issued task gets that far); otherwise it grows as its bytes
+//     arrive.
+//   - A server restart loses no completed round: the fl.Server resumes
+//     from its checkpoint and the clients reconnect on their own; the
+//     round that was running is run again from the start.
+//
+// [DevPKI] makes a throwaway CA and certificates for local trials.
 package transport

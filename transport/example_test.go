@@ -30,7 +30,7 @@ func ExampleNewMemory() {
 		fmt.Println(c.ID(), r.Params)
 	}
 	up, down := pool.Traffic()
-	fmt.Println(up, down, 2*transport.MessageSize(req))
+	fmt.Println(up, down, 2*transport.FrameSize(req))
 	// Output:
 	// a [1]
 	// b [1]

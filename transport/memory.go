@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,8 +102,8 @@ func (c *MemoryConfig) Validate() error {
 }
 
 // Memory is an in-memory [fl.Pool] for simulations. Every message is
-// encoded to the wire format and decoded on the other side, exactly as the
-// network transport does, so the bytes it counts are the bytes a
+// encoded to the version-2 frame and decoded on the other side, exactly as
+// the network transport does (without its optional zstd stage), so the bytes it counts are the bytes a
 // deployment would send, and no client can alias the server's memory.
 //
 // Memory is safe for concurrent use.
@@ -172,7 +173,7 @@ func (c *memConn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) 
 	p := c.p
 	buf := c.getBuf()
 	defer p.bufs.Put(buf)
-	*buf = AppendMessage((*buf)[:0], m)
+	*buf = AppendFrame((*buf)[:0], m)
 	p.down.Add(int64(len(*buf)))
 
 	f := &p.cfg.Faults
@@ -212,13 +213,14 @@ func (c *memConn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) 
 	if err != nil {
 		return nil, err
 	}
-	*buf = AppendMessage((*buf)[:0], reply)
+	*buf = AppendFrame((*buf)[:0], reply)
 	p.up.Add(int64(len(*buf)))
-	return DecodeMessage(*buf, p.cfg.Limits)
+	r, _, err := readFrame(bytes.NewReader(*buf), p.cfg.Limits, int64(len(*buf)))
+	return r, err
 }
 
 func (c *memConn) run(ctx context.Context, req []byte) (*fl.Message, error) {
-	dm, err := DecodeMessage(req, c.p.cfg.Limits)
+	dm, _, err := readFrame(bytes.NewReader(req), c.p.cfg.Limits, int64(len(req)))
 	if err != nil {
 		return nil, err
 	}

@@ -45,8 +45,8 @@ func TestMemoryCopiesAndCounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantDown += int64(MessageSize(req))
-		wantUp += int64(MessageSize(r))
+		wantDown += FrameSize(req)
+		wantUp += FrameSize(r)
 		if r.Params[0] != -1 || r.Params[1] != 2 {
 			t.Fatalf("reply = %v", r.Params)
 		}
