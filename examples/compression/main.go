@@ -23,7 +23,6 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -113,13 +112,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var hidden []int
-	for _, f := range strings.Split(o.hidden, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("bad -hidden %q", o.hidden)
-		}
-		hidden = append(hidden, n)
+	hidden, err := workload.ParseHidden(o.hidden)
+	if err != nil {
+		return err
 	}
 	w, err := workload.Build(workload.Config{
 		Dataset: o.dataset, DataDir: o.dataDir, Model: "mlp", Hidden: hidden,

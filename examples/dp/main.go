@@ -98,22 +98,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	fashion := o.dataset == "fashion-mnist"
-	pick := func(v *int, synth, fm int) {
-		if *v == 0 {
-			*v = synth
-			if fashion {
-				*v = fm
-			}
-		}
-	}
-	pick(&o.rounds, 100, 40)
-	pick(&o.epochs, 5, 1)
-	if o.lr == 0 {
-		o.lr = 0.2
-		if fashion {
-			o.lr = 0.05
-		}
-	}
+	workload.PickInt(&o.rounds, fashion, 100, 40)
+	workload.PickInt(&o.epochs, fashion, 5, 1)
+	workload.PickFloat(&o.lr, fashion, 0.2, 0.05)
 	switch {
 	case o.clients < 1:
 		return nil, fmt.Errorf("-clients %d, want ≥ 1", o.clients)

@@ -55,8 +55,8 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if n != wl.Clients() {
-		return fmt.Errorf("-partition %s: N = %d but -clients = %d", partition, n, wl.Clients())
+	if n != wl.Clients {
+		return fmt.Errorf("-partition %s: N = %d but -clients = %d", partition, n, wl.Clients)
 	}
 	own := w.IDs[i]
 	if id == "" {
@@ -118,7 +118,7 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		level = slog.LevelInfo
 	}
 	cfg := transport.ClientConfig{
-		ID: id, Token: token, TLS: tc, Seed: wl.seed, MaxBackoff: 2 * time.Second,
+		ID: id, Token: token, TLS: tc, Seed: wl.Seed, MaxBackoff: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	err = transport.Dial(ctx, server, h, cfg)

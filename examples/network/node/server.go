@@ -170,14 +170,14 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "serving on https://%s\n", ln.Addr())
 
 	if wait == 0 {
-		wait = wl.Clients()
+		wait = wl.Clients
 	}
 	if err := pool.WaitClients(ctx, wait); err != nil {
 		return err
 	}
 	if !quiet {
 		fmt.Fprintf(stdout, "%d clients connected; %s on %s, %d per round, %d parameters\n\n",
-			wait, wl.model, wl.dataset, cfg.ClientsPerRound, w.Model.NumParams())
+			wait, wl.Model, wl.Dataset, cfg.ClientsPerRound, w.Model.NumParams())
 	}
 	start := time.Now()
 	h, err := s.Run(ctx)
