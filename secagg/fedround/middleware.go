@@ -1,0 +1,285 @@
+package fedround
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"sync"
+
+	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/secagg"
+)
+
+// ClientState is one client's secure-aggregation state across messages:
+// the round it is in, its secagg.Client and its quantized delta between
+// training and masking. The host keeps one per client for as long as the
+// client lives (a transport may build the client's handler afresh for
+// every message) and passes it to [Middleware].
+//
+// The zero value is ready to use. A ClientState is safe for concurrent
+// use; it handles one message at a time. A round's opening message
+// ([TypeTrain]) drops whatever the previous round left; secrets are drawn
+// afresh for every round and never reused.
+type ClientState struct {
+	mu      sync.Mutex
+	started bool
+	round   int
+	roundID [32]byte
+	c       *secagg.Client
+	input   []uint64
+}
+
+// Round reports the round the state is in and whether a round has started.
+func (st *ClientState) Round() (round int, started bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.round, st.started
+}
+
+// drop forgets the round's secrets (the round number is kept, to refuse
+// stale and replayed messages).
+func (st *ClientState) drop() {
+	st.c = nil
+	clear(st.input)
+	st.input = nil
+}
+
+// Middleware returns the client side of secure aggregation: it answers the
+// secagg/* messages of a [Workflow] using st, trains through the wrapped
+// handler when a round opens, and passes every other message (evaluation,
+// for example) to the wrapped handler. A plain fl.TypeTrain request is
+// refused with [ErrPlainTrain] unless cfg.AllowPlainTrain.
+//
+// On [TypeTrain] it sends the wrapped handler a plain train message (the
+// global parameters and Config), clamps each coordinate of the returned
+// delta to [-clip, clip] and quantizes it with secagg.Quantize, using
+// stochastic rounding from a source seeded from cfg.Rand, and answers
+// with its advertised keys and the update's metrics; the delta itself
+// never leaves the client unmasked.
+//
+// It refuses, with an error wrapping [ErrRound], a message for another
+// round than st's or a replay of the current round's opening message;
+// with [ErrOrder] a step the client has no state for or that comes out of
+// order; with [ErrMalformed] a payload that does not decode. Such refusals
+// leave st unchanged. Any other failure (a bad share, an unsafe unmasking
+// request) makes the client leave the round. It panics if st is nil.
+func Middleware(st *ClientState, cfg ClientConfig) fl.Middleware {
+	if st == nil {
+		panic("fedround: Middleware: nil ClientState")
+	}
+	return func(next fl.Handler) fl.Handler {
+		return &handler{st: st, cfg: cfg, next: next}
+	}
+}
+
+type handler struct {
+	st   *ClientState
+	cfg  ClientConfig
+	next fl.Handler
+}
+
+func (h *handler) Handle(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+	switch m.Type {
+	case TypeTrain:
+		return h.train(ctx, m)
+	case TypeShareKeys, TypeMaskedInput, TypeConsistency, TypeUnmask:
+		return h.protocol(m)
+	case fl.TypeTrain:
+		if !h.cfg.AllowPlainTrain {
+			return nil, ErrPlainTrain
+		}
+	}
+	return h.next.Handle(ctx, m)
+}
+
+func (h *handler) rand() io.Reader {
+	if h.cfg.Rand != nil {
+		return h.cfg.Rand
+	}
+	return rand.Reader
+}
+
+// train opens a round: it trains through the wrapped handler, quantizes the
+// delta and advertises the client's keys.
+func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+	if err := h.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var s Setup
+	if err := s.UnmarshalBinary(m.Payload); err != nil {
+		return nil, err
+	}
+	p := s.Params
+	if m.Round < 0 || p.Round != uint64(m.Round) {
+		return nil, fmt.Errorf("%w: setup of round %d in a message of round %d", ErrMalformed, p.Round, m.Round)
+	}
+	if p.Dim != len(m.Params) {
+		return nil, fmt.Errorf("%w: setup for dimension %d with %d parameters", ErrMalformed, p.Dim, len(m.Params))
+	}
+	ccfg := secagg.ClientConfig{ID: s.ID, Params: p, Rand: h.rand(), TrustDealers: h.cfg.TrustDealers}
+	if p.Malicious {
+		if h.cfg.Identity == nil || h.cfg.PeerKeys == nil {
+			return nil, fmt.Errorf("%w: malicious mode needs Identity and PeerKeys", ErrConfig)
+		}
+		own := h.cfg.PeerKeys[s.Names[s.ID-1]]
+		if !bytes.Equal(own, h.cfg.Identity.Public().(ed25519.PublicKey)) {
+			return nil, fmt.Errorf("%w: the setup lists this client as %q, whose key is not this client's", ErrMalformed, s.Names[s.ID-1])
+		}
+		ccfg.Identity = h.cfg.Identity
+		ccfg.PeerKeys = make(map[uint32]ed25519.PublicKey, len(s.Names))
+		for i, name := range s.Names {
+			if k, ok := h.cfg.PeerKeys[name]; ok {
+				ccfg.PeerKeys[uint32(i+1)] = k
+			}
+		}
+	}
+
+	st := h.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	rid := p.RoundID()
+	if st.started {
+		switch {
+		case m.Round < st.round:
+			return nil, fmt.Errorf("%w: round %d, the client is in round %d", ErrRound, m.Round, st.round)
+		case m.Round == st.round && rid == st.roundID:
+			return nil, fmt.Errorf("%w: round %d opened twice with the same parameters (replay)", ErrRound, m.Round)
+		}
+	}
+	st.drop()
+	st.started, st.round, st.roundID = true, m.Round, rid
+
+	reply, err := h.next.Handle(ctx, &fl.Message{Type: fl.TypeTrain, Round: m.Round, Params: m.Params, Config: m.Config})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case reply == nil || reply.Type != fl.TypeUpdate:
+		return nil, fmt.Errorf("%w: the wrapped handler did not answer with an update", ErrMalformed)
+	case len(reply.Payload) > 0:
+		return nil, fmt.Errorf("%w: the update is encoded; secure aggregation needs the dense delta (put compression outside, or not at all)", ErrMalformed)
+	case len(reply.Params) != p.Dim:
+		return nil, fmt.Errorf("%w: delta of %d values, want %d", ErrMalformed, len(reply.Params), p.Dim)
+	}
+	var seed [32]byte
+	if _, err := io.ReadFull(ccfg.Rand, seed[:]); err != nil {
+		return nil, fmt.Errorf("fedround: drawing the rounding seed: %w", err)
+	}
+	bits := p.Bits
+	if bits == 0 {
+		bits = DefaultBits
+	}
+	input := make([]uint64, p.Dim)
+	if _, err := secagg.Quantize(input, reply.Params, s.Clip, bits, p.N, mrand.New(mrand.NewChaCha8(seed))); err != nil {
+		return nil, err
+	}
+	c, err := secagg.NewClient(ccfg)
+	if err != nil {
+		return nil, err
+	}
+	adv, err := c.AdvertiseKeys()
+	if err != nil {
+		return nil, err
+	}
+	data, err := adv.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	st.c, st.input = c, input
+	return &fl.Message{Type: TypeAdvertise, Round: m.Round, Payload: data, Metrics: reply.Metrics}, nil
+}
+
+// protocol answers one of the later steps.
+func (h *handler) protocol(m *fl.Message) (*fl.Message, error) {
+	st := h.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch {
+	case !st.started:
+		return nil, fmt.Errorf("%w: %q before any round opened", ErrOrder, m.Type)
+	case m.Round != st.round:
+		return nil, fmt.Errorf("%w: %q for round %d, the client is in round %d", ErrRound, m.Type, m.Round, st.round)
+	case st.c == nil:
+		return nil, fmt.Errorf("%w: %q in round %d, which the client finished or left", ErrOrder, m.Type, m.Round)
+	}
+	var (
+		out     encoding.BinaryMarshaler
+		outType string
+		err     error
+	)
+	c := st.c
+	switch m.Type {
+	case TypeShareKeys:
+		var kb secagg.KeysBroadcast
+		if err := unmarshal(&kb, m.Payload); err != nil {
+			return nil, err
+		}
+		outType = TypeShares
+		out, err = nilIfErr(c.ShareKeys(&kb))
+	case TypeMaskedInput:
+		var sb secagg.SharesBroadcast
+		if err := unmarshal(&sb, m.Payload); err != nil {
+			return nil, err
+		}
+		outType = TypeMasked
+		out, err = nilIfErr(c.MaskedInput(&sb, st.input))
+		if err == nil {
+			clear(st.input)
+			st.input = nil
+		}
+	case TypeConsistency:
+		var sm secagg.SurvivorsMsg
+		if err := unmarshal(&sm, m.Payload); err != nil {
+			return nil, err
+		}
+		outType = TypeSignature
+		out, err = nilIfErr(c.ConsistencyCheck(&sm))
+	case TypeUnmask:
+		var req secagg.UnmaskRequest
+		if err := unmarshal(&req, m.Payload); err != nil {
+			return nil, err
+		}
+		outType = TypeUnmasked
+		out, err = nilIfErr(c.Unmask(&req))
+		if err == nil {
+			st.drop() // the round is over for this client
+		}
+	}
+	if err != nil {
+		switch {
+		case errors.Is(err, secagg.ErrPhase):
+			return nil, fmt.Errorf("%w: %q: %w", ErrOrder, m.Type, err)
+		case errors.Is(err, secagg.ErrSession):
+			return nil, fmt.Errorf("%w: %q: %w", ErrRound, m.Type, err)
+		}
+		st.drop()
+		return nil, fmt.Errorf("fedround: %q: the client leaves round %d: %w", m.Type, st.round, err)
+	}
+	data, err := out.MarshalBinary()
+	if err != nil {
+		st.drop()
+		return nil, err
+	}
+	return &fl.Message{Type: outType, Round: m.Round, Payload: data}, nil
+}
+
+func unmarshal(v encoding.BinaryUnmarshaler, data []byte) error {
+	if err := v.UnmarshalBinary(data); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return nil
+}
+
+// nilIfErr turns a typed result into an interface that is nil on error.
+func nilIfErr[T encoding.BinaryMarshaler](v T, err error) (encoding.BinaryMarshaler, error) {
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
