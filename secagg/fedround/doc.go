@@ -1,0 +1,134 @@
+// Package fedround plugs secure aggregation into fedgo's round engine: a
+// [Workflow] that runs a SecAgg / SecAgg+ round (package secagg) in place
+// of fl.Server's plain exchange, and the client [Middleware] that answers
+// it. The server learns the mean of the survivors' clipped deltas and
+// nothing about any one of them.
+//
+// Use it when the server must not see individual updates, typically with
+// differential privacy on the sum (see [Config.PostSum] and
+// [Config.Release]). Do not use it with server-side per-client logic:
+// robust aggregators, server-side clipping, compression of updates
+// (secure aggregation needs the dense, quantized delta) or weighted means
+// (see below).
+//
+// # Message flow
+//
+// One round, for the n sampled clients, which get secagg ids 1..n in
+// sampling order (server → client, client → server; failures are counted
+// under the first type):
+//
+//	secagg/train        params, Config, Setup   →  secagg/advertise  AdvertiseMsg, Metrics
+//	secagg/share-keys   KeysBroadcast           →  secagg/shares     SharesMsg
+//	secagg/masked-input SharesBroadcast (own)   →  secagg/masked     MaskedMsg
+//	secagg/consistency* SurvivorsMsg            →  secagg/signature  SignatureMsg
+//	secagg/unmask       UnmaskRequest           →  secagg/unmasked   UnmaskMsg
+//	(* malicious mode only)
+//
+// On secagg/train the client trains through the wrapped handler (a plain
+// fl.TypeTrain message: fl.NewClient answers with the delta), clamps each
+// coordinate of the delta to [-c, c] and quantizes it with secagg.Quantize
+// (b bits, n summands, stochastic rounding seeded from the client's
+// secret randomness), then creates its secagg.Client and advertises its
+// keys. Client → server messages never carry Params: only secagg
+// messages in Payload and the training Metrics.
+//
+// The server decodes the sum of the survivors' inputs with
+// secagg.Dequantize (count = survivors, the clients whose masked inputs
+// are in the sum) and writes sum/survivors to dst. Each coordinate of the
+// sum is off by less than survivors·step from the sum of the clamped
+// deltas, step = secagg.QuantStep(c, b, n), so the mean is off by less
+// than one step (about 2c·n/2^b: 4.7e-9 for c = 1, b = 32, n = 10),
+// with zero mean error.
+//
+// # Why the mean is unweighted
+//
+// fl.FedAvg weights each delta by its client's example count. Under
+// secure aggregation a weighted mean needs the client to mask w·Δ and w
+// together, which needs a public bound on w for the fixed-point range (a
+// client could otherwise inflate its influence at will, unseen) and
+// reveals Σw; DP-FedAvg with secure aggregation (McMahan et al. 2018)
+// uses unweighted or capped weights for the same reason. This package
+// takes the unweighted mean of the survivors. A host that needs weights
+// can scale the delta in its trainer by min(n_k/ŵ, 1) and divide in
+// Release by the matching total (as privacy.CentralDP's WeightCap does).
+//
+// # Parameters
+//
+// [Config.RoundParams] fixes each round's secagg.Params: Bits (32), Dim =
+// len(params), Round = the round number, a fresh Seed from Config.Rand,
+// and k, t either as configured or from secagg.ChooseParams(n, Corrupt,
+// Dropout, 40, 20). For small n, where the search fails (n < 5 for the
+// defaults), it falls back to the complete graph with t = ⌊n/2⌋+1: a
+// majority, so that 2t > k holds as malicious mode requires, and so
+// that at most ⌊(n-1)/2⌋ clients can drop out.
+//
+// # Differential privacy
+//
+// PostSum(sum, survivors) runs on the dequantized sum before the mean and
+// may add noise in place (distributed DP: the noise the server adds to
+// what it alone sees). Release(sum) replaces the division: set it to
+// (*privacy.CentralDP).NoiseSum of a CentralDP with ClientClipped, whose
+// clients clip with privacy.ClipMiddleware(C) inside this package's
+// Middleware and whose Config.Clip is C; set fl.ServerConfig.Aggregator
+// to the same CentralDP so that the server calls its CheckRound and
+// RecordRound (the aggregator itself is unused under a workflow).
+//
+// # Host duties
+//
+//  1. Keep one [ClientState] per client for the client's lifetime and
+//     pass it to [Middleware] each time the client's handler is built
+//     (transport.Memory builds it for every message).
+//  2. Put the Middleware outermost, around fl.NewClient and any
+//     per-update client middleware (clipping, local noise); never around
+//     compression.
+//  3. Leave Config.Rand and ClientConfig.Rand nil in deployment
+//     (crypto/rand); seeded readers are for tests and simulations.
+//  4. In malicious mode, give the server the PKI (Config.PeerKeys, by
+//     fl.Conn ID) and each client its identity and the PKI.
+//  5. Set a deadline (Config.StepTimeout, or fl.ServerConfig.RoundTimeout,
+//     which applies to each step) so that a vanished client cannot stall
+//     the round.
+//  6. Choose Clip to bound the deltas (the same on every client); a
+//     clamped coordinate biases the mean.
+//
+// # Concurrency
+//
+// A [Workflow] runs one round at a time, from the goroutine of
+// fl.Server.Run; within a step it sends to all clients at once and feeds
+// their replies to the secagg server one at a time, in arrival order (the
+// sum does not depend on it). Every goroutine it starts has returned when
+// Run returns. A [ClientState] is safe for concurrent use and handles one
+// message at a time; the Middleware holds its lock while training.
+//
+// # Invariants
+//
+//   - No client → server message carries a plain vector (Params is empty);
+//     a reply that does is rejected.
+//   - Each client failure (error, timeout, rejected reply) is counted once
+//     in the round's stats, under the step it happened in, and logged with
+//     the client's id; the round goes on while at least t clients remain
+//     and fails with an error wrapping secagg.ErrBelowThreshold otherwise,
+//     so that fl.Server aborts it and keeps the parameters. A client that
+//     fails at secagg/unmask is counted although its masked input is in
+//     the sum (Accepted + Failed may then exceed Sampled).
+//   - A client refuses a message for another round, a replay of its
+//     round's opening, a step out of order, and a malformed payload,
+//     without changing its state. It draws fresh secrets every round and
+//     forgets them when the round ends or the next one opens.
+//   - Same seeds (Config.Rand, each ClientConfig.Rand, the trainers'),
+//     same bits, whatever the goroutine schedule.
+//   - Every length read from the wire is bounded before allocation
+//     ([Setup.UnmarshalBinary] and the secagg decoders).
+//
+// # References
+//
+//   - K. Bonawitz et al. Practical Secure Aggregation for
+//     Privacy-Preserving Machine Learning. CCS 2017.
+//   - J. H. Bell et al. Secure Single-Server Aggregation with
+//     (Poly)Logarithmic Overhead. CCS 2020.
+//   - H. B. McMahan, D. Ramage, K. Talwar, L. Zhang. Learning
+//     Differentially Private Recurrent Language Models. ICLR 2018
+//     (unweighted and capped-weight estimators).
+//   - P. Kairouz et al. The Distributed Discrete Gaussian Mechanism for
+//     Federated Learning with Secure Aggregation. ICML 2021.
+package fedround
