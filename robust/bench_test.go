@@ -33,8 +33,9 @@ func benchUpdates(n, d int) []fl.Update {
 }
 
 func benchAgg(b *testing.B, newAgg func() fl.Aggregator, maxN, maxD int) {
+	probe := newAgg() // sizes the rule rejects (n ≤ 2F) are skipped
 	for _, sz := range benchSizes {
-		if sz.n > maxN || sz.d > maxD {
+		if sz.n > maxN || sz.d > maxD || !validFor(probe, sz.n) {
 			continue
 		}
 		b.Run(fmt.Sprintf("n=%d/d=%d", sz.n, sz.d), func(b *testing.B) {
@@ -50,6 +51,12 @@ func benchAgg(b *testing.B, newAgg func() fl.Aggregator, maxN, maxD int) {
 			}
 		})
 	}
+}
+
+// validFor reports whether a accepts n updates, for rules that say.
+func validFor(a fl.Aggregator, n int) bool {
+	v, ok := a.(interface{ Validate(int) error })
+	return !ok || v.Validate(n) == nil
 }
 
 // BenchmarkMeanBaseline is a plain single-goroutine Go loop summing the

@@ -123,17 +123,34 @@ func median(v []float64) float64 {
 }
 
 // trimmedMean returns the mean of v without its f smallest and f largest
-// values, reordering v. It needs len(v) > 2f.
+// values, reordering v. It needs len(v) > 2f. After the selection the kept
+// values are v[f:n-f], in an order fixed by the input order; they are summed
+// by sum4.
 func trimmedMean(v []float64, f int) float64 {
 	n := len(v)
 	if f > 0 {
 		select2(v, f, n-f-1)
 	}
-	var s float64
-	for _, x := range v[f : n-f] {
-		s += x
+	return sum4(v[f:n-f]) / float64(n-f-f)
+}
+
+// sum4 returns the sum of w in four interleaved partial sums, s_r over the
+// positions i ≡ r (mod 4) in order, added as (s_0+s_1)+(s_2+s_3). The four
+// independent chains hide the latency of floating-point addition; the order
+// depends only on w.
+func sum4(w []float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		s0 += w[i]
+		s1 += w[i+1]
+		s2 += w[i+2]
+		s3 += w[i+3]
 	}
-	return s / float64(n-f-f)
+	for ; i < len(w); i++ {
+		s0 += w[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // closestToMedian returns the mean of the beta values of v closest to their

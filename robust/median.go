@@ -52,8 +52,10 @@ func (a *Median) Aggregate(dst []float64, updates []fl.Update) error {
 // It needs n > 2F and ignores Update.Weight; with F = 0 it is the mean.
 //
 // The kept values are found by two quickselects per coordinate, without
-// sorting; they are summed in an order that depends on the input order, so
-// permuting the updates changes the result only by rounding. Aggregate splits
+// sorting, and summed in four interleaved partial sums over the order the
+// selection leaves them in, which is fixed by the input order: the result
+// is deterministic for a given input order and independent of GOMAXPROCS,
+// and permuting the updates changes it only by rounding. Aggregate splits
 // the coordinates among GOMAXPROCS goroutines and waits for them; it does not
 // allocate once its scratch buffers are warm. A TrimmedMean is not safe for
 // concurrent use.
