@@ -1,0 +1,315 @@
+// Command secagg runs secure aggregation (SecAgg / SecAgg+, package
+// secagg) among -n simulated clients holding random vectors of length
+// -dim, some of which drop out at a random step (-drop), and checks that
+// the server's unmasked sum equals the plain sum of the survivors'
+// quantized inputs. It prints, per protocol step, the time spent by the
+// clients and by the server and the bytes each way.
+//
+//	go run ./examples/secagg
+//	go run ./examples/secagg -n 1000 -dim 100000 -drop 0.1
+//	go run ./examples/secagg -n 50 -k 10 -t 6 -malicious -seed 1
+//	go run ./examples/secagg -fl -n 30 -rounds 10
+//
+// It drives the secagg state machines directly, in one process: every
+// message is encoded by its sender and decoded by its receiver, so the
+// bytes are those of a deployment. -k 0 lets secagg.ChooseParams pick the
+// SecAgg+ degree and threshold (40 bits of security against 1/3 corrupt
+// clients, 20 bits of correctness for a dropout fraction of -drop plus
+// three standard deviations; the complete graph with a majority threshold
+// when n is too small for the search); -k n-1 is the complete graph (the
+// original SecAgg). -t 0 with -k set means ⌊k/2⌋+1. A client whose
+// message fails (too few neighbours left to share with, for example)
+// leaves the round, as a deployment's would.
+//
+// Randomness: with -seed every secret (keys, self masks, the inputs, the
+// drops, the graph seed) comes from seeded generators, so a run repeats
+// exactly. Without it secrets come from crypto/rand, as they must in a
+// deployment.
+//
+// -fl runs the quickstart workload instead (softmax regression on
+// Synthetic(1,1) over -n clients, -per-round of them a round) for -rounds
+// rounds through the secure round workflow (package secagg/fedround) over
+// the in-memory transport, and prints the quickstart's table: secure
+// aggregation inside training.
+//
+// With -json the last line of stdout is one JSON object: n, dim, k, t,
+// survivors, dropped, sum_ok, client_ms (mean time per client over all its
+// steps), server_ms (total server time), bytes_per_client (mean bytes a
+// client sends and receives); with -fl, the quickstart's fields.
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	crand "crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/fl/model"
+	"github.com/fedgo/fedgo/internal/report"
+	"github.com/fedgo/fedgo/internal/workload"
+	"github.com/fedgo/fedgo/secagg"
+	"github.com/fedgo/fedgo/secagg/fedround"
+	"github.com/fedgo/fedgo/transport"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "secagg:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	n, dim, k, t, bits       int
+	drop, clip               float64
+	malicious, json, trust   bool
+	seed                     uint64
+	seeded                   bool
+	fl                       bool
+	rounds, perRound, epochs int
+	lr                       float64
+}
+
+func parse(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("secagg", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.n, "n", 100, "number of clients")
+	fs.IntVar(&o.dim, "dim", 10000, "vector length")
+	fs.Float64Var(&o.drop, "drop", 0.1, "probability that a client drops out (at a random step)")
+	fs.IntVar(&o.k, "k", 0, "SecAgg+ degree; 0 chooses it (and t) with secagg.ChooseParams, n-1 is the complete graph")
+	fs.IntVar(&o.t, "t", 0, "threshold; 0 means ⌊k/2⌋+1 with -k, chosen with -k 0")
+	fs.IntVar(&o.bits, "bits", 32, "bits of the aggregation ring Z_{2^b}")
+	fs.BoolVar(&o.malicious, "malicious", false, "malicious-server mode (signed keys, consistency check)")
+	fs.BoolVar(&o.trust, "trust-dealers", false, "clients skip the Feldman check of the shares they receive")
+	fs.Uint64Var(&o.seed, "seed", 0, "seed every random choice (default: crypto/rand, as in a deployment)")
+	fs.BoolVar(&o.json, "json", false, "print a JSON summary as the last line of stdout")
+	fs.BoolVar(&o.fl, "fl", false, "train the quickstart workload through secure aggregation instead")
+	fs.IntVar(&o.rounds, "rounds", 5, "-fl: rounds")
+	fs.IntVar(&o.perRound, "per-round", 10, "-fl: clients sampled per round")
+	fs.IntVar(&o.epochs, "local-epochs", 20, "-fl: local epochs per round")
+	fs.Float64Var(&o.lr, "lr", 0.01, "-fl: local learning rate")
+	fs.Float64Var(&o.clip, "clip", 1, "-fl: range [-clip, clip] of each coordinate of a client's delta")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "seed" {
+			o.seeded = true
+		}
+	})
+	switch {
+	case o.n < 2 || o.n > secagg.MaxClients:
+		return nil, fmt.Errorf("-n %d: want 2..%d", o.n, secagg.MaxClients)
+	case o.dim < 1 || o.dim > secagg.MaxDim:
+		return nil, fmt.Errorf("-dim %d: want 1..%d", o.dim, secagg.MaxDim)
+	case !(o.drop >= 0 && o.drop < 1):
+		return nil, fmt.Errorf("-drop %v: want a probability in [0, 1)", o.drop)
+	case o.k < 0 || o.t < 0:
+		return nil, fmt.Errorf("-k %d -t %d: want ≥ 0", o.k, o.t)
+	case o.k == 0 && o.t != 0:
+		return nil, errors.New("-t needs -k")
+	case o.bits < 1 || o.bits > 64:
+		return nil, fmt.Errorf("-bits %d: want 1..64", o.bits)
+	case o.rounds < 1 || o.perRound < 2 || o.epochs < 1:
+		return nil, fmt.Errorf("-rounds %d -per-round %d -local-epochs %d: want ≥ 1, ≥ 2, ≥ 1", o.rounds, o.perRound, o.epochs)
+	case !(o.lr > 0) || !(o.clip > 0) || o.clip > 1e300 || o.lr > 1e300:
+		return nil, fmt.Errorf("-lr %v -clip %v: want finite and > 0", o.lr, o.clip)
+	}
+	if o.k > 0 && o.t == 0 {
+		o.t = o.k/2 + 1
+	}
+	return o, nil
+}
+
+// config returns the fedround config the options describe for rounds of n
+// clients (it fixes k and t the way both modes use them). The parameter
+// search plans for the drop rate plus three standard deviations of the
+// number of clients that drop, since each drops independently.
+func (o *options) config(n int) fedround.Config {
+	cfg := fedround.DefaultConfig()
+	cfg.Clip, cfg.Bits, cfg.Malicious = o.clip, o.bits, o.malicious
+	if o.drop > 0 {
+		cfg.Dropout = min(o.drop+3*math.Sqrt(o.drop*(1-o.drop)/float64(n)), 0.9)
+	}
+	if o.k > 0 {
+		cfg.Threshold = o.t
+		if o.k != o.n-1 {
+			cfg.Neighbors = o.k
+		}
+	}
+	return cfg
+}
+
+// randSource returns a reader for secrets: seeded from (seed, stream) with
+// -seed, else crypto/rand.
+func (o *options) randSource(stream uint64) io.Reader {
+	if !o.seeded {
+		return crand.Reader
+	}
+	var key [32]byte
+	for i := range 8 {
+		key[i] = byte(o.seed >> (8 * i))
+		key[8+i] = byte(stream >> (8 * i))
+	}
+	return rand.NewChaCha8(key)
+}
+
+// rng returns a math/rand generator for stream: seeded with -seed, else
+// seeded from crypto/rand.
+func (o *options) rng(stream uint64) *rand.Rand {
+	var key [32]byte
+	if _, err := io.ReadFull(o.randSource(stream), key[:]); err != nil {
+		panic(err) // crypto/rand and ChaCha8 never fail
+	}
+	return rand.New(rand.NewChaCha8(key))
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if o.fl {
+		return runFL(ctx, o, stdout)
+	}
+	res, err := simulate(ctx, o)
+	if err != nil {
+		return err
+	}
+	res.print(stdout)
+	if o.json {
+		return report.JSON(stdout, res.summary())
+	}
+	return nil
+}
+
+// runFL trains the quickstart workload through the secure workflow.
+func runFL(ctx context.Context, o *options, stdout io.Writer) error {
+	seed := o.seed
+	if !o.seeded {
+		seed = 1 // the data and the model's init; secrets stay crypto/rand
+	}
+	w, err := workload.Build(workload.Config{Clients: o.n, Alpha: 1, Beta: 1, Seed: seed})
+	if err != nil {
+		return err
+	}
+	tc := model.TrainerConfig{LR: o.lr, Epochs: o.epochs, BatchSize: 10}
+	steps := []string{fedround.TypeTrain, fedround.TypeShareKeys, fedround.TypeMaskedInput, fedround.TypeUnmask}
+	if o.malicious {
+		steps = append(steps, fedround.TypeConsistency)
+	}
+	cfg := o.config(min(o.perRound, o.n))
+	cfg.Rand = o.randSource(streamSeed)
+	states := make(map[string]*fedround.ClientState, len(w.IDs))
+	ccfgs := make(map[string]fedround.ClientConfig, len(w.IDs))
+	var pki map[string]ed25519.PublicKey
+	if o.malicious {
+		pki = make(map[string]ed25519.PublicKey, len(w.IDs))
+	}
+	for i, id := range w.IDs {
+		states[id] = &fedround.ClientState{}
+		cc := fedround.ClientConfig{Rand: o.randSource(uint64(i) + 1), TrustDealers: o.trust}
+		if o.malicious {
+			pub, priv, err := ed25519.GenerateKey(o.randSource(uint64(i) + 1<<41))
+			if err != nil {
+				return err
+			}
+			cc.Identity, pki[id] = priv, pub
+		}
+		ccfgs[id] = cc
+	}
+	for id, cc := range ccfgs {
+		cc.PeerKeys = pki
+		ccfgs[id] = cc
+	}
+	cfg.PeerKeys = pki
+	wf, err := fedround.New(cfg)
+	if err != nil {
+		return err
+	}
+	pool, err := transport.NewMemory(transport.MemoryConfig{
+		IDs: w.IDs, Seed: seed,
+		Factory: func(id string) (fl.Handler, error) {
+			t, err := w.Trainer(id, tc)
+			if err != nil {
+				return nil, err
+			}
+			h := fl.Chain(fl.NewClient(t, t), fedround.Middleware(states[id], ccfgs[id]))
+			return dropper(h, id, seed, o.drop, steps), nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	scfg := fl.DefaultServerConfig()
+	scfg.Rounds, scfg.ClientsPerRound, scfg.Workflow = o.rounds, min(o.perRound, o.n), wf
+	scfg.Seed, scfg.Evaluate, scfg.MaxAborted = seed, w.Evaluate, o.rounds
+	scfg.ClientConfig = fl.Config{fl.KeyLR: o.lr, fl.KeyEpochs: float64(o.epochs), fl.KeyBatchSize: 10}
+	scfg.Observer = &report.Table{W: stdout}
+	s, err := fl.NewServer(scfg, pool, w.Init())
+	if err != nil {
+		return err
+	}
+	p, err := cfg.RoundParams(scfg.ClientsPerRound, w.Model.NumParams())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "softmax on synthetic: %d clients, %d per round, %d parameters; secure aggregation k=%d t=%d, %d bits, clip %g\n\n",
+		o.n, scfg.ClientsPerRound, w.Model.NumParams(), degree(p), p.Threshold, p.Bits, cfg.Clip)
+	start := time.Now()
+	h, err := s.Run(ctx)
+	if err != nil {
+		return err
+	}
+	sum := report.Summarize(h, workload.ParamsSHA256(s.Params()), time.Since(start))
+	sum.Print(stdout)
+	if o.json {
+		return report.JSON(stdout, sum)
+	}
+	return nil
+}
+
+// dropper makes a client vanish, with probability drop in each round, at a
+// step drawn uniformly from steps (the same in every run with the seed).
+func dropper(h fl.Handler, id string, seed uint64, drop float64, steps []string) fl.Handler {
+	if drop == 0 {
+		return h
+	}
+	return fl.HandlerFunc(func(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+		r := rand.New(rand.NewPCG(seed^hash(id), uint64(m.Round)))
+		if r.Float64() < drop && steps[r.IntN(len(steps))] == m.Type {
+			return nil, fmt.Errorf("client %s vanished at %s: %w", id, m.Type, fl.ErrTimeout)
+		}
+		return h.Handle(ctx, m)
+	})
+}
+
+func hash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := range len(s) {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	return h
+}
+
+func degree(p secagg.Params) int {
+	if p.Neighbors == 0 {
+		return p.N - 1
+	}
+	return p.Neighbors
+}
