@@ -472,7 +472,11 @@ func TestLanes(t *testing.T) {
 
 func TestMulSmallVarTime(t *testing.T) {
 	g := edwards25519.NewGeneratorPoint()
-	for _, x := range []uint32{0, 1, 2, 3, 7, 250, 1000, 1 << 20, math.MaxUint32} {
+	xs := []uint32{1000, 1 << 20, 0x55555555, 0xAAAAAAAA, math.MaxUint32 - 1, math.MaxUint32}
+	for x := range uint32(600) { // every id of a 600-client round: all NAF patterns of 10 bits
+		xs = append(xs, x)
+	}
+	for _, x := range xs {
 		var got, want edwards25519.Point
 		mulSmallVarTime(&got, g, x)
 		want.ScalarMult(scalarFromUint(x), g)

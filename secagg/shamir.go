@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"math/bits"
 
 	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
@@ -156,18 +155,36 @@ func decodeCommitments(c []Commitment) ([]edwards25519.Point, error) {
 	return pts, nil
 }
 
-// mulSmallVarTime sets v = x·p by double-and-add over the bits of x. It is
-// variable-time in x, which is a public client id.
+// mulSmallVarTime sets v = x·p by double-and-add over the non-adjacent
+// form of x (digits in {-1, 0, 1}, no two adjacent nonzero), which needs
+// about len(x)/3 additions instead of the len(x)/2 of plain binary: for
+// x = 250 = 2^8 − 2^3 + 2^1, 8 doublings and 2 additions instead of 7 and
+// 5. It is variable-time in x, which is a public client id.
 func mulSmallVarTime(v, p *edwards25519.Point, x uint32) *edwards25519.Point {
 	if x == 0 {
 		return v.Set(edwards25519.NewIdentityPoint())
 	}
-	var acc edwards25519.Point
-	acc.Set(p)
-	for bit := bits.Len32(x) - 2; bit >= 0; bit-- {
+	// NAF digits, least significant first: at most 33 for a uint32.
+	var naf [34]int8
+	n := 0
+	for e := uint64(x); e != 0; n++ {
+		if e&1 == 1 {
+			d := 2 - int8(e&3) // +1 if e ≡ 1, −1 if e ≡ 3 (mod 4)
+			naf[n] = d
+			e -= uint64(int64(d))
+		}
+		e >>= 1
+	}
+	var acc, neg edwards25519.Point
+	neg.Negate(p)
+	acc.Set(p) // the top digit is +1
+	for i := n - 2; i >= 0; i-- {
 		acc.Add(&acc, &acc)
-		if x>>uint(bit)&1 == 1 {
+		switch naf[i] {
+		case 1:
 			acc.Add(&acc, p)
+		case -1:
+			acc.Add(&acc, &neg)
 		}
 	}
 	return v.Set(&acc)
