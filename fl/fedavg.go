@@ -115,9 +115,11 @@ func (a *FedAvg) Aggregate(dst []float64, updates []Update) error {
 }
 
 // aggBlock is the number of coordinates processed for all updates before
-// moving on, so that the block of dst stays in L1 cache while every update
-// streams through it once.
-const aggBlock = 4096
+// moving on, so that the block of dst (512 KiB) stays in L2 cache while
+// every update streams through it once, in runs long enough for the
+// hardware prefetcher. (Measured on a 2 MiB-L2 machine: 4096 coordinates
+// gave 65% of the read-once bandwidth at n = 100, d = 10⁶; 65536 gave 77%.)
+const aggBlock = 65536
 
 // parallelMin is the work (coordinates × updates) below which weightedSum
 // stays on the calling goroutine.
