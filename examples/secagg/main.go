@@ -34,9 +34,9 @@
 //
 // With -json the last line of stdout is one JSON object: n, dim, k, t,
 // survivors, dropped (vanished), failed (left on an error), sum_ok,
-// client_ms (mean time per client over all its
-// steps), server_ms (total server time), bytes_per_client (mean bytes a
-// client sends and receives); with -fl, the quickstart's fields.
+// client_ms (mean time per client over all its steps), server_ms (total
+// server time), bytes_per_client (mean bytes a client sends and
+// receives); with -fl, the quickstart's fields.
 package main
 
 import (
