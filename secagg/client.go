@@ -36,6 +36,13 @@ type ClientConfig struct {
 	// checks the shares one by one, so a bad dealer is still detected, but
 	// later (at unmasking rather than before masking).
 	TrustDealers bool
+	// Workers bounds the goroutines that ShareKeys and MaskedInput use for
+	// their X25519 agreements, Feldman checks and mask expansion; 0 means
+	// runtime.GOMAXPROCS(0), and 1 keeps every call on the caller's
+	// goroutine. Small rounds (few neighbours, small Dim) run on the
+	// caller's goroutine whatever Workers says. The messages do not depend
+	// on Workers.
+	Workers int
 }
 
 // Validate checks cfg.
@@ -45,6 +52,9 @@ func (cfg ClientConfig) Validate() error {
 	}
 	if cfg.ID < 1 || int(cfg.ID) > cfg.Params.N {
 		return fmt.Errorf("%w: client id %d, want 1..%d", ErrParams, cfg.ID, cfg.Params.N)
+	}
+	if cfg.Workers < 0 {
+		return fmt.Errorf("%w: Workers = %d", ErrParams, cfg.Workers)
 	}
 	if cfg.Params.Malicious {
 		if len(cfg.Identity) != ed25519.PrivateKeySize {
@@ -70,8 +80,10 @@ const (
 )
 
 // Client is one client's side of a SecAgg / SecAgg+ round: a state machine
-// that takes the server's messages and returns its own. It does no I/O and
-// starts no goroutines. Call, in order: AdvertiseKeys, ShareKeys,
+// that takes the server's messages and returns its own. It does no I/O;
+// ShareKeys and MaskedInput spread their work over up to
+// ClientConfig.Workers goroutines and wait for them before returning, so
+// no goroutine outlives a call. Call, in order: AdvertiseKeys, ShareKeys,
 // MaskedInput, ConsistencyCheck (malicious mode only), Unmask.
 //
 // A message for another step or session returns an error wrapping
@@ -110,7 +122,6 @@ type Client struct {
 	testHookShares func(xs []uint32, yb, ys []edwards25519.Scalar) // tests only: corrupt dealt shares
 	signed         []uint32                                        // survivor list signed in ConsistencyCheck
 
-	gen *maskGen
 	acc []uint64 // lane accumulator when b ≤ 32, else one word per coordinate
 	tmp []uint64 // scratch for packing when b < 32
 }
@@ -267,49 +278,81 @@ func (c *Client) ShareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
 	xs = append(xs, c.advNbrs...)
 	xs = append(xs, c.id)
 	slices.Sort(xs)
-	yb := make([]edwards25519.Scalar, len(xs))
-	ys := make([]edwards25519.Scalar, len(xs))
+	t := c.t
 	m := &SharesMsg{
 		Session: c.session,
 		Client:  c.id,
-		CommitB: make([]Commitment, c.t),
-		CommitS: make([]Commitment, c.t),
-		Boxes:   make([]Box, 0, len(c.advNbrs)),
+		Boxes:   make([]Box, len(c.advNbrs)),
 	}
-	if err := Deal(yb, m.CommitB, b, c.t, xs, c.rand); err != nil {
+	// The coefficients are drawn in the order Deal draws them (b's, then
+	// s's), so the messages equal those of two Deal calls.
+	coefB, err := drawPoly(b, t, c.rand)
+	if err != nil {
 		return nil, c.fail(fmt.Errorf("secagg: reading randomness: %w", err))
 	}
-	if err := Deal(ys, m.CommitS, c.sScalar, c.t, xs, c.rand); err != nil {
+	coefS, err := drawPoly(c.sScalar, t, c.rand)
+	if err != nil {
 		return nil, c.fail(fmt.Errorf("secagg: reading randomness: %w", err))
 	}
+	yb := make([]edwards25519.Scalar, len(xs))
+	ys := make([]edwards25519.Scalar, len(xs))
+	evalPoly(yb, coefB, xs)
+	evalPoly(ys, coefS, xs)
 	if c.testHookShares != nil {
 		c.testHookShares(xs, yb, ys)
 	}
+	// In parallel: X25519(c_u, c_v) for every advertised neighbour v (the
+	// heavy jobs first) and the 2t commitments a_j·G.
+	nb := c.advNbrs
+	shared := make([][]byte, len(nb))
+	errs := make([]error, len(nb))
+	pts := make([]edwards25519.Point, 2*t)
+	w := c.workers()
+	fanOut(len(nb)+2*t, minCryptoJobs, w, func(i int) {
+		if i < len(nb) {
+			shared[i], errs[i] = c.agree(c.cPriv, c.peers[nb[i]].CKey)
+			return
+		}
+		j := i - len(nb)
+		if j < t {
+			pts[j].ScalarBaseMult(&coefB[j])
+		} else {
+			pts[j].ScalarBaseMult(&coefS[j-t])
+		}
+	})
+	if i, err := firstErr(errs); err != nil {
+		return nil, c.fail(clientErr(nb[i], ErrDecode, "c key: %v", err))
+	}
+	commits := make([]Commitment, 2*t)
+	encodeCommitments(commits, pts)
+	m.CommitB, m.CommitS = commits[:t:t], commits[t:]
 	ch := commitHash(m.CommitB, m.CommitS)
-	var pt [64]byte
-	var zeroNonce [12]byte
-	aad := make([]byte, 0, 128)
-	c.cShared = make(map[uint32][]byte, len(c.advNbrs))
-	for i, v := range xs {
-		if v == c.id {
-			c.ownB, c.ownS = yb[i], ys[i]
-			continue
+	self, _ := slices.BinarySearch(xs, c.id)
+	c.ownB, c.ownS = yb[self], ys[self]
+	fanOut(len(nb), minLightJobs, w, func(i int) {
+		v := nb[i]
+		k := i // index of v in xs, which also holds c.id
+		if i >= self {
+			k++
 		}
-		shared, err := c.agree(c.cPriv, c.peers[v].CKey)
-		if err != nil {
-			return nil, c.fail(clientErr(v, ErrDecode, "c key: %v", err))
-		}
-		c.cShared[v] = shared // reused to open v's box to this client
-		copy(pt[:32], yb[i].Bytes())
-		copy(pt[32:], ys[i].Bytes())
-		gcm := newGCM(ShareKey(shared, c.session, c.id, v))
-		aad = shareAAD(aad[:0], c.session, c.id, v, ch)
-		var box Box
+		var pt [64]byte
+		var zeroNonce [12]byte
+		var aadBuf [128]byte
+		copy(pt[:32], yb[k].Bytes())
+		copy(pt[32:], ys[k].Bytes())
+		gcm := newGCM(ShareKey(shared[i], c.session, c.id, v))
+		aad := shareAAD(aadBuf[:0], c.session, c.id, v, ch)
+		box := &m.Boxes[i]
 		box.Peer = v
 		gcm.Seal(box.Data[:0], zeroNonce[:], pt[:], aad)
-		m.Boxes = append(m.Boxes, box)
+		clear(pt[:])
+	})
+	c.cShared = make(map[uint32][]byte, len(nb))
+	for i, v := range nb {
+		c.cShared[v] = shared[i] // reused to open v's box to this client
 	}
-	clear(pt[:])
+	clear(yb)
+	clear(ys)
 	c.selfSeed = SelfSeed(b.Bytes(), c.session, c.id)
 	c.phase = clientShared
 	return m, nil
@@ -354,13 +397,13 @@ func (c *Client) MaskedInput(sb *SharesBroadcast, input []uint64) (*MaskedMsg, e
 			}
 		}
 	}
-	if err := c.receive(sb); err != nil {
+	seeds, neg, err := c.receive(sb)
+	if err != nil {
 		return nil, c.fail(err)
 	}
 	d := c.p.Dim
 	lanes := c.bits <= 32 // two coordinates per word (see addLanes)
 	if c.acc == nil {
-		c.gen = newMaskGen()
 		if lanes {
 			c.acc = make([]uint64, laneLen(d))
 			if c.bits < 32 {
@@ -370,26 +413,19 @@ func (c *Client) MaskedInput(sb *SharesBroadcast, input []uint64) (*MaskedMsg, e
 			c.acc = make([]uint64, d)
 		}
 	}
-	addMask := func(seed [32]byte, neg bool) {
+	// Split the accumulator into ranges; each goroutine loads its range of
+	// the input and adds every mask's keystream for that range to it.
+	bounds := maskRanges(len(c.acc), c.workers())
+	parallelFor(len(bounds)-1, len(bounds)-1, func(_, r int) {
+		lo, hi := bounds[r], bounds[r+1]
+		acc := c.acc[lo:hi]
 		if lanes {
-			c.gen.addLanes(c.acc, seed, neg)
+			lanesFrom(acc, input[2*lo:min(2*hi, d)])
 		} else {
-			c.gen.add(c.acc, seed, c.bits, neg)
+			copy(acc, input[lo:hi])
 		}
-	}
-	if lanes {
-		lanesFrom(c.acc, input)
-	} else {
-		copy(c.acc, input)
-	}
-	addMask(c.selfSeed, false)
-	for _, v := range c.senders {
-		shared, err := c.agree(c.sPriv, c.peers[v].SKey)
-		if err != nil {
-			return nil, c.fail(clientErr(v, ErrDecode, "s key: %v", err))
-		}
-		addMask(PairwiseSeed(shared, c.session, c.id, v), c.id > v)
-	}
+		addMasksAt(acc, lo, seeds, neg, lanes, make([]byte, 8*min(len(acc), maskChunk)))
+	})
 	out := &MaskedMsg{Session: c.session, Client: c.id, Bits: c.bits, Dim: d}
 	buf := make([]byte, 0, PackedLen(d, c.bits))
 	if lanes {
@@ -399,82 +435,143 @@ func (c *Client) MaskedInput(sb *SharesBroadcast, input []uint64) (*MaskedMsg, e
 	}
 	clear(c.acc)
 	clear(c.tmp)
+	clear(seeds)
 	c.cShared = nil
 	c.selfSeed = [32]byte{}
 	c.phase = clientMasked
 	return out, nil
 }
 
-// receive decrypts and verifies the entries of sb.
-func (c *Client) receive(sb *SharesBroadcast) error {
+// receive decrypts and verifies the entries of sb, records the senders
+// and their shares, and returns the PRG seeds of the client's masks: the
+// self mask, then the pairwise mask of each sender in ascending order,
+// with neg[i] set for the masks to subtract (sign(u,v) = -1).
+//
+// The work runs in three stages, each fanned out over the workers:
+// opening the boxes, then the Feldman checks together with the X25519
+// agreements on the s keys. An error is the one the sequential order
+// would report first: entry checks and box openings in the order of
+// sb.Entries, then Feldman failures by ascending dealer id (b before s),
+// then the threshold, then key agreement failures by ascending id.
+func (c *Client) receive(sb *SharesBroadcast) ([][32]byte, []bool, error) {
 	n := len(sb.Entries)
-	c.senders = make([]uint32, 0, n)
-	c.recvB = make([]edwards25519.Scalar, 0, n)
-	c.recvS = make([]edwards25519.Scalar, 0, n)
 	type item struct {
 		from   uint32
 		b, s   edwards25519.Scalar
 		cb, cs []Commitment
 	}
-	items := make([]item, 0, n)
+	items := make([]item, n)
+	errs := make([]error, n)
 	seen := make(map[uint32]bool, n)
-	var zeroNonce [12]byte
-	var pt [64]byte
-	aad := make([]byte, 0, 128)
 	for i := range sb.Entries {
 		e := &sb.Entries[i]
-		pk, ok := c.peers[e.From]
-		if !ok {
-			return clientErr(e.From, ErrUnknownClient, "shares from a client that is not an advertised neighbour")
+		if _, ok := c.peers[e.From]; !ok {
+			errs[i] = clientErr(e.From, ErrUnknownClient, "shares from a client that is not an advertised neighbour")
+		} else if seen[e.From] {
+			errs[i] = clientErr(e.From, ErrDuplicate, "two share boxes")
+		} else if len(e.CommitB) != c.t || len(e.CommitS) != c.t {
+			errs[i] = clientErr(e.From, ErrBadShare, "%d/%d commitments, want %d", len(e.CommitB), len(e.CommitS), c.t)
 		}
-		if seen[e.From] {
-			return clientErr(e.From, ErrDuplicate, "two share boxes")
+		if errs[i] != nil {
+			n = i + 1 // later entries cannot be reported first
+			break
 		}
 		seen[e.From] = true
-		if len(e.CommitB) != c.t || len(e.CommitS) != c.t {
-			return clientErr(e.From, ErrBadShare, "%d/%d commitments, want %d", len(e.CommitB), len(e.CommitS), c.t)
-		}
-		shared, ok := c.cShared[e.From] // X25519(c_u, c_v) is symmetric
-		if !ok {
-			var err error
-			if shared, err = c.agree(c.cPriv, pk.CKey); err != nil {
-				return clientErr(e.From, ErrDecode, "c key: %v", err)
-			}
-		}
-		gcm := newGCM(ShareKey(shared, c.session, e.From, c.id))
-		aad = shareAAD(aad[:0], c.session, e.From, c.id, commitHash(e.CommitB, e.CommitS))
-		if _, err := gcm.Open(pt[:0], zeroNonce[:], e.Box[:], aad); err != nil {
-			return clientErr(e.From, ErrBadShare, "box does not decrypt")
-		}
-		it := item{from: e.From, cb: e.CommitB, cs: e.CommitS}
-		if _, err := it.b.SetCanonicalBytes(pt[:32]); err != nil {
-			return clientErr(e.From, ErrBadShare, "non-canonical share")
-		}
-		if _, err := it.s.SetCanonicalBytes(pt[32:]); err != nil {
-			return clientErr(e.From, ErrBadShare, "non-canonical share")
-		}
-		items = append(items, it)
 	}
-	clear(pt[:])
-	if !c.cfg.TrustDealers {
-		for i := range items {
-			it := &items[i]
-			if err := verifyDealer(c.id, &it.b, it.cb); err != nil {
-				return clientErr(it.from, ErrBadShare, "share of b: %v", err)
-			}
-			if err := verifyDealer(c.id, &it.s, it.cs); err != nil {
-				return clientErr(it.from, ErrBadShare, "share of s: %v", err)
-			}
+	w := c.workers()
+	fanOut(n, minLightJobs, w, func(i int) {
+		if errs[i] != nil {
+			return
 		}
-	}
-	slices.SortFunc(items, func(a, b item) int { return cmp.Compare(a.from, b.from) })
-	if len(items)+1 < c.t {
-		return fmt.Errorf("%w: shares from %d neighbours, threshold %d", ErrBelowThreshold, len(items), c.t)
+		errs[i] = c.open(&items[i].b, &items[i].s, &sb.Entries[i])
+	})
+	if _, err := firstErr(errs[:n]); err != nil {
+		return nil, nil, err
 	}
 	for i := range items {
-		c.senders = append(c.senders, items[i].from)
-		c.recvB = append(c.recvB, items[i].b)
-		c.recvS = append(c.recvS, items[i].s)
+		e := &sb.Entries[i]
+		items[i].from, items[i].cb, items[i].cs = e.From, e.CommitB, e.CommitS
+	}
+	slices.SortFunc(items, func(a, b item) int { return cmp.Compare(a.from, b.from) })
+
+	// Jobs: one agreement per sender (the heaviest first), then the
+	// Feldman checks 2i (share of b) and 2i+1 (share of s) of sender i.
+	seeds := make([][32]byte, n+1)
+	neg := make([]bool, n+1)
+	seeds[0] = c.selfSeed
+	agreeErrs := make([]error, n)
+	checkErrs := make([]error, 2*n)
+	jobs := n
+	if !c.cfg.TrustDealers {
+		jobs += 2 * n
+	}
+	fanOut(jobs, minCryptoJobs, w, func(j int) {
+		if j < n {
+			it := &items[j]
+			shared, err := c.agree(c.sPriv, c.peers[it.from].SKey)
+			if err != nil {
+				agreeErrs[j] = clientErr(it.from, ErrDecode, "s key: %v", err)
+				return
+			}
+			seeds[j+1] = PairwiseSeed(shared, c.session, c.id, it.from)
+			neg[j+1] = c.id > it.from
+			return
+		}
+		j -= n
+		it := &items[j/2]
+		if j%2 == 0 {
+			if err := verifyDealer(c.id, &it.b, it.cb); err != nil {
+				checkErrs[j] = clientErr(it.from, ErrBadShare, "share of b: %v", err)
+			}
+		} else if err := verifyDealer(c.id, &it.s, it.cs); err != nil {
+			checkErrs[j] = clientErr(it.from, ErrBadShare, "share of s: %v", err)
+		}
+	})
+	if _, err := firstErr(checkErrs); err != nil {
+		return nil, nil, err
+	}
+	if len(items)+1 < c.t {
+		return nil, nil, fmt.Errorf("%w: shares from %d neighbours, threshold %d", ErrBelowThreshold, len(items), c.t)
+	}
+	if _, err := firstErr(agreeErrs); err != nil {
+		return nil, nil, err
+	}
+	c.senders = make([]uint32, n)
+	c.recvB = make([]edwards25519.Scalar, n)
+	c.recvS = make([]edwards25519.Scalar, n)
+	for i := range items {
+		c.senders[i] = items[i].from
+		c.recvB[i] = items[i].b
+		c.recvS[i] = items[i].s
+	}
+	clear(items)
+	return seeds, neg, nil
+}
+
+// open decrypts the box of entry e (addressed to c) into its shares b and s.
+// It only reads c, so several goroutines may call it at once.
+func (c *Client) open(b, s *edwards25519.Scalar, e *ShareEntry) error {
+	shared, ok := c.cShared[e.From] // X25519(c_u, c_v) is symmetric
+	if !ok {
+		var err error
+		if shared, err = c.agree(c.cPriv, c.peers[e.From].CKey); err != nil {
+			return clientErr(e.From, ErrDecode, "c key: %v", err)
+		}
+	}
+	var zeroNonce [12]byte
+	var pt [64]byte
+	var aadBuf [128]byte
+	defer clear(pt[:])
+	gcm := newGCM(ShareKey(shared, c.session, e.From, c.id))
+	aad := shareAAD(aadBuf[:0], c.session, e.From, c.id, commitHash(e.CommitB, e.CommitS))
+	if _, err := gcm.Open(pt[:0], zeroNonce[:], e.Box[:], aad); err != nil {
+		return clientErr(e.From, ErrBadShare, "box does not decrypt")
+	}
+	if _, err := b.SetCanonicalBytes(pt[:32]); err != nil {
+		return clientErr(e.From, ErrBadShare, "non-canonical share")
+	}
+	if _, err := s.SetCanonicalBytes(pt[32:]); err != nil {
+		return clientErr(e.From, ErrBadShare, "non-canonical share")
 	}
 	return nil
 }

@@ -377,3 +377,57 @@ func subLanes(a []uint64, ks []byte) {
 		a[i] = laneSub(a[i], binary.LittleEndian.Uint64(ks[8*i:]))
 	}
 }
+
+// maskChunk is the number of accumulator words addMasksAt adds from one
+// seed before it moves on to the next seed (8 KiB of keystream): the chunk
+// of the accumulator stays in L1 cache while every mask is added to it.
+const maskChunk = 1024
+
+// addMasksAt adds the masks of seeds to acc, subtracting those whose neg
+// is set. acc holds words [off, off+len(acc)) of a longer accumulator, and
+// accumulator word i takes keystream bytes [8i, 8i+8) of each mask: with
+// lanes (b ≤ 32) they are the two 32-bit coordinates 2i and 2i+1 (see
+// addLanes); otherwise (b > 32) one 64-bit coordinate (see add). The
+// keystream is generated from AES-CTR counter block off/2, so calling
+// addMasksAt on the pieces of an accumulator split at even offsets gives
+// the same words as one call on the whole (and as addLanes or add with
+// b > 32, seed by seed). buf is scratch space of at least
+// 8·min(len(acc), maskChunk) bytes. It panics if off is odd or negative,
+// or if len(neg) != len(seeds).
+func addMasksAt(acc []uint64, off int, seeds [][32]byte, neg []bool, lanes bool, buf []byte) {
+	if off < 0 || off%2 != 0 || len(neg) != len(seeds) {
+		panic("secagg: addMasksAt: odd offset or length mismatch")
+	}
+	var iv [aes.BlockSize]byte
+	binary.BigEndian.PutUint64(iv[8:], uint64(off/2))
+	streams := make([]cipher.Stream, len(seeds))
+	for i := range seeds {
+		blk, err := aes.NewCipher(seeds[i][:])
+		if err != nil {
+			panic("secagg: aes: " + err.Error())
+		}
+		streams[i] = cipher.NewCTR(blk, iv[:])
+	}
+	for len(acc) > 0 {
+		n := min(maskChunk, len(acc))
+		a, ks := acc[:n], buf[:8*n]
+		for i, s := range streams {
+			s.XORKeyStream(ks, zeroChunk[:8*n])
+			switch {
+			case lanes && neg[i]:
+				subLanes(a, ks)
+			case lanes:
+				addLanes(a, ks)
+			case neg[i]:
+				sub64(a, ks)
+			default:
+				add64(a, ks, false)
+			}
+		}
+		acc = acc[n:]
+	}
+}
+
+// sub64 subtracts the little-endian uint64 words of ks (len 8·len(a))
+// from a.
+func sub64(a []uint64, ks []byte) { add64(a, ks, true) }

@@ -104,20 +104,38 @@ func Deal(ys []edwards25519.Scalar, commit []Commitment, secret *edwards25519.Sc
 	if len(commit) != t || len(ys) != len(xs) || t < 1 {
 		panic("secagg: Deal: length mismatch")
 	}
+	coef, err := drawPoly(secret, t, r)
+	if err != nil {
+		return err
+	}
+	pts := make([]edwards25519.Point, t)
+	for j := range coef {
+		pts[j].ScalarBaseMult(&coef[j])
+	}
+	encodeCommitments(commit, pts)
+	evalPoly(ys, coef, xs)
+	return nil
+}
+
+// drawPoly returns the coefficients of a random polynomial of degree t-1
+// with constant term secret; the other t-1 are drawn from r in order
+// (64 bytes each, see randomScalar).
+func drawPoly(secret *edwards25519.Scalar, t int, r io.Reader) ([]edwards25519.Scalar, error) {
 	coef := make([]edwards25519.Scalar, t)
 	coef[0].Set(secret)
 	for j := 1; j < t; j++ {
 		a, err := randomScalar(r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		coef[j].Set(a)
 	}
-	var p edwards25519.Point
-	for j := range coef {
-		p.ScalarBaseMult(&coef[j])
-		commit[j] = encodeCommitment(&p)
-	}
+	return coef, nil
+}
+
+// evalPoly writes f(x) to ys[i] for each x = xs[i], by Horner's rule.
+func evalPoly(ys []edwards25519.Scalar, coef []edwards25519.Scalar, xs []uint32) {
+	t := len(coef)
 	for i, x := range xs {
 		xs := scalarFromUint(x)
 		y := &ys[i]
@@ -126,7 +144,45 @@ func Deal(ys []edwards25519.Scalar, commit []Commitment, secret *edwards25519.Sc
 			y.MultiplyAdd(y, xs, &coef[j])
 		}
 	}
-	return nil
+}
+
+// encodeCommitments writes the affine encoding of pts[j] to commit[j],
+// with one field inversion for all the points (Montgomery's batch
+// inversion) instead of one per point. The output equals
+// encodeCommitment point by point. It panics if the lengths differ.
+func encodeCommitments(commit []Commitment, pts []edwards25519.Point) {
+	if len(commit) != len(pts) {
+		panic("secagg: encodeCommitments: length mismatch")
+	}
+	n := len(pts)
+	if n == 0 {
+		return
+	}
+	// prefix[j] = Z_0·…·Z_j; Z is never zero for a valid point.
+	prefix := make([]field.Element, n)
+	for j := range pts {
+		_, _, Z, _ := pts[j].ExtendedCoordinates()
+		if j == 0 {
+			prefix[0].Set(Z)
+		} else {
+			prefix[j].Multiply(&prefix[j-1], Z)
+		}
+	}
+	var inv, zInv, x, y field.Element
+	inv.Invert(&prefix[n-1]) // 1/(Z_0·…·Z_{n-1})
+	for j := n - 1; j >= 0; j-- {
+		X, Y, Z, _ := pts[j].ExtendedCoordinates()
+		if j > 0 {
+			zInv.Multiply(&inv, &prefix[j-1]) // 1/Z_j
+			inv.Multiply(&inv, Z)             // 1/(Z_0·…·Z_{j-1})
+		} else {
+			zInv.Set(&inv)
+		}
+		x.Multiply(X, &zInv)
+		y.Multiply(Y, &zInv)
+		copy(commit[j][:32], x.Bytes())
+		copy(commit[j][32:], y.Bytes())
+	}
 }
 
 // commitHash is SHA-256 of the concatenated commitments.
