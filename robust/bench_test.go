@@ -83,6 +83,13 @@ func BenchmarkMeanBaseline(b *testing.B) {
 	}
 }
 
+// BenchmarkFedAvgBaseline runs fl.FedAvg (default Workers: GOMAXPROCS) on
+// the same inputs as the rules' benchmarks: the target for the
+// coordinate-wise rules is a small multiple of its time.
+func BenchmarkFedAvgBaseline(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &fl.FedAvg{} }, big, big)
+}
+
 const big = 1 << 30
 
 func BenchmarkMean(b *testing.B) {

@@ -7,11 +7,16 @@ import (
 )
 
 // coordBlock is the number of coordinates gathered from every row into a
-// worker's transposed buffer before the per-coordinate statistic runs.
-const coordBlock = 128
+// worker's transposed buffer before the per-coordinate statistic runs. The
+// buffer (coordBlock × 104 values at n = 100, 416 KiB) stays in L2 while
+// every row is read in runs of 4 KiB. (Measured at n = 100, d = 10⁶ on a
+// 1 MiB-L2 machine, gathering alone: 128 coordinates one row at a time took
+// 150 ms, 512 coordinates eight rows at a time 67 ms, against FedAvg's
+// 40 ms.)
+const coordBlock = 512
 
 // coordGrain is the least number of coordinates worth a goroutine.
-const coordGrain = 4 * coordBlock
+const coordGrain = coordBlock
 
 // Kinds of coordinate-wise statistics.
 const (
@@ -50,7 +55,7 @@ func (s *coordScratch) run(dst []float64, op, p int) bool {
 	d := len(dst)
 	blocks := (d + coordBlock - 1) / coordBlock
 	workers := workersFor(d, coordGrain)
-	s.buf = growRows(s.buf, workers, coordBlock*m)
+	s.buf = growRows(s.buf, workers, coordBlock*colStride(m))
 	if op == opBulyan {
 		s.tmp = growRows(s.tmp, workers, m)
 		s.key = growRows(s.key, workers, m)
@@ -73,40 +78,66 @@ func (s *coordScratch) do(w, lo, hi int) {
 	s.bad[w] = !s.runBlocks(w, s.dst, lo*coordBlock, min(hi*coordBlock, d), s.op, s.p)
 }
 
+// colStride returns the distance between the columns of m values in a
+// transposed buffer: m rounded up to a multiple of 8, so that every group
+// of 8 rows fills whole cache lines.
+func colStride(m int) int { return (m + 7) &^ 7 }
+
 func (s *coordScratch) runBlocks(w int, dst []float64, lo, hi, op, p int) bool {
 	m := len(s.rows)
+	st := colStride(m)
 	buf := s.buf[w]
-	var acc float64
 	for b := lo; b < hi; b += coordBlock {
 		e := min(b+coordBlock, hi)
-		// Gather the block transposed: buf[k*m+i] = rows[i][b+k].
-		for i, r := range s.rows {
-			r = r[b:e]
-			for k, v := range r {
-				buf[k*m+i] = v
-				acc += v - v
-			}
-		}
-		if acc != 0 {
+		if !gather(buf, st, s.rows, b, e) {
 			return false
 		}
 		out := dst[b:e]
 		switch op {
 		case opMedian:
 			for k := range out {
-				out[k] = median(buf[k*m : (k+1)*m])
+				out[k] = median(buf[k*st : k*st+m])
 			}
 		case opTrimmed:
 			for k := range out {
-				out[k] = trimmedMean(buf[k*m:(k+1)*m], p)
+				out[k] = trimmedMean(buf[k*st:k*st+m], p)
 			}
 		case opBulyan:
 			for k := range out {
-				out[k] = closestToMedian(buf[k*m:(k+1)*m], p, s.tmp[w], s.key[w], s.idx[w])
+				out[k] = closestToMedian(buf[k*st:k*st+m], p, s.tmp[w], s.key[w], s.idx[w])
 			}
 		}
 	}
 	return true
+}
+
+// gather sets buf[k*st+i] = rows[i][b+k] for b ≤ b+k < e and every row i,
+// and reports whether all those values are finite. It reads eight rows at a
+// time, so that each pass over the block writes eight consecutive values of
+// every column: whole cache lines, since st is a multiple of 8.
+func gather(buf []float64, st int, rows [][]float64, b, e int) bool {
+	m := len(rows)
+	var acc float64 // stays 0 unless some v − v is NaN: v is NaN or ±Inf
+	i := 0
+	for ; i+8 <= m; i += 8 {
+		r0, r1, r2, r3 := rows[i][b:e], rows[i+1][b:e], rows[i+2][b:e], rows[i+3][b:e]
+		r4, r5, r6, r7 := rows[i+4][b:e], rows[i+5][b:e], rows[i+6][b:e], rows[i+7][b:e]
+		n := len(r0)
+		r1, r2, r3, r4, r5, r6, r7 = r1[:n], r2[:n], r3[:n], r4[:n], r5[:n], r6[:n], r7[:n]
+		for k := range n {
+			o := buf[k*st+i : k*st+i+8]
+			v0, v1, v2, v3, v4, v5, v6, v7 := r0[k], r1[k], r2[k], r3[k], r4[k], r5[k], r6[k], r7[k]
+			o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7] = v0, v1, v2, v3, v4, v5, v6, v7
+			acc += ((v0 - v0) + (v1 - v1)) + ((v2 - v2) + (v3 - v3)) + ((v4 - v4) + (v5 - v5)) + ((v6 - v6) + (v7 - v7))
+		}
+	}
+	for ; i < m; i++ {
+		for k, v := range rows[i][b:e] {
+			buf[k*st+i] = v
+			acc += v - v
+		}
+	}
+	return acc == 0
 }
 
 // median returns the median of v, reordering v: the middle value for odd
