@@ -503,6 +503,8 @@ func TestConfigValidate(t *testing.T) {
 		{"malicious without identity", ClientConfig{ID: 1, Params: mal, PeerKeys: pubs}, false},
 		{"malicious without peers", ClientConfig{ID: 1, Params: mal, Identity: privs[1]}, false},
 		{"malicious ok", ClientConfig{ID: 1, Params: mal, Identity: privs[1], PeerKeys: pubs}, true},
+		{"negative workers", ClientConfig{ID: 1, Params: p, Workers: -1}, false},
+		{"two workers", ClientConfig{ID: 1, Params: p, Workers: 2}, true},
 	} {
 		_, err := NewClient(tc.cfg)
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrParams)) {

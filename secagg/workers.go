@@ -17,7 +17,7 @@ const (
 	minCryptoJobs = 4
 	// minLightJobs is the same for light jobs (a key derivation and a
 	// 64-byte AES-GCM seal or open: a few µs each).
-	minLightJobs = 16
+	minLightJobs = 8
 	// minMaskWords is the least number of accumulator words per goroutine
 	// in the mask expansion (64 KiB of keystream per seed).
 	minMaskWords = 8192
