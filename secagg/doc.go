@@ -103,7 +103,15 @@
 //
 // Per client and round: 2 X25519 key generations, 2k X25519 agreements,
 // 2t base-point multiplications (commitments), k+1 PRG expansions of d
-// words; with the Feldman check also about 2k·t·log2(N) point additions.
+// words; with the Feldman check also 2k base-point multiplications and
+// about 2k·t·log2(N) point doublings (with the dedicated formula of Hisil
+// et al.) plus 2k·t·(weight(id)+1) additions. ShareKeys and MaskedInput
+// spread this over ClientConfig.Workers goroutines (GOMAXPROCS by
+// default): the agreements, commitments, seals and Feldman checks as
+// independent jobs, the PRG expansion by ranges of the accumulator (each
+// range expands its own part of every keystream, from the matching
+// AES-CTR counter block), so a round with k = 40, t = 23, d = 100,000
+// takes about 15 ms of CPU and, on two cores, about 8 ms of wall time.
 // Server: one reconstruction per survivor (t scalar multiply-adds, one
 // base-point multiplication), and for each dropped client one X25519
 // agreement and one PRG expansion per surviving neighbour, spread over
@@ -132,9 +140,13 @@
 //
 // Client and Server are not safe for concurrent use; the host serialises
 // calls on each. No method starts a goroutine that outlives it:
-// [Server.Result] runs Workers goroutines (GOMAXPROCS by default) to
-// regenerate masks and waits for them before returning. Distinct
-// Clients and Servers are independent.
+// [Client.ShareKeys], [Client.MaskedInput] and [Server.Result] run up to
+// Workers goroutines (GOMAXPROCS by default; none when Workers or
+// GOMAXPROCS is 1 or the work is small) and wait for them before
+// returning. Their results do not depend on the number of goroutines:
+// messages are bit-identical, and an error names the same client (for
+// bad shares, the lowest dealer id that fails). Distinct Clients and
+// Servers are independent.
 //
 // # Invariants
 //
@@ -145,7 +157,8 @@
 //     allocation; decoders never panic.
 //   - Randomness comes from ClientConfig.Rand (crypto/rand by default).
 //   - Allocation: MaskedInput allocates its accumulator (⌈d/2⌉ words when
-//     b ≤ 32, else d) and the packed output; the server holds one such
+//     b ≤ 32, else d), 8 KiB of keystream per worker, and the packed
+//     output; the server holds one such
 //     accumulator for the running sum plus one per worker in Result, and no
 //     per-client vector.
 //
@@ -160,5 +173,9 @@
 //     (Sec. 3, sparse masking graphs and the choice of k and t).
 //   - P. Feldman. A Practical Scheme for Non-interactive Verifiable Secret
 //     Sharing. FOCS 1987.
+//   - H. Hisil, K. K.-H. Wong, G. Carter, E. Dawson. Twisted Edwards
+//     Curves Revisited. ASIACRYPT 2008 (the doubling and addition formulas
+//     of the Feldman check; "dbl-2008-hwcd" and "add-2008-hwcd-3" in the
+//     Explicit-Formulas Database).
 //   - F. Harary. The Maximum Connectivity of a Graph. PNAS 1962.
 package secagg

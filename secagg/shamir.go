@@ -215,35 +215,18 @@ func decodeCommitments(c []Commitment) ([]edwards25519.Point, error) {
 // form of x (digits in {-1, 0, 1}, no two adjacent nonzero), which needs
 // about len(x)/3 additions instead of the len(x)/2 of plain binary: for
 // x = 250 = 2^8 − 2^3 + 2^1, 8 doublings and 2 additions instead of 7 and
-// 5. It is variable-time in x, which is a public client id.
+// 5. The doublings use the dedicated formula (see extPoint.double). It is
+// variable-time in x, which is a public client id.
 func mulSmallVarTime(v, p *edwards25519.Point, x uint32) *edwards25519.Point {
 	if x == 0 {
 		return v.Set(edwards25519.NewIdentityPoint())
 	}
-	// NAF digits, least significant first: at most 33 for a uint32.
 	var naf [34]int8
-	n := 0
-	for e := uint64(x); e != 0; n++ {
-		if e&1 == 1 {
-			d := 2 - int8(e&3) // +1 if e ≡ 1, −1 if e ≡ 3 (mod 4)
-			naf[n] = d
-			e -= uint64(int64(d))
-		}
-		e >>= 1
-	}
-	var acc, neg edwards25519.Point
-	neg.Negate(p)
-	acc.Set(p) // the top digit is +1
-	for i := n - 2; i >= 0; i-- {
-		acc.Add(&acc, &acc)
-		switch naf[i] {
-		case 1:
-			acc.Add(&acc, p)
-		case -1:
-			acc.Add(&acc, &neg)
-		}
-	}
-	return v.Set(&acc)
+	n := nafDigits(&naf, x)
+	var acc extPoint
+	acc.fromPoint(p)
+	acc.mulNAF(&acc, &naf, n, true)
+	return acc.toPoint(v)
 }
 
 // VerifyShareVarTime reports whether y·G == Σ_j C_j·x^j, the Feldman check
@@ -255,15 +238,15 @@ func VerifyShareVarTime(x uint32, y *edwards25519.Scalar, commit []Commitment) b
 	if err != nil || len(c) == 0 {
 		return false
 	}
-	var acc edwards25519.Point
-	acc.Set(&c[len(c)-1])
-	for j := len(c) - 2; j >= 0; j-- {
-		mulSmallVarTime(&acc, &acc, x)
-		acc.Add(&acc, &c[j])
+	var rhs extPoint
+	if x == 0 {
+		rhs.fromPoint(&c[0])
+	} else {
+		rhs = hornerVarTime(c, x)
 	}
 	var lhs edwards25519.Point
 	lhs.ScalarBaseMult(y)
-	return lhs.Equal(&acc) == 1
+	return rhs.equalPoint(&lhs)
 }
 
 // checkSecret reports whether secret·G encodes to c0 (constant time in the
