@@ -447,9 +447,9 @@ func (c *Client) MaskedInput(sb *SharesBroadcast, input []uint64) (*MaskedMsg, e
 // self mask, then the pairwise mask of each sender in ascending order,
 // with neg[i] set for the masks to subtract (sign(u,v) = -1).
 //
-// The work runs in three stages, each fanned out over the workers:
-// opening the boxes, then the Feldman checks together with the X25519
-// agreements on the s keys. An error is the one the sequential order
+// The work runs in two stages, each fanned out over the workers: opening
+// the boxes, then the Feldman checks together with the X25519 agreements
+// on the s keys. An error is the one the sequential order
 // would report first: entry checks and box openings in the order of
 // sb.Entries, then Feldman failures by ascending dealer id (b before s),
 // then the threshold, then key agreement failures by ascending id.
