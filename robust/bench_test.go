@@ -2,6 +2,7 @@ package robust_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -31,6 +32,46 @@ func benchUpdates(n, d int) []fl.Update {
 	benchInputs[[2]int{n, d}] = ups
 	return ups
 }
+
+// heteroUpdates returns n updates of dimension d in which every coordinate
+// has its own scale (10^−3 to 10^3) and offset, unlike benchUpdates, where
+// all coordinates share one distribution: the case where the previous
+// coordinate's values say nothing about the next one's.
+func heteroUpdates(n, d int) []fl.Update {
+	rng := rand.New(rand.NewPCG(uint64(n)+1, uint64(d)))
+	scale := make([]float64, d)
+	off := make([]float64, d)
+	for j := range scale {
+		scale[j] = math.Pow(10, 6*rng.Float64()-3)
+		off[j] = scale[j] * rng.NormFloat64()
+	}
+	ups := make([]fl.Update, n)
+	for i := range ups {
+		v := make([]float64, d)
+		for j := range v {
+			v[j] = off[j] + scale[j]*(rng.Float64()-0.5)
+		}
+		ups[i] = fl.Update{Client: fmt.Sprint(i), Delta: v, Weight: 1}
+	}
+	return ups
+}
+
+func benchHetero(b *testing.B, agg fl.Aggregator) {
+	const n, d = 100, 100_000
+	ups := heteroUpdates(n, d)
+	dst := make([]float64, d)
+	b.SetBytes(int64(8 * n * d))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := agg.Aggregate(dst, ups); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMedianHetero(b *testing.B) { benchHetero(b, &robust.Median{}) }
+
+func BenchmarkTrimmedMeanHetero(b *testing.B) { benchHetero(b, &robust.TrimmedMean{F: 10}) }
 
 func benchAgg(b *testing.B, newAgg func() fl.Aggregator, maxN, maxD int) {
 	probe := newAgg() // sizes the rule rejects (n ≤ 2F) are skipped

@@ -2,6 +2,8 @@ package robust
 
 import (
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/fedgo/fedgo/fl"
 )
@@ -28,15 +30,23 @@ const (
 // coordScratch holds a worker's buffers for coordinate-wise rules.
 type coordScratch struct {
 	rows [][]float64 // the vectors being aggregated
-	buf  [][]float64 // per worker: coordBlock×len(rows), transposed
+	buf  [][]float64 // per worker: coordBlock×colStride(len(rows)), transposed
 	tmp  [][]float64 // per worker: len(rows), for Bulyan
 	key  [][]float64 // per worker: len(rows), for Bulyan
 	idx  [][]int32   // per worker: len(rows), for Bulyan
 	bad  []bool      // per worker: saw a NaN or Inf
 
-	// The arguments of the running call.
-	dst   []float64
-	op, p int
+	// The running call: its arguments, the next block to take, the next
+	// worker number, and the helpers to wait for. work is made once, so
+	// that starting a helper allocates nothing.
+	dst    []float64
+	op, p  int
+	next   atomic.Int64
+	nextW  atomic.Int32
+	wg     sync.WaitGroup
+	work   func()
+	self   *coordScratch // the s that work belongs to
+	blocks int
 }
 
 // setRows points s.rows at the updates' deltas.
@@ -50,10 +60,15 @@ func (s *coordScratch) setRows(updates []fl.Update) {
 // run writes the statistic op (with parameter p) of every coordinate of
 // s.rows to dst. It reports false if it met a NaN or Inf, leaving dst
 // unspecified.
+//
+// The coordinates are cut into blocks of coordBlock, which the workers
+// take in turn from a shared counter, so that a worker whose core is busy
+// with something else takes fewer blocks instead of delaying the call.
+// Every block's results depend only on its coordinates, so they do not
+// depend on which worker computes them, or on GOMAXPROCS.
 func (s *coordScratch) run(dst []float64, op, p int) bool {
 	m := len(s.rows)
 	d := len(dst)
-	blocks := (d + coordBlock - 1) / coordBlock
 	workers := workersFor(d, coordGrain)
 	s.buf = growRows(s.buf, workers, coordBlock*colStride(m))
 	if op == opBulyan {
@@ -62,8 +77,24 @@ func (s *coordScratch) run(dst []float64, op, p int) bool {
 		s.idx = growRows(s.idx, workers, m)
 	}
 	s.bad = grow(s.bad, workers)
+	clear(s.bad)
 	s.dst, s.op, s.p = dst, op, p
-	parallel(blocks, workers, s)
+	s.blocks = (d + coordBlock - 1) / coordBlock
+	s.next.Store(0)
+	s.nextW.Store(0)
+	if workers > 1 && s.self != s { // first use, or s was copied
+		s.self = s
+		s.work = func() {
+			defer s.wg.Done()
+			s.takeBlocks(int(s.nextW.Add(1)))
+		}
+	}
+	for range workers - 1 {
+		s.wg.Add(1)
+		go s.work()
+	}
+	s.takeBlocks(0)
+	s.wg.Wait()
 	s.dst = nil
 	for _, b := range s.bad {
 		if b {
@@ -73,9 +104,20 @@ func (s *coordScratch) run(dst []float64, op, p int) bool {
 	return true
 }
 
-func (s *coordScratch) do(w, lo, hi int) {
+// takeBlocks computes blocks as worker w until none is left.
+func (s *coordScratch) takeBlocks(w int) {
 	d := len(s.dst)
-	s.bad[w] = !s.runBlocks(w, s.dst, lo*coordBlock, min(hi*coordBlock, d), s.op, s.p)
+	for {
+		b := int(s.next.Add(1)) - 1
+		if b >= s.blocks {
+			return
+		}
+		if !s.runBlocks(w, s.dst, b*coordBlock, min((b+1)*coordBlock, d), s.op, s.p) {
+			s.bad[w] = true
+			s.next.Store(int64(s.blocks)) // stop the others early
+			return
+		}
+	}
 }
 
 // colStride returns the distance between the columns of m values in a
