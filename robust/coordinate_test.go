@@ -16,7 +16,7 @@ import (
 // (testing.AllocsPerRun cannot tell: it sets GOMAXPROCS to 1).
 func TestAllocationsParallel(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	const d, runs = 5000, 50 // several blocks of coordinates
+	const d, runs = 5000, 200 // several blocks of coordinates
 	ups := randUpdates(rand.New(rand.NewPCG(1, 2)), 11, d, 2)
 	dst := make([]float64, d)
 	for _, agg := range []fl.Aggregator{&robust.Median{}, &robust.TrimmedMean{F: 2}} {
@@ -31,11 +31,14 @@ func TestAllocationsParallel(t *testing.T) {
 			_ = agg.Aggregate(dst, ups)
 		}
 		runtime.ReadMemStats(&after)
-		// The runtime itself sometimes allocates a goroutine descriptor
-		// when it starts the helper; the rule must not add its own (the
-		// closures and WaitGroup of a plain fork-join cost two per call).
-		if n := after.Mallocs - before.Mallocs; n > runs/2 {
-			t.Errorf("%T: %d allocations in %d calls, want at most %d", agg, n, runs, runs/2)
+		// The runtime itself allocates goroutine descriptors now and then
+		// (a few dozen in all, until its free lists fill); the rule must
+		// not add its own: the closures and WaitGroup of a plain fork-join
+		// cost two a call.
+		n := after.Mallocs - before.Mallocs
+		t.Logf("%T: %d allocations in %d calls", agg, n, runs)
+		if n >= runs {
+			t.Errorf("%T: %d allocations in %d calls, want fewer than one a call", agg, n, runs)
 		}
 	}
 }
