@@ -11,7 +11,7 @@ type Kind int
 const (
 	// KindRDP uses an [RDPAccountant] with [DefaultOrders].
 	KindRDP Kind = iota
-	// KindPLD uses a [PLDAccountant] with [DefaultPLDConfig] (Poisson only).
+	// KindPLD uses a [PLDAccountant] with [DefaultPLDConfig].
 	KindPLD
 )
 
@@ -61,9 +61,6 @@ func CalibrateNoise(t Target, kind Kind) (float64, error) {
 	}
 	if kind != KindRDP && kind != KindPLD {
 		return 0, fmt.Errorf("%w: unknown accountant kind %d", ErrUnsupported, kind)
-	}
-	if kind == KindPLD && t.Sampling != Poisson {
-		return 0, fmt.Errorf("%w: PLD calibration of %v sampling", ErrUnsupported, t.Sampling)
 	}
 	epsAt := func(sigma float64) (float64, error) {
 		s := Step{NoiseMultiplier: sigma, SampleRate: t.SampleRate, Sampling: t.Sampling, Population: t.Population}

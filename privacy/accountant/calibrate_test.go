@@ -43,6 +43,8 @@ func TestCalibrateRoundTrip(t *testing.T) {
 		{"rdp large eps", KindRDP, Target{Epsilon: 50, Delta: 1e-5, SampleRate: 1, Steps: 10}},
 		{"rdp fixed-size", KindRDP, Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.01, Steps: 500, Sampling: FixedSize, Population: 10000}},
 		{"pld poisson", KindPLD, Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.2, Steps: 10}},
+		{"pld fixed-size", KindPLD, Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.01, Steps: 200, Sampling: FixedSize, Population: 10000}},
+		{"pld fixed-size large q", KindPLD, Target{Epsilon: 1, Delta: 1e-6, SampleRate: 0.25, Steps: 20, Sampling: FixedSize, Population: 40}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,13 +62,18 @@ func TestCalibrateRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCalibratePLDNeedsLessNoise: the tighter accountant needs less noise.
+// TestCalibratePLDNeedsLessNoise: the tighter accountant needs less noise,
+// for both samplings.
 func TestCalibratePLDNeedsLessNoise(t *testing.T) {
-	tg := Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.3, Steps: 5}
-	sr, err1 := CalibrateNoise(tg, KindRDP)
-	sp, err2 := CalibrateNoise(tg, KindPLD)
-	if err1 != nil || err2 != nil || sp > sr {
-		t.Errorf("σ_RDP = %v (%v), σ_PLD = %v (%v)", sr, err1, sp, err2)
+	for _, tg := range []Target{
+		{Epsilon: 2, Delta: 1e-5, SampleRate: 0.3, Steps: 5},
+		{Epsilon: 2, Delta: 1e-5, SampleRate: 0.3, Steps: 5, Sampling: FixedSize, Population: 10},
+	} {
+		sr, err1 := CalibrateNoise(tg, KindRDP)
+		sp, err2 := CalibrateNoise(tg, KindPLD)
+		if err1 != nil || err2 != nil || sp > sr {
+			t.Errorf("%v: σ_RDP = %v (%v), σ_PLD = %v (%v)", tg.Sampling, sr, err1, sp, err2)
+		}
 	}
 }
 
@@ -88,7 +95,9 @@ func TestCalibrateErrors(t *testing.T) {
 		{"steps 0", mod(func(t *Target) { t.Steps = 0 }), KindRDP, ErrInvalidCount},
 		{"steps neg", mod(func(t *Target) { t.Steps = -5 }), KindRDP, ErrInvalidCount},
 		{"bad kind", ok, Kind(9), ErrUnsupported},
-		{"pld fixed", mod(func(t *Target) { t.Sampling = FixedSize; t.Population = 100 }), KindPLD, ErrUnsupported},
+		{"pld fixed no population", mod(func(t *Target) { t.Sampling = FixedSize }), KindPLD, ErrInvalidSampling},
+		{"pld fixed not whole", mod(func(t *Target) { t.Sampling, t.Population = FixedSize, 150 }), KindPLD, ErrInvalidSampling},
+		{"pld fixed q 0", mod(func(t *Target) { t.Sampling, t.Population, t.SampleRate = FixedSize, 100, 0 }), KindPLD, ErrInvalidSampleRate},
 		// The RDP conversion has a floor: with DefaultOrders and δ = 1e-5,
 		// ε < min_α -(log δ + log α)/(α-1) + log(1-1/α) ≈ 0.103 is unreachable.
 		{"rdp floor", mod(func(t *Target) { t.Epsilon = 0.05 }), KindRDP, ErrUnreachable},

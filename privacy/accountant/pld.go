@@ -64,9 +64,10 @@ func (c PLDConfig) Validate() error {
 // that loss-grid indices stay within int64.
 const MaxPLDSteps = 1 << 40
 
-// PLDAccountant tracks privacy loss distributions (PLDs) of Poisson-sampled
+// PLDAccountant tracks privacy loss distributions (PLDs) of sampled
 // Gaussian steps and composes them by FFT; see the package documentation for
-// the discretization and why its ε is an upper bound.
+// the discretization, the symmetric PLD used for fixed-size sampling, and
+// why its ε is an upper bound.
 //
 // Compose is cheap (it records the step); the composition runs on the first
 // Epsilon or Delta call after a change and is cached. It is not safe for
@@ -80,6 +81,7 @@ type PLDAccountant struct {
 type pldGroup struct {
 	sigma, q float64
 	count    int
+	fixed    bool // FixedSize sampling (replace-one adjacency)
 }
 
 // NewPLD returns an empty accountant. It returns an error wrapping
@@ -91,10 +93,11 @@ func NewPLD(cfg PLDConfig) (*PLDAccountant, error) {
 	return &PLDAccountant{cfg: cfg.withDefaults()}, nil
 }
 
-// Compose records count applications of s. Only Poisson sampling is
-// supported: fixed-size sampling (replace-one adjacency) returns an error
-// wrapping [ErrUnsupported]; use the [RDPAccountant], whose bound (Wang et
-// al. 2019) covers it.
+// Compose records count applications of s, with Poisson sampling
+// (add/remove adjacency) or FixedSize sampling (replace-one adjacency). The
+// two adjacencies bound different pairs of datasets, so one accountant
+// holds steps of one kind only: composing a step of the other kind returns
+// an error wrapping [ErrUnsupported] and leaves the accountant unchanged.
 func (a *PLDAccountant) Compose(s Step, count int) error {
 	if err := validateCount(count); err != nil {
 		return err
@@ -102,8 +105,10 @@ func (a *PLDAccountant) Compose(s Step, count int) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	if s.Sampling != Poisson {
-		return fmt.Errorf("%w: PLD accounting of %v sampling", ErrUnsupported, s.Sampling)
+	fixed := s.Sampling == FixedSize
+	if len(a.groups) > 0 && a.groups[0].fixed != fixed {
+		return fmt.Errorf("%w: a PLD accountant holding %v steps cannot compose a %v step (different adjacency)",
+			ErrUnsupported, a.groups[0].sampling(), s.Sampling)
 	}
 	if count == 0 {
 		return nil
@@ -126,8 +131,15 @@ func (a *PLDAccountant) Compose(s Step, count int) error {
 			return nil
 		}
 	}
-	a.groups = append(a.groups, pldGroup{sigma: s.NoiseMultiplier, q: s.SampleRate, count: count})
+	a.groups = append(a.groups, pldGroup{sigma: s.NoiseMultiplier, q: s.SampleRate, count: count, fixed: fixed})
 	return nil
+}
+
+func (g pldGroup) sampling() Sampling {
+	if g.fixed {
+		return FixedSize
+	}
+	return Poisson
 }
 
 // Epsilon returns the smallest ε with δ(ε) <= delta for the composed steps,
@@ -159,7 +171,8 @@ func (a *PLDAccountant) Epsilon(delta float64) (float64, error) {
 
 // Delta returns δ(eps), the hockey-stick divergence of the composed
 // (pessimistically discretized) PLD, maximised over the add and remove
-// directions; an upper bound on the true δ(eps).
+// directions (one symmetric PLD for FixedSize); an upper bound on the true
+// δ(eps).
 func (a *PLDAccountant) Delta(eps float64) (float64, error) {
 	if err := validateEpsilon(eps); err != nil {
 		return 0, err
@@ -175,7 +188,8 @@ func (a *PLDAccountant) Delta(eps float64) (float64, error) {
 }
 
 // pldPair is the composed PLD in both directions, or a pure Gaussian
-// (gaussMu >= 0) when every step has q = 1.
+// (gaussMu >= 0) when every step has q = 1. For FixedSize steps the PLD is
+// symmetric and remove == add.
 type pldPair struct {
 	gaussMu     float64
 	remove, add *composedPLD
@@ -205,6 +219,10 @@ func (a *PLDAccountant) pair() (*pldPair, error) {
 		if r == nil {
 			h *= math.Ceil(float64(need)/float64(a.cfg.MaxBins)) + 1
 			continue
+		}
+		if a.groups[0].fixed { // one kind per accountant; the pair is symmetric
+			a.cache = &pldPair{gaussMu: -1, remove: r, add: r}
+			return a.cache, nil
 		}
 		ad, need := composeDirection(a.groups, dirAdd, h, a.cfg)
 		if ad == nil {
@@ -363,6 +381,56 @@ func discretize(d direction, sigma, q, h, tau float64) (discretePLD, int64) {
 	return discretePLD{lo: ilo, p: p, inf: sa0}, n
 }
 
+// discretizeFixed builds the PLD of one fixed-size step: the symmetric pair
+// (P*, Q*) whose privacy profile is δ*(ε) = H_{e^ε}(A‖B) for ε >= 0 and
+// 1 - e^ε + e^ε·δ*(-ε) for ε < 0, with A = (1-q)N(0,σ²)+qN(1,σ²) and
+// B = N(0,σ²) (see the package documentation). Its loss distribution under
+// P* is the remove direction's on losses ℓ > 0, e^{-ℓ} times it at -ℓ, and an
+// atom at 0 holding the rest; it is built here from the positive part of the
+// connect-the-dots remove PLD, so its δ(ε) is that PLD's chord for ε >= 0
+// and the same chord mirrored for ε < 0, never below δ*. deficit is the
+// (round-off) amount by which the atom at 0 would be negative, to be charged
+// in δ.
+func discretizeFixed(sigma, q, h, tau float64) (d discretePLD, deficit float64, n int64) {
+	r, n := discretize(dirRemove, sigma, q, h, tau)
+	if r.p == nil {
+		return r, 0, n
+	}
+	top := max(r.lo+int64(len(r.p))-1, 0) // largest grid index
+	n = 2*top + 1
+	if n > 1<<26 {
+		return discretePLD{}, 0, n
+	}
+	p := make([]float64, n) // p[top+k] is the mass at loss k·h
+	sum, comp := 0.0, 0.0   // Neumaier summation of the off-zero mass
+	add := func(v float64) {
+		t := sum + v
+		if math.Abs(sum) >= math.Abs(v) {
+			comp += (sum - t) + v
+		} else {
+			comp += (v - t) + sum
+		}
+		sum = t
+	}
+	for k := int64(1); k <= top; k++ {
+		i := k - r.lo
+		if i < 0 || i >= int64(len(r.p)) {
+			continue
+		}
+		v := r.p[i]
+		p[top+k] = v
+		p[top-k] = v * math.Exp(-float64(k)*h)
+		add(v)
+		add(p[top-k])
+	}
+	p0 := 1 - r.inf - (sum + comp)
+	if p0 < 0 {
+		deficit, p0 = -p0, 0
+	}
+	p[top] = p0
+	return discretePLD{lo: -top, p: p, inf: r.inf}, deficit, n
+}
+
 // logMGFs returns log Σ_k p_k e^{t·s_k} over the finite part for each t.
 func (d discretePLD) logMGFs(ts []float64, h float64) []float64 {
 	idx := make([]int, 0, len(d.p))
@@ -409,8 +477,17 @@ func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) 
 	pl := make([]discretePLD, len(groups))
 	var smin, smax int64
 	logNoInf := 0.0
+	deficit := 0.0
 	for i, g := range groups {
-		dp, n := discretize(d, g.sigma, g.q, h, tau)
+		var dp discretePLD
+		var n int64
+		if g.fixed {
+			var def float64
+			dp, def, n = discretizeFixed(g.sigma, g.q, h, tau)
+			deficit += float64(g.count) * def
+		} else {
+			dp, n = discretize(d, g.sigma, g.q, h, tau)
+		}
 		if dp.p == nil || n > int64(cfg.MaxBins) {
 			return nil, n
 		}
@@ -492,7 +569,7 @@ func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) 
 		h:     h,
 		p:     out, // positions past hi are real losses above the window
 		inf:   -math.Expm1(logNoInf),
-		slack: 2*tau + neg,
+		slack: 2*tau + neg + deficit,
 	}, nb
 }
 

@@ -221,9 +221,6 @@ func TestPLDComposition(t *testing.T) {
 
 func TestPLDValidation(t *testing.T) {
 	p, _ := NewPLD(PLDConfig{})
-	if err := p.Compose(Step{NoiseMultiplier: 1, SampleRate: 0.1, Sampling: FixedSize, Population: 10}, 1); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("fixed-size: %v", err)
-	}
 	if err := p.Compose(Step{NoiseMultiplier: 0, SampleRate: 0.1}, 1); !errors.Is(err, ErrInvalidNoise) {
 		t.Errorf("σ=0: %v", err)
 	}
@@ -375,6 +372,313 @@ func TestPLDTwoStepsDominateExact(t *testing.T) {
 			want := math.Max(refTwoStepDelta(tc.sigma, tc.q, e, true), refTwoStepDelta(tc.sigma, tc.q, e, false))
 			if got < want-1.5e-10 || got > want*(1+1e-4)+1e-12 {
 				t.Errorf("σ=%v q=%v ε=%v: PLD δ %.12g, exact %.12g", tc.sigma, tc.q, e, got, want)
+			}
+		}
+	}
+}
+
+// fixedStep is one fixed-size step drawing q·n of n clients.
+func fixedStep(sigma, q float64, n int) Step {
+	return Step{NoiseMultiplier: sigma, SampleRate: q, Sampling: FixedSize, Population: n}
+}
+
+// refPairDelta1 integrates δ(ε) = ∫ (a(z) - e^ε b(z))_+ dz on a fine
+// midpoint grid over [lo, hi]: a brute-force hockey-stick divergence for an
+// explicit pair of output densities, written from the definition.
+func refPairDelta1(a, b func(float64) float64, lo, hi, eps float64) float64 {
+	const n = 400000
+	h := (hi - lo) / n
+	c := math.Exp(eps)
+	s := 0.0
+	for k := range n {
+		z := lo + (float64(k)+0.5)*h
+		s += math.Max(a(z)-c*b(z), 0)
+	}
+	return s * h
+}
+
+// refPairDelta2 integrates the two-step hockey-stick divergence
+// ∫∫ (a1(x)a2(y) - e^ε b1(x)b2(y))_+ dx dy of the product pair
+// (a1⊗a2, b1⊗b2) by the midpoint rule on an n×n grid over [lo, hi]².
+func refPairDelta2(a1, a2, b1, b2 func(float64) float64, lo, hi, eps float64) float64 {
+	const n = 3000
+	h := (hi - lo) / n
+	va1, va2, vb1, vb2 := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	for k := range n {
+		z := lo + (float64(k)+0.5)*h
+		va1[k], va2[k], vb1[k], vb2[k] = a1(z), a2(z), b1(z), b2(z)
+	}
+	c := math.Exp(eps)
+	s := 0.0
+	for i := range n {
+		x, y := va1[i], c*vb1[i]
+		for j := range n {
+			s += math.Max(x*va2[j]-y*vb2[j], 0)
+		}
+	}
+	return s * h * h
+}
+
+// TestPLDFixedSizeValidation: a fixed-size step still needs Population >= 1
+// and a whole number q·N of clients, q in (0, 1]; and one accountant does
+// not mix the two adjacencies (the refused step leaves it unchanged).
+func TestPLDFixedSizeValidation(t *testing.T) {
+	p, _ := NewPLD(PLDConfig{})
+	for _, tc := range []struct {
+		s    Step
+		want error
+	}{
+		{fixedStep(1, 0.1, 0), ErrInvalidSampling},
+		{fixedStep(1, 0.1, -5), ErrInvalidSampling},
+		{fixedStep(1, 0.33, 10), ErrInvalidSampling},
+		{fixedStep(1, 0.0005, 1000), ErrInvalidSampling}, // m = 0.5
+		{fixedStep(1, 0, 10), ErrInvalidSampleRate},
+		{fixedStep(1, 1.5, 10), ErrInvalidSampleRate},
+		{fixedStep(1, math.NaN(), 10), ErrInvalidSampleRate},
+		{fixedStep(math.Inf(1), 0.1, 10), ErrInvalidNoise},
+	} {
+		if err := p.Compose(tc.s, 1); !errors.Is(err, tc.want) {
+			t.Errorf("%+v: %v, want %v", tc.s, err, tc.want)
+		}
+	}
+	if len(p.groups) != 0 {
+		t.Fatalf("rejected steps were recorded: %+v", p.groups)
+	}
+	for _, first := range []Step{{NoiseMultiplier: 1, SampleRate: 0.1}, fixedStep(1, 0.1, 100)} {
+		a, _ := NewPLD(PLDConfig{})
+		if err := a.Compose(first, 10); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := a.Epsilon(1e-5)
+		other := fixedStep(1, 0.1, 100)
+		if first.Sampling == FixedSize {
+			other = Step{NoiseMultiplier: 1, SampleRate: 0.1}
+		}
+		if err := a.Compose(other, 10); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%v then %v: %v, want ErrUnsupported", first.Sampling, other.Sampling, err)
+		}
+		if after, _ := a.Epsilon(1e-5); after != before || len(a.groups) != 1 {
+			t.Errorf("refused step changed the accountant: ε %v -> %v", before, after)
+		}
+	}
+}
+
+// TestPLDFixedSizeGaussianLimit: with γ = m/N = 1 the fixed-size step is the
+// Gaussian mechanism; the accountant matches Balle & Wang's closed form
+// exactly, the symmetric FFT path (driven directly) within 1% and never
+// below, and ε grows with γ towards that limit.
+func TestPLDFixedSizeGaussianLimit(t *testing.T) {
+	cfg := DefaultPLDConfig()
+	for _, tc := range []struct {
+		sigma float64
+		count int
+		delta float64
+	}{{5, 100, 1e-5}, {10, 300, 1e-6}, {2, 10, 1e-5}} {
+		want := refGaussianEpsilon(math.Sqrt(float64(tc.count))/tc.sigma, tc.delta)
+		p, _ := NewPLD(PLDConfig{})
+		if err := p.Compose(fixedStep(tc.sigma, 1, 50), tc.count); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := p.Epsilon(tc.delta); err != nil || relErr(got, want) > 1e-9 {
+			t.Errorf("σ=%v n=%d: closed form ε %v (%v), want %v", tc.sigma, tc.count, got, err, want)
+		}
+		groups := []pldGroup{{sigma: tc.sigma, q: 1, count: tc.count, fixed: true}}
+		c, _ := composeDirection(groups, dirRemove, cfg.ValueDiscretization, cfg)
+		if c == nil {
+			t.Fatal("window too large")
+		}
+		got, ok := c.epsilon(tc.delta)
+		if !ok || got < want*(1-1e-9) || got > want*1.01 {
+			t.Errorf("σ=%v n=%d: symmetric FFT ε %v (%v), exact %v", tc.sigma, tc.count, got, ok, want)
+		}
+	}
+	// ε(γ) is nondecreasing and reaches the Gaussian value at γ = 1.
+	const sigma, steps, n = 2.0, 50, 1000
+	prev := 0.0
+	for _, m := range []int{10, 100, 500, 900, 990, 999, 1000} {
+		p, _ := NewPLD(PLDConfig{})
+		if err := p.Compose(fixedStep(sigma, float64(m)/n, n), steps); err != nil {
+			t.Fatal(err)
+		}
+		e, err := p.Epsilon(1e-5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e < prev*(1-1e-9) {
+			t.Errorf("m=%d: ε %v below ε(smaller m) %v", m, e, prev)
+		}
+		prev = e
+	}
+	if want := refGaussianEpsilon(math.Sqrt(steps)/sigma, 1e-5); relErr(prev, want) > 1e-9 {
+		t.Errorf("m=N: ε %v, Gaussian %v", prev, want)
+	}
+}
+
+// TestPLDFixedSizeSymmetricPLD checks the per-step PLD of fixed-size
+// sampling: masses sum to 1 under both P* and Q* (Σ p e^{-s} + P*(∞) = 1),
+// the mirror p(-s) = e^{-s} p(s) holds, and for ε >= 0 its δ(ε) is never
+// below the exact hockey-stick divergence of the realized pair
+// ((1-γ)N(0,σ²)+γN(1,σ²), N(0,σ²)) and close to it.
+func TestPLDFixedSizeSymmetricPLD(t *testing.T) {
+	const h = 1e-4
+	for _, tc := range []struct{ sigma, q float64 }{{1, 0.1}, {0.7, 0.5}, {2, 0.01}, {0.8, 0.001}} {
+		d, def, _ := discretizeFixed(tc.sigma, tc.q, h, 1e-15)
+		if d.p == nil || def > 1e-14 {
+			t.Fatalf("σ=%v q=%v: nil PLD or deficit %v", tc.sigma, tc.q, def)
+		}
+		top := -d.lo
+		if int64(len(d.p)) != 2*top+1 {
+			t.Fatalf("support not symmetric: lo %d, len %d", d.lo, len(d.p))
+		}
+		sp, sq := d.inf, d.inf
+		for k, v := range d.p {
+			s := float64(d.lo+int64(k)) * h
+			sp += v
+			sq += v * math.Exp(-s)
+			if j := int64(len(d.p)) - 1 - int64(k); s > 0 && math.Abs(d.p[j]-v*math.Exp(-s)) > 1e-18 {
+				t.Fatalf("mirror broken at s=%v: %v vs %v", s, d.p[j], v*math.Exp(-s))
+			}
+		}
+		if math.Abs(sp-1) > 1e-12 || math.Abs(sq-1) > 1e-12 {
+			t.Errorf("σ=%v q=%v: P* mass %v, Q* mass %v", tc.sigma, tc.q, sp, sq)
+		}
+		p, _ := NewPLD(PLDConfig{})
+		if err := p.Compose(fixedStep(tc.sigma, tc.q, 1000), 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range []float64{0, 0.00005, 0.013, 0.31234, 1.07} {
+			got, _ := p.Delta(e)
+			want := refHockeyStick(tc.sigma, tc.q, e, true)
+			if got < want-1e-12 || got > want+1e-3*math.Max(want, 1e-3) {
+				t.Errorf("σ=%v q=%v ε=%v: PLD δ %v, exact %v", tc.sigma, tc.q, e, got, want)
+			}
+		}
+	}
+}
+
+// TestPLDFixedSizeAddSideBelowRemove checks the lemma the package
+// documentation relies on: for ε >= 0, H_{e^ε}(B‖A) <= H_{e^ε}(A‖B) with
+// A = (1-γ)N(0,σ²)+γN(1,σ²), B = N(0,σ²), by quadrature of both.
+func TestPLDFixedSizeAddSideBelowRemove(t *testing.T) {
+	for _, sigma := range []float64{0.3, 1, 3} {
+		for _, q := range []float64{0.001, 0.1, 0.5, 0.9} {
+			for _, e := range []float64{0, 0.01, 0.1, 0.5, 2} {
+				rem, add := refHockeyStick(sigma, q, e, true), refHockeyStick(sigma, q, e, false)
+				if add > rem+1e-13 {
+					t.Errorf("σ=%v γ=%v ε=%v: add side %v > remove side %v", sigma, q, e, add, rem)
+				}
+			}
+		}
+	}
+}
+
+// TestPLDFixedSizeBelowRDP: on the grid γ ∈ {0.001, 0.01, 0.1},
+// σ ∈ {0.8, 1, 2}, steps ∈ {1, 100, 1000}, δ = 1e-5, the fixed-size PLD ε
+// is below the fixed-size RDP ε (Wang et al. 2019, Theorem 9), and at least
+// the ε of composing the one-directional pair (A, B) alone, which the
+// symmetric PLD dominates.
+func TestPLDFixedSizeBelowRDP(t *testing.T) {
+	cfg := DefaultPLDConfig()
+	for _, q := range []float64{0.001, 0.01, 0.1} {
+		for _, sigma := range []float64{0.8, 1, 2} {
+			for _, steps := range []int{1, 100, 1000} {
+				s := fixedStep(sigma, q, 100000)
+				p, _ := NewPLD(PLDConfig{})
+				r, _ := NewRDP(nil)
+				if err := p.Compose(s, steps); err != nil {
+					t.Fatal(err)
+				}
+				_ = r.Compose(s, steps)
+				ep, err := p.Epsilon(1e-5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				er, _, err := r.Epsilon(1e-5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ep > er {
+					t.Errorf("γ=%v σ=%v steps=%d: PLD ε %v > RDP ε %v", q, sigma, steps, ep, er)
+				}
+				if steps != 100 {
+					continue
+				}
+				one, _ := composeDirection([]pldGroup{{sigma: sigma, q: q, count: steps}}, dirRemove, cfg.ValueDiscretization, cfg)
+				eo, _ := one.epsilon(1e-5)
+				if ep < eo*(1-1e-9) {
+					t.Errorf("γ=%v σ=%v steps=%d: symmetric ε %v below one-directional ε %v", q, sigma, steps, ep, eo)
+				}
+			}
+		}
+	}
+}
+
+// TestPLDFixedSizeAboveRealizedPairs: the returned ε is an upper bound, so
+// at that ε the true δ of every explicit pair of neighbouring datasets'
+// outputs is at most the requested δ. With replace-one sensitivity Δ = 1
+// (σ in units of Δ), records in {0, 1} give the pair A = (1-γ)N(0)+γN(1)
+// vs B = N(0) (swap the 1 for a 0) and its reverse; records of norm <= 1/2
+// give the antipodal pair (1-γ)N(0)+γN(±1/2). One step, and two steps
+// including the mixed composition (A⊗B vs B⊗A) that an adaptive run can
+// produce by changing which record contributes.
+func TestPLDFixedSizeAboveRealizedPairs(t *testing.T) {
+	const delta = 1e-5
+	for _, tc := range []struct{ sigma, q float64 }{{1, 0.1}, {0.8, 0.2}} {
+		s, g := tc.sigma, tc.q
+		pdf := func(m float64) func(float64) float64 {
+			return func(z float64) float64 {
+				return math.Exp(-(z-m)*(z-m)/(2*s*s)) / (s * math.Sqrt(2*math.Pi))
+			}
+		}
+		mix := func(m float64) func(float64) float64 {
+			f, f0 := pdf(m), pdf(0)
+			return func(z float64) float64 { return (1-g)*f0(z) + g*f(z) }
+		}
+		A, B := mix(1), pdf(0)
+		Ap, Am := mix(0.5), mix(-0.5)
+		lo, hi := -12*s, 1+12*s
+
+		p1, _ := NewPLD(PLDConfig{})
+		_ = p1.Compose(fixedStep(s, g, 10000), 1)
+		e1, err := p1.Epsilon(delta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact := refHockeyStick(s, g, e1, true)
+		for name, d := range map[string]float64{
+			"A vs B":    exact,
+			"B vs A":    refHockeyStick(s, g, e1, false),
+			"antipodal": refPairDelta1(Ap, Am, lo, hi, e1),
+		} {
+			if d > delta {
+				t.Errorf("σ=%v γ=%v, 1 step, ε=%v: %s has δ %v > %v", s, g, e1, name, d, delta)
+			}
+		}
+		if exact < 0.99*delta { // one step: A vs B is the worst case, so the bound is tight
+			t.Errorf("σ=%v γ=%v: one-step ε %v is loose: true δ %v", s, g, e1, exact)
+		}
+
+		p2, _ := NewPLD(PLDConfig{})
+		_ = p2.Compose(fixedStep(s, g, 10000), 2)
+		e2, err := p2.Epsilon(delta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, d := range map[string]float64{
+			"A⊗A vs B⊗B":          refTwoStepDelta(s, g, e2, true),
+			"B⊗B vs A⊗A":          refTwoStepDelta(s, g, e2, false),
+			"A⊗B vs B⊗A":          refPairDelta2(A, B, B, A, lo, hi, e2),
+			"antipodal⊗antipodal": refPairDelta2(Ap, Ap, Am, Am, lo, hi, e2),
+		} {
+			if d > delta {
+				t.Errorf("σ=%v γ=%v, 2 steps, ε=%v: %s has δ %v > %v", s, g, e2, name, d, delta)
+			}
+		}
+		// And δ(ε) of the accountant dominates the worst realized pair.
+		for _, e := range []float64{0.1, 0.5, 1.3} {
+			got, _ := p2.Delta(e)
+			if want := refTwoStepDelta(s, g, e, true); got < want-1.5e-10 {
+				t.Errorf("σ=%v γ=%v ε=%v: PLD δ %v below realized %v", s, g, e, got, want)
 			}
 		}
 	}
