@@ -47,7 +47,7 @@ type CentralConfig struct {
 	Delta float64
 	// Rounds is the number of rounds planned; required to calibrate z.
 	Rounds int
-	// Accountant is the accountant: RDP (default) or PLD (Poisson only).
+	// Accountant is the accountant: RDP (default) or PLD.
 	Accountant accountant.Kind
 
 	// Population is N, the number of clients. Required.
@@ -136,9 +136,6 @@ func (c *CentralConfig) Validate() error {
 	step := accountant.Step{NoiseMultiplier: 1, SampleRate: c.SampleRate, Sampling: c.Sampling, Population: c.Population}
 	if err := step.Validate(); err != nil {
 		bad("sampling: %v", err)
-	}
-	if c.Accountant == accountant.KindPLD && c.Sampling != accountant.Poisson {
-		bad("the PLD accountant supports Poisson sampling only")
 	}
 	if c.WeightCap != 0 {
 		if !finitePos(c.WeightCap) || !finitePos(c.TotalWeight) {

@@ -544,7 +544,6 @@ func TestCentralConfigValidate(t *testing.T) {
 		"q 0":                      func(c *CentralConfig) { c.SampleRate = 0 },
 		"q above 1":                func(c *CentralConfig) { c.SampleRate = 1.5 },
 		"fixed size not integer":   func(c *CentralConfig) { c.Sampling, c.SampleRate = accountant.FixedSize, 0.33 },
-		"PLD with fixed size":      func(c *CentralConfig) { c.Sampling, c.Accountant = accountant.FixedSize, accountant.KindPLD },
 		"weight cap without W":     func(c *CentralConfig) { c.WeightCap = 10 },
 		"W without weight cap":     func(c *CentralConfig) { c.TotalWeight = 3 },
 		"W above N":                func(c *CentralConfig) { c.WeightCap, c.TotalWeight = 1, 11 },

@@ -123,7 +123,6 @@ func TestDPBadFlags(t *testing.T) {
 		{"-q", "0.1", "-per-round", "10"},
 		{"-per-round", "5000"},
 		{"-accountant", "xyz"},
-		{"-accountant", "pld", "-per-round", "10"},
 		{"-q", "1.5"},
 		{"-clip", "-1"},
 		{"-epsilon", "0.0001", "-noise", "0.3"},

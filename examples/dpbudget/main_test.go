@@ -115,7 +115,6 @@ func TestDPBudgetBadFlags(t *testing.T) {
 		{"-sigma", "1", "-sampling", "shuffle"},
 		{"-sigma", "1", "-sampling", "fixed"},
 		{"-sigma", "1", "-n", "10"},
-		{"-sigma", "1", "-sampling", "fixed", "-n", "1000", "-accountant", "pld"},
 		{"-sigma", "1", "-sampling", "fixed", "-n", "1000", "-q", "0.0005"},
 		{"-sigma", "-1"},
 		{"-sigma", "1", "-q", "2"},

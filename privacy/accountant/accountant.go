@@ -27,7 +27,7 @@ var (
 	// ErrInvalidConfig: a [PLDConfig] field out of range.
 	ErrInvalidConfig = errors.New("accountant: invalid config")
 	// ErrUnsupported: the accountant cannot bound this mechanism (for
-	// example fixed-size sampling in the PLD accountant).
+	// example mixing Poisson and fixed-size steps in one PLD accountant).
 	ErrUnsupported = errors.New("accountant: unsupported mechanism for this accountant")
 	// ErrUnreachable: no finite ε meets the requested δ, or no noise
 	// multiplier meets the requested (ε, δ).
