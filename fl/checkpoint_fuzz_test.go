@@ -1,0 +1,39 @@
+package fl
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/gob"
+	"math"
+	"testing"
+)
+
+// FuzzDecodeCheckpoint feeds hostile bytes to the checkpoint reader, both
+// as whole files and as bodies wrapped in a valid header and checksum, so
+// that the gob decoding behind the checksum is exercised too. It must
+// return a checkpoint or an error, never panic.
+func FuzzDecodeCheckpoint(f *testing.F) {
+	var good bytes.Buffer
+	cp := &Checkpoint{Round: 2, Seed: 7, Params: []float64{1, math.NaN()}, History: History{Rounds: []RoundStats{{Round: 1}, {Round: 2}}}}
+	if err := gob.NewEncoder(&good).Encode(cp); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good.Bytes(), true)
+	f.Add(good.Bytes()[:len(good.Bytes())/2], true)
+	f.Add([]byte("FEDGOCKP\x01\x00\x00\x00"), false)
+	f.Add([]byte{}, true)
+	f.Fuzz(func(t *testing.T, b []byte, wrap bool) {
+		if wrap {
+			sum := sha256.Sum256(b)
+			file := append([]byte(checkpointMagic), 1, 0, 0, 0)
+			file = binary.LittleEndian.AppendUint64(file, uint64(len(b)))
+			file = append(append(file, b...), sum[:]...)
+			b = file
+		}
+		cp, err := decodeCheckpoint(bytes.NewReader(b), int64(len(b)))
+		if err == nil && cp == nil {
+			t.Fatal("nil checkpoint without an error")
+		}
+	})
+}
