@@ -1,6 +1,7 @@
 package robust
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -72,6 +73,35 @@ func (a *CenteredClipping) Validate(n int) error {
 
 // Reset forgets the previous aggregate.
 func (a *CenteredClipping) Reset() { a.prev = a.prev[:0] }
+
+// MarshalBinary returns the previous aggregate (the state a checkpoint must
+// keep for a resumed run to equal an uninterrupted one): a little-endian
+// uint64 count, then the values as float64 bits.
+func (a *CenteredClipping) MarshalBinary() ([]byte, error) {
+	b := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+8*len(a.prev)), uint64(len(a.prev)))
+	for _, x := range a.prev {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	return b, nil
+}
+
+// UnmarshalBinary restores the state written by MarshalBinary.
+func (a *CenteredClipping) UnmarshalBinary(b []byte) error {
+	if len(b) < 8 || uint64(len(b)-8)/8 != binary.LittleEndian.Uint64(b) || (len(b)-8)%8 != 0 {
+		return fmt.Errorf("%w: CenteredClipping state of %d bytes", ErrParam, len(b))
+	}
+	n := int(binary.LittleEndian.Uint64(b))
+	prev := make([]float64, n)
+	for i := range prev {
+		x := math.Float64frombits(binary.LittleEndian.Uint64(b[8+8*i:]))
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%w: CenteredClipping state holds %v", ErrNotFinite, x)
+		}
+		prev[i] = x
+	}
+	a.prev = prev
+	return nil
+}
 
 // Aggregate writes the centered-clipping aggregate to dst and remembers it
 // as the next round's center. It returns an error, leaving dst unspecified

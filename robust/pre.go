@@ -1,6 +1,8 @@
 package robust
 
 import (
+	"encoding"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 
@@ -35,6 +37,49 @@ type Pre struct {
 }
 
 var _ fl.Aggregator = (*Pre)(nil)
+
+// MarshalBinary returns the state of Step and Rule (each empty unless it
+// is an encoding.BinaryMarshaler), each prefixed by its little-endian
+// uint64 length, so that a checkpoint of a stateful pipeline (bucketing,
+// centered clipping) resumes exactly.
+func (p *Pre) MarshalBinary() ([]byte, error) {
+	var out []byte
+	for _, part := range []any{p.Step, p.Rule} {
+		var b []byte
+		if m, ok := part.(encoding.BinaryMarshaler); ok {
+			var err error
+			if b, err = m.MarshalBinary(); err != nil {
+				return nil, err
+			}
+		}
+		out = binary.LittleEndian.AppendUint64(out, uint64(len(b)))
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+// UnmarshalBinary restores the state written by MarshalBinary.
+func (p *Pre) UnmarshalBinary(b []byte) error {
+	for _, part := range []any{p.Step, p.Rule} {
+		if len(b) < 8 || binary.LittleEndian.Uint64(b) > uint64(len(b)-8) {
+			return fmt.Errorf("%w: Pre state truncated", ErrParam)
+		}
+		n := int(binary.LittleEndian.Uint64(b))
+		chunk := b[8 : 8+n]
+		b = b[8+n:]
+		if u, ok := part.(encoding.BinaryUnmarshaler); ok {
+			if err := u.UnmarshalBinary(chunk); err != nil {
+				return err
+			}
+		} else if n != 0 {
+			return fmt.Errorf("%w: Pre state for a stateless part", ErrParam)
+		}
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("%w: Pre state has %d trailing bytes", ErrParam, len(b))
+	}
+	return nil
+}
 
 // Validate reports whether Step can transform n updates and, if Rule is a
 // [Validator], whether Rule can aggregate what Step returns.
@@ -165,10 +210,11 @@ func (s *NNM) Apply(updates []fl.Update) ([]fl.Update, error) {
 // order. The output updates have Client "" and the sum of their members'
 // weights.
 //
-// The permutations come from a PCG source seeded with (Seed, 0) when the
-// first round is aggregated, so a run is reproducible from Seed, and every
-// round draws a new permutation: the same updates give a different result
-// in the next round, and the result depends on the order of the updates.
+// The permutation of the k-th call (counting from 0) comes from a PCG
+// source seeded with (Seed, k), so a run is reproducible from Seed, every
+// round draws a new permutation (the same updates give a different result
+// in the next round, and the result depends on the order of the updates),
+// and the state to checkpoint is just k ([Bucketing.MarshalBinary]).
 // A Bucketing is not safe for concurrent use.
 type Bucketing struct {
 	// S is the bucket size; 0 means 2, the paper's choice.
@@ -176,12 +222,29 @@ type Bucketing struct {
 	// Seed seeds the permutations.
 	Seed uint64
 
-	rng  *rand.Rand
-	perm []int
-	out  outBuf
+	calls uint64
+	pcg   rand.PCG
+	rng   *rand.Rand
+	perm  []int
+	out   outBuf
 }
 
 var _ Step = (*Bucketing)(nil)
+
+// MarshalBinary returns the number of calls made so far, the state that
+// fixes the next permutation.
+func (s *Bucketing) MarshalBinary() ([]byte, error) {
+	return binary.LittleEndian.AppendUint64(nil, s.calls), nil
+}
+
+// UnmarshalBinary restores the state written by MarshalBinary.
+func (s *Bucketing) UnmarshalBinary(b []byte) error {
+	if len(b) != 8 {
+		return fmt.Errorf("%w: Bucketing state of %d bytes, want 8", ErrParam, len(b))
+	}
+	s.calls = binary.LittleEndian.Uint64(b)
+	return nil
+}
 
 func (s *Bucketing) size() int {
 	if s.S == 0 {
@@ -205,7 +268,7 @@ func (s *Bucketing) Validate(n int) error {
 }
 
 // Reset restarts the permutations from Seed.
-func (s *Bucketing) Reset() { s.rng = nil }
+func (s *Bucketing) Reset() { s.calls = 0 }
 
 // Apply returns the bucket means.
 func (s *Bucketing) Apply(updates []fl.Update) ([]fl.Update, error) {
@@ -214,8 +277,10 @@ func (s *Bucketing) Apply(updates []fl.Update) ([]fl.Update, error) {
 		return nil, err
 	}
 	if s.rng == nil {
-		s.rng = rand.New(rand.NewPCG(s.Seed, 0))
+		s.rng = rand.New(&s.pcg)
 	}
+	s.pcg.Seed(s.Seed, s.calls)
+	s.calls++
 	s.perm = grow(s.perm, n)
 	for i := range s.perm {
 		s.perm[i] = i
