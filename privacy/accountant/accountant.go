@@ -24,7 +24,8 @@ var (
 	// ErrInvalidSampling: an unknown [Sampling], or a FixedSize step whose
 	// Population and SampleRate do not describe m of N clients.
 	ErrInvalidSampling = errors.New("accountant: invalid sampling scheme")
-	// ErrInvalidConfig: a [PLDConfig] field out of range.
+	// ErrInvalidConfig: a [PLDConfig] field out of range, or an unknown
+	// [RDPMethod].
 	ErrInvalidConfig = errors.New("accountant: invalid config")
 	// ErrUnsupported: the accountant cannot bound this mechanism (for
 	// example mixing Poisson and fixed-size steps in one PLD accountant).

@@ -23,7 +23,19 @@ const maxSeriesTerms = 1000
 // Kasiviswanathan (2019) at integer orders and their Corollary 10 (linear
 // interpolation of the cumulant (α-1)·D_α, which is convex in α) between the
 // neighbouring integers at fractional orders — the choice dp_accounting makes.
+//
+// It uses [RDPExact]; [RDPWith] selects another [RDPMethod].
 func RDP(step Step, orders []float64) ([]float64, error) {
+	return RDPWith(step, orders, RDPExact)
+}
+
+// RDPWith is [RDP] with the evaluation of the Poisson-sampled Gaussian at
+// fractional orders chosen by method. An unknown method returns an error
+// wrapping [ErrInvalidConfig].
+func RDPWith(step Step, orders []float64, method RDPMethod) ([]float64, error) {
+	if err := method.validate(); err != nil {
+		return nil, err
+	}
 	if err := step.Validate(); err != nil {
 		return nil, err
 	}
@@ -31,12 +43,63 @@ func RDP(step Step, orders []float64) ([]float64, error) {
 		return nil, err
 	}
 	dst := make([]float64, len(orders))
-	rdpInto(dst, step, orders)
+	rdpInto(dst, step, orders, method)
 	return dst, nil
 }
 
+// RDPMethod selects how the RDP of a Poisson-sampled Gaussian step is
+// evaluated at FRACTIONAL orders. Every method gives the same value at
+// integer orders (the exact binomial sum), at q = 1 (α/(2σ²)) and for
+// FixedSize sampling (Wang et al. Theorem 9 / Corollary 10); every method
+// gives a valid upper bound on the Rényi divergence, hence on ε.
+type RDPMethod int
+
+const (
+	// RDPExact (the default) evaluates A_α as Mironov, Talwar, Zhang (2019,
+	// Sec. 3.3) define it: the signed two-series formula with its remainder
+	// bounded, or a quadrature of the definition where the series is slow.
+	// It is the tightest of the methods.
+	RDPExact RDPMethod = iota
+	// RDPOpacus reproduces _compute_log_a_for_frac_alpha of Opacus
+	// (opacus/accountants/analysis/rdp.py), itself TF Privacy's
+	// _compute_log_a_frac (tensorflow_privacy/privacy/analysis/
+	// rdp_accountant.py) and dp_accounting's up to 0.4.3: the same signed
+	// series, summed term by term in log space, stopped after the first
+	// term i whose two parts are both below e^-30 (absolute; no remainder
+	// is added). It differs from RDPExact only by that truncation and by
+	// rounding (|Δ log A_α| of order 1e-13).
+	RDPOpacus
+	// RDPDPAccounting reproduces dp_accounting's _compute_log_a_frac from
+	// 0.4.4 on (used by TF Privacy's compute_dp_sgd_privacy): the same
+	// series with the ABSOLUTE VALUES of its terms (log|C(α,i)| from
+	// log-gamma), all added, with the same stopping rule. A sum of
+	// magnitudes bounds the signed sum, so it over-estimates A_α (by 3% at
+	// α = 1.5, σ = 2.5, q = 0.01) and stays an upper bound.
+	RDPDPAccounting
+)
+
+// String returns the method's name.
+func (m RDPMethod) String() string {
+	switch m {
+	case RDPExact:
+		return "exact"
+	case RDPOpacus:
+		return "opacus"
+	case RDPDPAccounting:
+		return "dp_accounting"
+	}
+	return fmt.Sprintf("RDPMethod(%d)", int(m))
+}
+
+func (m RDPMethod) validate() error {
+	if m < RDPExact || m > RDPDPAccounting {
+		return fmt.Errorf("%w: unknown RDP method %d", ErrInvalidConfig, int(m))
+	}
+	return nil
+}
+
 // rdpInto writes the one-step RDP of a validated step at validated orders.
-func rdpInto(dst []float64, step Step, orders []float64) {
+func rdpInto(dst []float64, step Step, orders []float64, method RDPMethod) {
 	sigma, q := step.NoiseMultiplier, step.SampleRate
 	var grid *quadGrid
 	var tab *intTable
@@ -51,6 +114,8 @@ func rdpInto(dst []float64, step Step, orders []float64) {
 				tab = newIntTable(sigma, orders)
 			}
 			dst[i] = tab.logA(q, int(a)) / (a - 1)
+		case method != RDPExact:
+			dst[i] = logAFracPublished(q, sigma, a, method == RDPDPAccounting) / (a - 1)
 		case seriesIsFast(q, sigma):
 			la, ok := logAFrac(q, sigma, a)
 			if !ok {
@@ -189,6 +254,88 @@ func logAFrac(q, sigma, alpha float64) (float64, bool) {
 		lc += math.Log(math.Abs(d)) - math.Log(fi+1)
 	}
 	return math.Inf(1), false
+}
+
+// maxPublishedTerms bounds the series of [RDPOpacus] and [RDPDPAccounting],
+// whose reference code loops without a bound. Their terms decay at least
+// like i^{-α-2} past z0, so below e^-30 within about e^{30/3} ≈ 2·10^4
+// terms at α = 1.1 in the slowest case (q near 1/2, σ large).
+const maxPublishedTerms = 1 << 21
+
+// logAFracPublished evaluates log A_α for fractional α > 1 and 0 < q < 1 as
+// Opacus / TF Privacy (abs false) or dp_accounting >= 0.4.4 (abs true) do:
+// the series of [logAFrac], each part accumulated in log space term by term
+// (log-add for positive binomial coefficients; log-subtract for negative
+// ones unless abs), until both parts of a term are below e^-30. Opacus
+// raises an error when a subtraction would go negative; the order is then
+// reported as +Inf (no bound), as it is if the loop does not end within
+// maxPublishedTerms terms.
+func logAFracPublished(q, sigma, alpha float64, abs bool) float64 {
+	la0, la1 := math.Inf(-1), math.Inf(-1)
+	s2 := sigma * sigma
+	z0 := s2*math.Log(1/q-1) + 0.5
+	lq, l1q := math.Log(q), math.Log(1-q) // log(1-q) as the reference code, not log1p
+	rs := math.Sqrt2 * sigma
+	lhalf := math.Log(0.5)
+	lgA, _ := math.Lgamma(alpha + 1)
+	for i := 0; i < maxPublishedTerms; i++ {
+		fi := float64(i)
+		j := alpha - fi
+		lgi, _ := math.Lgamma(fi + 1)
+		lgj, sg := math.Lgamma(j + 1)
+		lc := lgA - lgi - lgj // log|C(α,i)|; its sign is sg, Γ(α+1), Γ(i+1) > 0
+		lt0 := lc + fi*lq + j*l1q
+		lt1 := lc + j*lq + fi*l1q
+		le0 := lhalf + logErfc((fi-z0)/rs)
+		le1 := lhalf + logErfc((z0-j)/rs)
+		ls0 := lt0 + (fi*fi-fi)/(2*s2) + le0
+		ls1 := lt1 + (j*j-j)/(2*s2) + le1
+		if sg > 0 || abs {
+			la0 = pyLogAdd(la0, ls0)
+			la1 = pyLogAdd(la1, ls1)
+		} else {
+			var ok0, ok1 bool
+			la0, ok0 = pyLogSub(la0, ls0)
+			la1, ok1 = pyLogSub(la1, ls1)
+			if !ok0 || !ok1 {
+				return math.Inf(1)
+			}
+		}
+		if math.Max(ls0, ls1) < -30 {
+			return pyLogAdd(la0, la1)
+		}
+		if math.IsNaN(ls0) || math.IsNaN(ls1) {
+			return math.Inf(1)
+		}
+	}
+	return math.Inf(1)
+}
+
+// pyLogAdd is the reference code's _log_add: log(e^x + e^y).
+func pyLogAdd(x, y float64) float64 {
+	a, b := math.Min(x, y), math.Max(x, y)
+	if math.IsInf(a, -1) {
+		return b
+	}
+	return math.Log1p(math.Exp(a-b)) + b
+}
+
+// pyLogSub is the reference code's _log_sub: log(e^x - e^y), ok false where
+// it raises (x < y).
+func pyLogSub(x, y float64) (float64, bool) {
+	switch {
+	case x < y:
+		return 0, false
+	case math.IsInf(y, -1):
+		return x, true
+	case x == y:
+		return math.Inf(-1), true
+	}
+	v := math.Expm1(x - y)
+	if math.IsInf(v, 1) { // Python's OverflowError branch
+		return x, true
+	}
+	return math.Log(v) + y, true
 }
 
 // seriesIsFast reports whether the fractional-order series of Mironov et
@@ -384,6 +531,7 @@ func deltaFromRDP(orders, rdp []float64, eps float64) float64 {
 // It is not safe for concurrent use; guard it with a mutex if several
 // goroutines compose into one accountant.
 type RDPAccountant struct {
+	method RDPMethod
 	orders []float64
 	total  []float64
 	one    []float64 // scratch for one step's RDP
@@ -394,6 +542,17 @@ type RDPAccountant struct {
 // [DefaultOrders]. It returns an error wrapping [ErrInvalidOrders] if an
 // order is NaN, infinite, <= 1 or > [MaxOrder].
 func NewRDP(orders []float64) (*RDPAccountant, error) {
+	return NewRDPWith(orders, RDPExact)
+}
+
+// NewRDPWith is [NewRDP] with the [RDPMethod] used for Poisson-sampled
+// steps at fractional orders: [RDPOpacus] or [RDPDPAccounting] reproduce
+// those libraries' RDP (and so their ε with the same orders and δ). An
+// unknown method returns an error wrapping [ErrInvalidConfig].
+func NewRDPWith(orders []float64, method RDPMethod) (*RDPAccountant, error) {
+	if err := method.validate(); err != nil {
+		return nil, err
+	}
 	if orders == nil {
 		orders = DefaultOrders()
 	} else {
@@ -403,6 +562,7 @@ func NewRDP(orders []float64) (*RDPAccountant, error) {
 		return nil, err
 	}
 	return &RDPAccountant{
+		method: method,
 		orders: orders,
 		total:  make([]float64, len(orders)),
 		one:    make([]float64, len(orders)),
@@ -422,7 +582,7 @@ func (a *RDPAccountant) Compose(s Step, count int) error {
 	if count == 0 {
 		return nil
 	}
-	rdpInto(a.one, s, a.orders)
+	rdpInto(a.one, s, a.orders, a.method)
 	c := float64(count)
 	for i, r := range a.one {
 		a.total[i] += c * r
@@ -454,6 +614,9 @@ func (a *RDPAccountant) Delta(eps float64) (float64, error) {
 	}
 	return deltaFromRDP(a.orders, a.total, eps), nil
 }
+
+// Method returns the accountant's [RDPMethod].
+func (a *RDPAccountant) Method() RDPMethod { return a.method }
 
 // Orders returns a copy of the accountant's RDP orders.
 func (a *RDPAccountant) Orders() []float64 { return append([]float64(nil), a.orders...) }
