@@ -76,3 +76,25 @@ func BenchmarkCalibrateNoise(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRDPMethod times one RDP vector over DefaultOrders per method.
+func BenchmarkRDPMethod(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		sigma, q float64
+	}{{"q=0.004,σ=1.1", 1.1, 256.0 / 60000}, {"q=0.5,σ=5", 5, 0.5}} {
+		for _, m := range []RDPMethod{RDPExact, RDPOpacus, RDPDPAccounting} {
+			b.Run(tc.name+","+m.String(), func(b *testing.B) {
+				b.ReportAllocs()
+				st := Step{NoiseMultiplier: tc.sigma, SampleRate: tc.q}
+				orders := DefaultOrders()
+				b.SetBytes(int64(8 * len(orders)))
+				for b.Loop() {
+					if _, err := RDPWith(st, orders, m); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -89,10 +89,12 @@
 //     term whose two parts are below e^-30). It differs from [RDPExact] by
 //     that truncation and rounding only: |Δ log A_α| < 1e-12, relative
 //     differences of the RDP up to 1e-6 where it is tiny (q = 0.001, σ = 5),
-//     on the tests' grid. It reproduces TF Privacy's compute_dp_sgd_privacy
-//     test values (including one whose optimal order is 1.25) to 7 decimals.
-//   - [RDPDPAccounting]: dp_accounting from 0.4.4 on (and TF Privacy's
-//     tools built on it) adds the ABSOLUTE VALUES of the terms. A sum of
+//     on the tests' grid. It reproduces the ε values asserted in TF
+//     Privacy's compute_dp_sgd_privacy_test.py (including one whose optimal
+//     order is 1.25) to their 7 decimals; those values were computed with
+//     the signed series.
+//   - [RDPDPAccounting]: dp_accounting from 0.4.4 on (which TF Privacy's
+//     analysis tools now call) adds the ABSOLUTE VALUES of the terms. A sum of
 //     magnitudes bounds the signed sum, so this over-estimates the RDP —
 //     by 3% at α = 1.5, σ = 2.5, q = 0.01, and up to 27-fold at α = 1.1,
 //     q = 0.5, σ = 5 — and is also a valid, looser upper bound; its ε can
@@ -101,7 +103,6 @@
 // Fixed-size sampling and q = 1 are the same under every method.
 //
 // # PLD equations
-//
 //
 // PLD (Koskela, Jälkö, Honkela 2020; Doroshenko, Ghazi, Kamath, Kumar,
 // Manurangsi 2022, "Connect the Dots: Tighter Discrete Approximations of

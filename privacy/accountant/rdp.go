@@ -91,6 +91,18 @@ func (m RDPMethod) String() string {
 	return fmt.Sprintf("RDPMethod(%d)", int(m))
 }
 
+// ParseRDPMethod returns the method whose [RDPMethod.String] is name
+// ("exact", "opacus" or "dp_accounting"); other names return an error
+// wrapping [ErrInvalidConfig].
+func ParseRDPMethod(name string) (RDPMethod, error) {
+	for m := RDPExact; m <= RDPDPAccounting; m++ {
+		if m.String() == name {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown RDP method %q (want exact, opacus or dp_accounting)", ErrInvalidConfig, name)
+}
+
 func (m RDPMethod) validate() error {
 	if m < RDPExact || m > RDPDPAccounting {
 		return fmt.Errorf("%w: unknown RDP method %d", ErrInvalidConfig, int(m))

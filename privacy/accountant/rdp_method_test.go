@@ -272,6 +272,16 @@ func TestRDPMethodAPI(t *testing.T) {
 			t.Errorf("%d.String() = %q", int(m), m.String())
 		}
 	}
+	for _, m := range []RDPMethod{RDPExact, RDPOpacus, RDPDPAccounting} {
+		if got, err := ParseRDPMethod(m.String()); err != nil || got != m {
+			t.Errorf("ParseRDPMethod(%q) = %v, %v", m.String(), got, err)
+		}
+	}
+	for _, name := range []string{"", "Opacus", "tfp", "RDPMethod(7)"} {
+		if _, err := ParseRDPMethod(name); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("ParseRDPMethod(%q): %v", name, err)
+		}
+	}
 	// RDP is RDPWith(…, RDPExact).
 	st := Step{NoiseMultiplier: 1.1, SampleRate: 0.02}
 	r1, _ := RDP(st, DefaultOrders())
