@@ -53,6 +53,7 @@ type options struct {
 	q, sigma, delta, target float64
 	steps, n                int
 	acct, sampling          string
+	rdpMethod               accountant.RDPMethod
 	json                    bool
 }
 
@@ -68,10 +69,16 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.sampling, "sampling", "poisson", "sampling: poisson or fixed")
 	fs.IntVar(&o.n, "n", 0, "population size, for -sampling fixed")
 	fs.Float64Var(&o.target, "target-epsilon", 0, "calibrate σ to meet this ε instead of taking -sigma")
+	method := fs.String("rdp-method", "exact", "RDP at fractional orders (Poisson sampling, -accountant rdp): exact (the paper's formula, tightest), opacus (as Opacus / TF Privacy compute it), dp_accounting (as dp_accounting >= 0.4.4, which sums |terms|)")
 	fs.BoolVar(&o.json, "json", false, "print a JSON object as the last line of stdout")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	m, err := accountant.ParseRDPMethod(*method)
+	if err != nil {
+		return nil, err
+	}
+	o.rdpMethod = m
 	switch {
 	case fs.NArg() > 0:
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -125,7 +132,7 @@ func compute(o *options) (Answer, error) {
 		a.Epsilon, err = acc.Epsilon(o.delta)
 		return a, err
 	}
-	acc, err := accountant.NewRDP(nil)
+	acc, err := accountant.NewRDPWith(nil, o.rdpMethod)
 	if err != nil {
 		return a, err
 	}

@@ -128,3 +128,30 @@ func TestDPBudgetBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// -rdp-method selects how fractional orders are computed; each answer is
+// what the accountant computes directly with that method.
+func TestDPBudgetRDPMethods(t *testing.T) {
+	step := accountant.Step{NoiseMultiplier: 5, SampleRate: 0.5}
+	for _, m := range []accountant.RDPMethod{accountant.RDPExact, accountant.RDPOpacus, accountant.RDPDPAccounting} {
+		a, _ := runJSON(t, "-q", "0.5", "-sigma", "5", "-steps", "100", "-delta", "1e-5", "-rdp-method", m.String())
+		acc, err := accountant.NewRDPWith(nil, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := acc.Compose(step, 100); err != nil {
+			t.Fatal(err)
+		}
+		want, _, err := acc.Epsilon(1e-5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Epsilon != want {
+			t.Errorf("%s: epsilon %v, accountant %v", m, a.Epsilon, want)
+		}
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-sigma", "1", "-rdp-method", "moments"}, &out, &errb); err == nil {
+		t.Error("unknown -rdp-method accepted")
+	}
+}
