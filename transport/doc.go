@@ -152,7 +152,18 @@
 //	    404: the task is unknown, was never given to this client, or its
 //	    round is over; 410: the server stopped waiting for it while the
 //	    body arrived. 400: the frame is malformed or exceeds the limits;
-//	    413: the body is too large; 415: another content type.
+//	    413: the body is too large; 415: another content type; 503
+//	    (Retry-After: 1): another request for this result is being
+//	    received (a broken upload the server has not noticed yet).
+//	    A frame may be uploaded resumably (below): the request then
+//	    carries "Upload-Length: L" (the frame's total bytes) and
+//	    "Upload-Offset: N" (where its body starts in the frame; absent
+//	    means 0), and its body is bytes N to N+k of the frame.
+//	HEAD /v1/result/<id>
+//	    How much of the resumable upload of task <id>'s result the server
+//	    holds: 200 with "Upload-Offset: N" (0 when it holds nothing) and,
+//	    when it holds a part, "Upload-Length: L" of that part's upload.
+//	    404, 409 and 503 as for the POST.
 //	POST /v1/heartbeat/<id>
 //	    Sent every few seconds while the client works on task <id>
 //	    (no body). 204: keep going; 410: the server no longer wants the
@@ -160,10 +171,32 @@
 //
 // The server answers 503 while it shuts down. A client treats network
 // errors and 5xx as transient: it retries with exponential backoff (100 ms
-// doubling to 10 s, jittered to [d/2, d] from a seeded source). A result
-// whose upload broke is posted again whole under the same task id: the
+// doubling to 10 s, jittered to [d/2, d] from a seeded source). The
 // server accepts a task's result once, and answers a re-post 409, after
 // which the client moves on. A client handles one task at a time.
+//
+// Resumable result uploads (after the IETF resumable-uploads draft and
+// tus; the headers carry canonical decimal integers: digits only, no
+// sign, no leading zero, at most 2^63 - 1). A client uploads a frame of
+// at least ClientConfig.ResumeBytes (1 MiB by default) resumably: it
+// POSTs the whole frame with "Upload-Length: L" and "Upload-Offset: 0".
+// The server checks L against its limits before it reads a byte (413 if
+// over, the same bound as a whole upload's body, see [MaxFrameBytes]) and
+// keeps the bytes that arrive. If the connection breaks, the client asks
+// HEAD /v1/result/<id> for the server's offset N and POSTs only bytes N
+// to L of the frame with "Upload-Offset: N" and the same Upload-Length.
+// A part whose offset is not the server's, or whose Upload-Length is not
+// the held part's, is answered 409 with the server's Upload-Offset (and
+// Upload-Length), and the client goes on from there; a 409 without
+// Upload-Offset still means already accepted. Offset 0 is always
+// accepted and starts the upload again (replacing any part). A part whose
+// body ends cleanly before L is kept and answered 202 with the new
+// Upload-Offset; a part that would overrun L is answered 413 and the held
+// part is dropped. The server decodes the frame only when it holds all L
+// bytes, and then answers as for a whole upload (204, 400, 410). A
+// request without Upload-Length is a whole upload, as before; it drops
+// any held part. Smaller results, error reports and uploads of which the
+// server holds nothing are posted whole again under the same task id.
 //
 // A client is connected (listed by Conns) while it polls, and for
 // ClientTimeout (30 s by default) after its last request; a Send to a
@@ -181,6 +214,15 @@
 //     refused. Task ids come from crypto/rand.
 //   - Every length is bounded by [Limits] before allocation; request
 //     bodies are further bounded by [MaxFrameBytes] (http.MaxBytesReader).
+//   - Every part of a resumable upload, and every HEAD, is authenticated
+//     and checked like a whole upload (open task, issued to this client,
+//     not yet answered). The server holds at most one part per task, of
+//     at most its declared Upload-Length (itself bounded as a whole
+//     body), grown as its bytes arrive (or at once by a part's declared
+//     Content-Length), and drops it when the task closes (answered,
+//     cancelled, timed out, or its round over) or a whole upload or a
+//     fresh offset-0 upload replaces it. A held part costs the server up
+//     to L bytes of memory until then, on top of the decoded message.
 //     An uncompressed vector is allocated at once only if the request's
 //     Content-Length declares its bytes (only an authenticated client
 //     with an issued task gets that far); otherwise it grows as its bytes

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,11 @@ type ClientConfig struct {
 	Seed uint64
 	// Zstd compresses the results the client posts.
 	Zstd bool
+	// ResumeBytes: a result frame of at least this many bytes is
+	// uploaded resumably (Upload-Length), so that after a broken
+	// connection only the bytes the server lacks are sent again; 0 means
+	// 1 MiB, a negative value never. Smaller results are posted whole.
+	ResumeBytes int64
 	// Limits bound the tasks the client accepts, and the results it
 	// posts (the server should accept at least as much).
 	Limits Limits
@@ -63,6 +69,7 @@ func DefaultClientConfig() ClientConfig {
 		Heartbeat:   5 * time.Second,
 		MinBackoff:  100 * time.Millisecond,
 		MaxBackoff:  10 * time.Second,
+		ResumeBytes: 1 << 20,
 	}
 }
 
@@ -94,9 +101,11 @@ func (c *ClientConfig) Validate() error {
 // context is done.
 //
 // A broken connection is retried with exponential backoff and seeded
-// jitter. A result whose upload broke is posted again whole, under the same
-// task id; the server accepts it once (a re-post after a success is
-// answered 409 and the client moves on). A task whose download broke is
+// jitter. A large result whose upload broke is resumed: the client asks
+// the server how many bytes it holds and sends only the rest; a smaller
+// one (or one of which the server holds nothing) is posted again whole,
+// under the same task id. The server accepts a result once (a re-post
+// after a success is answered 409 and the client moves on). A task whose download broke is
 // issued again by the server on the client's next poll.
 type Client struct {
 	cfg   ClientConfig
@@ -138,6 +147,9 @@ func NewClient(serverURL string, h fl.Handler, cfg ClientConfig) (*Client, error
 	def(&c.cfg.MinBackoff, 100*time.Millisecond)
 	def(&c.cfg.MaxBackoff, 10*time.Second)
 	c.cfg.MaxBackoff = max(c.cfg.MaxBackoff, c.cfg.MinBackoff)
+	if c.cfg.ResumeBytes == 0 {
+		c.cfg.ResumeBytes = 1 << 20
+	}
 	hsh := fnv.New64a()
 	hsh.Write([]byte(cfg.ID))
 	c.rng = rand.New(rand.NewPCG(cfg.Seed, hsh.Sum64()))
@@ -359,8 +371,13 @@ func (c *Client) work(ctx context.Context, t *clientTask) {
 			herr = err
 		}
 	}
+	up, err := c.newUpload(reply, herr)
+	if err != nil {
+		c.log.Warn("transport: result not encoded", "client", c.cfg.ID, "task", t.id, "err", err)
+		return
+	}
 	for fails := 0; ; {
-		err := c.post(ctx, t.id, reply, herr)
+		err := c.post(ctx, t.id, up)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
@@ -412,40 +429,133 @@ func (c *Client) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 	}
 }
 
-// post sends the result of task id: the frame of reply, or the text of herr.
-func (c *Client) post(ctx context.Context, id string, reply *fl.Message, herr error) error {
-	var body io.Reader
-	var size int64
-	ctype := FrameContentType
+// upload is a result on its way to the server.
+type upload struct {
+	ctype     string
+	size      int64
+	open      func() io.Reader // a reader of the whole body
+	resumable bool
+	off       int64 // the bytes the server holds, as last heard
+	probe     bool  // ask the server for off before the next post
+}
+
+// newUpload prepares the body of a result: the frame of reply, or the
+// text of herr.
+func (c *Client) newUpload(reply *fl.Message, herr error) (*upload, error) {
 	switch {
 	case herr != nil:
 		msg := herr.Error()
 		if len(msg) > MaxErrorBytes {
 			msg = msg[:MaxErrorBytes]
 		}
-		body, size, ctype = strings.NewReader(msg), int64(len(msg)), ErrorContentType
+		return &upload{ctype: ErrorContentType, size: int64(len(msg)),
+			open: func() io.Reader { return strings.NewReader(msg) }}, nil
 	case c.cfg.Zstd:
 		var b []byte
 		if _, err := WriteFrame(&bytesWriter{&b}, reply, c.cfg.Limits, FrameOptions{Zstd: true}); err != nil {
+			return nil, err
+		}
+		size := int64(len(b))
+		return &upload{ctype: FrameContentType, size: size, resumable: c.resumable(size),
+			open: func() io.Reader { return bytes.NewReader(b) }}, nil
+	default:
+		size := FrameSize(reply)
+		return &upload{ctype: FrameContentType, size: size, resumable: c.resumable(size),
+			open: func() io.Reader { return NewFrameReader(reply) }}, nil
+	}
+}
+
+func (c *Client) resumable(size int64) bool {
+	return c.cfg.ResumeBytes > 0 && size >= c.cfg.ResumeBytes && size > 0
+}
+
+// post sends the result of task id, or the part of it the server lacks.
+func (c *Client) post(ctx context.Context, id string, up *upload) error {
+	if up.resumable && up.probe {
+		off, err := c.uploadState(ctx, id, up.size)
+		if err != nil {
 			return err
 		}
-		body, size = bytes.NewReader(b), int64(len(b))
-	default:
-		body, size = NewFrameReader(reply), FrameSize(reply)
+		up.off, up.probe = off, false
+	}
+	body := up.open()
+	if up.off > 0 {
+		if _, err := io.CopyN(io.Discard, body, up.off); err != nil {
+			return fmt.Errorf("transport: skipping %d bytes of the result: %w", up.off, err)
+		}
 	}
 	req, err := c.newRequest(ctx, http.MethodPost, PathResult+id, body)
 	if err != nil {
 		return err
 	}
-	req.ContentLength = size
-	req.Header.Set("Content-Type", ctype)
+	req.ContentLength = up.size - up.off
+	req.Header.Set("Content-Type", up.ctype)
+	if up.resumable {
+		req.Header.Set(HeaderUploadLength, strconv.FormatInt(up.size, 10))
+		req.Header.Set(HeaderUploadOffset, strconv.FormatInt(up.off, 10))
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		up.probe = up.resumable
 		return err
 	}
 	defer drain(resp)
-	if resp.StatusCode == http.StatusNoContent {
+	switch {
+	case resp.StatusCode == http.StatusNoContent:
 		return nil
+	case up.resumable && (resp.StatusCode == http.StatusAccepted ||
+		resp.StatusCode == http.StatusConflict && resp.Header.Get(HeaderUploadOffset) != ""):
+		// The server holds a different part than we thought: go on from
+		// where it is.
+		off, err := serverOffset(resp.Header, up.size)
+		if err != nil {
+			return err
+		}
+		up.off = off
+		return fmt.Errorf("transport: HTTP %d: the server holds %d of %d bytes; resuming there", resp.StatusCode, off, up.size)
+	case resp.StatusCode >= 500:
+		up.probe = up.resumable
 	}
 	return answerError(resp)
+}
+
+// uploadState asks the server how many bytes of task id's result (of size
+// bytes) it holds.
+func (c *Client) uploadState(ctx context.Context, id string, size int64) (int64, error) {
+	req, err := c.newRequest(ctx, http.MethodHead, PathResult+id, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return 0, answerError(resp)
+	}
+	return serverOffset(resp.Header, size)
+}
+
+// serverOffset reads the server's Upload-Offset (and Upload-Length) from
+// an answer about an upload of size bytes; a part of another length counts
+// as nothing (the client starts again from 0).
+func serverOffset(h http.Header, size int64) (int64, error) {
+	off, err := parseUploadNumber(h.Get(HeaderUploadOffset))
+	if err != nil {
+		return 0, fmt.Errorf("transport: server's %s: %w", HeaderUploadOffset, err)
+	}
+	if l := h.Get(HeaderUploadLength); l != "" {
+		n, err := parseUploadNumber(l)
+		if err != nil {
+			return 0, fmt.Errorf("transport: server's %s: %w", HeaderUploadLength, err)
+		}
+		if n != size {
+			return 0, nil
+		}
+	}
+	if off >= size {
+		return 0, fmt.Errorf("transport: server's %s %d is not below the upload's %d bytes", HeaderUploadOffset, off, size)
+	}
+	return off, nil
 }

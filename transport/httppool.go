@@ -209,6 +209,7 @@ type task struct {
 	issued    bool
 	receiving bool
 	open      bool
+	part      *partUpload // the part of a resumable upload received so far
 	done      chan struct{}
 	reply     *fl.Message
 	err       error
@@ -264,6 +265,7 @@ func NewHTTPPool(cfg HTTPPoolConfig) (*HTTPPool, error) {
 	p.mux.HandleFunc("POST "+PathRegister, p.serveRegister)
 	p.mux.HandleFunc("GET "+PathTask, p.servePoll)
 	p.mux.HandleFunc("POST "+PathResult+"{task}", p.serveResult)
+	p.mux.HandleFunc("HEAD "+PathResult+"{task}", p.serveUploadState)
 	p.mux.HandleFunc("POST "+PathHeartbeat+"{task}", p.serveHeartbeat)
 	return p, nil
 }
@@ -476,6 +478,7 @@ func (p *HTTPPool) cancel(t *task) bool {
 // closeTaskLocked removes t from the open tasks. Called with p.mu held.
 func (p *HTTPPool) closeTaskLocked(t *task) {
 	t.open = false
+	t.part = nil
 	delete(p.tasks, t.id)
 	q := t.cl.queue
 	for i, u := range q {
@@ -691,20 +694,37 @@ func (p *HTTPPool) serveResult(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusUnsupportedMediaType, cl.id, fmt.Sprintf("content type %q", r.Header.Get("Content-Type")))
 		return
 	}
+	length, offset, resumable, err := uploadHeaders(r.Header)
+	if err != nil {
+		p.refuse(w, r, http.StatusBadRequest, cl.id, err.Error())
+		return
+	}
+	if resumable && ct != FrameContentType {
+		p.refuse(w, r, http.StatusBadRequest, cl.id, "only a frame can be uploaded resumably")
+		return
+	}
+	if resumable && length > maxUploadBytes(p.cfg.Limits) {
+		p.refuse(w, r, http.StatusRequestEntityTooLarge, cl.id, fmt.Sprintf("%s %d exceeds the limits (%d)", HeaderUploadLength, length, maxUploadBytes(p.cfg.Limits)))
+		return
+	}
+	if resumable {
+		p.receivePart(w, r, cl, t, length, offset)
+		return
+	}
 	p.mu.Lock()
 	busy := t.receiving
 	t.receiving = true
+	t.part = nil // a whole upload replaces any partial one
 	p.mu.Unlock()
 	if busy {
-		p.refuse(w, r, http.StatusConflict, cl.id, "a result for this task is being received")
+		p.busy(w, r, cl)
 		return
 	}
 	var reply *fl.Message
 	var rerr error
 	var n int64
 	if ct == FrameContentType {
-		limit := MaxFrameBytes(p.cfg.Limits)
-		body := http.MaxBytesReader(w, r.Body, limit+limit/64+4096)
+		body := http.MaxBytesReader(w, r.Body, maxUploadBytes(p.cfg.Limits))
 		reply, n, err = readFrame(body, p.cfg.Limits, r.ContentLength)
 	} else {
 		var b []byte
