@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/fedgo/fedgo/fl/dataset"
+	"github.com/fedgo/fedgo/internal/fashiontest"
 	"github.com/fedgo/fedgo/privacy/accountant"
 )
 
@@ -140,13 +139,7 @@ func TestDPBadFlags(t *testing.T) {
 // TestDPFashionMNIST: DP-FedAvg at ε = 5 over 1000 IID clients keeps most
 // of the accuracy of the non-private run (76% in 40 rounds).
 func TestDPFashionMNIST(t *testing.T) {
-	dir := dataset.DefaultFashionMNISTDir
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Fashion-MNIST missing at %s under CI", dir)
-		}
-		t.Skipf("Fashion-MNIST not installed at %s: apt-get install -y %s", dir, dataset.FashionMNISTPackage)
-	}
+	dir := fashiontest.Dir(t)
 	s, _ := runJSON(t, "-dataset", "fashion-mnist", "-data", dir, "-iid", "-quiet")
 	if *s.FinalAccuracy < 0.70 || s.Epsilon == nil || *s.Epsilon > 5 {
 		t.Errorf("accuracy %.4f, ε %v", *s.FinalAccuracy, s.Epsilon)

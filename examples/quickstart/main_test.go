@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/fedgo/fedgo/fl/dataset"
+	"github.com/fedgo/fedgo/internal/fashiontest"
 )
 
 type summary struct {
@@ -106,24 +106,11 @@ func TestQuickstartBadFlags(t *testing.T) {
 	}
 }
 
-// fashionDir returns the Fashion-MNIST directory, skipping the test when
-// the files are absent (failing under CI=true, where they must be).
-func fashionDir(t *testing.T) string {
-	dir := dataset.DefaultFashionMNISTDir
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Fashion-MNIST missing at %s under CI: apt-get install -y %s", dir, dataset.FashionMNISTPackage)
-		}
-		t.Skipf("Fashion-MNIST not installed at %s: apt-get install -y %s", dir, dataset.FashionMNISTPackage)
-	}
-	return dir
-}
-
 // TestFashionMNISTAccuracy is the bar of the core issue: FedAvg with
 // softmax regression on an IID split over 100 clients reaches at least 80%
 // test accuracy.
 func TestFashionMNISTAccuracy(t *testing.T) {
-	dir := fashionDir(t)
+	dir := fashiontest.Dir(t)
 	s, _ := runJSON(t, "-dataset", "fashion-mnist", "-data", dir, "-iid", "-clients", "100", "-rounds", "30", "-quiet")
 	if *s.FinalAccuracy < 0.80 {
 		t.Errorf("final accuracy %.4f < 0.80", *s.FinalAccuracy)
