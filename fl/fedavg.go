@@ -43,14 +43,11 @@ func CheckUpdate(u *Update, dim int) error {
 	if !(u.Weight > 0) || math.IsInf(u.Weight, 0) {
 		return &ClientError{u.Client, fmt.Errorf("%w: %v", ErrBadWeight, u.Weight)}
 	}
-	if i := firstNonFinite(u.Delta); i >= 0 {
+	if i := vec.FirstNonFinite(u.Delta); i >= 0 {
 		return &ClientError{u.Client, fmt.Errorf("%w: coordinate %d is %v", ErrNotFinite, i, u.Delta[i])}
 	}
 	return nil
 }
-
-// firstNonFinite returns the index of the first NaN or Inf in v, or -1.
-func firstNonFinite(v []float64) int { return vec.FirstNonFinite(v) }
 
 // FedAvg is the example-weighted mean of the updates (McMahan et al. 2017,
 // "Communication-Efficient Learning of Deep Networks from Decentralized
@@ -162,7 +159,7 @@ func weightedSumRange(dst []float64, updates []Update, coef []float64, lo, hi in
 			axpy4(out, coef[i:i+4], updates[i].Delta[b:e], updates[i+1].Delta[b:e], updates[i+2].Delta[b:e], updates[i+3].Delta[b:e])
 		}
 		for ; i < len(updates); i++ {
-			axpy(out, coef[i], updates[i].Delta[b:e])
+			vec.Axpy(out, coef[i], updates[i].Delta[b:e])
 		}
 	}
 }
@@ -185,6 +182,3 @@ func axpy4(dst []float64, a []float64, x0, x1, x2, x3 []float64) {
 		dst[i] = dst[i] + a0*x0[i] + a1*x1[i] + a2*x2[i] + a3*x3[i]
 	}
 }
-
-// axpy sets dst += a·x.
-func axpy(dst []float64, a float64, x []float64) { vec.Axpy(dst, a, x) }

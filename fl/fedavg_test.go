@@ -130,21 +130,6 @@ func TestCheckUpdate(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	// firstNonFinite against a naive scan, at every position.
-	for n := 0; n < 12; n++ {
-		for pos := -1; pos < n; pos++ {
-			v := make([]float64, n)
-			for i := range v {
-				v[i] = float64(i) - 3.5
-			}
-			if pos >= 0 {
-				v[pos] = math.NaN()
-			}
-			if got := firstNonFinite(v); got != pos {
-				t.Fatalf("n=%d: firstNonFinite = %d, want %d", n, got, pos)
-			}
-		}
-	}
 }
 
 // benchSizes are the (n, d) of BenchmarkFedAvg and its baseline.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/fedgo/fedgo/internal/vec"
 )
 
 // The server optimizers of Reddi et al. 2021, "Adaptive Federated
@@ -41,7 +43,7 @@ func (o SGD) Step(params, delta []float64) {
 	if lr == 0 {
 		lr = 1
 	}
-	axpy(params, lr, delta)
+	vec.Axpy(params, lr, delta)
 }
 
 // FedAvgM is server momentum (Hsu, Qi, Brown 2019, "Measuring the Effects of

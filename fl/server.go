@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/fedgo/fedgo/internal/vec"
 )
 
 // Errors returned by [Server].
@@ -223,7 +225,7 @@ func NewServer(cfg ServerConfig, pool Pool, initial []float64) (*Server, error) 
 	if len(initial) == 0 {
 		return nil, fmt.Errorf("%w: no initial parameters", ErrConfig)
 	}
-	if i := firstNonFinite(initial); i >= 0 {
+	if i := vec.FirstNonFinite(initial); i >= 0 {
 		return nil, fmt.Errorf("%w: initial parameter %d is %v", ErrConfig, i, initial[i])
 	}
 	s := &Server{
@@ -338,7 +340,7 @@ func (s *Server) RunRound(ctx context.Context) (RoundStats, error) {
 			reason = "aggregator: " + err.Error()
 		}
 	}
-	if i := firstNonFinite(s.delta); reason == "" && i >= 0 {
+	if i := vec.FirstNonFinite(s.delta); reason == "" && i >= 0 {
 		reason = fmt.Sprintf("aggregate coordinate %d is %v", i, s.delta[i])
 	}
 	if reason != "" {
@@ -440,10 +442,31 @@ type RoundContext struct {
 // skips the client) and returns the replies and errors by client index. It
 // waits for every send to return.
 func (rc *RoundContext) Send(ctx context.Context, msg func(i int) *Message) ([]*Message, []error) {
-	replies := make([]*Message, len(rc.Clients))
-	errs := make([]error, len(rc.Clients))
+	return sendEach(ctx, rc.Clients, msg)
+}
+
+// fanOut sends msg to each client in ids at once and returns the replies
+// and errors in the order of ids; an id the pool does not list gets
+// ErrUnknownClient.
+func fanOut(ctx context.Context, conns map[string]Conn, ids []string, msg *Message) ([]*Message, []error) {
+	clients := make([]Conn, len(ids))
+	for i, id := range ids {
+		clients[i] = conns[id]
+	}
+	return sendEach(ctx, clients, func(i int) *Message { return msg })
+}
+
+// sendEach sends msg(i) to clients[i] for every i at once, skipping nil
+// clients (ErrUnknownClient) and nil messages, and waits for every send.
+func sendEach(ctx context.Context, clients []Conn, msg func(i int) *Message) ([]*Message, []error) {
+	replies := make([]*Message, len(clients))
+	errs := make([]error, len(clients))
 	var wg sync.WaitGroup
-	for i, c := range rc.Clients {
+	for i, c := range clients {
+		if c == nil {
+			errs[i] = ErrUnknownClient
+			continue
+		}
 		m := msg(i)
 		if m == nil {
 			continue
@@ -452,28 +475,6 @@ func (rc *RoundContext) Send(ctx context.Context, msg func(i int) *Message) ([]*
 		go func() {
 			defer wg.Done()
 			replies[i], errs[i] = c.Send(ctx, m)
-		}()
-	}
-	wg.Wait()
-	return replies, errs
-}
-
-// fanOut sends a message built by msg to each client in ids concurrently,
-// and returns the replies and errors in the order of ids.
-func fanOut(ctx context.Context, conns map[string]Conn, ids []string, msg *Message) ([]*Message, []error) {
-	replies := make([]*Message, len(ids))
-	errs := make([]error, len(ids))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		c, ok := conns[id]
-		if !ok {
-			errs[i] = ErrUnknownClient
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			replies[i], errs[i] = c.Send(ctx, msg)
 		}()
 	}
 	wg.Wait()
@@ -673,7 +674,7 @@ func (s *Server) Restore(cp *Checkpoint) error {
 		return fmt.Errorf("%w: checkpoint has %d parameters, server %d", ErrCheckpoint, len(cp.Params), len(s.params))
 	case cp.Round < 0 || cp.Round != len(cp.History.Rounds):
 		return fmt.Errorf("%w: round %d with %d rounds of history", ErrCheckpoint, cp.Round, len(cp.History.Rounds))
-	case firstNonFinite(cp.Params) >= 0:
+	case vec.FirstNonFinite(cp.Params) >= 0:
 		return fmt.Errorf("%w: parameters are not finite", ErrCheckpoint)
 	}
 	if u, ok := s.opt.(encoding.BinaryUnmarshaler); ok {

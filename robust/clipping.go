@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/internal/vec"
 )
 
 // Defaults of [CenteredClipping].
@@ -123,7 +124,7 @@ func (a *CenteredClipping) Aggregate(dst []float64, updates []fl.Update) error {
 		if len(a.Center) != d {
 			return fmt.Errorf("%w: CenteredClipping: len(Center) = %d, want %d", ErrLength, len(a.Center), d)
 		}
-		if j := firstNonFinite(a.Center); j >= 0 {
+		if j := vec.FirstNonFinite(a.Center); j >= 0 {
 			return fmt.Errorf("%w: CenteredClipping: Center[%d] = %v", ErrNotFinite, j, a.Center[j])
 		}
 		copy(a.v, a.Center)
@@ -287,7 +288,7 @@ func (a *FLTrust) Aggregate(dst []float64, updates []fl.Update) error {
 	if len(g0) != len(dst) {
 		return fmt.Errorf("%w: length %d, want %d", ErrNoRoot, len(g0), len(dst))
 	}
-	if j := firstNonFinite(g0); j >= 0 {
+	if j := vec.FirstNonFinite(g0); j >= 0 {
 		return fmt.Errorf("%w: coordinate %d is %v", ErrNoRoot, j, g0[j])
 	}
 	n := len(updates)

@@ -95,9 +95,6 @@ func add(dst, x []float64) {
 	}
 }
 
-// axpy sets dst += a·x.
-func axpy(dst []float64, a float64, x []float64) { vec.Axpy(dst, a, x) }
-
 // weightedRows sets dst = Σ coef[k]·vecs[k], each coordinate summed in the
 // order of vecs, in parallel over coordinates.
 func weightedRows(dst []float64, vecs [][]float64, coef []float64) {
@@ -110,7 +107,7 @@ func weightedRows(dst []float64, vecs [][]float64, coef []float64) {
 			out := dst[b:e]
 			clear(out)
 			for k, v := range vecs {
-				axpy(out, coef[k], v[b:e])
+				vec.Axpy(out, coef[k], v[b:e])
 			}
 		}
 	}))

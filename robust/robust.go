@@ -55,7 +55,7 @@ func checkShape(dst []float64, updates []fl.Update) error {
 // checkFinite returns an error naming the first update holding a NaN or Inf.
 func checkFinite(updates []fl.Update) error {
 	for i := range updates {
-		if j := firstNonFinite(updates[i].Delta); j >= 0 {
+		if j := vec.FirstNonFinite(updates[i].Delta); j >= 0 {
 			return updateErr(i, &updates[i], ErrNotFinite, "coordinate %d is %v", j, updates[i].Delta[j])
 		}
 	}
@@ -81,13 +81,10 @@ func checkInput(dst []float64, updates []fl.Update) error {
 	return checkFinite(updates)
 }
 
-// firstNonFinite returns the index of the first NaN or Inf in v, or -1.
-func firstNonFinite(v []float64) int { return vec.FirstNonFinite(v) }
-
 // checkResult reports an error if dst holds a NaN or Inf, which finite
 // inputs produce only by overflow.
 func checkResult(dst []float64) error {
-	if j := firstNonFinite(dst); j >= 0 {
+	if j := vec.FirstNonFinite(dst); j >= 0 {
 		return fmt.Errorf("%w: result coordinate %d overflows to %v", ErrNotFinite, j, dst[j])
 	}
 	return nil
