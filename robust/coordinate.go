@@ -17,6 +17,11 @@ import (
 // 40 ms.)
 const coordBlock = 512
 
+// useVector says whether Median and TrimmedMean use the vectorised
+// selection of vecselect.go (where the processor has AVX-512) rather than
+// the in-place scalar one. Tests turn it off to check the scalar path.
+var useVector = hasAVX512
+
 // coordGrain is the least number of coordinates worth a goroutine.
 const coordGrain = coordBlock
 
@@ -35,6 +40,7 @@ type coordScratch struct {
 	key  [][]float64 // per worker: len(rows), for Bulyan
 	idx  [][]int32   // per worker: len(rows), for Bulyan
 	bad  []bool      // per worker: saw a NaN or Inf
+	vec  []*vecSel   // per worker, where the vector kernels run
 
 	// The running call: its arguments, the next block to take, the next
 	// worker number, and the helpers to wait for. work is made once, so
@@ -78,6 +84,14 @@ func (s *coordScratch) run(dst []float64, op, p int) bool {
 	}
 	s.bad = grow(s.bad, workers)
 	clear(s.bad)
+	if useVector && op != opBulyan {
+		s.vec = grow(s.vec, workers)
+		for w, v := range s.vec {
+			if v == nil || len(v.buf[0]) != m+8 {
+				s.vec[w] = newVecSel(m, true)
+			}
+		}
+	}
 	s.dst, s.op, s.p = dst, op, p
 	s.blocks = (d + coordBlock - 1) / coordBlock
 	s.next.Store(0)
@@ -135,16 +149,26 @@ func (s *coordScratch) runBlocks(w int, dst []float64, lo, hi, op, p int) bool {
 			return false
 		}
 		out := dst[b:e]
-		switch op {
-		case opMedian:
+		switch {
+		case useVector && op == opMedian:
+			v := s.vec[w]
+			for k := range out {
+				out[k] = v.median(buf[k*st : k*st+m])
+			}
+		case useVector && op == opTrimmed:
+			v := s.vec[w]
+			for k := range out {
+				out[k] = v.trimmedMean(buf[k*st:k*st+m], p)
+			}
+		case op == opMedian:
 			for k := range out {
 				out[k] = median(buf[k*st : k*st+m])
 			}
-		case opTrimmed:
+		case op == opTrimmed:
 			for k := range out {
 				out[k] = trimmedMean(buf[k*st:k*st+m], p)
 			}
-		case opBulyan:
+		case op == opBulyan:
 			for k := range out {
 				out[k] = closestToMedian(buf[k*st:k*st+m], p, s.tmp[w], s.key[w], s.idx[w])
 			}

@@ -1,0 +1,18 @@
+//go:build !amd64 || purego
+
+package robust
+
+// hasAVX512 is false: the vectorised kernels exist only on amd64.
+const hasAVX512 = false
+
+func partSIMD(src, lt, ge []float64, p float64, orEqual bool) int {
+	return partGo(src, lt, ge, p, orEqual)
+}
+
+func sumBetweenSIMD(src []float64, a, b float64) (sum float64, leA, ltB int) {
+	return sumBetweenGo(src, a, b)
+}
+
+func ranksSmallSIMD(a []float64, k1, k2 int) (float64, float64) {
+	return ranksSmallGo(a, k1, k2)
+}

@@ -1,0 +1,149 @@
+package robust
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// kernelModes are the kernels the selection can run on here: the portable
+// ones always, the AVX-512 ones where the processor has them.
+func kernelModes() []bool {
+	if hasAVX512 {
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
+// randColumn returns n values drawn from one of several shapes: few
+// distinct values (ties), many, sorted, reversed, or with ±0.
+func randColumn(rng *rand.Rand, n int) []float64 {
+	a := make([]float64, n)
+	switch rng.IntN(6) {
+	case 0:
+		for i := range a {
+			a[i] = float64(rng.IntN(3))
+		}
+	case 1:
+		for i := range a {
+			a[i] = float64(rng.IntN(n + 1))
+		}
+	case 2:
+		for i := range a {
+			a[i] = rng.NormFloat64()
+		}
+		slices.Sort(a)
+	case 3:
+		for i := range a {
+			a[i] = rng.NormFloat64()
+		}
+		slices.Sort(a)
+		slices.Reverse(a)
+	case 4:
+		for i := range a {
+			a[i] = math.Copysign(0, float64(rng.IntN(2))-0.5) + float64(rng.IntN(2))
+		}
+	default:
+		for i := range a {
+			a[i] = rng.NormFloat64() * math.Pow(10, float64(rng.IntN(20)-10))
+		}
+	}
+	return a
+}
+
+// The vectorised kernels agree bit for bit with the portable ones,
+// including the lanes of the partial sums, at every length mod 8.
+func TestKernelsMatchPortable(t *testing.T) {
+	if !hasAVX512 {
+		t.Log("no AVX-512 here: only the portable kernels exist, compared with the scalar selection below")
+		return
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := range 70 {
+		for range 30 {
+			a := randColumn(rng, n)
+			var p float64
+			if n > 0 {
+				p = a[rng.IntN(n)]
+			}
+			for _, orEqual := range []bool{false, true} {
+				l1, g1 := make([]float64, n+8), make([]float64, n+8)
+				l2, g2 := make([]float64, n+8), make([]float64, n+8)
+				k1 := partGo(a, l1, g1, p, orEqual)
+				k2 := partSIMD(a, l2, g2, p, orEqual)
+				if k1 != k2 || !slices.Equal(l1[:k1], l2[:k2]) || !slices.Equal(g1[:n-k1], g2[:n-k2]) {
+					t.Fatalf("n=%d p=%v orEqual=%v: SIMD partition %d %v|%v, want %d %v|%v",
+						n, p, orEqual, k2, l2[:k2], g2[:n-k2], k1, l1[:k1], g1[:n-k1])
+				}
+			}
+			if n >= 1 && n <= 16 {
+				k1, k2 := rng.IntN(n), rng.IntN(n)
+				x1, x2 := ranksSmallGo(a, k1, k2)
+				y1, y2 := ranksSmallSIMD(a, k1, k2)
+				if x1 != y1 || x2 != y2 {
+					t.Fatalf("n=%d: SIMD ranks %d,%d of %v = %v,%v, want %v,%v", n, k1, k2, a, y1, y2, x1, x2)
+				}
+			}
+			lo, hi := p, p+1
+			if n > 1 {
+				lo, hi = min(a[0], a[n-1]), max(a[0], a[n-1])
+			}
+			s1, le1, lt1 := sumBetweenGo(a, lo, hi)
+			s2, le2, lt2 := sumBetweenSIMD(a, lo, hi)
+			if math.Float64bits(s1) != math.Float64bits(s2) || le1 != le2 || lt1 != lt2 {
+				t.Fatalf("n=%d: SIMD sumBetween (%v %d %d), want (%v %d %d)", n, s2, le2, lt2, s1, le1, lt1)
+			}
+		}
+	}
+}
+
+// The out-of-place selection finds the values a sort puts at the ranks
+// asked for, leaves its input alone, and gives the median and trimmed mean
+// of the scalar in-place code.
+func TestVecSelect(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, simd := range kernelModes() {
+		for _, n := range []int{1, 2, 3, 12, 13, 14, 25, 64, 99, 100, 101, 257} {
+			s := newVecSel(n, simd)
+			for range 60 {
+				a := randColumn(rng, n)
+				orig := slices.Clone(a)
+				sorted := slices.Clone(a)
+				slices.Sort(sorted)
+				k1 := rng.IntN(n)
+				k2 := k1 + rng.IntN(n-k1)
+				if got := s.rank(a, -1, -1, k1); got != sorted[k1] {
+					t.Fatalf("simd=%v n=%d: rank %d = %v, want %v", simd, n, k1, got, sorted[k1])
+				}
+				x, y := s.ranks2(a, k1, k2)
+				if x != sorted[k1] || y != sorted[k2] {
+					t.Fatalf("simd=%v n=%d: ranks %d,%d = %v,%v, want %v,%v", simd, n, k1, k2, x, y, sorted[k1], sorted[k2])
+				}
+				if got, want := s.median(a), median(slices.Clone(a)); got != want {
+					t.Fatalf("simd=%v n=%d: median %v, want %v", simd, n, got, want)
+				}
+				f := rng.IntN((n + 1) / 2)
+				var ref float64 // the definition: sorted, trimmed, summed
+				for _, v := range sorted[f : n-f] {
+					ref += v
+				}
+				ref /= float64(n - 2*f)
+				if got := s.trimmedMean(a, f); math.Abs(got-ref) > 1e-12*(math.Abs(ref)+maxAbs(sorted)) {
+					t.Fatalf("simd=%v n=%d f=%d: trimmed mean %v, want %v", simd, n, f, got, ref)
+				}
+				if !slices.Equal(a, orig) {
+					t.Fatal("selection modified its input")
+				}
+			}
+		}
+	}
+}
+
+func maxAbs(a []float64) float64 {
+	var m float64
+	for _, v := range a {
+		m = max(m, math.Abs(v))
+	}
+	return m
+}
