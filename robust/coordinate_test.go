@@ -46,7 +46,9 @@ func TestAllocationsParallel(t *testing.T) {
 // TestCoordinateWorkers checks the coordinate-wise rules on several blocks
 // of coordinates (the last one partial), with and without ties (small
 // integers, and zeros of both signs): the results equal the sorting
-// references and have the same bits for every GOMAXPROCS.
+// references and have the same bits for every GOMAXPROCS, with the AVX-512
+// selection (where the processor has it) and with the scalar one, which
+// give the same medians.
 func TestCoordinateWorkers(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	const d = 3*512 + 77
@@ -80,11 +82,31 @@ func TestCoordinateWorkers(t *testing.T) {
 			}
 			for _, r := range rules {
 				var want []float64
-				for _, procs := range []int{1, 2, 3} {
+				for _, mode := range []struct {
+					vector bool
+					procs  int
+				}{{true, 1}, {true, 2}, {true, 3}, {false, 1}, {false, 2}} {
+					procs := mode.procs
 					runtime.GOMAXPROCS(procs)
+					restore := robust.SetVectorSelection(mode.vector)
 					got := make([]float64, d)
-					if err := r.agg().Aggregate(got, ups); err != nil {
+					err := r.agg().Aggregate(got, ups)
+					restore()
+					if err != nil {
 						t.Fatal(err)
+					}
+					if !mode.vector && r.ref != nil {
+						// The scalar selection: the same order statistics,
+						// summed in another order for the trimmed mean.
+						closeTo(t, fmt.Sprintf("%s n=%d ties=%v scalar", r.name, n, ties), got, r.ref(vecs(ups)), 1e-12)
+						if r.name == "median" {
+							for j := range got {
+								if got[j] != want[j] {
+									t.Fatalf("median n=%d ties=%v: scalar %v, vector %v at %d", n, ties, got[j], want[j], j)
+								}
+							}
+						}
+						continue
 					}
 					if want == nil {
 						want = got

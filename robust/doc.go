@@ -46,6 +46,14 @@
 // coordinates for the pairwise-distance Gram matrix); they are joined
 // before Aggregate returns, and no goroutine outlives the call.
 //
+// [Median] and [TrimmedMean] gather blocks of coordinates into a
+// transposed buffer and select within each coordinate's column. On amd64
+// processors with AVX-512 the selection is written in assembly (a
+// partition that moves eight values at a time with VCOMPRESSPD, and a
+// counting rank for the last 16 values); elsewhere, and with the purego
+// build tag, a branch-free scalar quickselect runs. Both give the same
+// order statistics.
+//
 // # Invariants
 //
 // Aggregate never modifies the updates and overwrites every coordinate of

@@ -10,8 +10,10 @@ import (
 // j-th coordinates (the mean of the two middle values when n is even).
 // It ignores Update.Weight, as the paper does.
 //
-// Each coordinate is found by quickselect on the n values, without sorting.
-// Aggregate splits the coordinates among GOMAXPROCS goroutines and waits for
+// Each coordinate is found by quickselect on the n values, without sorting:
+// where the processor has AVX-512 (amd64), with a partition that moves
+// eight values at a time with the compress instruction, elsewhere with a
+// branch-free scalar one; both give the same result. Aggregate splits the coordinates among GOMAXPROCS goroutines and waits for
 // them; it does not allocate once its scratch buffers are warm. The result
 // does not depend on the order of the updates. A Median is not safe for
 // concurrent use.
@@ -51,11 +53,16 @@ func (a *Median) Aggregate(dst []float64, updates []fl.Update) error {
 // the updates' j-th coordinates without the F largest and the F smallest.
 // It needs n > 2F and ignores Update.Weight; with F = 0 it is the mean.
 //
-// The kept values are found by two quickselects per coordinate, without
-// sorting, and summed in four interleaved partial sums over the order the
-// selection leaves them in, which is fixed by the input order: the result
-// is deterministic for a given input order and independent of GOMAXPROCS,
-// and permuting the updates changes it only by rounding. Aggregate splits
+// The values of ranks F and n−F−1 are found by quickselect per
+// coordinate, without sorting, and the kept values are summed in an order
+// fixed by the input order: the result is deterministic for a given input
+// order and independent of GOMAXPROCS, and permuting the updates changes it
+// only by rounding. Where the processor has AVX-512 (amd64) the selection
+// is vectorised and the sum runs over the values strictly between the two
+// ranks, in eight lanes by input position, plus the copies of the two
+// boundary values that are kept; elsewhere the kept values are summed in
+// four partial sums over the order a scalar selection leaves them in. The
+// two can differ in the last bits. Aggregate splits
 // the coordinates among GOMAXPROCS goroutines and waits for them; it does not
 // allocate once its scratch buffers are warm. A TrimmedMean is not safe for
 // concurrent use.
