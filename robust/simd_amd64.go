@@ -2,12 +2,14 @@
 
 package robust
 
-// partAVX512 moves the values x of src[:n] with x < p (x ≤ p if orEqual)
-// to lt and the others to ge, both in input order, and returns how many
-// went to lt. lt and ge need room for n+8 values.
+import "math"
+
+// partAVX512 moves the values x of src[:n] with x < p to lt and the others
+// to ge, both in input order, and returns how many went to lt. lt and ge
+// need room for n+8 values.
 //
 //go:noescape
-func partAVX512(src, lt, ge *float64, n int, p float64, orEqual bool) (nlt int)
+func partAVX512(src, lt, ge *float64, n int, p float64) (nlt int)
 
 // sumBetweenAVX512 returns the sum of the values x of src[:n] with
 // a < x < b, in a fixed order of the positions, and the numbers of values
@@ -56,7 +58,10 @@ func partSIMD(src, lt, ge []float64, p float64, orEqual bool) int {
 	}
 	_ = lt[len(src)+7]
 	_ = ge[len(src)+7]
-	return partAVX512(&src[0], &lt[0], &ge[0], len(src), p, orEqual)
+	if orEqual { // x ≤ p is x < the next float above p, for finite x
+		p = math.Nextafter(p, math.Inf(1))
+	}
+	return partAVX512(&src[0], &lt[0], &ge[0], len(src), p)
 }
 
 func sumBetweenSIMD(src []float64, a, b float64) (sum float64, leA, ltB int) {

@@ -20,12 +20,23 @@ TEXT ·xgetbv0(SB), NOSPLIT, $0-4
 	MOVL AX, eax+0(FP)
 	RET
 
-// func partAVX512(src, lt, ge *float64, n int, p float64, orEqual bool) (nlt int)
+// STEPMASK sets BX to min(CX, 8), the number of values the step takes
+// (R10 holds 8), and the mask register k to its low BX bits.
+#define STEPMASK(k) \
+	MOVQ    CX, BX       \
+	CMPQ    BX, $8       \
+	CMOVQGT R10, BX      \
+	MOVL    $1, AX       \
+	SHLXL   BX, AX, AX   \
+	DECL    AX           \
+	KMOVW   AX, k
+
+// func partAVX512(src, lt, ge *float64, n int, p float64) (nlt int)
 //
-// The values x of src[:n] with x < p (x ≤ p if orEqual) go to lt, in
-// order, and the others to ge, in order; it returns how many went to lt.
-// Every store writes 8 values, so lt and ge need room for n+8.
-TEXT ·partAVX512(SB), NOSPLIT, $0-56
+// The values x of src[:n] with x < p go to lt, in order, and the others to
+// ge, in order; it returns how many went to lt. Every store writes 8
+// values, so lt and ge need room for n+8.
+TEXT ·partAVX512(SB), NOSPLIT, $0-48
 	MOVQ         src+0(FP), SI
 	MOVQ         lt+8(FP), DI
 	MOVQ         ge+16(FP), DX
@@ -33,36 +44,12 @@ TEXT ·partAVX512(SB), NOSPLIT, $0-56
 	VBROADCASTSD p+32(FP), Z1
 	XORQ         R8, R8
 	XORQ         R9, R9
-	MOVBLZX      orEqual+40(FP), AX
-	TESTL        AX, AX
-	JNE          leloop
 
-ltloop:
-	CMPQ CX, $8
-	JLT  lttail
-	VMOVUPD     (SI), Z0
-	VCMPPD      $1, Z1, Z0, K1
-	KNOTW       K1, K2
-	VCOMPRESSPD Z0, K1, Z2
-	VCOMPRESSPD Z0, K2, Z3
-	VMOVUPD     Z2, (DI)(R8*8)
-	VMOVUPD     Z3, (DX)(R9*8)
-	KMOVW       K1, AX
-	POPCNTL     AX, AX
-	ADDQ        AX, R8
-	ADDQ        $8, R9
-	SUBQ        AX, R9
-	ADDQ        $64, SI
-	SUBQ        $8, CX
-	JMP         ltloop
+	MOVQ $8, R10
 
-lttail:
-	TESTQ       CX, CX
-	JEQ         ltdone
-	MOVL        $1, AX
-	SHLL        CX, AX
-	DECL        AX
-	KMOVW       AX, K3
+	// Eight values a step; the last step takes what is left, under a mask.
+ploop:
+	STEPMASK(K3)
 	VMOVUPD.Z   (SI), K3, Z0
 	VCMPPD      $1, Z1, Z0, K3, K1
 	KANDNW      K3, K1, K2
@@ -73,51 +60,13 @@ lttail:
 	KMOVW       K1, AX
 	POPCNTL     AX, AX
 	ADDQ        AX, R8
-
-ltdone:
-	MOVQ R8, nlt+48(FP)
-	VZEROUPPER
-	RET
-
-leloop:
-	CMPQ CX, $8
-	JLT  letail
-	VMOVUPD     (SI), Z0
-	VCMPPD      $2, Z1, Z0, K1
-	KNOTW       K1, K2
-	VCOMPRESSPD Z0, K1, Z2
-	VCOMPRESSPD Z0, K2, Z3
-	VMOVUPD     Z2, (DI)(R8*8)
-	VMOVUPD     Z3, (DX)(R9*8)
-	KMOVW       K1, AX
-	POPCNTL     AX, AX
-	ADDQ        AX, R8
-	ADDQ        $8, R9
+	ADDQ        BX, R9
 	SUBQ        AX, R9
 	ADDQ        $64, SI
 	SUBQ        $8, CX
-	JMP         leloop
+	JGT         ploop
 
-letail:
-	TESTQ       CX, CX
-	JEQ         ledone
-	MOVL        $1, AX
-	SHLL        CX, AX
-	DECL        AX
-	KMOVW       AX, K3
-	VMOVUPD.Z   (SI), K3, Z0
-	VCMPPD      $2, Z1, Z0, K3, K1
-	KANDNW      K3, K1, K2
-	VCOMPRESSPD Z0, K1, Z2
-	VCOMPRESSPD Z0, K2, Z3
-	VMOVUPD     Z2, (DI)(R8*8)
-	VMOVUPD     Z3, (DX)(R9*8)
-	KMOVW       K1, AX
-	POPCNTL     AX, AX
-	ADDQ        AX, R8
-
-ledone:
-	MOVQ R8, nlt+48(FP)
+	MOVQ R8, nlt+40(FP)
 	VZEROUPPER
 	RET
 
@@ -135,31 +84,11 @@ TEXT ·sumBetweenAVX512(SB), NOSPLIT, $0-56
 	XORQ         R8, R8
 	XORQ         R9, R9
 
-sbloop:
-	CMPQ    CX, $8
-	JLT     sbtail
-	VMOVUPD (SI), Z0
-	VCMPPD  $2, Z1, Z0, K1
-	VCMPPD  $1, Z2, Z0, K2
-	VCMPPD  $14, Z1, Z0, K2, K3
-	VADDPD  Z0, Z4, K3, Z4
-	KMOVW   K1, AX
-	POPCNTL AX, AX
-	ADDQ    AX, R8
-	KMOVW   K2, AX
-	POPCNTL AX, AX
-	ADDQ    AX, R9
-	ADDQ    $64, SI
-	SUBQ    $8, CX
-	JMP     sbloop
+	MOVQ $8, R10
 
-sbtail:
-	TESTQ     CX, CX
-	JEQ       sbdone
-	MOVL      $1, AX
-	SHLL      CX, AX
-	DECL      AX
-	KMOVW     AX, K4
+	// Eight values a step; the last step takes what is left, under a mask.
+sbloop:
+	STEPMASK(K4)
 	VMOVUPD.Z (SI), K4, Z0
 	VCMPPD    $2, Z1, Z0, K4, K1
 	VCMPPD    $1, Z2, Z0, K4, K2
@@ -171,6 +100,9 @@ sbtail:
 	KMOVW     K2, AX
 	POPCNTL   AX, AX
 	ADDQ      AX, R9
+	ADDQ      $64, SI
+	SUBQ      $8, CX
+	JGT       sbloop
 
 sbdone:
 	VEXTRACTF64X4 $1, Z4, Y5
@@ -184,6 +116,23 @@ sbdone:
 	MOVQ          R9, ltB+48(FP)
 	VZEROUPPER
 	RET
+
+// PICKRANK stores to out the value of rank k: src[i] for the first lane i
+// with lt ≤ k < le, from the counts in Z10–Z13 and the lane masks K4, K5
+// of ranksSmallAVX512.
+#define PICKRANK(k, out) \
+	VPBROADCASTQ k, Z3                  \
+	VPCMPQ       $2, Z3, Z10, K4, K1    \
+	VPCMPQ       $6, Z3, Z12, K1, K1    \
+	VPCMPQ       $2, Z3, Z11, K5, K2    \
+	VPCMPQ       $6, Z3, Z13, K2, K2    \
+	KMOVW        K1, AX                 \
+	KMOVW        K2, BX                 \
+	SHLL         $8, BX                 \
+	ORL          BX, AX                 \
+	BSFL         AX, AX                 \
+	MOVSD        (SI)(AX*8), X0         \
+	MOVSD        X0, out
 
 // func ranksSmallAVX512(src *float64, n, k1, k2 int) (x1, x2 float64)
 //
@@ -224,32 +173,7 @@ rsloop:
 	CMPQ         DX, CX
 	JLT          rsloop
 
-	// x1: the first lane with lt ≤ k1 < le.
-	VPBROADCASTQ k1+16(FP), Z3
-	VPCMPQ       $2, Z3, Z10, K4, K1
-	VPCMPQ       $6, Z3, Z12, K1, K1
-	VPCMPQ       $2, Z3, Z11, K5, K2
-	VPCMPQ       $6, Z3, Z13, K2, K2
-	KMOVW        K1, AX
-	KMOVW        K2, BX
-	SHLL         $8, BX
-	ORL          BX, AX
-	BSFL         AX, AX
-	MOVSD        (SI)(AX*8), X0
-	MOVSD        X0, x1+32(FP)
-
-	// x2 likewise.
-	VPBROADCASTQ k2+24(FP), Z3
-	VPCMPQ       $2, Z3, Z10, K4, K1
-	VPCMPQ       $6, Z3, Z12, K1, K1
-	VPCMPQ       $2, Z3, Z11, K5, K2
-	VPCMPQ       $6, Z3, Z13, K2, K2
-	KMOVW        K1, AX
-	KMOVW        K2, BX
-	SHLL         $8, BX
-	ORL          BX, AX
-	BSFL         AX, AX
-	MOVSD        (SI)(AX*8), X0
-	MOVSD        X0, x2+40(FP)
+	PICKRANK(k1+16(FP), x1+32(FP))
+	PICKRANK(k2+24(FP), x2+40(FP))
 	VZEROUPPER
 	RET
