@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fedgo/fedgo/internal/vec"
 )
@@ -66,6 +67,7 @@ type FedAvg struct {
 	Workers int
 
 	coef []float64
+	par  *parSum // the parallel sum's state, made on first use
 }
 
 var _ Aggregator = (*FedAvg)(nil)
@@ -107,7 +109,10 @@ func (a *FedAvg) Aggregate(dst []float64, updates []Update) error {
 	for i := range coef {
 		coef[i] /= total
 	}
-	weightedSum(dst, updates, coef, a.Workers)
+	if a.par == nil {
+		a.par = new(parSum)
+	}
+	a.par.weightedSum(dst, updates, coef, a.Workers)
 	return nil
 }
 
@@ -122,8 +127,25 @@ const aggBlock = 65536
 // stays on the calling goroutine.
 const parallelMin = 1 << 18
 
-// weightedSum sets dst = Σ coef[i]·updates[i].Delta.
-func weightedSum(dst []float64, updates []Update, coef []float64, workers int) {
+// parSum is the state of a weighted sum split over goroutines. It keeps
+// the running call's arguments and a work func made once, so that starting
+// the helpers allocates nothing.
+type parSum struct {
+	dst     []float64
+	updates []Update
+	coef    []float64
+	blocks  int
+	workers int
+	next    atomic.Int32
+	wg      sync.WaitGroup
+	work    func()
+}
+
+// weightedSum sets dst = Σ coef[i]·updates[i].Delta. Worker w of W sums
+// blocks [w·B/W, (w+1)·B/W) of the B blocks of aggBlock coordinates; each
+// coordinate is summed by one worker in update order, so the result does
+// not depend on the number of workers.
+func (p *parSum) weightedSum(dst []float64, updates []Update, coef []float64, workers int) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -132,21 +154,30 @@ func weightedSum(dst []float64, updates []Update, coef []float64, workers int) {
 		weightedSumRange(dst, updates, coef, 0, d)
 		return
 	}
-	blocks := (d + aggBlock - 1) / aggBlock
-	if workers > blocks {
-		workers = blocks
+	p.blocks = (d + aggBlock - 1) / aggBlock
+	p.workers = min(workers, p.blocks)
+	p.dst, p.updates, p.coef = dst, updates, coef
+	p.next.Store(0)
+	if p.work == nil {
+		p.work = func() {
+			defer p.wg.Done()
+			p.sumPart(int(p.next.Add(1)))
+		}
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo := blocks * w / workers * aggBlock
-		hi := min(blocks*(w+1)/workers*aggBlock, d)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			weightedSumRange(dst, updates, coef, lo, hi)
-		}()
+	for range p.workers - 1 {
+		p.wg.Add(1)
+		go p.work()
 	}
-	wg.Wait()
+	p.sumPart(0)
+	p.wg.Wait()
+	p.dst, p.updates, p.coef = nil, nil, nil
+}
+
+// sumPart computes worker w's share of the running sum.
+func (p *parSum) sumPart(w int) {
+	lo := p.blocks * w / p.workers * aggBlock
+	hi := min(p.blocks*(w+1)/p.workers*aggBlock, len(p.dst))
+	weightedSumRange(p.dst, p.updates, p.coef, lo, hi)
 }
 
 func weightedSumRange(dst []float64, updates []Update, coef []float64, lo, hi int) {

@@ -98,6 +98,33 @@ func TestFedAvgRejects(t *testing.T) {
 	}
 }
 
+// The parallel path (two workers, enough coordinates) allocates nothing
+// once warm either, and gives the bits of the one-worker sum.
+func TestFedAvgNoAllocsParallel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const d = 3*aggBlock + 100
+	us := randUpdates(rng, 4, d)
+	dst := make([]float64, d)
+	a := &FedAvg{Workers: 2}
+	allocs := testing.AllocsPerRun(5, func() {
+		if err := a.Aggregate(dst, us); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("parallel Aggregate allocates %v times per call", allocs)
+	}
+	one := make([]float64, d)
+	if err := (&FedAvg{Workers: 1}).Aggregate(one, us); err != nil {
+		t.Fatal(err)
+	}
+	for j := range one {
+		if math.Float64bits(one[j]) != math.Float64bits(dst[j]) {
+			t.Fatalf("coordinate %d: %v with 2 workers, %v with 1", j, dst[j], one[j])
+		}
+	}
+}
+
 func TestFedAvgNoAllocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	us := randUpdates(rng, 10, 1000)
