@@ -71,7 +71,7 @@ func main() {
 
 type options struct {
 	n, dim, k, t, bits       int
-	drop, clip               float64
+	drop, clip, weightCap    float64
 	malicious, json, trust   bool
 	seed                     uint64
 	seeded                   bool
@@ -100,6 +100,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.epochs, "local-epochs", 20, "-fl: local epochs per round")
 	fs.Float64Var(&o.lr, "lr", 0.01, "-fl: local learning rate")
 	fs.Float64Var(&o.clip, "clip", 1, "-fl: range [-clip, clip] of each coordinate of a client's delta")
+	fs.Float64Var(&o.weightCap, "weight-cap", 0, "-fl: weigh each client by min(examples/cap, 1) in the secure mean; 0 means the unweighted mean")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -128,6 +129,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-rounds %d -per-round %d -local-epochs %d: want ≥ 1, ≥ 2, ≥ 1", o.rounds, o.perRound, o.epochs)
 	case !(o.lr > 0) || !(o.clip > 0) || o.clip > 1e300 || o.lr > 1e300:
 		return nil, fmt.Errorf("-lr %v -clip %v: want finite and > 0", o.lr, o.clip)
+	case !(o.weightCap >= 0) || o.weightCap > 1e300:
+		return nil, fmt.Errorf("-weight-cap %v: want finite and ≥ 0", o.weightCap)
 	}
 	if o.k > 0 && o.t == 0 {
 		o.t = o.k/2 + 1
@@ -141,7 +144,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 // number of clients that drop, since each drops independently.
 func (o *options) config(n int) fedround.Config {
 	cfg := fedround.DefaultConfig()
-	cfg.Clip, cfg.Bits, cfg.Malicious = o.clip, o.bits, o.malicious
+	cfg.Clip, cfg.Bits, cfg.Malicious, cfg.WeightCap = o.clip, o.bits, o.malicious, o.weightCap
 	if o.drop > 0 {
 		cfg.Dropout = min(o.drop+3*math.Sqrt(o.drop*(1-o.drop)/float64(n)), 0.9)
 	}
@@ -270,8 +273,12 @@ func runFL(ctx context.Context, o *options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "softmax on synthetic: %d clients, %d per round, %d parameters; secure aggregation k=%d t=%d, %d bits, clip %g\n\n",
-		o.n, scfg.ClientsPerRound, w.Model.NumParams(), degree(p), p.Threshold, p.Bits, cfg.Clip)
+	mean := "unweighted mean"
+	if cfg.WeightCap > 0 {
+		mean = fmt.Sprintf("weights capped at %g examples", cfg.WeightCap)
+	}
+	fmt.Fprintf(stdout, "softmax on synthetic: %d clients, %d per round, %d parameters; secure aggregation k=%d t=%d, %d bits, clip %g, %s\n\n",
+		o.n, scfg.ClientsPerRound, w.Model.NumParams(), degree(p), p.Threshold, p.Bits, cfg.Clip, mean)
 	start := time.Now()
 	h, err := s.Run(ctx)
 	if err != nil {

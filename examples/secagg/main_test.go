@@ -99,6 +99,8 @@ func TestBadFlags(t *testing.T) {
 		{"-malicious", "-k", "8", "-t", "3"},
 		{"-rounds", "0", "-fl"},
 		{"-lr", "0", "-fl"},
+		{"-weight-cap", "-1", "-fl"},
+		{"-weight-cap", "NaN", "-fl"},
 		{"-bogus"},
 		{"extra"},
 	} {
@@ -136,6 +138,18 @@ func TestFLModeTrains(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// With capped weights the run trains too, and differs from the
+	// unweighted one (the synthetic clients hold different numbers of
+	// examples).
+	var wt flSummary
+	wout := runOut(t, "-fl", "-n", "20", "-rounds", "4", "-local-epochs", "5", "-seed", "1", "-drop", "0", "-weight-cap", "50", "-json")
+	lastJSON(t, wout, &wt)
+	if wt.FinalLoss == nil || !(*wt.FinalLoss < *one.FinalLoss) || *wt.FinalLoss == *four.FinalLoss {
+		t.Fatalf("-weight-cap 50: final loss %v (unweighted %v, one round %v)", wt.FinalLoss, *four.FinalLoss, *one.FinalLoss)
+	}
+	if !strings.Contains(wout, "weights capped at 50 examples") {
+		t.Errorf("output does not say the weights are capped:\n%s", wout)
 	}
 	// Drops at random steps: rounds still complete (or abort cleanly).
 	var d flSummary

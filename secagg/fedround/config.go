@@ -65,6 +65,14 @@ type Config struct {
 	// (privacy.ClipMiddleware inside the client's Middleware) set Clip =
 	// C, which then clamps nothing. Required.
 	Clip float64
+	// WeightCap, if > 0, makes the round's update the weighted mean of the
+	// survivors' clamped deltas with capped weights w = min(Update.Weight /
+	// WeightCap, 1): FedAvg's example weights, with no client counting
+	// for more than WeightCap examples. Each client masks w·Δ and w·Clip
+	// together (one more coordinate in the secure sum), so the server
+	// learns the survivors' Σw and no single weight. 0 means the
+	// unweighted mean.
+	WeightCap float64
 	// Bits b of the secagg ring Z_{2^b}; 0 means 32. The quantization step
 	// is secagg.QuantStep(Clip, Bits, n) for n clients in the round.
 	Bits int
@@ -106,11 +114,13 @@ type Config struct {
 	Rand io.Reader
 
 	// PostSum, if set, is called with the dequantized sum of the
-	// survivors' deltas and the survivor count before the mean is taken,
+	// survivors' deltas (weighted, with WeightCap) and the survivor count
+	// before the mean is taken,
 	// and may change the sum in place: it is where a host adds
 	// distributed-DP noise. An error aborts the round.
 	PostSum func(sum []float64, survivors int) error
-	// Release, if set, replaces the division by the survivor count: it gets
+	// Release, if set, replaces the division by the survivor count (or
+	// the total weight, with WeightCap): it gets
 	// the sum (after PostSum) and turns it into the round's update in
 	// place. (*privacy.CentralDP).NoiseSum with ClientClipped fits: it adds
 	// Gaussian noise calibrated to the clip norm and divides by the fixed
@@ -129,6 +139,9 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if !(c.Clip > 0) || math.IsInf(c.Clip, 0) {
 		bad("Clip = %v, want finite and > 0", c.Clip)
+	}
+	if !(c.WeightCap >= 0) || math.IsInf(c.WeightCap, 0) {
+		bad("WeightCap = %v, want finite and ≥ 0", c.WeightCap)
 	}
 	if c.Bits < 0 || c.Bits > 64 {
 		bad("Bits = %d, want 0 (32) or 1..64", c.Bits)

@@ -7,9 +7,9 @@
 // Use it when the server must not see individual updates, typically with
 // differential privacy on the sum (see [Config.PostSum] and
 // [Config.Release]). Do not use it with server-side per-client logic:
-// robust aggregators, server-side clipping, compression of updates
-// (secure aggregation needs the dense, quantized delta) or weighted means
-// (see below).
+// robust aggregators, server-side clipping, or compression of updates
+// (secure aggregation needs the dense, quantized delta). Weighted means
+// are available with capped weights (see below).
 //
 // # Message flow
 //
@@ -34,28 +34,36 @@
 //
 // The server decodes the sum of the survivors' inputs with
 // secagg.Dequantize (count = survivors, the clients whose masked inputs
-// are in the sum) and writes sum/survivors to dst. Each coordinate of the
+// are in the sum) and writes sum/survivors to dst (or the capped-weight
+// mean, see Weights below). Each coordinate of the
 // sum is off by less than survivors·step from the sum of the clamped
 // deltas, step = secagg.QuantStep(c, b, n), so the mean is off by less
 // than one step (about 2c·n/2^b: 4.7e-9 for c = 1, b = 32, n = 10),
 // with zero mean error.
 //
-// # Why the mean is unweighted
+// # Weights
 //
 // fl.FedAvg weights each delta by its client's example count. Under
 // secure aggregation a weighted mean needs the client to mask w·Δ and w
 // together, which needs a public bound on w for the fixed-point range (a
 // client could otherwise inflate its influence at will, unseen) and
 // reveals Σw; DP-FedAvg with secure aggregation (McMahan et al. 2018)
-// uses unweighted or capped weights for the same reason. This package
-// takes the unweighted mean of the survivors. A host that needs weights
-// can scale the delta in its trainer by min(n_k/ŵ, 1) and divide in
-// Release by the matching total (as privacy.CentralDP's WeightCap does).
+// uses unweighted or capped weights for the same reason. By default this
+// package takes the unweighted mean of the survivors. With
+// [Config.WeightCap] = ŵ > 0 it takes the capped-weight mean: each client
+// sends w·clamp(Δ) and w·c in one masked vector of len(params)+1
+// coordinates, w = min(Update.Weight/ŵ, 1), and the server divides the
+// sum by Σw (recorded in fl.RoundStats.Extra under [KeyWeight]). Every w
+// is at most 1, so a client counts for at most ŵ examples, and the
+// server learns Σw of the survivors, not any one weight. The numerator is
+// off by less than survivors·step per coordinate and Σw by less than
+// survivors·step/c, so the mean is off by less than 2·survivors·step/Σw.
+// PostSum and Release get the weighted sum.
 //
 // # Parameters
 //
 // [Config.RoundParams] fixes each round's secagg.Params: Bits (32), Dim =
-// len(params), Round = the round number, a fresh Seed from Config.Rand,
+// len(params) (plus one with WeightCap), Round = the round number, a fresh Seed from Config.Rand,
 // and k, t either as configured or from secagg.ChooseParams(n, Corrupt,
 // Dropout, 40, 20). For small n, where the search fails (n < 5 for the
 // defaults), it falls back to the complete graph with t = ⌊n/2⌋+1: a

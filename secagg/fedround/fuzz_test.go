@@ -18,6 +18,7 @@ func FuzzSetup(f *testing.F) {
 		{Params: secagg.Params{N: 2, Threshold: 1, Bits: 32, Dim: 1}, ID: 1, Clip: 1},
 		{Params: secagg.Params{N: 12, Threshold: 3, Neighbors: 4, Bits: 20, Dim: 100, Round: 3}, ID: 5, Clip: 0.25},
 		{Params: secagg.Params{N: 3, Threshold: 2, Bits: 32, Dim: 2, Malicious: true}, ID: 3, Clip: 2, Names: []string{"x", "y", "z"}},
+		{Params: secagg.Params{N: 4, Threshold: 3, Bits: 32, Dim: 9}, ID: 2, Clip: 1, WeightCap: 50},
 	} {
 		b, err := s.MarshalBinary()
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	mrand "math/rand/v2"
 	"sync"
 
@@ -119,7 +120,11 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	if m.Round < 0 || p.Round != uint64(m.Round) {
 		return nil, fmt.Errorf("%w: setup of round %d in a message of round %d", ErrMalformed, p.Round, m.Round)
 	}
-	if p.Dim != len(m.Params) {
+	extra := 0 // the weight's coordinate
+	if s.WeightCap > 0 {
+		extra = 1
+	}
+	if p.Dim != len(m.Params)+extra {
 		return nil, fmt.Errorf("%w: setup for dimension %d with %d parameters", ErrMalformed, p.Dim, len(m.Params))
 	}
 	ccfg := secagg.ClientConfig{ID: s.ID, Params: p, Rand: h.rand(), TrustDealers: h.cfg.TrustDealers}
@@ -164,8 +169,14 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 		return nil, fmt.Errorf("%w: the wrapped handler did not answer with an update", ErrMalformed)
 	case len(reply.Payload) > 0:
 		return nil, fmt.Errorf("%w: the update is encoded; secure aggregation needs the dense delta (put compression outside, or not at all)", ErrMalformed)
-	case len(reply.Params) != p.Dim:
-		return nil, fmt.Errorf("%w: delta of %d values, want %d", ErrMalformed, len(reply.Params), p.Dim)
+	case len(reply.Params) != len(m.Params):
+		return nil, fmt.Errorf("%w: delta of %d values, want %d", ErrMalformed, len(reply.Params), len(m.Params))
+	}
+	x := reply.Params
+	if s.WeightCap > 0 {
+		if x, err = weighted(x, reply.Weight, s.Clip, s.WeightCap); err != nil {
+			return nil, err
+		}
 	}
 	var seed [32]byte
 	if _, err := io.ReadFull(ccfg.Rand, seed[:]); err != nil {
@@ -176,7 +187,7 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 		bits = DefaultBits
 	}
 	input := make([]uint64, p.Dim)
-	if _, err := secagg.Quantize(input, reply.Params, s.Clip, bits, p.N, mrand.New(mrand.NewChaCha8(seed))); err != nil {
+	if _, err := secagg.Quantize(input, x, s.Clip, bits, p.N, mrand.New(mrand.NewChaCha8(seed))); err != nil {
 		return nil, err
 	}
 	c, err := secagg.NewClient(ccfg)
@@ -193,6 +204,21 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	}
 	st.c, st.input = c, input
 	return &fl.Message{Type: TypeAdvertise, Round: m.Round, Payload: data, Metrics: reply.Metrics}, nil
+}
+
+// weighted returns the input of a client with capped weights: w·Δ with Δ
+// clamped to [-clip, clip], then w·clip, where w = min(weight/cap, 1).
+func weighted(delta []float64, weight, clip, cap float64) ([]float64, error) {
+	if !(weight > 0) || math.IsInf(weight, 0) {
+		return nil, fmt.Errorf("%w: %v", fl.ErrBadWeight, weight)
+	}
+	w := min(weight/cap, 1)
+	x := make([]float64, len(delta)+1)
+	for j, v := range delta {
+		x[j] = w * min(max(v, -clip), clip)
+	}
+	x[len(delta)] = w * clip
+	return x, nil
 }
 
 // protocol answers one of the later steps.

@@ -2,7 +2,9 @@ package fedround_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -244,6 +246,7 @@ func TestSetupRoundTrip(t *testing.T) {
 		{Params: secagg.Params{N: 2, Threshold: 1, Bits: 32, Dim: 1}, ID: 2, Clip: 0.5},
 		{Params: secagg.Params{N: 10, Threshold: 3, Neighbors: 4, Bits: 16, Dim: 1000, Round: 7, Seed: [32]byte{9}}, ID: 10, Clip: 3},
 		{Params: secagg.Params{N: 3, Threshold: 2, Bits: 64, Dim: 5, Malicious: true}, ID: 1, Clip: 1, Names: []string{"a", "", "ccc"}},
+		{Params: secagg.Params{N: 4, Threshold: 3, Bits: 32, Dim: 6}, ID: 3, Clip: 0.5, WeightCap: 600},
 	}
 	for _, s := range cases {
 		b := marshal(&s)
@@ -251,7 +254,7 @@ func TestSetupRoundTrip(t *testing.T) {
 		if err := got.UnmarshalBinary(b); err != nil {
 			t.Fatal(err)
 		}
-		if got.Params != s.Params || got.ID != s.ID || got.Clip != s.Clip || !slices.Equal(got.Names, s.Names) {
+		if got.Params != s.Params || got.ID != s.ID || got.Clip != s.Clip || got.WeightCap != s.WeightCap || !slices.Equal(got.Names, s.Names) {
 			t.Fatalf("round trip: got %+v, want %+v", got, s)
 		}
 		for cut := range len(b) {
@@ -266,6 +269,25 @@ func TestSetupRoundTrip(t *testing.T) {
 		{Params: secagg.Params{N: 3, Threshold: 4, Dim: 5}, ID: 1, Clip: 1},                  // t > k
 		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 5, Malicious: true}, ID: 1, Clip: 1}, // no names
 		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 0}, ID: 1, Clip: 1},                  // dim
+	}
+	// Version 1 (no weight cap) and version 2 (a cap, which must be finite
+	// and positive) by their bytes.
+	v1 := marshal(&cases[0])
+	if v1[3] != 1 {
+		t.Fatalf("unweighted setup has version %d, want 1", v1[3])
+	}
+	v2 := marshal(&cases[len(cases)-1])
+	if v2[3] != 2 || len(v2) != len(marshal(&fedround.Setup{Params: cases[len(cases)-1].Params, ID: 3, Clip: 0.5}))+8 {
+		t.Fatalf("weighted setup: version %d, %d bytes", v2[3], len(v2))
+	}
+	capAt := len(v2) - 4 - 8 // before the name count
+	for _, c := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		b := slices.Clone(v2)
+		binary.BigEndian.PutUint64(b[capAt:], math.Float64bits(c))
+		var got fedround.Setup
+		if err := got.UnmarshalBinary(b); !errors.Is(err, fedround.ErrMalformed) {
+			t.Errorf("weight cap %v decoded: %v", c, err)
+		}
 	}
 	for i, s := range bad {
 		b, err := s.MarshalBinary()

@@ -10,22 +10,27 @@ import (
 
 // Setup is what the server tells a client when a round opens, in the
 // Payload of the [TypeTrain] message: the round's secagg parameters, the
-// client's secagg id and the clip of the quantizer, and in malicious mode
-// the fl.Conn IDs of the participants in secagg id order (so that a client
-// can look their keys up in its PKI).
+// client's secagg id, the clip of the quantizer, the weight cap (0: the
+// unweighted mean; else Params.Dim is the model's dimension plus one, for
+// the weight), and in malicious mode the fl.Conn IDs of the participants
+// in secagg id order (so that a client can look their keys up in its PKI).
 type Setup struct {
-	Params secagg.Params
-	ID     uint32
-	Clip   float64
-	Names  []string // malicious mode: Names[i] is the Conn ID of secagg id i+1
+	Params    secagg.Params
+	ID        uint32
+	Clip      float64
+	WeightCap float64
+	Names     []string // malicious mode: Names[i] is the Conn ID of secagg id i+1
 }
 
-// Setup encoding: "FRS" | version u8 (1) | N u32 | t u32 | k u32 | bits u8 |
+// Setup encoding: "FRS" | version u8 | N u32 | t u32 | k u32 | bits u8 |
 // dim u32 | malicious u8 | round u64 | seed [32] | id u32 | clip f64 |
-// names u32 (0 or N) | names × (len u16 | bytes). Integers big-endian.
+// [version 2: weight cap f64] | names u32 (0 or N) | names × (len u16 |
+// bytes). Integers big-endian. Version 1 (no weight cap) is written when
+// the cap is 0, so unweighted setups keep their bytes.
 const (
 	setupMagic   = "FRS"
 	setupVersion = 1
+	setupWeighed = 2
 	setupFixed   = len(setupMagic) + 1 + 4 + 4 + 4 + 1 + 4 + 1 + 8 + 32 + 4 + 8 + 4
 	maxNameLen   = 1<<16 - 1
 )
@@ -40,7 +45,10 @@ func (s *Setup) MarshalBinary() ([]byte, error) {
 	if len(s.Names) != 0 && len(s.Names) != p.N {
 		return nil, fmt.Errorf("%w: %d names for %d clients", ErrMalformed, len(s.Names), p.N)
 	}
-	size := setupFixed
+	if !(s.WeightCap >= 0) || math.IsInf(s.WeightCap, 0) {
+		return nil, fmt.Errorf("%w: weight cap %v", ErrMalformed, s.WeightCap)
+	}
+	size := setupFixed + 8
 	for _, n := range s.Names {
 		if len(n) > maxNameLen {
 			return nil, fmt.Errorf("%w: name of %d bytes", ErrMalformed, len(n))
@@ -49,7 +57,11 @@ func (s *Setup) MarshalBinary() ([]byte, error) {
 	}
 	b := make([]byte, 0, size)
 	b = append(b, setupMagic...)
-	b = append(b, setupVersion)
+	if s.WeightCap > 0 {
+		b = append(b, setupWeighed)
+	} else {
+		b = append(b, setupVersion)
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(p.N))
 	b = binary.BigEndian.AppendUint32(b, uint32(p.Threshold))
 	b = binary.BigEndian.AppendUint32(b, uint32(p.Neighbors))
@@ -64,6 +76,9 @@ func (s *Setup) MarshalBinary() ([]byte, error) {
 	b = append(b, p.Seed[:]...)
 	b = binary.BigEndian.AppendUint32(b, s.ID)
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(s.Clip))
+	if s.WeightCap > 0 {
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(s.WeightCap))
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s.Names)))
 	for _, n := range s.Names {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(n)))
@@ -73,8 +88,8 @@ func (s *Setup) MarshalBinary() ([]byte, error) {
 }
 
 // UnmarshalBinary decodes s from data and checks it: the parameters pass
-// secagg.Params.Validate, the id is in 1..N, the clip is finite and
-// positive, and the name list is empty or has N entries (N in malicious
+// secagg.Params.Validate, the id is in 1..N, the clip (and in version 2
+// the weight cap) is finite and positive, and the name list is empty or has N entries (N in malicious
 // mode). Every count is checked against the bytes left before allocation.
 func (s *Setup) UnmarshalBinary(data []byte) error {
 	bad := func(format string, args ...any) error {
@@ -83,8 +98,12 @@ func (s *Setup) UnmarshalBinary(data []byte) error {
 	if len(data) < setupFixed {
 		return bad("%d bytes, want at least %d", len(data), setupFixed)
 	}
-	if string(data[:3]) != setupMagic || data[3] != setupVersion {
+	if string(data[:3]) != setupMagic || data[3] != setupVersion && data[3] != setupWeighed {
 		return bad("bad header")
+	}
+	weighed := data[3] == setupWeighed
+	if weighed && len(data) < setupFixed+8 {
+		return bad("%d bytes, want at least %d", len(data), setupFixed+8)
 	}
 	d := data[4:]
 	u32 := func() uint32 { v := binary.BigEndian.Uint32(d); d = d[4:]; return v }
@@ -110,6 +129,14 @@ func (s *Setup) UnmarshalBinary(data []byte) error {
 	id := u32()
 	clip := math.Float64frombits(binary.BigEndian.Uint64(d))
 	d = d[8:]
+	var weightCap float64
+	if weighed {
+		weightCap = math.Float64frombits(binary.BigEndian.Uint64(d))
+		d = d[8:]
+		if !(weightCap > 0) || math.IsInf(weightCap, 0) {
+			return bad("weight cap %v", weightCap)
+		}
+	}
 	count := u32()
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("%w: setup: %w", ErrMalformed, err)
@@ -148,6 +175,6 @@ func (s *Setup) UnmarshalBinary(data []byte) error {
 	if len(d) != 0 {
 		return bad("%d trailing bytes", len(d))
 	}
-	*s = Setup{Params: p, ID: id, Clip: clip, Names: names}
+	*s = Setup{Params: p, ID: id, Clip: clip, WeightCap: weightCap, Names: names}
 	return nil
 }

@@ -18,7 +18,8 @@ import (
 
 // Workflow is the server side of secure aggregation: an [fl.Workflow] that
 // replaces the round's plain exchange with a SecAgg / SecAgg+ round and
-// writes the mean of the survivors' clipped deltas to dst.
+// writes the mean of the survivors' clipped deltas to dst (weighted with
+// capped weights if Config.WeightCap > 0).
 //
 // A Workflow is used by one fl.Server, which runs one round at a time; Run
 // must not be called concurrently.
@@ -44,6 +45,10 @@ func New(cfg Config) (*Workflow, error) {
 // Config returns the workflow's config.
 func (w *Workflow) Config() Config { return w.cfg }
 
+// KeyWeight is the key in fl.RoundStats.Extra of the survivors' total
+// capped weight, in rounds with [Config.WeightCap] > 0.
+const KeyWeight = "secagg_weight"
+
 // round is the server's state for one round.
 type round struct {
 	w       *Workflow
@@ -60,8 +65,8 @@ type round struct {
 
 // Run runs one round of secure aggregation with the clients of rc (secagg
 // ids 1..n in sampling order) and writes the round's update to dst: the
-// mean of the survivors' clipped deltas (or what Config.Release makes of
-// their sum). It returns the number of survivors, the clients whose
+// mean of the survivors' clipped deltas, weighted with capped weights if
+// Config.WeightCap > 0 (or what Config.Release makes of their sum). It returns the number of survivors, the clients whose
 // inputs are in the sum. It fails, leaving dst unspecified, when the
 // round cannot run (see [Config.RoundParams]), when fewer than t clients
 // remain at any step (the error wraps secagg.ErrBelowThreshold), when a
@@ -72,7 +77,11 @@ func (w *Workflow) Run(ctx context.Context, rc *fl.RoundContext, dst []float64) 
 		return 0, fmt.Errorf("fedround: dst has %d entries, params %d", len(dst), len(rc.Params))
 	}
 	n := len(rc.Clients)
-	p, err := w.cfg.RoundParams(n, len(rc.Params))
+	dim := len(rc.Params)
+	if w.cfg.WeightCap > 0 {
+		dim++ // the weight's coordinate
+	}
+	p, err := w.cfg.RoundParams(n, dim)
 	if err != nil {
 		return 0, fmt.Errorf("fedround: round %d: %w", rc.Round, err)
 	}
@@ -137,7 +146,7 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 				return nil, fmt.Errorf("%w: no verification key for client %q", ErrConfig, names[i])
 			}
 		}
-		s := Setup{Params: p, ID: uint32(i + 1), Clip: r.w.cfg.Clip, Names: names}
+		s := Setup{Params: p, ID: uint32(i + 1), Clip: r.w.cfg.Clip, WeightCap: r.w.cfg.WeightCap, Names: names}
 		b, err := s.MarshalBinary()
 		if err != nil {
 			return nil, err
@@ -266,8 +275,27 @@ func (r *round) finish(dst []float64, survivors int) error {
 		return r.abort(TypeUnmask, err)
 	}
 	cfg := &r.w.cfg
-	if _, err := secagg.Dequantize(dst, sum, cfg.Clip, r.params.Bits, r.params.N, survivors); err != nil {
+	total := float64(survivors)
+	full := dst
+	if cfg.WeightCap > 0 {
+		full = make([]float64, len(dst)+1)
+	}
+	if _, err := secagg.Dequantize(full, sum, cfg.Clip, r.params.Bits, r.params.N, survivors); err != nil {
 		return fmt.Errorf("fedround: round %d: %w", r.rc.Round, err)
+	}
+	if cfg.WeightCap > 0 {
+		// The last coordinate is Σ w·Clip: the survivors' total weight.
+		total = full[len(dst)] / cfg.Clip
+		if !(total > 0) {
+			return fmt.Errorf("fedround: round %d: the survivors' total weight is %v", r.rc.Round, total)
+		}
+		copy(dst, full)
+		if st := r.rc.Stats; st != nil {
+			if st.Extra == nil {
+				st.Extra = fl.Metrics{}
+			}
+			st.Extra[KeyWeight] = total
+		}
 	}
 	if cfg.PostSum != nil {
 		if err := cfg.PostSum(dst, survivors); err != nil {
@@ -280,7 +308,7 @@ func (r *round) finish(dst []float64, survivors int) error {
 		}
 		return nil
 	}
-	inv := 1 / float64(survivors)
+	inv := 1 / total
 	for i := range dst {
 		dst[i] *= inv
 	}

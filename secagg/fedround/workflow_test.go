@@ -133,6 +133,89 @@ func TestDropoutsAtEachStep(t *testing.T) {
 	}
 }
 
+// With WeightCap, the round's update is the capped-weight mean
+// Σ wᵢ·clamp(Δᵢ) / Σ wᵢ, wᵢ = min(Weightᵢ/cap, 1), of the survivors
+// (clients' weights are idx+1, so with cap 4 clients 3.. count fully),
+// whatever step the dropouts happen at; the survivors' Σw is in the stats.
+// The sum of m inputs is off by less than m steps per coordinate and Σw by
+// less than m·step/clip, so the mean is off by less than 2m·step/Σw.
+func TestWeightedMean(t *testing.T) {
+	const n, dim, thr, weightCap = 7, 13, 4, 4.0
+	cases := []struct {
+		step string
+		drop []int
+	}{{"", nil}, {fedround.TypeTrain, []int{1, 5}}, {fedround.TypeMaskedInput, []int{0, 6}}}
+	for _, c := range cases {
+		t.Run(c.step, func(t *testing.T) {
+			h := newHarness(n, 11)
+			for _, i := range c.drop {
+				h.fail(c.step, h.ids[i])
+			}
+			cfg := testConfig(thr, 0)
+			cfg.WeightCap = weightCap
+			got, acc, st, err := runRound(t, h, cfg, 2, dim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			survivors := indices(n, c.drop...)
+			if acc != len(survivors) {
+				t.Fatalf("accepted %d, want %d", acc, len(survivors))
+			}
+			want := make([]float64, dim)
+			var total float64
+			for _, i := range survivors {
+				w := math.Min(float64(i+1)/weightCap, 1)
+				total += w
+				for j, x := range fakeDelta(i, dim) {
+					want[j] += w * math.Max(-testClip, math.Min(testClip, x))
+				}
+			}
+			for j := range want {
+				want[j] /= total
+			}
+			m := float64(len(survivors))
+			step := secagg.QuantStep(testClip, 32, n)
+			assertClose(t, got, want, 2*m*step/total*(1+1e-6)+1e-12)
+			if w := st.Extra[fedround.KeyWeight]; math.Abs(w-total) > m*step/testClip*(1+1e-6) {
+				t.Errorf("stats weight %v, want %v", w, total)
+			}
+			// Not the unweighted mean: the weights matter here.
+			if unweighted := wantMean(survivors, dim, testClip); math.Abs(unweighted[0]-want[0]) < 1e-3 {
+				t.Fatalf("test weights do not change the mean (%v vs %v)", unweighted[0], want[0])
+			}
+		})
+	}
+}
+
+// A client asked for a weighted round refuses an update whose weight is
+// not finite and positive, and the round goes on without it.
+func TestWeightedRefusesBadWeight(t *testing.T) {
+	const n, dim = 5, 8
+	h := newHarness(n, 12)
+	bad := h.ids[2]
+	h.inner = func(id string, next fl.Handler) fl.Handler {
+		if id != bad {
+			return next
+		}
+		return fl.HandlerFunc(func(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+			r, err := next.Handle(ctx, m)
+			if err == nil && r != nil && r.Type == fl.TypeUpdate {
+				r.Weight = math.NaN()
+			}
+			return r, err
+		})
+	}
+	cfg := testConfig(3, 0)
+	cfg.WeightCap = 2
+	_, acc, st, err := runRound(t, h, cfg, 1, dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc != n-1 || st.Failures[fedround.TypeTrain] != 1 {
+		t.Fatalf("accepted %d, failures %v; want %d accepted and the bad client failed at train", acc, st.Failures, n-1)
+	}
+}
+
 // An aborted round through fl.Server keeps the parameters.
 func TestServerAbortKeepsParams(t *testing.T) {
 	const n, dim = 5, 8
@@ -404,6 +487,9 @@ func TestConfigValidate(t *testing.T) {
 		"short key":              func(c *fedround.Config) { c.Malicious, c.PeerKeys = true, map[string]ed25519.PublicKey{"a": {1}} },
 		"negative timeout":       func(c *fedround.Config) { c.StepTimeout = -1 },
 		"negative workers":       func(c *fedround.Config) { c.Workers = -1 },
+		"negative weight cap":    func(c *fedround.Config) { c.WeightCap = -1 },
+		"NaN weight cap":         func(c *fedround.Config) { c.WeightCap = math.NaN() },
+		"Inf weight cap":         func(c *fedround.Config) { c.WeightCap = math.Inf(1) },
 	}
 	for name, mut := range cases {
 		t.Run(name, func(t *testing.T) {
