@@ -1,6 +1,7 @@
 package robust
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -190,7 +191,15 @@ func gather(buf []float64, st int, rows [][]float64, b, e int) bool {
 		r4, r5, r6, r7 := rows[i+4][b:e], rows[i+5][b:e], rows[i+6][b:e], rows[i+7][b:e]
 		n := len(r0)
 		r1, r2, r3, r4, r5, r6, r7 = r1[:n], r2[:n], r3[:n], r4[:n], r5[:n], r6[:n], r7[:n]
-		for k := range n {
+		k0 := 0
+		if useVector {
+			var ok bool
+			k0, ok = gather8SIMD(buf[i:], st, &[8][]float64{r0, r1, r2, r3, r4, r5, r6, r7}, n)
+			if !ok {
+				acc = math.NaN()
+			}
+		}
+		for k := k0; k < n; k++ {
 			o := buf[k*st+i : k*st+i+8]
 			v0, v1, v2, v3, v4, v5, v6, v7 := r0[k], r1[k], r2[k], r3[k], r4[k], r5[k], r6[k], r7[k]
 			o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7] = v0, v1, v2, v3, v4, v5, v6, v7

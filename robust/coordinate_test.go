@@ -1,6 +1,7 @@
 package robust_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -123,5 +124,35 @@ func TestCoordinateWorkers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A NaN or ±Inf anywhere is found by the gather, in the 8×8 vectorised
+// part (first eight rows of a group, columns in whole eights) and in the
+// scalar rest, with either selection.
+func TestCoordinateRejectsNonFiniteEverywhere(t *testing.T) {
+	const n, d = 17, 512 + 19
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, vector := range []bool{true, false} {
+		restore := robust.SetVectorSelection(vector)
+		for _, agg := range []fl.Aggregator{&robust.Median{}, &robust.TrimmedMean{F: 3}} {
+			for _, pos := range [][2]int{{0, 0}, {7, 7}, {3, 9}, {8, 0}, {15, 511}, {16, 3}, {5, 512}, {2, 528}, {rng.IntN(n), rng.IntN(d)}} {
+				for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+					ups := make([]fl.Update, n)
+					for i := range ups {
+						v := make([]float64, d)
+						for j := range v {
+							v[j] = rng.NormFloat64()
+						}
+						ups[i] = fl.Update{Client: fmt.Sprint(i), Delta: v, Weight: 1}
+					}
+					ups[pos[0]].Delta[pos[1]] = bad
+					if err := agg.Aggregate(make([]float64, d), ups); !errors.Is(err, robust.ErrNotFinite) {
+						t.Errorf("vector=%v %T: %v at update %d coordinate %d: err = %v, want ErrNotFinite", vector, agg, bad, pos[0], pos[1], err)
+					}
+				}
+			}
+		}
+		restore()
 	}
 }

@@ -24,6 +24,12 @@ func sumBetweenAVX512(src *float64, n int, a, b float64) (sum float64, leA, ltB 
 //go:noescape
 func ranksSmallAVX512(src *float64, n, k1, k2 int) (x1, x2 float64)
 
+// gather8AVX512 sets dst[k*st+r] = rows[r][k] for k < n (a multiple of 8)
+// and r < 8, and reports whether all those values are finite.
+//
+//go:noescape
+func gather8AVX512(dst *float64, st int, rows *[8]*float64, n int) (finite bool)
+
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 
 func xgetbv0() (eax uint32)
@@ -77,4 +83,21 @@ func ranksSmallSIMD(a []float64, k1, k2 int) (float64, float64) {
 		panic("robust: ranksSmallSIMD: more than 16 values")
 	}
 	return ranksSmallAVX512(&a[0], len(a), k1, k2)
+}
+
+// gather8SIMD is gather8AVX512 over the first n/8*8 columns of the eight
+// rows r (each with at least n values); it returns how many columns it
+// did and whether their values are all finite.
+func gather8SIMD(dst []float64, st int, r *[8][]float64, n int) (done int, finite bool) {
+	n8 := n &^ 7
+	if n8 == 0 {
+		return 0, true
+	}
+	var p [8]*float64
+	for i := range p {
+		_ = r[i][n8-1]
+		p[i] = &r[i][0]
+	}
+	_ = dst[(n8-1)*st+7]
+	return n8, gather8AVX512(&dst[0], st, &p, n8)
 }

@@ -177,3 +177,103 @@ rsloop:
 	PICKRANK(k2+24(FP), x2+40(FP))
 	VZEROUPPER
 	RET
+
+// func gather8AVX512(dst *float64, st int, rows *[8]*float64, n int) (finite bool)
+//
+// It transposes an 8-row stretch: for k < n (a multiple of 8) and r < 8,
+// dst[k*st+r] = rows[r][k], eight columns at a time by an 8×8 transpose
+// in registers (unpack, then two 128-bit lane shuffles). It reports
+// whether every value read is finite: v − v is +0 for finite v and NaN
+// otherwise, and the bits of those differences are ORed together.
+TEXT ·gather8AVX512(SB), NOSPLIT, $8-33
+	MOVQ    dst+0(FP), DI
+	MOVQ    st+8(FP), BX
+	SHLQ    $3, BX
+	MOVQ    rows+16(FP), AX
+	MOVQ    0(AX), SI
+	MOVQ    8(AX), DX
+	MOVQ    16(AX), R8
+	MOVQ    24(AX), R9
+	MOVQ    32(AX), R10
+	MOVQ    40(AX), R11
+	MOVQ    48(AX), R12
+	MOVQ    56(AX), R13
+	MOVQ    n+24(FP), AX
+	SHLQ    $3, AX
+	MOVQ    AX, end-8(SP)
+	XORQ    CX, CX
+	VPXORQ  Z24, Z24, Z24
+	CMPQ    CX, end-8(SP)
+	JGE     g8done
+
+g8loop:
+	VMOVUPD (SI)(CX*1), Z0
+	VMOVUPD (DX)(CX*1), Z1
+	VMOVUPD (R8)(CX*1), Z2
+	VMOVUPD (R9)(CX*1), Z3
+	VMOVUPD (R10)(CX*1), Z4
+	VMOVUPD (R11)(CX*1), Z5
+	VMOVUPD (R12)(CX*1), Z6
+	VMOVUPD (R13)(CX*1), Z7
+	VSUBPD  Z0, Z0, Z25
+	VPORQ   Z25, Z24, Z24
+	VSUBPD  Z1, Z1, Z26
+	VPORQ   Z26, Z24, Z24
+	VSUBPD  Z2, Z2, Z25
+	VPORQ   Z25, Z24, Z24
+	VSUBPD  Z3, Z3, Z26
+	VPORQ   Z26, Z24, Z24
+	VSUBPD  Z4, Z4, Z25
+	VPORQ   Z25, Z24, Z24
+	VSUBPD  Z5, Z5, Z26
+	VPORQ   Z26, Z24, Z24
+	VSUBPD  Z6, Z6, Z25
+	VPORQ   Z25, Z24, Z24
+	VSUBPD  Z7, Z7, Z26
+	VPORQ   Z26, Z24, Z24
+	VUNPCKLPD Z1, Z0, Z8
+	VUNPCKHPD Z1, Z0, Z9
+	VUNPCKLPD Z3, Z2, Z10
+	VUNPCKHPD Z3, Z2, Z11
+	VUNPCKLPD Z5, Z4, Z12
+	VUNPCKHPD Z5, Z4, Z13
+	VUNPCKLPD Z7, Z6, Z14
+	VUNPCKHPD Z7, Z6, Z15
+	VSHUFF64X2 $0x88, Z10, Z8, Z16
+	VSHUFF64X2 $0x88, Z11, Z9, Z17
+	VSHUFF64X2 $0xdd, Z10, Z8, Z18
+	VSHUFF64X2 $0xdd, Z11, Z9, Z19
+	VSHUFF64X2 $0x88, Z14, Z12, Z20
+	VSHUFF64X2 $0x88, Z15, Z13, Z21
+	VSHUFF64X2 $0xdd, Z14, Z12, Z22
+	VSHUFF64X2 $0xdd, Z15, Z13, Z23
+	VSHUFF64X2 $0x88, Z20, Z16, Z0
+	VSHUFF64X2 $0x88, Z21, Z17, Z1
+	VSHUFF64X2 $0x88, Z22, Z18, Z2
+	VSHUFF64X2 $0x88, Z23, Z19, Z3
+	VSHUFF64X2 $0xdd, Z20, Z16, Z4
+	VSHUFF64X2 $0xdd, Z21, Z17, Z5
+	VSHUFF64X2 $0xdd, Z22, Z18, Z6
+	VSHUFF64X2 $0xdd, Z23, Z19, Z7
+	VMOVUPD Z0, (DI)
+	VMOVUPD Z1, (DI)(BX*1)
+	VMOVUPD Z2, (DI)(BX*2)
+	LEAQ    (DI)(BX*2), AX
+	VMOVUPD Z3, (AX)(BX*1)
+	VMOVUPD Z4, (AX)(BX*2)
+	LEAQ    (AX)(BX*2), AX
+	VMOVUPD Z5, (AX)(BX*1)
+	VMOVUPD Z6, (AX)(BX*2)
+	LEAQ    (AX)(BX*2), AX
+	VMOVUPD Z7, (AX)(BX*1)
+	LEAQ    (AX)(BX*2), DI
+	ADDQ    $64, CX
+	CMPQ    CX, end-8(SP)
+	JLT     g8loop
+
+g8done:
+	VPTESTMQ Z24, Z24, K1
+	KORTESTW K1, K1
+	SETEQ    finite+32(FP)
+	VZEROUPPER
+	RET

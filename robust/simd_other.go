@@ -16,3 +16,7 @@ func sumBetweenSIMD(src []float64, a, b float64) (sum float64, leA, ltB int) {
 func ranksSmallSIMD(a []float64, k1, k2 int) (float64, float64) {
 	return ranksSmallGo(a, k1, k2)
 }
+
+func gather8SIMD(dst []float64, st int, r *[8][]float64, n int) (done int, finite bool) {
+	return 0, true
+}
