@@ -1,6 +1,7 @@
 package robust
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -146,4 +147,56 @@ func maxAbs(a []float64) float64 {
 		m = max(m, math.Abs(v))
 	}
 	return m
+}
+
+// FuzzVecSelect: any finite column (the bytes read as float64s, non-finite
+// ones replaced) gets from the vectorised selection the median and the
+// trimmed means of their definitions.
+func FuzzVecSelect(f *testing.F) {
+	f.Add([]byte{}, uint8(0))
+	f.Add(make([]byte, 8*17), uint8(3))
+	seed := make([]byte, 8*100)
+	for i := range 100 {
+		binary.LittleEndian.PutUint64(seed[8*i:], math.Float64bits(float64(i%7)-3))
+	}
+	f.Add(seed, uint8(10))
+	f.Fuzz(func(t *testing.T, data []byte, fb uint8) {
+		n := len(data) / 8
+		if n == 0 || n > 300 {
+			return
+		}
+		a := make([]float64, n)
+		for i := range a {
+			v := math.Float64frombits(binary.LittleEndian.Uint64(data[8*i:]))
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				v = float64(i)
+			}
+			a[i] = v
+		}
+		sorted := slices.Clone(a)
+		slices.Sort(sorted)
+		f := int(fb) % ((n + 1) / 2)
+		for _, simd := range kernelModes() {
+			s := newVecSel(n, simd)
+			want := sorted[n/2]
+			if n%2 == 0 {
+				want = sorted[n/2-1]/2 + sorted[n/2]/2
+			}
+			if got := s.median(slices.Clone(a)); got != want {
+				t.Fatalf("simd=%v: median of %v = %v, want %v", simd, a, got, want)
+			}
+			got := s.trimmedMean(slices.Clone(a), f)
+			tol := 1e-9*maxAbs(sorted) + 1e-300 // the sum's rounding
+			if got < sorted[f]-tol || got > sorted[n-f-1]+tol {
+				t.Fatalf("simd=%v f=%d: trimmed mean %v outside [%v, %v]", simd, f, got, sorted[f], sorted[n-f-1])
+			}
+			var ref float64
+			for _, v := range sorted[f : n-f] {
+				ref += v / float64(n-2*f)
+			}
+			if math.Abs(got-ref) > tol && !math.IsInf(ref, 0) {
+				t.Fatalf("simd=%v f=%d: trimmed mean %v, want %v", simd, f, got, ref)
+			}
+		}
+	})
 }
