@@ -1,5 +1,7 @@
 package robust
 
+//go:generate go run ./internal/sortnetgen -out sortnet_amd64.s
+
 import (
 	"math"
 	"slices"
@@ -23,6 +25,14 @@ const coordBlock = 512
 // the in-place scalar one. Tests turn it off to check the scalar path.
 var useVector = hasAVX512
 
+// useNet reports whether the statistic op over m updates runs on the
+// sorting networks (AVX-512, netMin ≤ m ≤ netMax), eight coordinates at a
+// time, with no transposed block; the columns left over at the end of a
+// block take the selection path.
+func useNet(op, m int) bool {
+	return useVector && (op == opMedian || op == opTrimmed) && m >= netMin && m <= netMax
+}
+
 // coordGrain is the least number of coordinates worth a goroutine.
 const coordGrain = coordBlock
 
@@ -42,6 +52,7 @@ type coordScratch struct {
 	idx  [][]int32   // per worker: len(rows), for Bulyan
 	bad  []bool      // per worker: saw a NaN or Inf
 	vec  []*vecSel   // per worker, where the vector kernels run
+	net  []*netSel   // per worker, for the sorting networks
 
 	// The running call: its arguments, the next block to take, the next
 	// worker number, and the helpers to wait for. work is made once, so
@@ -85,6 +96,14 @@ func (s *coordScratch) run(dst []float64, op, p int) bool {
 	}
 	s.bad = grow(s.bad, workers)
 	clear(s.bad)
+	if useNet(op, m) {
+		s.net = grow(s.net, workers)
+		for w, v := range s.net {
+			if v == nil {
+				s.net[w] = new(netSel)
+			}
+		}
+	}
 	if useVector && op != opBulyan {
 		s.vec = grow(s.vec, workers)
 		for w, v := range s.vec {
@@ -144,8 +163,18 @@ func (s *coordScratch) runBlocks(w int, dst []float64, lo, hi, op, p int) bool {
 	m := len(s.rows)
 	st := colStride(m)
 	buf := s.buf[w]
-	for b := lo; b < hi; b += coordBlock {
-		e := min(b+coordBlock, hi)
+	net := useNet(op, m)
+	for b0 := lo; b0 < hi; b0 += coordBlock {
+		b, e := b0, min(b0+coordBlock, hi)
+		if net { // whole eights of columns; the rest below
+			g, ok := s.net[w].columns(dst[b:e], s.rows, b, e, op, p)
+			if !ok {
+				return false
+			}
+			if b = g; b == e {
+				continue
+			}
+		}
 		if !gather(buf, st, s.rows, b, e) {
 			return false
 		}

@@ -10,10 +10,12 @@ import (
 // j-th coordinates (the mean of the two middle values when n is even).
 // It ignores Update.Weight, as the paper does.
 //
-// Each coordinate is found by quickselect on the n values, without sorting:
-// where the processor has AVX-512 (amd64), with a partition that moves
-// eight values at a time with the compress instruction, elsewhere with a
-// branch-free scalar one; both give the same result. Aggregate splits the coordinates among GOMAXPROCS goroutines and waits for
+// Where the processor has AVX-512 (amd64) and 17 ≤ n ≤ 128, eight
+// coordinates at a time go through a bitonic sorting network in vector
+// registers that sorts two halves of the (padded) n values, and the middle
+// ranks are read off the two sorted runs; otherwise each coordinate is
+// found by quickselect on its n values (vectorised with AVX-512, or a
+// branch-free scalar one). All give the same result. Aggregate splits the coordinates among GOMAXPROCS goroutines and waits for
 // them; it does not allocate once its scratch buffers are warm. The result
 // does not depend on the order of the updates. A Median is not safe for
 // concurrent use.
@@ -53,16 +55,16 @@ func (a *Median) Aggregate(dst []float64, updates []fl.Update) error {
 // the updates' j-th coordinates without the F largest and the F smallest.
 // It needs n > 2F and ignores Update.Weight; with F = 0 it is the mean.
 //
-// The values of ranks F and n−F−1 are found by quickselect per
-// coordinate, without sorting, and the kept values are summed in an order
-// fixed by the input order: the result is deterministic for a given input
-// order and independent of GOMAXPROCS, and permuting the updates changes it
-// only by rounding. Where the processor has AVX-512 (amd64) the selection
-// is vectorised and the sum runs over the values strictly between the two
-// ranks, in eight lanes by input position, plus the copies of the two
-// boundary values that are kept; elsewhere the kept values are summed in
-// four partial sums over the order a scalar selection leaves them in. The
-// two can differ in the last bits. Aggregate splits
+// The values of ranks F and n−F−1 are found per coordinate (by the
+// sorting networks described at [Median] where they apply, else by
+// quickselect), and the kept values are summed in an order fixed by the
+// input order: the result is deterministic for a given input order and
+// independent of GOMAXPROCS, and permuting the updates changes it only by
+// rounding. With AVX-512 the sum runs over the values strictly between the
+// two ranks plus the copies of the two boundary values that are kept;
+// elsewhere the kept values are summed in four partial sums over the order
+// a scalar selection leaves them in. The paths can differ in the last
+// bits. Aggregate splits
 // the coordinates among GOMAXPROCS goroutines and waits for them; it does not
 // allocate once its scratch buffers are warm. A TrimmedMean is not safe for
 // concurrent use.

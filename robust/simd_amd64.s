@@ -277,3 +277,176 @@ g8done:
 	SETEQ    finite+32(FP)
 	VZEROUPPER
 	RET
+
+// func loadColsAVX512(rows *[]float64, n, off int, work *[8]float64, s int) (finite bool)
+//
+// It sets work[i] to the eight values at byte offset off of row i, for
+// i < n, and to +Inf for n ≤ i < s, and reports whether the values read
+// are all finite.
+TEXT ·loadColsAVX512(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   work+24(FP), DI
+	MOVQ   s+32(FP), BX
+	VPXORQ Z24, Z24, Z24
+	XORQ   AX, AX
+
+lcload:
+	CMPQ    AX, CX
+	JGE     lcpad
+	MOVQ    (SI), R8
+	VMOVUPD (R8)(DX*1), Z0
+	VSUBPD  Z0, Z0, Z1
+	VPORQ   Z1, Z24, Z24
+	VMOVUPD Z0, (DI)
+	ADDQ    $24, SI
+	ADDQ    $64, DI
+	INCQ    AX
+	JMP     lcload
+
+lcpad:
+	MOVQ         $0x7ff0000000000000, R8
+	VPBROADCASTQ R8, Z2
+
+lcpadloop:
+	CMPQ    AX, BX
+	JGE     lcdone
+	VMOVUPD Z2, (DI)
+	ADDQ    $64, DI
+	INCQ    AX
+	JMP     lcpadloop
+
+lcdone:
+	VPTESTMQ Z24, Z24, K1
+	KORTESTW K1, K1
+	SETEQ    finite+40(FP)
+	VZEROUPPER
+	RET
+
+// func kthAVX512(work *[8]float64, half, k1 int, out *[8]float64)
+//
+// In every lane, work[:half] is ascending (A) and work[half:2·half]
+// descending (B, so B↑[j] = work[2·half−1−j]); it writes to out the k1-th
+// smallest (1-based) of the 2·half values: the least, over i, of
+// max(A[i−1], B↑[k1−i−1]), with A[−1] = B↑[−1] = −∞ and i from
+// max(0, k1−half) to min(k1, half).
+TEXT ·kthAVX512(SB), NOSPLIT, $0-32
+	MOVQ         work+0(FP), DI
+	MOVQ         half+8(FP), R8
+	MOVQ         k1+16(FP), R9
+	MOVQ         $0x7ff0000000000000, AX
+	VPBROADCASTQ AX, Z0
+	XORQ         R11, R11
+	MOVQ         R9, R10
+	SUBQ         R8, R10
+	CMPQ         R10, R11
+	CMOVQLT      R11, R10
+	MOVQ         R9, R12
+	CMPQ         R12, R8
+	CMOVQGT      R8, R12
+
+	// i = 0 (when lo = 0): B↑[k1−1] = work[2·half−k1].
+	TESTQ   R10, R10
+	JNE     knolo
+	LEAQ    (R8)(R8*1), AX
+	SUBQ    R9, AX
+	SHLQ    $6, AX
+	VMINPD  (DI)(AX*1), Z0, Z0
+
+knolo:
+	// i = k1 (when hi = k1): A[k1−1] = work[k1−1].
+	CMPQ    R12, R9
+	JNE     knohi
+	MOVQ    R9, AX
+	DECQ    AX
+	SHLQ    $6, AX
+	VMINPD  (DI)(AX*1), Z0, Z0
+
+knohi:
+	// 1 ≤ i ≤ k1−1 within [lo, hi]: max(work[i−1], work[2·half−k1+i]).
+	MOVQ    R10, CX
+	MOVQ    $1, AX
+	CMPQ    CX, AX
+	CMOVQLT AX, CX
+	MOVQ    R9, DX
+	DECQ    DX
+	CMPQ    DX, R12
+	CMOVQGT R12, DX
+	MOVQ    CX, AX
+	DECQ    AX
+	SHLQ    $6, AX
+	LEAQ    (DI)(AX*1), SI
+	LEAQ    (R8)(R8*1), AX
+	SUBQ    R9, AX
+	ADDQ    CX, AX
+	SHLQ    $6, AX
+	LEAQ    (DI)(AX*1), BX
+
+kmid:
+	CMPQ    CX, DX
+	JGT     kdone
+	VMOVUPD (SI), Z1
+	VMAXPD  (BX), Z1, Z1
+	VMINPD  Z1, Z0, Z0
+	ADDQ    $64, SI
+	ADDQ    $64, BX
+	INCQ    CX
+	JMP     kmid
+
+kdone:
+	MOVQ    out+24(FP), AX
+	VMOVUPD Z0, (AX)
+	VZEROUPPER
+	RET
+
+// func sumColsAVX512(work *[8]float64, s int, x, y, sum *[8]float64, cnt *[16]int64)
+//
+// In every lane, over the s vectors of work (s even), it sums the values
+// strictly between x and y (wires of even index into one partial sum, odd
+// into another, then added) and counts the values ≤ x (cnt[0:8]) and < y
+// (cnt[8:16]).
+TEXT ·sumColsAVX512(SB), NOSPLIT, $0-48
+	MOVQ         work+0(FP), DI
+	MOVQ         s+8(FP), CX
+	MOVQ         x+16(FP), AX
+	VMOVUPD      (AX), Z1
+	MOVQ         y+24(FP), AX
+	VMOVUPD      (AX), Z2
+	VPXORQ       Z4, Z4, Z4
+	VPXORQ       Z5, Z5, Z5
+	VPXORQ       Z10, Z10, Z10
+	VPXORQ       Z11, Z11, Z11
+	MOVQ         $1, AX
+	VPBROADCASTQ AX, Z9
+
+scloop:
+	CMPQ    CX, $2
+	JLT     scdone
+	VMOVUPD (DI), Z0
+	VCMPPD  $2, Z1, Z0, K1
+	VCMPPD  $1, Z2, Z0, K2
+	VCMPPD  $14, Z1, Z0, K2, K3
+	VPADDQ  Z9, Z10, K1, Z10
+	VPADDQ  Z9, Z11, K2, Z11
+	VADDPD  Z0, Z4, K3, Z4
+	VMOVUPD 64(DI), Z0
+	VCMPPD  $2, Z1, Z0, K1
+	VCMPPD  $1, Z2, Z0, K2
+	VCMPPD  $14, Z1, Z0, K2, K3
+	VPADDQ  Z9, Z10, K1, Z10
+	VPADDQ  Z9, Z11, K2, Z11
+	VADDPD  Z0, Z5, K3, Z5
+	ADDQ    $128, DI
+	SUBQ    $2, CX
+	JMP     scloop
+
+scdone:
+	VADDPD  Z5, Z4, Z4
+	MOVQ    sum+32(FP), AX
+	VMOVUPD Z4, (AX)
+	MOVQ    cnt+40(FP), AX
+	VMOVDQU64 Z10, (AX)
+	VMOVDQU64 Z11, 64(AX)
+	VZEROUPPER
+	RET

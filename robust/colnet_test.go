@@ -1,0 +1,191 @@
+//go:build amd64 && !purego
+
+package robust
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// The generated networks sort the first half of every lane ascending and
+// the second descending: random normal values, values in {0, 1, 2} (ties)
+// and random 0/1 inputs (by the 0/1 principle, a comparator network that
+// sorts every 0/1 input sorts every input; 300 trials × 8 lanes sample
+// them).
+func TestHalvesNetworks(t *testing.T) {
+	if !hasAVX512 {
+		t.Log("no AVX-512 here: the networks cannot run")
+		return
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, size := range []int{32, 64, 128} {
+		var w [128][8]float64
+		for trial := range 300 {
+			for i := range size {
+				for l := range 8 {
+					switch trial % 3 {
+					case 0:
+						w[i][l] = rng.NormFloat64()
+					case 1:
+						w[i][l] = float64(rng.IntN(3))
+					default:
+						w[i][l] = float64(rng.IntN(2))
+					}
+				}
+			}
+			orig := w
+			switch size {
+			case 32:
+				halves32AVX512((*[32][8]float64)(w[:32]))
+			case 64:
+				halves64AVX512((*[64][8]float64)(w[:64]))
+			default:
+				halves128AVX512(&w)
+			}
+			for l := range 8 {
+				for h := range 2 {
+					var got, want []float64
+					for i := h * size / 2; i < (h+1)*size/2; i++ {
+						got = append(got, w[i][l])
+						want = append(want, orig[i][l])
+					}
+					slices.Sort(want)
+					if h == 1 {
+						slices.Reverse(want)
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("size %d trial %d lane %d half %d: %v, want %v", size, trial, l, h, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// kthAVX512 gives the k-th smallest of an ascending and a descending run,
+// for every k, against a sort of both.
+func TestKthOfTwoRuns(t *testing.T) {
+	if !hasAVX512 {
+		t.Log("no AVX-512 here")
+		return
+	}
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, half := range []int{1, 2, 3, 16, 64} {
+		w := make([][8]float64, 2*half)
+		for range 20 {
+			var all [8][]float64
+			for l := range 8 {
+				a := make([]float64, 2*half)
+				for i := range a {
+					a[i] = float64(rng.IntN(4*half)) - float64(half)
+				}
+				slices.Sort(a[:half])
+				slices.Sort(a[half:])
+				slices.Reverse(a[half:])
+				for i := range a {
+					w[i][l] = a[i]
+				}
+				all[l] = slices.Clone(a)
+				slices.Sort(all[l])
+			}
+			for k1 := 1; k1 <= 2*half; k1++ {
+				var out [8]float64
+				kthAVX512(&w[0], half, k1, &out)
+				for l := range 8 {
+					if out[l] != all[l][k1-1] {
+						t.Fatalf("half %d k1 %d lane %d: %v, want %v", half, k1, l, out[l], all[l][k1-1])
+					}
+				}
+			}
+		}
+	}
+}
+
+// Median and TrimmedMean through the networks (17 ≤ n ≤ 128, columns in
+// whole eights, the rest through the selection) equal the references, for
+// sizes around the networks' widths.
+func TestNetworkRules(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	for _, n := range []int{17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129} {
+		const d = 8*9 + 5
+		ups := make([][]float64, n)
+		for i := range ups {
+			ups[i] = make([]float64, d)
+			for j := range ups[i] {
+				if j%3 == 0 {
+					ups[i][j] = float64(rng.IntN(3)) // ties
+				} else {
+					ups[i][j] = rng.NormFloat64() * math.Exp(3*rng.NormFloat64())
+				}
+			}
+		}
+		for _, f := range []int{0, 1, n / 4, (n - 1) / 2} {
+			for _, op := range []int{opMedian, opTrimmed} {
+				var s coordScratch
+				s.rows = ups
+				got := make([]float64, d)
+				if !s.run(got, op, f) {
+					t.Fatal("non-finite reported")
+				}
+				for j := range got {
+					col := make([]float64, n)
+					for i := range col {
+						col[i] = ups[i][j]
+					}
+					slices.Sort(col)
+					var want float64
+					if op == opMedian {
+						want = col[n/2]
+						if n%2 == 0 {
+							want = col[n/2-1]/2 + col[n/2]/2
+						}
+						if got[j] != want {
+							t.Fatalf("n=%d: median of column %d = %v, want %v", n, j, got[j], want)
+						}
+						continue
+					}
+					for _, v := range col[f : n-f] {
+						want += v
+					}
+					want /= float64(n - 2*f)
+					if math.Abs(got[j]-want) > 1e-12*(math.Abs(want)+math.Abs(col[0])+math.Abs(col[n-1])) {
+						t.Fatalf("n=%d f=%d: trimmed mean of column %d = %v, want %v", n, f, j, got[j], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// The checked-in networks are what the generator writes.
+func TestSortNetGenerated(t *testing.T) {
+	want, err := os.ReadFile("sortnet_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "sortnet_amd64.s")
+	if err := runGenerator(out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatal("sortnet_amd64.s is stale: run go generate ./robust")
+	}
+}
+
+func runGenerator(out string) error {
+	cmd := exec.Command("go", "run", "./internal/sortnetgen", "-out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, b)
+	}
+	return nil
+}
