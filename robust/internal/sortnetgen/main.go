@@ -16,9 +16,50 @@ import (
 
 var sizes = []int{32, 64, 128}
 
+// sort16 is a 60-comparator, 10-layer sorting network on 16 inputs (Green
+// 1969; Knuth, TAOCP vol. 3, 5.3.4), each pair putting the smaller value
+// first. main checks it on all 2^16 inputs of 0s and 1s (the 0/1
+// principle) before writing anything.
+var sort16 = [][2]int{
+	{0, 13}, {1, 12}, {2, 15}, {3, 14}, {4, 8}, {5, 6}, {7, 11}, {9, 10},
+	{0, 5}, {1, 7}, {2, 9}, {3, 4}, {6, 13}, {8, 14}, {10, 15}, {11, 12},
+	{0, 1}, {2, 3}, {4, 5}, {6, 8}, {7, 9}, {10, 11}, {12, 13}, {14, 15},
+	{0, 2}, {1, 3}, {4, 10}, {5, 11}, {6, 7}, {8, 9}, {12, 14}, {13, 15},
+	{1, 2}, {3, 12}, {4, 6}, {5, 7}, {8, 10}, {9, 11}, {13, 14},
+	{1, 4}, {2, 6}, {5, 8}, {7, 10}, {9, 13}, {11, 14},
+	{2, 4}, {3, 6}, {9, 12}, {11, 13},
+	{3, 5}, {6, 8}, {7, 9}, {10, 12},
+	{3, 4}, {5, 6}, {7, 8}, {9, 10}, {11, 12},
+	{6, 7}, {8, 9},
+}
+
+// checkSort16 reports whether sort16 sorts every 0/1 input.
+func checkSort16() bool {
+	for x := range 1 << 16 {
+		var v [16]int
+		for i := range v {
+			v[i] = x >> i & 1
+		}
+		for _, c := range sort16 {
+			if v[c[0]] > v[c[1]] {
+				v[c[0]], v[c[1]] = v[c[1]], v[c[0]]
+			}
+		}
+		for i := 1; i < 16; i++ {
+			if v[i-1] > v[i] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func main() {
 	out := flag.String("out", "sortnet_amd64.s", "output file")
 	flag.Parse()
+	if len(sort16) != 60 || !checkSort16() {
+		log.Fatal("sort16 is not a sorting network")
+	}
 	f, err := os.Create(*out)
 	if err != nil {
 		log.Fatal(err)
@@ -144,10 +185,17 @@ TEXT ·%[2]s(SB), NOSPLIT, $0-8
 	// The stages that sort blocks of 16 (k ≤ 16) in one pass over the
 	// blocks; then, for each larger merge, the far stages (j ≥ 16) by
 	// residue mod 16 and the near ones (j ≤ 8) by block of 16.
+	// The first pass sorts every block of 16 with a 60-comparator network
+	// (ascending for even blocks, descending for odd ones, as the bitonic
+	// merges that follow expect) instead of the bitonic network's 80.
 	var first []comparator
-	for _, x := range st {
-		if x.k <= 16 {
-			first = append(first, x.comps...)
+	for b := 0; b < s; b += 16 {
+		for _, c := range sort16 {
+			lo, hi := b+c[0], b+c[1]
+			if (b/16)%2 == 1 {
+				lo, hi = b+15-c[0], b+15-c[1]
+			}
+			first = append(first, comparator{lo, hi})
 		}
 	}
 	blocks16(w, s, first)
