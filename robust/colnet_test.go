@@ -3,6 +3,7 @@
 package robust
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -188,4 +189,70 @@ func runGenerator(out string) error {
 		return fmt.Errorf("%v: %s", err, b)
 	}
 	return nil
+}
+
+// FuzzNetworkRules: any finite values (bytes read as float64s, non-finite
+// replaced) for n = 17..128 updates of eight coordinates give, through the
+// networks, the medians and trimmed means of the definitions.
+func FuzzNetworkRules(f *testing.F) {
+	f.Add(make([]byte, 8*8*17), uint8(2))
+	seed := make([]byte, 8*8*100)
+	for i := range 8 * 100 {
+		binary.LittleEndian.PutUint64(seed[8*i:], math.Float64bits(float64(i%5)-2))
+	}
+	f.Add(seed, uint8(10))
+	f.Fuzz(func(t *testing.T, data []byte, fb uint8) {
+		n := len(data) / 64
+		if n < netMin || n > netMax {
+			return
+		}
+		rows := make([][]float64, n)
+		for i := range rows {
+			rows[i] = make([]float64, 8)
+			for j := range rows[i] {
+				v := math.Float64frombits(binary.LittleEndian.Uint64(data[64*i+8*j:]))
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					v = float64(i - j)
+				}
+				rows[i][j] = v
+			}
+		}
+		f := int(fb) % ((n + 1) / 2)
+		for _, op := range []int{opMedian, opTrimmed} {
+			var s coordScratch
+			s.rows = rows
+			got := make([]float64, 8)
+			if !s.run(got, op, f) {
+				t.Fatal("finite input reported as not finite")
+			}
+			for j := range got {
+				col := make([]float64, n)
+				for i := range col {
+					col[i] = rows[i][j]
+				}
+				slices.Sort(col)
+				if op == opMedian {
+					want := col[n/2]
+					if n%2 == 0 {
+						want = col[n/2-1]/2 + col[n/2]/2
+					}
+					if got[j] != want {
+						t.Fatalf("n=%d column %d: median %v, want %v", n, j, got[j], want)
+					}
+					continue
+				}
+				tol := 1e-9*math.Max(math.Abs(col[0]), math.Abs(col[n-1])) + 1e-300
+				if got[j] < col[f]-tol || got[j] > col[n-f-1]+tol {
+					t.Fatalf("n=%d f=%d column %d: trimmed mean %v outside [%v, %v]", n, f, j, got[j], col[f], col[n-f-1])
+				}
+				var want float64
+				for _, v := range col[f : n-f] {
+					want += v / float64(n-2*f)
+				}
+				if !math.IsInf(want, 0) && math.Abs(got[j]-want) > tol {
+					t.Fatalf("n=%d f=%d column %d: trimmed mean %v, want %v", n, f, j, got[j], want)
+				}
+			}
+		}
+	})
 }
