@@ -6,10 +6,12 @@
 
 // func halves32AVX512(work *[32][8]float64)
 //
-// Every lane of the 32 vectors of work goes through a bitonic network of
-// VMINPD/VMAXPD (merges up to 16 wires). The stages of each merge that
-// compare wires 16 or more apart run on the wires of one residue mod 16 at
-// a time, the others on blocks of 16 wires, in registers.
+// It sorts every lane of the first half of the 32 vectors of work
+// ascending and of the second half descending, with VMINPD/VMAXPD: blocks
+// of 16 by a 60-comparator network, then bitonic merges up to 16 wires.
+// The stages of a merge that compare wires 16 or more apart run on the
+// wires of one residue mod 16 at a time, the others on blocks of 16
+// wires, in registers.
 TEXT ·halves32AVX512(SB), NOSPLIT, $0-8
 	MOVQ work+0(FP), DI
 	VMOVUPD 0(DI), Z0
@@ -321,10 +323,12 @@ TEXT ·halves32AVX512(SB), NOSPLIT, $0-8
 
 // func halves64AVX512(work *[64][8]float64)
 //
-// Every lane of the 64 vectors of work goes through a bitonic network of
-// VMINPD/VMAXPD (merges up to 32 wires). The stages of each merge that
-// compare wires 16 or more apart run on the wires of one residue mod 16 at
-// a time, the others on blocks of 16 wires, in registers.
+// It sorts every lane of the first half of the 64 vectors of work
+// ascending and of the second half descending, with VMINPD/VMAXPD: blocks
+// of 16 by a 60-comparator network, then bitonic merges up to 32 wires.
+// The stages of a merge that compare wires 16 or more apart run on the
+// wires of one residue mod 16 at a time, the others on blocks of 16
+// wires, in registers.
 TEXT ·halves64AVX512(SB), NOSPLIT, $0-8
 	MOVQ work+0(FP), DI
 	VMOVUPD 0(DI), Z0
@@ -1516,10 +1520,12 @@ TEXT ·halves64AVX512(SB), NOSPLIT, $0-8
 
 // func halves128AVX512(work *[128][8]float64)
 //
-// Every lane of the 128 vectors of work goes through a bitonic network of
-// VMINPD/VMAXPD (merges up to 64 wires). The stages of each merge that
-// compare wires 16 or more apart run on the wires of one residue mod 16 at
-// a time, the others on blocks of 16 wires, in registers.
+// It sorts every lane of the first half of the 128 vectors of work
+// ascending and of the second half descending, with VMINPD/VMAXPD: blocks
+// of 16 by a 60-comparator network, then bitonic merges up to 64 wires.
+// The stages of a merge that compare wires 16 or more apart run on the
+// wires of one residue mod 16 at a time, the others on blocks of 16
+// wires, in registers.
 TEXT ·halves128AVX512(SB), NOSPLIT, $0-8
 	MOVQ work+0(FP), DI
 	VMOVUPD 0(DI), Z0

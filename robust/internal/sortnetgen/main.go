@@ -169,10 +169,12 @@ func gen(w *bufio.Writer, s, upTo int) {
 	fmt.Fprintf(w, `
 // func %[2]s(work *[%[1]d][8]float64)
 //
-// Every lane of the %[1]d vectors of work goes through a bitonic network of
-// VMINPD/VMAXPD (merges up to %[3]d wires). The stages of each merge that
-// compare wires 16 or more apart run on the wires of one residue mod 16 at
-// a time, the others on blocks of 16 wires, in registers.
+// It sorts every lane of the first half of the %[1]d vectors of work
+// ascending and of the second half descending, with VMINPD/VMAXPD: blocks
+// of 16 by a 60-comparator network, then bitonic merges up to %[3]d wires.
+// The stages of a merge that compare wires 16 or more apart run on the
+// wires of one residue mod 16 at a time, the others on blocks of 16
+// wires, in registers.
 TEXT ·%[2]s(SB), NOSPLIT, $0-8
 	MOVQ work+0(FP), DI
 `, s, name, upTo)
