@@ -32,6 +32,11 @@ func (ns *netSel) columns(out []float64, rows [][]float64, b, e, op, f int) (int
 	}
 	half := size / 2
 	w := &ns.work[0]
+	if op == opTrimmed && f == 0 {
+		for l := range ns.x {
+			ns.x[l], ns.y[l] = math.Inf(-1), math.Inf(1)
+		}
+	}
 	c := b
 	for ; c+8 <= e; c += 8 {
 		if !loadColsAVX512(&rows[0], m, 8*c, w, size) {
@@ -56,10 +61,7 @@ func (ns *netSel) columns(out []float64, rows [][]float64, b, e, op, f int) (int
 			for l := range o {
 				o[l] = ns.x[l]/2 + ns.y[l]/2
 			}
-		case f == 0:
-			for l := range ns.x {
-				ns.x[l], ns.y[l] = math.Inf(-1), math.Inf(1)
-			}
+		case f == 0: // the mean: every value lies strictly between ∓Inf
 			sumColsAVX512(w, size, &ns.x, &ns.y, &ns.sum, &ns.cnt)
 			for l := range o {
 				o[l] = ns.sum[l] / float64(m)
@@ -74,8 +76,7 @@ func (ns *netSel) columns(out []float64, rows [][]float64, b, e, op, f int) (int
 					o[l] = x
 					continue
 				}
-				s := ns.sum[l] + x*float64(ns.cnt[l]-int64(f)) + y*float64(int64(m-f)-ns.cnt[8+l])
-				o[l] = s / float64(m-2*f)
+				o[l] = trimmedFromParts(m, f, x, y, ns.sum[l], int(ns.cnt[l]), int(ns.cnt[8+l]))
 			}
 		}
 	}

@@ -135,26 +135,14 @@ func TestNetworkRules(t *testing.T) {
 					t.Fatal("non-finite reported")
 				}
 				for j := range got {
-					col := make([]float64, n)
-					for i := range col {
-						col[i] = ups[i][j]
-					}
-					slices.Sort(col)
-					var want float64
+					col := sortedColumn(ups, j)
 					if op == opMedian {
-						want = col[n/2]
-						if n%2 == 0 {
-							want = col[n/2-1]/2 + col[n/2]/2
-						}
-						if got[j] != want {
+						if want := sortedMedian(col); got[j] != want {
 							t.Fatalf("n=%d: median of column %d = %v, want %v", n, j, got[j], want)
 						}
 						continue
 					}
-					for _, v := range col[f : n-f] {
-						want += v
-					}
-					want /= float64(n - 2*f)
+					want := sortedTrimmedMean(col, f)
 					if math.Abs(got[j]-want) > 1e-12*(math.Abs(want)+math.Abs(col[0])+math.Abs(col[n-1])) {
 						t.Fatalf("n=%d f=%d: trimmed mean of column %d = %v, want %v", n, f, j, got[j], want)
 					}
@@ -226,17 +214,9 @@ func FuzzNetworkRules(f *testing.F) {
 				t.Fatal("finite input reported as not finite")
 			}
 			for j := range got {
-				col := make([]float64, n)
-				for i := range col {
-					col[i] = rows[i][j]
-				}
-				slices.Sort(col)
+				col := sortedColumn(rows, j)
 				if op == opMedian {
-					want := col[n/2]
-					if n%2 == 0 {
-						want = col[n/2-1]/2 + col[n/2]/2
-					}
-					if got[j] != want {
+					if want := sortedMedian(col); got[j] != want {
 						t.Fatalf("n=%d column %d: median %v, want %v", n, j, got[j], want)
 					}
 					continue
@@ -245,11 +225,7 @@ func FuzzNetworkRules(f *testing.F) {
 				if got[j] < col[f]-tol || got[j] > col[n-f-1]+tol {
 					t.Fatalf("n=%d f=%d column %d: trimmed mean %v outside [%v, %v]", n, f, j, got[j], col[f], col[n-f-1])
 				}
-				var want float64
-				for _, v := range col[f : n-f] {
-					want += v / float64(n-2*f)
-				}
-				if !math.IsInf(want, 0) && math.Abs(got[j]-want) > tol {
+				if want := sortedTrimmedMean(col, f); !math.IsInf(want, 0) && math.Abs(got[j]-want) > tol {
 					t.Fatalf("n=%d f=%d column %d: trimmed mean %v, want %v", n, f, j, got[j], want)
 				}
 			}

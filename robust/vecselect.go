@@ -163,8 +163,16 @@ func (s *vecSel) trimmedMean(a []float64, f int) float64 {
 		return x
 	}
 	sum, leX, ltY := s.sumBetween(a, x, y)
-	sum += x*float64(leX-f) + y*float64(n-f-ltY)
-	return sum / float64(n-f-f)
+	return trimmedFromParts(n, f, x, y, sum, leX, ltY)
+}
+
+// trimmedFromParts returns the mean of n values without the f smallest and
+// f largest, given x < y, the values of ranks f and n−f−1, the sum of the
+// values strictly between them, and the counts of values ≤ x and < y: the
+// kept copies of x are those of rank ≥ f (leX − f of them), the kept
+// copies of y those of rank ≤ n−f−1 (n − f − ltY of them).
+func trimmedFromParts(n, f int, x, y, between float64, leX, ltY int) float64 {
+	return (between + x*float64(leX-f) + y*float64(n-f-ltY)) / float64(n-f-f)
 }
 
 func minOf(a []float64) float64 {

@@ -125,11 +125,7 @@ func TestVecSelect(t *testing.T) {
 					t.Fatalf("simd=%v n=%d: median %v, want %v", simd, n, got, want)
 				}
 				f := rng.IntN((n + 1) / 2)
-				var ref float64 // the definition: sorted, trimmed, summed
-				for _, v := range sorted[f : n-f] {
-					ref += v
-				}
-				ref /= float64(n - 2*f)
+				ref := sortedTrimmedMean(sorted, f)
 				if got := s.trimmedMean(a, f); math.Abs(got-ref) > 1e-12*(math.Abs(ref)+maxAbs(sorted)) {
 					t.Fatalf("simd=%v n=%d f=%d: trimmed mean %v, want %v", simd, n, f, got, ref)
 				}
@@ -139,6 +135,37 @@ func TestVecSelect(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sortedMedian is the median by its definition, of sorted values: the
+// middle one, or the mean of the two middle ones.
+func sortedMedian(s []float64) float64 {
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return s[n/2-1]/2 + s[n/2]/2
+}
+
+// sortedTrimmedMean is the trimmed mean by its definition, of sorted
+// values: drop f at each end and average the rest, in order (each term
+// divided first, so that huge values do not overflow the sum).
+func sortedTrimmedMean(s []float64, f int) float64 {
+	var m float64
+	for _, v := range s[f : len(s)-f] {
+		m += v / float64(len(s)-2*f)
+	}
+	return m
+}
+
+// sortedColumn returns coordinate j of every row, sorted.
+func sortedColumn(rows [][]float64, j int) []float64 {
+	col := make([]float64, len(rows))
+	for i := range col {
+		col[i] = rows[i][j]
+	}
+	slices.Sort(col)
+	return col
 }
 
 func maxAbs(a []float64) float64 {
@@ -178,11 +205,7 @@ func FuzzVecSelect(f *testing.F) {
 		f := int(fb) % ((n + 1) / 2)
 		for _, simd := range kernelModes() {
 			s := newVecSel(n, simd)
-			want := sorted[n/2]
-			if n%2 == 0 {
-				want = sorted[n/2-1]/2 + sorted[n/2]/2
-			}
-			if got := s.median(slices.Clone(a)); got != want {
+			if got, want := s.median(slices.Clone(a)), sortedMedian(sorted); got != want {
 				t.Fatalf("simd=%v: median of %v = %v, want %v", simd, a, got, want)
 			}
 			got := s.trimmedMean(slices.Clone(a), f)
@@ -190,11 +213,7 @@ func FuzzVecSelect(f *testing.F) {
 			if got < sorted[f]-tol || got > sorted[n-f-1]+tol {
 				t.Fatalf("simd=%v f=%d: trimmed mean %v outside [%v, %v]", simd, f, got, sorted[f], sorted[n-f-1])
 			}
-			var ref float64
-			for _, v := range sorted[f : n-f] {
-				ref += v / float64(n-2*f)
-			}
-			if math.Abs(got-ref) > tol && !math.IsInf(ref, 0) {
+			if ref := sortedTrimmedMean(sorted, f); math.Abs(got-ref) > tol && !math.IsInf(ref, 0) {
 				t.Fatalf("simd=%v f=%d: trimmed mean %v, want %v", simd, f, got, ref)
 			}
 		}

@@ -30,7 +30,7 @@ type Setup struct {
 const (
 	setupMagic   = "FRS"
 	setupVersion = 1
-	setupWeighed = 2
+	setupWeighted = 2
 	setupFixed   = len(setupMagic) + 1 + 4 + 4 + 4 + 1 + 4 + 1 + 8 + 32 + 4 + 8 + 4
 	maxNameLen   = 1<<16 - 1
 )
@@ -58,7 +58,7 @@ func (s *Setup) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, size)
 	b = append(b, setupMagic...)
 	if s.WeightCap > 0 {
-		b = append(b, setupWeighed)
+		b = append(b, setupWeighted)
 	} else {
 		b = append(b, setupVersion)
 	}
@@ -98,11 +98,11 @@ func (s *Setup) UnmarshalBinary(data []byte) error {
 	if len(data) < setupFixed {
 		return bad("%d bytes, want at least %d", len(data), setupFixed)
 	}
-	if string(data[:3]) != setupMagic || data[3] != setupVersion && data[3] != setupWeighed {
+	if string(data[:3]) != setupMagic || data[3] != setupVersion && data[3] != setupWeighted {
 		return bad("bad header")
 	}
-	weighed := data[3] == setupWeighed
-	if weighed && len(data) < setupFixed+8 {
+	weighted := data[3] == setupWeighted
+	if weighted && len(data) < setupFixed+8 {
 		return bad("%d bytes, want at least %d", len(data), setupFixed+8)
 	}
 	d := data[4:]
@@ -130,7 +130,7 @@ func (s *Setup) UnmarshalBinary(data []byte) error {
 	clip := math.Float64frombits(binary.BigEndian.Uint64(d))
 	d = d[8:]
 	var weightCap float64
-	if weighed {
+	if weighted {
 		weightCap = math.Float64frombits(binary.BigEndian.Uint64(d))
 		d = d[8:]
 		if !(weightCap > 0) || math.IsInf(weightCap, 0) {
