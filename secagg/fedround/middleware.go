@@ -208,11 +208,11 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 
 // weighted returns the input of a client with capped weights: w·Δ with Δ
 // clamped to [-clip, clip], then w·clip, where w = min(weight/cap, 1).
-func weighted(delta []float64, weight, clip, cap float64) ([]float64, error) {
+func weighted(delta []float64, weight, clip, weightCap float64) ([]float64, error) {
 	if !(weight > 0) || math.IsInf(weight, 0) {
 		return nil, fmt.Errorf("%w: %v", fl.ErrBadWeight, weight)
 	}
-	w := min(weight/cap, 1)
+	w := min(weight/weightCap, 1)
 	x := make([]float64, len(delta)+1)
 	for j, v := range delta {
 		x[j] = w * min(max(v, -clip), clip)

@@ -66,8 +66,8 @@ type round struct {
 // Run runs one round of secure aggregation with the clients of rc (secagg
 // ids 1..n in sampling order) and writes the round's update to dst: the
 // mean of the survivors' clipped deltas, weighted with capped weights if
-// Config.WeightCap > 0 (or what Config.Release makes of their sum). It returns the number of survivors, the clients whose
-// inputs are in the sum. It fails, leaving dst unspecified, when the
+// Config.WeightCap > 0 (or what Config.Release makes of their sum). It
+// returns the number of survivors, the clients whose inputs are in the sum. It fails, leaving dst unspecified, when the
 // round cannot run (see [Config.RoundParams]), when fewer than t clients
 // remain at any step (the error wraps secagg.ErrBelowThreshold), when a
 // dealer's shares cannot be repaired, when a hook fails, or when ctx is
