@@ -28,11 +28,11 @@ type Setup struct {
 // bytes). Integers big-endian. Version 1 (no weight cap) is written when
 // the cap is 0, so unweighted setups keep their bytes.
 const (
-	setupMagic   = "FRS"
-	setupVersion = 1
+	setupMagic    = "FRS"
+	setupVersion  = 1
 	setupWeighted = 2
-	setupFixed   = len(setupMagic) + 1 + 4 + 4 + 4 + 1 + 4 + 1 + 8 + 32 + 4 + 8 + 4
-	maxNameLen   = 1<<16 - 1
+	setupFixed    = len(setupMagic) + 1 + 4 + 4 + 4 + 1 + 4 + 1 + 8 + 32 + 4 + 8 + 4
+	maxNameLen    = 1<<16 - 1
 )
 
 // MarshalBinary encodes s.
