@@ -39,16 +39,17 @@ func (ns *netSel) columns(out []float64, rows [][]float64, b, e, op, f int) (int
 	}
 	c := b
 	for ; c+8 <= e; c += 8 {
-		if !loadColsAVX512(&rows[0], m, 8*c, w, size) {
-			return c, false
-		}
+		var finite bool
 		switch size {
 		case 32:
-			halves32AVX512((*[32][8]float64)(ns.work[:32]))
+			finite = halves32AVX512(&rows[0], m, 8*c, (*[32][8]float64)(ns.work[:32]))
 		case 64:
-			halves64AVX512((*[64][8]float64)(ns.work[:64]))
+			finite = halves64AVX512(&rows[0], m, 8*c, (*[64][8]float64)(ns.work[:64]))
 		default:
-			halves128AVX512(&ns.work)
+			finite = halves128AVX512(&rows[0], m, 8*c, &ns.work)
+		}
+		if !finite {
+			return c, false
 		}
 		o := out[c-b : c-b+8]
 		switch {

@@ -14,11 +14,12 @@ import (
 	"testing"
 )
 
-// The generated networks sort the first half of every lane ascending and
-// the second descending: random normal values, values in {0, 1, 2} (ties)
-// and random 0/1 inputs (by the 0/1 principle, a comparator network that
-// sorts every 0/1 input sorts every input; 300 trials × 8 lanes sample
-// them).
+// The generated networks load the n updates' values (padding with +Inf)
+// and sort the first half of every lane ascending and the second
+// descending: random normal values, values in {0, 1, 2} (ties) and random
+// 0/1 inputs (by the 0/1 principle, a comparator network that sorts every
+// 0/1 input sorts every input; 300 trials × 8 lanes sample them), for
+// n from 1 to the network's size, at a nonzero offset in the rows.
 func TestHalvesNetworks(t *testing.T) {
 	if !hasAVX512 {
 		t.Log("no AVX-512 here: the networks cannot run")
@@ -28,42 +29,61 @@ func TestHalvesNetworks(t *testing.T) {
 	for _, size := range []int{32, 64, 128} {
 		var w [128][8]float64
 		for trial := range 300 {
+			n := size/2 + 1 + rng.IntN(size/2)
+			if trial%5 == 0 {
+				n = 1 + rng.IntN(size)
+			}
+			rows := make([][]float64, n)
+			var vals [128][8]float64
 			for i := range size {
 				for l := range 8 {
-					switch trial % 3 {
-					case 0:
-						w[i][l] = rng.NormFloat64()
-					case 1:
-						w[i][l] = float64(rng.IntN(3))
+					switch {
+					case i >= n:
+						vals[i][l] = math.Inf(1)
+					case trial%3 == 0:
+						vals[i][l] = rng.NormFloat64()
+					case trial%3 == 1:
+						vals[i][l] = float64(rng.IntN(3))
 					default:
-						w[i][l] = float64(rng.IntN(2))
+						vals[i][l] = float64(rng.IntN(2))
 					}
 				}
+				if i < n {
+					rows[i] = make([]float64, 16)
+					copy(rows[i][3:], vals[i][:]) // at offset 3 values
+				}
 			}
-			orig := w
+			var finite bool
 			switch size {
 			case 32:
-				halves32AVX512((*[32][8]float64)(w[:32]))
+				finite = halves32AVX512(&rows[0], n, 24, (*[32][8]float64)(w[:32]))
 			case 64:
-				halves64AVX512((*[64][8]float64)(w[:64]))
+				finite = halves64AVX512(&rows[0], n, 24, (*[64][8]float64)(w[:64]))
 			default:
-				halves128AVX512(&w)
+				finite = halves128AVX512(&rows[0], n, 24, &w)
+			}
+			if !finite {
+				t.Fatalf("size %d n %d: finite values reported as not finite", size, n)
 			}
 			for l := range 8 {
 				for h := range 2 {
 					var got, want []float64
 					for i := h * size / 2; i < (h+1)*size/2; i++ {
 						got = append(got, w[i][l])
-						want = append(want, orig[i][l])
+						want = append(want, vals[i][l])
 					}
 					slices.Sort(want)
 					if h == 1 {
 						slices.Reverse(want)
 					}
 					if !slices.Equal(got, want) {
-						t.Fatalf("size %d trial %d lane %d half %d: %v, want %v", size, trial, l, h, got, want)
+						t.Fatalf("size %d n %d trial %d lane %d half %d: %v, want %v", size, n, trial, l, h, got, want)
 					}
 				}
+			}
+			rows[rng.IntN(n)][3+rng.IntN(8)] = math.NaN()
+			if halves128AVX512(&rows[0], n, 24, &w) {
+				t.Fatalf("n %d: a NaN not reported", n)
 			}
 		}
 	}

@@ -278,52 +278,6 @@ g8done:
 	VZEROUPPER
 	RET
 
-// func loadColsAVX512(rows *[]float64, n, off int, work *[8]float64, s int) (finite bool)
-//
-// It sets work[i] to the eight values at byte offset off of row i, for
-// i < n, and to +Inf for n ≤ i < s, and reports whether the values read
-// are all finite.
-TEXT ·loadColsAVX512(SB), NOSPLIT, $0-41
-	MOVQ   rows+0(FP), SI
-	MOVQ   n+8(FP), CX
-	MOVQ   off+16(FP), DX
-	MOVQ   work+24(FP), DI
-	MOVQ   s+32(FP), BX
-	VPXORQ Z24, Z24, Z24
-	XORQ   AX, AX
-
-lcload:
-	CMPQ    AX, CX
-	JGE     lcpad
-	MOVQ    (SI), R8
-	VMOVUPD (R8)(DX*1), Z0
-	VSUBPD  Z0, Z0, Z1
-	VPORQ   Z1, Z24, Z24
-	VMOVUPD Z0, (DI)
-	ADDQ    $24, SI
-	ADDQ    $64, DI
-	INCQ    AX
-	JMP     lcload
-
-lcpad:
-	MOVQ         $0x7ff0000000000000, R8
-	VPBROADCASTQ R8, Z2
-
-lcpadloop:
-	CMPQ    AX, BX
-	JGE     lcdone
-	VMOVUPD Z2, (DI)
-	ADDQ    $64, DI
-	INCQ    AX
-	JMP     lcpadloop
-
-lcdone:
-	VPTESTMQ Z24, Z24, K1
-	KORTESTW K1, K1
-	SETEQ    finite+40(FP)
-	VZEROUPPER
-	RET
-
 // func kthAVX512(work *[8]float64, half, k1 int, out *[8]float64)
 //
 // In every lane, work[:half] is ascending (A) and work[half:2·half]

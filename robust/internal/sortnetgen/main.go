@@ -71,7 +71,7 @@ func main() {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `#include "textflag.h"`)
 	for _, s := range sizes {
-		gen(w, s, s/2)
+		gen(w, s)
 	}
 	if err := w.Flush(); err != nil {
 		log.Fatal(err)
@@ -113,16 +113,21 @@ func network(s int) []stage {
 	return out
 }
 
-// block emits the loading of wires ws from the workspace (DI) into
-// registers, the comparators cs (all among ws), and the stores back.
-func block(w *bufio.Writer, ws []int, cs []comparator) {
+// block emits the loading of wires ws into registers (from the workspace
+// at DI, or by load when it is not nil), the comparators cs (all among
+// ws), and the stores of the wires back to the workspace.
+func block(w *bufio.Writer, ws []int, cs []comparator, load func(wire, reg int)) {
 	reg := map[int]int{}
 	var free []int
 	for i, x := range ws {
 		reg[x] = i
-		fmt.Fprintf(w, "\tVMOVUPD %d(DI), Z%d\n", 64*x, i)
+		if load != nil {
+			load(x, i)
+		} else {
+			fmt.Fprintf(w, "\tVMOVUPD %d(DI), Z%d\n", 64*x, i)
+		}
 	}
-	for r := len(ws); r < 32; r++ {
+	for r := len(ws); r < firstReserved; r++ {
 		free = append(free, r)
 	}
 	for _, c := range cs {
@@ -140,9 +145,14 @@ func block(w *bufio.Writer, ws []int, cs []comparator) {
 	}
 }
 
+// firstReserved is the first of the registers block leaves alone: Z29 (a
+// scratch of the loads), Z30 (the OR of v − v over the values loaded:
+// zero iff all are finite) and Z31 (+Inf, the padding).
+const firstReserved = 29
+
 // blocks16 emits one pass over the blocks of 16 wires, each with the
-// comparators of cs inside it.
-func blocks16(w *bufio.Writer, s int, cs []comparator) {
+// comparators of cs inside it; load, if not nil, brings the wires in.
+func blocks16(w *bufio.Writer, s int, cs []comparator, load func(wire, reg int)) {
 	for b := 0; b < s; b += 16 {
 		var ws []int
 		for x := b; x < b+16; x++ {
@@ -154,30 +164,43 @@ func blocks16(w *bufio.Writer, s int, cs []comparator) {
 				in = append(in, c)
 			}
 		}
-		block(w, ws, in)
+		block(w, ws, in, load)
 	}
 }
 
-// gen emits the bitonic network on s wires up to merges of size upTo: with
-// upTo = s it sorts the s vectors ascending (sortNet<s>); with upTo = s/2
-// it sorts the first half ascending and the second descending (halves<s>).
-func gen(w *bufio.Writer, s, upTo int) {
-	name := fmt.Sprintf("sortNet%dAVX512", s)
-	if upTo < s {
-		name = fmt.Sprintf("halves%dAVX512", s)
-	}
+// gen emits halves<s>AVX512: the values at byte offset off of the n
+// updates (padded with +Inf to s wires) with the first half sorted
+// ascending and the second descending, lane by lane, by the bitonic
+// network on s wires up to merges of s/2 wires.
+func gen(w *bufio.Writer, s int) {
+	name := fmt.Sprintf("halves%dAVX512", s)
+	upTo := s / 2
 	fmt.Fprintf(w, `
-// func %[2]s(work *[%[1]d][8]float64)
+// func %[2]s(rows *[]float64, n, off int, work *[%[1]d][8]float64) (finite bool)
 //
-// It sorts every lane of the first half of the %[1]d vectors of work
-// ascending and of the second half descending, with VMINPD/VMAXPD: blocks
-// of 16 by a 60-comparator network, then bitonic merges up to %[3]d wires.
-// The stages of a merge that compare wires 16 or more apart run on the
-// wires of one residue mod 16 at a time, the others on blocks of 16
-// wires, in registers.
-TEXT ·%[2]s(SB), NOSPLIT, $0-8
-	MOVQ work+0(FP), DI
+// It loads the eight values at byte offset off of rows[i] into wire i for
+// i < n (+Inf for n ≤ i < %[1]d), then sorts every lane of the first %[3]d
+// wires ascending and of the last %[3]d descending, with VMINPD/VMAXPD:
+// blocks of 16 by a 60-comparator network (as they are loaded), then
+// bitonic merges up to %[3]d wires. The stages of a merge that compare
+// wires 16 or more apart run on the wires of one residue mod 16 at a time,
+// the others on blocks of 16 wires, in registers; between passes the wires
+// live in work. It reports whether every value loaded is finite.
+TEXT ·%[2]s(SB), NOSPLIT, $0-33
+	MOVQ         rows+0(FP), SI
+	MOVQ         n+8(FP), CX
+	MOVQ         off+16(FP), DX
+	MOVQ         work+24(FP), DI
+	VPXORQ       Z30, Z30, Z30
+	MOVQ         $0x7ff0000000000000, AX
+	VPBROADCASTQ AX, Z31
 `, s, name, upTo)
+	load := func(x, r int) {
+		fmt.Fprintf(w, "\tCMPQ CX, $%d\n\tJLE %s_pad%d\n", x, name, x)
+		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Z%d\n", 24*x, r)
+		fmt.Fprintf(w, "\tVSUBPD Z%[1]d, Z%[1]d, Z29\n\tVPORQ Z29, Z30, Z30\n", r)
+		fmt.Fprintf(w, "\tJMP %s_in%d\n%s_pad%d:\n\tVMOVAPD Z31, Z%d\n%s_in%d:\n", name, x, name, x, r, name, x)
+	}
 	var st []stage
 	for _, x := range network(s) {
 		if x.k <= upTo {
@@ -200,7 +223,8 @@ TEXT ·%[2]s(SB), NOSPLIT, $0-8
 			first = append(first, comparator{lo, hi})
 		}
 	}
-	blocks16(w, s, first)
+	blocks16(w, s, first, load)
+	fmt.Fprintln(w, "\tVPTESTMQ Z30, Z30, K1\n\tKORTESTW K1, K1\n\tSETEQ finite+32(FP)")
 	for k := 32; k <= upTo; k *= 2 {
 		var far, near []comparator
 		for _, x := range st {
@@ -223,9 +247,9 @@ TEXT ·%[2]s(SB), NOSPLIT, $0-8
 					cs = append(cs, c)
 				}
 			}
-			block(w, ws, cs)
+			block(w, ws, cs, nil)
 		}
-		blocks16(w, s, near)
+		blocks16(w, s, near, nil)
 	}
 	fmt.Fprintln(w, "\tVZEROUPPER")
 	fmt.Fprintln(w, "\tRET")
