@@ -23,7 +23,7 @@ func ExampleServer() {
 	pool, _ := transport.NewMemory(transport.MemoryConfig{
 		IDs: []string{"a", "b", "c"},
 		Factory: func(id string) (fl.Handler, error) {
-			return fl.NewClient(clients[id], nil), nil
+			return fl.NewHandler(clients[id], nil), nil
 		},
 	})
 	cfg := fl.DefaultServerConfig()
@@ -62,7 +62,7 @@ func ExampleChain() {
 			return next.Handle(ctx, m)
 		})
 	}
-	h := fl.Chain(fl.NewClient(meanSeeker{5, 1}, nil), logged)
+	h := fl.Wrap(fl.NewHandler(meanSeeker{5, 1}, nil), logged)
 	r, _ := h.Handle(context.Background(), &fl.Message{Type: fl.TypeTrain, Round: 7, Params: []float64{1}})
 	fmt.Println(r.Type, r.Params, r.Weight)
 	// Output:

@@ -1,7 +1,6 @@
 package fl
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -10,45 +9,6 @@ import (
 
 	"github.com/fedgo/fedgo/internal/vec"
 )
-
-// Errors returned by the aggregators and by update validation.
-var (
-	ErrNoUpdates     = errors.New("fl: no updates to aggregate")
-	ErrLength        = errors.New("fl: wrong vector length")
-	ErrNotFinite     = errors.New("fl: value is NaN or Inf")
-	ErrBadWeight     = errors.New("fl: weight is not finite and positive")
-	ErrDuplicate     = errors.New("fl: duplicate update from one client")
-	ErrUnknownClient = errors.New("fl: update from a client that was not asked")
-)
-
-// ClientError is an error caused by one client: a rejected update, a failed
-// or timed-out call. Err is one of the package's sentinel errors or the
-// error the client or transport returned.
-type ClientError struct {
-	Client string
-	Err    error
-}
-
-func (e *ClientError) Error() string { return fmt.Sprintf("client %q: %v", e.Client, e.Err) }
-
-// Unwrap returns e.Err.
-func (e *ClientError) Unwrap() error { return e.Err }
-
-// CheckUpdate reports whether u can be aggregated into a model of dim
-// parameters: the right length, a finite positive weight, and no NaN or Inf.
-// The error is a [*ClientError] naming u.Client.
-func CheckUpdate(u *Update, dim int) error {
-	if len(u.Delta) != dim {
-		return &ClientError{u.Client, fmt.Errorf("%w: %d, want %d", ErrLength, len(u.Delta), dim)}
-	}
-	if !(u.Weight > 0) || math.IsInf(u.Weight, 0) {
-		return &ClientError{u.Client, fmt.Errorf("%w: %v", ErrBadWeight, u.Weight)}
-	}
-	if i := vec.FirstNonFinite(u.Delta); i >= 0 {
-		return &ClientError{u.Client, fmt.Errorf("%w: coordinate %d is %v", ErrNotFinite, i, u.Delta[i])}
-	}
-	return nil
-}
 
 // FedAvg is the example-weighted mean of the updates (McMahan et al. 2017,
 // "Communication-Efficient Learning of Deep Networks from Decentralized
@@ -72,13 +32,16 @@ type FedAvg struct {
 
 var _ Aggregator = (*FedAvg)(nil)
 
-// Mean returns the unweighted mean aggregator.
-func Mean() *FedAvg { return &FedAvg{Unweighted: true} }
+// UnweightedMean returns the unweighted mean aggregator.
+func UnweightedMean() *FedAvg { return &FedAvg{Unweighted: true} }
 
 // Aggregate writes the (weighted) mean of updates to dst. It returns an
 // error, leaving dst unspecified, if there are no updates, a length differs
-// from len(dst), or a weight is not finite and positive. It does not scan
-// for NaN (see [CheckUpdate]; the server does that before aggregating).
+// from len(dst), a weight is not finite and positive, or a value is NaN or
+// Inf (the error then names the first such update). It finds non-finite
+// input without a pass of its own over the updates: a NaN or Inf in any
+// update makes the weighted sum non-finite, so only dst is scanned, and the
+// updates only when it is.
 func (a *FedAvg) Aggregate(dst []float64, updates []Update) error {
 	if len(updates) == 0 {
 		return ErrNoUpdates
@@ -91,13 +54,13 @@ func (a *FedAvg) Aggregate(dst []float64, updates []Update) error {
 	for i := range updates {
 		u := &updates[i]
 		if len(u.Delta) != len(dst) {
-			return &ClientError{u.Client, fmt.Errorf("%w: %d, want %d", ErrLength, len(u.Delta), len(dst))}
+			return &ClientError{Client: u.Client, Err: fmt.Errorf("%w: %d, want %d", ErrLength, len(u.Delta), len(dst))}
 		}
 		w := 1.0
 		if !a.Unweighted {
 			w = u.Weight
 			if !(w > 0) || math.IsInf(w, 0) {
-				return &ClientError{u.Client, fmt.Errorf("%w: %v", ErrBadWeight, w)}
+				return &ClientError{Client: u.Client, Err: fmt.Errorf("%w: %v", ErrBadWeight, w)}
 			}
 		}
 		coef[i] = w
@@ -113,6 +76,14 @@ func (a *FedAvg) Aggregate(dst []float64, updates []Update) error {
 		a.par = new(parSum)
 	}
 	a.par.weightedSum(dst, updates, coef, a.Workers)
+	if vec.FirstNonFinite(dst) >= 0 {
+		for i := range updates {
+			if err := CheckUpdate(&updates[i], len(dst)); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("%w: the weighted mean overflows", ErrNotFinite)
+	}
 	return nil
 }
 

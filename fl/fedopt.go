@@ -248,3 +248,46 @@ func unmarshalVectors(b []byte, want int) ([][]float64, error) {
 	}
 	return out, nil
 }
+
+// Validate reports a learning rate that is negative or not finite.
+func (o SGD) Validate() error { return checkLR("SGD", o.LR) }
+
+// Validate reports a learning rate or momentum out of range.
+func (o *FedAvgM) Validate() error {
+	if err := checkLR("FedAvgM", o.LR); err != nil {
+		return err
+	}
+	if !(o.Momentum >= 0 && o.Momentum < 1) {
+		return fmt.Errorf("FedAvgM.Momentum = %v, want in [0, 1)", o.Momentum)
+	}
+	return nil
+}
+
+// Validate reports a hyperparameter out of range.
+func (o *Adaptive) Validate() error {
+	if o.Rule < RuleAdam || o.Rule > RuleAdagrad {
+		return fmt.Errorf("Adaptive.Rule = %d is unknown", o.Rule)
+	}
+	if err := checkLR("Adaptive", o.LR); err != nil {
+		return err
+	}
+	for _, b := range []struct {
+		name string
+		v    float64
+	}{{"Beta1", o.Beta1}, {"Beta2", o.Beta2}} {
+		if !(b.v >= 0 && b.v < 1) {
+			return fmt.Errorf("Adaptive.%s = %v, want in [0, 1)", b.name, b.v)
+		}
+	}
+	if !(o.Tau >= 0) || math.IsInf(o.Tau, 0) {
+		return fmt.Errorf("Adaptive.Tau = %v, want finite and ≥ 0", o.Tau)
+	}
+	return nil
+}
+
+func checkLR(name string, lr float64) error {
+	if !(lr >= 0) || math.IsInf(lr, 0) {
+		return fmt.Errorf("%s.LR = %v, want finite and > 0 (0 means the default)", name, lr)
+	}
+	return nil
+}

@@ -1,16 +1,22 @@
 package fl
 
 import (
+	"encoding/json"
+	"maps"
 	"math"
 	"time"
 )
 
 // Failure reasons counted in [RoundStats.Failures].
 const (
-	FailError    = "error"    // the client or the transport returned an error
-	FailTimeout  = "timeout"  // no answer before the round's deadline
-	FailRejected = "rejected" // the answer was malformed: NaN/Inf, wrong length, bad weight, wrong round or type
-	FailDup      = "duplicate"
+	FailError    = "error"     // the client or the transport returned an error
+	FailTimeout  = "timeout"   // no answer before the round's deadline
+	FailRejected = "rejected"  // the answer was malformed: NaN/Inf, wrong length, bad weight, wrong round or type
+	FailDup      = "duplicate" // a second answer from a client already counted
+	// FailUnreachable: a sampled client that is registered but not
+	// reachable now. Counted as a dropout of a sampled client, as the
+	// privacy accounting of fixed-size sampling requires.
+	FailUnreachable = "unreachable"
 )
 
 // RoundStats describe one round, as recorded in [History] and passed to
@@ -32,10 +38,6 @@ type RoundStats struct {
 	Seconds      float64        `json:"seconds"`            // wall time of the round
 }
 
-// AddFailure counts one lost client contribution under reason (one of the
-// Fail... constants, or a protocol's own).
-func (s *RoundStats) AddFailure(reason string) { s.fail(reason) }
-
 func (s *RoundStats) fail(reason string) {
 	if s.Failures == nil {
 		s.Failures = map[string]int{}
@@ -47,6 +49,91 @@ func (s *RoundStats) fail(reason string) {
 // History is the record of every round run so far.
 type History struct {
 	Rounds []RoundStats `json:"rounds"`
+}
+
+// Clone returns a deep copy of h.
+func (h *History) Clone() *History {
+	out := &History{Rounds: make([]RoundStats, len(h.Rounds))}
+	for i, r := range h.Rounds {
+		out.Rounds[i] = r.clone()
+	}
+	return out
+}
+
+func (s RoundStats) clone() RoundStats {
+	s.Failures = maps.Clone(s.Failures)
+	s.Eval = maps.Clone(s.Eval)
+	s.Central = maps.Clone(s.Central)
+	s.Extra = maps.Clone(s.Extra)
+	return s
+}
+
+// MarshalJSON writes s with a TrainLoss that is not finite (no loss was
+// reported) as null, so that a History always marshals.
+func (s RoundStats) MarshalJSON() ([]byte, error) {
+	type plain RoundStats
+	return json.Marshal(struct {
+		plain
+		TrainLoss *float64 `json:"train_loss"`
+	}{plain(s), finiteOrNil(s.TrainLoss)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; a null TrainLoss is NaN.
+func (s *RoundStats) UnmarshalJSON(b []byte) error {
+	type plain RoundStats
+	var v struct {
+		plain
+		TrainLoss *float64 `json:"train_loss"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = RoundStats(v.plain)
+	s.TrainLoss = math.NaN()
+	if v.TrainLoss != nil {
+		s.TrainLoss = *v.TrainLoss
+	}
+	return nil
+}
+
+// MarshalJSON writes m as a JSON object with sorted keys, and a value that
+// is NaN or ±Inf as null.
+func (m Metrics) MarshalJSON() ([]byte, error) {
+	if m == nil {
+		return []byte("null"), nil
+	}
+	out := make(map[string]*float64, len(m))
+	for k, v := range m {
+		out[k] = finiteOrNil(v)
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; null is NaN.
+func (m *Metrics) UnmarshalJSON(b []byte) error {
+	var in map[string]*float64
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	if in == nil {
+		*m = nil
+		return nil
+	}
+	*m = make(Metrics, len(in))
+	for k, v := range in {
+		(*m)[k] = math.NaN()
+		if v != nil {
+			(*m)[k] = *v
+		}
+	}
+	return nil
+}
+
+func finiteOrNil(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
 }
 
 // Last returns the last round's stats, or the zero value.
@@ -80,34 +167,6 @@ func (h *History) Totals() (bytesUp, bytesDown int64, failed int, trainSeconds f
 		trainSeconds += r.TrainSeconds
 	}
 	return
-}
-
-// Observer is told when rounds start and end. Its methods are called from
-// the goroutine running [Server.Run], so they must not block for long.
-type Observer interface {
-	RoundStart(round int, sampled []string)
-	RoundEnd(stats RoundStats)
-}
-
-// ObserverFuncs adapts a pair of functions, either of which may be nil, to
-// an [Observer].
-type ObserverFuncs struct {
-	Start func(round int, sampled []string)
-	End   func(stats RoundStats)
-}
-
-// RoundStart calls o.Start if it is set.
-func (o ObserverFuncs) RoundStart(round int, sampled []string) {
-	if o.Start != nil {
-		o.Start(round, sampled)
-	}
-}
-
-// RoundEnd calls o.End if it is set.
-func (o ObserverFuncs) RoundEnd(stats RoundStats) {
-	if o.End != nil {
-		o.End(stats)
-	}
 }
 
 // secondsSince is time.Since in seconds.

@@ -1,75 +1,82 @@
 package fl
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
-func population(n int) []string {
-	p := make([]string, n)
-	for i := range p {
-		p[i] = fmt.Sprintf("c%05d", i)
+// checkIndices fails unless idx are distinct and in [0, n).
+func checkIndices(t *testing.T, what string, idx []int, n int) {
+	t.Helper()
+	seen := map[int]bool{}
+	for _, i := range idx {
+		if i < 0 || i >= n || seen[i] {
+			t.Fatalf("%s: index %d out of range or repeated (n = %d)", what, i, n)
+		}
+		seen[i] = true
 	}
-	return p
 }
 
 func TestUniformSample(t *testing.T) {
-	pop := population(50)
+	const n = 50
 	for _, tc := range []struct {
 		s    Uniform
 		want int
 	}{{Uniform{Count: 10}, 10}, {Uniform{Fraction: 0.1}, 5}, {Uniform{Fraction: 0.01}, 1}, {Uniform{}, 50}, {Uniform{Count: 80}, 50}} {
-		got := tc.s.Sample(rand.New(rand.NewPCG(1, 1)), pop)
+		got := tc.s.Sample(rand.New(rand.NewPCG(1, 1)), n)
 		if len(got) != tc.want {
 			t.Errorf("%+v: %d clients, want %d", tc.s, len(got), tc.want)
 		}
-		seen := map[string]bool{}
-		for _, id := range got {
-			if seen[id] {
-				t.Fatalf("%+v: %s drawn twice", tc.s, id)
-			}
-			seen[id] = true
-		}
+		checkIndices(t, "uniform", got, n)
 	}
 	// Every client is drawn with probability k/N: over T rounds its count
 	// is Binomial(T, k/N). A chi-square statistic over the 50 clients has
 	// 49 degrees of freedom; 100 is far in its tail (p < 1e-5).
 	const T, k = 4000, 10
-	counts := map[string]int{}
+	counts := make([]int, n)
 	rng := rand.New(rand.NewPCG(7, 7))
 	for range T {
-		for _, id := range (Uniform{Count: k}).Sample(rng, pop) {
-			counts[id]++
+		for _, i := range (Uniform{Count: k}).Sample(rng, n) {
+			counts[i]++
 		}
 	}
-	exp := float64(T * k / len(pop))
-	chi := 0.0
-	for _, id := range pop {
-		d := float64(counts[id]) - exp
-		chi += d * d / exp
-	}
-	if chi > 100 {
+	if chi := chiSquare(counts, float64(T*k)/n); chi > 100 {
 		t.Errorf("uniform sampling chi-square = %.1f over 49 dof", chi)
 	}
-	// The population is not modified.
-	for i, id := range pop {
-		if id != fmt.Sprintf("c%05d", i) {
-			t.Fatal("Sample modified the population")
-		}
+	// The cost is O(Count): a sample from a population of 2^40 works
+	// (a dense permutation would need 8 TiB).
+	got := (Uniform{Count: 5}).Sample(rng, 1<<40)
+	checkIndices(t, "huge population", got, 1<<40)
+}
+
+func chiSquare(counts []int, exp float64) float64 {
+	chi := 0.0
+	for _, c := range counts {
+		d := float64(c) - exp
+		chi += d * d / exp
 	}
+	return chi
 }
 
 func TestPoissonSample(t *testing.T) {
-	pop := population(1000)
-	const q, T = 0.03, 2000
+	const n, q, T = 1000, 0.03, 2000
 	rng := rand.New(rand.NewPCG(9, 9))
 	var sum, sum2 float64
+	counts := make([]int, n)
 	for range T {
-		n := float64(len(Poisson{Q: q}.Sample(rng, pop)))
-		sum += n
-		sum2 += n * n
+		idx := Poisson{Q: q}.Sample(rng, n)
+		checkIndices(t, "poisson", idx, n)
+		if !slices.IsSorted(idx) {
+			t.Fatalf("Poisson sample not in population order: %v", idx)
+		}
+		for _, i := range idx {
+			counts[i]++
+		}
+		k := float64(len(idx))
+		sum += k
+		sum2 += k * k
 	}
 	mean := sum / T
 	vr := sum2/T - mean*mean
@@ -82,10 +89,19 @@ func TestPoissonSample(t *testing.T) {
 	if math.Abs(vr-29.1)/29.1 > 0.15 {
 		t.Errorf("variance of clients per round = %.2f, want 29.1", vr)
 	}
-	if got := (Poisson{Q: 1}).Sample(rng, pop); len(got) != len(pop) {
-		t.Errorf("q=1 drew %d of %d", len(got), len(pop))
+	// Each client's count is Binomial(T, q) (mean 60, variance 58.2): the
+	// chi-square over 1000 clients (scaled by 1−q) has 999 dof; mean 999,
+	// sd 44.7; 1250 is 5.6 sd out.
+	if chi := chiSquare(counts, T*q) / (1 - q); chi > 1250 {
+		t.Errorf("per-client Poisson rate chi-square = %.1f over 999 dof", chi)
 	}
-	if got := (Poisson{Q: 0}).Sample(rng, pop); len(got) != 0 {
+	if got := (Poisson{Q: 1}).Sample(rng, n); len(got) != n {
+		t.Errorf("q=1 drew %d of %d", len(got), n)
+	}
+	if got := (Poisson{Q: 0}).Sample(rng, n); len(got) != 0 {
 		t.Errorf("q=0 drew %d", len(got))
+	}
+	if got := (Poisson{Q: 0.5}).Sample(rng, 0); len(got) != 0 {
+		t.Errorf("empty population drew %d", len(got))
 	}
 }

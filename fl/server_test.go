@@ -115,7 +115,7 @@ func TestServerFedAvgKnownAnswer(t *testing.T) {
 	ts, ws := targets(n, d)
 	pool := newPool(t, n, func(i int, id string) fl.Handler {
 		tt := &targetTrainer{target: ts[i], weight: ws[i], lr: 1}
-		return fl.NewClient(tt, tt)
+		return fl.NewHandler(tt, tt)
 	}, transport.Faults{})
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds, cfg.ClientsPerRound, cfg.EvalClients = 2, 0, -1
@@ -185,7 +185,7 @@ func TestServerRejectsBadUpdates(t *testing.T) {
 	ts, ws := targets(good, d)
 	pool := newPool(t, good+len(bad), func(i int, id string) fl.Handler {
 		if i < good {
-			return fl.NewClient(&targetTrainer{target: ts[i], weight: ws[i], lr: 1}, nil)
+			return fl.NewHandler(&targetTrainer{target: ts[i], weight: ws[i], lr: 1}, nil)
 		}
 		return misbehaving(bad[i-good])
 	}, transport.Faults{})
@@ -254,7 +254,7 @@ func (p listPool) Conns() []fl.Conn { return p }
 
 func TestServerDeadline(t *testing.T) {
 	mem := newPool(t, 3, func(i int, id string) fl.Handler {
-		return fl.NewClient(&targetTrainer{target: []float64{float64(i)}, weight: 1, lr: 1}, nil)
+		return fl.NewHandler(&targetTrainer{target: []float64{float64(i)}, weight: 1, lr: 1}, nil)
 	}, transport.Faults{})
 	pool := append(listPool{blockingConn{"slow-1"}, blockingConn{"slow-2"}}, mem.Conns()...)
 	cfg := fl.DefaultServerConfig()
@@ -327,7 +327,7 @@ func simulate(t *testing.T, rounds int, opt fl.ServerOptimizer, dir string, resu
 	const n, d = 20, 16
 	ts, ws := targets(n, d)
 	pool := newPool(t, n, func(i int, id string) fl.Handler {
-		return fl.NewClient(&targetTrainer{target: ts[i], weight: ws[i], lr: 0.5, noise: 0.1, seed: uint64(i)}, nil)
+		return fl.NewHandler(&targetTrainer{target: ts[i], weight: ws[i], lr: 0.5, noise: 0.1, seed: uint64(i)}, nil)
 	}, transport.Faults{Drop: 0.2})
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds, cfg.ClientsPerRound, cfg.Optimizer, cfg.Seed = rounds, 6, opt, 99
@@ -429,7 +429,7 @@ func TestCheckpointRejectsCorruption(t *testing.T) {
 func TestObserverAndFaults(t *testing.T) {
 	const n = 30
 	pool := newPool(t, n, func(i int, id string) fl.Handler {
-		return fl.NewClient(&targetTrainer{target: []float64{1}, weight: 1, lr: 1}, nil)
+		return fl.NewHandler(&targetTrainer{target: []float64{1}, weight: 1, lr: 1}, nil)
 	}, transport.Faults{Drop: 0.3, Error: 0.1})
 	var starts, ends int
 	var failed int
@@ -486,7 +486,7 @@ func (b *budgetAgg) RecordRound(st *fl.RoundStats) {
 
 func TestServerRoundCheckerAndRecorder(t *testing.T) {
 	pool := newPool(t, 3, func(i int, id string) fl.Handler {
-		return fl.NewClient(&targetTrainer{target: []float64{float64(i)}, weight: 1, lr: 0.5}, nil)
+		return fl.NewHandler(&targetTrainer{target: []float64{float64(i)}, weight: 1, lr: 0.5}, nil)
 	}, transport.Faults{})
 	agg := &budgetAgg{allowed: 2}
 	cfg := fl.DefaultServerConfig()
@@ -557,7 +557,7 @@ func (c committer) Handle(ctx context.Context, m *fl.Message) (*fl.Message, erro
 
 func TestServerWorkflow(t *testing.T) {
 	pool := newPool(t, 3, func(i int, id string) fl.Handler {
-		return committer{fl.NewClient(&targetTrainer{target: []float64{float64(3 * i)}, weight: 1, lr: 1}, nil)}
+		return committer{fl.NewHandler(&targetTrainer{target: []float64{float64(3 * i)}, weight: 1, lr: 1}, nil)}
 	}, transport.Faults{})
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds, cfg.ClientsPerRound, cfg.MinClients = 1, 3, 2

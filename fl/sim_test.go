@@ -60,7 +60,7 @@ func TestSimulationAtScale(t *testing.T) {
 			for j := range target {
 				target[j] = rng.NormFloat64()
 			}
-			return gaugedHandler{fl.NewClient(&targetTrainer{target: target, weight: 1 + float64(k%7), lr: 1}, nil), g}, nil
+			return gaugedHandler{fl.NewHandler(&targetTrainer{target: target, weight: 1 + float64(k%7), lr: 1}, nil), g}, nil
 		},
 	})
 	if err != nil {

@@ -207,9 +207,8 @@ type CentralDP struct {
 }
 
 var (
-	_ fl.Aggregator    = (*CentralDP)(nil)
-	_ fl.RoundChecker  = (*CentralDP)(nil)
-	_ fl.RoundRecorder = (*CentralDP)(nil)
+	_ fl.Aggregator = (*CentralDP)(nil)
+	_ fl.Privacy    = (*CentralDP)(nil)
 )
 
 // maxBudgetRounds caps the rounds a budget is searched over.
@@ -442,9 +441,22 @@ func (d *CentralDP) Sampler() fl.Sampler {
 	return fl.Poisson{Q: d.cfg.SampleRate}
 }
 
-// CheckRound implements [fl.RoundChecker]: with a budget, it returns an
-// error wrapping [ErrBudgetExhausted] when one more round would exceed it.
-func (d *CentralDP) CheckRound(round int) error {
+// Check implements [fl.Privacy]: with a budget, it returns an error
+// wrapping [ErrBudgetExhausted] (and fl.ErrBudget) when one more release
+// would exceed it. With fixed-size sampling it also refuses a registered
+// population smaller than Population: m clients drawn from fewer than N
+// are sampled at a higher rate than the m/N accounted.
+func (d *CentralDP) Check(round, population int) error {
+	if d.cfg.Sampling == accountant.FixedSize && population < d.cfg.Population {
+		return fmt.Errorf("%w: fixed-size sampling of %d is accounted over Population = %d clients, but only %d are registered",
+			ErrConfig, int(d.expected), d.cfg.Population, population)
+	}
+	return d.checkBudget(round)
+}
+
+// checkBudget returns an error when one more release would exceed the
+// budget.
+func (d *CentralDP) checkBudget(round int) error {
 	if d.maxRounds < 0 || d.steps < d.maxRounds {
 		return nil
 	}
@@ -454,11 +466,14 @@ func (d *CentralDP) CheckRound(round int) error {
 		ErrBudgetExhausted, round, spent, next, d.cfg.TargetEpsilon, d.cfg.Delta)
 }
 
-// RecordRound implements [fl.RoundRecorder]: it writes ε spent so far,
+// Aggregator implements [fl.Privacy]: the CentralDP itself.
+func (d *CentralDP) Aggregator() fl.Aggregator { return d }
+
+// Record implements [fl.Privacy]: it writes ε spent so far,
 // δ, the noise multiplier, the clip norm of the round and, with adaptive
 // clipping, the noised unclipped fraction b̃ to stats.Extra. Without noise
 // it writes only the clip norm (ε is infinite).
-func (d *CentralDP) RecordRound(stats *fl.RoundStats) {
+func (d *CentralDP) Record(stats *fl.RoundStats) {
 	if stats.Extra == nil {
 		stats.Extra = fl.Metrics{}
 	}
@@ -488,6 +503,9 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 		if err := fl.CheckUpdate(&updates[i], len(dst)); err != nil {
 			return err
 		}
+	}
+	if err := d.checkBudget(d.steps + 1); err != nil {
+		return err
 	}
 	clear(dst)
 	c := d.clip
@@ -523,26 +541,42 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 	return nil
 }
 
-// NoiseSum privatizes a sum of updates that clients clipped themselves
-// (secure aggregation hands the server only the sum): sum = (sum + N(0,
-// (z·S)²·I)) / (qN), in place, and one round is accounted. It is for
-// configs with ClientClipped; it returns an error wrapping [ErrConfig]
-// otherwise, and one wrapping fl.ErrNotFinite for a non-finite sum.
+// NoiseSum implements [fl.Privacy]: it privatizes a sum of updates that
+// clients clipped themselves to [CentralDP.ClipNorm] (secure aggregation
+// hands the server only the sum): sum = (sum + N(0, (z·S)²·I)) / (qN), in
+// place, and one round is accounted. It returns an error wrapping
+// [ErrConfig] for a config it cannot serve (see [CentralDP.CheckSecure]),
+// one wrapping [ErrBudgetExhausted] past the budget, and one wrapping
+// fl.ErrNotFinite for a non-finite sum.
 func (d *CentralDP) NoiseSum(sum []float64) error {
-	if !d.cfg.ClientClipped {
-		return fmt.Errorf("%w: NoiseSum needs ClientClipped", ErrConfig)
+	if err := d.CheckSecure(); err != nil {
+		return err
 	}
 	for i, x := range sum {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Errorf("%w: sum coordinate %d is %v", fl.ErrNotFinite, i, x)
 		}
 	}
+	if err := d.checkBudget(d.steps + 1); err != nil {
+		return err
+	}
 	d.release(sum, d.clip)
 	return nil
 }
 
+// CheckSecure reports whether NoiseSum can privatize a sum it never sees
+// the parts of: capped weights and adaptive clipping need each client's
+// update, so they are refused.
+func (d *CentralDP) CheckSecure() error {
+	if d.cfg.WeightCap != 0 || d.cfg.Adaptive {
+		return fmt.Errorf("%w: WeightCap and Adaptive need the individual updates, which secure aggregation hides", ErrConfig)
+	}
+	return nil
+}
+
 // release noises the clipped sum in v with clip norm c, divides it by the
-// denominator and accounts one round.
+// denominator and accounts one round. Its callers check the budget first:
+// no release leaves unaccounted, and none beyond the budget.
 func (d *CentralDP) release(v []float64, c float64) {
 	d.src.AddGaussian(v, d.zUpdate*d.sensMul*c)
 	inv := 1 / d.denom

@@ -330,7 +330,7 @@ func newPool(n, dim int, mws ...fl.Middleware) pool {
 		for j := range tgt {
 			tgt[j] = 3 * r.NormFloat64()
 		}
-		p[i] = conn{fmt.Sprintf("c%03d", i), fl.Chain(fl.NewClient(pullTrainer{tgt}, nil), mws...)}
+		p[i] = conn{fmt.Sprintf("c%03d", i), fl.Wrap(fl.NewHandler(pullTrainer{tgt}, nil), mws...)}
 	}
 	return p
 }

@@ -20,7 +20,12 @@ var ErrEncoded = errors.New("privacy: update is already encoded; put the privacy
 // ClipMiddleware returns client middleware that clips each update the
 // client sends to L2 norm c, in place: the client side of DP-FedAvg with
 // secure aggregation, where the server sees only the sum and uses a
-// [CentralDP] with ClientClipped to noise it. Other messages pass through.
+// [CentralDP] with ClientClipped to noise it. Evaluation replies
+// ([fl.TypeMetrics]) pass through; a reply of any other type (a protocol
+// message it cannot clip, as when it wraps secure aggregation's middleware
+// instead of sitting inside it) is refused with an error wrapping
+// fl.ErrConfig, so that clipping is never skipped silently. With package
+// secagg/fedround the clients clip to the server's clip norm themselves.
 // It panics if c is not finite and positive.
 func ClipMiddleware(c float64) fl.Middleware {
 	if !finitePos(c) {
@@ -29,8 +34,11 @@ func ClipMiddleware(c float64) fl.Middleware {
 	return func(next fl.Handler) fl.Handler {
 		return fl.HandlerFunc(func(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 			r, err := next.Handle(ctx, m)
-			if err != nil || m.Type != fl.TypeTrain || r == nil || r.Type != fl.TypeUpdate {
+			if err != nil || r == nil || r.Type == fl.TypeMetrics {
 				return r, err
+			}
+			if r.Type != fl.TypeUpdate {
+				return nil, fmt.Errorf("%w: ClipMiddleware cannot clip a %q reply: put it inside the protocol's middleware, fl.Wrap(h, protocol, clip)", fl.ErrConfig, r.Type)
 			}
 			if len(r.Payload) > 0 {
 				return nil, ErrEncoded

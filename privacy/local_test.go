@@ -38,7 +38,7 @@ func TestLocalRefusesOnceBudgetIsSpent(t *testing.T) {
 		t.Fatalf("MaxParticipations = %d, want %d", l.MaxParticipations(), k)
 	}
 	tr := &countingTrainer{delta: []float64{3, 4}}
-	h := fl.Chain(fl.NewClient(tr, tr), l.Middleware())
+	h := fl.Wrap(fl.NewHandler(tr, tr), l.Middleware())
 	ctx := context.Background()
 	for i := 1; i <= k; i++ {
 		r, err := h.Handle(ctx, &fl.Message{Type: fl.TypeTrain, Round: i, Params: []float64{0, 0}})

@@ -14,15 +14,26 @@ import (
 // Payload. c belongs to this one client — a codec with error feedback
 // keeps the client's residual between rounds — so build the handler chain
 // of each client with its own codec, and keep that codec for the client's
-// next round. The server decodes with [UplinkDecoder].
+// next round. The server decodes with [CompressUplink].
+//
+// It encodes [fl.TypeUpdate] replies, passes [fl.TypeMetrics] replies
+// through, and refuses a reply of any other type (a protocol message such
+// as secure aggregation's, which it cannot compress and must not pass on as
+// if it had).
 func EncodeUplink(c compress.Codec) fl.Middleware {
 	var mu sync.Mutex // a client answers one message at a time; the lock makes misuse safe
 	var buf []byte
 	return func(next fl.Handler) fl.Handler {
 		return fl.HandlerFunc(func(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 			r, err := next.Handle(ctx, m)
-			if err != nil || r == nil || r.Type != fl.TypeUpdate || len(r.Params) == 0 {
+			if err != nil || r == nil || r.Type == fl.TypeMetrics {
 				return r, err
+			}
+			if r.Type != fl.TypeUpdate {
+				return nil, fmt.Errorf("%w: uplink codec %s cannot encode a %q reply", fl.ErrConfig, c.Name(), r.Type)
+			}
+			if len(r.Params) == 0 {
+				return r, nil
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -38,33 +49,87 @@ func EncodeUplink(c compress.Codec) fl.Middleware {
 	}
 }
 
-// UplinkDecoder is the server side of [EncodeUplink]: an
-// fl.UpdateDecoder that decodes payloads written by Codec (or by any codec
-// of the same name). Decoding is stateless; payloads of another codec, of
-// the wrong length, or malformed are rejected with an error.
-type UplinkDecoder struct {
-	Codec compress.Codec
+// CompressUplink wraps pool so that updates encoded by clients with
+// [EncodeUplink] reach the server decoded: a [fl.TypeUpdate] reply whose
+// Payload holds a vector encoded with c (or any codec of the same name)
+// gets it back in Params. maxLen bounds the length decoded (0 means
+// compress.DefaultMaxLen); a payload that does not decode, or decodes to
+// more, is an error of that client's send. Decoding is stateless.
+func CompressUplink(pool fl.Pool, c compress.Codec, maxLen int) fl.Pool {
+	if maxLen <= 0 {
+		maxLen = compress.DefaultMaxLen
+	}
+	return &upPool{inner: pool, codec: c, maxLen: maxLen}
 }
 
-var _ fl.UpdateDecoder = UplinkDecoder{}
+type upPool struct {
+	inner  fl.Pool
+	codec  compress.Codec
+	maxLen int
+}
 
-// DecodeUpdate decodes m.Payload into dst.
-func (d UplinkDecoder) DecodeUpdate(dst []float64, m *fl.Message) error {
-	n, err := d.Codec.DecodedLen(m.Payload)
+var (
+	_ fl.Pool      = (*upPool)(nil)
+	_ fl.Encoder   = (*upPool)(nil)
+	_ fl.Unwrapper = (*upPool)(nil)
+)
+
+func (p *upPool) Population() []string        { return p.inner.Population() }
+func (p *upPool) Unwrap() fl.Pool             { return p.inner }
+func (p *upPool) Encoding() (up, down string) { return p.codec.Name(), "" }
+func (p *upPool) Traffic() (up, down int64)   { return traffic(p.inner) }
+
+func (p *upPool) Conn(id string) (fl.Conn, bool) {
+	c, ok := p.inner.Conn(id)
+	if !ok {
+		return nil, false
+	}
+	return upConn{c, p}, true
+}
+
+type upConn struct {
+	fl.Conn
+	p *upPool
+}
+
+func (c upConn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+	r, err := c.Conn.Send(ctx, m)
+	if err != nil || r == nil || r.Type != fl.TypeUpdate || len(r.Payload) == 0 {
+		return r, err
+	}
+	if len(r.Params) != 0 {
+		return nil, fmt.Errorf("%w: update carries both Params and Payload", fl.ErrReply)
+	}
+	n, err := c.p.codec.DecodedLen(r.Payload)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: %w", fl.ErrReply, err)
 	}
-	if n != len(dst) {
-		return fmt.Errorf("%w: payload holds %d values, model has %d", fl.ErrLength, n, len(dst))
+	if n > c.p.maxLen {
+		return nil, fmt.Errorf("%w: %d values, limit %d", compress.ErrTooLarge, n, c.p.maxLen)
 	}
-	return d.Codec.Decode(dst, m.Payload)
+	d := *r
+	d.Params = make([]float64, n)
+	if err := c.p.codec.Decode(d.Params, r.Payload); err != nil {
+		return nil, fmt.Errorf("%w: %w", fl.ErrReply, err)
+	}
+	d.Payload = nil
+	return &d, nil
+}
+
+// traffic reads p's byte counters, if it has them.
+func traffic(p fl.Pool) (up, down int64) {
+	if tc, ok := p.(fl.TrafficCounter); ok {
+		return tc.Traffic()
+	}
+	return 0, 0
 }
 
 // CompressDownlink wraps pool so that the parameters the server sends with
 // train and evaluate messages travel encoded with c, in Payload. Clients
 // decode them with [DecodeDownlink]. c must be stateless (no error
 // feedback: every client gets the same bytes), and is used from one
-// goroutine at a time; each distinct message is encoded once.
+// goroutine at a time; each distinct message is encoded once. A message
+// that already carries a Payload (a protocol message) is refused.
 func CompressDownlink(pool fl.Pool, c compress.Codec) fl.Pool {
 	return &downPool{inner: pool, codec: c}
 }
@@ -79,21 +144,25 @@ type downPool struct {
 	err  error
 }
 
-func (p *downPool) Conns() []fl.Conn {
-	in := p.inner.Conns()
-	out := make([]fl.Conn, len(in))
-	for i, c := range in {
-		out[i] = downConn{c, p}
-	}
-	return out
-}
+var (
+	_ fl.Pool      = (*downPool)(nil)
+	_ fl.Encoder   = (*downPool)(nil)
+	_ fl.Unwrapper = (*downPool)(nil)
+)
+
+func (p *downPool) Population() []string        { return p.inner.Population() }
+func (p *downPool) Unwrap() fl.Pool             { return p.inner }
+func (p *downPool) Encoding() (up, down string) { return "", p.codec.Name() }
 
 // Traffic passes through the inner pool's counters.
-func (p *downPool) Traffic() (up, down int64) {
-	if tc, ok := p.inner.(fl.TrafficCounter); ok {
-		return tc.Traffic()
+func (p *downPool) Traffic() (up, down int64) { return traffic(p.inner) }
+
+func (p *downPool) Conn(id string) (fl.Conn, bool) {
+	c, ok := p.inner.Conn(id)
+	if !ok {
+		return nil, false
 	}
-	return 0, 0
+	return downConn{c, p}, true
 }
 
 // encoded returns m with its Params moved into an encoded Payload,
@@ -101,6 +170,9 @@ func (p *downPool) Traffic() (up, down int64) {
 func (p *downPool) encoded(m *fl.Message) (*fl.Message, error) {
 	if len(m.Params) == 0 || (m.Type != fl.TypeTrain && m.Type != fl.TypeEvaluate) {
 		return m, nil
+	}
+	if len(m.Payload) != 0 {
+		return nil, fmt.Errorf("%w: a %q message with a payload of its own cannot carry encoded parameters", fl.ErrConfig, m.Type)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

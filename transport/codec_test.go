@@ -43,7 +43,7 @@ func TestUplinkAndDownlinkCodecs(t *testing.T) {
 	mem, err := NewMemory(MemoryConfig{
 		IDs: []string{"a", "b"},
 		Factory: func(id string) (fl.Handler, error) {
-			return fl.Chain(fl.NewClient(clients[id], nil),
+			return fl.Wrap(fl.NewHandler(clients[id], nil),
 				DecodeDownlink(mustCodec(t, "float32"), 0), EncodeUplink(mustCodec(t, "float16"))), nil
 		},
 	})

@@ -321,7 +321,7 @@ func toyHandlers(n, dim int) map[string]fl.Handler {
 		for i := range target {
 			target[i] = rng.NormFloat64()
 		}
-		out[id] = fl.NewClient(toyTrainer{target: target, n: float64(1 + rng.IntN(50))}, nil)
+		out[id] = fl.NewHandler(toyTrainer{target: target, n: float64(1 + rng.IntN(50))}, nil)
 	}
 	return out
 }

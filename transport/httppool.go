@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -167,16 +168,19 @@ func checkClientID(id string) error {
 // happens in the http.Server's handler goroutines and in the callers of
 // Send.
 type HTTPPool struct {
-	cfg     HTTPPoolConfig
-	log     *slog.Logger
-	now     func() time.Time
-	rand    io.Reader
-	tokens  map[string][32]byte
-	mux     *http.ServeMux
-	up      atomic.Int64
-	down    atomic.Int64
-	closeMu sync.Once
-	closed  chan struct{}
+	cfg    HTTPPoolConfig
+	log    *slog.Logger
+	now    func() time.Time
+	rand   io.Reader
+	tokens map[string][32]byte
+	// tokenIDs are the sorted ids of Tokens: the population (nil with
+	// client certificates only).
+	tokenIDs []string
+	mux      *http.ServeMux
+	up       atomic.Int64
+	down     atomic.Int64
+	closeMu  sync.Once
+	closed   chan struct{}
 
 	mu       sync.Mutex
 	clients  map[string]*netClient
@@ -242,7 +246,9 @@ func NewHTTPPool(cfg HTTPPoolConfig) (*HTTPPool, error) {
 	}
 	for id, tok := range cfg.Tokens {
 		p.tokens[id] = sha256.Sum256([]byte(tok))
+		p.tokenIDs = append(p.tokenIDs, id)
 	}
+	slices.Sort(p.tokenIDs)
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -298,25 +304,68 @@ func (p *HTTPPool) alive(cl *netClient, now time.Time) bool {
 	return cl.polling > 0 || now.Sub(cl.lastSeen) < p.cfg.ClientTimeout
 }
 
-// Conns returns the clients that are connected now: polling, or seen
-// within ClientTimeout. Clients that are not are forgotten (they register
-// again when they come back).
-func (p *HTTPPool) Conns() []fl.Conn {
-	if p.isClosed() {
-		return nil
+// Population returns the ids of the clients this pool serves, sorted:
+// the ids of Tokens when it is set (the registered population, connected
+// or not), else the clients registered now. Clients that are no longer
+// connected and have nothing queued are forgotten (they register again
+// when they come back).
+func (p *HTTPPool) Population() []string {
+	if p.tokenIDs != nil {
+		return p.tokenIDs
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.forgetGone()
+	ids := make([]string, 0, len(p.clients))
+	for id := range p.clients {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// forgetGone drops clients that are not connected and have nothing
+// queued. Called with p.mu held.
+func (p *HTTPPool) forgetGone() {
 	now := p.now()
-	out := make([]fl.Conn, 0, len(p.clients))
 	for id, cl := range p.clients {
-		if p.alive(cl, now) {
-			out = append(out, cl.conn)
-		} else if len(cl.queue) == 0 {
+		if !p.alive(cl, now) && len(cl.queue) == 0 {
 			delete(p.clients, id)
 		}
 	}
-	return out
+}
+
+// Conn returns the connection to client id if it is connected now:
+// polling, or seen within ClientTimeout.
+func (p *HTTPPool) Conn(id string) (fl.Conn, bool) {
+	if p.isClosed() {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cl, ok := p.clients[id]
+	if !ok || !p.alive(cl, p.now()) {
+		return nil, false
+	}
+	return cl.conn, true
+}
+
+// connected returns the number of clients connected now.
+func (p *HTTPPool) connected() int {
+	if p.isClosed() {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.forgetGone()
+	n := 0
+	now := p.now()
+	for _, cl := range p.clients {
+		if p.alive(cl, now) {
+			n++
+		}
+	}
+	return n
 }
 
 // WaitClients blocks until at least n clients are connected or ctx is done.
@@ -325,7 +374,7 @@ func (p *HTTPPool) WaitClients(ctx context.Context, n int) error {
 		p.mu.Lock()
 		joined := p.joined
 		p.mu.Unlock()
-		if len(p.Conns()) >= n {
+		if p.connected() >= n {
 			return nil
 		}
 		select {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,12 +109,12 @@ func (c *MemoryConfig) Validate() error {
 //
 // Memory is safe for concurrent use.
 type Memory struct {
-	cfg   MemoryConfig
-	conns []fl.Conn
-	sem   chan struct{}
-	up    atomic.Int64
-	down  atomic.Int64
-	bufs  sync.Pool
+	cfg  MemoryConfig
+	ids  []string // sorted
+	sem  chan struct{}
+	up   atomic.Int64
+	down atomic.Int64
+	bufs sync.Pool
 }
 
 var (
@@ -126,21 +127,36 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg.IDs = append([]string(nil), cfg.IDs...)
+	cfg.IDs = slices.Clone(cfg.IDs)
+	slices.Sort(cfg.IDs)
 	workers := cfg.Workers
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	p := &Memory{cfg: cfg, sem: make(chan struct{}, workers)}
-	p.conns = make([]fl.Conn, len(cfg.IDs))
-	for i, id := range cfg.IDs {
-		p.conns[i] = &memConn{p: p, id: id, hash: hashID(id)}
-	}
+	p := &Memory{cfg: cfg, ids: cfg.IDs, sem: make(chan struct{}, workers)}
 	return p, nil
 }
 
-// Conns returns a connection to every client.
-func (p *Memory) Conns() []fl.Conn { return p.conns }
+// Population returns the clients' ids, sorted.
+func (p *Memory) Population() []string { return p.ids }
+
+// Conn returns a connection to client id. Connections are made on demand,
+// so an idle client costs only its id.
+func (p *Memory) Conn(id string) (fl.Conn, bool) {
+	if _, ok := slices.BinarySearch(p.ids, id); !ok {
+		return nil, false
+	}
+	return &memConn{p: p, id: id, hash: hashID(id)}, true
+}
+
+// Conns returns a connection to every client, in id order.
+func (p *Memory) Conns() []fl.Conn {
+	out := make([]fl.Conn, len(p.ids))
+	for i, id := range p.ids {
+		out[i], _ = p.Conn(id)
+	}
+	return out
+}
 
 // Traffic returns the bytes moved so far, as encoded on the wire.
 func (p *Memory) Traffic() (up, down int64) { return p.up.Load(), p.down.Load() }

@@ -282,7 +282,7 @@ func runCell(w *workload.Workload, o *options, aggName, atkName string, byz map[
 				return nil, err
 			}
 		}
-		return fl.NewClient(t, nil), nil
+		return fl.NewHandler(t, nil), nil
 	}
 	pool, err := transport.NewMemory(transport.MemoryConfig{IDs: w.IDs, Factory: factory, Seed: o.seed})
 	if err != nil {

@@ -194,20 +194,19 @@ func trainWith(w *workload.Workload, o *options, name string, stdout io.Writer) 
 			return c
 		}
 		dec, _ := compress.Parse(name)
-		cfg.UpdateDecoder = transport.UplinkDecoder{Codec: dec}
 		tc := model.TrainerConfig{LR: o.lr, Epochs: o.epochs, BatchSize: o.bat}
 		factory := func(id string) (fl.Handler, error) {
 			t, err := w.Trainer(id, tc)
 			if err != nil {
 				return nil, err
 			}
-			return fl.Chain(fl.NewClient(t, t), transport.EncodeUplink(codecFor(id))), nil
+			return fl.Wrap(fl.NewHandler(t, t), transport.EncodeUplink(codecFor(id))), nil
 		}
 		pool, err := transport.NewMemory(transport.MemoryConfig{IDs: w.IDs, Factory: factory, Seed: o.seed})
 		if err != nil {
 			return nil, err
 		}
-		return simulate(w, o, name, cfg, pool, stdout)
+		return simulate(w, o, name, cfg, transport.CompressUplink(pool, dec, 0), stdout)
 	}
 	pool, err := w.Pool(model.TrainerConfig{LR: o.lr, Epochs: o.epochs, BatchSize: o.bat}, transport.Faults{}, mws...)
 	if err != nil {

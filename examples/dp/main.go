@@ -165,8 +165,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds = o.rounds
 	cfg.ClientsPerRound = 0
-	cfg.Sampler = dp.Sampler()
-	cfg.Aggregator = dp
+	cfg.Privacy = dp
 	cfg.Optimizer = fl.SGD{LR: o.serverLR}
 	cfg.Seed = o.seed
 	cfg.Evaluate = w.Evaluate

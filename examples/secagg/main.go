@@ -253,7 +253,7 @@ func runFL(ctx context.Context, o *options, stdout io.Writer) error {
 			if err != nil {
 				return nil, err
 			}
-			h := fl.Chain(fl.NewClient(t, t), fedround.Middleware(states[id], ccfgs[id]))
+			h := fl.Wrap(fl.NewHandler(t, t), fedround.Middleware(states[id], ccfgs[id]))
 			return dropper(h, id, seed, o.drop, steps), nil
 		},
 	})
@@ -261,7 +261,7 @@ func runFL(ctx context.Context, o *options, stdout io.Writer) error {
 		return err
 	}
 	scfg := fl.DefaultServerConfig()
-	scfg.Rounds, scfg.ClientsPerRound, scfg.Workflow = o.rounds, min(o.perRound, o.n), wf
+	scfg.Rounds, scfg.ClientsPerRound, scfg.Exchange = o.rounds, min(o.perRound, o.n), wf
 	scfg.Seed, scfg.Evaluate, scfg.MaxAborted = seed, w.Evaluate, o.rounds
 	scfg.ClientConfig = fl.Config{fl.KeyLR: o.lr, fl.KeyEpochs: float64(o.epochs), fl.KeyBatchSize: 10}
 	scfg.Observer = &report.Table{W: stdout}

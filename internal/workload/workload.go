@@ -190,7 +190,7 @@ func (w *Workload) Factory(tc model.TrainerConfig, mws ...fl.Middleware) func(id
 		if err != nil {
 			return nil, err
 		}
-		return fl.Chain(fl.NewClient(t, t), mws...), nil
+		return fl.Wrap(fl.NewHandler(t, t), mws...), nil
 	}
 }
 

@@ -30,7 +30,7 @@ func BenchmarkRound(b *testing.B) {
 					IDs: ids,
 					Factory: func(id string) (fl.Handler, error) {
 						cfg := fedround.ClientConfig{Rand: rand.NewChaCha8([32]byte{id[1], id[2], id[3]})}
-						return fl.Chain(fl.NewClient(constTrainer(0.01), nil), fedround.Middleware(states[id], cfg)), nil
+						return fl.Wrap(fl.NewHandler(constTrainer(0.01), nil), fedround.Middleware(states[id], cfg)), nil
 					},
 				})
 				if err != nil {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/secagg"
 )
 
@@ -15,7 +16,7 @@ import (
 // (the server logs them with its id and counts them in the round's stats).
 var (
 	// ErrConfig: a [Config] or [ClientConfig] breaks a rule.
-	ErrConfig = errors.New("fedround: invalid config")
+	ErrConfig = fmt.Errorf("fedround: %w", fl.ErrConfig)
 	// ErrRound: a message for another round than the client's current one
 	// (stale, or a replay of the round's opening message).
 	ErrRound = errors.New("fedround: wrong round")
@@ -112,20 +113,6 @@ type Config struct {
 	// crypto/rand. Inject a seeded reader only in tests and simulations:
 	// the seed must be unpredictable to clients before they are sampled.
 	Rand io.Reader
-
-	// PostSum, if set, is called with the dequantized sum of the
-	// survivors' deltas (weighted, with WeightCap) and the survivor count
-	// before the mean is taken,
-	// and may change the sum in place: it is where a host adds
-	// distributed-DP noise. An error aborts the round.
-	PostSum func(sum []float64, survivors int) error
-	// Release, if set, replaces the division by the survivor count (or
-	// the total weight, with WeightCap): it gets
-	// the sum (after PostSum) and turns it into the round's update in
-	// place. (*privacy.CentralDP).NoiseSum with ClientClipped fits: it adds
-	// Gaussian noise calibrated to the clip norm and divides by the fixed
-	// denominator qN its accounting assumes. An error aborts the round.
-	Release func(sum []float64) error
 }
 
 // DefaultConfig returns a config with clip 1 and every default written out.

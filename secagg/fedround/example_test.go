@@ -39,7 +39,7 @@ func Example() {
 		IDs: ids,
 		Factory: func(id string) (fl.Handler, error) {
 			delta := constTrainer(0.1 * float64(id[0]-'a'+1))
-			h := fl.Chain(fl.NewClient(delta, nil), fedround.Middleware(states[id], fedround.ClientConfig{Rand: readers[id]}))
+			h := fl.Wrap(fl.NewHandler(delta, nil), fedround.Middleware(states[id], fedround.ClientConfig{Rand: readers[id]}))
 			if id == "e" {
 				return fl.HandlerFunc(func(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 					if m.Type == fedround.TypeMaskedInput {

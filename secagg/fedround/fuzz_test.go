@@ -59,7 +59,7 @@ func FuzzMiddleware(f *testing.F) {
 	types := []string{fedround.TypeTrain, fedround.TypeShareKeys, fedround.TypeMaskedInput, fedround.TypeConsistency, fedround.TypeUnmask}
 	f.Fuzz(func(t *testing.T, typ uint8, round int, payload []byte) {
 		st := &fedround.ClientState{}
-		hd := fl.Chain(fl.NewClient(fakeTrainer{1}, nil), fedround.Middleware(st, fedround.ClientConfig{}))
+		hd := fl.Wrap(fl.NewHandler(fakeTrainer{1}, nil), fedround.Middleware(st, fedround.ClientConfig{}))
 		ctx := context.Background()
 		// Open a valid round first, so later steps reach the decoders.
 		if _, err := hd.Handle(ctx, &fl.Message{Type: fedround.TypeTrain, Round: 1, Params: make([]float64, 2), Payload: sb}); err != nil {

@@ -91,11 +91,11 @@ func (h *harness) handler(id string) (fl.Handler, error) {
 	if _, err := fmt.Sscanf(id, "c%d", &idx); err != nil {
 		return nil, err
 	}
-	var base fl.Handler = fl.NewClient(fakeTrainer{idx}, nil)
+	var base fl.Handler = fl.NewHandler(fakeTrainer{idx}, nil)
 	if h.inner != nil {
 		base = h.inner(id, base)
 	}
-	hd := fl.Chain(base, fedround.Middleware(h.states[id], h.ccfg[id]))
+	hd := fl.Wrap(base, fedround.Middleware(h.states[id], h.ccfg[id]))
 	if h.outer != nil {
 		hd = h.outer(id, hd)
 	}

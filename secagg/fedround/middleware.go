@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/privacy"
 	"github.com/fedgo/fedgo/secagg"
 )
 
@@ -173,6 +174,19 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 		return nil, fmt.Errorf("%w: delta of %d values, want %d", ErrMalformed, len(reply.Params), len(m.Params))
 	}
 	x := reply.Params
+	if c, ok := m.Config[KeyClipNorm]; ok {
+		// The server's privacy mechanism accounts contributions of L2 norm
+		// at most c: clip here, whatever the handlers inside did.
+		if !(c > 0) || math.IsInf(c, 0) {
+			return nil, fmt.Errorf("%w: clip norm %v", ErrMalformed, c)
+		}
+		f := privacy.ClipFactor(privacy.L2Norm(x), c)
+		clipped := make([]float64, len(x))
+		for j, v := range x {
+			clipped[j] = f * v
+		}
+		x = clipped
+	}
 	if s.WeightCap > 0 {
 		if x, err = weighted(x, reply.Weight, s.Clip, s.WeightCap); err != nil {
 			return nil, err

@@ -179,7 +179,7 @@ func TestMiddlewareStaleTrain(t *testing.T) {
 
 func TestMiddlewareFreshState(t *testing.T) {
 	st := &fedround.ClientState{}
-	hd := fl.Chain(fl.NewClient(fakeTrainer{0}, nil), fedround.Middleware(st, fedround.ClientConfig{}))
+	hd := fl.Wrap(fl.NewHandler(fakeTrainer{0}, nil), fedround.Middleware(st, fedround.ClientConfig{}))
 	ctx := context.Background()
 	for _, typ := range []string{fedround.TypeShareKeys, fedround.TypeMaskedInput, fedround.TypeConsistency, fedround.TypeUnmask} {
 		if _, err := hd.Handle(ctx, &fl.Message{Type: typ, Round: 1}); !errors.Is(err, fedround.ErrOrder) {
@@ -197,7 +197,7 @@ func TestMiddlewareFreshState(t *testing.T) {
 	if _, err := hd.Handle(ctx, plain); !errors.Is(err, fedround.ErrPlainTrain) {
 		t.Errorf("plain train: %v, want ErrPlainTrain", err)
 	}
-	allow := fl.Chain(fl.NewClient(fakeTrainer{0}, nil), fedround.Middleware(st, fedround.ClientConfig{AllowPlainTrain: true}))
+	allow := fl.Wrap(fl.NewHandler(fakeTrainer{0}, nil), fedround.Middleware(st, fedround.ClientConfig{AllowPlainTrain: true}))
 	if r, err := allow.Handle(ctx, plain); err != nil || r.Type != fl.TypeUpdate {
 		t.Errorf("allowed plain train: %v %v", r, err)
 	}
@@ -214,7 +214,7 @@ func TestMiddlewareChecksSetup(t *testing.T) {
 	p := secagg.Params{N: 3, Threshold: 2, Bits: 32, Dim: 4, Round: 1}
 	setup := fedround.Setup{Params: p, ID: 1, Clip: 1}
 	st := &fedround.ClientState{}
-	hd := fl.Chain(fl.NewClient(fakeTrainer{0}, nil), fedround.Middleware(st, fedround.ClientConfig{}))
+	hd := fl.Wrap(fl.NewHandler(fakeTrainer{0}, nil), fedround.Middleware(st, fedround.ClientConfig{}))
 	m := &fl.Message{Type: fedround.TypeTrain, Round: 1, Params: make([]float64, 5), Payload: marshal(&setup)}
 	if _, err := hd.Handle(ctx, m); !errors.Is(err, fedround.ErrMalformed) {
 		t.Errorf("dimension mismatch: %v, want ErrMalformed", err)

@@ -35,7 +35,7 @@ func TestQuickstartTrains(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			return fl.Chain(fl.NewClient(tr, tr), fedround.Middleware(states[id], fedround.ClientConfig{Rand: readers[id]})), nil
+			return fl.Wrap(fl.NewHandler(tr, tr), fedround.Middleware(states[id], fedround.ClientConfig{Rand: readers[id]})), nil
 		},
 	})
 	if err != nil {

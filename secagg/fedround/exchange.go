@@ -5,140 +5,165 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"math"
-	"sync"
-	"time"
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/secagg"
 )
 
-// Workflow is the server side of secure aggregation: an [fl.Workflow] that
-// replaces the round's plain exchange with a SecAgg / SecAgg+ round and
+// Exchange is the server side of secure aggregation: an [fl.Exchange] that
+// runs a SecAgg / SecAgg+ round in place of the plain train exchange and
 // writes the mean of the survivors' clipped deltas to dst (weighted with
-// capped weights if Config.WeightCap > 0).
+// capped weights if Config.WeightCap > 0). With a server Privacy
+// (fl.ServerConfig.Privacy), the clients L2-clip their deltas to its clip
+// norm before masking, and the unmasked sum goes to Privacy.NoiseSum, which
+// noises it, divides it by its fixed denominator and accounts the release.
 //
-// A Workflow is used by one fl.Server, which runs one round at a time; Run
+// An Exchange is used by one fl.Server, which runs one round at a time; Run
 // must not be called concurrently.
-type Workflow struct {
+type Exchange struct {
 	cfg  Config
 	rand io.Reader
 }
 
-var _ fl.Workflow = (*Workflow)(nil)
+var _ fl.Exchange = (*Exchange)(nil)
 
-// New returns a workflow for cfg (copied).
-func New(cfg Config) (*Workflow, error) {
+// New returns an exchange for cfg (copied).
+func New(cfg Config) (*Exchange, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w := &Workflow{cfg: cfg, rand: cfg.Rand}
+	w := &Exchange{cfg: cfg, rand: cfg.Rand}
 	if w.rand == nil {
 		w.rand = rand.Reader
 	}
 	return w, nil
 }
 
-// Config returns the workflow's config.
-func (w *Workflow) Config() Config { return w.cfg }
+// Config returns the exchange's config.
+func (w *Exchange) Config() Config { return w.cfg }
 
 // KeyWeight is the key in fl.RoundStats.Extra of the survivors' total
 // capped weight, in rounds with [Config.WeightCap] > 0.
 const KeyWeight = "secagg_weight"
 
-// round is the server's state for one round.
-type round struct {
-	w       *Workflow
-	rc      *fl.RoundContext
-	log     *slog.Logger
-	srv     *secagg.Server
-	params  secagg.Params
-	alive   []bool // still in the round (not failed)
-	timeout time.Duration
+// KeyClipNorm is the key of the train message's fl.Config that tells
+// clients the L2 norm to clip their delta to before masking (set when the
+// server has a Privacy). The client middleware applies it itself, so no
+// handler order can skip it.
+const KeyClipNorm = "secagg_clip_norm"
 
-	// metrics of the accepted advertise replies, by client index
-	metrics []fl.Metrics
+// Check refuses what cannot work with secure aggregation: a pool that
+// encodes updates or parameters (the protocol masks dense quantized
+// vectors and carries its own payloads), and, with a Privacy, capped
+// weights (the DP sum is unweighted) or a quantization range below the
+// clip norm.
+func (w *Exchange) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
+	var errs []error
+	if up, down := fl.PoolEncoding(pool); up != "" || down != "" {
+		errs = append(errs, fmt.Errorf("the pool encodes updates (%q) or parameters (%q); secure aggregation masks dense vectors and needs neither codec", up, down))
+	}
+	if p := cfg.Privacy; p != nil {
+		if w.cfg.WeightCap > 0 {
+			errs = append(errs, errors.New("WeightCap with a Privacy: the DP sum of secure aggregation is unweighted"))
+		}
+		if c := p.ClipNorm(); w.cfg.Clip < c {
+			errs = append(errs, fmt.Errorf("Clip = %v is below the privacy clip norm %v: set Clip ≥ the clip norm so that quantization clamps nothing", w.cfg.Clip, c))
+		}
+		if s, ok := p.(interface{ CheckSecure() error }); ok {
+			if err := s.CheckSecure(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
 }
 
-// Run runs one round of secure aggregation with the clients of rc (secagg
+// round is the server's state for one round.
+type round struct {
+	w      *Exchange
+	r      *fl.Round
+	srv    *secagg.Server
+	params secagg.Params
+	clip   float64 // the L2 clip norm sent to clients (0: none)
+	req    *secagg.UnmaskRequest
+}
+
+// Run runs one round of secure aggregation with the clients of r (secagg
 // ids 1..n in sampling order) and writes the round's update to dst: the
 // mean of the survivors' clipped deltas, weighted with capped weights if
-// Config.WeightCap > 0 (or what Config.Release makes of their sum). It
-// returns the number of survivors, the clients whose inputs are in the sum. It fails, leaving dst unspecified, when the
-// round cannot run (see [Config.RoundParams]), when fewer than t clients
-// remain at any step (the error wraps secagg.ErrBelowThreshold), when a
-// dealer's shares cannot be repaired, when a hook fails, or when ctx is
-// done.
-func (w *Workflow) Run(ctx context.Context, rc *fl.RoundContext, dst []float64) (int, error) {
-	if len(dst) != len(rc.Params) {
-		return 0, fmt.Errorf("fedround: dst has %d entries, params %d", len(dst), len(rc.Params))
+// Config.WeightCap > 0, or the Privacy's release of their sum. It returns
+// the number of survivors, the clients whose inputs are in the sum. It
+// fails, leaving dst unspecified, when the round cannot run (see
+// [Config.RoundParams]), when fewer than t clients remain at any step (the
+// error wraps secagg.ErrBelowThreshold), when a dealer's shares cannot be
+// repaired, when the release fails, or when ctx is done. It unmasks
+// nothing when fewer than r.Quorum clients sent masked inputs.
+func (w *Exchange) Run(ctx context.Context, r *fl.Round, dst []float64) (int, error) {
+	if len(dst) != len(r.Params) {
+		return 0, fmt.Errorf("fedround: dst has %d entries, params %d", len(dst), len(r.Params))
 	}
-	n := len(rc.Clients)
-	dim := len(rc.Params)
+	n := r.Len()
+	dim := len(r.Params)
 	if w.cfg.WeightCap > 0 {
 		dim++ // the weight's coordinate
 	}
 	p, err := w.cfg.RoundParams(n, dim)
 	if err != nil {
-		return 0, fmt.Errorf("fedround: round %d: %w", rc.Round, err)
+		return 0, fmt.Errorf("fedround: round %d: %w", r.Number, err)
 	}
-	if rc.Round < 0 {
-		return 0, fmt.Errorf("fedround: negative round %d", rc.Round)
+	if r.Number < 0 {
+		return 0, fmt.Errorf("fedround: negative round %d", r.Number)
 	}
-	p.Round = uint64(rc.Round)
+	p.Round = uint64(r.Number)
 	if _, err := io.ReadFull(w.rand, p.Seed[:]); err != nil {
 		return 0, fmt.Errorf("fedround: drawing the round seed: %w", err)
 	}
-	r := &round{
-		w: w, rc: rc, params: p, log: rc.Logger,
-		alive: make([]bool, n), metrics: make([]fl.Metrics, n),
-		timeout: w.cfg.StepTimeout,
+	rd := &round{w: w, r: r, params: p}
+	if r.Privacy != nil {
+		rd.clip = r.Privacy.ClipNorm()
 	}
-	if r.log == nil {
-		r.log = slog.New(slog.DiscardHandler)
-	}
-	if r.timeout == 0 {
-		if d, ok := rc.Config[fl.KeyDeadline]; ok && d > 0 && d < math.MaxInt64/1e9 {
-			r.timeout = time.Duration(d * float64(time.Second))
-		}
-	}
-	for i := range r.alive {
-		r.alive[i] = true
+	if w.cfg.StepTimeout > 0 {
+		r.StepTimeout = w.cfg.StepTimeout
 	}
 	scfg := secagg.ServerConfig{Params: p, Workers: w.cfg.Workers}
 	var names []string
 	if p.Malicious {
 		scfg.PeerKeys = make(map[uint32]ed25519.PublicKey, n)
 		names = make([]string, n)
-		for i, c := range rc.Clients {
-			names[i] = c.ID()
+		for i := range n {
+			names[i] = r.ID(i)
 			if k, ok := w.cfg.PeerKeys[names[i]]; ok {
 				scfg.PeerKeys[uint32(i+1)] = k
 			}
 		}
 	}
-	if r.srv, err = secagg.NewServer(scfg); err != nil {
-		return 0, fmt.Errorf("fedround: round %d: %w", rc.Round, err)
+	if rd.srv, err = secagg.NewServer(scfg); err != nil {
+		return 0, fmt.Errorf("fedround: round %d: %w", r.Number, err)
 	}
-	defer func() { rc.Stats.TrainSeconds += r.trainSeconds() }()
-	u3, err := r.protocol(ctx, names)
-	r.setLoss()
-	if err != nil {
+	masked, err := rd.protocol(ctx, names)
+	if err != nil || masked < max(r.Quorum, 1) {
+		return masked, err
+	}
+	if err := rd.unmask(ctx); err != nil {
 		return 0, err
 	}
-	if err := r.finish(dst, u3); err != nil {
+	if err := rd.finish(dst, masked); err != nil {
 		return 0, err
 	}
-	return u3, nil
+	return masked, nil
 }
 
-// protocol runs the steps and returns the number of survivors.
+// protocol runs the steps up to the unmask request and returns the number
+// of survivors, the clients whose masked inputs are in the sum.
 func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 	p := r.params
-	rc := r.rc
+	rc := r.r
 	// Step 0: train and advertise keys.
 	err := r.step(ctx, TypeTrain, TypeAdvertise, func(i int) (*fl.Message, error) {
 		if p.Malicious {
@@ -151,7 +176,12 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &fl.Message{Type: TypeTrain, Round: rc.Round, Params: rc.Params, Config: rc.Config, Payload: b}, nil
+		cfg := rc.Config
+		if r.clip > 0 {
+			cfg = cfg.Clone()
+			cfg[KeyClipNorm] = r.clip
+		}
+		return &fl.Message{Type: TypeTrain, Round: rc.Number, Params: rc.Params, Config: cfg, Payload: b}, nil
 	}, func(i int, m *fl.Message) error {
 		var a secagg.AdvertiseMsg
 		if err := decode(&a, m, uint32(i+1), func() uint32 { return a.Client }); err != nil {
@@ -160,7 +190,7 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 		if err := r.srv.HandleAdvertise(&a); err != nil {
 			return err
 		}
-		r.metrics[i] = m.Metrics
+		rc.Report(i, m.Metrics, 0)
 		return nil
 	})
 	if err != nil {
@@ -176,7 +206,7 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 	}
 	// Step 1: share keys.
 	err = r.step(ctx, TypeShareKeys, TypeShares, func(int) (*fl.Message, error) {
-		return &fl.Message{Type: TypeShareKeys, Round: rc.Round, Payload: kb}, nil
+		return &fl.Message{Type: TypeShareKeys, Round: rc.Number, Payload: kb}, nil
 	}, func(i int, m *fl.Message) error {
 		var s secagg.SharesMsg
 		if err := decode(&s, m, uint32(i+1), func() uint32 { return s.Client }); err != nil {
@@ -207,7 +237,7 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &fl.Message{Type: TypeMaskedInput, Round: rc.Round, Payload: data}, nil
+		return &fl.Message{Type: TypeMaskedInput, Round: rc.Number, Payload: data}, nil
 	}, func(i int, m *fl.Message) error {
 		var mm secagg.MaskedMsg
 		if err := decode(&mm, m, uint32(i+1), func() uint32 { return mm.Client }); err != nil {
@@ -229,7 +259,7 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 			return 0, err
 		}
 		err = r.step(ctx, TypeConsistency, TypeSignature, func(int) (*fl.Message, error) {
-			return &fl.Message{Type: TypeConsistency, Round: rc.Round, Payload: data}, nil
+			return &fl.Message{Type: TypeConsistency, Round: rc.Number, Payload: data}, nil
 		}, func(i int, m *fl.Message) error {
 			var s secagg.SignatureMsg
 			if err := decode(&s, m, uint32(i+1), func() uint32 { return s.Client }); err != nil {
@@ -245,15 +275,22 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 	if err != nil {
 		return 0, r.abort(TypeMaskedInput, err)
 	}
-	data, err := req.MarshalBinary()
+	r.req = req
+	return len(req.Survivors), nil
+}
+
+// unmask runs the last step: the survivors' shares for unmasking.
+func (r *round) unmask(ctx context.Context) error {
+	rc := r.r
+	data, err := r.req.MarshalBinary()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	// Step 4: unmasking. Clients that sent a masked input but left the
 	// round at the consistency check are not asked (their inputs are in
 	// the sum all the same).
-	err = r.step(ctx, TypeUnmask, TypeUnmasked, func(int) (*fl.Message, error) {
-		return &fl.Message{Type: TypeUnmask, Round: rc.Round, Payload: data}, nil
+	return r.step(ctx, TypeUnmask, TypeUnmasked, func(int) (*fl.Message, error) {
+		return &fl.Message{Type: TypeUnmask, Round: rc.Number, Payload: data}, nil
 	}, func(i int, m *fl.Message) error {
 		var u secagg.UnmaskMsg
 		if err := decode(&u, m, uint32(i+1), func() uint32 { return u.Client }); err != nil {
@@ -261,10 +298,6 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 		}
 		return r.srv.HandleUnmask(&u)
 	})
-	if err != nil {
-		return 0, err
-	}
-	return len(req.Survivors), nil
 }
 
 // finish computes the sum of the survivors' inputs and writes the round's
@@ -281,30 +314,20 @@ func (r *round) finish(dst []float64, survivors int) error {
 		full = make([]float64, len(dst)+1)
 	}
 	if _, err := secagg.Dequantize(full, sum, cfg.Clip, r.params.Bits, r.params.N, survivors); err != nil {
-		return fmt.Errorf("fedround: round %d: %w", r.rc.Round, err)
+		return fmt.Errorf("fedround: round %d: %w", r.r.Number, err)
 	}
 	if cfg.WeightCap > 0 {
 		// The last coordinate is Σ w·Clip: the survivors' total weight.
 		total = full[len(dst)] / cfg.Clip
 		if !(total > 0) {
-			return fmt.Errorf("fedround: round %d: the survivors' total weight is %v", r.rc.Round, total)
+			return fmt.Errorf("fedround: round %d: the survivors' total weight is %v", r.r.Number, total)
 		}
 		copy(dst, full)
-		if st := r.rc.Stats; st != nil {
-			if st.Extra == nil {
-				st.Extra = fl.Metrics{}
-			}
-			st.Extra[KeyWeight] = total
-		}
+		r.r.SetExtra(KeyWeight, total)
 	}
-	if cfg.PostSum != nil {
-		if err := cfg.PostSum(dst, survivors); err != nil {
-			return fmt.Errorf("fedround: round %d: PostSum: %w", r.rc.Round, err)
-		}
-	}
-	if cfg.Release != nil {
-		if err := cfg.Release(dst); err != nil {
-			return fmt.Errorf("fedround: round %d: Release: %w", r.rc.Round, err)
+	if p := r.r.Privacy; p != nil {
+		if err := p.NoiseSum(dst); err != nil {
+			return fmt.Errorf("fedround: round %d: privacy release: %w", r.r.Number, err)
 		}
 		return nil
 	}
@@ -317,66 +340,20 @@ func (r *round) finish(dst []float64, survivors int) error {
 
 // abort wraps an error that ends the round.
 func (r *round) abort(step string, err error) error {
-	return fmt.Errorf("fedround: round %d, after step %s: %w", r.rc.Round, step, err)
+	return fmt.Errorf("fedround: round %d, after step %s: %w", r.r.Number, step, err)
 }
 
-// step sends the message built by down to every client still in the
-// round, and passes each reply of type want to handle, in arrival order
-// under a lock (the secagg server's result does not depend on the order).
-// A client whose message cannot be built, whose send fails, or whose reply
-// is rejected leaves the round: it is counted once in the round's stats
-// under the step's name and logged. step returns an error only when ctx is
-// done.
+// step runs one protocol step on the round: the message built by down goes
+// to every client still in the round, and each reply of type want is
+// passed to handle. A client that fails leaves the round, counted and
+// logged by the round.
 func (r *round) step(ctx context.Context, name, want string, down func(i int) (*fl.Message, error), handle func(i int, m *fl.Message) error) error {
-	sctx := ctx
-	if r.timeout > 0 {
-		var cancel context.CancelFunc
-		sctx, cancel = context.WithTimeout(ctx, r.timeout)
-		defer cancel()
-	}
-	var (
-		mu sync.Mutex
-		wg sync.WaitGroup
-	)
-	failed := make([]error, len(r.alive))
-	for i, c := range r.rc.Clients {
-		if !r.alive[i] {
-			continue
+	return r.r.Step(ctx, name, down, func(i int, m *fl.Message) error {
+		if err := checkReply(m, want, r.r.Number); err != nil {
+			return err
 		}
-		m, err := down(i)
-		if err != nil {
-			failed[i] = err
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			reply, err := c.Send(sctx, m)
-			if err == nil {
-				err = checkReply(reply, want, r.rc.Round)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil && ctx.Err() == nil {
-				err = handle(i, reply)
-			}
-			failed[i] = err
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for i, err := range failed {
-		if err == nil || !r.alive[i] {
-			continue
-		}
-		r.alive[i] = false
-		r.rc.Stats.AddFailure(name)
-		r.log.Warn("secure aggregation: client left the round", "round", r.rc.Round, "step", name,
-			"client", r.rc.Clients[i].ID(), "secagg_id", i+1, "err", err)
-	}
-	return nil
+		return handle(i, m)
+	})
 }
 
 // checkReply checks a reply's envelope: type, round, and that it carries
@@ -403,40 +380,4 @@ func decode(v encoding.BinaryUnmarshaler, m *fl.Message, want uint32, id func() 
 		return fmt.Errorf("%w: message from secagg client %d on the connection of client %d", ErrMalformed, got, want)
 	}
 	return nil
-}
-
-// trainSeconds sums the train time the clients reported in the accepted
-// advertise replies.
-func (r *round) trainSeconds() float64 {
-	var s float64
-	for _, m := range r.metrics {
-		if v := m[fl.KeyTrainSeconds]; v > 0 && !math.IsInf(v, 0) {
-			s += v
-		}
-	}
-	return s
-}
-
-// setLoss sets the round's train loss: the mean of the loss the clients
-// reported with their accepted advertise replies, weighted by their
-// fl.KeyExamples metric (1 when absent), as the default exchange weights
-// it. The clients are those that trained and advertised keys, survivors of
-// the round or not.
-func (r *round) setLoss() {
-	var sum, w float64
-	for _, m := range r.metrics {
-		l, ok := m[fl.KeyLoss]
-		if !ok || math.IsNaN(l) || math.IsInf(l, 0) {
-			continue
-		}
-		n := m[fl.KeyExamples]
-		if !(n > 0) || math.IsInf(n, 0) {
-			n = 1
-		}
-		sum += n * l
-		w += n
-	}
-	if w > 0 {
-		r.rc.Stats.TrainLoss = sum / w
-	}
 }

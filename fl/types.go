@@ -1,9 +1,6 @@
 package fl
 
-import (
-	"context"
-	"math/rand/v2"
-)
+import "context"
 
 // An Update is one client's contribution to a round.
 type Update struct {
@@ -95,50 +92,6 @@ type Message struct {
 	Metrics Metrics   // measurements, client → server
 }
 
-// Handler answers the server's messages on a client. Middleware wraps it,
-// as in net/http.
-type Handler interface {
-	Handle(ctx context.Context, m *Message) (*Message, error)
-}
-
-// HandlerFunc adapts a function to a [Handler].
-type HandlerFunc func(ctx context.Context, m *Message) (*Message, error)
-
-// Handle calls f(ctx, m).
-func (f HandlerFunc) Handle(ctx context.Context, m *Message) (*Message, error) { return f(ctx, m) }
-
-// Middleware wraps a Handler with behaviour of its own: clipping, noise,
-// compression, masking.
-type Middleware func(Handler) Handler
-
-// Chain wraps h in mws, the first of mws outermost: Chain(h, a, b) answers a
-// message as a(b(h)).
-func Chain(h Handler, mws ...Middleware) Handler {
-	for i := len(mws) - 1; i >= 0; i-- {
-		h = mws[i](h)
-	}
-	return h
-}
-
-// Conn is the server's link to one client.
-type Conn interface {
-	ID() string
-	Send(ctx context.Context, m *Message) (*Message, error)
-}
-
-// Pool is the set of clients the server can reach now.
-type Pool interface {
-	Conns() []Conn
-}
-
-// TrafficCounter is implemented by a [Pool] that counts the bytes it moves,
-// as encoded on the wire. The server reads it before and after each round.
-type TrafficCounter interface {
-	// Traffic returns the bytes sent to clients (down) and received from
-	// them (up) so far.
-	Traffic() (up, down int64)
-}
-
 // Aggregator turns the updates of a round into one update, written to dst.
 // Updates arrive in a fixed order (the order in which the clients were
 // sampled), so a deterministic aggregator gives the same bits every run.
@@ -151,8 +104,11 @@ type ServerOptimizer interface {
 	Step(params, delta []float64)
 }
 
-// Sampler picks the clients of a round from the population, using rng as its
-// only source of randomness. population is sorted and must not be modified.
-type Sampler interface {
-	Sample(rng *rand.Rand, population []string) []string
+// Validator is implemented by an [Aggregator] with preconditions on the
+// number of updates it aggregates (Krum needs n > 2f+2, for example). The
+// server checks it before round 1 against the clients a round samples and
+// against the quorum, so that a configuration that cannot work is refused
+// before any client is contacted.
+type Validator interface {
+	Validate(n int) error
 }
