@@ -38,6 +38,9 @@ type Checkpoint struct {
 	History History
 }
 
+// gobCheckpoint is Checkpoint without its methods, for encoding/gob.
+type gobCheckpoint Checkpoint
+
 // Names of the parts of a [Checkpoint]. A part is stateful when it
 // implements encoding.BinaryMarshaler and encoding.BinaryUnmarshaler; an
 // error from MarshalBinary fails the checkpoint, and a restore refuses a
@@ -105,7 +108,8 @@ func WriteCheckpoint(path string, cp *Checkpoint) error {
 // MarshalBinary returns cp in the checkpoint file format.
 func (cp *Checkpoint) MarshalBinary() ([]byte, error) {
 	var body bytes.Buffer
-	if err := gob.NewEncoder(&body).Encode(cp); err != nil {
+	// gobCheckpoint has no methods: gob must not call MarshalBinary again.
+	if err := gob.NewEncoder(&body).Encode((*gobCheckpoint)(cp)); err != nil {
 		return nil, fmt.Errorf("fl: encoding checkpoint: %w", err)
 	}
 	sum := sha256.Sum256(body.Bytes())
@@ -186,7 +190,7 @@ func decodeCheckpoint(r io.Reader, size int64) (*Checkpoint, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch (corrupt file)", ErrCheckpoint)
 	}
 	var cp Checkpoint
-	if err := gob.NewDecoder(bytes.NewReader(body[:n])).Decode(&cp); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(body[:n])).Decode((*gobCheckpoint)(&cp)); err != nil {
 		return nil, fmt.Errorf("%w: decoding: %w", ErrCheckpoint, err)
 	}
 	return &cp, nil

@@ -15,7 +15,7 @@ import (
 // return a checkpoint or an error, never panic.
 func FuzzDecodeCheckpoint(f *testing.F) {
 	var good bytes.Buffer
-	cp := &Checkpoint{Round: 2, Seed: 7, Params: []float64{1, math.NaN()}, History: History{Rounds: []RoundStats{{Round: 1}, {Round: 2}}}}
+	cp := &Checkpoint{Round: 2, KeyFingerprint: [32]byte{7}, Parts: map[string][]byte{PartOptimizer: {1}}, Params: []float64{1, math.NaN()}, History: History{Rounds: []RoundStats{{Round: 1}, {Round: 2}}}}
 	if err := gob.NewEncoder(&good).Encode(cp); err != nil {
 		f.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func ExampleNewFedAdam() {
 	// Output: 0.0990
 }
 
-func ExampleChain() {
+func ExampleWrap() {
 	logged := func(next fl.Handler) fl.Handler {
 		return fl.HandlerFunc(func(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 			fmt.Println("request", m.Type, m.Round)

@@ -262,8 +262,10 @@ func (e *TrainExchange) Run(ctx context.Context, r *Round, dst []float64) (int, 
 		updates = append(updates, u)
 		return nil
 	})
-	clear(e.updates[len(updates):cap(updates)])
-	e.updates = updates[:0]
+	defer func() {
+		clear(updates) // hold no client's delta past the round
+		e.updates = updates[:0]
+	}()
 	if err != nil {
 		return 0, err
 	}

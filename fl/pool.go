@@ -111,3 +111,15 @@ func (p *staticPool) Conn(id string) (Conn, bool) {
 	c, ok := p.byID[id]
 	return c, ok
 }
+
+// Reachable returns the connections of p's clients that are reachable now,
+// in id order. It costs O(population); the server never calls it.
+func Reachable(p Pool) []Conn {
+	var out []Conn
+	for _, id := range p.Population() {
+		if c, ok := p.Conn(id); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package fl_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -248,15 +249,20 @@ func (b blockingConn) Send(ctx context.Context, m *fl.Message) (*fl.Message, err
 	return nil, ctx.Err()
 }
 
-type listPool []fl.Conn
-
-func (p listPool) Conns() []fl.Conn { return p }
+func listPool(t *testing.T, conns ...fl.Conn) fl.Pool {
+	t.Helper()
+	p, err := fl.NewPool(conns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 func TestServerDeadline(t *testing.T) {
 	mem := newPool(t, 3, func(i int, id string) fl.Handler {
 		return fl.NewHandler(&targetTrainer{target: []float64{float64(i)}, weight: 1, lr: 1}, nil)
 	}, transport.Faults{})
-	pool := append(listPool{blockingConn{"slow-1"}, blockingConn{"slow-2"}}, mem.Conns()...)
+	pool := listPool(t, append([]fl.Conn{blockingConn{"slow-1"}, blockingConn{"slow-2"}}, fl.Reachable(mem)...)...)
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds, cfg.ClientsPerRound, cfg.RoundTimeout = 1, 0, 50*time.Millisecond
 	s, err := fl.NewServer(cfg, pool, []float64{0})
@@ -276,7 +282,7 @@ func TestServerDeadline(t *testing.T) {
 }
 
 func TestServerCancel(t *testing.T) {
-	pool := listPool{blockingConn{"a"}, blockingConn{"b"}}
+	pool := listPool(t, blockingConn{"a"}, blockingConn{"b"})
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds, cfg.ClientsPerRound = 5, 0
 	s, err := fl.NewServer(cfg, pool, []float64{7})
@@ -295,6 +301,17 @@ func TestServerCancel(t *testing.T) {
 	}
 }
 
+// needs is an aggregator that needs at least n updates.
+type needs struct{ n int }
+
+func (a needs) Aggregate([]float64, []fl.Update) error { return nil }
+func (a needs) Validate(n int) error {
+	if n < a.n {
+		return fmt.Errorf("needs %d updates, got %d", a.n, n)
+	}
+	return nil
+}
+
 func TestServerConfigValidate(t *testing.T) {
 	for _, mut := range []func(*fl.ServerConfig){
 		func(c *fl.ServerConfig) { c.Rounds = 0 },
@@ -304,8 +321,20 @@ func TestServerConfigValidate(t *testing.T) {
 		func(c *fl.ServerConfig) { c.RoundTimeout = -1 },
 		func(c *fl.ServerConfig) { c.ClientConfig = fl.Config{"lr": math.NaN()} },
 		func(c *fl.ServerConfig) { c.Sampler = fl.Poisson{Q: 0.1} },
+		func(c *fl.ServerConfig) { c.ClientConfig = fl.Config{fl.KeyLR: -1} },
+		func(c *fl.ServerConfig) { c.ClientConfig = fl.Config{fl.KeyEpochs: 0.5} },
+		func(c *fl.ServerConfig) { c.ClientConfig = fl.Config{fl.KeyBatchSize: 0} },
+		func(c *fl.ServerConfig) { c.Optimizer = fl.SGD{LR: -1} },
+		func(c *fl.ServerConfig) { c.Optimizer = &fl.FedAvgM{Momentum: 1} },
+		func(c *fl.ServerConfig) { c.Optimizer = &fl.Adaptive{Rule: 7} },
+		func(c *fl.ServerConfig) { c.SamplingKey = []byte{1, 2, 3} },
+		func(c *fl.ServerConfig) { c.Exchange, c.Aggregator = &fl.TrainExchange{}, &fl.FedAvg{} },
+		func(c *fl.ServerConfig) { c.Aggregator = needs{5} }, // 10 sampled but a quorum of 1
+		func(c *fl.ServerConfig) { c.Aggregator, c.MinClients = needs{11}, 10 },
 	} {
 		c := fl.DefaultServerConfig()
+		c.ClientsPerRound = 10
+		c.ClientsPerRound = 10
 		mut(&c)
 		if err := c.Validate(); !errors.Is(err, fl.ErrConfig) {
 			t.Errorf("Validate(%+v) = %v, want ErrConfig", c, err)
@@ -315,7 +344,7 @@ func TestServerConfigValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("default config: %v", err)
 	}
-	if _, err := fl.NewServer(c, listPool{}, []float64{math.NaN()}); err == nil {
+	if _, err := fl.NewServer(c, listPool(t), []float64{math.NaN()}); err == nil {
 		t.Error("NaN initial parameters accepted")
 	}
 }
@@ -391,7 +420,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 func TestCheckpointRejectsCorruption(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "cp")
-	cp := &fl.Checkpoint{Round: 1, Seed: 3, Params: []float64{1, 2, 3}, History: fl.History{Rounds: []fl.RoundStats{{Round: 1, TrainLoss: math.NaN()}}}}
+	cp := &fl.Checkpoint{Round: 1, KeyFingerprint: [32]byte{3}, Parts: map[string][]byte{fl.PartExchange: {}}, Params: []float64{1, 2, 3}, History: fl.History{Rounds: []fl.RoundStats{{Round: 1, TrainLoss: math.NaN()}}}}
 	if err := fl.WriteCheckpoint(path, cp); err != nil {
 		t.Fatal(err)
 	}
@@ -418,11 +447,38 @@ func TestCheckpointRejectsCorruption(t *testing.T) {
 		if _, err := fl.ReadCheckpoint(p); !errors.Is(err, fl.ErrCheckpoint) {
 			t.Errorf("%s: ReadCheckpoint = %v, want ErrCheckpoint", name, err)
 		}
+		if name == "appended" {
+			continue // a stream reader stops at the checkpoint's end
+		}
+		if _, err := fl.ReadCheckpointFrom(bytes.NewReader(b)); !errors.Is(err, fl.ErrCheckpoint) {
+			t.Errorf("%s: ReadCheckpointFrom = %v, want ErrCheckpoint", name, err)
+		}
 	}
-	// A checkpoint of another run is refused by Restore.
-	s, _ := fl.NewServer(fl.DefaultServerConfig(), listPool{}, []float64{0, 0, 0})
+	var buf bytes.Buffer
+	if _, err := cp.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fl.ReadCheckpointFrom(&buf); err != nil || got.Round != 1 || got.Params[1] != 2 {
+		t.Fatalf("stream round trip: %+v, %v", got, err)
+	}
+	// A checkpoint of another run (another sampling key) is refused by
+	// Restore, and so is one that lacks the state of a stateful part.
+	cfg := fl.DefaultServerConfig()
+	cfg.Seed = 5
+	s, _ := fl.NewServer(cfg, listPool(t), []float64{0, 0, 0})
 	if err := s.Restore(cp); !errors.Is(err, fl.ErrCheckpoint) {
 		t.Errorf("Restore with another seed = %v", err)
+	}
+	own, err := s.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restore(own); err != nil {
+		t.Errorf("Restore of its own checkpoint: %v", err)
+	}
+	delete(own.Parts, fl.PartExchange)
+	if err := s.Restore(own); !errors.Is(err, fl.ErrCheckpoint) {
+		t.Errorf("Restore without the exchange's state = %v", err)
 	}
 }
 
@@ -461,84 +517,128 @@ func TestObserverAndFaults(t *testing.T) {
 	}
 }
 
-// budgetAgg allows a fixed number of rounds and records how many it saw.
-type budgetAgg struct {
+// toyBudget is a Privacy that allows a fixed number of releases: its
+// aggregator is FedAvg, counted.
+type toyBudget struct {
 	fl.FedAvg
-	allowed, seen int
+	allowed, released, checked int
 }
 
-var errBudget = errors.New("budget spent")
+var errBudget = fmt.Errorf("toy: %w", fl.ErrBudget)
 
-func (b *budgetAgg) CheckRound(r int) error {
-	if r > b.allowed {
+func (b *toyBudget) Sampler() fl.Sampler          { return fl.Uniform{Count: 3} }
+func (b *toyBudget) Aggregator() fl.Aggregator    { return b }
+func (b *toyBudget) ClipNorm() float64            { return 1 }
+func (b *toyBudget) NoiseSum(sum []float64) error { return b.release() }
+func (b *toyBudget) Check(r, population int) error {
+	b.checked++
+	if b.released >= b.allowed {
 		return errBudget
 	}
 	return nil
 }
-
-func (b *budgetAgg) RecordRound(st *fl.RoundStats) {
-	b.seen++
+func (b *toyBudget) release() error {
+	if b.released >= b.allowed {
+		return errBudget
+	}
+	b.released++
+	return nil
+}
+func (b *toyBudget) Aggregate(dst []float64, ups []fl.Update) error {
+	if err := b.release(); err != nil {
+		return err
+	}
+	return b.FedAvg.Aggregate(dst, ups)
+}
+func (b *toyBudget) Record(st *fl.RoundStats) {
 	if st.Extra == nil {
 		st.Extra = fl.Metrics{}
 	}
-	st.Extra["spent"] = float64(b.seen)
+	st.Extra["spent"] = float64(b.released)
 }
 
-func TestServerRoundCheckerAndRecorder(t *testing.T) {
+func TestServerPrivacyBudget(t *testing.T) {
 	pool := newPool(t, 3, func(i int, id string) fl.Handler {
 		return fl.NewHandler(&targetTrainer{target: []float64{float64(i)}, weight: 1, lr: 0.5}, nil)
 	}, transport.Faults{})
-	agg := &budgetAgg{allowed: 2}
+	b := &toyBudget{allowed: 2}
 	cfg := fl.DefaultServerConfig()
-	cfg.Rounds, cfg.ClientsPerRound, cfg.Aggregator = 5, 3, agg
+	cfg.Rounds, cfg.Privacy = 5, b
 	s, err := fl.NewServer(cfg, pool, []float64{0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h, err := s.Run(context.Background())
-	if !errors.Is(err, errBudget) {
+	if !errors.Is(err, errBudget) || !errors.Is(err, fl.ErrBudget) {
 		t.Fatalf("Run = %v, want the budget error", err)
 	}
-	if len(h.Rounds) != 2 || h.Rounds[1].Extra["spent"] != 2 || s.Round() != 2 {
-		t.Fatalf("history = %+v", h.Rounds)
+	if len(h.Rounds) != 2 || h.Rounds[1].Extra["spent"] != 2 || s.Round() != 2 || b.checked != 3 {
+		t.Fatalf("history = %+v, checked %d", h.Rounds, b.checked)
 	}
 	// The parameters are those after round 2: 0 → 0.5 → 0.75 (mean target 1, lr 0.5).
 	if got := s.Params()[0]; got != 0.75 {
 		t.Errorf("params = %v, want 0.75", got)
 	}
+	// A config that contradicts the privacy's sampler or puts another
+	// aggregator in front of its sum is refused before round 1.
+	for name, mut := range map[string]func(*fl.ServerConfig){
+		"sampler":    func(c *fl.ServerConfig) { c.Sampler = fl.Poisson{Q: 0.5} },
+		"count":      func(c *fl.ServerConfig) { c.ClientsPerRound = 3 },
+		"aggregator": func(c *fl.ServerConfig) { c.Aggregator = &fl.FedAvg{} },
+	} {
+		c := cfg
+		mut(&c)
+		if _, err := fl.NewServer(c, pool, []float64{0}); !errors.Is(err, fl.ErrConfig) {
+			t.Errorf("%s: NewServer = %v, want ErrConfig", name, err)
+		}
+	}
 }
 
-// twoStep is a toy multi-step workflow: clients train, then the server asks
+// twoStep is a toy multi-step exchange: clients train, then the server asks
 // each survivor to "commit", and the aggregate is the plain mean of the
 // committed deltas.
 type twoStep struct{ failCommit string }
 
-func (w twoStep) Run(ctx context.Context, rc *fl.RoundContext, dst []float64) (int, error) {
-	replies, errs := rc.Send(ctx, func(i int) *fl.Message {
-		return &fl.Message{Type: fl.TypeTrain, Round: rc.Round, Params: rc.Params, Config: rc.Config}
+func (twoStep) Check(*fl.ServerConfig, fl.Pool) error { return nil }
+
+func (w twoStep) Run(ctx context.Context, r *fl.Round, dst []float64) (int, error) {
+	deltas := make([][]float64, r.Len())
+	err := r.Step(ctx, fl.TypeTrain, func(i int) (*fl.Message, error) {
+		return &fl.Message{Type: fl.TypeTrain, Round: r.Number, Params: r.Params, Config: r.Config}, nil
+	}, func(i int, m *fl.Message) error {
+		deltas[i] = m.Params
+		return nil
 	})
-	commits, cerrs := rc.Send(ctx, func(i int) *fl.Message {
-		if errs[i] != nil || rc.Clients[i].ID() == w.failCommit {
-			return nil
-		}
-		return &fl.Message{Type: "toy/commit", Round: rc.Round}
-	})
-	for i := range dst {
-		dst[i] = 0
+	if err != nil {
+		return 0, err
 	}
+	err = r.Step(ctx, "toy/commit", func(i int) (*fl.Message, error) {
+		if r.ID(i) == w.failCommit {
+			return nil, errors.New("no commit for you")
+		}
+		return &fl.Message{Type: "toy/commit", Round: r.Number}, nil
+	}, func(i int, m *fl.Message) error {
+		if m.Type != "toy/ok" {
+			return fl.ErrReply
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	clear(dst)
 	n := 0
-	for i := range replies {
-		if errs[i] != nil || cerrs[i] != nil || commits[i] == nil {
-			rc.Stats.AddFailure("toy")
+	for i := range r.Len() {
+		if !r.Active(i) {
 			continue
 		}
-		for j, v := range replies[i].Params {
+		for j, v := range deltas[i] {
 			dst[j] += v
 		}
 		n++
 	}
-	if n == 0 {
-		return 0, errors.New("nobody committed")
+	if n < r.Quorum {
+		return n, nil
 	}
 	for j := range dst {
 		dst[j] /= float64(n)
@@ -561,7 +661,7 @@ func TestServerWorkflow(t *testing.T) {
 	}, transport.Faults{})
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds, cfg.ClientsPerRound, cfg.MinClients = 1, 3, 2
-	cfg.Workflow = twoStep{failCommit: "client-002"}
+	cfg.Exchange = twoStep{failCommit: "client-002"}
 	s, err := fl.NewServer(cfg, pool, []float64{0})
 	if err != nil {
 		t.Fatal(err)
@@ -571,7 +671,7 @@ func TestServerWorkflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Clients 0 and 1 (targets 0 and 3) committed: the mean delta is 1.5.
-	if st.Accepted != 2 || st.Failures["toy"] != 1 || s.Params()[0] != 1.5 {
+	if st.Accepted != 2 || st.Failures[fl.FailError] != 1 || s.Params()[0] != 1.5 {
 		t.Fatalf("stats %+v params %v", st, s.Params())
 	}
 	// With a quorum of 3 the same round is aborted.

@@ -50,10 +50,12 @@ func TestUplinkAndDownlinkCodecs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := CompressDownlink(mem, mustCodec(t, "float32"))
+	pool := CompressUplink(CompressDownlink(mem, mustCodec(t, "float32")), mustCodec(t, "float16"), 0)
+	if up, down := fl.PoolEncoding(pool); up != "float16" || down != "float32" {
+		t.Errorf("PoolEncoding = %q, %q", up, down)
+	}
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds, cfg.ClientsPerRound = 1, 2
-	cfg.UpdateDecoder = UplinkDecoder{Codec: mustCodec(t, "float16")}
 	s, err := fl.NewServer(cfg, pool, params)
 	if err != nil {
 		t.Fatal(err)
@@ -81,21 +83,40 @@ func TestUplinkAndDownlinkCodecs(t *testing.T) {
 	}
 }
 
-func TestUplinkDecoderRejects(t *testing.T) {
-	dec := UplinkDecoder{Codec: mustCodec(t, "int8")}
+// sendReply is a Conn that answers every message with a fixed reply.
+type sendReply struct{ reply *fl.Message }
+
+func (c sendReply) ID() string { return "x" }
+func (c sendReply) Send(context.Context, *fl.Message) (*fl.Message, error) {
+	r := *c.reply
+	return &r, nil
+}
+
+func TestCompressUplinkRejects(t *testing.T) {
 	other, _ := mustCodec(t, "float16").Encode(nil, []float64{1, 2, 3})
 	own, _ := mustCodec(t, "int8").Encode(nil, []float64{1, 2, 3})
-	dst := make([]float64, 3)
-	if err := dec.DecodeUpdate(dst, &fl.Message{Payload: other}); !errors.Is(err, compress.ErrWrongCodec) {
+	send := func(payload []byte, maxLen int) (*fl.Message, error) {
+		inner, err := fl.NewPool(sendReply{&fl.Message{Type: fl.TypeUpdate, Payload: payload}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok := CompressUplink(inner, mustCodec(t, "int8"), maxLen).Conn("x")
+		if !ok {
+			t.Fatal("conn not found")
+		}
+		return c.Send(context.Background(), &fl.Message{Type: fl.TypeTrain})
+	}
+	if _, err := send(other, 0); !errors.Is(err, compress.ErrWrongCodec) {
 		t.Errorf("foreign codec: %v", err)
 	}
-	if err := dec.DecodeUpdate(make([]float64, 4), &fl.Message{Payload: own}); !errors.Is(err, fl.ErrLength) {
-		t.Errorf("wrong length: %v", err)
+	if _, err := send(own, 2); !errors.Is(err, compress.ErrTooLarge) {
+		t.Errorf("over the length limit: %v", err)
 	}
-	if err := dec.DecodeUpdate(dst, &fl.Message{Payload: own[:len(own)-1]}); err == nil {
+	if _, err := send(own[:len(own)-1], 0); err == nil {
 		t.Error("truncated payload accepted")
 	}
-	if err := dec.DecodeUpdate(dst, &fl.Message{Payload: own}); err != nil || math.Abs(dst[2]-3) > 0.02 {
-		t.Errorf("own payload: %v %v", dst, err)
+	m, err := send(own, 0)
+	if err != nil || len(m.Payload) != 0 || len(m.Params) != 3 || math.Abs(m.Params[2]-3) > 0.02 {
+		t.Errorf("own payload: %+v %v", m, err)
 	}
 }

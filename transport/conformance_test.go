@@ -73,7 +73,7 @@ func ids(n int) []string {
 func connsByID(t *testing.T, p fl.Pool, want []string) map[string]fl.Conn {
 	t.Helper()
 	out := map[string]fl.Conn{}
-	for _, c := range p.Conns() {
+	for _, c := range fl.Reachable(p) {
 		out[c.ID()] = c
 	}
 	got := slices.Sorted(maps.Keys(out))

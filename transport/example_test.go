@@ -25,7 +25,7 @@ func ExampleNewMemory() {
 		return
 	}
 	req := &fl.Message{Type: fl.TypeTrain, Round: 1, Params: []float64{0, 0}}
-	for _, c := range pool.Conns() {
+	for _, c := range fl.Reachable(pool) {
 		r, _ := c.Send(context.Background(), req)
 		fmt.Println(c.ID(), r.Params)
 	}

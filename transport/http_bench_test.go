@@ -40,7 +40,7 @@ func benchNet(b *testing.B, o netOptions, up, down int) {
 }
 
 func connOf2(b testing.TB, p *HTTPPool, id string) fl.Conn {
-	for _, c := range p.Conns() {
+	for _, c := range fl.Reachable(p) {
 		if c.ID() == id {
 			return c
 		}

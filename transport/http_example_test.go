@@ -54,7 +54,7 @@ func ExampleHTTPPool() {
 	if err := pool.WaitClients(ctx, 1); err != nil {
 		panic(err)
 	}
-	for _, c := range pool.Conns() {
+	for _, c := range fl.Reachable(pool) {
 		reply, err := c.Send(ctx, &fl.Message{Type: fl.TypeTrain, Round: 1, Params: []float64{1, 2, 3}})
 		fmt.Println(c.ID(), reply.Type, reply.Params, err)
 	}

@@ -46,7 +46,7 @@ func FuzzHTTPResult(f *testing.F) {
 			t.Fatalf("register: %d", rec.Code)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		res := sendAsync(ctx, pool.Conns()[0], &fl.Message{Type: fl.TypeTrain, Round: 1})
+		res := sendAsync(ctx, fl.Reachable(pool)[0], &fl.Message{Type: fl.TypeTrain, Round: 1})
 		poll := call("GET", PathTask, "", nil)
 		if poll.Code != http.StatusOK {
 			t.Fatalf("poll: %d", poll.Code)

@@ -97,7 +97,7 @@ func sendAsync(ctx context.Context, c fl.Conn, m *fl.Message) <-chan sendResult 
 
 func connOf(t *testing.T, p *HTTPPool, id string) fl.Conn {
 	t.Helper()
-	for _, c := range p.Conns() {
+	for _, c := range fl.Reachable(p) {
 		if c.ID() == id {
 			return c
 		}
@@ -218,7 +218,7 @@ func TestHTTPVanishedClientIsADropout(t *testing.T) {
 	if !errors.Is(r.err, ErrClientGone) || !errors.Is(r.err, fl.ErrTimeout) {
 		t.Fatalf("Send = %v, want ErrClientGone wrapping fl.ErrTimeout", r.err)
 	}
-	if n := len(e.pool.Conns()); n != 0 {
+	if n := len(fl.Reachable(e.pool)); n != 0 {
 		t.Errorf("%d conns after the client vanished, want 0", n)
 	}
 	if _, err := (&httpConn{p: e.pool, id: "a"}).Send(context.Background(), &fl.Message{}); !errors.Is(err, ErrClientGone) {
@@ -527,7 +527,7 @@ func TestHTTPNoGoroutineOutlivesRun(t *testing.T) {
 	if err := e.pool.WaitClients(wctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range e.pool.Conns() {
+	for _, c := range fl.Reachable(e.pool) {
 		if _, err := c.Send(context.Background(), &fl.Message{Type: fl.TypeTrain, Params: []float64{1}}); err != nil {
 			t.Fatal(err)
 		}

@@ -40,7 +40,7 @@ func TestMemoryCopiesAndCounts(t *testing.T) {
 	params := []float64{1, 2, 3}
 	req := &fl.Message{Type: fl.TypeTrain, Round: 1, Params: params, Config: fl.Config{"lr": 1}}
 	var wantDown, wantUp int64
-	for _, c := range p.Conns() {
+	for _, c := range fl.Reachable(p) {
 		r, err := c.Send(context.Background(), req)
 		if err != nil {
 			t.Fatal(err)
@@ -68,7 +68,7 @@ func TestMemoryFaultsDeterministic(t *testing.T) {
 	outcomes := func() []string {
 		p, _ := newTestPool(t, 200, f)
 		var out []string
-		for _, c := range p.Conns() {
+		for _, c := range fl.Reachable(p) {
 			_, err := c.Send(context.Background(), &fl.Message{Type: fl.TypeTrain, Round: 4, Params: []float64{0}, Config: fl.Config{fl.KeyDeadline: 2}})
 			switch {
 			case err == nil:
@@ -110,7 +110,7 @@ func TestMemorySleepHonoursContext(t *testing.T) {
 	p, _ := newTestPool(t, 1, Faults{Sleep: true, Latency: func(*rand.Rand) time.Duration { return time.Hour }})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := p.Conns()[0].Send(ctx, &fl.Message{Params: []float64{1}}); !errors.Is(err, context.Canceled) {
+	if _, err := fl.Reachable(p)[0].Send(ctx, &fl.Message{Params: []float64{1}}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 }

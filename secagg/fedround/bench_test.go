@@ -48,7 +48,7 @@ func BenchmarkRound(b *testing.B) {
 				b.ReportAllocs()
 				up0, _ := pool.Traffic()
 				for i := 0; b.Loop(); i++ {
-					rc := &fl.RoundContext{Round: i + 1, Params: params, Config: fl.Config{}, Clients: pool.Conns(), Stats: &fl.RoundStats{TrainLoss: math.NaN()}}
+					rc := &fl.RoundContext{Round: i + 1, Params: params, Config: fl.Config{}, Clients: fl.Reachable(pool), Stats: &fl.RoundStats{TrainLoss: math.NaN()}}
 					if _, err := wf.Run(context.Background(), rc, dst); err != nil {
 						b.Fatal(err)
 					}
