@@ -96,6 +96,10 @@ func (r *Round) Fail(i int, step, reason string, err error) {
 		r.first[reason] = ce
 	}
 	r.stats.fail(reason)
+	if r.stats.FailedAt == nil {
+		r.stats.FailedAt = map[string]int{}
+	}
+	r.stats.FailedAt[step]++
 	r.Logger.Warn("client failed", "round", r.Number, "client", r.ids[i], "step", step, "reason", reason, "err", err)
 }
 
@@ -317,4 +321,25 @@ func (e *TrainExchange) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: %d bytes of state for the stateless aggregator %T", ErrCheckpoint, len(b), e.Aggregator)
 	}
 	return nil
+}
+
+// NewRound returns round number n over conns (the sampled clients, in
+// sampling order), for running an [Exchange] outside a [Server]: in tests,
+// or in a host's own engine. Quorum is 1 and there is no deadline until
+// the caller sets them; log may be nil.
+func NewRound(n int, params []float64, cfg Config, conns []Conn, log *slog.Logger) *Round {
+	ids := make([]string, len(conns))
+	for i, c := range conns {
+		ids[i] = c.ID()
+	}
+	r := newRound(n, ids, conns, &RoundStats{Round: n, Sampled: len(conns), TrainLoss: math.NaN()}, orDiscard(log))
+	r.Params, r.Config, r.Quorum = params, cfg, 1
+	return r
+}
+
+// Stats returns the round's stats so far: failures by reason, the
+// averaged loss and train time of the reports, the extra values.
+func (r *Round) Stats() RoundStats {
+	r.finish()
+	return r.stats.clone()
 }

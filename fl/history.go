@@ -23,19 +23,20 @@ const (
 // [Observer.RoundEnd].
 type RoundStats struct {
 	Round        int            `json:"round"`
-	Sampled      int            `json:"sampled"`            // clients asked to train
-	Accepted     int            `json:"accepted"`           // updates that reached the aggregate
-	Failed       int            `json:"failed"`             // clients whose contribution was lost
-	Failures     map[string]int `json:"failures,omitempty"` // Failed by reason (Fail... constants)
-	Aborted      bool           `json:"aborted,omitempty"`  // fewer than MinClients accepted: parameters unchanged
-	TrainLoss    float64        `json:"train_loss"`         // example-weighted mean of the clients' reported loss (NaN if none)
-	Eval         Metrics        `json:"eval,omitempty"`     // federated evaluation, when it ran this round
-	Central      Metrics        `json:"central,omitempty"`  // centralized evaluation, when it ran this round
-	Extra        Metrics        `json:"extra,omitempty"`    // values recorded by extensions (for example privacy spent)
-	BytesUp      int64          `json:"bytes_up"`           // client → server, as encoded on the wire
-	BytesDown    int64          `json:"bytes_down"`         // server → client
-	TrainSeconds float64        `json:"train_seconds"`      // time inside Trainer.Train, summed over clients
-	Seconds      float64        `json:"seconds"`            // wall time of the round
+	Sampled      int            `json:"sampled"`             // clients asked to train
+	Accepted     int            `json:"accepted"`            // updates that reached the aggregate
+	Failed       int            `json:"failed"`              // clients whose contribution was lost
+	Failures     map[string]int `json:"failures,omitempty"`  // Failed by reason (Fail... constants)
+	FailedAt     map[string]int `json:"failed_at,omitempty"` // Failed by the step the client failed at (a message type)
+	Aborted      bool           `json:"aborted,omitempty"`   // fewer than MinClients accepted: parameters unchanged
+	TrainLoss    float64        `json:"train_loss"`          // example-weighted mean of the clients' reported loss (NaN if none)
+	Eval         Metrics        `json:"eval,omitempty"`      // federated evaluation, when it ran this round
+	Central      Metrics        `json:"central,omitempty"`   // centralized evaluation, when it ran this round
+	Extra        Metrics        `json:"extra,omitempty"`     // values recorded by extensions (for example privacy spent)
+	BytesUp      int64          `json:"bytes_up"`            // client → server, as encoded on the wire
+	BytesDown    int64          `json:"bytes_down"`          // server → client
+	TrainSeconds float64        `json:"train_seconds"`       // time inside Trainer.Train, summed over clients
+	Seconds      float64        `json:"seconds"`             // wall time of the round
 }
 
 func (s *RoundStats) fail(reason string) {
@@ -62,6 +63,7 @@ func (h *History) Clone() *History {
 
 func (s RoundStats) clone() RoundStats {
 	s.Failures = maps.Clone(s.Failures)
+	s.FailedAt = maps.Clone(s.FailedAt)
 	s.Eval = maps.Clone(s.Eval)
 	s.Central = maps.Clone(s.Central)
 	s.Extra = maps.Clone(s.Extra)

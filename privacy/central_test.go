@@ -97,7 +97,7 @@ func TestCentralDPNoNoiseEqualsNaive(t *testing.T) {
 				}
 			}
 			st := fl.RoundStats{}
-			d.RecordRound(&st)
+			d.Record(&st)
 			if _, ok := st.Extra[KeyEpsilon]; ok {
 				t.Error("no noise, yet ε was recorded")
 			}
@@ -236,7 +236,7 @@ func TestAdaptiveClippingConvergesToQuantile(t *testing.T) {
 			t.Errorf("γ = %v: mean clip norm %v over the last %d rounds, want %v ± 10%%", gamma, got, tail, want)
 		}
 		st := fl.RoundStats{}
-		dp.RecordRound(&st)
+		dp.Record(&st)
 		if f := st.Extra[KeyUnclippedFraction]; math.Abs(f-gamma) > 0.3 {
 			t.Errorf("γ = %v: recorded unclipped fraction %v", gamma, f)
 		}
@@ -309,7 +309,14 @@ func (c conn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 
 type pool []fl.Conn
 
-func (p pool) Conns() []fl.Conn { return p }
+func (p pool) pool(t *testing.T) fl.Pool {
+	t.Helper()
+	fp, err := fl.NewPool(p...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fp
+}
 
 // pullTrainer moves the model halfway toward its client's own target.
 type pullTrainer struct{ target []float64 }
@@ -340,10 +347,9 @@ func newServer(t *testing.T, dp *CentralDP, rounds int, p pool) *fl.Server {
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds = rounds
 	cfg.ClientsPerRound = 0
-	cfg.Sampler = dp.Sampler()
-	cfg.Aggregator = dp
+	cfg.Privacy = dp
 	cfg.Seed = 99
-	s, err := fl.NewServer(cfg, p, make([]float64, 5))
+	s, err := fl.NewServer(cfg, p.pool(t), make([]float64, 5))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +512,10 @@ func TestServerCheckpointResume(t *testing.T) {
 	if _, err := part.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cp := part.Checkpoint()
+	cp, err := part.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.Random = seeded(77)
 	dp := mustCentral(t, cfg)
 	resumed := newServer(t, dp, 6, newPool(20, 5))
@@ -589,8 +598,8 @@ func TestCentralDPNoiseSum(t *testing.T) {
 	if err := b.NoiseSum([]float64{math.NaN()}); !errors.Is(err, fl.ErrNotFinite) {
 		t.Errorf("NaN sum: %v", err)
 	}
-	if err := mustCentral(t, CentralConfig{ClipNorm: 1, Population: 10, SampleRate: 1}).NoiseSum([]float64{1}); !errors.Is(err, ErrConfig) {
-		t.Errorf("NoiseSum without ClientClipped: %v", err)
+	if err := mustCentral(t, CentralConfig{ClipNorm: 1, Population: 10, SampleRate: 1, Adaptive: true}).NoiseSum([]float64{1}); !errors.Is(err, ErrConfig) || !errors.Is(err, fl.ErrConfig) {
+		t.Errorf("NoiseSum with adaptive clipping: %v", err)
 	}
 }
 

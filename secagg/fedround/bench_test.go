@@ -3,7 +3,6 @@ package fedround_test
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -48,7 +47,7 @@ func BenchmarkRound(b *testing.B) {
 				b.ReportAllocs()
 				up0, _ := pool.Traffic()
 				for i := 0; b.Loop(); i++ {
-					rc := &fl.RoundContext{Round: i + 1, Params: params, Config: fl.Config{}, Clients: fl.Reachable(pool), Stats: &fl.RoundStats{TrainLoss: math.NaN()}}
+					rc := fl.NewRound(i+1, params, fl.Config{}, fl.Reachable(pool), nil)
 					if _, err := wf.Run(context.Background(), rc, dst); err != nil {
 						b.Fatal(err)
 					}

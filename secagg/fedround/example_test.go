@@ -62,7 +62,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	scfg := fl.DefaultServerConfig()
-	scfg.Rounds, scfg.ClientsPerRound, scfg.Workflow = 1, len(ids), wf
+	scfg.Rounds, scfg.ClientsPerRound, scfg.Exchange = 1, len(ids), wf
 	s, err := fl.NewServer(scfg, pool, make([]float64, 3))
 	if err != nil {
 		log.Fatal(err)
@@ -71,9 +71,9 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("accepted %d, failed %v\n", st.Accepted, st.Failures)
+	fmt.Printf("accepted %d, failed %v at %v\n", st.Accepted, st.Failures, st.FailedAt)
 	fmt.Printf("params %.6f\n", s.Params())
 	// Output:
-	// accepted 4, failed map[secagg/masked-input:1]
+	// accepted 4, failed map[error:1] at map[secagg/masked-input:1]
 	// params [0.250000 0.250000 0.250000]
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"time"
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/secagg"
@@ -128,8 +130,11 @@ func (w *Exchange) Run(ctx context.Context, r *fl.Round, dst []float64) (int, er
 	if r.Privacy != nil {
 		rd.clip = r.Privacy.ClipNorm()
 	}
-	if w.cfg.StepTimeout > 0 {
+	switch d, ok := r.Config[fl.KeyDeadline]; {
+	case w.cfg.StepTimeout > 0:
 		r.StepTimeout = w.cfg.StepTimeout
+	case r.StepTimeout == 0 && ok && d > 0 && d < math.MaxInt64/1e9:
+		r.StepTimeout = time.Duration(d * float64(time.Second))
 	}
 	scfg := secagg.ServerConfig{Params: p, Workers: w.cfg.Workers}
 	var names []string

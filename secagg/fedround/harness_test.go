@@ -133,14 +133,11 @@ func runRound(t testing.TB, h *harness, cfg fedround.Config, round, dim int) ([]
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats := &fl.RoundStats{Round: round, TrainLoss: math.NaN()}
-	rc := &fl.RoundContext{
-		Round: round, Params: make([]float64, dim), Config: fl.Config{fl.KeyRound: float64(round)},
-		Clients: h.pool(t).Conns(), Stats: stats,
-	}
+	rc := fl.NewRound(round, make([]float64, dim), fl.Config{fl.KeyRound: float64(round)}, fl.Reachable(h.pool(t)), nil)
 	dst := make([]float64, dim)
 	n, err := w.Run(context.Background(), rc, dst)
-	return dst, n, stats, err
+	stats := rc.Stats()
+	return dst, n, &stats, err
 }
 
 // wantMean is the reference: the unweighted mean of the clamped deltas of

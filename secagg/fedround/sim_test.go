@@ -49,7 +49,7 @@ func TestQuickstartTrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	scfg := fl.DefaultServerConfig()
-	scfg.Rounds, scfg.ClientsPerRound, scfg.Workflow, scfg.Evaluate, scfg.Seed = rounds, clients, wf, w.Evaluate, 1
+	scfg.Rounds, scfg.ClientsPerRound, scfg.Exchange, scfg.Evaluate, scfg.Seed = rounds, clients, wf, w.Evaluate, 1
 	scfg.ClientConfig = fl.Config{fl.KeyLR: tc.LR, fl.KeyEpochs: float64(tc.Epochs), fl.KeyBatchSize: float64(tc.BatchSize)}
 	init := w.Init()
 	before, err := w.Evaluate(context.Background(), init)

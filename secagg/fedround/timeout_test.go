@@ -3,7 +3,6 @@ package fedround_test
 import (
 	"context"
 	"errors"
-	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -44,8 +43,7 @@ func TestStepDeadline(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				stats := &fl.RoundStats{TrainLoss: math.NaN()}
-				rc := &fl.RoundContext{Round: 1, Params: make([]float64, dim), Config: fl.Config{}, Clients: h.pool(t).Conns(), Stats: stats}
+				rc := fl.NewRound(1, make([]float64, dim), fl.Config{}, fl.Reachable(h.pool(t)), nil)
 				if tc.deadline > 0 {
 					rc.Config[fl.KeyDeadline] = tc.deadline
 				}
@@ -55,7 +53,8 @@ func TestStepDeadline(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if acc != n-1 || stats.Failures[fedround.TypeShareKeys] != 1 {
+				stats := rc.Stats()
+				if acc != n-1 || stats.FailedAt[fedround.TypeShareKeys] != 1 {
 					t.Fatalf("accepted %d, failures %v", acc, stats.Failures)
 				}
 				want := tc.timeout
@@ -85,7 +84,7 @@ func TestRunCancelled(t *testing.T) {
 			})
 		}
 		w, _ := fedround.New(testConfig(3, 0))
-		rc := &fl.RoundContext{Round: 1, Params: make([]float64, 3), Config: fl.Config{}, Clients: h.pool(t).Conns(), Stats: &fl.RoundStats{}}
+		rc := fl.NewRound(1, make([]float64, 3), fl.Config{}, fl.Reachable(h.pool(t)), nil)
 		if _, err := w.Run(ctx, rc, make([]float64, 3)); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)
 		}
@@ -103,7 +102,7 @@ func TestMaliciousConsistencyDropouts(t *testing.T) {
 		cfg.Malicious, cfg.PeerKeys = true, h.identities()
 		h.fail(fedround.TypeConsistency, h.ids[:drop]...)
 		got, acc, st, err := runRound(t, h, cfg, 1, dim)
-		if st.Failures[fedround.TypeConsistency] != drop {
+		if st.FailedAt[fedround.TypeConsistency] != drop {
 			t.Fatalf("drop %d: failures %v", drop, st.Failures)
 		}
 		if n-drop < thr {
@@ -128,7 +127,7 @@ func TestMaliciousMissingKey(t *testing.T) {
 	cfg.Malicious, cfg.PeerKeys = true, h.identities()
 	delete(cfg.PeerKeys, h.ids[5])
 	got, acc, st, err := runRound(t, h, cfg, 1, dim)
-	if err != nil || acc != n-1 || st.Failures[fedround.TypeTrain] != 1 {
+	if err != nil || acc != n-1 || st.FailedAt[fedround.TypeTrain] != 1 {
 		t.Fatalf("accepted %d failures %v err %v", acc, st.Failures, err)
 	}
 	assertClose(t, got, wantMean(indices(n, 5), dim, testClip), tol(32, n))

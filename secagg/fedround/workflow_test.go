@@ -38,7 +38,7 @@ func TestServerMeanEqualsPlainMean(t *testing.T) {
 		t.Fatal(err)
 	}
 	scfg := fl.DefaultServerConfig()
-	scfg.Rounds, scfg.ClientsPerRound, scfg.Workflow = 1, n, w
+	scfg.Rounds, scfg.ClientsPerRound, scfg.Exchange = 1, n, w
 	scfg.EvalEvery = 0
 	init := make([]float64, dim)
 	for j := range init {
@@ -108,7 +108,7 @@ func TestDropoutsAtEachStep(t *testing.T) {
 					h.fail(step, h.ids[idx])
 				}
 				got, acc, st, err := runRound(t, h, testConfig(thr, 0), 1, dim)
-				if st.Failed != drop || st.Failures[step] != drop {
+				if st.Failed != drop || st.FailedAt[step] != drop {
 					t.Errorf("failures %v (total %d), want %d under %q", st.Failures, st.Failed, drop, step)
 				}
 				if n-drop < thr {
@@ -211,7 +211,7 @@ func TestWeightedRefusesBadWeight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acc != n-1 || st.Failures[fedround.TypeTrain] != 1 {
+	if acc != n-1 || st.FailedAt[fedround.TypeTrain] != 1 {
 		t.Fatalf("accepted %d, failures %v; want %d accepted and the bad client failed at train", acc, st.Failures, n-1)
 	}
 }
@@ -226,7 +226,7 @@ func TestServerAbortKeepsParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	scfg := fl.DefaultServerConfig()
-	scfg.Rounds, scfg.ClientsPerRound, scfg.Workflow, scfg.EvalEvery = 2, n, w, 0
+	scfg.Rounds, scfg.ClientsPerRound, scfg.Exchange, scfg.EvalEvery = 2, n, w, 0
 	init := slices.Repeat([]float64{0.25}, dim)
 	s, err := fl.NewServer(scfg, h.pool(t), init)
 	if err != nil {
@@ -236,7 +236,7 @@ func TestServerAbortKeepsParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.Aborted || st.Failures[fedround.TypeMaskedInput] != 3 {
+	if !st.Aborted || st.FailedAt[fedround.TypeMaskedInput] != 3 {
 		t.Fatalf("stats %+v, want aborted with 3 masked-input failures", st)
 	}
 	if !slices.Equal(s.Params(), init) {
@@ -354,7 +354,7 @@ func TestServerRejectsBadReplies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Failed != 1 || st.Failures[tc.step] != 1 {
+			if st.Failed != 1 || st.FailedAt[tc.step] != 1 {
 				t.Fatalf("failures %v, want one under %q", st.Failures, tc.step)
 			}
 			if acc != n-1 {
@@ -365,63 +365,54 @@ func TestServerRejectsBadReplies(t *testing.T) {
 	}
 }
 
-// PostSum sees the sum before the mean; Release replaces the mean, here by
-// privacy.CentralDP.NoiseSum without noise (it divides by qN).
-func TestHooks(t *testing.T) {
-	const n, dim = 5, 7
-	want := wantMean(indices(n), dim, testClip)
-	t.Run("PostSum", func(t *testing.T) {
-		cfg := testConfig(3, 0)
-		var calls, seen int
-		cfg.PostSum = func(sum []float64, survivors int) error {
-			calls++
-			seen = survivors
-			for j := range sum {
-				sum[j] += 1 // a stand-in for noise: shifts the mean by 1/survivors
-			}
-			return nil
+// With a server Privacy, clients clip their deltas in L2 to its clip norm
+// (whatever their own handlers do), and the unmasked sum goes to
+// Privacy.NoiseSum: here privacy.CentralDP without noise, which divides by
+// qN = n, so the result is the mean of the L2-clipped deltas.
+func TestPrivacyRelease(t *testing.T) {
+	const n, dim, population = 5, 7, 20
+	dp, err := privacy.NewCentralDP(privacy.CentralConfig{
+		ClipNorm: testClip, ClientClipped: true, Population: population, SampleRate: float64(n) / population,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := fedround.New(testConfig(3, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := fl.NewRound(1, make([]float64, dim), fl.Config{fl.KeyRound: 1}, fl.Reachable(newHarness(n, 8).pool(t)), nil)
+	rc.Privacy = dp
+	got := make([]float64, dim)
+	if acc, err := w.Run(context.Background(), rc, got); err != nil || acc != n {
+		t.Fatalf("Run = %d, %v", acc, err)
+	}
+	want := make([]float64, dim)
+	for i := range n {
+		d := fakeDelta(i, dim)
+		f := privacy.ClipFactor(privacy.L2Norm(d), testClip)
+		for j := range want {
+			want[j] += f * d[j] / n
 		}
-		got, _, _, err := runRound(t, newHarness(n, 8), cfg, 1, dim)
+	}
+	assertClose(t, got, want, tol(32, n))
+	if dp.Rounds() != 1 {
+		t.Errorf("releases accounted = %d, want 1", dp.Rounds())
+	}
+	// Capped weights, or a quantization range below the clip norm, cannot
+	// serve the DP sum: refused before round 1.
+	for name, cfg := range map[string]fedround.Config{
+		"weight cap": func() fedround.Config { c := testConfig(3, 0); c.WeightCap = 10; return c }(),
+		"clip":       func() fedround.Config { c := testConfig(3, 0); c.Clip = testClip / 2; return c }(),
+	} {
+		w, err := fedround.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if calls != 1 || seen != n {
-			t.Fatalf("PostSum called %d times with %d survivors", calls, seen)
+		if err := w.Check(&fl.ServerConfig{Privacy: dp}, nil); !errors.Is(err, fl.ErrConfig) {
+			t.Errorf("%s: Check = %v, want ErrConfig", name, err)
 		}
-		shifted := slices.Clone(want)
-		for j := range shifted {
-			shifted[j] += 1.0 / n
-		}
-		assertClose(t, got, shifted, tol(32, n))
-	})
-	t.Run("PostSum error aborts", func(t *testing.T) {
-		cfg := testConfig(3, 0)
-		boom := errors.New("boom")
-		cfg.PostSum = func([]float64, int) error { return boom }
-		if _, _, _, err := runRound(t, newHarness(n, 8), cfg, 1, dim); !errors.Is(err, boom) {
-			t.Fatalf("err = %v, want boom", err)
-		}
-	})
-	t.Run("Release with CentralDP", func(t *testing.T) {
-		const population = 20
-		dp, err := privacy.NewCentralDP(privacy.CentralConfig{
-			ClipNorm: testClip, ClientClipped: true, Population: population, SampleRate: float64(n) / population,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := testConfig(3, 0)
-		cfg.Release = dp.NoiseSum
-		got, _, _, err := runRound(t, newHarness(n, 8), cfg, 1, dim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// No noise: sum / (qN) with qN = n, which is the mean here.
-		if dp.Denominator() != n {
-			t.Fatalf("denominator %v, want %d", dp.Denominator(), n)
-		}
-		assertClose(t, got, want, tol(32, n))
-	})
+	}
 }
 
 func TestRoundParams(t *testing.T) {
