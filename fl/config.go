@@ -156,6 +156,9 @@ func (c *ServerConfig) Validate() error {
 	if c.Exchange != nil && c.Aggregator != nil {
 		bad("Aggregator is set with an Exchange, which aggregates itself: set the aggregator in the exchange, or leave Aggregator nil")
 	}
+	if _, ok := c.Aggregator.(Privacy); ok && c.Privacy == nil {
+		bad("Aggregator is a Privacy (%T): set it as Privacy, so that its sampler and budget are used and its ε recorded", c.Aggregator)
+	}
 	if c.Privacy != nil {
 		if c.Sampler != nil && c.Sampler != c.Privacy.Sampler() {
 			bad("Sampler is %#v but Privacy accounts %#v: leave Sampler nil (the server uses Privacy.Sampler())", c.Sampler, c.Privacy.Sampler())

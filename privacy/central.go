@@ -69,10 +69,12 @@ type CentralConfig struct {
 	// of it — a lower bound only adds bias, never privacy loss).
 	TotalWeight float64
 
-	// ClientClipped says the clients clip their own updates (with
-	// [ClipMiddleware], as secure aggregation requires: the server sees only
-	// the sum). The server then sums the vectors as they arrive and only
-	// adds noise. It excludes WeightCap and Adaptive.
+	// ClientClipped says the clients clip their own updates, as secure
+	// aggregation requires (the server sees only the sum; package
+	// secagg/fedround clips on the clients to [CentralDP.ClipNorm]). It
+	// excludes WeightCap and Adaptive. Aggregate clips each update all the
+	// same (a no-op on clipped ones), so that a client that did not clip
+	// cannot raise the sum's sensitivity.
 	ClientClipped bool
 
 	// Adaptive turns on adaptive clipping (Andrew et al. 2021): after each
@@ -512,14 +514,13 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 	unclipped := 0
 	for i := range updates {
 		u := &updates[i]
-		f := 1.0
-		if !d.cfg.ClientClipped {
-			norm := L2Norm(u.Delta)
-			if norm <= c {
-				unclipped++
-			}
-			f = ClipFactor(norm, c)
+		// Clip whatever the config says about the clients: an update
+		// that a careless client did not clip must not reach the sum.
+		norm := L2Norm(u.Delta)
+		if norm <= c {
+			unclipped++
 		}
+		f := ClipFactor(norm, c)
 		if d.cfg.WeightCap > 0 {
 			f *= min(u.Weight/d.cfg.WeightCap, 1)
 		}

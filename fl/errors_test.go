@@ -1,0 +1,120 @@
+package fl_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/transport"
+)
+
+// failingTrainer always fails with err.
+type failingTrainer struct{ err error }
+
+func (f failingTrainer) Train(context.Context, []float64, fl.Config) (fl.Update, error) {
+	return fl.Update{}, f.err
+}
+
+var errDisk = errors.New("disk full")
+
+// A trainer's error reaches the caller of Run: as a *fl.ClientError
+// naming the client and the step, with the trainer's message (the
+// in-memory transport carries errors as text, as the network does).
+func TestRunErrorNamesTheClientFailure(t *testing.T) {
+	pool := newPool(t, 3, func(i int, id string) fl.Handler {
+		return fl.NewHandler(failingTrainer{errDisk}, nil)
+	}, transport.Faults{})
+	for _, rounds := range []int{1, 5} {
+		cfg := fl.DefaultServerConfig()
+		cfg.Rounds = rounds
+		s, err := fl.NewServer(cfg, pool, []float64{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Run(context.Background())
+		var ce *fl.ClientError
+		if !errors.Is(err, fl.ErrQuorum) || !errors.As(err, &ce) {
+			t.Fatalf("%d rounds: Run = %v, want ErrQuorum wrapping a *ClientError", rounds, err)
+		}
+		if !strings.HasPrefix(ce.Client, "client-") || ce.Step != fl.TypeTrain || !strings.Contains(ce.Err.Error(), errDisk.Error()) {
+			t.Errorf("client error = %+v", ce)
+		}
+	}
+}
+
+// A History marshals to JSON whatever it holds: no loss (NaN) and
+// non-finite metrics become null, and read back as NaN.
+func TestHistoryJSON(t *testing.T) {
+	h := fl.History{Rounds: []fl.RoundStats{
+		{Round: 1, TrainLoss: math.NaN(), Extra: fl.Metrics{"eps": math.Inf(1), "ok": 2}},
+		{Round: 2, TrainLoss: 0.5, Central: fl.Metrics{fl.KeyAccuracy: 0.9}},
+	}}
+	b, err := json.Marshal(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"train_loss":null`) || !strings.Contains(string(b), `"eps":null`) {
+		t.Errorf("JSON = %s", b)
+	}
+	var back fl.History
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	r0, r1 := back.Rounds[0], back.Rounds[1]
+	if !math.IsNaN(r0.TrainLoss) || !math.IsNaN(r0.Extra["eps"]) || r0.Extra["ok"] != 2 || r1.TrainLoss != 0.5 || r1.Central[fl.KeyAccuracy] != 0.9 {
+		t.Errorf("round trip: %+v", back.Rounds)
+	}
+}
+
+// History returns a copy: the caller cannot change the server's record.
+func TestHistoryIsACopy(t *testing.T) {
+	pool := newPool(t, 2, func(i int, id string) fl.Handler {
+		return fl.NewHandler(&targetTrainer{target: []float64{1}, weight: 1, lr: 1}, nil)
+	}, transport.Faults{})
+	cfg := fl.DefaultServerConfig()
+	cfg.Rounds = 1
+	s, _ := fl.NewServer(cfg, pool, []float64{0})
+	if _, err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := s.History()
+	h.Rounds[0].Accepted = 99
+	h.Rounds[0].Failures = map[string]int{"x": 1}
+	if got := s.History().Rounds[0]; got.Accepted == 99 || got.Failures["x"] == 1 {
+		t.Errorf("History was changed through its copy: %+v", got)
+	}
+}
+
+// brokenState is an optimizer whose state cannot be marshalled.
+type brokenState struct{ fl.SGD }
+
+var errMarshal = errors.New("cannot marshal")
+
+func (brokenState) MarshalBinary() ([]byte, error) { return nil, errMarshal }
+func (brokenState) UnmarshalBinary([]byte) error   { return nil }
+
+// A part whose state cannot be saved fails the checkpoint (and the round
+// that writes it) instead of being left out.
+func TestCheckpointFailsOnMarshalError(t *testing.T) {
+	pool := newPool(t, 2, func(i int, id string) fl.Handler {
+		return fl.NewHandler(&targetTrainer{target: []float64{1}, weight: 1, lr: 1}, nil)
+	}, transport.Faults{})
+	cfg := fl.DefaultServerConfig()
+	cfg.Rounds, cfg.Optimizer, cfg.CheckpointDir = 2, brokenState{}, t.TempDir()
+	s, _ := fl.NewServer(cfg, pool, []float64{0})
+	if _, err := s.Checkpoint(); !errors.Is(err, errMarshal) {
+		t.Errorf("Checkpoint = %v, want the marshal error", err)
+	}
+	if _, err := s.RunRound(context.Background()); !errors.Is(err, errMarshal) {
+		t.Errorf("RunRound = %v, want the marshal error", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.CheckpointDir, fl.CheckpointFile)); !os.IsNotExist(err) {
+		t.Errorf("a checkpoint was written: %v", err)
+	}
+}
