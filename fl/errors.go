@@ -21,6 +21,7 @@ var (
 	ErrNotFinite     = errors.New("fl: value is NaN or Inf")
 	ErrBadWeight     = errors.New("fl: weight is not finite and positive")
 	ErrDuplicate     = errors.New("fl: duplicate update from one client")
+	ErrAliased       = errors.New("fl: dst shares memory with an update")
 	ErrUnknownClient = errors.New("fl: client is not in the round")
 	ErrUnreachable   = errors.New("fl: client is registered but not reachable")
 	ErrReply         = errors.New("fl: unexpected reply")
@@ -69,6 +70,18 @@ func CheckUpdate(u *Update, dim int) error {
 	}
 	if i := vec.FirstNonFinite(u.Delta); i >= 0 {
 		return &ClientError{Client: u.Client, Err: fmt.Errorf("%w: coordinate %d is %v", ErrNotFinite, i, u.Delta[i])}
+	}
+	return nil
+}
+
+// CheckDst reports an error wrapping [ErrAliased] if dst shares memory with
+// the delta of one of updates: an aggregator writes dst while it still
+// reads the updates, so aliasing would give a silently wrong result.
+func CheckDst(dst []float64, updates []Update) error {
+	for i := range updates {
+		if vec.Overlap(dst, updates[i].Delta) {
+			return &ClientError{Client: updates[i].Client, Err: fmt.Errorf("%w: update %d", ErrAliased, i)}
+		}
 	}
 	return nil
 }

@@ -37,7 +37,8 @@ func UnweightedMean() *FedAvg { return &FedAvg{Unweighted: true} }
 
 // Aggregate writes the (weighted) mean of updates to dst. It returns an
 // error, leaving dst unspecified, if there are no updates, a length differs
-// from len(dst), a weight is not finite and positive, or a value is NaN or
+// from len(dst), dst shares memory with an update ([CheckDst]), a weight is
+// not finite and positive, or a value is NaN or
 // Inf (the error then names the first such update). It finds non-finite
 // input without a pass of its own over the updates: a NaN or Inf in any
 // update makes the weighted sum non-finite, so only dst is scanned, and the
@@ -45,6 +46,9 @@ func UnweightedMean() *FedAvg { return &FedAvg{Unweighted: true} }
 func (a *FedAvg) Aggregate(dst []float64, updates []Update) error {
 	if len(updates) == 0 {
 		return ErrNoUpdates
+	}
+	if err := CheckDst(dst, updates); err != nil {
+		return err
 	}
 	if cap(a.coef) < len(updates) {
 		a.coef = make([]float64, len(updates))

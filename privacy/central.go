@@ -506,6 +506,9 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 			return err
 		}
 	}
+	if err := fl.CheckDst(dst, updates); err != nil {
+		return err
+	}
 	if err := d.checkBudget(d.steps + 1); err != nil {
 		return err
 	}

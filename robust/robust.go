@@ -49,7 +49,7 @@ func checkShape(dst []float64, updates []fl.Update) error {
 			return updateErr(i, &updates[i], ErrLength, "%d, want %d", len(updates[i].Delta), len(dst))
 		}
 	}
-	return nil
+	return fl.CheckDst(dst, updates)
 }
 
 // checkFinite returns an error naming the first update holding a NaN or Inf.

@@ -48,6 +48,9 @@ type Options struct {
 	// NotIdempotent, if set, says why n copies of x need not aggregate
 	// to x.
 	NotIdempotent string
+	// AliasUnsafe, if set, says why dst must not alias an update's delta
+	// (the aggregator's doc must say so too); aliasing is then not checked.
+	AliasUnsafe string
 	// FixedDim, if set, says why the aggregator works only in dimension
 	// Dim; scratch reuse is then checked in that dimension only.
 	FixedDim string
@@ -76,6 +79,13 @@ func TestAggregator(t *testing.T, newAgg func() fl.Aggregator, opts Options) {
 	t.Run("RejectsNonFinite", s.rejectsNonFinite)
 	t.Run("DoesNotModifyInputs", s.doesNotModifyInputs)
 	t.Run("OverwritesDst", s.overwritesDst)
+	t.Run("AliasedDst", func(t *testing.T) {
+		if s.o.AliasUnsafe != "" {
+			t.Log("not checked, dst must not alias an update:", s.o.AliasUnsafe)
+			return
+		}
+		s.aliasedDst(t)
+	})
 	t.Run("Deterministic", s.deterministic)
 	t.Run("PermutationInvariant", func(t *testing.T) {
 		if s.o.OrderDependent != "" {
@@ -114,15 +124,20 @@ type suite struct {
 }
 
 // updates returns n random updates of dimension d.
-func (s *suite) updates(n, d int) []fl.Update {
+func (s *suite) updates(n, d int) []fl.Update { return RandomUpdates(s.rng, n, d) }
+
+// RandomUpdates returns n updates of dimension d drawn from rng: clients
+// "c0", "c1", ..., deltas with standard normal coordinates, weights
+// uniform in [0.5, 2), and a loss metric uniform in [0, 1).
+func RandomUpdates(rng *rand.Rand, n, d int) []fl.Update {
 	ups := make([]fl.Update, n)
 	for i := range ups {
 		v := make([]float64, d)
 		for j := range v {
-			v[j] = s.rng.NormFloat64()
+			v[j] = rng.NormFloat64()
 		}
-		ups[i] = fl.Update{Client: fmt.Sprintf("c%d", i), Delta: v, Weight: 0.5 + 1.5*s.rng.Float64(),
-			Metrics: fl.Metrics{fl.KeyLoss: s.rng.Float64()}}
+		ups[i] = fl.Update{Client: fmt.Sprintf("c%d", i), Delta: v, Weight: 0.5 + 1.5*rng.Float64(),
+			Metrics: fl.Metrics{fl.KeyLoss: rng.Float64()}}
 	}
 	return ups
 }
@@ -254,6 +269,22 @@ func (s *suite) overwritesDst(t *testing.T) {
 			t.Fatalf("Aggregate: %v", err)
 		}
 		same(t, fmt.Sprintf("dst filled with %v", fill), dst, want)
+	}
+}
+
+// aliasedDst: with dst the delta of one of the updates, Aggregate either
+// refuses or writes what it writes to a separate dst, never something
+// else.
+func (s *suite) aliasedDst(t *testing.T) {
+	ups := s.updates(s.o.N, s.o.Dim)
+	want := s.aggregate(t, clone(ups))
+	for _, k := range []int{0, len(ups) - 1} {
+		in := clone(ups)
+		dst := in[k].Delta
+		if err := s.newAgg().Aggregate(dst, in); err != nil {
+			continue // refusing is allowed
+		}
+		s.near(t, fmt.Sprintf("dst aliasing update %d", k), dst, want, maxAbs(ups))
 	}
 }
 

@@ -16,6 +16,9 @@ func (a weightedMean) Aggregate(dst []float64, updates []fl.Update) error {
 	if len(updates) == 0 {
 		return fmt.Errorf("no updates")
 	}
+	if err := fl.CheckDst(dst, updates); err != nil {
+		return err
+	}
 	for _, u := range updates {
 		if len(u.Delta) != len(dst) {
 			return fmt.Errorf("length %d, want %d", len(u.Delta), len(dst))

@@ -3,6 +3,8 @@
 // they panic if dst is longer than an input (a programmer error).
 package vec
 
+import "unsafe"
+
 // FirstNonFinite returns the index of the first NaN or ±Inf in v, or -1.
 func FirstNonFinite(v []float64) int {
 	// x−x is 0 for finite x and NaN for NaN and ±Inf, so one branch per
@@ -34,4 +36,14 @@ func Axpy(dst []float64, a float64, x []float64) {
 	for ; i < len(dst); i++ {
 		dst[i] += a * x[i]
 	}
+}
+
+// Overlap reports whether a and b share memory.
+func Overlap(a, b []float64) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	const size = unsafe.Sizeof(float64(0))
+	a0, b0 := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return a0 < b0+uintptr(len(b))*size && b0 < a0+uintptr(len(a))*size
 }

@@ -42,3 +42,21 @@ func TestAxpy(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlap(t *testing.T) {
+	buf := make([]float64, 10)
+	for _, tc := range []struct {
+		a, b []float64
+		want bool
+	}{
+		{buf[:5], buf[5:], false},
+		{buf[:5], buf[4:], true},
+		{buf[2:3], buf[:], true},
+		{buf[:0], buf[:], false},
+		{buf, make([]float64, 10), false},
+	} {
+		if got := Overlap(tc.a, tc.b); got != tc.want || Overlap(tc.b, tc.a) != tc.want {
+			t.Errorf("Overlap = %v, want %v", got, tc.want)
+		}
+	}
+}
