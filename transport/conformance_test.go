@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/fl/fltest"
 )
 
 // makePool builds a pool whose clients answer with handlers (keyed by
@@ -33,6 +34,30 @@ func testPool(t *testing.T, mk makePool) {
 	t.Run("Deadline", func(t *testing.T) { testDeadline(t, mk) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, mk) })
 	t.Run("Server", func(t *testing.T) { testServerRun(t, mk) })
+	t.Run("fltest", func(t *testing.T) {
+		fltest.TestPool(t, func(t *testing.T, ids []string, h func(string) fl.Handler) fl.Pool {
+			handlers := map[string]fl.Handler{}
+			for _, id := range ids {
+				handlers[id] = h(id)
+			}
+			return mk(t, handlers)
+		})
+	})
+}
+
+// The compression wrappers pass the pool conformance suite too (with a
+// lossless codec, so that the suite's exact checks hold).
+func TestConformanceCodecWrappers(t *testing.T) {
+	codec := mustCodec(t, "float64")
+	fltest.TestPool(t, func(t *testing.T, ids []string, h func(string) fl.Handler) fl.Pool {
+		p, err := NewMemory(MemoryConfig{IDs: ids, Factory: func(id string) (fl.Handler, error) {
+			return fl.Wrap(h(id), DecodeDownlink(codec, 0), EncodeUplink(mustCodec(t, "float64"))), nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return CompressUplink(CompressDownlink(p, codec), codec, 0)
+	})
 }
 
 func TestConformanceMemory(t *testing.T) {
