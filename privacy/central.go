@@ -11,7 +11,7 @@ import (
 	"github.com/fedgo/fedgo/privacy/accountant"
 )
 
-// Keys that [CentralDP.RecordRound] writes to fl.RoundStats.Extra.
+// Keys that [CentralDP.Record] writes to fl.RoundStats.Extra.
 const (
 	KeyEpsilon           = "epsilon"            // ε spent so far (upper bound), at KeyDelta
 	KeyDelta             = "delta"              // the δ of the budget
@@ -39,7 +39,7 @@ type CentralConfig struct {
 	NoiseMultiplier float64
 
 	// TargetEpsilon is the budget ε at Delta; 0 means no budget (ε spent is
-	// still recorded when there is noise). With a budget, CheckRound refuses
+	// still recorded when there is noise). With a budget, Check refuses
 	// a round that would exceed it.
 	TargetEpsilon float64
 	// Delta is the δ at which ε is accounted. 0 means 1/N^1.1 (below 1/N,
@@ -174,16 +174,17 @@ func (c *CentralConfig) Validate() error {
 // qW (qN when unweighted) — never by the number of updates that arrived,
 // which would depend on who took part.
 //
-// It is an [fl.Aggregator] that the server uses in place of FedAvg; any
+// It is an [fl.Privacy] (fl.ServerConfig.Privacy) and the aggregator the
+// server then uses in place of FedAvg; any
 // [fl.ServerOptimizer] then steps along its output (post-processing). It
 // computes the sum itself rather than wrapping another aggregator: a robust
 // or weighted rule has a different sensitivity, which the accounting below
 // would not cover.
 //
-// It holds the privacy accounting: [CentralDP.CheckRound] refuses a round
+// It holds the privacy accounting: [CentralDP.Check] refuses a round
 // that would exceed the budget (the server then stops with an error
 // wrapping [ErrBudgetExhausted] and keeps the last allowed model), and
-// [CentralDP.RecordRound] writes ε spent into the round's stats. Its state
+// [CentralDP.Record] writes ε spent into the round's stats. Its state
 // (rounds accounted, adaptive clip norm, and the noise generator when it is
 // seeded) survives checkpoints through MarshalBinary/UnmarshalBinary.
 //

@@ -8,11 +8,14 @@
 //     sums them (unweighted, or with the paper's bounded weights
 //     w_k = min(n_k/ŵ, 1)), adds N(0, z²S²) to the sum and divides by the
 //     fixed denominator qW (qN unweighted) — the expected, not the actual,
-//     number of clients. It is an [fl.Aggregator] that also gates rounds
-//     on a privacy budget ([fl.RoundChecker]), records ε spent in the
-//     round's stats ([fl.RoundRecorder]) and checkpoints its state. With
-//     ClientClipped, clients clip with [ClipMiddleware] (secure
-//     aggregation) and the server only noises the sum ([CentralDP.NoiseSum]).
+//     number of clients. It is an [fl.Privacy], given to the server as
+//     fl.ServerConfig.Privacy: the server takes its sampler (and refuses
+//     any other), aggregates with it (and refuses another aggregator in
+//     front of it), checks its budget before each round — CentralDP checks
+//     it again at every release — records ε and δ in each round's stats,
+//     and checkpoints its state before the new model leaves the server.
+//     Under secure aggregation (package secagg/fedround) the clients clip
+//     to its norm and the unmasked sum goes to [CentralDP.NoiseSum].
 //   - Adaptive clipping (Andrew, Thakkar, McMahan, Ramaswamy 2021,
 //     "Differentially Private Learning with Adaptive Clipping"): the clip
 //     norm follows the γ-quantile of update norms by the geometric rule
@@ -60,14 +63,16 @@
 //
 // # Host duties
 //
-//  1. Sample exactly as declared: use [CentralDP.Sampler] (Poisson with
-//     rate q, or exactly m = qN clients) over a population of exactly
-//     Population clients, and let each client contribute at most one update
-//     per round.
+//  1. Give the CentralDP to the server as fl.ServerConfig.Privacy (the
+//     server then samples as accounted and refuses any other sampler; with
+//     fixed-size sampling it refuses a round over fewer registered clients
+//     than Population, and counts unreachable sampled clients as
+//     dropouts), and let each registered client be one user.
 //  2. Keep the sampling secret: amplification by sampling assumes nobody
-//     but the server learns who took part in a round, so in deployment the
-//     server's ServerConfig.Seed must be secret (or drawn from crypto/rand)
-//     and participation must not be published.
+//     but the server learns who took part in a round, so in deployment
+//     leave ServerConfig.SamplingKey and Seed unset (a 256-bit key from
+//     crypto/rand, never written to a checkpoint) and do not publish
+//     participation.
 //  3. Keep ε's δ below 1/N (the default is 1/N^1.1).
 //  4. Do not release anything computed from the un-noised updates: client
 //     metrics such as the training loss in [fl.RoundStats] are not private;
@@ -75,9 +80,9 @@
 //  5. Keep the quorum (ServerConfig.MinClients) low: an aborted round
 //     reveals that few clients answered, which the accounting does not
 //     cover.
-//  6. With ClientClipped, make sure every client really runs
-//     [ClipMiddleware] (it is the only clipping) and that secure
-//     aggregation hands [CentralDP.NoiseSum] (or Aggregate) the plain sum.
+//  6. Under secure aggregation, use package secagg/fedround, whose clients
+//     clip to the server's clip norm themselves (a client that does not
+//     run its middleware is not clipped: the server sees only the sum).
 //  7. Keep one [Local] per client for the client's whole life; a fresh one
 //     forgets the budget already spent.
 //  8. Protect checkpoints of a seeded simulation: they hold the noise
@@ -94,9 +99,11 @@
 //
 //   - Every noised release is accounted, before it can be seen; rounds that
 //     fail before the noise is added are not.
-//   - With a budget, no round starts whose ε would exceed it: CheckRound
-//     refuses with [ErrBudgetExhausted] and the server keeps the model of
-//     the last allowed round.
+//   - With a budget, no release happens whose ε would exceed it: Check
+//     refuses the round with [ErrBudgetExhausted] and the server keeps the
+//     model of the last allowed round; Aggregate and NoiseSum refuse too,
+//     so a wrapper that hides the CentralDP from the server cannot
+//     overspend.
 //   - Bad input (NaN, wrong lengths, hostile state bytes) returns an error
 //     wrapping a sentinel of this package or of fl, never a panic. Panics
 //     are for programmer errors (mismatched lengths in [ClipL2], a negative

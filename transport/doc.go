@@ -5,7 +5,7 @@
 // version 2, Network protocol and Security); the wire format
 // ([WriteFrame], [ReadFrame], [AppendFrame]), version 2, which both
 // transports use; and the codec integration that
-// compresses updates ([EncodeUplink], [UplinkDecoder]) and parameters
+// compresses updates ([EncodeUplink], [CompressUplink]) and parameters
 // ([CompressDownlink], [DecodeDownlink]) with package compress.
 //
 // A simulation through [Memory] is a faithful rehearsal of a deployment:

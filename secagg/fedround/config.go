@@ -57,7 +57,7 @@ const (
 	CorrectnessBits = 20 // correctness target given to secagg.ChooseParams
 )
 
-// Config configures a [Workflow]. Zero fields take the defaults in their
+// Config configures an [Exchange]. Zero fields take the defaults in their
 // comments; [DefaultConfig] spells them out.
 type Config struct {
 	// Clip is c, the range of every coordinate of a client's delta:

@@ -1,21 +1,25 @@
-// Package fedround plugs secure aggregation into fedgo's round engine: a
-// [Workflow] that runs a SecAgg / SecAgg+ round (package secagg) in place
-// of fl.Server's plain exchange, and the client [Middleware] that answers
-// it. The server learns the mean of the survivors' clipped deltas and
+// Package fedround plugs secure aggregation into fedgo's round engine: an
+// [Exchange] (an fl.Exchange) that runs a SecAgg / SecAgg+ round (package
+// secagg) in place of fl.Server's plain train exchange, on the same
+// fl.Round (fan-out, step deadlines, failure accounting), and the client
+// [Middleware] that answers it. The server learns the mean of the survivors' clipped deltas and
 // nothing about any one of them.
 //
 // Use it when the server must not see individual updates, typically with
-// differential privacy on the sum (see [Config.PostSum] and
-// [Config.Release]). Do not use it with server-side per-client logic:
-// robust aggregators, server-side clipping, or compression of updates
-// (secure aggregation needs the dense, quantized delta). Weighted means
+// differential privacy on the sum (fl.ServerConfig.Privacy, see below). It
+// cannot be combined with server-side per-client logic or with compression
+// of updates or parameters (secure aggregation needs the dense, quantized
+// delta): [Exchange.Check] and fl.ServerConfig.Validate refuse an
+// Aggregator, a pool that encodes, and capped weights under DP, before
+// round 1. Weighted means
 // are available with capped weights (see below).
 //
 // # Message flow
 //
 // One round, for the n sampled clients, which get secagg ids 1..n in
-// sampling order (server → client, client → server; failures are counted
-// under the first type):
+// sampling order (server → client, client → server; a failure is counted
+// in fl.RoundStats.Failures by reason and in FailedAt under the first
+// type):
 //
 //	secagg/train        params, Config, Setup   →  secagg/advertise  AdvertiseMsg, Metrics
 //	secagg/share-keys   KeysBroadcast           →  secagg/shares     SharesMsg
@@ -25,7 +29,7 @@
 //	(* malicious mode only)
 //
 // On secagg/train the client trains through the wrapped handler (a plain
-// fl.TypeTrain message: fl.NewClient answers with the delta), clamps each
+// fl.TypeTrain message: fl.NewHandler answers with the delta), clamps each
 // coordinate of the delta to [-c, c] and quantizes it with secagg.Quantize
 // (b bits, n summands, stochastic rounding seeded from the client's
 // secret randomness), then creates its secagg.Client and advertises its
@@ -58,7 +62,6 @@
 // server learns Σw of the survivors, not any one weight. The numerator is
 // off by less than survivors·step per coordinate and Σw by less than
 // survivors·step/c, so the mean is off by less than 2·survivors·step/Σw.
-// PostSum and Release get the weighted sum.
 //
 // # Parameters
 //
@@ -72,22 +75,27 @@
 //
 // # Differential privacy
 //
-// PostSum(sum, survivors) runs on the dequantized sum before the mean and
-// may add noise in place (distributed DP: the noise the server adds to
-// what it alone sees). Release(sum) replaces the division: set it to
-// (*privacy.CentralDP).NoiseSum of a CentralDP with ClientClipped, whose
-// clients clip with privacy.ClipMiddleware(C) inside this package's
-// Middleware and whose Config.Clip is C; set fl.ServerConfig.Aggregator
-// to the same CentralDP so that the server calls its CheckRound and
-// RecordRound (the aggregator itself is unused under a workflow).
+// With a server Privacy (fl.ServerConfig.Privacy, e.g. a
+// privacy.CentralDP with ClientClipped), the train message carries its
+// clip norm C under [KeyClipNorm]; every client's middleware clips its
+// delta to L2 norm C itself, whatever the handlers it wraps did, so no
+// middleware order can skip clipping (privacy.ClipMiddleware put outside
+// this package's middleware refuses the protocol's messages instead of
+// passing them on unclipped). The unmasked sum goes to Privacy.NoiseSum,
+// which checks the budget again, adds the noise, divides by its fixed
+// denominator and accounts the release; the server engine checks the
+// budget before the round and records ε after it. The server sees the
+// un-noised sum: this is central DP with secure aggregation against other
+// parties, not distributed DP. Config.Clip must be at least C, so that the
+// quantization clamps nothing.
 //
 // # Host duties
 //
 //  1. Keep one [ClientState] per client for the client's lifetime and
 //     pass it to [Middleware] each time the client's handler is built
 //     (transport.Memory builds it for every message).
-//  2. Put the Middleware outermost, around fl.NewClient and any
-//     per-update client middleware (clipping, local noise); never around
+//  2. Put the Middleware outermost, around fl.NewHandler and any
+//     per-update client middleware (local noise); never around
 //     compression.
 //  3. Leave Config.Rand and ClientConfig.Rand nil in deployment
 //     (crypto/rand); seeded readers are for tests and simulations.
@@ -101,10 +109,10 @@
 //
 // # Concurrency
 //
-// A [Workflow] runs one round at a time, from the goroutine of
-// fl.Server.Run; within a step it sends to all clients at once and feeds
-// their replies to the secagg server one at a time, in arrival order (the
-// sum does not depend on it). Every goroutine it starts has returned when
+// An [Exchange] runs one round at a time, from the goroutine of
+// fl.Server.Run; within a step the fl.Round sends to all clients at once
+// and the replies are fed to the secagg server one at a time, in sampling
+// order. Every goroutine it starts has returned when
 // Run returns. A [ClientState] is safe for concurrent use and handles one
 // message at a time; the Middleware holds its lock while training.
 //

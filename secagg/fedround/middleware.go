@@ -53,7 +53,7 @@ func (st *ClientState) drop() {
 }
 
 // Middleware returns the client side of secure aggregation: it answers the
-// secagg/* messages of a [Workflow] using st, trains through the wrapped
+// secagg/* messages of an [Exchange] using st, trains through the wrapped
 // handler when a round opens, and passes every other message (evaluation,
 // for example) to the wrapped handler. A plain fl.TypeTrain request is
 // refused with [ErrPlainTrain] unless cfg.AllowPlainTrain.
