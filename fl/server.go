@@ -151,11 +151,10 @@ func (s *Server) quorumError(what, reason string) error {
 	return fmt.Errorf("%w: %s", ErrQuorum, what)
 }
 
-// RunRound runs the next round and returns its stats:
-//
-//	budget check → sample → exchange → quorum and finiteness → optimizer
-//	step → record (and the write-ahead checkpoint under Privacy) →
-//	evaluate → history, observer and checkpoint.
+// RunRound runs the next round and returns its stats. It reads as the
+// round: budget check → sample → exchange → quorum and finiteness →
+// optimizer step → record (and, under a Privacy, the write-ahead
+// checkpoint) → evaluate → history, observer and checkpoint.
 //
 // An aborted round (no quorum, an exchange error, a non-finite aggregate)
 // is not an error unless it is the MaxAborted-th in a row.
@@ -166,23 +165,14 @@ func (s *Server) RunRound(ctx context.Context) (RoundStats, error) {
 	if err := ctx.Err(); err != nil {
 		return RoundStats{}, err
 	}
-	r := s.round + 1
-	population := s.pool.Population()
-	if p := s.cfg.Privacy; p != nil {
-		if err := p.Check(r, len(population)); err != nil {
-			return RoundStats{}, fmt.Errorf("fl: round %d refused: %w", r, err)
-		}
+	r, population := s.round+1, s.pool.Population()
+	if err := s.checkBudget(r, len(population)); err != nil {
+		return RoundStats{}, err
 	}
 	start := time.Now()
 	upBefore, downBefore := s.traffic()
-
 	stats := RoundStats{Round: r, TrainLoss: math.NaN()}
-	rd := s.sample(r, s.sampler, 0, population, &stats)
-	rd.Params, rd.Config, rd.Quorum, rd.Privacy = s.params, s.roundConfig(r), s.minQ, s.cfg.Privacy
-	stats.Sampled = rd.Len()
-	if s.cfg.Observer != nil {
-		s.cfg.Observer.RoundStart(r, slices.Clone(rd.ids))
-	}
+	rd := s.sampleRound(r, population, &stats)
 
 	accepted, err := s.exchange.Run(ctx, rd, s.delta)
 	if ctx.Err() != nil {
@@ -190,17 +180,66 @@ func (s *Server) RunRound(ctx context.Context) (RoundStats, error) {
 	}
 	rd.finish()
 	stats.Accepted = accepted
-	reason := ""
-	switch {
-	case err != nil:
-		reason = "exchange: " + err.Error()
-	case accepted < s.minQ:
-		reason = fmt.Sprintf("%d contributions accepted, quorum is %d", accepted, s.minQ)
-	default:
-		if i := vec.FirstNonFinite(s.delta); i >= 0 {
-			reason = fmt.Sprintf("aggregate coordinate %d is %v", i, s.delta[i])
+	reason := s.judge(accepted, err)
+	s.apply(r, rd, reason, &stats)
+	if err := s.writeAhead(&stats); err != nil {
+		return stats, err
+	}
+	if err := s.evaluateIfDue(ctx, r, population, &stats); err != nil {
+		return stats, err
+	}
+	up, down := s.traffic()
+	stats.BytesUp, stats.BytesDown = up-upBefore, down-downBefore
+	stats.Seconds = time.Since(start).Seconds()
+	if err := s.record(stats); err != nil {
+		return stats, err
+	}
+	if stats.Aborted && s.aborted >= s.maxAb {
+		return stats, s.quorumError(fmt.Sprintf("%d aborted rounds in a row", s.aborted), reason)
+	}
+	return stats, nil
+}
+
+// checkBudget asks the Privacy, if any, whether round r may run.
+func (s *Server) checkBudget(r, population int) error {
+	if p := s.cfg.Privacy; p != nil {
+		if err := p.Check(r, population); err != nil {
+			return fmt.Errorf("fl: round %d refused: %w", r, err)
 		}
 	}
+	return nil
+}
+
+// sampleRound samples round r's clients and returns the Round the exchange
+// runs on.
+func (s *Server) sampleRound(r int, population []string, stats *RoundStats) *Round {
+	rd := s.sample(r, s.sampler, 0, population, stats)
+	rd.Params, rd.Config, rd.Quorum, rd.Privacy = s.params, s.roundConfig(r), s.minQ, s.cfg.Privacy
+	stats.Sampled = rd.Len()
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.RoundStart(r, slices.Clone(rd.ids))
+	}
+	return rd
+}
+
+// judge returns why the round must be aborted, or "".
+func (s *Server) judge(accepted int, err error) string {
+	switch {
+	case err != nil:
+		return "exchange: " + err.Error()
+	case accepted < s.minQ:
+		return fmt.Sprintf("%d contributions accepted, quorum is %d", accepted, s.minQ)
+	}
+	if i := vec.FirstNonFinite(s.delta); i >= 0 {
+		return fmt.Sprintf("aggregate coordinate %d is %v", i, s.delta[i])
+	}
+	return ""
+}
+
+// apply completes round r: it steps the parameters and records the privacy
+// cost, or counts the round as aborted for reason; then it appends the
+// round to the history.
+func (s *Server) apply(r int, rd *Round, reason string, stats *RoundStats) {
 	s.round = r
 	if reason != "" {
 		stats.Aborted = true
@@ -211,41 +250,42 @@ func (s *Server) RunRound(ctx context.Context) (RoundStats, error) {
 		s.aborted, s.cause = 0, nil
 		s.opt.Step(s.params, s.delta)
 		if p := s.cfg.Privacy; p != nil {
-			p.Record(&stats)
+			p.Record(stats)
 		}
 	}
-	s.history.Rounds = append(s.history.Rounds, stats)
-	if s.cfg.Privacy != nil && !stats.Aborted && s.cfg.CheckpointDir != "" {
-		// Write-ahead: the release is durable before the new parameters
-		// reach an evaluator, an observer or the caller.
-		if err := s.writeCheckpoint(); err != nil {
-			return stats, err
-		}
-	}
+	s.history.Rounds = append(s.history.Rounds, *stats)
+}
 
-	if r == s.cfg.Rounds || (s.cfg.EvalEvery > 0 && r%s.cfg.EvalEvery == 0) {
-		if err := s.evaluate(ctx, r, population, &stats); err != nil {
-			return stats, err
-		}
+// writeAhead saves a checkpoint after a DP release, before the new
+// parameters reach an evaluator, an observer or the caller.
+func (s *Server) writeAhead(stats *RoundStats) error {
+	if s.cfg.Privacy == nil || stats.Aborted || s.cfg.CheckpointDir == "" {
+		return nil
 	}
-	up, down := s.traffic()
-	stats.BytesUp, stats.BytesDown = up-upBefore, down-downBefore
-	stats.Seconds = time.Since(start).Seconds()
+	return s.writeCheckpoint()
+}
+
+// evaluateIfDue evaluates every EvalEvery rounds and after the last.
+func (s *Server) evaluateIfDue(ctx context.Context, r int, population []string, stats *RoundStats) error {
+	if r == s.cfg.Rounds || (s.cfg.EvalEvery > 0 && r%s.cfg.EvalEvery == 0) {
+		return s.evaluate(ctx, r, population, stats)
+	}
+	return nil
+}
+
+// record puts the finished round's stats in the history, tells the log and
+// the observer, and writes a checkpoint when one is due.
+func (s *Server) record(stats RoundStats) error {
 	s.history.Rounds[len(s.history.Rounds)-1] = stats
-	s.log.Info("round", "round", r, "sampled", stats.Sampled, "accepted", stats.Accepted,
+	s.log.Info("round", "round", stats.Round, "sampled", stats.Sampled, "accepted", stats.Accepted,
 		"failed", stats.Failed, "loss", stats.TrainLoss, "seconds", stats.Seconds)
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.RoundEnd(stats.clone())
 	}
-	if s.cfg.CheckpointDir != "" && (r == s.cfg.Rounds || r%max(s.cfg.CheckpointEvery, 1) == 0) {
-		if err := s.writeCheckpoint(); err != nil {
-			return stats, err
-		}
+	if s.cfg.CheckpointDir != "" && (stats.Round == s.cfg.Rounds || stats.Round%max(s.cfg.CheckpointEvery, 1) == 0) {
+		return s.writeCheckpoint()
 	}
-	if stats.Aborted && s.aborted >= s.maxAb {
-		return stats, s.quorumError(fmt.Sprintf("%d aborted rounds in a row", s.aborted), reason)
-	}
-	return stats, nil
+	return nil
 }
 
 // sample draws the clients of round r with sampler (purpose 0: training, 1:

@@ -149,15 +149,6 @@ func (p *Memory) Conn(id string) (fl.Conn, bool) {
 	return &memConn{p: p, id: id, hash: hashID(id)}, true
 }
 
-// Conns returns a connection to every client, in id order.
-func (p *Memory) Conns() []fl.Conn {
-	out := make([]fl.Conn, len(p.ids))
-	for i, id := range p.ids {
-		out[i], _ = p.Conn(id)
-	}
-	return out
-}
-
 // Traffic returns the bytes moved so far, as encoded on the wire.
 func (p *Memory) Traffic() (up, down int64) { return p.up.Load(), p.down.Load() }
 
