@@ -276,7 +276,7 @@ func (o *Adaptive) Validate() error {
 		v    float64
 	}{{"Beta1", o.Beta1}, {"Beta2", o.Beta2}} {
 		if !(b.v >= 0 && b.v < 1) {
-			return fmt.Errorf("Adaptive.%s = %v, want in [0, 1)", b.name, b.v)
+			return fmt.Errorf("adaptive optimizer: %s = %v, want in [0, 1)", b.name, b.v)
 		}
 	}
 	if !(o.Tau >= 0) || math.IsInf(o.Tau, 0) {

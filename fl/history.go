@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"maps"
 	"math"
-	"time"
 )
 
 // Failure reasons counted in [RoundStats.Failures].
@@ -170,6 +169,3 @@ func (h *History) Totals() (bytesUp, bytesDown int64, failed int, trainSeconds f
 	}
 	return
 }
-
-// secondsSince is time.Since in seconds.
-func secondsSince(t time.Time) float64 { return time.Since(t).Seconds() }

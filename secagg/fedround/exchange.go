@@ -69,10 +69,10 @@ func (w *Exchange) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
 	}
 	if p := cfg.Privacy; p != nil {
 		if w.cfg.WeightCap > 0 {
-			errs = append(errs, errors.New("WeightCap with a Privacy: the DP sum of secure aggregation is unweighted"))
+			errs = append(errs, errors.New("capped weights (WeightCap) with a Privacy: the DP sum of secure aggregation is unweighted"))
 		}
 		if c := p.ClipNorm(); w.cfg.Clip < c {
-			errs = append(errs, fmt.Errorf("Clip = %v is below the privacy clip norm %v: set Clip ≥ the clip norm so that quantization clamps nothing", w.cfg.Clip, c))
+			errs = append(errs, fmt.Errorf("quantization range Clip = %v is below the privacy clip norm %v: set Clip ≥ the clip norm so that quantization clamps nothing", w.cfg.Clip, c))
 		}
 		if s, ok := p.(interface{ CheckSecure() error }); ok {
 			if err := s.CheckSecure(); err != nil {
