@@ -103,7 +103,7 @@ func TestCompositionRegressions(t *testing.T) {
 		// past the budget: CentralDP checks it at every release.
 		d = dp(t, budgeted)
 		cfg = fl.DefaultServerConfig()
-		cfg.Rounds, cfg.MaxAborted, cfg.ClientsPerRound = 80, 80, 4
+		cfg.Rounds, cfg.MaxAborted, cfg.ClientsPerRound, cfg.Seed = 80, 80, 4, 1
 		cfg.Aggregator = &robust.Pre{Step: &robust.NNM{F: 1}, Rule: d}
 		cfg.MinClients = 4
 		s, err := fl.NewServer(cfg, pool, make([]float64, Dim))
@@ -144,7 +144,7 @@ func TestCompositionRegressions(t *testing.T) {
 	})
 	t.Run("clip middleware outside secure aggregation", func(t *testing.T) {
 		c := budgeted
-		c.ClientClipped = true
+		c.ClientClipped, c.Sampling, c.SampleRate = true, accountant.FixedSize, 0.5
 		d := dp(t, c)
 		mem, err := transport.NewMemory(transport.MemoryConfig{IDs: w.ids, Factory: func(id string) (fl.Handler, error) {
 			h := fl.NewHandler(pull{target: w.targets[id], weight: 1, scale: attackScale}, nil)
@@ -158,7 +158,7 @@ func TestCompositionRegressions(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := fl.DefaultServerConfig()
-		cfg.Rounds, cfg.Privacy, cfg.Exchange, cfg.MaxAborted = 1, d, ex, 1
+		cfg.Rounds, cfg.Privacy, cfg.Exchange, cfg.MaxAborted, cfg.Seed = 1, d, ex, 1, 1
 		s, err := fl.NewServer(cfg, mem, make([]float64, Dim))
 		if err != nil {
 			t.Fatal(err)
