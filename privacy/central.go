@@ -87,6 +87,18 @@ type CentralConfig struct {
 	// unclipped updates; 0 means qN/20.
 	CountNoise float64
 
+	// Mechanism is the noise: the exact discrete Gaussian in fixed point
+	// (default, [MechanismDiscreteGaussian]) or floating-point Gaussian
+	// noise ([MechanismGaussian], whose low-order bits leak).
+	Mechanism Mechanism
+	// Resolution is the grid step γ of the discrete mechanism; 0 means C/2^k, 2^k
+	// the smallest power of two ≥ √d·2^10, for the clip norm C of the round
+	// and the dimension d (see [GridStep]). Updates are clipped to C minus
+	// [RoundingMargin] before rounding, so the accounted sensitivity holds
+	// exactly; a γ so coarse that the margin reaches C is refused at the
+	// release with [ErrRange].
+	Resolution float64
+
 	// Random keys the noise source; nil means crypto/rand. Inject a seeded
 	// reader only for tests and reproducible simulations.
 	Random io.Reader
@@ -158,6 +170,12 @@ func (c *CentralConfig) Validate() error {
 	if !(c.CountNoise >= 0) || math.IsInf(c.CountNoise, 0) {
 		bad("CountNoise = %v, want finite and ≥ 0", c.CountNoise)
 	}
+	if !c.Mechanism.valid() {
+		bad("Mechanism = %d is unknown", c.Mechanism)
+	}
+	if !(c.Resolution >= 0) || math.IsInf(c.Resolution, 0) {
+		bad("Resolution = %v, want finite and ≥ 0", c.Resolution)
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -204,6 +222,8 @@ type CentralDP struct {
 	lastFrac float64 // b̃ of the last release (adaptive)
 	epsSteps int     // steps at which epsCache was computed (-1 none)
 	epsCache float64
+
+	noiseDG, countDG dgCache // discrete Gaussians of the last release
 }
 
 var (
@@ -477,9 +497,15 @@ func (d *CentralDP) RecordRound(stats *fl.RoundStats) {
 }
 
 // Aggregate implements [fl.Aggregator]: dst = (Σ_k w_k·clip(Δ_k, C) +
-// N(0, (z_Δ·S)²·I)) / (qW). It returns an error (and accounts nothing)
-// for no updates, a wrong length, or a non-finite value or weight. It does
-// not allocate and does not modify the updates.
+// noise) / (qW), where the noise has standard deviation z_Δ·S per
+// coordinate: exact discrete Gaussian noise on a fixed-point grid with the
+// default [MechanismDiscreteGaussian] (see [CentralConfig.Mechanism]), or
+// N(0, (z_Δ·S)²) with [MechanismGaussian]. It returns an error and
+// accounts nothing for no updates, a wrong length, a non-finite value or
+// weight, a value out of the fixed-point range ([ErrRange]), or a round
+// beyond the budget ([ErrBudgetExhausted]: the budget is checked again at
+// the release itself, whatever the engine does). It does not allocate and
+// does not modify the updates.
 func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 	if len(updates) == 0 {
 		return fl.ErrNoUpdates
@@ -489,45 +515,103 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 			return err
 		}
 	}
-	clear(dst)
+	if err := d.gate(); err != nil {
+		return err
+	}
 	c := d.clip
+	var unclipped int
+	if d.discrete() {
+		gamma, clip, err := d.grid(c, len(dst))
+		if err != nil {
+			return err
+		}
+		if float64(len(updates))*(c/gamma+1) >= maxGridInt {
+			return fmt.Errorf("%w: %d updates of clip norm %v on a grid of step %v", ErrRange, len(updates), c, gamma)
+		}
+		unclipped = d.sum(dst, updates, c, clip, 1/gamma)
+		// Each rounded update has norm ≤ C/γ (it was clipped to C minus
+		// the rounding margin), except with ClientClipped, where the server
+		// cannot clip and rounding may add up to √d/2.
+		raise := 0.0
+		if d.cfg.ClientClipped {
+			raise = math.Sqrt(float64(len(dst))) / 2
+		}
+		if err := d.releaseDiscrete(dst, c, gamma, raise); err != nil {
+			return err
+		}
+	} else {
+		unclipped = d.sum(dst, updates, c, c, 1)
+		d.releaseFloat(dst, c)
+	}
+	if d.cfg.Adaptive {
+		d.adaptClip(c, unclipped, len(updates))
+	}
+	return nil
+}
+
+// sum writes Σ_k w_k·clip(Δ_k, clip) to dst, each term scaled by scale and,
+// when scale ≠ 1 (the fixed-point grid), rounded to an integer, so that the
+// sum of integers is exact. It returns how many updates had norm ≤ c.
+func (d *CentralDP) sum(dst []float64, updates []fl.Update, c, clip, scale float64) int {
+	clear(dst)
 	unclipped := 0
 	for i := range updates {
 		u := &updates[i]
-		f := 1.0
+		f := scale
 		if !d.cfg.ClientClipped {
 			norm := L2Norm(u.Delta)
 			if norm <= c {
 				unclipped++
 			}
-			f = ClipFactor(norm, c)
+			f *= ClipFactor(norm, clip)
 		}
 		if d.cfg.WeightCap > 0 {
 			f *= min(u.Weight/d.cfg.WeightCap, 1)
 		}
+		if scale == 1 {
+			for j, x := range u.Delta {
+				dst[j] += f * x
+			}
+			continue
+		}
 		for j, x := range u.Delta {
-			dst[j] += f * x
+			dst[j] += math.RoundToEven(f * x)
 		}
 	}
-	d.release(dst, c)
-	if d.cfg.Adaptive {
-		// Centred count Σ(bᵢ − 1/2), sensitivity 1/2 (Poisson), noised and
-		// normalised by the expected number of clients; then re-centred.
-		centred := float64(unclipped) - 0.5*float64(len(updates))
-		if d.z > 0 {
-			centred += d.sigmaB * d.src.Normal()
+	return unclipped
+}
+
+// adaptClip noises the centred count Σ(bᵢ − 1/2) of unclipped updates
+// (sensitivity 1/2 with Poisson sampling, 1 with fixed-size), normalises it
+// by the expected number of clients and moves the clip norm. With the
+// discrete mechanism the count is doubled to an integer and noised with the
+// discrete Gaussian of standard deviation 2σ_b.
+func (d *CentralDP) adaptClip(c float64, unclipped, n int) {
+	centred := float64(unclipped) - 0.5*float64(n)
+	switch {
+	case d.discrete():
+		g, err := d.countDG.get(2 * d.sigmaB)
+		if err == nil {
+			centred = float64(2*unclipped-n+int(g.Sample(d.src))) / 2
+			break
 		}
-		d.lastFrac = centred/d.expected + 0.5
-		d.clip = GeometricClipUpdate(c, d.cfg.ClipLR, d.lastFrac, d.cfg.TargetQuantile)
+		centred += d.sigmaB * d.src.Normal() // σ_b out of the sampler's range
+	case d.z > 0:
+		centred += d.sigmaB * d.src.Normal()
 	}
-	return nil
+	d.lastFrac = centred/d.expected + 0.5
+	d.clip = GeometricClipUpdate(c, d.cfg.ClipLR, d.lastFrac, d.cfg.TargetQuantile)
 }
 
 // NoiseSum privatizes a sum of updates that clients clipped themselves
-// (secure aggregation hands the server only the sum): sum = (sum + N(0,
-// (z·S)²·I)) / (qN), in place, and one round is accounted. It is for
-// configs with ClientClipped; it returns an error wrapping [ErrConfig]
-// otherwise, and one wrapping fl.ErrNotFinite for a non-finite sum.
+// (secure aggregation hands the server only the sum): sum = (sum + noise)
+// / (qN), in place, and one round is accounted. With the discrete
+// mechanism the sum is rounded to the fixed-point grid, which can move it
+// by up to √d/2 grid steps: the noise is raised to z·(S/γ + √d) grid steps
+// so that the accounted z holds. It is for configs with ClientClipped; it
+// returns an error wrapping [ErrConfig] otherwise, one wrapping
+// fl.ErrNotFinite for a non-finite sum, [ErrRange] for a sum out of the
+// fixed-point range and [ErrBudgetExhausted] beyond the budget.
 func (d *CentralDP) NoiseSum(sum []float64) error {
 	if !d.cfg.ClientClipped {
 		return fmt.Errorf("%w: NoiseSum needs ClientClipped", ErrConfig)
@@ -537,13 +621,58 @@ func (d *CentralDP) NoiseSum(sum []float64) error {
 			return fmt.Errorf("%w: sum coordinate %d is %v", fl.ErrNotFinite, i, x)
 		}
 	}
-	d.release(sum, d.clip)
+	if err := d.gate(); err != nil {
+		return err
+	}
+	c := d.clip
+	if !d.discrete() {
+		d.releaseFloat(sum, c)
+		return nil
+	}
+	gamma, _, err := d.grid(c, len(sum))
+	if err != nil {
+		return err
+	}
+	for j, x := range sum {
+		if !(math.Abs(x/gamma) < maxGridInt/2) {
+			return fmt.Errorf("%w: sum coordinate %d is %v, %v grid steps", ErrRange, j, x, x/gamma)
+		}
+	}
+	if err := roundToGrid(sum, 1, gamma, maxGridInt/2); err != nil {
+		return err
+	}
+	return d.releaseDiscrete(sum, c, gamma, math.Sqrt(float64(len(sum))))
+}
+
+// discrete reports whether releases use the fixed-point discrete Gaussian
+// (with no noise at all there is nothing to discretize).
+func (d *CentralDP) discrete() bool {
+	return d.cfg.Mechanism == MechanismDiscreteGaussian && d.z > 0
+}
+
+// grid returns the grid step γ for clip norm c in dimension n and the clip
+// norm that keeps rounded updates within c.
+func (d *CentralDP) grid(c float64, n int) (gamma, clip float64, err error) {
+	if n == 0 {
+		return 0, 0, fmt.Errorf("%w: empty vector", ErrRange)
+	}
+	gamma = GridStep(d.cfg.Resolution, c, n)
+	clip, err = fixedClip(c, gamma, n)
+	return gamma, clip, err
+}
+
+// gate refuses a release beyond the budget.
+func (d *CentralDP) gate() error {
+	if d.maxRounds >= 0 && d.steps >= d.maxRounds {
+		return fmt.Errorf("%w: release %d refused, the budget ε = %v at δ = %.3g allows %d",
+			ErrBudgetExhausted, d.steps+1, d.cfg.TargetEpsilon, d.cfg.Delta, d.maxRounds)
+	}
 	return nil
 }
 
-// release noises the clipped sum in v with clip norm c, divides it by the
-// denominator and accounts one round.
-func (d *CentralDP) release(v []float64, c float64) {
+// releaseFloat adds floating-point Gaussian noise to the clipped sum in v
+// (clip norm c), divides it by the denominator and accounts one round.
+func (d *CentralDP) releaseFloat(v []float64, c float64) {
 	d.src.AddGaussian(v, d.zUpdate*d.sensMul*c)
 	inv := 1 / d.denom
 	for j := range v {
@@ -551,6 +680,24 @@ func (d *CentralDP) release(v []float64, c float64) {
 	}
 	d.lastClip = c
 	d.steps++
+}
+
+// releaseDiscrete adds discrete Gaussian noise of standard deviation
+// z_Δ·(S/γ + raise) grid steps to v, which holds the exact integer sum on
+// the grid of step γ, writes the result times γ/(qW) and accounts one
+// round. On error nothing is accounted and v must not be released.
+func (d *CentralDP) releaseDiscrete(v []float64, c, gamma, raise float64) error {
+	sens := d.sensMul * (c/gamma + raise)
+	g, err := d.noiseDG.get(d.zUpdate * sens * (1 + 0x1p-40)) // a margin over float rounding
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRange, err)
+	}
+	if err := addDiscreteGrid(v, g, d.src, gamma/d.denom); err != nil {
+		return err
+	}
+	d.lastClip = c
+	d.steps++
+	return nil
 }
 
 // State format: magic, version, z, q, steps, clip, then a length-prefixed

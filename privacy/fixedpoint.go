@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 )
 
 // Mechanism selects the noise that [CentralDP] and [Local] add.
@@ -45,9 +46,9 @@ func (m Mechanism) valid() bool { return m == MechanismDiscreteGaussian || m == 
 // nothing is accounted.
 var ErrRange = errors.New("privacy: value out of the fixed-point range")
 
-// resolutionBits sets the default grid: γ is the largest power of two
-// ≤ C/(√d·2^resolutionBits), so the rounding margin γ(√d/2 + 1) costs at
-// most about 2^-(resolutionBits+1) of the clip norm.
+// resolutionBits sets the default grid: γ ≤ C/(√d·2^resolutionBits), so
+// the rounding margin γ(√d/2 + 1) costs at most about
+// 2^-(resolutionBits+1) of the clip norm.
 const resolutionBits = 10
 
 // maxGridInt bounds the integers of the fixed-point grid: every integer of
@@ -56,8 +57,11 @@ const resolutionBits = 10
 const maxGridInt = 1 << 52
 
 // GridStep returns the fixed-point resolution γ used for clip norm c in
-// dimension d: resolution if it is > 0, otherwise the largest power of two
-// ≤ c/(√d·2^10). It panics if c is not finite and positive or d < 1.
+// dimension d: resolution if it is > 0, otherwise c/2^k with 2^k the
+// smallest power of two ≥ √d·2^10. The default keeps c/γ = 2^k exact, so
+// the noise in grid units does not change when an adaptive clip norm
+// does, and the rounding margin is at most about 2^-11 of c. It panics if
+// c is not finite and positive or d < 1.
 func GridStep(resolution, c float64, d int) float64 {
 	if !finitePos(c) || d < 1 {
 		panic("privacy: GridStep: clip norm must be finite and > 0, d ≥ 1")
@@ -65,9 +69,8 @@ func GridStep(resolution, c float64, d int) float64 {
 	if resolution > 0 {
 		return resolution
 	}
-	x := c / (math.Sqrt(float64(d)) * (1 << resolutionBits))
-	_, e := math.Frexp(x) // x = f·2^e, f in [0.5, 1)
-	return math.Ldexp(1, e-1)
+	_, e := math.Frexp(math.Sqrt(float64(d)) * (1 << resolutionBits)) // = f·2^e, f in [0.5, 1)
+	return math.Ldexp(c, -e)
 }
 
 // RoundingMargin returns γ(√d/2 + 1): a vector of L2 norm ≤ c − margin,
@@ -112,12 +115,40 @@ func fixedClip(c, gamma float64, d int) (float64, error) {
 	return c - m, nil
 }
 
-// discreteFor returns the discrete Gaussian whose standard deviation is at
-// least sigma (sigma ≥ 0 in grid units).
+// discreteFor returns the discrete Gaussian N_Z(0, ⌈σ²⌉) for σ = sigma in
+// grid units: the exact square rounded up to an integer, never less noise
+// than accounted, and an integer σ² takes the sampler's allocation-free
+// path.
 func discreteFor(sigma float64) (*DiscreteGaussian, error) {
-	// σ² is the exact square of a float just above sigma: never less noise
-	// than accounted.
-	return NewDiscreteGaussianFloat(math.Nextafter(sigma, math.Inf(1)))
+	if !finitePos(sigma) {
+		return nil, fmt.Errorf("%w: sigma = %v", ErrInvalidSigma, sigma)
+	}
+	s := new(big.Rat).SetFloat64(sigma)
+	s.Mul(s, s)
+	q, r := new(big.Int).QuoRem(s.Num(), s.Denom(), new(big.Int))
+	if r.Sign() != 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	return NewDiscreteGaussian(new(big.Rat).SetInt(q))
+}
+
+// dgCache keeps the last discrete Gaussian built for a σ, so that a
+// mechanism whose σ does not change builds it once.
+type dgCache struct {
+	sigma float64
+	g     *DiscreteGaussian
+}
+
+func (c *dgCache) get(sigma float64) (*DiscreteGaussian, error) {
+	if c.g != nil && c.sigma == sigma {
+		return c.g, nil
+	}
+	g, err := discreteFor(sigma)
+	if err != nil {
+		return nil, err
+	}
+	c.sigma, c.g = sigma, g
+	return g, nil
 }
 
 // addDiscreteGrid adds exact discrete Gaussian noise N_Z(0, σ²) (σ in grid

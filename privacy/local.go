@@ -100,7 +100,8 @@ type LocalConfig struct {
 	// (default) or floating-point Gaussian noise.
 	Mechanism Mechanism
 	// Resolution is the fixed-point grid step γ of the discrete mechanism;
-	// 0 means the largest power of two ≤ C/(√d·2^10) (see [GridStep]).
+	// 0 means C/2^k, 2^k the smallest power of two ≥ √d·2^10 (see
+	// [GridStep]).
 	Resolution float64
 	// Weight is the weight sent with every update, the same for every
 	// client and round, so that it carries nothing about the data (the true
@@ -459,7 +460,7 @@ func (l *Local) Privatize(delta []float64) error {
 			return err
 		}
 		// Neighbouring rounded updates differ by at most 2C/γ in L2.
-		if g, err = discreteFor(2 * l.z * c / gamma); err != nil {
+		if g, err = discreteFor(2 * l.z * c / gamma * (1 + 0x1p-40)); err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
