@@ -152,7 +152,7 @@ func (a *PLDAccountant) Epsilon(delta float64) (float64, error) {
 	}
 	p, err := a.pair()
 	if err != nil {
-		return 0, err
+		return math.Inf(1), err // fail closed, even for a caller that ignores err
 	}
 	if p.gaussMu >= 0 {
 		e, ok := gaussianEpsilon(p.gaussMu, delta)
@@ -179,7 +179,7 @@ func (a *PLDAccountant) Delta(eps float64) (float64, error) {
 	}
 	p, err := a.pair()
 	if err != nil {
-		return 0, err
+		return 1, err // fail closed
 	}
 	if p.gaussMu >= 0 {
 		return gaussianDelta(p.gaussMu, eps), nil
@@ -220,6 +220,9 @@ func (a *PLDAccountant) pair() (*pldPair, error) {
 			h *= math.Ceil(float64(need)/float64(a.cfg.MaxBins)) + 1
 			continue
 		}
+		if r.err != nil {
+			return nil, r.err
+		}
 		if a.groups[0].fixed { // one kind per accountant; the pair is symmetric
 			a.cache = &pldPair{gaussMu: -1, remove: r, add: r}
 			return a.cache, nil
@@ -228,6 +231,9 @@ func (a *PLDAccountant) pair() (*pldPair, error) {
 		if ad == nil {
 			h *= math.Ceil(float64(need)/float64(a.cfg.MaxBins)) + 1
 			continue
+		}
+		if ad.err != nil {
+			return nil, ad.err
 		}
 		a.cache = &pldPair{gaussMu: -1, remove: r, add: ad}
 		return a.cache, nil
@@ -467,6 +473,7 @@ type composedPLD struct {
 	p     []float64
 	inf   float64 // mass at +∞
 	slack float64 // aliasing and rounding allowance added to δ
+	err   error   // a numerical failure: the PLD must not be used
 }
 
 // composeDirection composes the groups' discretized PLDs by one real FFT of
@@ -554,7 +561,7 @@ func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) 
 	fft.Sequence(seq, acc)
 	out := make([]float64, n)
 	base := ((smin-lo)%int64(n) + int64(n)) % int64(n)
-	neg := 0.0
+	neg, mass := 0.0, 0.0
 	inv := 1 / float64(n)
 	for k, v := range seq {
 		v *= inv
@@ -562,15 +569,41 @@ func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) 
 			neg -= v
 			v = 0
 		}
+		mass += v
 		out[(base+int64(k))%int64(n)] = v
 	}
-	return &composedPLD{
+	c := &composedPLD{
 		lo:    lo,
 		h:     h,
 		p:     out, // positions past hi are real losses above the window
 		inf:   -math.Expm1(logNoInf),
 		slack: 2*tau + neg + deficit,
-	}, nb
+	}
+	c.err = c.checkMass(mass, neg)
+	return c, nb
+}
+
+// maxMassError is the largest excess of composed probability mass over 1
+// accepted as round-off; beyond it the composition has failed numerically.
+const maxMassError = 1e-5
+
+// checkMass fails closed on a composition that lost its meaning in floating
+// point (astronomically long compositions: coefficients raised to a power
+// of 10^9 overflow, underflow or turn NaN): a non-finite value or a total
+// mass above 1 + maxMassError is an error, never an ε. Mass missing below
+// 1 (underflow) is charged to δ as if it sat at +∞.
+func (c *composedPLD) checkMass(mass, neg float64) error {
+	if math.IsNaN(mass) || math.IsInf(mass, 0) || math.IsNaN(neg) || math.IsInf(neg, 0) || math.IsNaN(c.inf) {
+		return fmt.Errorf("%w: the FFT composition is not finite (too many steps for the PLD accountant)", ErrUnreachable)
+	}
+	total := mass + c.inf
+	if total > 1+maxMassError {
+		return fmt.Errorf("%w: the FFT composition holds mass %v > 1 (round-off beyond %v)", ErrUnreachable, total, maxMassError)
+	}
+	if total < 1 {
+		c.slack += 1 - total
+	}
+	return nil
 }
 
 // cpow returns z^k by repeated squaring (k >= 1).

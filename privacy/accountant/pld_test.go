@@ -3,6 +3,7 @@ package accountant
 import (
 	"errors"
 	"math"
+	"os"
 	"testing"
 )
 
@@ -679,6 +680,38 @@ func TestPLDFixedSizeAboveRealizedPairs(t *testing.T) {
 			got, _ := p2.Delta(e)
 			if want := refTwoStepDelta(s, g, e, true); got < want-1.5e-10 {
 				t.Errorf("σ=%v γ=%v ε=%v: PLD δ %v below realized %v", s, g, e, got, want)
+			}
+		}
+	}
+}
+
+// Issue 13: 10^9 steps at σ ∈ [0.05, 0.4] made the FFT composition NaN
+// and Epsilon returned ε = 0. It must fail closed: an error wrapping
+// ErrUnreachable with ε = +Inf (δ = 1), never a small ε. The default grid
+// runs under CI=true (about 3 s a case); a coarse grid always.
+func TestPLDAstronomicalCompositionFailsClosed(t *testing.T) {
+	cfgs := []PLDConfig{{MaxBins: 1 << 12, ValueDiscretization: 1e-2}}
+	if os.Getenv("CI") == "true" {
+		cfgs = append(cfgs, PLDConfig{})
+	}
+	for _, cfg := range cfgs {
+		for _, sigma := range []float64{0.05, 0.1, 0.2} {
+			p, err := NewPLD(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Compose(Step{NoiseMultiplier: sigma, SampleRate: 0.1}, 1_000_000_000); err != nil {
+				t.Fatal(err)
+			}
+			e, err := p.Epsilon(1e-5)
+			if err == nil && e < 100 {
+				t.Errorf("%+v σ=%v: ε = %v with no error after 10^9 steps", cfg, sigma, e)
+			}
+			if err != nil && (!errors.Is(err, ErrUnreachable) || !math.IsInf(e, 1)) {
+				t.Errorf("%+v σ=%v: ε = %v, err = %v; want +Inf and ErrUnreachable", cfg, sigma, e, err)
+			}
+			if d, err := p.Delta(1); err != nil && d != 1 {
+				t.Errorf("%+v σ=%v: δ = %v with error %v, want 1", cfg, sigma, d, err)
 			}
 		}
 	}
