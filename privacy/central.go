@@ -1,6 +1,8 @@
 package privacy
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -700,14 +702,40 @@ func (d *CentralDP) releaseDiscrete(v []float64, c, gamma, raise float64) error 
 	return nil
 }
 
-// State format: magic, version, z, q, steps, clip, then a length-prefixed
-// noise-generator state (empty unless the source is seeded).
+// State format (version 2): magic, version, z, q, a SHA-256 fingerprint of
+// every config field the accounting and the mechanism depend on, steps,
+// clip, the last b̃, then a length-prefixed noise-generator state (empty
+// unless the source is seeded).
 const (
 	stateMagic   = "FGDP"
-	stateVersion = 1
-	stateFixed   = len(stateMagic) + 1 + 8*4 + 4
+	stateVersion = 2
+	stateFixed   = len(stateMagic) + 1 + 8*2 + sha256.Size + 8*3 + 4
 	maxRNGState  = 256
 )
+
+// fingerprint hashes the configuration a state belongs to: a state
+// restored into a mechanism with any other accounting-relevant setting
+// (sampling, population, δ, budget, clip rule, weights, noise mechanism)
+// is refused.
+func (d *CentralDP) fingerprint() [sha256.Size]byte {
+	c := &d.cfg
+	b := []byte("fedgo/privacy.CentralDP/v2")
+	for _, x := range []float64{d.z, d.zUpdate, c.SampleRate, c.Delta, c.TargetEpsilon, c.ClipNorm, c.WeightCap,
+		c.TotalWeight, c.TargetQuantile, c.ClipLR, d.sigmaB, c.Resolution, d.denom, d.sensMul} {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	for _, n := range []int{c.Population, int(c.Sampling), int(c.Accountant), int(c.Mechanism), d.maxRounds} {
+		b = binary.LittleEndian.AppendUint64(b, uint64(n))
+	}
+	for _, f := range []bool{c.ClientClipped, c.Adaptive} {
+		if f {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	return sha256.Sum256(b)
+}
 
 // MarshalBinary implements encoding.BinaryMarshaler for checkpoints: the
 // rounds accounted, the adaptive clip norm, and the noise generator's state
@@ -726,16 +754,24 @@ func (d *CentralDP) MarshalBinary() ([]byte, error) {
 	b = append(b, stateVersion)
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.z))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.cfg.SampleRate))
+	fp := d.fingerprint()
+	b = append(b, fp[:]...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(d.steps))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.clip))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.lastFrac))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(rng)))
 	return append(b, rng...), nil
 }
 
-// UnmarshalBinary restores state written by MarshalBinary. It returns an
-// error wrapping [ErrState], leaving d unchanged, if b is malformed or was
-// written by a CentralDP with another noise multiplier or sampling rate.
-// A generator state is restored only into a seeded source.
+// UnmarshalBinary restores state written by MarshalBinary. It validates the
+// whole state and returns an error wrapping [ErrState], leaving d
+// unchanged, if b is malformed or truncated; was written by a CentralDP
+// with any other accounting-relevant configuration (noise multiplier,
+// sampling, population, δ, budget, clipping rule, weights, mechanism);
+// holds more rounds than the budget allows; holds a clip norm that is not
+// finite and positive, or differs from ClipNorm without adaptive clipping;
+// holds a b̃ that is not finite; or holds a generator state that is not a
+// valid one. A generator state is restored only into a seeded source.
 func (d *CentralDP) UnmarshalBinary(b []byte) error {
 	if len(b) < stateFixed || string(b[:len(stateMagic)]) != stateMagic {
 		return fmt.Errorf("%w: %d bytes, not a CentralDP state", ErrState, len(b))
@@ -748,27 +784,46 @@ func (d *CentralDP) UnmarshalBinary(b []byte) error {
 	u64 := func() uint64 { v := binary.LittleEndian.Uint64(p); p = p[8:]; return v }
 	z := math.Float64frombits(u64())
 	q := math.Float64frombits(u64())
+	var fp [sha256.Size]byte
+	copy(fp[:], p)
+	p = p[sha256.Size:]
 	steps := u64()
 	clip := math.Float64frombits(u64())
+	frac := math.Float64frombits(u64())
 	n := binary.LittleEndian.Uint32(p)
 	p = p[4:]
 	switch {
 	case z != d.z || q != d.cfg.SampleRate:
 		return fmt.Errorf("%w: state of z = %v, q = %v; this mechanism has z = %v, q = %v", ErrState, z, q, d.z, d.cfg.SampleRate)
-	case steps > maxBudgetRounds:
-		return fmt.Errorf("%w: %d rounds", ErrState, steps)
+	case fp != d.fingerprint():
+		return fmt.Errorf("%w: the state belongs to a differently configured CentralDP", ErrState)
+	case steps > maxBudgetRounds || (d.maxRounds >= 0 && steps > uint64(d.maxRounds)):
+		return fmt.Errorf("%w: %d rounds accounted, the budget allows %d", ErrState, steps, d.maxRounds)
 	case !finitePos(clip):
 		return fmt.Errorf("%w: clip norm %v", ErrState, clip)
+	case !d.cfg.Adaptive && clip != d.cfg.ClipNorm:
+		return fmt.Errorf("%w: clip norm %v without adaptive clipping, configured %v", ErrState, clip, d.cfg.ClipNorm)
+	case math.IsNaN(frac) || math.IsInf(frac, 0):
+		return fmt.Errorf("%w: unclipped fraction %v", ErrState, frac)
 	case n > maxRNGState || int(n) != len(p):
 		return fmt.Errorf("%w: generator state of %d bytes with %d left", ErrState, n, len(p))
 	}
-	if n > 0 && d.src.Seeded() {
+	var src *Source
+	if n > 0 {
 		var s Source
 		if err := s.UnmarshalBinary(p); err != nil {
 			return fmt.Errorf("%w: %w", ErrState, err)
 		}
-		d.src = &s
+		if out, err := s.MarshalBinary(); err != nil || !bytes.Equal(out, p) {
+			return fmt.Errorf("%w: generator state does not round-trip", ErrState)
+		}
+		if d.src.Seeded() {
+			src = &s
+		}
 	}
-	d.steps, d.clip, d.lastClip = int(steps), clip, clip
+	if src != nil {
+		d.src = src
+	}
+	d.steps, d.clip, d.lastClip, d.lastFrac = int(steps), clip, clip, frac
 	return nil
 }
