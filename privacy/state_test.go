@@ -53,10 +53,10 @@ func TestCentralDPStateFullyValidated(t *testing.T) {
 	// Impossible values in an otherwise matching state.
 	off := len(stateMagic) + 1 + 16 + 32 // steps, clip, b̃ follow
 	for name, edit := range map[string]func([]byte){
-		"clip changed":            func(b []byte) { binary.LittleEndian.PutUint64(b[off+8:], math.Float64bits(0.5)) },
-		"NaN fraction":            func(b []byte) { binary.LittleEndian.PutUint64(b[off+16:], math.Float64bits(math.NaN())) },
-		"fingerprint":             func(b []byte) { b[off-1] ^= 1 },
-		"generator state":         func(b []byte) { b[stateFixed] ^= 0xff }, // its magic
+		"clip changed":    func(b []byte) { binary.LittleEndian.PutUint64(b[off+8:], math.Float64bits(0.5)) },
+		"NaN fraction":    func(b []byte) { binary.LittleEndian.PutUint64(b[off+16:], math.Float64bits(math.NaN())) },
+		"fingerprint":     func(b []byte) { b[off-1] ^= 1 },
+		"generator state": func(b []byte) { b[stateFixed] ^= 0xff }, // its magic
 	} {
 		b := append([]byte(nil), state...)
 		edit(b)
