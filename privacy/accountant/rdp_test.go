@@ -158,8 +158,8 @@ func quadratureRDP(q, sigma, alpha float64) float64 {
 
 func TestRDPFractionalOrdersAgainstQuadrature(t *testing.T) {
 	orders := []float64{1.1, 1.5, 2.5, 3.7, 7.3, 10.9}
-	for _, q := range []float64{0.001, 0.01, 0.1, 0.5} {
-		for _, sigma := range []float64{0.5, 1, 2, 5} {
+	for _, q := range pick([]float64{0.001, 0.01, 0.1, 0.5}, 0, 3) {
+		for _, sigma := range pick([]float64{0.5, 1, 2, 5}, 0, 3) {
 			got, err := RDP(Step{NoiseMultiplier: sigma, SampleRate: q}, orders)
 			if err != nil {
 				t.Fatal(err)
