@@ -52,6 +52,8 @@ type worTable struct {
 	c        float64   // 1/(2σ²)
 	logDelta []float64 // log Δ^ℓ at even ℓ (index ℓ), +Inf if not computed
 	logFact  []float64 // log k!
+	q        float64   // the sampling rate of memo
+	memo     map[int]float64
 }
 
 // newWORTable prepares the forward differences for the integer orders that
@@ -225,10 +227,24 @@ func (t *worTable) logA(q float64, alpha int) float64 {
 func (t *worTable) rdp(q, alpha float64) float64 {
 	fl, ce := math.Floor(alpha), math.Ceil(alpha)
 	if fl == ce {
-		return t.logA(q, int(fl)) / (alpha - 1)
+		return t.logAMemo(q, int(fl)) / (alpha - 1)
 	}
 	w := alpha - fl
-	return ((1-w)*t.logA(q, int(fl)) + w*t.logA(q, int(ce))) / (alpha - 1)
+	return ((1-w)*t.logAMemo(q, int(fl)) + w*t.logAMemo(q, int(ce))) / (alpha - 1)
+}
+
+// logAMemo is logA, remembered per order for one q (fractional orders
+// share their integer neighbours).
+func (t *worTable) logAMemo(q float64, alpha int) float64 {
+	if t.memo == nil || t.q != q {
+		t.memo, t.q = map[int]float64{}, q
+	}
+	if v, ok := t.memo[alpha]; ok {
+		return v
+	}
+	v := t.logA(q, alpha)
+	t.memo[alpha] = v
+	return v
 }
 
 // logAWORTheorem9 returns the log of Theorem 9's sum at integer α, the
