@@ -86,17 +86,21 @@
 //
 // Accounting of the discrete mechanism: the accountant's bounds for the
 // sampled Gaussian are applied to the discrete Gaussian at the same noise
-// multiplier over the integer sensitivity. For Rényi DP at integer orders
-// this is a proof term by term: the binomial expansion of A_α (Mironov,
-// Talwar, Zhang 2019) and Wang et al.'s fixed-size bounds use the base
-// mechanism only through E[(P_μ/P)^i] = e^{(i−1)D_i}, and for the
-// multivariate discrete Gaussian with an integer shift μ, D_i ≤ i‖μ‖²/(2σ²)
-// as for the continuous one (Canonne et al. 2020, Sec. 5, from its
-// sub-Gaussian moment generating function). For fractional orders, the
-// add direction of Poisson sampling and the PLD accountant, the continuous
-// Gaussian's analysis is used as is: Canonne et al. show the discrete
-// Gaussian's privacy is essentially the continuous one's at these scales
-// (σ of thousands of grid steps), but that is not a proof here.
+// multiplier over the integer sensitivity. What is proved: for an integer
+// shift μ, the multivariate discrete Gaussian has D_α ≤ α‖μ‖²/(2σ²) at
+// every α > 1, as the continuous one (Canonne et al. 2020, Sec. 5, from
+// its sub-Gaussian moment generating function); hence Wang et al.'s
+// Theorem 9 for fixed-size sampling, which uses only the base mechanism's
+// RDP, holds as is, and for Poisson sampling every term of the binomial
+// expansion of A_α at integer α (Mironov, Talwar, Zhang 2019),
+// E[(P_μ/P)^i] = e^{(i−1)D_i}, is at most the continuous one, which bounds
+// the remove direction at integer orders (and at fractional orders by the
+// log-convexity interpolation of Corollary 10). What is assumed: that the
+// continuous Gaussian's tighter analyses — its fractional-order A_α, the
+// add direction of Poisson sampling, Theorem 27's forward differences and
+// the PLD accountant — also bound the discrete Gaussian at these scales
+// (σ of thousands of grid steps). Canonne et al. show the two are
+// essentially identical there, but that is not a proof.
 //
 // # Noise and its side channels
 //
