@@ -530,7 +530,9 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 		if float64(len(updates))*(c/gamma+1) >= maxGridInt {
 			return fmt.Errorf("%w: %d updates of clip norm %v on a grid of step %v", ErrRange, len(updates), c, gamma)
 		}
-		unclipped = d.sum(dst, updates, c, clip, 1/gamma)
+		if unclipped, err = d.sum(dst, updates, c, clip, 1/gamma); err != nil {
+			return err
+		}
 		// Each rounded update has norm ≤ C/γ (it was clipped to C minus
 		// the rounding margin), except with ClientClipped, where the server
 		// cannot clip and rounding may add up to √d/2.
@@ -542,7 +544,7 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 			return err
 		}
 	} else {
-		unclipped = d.sum(dst, updates, c, c, 1)
+		unclipped, _ = d.sum(dst, updates, c, c, 1) // no rounding: no range error
 		d.releaseFloat(dst, c)
 	}
 	if d.cfg.Adaptive {
@@ -553,10 +555,14 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 
 // sum writes Σ_k w_k·clip(Δ_k, clip) to dst, each term scaled by scale and,
 // when scale ≠ 1 (the fixed-point grid), rounded to an integer, so that the
-// sum of integers is exact. It returns how many updates had norm ≤ c.
-func (d *CentralDP) sum(dst []float64, updates []fl.Update, c, clip, scale float64) int {
+// sum of integers is exact. It returns how many updates had norm ≤ c, or an
+// error wrapping [ErrRange] if a rounded term is so large (a client that
+// did not clip, with ClientClipped) that the integer sum might not be
+// exact.
+func (d *CentralDP) sum(dst []float64, updates []fl.Update, c, clip, scale float64) (int, error) {
 	clear(dst)
 	unclipped := 0
+	limit := float64(maxGridInt / len(updates))
 	for i := range updates {
 		u := &updates[i]
 		f := scale
@@ -577,10 +583,14 @@ func (d *CentralDP) sum(dst []float64, updates []fl.Update, c, clip, scale float
 			continue
 		}
 		for j, x := range u.Delta {
-			dst[j] += math.RoundToEven(f * x)
+			r := math.RoundToEven(f * x)
+			if !(math.Abs(r) <= limit) {
+				return 0, fmt.Errorf("%w: client %q coordinate %d is %v grid steps", ErrRange, u.Client, j, r)
+			}
+			dst[j] += r
 		}
 	}
-	return unclipped
+	return unclipped, nil
 }
 
 // adaptClip noises the centred count Σ(bᵢ − 1/2) of unclipped updates

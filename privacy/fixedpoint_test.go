@@ -1,9 +1,12 @@
 package privacy
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/fedgo/fedgo/fl"
 )
 
 // roundAway rounds every coordinate to the grid of the given step away from
@@ -78,5 +81,19 @@ func TestRoundingMarginAndGridStep(t *testing.T) {
 				t.Errorf("d=%d c=%v: rounded norm %v grid steps > C/γ = %v", d, c, math.Sqrt(s), c/g)
 			}
 		}
+	}
+}
+
+// A client-clipped update far outside the grid's exact range is refused,
+// nothing is released or accounted.
+func TestDiscreteAggregateRefusesOutOfRange(t *testing.T) {
+	d := mustCentral(t, CentralConfig{ClipNorm: 1, NoiseMultiplier: 1, Population: 10, SampleRate: 0.5,
+		ClientClipped: true, Random: seeded(6)})
+	ups := []fl.Update{{Client: "a", Delta: []float64{0.5, 0}, Weight: 1}, {Client: "evil", Delta: []float64{1e300, 0}, Weight: 1}}
+	if err := d.Aggregate(make([]float64, 2), ups); !errors.Is(err, ErrRange) {
+		t.Errorf("err = %v, want ErrRange", err)
+	}
+	if d.Rounds() != 0 {
+		t.Errorf("%d releases accounted", d.Rounds())
 	}
 }
