@@ -64,9 +64,13 @@ func BenchmarkClipL2(b *testing.B) {
 // BenchmarkCentralDPAggregate: n updates of dimension d, clipped, summed,
 // noised; bytes are the n·d·8 bytes of input read.
 func BenchmarkCentralDPAggregate(b *testing.B) {
-	for _, c := range []struct{ n, d int }{{10, 100_000}, {100, 10_000}, {100, 100_000}} {
-		b.Run(fmt.Sprintf("n=%d/d=%d", c.n, c.d), func(b *testing.B) {
-			dp, err := NewCentralDP(CentralConfig{ClipNorm: 1, NoiseMultiplier: 1, Population: 10 * c.n, SampleRate: 0.1})
+	for _, c := range []struct {
+		n, d int
+		m    Mechanism
+	}{{10, 100_000, MechanismGaussian}, {10, 100_000, MechanismDiscreteGaussian}, {100, 10_000, MechanismGaussian},
+		{100, 10_000, MechanismDiscreteGaussian}, {100, 100_000, MechanismGaussian}, {100, 100_000, MechanismDiscreteGaussian}} {
+		b.Run(fmt.Sprintf("%v/n=%d/d=%d", c.m, c.n, c.d), func(b *testing.B) {
+			dp, err := NewCentralDP(CentralConfig{ClipNorm: 1, NoiseMultiplier: 1, Population: 10 * c.n, SampleRate: 0.1, Mechanism: c.m})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -80,5 +84,31 @@ func BenchmarkCentralDPAggregate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkCentralDPNoise: the release alone (NoiseSum of a sum of
+// dimension d): float Gaussian noise against the fixed-point discrete
+// Gaussian; bytes are the 8·d bytes of the sum.
+func BenchmarkCentralDPNoise(b *testing.B) {
+	for _, d := range []int{10_000, 1_000_000} {
+		for _, m := range []Mechanism{MechanismGaussian, MechanismDiscreteGaussian} {
+			b.Run(fmt.Sprintf("%v/d=%d", m, d), func(b *testing.B) {
+				dp, err := NewCentralDP(CentralConfig{ClipNorm: 1, NoiseMultiplier: 1, Population: 1000, SampleRate: 0.1,
+					ClientClipped: true, Mechanism: m})
+				if err != nil {
+					b.Fatal(err)
+				}
+				v := make([]float64, d)
+				b.SetBytes(int64(8 * d))
+				b.ReportAllocs()
+				for b.Loop() {
+					clear(v)
+					if err := dp.NoiseSum(v); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package privacy
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -89,6 +91,18 @@ type CentralConfig struct {
 	// unclipped updates; 0 means qN/20.
 	CountNoise float64
 
+	// Mechanism is the noise: the exact discrete Gaussian in fixed point
+	// (default, [MechanismDiscreteGaussian]) or floating-point Gaussian
+	// noise ([MechanismGaussian], whose low-order bits leak).
+	Mechanism Mechanism
+	// Resolution is the grid step γ of the discrete mechanism; 0 means C/2^k, 2^k
+	// the smallest power of two ≥ √d·2^10, for the clip norm C of the round
+	// and the dimension d (see [GridStep]). Updates are clipped to C minus
+	// [RoundingMargin] before rounding, so the accounted sensitivity holds
+	// exactly; a γ so coarse that the margin reaches C is refused at the
+	// release with [ErrRange].
+	Resolution float64
+
 	// Random keys the noise source; nil means crypto/rand. Inject a seeded
 	// reader only for tests and reproducible simulations.
 	Random io.Reader
@@ -160,6 +174,12 @@ func (c *CentralConfig) Validate() error {
 	if !(c.CountNoise >= 0) || math.IsInf(c.CountNoise, 0) {
 		bad("CountNoise = %v, want finite and ≥ 0", c.CountNoise)
 	}
+	if !c.Mechanism.valid() {
+		bad("Mechanism = %d is unknown", c.Mechanism)
+	}
+	if !(c.Resolution >= 0) || math.IsInf(c.Resolution, 0) {
+		bad("Resolution = %v, want finite and ≥ 0", c.Resolution)
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -207,6 +227,8 @@ type CentralDP struct {
 	lastFrac float64 // b̃ of the last release (adaptive)
 	epsSteps int     // steps at which epsCache was computed (-1 none)
 	epsCache float64
+
+	noiseDG, countDG dgCache // discrete Gaussians of the last release
 }
 
 var (
@@ -460,7 +482,7 @@ func (d *CentralDP) Check(round, population int) error {
 // checkBudget returns an error when one more release would exceed the
 // budget.
 func (d *CentralDP) checkBudget(round int) error {
-	if d.maxRounds < 0 || d.steps < d.maxRounds {
+	if !d.exhausted() {
 		return nil
 	}
 	spent, _ := d.epsilonAfter(d.steps)
@@ -495,9 +517,15 @@ func (d *CentralDP) Record(stats *fl.RoundStats) {
 }
 
 // Aggregate implements [fl.Aggregator]: dst = (Σ_k w_k·clip(Δ_k, C) +
-// N(0, (z_Δ·S)²·I)) / (qW). It returns an error (and accounts nothing)
-// for no updates, a wrong length, or a non-finite value or weight. It does
-// not allocate and does not modify the updates.
+// noise) / (qW), where the noise has standard deviation z_Δ·S per
+// coordinate: exact discrete Gaussian noise on a fixed-point grid with the
+// default [MechanismDiscreteGaussian] (see [CentralConfig.Mechanism]), or
+// N(0, (z_Δ·S)²) with [MechanismGaussian]. It returns an error and
+// accounts nothing for no updates, a wrong length, a non-finite value or
+// weight, a value out of the fixed-point range ([ErrRange]), or a round
+// beyond the budget ([ErrBudgetExhausted]: the budget is checked again at
+// the release itself, whatever the engine does). It does not allocate and
+// does not modify the updates.
 func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 	if len(updates) == 0 {
 		return fl.ErrNoUpdates
@@ -510,12 +538,47 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 	if err := fl.CheckDst(dst, updates); err != nil {
 		return err
 	}
-	if err := d.checkBudget(d.steps + 1); err != nil {
+	if err := d.gate(); err != nil {
 		return err
 	}
-	clear(dst)
 	c := d.clip
+	var unclipped int
+	if d.discrete() {
+		gamma, clip, err := d.grid(c, len(dst))
+		if err != nil {
+			return err
+		}
+		if float64(len(updates))*(c/gamma+1) >= maxGridInt {
+			return fmt.Errorf("%w: %d updates of clip norm %v on a grid of step %v", ErrRange, len(updates), c, gamma)
+		}
+		if unclipped, err = d.sum(dst, updates, c, clip, 1/gamma); err != nil {
+			return err
+		}
+		// Each rounded update has norm ≤ C/γ: the server clipped it to C
+		// minus the rounding margin, ClientClipped or not.
+		if err := d.releaseDiscrete(dst, c, gamma, 0); err != nil {
+			return err
+		}
+	} else {
+		unclipped, _ = d.sum(dst, updates, c, c, 1) // no rounding: no range error
+		d.releaseFloat(dst, c)
+	}
+	if d.cfg.Adaptive {
+		d.adaptClip(c, unclipped, len(updates))
+	}
+	return nil
+}
+
+// sum writes Σ_k w_k·clip(Δ_k, clip) to dst, each term scaled by scale and,
+// when scale ≠ 1 (the fixed-point grid), rounded to an integer, so that the
+// sum of integers is exact. It returns how many updates had norm ≤ c, or an
+// error wrapping [ErrRange] if a rounded term is so large (a client that
+// did not clip, with ClientClipped) that the integer sum might not be
+// exact.
+func (d *CentralDP) sum(dst []float64, updates []fl.Update, c, clip, scale float64) (int, error) {
+	clear(dst)
 	unclipped := 0
+	limit := float64(maxGridInt / len(updates))
 	for i := range updates {
 		u := &updates[i]
 		// Clip whatever the config says about the clients: an update
@@ -524,35 +587,59 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 		if norm <= c {
 			unclipped++
 		}
-		f := ClipFactor(norm, c)
+		f := scale * ClipFactor(norm, clip)
 		if d.cfg.WeightCap > 0 {
 			f *= min(u.Weight/d.cfg.WeightCap, 1)
 		}
+		if scale == 1 {
+			for j, x := range u.Delta {
+				dst[j] += f * x
+			}
+			continue
+		}
 		for j, x := range u.Delta {
-			dst[j] += f * x
+			r := math.RoundToEven(f * x)
+			if !(math.Abs(r) <= limit) {
+				return 0, fmt.Errorf("%w: client %q coordinate %d is %v grid steps", ErrRange, u.Client, j, r)
+			}
+			dst[j] += r
 		}
 	}
-	d.release(dst, c)
-	if d.cfg.Adaptive {
-		// Centred count Σ(bᵢ − 1/2), sensitivity 1/2 (Poisson), noised and
-		// normalised by the expected number of clients; then re-centred.
-		centred := float64(unclipped) - 0.5*float64(len(updates))
-		if d.z > 0 {
-			centred += d.sigmaB * d.src.Normal()
+	return unclipped, nil
+}
+
+// adaptClip noises the centred count Σ(bᵢ − 1/2) of unclipped updates
+// (sensitivity 1/2 with Poisson sampling, 1 with fixed-size), normalises it
+// by the expected number of clients and moves the clip norm. With the
+// discrete mechanism the count is doubled to an integer and noised with the
+// discrete Gaussian of standard deviation 2σ_b.
+func (d *CentralDP) adaptClip(c float64, unclipped, n int) {
+	centred := float64(unclipped) - 0.5*float64(n)
+	switch {
+	case d.discrete():
+		g, err := d.countDG.get(2 * d.sigmaB)
+		if err == nil {
+			centred = float64(2*unclipped-n+int(g.Sample(d.src))) / 2
+			break
 		}
-		d.lastFrac = centred/d.expected + 0.5
-		d.clip = GeometricClipUpdate(c, d.cfg.ClipLR, d.lastFrac, d.cfg.TargetQuantile)
+		centred += d.sigmaB * d.src.Normal() // σ_b out of the sampler's range
+	case d.z > 0:
+		centred += d.sigmaB * d.src.Normal()
 	}
-	return nil
+	d.lastFrac = centred/d.expected + 0.5
+	d.clip = GeometricClipUpdate(c, d.cfg.ClipLR, d.lastFrac, d.cfg.TargetQuantile)
 }
 
 // NoiseSum implements [fl.Privacy]: it privatizes a sum of updates that
 // clients clipped themselves to [CentralDP.ClipNorm] (secure aggregation
-// hands the server only the sum): sum = (sum + N(0, (z·S)²·I)) / (qN), in
-// place, and one round is accounted. It returns an error wrapping
-// [ErrConfig] for a config it cannot serve (see [CentralDP.CheckSecure]),
-// one wrapping [ErrBudgetExhausted] past the budget, and one wrapping
-// fl.ErrNotFinite for a non-finite sum.
+// hands the server only the sum): sum = (sum + noise) / (qN), in place, and
+// one round is accounted. With the discrete mechanism the sum is rounded to
+// the fixed-point grid, which can move it by up to √d/2 grid steps: the
+// noise is raised to z·(S/γ + √d) grid steps so that the accounted z holds.
+// It returns an error wrapping [ErrConfig] for a config it cannot serve
+// (see [CentralDP.CheckSecure]), one wrapping fl.ErrNotFinite for a
+// non-finite sum, [ErrRange] for a sum out of the fixed-point range and
+// [ErrBudgetExhausted] beyond the budget.
 func (d *CentralDP) NoiseSum(sum []float64) error {
 	if err := d.CheckSecure(); err != nil {
 		return err
@@ -562,11 +649,27 @@ func (d *CentralDP) NoiseSum(sum []float64) error {
 			return fmt.Errorf("%w: sum coordinate %d is %v", fl.ErrNotFinite, i, x)
 		}
 	}
-	if err := d.checkBudget(d.steps + 1); err != nil {
+	if err := d.gate(); err != nil {
 		return err
 	}
-	d.release(sum, d.clip)
-	return nil
+	c := d.clip
+	if !d.discrete() {
+		d.releaseFloat(sum, c)
+		return nil
+	}
+	gamma, _, err := d.grid(c, len(sum))
+	if err != nil {
+		return err
+	}
+	for j, x := range sum {
+		if !(math.Abs(x/gamma) < maxGridInt/2) {
+			return fmt.Errorf("%w: sum coordinate %d is %v, %v grid steps", ErrRange, j, x, x/gamma)
+		}
+	}
+	if err := roundToGrid(sum, 1, gamma, maxGridInt/2); err != nil {
+		return err
+	}
+	return d.releaseDiscrete(sum, c, gamma, math.Sqrt(float64(len(sum))))
 }
 
 // CheckSecure reports whether NoiseSum can privatize a sum it never sees
@@ -579,10 +682,38 @@ func (d *CentralDP) CheckSecure() error {
 	return nil
 }
 
-// release noises the clipped sum in v with clip norm c, divides it by the
-// denominator and accounts one round. Its callers check the budget first:
-// no release leaves unaccounted, and none beyond the budget.
-func (d *CentralDP) release(v []float64, c float64) {
+// discrete reports whether releases use the fixed-point discrete Gaussian
+// (with no noise at all there is nothing to discretize).
+func (d *CentralDP) discrete() bool {
+	return d.cfg.Mechanism == MechanismDiscreteGaussian && d.z > 0
+}
+
+// grid returns the grid step γ for clip norm c in dimension n and the clip
+// norm that keeps rounded updates within c.
+func (d *CentralDP) grid(c float64, n int) (gamma, clip float64, err error) {
+	if n == 0 {
+		return 0, 0, fmt.Errorf("%w: empty vector", ErrRange)
+	}
+	gamma = GridStep(d.cfg.Resolution, c, n)
+	clip, err = fixedClip(c, gamma, n)
+	return gamma, clip, err
+}
+
+// exhausted reports whether the budget allows no more release.
+func (d *CentralDP) exhausted() bool { return d.maxRounds >= 0 && d.steps >= d.maxRounds }
+
+// gate refuses a release beyond the budget.
+func (d *CentralDP) gate() error {
+	if d.exhausted() {
+		return fmt.Errorf("%w: release %d refused, the budget ε = %v at δ = %.3g allows %d",
+			ErrBudgetExhausted, d.steps+1, d.cfg.TargetEpsilon, d.cfg.Delta, d.maxRounds)
+	}
+	return nil
+}
+
+// releaseFloat adds floating-point Gaussian noise to the clipped sum in v
+// (clip norm c), divides it by the denominator and accounts one round.
+func (d *CentralDP) releaseFloat(v []float64, c float64) {
 	d.src.AddGaussian(v, d.zUpdate*d.sensMul*c)
 	inv := 1 / d.denom
 	for j := range v {
@@ -592,14 +723,58 @@ func (d *CentralDP) release(v []float64, c float64) {
 	d.steps++
 }
 
-// State format: magic, version, z, q, steps, clip, then a length-prefixed
-// noise-generator state (empty unless the source is seeded).
+// releaseDiscrete adds discrete Gaussian noise of standard deviation
+// z_Δ·(S/γ + raise) grid steps to v, which holds the exact integer sum on
+// the grid of step γ, writes the result times γ/(qW) and accounts one
+// round. On error nothing is accounted and v must not be released.
+func (d *CentralDP) releaseDiscrete(v []float64, c, gamma, raise float64) error {
+	sens := d.sensMul * (c/gamma + raise)
+	g, err := d.noiseDG.get(d.zUpdate * sens * (1 + 0x1p-40)) // a margin over float rounding
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRange, err)
+	}
+	if err := addDiscreteGrid(v, g, d.src, gamma/d.denom); err != nil {
+		return err
+	}
+	d.lastClip = c
+	d.steps++
+	return nil
+}
+
+// State format (version 2): magic, version, z, q, a SHA-256 fingerprint of
+// every config field the accounting and the mechanism depend on, steps,
+// clip, the last b̃, then a length-prefixed noise-generator state (empty
+// unless the source is seeded).
 const (
 	stateMagic   = "FGDP"
-	stateVersion = 1
-	stateFixed   = len(stateMagic) + 1 + 8*4 + 4
+	stateVersion = 2
+	stateFixed   = len(stateMagic) + 1 + 8*2 + sha256.Size + 8*3 + 4
 	maxRNGState  = 256
 )
+
+// fingerprint hashes the configuration a state belongs to: a state
+// restored into a mechanism with any other accounting-relevant setting
+// (sampling, population, δ, budget, clip rule, weights, noise mechanism)
+// is refused.
+func (d *CentralDP) fingerprint() [sha256.Size]byte {
+	c := &d.cfg
+	b := []byte("fedgo/privacy.CentralDP/v2")
+	for _, x := range []float64{d.z, d.zUpdate, c.SampleRate, c.Delta, c.TargetEpsilon, c.ClipNorm, c.WeightCap,
+		c.TotalWeight, c.TargetQuantile, c.ClipLR, d.sigmaB, c.Resolution, d.denom, d.sensMul} {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	for _, n := range []int{c.Population, int(c.Sampling), int(c.Accountant), int(c.Mechanism), d.maxRounds} {
+		b = binary.LittleEndian.AppendUint64(b, uint64(n))
+	}
+	for _, f := range []bool{c.ClientClipped, c.Adaptive} {
+		if f {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	return sha256.Sum256(b)
+}
 
 // MarshalBinary implements encoding.BinaryMarshaler for checkpoints: the
 // rounds accounted, the adaptive clip norm, and the noise generator's state
@@ -618,16 +793,24 @@ func (d *CentralDP) MarshalBinary() ([]byte, error) {
 	b = append(b, stateVersion)
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.z))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.cfg.SampleRate))
+	fp := d.fingerprint()
+	b = append(b, fp[:]...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(d.steps))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.clip))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.lastFrac))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(rng)))
 	return append(b, rng...), nil
 }
 
-// UnmarshalBinary restores state written by MarshalBinary. It returns an
-// error wrapping [ErrState], leaving d unchanged, if b is malformed or was
-// written by a CentralDP with another noise multiplier or sampling rate.
-// A generator state is restored only into a seeded source.
+// UnmarshalBinary restores state written by MarshalBinary. It validates the
+// whole state and returns an error wrapping [ErrState], leaving d
+// unchanged, if b is malformed or truncated; was written by a CentralDP
+// with any other accounting-relevant configuration (noise multiplier,
+// sampling, population, δ, budget, clipping rule, weights, mechanism);
+// holds more rounds than the budget allows; holds a clip norm that is not
+// finite and positive, or differs from ClipNorm without adaptive clipping;
+// holds a b̃ that is not finite; or holds a generator state that is not a
+// valid one. A generator state is restored only into a seeded source.
 func (d *CentralDP) UnmarshalBinary(b []byte) error {
 	if len(b) < stateFixed || string(b[:len(stateMagic)]) != stateMagic {
 		return fmt.Errorf("%w: %d bytes, not a CentralDP state", ErrState, len(b))
@@ -640,27 +823,46 @@ func (d *CentralDP) UnmarshalBinary(b []byte) error {
 	u64 := func() uint64 { v := binary.LittleEndian.Uint64(p); p = p[8:]; return v }
 	z := math.Float64frombits(u64())
 	q := math.Float64frombits(u64())
+	var fp [sha256.Size]byte
+	copy(fp[:], p)
+	p = p[sha256.Size:]
 	steps := u64()
 	clip := math.Float64frombits(u64())
+	frac := math.Float64frombits(u64())
 	n := binary.LittleEndian.Uint32(p)
 	p = p[4:]
 	switch {
 	case z != d.z || q != d.cfg.SampleRate:
 		return fmt.Errorf("%w: state of z = %v, q = %v; this mechanism has z = %v, q = %v", ErrState, z, q, d.z, d.cfg.SampleRate)
-	case steps > maxBudgetRounds:
-		return fmt.Errorf("%w: %d rounds", ErrState, steps)
+	case fp != d.fingerprint():
+		return fmt.Errorf("%w: the state belongs to a differently configured CentralDP", ErrState)
+	case steps > maxBudgetRounds || (d.maxRounds >= 0 && steps > uint64(d.maxRounds)):
+		return fmt.Errorf("%w: %d rounds accounted, the budget allows %d", ErrState, steps, d.maxRounds)
 	case !finitePos(clip):
 		return fmt.Errorf("%w: clip norm %v", ErrState, clip)
+	case !d.cfg.Adaptive && clip != d.cfg.ClipNorm:
+		return fmt.Errorf("%w: clip norm %v without adaptive clipping, configured %v", ErrState, clip, d.cfg.ClipNorm)
+	case math.IsNaN(frac) || math.IsInf(frac, 0):
+		return fmt.Errorf("%w: unclipped fraction %v", ErrState, frac)
 	case n > maxRNGState || int(n) != len(p):
 		return fmt.Errorf("%w: generator state of %d bytes with %d left", ErrState, n, len(p))
 	}
-	if n > 0 && d.src.Seeded() {
+	var src *Source
+	if n > 0 {
 		var s Source
 		if err := s.UnmarshalBinary(p); err != nil {
 			return fmt.Errorf("%w: %w", ErrState, err)
 		}
-		d.src = &s
+		if out, err := s.MarshalBinary(); err != nil || !bytes.Equal(out, p) {
+			return fmt.Errorf("%w: generator state does not round-trip", ErrState)
+		}
+		if d.src.Seeded() {
+			src = &s
+		}
 	}
-	d.steps, d.clip, d.lastClip = int(steps), clip, clip
+	if src != nil {
+		d.src = src
+	}
+	d.steps, d.clip, d.lastClip, d.lastFrac = int(steps), clip, clip, frac
 	return nil
 }

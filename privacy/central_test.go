@@ -574,7 +574,8 @@ func TestCentralConfigValidate(t *testing.T) {
 }
 
 func TestCentralDPNoiseSum(t *testing.T) {
-	cfg := CentralConfig{ClipNorm: 1, NoiseMultiplier: 1, Population: 100, SampleRate: 0.1, ClientClipped: true, Random: seeded(5)}
+	cfg := CentralConfig{ClipNorm: 1, NoiseMultiplier: 1, Population: 100, SampleRate: 0.1, ClientClipped: true, Random: seeded(5),
+		Mechanism: MechanismGaussian}
 	a, b := mustCentral(t, cfg), (*CentralDP)(nil)
 	cfg.Random = seeded(5)
 	b = mustCentral(t, cfg)
@@ -593,6 +594,22 @@ func TestCentralDPNoiseSum(t *testing.T) {
 	}
 	if err := b.NoiseSum([]float64{math.NaN()}); !errors.Is(err, fl.ErrNotFinite) {
 		t.Errorf("NaN sum: %v", err)
+	}
+	// The discrete mechanism releases the sum on the grid γ/(qN).
+	cfg.Mechanism = MechanismDiscreteGaussian
+	dd := mustCentral(t, cfg)
+	sum = []float64{0.6, -0.2}
+	if err := dd.NoiseSum(sum); err != nil {
+		t.Fatal(err)
+	}
+	unit := GridStep(0, 1, 2) / dd.Denominator()
+	for j, x := range sum {
+		if x/unit != math.Round(x/unit) {
+			t.Errorf("discrete NoiseSum coordinate %d = %v is not a multiple of %v", j, x, unit)
+		}
+	}
+	if err := dd.NoiseSum([]float64{1e300}); !errors.Is(err, ErrRange) {
+		t.Errorf("sum out of the fixed-point range: %v", err)
 	}
 	if err := mustCentral(t, CentralConfig{ClipNorm: 1, Population: 10, SampleRate: 1, Adaptive: true}).NoiseSum([]float64{1}); !errors.Is(err, ErrConfig) || !errors.Is(err, fl.ErrConfig) {
 		t.Errorf("NoiseSum with adaptive clipping: %v", err)

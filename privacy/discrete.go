@@ -75,6 +75,9 @@ func (g *DiscreteGaussian) Sigma2() *big.Rat { return new(big.Rat).Set(g.sigma2)
 // Sample returns one draw from N_Z(0, σ²) (Canonne et al. 2020,
 // Algorithm 3).
 func (g *DiscreteGaussian) Sample(s *Source) int64 {
+	if g.den.IsInt64() && g.den.Int64() == 1 && g.num.IsUint64() && g.num.Uint64() < maxFastSigma2 {
+		return g.sampleFast(s)
+	}
 	var y, a, gnum big.Int
 	for {
 		v := s.discreteLaplace(g.t)
@@ -216,5 +219,119 @@ func (s *Source) uniformBig(d *big.Int) *big.Int {
 			return x
 		}
 		buf = make([]big.Word, 0, words*2) // x now owns the old buffer
+	}
+}
+
+// u128 is an unsigned 128-bit integer for the allocation-free path of
+// [DiscreteGaussian.Sample].
+type u128 struct{ hi, lo uint64 }
+
+func (a u128) less(b u128) bool { return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+
+func (a u128) sub(b u128) u128 {
+	lo, borrow := bits.Sub64(a.lo, b.lo, 0)
+	hi, _ := bits.Sub64(a.hi, b.hi, borrow)
+	return u128{hi, lo}
+}
+
+// mul64 returns a·k and whether it overflowed 128 bits.
+func (a u128) mul64(k uint64) (u128, bool) {
+	h1, l1 := bits.Mul64(a.lo, k)
+	h2, l2 := bits.Mul64(a.hi, k)
+	hi, carry := bits.Add64(h1, l2, 0)
+	return u128{hi, l1}, h2 != 0 || carry != 0
+}
+
+func (a u128) bitLen() int {
+	if a.hi != 0 {
+		return 64 + bits.Len64(a.hi)
+	}
+	return bits.Len64(a.lo)
+}
+
+// uniform128 returns a uniform value in [0, m) for m > 0, by rejection
+// from the smallest power of two ≥ m.
+func (s *Source) uniform128(m u128) u128 {
+	if m.hi == 0 {
+		return u128{0, s.r.Uint64N(m.lo)}
+	}
+	hb := uint(m.bitLen() - 64) // bits of the high word
+	for {
+		x := u128{s.c.Uint64() >> (64 - hb), s.c.Uint64()}
+		if x.less(m) {
+			return x
+		}
+	}
+}
+
+// bernoulliExp128 returns true with probability exp(−n/d), exactly, for
+// d > 0 (Canonne et al. 2020, Algorithm 1, in 128-bit arithmetic; big
+// integers take over in the unreachable case that d·k overflows).
+func (s *Source) bernoulliExp128(n, d u128) bool {
+	for !n.less(d) { // n ≥ d: one Bernoulli(exp(−1)) per whole unit
+		if !s.bernoulliExp01(1, 1) {
+			return false
+		}
+		n = n.sub(d)
+	}
+	// n < d: draw A_k ~ Bernoulli(n/(d·k)) until one is 0.
+	for k := uint64(1); ; k++ {
+		dk, over := d.mul64(k)
+		if over {
+			// k ≥ 2^14 at d < 2^114: probability below 1/2^14!, but stay exact.
+			var bn, bd, bk big.Int
+			bn.SetUint64(n.hi).Lsh(&bn, 64).Or(&bn, new(big.Int).SetUint64(n.lo))
+			bd.SetUint64(d.hi).Lsh(&bd, 64).Or(&bd, new(big.Int).SetUint64(d.lo))
+			bd.Mul(&bd, bk.SetUint64(k))
+			if !s.bernoulliBig(&bn, &bd) {
+				return k%2 == 1
+			}
+			continue
+		}
+		if !s.uniform128(dk).less(n) {
+			return k%2 == 1
+		}
+	}
+}
+
+// maxFastSigma2 bounds an integer σ² for the 128-bit path: t = ⌊σ⌋ + 1 <
+// 2^28 + 1, so 2σ²t² < 2^114 and |y|·t fits 64 bits for every y the
+// discrete Laplace proposal produces short of a 2^-200 tail.
+const maxFastSigma2 = 1 << 56
+
+// sampleFast is Algorithm 3 for an integer σ² = num < 2^56 without
+// allocation: γ = (|y|·t − σ²)² / (2σ²t²) in 128-bit integers. A proposal
+// with |y|·t ≥ 2^64 (|y| > 2^8σ, probability below e^-256) is decided in
+// big integers, so the output is exact.
+func (g *DiscreteGaussian) sampleFast(s *Source) int64 {
+	num, t := g.num.Uint64(), g.t
+	hi, lo := bits.Mul64(num, t*t)
+	d := u128{hi<<1 | lo>>63, lo << 1} // 2σ²t²
+	for {
+		v := s.discreteLaplace(t)
+		y := uint64(v)
+		if v < 0 {
+			y = uint64(-v)
+		}
+		yh, yt := bits.Mul64(y, t)
+		if yh != 0 {
+			var a, gnum big.Int
+			a.SetUint64(y).Mul(&a, g.td).Sub(&a, g.num)
+			gnum.Mul(&a, &a)
+			if s.bernoulliExpBig(&gnum, g.gden) {
+				return v
+			}
+			continue
+		}
+		var a uint64
+		if yt >= num {
+			a = yt - num
+		} else {
+			a = num - yt
+		}
+		ah, al := bits.Mul64(a, a)
+		if s.bernoulliExp128(u128{ah, al}, d) {
+			return v
+		}
 	}
 }

@@ -227,4 +227,38 @@ func TestBernoulliExp(t *testing.T) {
 	d := new(big.Int).Lsh(big.NewInt(3), 64)
 	third := new(big.Int).Lsh(big.NewInt(1), 65)
 	check("uniformBig", 1.0/3, func() bool { return s.uniformBig(d).Cmp(third) >= 0 })
+	// 128-bit path: γ = 3·2^100/(2·2^100) = 1.5 and γ = 2^100/(3·2^100),
+	// and a uniform below 3·2^100 whose top third must get a third.
+	n128, d128 := u128{3 << 36, 0}, u128{2 << 36, 0}
+	check("128-bit exp(-1.5)", math.Exp(-1.5), func() bool { return s.bernoulliExp128(n128, d128) })
+	check("128-bit exp(-1/3)", math.Exp(-1.0/3), func() bool { return s.bernoulliExp128(u128{1 << 36, 0}, u128{3 << 36, 0}) })
+	check("uniform128", 1.0/3, func() bool { return !s.uniform128(u128{3 << 36, 0}).less(u128{2 << 36, 0}) })
+}
+
+// The allocation-free path (integer σ² < 2^56) against the exact PMF at a
+// large σ², and its moments at the scale of the fixed-point mechanism.
+func TestDiscreteGaussianFastPath(t *testing.T) {
+	for i, s2 := range []int64{3, 1_000_003, 1 << 40} {
+		g, err := NewDiscreteGaussian(big.NewRat(s2, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := sampleDG(t, g, uint64(40+i), 30_000)
+		if s2 < 1<<30 {
+			if _, _, err := chiSquareDG(x, float64(s2)); err != nil {
+				t.Errorf("σ² = %d: %v", s2, err)
+			}
+		}
+		var sq float64
+		for _, v := range x {
+			sq += float64(v) * float64(v)
+		}
+		if v := sq / float64(len(x)); math.Abs(v/float64(s2)-1) > 5*math.Sqrt(2.0/float64(len(x))) {
+			t.Errorf("σ² = %d: sample variance %v", s2, v)
+		}
+		s := newSeeded(t, 1)
+		if a := testing.AllocsPerRun(100, func() { g.Sample(s) }); a != 0 {
+			t.Errorf("σ² = %d: %v allocations per sample", s2, a)
+		}
+	}
 }

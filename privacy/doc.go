@@ -1,13 +1,14 @@
 // Package privacy makes federated training differentially private at the
-// level of users (clients): the mechanisms — L2 clipping, Gaussian and
-// exact discrete Gaussian noise — and the three places fedgo applies them:
+// level of users (clients): the mechanisms — L2 clipping, the exact
+// discrete Gaussian added in fixed point, floating-point Gaussian noise —
+// and the three places fedgo applies them:
 //
 //   - [CentralDP]: DP-FedAvg with central DP (McMahan, Ramage, Talwar,
 //     Zhang 2018, "Learning Differentially Private Recurrent Language
 //     Models", Algorithm 1). The server clips each client's update to C,
 //     sums them (unweighted, or with the paper's bounded weights
-//     w_k = min(n_k/ŵ, 1)), adds N(0, z²S²) to the sum and divides by the
-//     fixed denominator qW (qN unweighted) — the expected, not the actual,
+//     w_k = min(n_k/ŵ, 1)), adds noise of standard deviation z·S to the sum
+//     and divides by the fixed denominator qW (qN unweighted) — the expected, not the actual,
 //     number of clients. It is an [fl.Privacy], given to the server as
 //     fl.ServerConfig.Privacy: the server takes its sampler (and refuses
 //     any other), aggregates with it (and refuses another aggregator in
@@ -23,12 +24,10 @@
 //     The count's privacy cost is paid inside the configured z: the
 //     updates get z_Δ = (z^−2 − (2σ_b)^−2)^−1/2 (their Theorem 1, see
 //     [UpdateNoiseMultiplier]).
-//   - [Local]: local DP. Each client clips and noises its own update before
-//     it leaves, accounts its own participations and refuses to send once
-//     its budget is spent.
+//   - [Local]: local DP. Nothing leaves the client but privatized,
+//     accounted releases.
 //
-// Privacy accounting is package [github.com/fedgo/fedgo/privacy/accountant]'s: every ε reported is an
-// upper bound for the sampled Gaussian mechanism as configured.
+// Privacy accounting is package [github.com/fedgo/fedgo/privacy/accountant]'s.
 //
 // # Threat model
 //
@@ -41,25 +40,83 @@
 // costs far more noise. The accountant's ε is an upper bound, never an
 // estimate; it holds only if the host keeps the duties below.
 //
-// # Noise and its floating-point caveat
+// # What is guaranteed
 //
-// Gaussian noise comes from [Source]: ChaCha8 (math/rand/v2, a CSPRNG)
-// keyed with 32 bytes from crypto/rand, unless the caller injects a reader
-// (tests, reproducible simulations — then there is no privacy against
-// whoever knows the seed). Normal values come from the ziggurat method
-// (Marsaglia and Tsang 2000) over 53-bit uniforms, with Marsaglia's tail
-// algorithm beyond 3.65. Like every floating-point sampler (Box–Muller
-// included), it is not an exact Gaussian: its outputs are a finite,
-// irregular set of doubles (no tail beyond about 13.7σ, and gaps whose
-// pattern depends on the value drawn), so the low-order bits of a noised
-// value can leak more than the DP analysis admits (Mironov 2012, "On
-// Significance of the Least Significant Bits for Differential Privacy").
-// The effect is tiny for model updates of many coordinates, but it is not
-// covered by the accountant. When outputs are integers (secure aggregation
-// over Z_m, counts), use [DiscreteGaussian], an exact sampler (Canonne,
-// Kamath, Steinke 2020, "The Discrete Gaussian for Differential Privacy",
-// Algorithms 1–3), which draws only uniform integers and decides in exact
-// rational arithmetic.
+// Local DP ([Local], its [Local.Middleware]):
+//
+//  1. A train reply is rebuilt from scratch: the update clipped to C and
+//     noised (standard deviation 2zC), the round, and the constant
+//     LocalConfig.Weight. No loss, no example count, no training time, no
+//     payload or config from the handler it wraps.
+//  2. Evaluation requests are refused ([ErrRefused]) unless
+//     EvaluationPrivatized is configured; then only the configured metrics,
+//     clamped to [0, B] and noised with the updates' multiplier, leave,
+//     and each evaluation is accounted as a release. Every other message
+//     type is refused.
+//  3. Every release is checked against the budget and the new count is
+//     saved to LocalConfig.Store before anything is released; a failed
+//     save releases nothing. A client restarted with the same store keeps
+//     its spent budget ([FileStore] writes atomically and syncs).
+//
+// The tests mount the attacks: two evaluations at server-chosen parameters
+// that return a client's secret exactly without Local, raw metrics and
+// example counts in train replies, a restart that forgets the budget.
+//
+// Central DP ([CentralDP]):
+//
+//  1. Every release is accounted, and checked against the budget at the
+//     release itself (Aggregate and NoiseSum return [ErrBudgetExhausted]
+//     past it, whatever the engine did with Check).
+//  2. With the default [MechanismDiscreteGaussian], updates are clipped to
+//     C minus [RoundingMargin], rounded to the grid γ (c/2^k by default,
+//     see [GridStep]) and summed exactly as integers, so the rounded sum
+//     has exactly the accounted sensitivity; exact discrete Gaussian noise
+//     N_Z(0, ⌈(z·S/γ)²⌉) is added ([DiscreteGaussian], Canonne, Kamath,
+//     Steinke 2020, "The Discrete Gaussian for Differential Privacy",
+//     Algorithms 1–3, drawing only uniform integers and deciding in exact
+//     integer arithmetic); the integer result is scaled by γ/(qW). Every
+//     output is a deterministic function of that integer vector, so its
+//     low-order bits carry nothing more: the low-bit distinguisher of
+//     Mironov 2012 (issue 13: 4.6% of outputs under sum 0 are odd multiples
+//     of 2^-54 in a binade that sum 1 never produces) finds such events
+//     against [MechanismGaussian] and none against the discrete mechanism.
+//     NoiseSum rounds a sum it did not clip, which can move it by √d/2
+//     grid steps: its noise is raised to z·(S/γ + √d) grid steps.
+//  3. Checkpointed state is validated whole: a state from a mechanism with
+//     any other accounting-relevant setting, with more rounds than the
+//     budget, or with impossible values is refused with [ErrState].
+//
+// Accounting of the discrete mechanism: the accountant's bounds for the
+// sampled Gaussian are applied to the discrete Gaussian at the same noise
+// multiplier over the integer sensitivity. What is proved: for an integer
+// shift μ, the multivariate discrete Gaussian has D_α ≤ α‖μ‖²/(2σ²) at
+// every α > 1, as the continuous one (Canonne et al. 2020, Sec. 5, from
+// its sub-Gaussian moment generating function); hence Wang et al.'s
+// Theorem 9 for fixed-size sampling, which uses only the base mechanism's
+// RDP, holds as is, and for Poisson sampling every term of the binomial
+// expansion of A_α at integer α (Mironov, Talwar, Zhang 2019),
+// E[(P_μ/P)^i] = e^{(i−1)D_i}, is at most the continuous one, which bounds
+// the remove direction at integer orders (and at fractional orders by the
+// log-convexity interpolation of Corollary 10). What is assumed: that the
+// continuous Gaussian's tighter analyses — its fractional-order A_α, the
+// add direction of Poisson sampling, Theorem 27's forward differences and
+// the PLD accountant — also bound the discrete Gaussian at these scales
+// (σ of thousands of grid steps). Canonne et al. show the two are
+// essentially identical there, but that is not a proof.
+//
+// # Noise and its side channels
+//
+// Noise comes from [Source]: ChaCha8 (math/rand/v2, a CSPRNG) keyed with
+// 32 bytes from crypto/rand, unless the caller injects a reader (tests,
+// reproducible simulations — then there is no privacy against whoever
+// knows the seed). [MechanismGaussian] draws normal values by the ziggurat
+// method (Marsaglia and Tsang 2000): like every floating-point sampler its
+// outputs are an irregular finite set of doubles and their low-order bits
+// leak (Mironov 2012); it is kept for comparison. The discrete sampler's
+// running time depends on its output (rejections and the geometric loop of
+// the discrete Laplace proposal grow with |x|), so the time a release
+// takes says something about the noise drawn; it runs about 15× slower
+// than the ziggurat (about 500 ns a coordinate at σ ≈ 10^6 grid steps).
 //
 // # Host duties
 //
@@ -74,26 +131,37 @@
 //     crypto/rand, never written to a checkpoint) and do not publish
 //     participation.
 //  3. Keep ε's δ below 1/N (the default is 1/N^1.1).
-//  4. Do not release anything computed from the un-noised updates: client
-//     metrics such as the training loss in [fl.RoundStats] are not private;
-//     keep them out of what you publish, or privatize them yourself.
+//  4. Central DP: do not release anything computed from the un-noised
+//     updates: client metrics such as the training loss in [fl.RoundStats]
+//     are not private.
 //  5. Keep the quorum (ServerConfig.MinClients) low: an aborted round
 //     reveals that few clients answered, which the accounting does not
 //     cover.
 //  6. Under secure aggregation, use package secagg/fedround, whose clients
-//     clip to the server's clip norm themselves (a client that does not
-//     run its middleware is not clipped: the server sees only the sum).
-//  7. Keep one [Local] per client for the client's whole life; a fresh one
-//     forgets the budget already spent.
-//  8. Protect checkpoints of a seeded simulation: they hold the noise
+//     clip to the server's clip norm themselves, less the stochastic
+//     rounding's reach ([QuantizedClipNorm]), so that the quantized vector
+//     stays within it (a client that does not run its middleware is not
+//     clipped: the server sees only the sum).
+//  7. Give the server a checkpoint directory (ServerConfig.CheckpointDir)
+//     if it may crash: it saves CentralDP's state after each release and
+//     before the model leaves, so a resume cannot release a round twice
+//     unaccounted.
+//  8. Give each [Local] a durable [LocalStore] ([FileStore]) for the
+//     client's whole life; the default [MemoryStore] forgets the budget
+//     with the process. Answer train requests at times that do not depend
+//     on the training time, if that time is private.
+//  9. Protect checkpoints of a seeded simulation: they hold the noise
 //     generator's state. Sources keyed from crypto/rand are never saved.
+//  10. Do not expose the server's release timing if the discrete
+//     sampler's output-dependent running time matters to you.
 //
 // # Concurrency
 //
 // [CentralDP] and [Source] are not safe for concurrent use: the server
-// drives the aggregator from one goroutine. [Local] is safe for concurrent
-// use (it locks). [DiscreteGaussian] is immutable and safe to share, with
-// one Source per goroutine. Nothing here starts a goroutine.
+// drives the aggregator from one goroutine. [Local], [MemoryStore] and
+// [FileStore] are safe for concurrent use (they lock). [DiscreteGaussian]
+// is immutable and safe to share, with one Source per goroutine. Nothing
+// here starts a goroutine.
 //
 // # Invariants
 //

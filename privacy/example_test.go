@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/privacy"
@@ -94,4 +96,50 @@ func ExampleLocal() {
 		}
 	}
 	// Output: round 4 refused after 3 participations
+}
+
+// A client whose spent budget survives restarts: the count of releases is
+// saved to a file before each release, and a new Local with the same file
+// continues from it.
+func ExampleFileStore() {
+	dir, err := os.MkdirTemp("", "fedgo-local")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	cfg := privacy.LocalConfig{ClipNorm: 1, NoiseMultiplier: 4, TargetEpsilon: 2.2, Delta: 1e-6,
+		Store: &privacy.FileStore{Path: filepath.Join(dir, "budget")}}
+	trainer := fl.HandlerFunc(func(_ context.Context, m *fl.Message) (*fl.Message, error) {
+		return &fl.Message{Type: fl.TypeUpdate, Round: m.Round, Params: []float64{3, 4}, Weight: 120}, nil
+	})
+	l, _ := privacy.NewLocal(cfg)
+	r, err := l.Middleware()(trainer).Handle(context.Background(), &fl.Message{Type: fl.TypeTrain, Round: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("weight sent %v, metrics %v\n", r.Weight, r.Metrics)
+	restarted, _ := privacy.NewLocal(cfg)
+	fmt.Printf("after restart: %d of %d releases spent\n", restarted.Participations(), restarted.MaxParticipations())
+	_, err = l.Middleware()(trainer).Handle(context.Background(), &fl.Message{Type: fl.TypeEvaluate})
+	fmt.Println(errors.Is(err, privacy.ErrRefused))
+	// Output:
+	// weight sent 1, metrics map[]
+	// after restart: 1 of 3 releases spent
+	// true
+}
+
+// Secure aggregation of quantized updates: stochastic rounding to a step s
+// can lengthen a vector by up to s·√d, so clients clip to the smaller norm
+// (or the server accounts the larger sensitivity).
+func ExampleQuantizedClipNorm() {
+	const c, step, d = 1.0, 0x1p-20, 1_000_000
+	clip, err := privacy.QuantizedClipNorm(c, step, d)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("clip to %.6f, or account sensitivity %.6f\n", clip, privacy.QuantizedSensitivity(c, step, d))
+	// Output: clip to 0.999046, or account sensitivity 1.000954
 }

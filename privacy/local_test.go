@@ -63,15 +63,21 @@ func TestLocalRefusesOnceBudgetIsSpent(t *testing.T) {
 	if l.Participations() != k {
 		t.Errorf("Participations = %d", l.Participations())
 	}
-	// Evaluation releases no update and still works.
-	if _, err := h.Handle(ctx, &fl.Message{Type: fl.TypeEvaluate, Params: []float64{0, 0}}); err != nil {
-		t.Errorf("evaluate after the budget: %v", err)
+	// Evaluation is refused by default, before and after the budget.
+	if _, err := h.Handle(ctx, &fl.Message{Type: fl.TypeEvaluate, Params: []float64{0, 0}}); !errors.Is(err, ErrRefused) {
+		t.Errorf("evaluate: err = %v, want ErrRefused", err)
 	}
 }
 
 func TestLocalNoise(t *testing.T) {
+	for _, m := range []Mechanism{MechanismDiscreteGaussian, MechanismGaussian} {
+		t.Run(m.String(), func(t *testing.T) { testLocalNoise(t, m) })
+	}
+}
+
+func testLocalNoise(t *testing.T, mech Mechanism) {
 	const d, z, c = 50_000, 0.8, 0.5
-	l, err := NewLocal(LocalConfig{ClipNorm: c, NoiseMultiplier: z, Random: seeded(2)})
+	l, err := NewLocal(LocalConfig{ClipNorm: c, NoiseMultiplier: z, Mechanism: mech, Random: seeded(2)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +87,14 @@ func TestLocalNoise(t *testing.T) {
 	}
 	if err := l.Privatize(v); err != nil {
 		t.Fatal(err)
+	}
+	if mech == MechanismDiscreteGaussian {
+		gamma := GridStep(0, c, d)
+		for i, x := range v {
+			if x != math.Round(x/gamma)*gamma {
+				t.Fatalf("coordinate %d = %v is not on the grid γ = %v", i, x, gamma)
+			}
+		}
 	}
 	clipped := c / math.Sqrt(d)
 	for i := range v {

@@ -98,3 +98,20 @@ func BenchmarkRDPMethod(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRDPFixedSize times one fixed-size RDP vector over DefaultOrders
+// (Theorem 27 with its forward differences) at small and large σ.
+func BenchmarkRDPFixedSize(b *testing.B) {
+	for _, sigma := range []float64{1, 30, 1000} {
+		b.Run(fmt.Sprintf("σ=%v", sigma), func(b *testing.B) {
+			st := Step{NoiseMultiplier: sigma, SampleRate: 0.01, Sampling: FixedSize, Population: 10000}
+			orders := DefaultOrders()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := RDP(st, orders); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

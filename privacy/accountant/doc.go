@@ -51,17 +51,29 @@
 //
 // RDP of fixed-size sampling without replacement (Wang, Balle,
 // Kasiviswanathan 2019, "Subsampled Rényi Differential Privacy and
-// Analytical Moments Accountant", Theorem 9) with ε(α) = α/(2σ²):
+// Analytical Moments Accountant") with ε(α) = α/(2σ²), at integer α:
 //
 //	(α-1)D_α <= log(1 + q²C(α,2)min{4(e^{ε(2)}-1), 2e^{ε(2)}}
-//	                + Σ_{j=3}^{α} q^j C(α,j) 2e^{(j-1)ε(j)})
+//	                + Σ_{j=3}^{α} q^j C(α,j) T_j)
 //
-// at integer α; at fractional α the cumulant (α-1)D_α is interpolated
-// linearly between ⌊α⌋ and ⌈α⌉ (their Corollary 10), which is what
-// dp_accounting's _compute_rdp_sample_wor_gaussian does. dp_accounting
-// additionally tightens the j >= 3 terms with forward differences (their
-// Theorem 27) for α <= 256; this package uses the plain Theorem 9 bound, so
-// its fixed-size ε is slightly larger (never smaller) than dp_accounting's.
+// with T_j = min{4√(Δ^{2⌊j/2⌋}Δ^{2⌈j/2⌉}), 2e^{(j-1)ε(j)}} (their Theorem
+// 27), Δ^ℓ the ℓ-th forward difference at 0 of e^{(m-1)ε(m)}, for α <= 256,
+// and T_j = 2e^{(j-1)ε(j)} (Theorem 9) above, as dp_accounting's RDP
+// accountant does for a SampledWithoutReplacementDpEvent; at fractional α
+// the cumulant (α-1)D_α is interpolated linearly between ⌊α⌋ and ⌈α⌉
+// (their Corollary 10), as dp_accounting does. Theorem 27 is never looser
+// than Theorem 9 (each T_j is a min over Theorem 9's term), so Theorem 9
+// is used only where Theorem 27 is not evaluated. The forward differences
+// cancel catastrophically in float64 at large σ; they are evaluated as the
+// alternating sum only where it is well conditioned (condition number <=
+// 2^20), elsewhere by a series of nonnegative terms with a rigorous tail
+// bound (see rdp_wor.go), and checked against 1024- and 4096-bit
+// evaluations of the definition (agreement within 1e-6 relative, always
+// from above). At δ = 1e-5 on the grid q ∈ {0.01, 0.1, 0.5, 0.9},
+// σ ∈ {0.8, …, 10}, steps ∈ {1, 100, 1000}, ε of Theorem 27 is up to 3.3×
+// below Theorem 9's (q = 0.1, σ = 10, 100 steps: 0.83 against 2.75) and
+// equal where the min picks Theorem 9's term (σ <= 1); calibration at q = 0.9, ε = 8, 100 steps — unreachable
+// under Theorem 9's σ-independent floor — gives σ = 11.6.
 //
 // RDP to (ε, δ) (Balle et al. 2020, "Hypothesis Testing Interpretations and
 // Rényi Differential Privacy", Theorem 21; Canonne, Kamath, Steinke 2020),
@@ -118,6 +130,13 @@
 // raised to their count by repeated squaring; the FFT window comes from
 // Chernoff bounds on the composed loss, and the out-of-window mass (<= 2τ,
 // [PLDConfig].TailMass) plus any negative FFT round-off is added to δ.
+// Round-off in the positive bins is charged too: every bin is raised by a
+// bound on its absolute error (the forward FFT's κ·log₂n·u·√n·‖x‖₂, its
+// growth through the power of the count, Cauchy–Schwarz over the spectrum,
+// the inverse FFT's rounding). A composition that fails numerically —
+// non-finite values or a total mass above 1 + 1e-5, as 10^9 steps at
+// σ <= 0.2 produce — is an error wrapping [ErrUnreachable] with ε = +Inf
+// (δ = 1), never a small ε; mass missing below 1 is charged to δ.
 // δ(ε) = max over the two directions of
 // P_∞ + Σ_{s > ε} p_s (1 - e^{ε-s}) (the hockey-stick divergence). If every
 // step has q = 1, the composition is the Gaussian mechanism with
@@ -166,7 +185,7 @@
 // Floating point: everything is in log space (log-sum-exp, log erfc with an
 // asymptotic tail), so q = 1, σ = 0.5 and 10^5 steps gives a finite ε.
 // The PLD's round-off in the split masses is of order 1e-16 per grid point
-// and is not charged rigorously; the FFT's negative round-off is.
+// and is not charged rigorously; the FFT's round-off is (above).
 //
 // # Host duties
 //

@@ -152,7 +152,7 @@ func (a *PLDAccountant) Epsilon(delta float64) (float64, error) {
 	}
 	p, err := a.pair()
 	if err != nil {
-		return 0, err
+		return math.Inf(1), err // fail closed, even for a caller that ignores err
 	}
 	if p.gaussMu >= 0 {
 		e, ok := gaussianEpsilon(p.gaussMu, delta)
@@ -179,7 +179,7 @@ func (a *PLDAccountant) Delta(eps float64) (float64, error) {
 	}
 	p, err := a.pair()
 	if err != nil {
-		return 0, err
+		return 1, err // fail closed
 	}
 	if p.gaussMu >= 0 {
 		return gaussianDelta(p.gaussMu, eps), nil
@@ -220,6 +220,9 @@ func (a *PLDAccountant) pair() (*pldPair, error) {
 			h *= math.Ceil(float64(need)/float64(a.cfg.MaxBins)) + 1
 			continue
 		}
+		if r.err != nil {
+			return nil, r.err
+		}
 		if a.groups[0].fixed { // one kind per accountant; the pair is symmetric
 			a.cache = &pldPair{gaussMu: -1, remove: r, add: r}
 			return a.cache, nil
@@ -228,6 +231,9 @@ func (a *PLDAccountant) pair() (*pldPair, error) {
 		if ad == nil {
 			h *= math.Ceil(float64(need)/float64(a.cfg.MaxBins)) + 1
 			continue
+		}
+		if ad.err != nil {
+			return nil, ad.err
 		}
 		a.cache = &pldPair{gaussMu: -1, remove: r, add: ad}
 		return a.cache, nil
@@ -467,6 +473,7 @@ type composedPLD struct {
 	p     []float64
 	inf   float64 // mass at +∞
 	slack float64 // aliasing and rounding allowance added to δ
+	err   error   // a numerical failure: the PLD must not be used
 }
 
 // composeDirection composes the groups' discretized PLDs by one real FFT of
@@ -538,6 +545,7 @@ func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) 
 	seq := make([]float64, n)
 	acc := make([]complex128, n/2+1)
 	coef := make([]complex128, n/2+1)
+	rb := newRoundoffBound(n)
 	for i := range acc {
 		acc[i] = 1
 	}
@@ -547,14 +555,16 @@ func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) 
 			seq[k%n] += v
 		}
 		fft.Coefficients(coef, seq)
+		rb.addGroup(coef, seq, g.count)
 		for j, c := range coef {
 			acc[j] *= cpow(c, g.count)
 		}
 	}
+	binErr := rb.perBin(acc)
 	fft.Sequence(seq, acc)
 	out := make([]float64, n)
 	base := ((smin-lo)%int64(n) + int64(n)) % int64(n)
-	neg := 0.0
+	neg, mass := 0.0, 0.0
 	inv := 1 / float64(n)
 	for k, v := range seq {
 		v *= inv
@@ -562,15 +572,138 @@ func composeDirection(groups []pldGroup, d direction, h float64, cfg PLDConfig) 
 			neg -= v
 			v = 0
 		}
+		mass += v
 		out[(base+int64(k))%int64(n)] = v
 	}
-	return &composedPLD{
+	c := &composedPLD{
 		lo:    lo,
 		h:     h,
 		p:     out, // positions past hi are real losses above the window
 		inf:   -math.Expm1(logNoInf),
 		slack: 2*tau + neg + deficit,
-	}, nb
+	}
+	c.err = c.checkMass(mass, neg)
+	// Charge round-off in the positive bins too: each computed mass may be
+	// below the true one by up to binErr, so every bin is raised by it
+	// (δ is then an upper bound despite the FFT's rounding).
+	if math.IsNaN(binErr) || math.IsInf(binErr, 0) {
+		if c.err == nil {
+			c.err = fmt.Errorf("%w: the FFT round-off bound is not finite", ErrUnreachable)
+		}
+	} else if binErr > 0 {
+		for k := range c.p {
+			c.p[k] += binErr
+		}
+	}
+	return c, nb
+}
+
+// roundoffBound accumulates a bound on the absolute error of each bin of
+// the FFT composition. For a real FFT of length n the computed
+// coefficients satisfy ‖ĉ − c‖₂ ≤ κ·log₂n·u·‖c‖₂ = κ·log₂n·u·√n·‖x‖₂ =: e
+// over the whole spectrum (u = 2^-53, κ = 10 covering the twiddle factors
+// and the butterflies), so each coefficient is off by at most e too.
+// Raising to the power k moves a coefficient by at most
+// k·(|ĉ|+e)^{k−1}·|ĉ−c| plus the rounding of the repeated squaring,
+// 4·log₂(k+1)·u·(|ĉ|+e)^k; over the groups, with a_{g,j} = |ĉ_{g,j}|+e_g and
+// U_j = Π_g a_{g,j}^{k_g},
+//
+//	|âcc_j − acc_j| ≤ U_j·Σ_g (k_g·|ĉ_{g,j}−c_{g,j}|/a_{g,j} + 4·log₂(k_g+1)·u).
+//
+// The inverse transform spreads these over the bins, each of which is off
+// by at most (1/n)·Σ_j w_j·|âcc_j − acc_j| (w_j = 2 for a coefficient that
+// stands for a conjugate pair), which Cauchy–Schwarz bounds by
+//
+//	(1/n)·Σ_g k_g·e_g·√(Σ_j w_j·(U_j/a_{g,j})²) + (1/n)·Σ_j w_j·U_j·Σ_g 4·log₂(k_g+1)·u,
+//
+// plus the inverse FFT's own rounding, κ·log₂n·u·√(Σ_j w_j·|acc_j|²)/n.
+type roundoffBound struct {
+	n      int
+	a      [][]float64 // a_{g,j}
+	k, e   []float64   // k_g, e_g
+	logU   []float64   // log U_j
+	powErr float64     // Σ_g 4·log₂(k_g+1)·u
+}
+
+const (
+	fftKappa     = 10
+	unitRoundoff = 0x1p-53
+)
+
+func newRoundoffBound(n int) *roundoffBound {
+	return &roundoffBound{n: n, logU: make([]float64, n/2+1)}
+}
+
+func (r *roundoffBound) addGroup(coef []complex128, x []float64, count int) {
+	var x2 float64
+	for _, v := range x {
+		x2 += v * v
+	}
+	e := fftKappa * math.Log2(float64(r.n)) * unitRoundoff * math.Sqrt(float64(r.n)) * math.Sqrt(x2)
+	k := float64(count)
+	a := make([]float64, len(coef))
+	for j, c := range coef {
+		a[j] = cmplxAbs(c) + e
+		r.logU[j] += k * math.Log(a[j])
+	}
+	r.a = append(r.a, a)
+	r.k = append(r.k, k)
+	r.e = append(r.e, e)
+	r.powErr += 4 * math.Log2(k+1) * unitRoundoff
+}
+
+// perBin returns the bound on each bin's absolute error.
+func (r *roundoffBound) perBin(acc []complex128) float64 {
+	n := float64(r.n)
+	last := len(r.logU) - 1
+	weight := func(j int) float64 {
+		if j == 0 || (j == last && r.n%2 == 0) {
+			return 1
+		}
+		return 2
+	}
+	var sumU, sumA2 float64
+	for j, lu := range r.logU {
+		w := weight(j)
+		sumU += w * math.Exp(lu)
+		a := cmplxAbs(acc[j])
+		sumA2 += w * a * a
+	}
+	b := sumU*r.powErr/n + fftKappa*math.Log2(n)*unitRoundoff*math.Sqrt(sumA2)/n
+	for g, a := range r.a {
+		var s2 float64
+		for j, lu := range r.logU {
+			v := math.Exp(lu) / a[j]
+			s2 += weight(j) * v * v
+		}
+		b += r.k[g] * r.e[g] * math.Sqrt(s2) / n
+	}
+	return b
+}
+
+func cmplxAbs(c complex128) float64 { return math.Hypot(real(c), imag(c)) }
+
+// maxMassError is the largest excess of composed probability mass over 1
+// accepted as round-off; beyond it the composition has failed numerically.
+const maxMassError = 1e-5
+
+// checkMass fails closed on a composition that lost its meaning in floating
+// point (astronomically long compositions: coefficients raised to a power
+// of 10^9 overflow, underflow or turn NaN): a non-finite value or a total
+// mass above 1 + maxMassError is an error, never an ε. Mass missing below
+// 1 (underflow) is charged to δ as if it sat at +∞.
+func (c *composedPLD) checkMass(mass, neg float64) error {
+	if math.IsNaN(mass) || math.IsInf(mass, 0) || math.IsNaN(neg) || math.IsInf(neg, 0) || math.IsNaN(c.inf) {
+		return fmt.Errorf("%w: the FFT composition is not finite (too many steps for the PLD accountant)", ErrUnreachable)
+	}
+	total := mass + c.inf
+	if total > 1+maxMassError {
+		return fmt.Errorf("%w: the FFT composition holds mass %v > 1 (round-off beyond %v)", ErrUnreachable, total, maxMassError)
+	}
+	if total < 1 {
+		c.slack += 1 - total
+	}
+	return nil
 }
 
 // cpow returns z^k by repeated squaring (k >= 1).

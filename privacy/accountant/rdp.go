@@ -19,10 +19,12 @@ const maxSeriesTerms = 1000
 // order whose bound could not be computed (it is never used for ε).
 //
 // Poisson sampling uses the exact expression of Mironov, Talwar and Zhang
-// (2019, Sec. 3.3); FixedSize sampling uses Theorem 9 of Wang, Balle and
-// Kasiviswanathan (2019) at integer orders and their Corollary 10 (linear
-// interpolation of the cumulant (α-1)·D_α, which is convex in α) between the
-// neighbouring integers at fractional orders — the choice dp_accounting makes.
+// (2019, Sec. 3.3); FixedSize sampling uses Theorem 27 of Wang, Balle and
+// Kasiviswanathan (2019) at integer orders up to 256 (Theorem 9 above, as
+// dp_accounting does) and their Corollary 10 (linear interpolation of the
+// cumulant (α-1)·D_α, which is convex in α) between the neighbouring
+// integers at fractional orders — what dp_accounting's RDP accountant
+// computes for a SampledWithoutReplacementDpEvent (see [worTable]).
 //
 // It uses [RDPExact]; [RDPWith] selects another [RDPMethod].
 func RDP(step Step, orders []float64) ([]float64, error) {
@@ -115,12 +117,16 @@ func rdpInto(dst []float64, step Step, orders []float64, method RDPMethod) {
 	sigma, q := step.NoiseMultiplier, step.SampleRate
 	var grid *quadGrid
 	var tab *intTable
+	var wor *worTable
 	for i, a := range orders {
 		switch {
 		case q == 1:
 			dst[i] = a / (2 * sigma * sigma)
 		case step.Sampling == FixedSize:
-			dst[i] = rdpWOR(q, sigma, a)
+			if wor == nil {
+				wor = newWORTable(sigma, orders)
+			}
+			dst[i] = wor.rdp(q, a)
 		case a == math.Trunc(a):
 			if tab == nil {
 				tab = newIntTable(sigma, orders)
@@ -451,45 +457,6 @@ func logAQuad(q, sigma, alpha float64) float64 {
 		return math.Inf(1)
 	}
 	return g.logA(alpha)
-}
-
-// rdpWOR returns the RDP at order α of the Gaussian mechanism with
-// sampling without replacement of rate q < 1 (Wang, Balle, Kasiviswanathan
-// 2019, Theorem 9 with ε(α) = α/(2σ²) and ε(∞) = ∞):
-//
-//	(α-1)·D_α <= log(1 + q² C(α,2) min{4(e^{ε(2)}-1), 2e^{ε(2)}}
-//	                 + Σ_{j=3}^{α} q^j C(α,j) 2 e^{(j-1)ε(j)})
-//
-// At fractional α the cumulant (α-1)·D_α is interpolated linearly between
-// ⌊α⌋ and ⌈α⌉ (their Corollary 10; the cumulant at α = 1 is 0).
-func rdpWOR(q, sigma, alpha float64) float64 {
-	fl, ce := math.Floor(alpha), math.Ceil(alpha)
-	if fl == ce {
-		return logAWOR(q, sigma, int(fl)) / (alpha - 1)
-	}
-	t := alpha - fl
-	return ((1-t)*logAWOR(q, sigma, int(fl)) + t*logAWOR(q, sigma, int(ce))) / (alpha - 1)
-}
-
-// logAWOR returns the logarithm of the Theorem 9 sum for integer α (0 at α = 1).
-func logAWOR(q, sigma float64, alpha int) float64 {
-	if alpha <= 1 {
-		return 0
-	}
-	inv := 1 / (2 * sigma * sigma)
-	lq := math.Log(q)
-	a := float64(alpha)
-	e2 := 2 * inv // ε(2) = 2/(2σ²)
-	// min{4(e^{ε(2)}-1), 2e^{ε(2)}} in log space.
-	t2 := math.Min(math.Log(4)+e2+math.Log(-math.Expm1(-e2)), math.Ln2+e2)
-	lc := math.Log(a) + math.Log(a-1) - math.Ln2 // log C(α,2)
-	acc := logAddExp(0, 2*lq+lc+t2)
-	for j := 3; j <= alpha; j++ {
-		fj := float64(j)
-		lc += math.Log(a-fj+1) - math.Log(fj)
-		acc = logAddExp(acc, fj*lq+lc+math.Ln2+(fj-1)*fj*inv)
-	}
-	return acc
 }
 
 // epsilonFromRDP applies the conversion of Balle et al. (2020, Theorem 21)

@@ -173,14 +173,24 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	case len(reply.Params) != len(m.Params):
 		return nil, fmt.Errorf("%w: delta of %d values, want %d", ErrMalformed, len(reply.Params), len(m.Params))
 	}
+	bits := p.Bits
+	if bits == 0 {
+		bits = DefaultBits
+	}
 	x := reply.Params
 	if c, ok := m.Config[KeyClipNorm]; ok {
 		// The server's privacy mechanism accounts contributions of L2 norm
-		// at most c: clip here, whatever the handlers inside did.
+		// at most c: clip here, whatever the handlers inside did, and leave
+		// room for the stochastic rounding of quantization, which moves
+		// the vector by up to step·√d.
 		if !(c > 0) || math.IsInf(c, 0) {
 			return nil, fmt.Errorf("%w: clip norm %v", ErrMalformed, c)
 		}
-		f := privacy.ClipFactor(privacy.L2Norm(x), c)
+		cq, err := privacy.QuantizedClipNorm(c, secagg.QuantStep(s.Clip, bits, p.N), len(x))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		f := privacy.ClipFactor(privacy.L2Norm(x), cq)
 		clipped := make([]float64, len(x))
 		for j, v := range x {
 			clipped[j] = f * v
@@ -195,10 +205,6 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	var seed [32]byte
 	if _, err := io.ReadFull(ccfg.Rand, seed[:]); err != nil {
 		return nil, fmt.Errorf("fedround: drawing the rounding seed: %w", err)
-	}
-	bits := p.Bits
-	if bits == 0 {
-		bits = DefaultBits
 	}
 	input := make([]uint64, p.Dim)
 	if _, err := secagg.Quantize(input, x, s.Clip, bits, p.N, mrand.New(mrand.NewChaCha8(seed))); err != nil {
