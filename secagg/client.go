@@ -668,21 +668,8 @@ func (c *Client) Unmask(req *UnmaskRequest) (*UnmaskMsg, error) {
 		if !slices.Equal(req.Survivors, c.signed) {
 			return nil, c.fail(fmt.Errorf("%w: the survivor list differs from the one this client signed", ErrInconsistent))
 		}
-		digest := survivorsDigest(c.session, c.signed)
-		seen := make(map[uint32]bool, len(req.Signatures))
-		for i := range req.Signatures {
-			s := &req.Signatures[i]
-			if _, ok := slices.BinarySearch(c.signed, s.Client); !ok || seen[s.Client] {
-				return nil, c.fail(clientErr(s.Client, ErrInconsistent, "signature from a non-survivor or repeated"))
-			}
-			seen[s.Client] = true
-			pk, ok := c.cfg.PeerKeys[s.Client]
-			if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, digest, s.Sig[:]) {
-				return nil, c.fail(clientErr(s.Client, ErrSignature, "survivor list signature does not verify (different lists shown?)"))
-			}
-		}
-		if len(seen) < c.t {
-			return nil, c.fail(fmt.Errorf("%w: %w: %d survivor signatures, threshold %d", ErrInconsistent, ErrBelowThreshold, len(seen), c.t))
+		if err := c.checkSignatures(req.Signatures); err != nil {
+			return nil, c.fail(err)
 		}
 	}
 	out := &UnmaskMsg{Session: c.session, Client: c.id, Shares: make([]RevealedShare, 0, len(c.senders)+1)}
@@ -711,6 +698,63 @@ func (c *Client) Unmask(req *UnmaskRequest) (*UnmaskMsg, error) {
 	c.ownB, c.ownS = edwards25519.Scalar{}, edwards25519.Scalar{}
 	c.phase = clientDone
 	return out, nil
+}
+
+// checkSignatures (malicious mode) checks the survivor-list signatures of
+// an unmasking request: for the client itself and for every neighbour
+// whose share it holds, at least t valid signatures of the list it signed
+// must come from holders of that client's shares (its neighbours and
+// itself). Honest clients sign one list each, so with the parameters of
+// [Params.Tolerance] no two lists that disagree on a client can both
+// pass this check (the split-list attack). Signatures from clients that
+// hold none of these shares are not verified and do not count.
+func (c *Client) checkSignatures(sigs []SignatureMsg) error {
+	n := c.p.N
+	// relevant[id]: id holds shares of the client or of one of its senders.
+	relevant := make([]bool, n+1)
+	subjects := append(slices.Clone(c.senders), c.id)
+	var nb []uint32
+	for _, v := range subjects {
+		relevant[v] = true
+		nb = c.g.neighbors(nb[:0], v)
+		for _, w := range nb {
+			relevant[w] = true
+		}
+	}
+	digest := survivorsDigest(c.session, c.signed)
+	valid := make([]bool, n+1)
+	seen := make([]bool, n+1)
+	for i := range sigs {
+		s := &sigs[i]
+		if _, ok := slices.BinarySearch(c.signed, s.Client); !ok || seen[s.Client] {
+			return clientErr(s.Client, ErrInconsistent, "signature from a non-survivor or repeated")
+		}
+		seen[s.Client] = true
+		if !relevant[s.Client] {
+			continue
+		}
+		pk, ok := c.cfg.PeerKeys[s.Client]
+		if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, digest, s.Sig[:]) {
+			return clientErr(s.Client, ErrSignature, "survivor list signature does not verify (different lists shown?)")
+		}
+		valid[s.Client] = true
+	}
+	for _, v := range subjects {
+		count := 0
+		if valid[v] {
+			count++
+		}
+		nb = c.g.neighbors(nb[:0], v)
+		for _, w := range nb {
+			if valid[w] {
+				count++
+			}
+		}
+		if count < c.t {
+			return clientErr(v, ErrInconsistent, "%w: %d signatures of the survivor list from holders of its shares, threshold %d", ErrBelowThreshold, count, c.t)
+		}
+	}
+	return nil
 }
 
 // ownShare is the client's own share of b_u (revealed as a survivor's).

@@ -241,7 +241,7 @@ func TestRoundNoDropouts(t *testing.T) {
 		{"secagg+ n=12 k=4", Params{N: 12, Threshold: 3, Neighbors: 4, Bits: 32, Dim: 20}},
 		{"secagg+ n=9 k=6 b=20", Params{N: 9, Threshold: 4, Neighbors: 6, Bits: 20, Dim: 11, Seed: [32]byte{7}}},
 		{"malicious n=5", Params{N: 5, Threshold: 3, Bits: 16, Dim: 8, Malicious: true}},
-		{"malicious secagg+ n=10 k=4", Params{N: 10, Threshold: 3, Neighbors: 4, Bits: 32, Dim: 8, Malicious: true}},
+		{"malicious secagg+ n=10 k=4", Params{N: 10, Threshold: 4, Neighbors: 4, Bits: 32, Dim: 8, Malicious: true}},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

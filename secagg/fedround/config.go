@@ -79,8 +79,10 @@ type Config struct {
 
 	// Threshold t and Neighbors k of the masking graph. Threshold 0 means
 	// choose both per round with secagg.ChooseParams(n, Corrupt, Dropout,
-	// 40, 20), and, when that fails (small n), the complete graph with
-	// t = ⌊n/2⌋+1 (a majority, so that 2t > k holds in malicious mode);
+	// 40, 20) (secagg.ChooseMaliciousParams with Malicious), and, when
+	// that fails (small n), the complete graph with t = ⌊n/2⌋+1 (a
+	// majority, so that 2t > n holds in malicious mode: it tolerates no
+	// corrupt client for even n, see secagg.Params.Tolerance);
 	// Neighbors must then be 0. Threshold > 0 fixes t, with Neighbors 0
 	// meaning the complete graph (SecAgg) and an even k in [2, n-2]
 	// SecAgg+; a round whose n does not admit them fails.
@@ -155,8 +157,8 @@ func (c *Config) Validate() error {
 	if c.Neighbors > 0 && c.Neighbors%2 != 0 {
 		bad("Neighbors = %d, want 0 (complete graph) or even", c.Neighbors)
 	}
-	if c.Malicious && c.Threshold > 0 && 2*c.Threshold <= c.Neighbors {
-		bad("Malicious needs 2·Threshold > Neighbors (t=%d, k=%d)", c.Threshold, c.Neighbors)
+	if c.Malicious && c.Threshold > 0 && c.Neighbors > 0 && c.Threshold < c.Neighbors/2+2 {
+		bad("Malicious needs Threshold ≥ Neighbors/2 + 2 (t=%d, k=%d)", c.Threshold, c.Neighbors)
 	}
 	if !(c.Corrupt >= 0 && c.Corrupt < 1) || !(c.Dropout >= 0 && c.Dropout < 1) {
 		bad("Corrupt = %v, Dropout = %v, want fractions in [0, 1)", c.Corrupt, c.Dropout)
@@ -211,7 +213,11 @@ func (c *Config) RoundParams(n, dim int) (secagg.Params, error) {
 		if dropout == 0 {
 			dropout = DefaultDropout
 		}
-		k, t, err := secagg.ChooseParams(n, corrupt, dropout, SecurityBits, CorrectnessBits)
+		choose := secagg.ChooseParams
+		if c.Malicious {
+			choose = secagg.ChooseMaliciousParams
+		}
+		k, t, err := choose(n, corrupt, dropout, SecurityBits, CorrectnessBits)
 		if err != nil {
 			k, t = n-1, n/2+1
 		}

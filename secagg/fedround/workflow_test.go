@@ -263,7 +263,7 @@ func TestGraphsAndModes(t *testing.T) {
 		{"secagg+ k=4", 12, 4, 3, false},
 		{"secagg+ k=6", 13, 6, 4, false},
 		{"complete malicious", 6, 0, 4, true},
-		{"secagg+ malicious", 12, 4, 3, true},
+		{"secagg+ malicious", 12, 4, 4, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

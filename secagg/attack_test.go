@@ -1,0 +1,318 @@
+package secagg
+
+import (
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"errors"
+	"math"
+	"os"
+	"slices"
+	"testing"
+)
+
+// splitAttack mounts the split-survivor-list attack of a malicious server
+// on the target client of a round run honestly up to the masked inputs.
+// The server shows list L1 (everyone, the target alive) to the honest
+// clients for which inL1 is true and L2 (the target dropped) to the
+// others; the corrupt clients sign both lists and hand over their shares
+// of both secrets of the target. Each honest client is then asked to
+// unmask under the list it signed, with every signature of that list. It
+// reports whether the server recovered the target's input exactly.
+func splitAttack(t *testing.T, p Params, target uint32, corrupt []uint32, inL1 func(id uint32) bool) bool {
+	t.Helper()
+	f := newFixture(t, p, true)
+	f.advertise()
+	f.share()
+	f.mask()
+	session := f.srv.Session()
+	privs, _ := identities(p.N)
+	var l1, l2 []uint32
+	for id := uint32(1); id <= uint32(p.N); id++ {
+		l1 = append(l1, id)
+		if id != target {
+			l2 = append(l2, id)
+		}
+	}
+	req1 := &UnmaskRequest{Session: session, Survivors: l1}
+	req2 := &UnmaskRequest{Session: session, Survivors: l2, Dropped: []uint32{target}}
+	isCorrupt := func(id uint32) bool { return slices.Contains(corrupt, id) }
+	for _, c := range f.clients {
+		switch {
+		case isCorrupt(c.id):
+			for _, r := range []*UnmaskRequest{req1, req2} {
+				s := SignatureMsg{Session: session, Client: c.id}
+				copy(s.Sig[:], ed25519.Sign(privs[c.id], survivorsDigest(session, r.Survivors)))
+				r.Signatures = append(r.Signatures, s)
+			}
+		case inL1(c.id):
+			s, err := c.ConsistencyCheck(&SurvivorsMsg{Session: session, Survivors: l1})
+			f.must(err)
+			req1.Signatures = append(req1.Signatures, *s)
+		case c.id != target:
+			s, err := c.ConsistencyCheck(&SurvivorsMsg{Session: session, Survivors: l2})
+			f.must(err)
+			req2.Signatures = append(req2.Signatures, *s)
+		}
+	}
+	var bs, ss []Share
+	for _, c := range f.clients {
+		if isCorrupt(c.id) {
+			if i, ok := slices.BinarySearch(c.senders, target); ok {
+				bs = append(bs, Share{X: c.id, Y: c.recvB[i]})
+				ss = append(ss, Share{X: c.id, Y: c.recvS[i]})
+			}
+			continue
+		}
+		req := req2
+		if inL1(c.id) || c.id == target {
+			req = req1
+		}
+		um, err := c.Unmask(req)
+		if err != nil {
+			if !errors.Is(err, ErrInconsistent) {
+				t.Fatalf("client %d refused with %v, want ErrInconsistent", c.id, err)
+			}
+			continue
+		}
+		for _, r := range um.Shares {
+			if r.Of != target {
+				continue
+			}
+			var sh Share
+			sh.X = c.id
+			if _, err := sh.Y.SetCanonicalBytes(r.Value[:]); err != nil {
+				t.Fatal(err)
+			}
+			if r.Kind == KindSelf {
+				bs = append(bs, sh)
+			} else {
+				ss = append(ss, sh)
+			}
+		}
+	}
+	t.Logf("target %d, %d corrupt: %d shares of b, %d of s, threshold %d", target, len(corrupt), len(bs), len(ss), p.Threshold)
+	if len(bs) < p.Threshold || len(ss) < p.Threshold {
+		return false
+	}
+	return unmaskOne(t, f, target, bs, ss)
+}
+
+// unmaskOne removes every mask from the target's masked input with both of
+// its secrets and reports whether the result is the target's input.
+func unmaskOne(t *testing.T, f *fixture, target uint32, bs, ss []Share) bool {
+	t.Helper()
+	b, err := Combine(bs[:f.p.Threshold], f.p.Threshold)
+	f.must(err)
+	s, err := Combine(ss[:f.p.Threshold], f.p.Threshold)
+	f.must(err)
+	priv, err := ecdh.X25519().NewPrivateKey(s.Bytes())
+	f.must(err)
+	var y *MaskedMsg
+	for _, m := range f.masked {
+		if m.Client == target {
+			y = m
+		}
+	}
+	if f.p.bits() != 64 {
+		t.Fatal("unmaskOne works on 64-bit inputs")
+	}
+	acc := make([]uint64, f.p.Dim)
+	unpackAdd(acc, y.Data, 64)
+	g := newMaskGen()
+	session := f.srv.Session()
+	g.add(acc, SelfSeed(b.Bytes(), session, target), 64, true)
+	for _, v := range f.clients[target-1].senders {
+		k := f.kb.Keys[v-1].SKey
+		pub, err := ecdh.X25519().NewPublicKey(k[:])
+		f.must(err)
+		shared, err := priv.ECDH(pub)
+		f.must(err)
+		g.add(acc, PairwiseSeed(shared, session, target, v), 64, target < v)
+	}
+	return slices.Equal(acc, f.inputs[target-1])
+}
+
+// TestSplitSurvivorListComplete mounts the split-list attack on the
+// complete graph (SecAgg) with a target whose holders are split between
+// the two lists as well as the server can (t - c of them see L1, the
+// rest L2). It succeeds exactly when the number of corrupt clients exceeds
+// Params.Tolerance (2t - N - 1), so the rule is tight; N = 6, t = 3 (the
+// issue's configuration, where the attack needed no corrupt client) is
+// refused by Validate.
+func TestSplitSurvivorListComplete(t *testing.T) {
+	old := Params{N: 6, Threshold: 3, Bits: 64, Dim: 3, Malicious: true}
+	if err := old.Validate(); !errors.Is(err, ErrParams) {
+		t.Fatalf("N=6, t=3 malicious: Validate = %v, want ErrParams", err)
+	}
+	for _, c := range []struct {
+		n, t, corrupt int
+		want          bool
+	}{
+		{6, 4, 1, false}, {6, 4, 2, true},
+		{7, 4, 0, false}, {7, 4, 1, true},
+		{7, 5, 2, false}, {7, 5, 3, true},
+	} {
+		p := Params{N: c.n, Threshold: c.t, Bits: 64, Dim: 3, Malicious: true}
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		tol := p.Tolerance()
+		target := uint32(1)
+		var corrupt []uint32
+		for i := range c.corrupt {
+			corrupt = append(corrupt, uint32(c.n-i))
+		}
+		// Holders of the target's shares: everyone. The target and the
+		// first t-c-1 honest others see L1.
+		inL1 := func(id uint32) bool { return int(id) <= c.t-c.corrupt }
+		got := splitAttack(t, p, target, corrupt, inL1)
+		if got != (c.corrupt > tol) || got != c.want {
+			t.Errorf("N=%d t=%d, %d corrupt (tolerance %d): input recovered = %v, want %v", c.n, c.t, c.corrupt, tol, got, c.want)
+		}
+	}
+}
+
+// TestSplitSurvivorListSparse mounts the split-list attack on SecAgg+
+// (N = 30, k = 8, t = 6, so 2t-k-2 = 2) against a target with c corrupt
+// neighbours, with two ways of splitting the honest clients: the target
+// and t-c holders see L1 and the other holders L2, while the clients that
+// hold none of the target's shares see L1 (strategy 0) or L2 (strategy
+// 1). Up to the tolerance of the split rule the server never gets both
+// secrets. The SecAgg+ parameters (k = 36, t = 19, where one
+// corrupt neighbour sufficed) are refused by Validate.
+func TestSplitSurvivorListSparse(t *testing.T) {
+	old := Params{N: 1000, Threshold: 19, Neighbors: 36, Bits: 64, Dim: 3, Malicious: true}
+	if err := old.Validate(); !errors.Is(err, ErrParams) {
+		t.Fatalf("k=36, t=19 malicious: Validate = %v, want ErrParams", err)
+	}
+	p := Params{N: 30, Threshold: 6, Neighbors: 8, Bits: 64, Dim: 3, Malicious: true, Seed: [32]byte{3}}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	g := newGraph(&p)
+	const target = 5
+	nb := g.neighbors(nil, target)
+	split := 2*p.Threshold - p.Neighbors - 2
+	maxC := split
+	if os.Getenv("CI") == "true" {
+		maxC = p.Neighbors
+	}
+	for c := 0; c <= maxC; c++ {
+		corrupt := nb[:c]
+		holders := append(slices.Clone(nb[c:]), target)
+		slices.Sort(holders)
+		a := map[uint32]bool{target: true}
+		for _, h := range holders {
+			if len(a) < p.Threshold-c {
+				a[h] = true
+			}
+		}
+		for strategy := range 2 {
+			inL1 := func(id uint32) bool {
+				if slices.Contains(holders, id) {
+					return a[id]
+				}
+				return strategy == 0
+			}
+			got := splitAttack(t, p, target, corrupt, inL1)
+			if got && c <= split {
+				t.Errorf("%d corrupt neighbours (split tolerance %d), strategy %d: the server recovered the input", c, split, strategy)
+			}
+			t.Logf("%d corrupt neighbours, strategy %d: recovered = %v", c, strategy, got)
+		}
+	}
+}
+
+// TestUnmaskCountsOnlyHolders: in SecAgg+, t signatures of the survivor
+// list from clients that hold none of a neighbour's shares do not let a
+// client reveal that neighbour's share.
+func TestUnmaskCountsOnlyHolders(t *testing.T) {
+	p := Params{N: 30, Threshold: 6, Neighbors: 8, Bits: 64, Dim: 3, Malicious: true, Seed: [32]byte{4}}
+	f := newFixture(t, p, true)
+	f.advertise()
+	f.share()
+	f.mask()
+	sv, err := f.srv.Survivors()
+	f.must(err)
+	const asked = 1
+	near := map[uint32]bool{asked: true}
+	for _, v := range f.clients[asked-1].Neighbors() {
+		near[v] = true
+		for _, w := range f.clients[v-1].Neighbors() {
+			near[w] = true
+		}
+	}
+	req := &UnmaskRequest{Session: sv.Session, Survivors: sv.Survivors}
+	for _, c := range f.clients {
+		s, err := c.ConsistencyCheck(sv)
+		f.must(err)
+		if !near[c.id] || c.id == asked {
+			req.Signatures = append(req.Signatures, *s)
+		}
+	}
+	if len(req.Signatures) < p.Threshold+1 {
+		t.Fatalf("only %d far signatures", len(req.Signatures))
+	}
+	if _, err := f.clients[asked-1].Unmask(req); !errors.Is(err, ErrInconsistent) || !errors.Is(err, ErrBelowThreshold) {
+		t.Fatalf("Unmask with %d signatures from non-holders: %v, want ErrInconsistent and ErrBelowThreshold", len(req.Signatures), err)
+	}
+}
+
+// exactMaliciousBound is the security bound of ChooseMaliciousParams
+// computed with exact hypergeometric tails (big.Int binomials).
+func exactMaliciousBound(n, nc, k, t int) float64 {
+	if k == n-1 {
+		if 2*t > n+nc {
+			return 0
+		}
+		return float64(n)
+	}
+	return float64(n)*naiveHyperTail(n-1, nc, k, 2*t-k-1) + 2*float64(n)*naiveHyperTail(n-1, nc, k/2, t-k/2-1)
+}
+
+// TestChooseMaliciousParams re-checks the malicious search with exact
+// tails: the chosen (k, t) meet 2^-40 security and 2^-20 correctness,
+// t+1 breaks correctness, and at k-2 the largest threshold that meets
+// correctness misses the security target (so no threshold works there).
+func TestChooseMaliciousParams(t *testing.T) {
+	for _, c := range []struct {
+		n          int
+		corr, drop float64
+	}{{10, 0.1, 0.1}, {100, 0.05, 0.1}, {100, 1.0 / 3, 0.1}, {1000, 0.05, 0.1}, {1000, 1.0 / 3, 0.1}} {
+		k, th, err := ChooseMaliciousParams(c.n, c.corr, c.drop, 40, 20)
+		if err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
+		p := Params{N: c.n, Threshold: th, Neighbors: k, Dim: 1, Malicious: true}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("%+v: k=%d t=%d invalid: %v", c, k, th, err)
+		}
+		nc := int(math.Ceil(c.corr * float64(c.n)))
+		nd := int(math.Ceil(c.drop * float64(c.n)))
+		sec := exactMaliciousBound(c.n, nc, k, th)
+		cor := float64(c.n) * naiveHyperTail(c.n-1, nd, k, k-th+1)
+		if sec > math.Exp2(-40) || cor > math.Exp2(-20) {
+			t.Fatalf("%+v: k=%d t=%d gives security %g, correctness %g", c, k, th, sec, cor)
+		}
+		if th < k && float64(c.n)*naiveHyperTail(c.n-1, nd, k, k-th) <= math.Exp2(-20) {
+			t.Errorf("%+v: t=%d+1 also meets correctness", c, th)
+		}
+		if kk := k - 2; kk >= 4 && k < c.n-1 {
+			tmax := 0
+			for tt := kk; tt >= kk/2+2; tt-- {
+				if float64(c.n)*naiveHyperTail(c.n-1, nd, kk, kk-tt+1) <= math.Exp2(-20) {
+					tmax = tt
+					break
+				}
+			}
+			if tmax > 0 && exactMaliciousBound(c.n, nc, kk, tmax) <= math.Exp2(-40) {
+				t.Errorf("%+v: k=%d, t=%d would do", c, kk, tmax)
+			}
+		}
+		semiK, semiT, _ := ChooseParams(c.n, c.corr, c.drop, 40, 20)
+		t.Logf("n=%d γ=%.2f δ=%.2f: malicious k=%d t=%d (tolerance %d; semi-honest k=%d t=%d)", c.n, c.corr, c.drop, k, th, p.Tolerance(), semiK, semiT)
+	}
+	if _, _, err := ChooseMaliciousParams(20, 0.5, 0.5, 40, 20); !errors.Is(err, ErrParams) {
+		t.Errorf("impossible targets: %v", err)
+	}
+}
