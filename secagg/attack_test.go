@@ -316,3 +316,144 @@ func TestChooseMaliciousParams(t *testing.T) {
 		t.Errorf("impossible targets: %v", err)
 	}
 }
+
+// revealRound runs the advertise and reveal steps of a malicious round in
+// which the server controls the clients in corrupt: their graph-seed
+// shares are chosen by pick, which sees every commitment of the keys
+// broadcast (but, commitments being hiding, not the honest shares). It
+// returns the server and the honest clients.
+func revealRound(t *testing.T, p Params, seed uint64, corrupt []uint32, pick func(kb *KeysBroadcast, id uint32) [32]byte) (*Server, []*Client) {
+	t.Helper()
+	privs, pubs := identities(p.N)
+	srv, err := NewServer(ServerConfig{Params: p, PeerKeys: pubs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []*Client
+	shares := map[uint32][32]byte{}
+	for id := uint32(1); id <= uint32(p.N); id++ {
+		c, err := NewClient(ClientConfig{ID: id, Params: p, Rand: seededReader(seed, uint64(id)), Identity: privs[id], PeerKeys: pubs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.AdvertiseKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(corrupt, id) {
+			// The server's own client commits to a share of its choice,
+			// before it sees any honest share.
+			var r [32]byte
+			r[0], r[1] = byte(seed), byte(id)
+			shares[id] = r
+			m.Commit = SeedCommit(m.Round, id, r)
+			m.Sig = ed25519.Sign(privs[id], advertiseDigest(m.Round, &m.PublicKeys, m.Commit))
+		} else {
+			cs = append(cs, c)
+		}
+		if err := srv.HandleAdvertise(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kb, err := srv.Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		m, err := c.RevealSeed(kb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.HandleReveal(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range corrupt {
+		r := shares[id]
+		if pick != nil {
+			r = pick(kb, id)
+		}
+		// A share other than the committed one is refused.
+		if err := srv.HandleReveal(&RevealMsg{Session: srv.Session(), Client: id, Reveal: r}); err != nil && r == shares[id] {
+			t.Fatal(err)
+		}
+	}
+	return srv, cs
+}
+
+// TestGraphSeedCannotBeGround: a malicious server that controls two
+// clients and wants one of them next to a target. It can only choose its
+// clients' commitments before any honest share is revealed; a share that
+// does not open its commitment, a broadcast that leaves a client out or
+// replaces a share are refused by the clients; so over many rounds its
+// client is a neighbour of the target at the rate of a uniform graph,
+// k/(N-1). For contrast, grinding the public Params.Seed of the
+// semi-honest graph succeeds within a few tries.
+func TestGraphSeedCannotBeGround(t *testing.T) {
+	p := Params{N: 10, Threshold: 4, Neighbors: 4, Bits: 16, Dim: 1, Malicious: true}
+	const target, mine = 1, 10
+	corrupt := []uint32{9, 10}
+
+	// Semi-honest: the seed is the server's, and a few tries suffice.
+	sp := p
+	sp.Malicious, sp.Threshold = false, 3
+	tries := 0
+	for ; tries < 100; tries++ {
+		sp.Seed[0] = byte(tries)
+		if newGraph(&sp).adjacent(target, mine) {
+			break
+		}
+	}
+	if tries > 20 {
+		t.Fatalf("grinding Params.Seed took %d tries", tries)
+	}
+
+	// Malicious: cheating at the reveal step is refused.
+	srv, cs := revealRound(t, p, 1, corrupt, func(kb *KeysBroadcast, id uint32) [32]byte { return [32]byte{0xEE} })
+	if _, err := srv.Reveals(); !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("Reveals without the corrupt shares: %v, want ErrIncomplete", err)
+	}
+	srv, cs = revealRound(t, p, 2, corrupt, nil)
+	rb, err := srv.Reveals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := &RevealsBroadcast{Session: rb.Session, Reveals: rb.Reveals[:len(rb.Reveals)-1]}
+	if _, err := cs[0].ShareKeysRevealed(short); !errors.Is(err, ErrIncomplete) {
+		t.Fatalf("broadcast without one share: %v, want ErrIncomplete", err)
+	}
+	swapped := &RevealsBroadcast{Session: rb.Session, Reveals: slices.Clone(rb.Reveals)}
+	swapped.Reveals[len(swapped.Reveals)-1].Reveal[0] ^= 1
+	wantClientErr(t, func() error { _, err := cs[1].ShareKeysRevealed(swapped); return err }(), mine, ErrInconsistent)
+	if _, err := cs[2].ShareKeysRevealed(rb); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cs[2].Neighbors(), srv.Neighbors(cs[2].id); !slices.Equal(got, want) {
+		t.Fatalf("client and server graphs differ: %v vs %v", got, want)
+	}
+
+	// Over many rounds the adjacency rate is that of a uniform graph.
+	rounds := 60
+	if os.Getenv("CI") == "true" {
+		rounds = 1000
+	}
+	hits := 0
+	for r := range rounds {
+		q := p
+		q.Round = uint64(r)
+		srv, _ := revealRound(t, q, uint64(100+r), corrupt, nil)
+		if _, err := srv.Reveals(); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(srv.Neighbors(target), mine) {
+			hits++
+		}
+	}
+	want := float64(p.Neighbors) / float64(p.N-1)
+	got := float64(hits) / float64(rounds)
+	sd := math.Sqrt(want * (1 - want) / float64(rounds))
+	if math.Abs(got-want) > 4*sd {
+		t.Fatalf("the server's client is next to the target in %.3f of rounds, want %.3f ± %.3f", got, want, 4*sd)
+	}
+	t.Logf("adjacent in %d of %d rounds (uniform: %.3f)", hits, rounds, want)
+}

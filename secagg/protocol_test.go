@@ -68,10 +68,36 @@ func (f *fixture) advertise() {
 	f.must(err)
 }
 
-func (f *fixture) share() {
+// reveal runs the malicious-mode reveal step: every client reveals its
+// graph-seed share and the server broadcasts them.
+func (f *fixture) reveal() *RevealsBroadcast {
 	f.t.Helper()
 	for _, c := range f.clients {
-		m, err := c.ShareKeys(f.kb)
+		m, err := c.RevealSeed(f.kb)
+		f.must(err)
+		f.must(f.srv.HandleReveal(m))
+	}
+	rb, err := f.srv.Reveals()
+	f.must(err)
+	return rb
+}
+
+// shareKeys is the client's share step in either mode.
+func shareKeys(c *Client, kb *KeysBroadcast, rb *RevealsBroadcast) (*SharesMsg, error) {
+	if c.p.Malicious {
+		return c.ShareKeysRevealed(rb)
+	}
+	return c.ShareKeys(kb)
+}
+
+func (f *fixture) share() {
+	f.t.Helper()
+	var rb *RevealsBroadcast
+	if f.p.Malicious {
+		rb = f.reveal()
+	}
+	for _, c := range f.clients {
+		m, err := shareKeys(c, f.kb, rb)
 		f.must(err)
 		f.shares = append(f.shares, m)
 	}
@@ -258,7 +284,13 @@ func TestMaliciousForgedAdvertise(t *testing.T) {
 		}
 		kb.Keys = append(kb.Keys, *m)
 	}
-	_, err := f.clients[0].ShareKeys(kb)
+	_, err := f.clients[0].RevealSeed(kb)
+	f.must(err)
+	rb := &RevealsBroadcast{Session: f.clients[0].session}
+	for _, c := range f.clients {
+		rb.Reveals = append(rb.Reveals, RevealMsg{Client: c.id, Reveal: c.seedShare})
+	}
+	_, err = f.clients[0].ShareKeysRevealed(rb)
 	wantClientErr(t, err, 2, ErrSignature)
 }
 

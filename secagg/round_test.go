@@ -125,12 +125,24 @@ func runRound(tb testing.TB, spec roundSpec) roundOut {
 		return fail(err)
 	}
 	kb = roundTrip(tb, kb, &KeysBroadcast{})
+	var rb *RevealsBroadcast
+	if p.Malicious {
+		for _, id := range kb.Keys {
+			rm, err := clients[id.Client-1].RevealSeed(kb)
+			must(err)
+			must(srv.HandleReveal(roundTrip(tb, rm, &RevealMsg{})))
+		}
+		if rb, err = srv.Reveals(); err != nil {
+			return fail(err)
+		}
+		rb = roundTrip(tb, rb, &RevealsBroadcast{})
+	}
 	var shared, answered []uint32
 	for _, c := range clients {
 		if !alive(c.id, dropShare) {
 			continue
 		}
-		sm, err := c.ShareKeys(kb)
+		sm, err := shareKeys(c, kb, rb)
 		if errors.Is(err, ErrBelowThreshold) {
 			continue // the client aborts: it counts as dropped
 		}
