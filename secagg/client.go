@@ -113,8 +113,8 @@ type Client struct {
 	cShared map[uint32][]byte     // X25519(c_u, c_v) per advertised neighbour
 	advNbrs []uint32              // advertised neighbours, ascending
 
-	seedShare [32]byte       // malicious mode: this client's share of the graph seed
-	kb        *KeysBroadcast // malicious mode: the keys broadcast this client revealed its share for
+	seedShare [32]byte          // malicious mode: this client's share of the graph seed
+	kb        *KeysBroadcast    // malicious mode: the keys broadcast this client revealed its share for
 	sShared   map[uint32][]byte // X25519(s_u, s_v) per advertised neighbour
 
 	senders []uint32 // neighbours whose shares arrived, ascending
