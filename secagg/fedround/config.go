@@ -28,10 +28,39 @@ var (
 	// ErrPlainTrain: a client with secure aggregation was asked for a plain
 	// (unmasked) update.
 	ErrPlainTrain = errors.New("fedround: plain train request refused: the update would reach the server unmasked")
+	// ErrPolicy: the server asked for something the client's policy
+	// ([ClientConfig]) forbids: a round below its minimum N or threshold,
+	// semi-honest mode for a client with an identity, participants that
+	// are not distinct PKI identities, an evaluation it does not allow.
+	ErrPolicy = errors.New("fedround: refused by the client's policy")
 )
 
-// Message types. The server sends the first five; the client answers each
-// with the type below it. Failures are counted in fl.RoundStats under the
+// Defaults of the client's policy ([ClientConfig]).
+const (
+	DefaultMinClients   = 3
+	DefaultMinThreshold = 2
+)
+
+// EvaluatePolicy says which evaluation requests a client answers. An
+// evaluation at parameters of the server's choice is an oracle on the
+// client's data (a handful of them recover a training step), so the
+// default answers none.
+type EvaluatePolicy int
+
+const (
+	// EvaluateNever refuses every fl.TypeEvaluate request (the default).
+	EvaluateNever EvaluatePolicy = iota
+	// EvaluateRoundParams answers only at the global parameters of the
+	// last round the client trained in (which the server cannot choose
+	// more than once per round, rounds being strictly increasing).
+	EvaluateRoundParams
+	// EvaluateAny answers every evaluation request (trusting the server).
+	EvaluateAny
+)
+
+// Message types. The server sends the first six; the client answers each
+// with the type below it (in malicious mode TypeShareKeys is answered with
+// TypeReveal, and TypeSeed with TypeShares). Failures are counted in fl.RoundStats under the
 // downlink type of the step ("secagg/train", "secagg/share-keys", ...).
 const (
 	TypeTrain       = "secagg/train"        // global params, Config and the round's setup; the client trains and advertises keys
@@ -39,8 +68,10 @@ const (
 	TypeMaskedInput = "secagg/masked-input" // secagg.SharesBroadcast
 	TypeConsistency = "secagg/consistency"  // secagg.SurvivorsMsg (malicious mode)
 	TypeUnmask      = "secagg/unmask"       // secagg.UnmaskRequest
+	TypeSeed        = "secagg/seed"         // secagg.RevealsBroadcast (malicious mode)
 
 	TypeAdvertise = "secagg/advertise" // secagg.AdvertiseMsg, with the update's Metrics
+	TypeReveal    = "secagg/reveal"    // secagg.RevealMsg: the answer to TypeShareKeys in malicious mode
 	TypeShares    = "secagg/shares"    // secagg.SharesMsg
 	TypeMasked    = "secagg/masked"    // secagg.MaskedMsg
 	TypeSignature = "secagg/signature" // secagg.SignatureMsg
@@ -258,12 +289,53 @@ type ClientConfig struct {
 	// with [ErrPlainTrain], so that a server cannot downgrade a client
 	// that expects secure aggregation.
 	AllowPlainTrain bool
+
+	// The client's policy: the server cannot downgrade it. A round's
+	// setup is refused with [ErrPolicy] when it has fewer than MinClients
+	// clients (0 means DefaultMinClients) or a threshold below
+	// MinThreshold (0 means DefaultMinThreshold); when Identity is set
+	// the round must be in malicious mode, and in malicious mode the
+	// participants' names must be distinct and all in PeerKeys (so the
+	// server can play only the clients whose keys it holds). Round
+	// numbers must strictly increase: a round is never reopened, with the
+	// same parameters or others.
+	MinClients   int
+	MinThreshold int
+	// Evaluate says which evaluation requests the client answers;
+	// the zero value refuses them all.
+	Evaluate EvaluatePolicy
+	// Metrics lists the keys of the update's metrics the client sends
+	// with its advertised keys, in plain text; nil means fl.KeyLoss and
+	// fl.KeyTrainSeconds. fl.KeyExamples is never sent when the round
+	// weights the updates (WeightCap > 0): it is the weight the secure sum
+	// hides.
+	Metrics []string
+}
+
+func (c *ClientConfig) minClients() int {
+	if c.MinClients == 0 {
+		return DefaultMinClients
+	}
+	return c.MinClients
+}
+
+func (c *ClientConfig) minThreshold() int {
+	if c.MinThreshold == 0 {
+		return DefaultMinThreshold
+	}
+	return c.MinThreshold
 }
 
 // Validate reports whether cfg is usable.
 func (c *ClientConfig) Validate() error {
 	if c.Identity != nil && len(c.Identity) != ed25519.PrivateKeySize {
 		return fmt.Errorf("%w: Identity has %d bytes, want %d", ErrConfig, len(c.Identity), ed25519.PrivateKeySize)
+	}
+	if c.MinClients < 0 || c.MinThreshold < 0 {
+		return fmt.Errorf("%w: MinClients = %d, MinThreshold = %d, want ≥ 0", ErrConfig, c.MinClients, c.MinThreshold)
+	}
+	if c.Evaluate < EvaluateNever || c.Evaluate > EvaluateAny {
+		return fmt.Errorf("%w: Evaluate = %d", ErrConfig, c.Evaluate)
 	}
 	for id, k := range c.PeerKeys {
 		if len(k) != ed25519.PublicKeySize {

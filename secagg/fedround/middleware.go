@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding"
 	"errors"
 	"fmt"
@@ -32,8 +34,10 @@ type ClientState struct {
 	started bool
 	round   int
 	roundID [32]byte
-	c       *secagg.Client
-	input   []uint64
+	c         *secagg.Client
+	input     []uint64
+	malicious bool
+	global    *[32]byte // paramsDigest of the last round's global parameters
 }
 
 // Round reports the round the state is in and whether a round has started.
@@ -89,14 +93,95 @@ func (h *handler) Handle(ctx context.Context, m *fl.Message) (*fl.Message, error
 	switch m.Type {
 	case TypeTrain:
 		return h.train(ctx, m)
-	case TypeShareKeys, TypeMaskedInput, TypeConsistency, TypeUnmask:
+	case TypeShareKeys, TypeSeed, TypeMaskedInput, TypeConsistency, TypeUnmask:
 		return h.protocol(m)
 	case fl.TypeTrain:
 		if !h.cfg.AllowPlainTrain {
 			return nil, ErrPlainTrain
 		}
+	case fl.TypeEvaluate:
+		if err := h.checkEvaluate(m); err != nil {
+			return nil, err
+		}
 	}
 	return h.next.Handle(ctx, m)
+}
+
+// checkEvaluate applies the client's evaluation policy.
+func (h *handler) checkEvaluate(m *fl.Message) error {
+	switch h.cfg.Evaluate {
+	case EvaluateAny:
+		return nil
+	case EvaluateRoundParams:
+		st := h.st
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.started && st.global != nil && paramsDigest(m.Params) == *st.global {
+			return nil
+		}
+		return fmt.Errorf("%w: evaluation at parameters other than those of the last round trained", ErrPolicy)
+	}
+	return fmt.Errorf("%w: evaluation requests are refused (see ClientConfig.Evaluate)", ErrPolicy)
+}
+
+// paramsDigest is SHA-256 of the float64 bits of params (little-endian).
+func paramsDigest(params []float64) [32]byte {
+	h := sha256.New()
+	var b [8]byte
+	for _, v := range params {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		h.Write(b[:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// checkSetup applies the client's policy to a round's setup.
+func (h *handler) checkSetup(s *Setup) error {
+	p := &s.Params
+	if p.N < h.cfg.minClients() {
+		return fmt.Errorf("%w: %d clients, the client's minimum is %d", ErrPolicy, p.N, h.cfg.minClients())
+	}
+	if p.Threshold < h.cfg.minThreshold() {
+		return fmt.Errorf("%w: threshold %d, the client's minimum is %d", ErrPolicy, p.Threshold, h.cfg.minThreshold())
+	}
+	if h.cfg.Identity != nil && !p.Malicious {
+		return fmt.Errorf("%w: a client with an identity takes part only in malicious mode", ErrPolicy)
+	}
+	if p.Malicious {
+		seen := make(map[string]bool, len(s.Names))
+		for _, name := range s.Names {
+			if seen[name] {
+				return fmt.Errorf("%w: participant %q listed twice", ErrPolicy, name)
+			}
+			seen[name] = true
+			if _, ok := h.cfg.PeerKeys[name]; !ok {
+				return fmt.Errorf("%w: participant %q is not in the PKI", ErrPolicy, name)
+			}
+		}
+	}
+	return nil
+}
+
+// filterMetrics returns the metrics the policy lets the client send.
+func (h *handler) filterMetrics(m fl.Metrics, weighted bool) fl.Metrics {
+	allow := h.cfg.Metrics
+	if allow == nil {
+		allow = []string{fl.KeyLoss, fl.KeyTrainSeconds}
+	}
+	var out fl.Metrics
+	for _, k := range allow {
+		v, ok := m[k]
+		if !ok || (weighted && k == fl.KeyExamples) {
+			continue
+		}
+		if out == nil {
+			out = fl.Metrics{}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func (h *handler) rand() io.Reader {
@@ -114,6 +199,9 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	}
 	var s Setup
 	if err := s.UnmarshalBinary(m.Payload); err != nil {
+		return nil, err
+	}
+	if err := h.checkSetup(&s); err != nil {
 		return nil, err
 	}
 	p := s.Params
@@ -155,10 +243,14 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 			return nil, fmt.Errorf("%w: round %d, the client is in round %d", ErrRound, m.Round, st.round)
 		case m.Round == st.round && rid == st.roundID:
 			return nil, fmt.Errorf("%w: round %d opened twice with the same parameters (replay)", ErrRound, m.Round)
+		case m.Round == st.round:
+			return nil, fmt.Errorf("%w: round %d reopened with other parameters (a second masked input of the same update would be differenced)", ErrRound, m.Round)
 		}
 	}
 	st.drop()
 	st.started, st.round, st.roundID = true, m.Round, rid
+	g := paramsDigest(m.Params)
+	st.global = &g
 
 	reply, err := h.next.Handle(ctx, &fl.Message{Type: fl.TypeTrain, Round: m.Round, Params: m.Params, Config: m.Config})
 	if err != nil {
@@ -202,8 +294,8 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	if err != nil {
 		return nil, err
 	}
-	st.c, st.input = c, input
-	return &fl.Message{Type: TypeAdvertise, Round: m.Round, Payload: data, Metrics: reply.Metrics}, nil
+	st.c, st.input, st.malicious = c, input, p.Malicious
+	return &fl.Message{Type: TypeAdvertise, Round: m.Round, Payload: data, Metrics: h.filterMetrics(reply.Metrics, s.WeightCap > 0)}, nil
 }
 
 // weighted returns the input of a client with capped weights: w·Δ with Δ
@@ -246,8 +338,20 @@ func (h *handler) protocol(m *fl.Message) (*fl.Message, error) {
 		if err := unmarshal(&kb, m.Payload); err != nil {
 			return nil, err
 		}
+		if st.malicious {
+			outType = TypeReveal
+			out, err = nilIfErr(c.RevealSeed(&kb))
+		} else {
+			outType = TypeShares
+			out, err = nilIfErr(c.ShareKeys(&kb))
+		}
+	case TypeSeed:
+		var rb secagg.RevealsBroadcast
+		if err := unmarshal(&rb, m.Payload); err != nil {
+			return nil, err
+		}
 		outType = TypeShares
-		out, err = nilIfErr(c.ShareKeys(&kb))
+		out, err = nilIfErr(c.ShareKeysRevealed(&rb))
 	case TypeMaskedInput:
 		var sb secagg.SharesBroadcast
 		if err := unmarshal(&sb, m.Payload); err != nil {

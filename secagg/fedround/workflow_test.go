@@ -33,6 +33,10 @@ func tol(bits, n int) float64 { return secagg.QuantStep(testClip, bits, n)*(1+1e
 func TestServerMeanEqualsPlainMean(t *testing.T) {
 	const n, dim = 6, 37
 	h := newHarness(n, 1)
+	for id, c := range h.ccfg { // the clients let the server see their example counts
+		c.Metrics = []string{fl.KeyLoss, fl.KeyExamples, fl.KeyTrainSeconds}
+		h.ccfg[id] = c
+	}
 	w, err := fedround.New(testConfig(0, 0))
 	if err != nil {
 		t.Fatal(err)
