@@ -409,11 +409,11 @@ func TestGraphSeedCannotBeGround(t *testing.T) {
 	}
 
 	// Malicious: cheating at the reveal step is refused.
-	srv, cs := revealRound(t, p, 1, corrupt, func(kb *KeysBroadcast, id uint32) [32]byte { return [32]byte{0xEE} })
+	srv, _ := revealRound(t, p, 1, corrupt, func(kb *KeysBroadcast, id uint32) [32]byte { return [32]byte{0xEE} })
 	if _, err := srv.Reveals(); !errors.Is(err, ErrIncomplete) {
 		t.Fatalf("Reveals without the corrupt shares: %v, want ErrIncomplete", err)
 	}
-	srv, cs = revealRound(t, p, 2, corrupt, nil)
+	srv, cs := revealRound(t, p, 2, corrupt, nil)
 	rb, err := srv.Reveals()
 	if err != nil {
 		t.Fatal(err)

@@ -6,8 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -30,10 +30,10 @@ import (
 // ([TypeTrain]) drops whatever the previous round left; secrets are drawn
 // afresh for every round and never reused.
 type ClientState struct {
-	mu      sync.Mutex
-	started bool
-	round   int
-	roundID [32]byte
+	mu        sync.Mutex
+	started   bool
+	round     int
+	roundID   [32]byte
 	c         *secagg.Client
 	input     []uint64
 	malicious bool
