@@ -3,6 +3,7 @@ package secagg
 import (
 	"crypto/ecdh"
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"math"
 	"os"
@@ -456,4 +457,55 @@ func TestGraphSeedCannotBeGround(t *testing.T) {
 		t.Fatalf("the server's client is next to the target in %.3f of rounds, want %.3f ± %.3f", got, want, 4*sd)
 	}
 	t.Logf("adjacent in %d of %d rounds (uniform: %.3f)", hits, rounds, want)
+}
+
+// TestLowOrderKeys: a client advertising a low-order X25519 key (X25519
+// with it gives the all-zero secret whatever the other key) is refused by
+// the server; a server that relays one anyway makes the client treat that
+// neighbour as not advertised (no box for it, no mask with it) instead of
+// aborting, so one bad key cannot knock out its honest neighbours.
+func TestLowOrderKeys(t *testing.T) {
+	var order8 [32]byte // a point of order 8 (libsodium's blocklist)
+	b, _ := hex.DecodeString("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
+	copy(order8[:], b)
+	for _, k := range [][32]byte{{}, {1}, order8} {
+		if !lowOrder(k) {
+			t.Errorf("%x not detected as low order", k)
+		}
+	}
+	p := Params{N: 5, Threshold: 3, Bits: 32, Dim: 4}
+	f := newFixture(t, p, true)
+	var msgs []*AdvertiseMsg
+	for _, c := range f.clients {
+		m, err := c.AdvertiseKeys()
+		f.must(err)
+		if lowOrder(m.CKey) || lowOrder(m.SKey) {
+			t.Fatal("an honest key is low order")
+		}
+		msgs = append(msgs, m)
+	}
+	bad := *msgs[4]
+	bad.SKey = order8
+	wantClientErr(t, f.srv.HandleAdvertise(&bad), 5, ErrDecode)
+	bad = *msgs[4]
+	bad.CKey = [32]byte{}
+	wantClientErr(t, f.srv.HandleAdvertise(&bad), 5, ErrDecode)
+	// A server that relays client 5's low-order key to client 1.
+	kb := &KeysBroadcast{Round: p.RoundID()}
+	for _, m := range msgs {
+		kb.Keys = append(kb.Keys, *m)
+	}
+	kb.Keys[4].SKey = order8
+	sm, err := f.clients[0].ShareKeys(kb)
+	if err != nil {
+		t.Fatalf("client 1 aborted on a neighbour's low-order key: %v", err)
+	}
+	for _, bx := range sm.Boxes {
+		if bx.Peer == 5 {
+			t.Fatal("client 1 sent a box to the client with a low-order key")
+		}
+	}
+	if len(sm.Boxes) != 3 {
+		t.Fatalf("%d boxes, want 3", len(sm.Boxes))
+	}
 }

@@ -409,6 +409,38 @@ func TestQuantize(t *testing.T) {
 	if _, err := Dequantize(make([]float64, 1), []uint64{0}, 1, 8, 2, 3); !errors.Is(err, ErrRange) {
 		t.Errorf("count > n: %v", err)
 	}
+	// Degenerate clips: the 1e-300 (the scale L/2c overflows) and
+	// MaxFloat64 (2c overflows), and the edges of the accepted range.
+	for _, c := range []struct {
+		clip   float64
+		bits   int
+		n      int
+		wantOK bool
+	}{
+		{1e-300, 32, 10, false}, {math.MaxFloat64, 32, 10, false}, {math.MaxFloat64 / 4, 8, 1, true}, {math.MaxFloat64 / 2, 8, 1, false},
+		{math.MaxFloat64 / 4, 8, 3, false}, {0x1p-1022 * float64(QuantLevels(16, 2)) / 2, 16, 2, true},
+		{0x1p-1023 * float64(QuantLevels(16, 2)) / 2, 16, 2, false}, {math.SmallestNonzeroFloat64, 8, 1, false},
+	} {
+		q, qerr := Quantize(make([]uint64, 2), []float64{c.clip, -c.clip}, c.clip, c.bits, c.n, rng)
+		d, derr := Dequantize(make([]float64, 2), []uint64{QuantLevels(c.bits, c.n) * uint64(c.n), 0}, c.clip, c.bits, c.n, c.n)
+		if !c.wantOK {
+			if !errors.Is(qerr, ErrRange) || !errors.Is(derr, ErrRange) || !math.IsNaN(QuantStep(c.clip, c.bits, c.n)) {
+				t.Errorf("clip %v, %d bits, n %d: Quantize %v, Dequantize %v, want ErrRange", c.clip, c.bits, c.n, qerr, derr)
+			}
+			continue
+		}
+		if qerr != nil || derr != nil {
+			t.Fatalf("clip %v, %d bits, n %d: %v %v", c.clip, c.bits, c.n, qerr, derr)
+		}
+		for _, x := range d {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				t.Errorf("clip %v: decoded %v", c.clip, d)
+			}
+		}
+		if q[0] != QuantLevels(c.bits, c.n) || q[1] != 0 {
+			t.Errorf("clip %v: ±clip encoded as %v", c.clip, q)
+		}
+	}
 }
 
 // TestLanes checks the two-lane (SWAR) arithmetic against per-lane

@@ -392,6 +392,33 @@ func TestFeldmanCatchesBadShares(t *testing.T) {
 			t.Fatalf("sum %v, want %v", got, want)
 		}
 	})
+	t.Run("server names the holder of a bad share", func(t *testing.T) {
+		// Clients 1, 2 and 4 answer (exactly t); client 4 reveals a
+		// wrong share of b_2. The dealer is honest: the holder is named.
+		f := newFixture(t, p, false)
+		f.advertise()
+		f.share()
+		f.mask()
+		req, err := f.srv.UnmaskRequest()
+		f.must(err)
+		for _, id := range []uint32{1, 2, 4} {
+			um, err := f.clients[id-1].Unmask(req)
+			f.must(err)
+			if id == 4 {
+				for i := range um.Shares {
+					if um.Shares[i].Of == 2 {
+						var y edwards25519.Scalar
+						_, _ = y.SetCanonicalBytes(um.Shares[i].Value[:])
+						y.Add(&y, scalarFromUint(1))
+						copy(um.Shares[i].Value[:], y.Bytes())
+					}
+				}
+			}
+			f.must(f.srv.HandleUnmask(um))
+		}
+		_, err = f.srv.Result()
+		wantClientErr(t, err, 4, ErrBadShare)
+	})
 	t.Run("server names bad dealer", func(t *testing.T) {
 		f := newFixture(t, p, true)
 		corrupt(f, 3, 1, 2, 3, 4, 5)

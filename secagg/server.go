@@ -544,7 +544,10 @@ func (s *Server) HandleUnmask(m *UnmaskMsg) error {
 // regenerates the masks on Workers goroutines and removes them. It fails
 // with [ErrBelowThreshold] when fewer than t clients answered or some
 // secret has fewer than t shares (a *ClientError names that client), and
-// with [ErrBadShare] when a dealer's shares cannot be repaired. The result
+// with [ErrBadShare] when a dealer's shares cannot be repaired: the
+// *ClientError names the holder that revealed a share failing the
+// Feldman check when most of that secret's shares pass it, else the
+// dealer. The result
 // is cached: later calls return a copy of it.
 func (s *Server) Result() ([]uint64, error) {
 	if s.phase == serverDone {
@@ -781,12 +784,22 @@ func (s *Server) reconstruct(u uint32, shares []Share, commits []Commitment, lc 
 		return nil, clientErr(u, ErrBadShare, "commitments: %v", err)
 	}
 	good := sorted[:0]
+	var bad []uint32 // holders whose revealed share fails
 	for _, sh := range sorted {
 		if VerifyShareVarTime(sh.X, &sh.Y, commits) {
 			good = append(good, sh)
+		} else {
+			bad = append(bad, sh.X)
 		}
 	}
 	if len(good) < s.t {
+		// Shares that the dealer's commitments accept are what an honest
+		// dealer gave: when most shares pass, the holders of the others
+		// revealed bad shares; when most fail, the dealer dealt them.
+		if len(bad) > 0 && len(bad) < len(good) {
+			return nil, clientErr(bad[0], ErrBadShare, "revealed a share of client %d's secret that fails the Feldman check (holders %v; %d of %d shares pass, threshold %d)",
+				u, bad, len(good), len(shares), s.t)
+		}
 		return nil, clientErr(u, ErrBadShare, "%d of %d shares pass the Feldman check, threshold %d", len(good), len(shares), s.t)
 	}
 	for i := range xs {

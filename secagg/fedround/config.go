@@ -263,6 +263,9 @@ func (c *Config) RoundParams(n, dim int) (secagg.Params, error) {
 	if secagg.QuantLevels(p.Bits, n) == 0 {
 		return p, fmt.Errorf("%w: %d bits cannot hold the sum of %d values", secagg.ErrRange, p.Bits, n)
 	}
+	if math.IsNaN(secagg.QuantStep(c.Clip, p.Bits, n)) {
+		return p, fmt.Errorf("%w: Clip = %v is degenerate for %d clients of %d bits (see secagg.Quantize)", secagg.ErrRange, c.Clip, n, p.Bits)
+	}
 	return p, nil
 }
 
