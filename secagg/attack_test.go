@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
-	"os"
 	"slices"
 	"testing"
 )
@@ -194,11 +193,14 @@ func TestSplitSurvivorListSparse(t *testing.T) {
 	const target = 5
 	nb := g.neighbors(nil, target)
 	split := 2*p.Threshold - p.Neighbors - 2
-	maxC := split
-	if os.Getenv("CI") == "true" {
-		maxC = p.Neighbors
+	counts := []int{0, split} // with CI=true: every count up to k
+	if longTests {
+		counts = counts[:0]
+		for c := 0; c <= p.Neighbors; c++ {
+			counts = append(counts, c)
+		}
 	}
-	for c := 0; c <= maxC; c++ {
+	for _, c := range counts {
 		corrupt := nb[:c]
 		holders := append(slices.Clone(nb[c:]), target)
 		slices.Sort(holders)
@@ -298,16 +300,25 @@ func TestChooseMaliciousParams(t *testing.T) {
 		if th < k && float64(c.n)*naiveHyperTail(c.n-1, nd, k, k-th) <= math.Exp2(-20) {
 			t.Errorf("%+v: t=%d+1 also meets correctness", c, th)
 		}
+		// At k-2: the security bound falls and the correctness bound rises
+		// with t, so no t works iff at the largest t meeting correctness
+		// (found in log space, confirmed exactly) security fails.
 		if kk := k - 2; kk >= 4 && k < c.n-1 {
+			corr := func(tt int) float64 { return float64(c.n) * naiveHyperTail(c.n-1, nd, kk, kk-tt+1) }
 			tmax := 0
 			for tt := kk; tt >= kk/2+2; tt-- {
-				if float64(c.n)*naiveHyperTail(c.n-1, nd, kk, kk-tt+1) <= math.Exp2(-20) {
+				if math.Log2(float64(c.n))+log2HyperTail(c.n-1, nd, kk, kk-tt+1) <= -20 {
 					tmax = tt
 					break
 				}
 			}
-			if tmax > 0 && exactMaliciousBound(c.n, nc, kk, tmax) <= math.Exp2(-40) {
-				t.Errorf("%+v: k=%d, t=%d would do", c, kk, tmax)
+			if tmax > 0 {
+				if corr(tmax) > math.Exp2(-20) || (tmax < kk && corr(tmax+1) <= math.Exp2(-20)) {
+					t.Fatalf("%+v: k=%d: the log-space and exact correctness bounds disagree at t=%d", c, kk, tmax)
+				}
+				if exactMaliciousBound(c.n, nc, kk, tmax) <= math.Exp2(-40) {
+					t.Errorf("%+v: k=%d, t=%d would do", c, kk, tmax)
+				}
 			}
 		}
 		semiK, semiT, _ := ChooseParams(c.n, c.corr, c.drop, 40, 20)
@@ -435,7 +446,7 @@ func TestGraphSeedCannotBeGround(t *testing.T) {
 
 	// Over many rounds the adjacency rate is that of a uniform graph.
 	rounds := 60
-	if os.Getenv("CI") == "true" {
+	if longTests {
 		rounds = 1000
 	}
 	hits := 0

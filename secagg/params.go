@@ -283,20 +283,34 @@ func ChooseMaliciousParams(n int, corrupt, dropout, secBits, corrBits float64) (
 		return 0, 0, err
 	}
 	log2n := math.Log2(float64(n))
+	// For one k the security bound falls and the correctness bound rises
+	// with t, so two binary searches find the range of good thresholds.
 	try := func(k int) (int, bool) {
-		best := 0
 		lo := k/2 + 2
 		if k == n-1 {
 			lo = (n + 2) / 2 // 2t ≥ n+1
 		}
-		for t := lo; t <= k; t++ {
-			sec := log2MaliciousBound(n, nc, k, t)
-			cor := log2n + log2HyperTail(n-1, nd, k, k-t+1)
-			if sec <= -secBits && cor <= -corrBits {
-				best = t
+		if lo > k {
+			return 0, false
+		}
+		// Largest t in [lo, k] that meets correctness.
+		corOK := func(t int) bool { return log2n+log2HyperTail(n-1, nd, k, k-t+1) <= -corrBits }
+		if !corOK(lo) {
+			return 0, false
+		}
+		a, b := lo, k // corOK(a) holds
+		for a < b {
+			m := (a + b + 1) / 2
+			if corOK(m) {
+				a = m
+			} else {
+				b = m - 1
 			}
 		}
-		return best, best > 0
+		if log2MaliciousBound(n, nc, k, a) > -secBits {
+			return 0, false
+		}
+		return a, true
 	}
 	for k := 4; k <= n-2; k += 2 {
 		if t, ok := try(k); ok {

@@ -63,10 +63,28 @@ func TestParamsValidate(t *testing.T) {
 // naiveHyperTail computes P[X ≥ x] for a hypergeometric law exactly with
 // big rationals.
 func naiveHyperTail(pop, succ, draws, x int) float64 {
+	lo, hi := max(x, 0), min(succ, draws)
+	if lo > hi {
+		return 0
+	}
+	// Σ_i C(succ,i)·C(pop-succ,draws-i), exactly: the first term from
+	// big.Int binomials, the next ones by the exact ratio
+	// term(i+1)/term(i) = (succ-i)(draws-i) / ((i+1)(pop-succ-draws+i+1)).
 	num := new(big.Int)
-	for i := max(x, 0); i <= min(succ, draws); i++ {
-		term := new(big.Int).Binomial(int64(succ), int64(i))
-		term.Mul(term, new(big.Int).Binomial(int64(pop-succ), int64(draws-i)))
+	term := new(big.Int).Binomial(int64(succ), int64(lo))
+	term.Mul(term, new(big.Int).Binomial(int64(pop-succ), int64(draws-lo)))
+	tmp := new(big.Int)
+	for i := lo; i <= hi; i++ {
+		if i > lo {
+			d := int64(pop - succ - draws + i)
+			if d <= 0 { // C(pop-succ, draws-i) was 0 so far: start afresh
+				term.Binomial(int64(succ), int64(i))
+				term.Mul(term, tmp.Binomial(int64(pop-succ), int64(draws-i)))
+			} else {
+				term.Mul(term, tmp.SetInt64(int64((succ-i+1)*(draws-i+1))))
+				term.Quo(term, tmp.SetInt64(int64(i)*d))
+			}
+		}
 		num.Add(num, term)
 	}
 	r := new(big.Rat).SetFrac(num, new(big.Int).Binomial(int64(pop), int64(draws)))
