@@ -149,3 +149,28 @@ func TestPolicyMetrics(t *testing.T) {
 		t.Errorf("default policy sent the examples metric: %v", r.Metrics)
 	}
 }
+
+// In malicious mode the graph seed needs the share of every client that
+// advertised keys: a client failing at the reveal step (the answer to
+// secagg/share-keys) stops the round with secagg.ErrIncomplete, since
+// leaving it out would let the server choose among seeds; a failure at
+// secagg/seed (after the reveal) only drops that client.
+func TestMaliciousRevealStep(t *testing.T) {
+	const n, dim = 10, 5
+	h := newHarness(n, 35)
+	cfg := testConfig(5, 6)
+	cfg.Malicious, cfg.PeerKeys = true, h.identities()
+	h.fail(fedround.TypeShareKeys, h.ids[3])
+	_, _, st, err := runRound(t, h, cfg, 1, dim)
+	if !errors.Is(err, secagg.ErrIncomplete) || st.Failures[fedround.TypeShareKeys] != 1 {
+		t.Fatalf("a missing reveal: err %v, failures %v; want ErrIncomplete", err, st.Failures)
+	}
+	h = newHarness(n, 36)
+	cfg.PeerKeys = h.identities()
+	h.fail(fedround.TypeSeed, h.ids[3])
+	got, acc, st, err := runRound(t, h, cfg, 1, dim)
+	if err != nil || acc != n-1 || st.Failures[fedround.TypeSeed] != 1 {
+		t.Fatalf("a failure after the reveal: accepted %d, failures %v, err %v", acc, st.Failures, err)
+	}
+	assertClose(t, got, wantMean(indices(n, 3), dim, testClip), tol(32, n))
+}
