@@ -20,7 +20,13 @@ import (
 // reports whether the server recovered the target's input exactly.
 func splitAttack(t *testing.T, p Params, target uint32, corrupt []uint32, inL1 func(id uint32) bool) bool {
 	t.Helper()
-	f := newFixture(t, p, true)
+	return splitAttackOn(t, newFixture(t, p, true), target, corrupt, inL1)
+}
+
+// splitAttackOn is splitAttack on a prepared fixture.
+func splitAttackOn(t *testing.T, f *fixture, target uint32, corrupt []uint32, inL1 func(id uint32) bool) bool {
+	t.Helper()
+	p := f.p
 	f.advertise()
 	f.share()
 	f.mask()
@@ -143,6 +149,17 @@ func TestSplitSurvivorListComplete(t *testing.T) {
 	old := Params{N: 6, Threshold: 3, Bits: 64, Dim: 3, Malicious: true}
 	if err := old.Validate(); !errors.Is(err, ErrParams) {
 		t.Fatalf("N=6, t=3 malicious: Validate = %v, want ErrParams", err)
+	}
+	// The issue's attack, on parameters forced past Validate (t = 3 dealt
+	// and checked everywhere): with no corrupt client at all, the split
+	// lists give the server both secrets of client 1.
+	f := newFixture(t, Params{N: 6, Threshold: 4, Bits: 64, Dim: 3, Malicious: true}, true)
+	f.p.Threshold, f.srv.t, f.srv.p.Threshold = 3, 3, 3
+	for _, c := range f.clients {
+		c.t, c.p.Threshold = 3, 3
+	}
+	if !splitAttackOn(t, f, 1, nil, func(id uint32) bool { return id <= 3 }) {
+		t.Fatal("the split-list attack failed on N=6, t=3: the harness cannot demonstrate the issue")
 	}
 	for _, c := range []struct {
 		n, t, corrupt int
