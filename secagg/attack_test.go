@@ -3,6 +3,7 @@ package secagg
 import (
 	"crypto/ecdh"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -535,5 +536,38 @@ func TestLowOrderKeys(t *testing.T) {
 	}
 	if len(sm.Boxes) != 3 {
 		t.Fatalf("%d boxes, want 3", len(sm.Boxes))
+	}
+}
+
+// TestSeedDerivations recomputes SeedCommit and GraphSeed from their
+// documented definitions with SHA-256 directly.
+func TestSeedDerivations(t *testing.T) {
+	rid := [32]byte{1, 2, 3}
+	session := [32]byte{9, 8, 7}
+	r1, r2 := [32]byte{0xAA}, [32]byte{0xBB}
+	commit := func(id byte, r [32]byte) [32]byte {
+		b := append([]byte("fedgo/secagg/v1 graph commit"), rid[:]...)
+		b = append(b, 0, 0, 0, id)
+		return sha256.Sum256(append(b, r[:]...))
+	}
+	if got, want := SeedCommit(rid, 7, r1), commit(7, r1); got != want {
+		t.Fatalf("SeedCommit = %x, want %x", got, want)
+	}
+	keys := []AdvertiseMsg{{PublicKeys: PublicKeys{Client: 3}, Commit: commit(3, r1)}, {PublicKeys: PublicKeys{Client: 5}, Commit: commit(5, r2)}}
+	reveals := []RevealMsg{{Client: 3, Reveal: r1}, {Client: 5, Reveal: r2}}
+	b := append([]byte("fedgo/secagg/v1 graph seed"), session[:]...)
+	b = append(b, 0, 0, 0, 2)
+	for i, id := range []byte{3, 5} {
+		b = append(b, 0, 0, 0, id)
+		b = append(b, keys[i].Commit[:]...)
+		b = append(b, reveals[i].Reveal[:]...)
+	}
+	if got, want := GraphSeed(session, keys, reveals), sha256.Sum256(b); got != want {
+		t.Fatalf("GraphSeed = %x, want %x", got, want)
+	}
+	// Every share moves the seed.
+	reveals[1].Reveal[31] ^= 1
+	if GraphSeed(session, keys, reveals) == sha256.Sum256(b) {
+		t.Fatal("the seed ignores a client's share")
 	}
 }

@@ -38,13 +38,17 @@ type Params struct {
 	Dim int
 	// Malicious selects the malicious-server variant: advertised keys and
 	// the survivor list are signed with ed25519 and checked by every client
-	// (the ConsistencyCheck round).
+	// (the ConsistencyCheck round), the SecAgg+ graph seed is drawn by
+	// commit–reveal among the clients (the RevealSeed step), and Validate
+	// applies the thresholds of [Params.Tolerance].
 	Malicious bool
 	// Round is a round counter; it only separates sessions.
 	Round uint64
-	// Seed is the round's public randomness; it fixes the SecAgg+ graph.
-	// It must be unpredictable to the clients before they are corrupted
-	// (for example drawn by the server with crypto/rand after sampling).
+	// Seed is the round's public randomness; in semi-honest mode it fixes
+	// the SecAgg+ graph, and must be unpredictable to the clients before
+	// they are corrupted (for example drawn by the server with crypto/rand
+	// after sampling). In malicious mode the graph comes from [GraphSeed]
+	// instead, and Seed only enters the round id.
 	Seed [32]byte
 }
 
