@@ -192,7 +192,7 @@ func (s *Server) Keys() (*KeysBroadcast, error) {
 	}
 	s.session = SessionID(s.roundID, pubs)
 	if s.p.Malicious {
-		s.kbKeys = kb.Keys
+		s.kbKeys = slices.Clone(kb.Keys)
 		s.reveals = make(map[uint32][32]byte, len(ids))
 		s.phase = serverReveal
 		return kb, nil

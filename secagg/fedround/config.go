@@ -51,8 +51,9 @@ const (
 	// EvaluateNever refuses every fl.TypeEvaluate request (the default).
 	EvaluateNever EvaluatePolicy = iota
 	// EvaluateRoundParams answers only at the global parameters of the
-	// last round the client trained in (which the server cannot choose
-	// more than once per round, rounds being strictly increasing).
+	// last round the client trained in. The server still chooses those
+	// parameters, but only once per round it opens (rounds strictly
+	// increase), so the oracle costs it a round per point.
 	EvaluateRoundParams
 	// EvaluateAny answers every evaluation request (trusting the server).
 	EvaluateAny

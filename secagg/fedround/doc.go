@@ -52,7 +52,8 @@
 // [ErrRound]. Evaluation requests are refused by default: evaluating at
 // parameters of the server's choice is an oracle on the client's data (a
 // handful of evaluations recover a training step); [EvaluateRoundParams]
-// answers only at the global parameters of the client's last round.
+// answers only at the global parameters of the client's last round, so
+// each evaluation point costs the server a round it opens.
 // Plain fl.TypeTrain requests are refused unless AllowPlainTrain. Each
 // refusal is tested by a test that mounts the attack (policy_test.go).
 //
