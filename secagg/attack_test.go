@@ -571,3 +571,121 @@ func TestSeedDerivations(t *testing.T) {
 		t.Fatal("the seed ignores a client's share")
 	}
 }
+
+// TestCutCycle mounts the cut attack on SecAgg+ (N = 20, k = 4): the
+// server declares two runs of k/2 consecutive clients dropped, which
+// splits the honest survivors into two components A and B, keeps both on
+// one survivor list (so every holder-signature check can pass), and tries
+// to remove the masks of A alone, learning Σ_A besides Σ_B. With t = 3
+// (2t > k, the rule before this issue, forced past Validate) it learns
+// Σ_A exactly; with t = k/2 + 2 = 4 (what Validate now requires) the first
+// client of A has only 1 + k/2 holders on the list, and the server gets
+// neither its self mask nor Σ_A.
+func TestCutCycle(t *testing.T) {
+	for _, th := range []int{3, 4} {
+		p := Params{N: 20, Threshold: 4, Neighbors: 4, Bits: 64, Dim: 3, Malicious: true, Seed: [32]byte{8}}
+		f := newFixture(t, p, true)
+		if th != 4 {
+			f.p.Threshold, f.srv.t, f.srv.p.Threshold = th, th, th
+			for _, c := range f.clients {
+				c.t, c.p.Threshold = th, th
+			}
+		}
+		f.advertise()
+		f.share()
+		perm := f.srv.g.perm // perm[position] = id
+		const m = 6          // A = positions 0..m-1, cut = m, m+1 and N-2, N-1
+		var a, cut []uint32
+		for pos := range p.N {
+			switch {
+			case pos < m:
+				a = append(a, perm[pos])
+			case pos == m || pos == m+1 || pos >= p.N-2:
+				cut = append(cut, perm[pos])
+			}
+		}
+		f.mask(cut...)
+		sv, err := f.srv.Survivors()
+		f.must(err)
+		for _, id := range sv.Survivors {
+			s, err := f.clients[id-1].ConsistencyCheck(sv)
+			f.must(err)
+			f.must(f.srv.HandleSignature(s))
+		}
+		req, err := f.srv.UnmaskRequest()
+		f.must(err)
+		bs := map[uint32][]Share{}
+		ss := map[uint32][]Share{}
+		for _, id := range req.Survivors {
+			um, err := f.clients[id-1].Unmask(req)
+			if err != nil {
+				continue // refused: the holder-signature check
+			}
+			for _, r := range um.Shares {
+				var sh Share
+				sh.X = id
+				if _, err := sh.Y.SetCanonicalBytes(r.Value[:]); err != nil {
+					t.Fatal(err)
+				}
+				if r.Kind == KindSelf {
+					bs[r.Of] = append(bs[r.Of], sh)
+				} else {
+					ss[r.Of] = append(ss[r.Of], sh)
+				}
+			}
+		}
+		got, ok := partialSum(t, f, a, bs, ss)
+		want := f.sum(a...)
+		if th == 3 && (!ok || !slices.Equal(got, want)) {
+			t.Errorf("t=3: the cut attack failed (ok=%v): the test cannot demonstrate the rule", ok)
+		}
+		if th == 4 && ok {
+			t.Errorf("t=4: the server learnt the partial sum of %v: %v (want %v)", a, got, want)
+		}
+		t.Logf("t=%d: partial sum of %d clients recovered: %v", th, len(a), ok && slices.Equal(got, want))
+	}
+}
+
+// partialSum removes, from the sum of the masked inputs of a, the self
+// masks of a and the pairwise masks between a and dropped clients, using
+// the revealed shares; ok is false when some secret has fewer than t
+// shares.
+func partialSum(t *testing.T, f *fixture, a []uint32, bs, ss map[uint32][]Share) ([]uint64, bool) {
+	t.Helper()
+	th := f.p.Threshold
+	session := f.srv.Session()
+	acc := make([]uint64, f.p.Dim)
+	g := newMaskGen()
+	for _, m := range f.masked {
+		if slices.Contains(a, m.Client) {
+			unpackAdd(acc, m.Data, 64)
+		}
+	}
+	for _, u := range a {
+		if len(bs[u]) < th {
+			return nil, false
+		}
+		b, err := Combine(bs[u][:th], th)
+		f.must(err)
+		g.add(acc, SelfSeed(b.Bytes(), session, u), 64, true)
+		for _, v := range f.clients[u-1].senders {
+			if slices.Contains(a, v) {
+				continue // cancels within a
+			}
+			if len(ss[v]) < th {
+				return nil, false
+			}
+			s, err := Combine(ss[v][:th], th)
+			f.must(err)
+			priv, err := ecdh.X25519().NewPrivateKey(s.Bytes())
+			f.must(err)
+			k := f.kb.Keys[u-1].SKey
+			pub, err := ecdh.X25519().NewPublicKey(k[:])
+			f.must(err)
+			shared, err := priv.ECDH(pub)
+			f.must(err)
+			g.add(acc, PairwiseSeed(shared, session, u, v), 64, u < v)
+		}
+	}
+	return acc, true
+}

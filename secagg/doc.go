@@ -137,7 +137,8 @@
 //     clients dropped to isolate a component; the first client after the
 //     cut has at most 1 + k/2 + c' holders able to reveal its self mask,
 //     so t ≥ k/2 + 2 + c' keeps the component's sum masked;
-//     ChooseMaliciousParams bounds 2n·P[c' ≥ t-k/2-1] ([Params.Tolerance]).
+//     ChooseMaliciousParams bounds 2n·P[c' ≥ t-k/2-1] ([Params.Tolerance];
+//     TestCutCycle: with t = k/2 + 1 the server learns a component's sum).
 //   - An unbiased graph: the seed is drawn by commit–reveal among all
 //     clients of the keys broadcast; a share that does not open its
 //     commitment, or a missing one, stops the round ([ErrIncomplete]), so
