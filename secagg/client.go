@@ -84,8 +84,9 @@ const (
 // that takes the server's messages and returns its own. It does no I/O;
 // ShareKeys and MaskedInput spread their work over up to
 // ClientConfig.Workers goroutines and wait for them before returning, so
-// no goroutine outlives a call. Call, in order: AdvertiseKeys, ShareKeys,
-// MaskedInput, ConsistencyCheck (malicious mode only), Unmask.
+// no goroutine outlives a call. Call, in order: AdvertiseKeys, ShareKeys
+// (in malicious mode RevealSeed then ShareKeysRevealed), MaskedInput,
+// ConsistencyCheck (malicious mode only), Unmask.
 //
 // A message for another step or session returns an error wrapping
 // [ErrPhase] or [ErrSession] and leaves the client unchanged; any other

@@ -57,7 +57,7 @@ const (
 // computes the sum of the survivors' inputs. It does no I/O. Handle...
 // methods accept one client message each and return a *ClientError for a
 // bad one (the round goes on without it); the step transitions (Keys,
-// Shares, Survivors, UnmaskRequest, Result) close a step and fail with
+// Reveals, Shares, Survivors, UnmaskRequest, Result) close a step and fail with
 // [ErrBelowThreshold] when fewer than t clients remain. A Server must not
 // be used from several goroutines at once; Result starts worker
 // goroutines and waits for them before it returns.
