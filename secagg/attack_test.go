@@ -689,3 +689,33 @@ func partialSum(t *testing.T, f *fixture, a []uint32, bs, ss map[uint32][]Share)
 	}
 	return acc, true
 }
+
+// TestLog2Risk: the risk of ChooseMaliciousParams' choice meets its target,
+// and weaker parameters of the same size (which Validate accepts) do not.
+func TestLog2Risk(t *testing.T) {
+	k, th, err := ChooseMaliciousParams(1000, 0.05, 0.1, 40, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Params{N: 1000, Threshold: th, Neighbors: k, Dim: 1, Malicious: true}
+	if r := p.Log2Risk(0.05); r > -40 {
+		t.Errorf("chosen parameters: risk 2^%v", r)
+	}
+	weak := Params{N: 1000, Threshold: 20, Neighbors: 36, Dim: 1, Malicious: true}
+	if weak.Validate() != nil {
+		t.Fatal("k=36, t=20 should be valid")
+	}
+	if r := weak.Log2Risk(0.05); r <= -40 {
+		t.Errorf("k=36, t=20 at 5%% corrupt: risk 2^%v, want above 2^-40", r)
+	}
+	complete := Params{N: 10, Threshold: 7, Dim: 1, Malicious: true}
+	if r := complete.Log2Risk(0.2); !math.IsInf(r, -1) { // 2 corrupt: 2t = 14 > 10 + 2
+		t.Errorf("complete, tolerance met: risk 2^%v, want -Inf", r)
+	}
+	if r := complete.Log2Risk(0.4); r < 0 { // 4 corrupt: 14 ≤ 14
+		t.Errorf("complete, tolerance exceeded: risk 2^%v, want ≥ 0", r)
+	}
+	if r := (Params{N: 10, Threshold: 3, Dim: 1}).Log2Risk(0.1); !math.IsInf(r, 1) {
+		t.Errorf("parameters invalid in malicious mode: risk 2^%v, want +Inf", r)
+	}
+}

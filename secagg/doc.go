@@ -146,9 +146,10 @@
 //     costs it a round of the clients per try: each aborted round adds at
 //     most the 2^-secBits failure probability again
 //     (TestGraphSeedCannotBeGround).
-//   - Downgrades (semi-honest mode, tiny N, names outside the PKI, an
-//     evaluation oracle, reopened rounds) are refused by the client's own
-//     policy in package fedround.
+//   - Downgrades (semi-honest mode, tiny N, parameters whose
+//     [Params.Log2Risk] for the client's assumed corrupt fraction exceeds
+//     its bound, names outside the PKI, an evaluation oracle, reopened
+//     rounds) are refused by the client's own policy in package fedround.
 //
 // Both modes: Feldman commitments let clients (unless
 // ClientConfig.TrustDealers) and the server detect bad shares; a client

@@ -156,6 +156,25 @@ func (p Params) Tolerance() int {
 	}
 }
 
+// Log2Risk returns log2 of the bound of [ChooseMaliciousParams] on the
+// probability that a malicious server colluding with a fraction corrupt
+// of the N clients (⌈corrupt·N⌉ of them) learns more than one connected
+// sum of honest inputs with these parameters: the split-list and
+// cycle-cut events, over a uniformly random graph. It is -Inf when
+// neither can happen, and may exceed 0 (the union bound is then void). A
+// client uses it to refuse parameters a server chose too weak (package
+// fedround). It returns +Inf for parameters that fail Validate in
+// malicious mode or a corrupt fraction outside [0, 1).
+func (p Params) Log2Risk(corrupt float64) float64 {
+	q := p
+	q.Malicious = true
+	if err := q.Validate(); err != nil || !(corrupt >= 0 && corrupt < 1) {
+		return math.Inf(1)
+	}
+	nc := min(int(math.Ceil(corrupt*float64(p.N)-1e-9)), p.N-1)
+	return log2MaliciousBound(p.N, nc, q.degree(), p.Threshold)
+}
+
 // RoundID is SHA-256 of the canonical encoding of p:
 //
 //	"fedgo/secagg/v1 params" || N u32 || t u32 || k u32 || b u8 || d u32 ||

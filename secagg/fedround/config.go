@@ -305,6 +305,15 @@ type ClientConfig struct {
 	// same parameters or others.
 	MinClients   int
 	MinThreshold int
+	// Corrupt is the fraction of a round's clients the client assumes may
+	// collude with the server; 0 means DefaultCorrupt (1/3). In malicious
+	// mode the client refuses parameters whose risk for that fraction,
+	// secagg.Params.Log2Risk, exceeds 2^-SecurityBits: a server cannot
+	// pick a small degree or threshold that Validate accepts but that
+	// exposes clients. TrustParams skips this check (tests, or a host that
+	// vets the parameters itself).
+	Corrupt     float64
+	TrustParams bool
 	// Evaluate says which evaluation requests the client answers;
 	// the zero value refuses them all.
 	Evaluate EvaluatePolicy
@@ -334,6 +343,9 @@ func (c *ClientConfig) minThreshold() int {
 func (c *ClientConfig) Validate() error {
 	if c.Identity != nil && len(c.Identity) != ed25519.PrivateKeySize {
 		return fmt.Errorf("%w: Identity has %d bytes, want %d", ErrConfig, len(c.Identity), ed25519.PrivateKeySize)
+	}
+	if !(c.Corrupt >= 0 && c.Corrupt < 1) {
+		return fmt.Errorf("%w: Corrupt = %v, want a fraction in [0, 1)", ErrConfig, c.Corrupt)
 	}
 	if c.MinClients < 0 || c.MinThreshold < 0 {
 		return fmt.Errorf("%w: MinClients = %d, MinThreshold = %d, want ≥ 0", ErrConfig, c.MinClients, c.MinThreshold)

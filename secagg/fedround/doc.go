@@ -44,9 +44,13 @@
 // [ErrPolicy], a round of fewer than MinClients clients (3 by default) or
 // a threshold below MinThreshold (2), a semi-honest round when it has an
 // Identity (a client with an identity only takes part in malicious mode),
-// and in malicious mode a participant list with a repeated name or a name
-// outside its PKI (so the server can play only the clients whose keys it
-// holds). Round numbers strictly increase: an older round, a replay, or
+// and in malicious mode parameters whose secagg.Params.Log2Risk for the
+// client's assumed corrupt fraction (ClientConfig.Corrupt, 1/3 by
+// default) exceeds 2^-40, and a participant list with a repeated name or
+// a name outside its PKI (so the server can play only the clients whose
+// keys it holds). With the defaults on both sides a malicious round needs
+// n large enough for secagg.ChooseMaliciousParams to meet 2^-40 at 1/3
+// corrupt (n ≥ 10 with 10% dropout); smaller rounds are refused. Round numbers strictly increase: an older round, a replay, or
 // the same round reopened with other parameters (which would let the
 // server difference two masked inputs of one update) is refused with
 // [ErrRound]. Evaluation requests are refused by default: evaluating at

@@ -149,6 +149,16 @@ func (h *handler) checkSetup(s *Setup) error {
 	if h.cfg.Identity != nil && !p.Malicious {
 		return fmt.Errorf("%w: a client with an identity takes part only in malicious mode", ErrPolicy)
 	}
+	if p.Malicious && !h.cfg.TrustParams {
+		corrupt := h.cfg.Corrupt
+		if corrupt == 0 {
+			corrupt = DefaultCorrupt
+		}
+		if r := p.Log2Risk(corrupt); r > -SecurityBits {
+			return fmt.Errorf("%w: N=%d, k=%d, t=%d expose a client with probability up to 2^%.1f for %.3g corrupt clients, the client's bound is 2^-%d",
+				ErrPolicy, p.N, p.Neighbors, p.Threshold, r, corrupt, SecurityBits)
+		}
+	}
 	if p.Malicious {
 		seen := make(map[string]bool, len(s.Names))
 		for _, name := range s.Names {

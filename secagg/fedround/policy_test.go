@@ -174,3 +174,43 @@ func TestMaliciousRevealStep(t *testing.T) {
 	}
 	assertClose(t, got, wantMean(indices(n, 3), dim, testClip), tol(32, n))
 }
+
+// A server that picks a degree and threshold Validate accepts but too
+// weak for the client's assumed corrupt fraction is refused; the
+// parameters the server's own search gives for that fraction pass.
+func TestPolicyRefusesWeakParams(t *testing.T) {
+	const n = 200
+	h := newHarness(n, 37)
+	h.identities()
+	c := h.ccfg["c00"]
+	c.TrustParams, c.Corrupt = false, 0.05
+	h.ccfg["c00"] = c
+	setup := func(k, thr int) fedround.Setup {
+		return fedround.Setup{Params: secagg.Params{N: n, Threshold: thr, Neighbors: k, Bits: 32, Dim: 4, Round: 1, Malicious: true}, ID: 1, Clip: 1, Names: h.ids}
+	}
+	weak := setup(8, 6) // t = k/2 + 2: valid, tolerates no corrupt neighbour
+	if err := weak.Params.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openRound(t, h, weak, make([]float64, 4)); !errors.Is(err, fedround.ErrPolicy) {
+		t.Errorf("k=8, t=6 for 200 clients, 5%% corrupt: %v, want ErrPolicy", err)
+	}
+	cfg := fedround.DefaultConfig()
+	cfg.Malicious, cfg.Corrupt = true, 0.05
+	p, err := cfg.RoundParams(n, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := setup(p.Neighbors, p.Threshold)
+	if r, err := openRound(t, h, good, make([]float64, 4)); err != nil || r.Type != fedround.TypeAdvertise {
+		t.Fatalf("k=%d, t=%d from the server's search: %v %v", p.Neighbors, p.Threshold, r, err)
+	}
+	// The default assumption is 1/3 corrupt: the same parameters are too
+	// weak for it.
+	c.Corrupt = 0
+	h.ccfg["c00"] = c
+	good.Params.Round = 2
+	if _, err := openRound(t, h, good, make([]float64, 4)); !errors.Is(err, fedround.ErrPolicy) {
+		t.Errorf("5%%-corrupt parameters under the default 1/3 assumption: %v, want ErrPolicy", err)
+	}
+}
