@@ -50,7 +50,7 @@
 // a name outside its PKI (so the server can play only the clients whose
 // keys it holds). With the defaults on both sides a malicious round needs
 // n large enough for secagg.ChooseMaliciousParams to meet 2^-40 at 1/3
-// corrupt (n ≥ 10 with 10% dropout); smaller rounds are refused. Round numbers strictly increase: an older round, a replay, or
+// corrupt (n ≥ 8 with the default 10% dropout); smaller rounds are refused. Round numbers strictly increase: an older round, a replay, or
 // the same round reopened with other parameters (which would let the
 // server difference two masked inputs of one update) is refused with
 // [ErrRound]. Evaluation requests are refused by default: evaluating at
