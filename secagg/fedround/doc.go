@@ -37,6 +37,15 @@
 // allows (ClientConfig.Metrics: loss and train time by default, never
 // the example count in a weighted round).
 //
+// The server decodes the sum of the survivors' inputs with
+// secagg.Dequantize (count = survivors, the clients whose masked inputs
+// are in the sum) and writes sum/survivors to dst (or the capped-weight
+// mean, see Weights below). Each coordinate of the
+// sum is off by less than survivors·step from the sum of the clamped
+// deltas, step = secagg.QuantStep(c, b, n), so the mean is off by less
+// than one step (about 2c·n/2^b: 4.7e-9 for c = 1, b = 32, n = 10),
+// with zero mean error.
+//
 // # The client's policy
 //
 // The server cannot downgrade a client: before it trains, the client
@@ -50,25 +59,19 @@
 // a name outside its PKI (so the server can play only the clients whose
 // keys it holds). With the defaults on both sides a malicious round needs
 // n large enough for secagg.ChooseMaliciousParams to meet 2^-40 at 1/3
-// corrupt (n ≥ 8 with the default 10% dropout); smaller rounds are refused. Round numbers strictly increase: an older round, a replay, or
-// the same round reopened with other parameters (which would let the
-// server difference two masked inputs of one update) is refused with
-// [ErrRound]. Evaluation requests are refused by default: evaluating at
-// parameters of the server's choice is an oracle on the client's data (a
-// handful of evaluations recover a training step); [EvaluateRoundParams]
-// answers only at the global parameters of the client's last round, so
-// each evaluation point costs the server a round it opens.
-// Plain fl.TypeTrain requests are refused unless AllowPlainTrain. Each
-// refusal is tested by a test that mounts the attack (policy_test.go).
+// corrupt (n ≥ 8 with the default 10% dropout); smaller rounds are
+// refused.
 //
-// The server decodes the sum of the survivors' inputs with
-// secagg.Dequantize (count = survivors, the clients whose masked inputs
-// are in the sum) and writes sum/survivors to dst (or the capped-weight
-// mean, see Weights below). Each coordinate of the
-// sum is off by less than survivors·step from the sum of the clamped
-// deltas, step = secagg.QuantStep(c, b, n), so the mean is off by less
-// than one step (about 2c·n/2^b: 4.7e-9 for c = 1, b = 32, n = 10),
-// with zero mean error.
+// Round numbers strictly increase: an older round, a replay, or the same
+// round reopened with other parameters (which would let the server
+// difference two masked inputs of one update) is refused with [ErrRound].
+// Evaluation requests are refused by default: evaluating at parameters of
+// the server's choice is an oracle on the client's data (a handful of
+// evaluations recover a training step); [EvaluateRoundParams] answers only
+// at the global parameters of the client's last round, so each evaluation
+// point costs the server a round it opens. Plain fl.TypeTrain requests are
+// refused unless AllowPlainTrain. Each refusal is tested by a test that
+// mounts the attack (policy_test.go).
 //
 // # Weights
 //
