@@ -547,7 +547,8 @@ func (s *Server) HandleUnmask(m *UnmaskMsg) error {
 // with [ErrBadShare] when a dealer's shares cannot be repaired: the
 // *ClientError names the holder that revealed a share failing the
 // Feldman check when most of that secret's shares pass it, else the
-// dealer. The result
+// dealer (a holder with ClientConfig.TrustDealers may have been given
+// the bad share by its dealer; without it, holders check what they get). The result
 // is cached: later calls return a copy of it.
 func (s *Server) Result() ([]uint64, error) {
 	if s.phase == serverDone {
