@@ -128,8 +128,8 @@
 //     holders of v's shares (v and its neighbours). Honest holders sign
 //     one list, so two lists that disagree on v both pass only if
 //     (k+1-c) + 2c ≥ 2t for c corrupt neighbours of v; Validate requires
-//     2t > N (complete graph, c ≤ 2t-N-1: Bonawitz et al. 2017, Sec. 6:
-//     t > (N + n_C)/2) and t ≥ k/2 + 2 (SecAgg+), and ChooseMaliciousParams
+//     2t > N (complete graph, c ≤ 2t-N-1, the form of Bonawitz et al.
+//     2017, Sec. 6) and t ≥ k/2 + 2 (SecAgg+), and ChooseMaliciousParams
 //     bounds n·P[c ≥ 2t-k-1] (TestSplitSurvivorListComplete, which shows
 //     the rule is tight, TestSplitSurvivorListSparse,
 //     TestUnmaskCountsOnlyHolders).
@@ -251,8 +251,8 @@
 //     against active adversaries).
 //   - J. H. Bell, K. A. Bonawitz, A. Gascón, T. Lepoint, M. Raykova. Secure
 //     Single-Server Aggregation with (Poly)Logarithmic Overhead. CCS 2020
-//     (Sec. 3, sparse masking graphs and the choice of k and t; Sec. 4,
-//     malicious security).
+//     (sparse masking graphs, the choice of k and t, and their analysis
+//     against a malicious server).
 //   - P. Feldman. A Practical Scheme for Non-interactive Verifiable Secret
 //     Sharing. FOCS 1987.
 //   - H. Hisil, K. K.-H. Wong, G. Carter, E. Dawson. Twisted Edwards

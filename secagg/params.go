@@ -131,9 +131,10 @@ func (p Params) Validate() error {
 // c is the number of corrupt neighbours of v; the server then gets t
 // shares of both b_v and s_v and unmasks x_v. The parameters protect v
 // when c ≤ 2t-k-2, that is 2t > k+1+c. With the complete graph
-// (k+1 = N holders) this is the condition 2t > N + n_C of Bonawitz et al.
-// 2017 (Sec. 6, active adversaries: t > 2N/3 with n_C < N/3), and the
-// tolerance is 2t-N-1.
+// (k+1 = N holders) this is 2t > N + n_C, the form of the threshold
+// condition under which Bonawitz et al. 2017 (Sec. 6) prove security
+// against active adversaries (for instance t > 2N/3 with n_C < N/3); the
+// derivation here is self-contained. The tolerance is 2t-N-1.
 //
 // Malicious mode, SecAgg+ also needs the component rule: the server
 // chooses whom it declares dropped, so it can cut the Harary cycle (two
@@ -292,9 +293,11 @@ func ChooseParams(n int, corrupt, dropout, secBits, corrBits float64) (k, t int,
 // cut of the Harary cycle next to a client with ≥ t-k/2-1 corrupt clients
 // among the k/2 neighbours on one side. For the complete graph (k = n-1)
 // the first term is exact (X = C) and the second does not apply, so t
-// must satisfy 2t > n + C: Bonawitz et al. 2017, Sec. 6. Bell et al. 2020
-// (Sec. 4, malicious security) state the same kind of condition per
-// neighbourhood; the cut term is ours, for the Harary graph.
+// must satisfy 2t > n + C (Bonawitz et al. 2017, Sec. 6). For SecAgg+
+// the first term is that condition per neighbourhood, as a sparse graph
+// needs (Bell et al. 2020 analyse their random graphs against a
+// malicious server in the same per-neighbourhood way); the cut term is
+// ours, for the Harary graph. Both are derived in [Params.Tolerance].
 //
 // The search tries k = 4, 6, ... up to n-2, then n-1, and returns the first
 // k that admits a threshold, with the largest t that meets the
