@@ -295,9 +295,8 @@ func ChooseParams(n int, corrupt, dropout, secBits, corrBits float64) (k, t int,
 // the first term is exact (X = C) and the second does not apply, so t
 // must satisfy 2t > n + C (Bonawitz et al. 2017, Sec. 6). For SecAgg+
 // the first term is that condition per neighbourhood, as a sparse graph
-// needs (Bell et al. 2020 analyse their random graphs against a
-// malicious server in the same per-neighbourhood way); the cut term is
-// ours, for the Harary graph. Both are derived in [Params.Tolerance].
+// needs; the cut term is specific to the Harary graph used here (Bell et
+// al. 2020 use random graphs). Both are derived in [Params.Tolerance].
 //
 // The search tries k = 4, 6, ... up to n-2, then n-1, and returns the first
 // k that admits a threshold, with the largest t that meets the
