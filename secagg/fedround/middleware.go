@@ -57,19 +57,24 @@ func (st *ClientState) drop() {
 
 // Middleware returns the client side of secure aggregation: it answers the
 // secagg/* messages of a [Workflow] using st, trains through the wrapped
-// handler when a round opens, and passes every other message (evaluation,
-// for example) to the wrapped handler. A plain fl.TypeTrain request is
-// refused with [ErrPlainTrain] unless cfg.AllowPlainTrain.
+// handler when a round opens, and passes every other message to the
+// wrapped handler, except that a plain fl.TypeTrain request is refused
+// with [ErrPlainTrain] unless cfg.AllowPlainTrain, and an fl.TypeEvaluate
+// request is answered only as cfg.Evaluate allows (never, by default:
+// [ErrPolicy]).
 //
-// On [TypeTrain] it sends the wrapped handler a plain train message (the
-// global parameters and Config), clamps each coordinate of the returned
-// delta to [-clip, clip] and quantizes it with secagg.Quantize, using
-// stochastic rounding from a source seeded from cfg.Rand, and answers
-// with its advertised keys and the update's metrics; the delta itself
-// never leaves the client unmasked.
+// On [TypeTrain] it checks the round's Setup against the client's policy
+// (see [ClientConfig]; a refusal wraps [ErrPolicy]), sends the wrapped
+// handler a plain train message (the global parameters and Config),
+// clamps each coordinate of the returned delta to [-clip, clip] and
+// quantizes it with secagg.Quantize, using stochastic rounding from a
+// source seeded from cfg.Rand, and answers with its advertised keys and
+// the metrics cfg.Metrics allows; the delta itself never leaves the
+// client unmasked.
 //
 // It refuses, with an error wrapping [ErrRound], a message for another
-// round than st's or a replay of the current round's opening message;
+// round than st's, an older round, or a reopening of the current round
+// (a replay, or other parameters);
 // with [ErrOrder] a step the client has no state for or that comes out of
 // order; with [ErrMalformed] a payload that does not decode. Such refusals
 // leave st unchanged. Any other failure (a bad share, an unsafe unmasking
