@@ -72,6 +72,7 @@ type clientPhase int
 const (
 	clientNew clientPhase = iota
 	clientAdvertised
+	clientRevealed
 	clientShared
 	clientMasked
 	clientChecked
@@ -83,8 +84,9 @@ const (
 // that takes the server's messages and returns its own. It does no I/O;
 // ShareKeys and MaskedInput spread their work over up to
 // ClientConfig.Workers goroutines and wait for them before returning, so
-// no goroutine outlives a call. Call, in order: AdvertiseKeys, ShareKeys,
-// MaskedInput, ConsistencyCheck (malicious mode only), Unmask.
+// no goroutine outlives a call. Call, in order: AdvertiseKeys, ShareKeys
+// (in malicious mode RevealSeed then ShareKeysRevealed), MaskedInput,
+// ConsistencyCheck (malicious mode only), Unmask.
 //
 // A message for another step or session returns an error wrapping
 // [ErrPhase] or [ErrSession] and leaves the client unchanged; any other
@@ -112,6 +114,10 @@ type Client struct {
 	cShared map[uint32][]byte     // X25519(c_u, c_v) per advertised neighbour
 	advNbrs []uint32              // advertised neighbours, ascending
 
+	seedShare [32]byte          // malicious mode: this client's share of the graph seed
+	kb        *KeysBroadcast    // malicious mode: the keys broadcast this client revealed its share for
+	sShared   map[uint32][]byte // X25519(s_u, s_v) per advertised neighbour
+
 	senders []uint32 // neighbours whose shares arrived, ascending
 	recvB   []edwards25519.Scalar
 	recvS   []edwards25519.Scalar
@@ -137,16 +143,20 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if c.rand == nil {
 		c.rand = rand.Reader
 	}
-	c.g = newGraph(&c.p)
 	c.roundID = c.p.RoundID()
-	c.nbrs = c.g.neighbors(nil, c.id)
+	if !c.p.Malicious {
+		c.g = newGraph(&c.p)
+		c.nbrs = c.g.neighbors(nil, c.id)
+	}
 	return c, nil
 }
 
 // ID returns the client's id.
 func (c *Client) ID() uint32 { return c.id }
 
-// Neighbors returns the client's neighbours in the masking graph.
+// Neighbors returns the client's neighbours in the masking graph (in
+// malicious mode, nil until the graph seed is known, see
+// [Client.ShareKeysRevealed]).
 func (c *Client) Neighbors() []uint32 { return slices.Clone(c.nbrs) }
 
 func (c *Client) phaseErr(want clientPhase, step string) error {
@@ -190,20 +200,25 @@ func (c *Client) AdvertiseKeys() (*AdvertiseMsg, error) {
 	copy(c.pub.SKey[:], sPriv.PublicKey().Bytes())
 	m := &AdvertiseMsg{Round: c.roundID, PublicKeys: c.pub}
 	if c.p.Malicious {
-		m.Sig = ed25519.Sign(c.cfg.Identity, advertiseDigest(c.roundID, &c.pub))
+		if _, err := io.ReadFull(c.rand, c.seedShare[:]); err != nil {
+			return nil, c.fail(fmt.Errorf("secagg: reading randomness: %w", err))
+		}
+		m.Commit = SeedCommit(c.roundID, c.id, c.seedShare)
+		m.Sig = ed25519.Sign(c.cfg.Identity, advertiseDigest(c.roundID, &c.pub, m.Commit))
 	}
 	c.phase = clientAdvertised
 	return m, nil
 }
 
 // advertiseDigest is the message signed in AdvertiseMsg.
-func advertiseDigest(roundID [32]byte, k *PublicKeys) []byte {
-	b := make([]byte, 0, len(labelAdvertise)+32+4+64)
+func advertiseDigest(roundID [32]byte, k *PublicKeys, commit [32]byte) []byte {
+	b := make([]byte, 0, len(labelAdvertise)+32+4+64+32)
 	b = append(b, labelAdvertise...)
 	b = append(b, roundID[:]...)
 	b = binary.BigEndian.AppendUint32(b, k.Client)
 	b = append(b, k.CKey[:]...)
-	return append(b, k.SKey[:]...)
+	b = append(b, k.SKey[:]...)
+	return append(b, commit[:]...)
 }
 
 // survivorsDigest is the message signed in SignatureMsg.
@@ -214,37 +229,133 @@ func survivorsDigest(session [32]byte, ids []uint32) []byte {
 	return appendIDs(b, ids)
 }
 
-// ShareKeys checks the advertised keys, fixes the session id, draws the
-// self-mask seed b_u, and Shamir-shares b_u and s_u among the client's
-// advertised neighbours (threshold t, Feldman commitments). It fails with
-// [ErrBelowThreshold] when fewer than t neighbours advertised keys.
+// ShareKeys (semi-honest mode) checks the advertised keys, fixes the
+// session id, draws the self-mask seed b_u, and Shamir-shares b_u and s_u
+// among the client's advertised neighbours (threshold t, Feldman
+// commitments). A neighbour whose c or s key is of low order (X25519
+// gives the all-zero secret) counts as not advertised. It fails with
+// [ErrBelowThreshold] when fewer than t neighbours advertised keys. In
+// malicious mode call [Client.RevealSeed] and [Client.ShareKeysRevealed]
+// instead.
 func (c *Client) ShareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
+	if c.p.Malicious {
+		return nil, fmt.Errorf("%w: in malicious mode the client reveals its graph-seed share first (RevealSeed, ShareKeysRevealed)", ErrPhase)
+	}
 	if err := c.phaseErr(clientAdvertised, "share keys"); err != nil {
 		return nil, err
 	}
-	if kb.Round != c.roundID {
-		return nil, fmt.Errorf("%w: keys broadcast for another round", ErrSession)
+	if err := c.checkKeys(kb); err != nil {
+		return nil, err
 	}
-	keys := make([]PublicKeys, len(kb.Keys))
-	c.peers = make(map[uint32]PublicKeys)
+	return c.shareKeys(kb)
+}
+
+// checkKeys checks the framing of a keys broadcast: this round, ids in
+// range and strictly ascending, this client's own entry unchanged, at
+// least t entries. An error for another round leaves the client
+// unchanged; any other aborts it.
+func (c *Client) checkKeys(kb *KeysBroadcast) error {
+	if kb.Round != c.roundID {
+		return fmt.Errorf("%w: keys broadcast for another round", ErrSession)
+	}
 	var own bool
 	for i := range kb.Keys {
 		k := &kb.Keys[i]
 		if k.Client < 1 || int(k.Client) > c.p.N {
-			return nil, c.fail(clientErr(k.Client, ErrUnknownClient, "id out of range"))
+			return c.fail(clientErr(k.Client, ErrUnknownClient, "id out of range"))
 		}
 		if i > 0 && k.Client <= kb.Keys[i-1].Client {
-			return nil, c.fail(clientErr(k.Client, ErrDuplicate, "keys not in strictly ascending order"))
+			return c.fail(clientErr(k.Client, ErrDuplicate, "keys not in strictly ascending order"))
 		}
-		keys[i] = k.PublicKeys
 		if k.Client == c.id {
-			if k.PublicKeys != c.pub {
-				return nil, c.fail(fmt.Errorf("%w: the broadcast changed this client's keys", ErrInconsistent))
+			if k.PublicKeys != c.pub || (c.p.Malicious && k.Commit != SeedCommit(c.roundID, c.id, c.seedShare)) {
+				return c.fail(fmt.Errorf("%w: the broadcast changed this client's keys", ErrInconsistent))
 			}
 			own = true
-			continue
 		}
-		if !c.g.adjacent(c.id, k.Client) {
+	}
+	if !own {
+		return c.fail(fmt.Errorf("%w: the broadcast omits this client", ErrInconsistent))
+	}
+	if len(kb.Keys) < c.t {
+		return c.fail(fmt.Errorf("%w: %d clients advertised keys, threshold %d", ErrBelowThreshold, len(kb.Keys), c.t))
+	}
+	return nil
+}
+
+// RevealSeed (malicious mode) answers the keys broadcast with the
+// client's share of the graph seed, committed to in its AdvertiseMsg. The
+// broadcast fixes every commitment before any share is revealed, so no
+// party, the server included, can choose the seed: the SecAgg+ graph is
+// uniform as long as one client of the broadcast is honest. The client
+// keeps kb; [Client.ShareKeysRevealed] continues from it.
+func (c *Client) RevealSeed(kb *KeysBroadcast) (*RevealMsg, error) {
+	if !c.p.Malicious {
+		return nil, fmt.Errorf("%w: RevealSeed is for malicious mode", ErrPhase)
+	}
+	if err := c.phaseErr(clientAdvertised, "reveal its graph-seed share"); err != nil {
+		return nil, err
+	}
+	if err := c.checkKeys(kb); err != nil {
+		return nil, err
+	}
+	cp := *kb
+	cp.Keys = slices.Clone(kb.Keys)
+	c.kb = &cp
+	c.session = sessionOf(c.roundID, cp.Keys)
+	c.phase = clientRevealed
+	return &RevealMsg{Session: c.session, Client: c.id, Reveal: c.seedShare}, nil
+}
+
+// sessionOf is the session id of the keys of a broadcast.
+func sessionOf(roundID [32]byte, keys []AdvertiseMsg) [32]byte {
+	pubs := make([]PublicKeys, len(keys))
+	for i := range keys {
+		pubs[i] = keys[i].PublicKeys
+	}
+	return SessionID(roundID, pubs)
+}
+
+// ShareKeysRevealed (malicious mode) checks that rb opens the commitment
+// of every client of the keys broadcast (a missing share fails with
+// [ErrIncomplete], a wrong one with [ErrInconsistent] naming the client),
+// draws the SecAgg+ graph from [GraphSeed] and then does what
+// [Client.ShareKeys] does, checking the signatures of the neighbours'
+// advertised keys against PeerKeys.
+func (c *Client) ShareKeysRevealed(rb *RevealsBroadcast) (*SharesMsg, error) {
+	if err := c.phaseErr(clientRevealed, "share keys"); err != nil {
+		return nil, err
+	}
+	if rb.Session != c.session {
+		return nil, fmt.Errorf("%w: graph-seed shares for another session", ErrSession)
+	}
+	keys := c.kb.Keys
+	if len(rb.Reveals) != len(keys) {
+		return nil, c.fail(fmt.Errorf("%w: %d graph-seed shares for %d clients", ErrIncomplete, len(rb.Reveals), len(keys)))
+	}
+	for i := range keys {
+		r := &rb.Reveals[i]
+		if r.Client != keys[i].Client {
+			return nil, c.fail(clientErr(keys[i].Client, ErrIncomplete, "no graph-seed share"))
+		}
+		if SeedCommit(c.roundID, r.Client, r.Reveal) != keys[i].Commit {
+			return nil, c.fail(clientErr(r.Client, ErrInconsistent, "graph-seed share does not open its commitment"))
+		}
+	}
+	c.g = newGraphSeed(&c.p, GraphSeed(c.session, keys, rb.Reveals))
+	c.nbrs = c.g.neighbors(nil, c.id)
+	return c.shareKeys(c.kb)
+}
+
+// shareKeys is ShareKeys once the graph is known and kb checked.
+func (c *Client) shareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
+	keys := make([]PublicKeys, len(kb.Keys))
+	c.peers = make(map[uint32]PublicKeys)
+	var cand []uint32
+	for i := range kb.Keys {
+		k := &kb.Keys[i]
+		keys[i] = k.PublicKeys
+		if k.Client == c.id || !c.g.adjacent(c.id, k.Client) {
 			continue
 		}
 		if k.CKey == k.SKey {
@@ -252,20 +363,48 @@ func (c *Client) ShareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
 		}
 		if c.p.Malicious {
 			pk, ok := c.cfg.PeerKeys[k.Client]
-			if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, advertiseDigest(c.roundID, &k.PublicKeys), k.Sig) {
+			if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, advertiseDigest(c.roundID, &k.PublicKeys, k.Commit), k.Sig) {
 				return nil, c.fail(clientErr(k.Client, ErrSignature, "advertised keys"))
 			}
 		}
 		c.peers[k.Client] = k.PublicKeys
-		c.advNbrs = append(c.advNbrs, k.Client)
-	}
-	if !own {
-		return nil, c.fail(fmt.Errorf("%w: the broadcast omits this client", ErrInconsistent))
-	}
-	if len(keys) < c.t || len(c.advNbrs)+1 < c.t {
-		return nil, c.fail(fmt.Errorf("%w: %d neighbours advertised keys, threshold %d", ErrBelowThreshold, len(c.advNbrs), c.t))
+		cand = append(cand, k.Client)
 	}
 	c.session = SessionID(c.roundID, keys)
+	// In parallel: X25519(c_u, c_v) and X25519(s_u, s_v) for every
+	// advertised neighbour v. A low-order key (the all-zero secret, which
+	// an honest server refuses at the advertise step) makes v count as not
+	// advertised.
+	w := c.workers()
+	cShared := make([][]byte, len(cand))
+	sShared := make([][]byte, len(cand))
+	bad := make([]bool, len(cand))
+	fanOut(2*len(cand), minCryptoJobs, w, func(j int) {
+		i, v := j/2, cand[j/2]
+		var err error
+		if j%2 == 0 {
+			cShared[i], err = c.agree(c.cPriv, c.peers[v].CKey)
+		} else {
+			sShared[i], err = c.agree(c.sPriv, c.peers[v].SKey)
+		}
+		if err != nil {
+			bad[i] = true
+		}
+	})
+	c.cShared = make(map[uint32][]byte, len(cand))
+	c.sShared = make(map[uint32][]byte, len(cand))
+	for i, v := range cand {
+		if bad[i] {
+			delete(c.peers, v)
+			continue
+		}
+		c.advNbrs = append(c.advNbrs, v)
+		c.cShared[v] = cShared[i] // also opens v's box to this client
+		c.sShared[v] = sShared[i]
+	}
+	if len(c.advNbrs)+1 < c.t {
+		return nil, c.fail(fmt.Errorf("%w: %d neighbours advertised keys, threshold %d", ErrBelowThreshold, len(c.advNbrs), c.t))
+	}
 
 	b, err := randomScalar(c.rand)
 	if err != nil {
@@ -301,28 +440,16 @@ func (c *Client) ShareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
 	if c.testHookShares != nil {
 		c.testHookShares(xs, yb, ys)
 	}
-	// In parallel: X25519(c_u, c_v) for every advertised neighbour v (the
-	// heavy jobs first) and the 2t commitments a_j·G.
+	// In parallel: the 2t commitments a_j·G.
 	nb := c.advNbrs
-	shared := make([][]byte, len(nb))
-	errs := make([]error, len(nb))
 	pts := make([]edwards25519.Point, 2*t)
-	w := c.workers()
-	fanOut(len(nb)+2*t, minCryptoJobs, w, func(i int) {
-		if i < len(nb) {
-			shared[i], errs[i] = c.agree(c.cPriv, c.peers[nb[i]].CKey)
-			return
-		}
-		j := i - len(nb)
+	fanOut(2*t, minCryptoJobs, w, func(j int) {
 		if j < t {
 			pts[j].ScalarBaseMult(&coefB[j])
 		} else {
 			pts[j].ScalarBaseMult(&coefS[j-t])
 		}
 	})
-	if i, err := firstErr(errs); err != nil {
-		return nil, c.fail(clientErr(nb[i], ErrDecode, "c key: %v", err))
-	}
 	commits := make([]Commitment, 2*t)
 	encodeCommitments(commits, pts)
 	m.CommitB, m.CommitS = commits[:t:t], commits[t:]
@@ -340,17 +467,13 @@ func (c *Client) ShareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
 		var aadBuf [128]byte
 		copy(pt[:32], yb[k].Bytes())
 		copy(pt[32:], ys[k].Bytes())
-		gcm := newGCM(ShareKey(shared[i], c.session, c.id, v))
+		gcm := newGCM(ShareKey(c.cShared[v], c.session, c.id, v))
 		aad := shareAAD(aadBuf[:0], c.session, c.id, v, ch)
 		box := &m.Boxes[i]
 		box.Peer = v
 		gcm.Seal(box.Data[:0], zeroNonce[:], pt[:], aad)
 		clear(pt[:])
 	})
-	c.cShared = make(map[uint32][]byte, len(nb))
-	for i, v := range nb {
-		c.cShared[v] = shared[i] // reused to open v's box to this client
-	}
 	clear(yb)
 	clear(ys)
 	c.selfSeed = SelfSeed(b.Bytes(), c.session, c.id)
@@ -436,7 +559,7 @@ func (c *Client) MaskedInput(sb *SharesBroadcast, input []uint64) (*MaskedMsg, e
 	clear(c.acc)
 	clear(c.tmp)
 	clear(seeds)
-	c.cShared = nil
+	c.cShared, c.sShared = nil, nil
 	c.selfSeed = [32]byte{}
 	c.phase = clientMasked
 	return out, nil
@@ -508,10 +631,13 @@ func (c *Client) receive(sb *SharesBroadcast) ([][32]byte, []bool, error) {
 	fanOut(jobs, minCryptoJobs, w, func(j int) {
 		if j < n {
 			it := &items[j]
-			shared, err := c.agree(c.sPriv, c.peers[it.from].SKey)
-			if err != nil {
-				agreeErrs[j] = clientErr(it.from, ErrDecode, "s key: %v", err)
-				return
+			shared, ok := c.sShared[it.from]
+			if !ok {
+				var err error
+				if shared, err = c.agree(c.sPriv, c.peers[it.from].SKey); err != nil {
+					agreeErrs[j] = clientErr(it.from, ErrDecode, "s key: %v", err)
+					return
+				}
 			}
 			seeds[j+1] = PairwiseSeed(shared, c.session, c.id, it.from)
 			neg[j+1] = c.id > it.from
@@ -668,21 +794,8 @@ func (c *Client) Unmask(req *UnmaskRequest) (*UnmaskMsg, error) {
 		if !slices.Equal(req.Survivors, c.signed) {
 			return nil, c.fail(fmt.Errorf("%w: the survivor list differs from the one this client signed", ErrInconsistent))
 		}
-		digest := survivorsDigest(c.session, c.signed)
-		seen := make(map[uint32]bool, len(req.Signatures))
-		for i := range req.Signatures {
-			s := &req.Signatures[i]
-			if _, ok := slices.BinarySearch(c.signed, s.Client); !ok || seen[s.Client] {
-				return nil, c.fail(clientErr(s.Client, ErrInconsistent, "signature from a non-survivor or repeated"))
-			}
-			seen[s.Client] = true
-			pk, ok := c.cfg.PeerKeys[s.Client]
-			if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, digest, s.Sig[:]) {
-				return nil, c.fail(clientErr(s.Client, ErrSignature, "survivor list signature does not verify (different lists shown?)"))
-			}
-		}
-		if len(seen) < c.t {
-			return nil, c.fail(fmt.Errorf("%w: %w: %d survivor signatures, threshold %d", ErrInconsistent, ErrBelowThreshold, len(seen), c.t))
+		if err := c.checkSignatures(req.Signatures); err != nil {
+			return nil, c.fail(err)
 		}
 	}
 	out := &UnmaskMsg{Session: c.session, Client: c.id, Shares: make([]RevealedShare, 0, len(c.senders)+1)}
@@ -711,6 +824,63 @@ func (c *Client) Unmask(req *UnmaskRequest) (*UnmaskMsg, error) {
 	c.ownB, c.ownS = edwards25519.Scalar{}, edwards25519.Scalar{}
 	c.phase = clientDone
 	return out, nil
+}
+
+// checkSignatures (malicious mode) checks the survivor-list signatures of
+// an unmasking request: for the client itself and for every neighbour
+// whose share it holds, at least t valid signatures of the list it signed
+// must come from holders of that client's shares (its neighbours and
+// itself). Honest clients sign one list each, so with the parameters of
+// [Params.Tolerance] no two lists that disagree on a client can both
+// pass this check (the split-list attack). Signatures from clients that
+// hold none of these shares are not verified and do not count.
+func (c *Client) checkSignatures(sigs []SignatureMsg) error {
+	n := c.p.N
+	// relevant[id]: id holds shares of the client or of one of its senders.
+	relevant := make([]bool, n+1)
+	subjects := append(slices.Clone(c.senders), c.id)
+	var nb []uint32
+	for _, v := range subjects {
+		relevant[v] = true
+		nb = c.g.neighbors(nb[:0], v)
+		for _, w := range nb {
+			relevant[w] = true
+		}
+	}
+	digest := survivorsDigest(c.session, c.signed)
+	valid := make([]bool, n+1)
+	seen := make([]bool, n+1)
+	for i := range sigs {
+		s := &sigs[i]
+		if _, ok := slices.BinarySearch(c.signed, s.Client); !ok || seen[s.Client] {
+			return clientErr(s.Client, ErrInconsistent, "signature from a non-survivor or repeated")
+		}
+		seen[s.Client] = true
+		if !relevant[s.Client] {
+			continue
+		}
+		pk, ok := c.cfg.PeerKeys[s.Client]
+		if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, digest, s.Sig[:]) {
+			return clientErr(s.Client, ErrSignature, "survivor list signature does not verify (different lists shown?)")
+		}
+		valid[s.Client] = true
+	}
+	for _, v := range subjects {
+		count := 0
+		if valid[v] {
+			count++
+		}
+		nb = c.g.neighbors(nb[:0], v)
+		for _, w := range nb {
+			if valid[w] {
+				count++
+			}
+		}
+		if count < c.t {
+			return clientErr(v, ErrInconsistent, "%w: %d signatures of the survivor list from holders of its shares, threshold %d", ErrBelowThreshold, count, c.t)
+		}
+	}
+	return nil
 }
 
 // ownShare is the client's own share of b_u (revealed as a survivor's).

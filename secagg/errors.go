@@ -36,6 +36,10 @@ var (
 	// ErrUnsafeRequest: an unmasking request that would reveal both
 	// secrets of one client, or list fewer than t survivors; clients refuse it.
 	ErrUnsafeRequest = errors.New("secagg: unsafe unmasking request")
+	// ErrIncomplete (malicious mode): a client of the keys broadcast did
+	// not reveal its graph-seed share. The round cannot go on: leaving the
+	// client out would let the server choose among seeds.
+	ErrIncomplete = errors.New("secagg: graph seed incomplete")
 	// ErrInconsistent: the server showed different survivor lists to
 	// different clients (malicious mode), or other views disagree.
 	ErrInconsistent = errors.New("secagg: inconsistent view")

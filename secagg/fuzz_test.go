@@ -31,7 +31,14 @@ var samples = sync.OnceValue(func() map[byte][][]byte {
 	kb, _ := srv.Keys()
 	add(typeKeys, kb)
 	for _, c := range cs {
-		m, _ := c.ShareKeys(kb)
+		m, _ := c.RevealSeed(kb)
+		add(typeReveal, m)
+		_ = srv.HandleReveal(m)
+	}
+	rb, _ := srv.Reveals()
+	add(typeReveals, rb)
+	for _, c := range cs {
+		m, _ := c.ShareKeysRevealed(rb)
 		add(typeShares, m)
 		_ = srv.HandleShares(m)
 	}
@@ -103,6 +110,14 @@ func FuzzKeysBroadcast(f *testing.F) {
 	fuzzDecoder(f, typeKeys, func() *KeysBroadcast { return new(KeysBroadcast) }, nil)
 }
 
+func FuzzRevealMsg(f *testing.F) {
+	fuzzDecoder(f, typeReveal, func() *RevealMsg { return new(RevealMsg) }, nil)
+}
+
+func FuzzRevealsBroadcast(f *testing.F) {
+	fuzzDecoder(f, typeReveals, func() *RevealsBroadcast { return new(RevealsBroadcast) }, nil)
+}
+
 func FuzzSharesMsg(f *testing.F) {
 	fuzzDecoder(f, typeShares, func() *SharesMsg { return new(SharesMsg) }, nil)
 }
@@ -137,7 +152,7 @@ func FuzzUnmaskMsg(f *testing.F) {
 // it must return errors, never panic.
 func FuzzClientSteps(f *testing.F) {
 	s := samples()
-	for _, typ := range []byte{typeKeys, typeSharesBroadcast, typeUnmaskRequest} {
+	for _, typ := range []byte{typeKeys, typeSharesBroadcast, typeUnmaskRequest, typeReveals} {
 		for _, b := range s[typ] {
 			f.Add(typ, b)
 			e := bytes.Clone(b)
@@ -152,16 +167,28 @@ func FuzzClientSteps(f *testing.F) {
 		if _, err := c.AdvertiseKeys(); err != nil {
 			t.Fatal(err)
 		}
-		switch typ % 3 {
+		switch typ % 4 {
 		case 0:
 			var kb KeysBroadcast
 			if kb.UnmarshalBinary(data) == nil {
-				_, _ = c.ShareKeys(&kb)
+				_, _ = c.RevealSeed(&kb)
 			}
-		case 1:
+		case 1, 3:
 			var kb KeysBroadcast
 			_ = kb.UnmarshalBinary(s[typeKeys][0])
-			if _, err := c.ShareKeys(&kb); err != nil {
+			if _, err := c.RevealSeed(&kb); err != nil {
+				t.Fatal(err)
+			}
+			if typ%4 == 3 {
+				var rb RevealsBroadcast
+				if rb.UnmarshalBinary(data) == nil {
+					_, _ = c.ShareKeysRevealed(&rb)
+				}
+				return
+			}
+			var rb RevealsBroadcast
+			_ = rb.UnmarshalBinary(s[typeReveals][0])
+			if _, err := c.ShareKeysRevealed(&rb); err != nil {
 				t.Fatal(err)
 			}
 			var sb SharesBroadcast

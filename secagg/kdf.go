@@ -19,6 +19,8 @@ const (
 	labelAdvertise = "fedgo/secagg/v1 advertise"
 	labelSurvivors = "fedgo/secagg/v1 survivors"
 	labelShareAAD  = "fedgo/secagg/v1 share aad"
+	labelCommit    = "fedgo/secagg/v1 graph commit"
+	labelJoint     = "fedgo/secagg/v1 graph seed"
 )
 
 // PublicKeys are the two X25519 public keys a client advertises: CKey for
@@ -47,6 +49,44 @@ func SessionID(roundID [32]byte, keys []PublicKeys) [32]byte {
 		h.Write(b[:])
 		h.Write(keys[i].CKey[:])
 		h.Write(keys[i].SKey[:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// SeedCommit returns the commitment to a client's graph-seed share r:
+// SHA-256("fedgo/secagg/v1 graph commit" || round id || client u32 || r).
+func SeedCommit(roundID [32]byte, client uint32, r [32]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(labelCommit))
+	h.Write(roundID[:])
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], client)
+	h.Write(b[:])
+	h.Write(r[:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// GraphSeed returns the malicious-mode graph seed drawn from every
+// client's share: SHA-256("fedgo/secagg/v1 graph seed" || session ||
+// count u32 || for each client in ascending order: id u32 || commit || r).
+// keys and reveals list the same clients in the same order. It replaces
+// Params.Seed in [HararyPermutation].
+func GraphSeed(session [32]byte, keys []AdvertiseMsg, reveals []RevealMsg) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(labelJoint))
+	h.Write(session[:])
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(len(keys)))
+	h.Write(b[:])
+	for i := range keys {
+		binary.BigEndian.PutUint32(b[:], keys[i].Client)
+		h.Write(b[:])
+		h.Write(keys[i].Commit[:])
+		h.Write(reveals[i].Reveal[:])
 	}
 	var out [32]byte
 	h.Sum(out[:0])
@@ -136,12 +176,16 @@ type graph struct {
 // HKDF-SHA256(ikm = Seed, salt = RoundID, info = "fedgo/secagg/v1 graph"),
 // read as little-endian uint64 words; j is drawn by rejection (a word w is
 // accepted when w < 2^64 - (2^64 mod (i+1)), and j = w mod (i+1)).
-func newGraph(p *Params) *graph {
+func newGraph(p *Params) *graph { return newGraphSeed(p, p.Seed) }
+
+// newGraphSeed builds the graph of p from seed (Params.Seed in
+// semi-honest mode, the [GraphSeed] in malicious mode).
+func newGraphSeed(p *Params, seed [32]byte) *graph {
 	g := &graph{n: p.N, k: p.degree()}
 	if p.complete() {
 		return g
 	}
-	g.perm = HararyPermutation(p.Seed, p.RoundID(), p.N)
+	g.perm = HararyPermutation(seed, p.RoundID(), p.N)
 	g.pos = make([]uint32, p.N)
 	for i, id := range g.perm {
 		g.pos[id-1] = uint32(i)

@@ -23,6 +23,8 @@ const (
 	typeSignature       = 7
 	typeUnmaskRequest   = 8
 	typeUnmask          = 9
+	typeReveal          = 10
+	typeReveals         = 11
 
 	// BoxSize is the size of one encrypted share pair: AES-256-GCM of the
 	// two 32-byte shares (of b_u and s_u) plus the 16-byte tag. The nonce is
@@ -31,14 +33,41 @@ const (
 )
 
 // AdvertiseMsg (client → server, step 0) carries a client's two public keys
-// and, in malicious mode, its ed25519 signature of
-// "fedgo/secagg/v1 advertise" || round id || client u32 || CKey || SKey.
+// and, in malicious mode, a commitment to its share of the graph seed
+// (see [RevealMsg]) and its ed25519 signature of
+// "fedgo/secagg/v1 advertise" || round id || client u32 || CKey || SKey || Commit.
 //
-// Encoding: hdr(2) | round(32) | client u32 | CKey(32) | SKey(32) | sigLen u8 (0 or 64) | sig.
+// Encoding: hdr(2) | round(32) | client u32 | CKey(32) | SKey(32) | sigLen u8 (0 or 64) | sig |
+// Commit(32) (only when sigLen = 64).
 type AdvertiseMsg struct {
 	Round [32]byte
 	PublicKeys
-	Sig []byte
+	Sig    []byte
+	Commit [32]byte // malicious mode: SHA-256 commitment to the client's graph-seed share
+}
+
+// RevealMsg (client → server, malicious mode step 0b, answering the
+// [KeysBroadcast]): the client's share r of the graph seed, which opens
+// the commitment
+// SHA-256("fedgo/secagg/v1 graph commit" || round id || client u32 || r)
+// of its AdvertiseMsg.
+//
+// Encoding: hdr | session | client u32 | reveal(32).
+type RevealMsg struct {
+	Session [32]byte
+	Client  uint32
+	Reveal  [32]byte
+}
+
+// RevealsBroadcast (server → every client, malicious mode, end of step
+// 0b): the graph-seed shares of every client of the KeysBroadcast, in
+// ascending client order. The SecAgg+ graph is drawn from all of them
+// (see [GraphSeed]).
+//
+// Encoding: hdr | session | count u32 | count × (client u32 | reveal(32)).
+type RevealsBroadcast struct {
+	Session [32]byte
+	Reveals []RevealMsg // Session fields of the entries are ignored on the wire
 }
 
 // KeysBroadcast (server → every client, end of step 0) lists all advertised
@@ -307,7 +336,11 @@ func (m *AdvertiseMsg) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, m.Client)
 	b = append(b, m.CKey[:]...)
 	b = append(b, m.SKey[:]...)
-	return appendSig(b, m.Sig), nil
+	b = appendSig(b, m.Sig)
+	if len(m.Sig) != 0 {
+		b = append(b, m.Commit[:]...)
+	}
+	return b, nil
 }
 
 // UnmarshalBinary decodes m from data.
@@ -319,6 +352,9 @@ func (m *AdvertiseMsg) UnmarshalBinary(data []byte) error {
 	out.CKey = r.b32()
 	out.SKey = r.b32()
 	out.Sig = r.sig()
+	if out.Sig != nil {
+		out.Commit = r.b32()
+	}
 	if err := r.end(); err != nil {
 		return err
 	}
@@ -339,6 +375,9 @@ func (m *KeysBroadcast) MarshalBinary() ([]byte, error) {
 		b = append(b, k.CKey[:]...)
 		b = append(b, k.SKey[:]...)
 		b = appendSig(b, k.Sig)
+		if len(k.Sig) != 0 {
+			b = append(b, k.Commit[:]...)
+		}
 	}
 	return b, nil
 }
@@ -359,6 +398,9 @@ func (m *KeysBroadcast) UnmarshalBinary(data []byte) error {
 		k.CKey = r.b32()
 		k.SKey = r.b32()
 		k.Sig = r.sig()
+		if k.Sig != nil {
+			k.Commit = r.b32()
+		}
 	}
 	if err := r.end(); err != nil {
 		return err
@@ -617,6 +659,59 @@ func (m *UnmaskMsg) UnmarshalBinary(data []byte) error {
 		if r.err == nil && s.Kind != KindSelf && s.Kind != KindKey {
 			r.fail("share kind %d", s.Kind)
 		}
+	}
+	if err := r.end(); err != nil {
+		return err
+	}
+	*m = out
+	return nil
+}
+
+// MarshalBinary encodes m.
+func (m *RevealMsg) MarshalBinary() ([]byte, error) {
+	b := header(make([]byte, 0, 2+32+4+32), typeReveal, m.Session)
+	b = binary.BigEndian.AppendUint32(b, m.Client)
+	return append(b, m.Reveal[:]...), nil
+}
+
+// UnmarshalBinary decodes m from data.
+func (m *RevealMsg) UnmarshalBinary(data []byte) error {
+	r := reader{b: data}
+	var out RevealMsg
+	out.Session = r.header(typeReveal)
+	out.Client = r.u32()
+	out.Reveal = r.b32()
+	if err := r.end(); err != nil {
+		return err
+	}
+	*m = out
+	return nil
+}
+
+// MarshalBinary encodes m.
+func (m *RevealsBroadcast) MarshalBinary() ([]byte, error) {
+	b := header(make([]byte, 0, 2+32+4+36*len(m.Reveals)), typeReveals, m.Session)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(m.Reveals)))
+	for i := range m.Reveals {
+		b = binary.BigEndian.AppendUint32(b, m.Reveals[i].Client)
+		b = append(b, m.Reveals[i].Reveal[:]...)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes m from data.
+func (m *RevealsBroadcast) UnmarshalBinary(data []byte) error {
+	r := reader{b: data}
+	var out RevealsBroadcast
+	out.Session = r.header(typeReveals)
+	n := r.count(4 + 32)
+	if r.err == nil && n > 0 {
+		out.Reveals = make([]RevealMsg, n)
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		out.Reveals[i].Session = out.Session
+		out.Reveals[i].Client = r.u32()
+		out.Reveals[i].Reveal = r.b32()
 	}
 	if err := r.end(); err != nil {
 		return err

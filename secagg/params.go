@@ -23,7 +23,9 @@ type Params struct {
 	// (they are the Shamir x-coordinates, so never 0).
 	N int
 	// Threshold t: any t shares of a client's secret reconstruct it, t-1
-	// reveal nothing. 1 <= t <= k. In Malicious mode 2t > k is required.
+	// reveal nothing. 1 <= t <= k. In Malicious mode 2t > N is required
+	// with the complete graph and t ≥ k/2 + 2 with SecAgg+ (see
+	// [Params.Tolerance]).
 	Threshold int
 	// Neighbors k: the degree of the masking graph. 0 or N-1 means the
 	// complete graph (the original SecAgg); otherwise an even number in
@@ -36,13 +38,17 @@ type Params struct {
 	Dim int
 	// Malicious selects the malicious-server variant: advertised keys and
 	// the survivor list are signed with ed25519 and checked by every client
-	// (the ConsistencyCheck round).
+	// (the ConsistencyCheck round), the SecAgg+ graph seed is drawn by
+	// commit–reveal among the clients (the RevealSeed step), and Validate
+	// applies the thresholds of [Params.Tolerance].
 	Malicious bool
 	// Round is a round counter; it only separates sessions.
 	Round uint64
-	// Seed is the round's public randomness; it fixes the SecAgg+ graph.
-	// It must be unpredictable to the clients before they are corrupted
-	// (for example drawn by the server with crypto/rand after sampling).
+	// Seed is the round's public randomness; in semi-honest mode it fixes
+	// the SecAgg+ graph, and must be unpredictable to the clients before
+	// they are corrupted (for example drawn by the server with crypto/rand
+	// after sampling). In malicious mode the graph comes from [GraphSeed]
+	// instead, and Seed only enters the round id.
 	Seed [32]byte
 }
 
@@ -91,8 +97,14 @@ func (p Params) Validate() error {
 	if p.Threshold < 1 || p.Threshold > k {
 		return fmt.Errorf("%w: Threshold = %d, want 1..%d (the degree)", ErrParams, p.Threshold, k)
 	}
-	if p.Malicious && 2*p.Threshold <= k {
-		return fmt.Errorf("%w: Malicious needs 2·Threshold > degree (t=%d, k=%d)", ErrParams, p.Threshold, k)
+	if p.Malicious {
+		// See Tolerance: the rules for zero corrupt neighbours.
+		if p.complete() && 2*p.Threshold < p.N+1 {
+			return fmt.Errorf("%w: Malicious with the complete graph needs 2·Threshold > N (t=%d, N=%d)", ErrParams, p.Threshold, p.N)
+		}
+		if !p.complete() && p.Threshold < k/2+2 {
+			return fmt.Errorf("%w: Malicious with SecAgg+ needs Threshold ≥ degree/2 + 2 (t=%d, k=%d)", ErrParams, p.Threshold, k)
+		}
 	}
 	if b := p.bits(); b < 1 || b > 64 {
 		return fmt.Errorf("%w: Bits = %d, want 1..64", ErrParams, p.Bits)
@@ -101,6 +113,67 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: Dim = %d, want 1..%d", ErrParams, p.Dim, MaxDim)
 	}
 	return nil
+}
+
+// Tolerance returns how many corrupt neighbours (clients colluding with
+// the server) one honest client may have while the parameters still hide
+// its input; a negative value means none. The holders of a client's
+// shares are its k neighbours and itself.
+//
+// Semi-honest mode: t-1 (the corrupt holders alone must not reach t).
+//
+// Malicious mode, the split-list rule: the server may show survivor lists
+// in which v is alive to some holders and lists in which v dropped to
+// others. Honest holders sign one list each (every client checks, before
+// revealing a share of v, that the list it signed carries t signatures of
+// holders of v's shares), corrupt holders sign both, so two lists that
+// disagree on v both reach t signatures only if (k+1-c) + 2c ≥ 2t, where
+// c is the number of corrupt neighbours of v; the server then gets t
+// shares of both b_v and s_v and unmasks x_v. The parameters protect v
+// when c ≤ 2t-k-2, that is 2t > k+1+c. With the complete graph
+// (k+1 = N holders) this is 2t > N + n_C, the form of the threshold
+// condition under which Bonawitz et al. 2017 (Sec. 6) prove security
+// against active adversaries (for instance t > 2N/3 with n_C < N/3); the
+// derivation here is self-contained. The tolerance is 2t-N-1.
+//
+// Malicious mode, SecAgg+ also needs the component rule: the server
+// chooses whom it declares dropped, so it can cut the Harary cycle (two
+// runs of k/2 consecutive positions) and ask for the unmasking of one
+// component A of the honest survivors alone. The first client u of A
+// after a cut has k/2 removed positions on one side, so at most
+// 1 + k/2 + c' holders of u can reveal a share of b_u (c' corrupt on the
+// cut side); with t ≥ k/2 + 2 + c' the self mask of u, and so the sum
+// of A, stays hidden. The tolerance returned, t - k/2 - 2, satisfies both
+// rules ([ChooseMaliciousParams] bounds the two events separately).
+func (p Params) Tolerance() int {
+	k := p.degree()
+	switch {
+	case !p.Malicious:
+		return p.Threshold - 1
+	case p.complete():
+		return 2*p.Threshold - p.N - 1
+	default:
+		return p.Threshold - k/2 - 2
+	}
+}
+
+// Log2Risk returns log2 of the bound of [ChooseMaliciousParams] on the
+// probability that a malicious server colluding with a fraction corrupt
+// of the N clients (⌈corrupt·N⌉ of them) learns more than one connected
+// sum of honest inputs with these parameters: the split-list and
+// cycle-cut events, over a uniformly random graph. It is -Inf when
+// neither can happen, and may exceed 0 (the union bound is then void). A
+// client uses it to refuse parameters a server chose too weak (package
+// fedround). It returns +Inf for parameters that fail Validate in
+// malicious mode or a corrupt fraction outside [0, 1).
+func (p Params) Log2Risk(corrupt float64) float64 {
+	q := p
+	q.Malicious = true
+	if err := q.Validate(); err != nil || !(corrupt >= 0 && corrupt < 1) {
+		return math.Inf(1)
+	}
+	nc := min(int(math.Ceil(corrupt*float64(p.N)-1e-9)), p.N-1)
+	return log2MaliciousBound(p.N, nc, q.degree(), p.Threshold)
 }
 
 // RoundID is SHA-256 of the canonical encoding of p:
@@ -151,8 +224,9 @@ func (p Params) RoundID() [32]byte {
 // graph of honest survivors is disconnected (so the server would learn a
 // partial sum): in a circulant graph with offsets 1..k/2 that needs two
 // disjoint runs of k/2 consecutive removed (corrupt or dropped) nodes.
-// 2t > k is always required (the malicious-mode rule, applied to both
-// modes so that one parameter set serves both).
+// 2t > k is always required. These parameters are for the semi-honest
+// mode; use [ChooseMaliciousParams] for Params.Malicious (Validate
+// refuses most semi-honest choices there).
 //
 // The search tries k = 2, 4, ... up to n-2 and then k = n-1 (the complete
 // graph, which has no graph term), and for the first k that admits a
@@ -160,17 +234,10 @@ func (p Params) RoundID() [32]byte {
 // one with the most security slack). It returns an error wrapping
 // [ErrParams] when no k works.
 func ChooseParams(n int, corrupt, dropout, secBits, corrBits float64) (k, t int, err error) {
-	if n < 2 || n > MaxClients {
-		return 0, 0, fmt.Errorf("%w: n = %d, want 2..%d", ErrParams, n, MaxClients)
+	nc, nd, err := chooseArgs(n, corrupt, dropout, secBits, corrBits)
+	if err != nil {
+		return 0, 0, err
 	}
-	if !(corrupt >= 0 && corrupt < 1) || !(dropout >= 0 && dropout < 1) {
-		return 0, 0, fmt.Errorf("%w: corrupt = %v, dropout = %v, want fractions in [0, 1)", ErrParams, corrupt, dropout)
-	}
-	if !(secBits > 0 && secBits <= 256) || !(corrBits > 0 && corrBits <= 256) {
-		return 0, 0, fmt.Errorf("%w: secBits = %v, corrBits = %v, want (0, 256]", ErrParams, secBits, corrBits)
-	}
-	nc := min(int(math.Ceil(corrupt*float64(n)-1e-9)), n-1)
-	nd := min(int(math.Ceil(dropout*float64(n)-1e-9)), n-1)
 	secTarget := -secBits
 	corrTarget := -corrBits
 	log2n := math.Log2(float64(n))
@@ -202,6 +269,113 @@ func ChooseParams(n int, corrupt, dropout, secBits, corrBits float64) (k, t int,
 	}
 	return 0, 0, fmt.Errorf("%w: no degree and threshold meet 2^-%v security and 2^-%v correctness for n=%d, corrupt=%v, dropout=%v",
 		ErrParams, secBits, corrBits, n, corrupt, dropout)
+}
+
+// ChooseMaliciousParams picks k and t for the malicious-server mode
+// (Params.Malicious) with the same arguments as [ChooseParams]: n clients,
+// at most a fraction corrupt colluding with the server, a fraction
+// dropout of random dropouts, security 2^-secBits, correctness
+// 2^-corrBits.
+//
+// The server now chooses whom it declares dropped, so the semi-honest
+// graph term (random dropouts that disconnect the honest survivors) is
+// replaced by the two rules of [Params.Tolerance]. With C = ⌈γn⌉ corrupt
+// clients and X^(m) ~ Hypergeometric(n-1, C, m) the number of corrupt
+// clients among m uniformly random others (the graph seed is drawn by the
+// clients, so the graph is uniform and independent of who is corrupt),
+// union bounds over the n clients (and the two sides of each) give
+//
+//	security failure    ≤ n·P[X^(k) ≥ 2t-k-1] + 2n·P[X^(k/2) ≥ t-k/2-1]
+//	correctness failure ≤ n·P[X_D > k-t]        (as in ChooseParams)
+//
+// The first term is the split-survivor-list attack (both secrets of a
+// client whose k neighbours hold ≥ 2t-k-1 corrupt clients), the second the
+// cut of the Harary cycle next to a client with ≥ t-k/2-1 corrupt clients
+// among the k/2 neighbours on one side. For the complete graph (k = n-1)
+// the first term is exact (X = C) and the second does not apply, so t
+// must satisfy 2t > n + C (Bonawitz et al. 2017, Sec. 6). For SecAgg+
+// the first term is that condition per neighbourhood, as a sparse graph
+// needs; the cut term is specific to the Harary graph used here (Bell et
+// al. 2020 use random graphs). Both are derived in [Params.Tolerance].
+//
+// The search tries k = 4, 6, ... up to n-2, then n-1, and returns the first
+// k that admits a threshold, with the largest t that meets the
+// correctness target. It returns an error wrapping [ErrParams] when no k
+// works.
+func ChooseMaliciousParams(n int, corrupt, dropout, secBits, corrBits float64) (k, t int, err error) {
+	nc, nd, err := chooseArgs(n, corrupt, dropout, secBits, corrBits)
+	if err != nil {
+		return 0, 0, err
+	}
+	log2n := math.Log2(float64(n))
+	// For one k the security bound falls and the correctness bound rises
+	// with t, so two binary searches find the range of good thresholds.
+	try := func(k int) (int, bool) {
+		lo := k/2 + 2
+		if k == n-1 {
+			lo = (n + 2) / 2 // 2t ≥ n+1
+		}
+		if lo > k {
+			return 0, false
+		}
+		// Largest t in [lo, k] that meets correctness.
+		corOK := func(t int) bool { return log2n+log2HyperTail(n-1, nd, k, k-t+1) <= -corrBits }
+		if !corOK(lo) {
+			return 0, false
+		}
+		a, b := lo, k // corOK(a) holds
+		for a < b {
+			m := (a + b + 1) / 2
+			if corOK(m) {
+				a = m
+			} else {
+				b = m - 1
+			}
+		}
+		if log2MaliciousBound(n, nc, k, a) > -secBits {
+			return 0, false
+		}
+		return a, true
+	}
+	for k := 4; k <= n-2; k += 2 {
+		if t, ok := try(k); ok {
+			return k, t, nil
+		}
+	}
+	if t, ok := try(n - 1); ok {
+		return n - 1, t, nil
+	}
+	return 0, 0, fmt.Errorf("%w: no degree and threshold meet 2^-%v security against a malicious server and 2^-%v correctness for n=%d, corrupt=%v, dropout=%v",
+		ErrParams, secBits, corrBits, n, corrupt, dropout)
+}
+
+// log2MaliciousBound returns log2 of the security bound of
+// [ChooseMaliciousParams] for n clients of which nc are corrupt, degree k
+// and threshold t.
+func log2MaliciousBound(n, nc, k, t int) float64 {
+	log2n := math.Log2(float64(n))
+	v := log2n + log2HyperTail(n-1, nc, k, 2*t-k-1)
+	if k < n-1 {
+		v = log2Add(v, 1+log2n+log2HyperTail(n-1, nc, k/2, t-k/2-1))
+	}
+	return v
+}
+
+// chooseArgs checks the arguments of the parameter searches and returns
+// the numbers of corrupt and dropped clients, ⌈γn⌉ and ⌈δn⌉ (at most n-1).
+func chooseArgs(n int, corrupt, dropout, secBits, corrBits float64) (nc, nd int, err error) {
+	if n < 2 || n > MaxClients {
+		return 0, 0, fmt.Errorf("%w: n = %d, want 2..%d", ErrParams, n, MaxClients)
+	}
+	if !(corrupt >= 0 && corrupt < 1) || !(dropout >= 0 && dropout < 1) {
+		return 0, 0, fmt.Errorf("%w: corrupt = %v, dropout = %v, want fractions in [0, 1)", ErrParams, corrupt, dropout)
+	}
+	if !(secBits > 0 && secBits <= 256) || !(corrBits > 0 && corrBits <= 256) {
+		return 0, 0, fmt.Errorf("%w: secBits = %v, corrBits = %v, want (0, 256]", ErrParams, secBits, corrBits)
+	}
+	nc = min(int(math.Ceil(corrupt*float64(n)-1e-9)), n-1)
+	nd = min(int(math.Ceil(dropout*float64(n)-1e-9)), n-1)
+	return nc, nd, nil
 }
 
 // log2Add returns log2(2^a + 2^b).

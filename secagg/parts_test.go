@@ -63,10 +63,28 @@ func TestParamsValidate(t *testing.T) {
 // naiveHyperTail computes P[X ≥ x] for a hypergeometric law exactly with
 // big rationals.
 func naiveHyperTail(pop, succ, draws, x int) float64 {
+	lo, hi := max(x, 0), min(succ, draws)
+	if lo > hi {
+		return 0
+	}
+	// Σ_i C(succ,i)·C(pop-succ,draws-i), exactly: the first term from
+	// big.Int binomials, the next ones by the exact ratio
+	// term(i+1)/term(i) = (succ-i)(draws-i) / ((i+1)(pop-succ-draws+i+1)).
 	num := new(big.Int)
-	for i := max(x, 0); i <= min(succ, draws); i++ {
-		term := new(big.Int).Binomial(int64(succ), int64(i))
-		term.Mul(term, new(big.Int).Binomial(int64(pop-succ), int64(draws-i)))
+	term := new(big.Int).Binomial(int64(succ), int64(lo))
+	term.Mul(term, new(big.Int).Binomial(int64(pop-succ), int64(draws-lo)))
+	tmp := new(big.Int)
+	for i := lo; i <= hi; i++ {
+		if i > lo {
+			d := int64(pop - succ - draws + i)
+			if d <= 0 { // C(pop-succ, draws-i) was 0 so far: start afresh
+				term.Binomial(int64(succ), int64(i))
+				term.Mul(term, tmp.Binomial(int64(pop-succ), int64(draws-i)))
+			} else {
+				term.Mul(term, tmp.SetInt64(int64((succ-i+1)*(draws-i+1))))
+				term.Quo(term, tmp.SetInt64(int64(i)*d))
+			}
+		}
 		num.Add(num, term)
 	}
 	r := new(big.Rat).SetFrac(num, new(big.Int).Binomial(int64(pop), int64(draws)))
@@ -408,6 +426,38 @@ func TestQuantize(t *testing.T) {
 	}
 	if _, err := Dequantize(make([]float64, 1), []uint64{0}, 1, 8, 2, 3); !errors.Is(err, ErrRange) {
 		t.Errorf("count > n: %v", err)
+	}
+	// Degenerate clips: the 1e-300 (the scale L/2c overflows) and
+	// MaxFloat64 (2c overflows), and the edges of the accepted range.
+	for _, c := range []struct {
+		clip   float64
+		bits   int
+		n      int
+		wantOK bool
+	}{
+		{1e-300, 32, 10, false}, {math.MaxFloat64, 32, 10, false}, {math.MaxFloat64 / 4, 8, 1, true}, {math.MaxFloat64 / 2, 8, 1, false},
+		{math.MaxFloat64 / 4, 8, 3, false}, {0x1p-1022 * float64(QuantLevels(16, 2)) / 2, 16, 2, true},
+		{0x1p-1023 * float64(QuantLevels(16, 2)) / 2, 16, 2, false}, {math.SmallestNonzeroFloat64, 8, 1, false},
+	} {
+		q, qerr := Quantize(make([]uint64, 2), []float64{c.clip, -c.clip}, c.clip, c.bits, c.n, rng)
+		d, derr := Dequantize(make([]float64, 2), []uint64{QuantLevels(c.bits, c.n) * uint64(c.n), 0}, c.clip, c.bits, c.n, c.n)
+		if !c.wantOK {
+			if !errors.Is(qerr, ErrRange) || !errors.Is(derr, ErrRange) || !math.IsNaN(QuantStep(c.clip, c.bits, c.n)) {
+				t.Errorf("clip %v, %d bits, n %d: Quantize %v, Dequantize %v, want ErrRange", c.clip, c.bits, c.n, qerr, derr)
+			}
+			continue
+		}
+		if qerr != nil || derr != nil {
+			t.Fatalf("clip %v, %d bits, n %d: %v %v", c.clip, c.bits, c.n, qerr, derr)
+		}
+		for _, x := range d {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				t.Errorf("clip %v: decoded %v", c.clip, d)
+			}
+		}
+		if q[0] != QuantLevels(c.bits, c.n) || q[1] != 0 {
+			t.Errorf("clip %v: ±clip encoded as %v", c.clip, q)
+		}
 	}
 }
 

@@ -68,10 +68,36 @@ func (f *fixture) advertise() {
 	f.must(err)
 }
 
-func (f *fixture) share() {
+// reveal runs the malicious-mode reveal step: every client reveals its
+// graph-seed share and the server broadcasts them.
+func (f *fixture) reveal() *RevealsBroadcast {
 	f.t.Helper()
 	for _, c := range f.clients {
-		m, err := c.ShareKeys(f.kb)
+		m, err := c.RevealSeed(f.kb)
+		f.must(err)
+		f.must(f.srv.HandleReveal(m))
+	}
+	rb, err := f.srv.Reveals()
+	f.must(err)
+	return rb
+}
+
+// shareKeys is the client's share step in either mode.
+func shareKeys(c *Client, kb *KeysBroadcast, rb *RevealsBroadcast) (*SharesMsg, error) {
+	if c.p.Malicious {
+		return c.ShareKeysRevealed(rb)
+	}
+	return c.ShareKeys(kb)
+}
+
+func (f *fixture) share() {
+	f.t.Helper()
+	var rb *RevealsBroadcast
+	if f.p.Malicious {
+		rb = f.reveal()
+	}
+	for _, c := range f.clients {
+		m, err := shareKeys(c, f.kb, rb)
 		f.must(err)
 		f.shares = append(f.shares, m)
 	}
@@ -258,7 +284,13 @@ func TestMaliciousForgedAdvertise(t *testing.T) {
 		}
 		kb.Keys = append(kb.Keys, *m)
 	}
-	_, err := f.clients[0].ShareKeys(kb)
+	_, err := f.clients[0].RevealSeed(kb)
+	f.must(err)
+	rb := &RevealsBroadcast{Session: f.clients[0].session}
+	for _, c := range f.clients {
+		rb.Reveals = append(rb.Reveals, RevealMsg{Client: c.id, Reveal: c.seedShare})
+	}
+	_, err = f.clients[0].ShareKeysRevealed(rb)
 	wantClientErr(t, err, 2, ErrSignature)
 }
 
@@ -359,6 +391,33 @@ func TestFeldmanCatchesBadShares(t *testing.T) {
 		if want := f.sum(1, 2, 3, 4, 5); !slices.Equal(got, want) {
 			t.Fatalf("sum %v, want %v", got, want)
 		}
+	})
+	t.Run("server names the holder of a bad share", func(t *testing.T) {
+		// Clients 1, 2 and 4 answer (exactly t); client 4 reveals a
+		// wrong share of b_2. The dealer is honest: the holder is named.
+		f := newFixture(t, p, false)
+		f.advertise()
+		f.share()
+		f.mask()
+		req, err := f.srv.UnmaskRequest()
+		f.must(err)
+		for _, id := range []uint32{1, 2, 4} {
+			um, err := f.clients[id-1].Unmask(req)
+			f.must(err)
+			if id == 4 {
+				for i := range um.Shares {
+					if um.Shares[i].Of == 2 {
+						var y edwards25519.Scalar
+						_, _ = y.SetCanonicalBytes(um.Shares[i].Value[:])
+						y.Add(&y, scalarFromUint(1))
+						copy(um.Shares[i].Value[:], y.Bytes())
+					}
+				}
+			}
+			f.must(f.srv.HandleUnmask(um))
+		}
+		_, err = f.srv.Result()
+		wantClientErr(t, err, 4, ErrBadShare)
 	})
 	t.Run("server names bad dealer", func(t *testing.T) {
 		f := newFixture(t, p, true)

@@ -33,10 +33,10 @@ func QuantLevels(bits, n int) uint64 {
 }
 
 // QuantStep returns the grid step 2·clip/L (see [Quantize]), or NaN when the
-// arguments are out of range.
+// arguments are out of range (those Quantize refuses).
 func QuantStep(clip float64, bits, n int) float64 {
-	l := QuantLevels(bits, n)
-	if l == 0 || !(clip > 0) || math.IsInf(clip, 0) {
+	l, err := quantArgs(clip, bits, n)
+	if err != nil {
 		return math.NaN()
 	}
 	return 2 * clip / float64(l)
@@ -53,6 +53,16 @@ func quantArgs(clip float64, bits, n int) (uint64, error) {
 	if l == 0 {
 		return 0, fmt.Errorf("%w: %d bits cannot hold the sum of %d values", ErrRange, bits, n)
 	}
+	// Degenerate clips: the step 2c/L must be a normal float64 (else the
+	// grid loses precision and the scale L/2c overflows), and twice the
+	// largest decoded magnitude, 4·n·c, must be finite (a margin for the
+	// rounding of S·step).
+	if step := 2 * clip / float64(l); step < 0x1p-1022 || math.IsInf(float64(l)/(2*clip), 0) {
+		return 0, fmt.Errorf("%w: clip = %v is too small for %d levels (step %v)", ErrRange, clip, l, step)
+	}
+	if math.IsInf(4*float64(n)*clip, 0) {
+		return 0, fmt.Errorf("%w: clip = %v is too large for the sum of %d values", ErrRange, clip, n)
+	}
 	return l, nil
 }
 
@@ -61,7 +71,8 @@ func quantArgs(clip float64, bits, n int) (uint64, error) {
 // drawn from rng, writing dst, which it returns. n is the largest number
 // of vectors that will be summed. It returns an error wrapping [ErrRange]
 // for a NaN or Inf coordinate or out-of-range arguments (dst is then
-// unspecified). It panics if len(dst) != len(v).
+// unspecified), among them a degenerate clip: one whose step 2·clip/L is
+// not a normal float64, or for which 4·n·clip overflows. It panics if len(dst) != len(v).
 func Quantize(dst []uint64, v []float64, clip float64, bits, n int, rng *rand.Rand) ([]uint64, error) {
 	if len(dst) != len(v) {
 		panic("secagg: Quantize: length mismatch")

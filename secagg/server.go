@@ -43,6 +43,7 @@ type serverPhase int
 
 const (
 	serverAdvertise serverPhase = iota
+	serverReveal
 	serverShares
 	serverMasked
 	serverConsistency
@@ -56,7 +57,7 @@ const (
 // computes the sum of the survivors' inputs. It does no I/O. Handle...
 // methods accept one client message each and return a *ClientError for a
 // bad one (the round goes on without it); the step transitions (Keys,
-// Shares, Survivors, UnmaskRequest, Result) close a step and fail with
+// Reveals, Shares, Survivors, UnmaskRequest, Result) close a step and fail with
 // [ErrBelowThreshold] when fewer than t clients remain. A Server must not
 // be used from several goroutines at once; Result starts worker
 // goroutines and waits for them before it returns.
@@ -73,6 +74,8 @@ type Server struct {
 	adv     map[uint32]*AdvertiseMsg
 	keys    map[uint32]PublicKeys
 	session [32]byte
+	kbKeys  []AdvertiseMsg      // malicious mode: the keys broadcast
+	reveals map[uint32][32]byte // malicious mode: graph-seed shares
 
 	shares   map[uint32]*SharesMsg
 	u2       []uint32
@@ -104,7 +107,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s.bits = s.p.bits()
 	s.lanes = s.bits <= 32
 	s.t = s.p.Threshold
-	s.g = newGraph(&s.p)
+	if !s.p.Malicious {
+		s.g = newGraph(&s.p)
+	}
 	s.roundID = s.p.RoundID()
 	s.adv = make(map[uint32]*AdvertiseMsg)
 	return s, nil
@@ -151,9 +156,12 @@ func (s *Server) HandleAdvertise(m *AdvertiseMsg) error {
 	if m.CKey == m.SKey {
 		return clientErr(m.Client, ErrDecode, "c and s keys are equal")
 	}
+	if lowOrder(m.CKey) || lowOrder(m.SKey) {
+		return clientErr(m.Client, ErrDecode, "low-order X25519 key")
+	}
 	if s.p.Malicious {
 		pk, ok := s.cfg.PeerKeys[m.Client]
-		if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, advertiseDigest(s.roundID, &m.PublicKeys), m.Sig) {
+		if !ok || len(pk) != ed25519.PublicKeySize || !ed25519.Verify(pk, advertiseDigest(s.roundID, &m.PublicKeys, m.Commit), m.Sig) {
 			return clientErr(m.Client, ErrSignature, "advertised keys")
 		}
 	}
@@ -183,9 +191,86 @@ func (s *Server) Keys() (*KeysBroadcast, error) {
 		s.keys[id] = pubs[i]
 	}
 	s.session = SessionID(s.roundID, pubs)
+	if s.p.Malicious {
+		s.kbKeys = slices.Clone(kb.Keys)
+		s.reveals = make(map[uint32][32]byte, len(ids))
+		s.phase = serverReveal
+		return kb, nil
+	}
 	s.shares = make(map[uint32]*SharesMsg)
 	s.phase = serverShares
 	return kb, nil
+}
+
+// HandleReveal (malicious mode) accepts one client's graph-seed share,
+// which must open the commitment of its advertised keys.
+func (s *Server) HandleReveal(m *RevealMsg) error {
+	if err := s.stepErr(serverReveal, "accept graph-seed shares"); err != nil {
+		return clientErr(m.Client, err, "")
+	}
+	k, ok := s.keys[m.Client]
+	if !ok {
+		return clientErr(m.Client, ErrUnknownClient, "did not advertise keys")
+	}
+	if m.Session != s.session {
+		return clientErr(m.Client, ErrSession, "")
+	}
+	if _, dup := s.reveals[m.Client]; dup {
+		return clientErr(m.Client, ErrDuplicate, "graph-seed share sent twice")
+	}
+	if SeedCommit(s.roundID, k.Client, m.Reveal) != s.adv[m.Client].Commit {
+		return clientErr(m.Client, ErrInconsistent, "graph-seed share does not open its commitment")
+	}
+	s.reveals[m.Client] = m.Reveal
+	return nil
+}
+
+// Reveals (malicious mode) closes the reveal step: it returns the
+// broadcast of every client's graph-seed share and draws the SecAgg+
+// graph from them ([GraphSeed]). Every client of the keys broadcast must
+// have revealed its share; otherwise the round fails with
+// [ErrIncomplete] (the clients would refuse a broadcast without it).
+func (s *Server) Reveals() (*RevealsBroadcast, error) {
+	if err := s.stepErr(serverReveal, "close the reveal step"); err != nil {
+		return nil, err
+	}
+	rb := &RevealsBroadcast{Session: s.session, Reveals: make([]RevealMsg, len(s.kbKeys))}
+	for i := range s.kbKeys {
+		id := s.kbKeys[i].Client
+		r, ok := s.reveals[id]
+		if !ok {
+			return nil, s.failRound(clientErr(id, ErrIncomplete, "no graph-seed share"))
+		}
+		rb.Reveals[i] = RevealMsg{Session: s.session, Client: id, Reveal: r}
+	}
+	s.g = newGraphSeed(&s.p, GraphSeed(s.session, s.kbKeys, rb.Reveals))
+	s.shares = make(map[uint32]*SharesMsg)
+	s.phase = serverShares
+	return rb, nil
+}
+
+// Neighbors returns the neighbours of client id in the masking graph (in
+// malicious mode, nil before [Server.Reveals]).
+func (s *Server) Neighbors(id uint32) []uint32 {
+	if s.g == nil || !s.knownID(id) {
+		return nil
+	}
+	return s.g.neighbors(nil, id)
+}
+
+// lowOrderPriv is a fixed X25519 private key for the low-order test.
+var lowOrderPriv, _ = ecdh.X25519().NewPrivateKey(make([]byte, 32))
+
+// lowOrder reports whether pub is a low-order X25519 key: X25519 with a
+// clamped scalar (a multiple of the cofactor 8 below 8·ℓ) gives the
+// all-zero secret exactly for those, whatever the scalar.
+func lowOrder(pub [32]byte) bool {
+	pk, err := ecdh.X25519().NewPublicKey(pub[:])
+	if err != nil {
+		return true
+	}
+	_, err = lowOrderPriv.ECDH(pk)
+	return err != nil
 }
 
 // HandleShares accepts one client's encrypted shares and commitments. The
@@ -459,7 +544,11 @@ func (s *Server) HandleUnmask(m *UnmaskMsg) error {
 // regenerates the masks on Workers goroutines and removes them. It fails
 // with [ErrBelowThreshold] when fewer than t clients answered or some
 // secret has fewer than t shares (a *ClientError names that client), and
-// with [ErrBadShare] when a dealer's shares cannot be repaired. The result
+// with [ErrBadShare] when a dealer's shares cannot be repaired: the
+// *ClientError names the holder that revealed a share failing the
+// Feldman check when most of that secret's shares pass it, else the
+// dealer (a holder with ClientConfig.TrustDealers may have been given
+// the bad share by its dealer; without it, holders check what they get). The result
 // is cached: later calls return a copy of it.
 func (s *Server) Result() ([]uint64, error) {
 	if s.phase == serverDone {
@@ -696,12 +785,22 @@ func (s *Server) reconstruct(u uint32, shares []Share, commits []Commitment, lc 
 		return nil, clientErr(u, ErrBadShare, "commitments: %v", err)
 	}
 	good := sorted[:0]
+	var bad []uint32 // holders whose revealed share fails
 	for _, sh := range sorted {
 		if VerifyShareVarTime(sh.X, &sh.Y, commits) {
 			good = append(good, sh)
+		} else {
+			bad = append(bad, sh.X)
 		}
 	}
 	if len(good) < s.t {
+		// Shares that the dealer's commitments accept are what an honest
+		// dealer gave: when most shares pass, the holders of the others
+		// revealed bad shares; when most fail, the dealer dealt them.
+		if len(bad) > 0 && len(bad) < len(good) {
+			return nil, clientErr(bad[0], ErrBadShare, "revealed a share of client %d's secret that fails the Feldman check (holders %v; %d of %d shares pass, threshold %d)",
+				u, bad, len(good), len(shares), s.t)
+		}
 		return nil, clientErr(u, ErrBadShare, "%d of %d shares pass the Feldman check, threshold %d", len(good), len(shares), s.t)
 	}
 	for i := range xs {

@@ -187,6 +187,8 @@ func TestClientWorkersBitIdentical(t *testing.T) {
 	configs := []config{{2, 0}, {2, 2}, {2, 3}, {1, 0}, {1, 2}}
 	if raceEnabled { // the race detector needs the parallel paths, not the matrix
 		widths, configs = []int{32}, []config{{2, 3}}
+	} else if !longTests { // the whole matrix with CI=true
+		widths, configs = []int{32}, []config{{2, 3}, {1, 0}}
 	}
 	for _, bits := range widths {
 		p := workersParams(bits)
@@ -279,7 +281,7 @@ func TestParallelFeldmanNamesDealer(t *testing.T) {
 	p.Dim = 8
 	const me = 1
 	workers := []int{1, 2, 3, 8}
-	if raceEnabled {
+	if raceEnabled || !longTests {
 		workers = []int{3}
 	}
 	for _, workers := range workers {

@@ -134,6 +134,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.k > 0 && o.t == 0 {
 		o.t = o.k/2 + 1
+		if o.malicious && o.k < o.n-1 {
+			o.t = o.k/2 + 2 // SecAgg+ in malicious mode (secagg.Params.Tolerance)
+		}
 	}
 	return o, nil
 }
@@ -215,7 +218,9 @@ func runFL(ctx context.Context, o *options, stdout io.Writer) error {
 	tc := model.TrainerConfig{LR: o.lr, Epochs: o.epochs, BatchSize: 10}
 	steps := []string{fedround.TypeTrain, fedround.TypeShareKeys, fedround.TypeMaskedInput, fedround.TypeUnmask}
 	if o.malicious {
-		steps = append(steps, fedround.TypeConsistency)
+		// A client that vanishes at the reveal step (the answer to
+		// share-keys) stops the round; here clients vanish after it.
+		steps = []string{fedround.TypeTrain, fedround.TypeSeed, fedround.TypeMaskedInput, fedround.TypeUnmask, fedround.TypeConsistency}
 	}
 	cfg := o.config(min(o.perRound, o.n))
 	cfg.Rand = o.randSource(streamSeed)
@@ -227,7 +232,10 @@ func runFL(ctx context.Context, o *options, stdout io.Writer) error {
 	}
 	for i, id := range w.IDs {
 		states[id] = &fedround.ClientState{}
-		cc := fedround.ClientConfig{Rand: o.randSource(uint64(i) + 1), TrustDealers: o.trust}
+		// TrustParams: the simulated clients accept the small rounds of
+		// this example, which no parameters make safe against 1/3 corrupt
+		// clients (in deployment, leave the client's parameter check on).
+		cc := fedround.ClientConfig{Rand: o.randSource(uint64(i) + 1), TrustDealers: o.trust, TrustParams: true}
 		if o.malicious {
 			pub, priv, err := ed25519.GenerateKey(o.randSource(uint64(i) + 1<<41))
 			if err != nil {

@@ -54,7 +54,10 @@ func simulate(ctx context.Context, o *options) (*result, error) {
 	res := &result{p: p}
 	steps := []string{"advertise", "share-keys", "masked-input"}
 	if p.Malicious {
-		steps = append(steps, "consistency")
+		// The graph seed is drawn by commit–reveal: a client that vanishes
+		// between advertising and revealing stops the round, so in this
+		// simulation clients vanish at the other steps only.
+		steps = []string{"advertise", "reveal", "share-keys", "masked-input", "consistency"}
 	}
 	steps = append(steps, "unmask")
 	// dropAt[i] is the step (index into steps) at which client i+1 vanishes
@@ -65,6 +68,9 @@ func simulate(ctx context.Context, o *options) (*result, error) {
 		dropAt[i] = -1
 		if drops.Float64() < o.drop {
 			dropAt[i] = drops.IntN(len(steps))
+			if steps[dropAt[i]] == "reveal" {
+				dropAt[i]++
+			}
 			res.dropped++
 		}
 	}
@@ -171,16 +177,68 @@ func simulate(ctx context.Context, o *options) (*result, error) {
 	}
 	next()
 
+	// Step 0b (malicious mode): reveal the graph-seed shares.
+	var rb []byte
+	if p.Malicious {
+		for _, k := range keys.Keys {
+			i := int(k.Client) - 1
+			ph.down += int64(len(kb))
+			if _, err := send(i, func() ([]byte, error) {
+				var m secagg.KeysBroadcast
+				if err := m.UnmarshalBinary(kb); err != nil {
+					return nil, err
+				}
+				r, err := clients[i].RevealSeed(&m)
+				if err != nil {
+					return nil, err
+				}
+				return r.MarshalBinary()
+			}, func(b []byte) error {
+				var m secagg.RevealMsg
+				if err := m.UnmarshalBinary(b); err != nil {
+					return err
+				}
+				return srv.HandleReveal(&m)
+			}); err != nil {
+				return nil, err
+			}
+		}
+		if err := timed(func() error {
+			reveals, err := srv.Reveals()
+			if err == nil {
+				rb, err = reveals.MarshalBinary()
+			}
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		next()
+	}
+
 	// Step 1: share keys.
 	for _, k := range keys.Keys {
 		i := int(k.Client) - 1
-		ph.down += int64(len(kb))
+		down := kb
+		if p.Malicious {
+			down = rb
+		}
+		ph.down += int64(len(down))
 		if _, err := send(i, func() ([]byte, error) {
-			var m secagg.KeysBroadcast
-			if err := m.UnmarshalBinary(kb); err != nil {
-				return nil, err
+			var s *secagg.SharesMsg
+			var err error
+			if p.Malicious {
+				var m secagg.RevealsBroadcast
+				if err := m.UnmarshalBinary(rb); err != nil {
+					return nil, err
+				}
+				s, err = clients[i].ShareKeysRevealed(&m)
+			} else {
+				var m secagg.KeysBroadcast
+				if err := m.UnmarshalBinary(kb); err != nil {
+					return nil, err
+				}
+				s, err = clients[i].ShareKeys(&m)
 			}
-			s, err := clients[i].ShareKeys(&m)
 			if err != nil {
 				return nil, err
 			}

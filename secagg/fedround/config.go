@@ -29,10 +29,40 @@ var (
 	// ErrPlainTrain: a client with secure aggregation was asked for a plain
 	// (unmasked) update.
 	ErrPlainTrain = errors.New("fedround: plain train request refused: the update would reach the server unmasked")
+	// ErrPolicy: the server asked for something the client's policy
+	// ([ClientConfig]) forbids: a round below its minimum N or threshold,
+	// semi-honest mode for a client with an identity, participants that
+	// are not distinct PKI identities, an evaluation it does not allow.
+	ErrPolicy = errors.New("fedround: refused by the client's policy")
 )
 
-// Message types. The server sends the first five; the client answers each
-// with the type below it. Failures are counted in fl.RoundStats under the
+// Defaults of the client's policy ([ClientConfig]).
+const (
+	DefaultMinClients   = 3
+	DefaultMinThreshold = 2
+)
+
+// EvaluatePolicy says which evaluation requests a client answers. An
+// evaluation at parameters of the server's choice is an oracle on the
+// client's data (a handful of them recover a training step), so the
+// default answers none.
+type EvaluatePolicy int
+
+const (
+	// EvaluateNever refuses every fl.TypeEvaluate request (the default).
+	EvaluateNever EvaluatePolicy = iota
+	// EvaluateRoundParams answers only at the global parameters of the
+	// last round the client trained in. The server still chooses those
+	// parameters, but only once per round it opens (rounds strictly
+	// increase), so the oracle costs it a round per point.
+	EvaluateRoundParams
+	// EvaluateAny answers every evaluation request (trusting the server).
+	EvaluateAny
+)
+
+// Message types. The server sends the first six; the client answers each
+// with the type below it (in malicious mode TypeShareKeys is answered with
+// TypeReveal, and TypeSeed with TypeShares). Failures are counted in fl.RoundStats under the
 // downlink type of the step ("secagg/train", "secagg/share-keys", ...).
 const (
 	TypeTrain       = "secagg/train"        // global params, Config and the round's setup; the client trains and advertises keys
@@ -40,8 +70,10 @@ const (
 	TypeMaskedInput = "secagg/masked-input" // secagg.SharesBroadcast
 	TypeConsistency = "secagg/consistency"  // secagg.SurvivorsMsg (malicious mode)
 	TypeUnmask      = "secagg/unmask"       // secagg.UnmaskRequest
+	TypeSeed        = "secagg/seed"         // secagg.RevealsBroadcast (malicious mode)
 
 	TypeAdvertise = "secagg/advertise" // secagg.AdvertiseMsg, with the update's Metrics
+	TypeReveal    = "secagg/reveal"    // secagg.RevealMsg: the answer to TypeShareKeys in malicious mode
 	TypeShares    = "secagg/shares"    // secagg.SharesMsg
 	TypeMasked    = "secagg/masked"    // secagg.MaskedMsg
 	TypeSignature = "secagg/signature" // secagg.SignatureMsg
@@ -80,8 +112,10 @@ type Config struct {
 
 	// Threshold t and Neighbors k of the masking graph. Threshold 0 means
 	// choose both per round with secagg.ChooseParams(n, Corrupt, Dropout,
-	// 40, 20), and, when that fails (small n), the complete graph with
-	// t = ⌊n/2⌋+1 (a majority, so that 2t > k holds in malicious mode);
+	// 40, 20) (secagg.ChooseMaliciousParams with Malicious), and, when
+	// that fails (small n), the complete graph with t = ⌊n/2⌋+1 (a
+	// majority, so that 2t > n holds in malicious mode: it tolerates no
+	// corrupt client for even n, see secagg.Params.Tolerance);
 	// Neighbors must then be 0. Threshold > 0 fixes t, with Neighbors 0
 	// meaning the complete graph (SecAgg) and an even k in [2, n-2]
 	// SecAgg+; a round whose n does not admit them fails.
@@ -142,8 +176,8 @@ func (c *Config) Validate() error {
 	if c.Neighbors > 0 && c.Neighbors%2 != 0 {
 		bad("Neighbors = %d, want 0 (complete graph) or even", c.Neighbors)
 	}
-	if c.Malicious && c.Threshold > 0 && 2*c.Threshold <= c.Neighbors {
-		bad("Malicious needs 2·Threshold > Neighbors (t=%d, k=%d)", c.Threshold, c.Neighbors)
+	if c.Malicious && c.Threshold > 0 && c.Neighbors > 0 && c.Threshold < c.Neighbors/2+2 {
+		bad("Malicious needs Threshold ≥ Neighbors/2 + 2 (t=%d, k=%d)", c.Threshold, c.Neighbors)
 	}
 	if !(c.Corrupt >= 0 && c.Corrupt < 1) || !(c.Dropout >= 0 && c.Dropout < 1) {
 		bad("Corrupt = %v, Dropout = %v, want fractions in [0, 1)", c.Corrupt, c.Dropout)
@@ -198,7 +232,11 @@ func (c *Config) RoundParams(n, dim int) (secagg.Params, error) {
 		if dropout == 0 {
 			dropout = DefaultDropout
 		}
-		k, t, err := secagg.ChooseParams(n, corrupt, dropout, SecurityBits, CorrectnessBits)
+		choose := secagg.ChooseParams
+		if c.Malicious {
+			choose = secagg.ChooseMaliciousParams
+		}
+		k, t, err := choose(n, corrupt, dropout, SecurityBits, CorrectnessBits)
 		if err != nil {
 			k, t = n-1, n/2+1
 		}
@@ -212,6 +250,9 @@ func (c *Config) RoundParams(n, dim int) (secagg.Params, error) {
 	}
 	if secagg.QuantLevels(p.Bits, n) == 0 {
 		return p, fmt.Errorf("%w: %d bits cannot hold the sum of %d values", secagg.ErrRange, p.Bits, n)
+	}
+	if math.IsNaN(secagg.QuantStep(c.Clip, p.Bits, n)) {
+		return p, fmt.Errorf("%w: Clip = %v is degenerate for %d clients of %d bits (see secagg.Quantize)", secagg.ErrRange, c.Clip, n, p.Bits)
 	}
 	return p, nil
 }
@@ -239,12 +280,65 @@ type ClientConfig struct {
 	// with [ErrPlainTrain], so that a server cannot downgrade a client
 	// that expects secure aggregation.
 	AllowPlainTrain bool
+
+	// The client's policy: the server cannot downgrade it. A round's
+	// setup is refused with [ErrPolicy] when it has fewer than MinClients
+	// clients (0 means DefaultMinClients) or a threshold below
+	// MinThreshold (0 means DefaultMinThreshold); when Identity is set
+	// the round must be in malicious mode, and in malicious mode the
+	// participants' names must be distinct and all in PeerKeys (so the
+	// server can play only the clients whose keys it holds). Round
+	// numbers must strictly increase: a round is never reopened, with the
+	// same parameters or others.
+	MinClients   int
+	MinThreshold int
+	// Corrupt is the fraction of a round's clients the client assumes may
+	// collude with the server; 0 means DefaultCorrupt (1/3). In malicious
+	// mode the client refuses parameters whose risk for that fraction,
+	// secagg.Params.Log2Risk, exceeds 2^-SecurityBits: a server cannot
+	// pick a small degree or threshold that Validate accepts but that
+	// exposes clients. TrustParams skips this check (tests, or a host that
+	// vets the parameters itself).
+	Corrupt     float64
+	TrustParams bool
+	// Evaluate says which evaluation requests the client answers;
+	// the zero value refuses them all.
+	Evaluate EvaluatePolicy
+	// Metrics lists the keys of the update's metrics the client sends
+	// with its advertised keys, in plain text; nil means fl.KeyLoss and
+	// fl.KeyTrainSeconds. fl.KeyExamples is never sent when the round
+	// weights the updates (WeightCap > 0): it is the weight the secure sum
+	// hides.
+	Metrics []string
+}
+
+func (c *ClientConfig) minClients() int {
+	if c.MinClients == 0 {
+		return DefaultMinClients
+	}
+	return c.MinClients
+}
+
+func (c *ClientConfig) minThreshold() int {
+	if c.MinThreshold == 0 {
+		return DefaultMinThreshold
+	}
+	return c.MinThreshold
 }
 
 // Validate reports whether cfg is usable.
 func (c *ClientConfig) Validate() error {
 	if c.Identity != nil && len(c.Identity) != ed25519.PrivateKeySize {
 		return fmt.Errorf("%w: Identity has %d bytes, want %d", ErrConfig, len(c.Identity), ed25519.PrivateKeySize)
+	}
+	if !(c.Corrupt >= 0 && c.Corrupt < 1) {
+		return fmt.Errorf("%w: Corrupt = %v, want a fraction in [0, 1)", ErrConfig, c.Corrupt)
+	}
+	if c.MinClients < 0 || c.MinThreshold < 0 {
+		return fmt.Errorf("%w: MinClients = %d, MinThreshold = %d, want ≥ 0", ErrConfig, c.MinClients, c.MinThreshold)
+	}
+	if c.Evaluate < EvaluateNever || c.Evaluate > EvaluateAny {
+		return fmt.Errorf("%w: Evaluate = %d", ErrConfig, c.Evaluate)
 	}
 	for id, k := range c.PeerKeys {
 		if len(k) != ed25519.PublicKeySize {

@@ -22,11 +22,14 @@
 // type):
 //
 //	secagg/train        params, Config, Setup   →  secagg/advertise  AdvertiseMsg, Metrics
-//	secagg/share-keys   KeysBroadcast           →  secagg/shares     SharesMsg
+//	secagg/share-keys   KeysBroadcast           →  secagg/shares     SharesMsg (semi-honest)
+//	                                            →  secagg/reveal*    RevealMsg (malicious)
+//	secagg/seed*        RevealsBroadcast        →  secagg/shares     SharesMsg
 //	secagg/masked-input SharesBroadcast (own)   →  secagg/masked     MaskedMsg
 //	secagg/consistency* SurvivorsMsg            →  secagg/signature  SignatureMsg
 //	secagg/unmask       UnmaskRequest           →  secagg/unmasked   UnmaskMsg
-//	(* malicious mode only)
+//	(* malicious mode only: the graph seed is drawn by commit–reveal among
+//	the clients, see package secagg)
 //
 // On secagg/train the client trains through the wrapped handler (a plain
 // fl.TypeTrain message: fl.NewHandler answers with the delta), clamps each
@@ -34,7 +37,9 @@
 // (b bits, n summands, stochastic rounding seeded from the client's
 // secret randomness), then creates its secagg.Client and advertises its
 // keys. Client → server messages never carry Params: only secagg
-// messages in Payload and the training Metrics.
+// messages in Payload and the training Metrics the client's policy
+// allows (ClientConfig.Metrics: loss and train time by default, never
+// the example count in a weighted round).
 //
 // The server decodes the sum of the survivors' inputs with
 // secagg.Dequantize (count = survivors, the clients whose masked inputs
@@ -44,6 +49,33 @@
 // deltas, step = secagg.QuantStep(c, b, n), so the mean is off by less
 // than one step (about 2c·n/2^b: 4.7e-9 for c = 1, b = 32, n = 10),
 // with zero mean error.
+//
+// # The client's policy
+//
+// The server cannot downgrade a client: before it trains, the client
+// checks the round's Setup against its [ClientConfig] and refuses, with
+// [ErrPolicy], a round of fewer than MinClients clients (3 by default) or
+// a threshold below MinThreshold (2), a semi-honest round when it has an
+// Identity (a client with an identity only takes part in malicious mode),
+// and in malicious mode parameters whose secagg.Params.Log2Risk for the
+// client's assumed corrupt fraction (ClientConfig.Corrupt, 1/3 by
+// default) exceeds 2^-40, and a participant list with a repeated name or
+// a name outside its PKI (so the server can play only the clients whose
+// keys it holds). With the defaults on both sides a malicious round needs
+// n large enough for secagg.ChooseMaliciousParams to meet 2^-40 at 1/3
+// corrupt (n ≥ 8 with the default 10% dropout); smaller rounds are
+// refused.
+//
+// Round numbers strictly increase: an older round, a replay, or the same
+// round reopened with other parameters (which would let the server
+// difference two masked inputs of one update) is refused with [ErrRound].
+// Evaluation requests are refused by default: evaluating at parameters of
+// the server's choice is an oracle on the client's data (a handful of
+// evaluations recover a training step); [EvaluateRoundParams] answers only
+// at the global parameters of the client's last round, so each evaluation
+// point costs the server a round it opens. Plain fl.TypeTrain requests are
+// refused unless AllowPlainTrain. Each refusal is tested by a test that
+// mounts the attack (policy_test.go).
 //
 // # Weights
 //
@@ -68,10 +100,14 @@
 // [Config.RoundParams] fixes each round's secagg.Params: Bits (32), Dim =
 // len(params) (plus one with WeightCap), Round = the round number, a fresh Seed from Config.Rand,
 // and k, t either as configured or from secagg.ChooseParams(n, Corrupt,
-// Dropout, 40, 20). For small n, where the search fails (n < 5 for the
-// defaults), it falls back to the complete graph with t = ⌊n/2⌋+1: a
-// majority, so that 2t > k holds as malicious mode requires, and so
-// that at most ⌊(n-1)/2⌋ clients can drop out.
+// Dropout, 40, 20) (secagg.ChooseMaliciousParams in malicious mode). For
+// small n, where the search fails (n < 5 for the defaults), it falls back
+// to the complete graph with t = ⌊n/2⌋+1: a majority, so that 2t > n
+// holds as malicious mode requires (tolerating ⌈n/2⌉ - ⌊n/2⌋ corrupt
+// clients, see secagg.Params.Tolerance), and so that at most ⌊(n-1)/2⌋
+// clients can drop out. In malicious mode a client that fails between
+// secagg/advertise and secagg/reveal aborts the round (the graph seed
+// needs every committed share).
 //
 // # Differential privacy
 //
@@ -100,7 +136,9 @@
 //  3. Leave Config.Rand and ClientConfig.Rand nil in deployment
 //     (crypto/rand); seeded readers are for tests and simulations.
 //  4. In malicious mode, give the server the PKI (Config.PeerKeys, by
-//     fl.Conn ID) and each client its identity and the PKI.
+//     fl.Conn ID) and each client its identity and the PKI; set each
+//     client's MinClients so that the colluding clients are at most the
+//     assumed fraction Config.Corrupt of any round the client accepts.
 //  5. Set a deadline (Config.StepTimeout, or fl.ServerConfig.RoundTimeout,
 //     which applies to each step) so that a vanished client cannot stall
 //     the round.
@@ -128,8 +166,8 @@
 //     fails at secagg/unmask is counted although its masked input is in
 //     the sum (Accepted + Failed may then exceed Sampled).
 //   - A client refuses a message for another round, a replay of its
-//     round's opening, a step out of order, and a malformed payload,
-//     without changing its state. It draws fresh secrets every round and
+//     round's opening or a reopening with other parameters, a step out of
+//     order, and a malformed payload, without changing its state. It draws fresh secrets every round and
 //     forgets them when the round ends or the next one opens.
 //   - Same seeds (Config.Rand, each ClientConfig.Rand, the trainers'),
 //     same bits, whatever the goroutine schedule.

@@ -209,9 +209,34 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	shareStep := TypeShareKeys
+	if p.Malicious {
+		// Step 0b (malicious mode): every client reveals its share of the
+		// graph seed; the shares go to the clients with the next step.
+		err = r.step(ctx, TypeShareKeys, TypeReveal, func(int) (*fl.Message, error) {
+			return &fl.Message{Type: TypeShareKeys, Round: rc.Number, Payload: kb}, nil
+		}, func(i int, m *fl.Message) error {
+			var rv secagg.RevealMsg
+			if err := decode(&rv, m, uint32(i+1), func() uint32 { return rv.Client }); err != nil {
+				return err
+			}
+			return r.srv.HandleReveal(&rv)
+		})
+		if err != nil {
+			return 0, err
+		}
+		rb, err := r.srv.Reveals()
+		if err != nil {
+			return 0, r.abort(TypeShareKeys, err)
+		}
+		if kb, err = rb.MarshalBinary(); err != nil {
+			return 0, err
+		}
+		shareStep = TypeSeed
+	}
 	// Step 1: share keys.
-	err = r.step(ctx, TypeShareKeys, TypeShares, func(int) (*fl.Message, error) {
-		return &fl.Message{Type: TypeShareKeys, Round: rc.Number, Payload: kb}, nil
+	err = r.step(ctx, shareStep, TypeShares, func(int) (*fl.Message, error) {
+		return &fl.Message{Type: shareStep, Round: rc.Number, Payload: kb}, nil
 	}, func(i int, m *fl.Message) error {
 		var s secagg.SharesMsg
 		if err := decode(&s, m, uint32(i+1), func() uint32 { return s.Client }); err != nil {
@@ -224,7 +249,7 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 	}
 	bcs, err := r.srv.Shares()
 	if err != nil {
-		return 0, r.abort(TypeShareKeys, err)
+		return 0, r.abort(shareStep, err)
 	}
 	byTo := make(map[int]*secagg.SharesBroadcast, len(bcs))
 	for _, b := range bcs {

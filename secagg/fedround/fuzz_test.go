@@ -56,7 +56,9 @@ func FuzzMiddleware(f *testing.F) {
 	f.Add(uint8(1), 1, kb)
 	f.Add(uint8(4), 1, ub)
 	f.Add(uint8(2), 0, []byte{1, 2, 3})
-	types := []string{fedround.TypeTrain, fedround.TypeShareKeys, fedround.TypeMaskedInput, fedround.TypeConsistency, fedround.TypeUnmask}
+	rb, _ := (&secagg.RevealsBroadcast{}).MarshalBinary()
+	f.Add(uint8(5), 1, rb)
+	types := []string{fedround.TypeTrain, fedround.TypeShareKeys, fedround.TypeMaskedInput, fedround.TypeConsistency, fedround.TypeUnmask, fedround.TypeSeed, fl.TypeEvaluate}
 	f.Fuzz(func(t *testing.T, typ uint8, round int, payload []byte) {
 		st := &fedround.ClientState{}
 		hd := fl.Wrap(fl.NewHandler(fakeTrainer{1}, nil), fedround.Middleware(st, fedround.ClientConfig{}))

@@ -190,7 +190,9 @@ func (h *harness) identities() map[string]ed25519.PublicKey {
 	}
 	for _, id := range h.ids {
 		c := h.ccfg[id]
-		c.Identity, c.PeerKeys = keys[id], pki
+		// The protocol tests run rounds too small to be safe for any
+		// corrupt fraction; policy_test.go tests the parameter check.
+		c.Identity, c.PeerKeys, c.TrustParams = keys[id], pki, true
 		h.ccfg[id] = c
 	}
 	return pki

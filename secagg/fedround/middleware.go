@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -29,12 +31,14 @@ import (
 // ([TypeTrain]) drops whatever the previous round left; secrets are drawn
 // afresh for every round and never reused.
 type ClientState struct {
-	mu      sync.Mutex
-	started bool
-	round   int
-	roundID [32]byte
-	c       *secagg.Client
-	input   []uint64
+	mu        sync.Mutex
+	started   bool
+	round     int
+	roundID   [32]byte
+	c         *secagg.Client
+	input     []uint64
+	malicious bool
+	global    *[32]byte // paramsDigest of the last round's global parameters
 }
 
 // Round reports the round the state is in and whether a round has started.
@@ -53,20 +57,25 @@ func (st *ClientState) drop() {
 }
 
 // Middleware returns the client side of secure aggregation: it answers the
-// secagg/* messages of an [Exchange] using st, trains through the wrapped
-// handler when a round opens, and passes every other message (evaluation,
-// for example) to the wrapped handler. A plain fl.TypeTrain request is
-// refused with [ErrPlainTrain] unless cfg.AllowPlainTrain.
+// secagg/* messages of a [Exchange] using st, trains through the wrapped
+// handler when a round opens, and passes every other message to the
+// wrapped handler, except that a plain fl.TypeTrain request is refused
+// with [ErrPlainTrain] unless cfg.AllowPlainTrain, and an fl.TypeEvaluate
+// request is answered only as cfg.Evaluate allows (never, by default:
+// [ErrPolicy]).
 //
-// On [TypeTrain] it sends the wrapped handler a plain train message (the
-// global parameters and Config), clamps each coordinate of the returned
-// delta to [-clip, clip] and quantizes it with secagg.Quantize, using
-// stochastic rounding from a source seeded from cfg.Rand, and answers
-// with its advertised keys and the update's metrics; the delta itself
-// never leaves the client unmasked.
+// On [TypeTrain] it checks the round's Setup against the client's policy
+// (see [ClientConfig]; a refusal wraps [ErrPolicy]), sends the wrapped
+// handler a plain train message (the global parameters and Config),
+// clamps each coordinate of the returned delta to [-clip, clip] and
+// quantizes it with secagg.Quantize, using stochastic rounding from a
+// source seeded from cfg.Rand, and answers with its advertised keys and
+// the metrics cfg.Metrics allows; the delta itself never leaves the
+// client unmasked.
 //
 // It refuses, with an error wrapping [ErrRound], a message for another
-// round than st's or a replay of the current round's opening message;
+// round than st's, an older round, or a reopening of the current round
+// (a replay, or other parameters);
 // with [ErrOrder] a step the client has no state for or that comes out of
 // order; with [ErrMalformed] a payload that does not decode. Such refusals
 // leave st unchanged. Any other failure (a bad share, an unsafe unmasking
@@ -90,14 +99,105 @@ func (h *handler) Handle(ctx context.Context, m *fl.Message) (*fl.Message, error
 	switch m.Type {
 	case TypeTrain:
 		return h.train(ctx, m)
-	case TypeShareKeys, TypeMaskedInput, TypeConsistency, TypeUnmask:
+	case TypeShareKeys, TypeSeed, TypeMaskedInput, TypeConsistency, TypeUnmask:
 		return h.protocol(m)
 	case fl.TypeTrain:
 		if !h.cfg.AllowPlainTrain {
 			return nil, ErrPlainTrain
 		}
+	case fl.TypeEvaluate:
+		if err := h.checkEvaluate(m); err != nil {
+			return nil, err
+		}
 	}
 	return h.next.Handle(ctx, m)
+}
+
+// checkEvaluate applies the client's evaluation policy.
+func (h *handler) checkEvaluate(m *fl.Message) error {
+	switch h.cfg.Evaluate {
+	case EvaluateAny:
+		return nil
+	case EvaluateRoundParams:
+		st := h.st
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.started && st.global != nil && paramsDigest(m.Params) == *st.global {
+			return nil
+		}
+		return fmt.Errorf("%w: evaluation at parameters other than those of the last round trained", ErrPolicy)
+	}
+	return fmt.Errorf("%w: evaluation requests are refused (see ClientConfig.Evaluate)", ErrPolicy)
+}
+
+// paramsDigest is SHA-256 of the float64 bits of params (little-endian).
+func paramsDigest(params []float64) [32]byte {
+	h := sha256.New()
+	var b [8]byte
+	for _, v := range params {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		h.Write(b[:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// checkSetup applies the client's policy to a round's setup.
+func (h *handler) checkSetup(s *Setup) error {
+	p := &s.Params
+	if p.N < h.cfg.minClients() {
+		return fmt.Errorf("%w: %d clients, the client's minimum is %d", ErrPolicy, p.N, h.cfg.minClients())
+	}
+	if p.Threshold < h.cfg.minThreshold() {
+		return fmt.Errorf("%w: threshold %d, the client's minimum is %d", ErrPolicy, p.Threshold, h.cfg.minThreshold())
+	}
+	if h.cfg.Identity != nil && !p.Malicious {
+		return fmt.Errorf("%w: a client with an identity takes part only in malicious mode", ErrPolicy)
+	}
+	if p.Malicious && !h.cfg.TrustParams {
+		corrupt := h.cfg.Corrupt
+		if corrupt == 0 {
+			corrupt = DefaultCorrupt
+		}
+		if r := p.Log2Risk(corrupt); r > -SecurityBits {
+			return fmt.Errorf("%w: N=%d, k=%d, t=%d expose a client with probability up to 2^%.1f for %.3g corrupt clients, the client's bound is 2^-%d",
+				ErrPolicy, p.N, p.Neighbors, p.Threshold, r, corrupt, SecurityBits)
+		}
+	}
+	if p.Malicious {
+		seen := make(map[string]bool, len(s.Names))
+		for _, name := range s.Names {
+			if seen[name] {
+				return fmt.Errorf("%w: participant %q listed twice", ErrPolicy, name)
+			}
+			seen[name] = true
+			if _, ok := h.cfg.PeerKeys[name]; !ok {
+				return fmt.Errorf("%w: participant %q is not in the PKI", ErrPolicy, name)
+			}
+		}
+	}
+	return nil
+}
+
+// filterMetrics returns the metrics the policy lets the client send.
+func (h *handler) filterMetrics(m fl.Metrics, weighted bool) fl.Metrics {
+	allow := h.cfg.Metrics
+	if allow == nil {
+		allow = []string{fl.KeyLoss, fl.KeyTrainSeconds}
+	}
+	var out fl.Metrics
+	for _, k := range allow {
+		v, ok := m[k]
+		if !ok || (weighted && k == fl.KeyExamples) {
+			continue
+		}
+		if out == nil {
+			out = fl.Metrics{}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func (h *handler) rand() io.Reader {
@@ -115,6 +215,9 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	}
 	var s Setup
 	if err := s.UnmarshalBinary(m.Payload); err != nil {
+		return nil, err
+	}
+	if err := h.checkSetup(&s); err != nil {
 		return nil, err
 	}
 	p := s.Params
@@ -156,10 +259,14 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 			return nil, fmt.Errorf("%w: round %d, the client is in round %d", ErrRound, m.Round, st.round)
 		case m.Round == st.round && rid == st.roundID:
 			return nil, fmt.Errorf("%w: round %d opened twice with the same parameters (replay)", ErrRound, m.Round)
+		case m.Round == st.round:
+			return nil, fmt.Errorf("%w: round %d reopened with other parameters (a second masked input of the same update would be differenced)", ErrRound, m.Round)
 		}
 	}
 	st.drop()
 	st.started, st.round, st.roundID = true, m.Round, rid
+	g := paramsDigest(m.Params)
+	st.global = &g
 
 	reply, err := h.next.Handle(ctx, &fl.Message{Type: fl.TypeTrain, Round: m.Round, Params: m.Params, Config: m.Config})
 	if err != nil {
@@ -222,8 +329,8 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	if err != nil {
 		return nil, err
 	}
-	st.c, st.input = c, input
-	return &fl.Message{Type: TypeAdvertise, Round: m.Round, Payload: data, Metrics: reply.Metrics}, nil
+	st.c, st.input, st.malicious = c, input, p.Malicious
+	return &fl.Message{Type: TypeAdvertise, Round: m.Round, Payload: data, Metrics: h.filterMetrics(reply.Metrics, s.WeightCap > 0)}, nil
 }
 
 // weighted returns the input of a client with capped weights: w·Δ with Δ
@@ -266,8 +373,20 @@ func (h *handler) protocol(m *fl.Message) (*fl.Message, error) {
 		if err := unmarshal(&kb, m.Payload); err != nil {
 			return nil, err
 		}
+		if st.malicious {
+			outType = TypeReveal
+			out, err = nilIfErr(c.RevealSeed(&kb))
+		} else {
+			outType = TypeShares
+			out, err = nilIfErr(c.ShareKeys(&kb))
+		}
+	case TypeSeed:
+		var rb secagg.RevealsBroadcast
+		if err := unmarshal(&rb, m.Payload); err != nil {
+			return nil, err
+		}
 		outType = TypeShares
-		out, err = nilIfErr(c.ShareKeys(&kb))
+		out, err = nilIfErr(c.ShareKeysRevealed(&rb))
 	case TypeMaskedInput:
 		var sb secagg.SharesBroadcast
 		if err := unmarshal(&sb, m.Payload); err != nil {

@@ -201,8 +201,12 @@ func TestMiddlewareFreshState(t *testing.T) {
 	if r, err := allow.Handle(ctx, plain); err != nil || r.Type != fl.TypeUpdate {
 		t.Errorf("allowed plain train: %v %v", r, err)
 	}
-	if _, err := hd.Handle(ctx, &fl.Message{Type: fl.TypeEvaluate, Round: 1}); !errors.Is(err, fl.ErrUnknownType) {
-		t.Errorf("evaluate did not reach the wrapped handler: %v", err)
+	if _, err := hd.Handle(ctx, &fl.Message{Type: fl.TypeEvaluate, Round: 1}); !errors.Is(err, fedround.ErrPolicy) {
+		t.Errorf("evaluate by default: %v, want ErrPolicy", err)
+	}
+	anyEval := fl.Wrap(fl.NewHandler(fakeTrainer{0}, nil), fedround.Middleware(st, fedround.ClientConfig{Evaluate: fedround.EvaluateAny}))
+	if _, err := anyEval.Handle(ctx, &fl.Message{Type: fl.TypeEvaluate, Round: 1}); !errors.Is(err, fl.ErrUnknownType) {
+		t.Errorf("evaluate with EvaluateAny did not reach the wrapped handler: %v", err)
 	}
 }
 

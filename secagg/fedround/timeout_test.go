@@ -3,6 +3,7 @@ package fedround_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -124,8 +125,8 @@ func TestMaliciousMissingKey(t *testing.T) {
 	const n, dim = 6, 5
 	h := newHarness(n, 23)
 	cfg := testConfig(4, 0)
-	cfg.Malicious, cfg.PeerKeys = true, h.identities()
-	delete(cfg.PeerKeys, h.ids[5])
+	cfg.Malicious, cfg.PeerKeys = true, maps.Clone(h.identities())
+	delete(cfg.PeerKeys, h.ids[5]) // the server's PKI only; the clients know all six
 	got, acc, st, err := runRound(t, h, cfg, 1, dim)
 	if err != nil || acc != n-1 || st.FailedAt[fedround.TypeTrain] != 1 {
 		t.Fatalf("accepted %d failures %v err %v", acc, st.Failures, err)
