@@ -1,0 +1,277 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Bounds on what peers make the network transport hold, and for how long
+// (see the package documentation, section Security).
+
+var (
+	// errAborted ends the read or write of a request whose task closed.
+	errAborted = errors.New("transport: the task closed")
+	// errBudget ends an upload that would take the server's buffered
+	// upload bytes over HTTPPoolConfig.MaxUploadBuffer.
+	errBudget = errors.New("transport: the server's upload buffer is full")
+)
+
+// ioDeadline drives the deadline of one request's body read or answer
+// write: k bytes must have moved by grace + k/rate after the start, and
+// abort (when the request's task closes) ends the transfer at once. After
+// finish, abort leaves the request alone (its handler has returned).
+type ioDeadline struct {
+	rc    *http.ResponseController
+	write bool
+	start time.Time
+	grace time.Duration
+	rate  int64
+
+	mu   sync.Mutex
+	done bool // aborted or finished
+}
+
+func newIODeadline(w http.ResponseWriter, write bool, grace time.Duration, rate int64) *ioDeadline {
+	return &ioDeadline{rc: http.NewResponseController(w), write: write, start: time.Now(), grace: grace, rate: rate}
+}
+
+func (d *ioDeadline) set(t time.Time) {
+	// ErrNotSupported (a ResponseWriter without deadlines, as in tests
+	// with httptest.ResponseRecorder) leaves the transfer unbounded in
+	// time, but still bounded in bytes.
+	if d.write {
+		d.rc.SetWriteDeadline(t)
+	} else {
+		d.rc.SetReadDeadline(t)
+	}
+}
+
+// extend sets the deadline for a transfer that has moved n bytes; it
+// fails with errAborted after abort.
+func (d *ioDeadline) extend(n int64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done {
+		return errAborted
+	}
+	d.set(d.start.Add(d.grace + time.Duration(float64(n)/float64(d.rate)*float64(time.Second))))
+	return nil
+}
+
+// abort ends the transfer: the pending read or write fails at once.
+func (d *ioDeadline) abort() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.done {
+		d.done = true
+		d.set(time.Unix(1, 0))
+	}
+}
+
+// finish detaches d from its request; called before the handler returns.
+func (d *ioDeadline) finish() {
+	d.mu.Lock()
+	d.done = true
+	d.mu.Unlock()
+}
+
+// bodyReader reads a request body under an ioDeadline, counts the bytes
+// into the pool's traffic and marks its client seen as they arrive (an
+// upload in progress is activity), and charges them to the pool's upload
+// buffer when charge is set.
+type bodyReader struct {
+	p       *HTTPPool
+	cl      *netClient
+	r       io.ReadCloser
+	d       *ioDeadline
+	n       int64
+	charge  bool
+	charged int64
+	seen    time.Time
+}
+
+func (b *bodyReader) Read(q []byte) (int, error) {
+	if err := b.d.extend(b.n); err != nil {
+		return 0, err
+	}
+	if b.charge {
+		if !b.p.reserve(int64(len(q))) {
+			return 0, errBudget
+		}
+		b.charged += int64(len(q))
+	}
+	n, err := b.r.Read(q)
+	if b.charge {
+		b.p.unreserve(int64(len(q) - n))
+		b.charged -= int64(len(q) - n)
+	}
+	b.n += int64(n)
+	if n > 0 {
+		b.p.up.Add(int64(n))
+		if now := time.Now(); now.Sub(b.seen) > 10*time.Millisecond {
+			b.seen = now
+			b.p.touch(b.cl)
+		}
+	}
+	if err != nil && b.d.isAborted() {
+		err = errAborted
+	}
+	return n, err
+}
+
+func (b *bodyReader) Close() error { return b.r.Close() }
+
+// release returns the bytes charged by b to the pool's upload buffer.
+func (b *bodyReader) release() {
+	b.p.unreserve(b.charged)
+	b.charged = 0
+}
+
+func (d *ioDeadline) isAborted() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.done
+}
+
+// reserve charges n bytes to the pool's upload buffer, unless that would
+// exceed MaxUploadBuffer.
+func (p *HTTPPool) reserve(n int64) bool {
+	if p.buffered.Add(n) > p.cfg.MaxUploadBuffer {
+		p.buffered.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (p *HTTPPool) unreserve(n int64) { p.buffered.Add(-n) }
+
+// touch marks cl seen now.
+func (p *HTTPPool) touch(cl *netClient) {
+	p.mu.Lock()
+	cl.lastSeen = p.now()
+	p.mu.Unlock()
+}
+
+// partUpload is the part of a resumable result upload that a server has
+// received: its first n bytes, of length in all, in chunks of uploadChunk
+// bytes allocated as the bytes arrive and charged to the pool's upload
+// buffer (charged bytes in all).
+type partUpload struct {
+	length  int64
+	n       int64
+	chunks  [][]byte
+	charged int64
+}
+
+// readFrom appends the bytes of r to the part until io.EOF; it fails with
+// errUploadTooLong rather than hold more than length bytes, and with
+// errBudget when the pool's upload buffer is full.
+func (u *partUpload) readFrom(p *HTTPPool, r io.Reader) error {
+	for {
+		if u.n == u.length {
+			// Any byte more is an overrun.
+			var one [1]byte
+			for {
+				k, err := r.Read(one[:])
+				if k > 0 {
+					return errUploadTooLong
+				}
+				if err == io.EOF {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		last := len(u.chunks) - 1
+		if last < 0 || len(u.chunks[last]) == cap(u.chunks[last]) {
+			size := min(uploadChunk, u.length-u.n)
+			if !p.reserve(size) {
+				return errBudget
+			}
+			u.charged += size
+			u.chunks = append(u.chunks, make([]byte, 0, size))
+			last++
+		}
+		c := u.chunks[last]
+		k, err := r.Read(c[len(c):cap(c)])
+		u.chunks[last] = c[:len(c)+k]
+		u.n += int64(k)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// reader returns a reader of the part's bytes.
+func (u *partUpload) reader() io.Reader {
+	rs := make([]io.Reader, len(u.chunks))
+	for i, c := range u.chunks {
+		rs[i] = bytes.NewReader(c)
+	}
+	return io.MultiReader(rs...)
+}
+
+// drop releases the part's bytes.
+func (u *partUpload) drop(p *HTTPPool) {
+	if u == nil {
+		return
+	}
+	p.unreserve(u.charged)
+	u.charged, u.chunks, u.n = 0, nil, 0
+}
+
+// logLimiter lets through a burst of log lines and then one a tick,
+// counting the lines it drops so that the next line reports them.
+type logLimiter struct {
+	mu      sync.Mutex
+	tokens  float64
+	last    time.Time
+	dropped int
+}
+
+const (
+	logBurst = 20
+	logRate  = 10 // lines a second once the burst is spent
+)
+
+// allow reports whether a line may be logged now, and how many were
+// dropped since the last one.
+func (l *logLimiter) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last.IsZero() {
+		l.tokens = logBurst
+	} else {
+		l.tokens = min(logBurst, l.tokens+now.Sub(l.last).Seconds()*logRate)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		l.dropped++
+		return false, 0
+	}
+	l.tokens--
+	d := l.dropped
+	l.dropped = 0
+	return true, d
+}
+
+// warn logs a refusal at level Warn, rate-limited.
+func (p *HTTPPool) warn(msg string, args ...any) {
+	ok, dropped := p.logs.allow(time.Now())
+	if !ok {
+		return
+	}
+	if dropped > 0 {
+		args = append(args, "suppressed", dropped)
+	}
+	p.log.Warn(msg, args...)
+}
