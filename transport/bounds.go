@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -137,14 +138,51 @@ func (d *ioDeadline) isAborted() bool {
 	return d.done
 }
 
-// reserve charges n bytes to the pool's upload buffer, unless that would
-// exceed MaxUploadBuffer.
+// reserve charges n bytes to the pool's upload buffer. If that would
+// exceed MaxUploadBuffer, it first drops held parts of resumable uploads
+// that no request is adding to, the longest held first (their clients
+// upload them again from the start); it fails if that is not enough.
 func (p *HTTPPool) reserve(n int64) bool {
-	if p.buffered.Add(n) > p.cfg.MaxUploadBuffer {
-		p.buffered.Add(-n)
-		return false
+	if p.buffered.Add(n) <= p.cfg.MaxUploadBuffer {
+		return true
 	}
-	return true
+	p.buffered.Add(-n)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if p.buffered.Add(n) <= p.cfg.MaxUploadBuffer {
+			return true
+		}
+		p.buffered.Add(-n)
+		if !p.evictLocked() {
+			return false
+		}
+	}
+}
+
+// unidleLocked removes t from the idle parts; called with p.mu held
+// before t.part is taken or dropped.
+func (p *HTTPPool) unidleLocked(t *task) {
+	if t.part != nil {
+		p.idle = slices.DeleteFunc(p.idle, func(u *task) bool { return u == t })
+	}
+}
+
+// evictLocked drops the longest-held idle part; it reports false if there
+// is none. Called with p.mu held.
+func (p *HTTPPool) evictLocked() bool {
+	for len(p.idle) > 0 {
+		t := p.idle[0]
+		p.idle[0] = nil
+		p.idle = p.idle[1:]
+		if t.part != nil && t.open && !t.receiving {
+			p.warn("transport: held upload dropped to make room", "client", t.cl.id, "task", t.id, "bytes", t.part.n)
+			t.part.drop(p)
+			t.part = nil
+			return true
+		}
+	}
+	return false
 }
 
 func (p *HTTPPool) unreserve(n int64) { p.buffered.Add(-n) }

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -53,6 +52,7 @@ type hostileConn struct {
 	br    *bufio.Reader
 	id    string
 	token string
+	last  string // the method of the last request
 }
 
 func (e *netEnv) dialHostile(t testing.TB, id string) *hostileConn {
@@ -73,6 +73,7 @@ func (e *netEnv) dialHostile(t testing.TB, id string) *hostileConn {
 
 // head writes a request's line and headers (with credentials).
 func (h *hostileConn) head(method, path string, hdr ...string) error {
+	h.last = method
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: fedgo\r\n%s: %s\r\nAuthorization: Bearer %s\r\n", method, path, HeaderClient, h.id, h.token)
 	for i := 0; i+1 < len(hdr); i += 2 {
@@ -87,7 +88,7 @@ func (h *hostileConn) head(method, path string, hdr ...string) error {
 func (h *hostileConn) response(d time.Duration) (*http.Response, []byte, error) {
 	h.c.SetReadDeadline(time.Now().Add(d))
 	defer h.c.SetReadDeadline(time.Time{})
-	resp, err := http.ReadResponse(h.br, nil)
+	resp, err := http.ReadResponse(h.br, &http.Request{Method: h.last})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -707,4 +708,154 @@ func TestHostileServerHugeTask(t *testing.T) {
 	}
 }
 
-var _ = math.MaxInt
+// TestHostileUploadBufferCap: ten clients each upload 1 MiB parts that
+// they never finish, against a server whose upload buffer holds 4 MiB:
+// the buffer never exceeds its bound (the parts held longest are dropped
+// to make room), the heap grows by at most the bound plus a fixed
+// overhead, and an honest client's round still completes at once.
+func TestHostileUploadBufferCap(t *testing.T) {
+	const n, part, bound = 10, 1 * mib, 4 * mib
+	ids := append(hostileIDs("b", n), "honest")
+	e := hostileServer(t, ids, LimitsFor(1<<20, 64), func(c *HTTPPoolConfig) { c.MaxUploadBuffer = bound })
+	tasks, _ := issueTasks(t, e, ids[:n])
+	base := liveHeap()
+	for _, id := range ids[:n] {
+		h := e.dialHostile(t, id)
+		h.head("POST", PathResult+tasks[id], "Content-Type", FrameContentType, "Content-Length", strconv.Itoa(part),
+			HeaderUploadLength, strconv.Itoa(2*part), HeaderUploadOffset, "0")
+		h.c.Write(make([]byte, part))
+		resp, _, err := h.response(5 * time.Second)
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("%s: %v, %v", id, resp, err)
+		}
+		if b := e.pool.buffered.Load(); b > bound {
+			t.Errorf("%d bytes buffered, over the bound %d", b, bound)
+		}
+	}
+	grew := liveHeap() - base
+	held := 0
+	for _, id := range ids[:n] {
+		h := e.dialHostile(t, id)
+		h.head("HEAD", PathResult+tasks[id])
+		if resp, _, err := h.response(5 * time.Second); err == nil && resp.Header.Get(HeaderUploadOffset) != "0" {
+			held++
+		}
+	}
+	t.Logf("%d parts of 1 MiB against a 4 MiB buffer: %d held, %.1f MiB buffered, heap +%.1f MiB",
+		n, held, float64(e.pool.buffered.Load())/mib, float64(grew)/mib)
+	if held != bound/part {
+		t.Errorf("%d parts held, want the last %d", held, bound/part)
+	}
+	if grew > bound+4*mib {
+		t.Errorf("heap grew by %d bytes, bound %d", grew, bound)
+	}
+	start := time.Now()
+	honestRound(t, e, "honest")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the honest round took %v", d)
+	}
+}
+
+// TestHostilePollCap: one client opens six polls at once; MaxPolls (4)
+// of them wait, the others are refused 429.
+func TestHostilePollCap(t *testing.T) {
+	e := hostileServer(t, []string{"greedy"}, LimitsFor(10, 1), func(c *HTTPPoolConfig) {
+		c.PollWait = time.Second
+	})
+	conns := make([]*hostileConn, 6)
+	for i := range conns {
+		conns[i] = e.dialHostile(t, "greedy")
+		conns[i].head("GET", PathTask)
+	}
+	codes := map[int]int{}
+	for _, h := range conns {
+		resp, _, err := h.response(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[resp.StatusCode]++
+	}
+	t.Logf("6 polls at once: %v", codes)
+	if codes[http.StatusTooManyRequests] != 2 || codes[http.StatusNoContent] != 4 {
+		t.Errorf("answers %v, want 4 × 204 and 2 × 429", codes)
+	}
+}
+
+// TestHostileRefusalsLogged: heartbeats and results for tasks the server
+// no longer wants are refused with a line at level Warn each, and a flood
+// of refusals is rate-limited (a burst, then the rest counted).
+func TestHostileRefusalsLogged(t *testing.T) {
+	var logs lockedBuffer
+	e := newNetServer(t, netOptions{log: slog.New(slog.NewTextHandler(&logs, nil))}, []string{"late"})
+	tasks, withdraw := issueTasks(t, e, []string{"late"})
+	withdraw()
+	h := e.dialHostile(t, "late")
+	frame := AppendFrame(nil, &fl.Message{Type: fl.TypeUpdate, Round: 1, Params: []float64{1}})
+	h.head("POST", PathResult+tasks["late"], "Content-Type", FrameContentType, "Content-Length", strconv.Itoa(len(frame)))
+	h.c.Write(frame)
+	if resp, _, err := h.response(5 * time.Second); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("late result: %v, %v", resp, err)
+	}
+	h.head("POST", PathHeartbeat+tasks["late"], "Content-Length", "0")
+	if resp, _, err := h.response(5 * time.Second); err != nil || resp.StatusCode != http.StatusGone {
+		t.Fatalf("late heartbeat: %v, %v", resp, err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "status=410") || !strings.Contains(out, "status=404") {
+		t.Errorf("refusals not logged at Warn:\n%s", out)
+	}
+	// A flood: 200 bad heartbeats in a burst.
+	for range 200 {
+		h.head("POST", PathHeartbeat+tasks["late"], "Content-Length", "0")
+		h.response(5 * time.Second)
+	}
+	lines := strings.Count(logs.String(), "request refused")
+	t.Logf("202 refusals: %d lines", lines)
+	if lines > logBurst+20 {
+		t.Errorf("%d log lines for a flood of 200 refusals", lines)
+	}
+	if !strings.Contains(logs.String(), "suppressed=") {
+		time.Sleep(200 * time.Millisecond)
+		h.head("POST", PathHeartbeat+tasks["late"], "Content-Length", "0")
+		h.response(5 * time.Second)
+		if !strings.Contains(logs.String(), "suppressed=") {
+			t.Errorf("the dropped lines are not counted:\n%s", logs.String())
+		}
+	}
+}
+
+// TestClientsFinish: when the server's run is over, Finish tells the
+// clients and their Run returns nil.
+func TestClientsFinish(t *testing.T) {
+	ids := []string{"a", "b", "c"}
+	e := newNetServer(t, netOptions{}, ids)
+	done := make(chan error, len(ids))
+	for _, id := range ids {
+		go func() { done <- Dial(context.Background(), e.url, scaler{k: 1}, e.clientConfig(t, netOptions{}, id)) }()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.pool.WaitClients(ctx, len(ids)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := fl.NewServer(toyServerConfig(2), e.pool, []float64{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.pool.Finish(ctx); err != nil {
+		t.Fatalf("Finish: %v", err)
+	}
+	for range ids {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run = %v, want nil", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("a client did not finish")
+		}
+	}
+}

@@ -118,10 +118,11 @@ type HTTPPoolConfig struct {
 	// with 429. 0 means 4.
 	MaxPolls int
 	// MaxUploadBuffer bounds the bytes held at once, over all clients, by
-	// result uploads in progress (the received parts of resumable
-	// uploads, and the bytes read so far of whole ones); an upload that
-	// would exceed it is answered 503 (a resumable one keeps its part).
-	// 0 means 1 GiB.
+	// result uploads (the received parts of resumable uploads, and the
+	// bytes read so far of whole ones). An upload that would exceed it
+	// first drops the parts held longest that no request is adding to
+	// (their clients start them again); if that is not enough, it is
+	// answered 503 (a resumable one keeps its part). 0 means 1 GiB.
 	MaxUploadBuffer int64
 	// Zstd compresses the tasks sent to clients.
 	Zstd bool
@@ -225,6 +226,9 @@ type HTTPPool struct {
 	ring     []string // finished task ids, oldest first, at most finishedKept
 	joined   chan struct{}
 	told     chan struct{} // closed and replaced when a client learns the run is over
+	// idle lists the tasks whose held upload part no request is adding
+	// to, oldest first (entries that no longer hold one are skipped).
+	idle []*task
 }
 
 var (
@@ -540,6 +544,7 @@ func (p *HTTPPool) cancel(t *task) bool {
 // closeTaskLocked removes t from the open tasks. Called with p.mu held.
 func (p *HTTPPool) closeTaskLocked(t *task) {
 	t.open = false
+	p.unidleLocked(t)
 	t.part.drop(p)
 	t.part = nil
 	for d := range t.io {
@@ -914,6 +919,7 @@ func (p *HTTPPool) serveResult(w http.ResponseWriter, r *http.Request) {
 		p.busy(w, r, cl)
 		return
 	}
+	p.unidleLocked(t)
 	t.part.drop(p) // a whole upload replaces any partial one
 	t.part = nil
 	d := p.beginIOLocked(t, w, false)

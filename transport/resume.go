@@ -143,6 +143,7 @@ func (p *HTTPPool) receivePart(w http.ResponseWriter, r *http.Request, cl *netCl
 		part.drop(p) // a fresh upload replaces any part
 		part = &partUpload{length: length}
 	}
+	p.unidleLocked(t)
 	t.part = nil // this request owns the part until it is done
 	d := p.beginIOLocked(t, w, false)
 	p.mu.Unlock()
@@ -217,6 +218,9 @@ func (p *HTTPPool) settlePart(t *task, part *partUpload) bool {
 		return false
 	}
 	t.part = part
+	if part != nil {
+		p.idle = append(p.idle, t)
+	}
 	t.cl.lastSeen = p.now()
 	return true
 }
