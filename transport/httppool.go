@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -962,5 +963,30 @@ func (p *HTTPPool) serveResult(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusBadRequest, cl.id, err.Error())
 	default:
 		p.refuse(w, r, http.StatusBadRequest, cl.id, "reading body: "+err.Error())
+	}
+}
+
+// NewHTTPServer returns an http.Server that serves h with the TLS config
+// tc (see [ServerTLSConfig]) and the bounds the network transport expects
+// of its host: headers within 10 s (ReadHeaderTimeout) and 64 KiB
+// (MaxHeaderBytes), idle connections closed after 2 minutes
+// (IdleTimeout), HTTP/2 receive buffers of 8 MiB a connection and a
+// stream, and at most 100 concurrent streams a connection. ReadTimeout
+// and WriteTimeout stay 0: an [HTTPPool] sets the deadlines of each
+// request itself (HTTPPoolConfig.ReadTimeout, WriteTimeout, MinRate),
+// which a whole-server timeout could not do for long polls and large
+// uploads. Serve it with ServeTLS(ln, "", "").
+func NewHTTPServer(h http.Handler, tc *tls.Config) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          100,
+			MaxReceiveBufferPerConnection: 8 << 20,
+			MaxReceiveBufferPerStream:     8 << 20,
+		},
 	}
 }

@@ -18,7 +18,8 @@ import (
 	"github.com/fedgo/fedgo/transport"
 )
 
-// Client runs one federated client until ctx is cancelled: it holds
+// Client runs one federated client until the server's run is over (it
+// then returns nil) or ctx is cancelled: it holds
 // partition i of N of the quickstart workload (-partition i/N, N equal to
 // -clients) and answers the server at -server.
 //
@@ -119,8 +120,12 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg := transport.ClientConfig{
 		ID: id, Token: token, TLS: tc, Seed: wl.Seed, MaxBackoff: 2 * time.Second,
+		// Tasks bounded by the model: a hostile or broken server cannot
+		// make the client allocate more than a model's worth.
+		Limits: transport.LimitsFor(w.Model.NumParams(), wl.Clients),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
+	// Dial returns nil when the server says that the run is over.
 	err = transport.Dial(ctx, server, h, cfg)
 	if Canceled(err) {
 		return nil
