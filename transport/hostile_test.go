@@ -407,7 +407,7 @@ func TestHostileSlowUploadIsActivity(t *testing.T) {
 					return throttledConn{c}, err
 				}}
 			t.Cleanup(tr.CloseIdleConnections)
-			big := make([]float64, 160_000) // 1.28 MB: ≈ 1.3 s at 1 MB/s
+			big := make([]float64, 100_000) // 800 kB: ≈ 0.8 s at 1 MB/s
 			e.runClient(t, netOptions{client: func(c *ClientConfig) {
 				c.HTTPClient = &http.Client{Transport: tr}
 				c.ResumeBytes = resume
@@ -518,7 +518,7 @@ func TestHostileServerHangs(t *testing.T) {
 			rec.hold(w, r, stop)
 		}
 	}))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	cfg := e.clientConfig(t, netOptions{}, "victim")
 	cfg.ResumeBytes = 1
@@ -857,5 +857,64 @@ func TestClientsFinish(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("a client did not finish")
 		}
+	}
+}
+
+// TestHostileIdleAndSlowHeaders: against NewHTTPServer's bounds (shortened
+// here), idle connections are closed after IdleTimeout and a request
+// whose headers trickle in is cut at ReadHeaderTimeout.
+func TestHostileIdleAndSlowHeaders(t *testing.T) {
+	pki, err := testPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.ServerCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewHTTPServer(http.NotFoundHandler(), ServerTLSConfig(cert, nil, false))
+	if srv.ReadHeaderTimeout != 10*time.Second || srv.IdleTimeout != 2*time.Minute || srv.MaxHeaderBytes != 64<<10 ||
+		srv.HTTP2.MaxConcurrentStreams != 100 {
+		t.Errorf("NewHTTPServer bounds: %+v", srv)
+	}
+	srv.ReadHeaderTimeout, srv.IdleTimeout = 200*time.Millisecond, 200*time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+	e := &netEnv{url: "https://" + ln.Addr().String(), roots: ClientTLSConfig(pki.Roots, nil)}
+	const n = 20
+	closed := make(chan time.Duration, n+1)
+	start := time.Now()
+	watch := func(h *hostileConn) {
+		h.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, h.c)
+		closed <- time.Since(start)
+	}
+	for range n {
+		h := e.dialHostile(t, "idle")
+		h.head("GET", "/") // answered 404, then idle
+		go watch(h)
+	}
+	slow := e.dialHostile(t, "slow")
+	io.WriteString(slow.c, "GET / HTTP/1.1\r\nHost: x\r\n")
+	go func() {
+		for range 40 {
+			if _, err := io.WriteString(slow.c, "X-Drip: 1\r\n"); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	go watch(slow)
+	var longest time.Duration
+	for range n + 1 {
+		longest = max(longest, <-closed)
+	}
+	t.Logf("%d idle connections and a trickling header: all closed within %v", n, longest.Round(time.Millisecond))
+	if longest > 2*time.Second {
+		t.Errorf("a connection was held %v", longest)
 	}
 }
