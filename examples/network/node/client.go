@@ -52,12 +52,15 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	w, err := wl.Build()
-	if err != nil {
-		return err
-	}
+	wl.Defaults()
 	if n != wl.Clients {
 		return fmt.Errorf("-partition %s: N = %d but -clients = %d", partition, n, wl.Clients)
+	}
+	// Only this client's data: a client process's memory does not grow
+	// with N (see workload.BuildClient).
+	w, err := wl.BuildClient(i)
+	if err != nil {
+		return err
 	}
 	own := w.IDs[i]
 	if id == "" {
