@@ -33,8 +33,15 @@ type ioDeadline struct {
 	rate  int64
 
 	mu   sync.Mutex
-	done bool // aborted or finished
+	done bool      // aborted or finished
+	last time.Time // when the deadline was last set
 }
+
+// deadlineEvery is how often a transfer's deadline is moved: in between,
+// it keeps the deadline of the bytes moved when it was last set (stricter
+// by at most deadlineEvery's worth of bytes), which spares an HTTP/2
+// server a round trip to its connection's goroutine on every read.
+const deadlineEvery = 100 * time.Millisecond
 
 func newIODeadline(w http.ResponseWriter, write bool, grace time.Duration, rate int64) *ioDeadline {
 	return &ioDeadline{rc: http.NewResponseController(w), write: write, start: time.Now(), grace: grace, rate: rate}
@@ -59,6 +66,11 @@ func (d *ioDeadline) extend(n int64) error {
 	if d.done {
 		return errAborted
 	}
+	now := time.Now()
+	if !d.last.IsZero() && now.Sub(d.last) < deadlineEvery {
+		return nil
+	}
+	d.last = now
 	d.set(d.start.Add(d.grace + time.Duration(float64(n)/float64(d.rate)*float64(time.Second))))
 	return nil
 }
@@ -81,9 +93,9 @@ func (d *ioDeadline) finish() {
 }
 
 // bodyReader reads a request body under an ioDeadline, counts the bytes
-// into the pool's traffic and marks its client seen as they arrive (an
-// upload in progress is activity), and charges them to the pool's upload
-// buffer when charge is set.
+// into the pool's traffic as they arrive, and charges them to the pool's
+// upload buffer when charge is set. (The upload counts as its client's
+// activity while it lasts: netClient.uploads.)
 type bodyReader struct {
 	p       *HTTPPool
 	cl      *netClient
@@ -92,7 +104,6 @@ type bodyReader struct {
 	n       int64
 	charge  bool
 	charged int64
-	seen    time.Time
 }
 
 func (b *bodyReader) Read(q []byte) (int, error) {
@@ -113,10 +124,6 @@ func (b *bodyReader) Read(q []byte) (int, error) {
 	b.n += int64(n)
 	if n > 0 {
 		b.p.up.Add(int64(n))
-		if now := time.Now(); now.Sub(b.seen) > 10*time.Millisecond {
-			b.seen = now
-			b.p.touch(b.cl)
-		}
 	}
 	if err != nil && b.d.isAborted() {
 		err = errAborted

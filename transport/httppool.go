@@ -743,7 +743,7 @@ func (p *HTTPPool) writeTask(w http.ResponseWriter, cl *netClient, t *task, d *i
 			p.log.Debug("transport: task not delivered", "client", cl.id, "err", err)
 			return
 		}
-		if now := time.Now(); now.Sub(seen) > 10*time.Millisecond || off == len(b) {
+		if now := time.Now(); now.Sub(seen) > deadlineEvery || off == len(b) {
 			seen = now
 			p.touch(cl)
 		}
@@ -751,7 +751,7 @@ func (p *HTTPPool) writeTask(w http.ResponseWriter, cl *netClient, t *task, d *i
 }
 
 // writeChunk is the bytes of a task written at a time.
-const writeChunk = 64 << 10
+const writeChunk = 256 << 10
 
 // beginIOLocked registers a transfer of t's bytes (a result read, or a
 // task write), to be aborted if t closes. Called with p.mu held; a
