@@ -918,3 +918,58 @@ func TestHostileIdleAndSlowHeaders(t *testing.T) {
 		t.Errorf("a connection was held %v", longest)
 	}
 }
+
+// TestHostileUnreadTaskHTTP2: the same over HTTP/2, where a poll is a
+// stream: three polls whose answers are never read end when the task is
+// withdrawn, and the task's 32 MiB frame is not pinned (the client side's
+// stream buffers, at most 4 MiB a stream, are in this process too).
+func TestHostileUnreadTaskHTTP2(t *testing.T) {
+	e := hostileServer(t, []string{"lazy2"}, LimitsFor(4<<20, 64), func(c *HTTPPoolConfig) {
+		c.ClientTimeout = 300 * time.Millisecond
+		c.PollWait = 100 * time.Millisecond
+	})
+	tr := &http.Transport{TLSClientConfig: e.roots.Clone(), ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr}
+	do := func() *http.Response {
+		req, _ := http.NewRequest("GET", e.url+PathTask, nil)
+		req.Header.Set(HeaderClient, "lazy2")
+		req.Header.Set("Authorization", "Bearer "+tokenFor("lazy2"))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	if resp := do(); resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
+		t.Fatalf("first poll: %s", resp.Status)
+	}
+	base := liveHeap()
+	ctx, cancel := context.WithCancel(context.Background())
+	res := sendBig(ctx, connOf(t, e.pool, "lazy2"), 4<<20)
+	for range 3 {
+		if resp := do(); resp.StatusCode != http.StatusOK {
+			t.Fatalf("poll: %s", resp.Status)
+		}
+	}
+	cancel()
+	within(t, res, "Send returning")
+	var polls int
+	var after int64
+	for stop := time.Now().Add(5 * time.Second); time.Now().Before(stop); time.Sleep(20 * time.Millisecond) {
+		e.pool.mu.Lock()
+		polls = 0
+		if cl := e.pool.clients["lazy2"]; cl != nil {
+			polls = cl.polls
+		}
+		e.pool.mu.Unlock()
+		if after = liveHeap() - base; polls == 0 && after < 16*mib {
+			break
+		}
+	}
+	t.Logf("3 unread HTTP/2 polls of a 32 MiB task: %d still served, heap +%.1f MiB after the task was withdrawn", polls, float64(after)/mib)
+	if polls != 0 || after >= 16*mib {
+		t.Errorf("%d polls still served, heap +%d bytes", polls, after)
+	}
+}
