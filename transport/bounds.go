@@ -86,6 +86,8 @@ func (d *ioDeadline) abort() {
 }
 
 // finish detaches d from its request; called before the handler returns.
+// (The HTTP server resets the connection's deadlines before its next
+// request: TestWriteDeadlineCleared.)
 func (d *ioDeadline) finish() {
 	d.mu.Lock()
 	d.done = true

@@ -973,3 +973,32 @@ func TestHostileUnreadTaskHTTP2(t *testing.T) {
 		t.Errorf("%d polls still served, heap +%d bytes", polls, after)
 	}
 }
+
+// TestWriteDeadlineCleared: over one HTTP/1.1 connection, a poll that
+// writes a task and a later long poll that outlasts the first one's write
+// deadline: the second is answered (the deadline does not outlive its
+// request).
+func TestWriteDeadlineCleared(t *testing.T) {
+	e := hostileServer(t, []string{"keep"}, LimitsFor(10, 1), func(c *HTTPPoolConfig) {
+		c.WriteTimeout = 100 * time.Millisecond
+		c.PollWait = 400 * time.Millisecond
+	})
+	tasks, _ := issueTasks(t, e, []string{"keep"})
+	h := e.dialHostile(t, "keep")
+	h.head("GET", PathTask)
+	if resp, _, err := h.response(5 * time.Second); err != nil || resp.Header.Get(HeaderTask) != tasks["keep"] {
+		t.Fatalf("poll: %v, %v", resp, err)
+	}
+	// The task is still open: answer it, then poll again and wait.
+	frame := AppendFrame(nil, &fl.Message{Type: fl.TypeUpdate, Round: 1, Params: []float64{1}})
+	h.head("POST", PathResult+tasks["keep"], "Content-Type", FrameContentType, "Content-Length", strconv.Itoa(len(frame)))
+	h.c.Write(frame)
+	if resp, _, err := h.response(5 * time.Second); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("result: %v, %v", resp, err)
+	}
+	h.head("GET", PathTask)
+	resp, _, err := h.response(5 * time.Second)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("second poll on the connection: %v, %v", resp, err)
+	}
+}
