@@ -1008,3 +1008,25 @@ func TestWriteDeadlineCleared(t *testing.T) {
 		t.Fatalf("second poll on the connection: %v, %v", resp, err)
 	}
 }
+
+// TestHostileLargestDeclaredUpload: under the default limits, one client
+// declares the largest upload they allow (about 4.3 GB) as Content-Length
+// and Upload-Length, and sends 64 KiB: the server's heap grows by about
+// what it received.
+func TestHostileLargestDeclaredUpload(t *testing.T) {
+	e := hostileServer(t, []string{"huge"}, Limits{}, nil)
+	tasks, _ := issueTasks(t, e, []string{"huge"})
+	maxUp := maxUploadBytes(Limits{})
+	const sent = 64 << 10
+	base := liveHeap()
+	h := e.dialHostile(t, "huge")
+	h.head("POST", PathResult+tasks["huge"], "Content-Type", FrameContentType, "Content-Length", strconv.FormatInt(maxUp, 10),
+		HeaderUploadLength, strconv.FormatInt(maxUp, 10), HeaderUploadOffset, "0")
+	h.c.Write(make([]byte, sent))
+	waitUp(t, e.pool, sent)
+	grew := liveHeap() - base
+	t.Logf("an upload declaring %.2f GB, 64 KiB sent: heap +%.2f MiB", float64(maxUp)/1e9, float64(grew)/mib)
+	if grew > sent+2*uploadChunk+mib {
+		t.Errorf("heap grew by %d bytes for %d received", grew, sent)
+	}
+}
