@@ -480,6 +480,8 @@ type hangRecorder struct {
 	mu   sync.Mutex
 	held map[string]time.Duration
 	wg   sync.WaitGroup
+	all  chan struct{} // closed once every kind in want was held
+	want []string
 }
 
 func (h *hangRecorder) hold(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
@@ -496,6 +498,17 @@ func (h *hangRecorder) hold(w http.ResponseWriter, r *http.Request, stop <-chan 
 		key = r.Method + " " + r.URL.Path[:i]
 	}
 	h.held[key] = max(h.held[key], time.Since(start))
+	if h.all != nil {
+		done := true
+		for _, k := range h.want {
+			_, ok := h.held[k]
+			done = done && ok
+		}
+		if done {
+			close(h.all)
+			h.all = nil
+		}
+	}
 	h.mu.Unlock()
 }
 
@@ -504,7 +517,9 @@ func (h *hangRecorder) hold(w http.ResponseWriter, r *http.Request, stop <-chan 
 // hold the client: each request times out.
 func TestHostileServerHangs(t *testing.T) {
 	stop := make(chan struct{})
-	rec := &hangRecorder{held: map[string]time.Duration{}}
+	kinds := []string{"POST /v1/register", "POST /v1/heartbeat", "POST /v1/result", "HEAD /v1/result"}
+	all := make(chan struct{})
+	rec := &hangRecorder{held: map[string]time.Duration{}, all: all, want: kinds}
 	task := AppendFrame(nil, &fl.Message{Type: fl.TypeTrain, Round: 1, Params: []float64{1}})
 	var registered sync.Once
 	e := newFakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -524,19 +539,29 @@ func TestHostileServerHangs(t *testing.T) {
 			rec.hold(w, r, stop)
 		}
 	}))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := e.clientConfig(t, netOptions{}, "victim")
 	cfg.ResumeBytes = 1
 	cfg.RequestTimeout = 300 * time.Millisecond
-	Dial(ctx, e.url, slowHandler{200 * time.Millisecond}, cfg)
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		Dial(ctx, e.url, slowHandler{200 * time.Millisecond}, cfg)
+	}()
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+	}
+	cancel()
+	<-ran
 	close(stop)
 	e.srv.Close() // waits for the handlers
 	rec.wg.Wait()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	t.Logf("longest hold per request: %v", rec.held)
-	for _, what := range []string{"POST /v1/register", "POST /v1/heartbeat", "POST /v1/result", "HEAD /v1/result"} {
+	for _, what := range kinds {
 		d, ok := rec.held[what]
 		if !ok {
 			t.Errorf("no %s request was made", what)
@@ -932,7 +957,7 @@ func TestHostileIdleAndSlowHeaders(t *testing.T) {
 func TestHostileUnreadTaskHTTP2(t *testing.T) {
 	e := hostileServer(t, []string{"lazy2"}, LimitsFor(4<<20, 64), func(c *HTTPPoolConfig) {
 		c.ClientTimeout = 300 * time.Millisecond
-		c.PollWait = 100 * time.Millisecond
+		c.PollWait = 5 * time.Second
 	})
 	tr := &http.Transport{TLSClientConfig: e.roots.Clone(), ForceAttemptHTTP2: true}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -948,8 +973,10 @@ func TestHostileUnreadTaskHTTP2(t *testing.T) {
 		t.Cleanup(func() { resp.Body.Close() })
 		return resp
 	}
-	if resp := do(); resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
-		t.Fatalf("first poll: %s", resp.Status)
+	reg := e.dialHostile(t, "lazy2")
+	reg.head("POST", PathRegister, "Content-Length", "0")
+	if resp, _, err := reg.response(5 * time.Second); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("register: %v %v", resp, err)
 	}
 	base := liveHeap()
 	ctx, cancel := context.WithCancel(context.Background())
