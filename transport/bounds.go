@@ -35,6 +35,8 @@ type ioDeadline struct {
 	mu   sync.Mutex
 	done bool      // aborted or finished
 	last time.Time // when the deadline was last set
+	eof  bool      // the body was read to its end
+	past bool      // abort set a deadline in the past
 }
 
 // deadlineEvery is how often a transfer's deadline is moved: in between,
@@ -75,14 +77,36 @@ func (d *ioDeadline) extend(n int64) error {
 	return nil
 }
 
-// abort ends the transfer: the pending read or write fails at once.
+// abort ends the transfer: the pending read or write fails at once. A
+// body read to its end is left alone: an HTTP/1.1 server is then reading
+// the connection in the background, and a deadline in the past would
+// cancel the context of every later request on it.
 func (d *ioDeadline) abort() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.done {
 		d.done = true
-		d.set(time.Unix(1, 0))
+		if !d.eof {
+			d.set(time.Unix(1, 0))
+			d.past = true
+		}
 	}
+}
+
+// sawEOF records that the body was read to its end.
+func (d *ioDeadline) sawEOF() {
+	d.mu.Lock()
+	d.eof = true
+	d.mu.Unlock()
+}
+
+// closeConn reports whether an HTTP/1.1 connection must be closed after
+// this request: its body was not read to the end, or abort set a deadline
+// in the past on the connection.
+func (d *ioDeadline) closeConn() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.past || !d.eof
 }
 
 // finish detaches d from its request; called before the handler returns.
@@ -92,6 +116,15 @@ func (d *ioDeadline) finish() {
 	d.mu.Lock()
 	d.done = true
 	d.mu.Unlock()
+}
+
+// settleConn asks an HTTP/1.1 server to close the connection after r if
+// its body read ended early or was aborted (see ioDeadline.closeConn);
+// called once the body is read, before the answer is written.
+func settleConn(w http.ResponseWriter, r *http.Request, d *ioDeadline) {
+	if r.ProtoMajor == 1 && d.closeConn() {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // bodyReader reads a request body under an ioDeadline, counts the bytes
@@ -127,7 +160,10 @@ func (b *bodyReader) Read(q []byte) (int, error) {
 	if n > 0 {
 		b.p.up.Add(int64(n))
 	}
-	if err != nil && b.d.isAborted() {
+	if err == io.EOF {
+		b.d.sawEOF()
+	}
+	if err != nil && err != io.EOF && b.d.isAborted() {
 		err = errAborted
 	}
 	return n, err

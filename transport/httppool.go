@@ -940,6 +940,7 @@ func (p *HTTPPool) serveResult(w http.ResponseWriter, r *http.Request) {
 		b, err = io.ReadAll(http.MaxBytesReader(w, body, limit))
 		rerr = &RemoteError{Client: cl.id, Message: strings.ToValidUTF8(string(b), "?")}
 	}
+	settleConn(w, r, d)
 	p.mu.Lock()
 	t.receiving = false
 	open := t.open

@@ -156,6 +156,7 @@ func (p *HTTPPool) receivePart(w http.ResponseWriter, r *http.Request, cl *netCl
 		return
 	}
 	err := part.readFrom(p, &bodyReader{p: p, cl: cl, r: r.Body, d: d})
+	settleConn(w, r, d)
 	switch {
 	case errors.Is(err, errUploadTooLong):
 		part.drop(p)
