@@ -35,9 +35,10 @@ type ClientConfig struct {
 	// caller owns its connections. Its CheckRedirect is replaced: the
 	// client never follows a redirect.
 	HTTPClient *http.Client
-	// PollTimeout bounds one long poll, in case the server vanished
-	// without closing the connection; 0 means 60 s. It must exceed the
-	// server's PollWait.
+	// PollTimeout bounds the wait for the answer to one long poll, in
+	// case the server vanished without closing the connection; 0 means
+	// 60 s. It must exceed the server's PollWait. A task's body then has
+	// RequestTimeout + k/MinRate for its k bytes.
 	PollTimeout time.Duration
 	// RequestTimeout bounds every other request (register, heartbeat,
 	// the HEAD of a resumed upload) and the wait for the answer to a
