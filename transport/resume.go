@@ -88,15 +88,25 @@ func (p *HTTPPool) busy(w http.ResponseWriter, r *http.Request, cl *netClient) {
 	p.refuse(w, r, http.StatusServiceUnavailable, cl.id, "a result for this task is being received")
 }
 
-// setUploadState writes the server's part of an upload into h.
-func setUploadState(h http.Header, part *partUpload) {
-	h.Set("Cache-Control", "no-store")
+// uploadState is what the server holds of an upload: n of length bytes
+// (nothing when length is 0). A snapshot, taken while the part cannot
+// change (with p.mu held, or by the request that owns the part).
+type uploadState struct{ n, length int64 }
+
+func stateOf(part *partUpload) uploadState {
 	if part == nil {
-		h.Set(HeaderUploadOffset, "0")
-		return
+		return uploadState{}
 	}
-	h.Set(HeaderUploadOffset, strconv.FormatInt(part.n, 10))
-	h.Set(HeaderUploadLength, strconv.FormatInt(part.length, 10))
+	return uploadState{part.n, part.length}
+}
+
+// setUploadState writes the server's part of an upload into h.
+func setUploadState(h http.Header, st uploadState) {
+	h.Set("Cache-Control", "no-store")
+	h.Set(HeaderUploadOffset, strconv.FormatInt(st.n, 10))
+	if st.length > 0 {
+		h.Set(HeaderUploadLength, strconv.FormatInt(st.length, 10))
+	}
 }
 
 // serveUploadState answers HEAD /v1/result/{task}: how many bytes of the
@@ -111,13 +121,13 @@ func (p *HTTPPool) serveUploadState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	receiving, part := t.receiving, t.part
+	receiving, st := t.receiving, stateOf(t.part)
 	p.mu.Unlock()
 	if receiving {
 		p.busy(w, r, cl)
 		return
 	}
-	setUploadState(w.Header(), part)
+	setUploadState(w.Header(), st)
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -134,7 +144,7 @@ func (p *HTTPPool) receivePart(w http.ResponseWriter, r *http.Request, cl *netCl
 	}
 	part := t.part
 	if offset != 0 && (part == nil || part.n != offset || part.length != length) {
-		setUploadState(w.Header(), part)
+		setUploadState(w.Header(), stateOf(part))
 		p.mu.Unlock()
 		p.refuse(w, r, http.StatusConflict, cl.id, fmt.Sprintf("upload offset %d of %d does not match the server's", offset, length))
 		return
@@ -170,18 +180,20 @@ func (p *HTTPPool) receivePart(w http.ResponseWriter, r *http.Request, cl *netCl
 		return
 	case err != nil || part.n < length:
 		// A broken or timed-out connection, a full upload buffer, or a
-		// part that ends early: keep what arrived for a resume.
+		// part that ends early: keep what arrived for a resume. Once
+		// settled, the part is the task's (it may be dropped at once).
+		st := stateOf(part)
 		if !p.settlePart(t, part) {
 			p.refuse(w, r, http.StatusGone, cl.id, "task no longer wanted")
 			return
 		}
-		setUploadState(w.Header(), part)
+		setUploadState(w.Header(), st)
 		switch {
 		case errors.Is(err, errBudget):
 			w.Header().Set("Retry-After", "1")
-			p.refuse(w, r, http.StatusServiceUnavailable, cl.id, fmt.Sprintf("upload buffer full (kept %d of %d bytes)", part.n, length))
+			p.refuse(w, r, http.StatusServiceUnavailable, cl.id, fmt.Sprintf("upload buffer full (kept %d of %d bytes)", st.n, length))
 		case err != nil:
-			p.refuse(w, r, http.StatusBadRequest, cl.id, fmt.Sprintf("reading body (kept %d of %d bytes): %v", part.n, length, err))
+			p.refuse(w, r, http.StatusBadRequest, cl.id, fmt.Sprintf("reading body (kept %d of %d bytes): %v", st.n, length, err))
 		default:
 			w.WriteHeader(http.StatusAccepted)
 		}
