@@ -21,13 +21,15 @@
 //     its id, cheaply: it is called for every message.
 //  2. Keep any per-client state that must survive rounds (error-feedback
 //     residuals, for example) itself, keyed by client id.
-//  3. Bound untrusted input with [Limits] when decoding bytes from a peer.
+//  3. Bound untrusted input with [Limits] when decoding bytes from a peer;
+//     derive them from the model with [LimitsFor].
 //
 // # Concurrency
 //
 // [HTTPPool] and [Client] are safe for concurrent use and start no
 // goroutine that outlives their callers' calls (the client's heartbeat
-// goroutine is joined before each result is posted). A [Memory] pool is
+// goroutine is joined before each result is posted; its request timers
+// are stopped before each request returns). A [Memory] pool is
 // safe for concurrent use; at most Workers handlers run
 // at once (GOMAXPROCS by default) and a Send that waits for a worker
 // returns when its context is done. [ReadFrame] and [WriteFrame] are safe
@@ -39,7 +41,7 @@
 //     in every run, whatever the schedule.
 //   - A decoded message never aliases the bytes it came from, and every
 //     length read from the bytes is checked against [Limits] and the bytes
-//     that remain before anything is allocated.//
+//     that remain before anything is allocated.
 //
 // # Network transport
 //
@@ -53,17 +55,22 @@
 //
 // The host's duties on the server:
 //
-//  1. Serve the pool over TLS 1.3 only ([ServerTLSConfig]); with client
-//     certificates, give the tls.Config the client CA.
+//  1. Serve the pool over TLS 1.3 only ([ServerTLSConfig]) from an
+//     http.Server with header, idle and HTTP/2 bounds ([NewHTTPServer]);
+//     with client certificates, give the tls.Config the client CA.
 //  2. Give [HTTPPoolConfig] the clients' tokens, or set ClientCerts, or
-//     both.
+//     both, and Limits from the model ([LimitsFor]); give each [Client]
+//     the same Limits.
 //  3. Wait for enough clients ([HTTPPool.WaitClients]) before the first
 //     round, set fl.ServerConfig.RoundTimeout so that a round never waits
 //     for ever, and set CheckpointDir so that a restarted server resumes
 //     (fl.ReadCheckpoint, Server.Restore).
-//  4. Keep the http.Server's WriteTimeout (if any) above PollWait, and
-//     any proxy's idle timeout above it too.
-//  5. To stop: cancel the fl.Server's context, call [HTTPPool.Close] (it
+//  4. Leave the http.Server's ReadTimeout and WriteTimeout at 0 (the pool
+//     sets each request's deadlines), or keep them above PollWait and
+//     the longest upload; keep any proxy's idle timeout above PollWait.
+//  5. When the run is over, call [HTTPPool.Finish] (with a timeout): the
+//     clients learn it and their Run returns nil.
+//  6. To stop: cancel the fl.Server's context, call [HTTPPool.Close] (it
 //     releases the long polls), then http.Server.Shutdown.
 //
 // # Wire format, version 2
@@ -140,10 +147,12 @@
 //	    Long poll. 200 with a frame as the body and the header
 //	    "Fedgo-Task: <id>" (32 lowercase hex digits, 128 random bits), or
 //	    204 when no task came within the server's PollWait (25 s by
-//	    default). Polling also registers the client. If the client polls
-//	    again before answering its task, the server assumes the task was
-//	    lost (a broken download, a restarted client) and sends it again,
-//	    under the same id.
+//	    default), or 410 with "Fedgo-Run: finished" once the server's run
+//	    is over (the client then stops). 429: the client already has
+//	    MaxPolls polls open. Polling also registers the client. If the
+//	    client polls again before answering its task, the server assumes
+//	    the task was lost (a broken download, a restarted client) and
+//	    sends it again, under the same id.
 //	POST /v1/result/<id>
 //	    The answer to task <id>: a frame (Content-Type
 //	    application/vnd.fedgo.frame), or the client handler's error as
@@ -151,10 +160,13 @@
 //	    204: accepted. 409: already accepted (a re-post, see below).
 //	    404: the task is unknown, was never given to this client, or its
 //	    round is over; 410: the server stopped waiting for it while the
-//	    body arrived. 400: the frame is malformed or exceeds the limits;
-//	    413: the body is too large; 415: another content type; 503
-//	    (Retry-After: 1): another request for this result is being
-//	    received (a broken upload the server has not noticed yet).
+//	    body arrived. 400: the frame is malformed or exceeds the limits,
+//	    or the body did not arrive in time; 413: the body is too large
+//	    (its Content-Length or Upload-Length says so before any byte is
+//	    read); 415: another content type; 503 (Retry-After: 1): another
+//	    request for this result is being received (a broken upload the
+//	    server has not noticed yet), or the server's upload buffer is
+//	    full.
 //	    A frame may be uploaded resumably (below): the request then
 //	    carries "Upload-Length: L" (the frame's total bytes) and
 //	    "Upload-Offset: N" (where its body starts in the frame; absent
@@ -170,8 +182,10 @@
 //	    result (the round's deadline passed): stop.
 //
 // The server answers 503 while it shuts down. A client treats network
-// errors and 5xx as transient: it retries with exponential backoff (100 ms
-// doubling to 10 s, jittered to [d/2, d] from a seeded source). The
+// errors, timeouts and 5xx as transient: it retries with exponential
+// backoff (100 ms doubling to 10 s, jittered to [d/2, d] from a seeded
+// source). It never follows a redirect (the request fails with
+// [ErrRedirect], and is retried like a network error). The
 // server accepts a task's result once, and answers a re-post 409, after
 // which the client moves on. A client handles one task at a time.
 //
@@ -182,7 +196,7 @@
 // POSTs the whole frame with "Upload-Length: L" and "Upload-Offset: 0".
 // The server checks L against its limits before it reads a byte (413 if
 // over, the same bound as a whole upload's body, see [MaxFrameBytes]) and
-// keeps the bytes that arrive. If the connection breaks, the client asks
+// keeps the bytes that arrive, in chunks allocated as they arrive. If the connection breaks, the client asks
 // HEAD /v1/result/<id> for the server's offset N and POSTs only bytes N
 // to L of the frame with "Upload-Offset: N" and the same Upload-Length.
 // A part whose offset is not the server's, or whose Upload-Length is not
@@ -198,12 +212,15 @@
 // any held part. Smaller results, error reports and uploads of which the
 // server holds nothing are posted whole again under the same task id.
 //
-// A client is connected (listed by Conns) while it polls, and for
-// ClientTimeout (30 s by default) after its last request; a Send to a
-// client that stays silent that long returns [ErrClientGone], which wraps
+// A client is connected (listed by Conns) while it polls or uploads a
+// result, and for ClientTimeout (30 s by default) after its last request
+// or the last bytes of a task it downloaded; a Send to a client that
+// stays silent that long returns [ErrClientGone], which wraps
 // fl.ErrTimeout, so the round counts it as a dropout and goes on. Every
-// refused request is answered with a 4xx and logged (slog, level Warn)
-// with the client, the status and the reason.
+// refused request is answered with a 4xx or 5xx and logged once (slog,
+// level Warn) with the client, the status and the reason; the log is
+// rate-limited (a burst of 20 lines, then 10 a second, the lines dropped
+// counted in the next one's "suppressed").
 //
 // # Security
 //
@@ -212,24 +229,61 @@
 //     returned, so only in the current round) that was issued to the
 //     client posting it, and only once: replays and duplicates are
 //     refused. Task ids come from crypto/rand.
-//   - Every length is bounded by [Limits] before allocation; request
-//     bodies are further bounded by [MaxFrameBytes] (http.MaxBytesReader).
 //   - Every part of a resumable upload, and every HEAD, is authenticated
 //     and checked like a whole upload (open task, issued to this client,
-//     not yet answered). The server holds at most one part per task, of
-//     at most its declared Upload-Length (itself bounded as a whole
-//     body), grown as its bytes arrive (or at once by a part's declared
-//     Content-Length), and drops it when the task closes (answered,
-//     cancelled, timed out, or its round over) or a whole upload or a
-//     fresh offset-0 upload replaces it. A held part costs the server up
-//     to L bytes of memory until then, on top of the decoded message.
-//     An uncompressed vector is allocated at once only if the request's
-//     Content-Length declares its bytes (only an authenticated client
-//     with an issued task gets that far); otherwise it grows as its bytes
-//     arrive.
+//     not yet answered).
 //   - A server restart loses no completed round: the fl.Server resumes
 //     from its checkpoint and the clients reconnect on their own; the
 //     round that was running is run again from the start.
+//
+// Memory is bounded by bytes received, never by a length a peer declares.
+// Each bound, with its default (every one is mounted as an attack in
+// hostile_test.go, which asserts the victim's heap):
+//
+//   - Frame fields: [Limits] (MaxParams 2^28, MaxPayload 2^31 − 1,
+//     MaxEntries 1024, MaxString 256 by default: frames of about 4 GB);
+//     [LimitsFor](dim, clients) gives dim parameters, 16·dim +
+//     1024·clients + 64 KiB payload bytes, 256 entries, 128-byte strings.
+//     Every length is checked before anything is allocated, on both
+//     sides, after zstd decompression too.
+//   - Bodies: at most [MaxFrameBytes](Limits) plus zstd's worst-case
+//     expansion (the result POST, its Upload-Length, a task's
+//     Content-Length on the client; 413 or an error before a byte is
+//     read); an error report at most [MaxErrorBytes] (4096).
+//   - Growth: a vector or payload is allocated at once only when its
+//     bytes have all arrived (a resumable upload's last part); otherwise
+//     it grows in chunks of 64 KiB as bytes arrive, joined at the end. A
+//     resumable part is held in chunks of 64 KiB. A declared
+//     Content-Length or Upload-Length reserves nothing.
+//   - zstd: the decoder's window is at most the power of two that holds
+//     MaxFrameBytes(Limits), and at most 8 MiB; its memory at most
+//     MaxFrameBytes(Limits).
+//   - Buffered uploads, all clients together: HTTPPoolConfig.MaxUploadBuffer
+//     (1 GiB) over held parts and the bytes read so far of whole uploads;
+//     when full, the idle parts held longest are dropped (their clients
+//     start again), then uploads are answered 503.
+//   - Polls: HTTPPoolConfig.MaxPolls (4) open at once per client (429
+//     beyond); MaxClients (100,000) registered clients.
+//   - Reads: a request body must deliver k bytes within ReadTimeout +
+//     k/MinRate of its start (30 s + k/(16 KiB/s)); a read in progress is
+//     abandoned at once when its task closes (answered elsewhere,
+//     cancelled, timed out, round over), and its bytes are dropped.
+//   - Writes: a task of k bytes must be written within WriteTimeout +
+//     k/MinRate (30 s + k/(16 KiB/s)) and is abandoned when its task
+//     closes, so a client that never reads cannot pin it; such a client
+//     is no longer connected ClientTimeout (30 s) after it stopped taking
+//     bytes.
+//   - Headers, idle connections, HTTP/2 streams: [NewHTTPServer] (10 s
+//     and 64 KiB for headers, 2 min idle, 100 streams a connection, 8 MiB
+//     receive buffers).
+//   - Client: every request has a deadline — the long poll PollTimeout
+//     (60 s) for its answer's headers, every other request
+//     RequestTimeout (30 s), and a body of k bytes (a task, a result)
+//     RequestTimeout + k/MinRate (16 KiB/s); the client refuses any
+//     redirect, so its token and results go nowhere but the server it was
+//     given.
+//   - Logs: every refusal is logged once at Warn, rate-limited (20 lines,
+//     then 10 a second).
 //
 // [DevPKI] makes a throwaway CA and certificates for local trials.
 package transport

@@ -24,6 +24,27 @@ type Limits struct {
 	MaxString  int // bytes of the type or a key; 0 means 256
 }
 
+// LimitsFor returns the limits for a model of dim parameters trained by
+// up to clients clients a round: a vector of at most dim values, a
+// payload of at most 16·dim + 1024·clients + 64 KiB bytes (room for every
+// codec of package compress, whose largest encoding takes 9 bytes a
+// value, and for a secure-aggregation message with a share or a key per
+// client), at most 256 config or metrics entries and strings of at most
+// 128 bytes. A 610-parameter model with 10 clients accepts frames of at
+// most [MaxFrameBytes] ≈ 160 KB, not the defaults' 4 GB. It panics if dim
+// or clients is negative.
+func LimitsFor(dim, clients int) Limits {
+	if dim < 0 || clients < 0 {
+		panic("transport: negative dimension or client count")
+	}
+	return Limits{
+		MaxParams:  max(dim, 1),
+		MaxPayload: 16*dim + 1024*clients + 64<<10,
+		MaxEntries: 256,
+		MaxString:  128,
+	}
+}
+
 func (l Limits) withDefaults() Limits {
 	if l.MaxParams <= 0 {
 		l.MaxParams = 1 << 28

@@ -31,13 +31,22 @@ type ClientConfig struct {
 	// TLS configures the connection (root CAs, client certificate). Nil
 	// means the system roots. MinVersion is raised to TLS 1.3.
 	TLS *tls.Config
-	// HTTPClient, if set, is used as it is (TLS is then ignored); the
-	// caller owns its connections.
+	// HTTPClient, if set, carries the requests (TLS is then ignored); the
+	// caller owns its connections. Its CheckRedirect is replaced: the
+	// client never follows a redirect.
 	HTTPClient *http.Client
-	// PollTimeout bounds one long poll, in case the server vanished
-	// without closing the connection; 0 means 60 s. It must exceed the
-	// server's PollWait.
+	// PollTimeout bounds the wait for the answer to one long poll, in
+	// case the server vanished without closing the connection; 0 means
+	// 60 s. It must exceed the server's PollWait. A task's body then has
+	// RequestTimeout + k/MinRate for its k bytes.
 	PollTimeout time.Duration
+	// RequestTimeout bounds every other request (register, heartbeat,
+	// the HEAD of a resumed upload) and the wait for the answer to a
+	// result; 0 means 30 s. MinRate (bytes a second, 0 means 16 KiB/s)
+	// extends it for bodies: a result of k bytes may take RequestTimeout
+	// + k/MinRate, and so may a task of k bytes once its poll is answered.
+	RequestTimeout time.Duration
+	MinRate        int64
 	// Heartbeat is how often the client tells the server it is still
 	// working on a task; 0 means 5 s.
 	Heartbeat time.Duration
@@ -55,7 +64,9 @@ type ClientConfig struct {
 	// 1 MiB, a negative value never. Smaller results are posted whole.
 	ResumeBytes int64
 	// Limits bound the tasks the client accepts, and the results it
-	// posts (the server should accept at least as much).
+	// posts (the server should accept at least as much). Derive them from
+	// the model with [LimitsFor]; the zero value's defaults admit tasks of
+	// about 4 GB.
 	Limits Limits
 	// Logger receives the client's log; nil discards it.
 	Logger *slog.Logger
@@ -65,11 +76,13 @@ type ClientConfig struct {
 // no credentials: set ID and Token, or a client certificate in TLS.
 func DefaultClientConfig() ClientConfig {
 	return ClientConfig{
-		PollTimeout: time.Minute,
-		Heartbeat:   5 * time.Second,
-		MinBackoff:  100 * time.Millisecond,
-		MaxBackoff:  10 * time.Second,
-		ResumeBytes: 1 << 20,
+		PollTimeout:    time.Minute,
+		RequestTimeout: 30 * time.Second,
+		MinRate:        16 << 10,
+		Heartbeat:      5 * time.Second,
+		MinBackoff:     100 * time.Millisecond,
+		MaxBackoff:     10 * time.Second,
+		ResumeBytes:    1 << 20,
 	}
 }
 
@@ -84,8 +97,8 @@ func (c *ClientConfig) Validate() error {
 	if c.Token != "" && c.ID == "" {
 		errs = append(errs, errors.New("a Token needs an ID"))
 	}
-	if c.PollTimeout < 0 || c.Heartbeat < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0 {
-		errs = append(errs, errors.New("negative PollTimeout, Heartbeat or backoff"))
+	if c.PollTimeout < 0 || c.Heartbeat < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0 || c.RequestTimeout < 0 || c.MinRate < 0 {
+		errs = append(errs, errors.New("negative PollTimeout, RequestTimeout, MinRate, Heartbeat or backoff"))
 	}
 	if c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff {
 		errs = append(errs, fmt.Errorf("MinBackoff %v > MaxBackoff %v", c.MinBackoff, c.MaxBackoff))
@@ -143,6 +156,10 @@ func NewClient(serverURL string, h fl.Handler, cfg ClientConfig) (*Client, error
 		}
 	}
 	def(&c.cfg.PollTimeout, time.Minute)
+	def(&c.cfg.RequestTimeout, 30*time.Second)
+	if c.cfg.MinRate == 0 {
+		c.cfg.MinRate = 16 << 10
+	}
 	def(&c.cfg.Heartbeat, 5*time.Second)
 	def(&c.cfg.MinBackoff, 100*time.Millisecond)
 	def(&c.cfg.MaxBackoff, 10*time.Second)
@@ -153,8 +170,10 @@ func NewClient(serverURL string, h fl.Handler, cfg ClientConfig) (*Client, error
 	hsh := fnv.New64a()
 	hsh.Write([]byte(cfg.ID))
 	c.rng = rand.New(rand.NewPCG(cfg.Seed, hsh.Sum64()))
-	c.hc = cfg.HTTPClient
-	if c.hc == nil {
+	if cfg.HTTPClient != nil {
+		hc := *cfg.HTTPClient
+		c.hc = &hc
+	} else {
 		tc := &tls.Config{}
 		if cfg.TLS != nil {
 			tc = cfg.TLS.Clone()
@@ -172,10 +191,41 @@ func NewClient(serverURL string, h fl.Handler, cfg ClientConfig) (*Client, error
 				SendPingTimeout:               15 * time.Second,
 				PingTimeout:                   15 * time.Second,
 			},
+			// The long poll waits up to PollTimeout for its answer's
+			// headers; every other request has a shorter context.
+			ResponseHeaderTimeout:  c.cfg.PollTimeout,
+			MaxResponseHeaderBytes: 64 << 10,
 		}
 		c.hc = &http.Client{Transport: c.owned}
 	}
+	c.hc.CheckRedirect = refuseRedirect
 	return c, nil
+}
+
+// ErrRedirect is wrapped by the error of a request that the server
+// answered with a redirect: the client never follows one (it would carry
+// the client's credentials and results elsewhere).
+var ErrRedirect = errors.New("transport: the server redirected a request; the client does not follow redirects")
+
+func refuseRedirect(req *http.Request, via []*http.Request) error {
+	return fmt.Errorf("%w (to %s)", ErrRedirect, req.URL.Redacted())
+}
+
+// withTimeout returns ctx bounded by d from now, and a function that
+// moves that bound to d' from the time it is called.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, func(time.Duration), context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
+	reset := func(d time.Duration) { timer.Reset(d) }
+	return ctx, reset, func() {
+		timer.Stop()
+		cancel(context.Canceled)
+	}
+}
+
+// bodyTime is the time allowed for a body of n bytes.
+func (c *Client) bodyTime(n int64) time.Duration {
+	return c.cfg.RequestTimeout + time.Duration(float64(max(n, 0))/float64(c.cfg.MinRate)*float64(time.Second))
 }
 
 // Dial runs a client of the server at serverURL with handler h until ctx
@@ -189,8 +239,9 @@ func Dial(ctx context.Context, serverURL string, h fl.Handler, cfg ClientConfig)
 }
 
 // Run registers with the server, then polls for tasks, answers them with
-// the handler and posts the results, until ctx is done; it then returns
-// ctx.Err(). It returns ErrUnauthorized at once if the server refuses the
+// the handler and posts the results, until the server says that the run
+// is over (Run then returns nil) or ctx is done (it then returns
+// ctx.Err()). It returns ErrUnauthorized at once if the server refuses the
 // client's credentials. Every goroutine it starts has ended when it
 // returns, and the connections it opened are closed.
 func (c *Client) Run(ctx context.Context) error {
@@ -210,6 +261,10 @@ func (c *Client) Run(ctx context.Context) error {
 			registered = err == nil
 		} else {
 			t, err = c.poll(ctx)
+		}
+		if errors.Is(err, errRunOver) {
+			c.log.Info("transport: the server ended the run", "client", c.cfg.ID)
+			return nil
 		}
 		if err != nil {
 			if errors.Is(err, ErrUnauthorized) {
@@ -292,6 +347,8 @@ func drain(resp *http.Response) {
 }
 
 func (c *Client) register(ctx context.Context) error {
+	ctx, _, cancel := withTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
 	req, err := c.newRequest(ctx, http.MethodPost, PathRegister, nil)
 	if err != nil {
 		return err
@@ -312,9 +369,12 @@ type clientTask struct {
 	msg *fl.Message
 }
 
+// errRunOver is the answer to a poll once the server's run is over.
+var errRunOver = errors.New("transport: the run is over")
+
 // poll waits for the next task; it returns nil, nil when there is none.
 func (c *Client) poll(ctx context.Context) (*clientTask, error) {
-	pctx, cancel := context.WithTimeout(ctx, c.cfg.PollTimeout)
+	pctx, reset, cancel := withTimeout(ctx, c.cfg.PollTimeout)
 	defer cancel()
 	req, err := c.newRequest(pctx, http.MethodGet, PathTask, nil)
 	if err != nil {
@@ -329,14 +389,25 @@ func (c *Client) poll(ctx context.Context) (*clientTask, error) {
 	case http.StatusNoContent:
 		return nil, nil
 	case http.StatusOK:
+	case http.StatusGone:
+		if resp.Header.Get(HeaderRun) == RunFinished {
+			return nil, errRunOver
+		}
+		return nil, answerError(resp)
 	default:
 		return nil, answerError(resp)
 	}
+	if limit := maxUploadBytes(c.cfg.Limits); resp.ContentLength > limit {
+		return nil, fmt.Errorf("transport: server sent a task of %d bytes, over the limits (%d)", resp.ContentLength, limit)
+	}
+	reset(c.bodyTime(resp.ContentLength))
 	id := resp.Header.Get(HeaderTask)
 	if len(id) != 2*taskIDBytes || strings.Trim(id, "0123456789abcdef") != "" {
 		return nil, fmt.Errorf("transport: server sent a task with a malformed id %q", id)
 	}
-	m, _, err := readFrame(resp.Body, c.cfg.Limits, resp.ContentLength)
+	// No hint: the vectors grow as their bytes arrive, whatever the
+	// Content-Length says.
+	m, _, err := readFrame(resp.Body, c.cfg.Limits, -1)
 	if err != nil {
 		return nil, fmt.Errorf("transport: task %s: %w", id, err)
 	}
@@ -412,21 +483,31 @@ func (c *Client) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 			return
 		case <-tick.C:
 		}
-		req, err := c.newRequest(ctx, http.MethodPost, PathHeartbeat+id, nil)
-		if err != nil {
-			return
-		}
-		resp, err := c.hc.Do(req)
+		code, err := c.beat(ctx, id)
 		if err != nil {
 			continue
 		}
-		code := resp.StatusCode
-		drain(resp)
 		if code == http.StatusGone {
 			cancel(errWithdrawn)
 			return
 		}
 	}
+}
+
+// beat sends one heartbeat for task id and returns the server's status.
+func (c *Client) beat(ctx context.Context, id string) (int, error) {
+	ctx, _, cancel := withTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	req, err := c.newRequest(ctx, http.MethodPost, PathHeartbeat+id, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	drain(resp)
+	return resp.StatusCode, nil
 }
 
 // upload is a result on its way to the server.
@@ -478,6 +559,8 @@ func (c *Client) post(ctx context.Context, id string, up *upload) error {
 		}
 		up.off, up.probe = off, false
 	}
+	ctx, _, cancel := withTimeout(ctx, c.bodyTime(up.size-up.off))
+	defer cancel()
 	body := up.open()
 	if up.off > 0 {
 		if _, err := io.CopyN(io.Discard, body, up.off); err != nil {
@@ -522,6 +605,8 @@ func (c *Client) post(ctx context.Context, id string, up *upload) error {
 // uploadState asks the server how many bytes of task id's result (of size
 // bytes) it holds.
 func (c *Client) uploadState(ctx context.Context, id string, size int64) (int64, error) {
+	ctx, _, cancel := withTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
 	req, err := c.newRequest(ctx, http.MethodHead, PathResult+id, nil)
 	if err != nil {
 		return 0, err

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -63,6 +64,10 @@ const (
 	FrameContentType = "application/vnd.fedgo.frame"
 	// ErrorContentType is the media type of a client's error report.
 	ErrorContentType = "text/plain; charset=utf-8"
+	// HeaderRun, with the value RunFinished, marks the 410 Gone that
+	// answers a poll once the run is over (HTTPPool.Finish).
+	HeaderRun   = "Fedgo-Run"
+	RunFinished = "finished"
 
 	// MaxErrorBytes bounds a client's error report.
 	MaxErrorBytes = 4096
@@ -96,8 +101,30 @@ type HTTPPoolConfig struct {
 	// round's deadline); 0 means none.
 	TaskTimeout time.Duration
 	// Limits bound what clients post, and the tasks Send accepts to send
-	// (clients should accept at least as much).
+	// (clients should accept at least as much). Derive them from the
+	// model with [LimitsFor]; the zero value's defaults admit frames of
+	// about 4 GB.
 	Limits Limits
+	// ReadTimeout and MinRate bound the time a request body may take: k
+	// bytes must have arrived ReadTimeout + k/MinRate after the request
+	// started, or the read is abandoned (a resumable upload keeps what
+	// arrived). 0 means 30 s and 16 KiB/s.
+	ReadTimeout time.Duration
+	MinRate     int64
+	// WriteTimeout bounds, with MinRate, the time the answer to a poll (a
+	// task) may take to be written: k bytes by WriteTimeout + k/MinRate.
+	// 0 means 30 s.
+	WriteTimeout time.Duration
+	// MaxPolls bounds the polls of one client at once; more are refused
+	// with 429. 0 means 4.
+	MaxPolls int
+	// MaxUploadBuffer bounds the bytes held at once, over all clients, by
+	// result uploads (the received parts of resumable uploads, and the
+	// bytes read so far of whole ones). An upload that would exceed it
+	// first drops the parts held longest that no request is adding to
+	// (their clients start them again); if that is not enough, it is
+	// answered 503 (a resumable one keeps its part). 0 means 1 GiB.
+	MaxUploadBuffer int64
 	// Zstd compresses the tasks sent to clients.
 	Zstd bool
 	// Rand is the source of task ids; nil means crypto/rand.
@@ -112,9 +139,14 @@ type HTTPPoolConfig struct {
 // and no authentication: set Tokens or ClientCerts.
 func DefaultHTTPPoolConfig() HTTPPoolConfig {
 	return HTTPPoolConfig{
-		MaxClients:    100_000,
-		PollWait:      25 * time.Second,
-		ClientTimeout: 30 * time.Second,
+		MaxClients:      100_000,
+		PollWait:        25 * time.Second,
+		ClientTimeout:   30 * time.Second,
+		ReadTimeout:     30 * time.Second,
+		WriteTimeout:    30 * time.Second,
+		MinRate:         16 << 10,
+		MaxPolls:        4,
+		MaxUploadBuffer: 1 << 30,
 	}
 }
 
@@ -134,6 +166,9 @@ func (c *HTTPPoolConfig) Validate() error {
 	}
 	if c.MaxClients < 0 || c.PollWait < 0 || c.ClientTimeout < 0 || c.TaskTimeout < 0 {
 		errs = append(errs, errors.New("negative MaxClients, PollWait, ClientTimeout or TaskTimeout"))
+	}
+	if c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.MinRate < 0 || c.MaxPolls < 0 || c.MaxUploadBuffer < 0 {
+		errs = append(errs, errors.New("negative ReadTimeout, WriteTimeout, MinRate, MaxPolls or MaxUploadBuffer"))
 	}
 	if c.ClientTimeout > 0 && c.ClientTimeout < time.Second/10 {
 		errs = append(errs, fmt.Errorf("ClientTimeout = %v, want ≥ 100ms", c.ClientTimeout))
@@ -181,6 +216,11 @@ type HTTPPool struct {
 	down     atomic.Int64
 	closeMu  sync.Once
 	closed   chan struct{}
+	overMu   sync.Once
+	over     chan struct{} // closed by Finish
+	// buffered is the bytes charged to MaxUploadBuffer.
+	buffered atomic.Int64
+	logs     logLimiter
 
 	mu       sync.Mutex
 	clients  map[string]*netClient
@@ -189,6 +229,10 @@ type HTTPPool struct {
 	finished map[string]struct{}
 	ring     []string // finished task ids, oldest first, at most finishedKept
 	joined   chan struct{}
+	told     chan struct{} // closed and replaced when a client learns the run is over
+	// idle lists the tasks whose held upload part no request is adding
+	// to, oldest first (entries that no longer hold one are skipped).
+	idle []*task
 }
 
 var (
@@ -201,7 +245,10 @@ type netClient struct {
 	id       string
 	conn     *httpConn
 	lastSeen time.Time
-	polling  int
+	polling  int     // polls waiting for a task
+	polls    int     // polls being served, waiting or writing
+	uploads  int     // results being received
+	toldOver bool    // answered a poll after Finish
 	queue    []*task // open tasks, oldest first
 	wake     chan struct{}
 }
@@ -213,7 +260,8 @@ type task struct {
 	issued    bool
 	receiving bool
 	open      bool
-	part      *partUpload // the part of a resumable upload received so far
+	part      *partUpload              // the part of a resumable upload received so far
+	io        map[*ioDeadline]struct{} // transfers of this task's bytes, aborted when it closes
 	done      chan struct{}
 	reply     *fl.Message
 	err       error
@@ -238,6 +286,8 @@ func NewHTTPPool(cfg HTTPPoolConfig) (*HTTPPool, error) {
 		rand:     cfg.Rand,
 		tokens:   make(map[string][32]byte, len(cfg.Tokens)),
 		closed:   make(chan struct{}),
+		over:     make(chan struct{}),
+		told:     make(chan struct{}),
 		clients:  map[string]*netClient{},
 		tasks:    map[string]*task{},
 		frames:   map[*fl.Message]*sharedFrame{},
@@ -266,6 +316,22 @@ func NewHTTPPool(cfg HTTPPoolConfig) (*HTTPPool, error) {
 	}
 	if p.cfg.ClientTimeout == 0 {
 		p.cfg.ClientTimeout = 30 * time.Second
+	}
+	def := DefaultHTTPPoolConfig()
+	if p.cfg.ReadTimeout == 0 {
+		p.cfg.ReadTimeout = def.ReadTimeout
+	}
+	if p.cfg.WriteTimeout == 0 {
+		p.cfg.WriteTimeout = def.WriteTimeout
+	}
+	if p.cfg.MinRate == 0 {
+		p.cfg.MinRate = def.MinRate
+	}
+	if p.cfg.MaxPolls == 0 {
+		p.cfg.MaxPolls = def.MaxPolls
+	}
+	if p.cfg.MaxUploadBuffer == 0 {
+		p.cfg.MaxUploadBuffer = def.MaxUploadBuffer
 	}
 	p.mux = http.NewServeMux()
 	p.mux.HandleFunc("POST "+PathRegister, p.serveRegister)
@@ -301,7 +367,7 @@ func (p *HTTPPool) isClosed() bool {
 
 // alive reports whether cl counts as connected at now. Called with p.mu held.
 func (p *HTTPPool) alive(cl *netClient, now time.Time) bool {
-	return cl.polling > 0 || now.Sub(cl.lastSeen) < p.cfg.ClientTimeout
+	return cl.polling > 0 || cl.uploads > 0 || now.Sub(cl.lastSeen) < p.cfg.ClientTimeout
 }
 
 // Population returns the ids of the clients this pool serves, sorted:
@@ -410,7 +476,7 @@ func (c *httpConn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	if _, err := io.ReadFull(p.rand, raw[:]); err != nil {
 		return nil, fmt.Errorf("transport: task id: %w", err)
 	}
-	t := &task{id: hex.EncodeToString(raw[:]), open: true, done: make(chan struct{})}
+	t := &task{id: hex.EncodeToString(raw[:]), open: true, done: make(chan struct{}), io: map[*ioDeadline]struct{}{}}
 
 	p.mu.Lock()
 	cl := p.clients[c.id]
@@ -527,14 +593,18 @@ func (p *HTTPPool) cancel(t *task) bool {
 // closeTaskLocked removes t from the open tasks. Called with p.mu held.
 func (p *HTTPPool) closeTaskLocked(t *task) {
 	t.open = false
+	p.unidleLocked(t)
+	t.part.drop(p)
 	t.part = nil
+	for d := range t.io {
+		d.abort()
+	}
+	clear(t.io)
 	delete(p.tasks, t.id)
-	q := t.cl.queue
-	for i, u := range q {
-		if u == t {
-			t.cl.queue = append(q[:i:i], q[i+1:]...)
-			break
-		}
+	if i := slices.Index(t.cl.queue, t); i >= 0 {
+		// slices.Delete clears the vacated slot: the queue's array must
+		// not keep a closed task (and its frame) alive.
+		t.cl.queue = slices.Delete(t.cl.queue, i, i+1)
 	}
 }
 
@@ -551,9 +621,10 @@ func (p *HTTPPool) finishLocked(t *task, reply *fl.Message, err error) {
 	close(t.done)
 }
 
-// refuse answers a request with a 4xx or 5xx status and logs why.
+// refuse answers a request with a 4xx or 5xx status and logs why (at
+// level Warn, rate-limited).
 func (p *HTTPPool) refuse(w http.ResponseWriter, r *http.Request, code int, client, reason string) {
-	p.log.Warn("transport: request refused", "status", code, "method", r.Method, "path", r.URL.Path,
+	p.warn("transport: request refused", "status", code, "method", r.Method, "path", r.URL.Path,
 		"client", client, "remote", r.RemoteAddr, "reason", reason)
 	http.Error(w, reason, code)
 }
@@ -625,40 +696,55 @@ func (p *HTTPPool) serveRegister(w http.ResponseWriter, r *http.Request) {
 }
 
 // servePoll answers a long poll with the client's oldest open task (issued
-// again if the client lost it), or 204 after PollWait.
+// again if the client lost it), or 204 after PollWait, or 410 once the
+// run is over (Finish).
 func (p *HTTPPool) servePoll(w http.ResponseWriter, r *http.Request) {
 	cl := p.enter(w, r)
 	if cl == nil {
 		return
 	}
 	p.mu.Lock()
+	if cl.polls >= p.cfg.MaxPolls {
+		p.mu.Unlock()
+		p.refuse(w, r, http.StatusTooManyRequests, cl.id, fmt.Sprintf("more than %d polls at once", p.cfg.MaxPolls))
+		return
+	}
+	cl.polls++
 	cl.polling++
+	waiting := true
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
-		cl.polling--
-		cl.lastSeen = p.now()
+		cl.polls--
+		if waiting {
+			// A poll that ends without a task counts as activity; one
+			// that wrote a task counted the bytes that the client took.
+			cl.polling--
+			cl.lastSeen = p.now()
+		}
 		p.mu.Unlock()
 	}()
 	timer := time.NewTimer(p.cfg.PollWait)
 	defer timer.Stop()
 	for {
 		p.mu.Lock()
+		if p.isOver() {
+			cl.toldOver = true
+			close(p.told)
+			p.told = make(chan struct{})
+			p.mu.Unlock()
+			w.Header().Set(HeaderRun, RunFinished)
+			http.Error(w, "the run is over", http.StatusGone)
+			return
+		}
 		if len(cl.queue) > 0 {
 			t := cl.queue[0]
 			t.issued = true
+			cl.polling--
+			waiting = false
+			d := p.beginIOLocked(t, w, true)
 			p.mu.Unlock()
-			b := t.frame.b
-			h := w.Header()
-			h.Set("Content-Type", FrameContentType)
-			h.Set("Content-Length", fmt.Sprint(len(b)))
-			h.Set(HeaderTask, t.id)
-			h.Set("Cache-Control", "no-store")
-			n, err := w.Write(b)
-			p.down.Add(int64(n))
-			if err != nil {
-				p.log.Debug("transport: task not delivered", "client", cl.id, "err", err)
-			}
+			p.writeTask(w, cl, t, d)
 			return
 		}
 		if cl.wake == nil {
@@ -668,6 +754,7 @@ func (p *HTTPPool) servePoll(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 		select {
 		case <-wake:
+		case <-p.over:
 		case <-r.Context().Done():
 			return
 		case <-timer.C:
@@ -677,6 +764,112 @@ func (p *HTTPPool) servePoll(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 			return
 		}
+	}
+}
+
+// writeTask writes task t as the answer to a poll of cl, under the
+// deadline d: in chunks, each marking the client seen (a download in
+// progress is activity), until done, the deadline passes or t closes.
+func (p *HTTPPool) writeTask(w http.ResponseWriter, cl *netClient, t *task, d *ioDeadline) {
+	defer p.endIO(t, d)
+	b := t.frame.b
+	h := w.Header()
+	h.Set("Content-Type", FrameContentType)
+	h.Set("Content-Length", fmt.Sprint(len(b)))
+	h.Set(HeaderTask, t.id)
+	h.Set("Cache-Control", "no-store")
+	var seen time.Time
+	for off := 0; off < len(b); {
+		err := d.extend(int64(off))
+		var n int
+		if err == nil {
+			n, err = w.Write(b[off:min(len(b), off+writeChunk)])
+		}
+		off += n
+		p.down.Add(int64(n))
+		if err != nil {
+			p.log.Debug("transport: task not delivered", "client", cl.id, "err", err)
+			return
+		}
+		if now := time.Now(); now.Sub(seen) > deadlineEvery || off == len(b) {
+			seen = now
+			p.touch(cl)
+		}
+	}
+}
+
+// writeChunk is the bytes of a task written at a time.
+const writeChunk = 256 << 10
+
+// beginIOLocked registers a transfer of t's bytes (a result read, or a
+// task write), to be aborted if t closes. Called with p.mu held; a
+// result read also marks t receiving.
+func (p *HTTPPool) beginIOLocked(t *task, w http.ResponseWriter, write bool) *ioDeadline {
+	grace := p.cfg.ReadTimeout
+	if write {
+		grace = p.cfg.WriteTimeout
+	} else {
+		t.receiving = true
+		t.cl.uploads++
+	}
+	d := newIODeadline(w, write, grace, p.cfg.MinRate)
+	if t.open {
+		t.io[d] = struct{}{}
+	} else {
+		d.abort()
+	}
+	return d
+}
+
+// endIO ends a transfer of t's bytes; called before its handler returns.
+func (p *HTTPPool) endIO(t *task, d *ioDeadline) {
+	p.mu.Lock()
+	if !d.write {
+		t.cl.uploads--
+		t.cl.lastSeen = p.now()
+	}
+	delete(t.io, d)
+	p.mu.Unlock()
+	d.finish()
+}
+
+// Finish tells the clients that the run is over: every poll, waiting or
+// to come, is answered 410 Gone with the header "Fedgo-Run: finished",
+// and a [Client] then returns nil from Run. It waits until every
+// connected client has been told, or ctx is done (it then returns
+// ctx.Err()). Call it after the fl.Server's Run returned, before Close.
+func (p *HTTPPool) Finish(ctx context.Context) error {
+	p.overMu.Do(func() { close(p.over) })
+	for {
+		p.mu.Lock()
+		told := p.told
+		now := p.now()
+		left := 0
+		for _, cl := range p.clients {
+			if !cl.toldOver && p.alive(cl, now) {
+				left++
+			}
+		}
+		p.mu.Unlock()
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-told:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.closed:
+			return ErrClosed
+		}
+	}
+}
+
+func (p *HTTPPool) isOver() bool {
+	select {
+	case <-p.over:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -721,8 +914,9 @@ func (p *HTTPPool) serveHeartbeat(w http.ResponseWriter, r *http.Request) {
 	ok := t != nil && t.cl.id == cl.id
 	p.mu.Unlock()
 	if !ok {
-		// Not worth a warning: the round moved on while the client worked.
-		http.Error(w, "task no longer wanted", http.StatusGone)
+		// The round moved on while the client worked (or the task is not
+		// the client's): the client stops.
+		p.refuse(w, r, http.StatusGone, cl.id, "heartbeat: task no longer wanted")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -752,8 +946,16 @@ func (p *HTTPPool) serveResult(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusBadRequest, cl.id, "only a frame can be uploaded resumably")
 		return
 	}
-	if resumable && length > maxUploadBytes(p.cfg.Limits) {
-		p.refuse(w, r, http.StatusRequestEntityTooLarge, cl.id, fmt.Sprintf("%s %d exceeds the limits (%d)", HeaderUploadLength, length, maxUploadBytes(p.cfg.Limits)))
+	limit := maxUploadBytes(p.cfg.Limits)
+	if ct != FrameContentType {
+		limit = MaxErrorBytes
+	}
+	if resumable && length > limit {
+		p.refuse(w, r, http.StatusRequestEntityTooLarge, cl.id, fmt.Sprintf("%s %d exceeds the limits (%d)", HeaderUploadLength, length, limit))
+		return
+	}
+	if r.ContentLength > limit {
+		p.refuse(w, r, http.StatusRequestEntityTooLarge, cl.id, fmt.Sprintf("Content-Length %d exceeds the limits (%d)", r.ContentLength, limit))
 		return
 	}
 	if resumable {
@@ -761,49 +963,79 @@ func (p *HTTPPool) serveResult(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	busy := t.receiving
-	t.receiving = true
-	t.part = nil // a whole upload replaces any partial one
-	p.mu.Unlock()
-	if busy {
+	if t.receiving {
+		p.mu.Unlock()
 		p.busy(w, r, cl)
 		return
 	}
+	p.unidleLocked(t)
+	t.part.drop(p) // a whole upload replaces any partial one
+	t.part = nil
+	d := p.beginIOLocked(t, w, false)
+	p.mu.Unlock()
+	defer p.endIO(t, d)
+	body := &bodyReader{p: p, cl: cl, r: r.Body, d: d, charge: true}
+	defer body.release()
+
 	var reply *fl.Message
 	var rerr error
-	var n int64
 	if ct == FrameContentType {
-		body := http.MaxBytesReader(w, r.Body, maxUploadBytes(p.cfg.Limits))
-		reply, n, err = readFrame(body, p.cfg.Limits, r.ContentLength)
+		// No hint: the vector grows as its bytes arrive, whatever the
+		// Content-Length says.
+		reply, _, err = readFrame(http.MaxBytesReader(w, body, limit), p.cfg.Limits, -1)
 	} else {
 		var b []byte
-		b, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxErrorBytes))
-		n = int64(len(b))
+		b, err = io.ReadAll(http.MaxBytesReader(w, body, limit))
 		rerr = &RemoteError{Client: cl.id, Message: strings.ToValidUTF8(string(b), "?")}
 	}
-	p.up.Add(n)
+	settleConn(w, r, d)
 	p.mu.Lock()
 	t.receiving = false
-	if err != nil {
-		p.mu.Unlock()
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			p.refuse(w, r, http.StatusRequestEntityTooLarge, cl.id, "body too large")
-		case errors.Is(err, ErrFrame):
-			p.refuse(w, r, http.StatusBadRequest, cl.id, err.Error())
-		default:
-			p.refuse(w, r, http.StatusBadRequest, cl.id, "reading body: "+err.Error())
-		}
-		return
+	open := t.open
+	if err == nil && open {
+		p.finishLocked(t, reply, rerr)
+		cl.lastSeen = p.now()
 	}
-	if !t.open {
-		p.mu.Unlock()
-		http.Error(w, "task no longer wanted", http.StatusGone)
-		return
-	}
-	p.finishLocked(t, reply, rerr)
-	cl.lastSeen = p.now()
 	p.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
+	var tooBig *http.MaxBytesError
+	switch {
+	case !open || errors.Is(err, errAborted):
+		p.refuse(w, r, http.StatusGone, cl.id, "task no longer wanted")
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, errBudget):
+		w.Header().Set("Retry-After", "1")
+		p.refuse(w, r, http.StatusServiceUnavailable, cl.id, "upload buffer full")
+	case errors.As(err, &tooBig):
+		p.refuse(w, r, http.StatusRequestEntityTooLarge, cl.id, "body too large")
+	case errors.Is(err, ErrFrame):
+		p.refuse(w, r, http.StatusBadRequest, cl.id, err.Error())
+	default:
+		p.refuse(w, r, http.StatusBadRequest, cl.id, "reading body: "+err.Error())
+	}
+}
+
+// NewHTTPServer returns an http.Server that serves h with the TLS config
+// tc (see [ServerTLSConfig]) and the bounds the network transport expects
+// of its host: headers within 10 s (ReadHeaderTimeout) and 64 KiB
+// (MaxHeaderBytes), idle connections closed after 2 minutes
+// (IdleTimeout), HTTP/2 receive buffers of 8 MiB a connection and a
+// stream, and at most 100 concurrent streams a connection. ReadTimeout
+// and WriteTimeout stay 0: an [HTTPPool] sets the deadlines of each
+// request itself (HTTPPoolConfig.ReadTimeout, WriteTimeout, MinRate),
+// which a whole-server timeout could not do for long polls and large
+// uploads. Serve it with ServeTLS(ln, "", "").
+func NewHTTPServer(h http.Handler, tc *tls.Config) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          100,
+			MaxReceiveBufferPerConnection: 8 << 20,
+			MaxReceiveBufferPerStream:     8 << 20,
+		},
+	}
 }

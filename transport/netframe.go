@@ -22,7 +22,7 @@ const (
 	frameZstd     = 1 << 0 // flag: the body after the 4-byte header is one zstd stream
 	frameKnown    = frameZstd
 	frameChunk    = 32 << 10 // bytes converted per step when streaming a vector
-	frameGrowStep = 1 << 20  // elements allocated ahead of the data actually received
+	frameGrowStep = 8 << 10  // values (64 KiB) allocated ahead of the data received, when no declared size covers a vector
 	// frameMaxWindow bounds the zstd window a decoder accepts (and so its
 	// memory), whatever the sender's frame header claims.
 	frameMaxWindow = 8 << 20
@@ -132,7 +132,7 @@ func WriteFrame(w io.Writer, m *fl.Message, lim Limits, opt FrameOptions) (int64
 			level = zstd.SpeedFastest
 		}
 		var err error
-		enc, err = zstd.NewWriter(cw, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(level), zstd.WithWindowSize(frameMaxWindow))
+		enc, err = zstd.NewWriter(cw, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(level), zstd.WithWindowSize(zstdWindow(FrameSize(m))))
 		if err != nil {
 			return cw.n, fmt.Errorf("transport: zstd: %w", err)
 		}
@@ -205,6 +205,19 @@ func MaxFrameBytes(lim Limits) int64 {
 	return maxHeadBytes(lim) + 8*int64(lim.MaxParams) + int64(lim.MaxPayload)
 }
 
+// zstdWindow returns the zstd window for a frame of size bytes: the
+// smallest power of two that holds it, at least zstd's minimum and at most
+// frameMaxWindow. A writer declares the window of its frame's size, and a
+// reader accepts the window of its limits' largest frame, so that a
+// decoder's memory follows the limits.
+func zstdWindow(size int64) int {
+	w := zstd.MinWindowSize
+	for int64(w) < size && w < frameMaxWindow {
+		w <<= 1
+	}
+	return w
+}
+
 // ReadFrame reads one version-2 frame from r, which must end right after
 // it (r is read to io.EOF), and returns the message and the number of
 // bytes read from r. Every length is checked against lim before anything
@@ -220,10 +233,10 @@ func ReadFrame(r io.Reader, lim Limits) (*fl.Message, int64, error) {
 // bufReaders recycles the buffered readers of ReadFrame.
 var bufReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, frameChunk) }}
 
-// readFrame is ReadFrame with a hint: the number of bytes r holds, when
-// the sender declared it (an HTTP Content-Length), or -1. An uncompressed
-// frame's vector is then allocated at once if the declared size covers it,
-// instead of growing as its bytes arrive.
+// readFrame is ReadFrame with a hint: the number of bytes r is known to
+// hold (they have arrived), or -1. An uncompressed frame's vector is then
+// allocated at once if the hint covers it, instead of growing as its
+// bytes arrive. A length that a peer declared is not a hint.
 func readFrame(r io.Reader, lim Limits, hint int64) (*fl.Message, int64, error) {
 	lim = lim.withDefaults()
 	cr := &countReader{r: r}
@@ -243,7 +256,7 @@ func readFrame(r io.Reader, lim Limits, hint int64) (*fl.Message, int64, error) 
 	var body io.Reader = cr
 	if hdr[3]&frameZstd != 0 {
 		dec, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxWindow(frameMaxWindow),
+			zstd.WithDecoderMaxWindow(uint64(zstdWindow(MaxFrameBytes(lim)))),
 			zstd.WithDecoderMaxMemory(uint64(MaxFrameBytes(lim))))
 		if err != nil {
 			return nil, cr.n, fmt.Errorf("transport: zstd: %w", err)
@@ -425,16 +438,36 @@ func readBody(br *bufio.Reader, lim Limits, hint int64) (*fl.Message, error) {
 	return m, nil
 }
 
-// floats reads n little-endian float64, growing the vector as the bytes
-// arrive unless the declared size covers it.
+// floats reads n little-endian float64. When the declared size covers
+// the vector, it is allocated at once; otherwise it is read in chunks of
+// frameGrowStep values, allocated as their bytes arrive, and joined at
+// the end (so the memory held never exceeds the bytes received by more
+// than a chunk).
 func (f *frameReader) floats(n int) []float64 {
-	c := min(n, frameGrowStep)
-	if f.hint >= 8*int64(n) {
-		c = n
+	if f.hint >= 8*int64(n) || n <= frameGrowStep {
+		return f.floatsInto(make([]float64, n))
 	}
-	out := make([]float64, 0, c)
-	for len(out) < n && f.err == nil {
-		k := min(n-len(out), f.r.Size()/8)
+	var chunks [][]float64
+	for left := n; left > 0 && f.err == nil; {
+		c := f.floatsInto(make([]float64, min(left, frameGrowStep)))
+		chunks = append(chunks, c)
+		left -= len(c)
+	}
+	if f.err != nil {
+		return nil
+	}
+	out := make([]float64, 0, n)
+	for i, c := range chunks {
+		out = append(out, c...)
+		chunks[i] = nil
+	}
+	return out
+}
+
+// floatsInto fills dst with little-endian float64 from the frame.
+func (f *frameReader) floatsInto(dst []float64) []float64 {
+	for i := 0; i < len(dst) && f.err == nil; {
+		k := min(len(dst)-i, f.r.Size()/8)
 		b, err := f.r.Peek(8 * k)
 		if len(b) < 8 {
 			if err == nil {
@@ -444,34 +477,40 @@ func (f *frameReader) floats(n int) []float64 {
 			return nil
 		}
 		k = len(b) / 8
-		if len(out)+k > cap(out) {
-			out = slices.Grow(out, min(n, 2*cap(out))-len(out))
-		}
-		for i := range k {
-			out = append(out, math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		for j := range k {
+			dst[i+j] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*j:]))
 		}
 		f.r.Discard(8 * k)
+		i += k
 	}
-	return out
+	return dst
 }
 
-// bytes reads n bytes, growing the buffer as they arrive.
+// bytes reads n bytes, as floats reads values: at once when the declared
+// size covers them, otherwise in chunks as they arrive.
 func (f *frameReader) bytes(n int) []byte {
-	c := min(n, 8*frameGrowStep)
-	if f.hint >= int64(n) {
-		c = n
-	}
-	out := make([]byte, 0, c)
-	for len(out) < n && f.err == nil {
-		if len(out) == cap(out) {
-			out = slices.Grow(out, min(n, 2*cap(out))-len(out))
+	if f.hint >= int64(n) || n <= 8*frameGrowStep {
+		out := make([]byte, n)
+		f.full(out, "payload")
+		if f.err != nil {
+			return nil
 		}
-		k := min(n, cap(out)) - len(out)
-		f.full(out[len(out):len(out)+k], "payload")
-		out = out[:len(out)+k]
+		return out
+	}
+	var chunks [][]byte
+	for left := n; left > 0 && f.err == nil; {
+		c := make([]byte, min(left, 8*frameGrowStep))
+		f.full(c, "payload")
+		chunks = append(chunks, c)
+		left -= len(c)
 	}
 	if f.err != nil {
 		return nil
+	}
+	out := make([]byte, 0, n)
+	for i, c := range chunks {
+		out = append(out, c...)
+		chunks[i] = nil
 	}
 	return out
 }

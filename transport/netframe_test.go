@@ -246,3 +246,54 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// TestFrameZstdWindow: a reader bounds the zstd window by its limits: a
+// frame that declares an 8 MiB window is refused under LimitsFor of a
+// small model, and the frames WriteFrame makes (whose window fits their
+// size) are accepted.
+func TestFrameZstdWindow(t *testing.T) {
+	lim := LimitsFor(610, 10)
+	m := &fl.Message{Type: fl.TypeUpdate, Round: 1, Params: make([]float64, 610)}
+	var good bytes.Buffer
+	if _, err := WriteFrame(&good, m, lim, FrameOptions{Zstd: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := ReadFrame(bytes.NewReader(good.Bytes()), lim); err != nil || len(got.Params) != 610 {
+		t.Fatalf("ReadFrame of WriteFrame's frame: %v", err)
+	}
+	// A zstd frame by hand (RFC 8878): magic, a descriptor without
+	// single-segment or content size, a window descriptor of 2^23 bytes
+	// (exponent 13, mantissa 0), and one raw last block holding the body.
+	plain := AppendFrame(nil, m)
+	body := plain[4:]
+	var big bytes.Buffer
+	big.Write(plain[:3])
+	big.WriteByte(frameZstd)
+	big.Write([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 13 << 3})
+	bh := uint32(1 | len(body)<<3) // last block, raw
+	big.Write([]byte{byte(bh), byte(bh >> 8), byte(bh >> 16)})
+	big.Write(body)
+	if _, _, err := ReadFrame(bytes.NewReader(big.Bytes()), lim); !errors.Is(err, ErrFrame) {
+		t.Errorf("an 8 MiB window under LimitsFor(610, 10): err = %v, want ErrFrame", err)
+	}
+	if _, _, err := ReadFrame(bytes.NewReader(big.Bytes()), Limits{}); err != nil {
+		t.Errorf("an 8 MiB window under the default limits: %v", err)
+	}
+}
+
+// TestLimitsFor checks LimitsFor against its formula and MaxFrameBytes of
+// a 610-parameter model against the sum of its parts.
+func TestLimitsFor(t *testing.T) {
+	got := LimitsFor(610, 10)
+	want := Limits{MaxParams: 610, MaxPayload: 16*610 + 1024*10 + 65536, MaxEntries: 256, MaxString: 128}
+	if got != want {
+		t.Errorf("LimitsFor(610, 10) = %+v, want %+v", got, want)
+	}
+	head := int64(4 + 5*10 + 128 + 8 + 2*(10+256*(10+128+8)))
+	if n := MaxFrameBytes(got); n != head+8*610+int64(want.MaxPayload) || n > 200_000 {
+		t.Errorf("MaxFrameBytes = %d, want %d (under 200 kB)", n, head+8*610+int64(want.MaxPayload))
+	}
+	if LimitsFor(0, 0).MaxParams != 1 {
+		t.Error("LimitsFor(0, 0) must still admit a frame")
+	}
+}

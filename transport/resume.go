@@ -1,13 +1,9 @@
 package transport
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
-	"slices"
 	"strconv"
 )
 
@@ -23,15 +19,8 @@ const (
 	// server holds.
 	HeaderUploadOffset = "Upload-Offset"
 
-	uploadChunk = 64 << 10 // bytes a partial upload grows by when no Content-Length says more
+	uploadChunk = 64 << 10 // bytes a partial upload grows by, as they arrive
 )
-
-// partUpload is the part of a resumable result upload that a server has
-// received: buf holds its first len(buf) bytes, of length in all.
-type partUpload struct {
-	length int64
-	buf    []byte
-}
 
 // parseUploadNumber parses the value of an Upload-Length or Upload-Offset
 // header: a non-negative decimal integer in canonical form (digits only,
@@ -99,15 +88,25 @@ func (p *HTTPPool) busy(w http.ResponseWriter, r *http.Request, cl *netClient) {
 	p.refuse(w, r, http.StatusServiceUnavailable, cl.id, "a result for this task is being received")
 }
 
-// setUploadState writes the server's part of an upload into h.
-func setUploadState(h http.Header, part *partUpload) {
-	h.Set("Cache-Control", "no-store")
+// uploadState is what the server holds of an upload: n of length bytes
+// (nothing when length is 0). A snapshot, taken while the part cannot
+// change (with p.mu held, or by the request that owns the part).
+type uploadState struct{ n, length int64 }
+
+func stateOf(part *partUpload) uploadState {
 	if part == nil {
-		h.Set(HeaderUploadOffset, "0")
-		return
+		return uploadState{}
 	}
-	h.Set(HeaderUploadOffset, strconv.Itoa(len(part.buf)))
-	h.Set(HeaderUploadLength, strconv.FormatInt(part.length, 10))
+	return uploadState{part.n, part.length}
+}
+
+// setUploadState writes the server's part of an upload into h.
+func setUploadState(h http.Header, st uploadState) {
+	h.Set("Cache-Control", "no-store")
+	h.Set(HeaderUploadOffset, strconv.FormatInt(st.n, 10))
+	if st.length > 0 {
+		h.Set(HeaderUploadLength, strconv.FormatInt(st.length, 10))
+	}
 }
 
 // serveUploadState answers HEAD /v1/result/{task}: how many bytes of the
@@ -122,19 +121,20 @@ func (p *HTTPPool) serveUploadState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	receiving, part := t.receiving, t.part
+	receiving, st := t.receiving, stateOf(t.part)
 	p.mu.Unlock()
 	if receiving {
 		p.busy(w, r, cl)
 		return
 	}
-	setUploadState(w.Header(), part)
+	setUploadState(w.Header(), st)
 	w.WriteHeader(http.StatusOK)
 }
 
 // receivePart receives one part of a resumable upload of task t's result
 // (a frame of length bytes, this part starting at offset) and, when the
-// upload is complete, decodes and accepts it.
+// upload is complete, decodes and accepts it. The part grows in chunks as
+// its bytes arrive, whatever the request declares.
 func (p *HTTPPool) receivePart(w http.ResponseWriter, r *http.Request, cl *netClient, t *task, length, offset int64) {
 	p.mu.Lock()
 	if t.receiving {
@@ -143,64 +143,69 @@ func (p *HTTPPool) receivePart(w http.ResponseWriter, r *http.Request, cl *netCl
 		return
 	}
 	part := t.part
-	if offset != 0 && (part == nil || int64(len(part.buf)) != offset || part.length != length) {
-		setUploadState(w.Header(), part)
+	if offset != 0 && (part == nil || part.n != offset || part.length != length) {
+		setUploadState(w.Header(), stateOf(part))
 		p.mu.Unlock()
 		p.refuse(w, r, http.StatusConflict, cl.id, fmt.Sprintf("upload offset %d of %d does not match the server's", offset, length))
 		return
 	}
 	if offset == 0 {
-		part = &partUpload{length: length} // a fresh upload replaces any part
+		part.drop(p) // a fresh upload replaces any part
+		part = &partUpload{length: length}
 	}
+	p.unidleLocked(t)
 	t.part = nil // this request owns the part until it is done
-	t.receiving = true
+	d := p.beginIOLocked(t, w, false)
 	p.mu.Unlock()
+	defer p.endIO(t, d)
 
-	rest := length - offset
-	if r.ContentLength > rest {
+	if rest := length - offset; r.ContentLength > rest {
+		part.drop(p)
 		p.settlePart(t, nil)
 		p.refuse(w, r, http.StatusRequestEntityTooLarge, cl.id, fmt.Sprintf("body of %d bytes exceeds the %d left of the upload", r.ContentLength, rest))
 		return
 	}
-	if r.ContentLength > 0 && r.ContentLength <= math.MaxInt {
-		// Declared by an authenticated client with an issued task, and
-		// bounded by the limits.
-		part.buf = slices.Grow(part.buf, int(r.ContentLength))
-	}
-	start := len(part.buf)
-	var err error
-	part.buf, err = readUpTo(part.buf, r.Body, length)
-	p.up.Add(int64(len(part.buf) - start))
-	if err != nil {
-		if errors.Is(err, errUploadTooLong) {
-			p.settlePart(t, nil)
-			p.refuse(w, r, http.StatusRequestEntityTooLarge, cl.id, "body exceeds "+HeaderUploadLength)
-			return
-		}
-		// A broken connection: keep what arrived for a resume.
+	err := part.readFrom(p, &bodyReader{p: p, cl: cl, r: r.Body, d: d})
+	settleConn(w, r, d)
+	switch {
+	case errors.Is(err, errUploadTooLong):
+		part.drop(p)
+		p.settlePart(t, nil)
+		p.refuse(w, r, http.StatusRequestEntityTooLarge, cl.id, "body exceeds "+HeaderUploadLength)
+		return
+	case errors.Is(err, errAborted):
+		part.drop(p)
+		p.settlePart(t, nil)
+		p.refuse(w, r, http.StatusGone, cl.id, "task no longer wanted")
+		return
+	case err != nil || part.n < length:
+		// A broken or timed-out connection, a full upload buffer, or a
+		// part that ends early: keep what arrived for a resume. Once
+		// settled, the part is the task's (it may be dropped at once).
+		st := stateOf(part)
 		if !p.settlePart(t, part) {
-			http.Error(w, "task no longer wanted", http.StatusGone)
+			p.refuse(w, r, http.StatusGone, cl.id, "task no longer wanted")
 			return
 		}
-		p.refuse(w, r, http.StatusBadRequest, cl.id, fmt.Sprintf("reading body (kept %d of %d bytes): %v", len(part.buf), length, err))
+		setUploadState(w.Header(), st)
+		switch {
+		case errors.Is(err, errBudget):
+			w.Header().Set("Retry-After", "1")
+			p.refuse(w, r, http.StatusServiceUnavailable, cl.id, fmt.Sprintf("upload buffer full (kept %d of %d bytes)", st.n, length))
+		case err != nil:
+			p.refuse(w, r, http.StatusBadRequest, cl.id, fmt.Sprintf("reading body (kept %d of %d bytes): %v", st.n, length, err))
+		default:
+			w.WriteHeader(http.StatusAccepted)
+		}
 		return
 	}
-	if int64(len(part.buf)) < length {
-		if !p.settlePart(t, part) {
-			http.Error(w, "task no longer wanted", http.StatusGone)
-			return
-		}
-		setUploadState(w.Header(), part)
-		w.WriteHeader(http.StatusAccepted)
-		return
-	}
-	reply, _, err := readFrame(bytes.NewReader(part.buf), p.cfg.Limits, length)
-	part.buf = nil
+	reply, _, err := readFrame(part.reader(), p.cfg.Limits, length)
+	part.drop(p)
 	p.mu.Lock()
 	t.receiving = false
 	if !t.open {
 		p.mu.Unlock()
-		http.Error(w, "task no longer wanted", http.StatusGone)
+		p.refuse(w, r, http.StatusGone, cl.id, "task no longer wanted")
 		return
 	}
 	if err != nil {
@@ -215,39 +220,22 @@ func (p *HTTPPool) receivePart(w http.ResponseWriter, r *http.Request, cl *netCl
 }
 
 // settlePart ends a request's hold on t, keeping part (nil drops it) if t
-// is still open; it reports whether t is.
+// is still open; it reports whether t is. A part that is not kept is
+// dropped.
 func (p *HTTPPool) settlePart(t *task, part *partUpload) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t.receiving = false
 	if !t.open {
+		part.drop(p)
 		return false
 	}
 	t.part = part
+	if part != nil {
+		p.idle = append(p.idle, t)
+	}
 	t.cl.lastSeen = p.now()
 	return true
 }
 
 var errUploadTooLong = errors.New("transport: body exceeds the declared upload length")
-
-// readUpTo appends r's bytes to buf until io.EOF; it fails with
-// errUploadTooLong rather than let buf exceed limit bytes.
-func readUpTo(buf []byte, r io.Reader, limit int64) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			room := limit - int64(len(buf))
-			buf = slices.Grow(buf, int(min(max(room, 1), max(int64(len(buf)), uploadChunk))))
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return buf[:limit], errUploadTooLong
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}

@@ -458,34 +458,67 @@ func FuzzHTTPResumableResult(f *testing.F) {
 	})
 }
 
-// TestReadUpTo: a body without a declared length is read until EOF but
-// never past the limit.
-func TestReadUpTo(t *testing.T) {
+// TestPartReadFrom: a part is read until EOF but never past its length,
+// grows in chunks of at most uploadChunk bytes, continues where an
+// earlier part ended, charges the pool's upload buffer for what it holds
+// and stops at the buffer's bound.
+func TestPartReadFrom(t *testing.T) {
 	src := bytes.Repeat([]byte("0123456789"), 20000) // 200,000 bytes, over uploadChunk
 	for _, tc := range []struct {
-		prefix, n, limit int
-		wantErr          error
+		prefix, n, length int
+		budget            int64
+		wantErr           error
 	}{
-		{0, 0, 10, nil},
-		{0, 10, 10, nil},
-		{3, 7, 10, nil},
-		{0, 11, 10, errUploadTooLong},
-		{5, 6, 10, errUploadTooLong},
-		{0, 200000, 200000, nil},
-		{100, 199900, 200000, nil},
-		{0, 200000, 199999, errUploadTooLong},
+		{0, 0, 10, 0, nil},
+		{0, 10, 10, 0, nil},
+		{3, 7, 10, 0, nil},
+		{0, 11, 10, 0, errUploadTooLong},
+		{5, 6, 10, 0, errUploadTooLong},
+		{0, 200000, 200000, 0, nil},
+		{100, 199900, 200000, 0, nil},
+		{70000, 130000, 200000, 0, nil},
+		{0, 200000, 199999, 0, errUploadTooLong},
+		{0, 200000, 200000, 3 * uploadChunk, errBudget},
 	} {
-		buf := append([]byte(nil), src[:tc.prefix]...)
-		got, err := readUpTo(buf, iotestOneByte{bytes.NewReader(src[tc.prefix : tc.prefix+tc.n])}, int64(tc.limit))
+		pool, err := NewHTTPPool(HTTPPoolConfig{Tokens: map[string]string{"a": tokenFor("a")}, MaxUploadBuffer: tc.budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &partUpload{length: int64(tc.length)}
+		if err := u.readFrom(pool, bytes.NewReader(src[:tc.prefix])); err != nil {
+			t.Fatalf("%+v: prefix: %v", tc, err)
+		}
+		err = u.readFrom(pool, iotestOneByte{bytes.NewReader(src[tc.prefix : tc.prefix+tc.n])})
 		if !errors.Is(err, tc.wantErr) {
 			t.Errorf("%+v: err %v", tc, err)
 			continue
 		}
-		if len(got) > tc.limit {
-			t.Errorf("%+v: %d bytes, over the limit", tc, len(got))
+		got, _ := io.ReadAll(u.reader())
+		if int64(len(got)) != u.n || len(got) > tc.length {
+			t.Errorf("%+v: %d bytes (n = %d), length %d", tc, len(got), u.n, tc.length)
 		}
 		if err == nil && !bytes.Equal(got, src[:tc.prefix+tc.n]) {
 			t.Errorf("%+v: got %d bytes, want the %d given", tc, len(got), tc.prefix+tc.n)
+		}
+		if !bytes.Equal(got, src[:len(got)]) {
+			t.Errorf("%+v: the bytes held are not the bytes sent", tc)
+		}
+		held := int64(0)
+		for _, c := range u.chunks {
+			if cap(c) > uploadChunk {
+				t.Errorf("%+v: a chunk of %d bytes", tc, cap(c))
+			}
+			held += int64(cap(c))
+		}
+		if held > u.n+uploadChunk || u.charged != held || pool.buffered.Load() != held {
+			t.Errorf("%+v: holds %d bytes for %d received; charged %d, pool %d", tc, held, u.n, u.charged, pool.buffered.Load())
+		}
+		if tc.budget > 0 && pool.buffered.Load() > tc.budget {
+			t.Errorf("%+v: %d bytes buffered, over the bound %d", tc, pool.buffered.Load(), tc.budget)
+		}
+		u.drop(pool)
+		if pool.buffered.Load() != 0 {
+			t.Errorf("%+v: %d bytes still charged after drop", tc, pool.buffered.Load())
 		}
 	}
 }

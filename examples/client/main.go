@@ -1,7 +1,8 @@
 // Command client is one client of a federated deployment of the quickstart
 // workload: it holds partition i of N of the data and trains for the
-// server at -server until interrupted, reconnecting (with backoff) when
-// the connection or the server goes away.
+// server at -server, reconnecting (with backoff) when the connection or
+// the server goes away, until the server says that its run is over (the
+// client then exits 0) or it is interrupted.
 //
 //	go run ./examples/client -server https://127.0.0.1:8443 -dev /tmp/fedgo-dev-pki-123 -clients 10 -partition 3/10
 //

@@ -100,10 +100,25 @@ func (o *Flags) Build() (*Workload, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Build(Config{
+	return Build(o.config(hidden))
+}
+
+func (o *Flags) config(hidden []int) Config {
+	return Config{
 		Dataset: o.Dataset, DataDir: o.DataDir, Model: o.Model, Hidden: hidden,
 		Clients: o.Clients, Alpha: o.Alpha, Beta: o.Beta, IID: o.IID, Dirichlet: o.Dirichlet, Seed: o.Seed,
-	})
+	}
+}
+
+// BuildClient fills the defaults and builds what client i needs (see
+// the package function BuildClient).
+func (o *Flags) BuildClient(i int) (*Workload, error) {
+	o.Defaults()
+	hidden, err := ParseHidden(o.Hidden)
+	if err != nil {
+		return nil, err
+	}
+	return BuildClient(o.config(hidden), i)
 }
 
 // Trainer returns the clients' trainer template.

@@ -121,12 +121,15 @@ func Build(cfg Config) (*Workload, error) {
 	w.index = make(map[string]int, cfg.Clients)
 	for i, d := range w.Train {
 		d.Classes = classes
-		id := fmt.Sprintf("client-%05d", i)
+		id := clientID(i)
 		w.IDs = append(w.IDs, id)
 		w.index[id] = i
 	}
 	return w, nil
 }
+
+// clientID is the id of client i.
+func clientID(i int) string { return fmt.Sprintf("client-%05d", i) }
 
 // split divides d over cfg.Clients clients, IID or by Dirichlet label skew.
 func split(d *dataset.Dataset, cfg Config) ([]*dataset.Dataset, error) {
@@ -163,7 +166,9 @@ func (w *Workload) Init() []float64 {
 func (w *Workload) Examples() int {
 	n := 0
 	for _, d := range w.Train {
-		n += d.Len()
+		if d != nil { // BuildClient keeps one client's data
+			n += d.Len()
+		}
 	}
 	return n
 }
@@ -202,8 +207,12 @@ func (w *Workload) Pool(tc model.TrainerConfig, faults transport.Faults, mws ...
 }
 
 // Evaluate scores params on the pooled test set: loss, accuracy, examples.
+// A workload from BuildClient has no test set.
 // It has the signature of fl.ServerConfig.Evaluate.
 func (w *Workload) Evaluate(ctx context.Context, params []float64) (fl.Metrics, error) {
+	if w.Test == nil {
+		return nil, errors.New("workload: no test set (built for one client)")
+	}
 	loss, acc, err := model.Evaluate(w.Model, params, w.Test)
 	if err != nil {
 		return nil, err

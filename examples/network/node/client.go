@@ -18,7 +18,8 @@ import (
 	"github.com/fedgo/fedgo/transport"
 )
 
-// Client runs one federated client until ctx is cancelled: it holds
+// Client runs one federated client until the server's run is over (it
+// then returns nil) or ctx is cancelled: it holds
 // partition i of N of the quickstart workload (-partition i/N, N equal to
 // -clients) and answers the server at -server.
 //
@@ -51,12 +52,15 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	w, err := wl.Build()
-	if err != nil {
-		return err
-	}
+	wl.Defaults()
 	if n != wl.Clients {
 		return fmt.Errorf("-partition %s: N = %d but -clients = %d", partition, n, wl.Clients)
+	}
+	// Only this client's data: a client process's memory does not grow
+	// with N (see workload.BuildClient).
+	w, err := wl.BuildClient(i)
+	if err != nil {
+		return err
 	}
 	own := w.IDs[i]
 	if id == "" {
@@ -119,8 +123,12 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cfg := transport.ClientConfig{
 		ID: id, Token: token, TLS: tc, Seed: wl.Seed, MaxBackoff: 2 * time.Second,
+		// Tasks bounded by the model: a hostile or broken server cannot
+		// make the client allocate more than a model's worth.
+		Limits: transport.LimitsFor(w.Model.NumParams(), wl.Clients),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
+	// Dial returns nil when the server says that the run is over.
 	err = transport.Dial(ctx, server, h, cfg)
 	if Canceled(err) {
 		return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fedgo/fedgo/transport"
 )
@@ -91,6 +92,7 @@ func TestTokensEndToEnd(t *testing.T) {
 		t.Fatalf("the server did not start: %v", serverErr)
 	}
 	cctx, stopClients := context.WithCancel(ctx)
+	defer stopClients()
 	var clients sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range 3 {
@@ -104,8 +106,17 @@ func TestTokensEndToEnd(t *testing.T) {
 		out.WriteString(sc.Text() + "\n")
 	}
 	wg.Wait()
-	stopClients()
-	clients.Wait()
+	// The server told the clients that the run is over: they return nil
+	// by themselves.
+	finished := make(chan struct{})
+	go func() { clients.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(20 * time.Second):
+		stopClients()
+		<-finished
+		t.Error("the clients did not finish when the run was over")
+	}
 	if serverErr != nil {
 		t.Fatalf("server: %v\n%s", serverErr, out.String())
 	}

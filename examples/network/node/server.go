@@ -12,7 +12,6 @@ import (
 	"log"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,7 +78,10 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.Observer = &report.Table{W: stdout}
 	}
 
-	pcfg := transport.HTTPPoolConfig{ClientTimeout: clientTimeout, Logger: logger}
+	// Limits from the model: a frame of a 610-parameter model is a few
+	// hundred kilobytes at most, not the defaults' gigabytes.
+	pcfg := transport.HTTPPoolConfig{ClientTimeout: clientTimeout, Logger: logger,
+		Limits: transport.LimitsFor(w.Model.NumParams(), wl.Clients)}
 	var tlsCert tls.Certificate
 	var clientCAs *x509.CertPool
 	switch {
@@ -151,13 +153,8 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           pool,
-		TLSConfig:         transport.ServerTLSConfig(tlsCert, clientCAs, false),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-		HTTP2:             &http.HTTP2Config{MaxReceiveBufferPerConnection: 8 << 20, MaxReceiveBufferPerStream: 8 << 20},
-	}
+	srv := transport.NewHTTPServer(pool, transport.ServerTLSConfig(tlsCert, clientCAs, false))
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeTLS(ln, "", "") }()
 	defer func() {
@@ -184,6 +181,12 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// Tell the clients that the run is over, so that they exit (0).
+	fctx, cancel := context.WithTimeout(ctx, finishWait)
+	if err := pool.Finish(fctx); err != nil && ctx.Err() == nil {
+		logger.Warn("not every client was told that the run is over", "err", err)
+	}
+	cancel()
 	sum := report.Summarize(h, workload.ParamsSHA256(s.Params()), time.Since(start))
 	if summary != "" {
 		f, err := os.Create(summary)
@@ -204,6 +207,10 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	return nil
 }
+
+// finishWait bounds the time the server waits, after the run, for its
+// clients to learn that it is over.
+const finishWait = 10 * time.Second
 
 // readTokens reads "id token" lines; blank lines and # comments are skipped.
 func readTokens(path string) (map[string]string, error) {
