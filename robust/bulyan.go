@@ -74,7 +74,7 @@ func (a *Bulyan) Aggregate(dst []float64, updates []fl.Update) error {
 		a.c.rows[p] = updates[i].Delta
 	}
 	theta := n - 2*a.F
-	ok := a.c.run(dst, opBulyan, theta-2*a.F)
+	ok := a.c.run(dst, opAroundMedian, theta-2*a.F)
 	clear(a.c.rows)
 	if !ok {
 		return checkFinite(updates)

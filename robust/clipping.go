@@ -7,6 +7,7 @@ import (
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/internal/vec"
+	"github.com/fedgo/fedgo/robust/internal/orderstat"
 )
 
 // Defaults of [CenteredClipping].
@@ -220,7 +221,7 @@ func (a *NormBound) Aggregate(dst []float64, updates []fl.Update) error {
 	m := a.M
 	if m == 0 {
 		a.tmp = append(a.tmp[:0], a.norm...)
-		m = median(a.tmp)
+		m = orderstat.MedianInPlace(a.tmp)
 	}
 	for i, r := range a.norm {
 		c := 1.0

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/robust/internal/orderstat"
 )
 
 // Krum is the rule of Blanchard et al. (2017), "Machine Learning with
@@ -166,7 +167,7 @@ func krumScores(dist []float64, n int, set []int, q int, score, tmp []float64) {
 		}
 		q := min(q, len(t))
 		if q < len(t) {
-			selectK(t, q-1)
+			orderstat.SelectK(t, q-1)
 		}
 		t = t[:q]
 		slices.Sort(t)

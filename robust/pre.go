@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/robust/internal/orderstat"
 )
 
 // A Step is a pre-aggregation step: it turns the updates of a round into
@@ -188,9 +189,9 @@ func (s *NNM) Apply(updates []fl.Update) ([]fl.Update, error) {
 			}
 		}
 		copy(s.key, s.d.dist[i*n:(i+1)*n])
-		selectIdx(s.idx, s.key, k)
+		orderstat.SelectIdx(s.idx, s.key, k)
 		nb := s.idx[:k]
-		sortIdx(nb, s.key)
+		orderstat.SortIdx(nb, s.key)
 		s.sel = append(s.sel[:0], i)
 		for _, j := range nb {
 			s.sel = append(s.sel, int(j))

@@ -1,9 +1,11 @@
-// Command sortnetgen writes robust/sortnet_amd64.s: AVX-512 bitonic
-// sorting networks over S ∈ {16, 32, 64, 128} wires, each wire a vector of
-// eight float64 (eight adjacent coordinates), so that one run sorts the
-// values of eight coordinates at once, with no branch and no transpose.
+// Command sortnetgen writes robust/internal/orderstat/sortnet_amd64.s: AVX2
+// bitonic sorting networks over S ∈ {16, 32, 64, 128} wires, each wire a
+// vector of four float64 (four adjacent coordinates), so that one run
+// sorts the values of four coordinates at once, with no branch on the
+// values and no transpose; and the two small kernels that read the ranks
+// off the sorted halves and sum the kept values.
 //
-// Run it with go generate in package robust.
+// Run it with go generate in package orderstat.
 package main
 
 import (
@@ -14,38 +16,34 @@ import (
 	"os"
 )
 
-var sizes = []int{32, 64, 128}
+var sizes = []int{16, 32, 64, 128}
 
-// sort16 is a 60-comparator, 10-layer sorting network on 16 inputs (Green
-// 1969; Knuth, TAOCP vol. 3, 5.3.4), each pair putting the smaller value
-// first. main checks it on all 2^16 inputs of 0s and 1s (the 0/1
-// principle) before writing anything.
-var sort16 = [][2]int{
-	{0, 13}, {1, 12}, {2, 15}, {3, 14}, {4, 8}, {5, 6}, {7, 11}, {9, 10},
-	{0, 5}, {1, 7}, {2, 9}, {3, 4}, {6, 13}, {8, 14}, {10, 15}, {11, 12},
-	{0, 1}, {2, 3}, {4, 5}, {6, 8}, {7, 9}, {10, 11}, {12, 13}, {14, 15},
-	{0, 2}, {1, 3}, {4, 10}, {5, 11}, {6, 7}, {8, 9}, {12, 14}, {13, 15},
-	{1, 2}, {3, 12}, {4, 6}, {5, 7}, {8, 10}, {9, 11}, {13, 14},
-	{1, 4}, {2, 6}, {5, 8}, {7, 10}, {9, 13}, {11, 14},
-	{2, 4}, {3, 6}, {9, 12}, {11, 13},
-	{3, 5}, {6, 8}, {7, 9}, {10, 12},
-	{3, 4}, {5, 6}, {7, 8}, {9, 10}, {11, 12},
-	{6, 7}, {8, 9},
+// sort8 is a 19-comparator, 6-layer sorting network on 8 inputs (Knuth,
+// TAOCP vol. 3, 5.3.4, Fig. 49), each pair putting the smaller value
+// first. main checks it on all 2^8 inputs of 0s and 1s (the 0/1 principle)
+// before writing anything.
+var sort8 = [][2]int{
+	{0, 2}, {1, 3}, {4, 6}, {5, 7},
+	{0, 4}, {1, 5}, {2, 6}, {3, 7},
+	{0, 1}, {2, 3}, {4, 5}, {6, 7},
+	{2, 4}, {3, 5},
+	{1, 4}, {3, 6},
+	{1, 2}, {3, 4}, {5, 6},
 }
 
-// checkSort16 reports whether sort16 sorts every 0/1 input.
-func checkSort16() bool {
-	for x := range 1 << 16 {
-		var v [16]int
+// checkSort8 reports whether sort8 sorts every 0/1 input.
+func checkSort8() bool {
+	for x := range 1 << 8 {
+		var v [8]int
 		for i := range v {
 			v[i] = x >> i & 1
 		}
-		for _, c := range sort16 {
+		for _, c := range sort8 {
 			if v[c[0]] > v[c[1]] {
 				v[c[0]], v[c[1]] = v[c[1]], v[c[0]]
 			}
 		}
-		for i := 1; i < 16; i++ {
+		for i := 1; i < 8; i++ {
 			if v[i-1] > v[i] {
 				return false
 			}
@@ -57,8 +55,8 @@ func checkSort16() bool {
 func main() {
 	out := flag.String("out", "sortnet_amd64.s", "output file")
 	flag.Parse()
-	if len(sort16) != 60 || !checkSort16() {
-		log.Fatal("sort16 is not a sorting network")
+	if len(sort8) != 19 || !checkSort8() {
+		log.Fatal("sort8 is not a sorting network")
 	}
 	f, err := os.Create(*out)
 	if err != nil {
@@ -73,6 +71,7 @@ func main() {
 	for _, s := range sizes {
 		gen(w, s)
 	}
+	fmt.Fprint(w, kernels)
 	if err := w.Flush(); err != nil {
 		log.Fatal(err)
 	}
@@ -84,13 +83,15 @@ func main() {
 // comparator puts the smaller value on wire lo and the larger on hi.
 type comparator struct{ lo, hi int }
 
-// stages returns the bitonic sorting network on s wires (ascending), as
-// the list of (k, j) stages, each a list of comparators.
+// A stage of the bitonic network: merges of width k, comparing wires j
+// apart.
 type stage struct {
 	k, j  int
 	comps []comparator
 }
 
+// network returns the bitonic sorting network on s wires (ascending), as
+// its list of stages.
 func network(s int) []stage {
 	var out []stage
 	for k := 2; k <= s; k *= 2 {
@@ -113,10 +114,23 @@ func network(s int) []stage {
 	return out
 }
 
+// Registers: Y0–Y7 hold the wires of a block, Y8–Y11 are the spare
+// registers the comparators rotate through, Y12 is a scratch of the loads,
+// Y13 the OR of v − v over the values loaded (zero iff all are finite) and
+// Y14 +Inf, the padding.
+const (
+	blockWires = 8
+	firstSpare = 8
+	lastSpare  = 11
+)
+
 // block emits the loading of wires ws into registers (from the workspace
 // at DI, or by load when it is not nil), the comparators cs (all among
 // ws), and the stores of the wires back to the workspace.
 func block(w *bufio.Writer, ws []int, cs []comparator, load func(wire, reg int)) {
+	if len(ws) > blockWires {
+		log.Fatalf("block of %d wires", len(ws))
+	}
 	reg := map[int]int{}
 	var free []int
 	for i, x := range ws {
@@ -124,133 +138,196 @@ func block(w *bufio.Writer, ws []int, cs []comparator, load func(wire, reg int))
 		if load != nil {
 			load(x, i)
 		} else {
-			fmt.Fprintf(w, "\tVMOVUPD %d(DI), Z%d\n", 64*x, i)
+			fmt.Fprintf(w, "\tVMOVUPD %d(DI), Y%d\n", 32*x, i)
 		}
 	}
-	for r := len(ws); r < firstReserved; r++ {
-		free = append(free, r)
+	for r := len(ws); r <= lastSpare; r++ {
+		if r < blockWires && r >= len(ws) || r >= firstSpare {
+			free = append(free, r)
+		}
 	}
 	for _, c := range cs {
 		ra, rb := reg[c.lo], reg[c.hi]
 		t := free[len(free)-1]
 		free = free[:len(free)-1]
-		// t = min(a, b) on the low wire; b's register takes the max.
-		fmt.Fprintf(w, "\tVMINPD Z%d, Z%d, Z%d\n", rb, ra, t)
-		fmt.Fprintf(w, "\tVMAXPD Z%d, Z%d, Z%d\n", rb, ra, ra)
+		// t = min(a, b) on the low wire; a's register takes the max.
+		fmt.Fprintf(w, "\tVMINPD Y%d, Y%d, Y%d\n", rb, ra, t)
+		fmt.Fprintf(w, "\tVMAXPD Y%d, Y%d, Y%d\n", rb, ra, ra)
 		reg[c.lo], reg[c.hi] = t, ra
-		free = append(free, rb)
+		free = append([]int{rb}, free...) // reuse it last
 	}
 	for _, x := range ws {
-		fmt.Fprintf(w, "\tVMOVUPD Z%d, %d(DI)\n", reg[x], 64*x)
+		fmt.Fprintf(w, "\tVMOVUPD Y%d, %d(DI)\n", reg[x], 32*x)
 	}
 }
 
-// firstReserved is the first of the registers block leaves alone: Z29 (a
-// scratch of the loads), Z30 (the OR of v − v over the values loaded:
-// zero iff all are finite) and Z31 (+Inf, the padding).
-const firstReserved = 29
-
-// blocks16 emits one pass over the blocks of 16 wires, each with the
-// comparators of cs inside it; load, if not nil, brings the wires in.
-func blocks16(w *bufio.Writer, s int, cs []comparator, load func(wire, reg int)) {
-	for b := 0; b < s; b += 16 {
-		var ws []int
-		for x := b; x < b+16; x++ {
-			ws = append(ws, x)
+// groups emits one pass over the groups of wires that key puts together
+// (each at most 8 wires), with the comparators of cs inside each; load, if
+// not nil, brings the wires in.
+func groups(w *bufio.Writer, s int, cs []comparator, key func(wire int) int, load func(wire, reg int)) {
+	var order []int
+	members := map[int][]int{}
+	for x := range s {
+		k := key(x)
+		if _, ok := members[k]; !ok {
+			order = append(order, k)
 		}
+		members[k] = append(members[k], x)
+	}
+	for _, k := range order {
 		var in []comparator
 		for _, c := range cs {
-			if c.lo >= b && c.lo < b+16 {
+			if key(c.lo) == k {
+				if key(c.hi) != k {
+					log.Fatalf("comparator %v crosses groups", c)
+				}
 				in = append(in, c)
 			}
 		}
-		block(w, ws, in, load)
+		block(w, members[k], in, load)
 	}
 }
 
-// gen emits halves<s>AVX512: the values at byte offset off of the n
-// updates (padded with +Inf to s wires) with the first half sorted
-// ascending and the second descending, lane by lane, by the bitonic
-// network on s wires up to merges of s/2 wires.
+// gen emits halves<s>AVX2: the values at byte offset off of the n updates
+// (padded with +Inf to s wires) with the first half sorted ascending and
+// the second descending, lane by lane, by the bitonic network on s wires
+// up to merges of s/2 wires.
 func gen(w *bufio.Writer, s int) {
-	name := fmt.Sprintf("halves%dAVX512", s)
+	name := fmt.Sprintf("halves%dAVX2", s)
 	upTo := s / 2
 	fmt.Fprintf(w, `
-// func %[2]s(rows *[]float64, n, off int, work *[%[1]d][8]float64) (finite bool)
+// func %[2]s(rows *[]float64, n, off int, work *[%[1]d][4]float64) (finite bool)
 //
-// It loads the eight values at byte offset off of rows[i] into wire i for
+// It loads the four values at byte offset off of rows[i] into wire i for
 // i < n (+Inf for n ≤ i < %[1]d), then sorts every lane of the first %[3]d
 // wires ascending and of the last %[3]d descending, with VMINPD/VMAXPD:
-// blocks of 16 by a 60-comparator network (as they are loaded), then
-// bitonic merges up to %[3]d wires. The stages of a merge that compare
-// wires 16 or more apart run on the wires of one residue mod 16 at a time,
-// the others on blocks of 16 wires, in registers; between passes the wires
-// live in work. It reports whether every value loaded is finite.
+// blocks of 8 by a 19-comparator network (as they are loaded), then
+// bitonic merges up to %[3]d wires. The stages of a merge of width k that
+// compare wires 8 or more apart run on the wires of one residue mod 8
+// within one k-block at a time, the others on blocks of 8 wires, in
+// registers; between passes the wires live in work. It reports whether
+// every value loaded is finite.
 TEXT ·%[2]s(SB), NOSPLIT, $0-33
 	MOVQ         rows+0(FP), SI
 	MOVQ         n+8(FP), CX
 	MOVQ         off+16(FP), DX
 	MOVQ         work+24(FP), DI
-	VPXORQ       Z30, Z30, Z30
+	VXORPD       Y13, Y13, Y13
 	MOVQ         $0x7ff0000000000000, AX
-	VPBROADCASTQ AX, Z31
+	MOVQ         AX, X14
+	VPBROADCASTQ X14, Y14
 `, s, name, upTo)
 	load := func(x, r int) {
 		fmt.Fprintf(w, "\tCMPQ CX, $%d\n\tJLE %s_pad%d\n", x, name, x)
-		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Z%d\n", 24*x, r)
-		fmt.Fprintf(w, "\tVSUBPD Z%[1]d, Z%[1]d, Z29\n\tVPORQ Z29, Z30, Z30\n", r)
-		fmt.Fprintf(w, "\tJMP %s_in%d\n%s_pad%d:\n\tVMOVAPD Z31, Z%d\n%s_in%d:\n", name, x, name, x, r, name, x)
+		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Y%d\n", 24*x, r)
+		fmt.Fprintf(w, "\tVSUBPD Y%[1]d, Y%[1]d, Y12\n\tVORPD Y12, Y13, Y13\n", r)
+		fmt.Fprintf(w, "\tJMP %s_in%d\n%s_pad%d:\n\tVMOVAPD Y14, Y%d\n%s_in%d:\n", name, x, name, x, r, name, x)
 	}
-	var st []stage
-	for _, x := range network(s) {
-		if x.k <= upTo {
-			st = append(st, x)
-		}
-	}
-	// The stages that sort blocks of 16 (k ≤ 16) in one pass over the
-	// blocks; then, for each larger merge, the far stages (j ≥ 16) by
-	// residue mod 16 and the near ones (j ≤ 8) by block of 16.
-	// The first pass sorts every block of 16 with a 60-comparator network
-	// (ascending for even blocks, descending for odd ones, as the bitonic
-	// merges that follow expect) instead of the bitonic network's 80.
+	// The first pass sorts every block of 8 with sort8 (ascending for even
+	// blocks, descending for odd ones, as the bitonic merges that follow
+	// expect) instead of the bitonic network's 24 comparators.
 	var first []comparator
-	for b := 0; b < s; b += 16 {
-		for _, c := range sort16 {
+	for b := 0; b < s; b += 8 {
+		for _, c := range sort8 {
 			lo, hi := b+c[0], b+c[1]
-			if (b/16)%2 == 1 {
-				lo, hi = b+15-c[0], b+15-c[1]
+			if (b/8)%2 == 1 {
+				lo, hi = b+7-c[0], b+7-c[1]
 			}
 			first = append(first, comparator{lo, hi})
 		}
 	}
-	blocks16(w, s, first, load)
-	fmt.Fprintln(w, "\tVPTESTMQ Z30, Z30, K1\n\tKORTESTW K1, K1\n\tSETEQ finite+32(FP)")
-	for k := 32; k <= upTo; k *= 2 {
+	groups(w, s, first, func(x int) int { return x / 8 }, load)
+	fmt.Fprintln(w, "\tVPTEST Y13, Y13\n\tSETEQ finite+32(FP)")
+	// Then, for each merge of width k, the far stages (j ≥ 8) by residue
+	// mod 8 within each k-block (k/8 ≤ 8 wires), and the near ones (j ≤ 4)
+	// by block of 8.
+	for k := 16; k <= upTo; k *= 2 {
 		var far, near []comparator
-		for _, x := range st {
+		for _, x := range network(s) {
 			switch {
 			case x.k != k:
-			case x.j >= 16:
+			case x.j >= 8:
 				far = append(far, x.comps...)
 			default:
 				near = append(near, x.comps...)
 			}
 		}
-		for r := range 16 {
-			var ws []int
-			for x := r; x < s; x += 16 {
-				ws = append(ws, x)
-			}
-			var cs []comparator
-			for _, c := range far {
-				if c.lo%16 == r {
-					cs = append(cs, c)
-				}
-			}
-			block(w, ws, cs, nil)
-		}
-		blocks16(w, s, near, nil)
+		groups(w, s, far, func(x int) int { return x/k*8 + x%8 }, nil)
+		groups(w, s, near, func(x int) int { return x / 8 }, nil)
 	}
 	fmt.Fprintln(w, "\tVZEROUPPER")
 	fmt.Fprintln(w, "\tRET")
 }
+
+// kernels are the hand-written AVX2 kernels that go with the networks.
+const kernels = `
+// func minMaxAVX2(a, b *[4]float64, cnt int, acc *[4]float64)
+//
+// In every lane, acc = min(acc, max(a[j], b[j])) for j = 0, …, cnt−1 in
+// turn (the k-th smallest of two sorted runs, see kthAVX2).
+TEXT ·minMaxAVX2(SB), NOSPLIT, $0-32
+	MOVQ    a+0(FP), SI
+	MOVQ    b+8(FP), DI
+	MOVQ    cnt+16(FP), CX
+	MOVQ    acc+24(FP), DX
+	VMOVUPD (DX), Y0
+	TESTQ   CX, CX
+	JLE     minmax_done
+minmax_loop:
+	VMOVUPD (SI), Y1
+	VMAXPD  (DI), Y1, Y1
+	VMINPD  Y1, Y0, Y0
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     minmax_loop
+minmax_done:
+	VMOVUPD Y0, (DX)
+	VZEROUPPER
+	RET
+
+// func maskedSumAVX2(row, x, y, sum *float64, le, lt *int64, n int) (finite bool)
+//
+// For c < n (a multiple of 4): sum[c] += row[c] if x[c] < row[c] < y[c],
+// else sum[c] += +0; le[c] += 1 if row[c] ≤ x[c]; lt[c] += 1 if
+// row[c] < y[c]. It reports whether every row[c] is finite.
+TEXT ·maskedSumAVX2(SB), NOSPLIT, $0-57
+	MOVQ   row+0(FP), SI
+	MOVQ   x+8(FP), R8
+	MOVQ   y+16(FP), R9
+	MOVQ   sum+24(FP), R10
+	MOVQ   le+32(FP), R11
+	MOVQ   lt+40(FP), R12
+	MOVQ   n+48(FP), CX
+	VXORPD Y15, Y15, Y15
+	XORQ   AX, AX
+	SHRQ   $2, CX
+	JZ     masked_done
+masked_loop:
+	VMOVUPD (SI)(AX*8), Y0
+	VMOVUPD (R8)(AX*8), Y1
+	VMOVUPD (R9)(AX*8), Y2
+	VSUBPD  Y0, Y0, Y3
+	VORPD   Y3, Y15, Y15
+	VCMPPD  $1, Y0, Y1, Y3
+	VCMPPD  $1, Y2, Y0, Y4
+	VCMPPD  $2, Y1, Y0, Y5
+	VANDPD  Y4, Y3, Y3
+	VANDPD  Y0, Y3, Y3
+	VADDPD  (R10)(AX*8), Y3, Y3
+	VMOVUPD Y3, (R10)(AX*8)
+	VMOVDQU (R11)(AX*8), Y6
+	VPSUBQ  Y5, Y6, Y6
+	VMOVDQU Y6, (R11)(AX*8)
+	VMOVDQU (R12)(AX*8), Y7
+	VPSUBQ  Y4, Y7, Y7
+	VMOVDQU Y7, (R12)(AX*8)
+	ADDQ    $4, AX
+	DECQ    CX
+	JNZ     masked_loop
+masked_done:
+	VPTEST  Y15, Y15
+	SETEQ   finite+56(FP)
+	VZEROUPPER
+	RET
+`
