@@ -143,7 +143,9 @@ func (s *Scratch) TrimmedMean(dst []float64, rows [][]float64, lo, f int) bool {
 		case x[c] == y[c]:
 			dst[c] = x[c] + 0
 		default:
-			kept := s.sum[c] + x[c]*float64(s.le[c]-int64(f)) + y[c]*float64(int64(n-f)-s.lt[c])
+			// The conversions round each product, so that no GOARCH fuses
+			// them into the sums (the spec allows it; arm64 does).
+			kept := s.sum[c] + float64(x[c]*float64(s.le[c]-int64(f))) + float64(y[c]*float64(int64(n-f)-s.lt[c]))
 			dst[c] = kept/float64(n-2*f) + 0
 		}
 	}

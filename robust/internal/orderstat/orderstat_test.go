@@ -61,7 +61,7 @@ func refTrimmed(rows [][]float64, c, f int) float64 {
 			lt++
 		}
 	}
-	return (s+x*float64(le-f)+y*float64(n-f-lt))/float64(n-2*f) + 0
+	return (s+float64(x*float64(le-f))+float64(y*float64(n-f-lt)))/float64(n-2*f) + 0
 }
 
 // kinds of test data: every one has ties or signed zeros or wide ranges
