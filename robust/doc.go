@@ -72,8 +72,10 @@
 // [GeoMed]'s [ErrNotConverged]). Results are deterministic for a given
 // input order (and, for [Bucketing], seed) and independent of GOMAXPROCS,
 // since every sum runs in a fixed order. Pairwise distances are computed once
-// per call as ‖a‖² + ‖b‖² − 2a·b from a Gram matrix (gonum's Dsyrk),
-// clamped at zero; the rules depend on them only through comparisons.
+// per call as ‖a‖² + ‖b‖² − 2a·b from the Gram matrix of the updates
+// centered on their coordinate-wise median (robust/internal/gram, summed in
+// a fixed order on every path), clamped at zero; the rules depend on them
+// only through comparisons.
 // Ties between equal scores or distances go to the lower input index.
 //
 // # References

@@ -15,8 +15,11 @@ import (
 // lowest index on a tie). It needs n > 2F + 2 and ignores Update.Weight.
 //
 // The pairwise distances are computed once per call from the Gram matrix of
-// the deltas (a blocked symmetric rank-k update, gonum's Dsyrk, on 8 fixed
-// slices of the coordinates run in parallel). Each score sums its distances
+// the deltas, centered block by block on their coordinate-wise median (so
+// that points close together far from the origin keep their distances), on
+// 8 fixed slices of the coordinates run in parallel, with a 2×4-tile AVX2
+// kernel where the processor has it (robust/internal/gram; the same bits
+// as its portable loop). Each score sums its distances
 // in ascending order, so the result does not depend on the input order.
 // Aggregate does not allocate once its scratch buffers are warm, apart from
 // the goroutines it starts and joins. A Krum is not safe for concurrent use.
