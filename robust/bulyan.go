@@ -35,9 +35,16 @@ type Bulyan struct {
 	// F is the number of Byzantine updates tolerated.
 	F int
 
-	k krumScratch
-	c coordScratch
-	r []int
+	k     krumScratch
+	c     coordScratch
+	r     []int
+	order []int // the last selection, in selection order
+}
+
+// Explain reports the θ updates the last Aggregate call selected by
+// repeated Krum, in selection order. It allocates.
+func (a *Bulyan) Explain() Explanation {
+	return Explanation{Rule: "Bulyan", Selected: append([]int(nil), a.order...)}
 }
 
 var _ fl.Aggregator = (*Bulyan)(nil)
@@ -68,6 +75,7 @@ func (a *Bulyan) Aggregate(dst []float64, updates []fl.Update) error {
 	if sel == nil {
 		return checkFinite(updates)
 	}
+	a.order = append(a.order[:0], sel...)
 	slices.Sort(sel) // gather in input order: ties go to the lower index
 	a.c.rows = grow(a.c.rows, len(sel))
 	for p, i := range sel {

@@ -416,6 +416,12 @@ func (a *MDA) Aggregate(dst []float64, updates []fl.Update) error {
 	return checkResult(dst)
 }
 
+// Explain reports the subset the last Aggregate call averaged (Selected,
+// ascending). It allocates.
+func (a *MDA) Explain() Explanation {
+	return Explanation{Rule: "MDA", Selected: append([]int(nil), a.best...)}
+}
+
 func (a *MDA) search(start int, diam float64) {
 	if len(a.cur) == a.k {
 		if diam < a.bestDiam {

@@ -150,9 +150,21 @@ type NNM struct {
 	key []float64
 	idx []int32
 	sel []int
+	nb  [][]int // per output, the inputs it mixes
 }
 
 var _ Step = (*NNM)(nil)
+
+// Explain reports, per output of the last Apply call, the inputs it
+// averages (Neighbours), the update itself first, then its neighbours
+// nearest first. It allocates.
+func (s *NNM) Explain() Explanation {
+	e := Explanation{Rule: "NNM", Neighbours: make([][]int, len(s.nb))}
+	for i, nb := range s.nb {
+		e.Neighbours[i] = append([]int(nil), nb...)
+	}
+	return e
+}
 
 // Outputs returns n.
 func (*NNM) Outputs(n int) int { return n }
@@ -181,6 +193,7 @@ func (s *NNM) Apply(updates []fl.Update) ([]fl.Update, error) {
 	out := s.out.resize(n, d)
 	k := n - s.F - 1 // neighbours besides the update itself
 	s.key = grow(s.key, n)
+	s.nb = growRows(s.nb, n, n-s.F)
 	for i := range updates {
 		s.idx = s.idx[:0]
 		for j := range n {
@@ -196,6 +209,7 @@ func (s *NNM) Apply(updates []fl.Update) ([]fl.Update, error) {
 		for _, j := range nb {
 			s.sel = append(s.sel, int(j))
 		}
+		copy(s.nb[i], s.sel)
 		meanRows(out[i].Delta, updates, s.sel)
 		out[i].Client = updates[i].Client
 		out[i].Weight = updates[i].Weight
