@@ -112,7 +112,7 @@ func (a *GeoMed) Aggregate(dst []float64, updates []fl.Update) error {
 		perRow(n, d, func(i int) { a.dist[i] = math.Sqrt(sqDist(dst, a.vecs[i])) })
 		var obj float64
 		for i, r := range a.dist {
-			obj += a.alpha[i] * r
+			obj += float64(a.alpha[i] * r)
 		}
 		if t > 0 && math.Abs(prev-obj) <= tol*max(obj, nu) {
 			return checkResult(dst)

@@ -2,7 +2,6 @@ package robust
 
 import (
 	"github.com/fedgo/fedgo/fl"
-	"github.com/fedgo/fedgo/internal/vec"
 )
 
 // meanBlock is the number of coordinates summed over all rows before moving
@@ -107,25 +106,37 @@ func weightedRows(dst []float64, vecs [][]float64, coef []float64) {
 			out := dst[b:e]
 			clear(out)
 			for k, v := range vecs {
-				vec.Axpy(out, coef[k], v[b:e])
+				axpy(out, coef[k], v[b:e])
 			}
 		}
 	}))
 }
 
-// dot returns Σ a[i]·b[i] in index order.
+// axpy sets dst += a·x, each product rounded before the addition (see dot).
+func axpy(dst []float64, a float64, x []float64) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] += float64(a * x[i])
+	}
+}
+
+// dot returns Σ a[i]·b[i] in four interleaved partial sums. Here and in
+// every kernel of the package a product added to a sum is converted with
+// float64(…), which rounds it: without that the Go spec lets a compiler
+// fuse the two into one FMA (arm64 does), and the bits would differ from
+// amd64's.
 func dot(a, b []float64) float64 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
+		s0 += float64(a[i] * b[i])
+		s1 += float64(a[i+1] * b[i+1])
+		s2 += float64(a[i+2] * b[i+2])
+		s3 += float64(a[i+3] * b[i+3])
 	}
 	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
+		s0 += float64(a[i] * b[i])
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -137,14 +148,14 @@ func sqDist(a, b []float64) float64 {
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
 		d0, d1, d2, d3 := a[i]-b[i], a[i+1]-b[i+1], a[i+2]-b[i+2], a[i+3]-b[i+3]
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
+		s0 += float64(d0 * d0)
+		s1 += float64(d1 * d1)
+		s2 += float64(d2 * d2)
+		s3 += float64(d3 * d3)
 	}
 	for ; i < len(a); i++ {
 		d0 := a[i] - b[i]
-		s0 += d0 * d0
+		s0 += float64(d0 * d0)
 	}
 	return (s0 + s1) + (s2 + s3)
 }

@@ -196,7 +196,7 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 	case InverseUnit:
 		var n2 float64
 		for _, v := range mu {
-			n2 += v * v
+			n2 += float64(v * v)
 		}
 		if n2 > 0 {
 			nrm := math.Sqrt(n2)
@@ -222,13 +222,13 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 	b := make([]float64, h)
 	var c float64
 	for _, v := range p {
-		c += v * v
+		c += float64(v * v)
 	}
 	for i, u := range honest {
 		for j, v := range u.Delta {
 			e := mu[j] - v
-			a[i] += e * e
-			b[i] += e * p[j]
+			a[i] += float64(e * e)
+			b[i] += float64(e * p[j])
 		}
 	}
 	// The thresholds, from explicit pairs.
@@ -239,7 +239,7 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 			var s float64
 			for j, v := range honest[i].Delta {
 				e := v - honest[k].Delta[j]
-				s += e * e
+				s += float64(e * e)
 			}
 			rowSum += s
 			if !sum {
@@ -254,7 +254,7 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 		if sum {
 			var s float64
 			for i := range a {
-				s += a[i] + 2*g*b[i] + g*g*c
+				s += a[i] + float64(2*g*b[i]) + float64(g*g*c)
 			}
 			return s <= threshold
 		}
@@ -285,7 +285,7 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 		gamma = lo
 	}
 	for j := range mu {
-		mu[j] += gamma * p[j]
+		mu[j] += float64(gamma * p[j])
 	}
 	return gamma, mu, nil
 }
