@@ -166,14 +166,15 @@ func growRows[T any](s [][]T, workers, n int) [][]T {
 	return s
 }
 
-// Names lists the rule names [New] accepts, without the nnm+ and bucketing+
-// prefixes.
-var Names = []string{"mean", "median", "trimmedmean", "krum", "multikrum", "geomed", "bulyan", "cc", "normbound", "fltrust", "mda"}
+// Names lists the rule names [New] accepts, without the nnm+, bucketing+ and
+// arc+ prefixes.
+var Names = []string{"mean", "median", "trimmedmean", "krum", "multikrum", "geomed", "bulyan", "cc", "normbound", "fltrust", "mda", "meamed", "monna", "smea", "caf"}
 
 // New returns the rule called name, configured for f Byzantine updates per
-// round. The names are those of [Names]; a prefix "nnm+" or "bucketing+"
-// puts [NNM] or [Bucketing] (bucket size 2, permutations drawn from seed) in
-// front of the rule that follows, and prefixes compose ("bucketing+nnm+krum").
+// round. The names are those of [Names]; a prefix "nnm+", "bucketing+" or
+// "arc+" puts [NNM], [Bucketing] (bucket size 2, permutations drawn from
+// seed) or [ARC] in front of the rule that follows, and prefixes compose
+// ("arc+nnm+krum"). MoNNA's pivot is the update at index 0.
 // Rules without an f ignore it; seed is used only by bucketing.
 //
 // New("fltrust", ...) returns an [*FLTrust] whose Root the host must set
@@ -197,7 +198,22 @@ func New(name string, f int, seed uint64) (fl.Aggregator, error) {
 		}
 		return &Pre{Step: &Bucketing{S: 2, Seed: seed}, Rule: r}, nil
 	}
+	if rest, ok := strings.CutPrefix(name, "arc+"); ok {
+		r, err := New(rest, f, seed)
+		if err != nil {
+			return nil, err
+		}
+		return &Pre{Step: &ARC{F: f}, Rule: r}, nil
+	}
 	switch name {
+	case "meamed":
+		return &Meamed{F: f}, nil
+	case "monna":
+		return &MoNNA{F: f}, nil
+	case "smea":
+		return &SMEA{F: f}, nil
+	case "caf":
+		return &CAF{F: f}, nil
 	case "mean":
 		return &Mean{}, nil
 	case "median":

@@ -85,6 +85,16 @@ func TestConformance(t *testing.T) {
 			fltest.Options{NotIdempotent: "updates are rescaled to the norm of the root update",
 				FixedDim: "the test's root update has dimension 33"}},
 		{"mda", func() fl.Aggregator { return &robust.MDA{F: 2} }, fltest.Options{}},
+		{"meamed", func() fl.Aggregator { return &robust.Meamed{F: 2} }, fltest.Options{}},
+		{"meamed f=0", func() fl.Aggregator { return &robust.Meamed{} }, fltest.Options{Mean: fltest.UnweightedMean}},
+		{"monna", func() fl.Aggregator { return &robust.MoNNA{F: 2} }, fltest.Options{OrderDependent: "the pivot is the update at index 0"}},
+		{"smea", func() fl.Aggregator { return &robust.SMEA{F: 2} }, fltest.Options{Tol: 1e-9}},
+		{"caf", func() fl.Aggregator { return &robust.CAF{F: 2} }, fltest.Options{Tol: 1e-9}},
+		{"arc+mean", func() fl.Aggregator { return &robust.Pre{Step: &robust.ARC{F: 2}, Rule: &robust.Mean{}} }, fltest.Options{
+			NotIdempotent: "the largest updates are clipped to a smaller norm"}},
+		{"clip+nnm+median", func() fl.Aggregator {
+			return &robust.Pre{Step: robust.Chain{&robust.Clip{Norm: 1e9}, &robust.NNM{F: 2}}, Rule: &robust.Median{}}
+		}, fltest.Options{}},
 		{"nnm+trimmedmean", func() fl.Aggregator {
 			return &robust.Pre{Step: &robust.NNM{F: 2}, Rule: &robust.TrimmedMean{F: 2}}
 		}, fltest.Options{}},
@@ -413,7 +423,12 @@ func TestNew(t *testing.T) {
 		{"normbound", "*robust.NormBound"},
 		{"fltrust", "*robust.FLTrust"},
 		{"mda", "*robust.MDA"},
+		{"meamed", "*robust.Meamed"},
+		{"monna", "*robust.MoNNA"},
+		{"smea", "*robust.SMEA"},
+		{"caf", "*robust.CAF"},
 		{"nnm+krum", "*robust.Pre"},
+		{"arc+krum", "*robust.Pre"},
 		{"bucketing+nnm+median", "*robust.Pre"},
 	} {
 		agg, err := robust.New(tc.name, 1, 7)
