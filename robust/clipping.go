@@ -38,8 +38,12 @@ const (
 type CenteredClipping struct {
 	// Tau is the clipping radius τ > 0; 0 means DefaultCCTau.
 	Tau float64
-	// Iters is the number of clipping iterations L; 0 means DefaultCCIters.
+	// Iters is the number of clipping iterations L; 0 means DefaultCCIters
+	// unless ItersSet.
 	Iters int
+	// ItersSet makes Iters count as given, 0 included: with no iteration
+	// the result is the center itself.
+	ItersSet bool
 	// Center, if not nil, is the starting point v of every round.
 	Center []float64
 
@@ -54,7 +58,7 @@ func (a *CenteredClipping) params() (float64, int) {
 	if tau == 0 {
 		tau = DefaultCCTau
 	}
-	if it == 0 {
+	if it == 0 && !a.ItersSet {
 		it = DefaultCCIters
 	}
 	return tau, it
