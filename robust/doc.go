@@ -3,11 +3,21 @@
 // may send arbitrary updates, and the pre-aggregation steps that strengthen
 // them.
 //
-// The rules: [Mean] (the non-robust baseline), [Median] and [TrimmedMean]
-// (coordinate-wise), [Krum] and [MultiKrum], [GeoMed] (RFA), [Bulyan],
-// [CenteredClipping], [NormBound], [FLTrust] and [MDA]. The steps: [NNM] and
-// [Bucketing], put in front of any rule with [Pre]. [New] builds any of
-// them by name ("krum", "nnm+trimmedmean", "bucketing+cc", …).
+// The rules: [Mean] (the non-robust baseline), [Median], [TrimmedMean] and
+// [Meamed] (coordinate-wise), [Krum] and [MultiKrum], [GeoMed] (RFA),
+// [Bulyan], [CenteredClipping], [NormBound], [FLTrust], [MDA], [MoNNA],
+// [SMEA] and [CAF]. The steps: [NNM], [Bucketing], [Clip] and [ARC], put in
+// front of any rule with [Pre], several at once with a [Chain]. [New]
+// builds any of them by name ("krum", "nnm+trimmedmean", "arc+nnm+cc", …).
+//
+// Rules and steps that select updates ([Krum], [MultiKrum], [Bulyan],
+// [MDA], [MoNNA], [SMEA], [CAF], [NNM]) are [Explainer]s: Explain reports
+// what the last call chose (indices, scores, neighbour sets).
+//
+// Zero values mean "the default" except where zero is itself a useful
+// setting, which a second field makes explicit: [CenteredClipping].ItersSet
+// (no iteration), and in robust/attack ALIE.ZSet (z = 0). Krum's neighbour
+// count is separate from F ([Krum].Neighbours, [NeighboursNF1]).
 //
 // Every rule has a Validate(n) method ([Validator]) that states its
 // precondition for n updates (Krum: n > 2f + 2; Bulyan: n ≥ 4f + 3;
@@ -50,20 +60,33 @@
 //
 // Every rule gives the same bits on every processor and GOARCH, for a given
 // input order (and seed), whatever GOMAXPROCS: a run resumed on another
-// machine continues bit for bit. Only the order statistics of [Median] and
-// [TrimmedMean] have a processor-specific path, in
-// robust/internal/orderstat: on amd64 with AVX2 (detected with
-// golang.org/x/sys/cpu; the purego build tag turns it off), for
-// 9 ≤ n ≤ 128 updates, four adjacent coordinates at a time go through a
-// generated bitonic sorting network of VMINPD/VMAXPD on ymm registers and
-// the ranks are read off its two sorted halves; the trimmed mean's sum runs
-// over the updates in input order, four coordinates a vector. Elsewhere the
-// coordinates are gathered into a transposed buffer and selected by a
-// scalar quickselect, and the same sums run in the same order in Go. Both
-// paths compute one definition (exact order statistics, sums in input
-// order, −0 turned into +0), and a test runs both on the same inputs over
-// many shapes and compares the bits. Every other sum in the package runs in
-// a fixed order in portable Go.
+// machine continues bit for bit. Two kernels have a processor-specific
+// path, each in its own internal package with one documented definition
+// that both of its paths compute:
+//
+//   - robust/internal/orderstat, the order statistics of [Median] and
+//     [TrimmedMean] (and the median that centers the Gram matrix): on amd64
+//     with AVX2, for 9 ≤ n ≤ 128 updates, four adjacent coordinates at a
+//     time go through a generated bitonic sorting network of VMINPD/VMAXPD
+//     on ymm registers and the ranks are read off its two sorted halves;
+//     the trimmed mean's sum runs over the updates in input order, four
+//     coordinates a vector. Elsewhere the coordinates are gathered into a
+//     transposed buffer and selected by a scalar quickselect, and the same
+//     sums run in the same order in Go. The definition: exact order
+//     statistics, sums in input order, −0 turned into +0.
+//   - robust/internal/gram, the Gram matrix behind every pairwise distance
+//     ([Krum], [MultiKrum], [Bulyan], [MDA], [NNM], [SMEA], [CAF]): on amd64
+//     with AVX2 a 2×4 tile of dot products at a time, four lanes of
+//     coordinates each (VMULPD then VADDPD, no FMA); elsewhere a Go loop
+//     with the same four lane sums in the same order.
+//
+// AVX2 is detected with golang.org/x/sys/cpu; the purego build tag turns
+// both fast paths off. Tests run each fast path and its portable twin on
+// the same inputs over many shapes and compare the bits. Every other sum
+// in the package is portable Go in a fixed order, with every product that
+// is added converted by float64(…): the Go spec lets a compiler fuse x*y+z
+// into one FMA (the arm64 compiler does), which would round differently
+// from amd64; the conversion forbids it.
 //
 // # Invariants
 //
@@ -103,6 +126,19 @@
 //     Heterogeneity", AISTATS: [NNM].
 //   - Karimireddy, He and Jaggi (2022), "Byzantine-Robust Learning on
 //     Heterogeneous Datasets via Bucketing", ICLR: [Bucketing].
+//   - Xie, Koyejo and Gupta (2018), "Generalized Byzantine-tolerant SGD",
+//     arXiv:1802.10116: [Meamed].
+//   - Farhadkhani, Guerraoui, Gupta, Hoang, Pinot and Stephan (2023),
+//     "Robust Collaborative Learning with Linear Gradient Overhead", ICML:
+//     [MoNNA].
+//   - Allouah, Guerraoui, Gupta, Pinot and Stephan (2023), "On the
+//     Privacy-Robustness-Utility Trilemma in Distributed Learning", ICML:
+//     [SMEA].
+//   - Allouah, Guerraoui and Stephan (2025), "Towards Trustworthy Federated
+//     Learning with Untrusted Participants", ICML: [CAF].
+//   - Allouah, Guerraoui, Gupta, Jellouli, Rizk and Stephan (2024),
+//     "Boosting Robustness by Clipping Gradients in Distributed Learning",
+//     arXiv:2405.14432: [ARC].
 //
 // The package robust/attack crafts the attacks these rules are evaluated
 // against.
