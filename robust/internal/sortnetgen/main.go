@@ -14,14 +14,16 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"slices"
 )
 
 var sizes = []int{16, 32, 64, 128}
 
 // sort8 is a 19-comparator, 6-layer sorting network on 8 inputs (Knuth,
-// TAOCP vol. 3, 5.3.4, Fig. 49), each pair putting the smaller value
-// first. main checks it on all 2^8 inputs of 0s and 1s (the 0/1 principle)
-// before writing anything.
+// TAOCP vol. 3, 5.3.4, Fig. 49), and sort16 the 60-comparator, 10-layer
+// one of Green (1969; ibid.), each pair putting the smaller value first.
+// main checks both on all inputs of 0s and 1s (the 0/1 principle) before
+// writing anything.
 var sort8 = [][2]int{
 	{0, 2}, {1, 3}, {4, 6}, {5, 7},
 	{0, 4}, {1, 5}, {2, 6}, {3, 7},
@@ -31,19 +33,32 @@ var sort8 = [][2]int{
 	{1, 2}, {3, 4}, {5, 6},
 }
 
-// checkSort8 reports whether sort8 sorts every 0/1 input.
-func checkSort8() bool {
-	for x := range 1 << 8 {
-		var v [8]int
+var sort16 = [][2]int{
+	{0, 13}, {1, 12}, {2, 15}, {3, 14}, {4, 8}, {5, 6}, {7, 11}, {9, 10},
+	{0, 5}, {1, 7}, {2, 9}, {3, 4}, {6, 13}, {8, 14}, {10, 15}, {11, 12},
+	{0, 1}, {2, 3}, {4, 5}, {6, 8}, {7, 9}, {10, 11}, {12, 13}, {14, 15},
+	{0, 2}, {1, 3}, {4, 10}, {5, 11}, {6, 7}, {8, 9}, {12, 14}, {13, 15},
+	{1, 2}, {3, 12}, {4, 6}, {5, 7}, {8, 10}, {9, 11}, {13, 14},
+	{1, 4}, {2, 6}, {5, 8}, {7, 10}, {9, 13}, {11, 14},
+	{2, 4}, {3, 6}, {9, 12}, {11, 13},
+	{3, 5}, {6, 8}, {7, 9}, {10, 12},
+	{3, 4}, {5, 6}, {7, 8}, {9, 10}, {11, 12},
+	{6, 7}, {8, 9},
+}
+
+// sorts reports whether the network sorts every 0/1 input of w wires.
+func sorts(net [][2]int, w int) bool {
+	for x := range 1 << w {
+		v := make([]int, w)
 		for i := range v {
 			v[i] = x >> i & 1
 		}
-		for _, c := range sort8 {
+		for _, c := range net {
 			if v[c[0]] > v[c[1]] {
 				v[c[0]], v[c[1]] = v[c[1]], v[c[0]]
 			}
 		}
-		for i := 1; i < 8; i++ {
+		for i := 1; i < w; i++ {
 			if v[i-1] > v[i] {
 				return false
 			}
@@ -55,8 +70,8 @@ func checkSort8() bool {
 func main() {
 	out := flag.String("out", "sortnet_amd64.s", "output file")
 	flag.Parse()
-	if len(sort8) != 19 || !checkSort8() {
-		log.Fatal("sort8 is not a sorting network")
+	if len(sort8) != 19 || !sorts(sort8, 8) || len(sort16) != 60 || !sorts(sort16, 16) {
+		log.Fatal("sort8 or sort16 is not a sorting network")
 	}
 	f, err := os.Create(*out)
 	if err != nil {
@@ -114,57 +129,145 @@ func network(s int) []stage {
 	return out
 }
 
-// Registers: Y0–Y7 hold the wires of a block, Y8–Y11 are the spare
-// registers the comparators rotate through, Y12 is a scratch of the loads,
-// Y13 the OR of v − v over the values loaded (zero iff all are finite) and
-// Y14 +Inf, the padding.
-const (
-	blockWires = 8
-	firstSpare = 8
-	lastSpare  = 11
-)
+// An allocator keeps the wires of one group of comparators in the ymm
+// registers Y0…Y(regs−1), loading a wire when a comparator first needs it
+// in a register (from the workspace at DI, or by load in the first pass),
+// reading it from memory as an operand where that saves a load, and,
+// when every register is taken, evicting the wire whose next use is
+// furthest (Belady), storing it if it changed. At the end of the group
+// every changed wire is stored back to the workspace.
+type allocator struct {
+	w      *bufio.Writer
+	regs   int
+	load   func(wire, reg int) // nil: wires come from the workspace
+	reg    map[int]int         // wire → register
+	wire   []int               // register → wire, −1 if free
+	dirty  []bool              // register holds a value not in memory
+	stored map[int]bool        // the workspace holds the wire's value
+	ops    []comparator
+	pos    int // index of the comparator being emitted
+}
 
-// block emits the loading of wires ws into registers (from the workspace
-// at DI, or by load when it is not nil), the comparators cs (all among
-// ws), and the stores of the wires back to the workspace.
-func block(w *bufio.Writer, ws []int, cs []comparator, load func(wire, reg int)) {
-	if len(ws) > blockWires {
-		log.Fatalf("block of %d wires", len(ws))
+func newAllocator(w *bufio.Writer, regs int, ops []comparator, load func(wire, reg int)) *allocator {
+	// Outside the first pass every wire's value starts in the workspace.
+	a := &allocator{w: w, regs: regs, load: load, reg: map[int]int{}, wire: make([]int, regs), dirty: make([]bool, regs), stored: map[int]bool{}, ops: ops}
+	for r := range a.wire {
+		a.wire[r] = -1
 	}
-	reg := map[int]int{}
-	var free []int
-	for i, x := range ws {
-		reg[x] = i
-		if load != nil {
-			load(x, i)
+	if load == nil {
+		for _, c := range ops {
+			a.stored[c.lo], a.stored[c.hi] = true, true
+		}
+	}
+	return a
+}
+
+// nextUse returns the index of the next comparator at or after from that
+// uses wire x, or len(ops).
+func (a *allocator) nextUse(x, from int) int {
+	for i := from; i < len(a.ops); i++ {
+		if a.ops[i].lo == x || a.ops[i].hi == x {
+			return i
+		}
+	}
+	return len(a.ops)
+}
+
+// free returns a free register, evicting one (not in keep) if needed.
+func (a *allocator) free(keep ...int) int {
+	for r, x := range a.wire {
+		if x < 0 {
+			return r
+		}
+	}
+	best, bestUse := -1, -1
+	for r, x := range a.wire {
+		if slices.Contains(keep, r) {
+			continue
+		}
+		if u := a.nextUse(x, a.pos); u > bestUse {
+			best, bestUse = r, u
+		}
+	}
+	a.evict(best)
+	return best
+}
+
+func (a *allocator) evict(r int) {
+	x := a.wire[r]
+	if a.dirty[r] {
+		fmt.Fprintf(a.w, "\tVMOVUPD Y%d, %d(DI)\n", r, 32*x)
+		a.stored[x] = true
+	}
+	delete(a.reg, x)
+	a.wire[r], a.dirty[r] = -1, false
+}
+
+// fetch brings wire x into a register.
+func (a *allocator) fetch(x int, keep ...int) int {
+	if r, ok := a.reg[x]; ok {
+		return r
+	}
+	r := a.free(keep...)
+	if a.load != nil && !a.stored[x] {
+		a.load(x, r)
+		a.dirty[r] = true // its value is not in the workspace yet
+	} else {
+		fmt.Fprintf(a.w, "\tVMOVUPD %d(DI), Y%d\n", 32*x, r)
+	}
+	a.reg[x], a.wire[r] = r, x
+	return r
+}
+
+// run emits the comparators and stores the changed wires.
+func (a *allocator) run() {
+	for i, c := range a.ops {
+		a.pos = i
+		_, loIn := a.reg[c.lo]
+		_, hiIn := a.reg[c.hi]
+		// One operand must be in a register; in the first pass both are
+		// loaded (their values are in the rows, not yet in the workspace).
+		x, y := c.lo, c.hi
+		if !loIn && hiIn {
+			x, y = c.hi, c.lo
+		}
+		rx := a.fetch(x)
+		src := ""
+		ry := -1
+		if _, in := a.reg[y]; in || a.load != nil && !a.stored[y] {
+			ry = a.fetch(y, rx)
+			src = fmt.Sprintf("Y%d", ry)
 		} else {
-			fmt.Fprintf(w, "\tVMOVUPD %d(DI), Y%d\n", 32*x, i)
+			src = fmt.Sprintf("%d(DI)", 32*y)
 		}
-	}
-	for r := len(ws); r <= lastSpare; r++ {
-		if r < blockWires && r >= len(ws) || r >= firstSpare {
-			free = append(free, r)
+		keep := []int{rx}
+		if ry >= 0 {
+			keep = append(keep, ry)
 		}
+		t := a.free(keep...)
+		// t = min(x, y), rx = max(x, y).
+		fmt.Fprintf(a.w, "\tVMINPD %s, Y%d, Y%d\n", src, rx, t)
+		fmt.Fprintf(a.w, "\tVMAXPD %s, Y%d, Y%d\n", src, rx, rx)
+		if ry >= 0 {
+			delete(a.reg, y)
+			a.wire[ry], a.dirty[ry] = -1, false
+		}
+		delete(a.reg, x)
+		a.reg[c.lo], a.wire[t], a.dirty[t] = t, c.lo, true
+		a.reg[c.hi], a.wire[rx], a.dirty[rx] = rx, c.hi, true
 	}
-	for _, c := range cs {
-		ra, rb := reg[c.lo], reg[c.hi]
-		t := free[len(free)-1]
-		free = free[:len(free)-1]
-		// t = min(a, b) on the low wire; a's register takes the max.
-		fmt.Fprintf(w, "\tVMINPD Y%d, Y%d, Y%d\n", rb, ra, t)
-		fmt.Fprintf(w, "\tVMAXPD Y%d, Y%d, Y%d\n", rb, ra, ra)
-		reg[c.lo], reg[c.hi] = t, ra
-		free = append([]int{rb}, free...) // reuse it last
-	}
-	for _, x := range ws {
-		fmt.Fprintf(w, "\tVMOVUPD Y%d, %d(DI)\n", reg[x], 32*x)
+	for r := range a.wire {
+		if a.wire[r] >= 0 {
+			a.evict(r)
+		}
 	}
 }
 
-// groups emits one pass over the groups of wires that key puts together
-// (each at most 8 wires), with the comparators of cs inside each; load, if
-// not nil, brings the wires in.
-func groups(w *bufio.Writer, s int, cs []comparator, key func(wire int) int, load func(wire, reg int)) {
+// groups emits one pass over the groups of wires that key puts together,
+// with the comparators of cs inside each; load, if not nil, brings the
+// wires in (the first pass) and then every wire of the group is loaded,
+// used or not.
+func groups(w *bufio.Writer, s, regs int, cs []comparator, key func(wire int) int, load func(wire, reg int)) {
 	var order []int
 	members := map[int][]int{}
 	for x := range s {
@@ -184,79 +287,86 @@ func groups(w *bufio.Writer, s int, cs []comparator, key func(wire int) int, loa
 				in = append(in, c)
 			}
 		}
-		block(w, members[k], in, load)
+		a := newAllocator(w, regs, in, load)
+		a.run()
+		if load != nil {
+			for _, x := range members[k] {
+				if !a.stored[x] {
+					log.Fatalf("wire %d of a first-pass block is never loaded", x)
+				}
+			}
+		}
 	}
 }
 
 // gen emits halves<s>AVX2: the values at byte offset off of the n updates
 // (padded with +Inf to s wires) with the first half sorted ascending and
-// the second descending, lane by lane, by the bitonic network on s wires
-// up to merges of s/2 wires.
+// the second descending, lane by lane, by a sorting network on blocks of
+// 16 (8 for s = 16) and then bitonic merges up to s/2 wires.
 func gen(w *bufio.Writer, s int) {
 	name := fmt.Sprintf("halves%dAVX2", s)
 	upTo := s / 2
+	b := min(16, upTo)
 	fmt.Fprintf(w, `
 // func %[2]s(rows *[]float64, n, off int, work *[%[1]d][4]float64) (finite bool)
 //
 // It loads the four values at byte offset off of rows[i] into wire i for
 // i < n (+Inf for n ≤ i < %[1]d), then sorts every lane of the first %[3]d
 // wires ascending and of the last %[3]d descending, with VMINPD/VMAXPD:
-// blocks of 8 by a 19-comparator network (as they are loaded), then
-// bitonic merges up to %[3]d wires. The stages of a merge of width k that
-// compare wires 8 or more apart run on the wires of one residue mod 8
-// within one k-block at a time, the others on blocks of 8 wires, in
-// registers; between passes the wires live in work. It reports whether
-// every value loaded is finite.
+// blocks of %[4]d by a sorting network as they are loaded, then bitonic
+// merges up to %[3]d wires: the stages of a merge of width k that compare
+// wires 16 or more apart on the wires of one residue mod 16 within one
+// k-block at a time, the others on blocks of 16 wires. The wires of a group
+// live in registers (Y0–Y15; Y0–Y13 while loading, with Y14 the OR of
+// v − v over the values loaded and Y15 a scratch), spilled to work when
+// they do not fit. It reports whether every value loaded is finite.
 TEXT ·%[2]s(SB), NOSPLIT, $0-33
-	MOVQ         rows+0(FP), SI
-	MOVQ         n+8(FP), CX
-	MOVQ         off+16(FP), DX
-	MOVQ         work+24(FP), DI
-	VXORPD       Y13, Y13, Y13
-	MOVQ         $0x7ff0000000000000, AX
-	MOVQ         AX, X14
-	VPBROADCASTQ X14, Y14
-`, s, name, upTo)
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   work+24(FP), DI
+	VXORPD Y14, Y14, Y14
+`, s, name, upTo, b)
 	load := func(x, r int) {
 		fmt.Fprintf(w, "\tCMPQ CX, $%d\n\tJLE %s_pad%d\n", x, name, x)
 		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Y%d\n", 24*x, r)
 		// The rows are n streams, more than the hardware prefetcher
 		// follows: ask for the line the call eight columns on will read.
 		fmt.Fprintf(w, "\tPREFETCHT0 64(R8)(DX*1)\n")
-		fmt.Fprintf(w, "\tVSUBPD Y%[1]d, Y%[1]d, Y12\n\tVORPD Y12, Y13, Y13\n", r)
-		fmt.Fprintf(w, "\tJMP %s_in%d\n%s_pad%d:\n\tVMOVAPD Y14, Y%d\n%s_in%d:\n", name, x, name, x, r, name, x)
+		fmt.Fprintf(w, "\tVSUBPD Y%[1]d, Y%[1]d, Y15\n\tVORPD Y15, Y14, Y14\n", r)
+		fmt.Fprintf(w, "\tJMP %s_in%d\n%s_pad%d:\n\tVBROADCASTSD ·posInf(SB), Y%d\n%s_in%d:\n", name, x, name, x, r, name, x)
 	}
-	// The first pass sorts every block of 8 with sort8 (ascending for even
-	// blocks, descending for odd ones, as the bitonic merges that follow
-	// expect) instead of the bitonic network's 24 comparators.
+	// The first pass sorts every block of b (ascending for even blocks,
+	// descending for odd ones, as the bitonic merges that follow expect).
+	net := sort16
+	if b == 8 {
+		net = sort8
+	}
 	var first []comparator
-	for b := 0; b < s; b += 8 {
-		for _, c := range sort8 {
-			lo, hi := b+c[0], b+c[1]
-			if (b/8)%2 == 1 {
-				lo, hi = b+7-c[0], b+7-c[1]
+	for o := 0; o < s; o += b {
+		for _, c := range net {
+			lo, hi := o+c[0], o+c[1]
+			if (o/b)%2 == 1 {
+				lo, hi = o+b-1-c[0], o+b-1-c[1]
 			}
 			first = append(first, comparator{lo, hi})
 		}
 	}
-	groups(w, s, first, func(x int) int { return x / 8 }, load)
-	fmt.Fprintln(w, "\tVPTEST Y13, Y13\n\tSETEQ finite+32(FP)")
-	// Then, for each merge of width k, the far stages (j ≥ 8) by residue
-	// mod 8 within each k-block (k/8 ≤ 8 wires), and the near ones (j ≤ 4)
-	// by block of 8.
-	for k := 16; k <= upTo; k *= 2 {
+	groups(w, s, 14, first, func(x int) int { return x / b }, load)
+	fmt.Fprintln(w, "\tVPTEST Y14, Y14\n\tSETEQ finite+32(FP)")
+	for k := 2 * b; k <= upTo; k *= 2 {
 		var far, near []comparator
 		for _, x := range network(s) {
 			switch {
 			case x.k != k:
-			case x.j >= 8:
+			case x.j >= 16:
 				far = append(far, x.comps...)
 			default:
 				near = append(near, x.comps...)
 			}
 		}
-		groups(w, s, far, func(x int) int { return x/k*8 + x%8 }, nil)
-		groups(w, s, near, func(x int) int { return x / 8 }, nil)
+		groups(w, s, 16, far, func(x int) int { return x/k*16 + x%16 }, nil)
+		groups(w, s, 16, near, func(x int) int { return x / 16 }, nil)
 	}
 	fmt.Fprintln(w, "\tVZEROUPPER")
 	fmt.Fprintln(w, "\tRET")
@@ -264,6 +374,9 @@ TEXT ·%[2]s(SB), NOSPLIT, $0-33
 
 // kernels are the hand-written AVX2 kernels that go with the networks.
 const kernels = `
+DATA ·posInf+0(SB)/8, $0x7ff0000000000000
+GLOBL ·posInf(SB), RODATA|NOPTR, $8
+
 // func minMaxAVX2(a, b *[4]float64, cnt int, acc *[4]float64)
 //
 // In every lane, acc = min(acc, max(a[j], b[j])) for j = 0, …, cnt−1 in
