@@ -67,8 +67,10 @@
 //   - robust/internal/orderstat, the order statistics of [Median] and
 //     [TrimmedMean] (and the median that centers the Gram matrix): on amd64
 //     with AVX2, for 9 ≤ n ≤ 128 updates, four adjacent coordinates at a
-//     time go through a generated bitonic sorting network of VMINPD/VMAXPD
-//     on ymm registers and the ranks are read off its two sorted halves;
+//     time go through generated sorting networks of VMINPD/VMAXPD on ymm
+//     registers (a run of the first 2^k updates and one of the rest,
+//     without the comparators of the +Inf padding), and the ranks are read
+//     off the two sorted runs;
 //     the trimmed mean's sum runs over the updates in input order, four
 //     coordinates a vector. Elsewhere the coordinates are gathered into a
 //     transposed buffer and selected by a scalar quickselect, and the same

@@ -9,42 +9,45 @@ import (
 	"testing"
 )
 
-// TestHalvesSorted checks the networks themselves: after halvesS, both
-// halves of every lane are sorted (ascending, then descending) and hold
-// the loaded values and the +Inf padding.
-func TestHalvesSorted(t *testing.T) {
+// TestRunsSorted checks the networks themselves for every n they take:
+// after sortRuns, run A of every lane is ascending, run B descending, and
+// together they hold the loaded values and B's +Inf padding.
+func TestRunsSorted(t *testing.T) {
 	if !hasAVX2 {
 		t.Skip("needs AVX2 (amd64 without the purego tag) to run the sorting networks")
 	}
 	rng := rand.New(rand.NewPCG(4, 16))
 	var ns netScratch
 	for n := netMin; n <= netMax; n++ {
-		rows := testRows(rng, []string{"uniform", "ints"}[n%2], n, 4)
-		size := 16
-		for size < n {
-			size *= 2
+		rows := testRows(rng, []string{"uniform", "ints", "zeros"}[n%3], n, 4)
+		a, b := runSizes(n)
+		if a+b < n || b%8 != 0 || a < n-a {
+			t.Fatalf("n=%d: runs %d and %d", n, a, b)
 		}
-		if _, ok := ns.ranks(make([]float64, 4), make([]float64, 4), rows, 0, 0, 0); !ok {
+		if !ns.sortRuns(rows, 0, a, b) {
 			t.Fatal("finite values reported as not finite")
 		}
 		for l := range 4 {
 			var got, want []float64
-			for i := range size {
+			for i := range a + b {
 				got = append(got, ns.work[i][l])
+			}
+			for i := range a + b {
 				if i < n {
 					want = append(want, rows[i][l])
 				} else {
 					want = append(want, math.Inf(1))
 				}
 			}
-			h := size / 2
-			if !slices.IsSorted(got[:h]) || !slices.IsSortedFunc(got[h:], func(a, b float64) int { return -cmpF(a, b) }) {
-				t.Fatalf("n=%d lane %d: halves not sorted: %v", n, l, got)
+			if !slices.IsSortedFunc(got[:a], cmpF) || !slices.IsSortedFunc(got[a:], func(x, y float64) int { return -cmpF(x, y) }) {
+				t.Fatalf("n=%d lane %d: runs not sorted: %v", n, l, got)
 			}
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Fatalf("n=%d lane %d: values changed", n, l)
+			slices.SortFunc(got, cmpF)
+			slices.SortFunc(want, cmpF)
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("n=%d lane %d: values changed", n, l)
+				}
 			}
 		}
 	}

@@ -7,15 +7,16 @@ import (
 	"testing"
 )
 
-// BenchmarkHalves128Hot runs the 128-wire network on the same four columns
-// (rows in L1): the cost of the network itself, per call.
-func BenchmarkHalves128Hot(b *testing.B) {
+// BenchmarkSortRunsHot sorts the same four columns of 100 rows (in L1)
+// into the runs of 64 and 40: the cost of the networks themselves.
+func BenchmarkSortRunsHot(b *testing.B) {
 	if !hasAVX2 {
 		b.Skip("needs AVX2")
 	}
 	rows := testRows(rand.New(rand.NewPCG(1, 1)), "uniform", 100, 4)
 	var ns netScratch
+	a, bb := runSizes(100)
 	for b.Loop() {
-		halves128AVX2(&rows[0], 100, 0, &ns.work)
+		ns.sortRuns(rows, 0, a, bb)
 	}
 }

@@ -36,13 +36,15 @@
 // # Paths
 //
 // On amd64 with AVX2 (golang.org/x/sys/cpu), for 9 ≤ n ≤ 128, four adjacent
-// columns at a time go through a bitonic sorting network of VMINPD/VMAXPD
-// on ymm registers (sortnet_amd64.s, written by robust/internal/sortnetgen):
-// the n values of each column, padded with +Inf to 16, 32, 64 or 128, are
-// sorted in two halves, and the value of rank k is the least over i of
-// max(A[i−1], B[k−i−1]) for the two sorted halves A and B. The sums of the
-// trimmed mean run over the rows in row order, four columns a vector
-// (maskedSumAVX2). Everywhere else (other n, the last len(dst) mod 4
+// columns at a time go through sorting networks of VMINPD/VMAXPD on ymm
+// registers (sortnet_amd64.s, written by robust/internal/sortnetgen): the
+// first A rows (A the largest power of two below n) are sorted ascending,
+// the other n − A, padded with +Inf to a multiple of 8, descending, by
+// networks that leave out the comparators of the padding they know of, and
+// the value of rank k is the least over i of max(A[i−1], B[k−i−1]) for the
+// two sorted runs A and B. The sums of the trimmed mean run over the rows
+// in row order, four columns a vector (maskedSumAVX2). Everywhere else
+// (other n, the last len(dst) mod 4
 // columns, other processors, the purego build tag) the columns are
 // gathered into a transposed buffer and selected by a scalar quickselect,
 // and the sums run over the rows in the same order in Go. Tests run both

@@ -4,118 +4,116 @@
 
 #include "textflag.h"
 
-// func halves16AVX2(rows *[]float64, n, off int, work *[16][4]float64) (finite bool)
+// func sort8AscAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[8][4]float64) (finite bool)
 //
-// It loads the four values at byte offset off of rows[i] into wire i for
-// i < n (+Inf for n ≤ i < 16), then sorts every lane of the first 8
-// wires ascending and of the last 8 descending, with VMINPD/VMAXPD:
-// blocks of 8 by a sorting network as they are loaded, then bitonic
-// merges up to 8 wires: the stages of a merge of width k that compare
-// wires 16 or more apart on the wires of one residue mod 16 within one
-// k-block at a time, the others on blocks of 16 wires. The wires of a group
-// live in registers (Y0–Y15; Y0–Y13 while loading, with Y14 the OR of
-// v − v over the values loaded and Y15 a scratch), spilled to work when
-// they do not fit. It reports whether every value loaded is finite.
-TEXT ·halves16AVX2(SB), NOSPLIT, $0-33
+// It sorts, ascending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 8; +Inf for n ≤ i < 8) into out, by the
+// network on 8 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort8AscAVX2(SB), NOSPLIT, $0-41
 	MOVQ   rows+0(FP), SI
 	MOVQ   n+8(FP), CX
 	MOVQ   off+16(FP), DX
-	MOVQ   work+24(FP), DI
+	MOVQ   out+32(FP), DI
+	MOVQ   out+32(FP), R9
 	VXORPD Y14, Y14, Y14
-	CMPQ CX, $0
-	JLE halves16AVX2_pad0
-	MOVQ 0(SI), R8
+	CMPQ CX, $2
+	JLE sort8AscAVX2_pad2
+	MOVQ 48(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in0
-halves16AVX2_pad0:
+	JMP sort8AscAVX2_in2
+sort8AscAVX2_pad2:
 	VBROADCASTSD ·posInf(SB), Y0
-halves16AVX2_in0:
-	CMPQ CX, $2
-	JLE halves16AVX2_pad2
-	MOVQ 48(SI), R8
+sort8AscAVX2_in2:
+	CMPQ CX, $0
+	JLE sort8AscAVX2_pad0
+	MOVQ 0(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in2
-halves16AVX2_pad2:
+	JMP sort8AscAVX2_in0
+sort8AscAVX2_pad0:
 	VBROADCASTSD ·posInf(SB), Y1
-halves16AVX2_in2:
+sort8AscAVX2_in0:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $1
-	JLE halves16AVX2_pad1
-	MOVQ 24(SI), R8
+	CMPQ CX, $3
+	JLE sort8AscAVX2_pad3
+	MOVQ 72(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in1
-halves16AVX2_pad1:
+	JMP sort8AscAVX2_in3
+sort8AscAVX2_pad3:
 	VBROADCASTSD ·posInf(SB), Y1
-halves16AVX2_in1:
-	CMPQ CX, $3
-	JLE halves16AVX2_pad3
-	MOVQ 72(SI), R8
+sort8AscAVX2_in3:
+	CMPQ CX, $1
+	JLE sort8AscAVX2_pad1
+	MOVQ 24(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in3
-halves16AVX2_pad3:
+	JMP sort8AscAVX2_in1
+sort8AscAVX2_pad1:
 	VBROADCASTSD ·posInf(SB), Y3
-halves16AVX2_in3:
+sort8AscAVX2_in1:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $4
-	JLE halves16AVX2_pad4
-	MOVQ 96(SI), R8
+	CMPQ CX, $6
+	JLE sort8AscAVX2_pad6
+	MOVQ 144(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in4
-halves16AVX2_pad4:
+	JMP sort8AscAVX2_in6
+sort8AscAVX2_pad6:
 	VBROADCASTSD ·posInf(SB), Y3
-halves16AVX2_in4:
-	CMPQ CX, $6
-	JLE halves16AVX2_pad6
-	MOVQ 144(SI), R8
+sort8AscAVX2_in6:
+	CMPQ CX, $4
+	JLE sort8AscAVX2_pad4
+	MOVQ 96(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in6
-halves16AVX2_pad6:
+	JMP sort8AscAVX2_in4
+sort8AscAVX2_pad4:
 	VBROADCASTSD ·posInf(SB), Y5
-halves16AVX2_in6:
+sort8AscAVX2_in4:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $5
-	JLE halves16AVX2_pad5
-	MOVQ 120(SI), R8
+	CMPQ CX, $7
+	JLE sort8AscAVX2_pad7
+	MOVQ 168(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in5
-halves16AVX2_pad5:
+	JMP sort8AscAVX2_in7
+sort8AscAVX2_pad7:
 	VBROADCASTSD ·posInf(SB), Y5
-halves16AVX2_in5:
-	CMPQ CX, $7
-	JLE halves16AVX2_pad7
-	MOVQ 168(SI), R8
+sort8AscAVX2_in7:
+	CMPQ CX, $5
+	JLE sort8AscAVX2_pad5
+	MOVQ 120(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in7
-halves16AVX2_pad7:
+	JMP sort8AscAVX2_in5
+sort8AscAVX2_pad5:
 	VBROADCASTSD ·posInf(SB), Y7
-halves16AVX2_in7:
+sort8AscAVX2_in5:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
 	VMINPD Y6, Y2, Y7
@@ -156,355 +154,219 @@ halves16AVX2_in7:
 	VMOVUPD Y6, 128(DI)
 	VMOVUPD Y7, 160(DI)
 	VMOVUPD Y8, 192(DI)
-	CMPQ CX, $15
-	JLE halves16AVX2_pad15
-	MOVQ 360(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in15
-halves16AVX2_pad15:
-	VBROADCASTSD ·posInf(SB), Y0
-halves16AVX2_in15:
-	CMPQ CX, $13
-	JLE halves16AVX2_pad13
-	MOVQ 312(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in13
-halves16AVX2_pad13:
-	VBROADCASTSD ·posInf(SB), Y1
-halves16AVX2_in13:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $14
-	JLE halves16AVX2_pad14
-	MOVQ 336(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in14
-halves16AVX2_pad14:
-	VBROADCASTSD ·posInf(SB), Y1
-halves16AVX2_in14:
-	CMPQ CX, $12
-	JLE halves16AVX2_pad12
-	MOVQ 288(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in12
-halves16AVX2_pad12:
-	VBROADCASTSD ·posInf(SB), Y3
-halves16AVX2_in12:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $11
-	JLE halves16AVX2_pad11
-	MOVQ 264(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in11
-halves16AVX2_pad11:
-	VBROADCASTSD ·posInf(SB), Y3
-halves16AVX2_in11:
-	CMPQ CX, $9
-	JLE halves16AVX2_pad9
-	MOVQ 216(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in9
-halves16AVX2_pad9:
-	VBROADCASTSD ·posInf(SB), Y5
-halves16AVX2_in9:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $10
-	JLE halves16AVX2_pad10
-	MOVQ 240(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in10
-halves16AVX2_pad10:
-	VBROADCASTSD ·posInf(SB), Y5
-halves16AVX2_in10:
-	CMPQ CX, $8
-	JLE halves16AVX2_pad8
-	MOVQ 192(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves16AVX2_in8
-halves16AVX2_pad8:
-	VBROADCASTSD ·posInf(SB), Y7
-halves16AVX2_in8:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y6, Y2, Y7
-	VMAXPD Y6, Y2, Y2
-	VMINPD Y8, Y4, Y6
-	VMAXPD Y8, Y4, Y4
-	VMINPD Y3, Y0, Y8
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y5, Y1, Y3
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y6, Y7, Y5
-	VMAXPD Y6, Y7, Y7
-	VMINPD Y3, Y8, Y6
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y4, Y2, Y3
-	VMAXPD Y4, Y2, Y2
-	VMINPD Y1, Y0, Y4
-	VMAXPD Y1, Y0, Y0
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y6, Y7, Y2
-	VMAXPD Y6, Y7, Y7
-	VMINPD Y4, Y3, Y6
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y2, Y4
-	VMAXPD Y1, Y2, Y2
-	VMINPD Y7, Y6, Y1
-	VMAXPD Y7, Y6, Y6
-	VMINPD Y3, Y8, Y7
-	VMAXPD Y3, Y8, Y8
-	VMOVUPD Y0, 256(DI)
-	VMOVUPD Y1, 384(DI)
-	VMOVUPD Y2, 416(DI)
-	VMOVUPD Y4, 448(DI)
-	VMOVUPD Y5, 480(DI)
-	VMOVUPD Y6, 352(DI)
-	VMOVUPD Y7, 320(DI)
-	VMOVUPD Y8, 288(DI)
 	VPTEST Y14, Y14
-	SETEQ finite+32(FP)
+	SETEQ finite+40(FP)
 	VZEROUPPER
 	RET
 
-// func halves32AVX2(rows *[]float64, n, off int, work *[32][4]float64) (finite bool)
+// func sort16AscAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[16][4]float64) (finite bool)
 //
-// It loads the four values at byte offset off of rows[i] into wire i for
-// i < n (+Inf for n ≤ i < 32), then sorts every lane of the first 16
-// wires ascending and of the last 16 descending, with VMINPD/VMAXPD:
-// blocks of 16 by a sorting network as they are loaded, then bitonic
-// merges up to 16 wires: the stages of a merge of width k that compare
-// wires 16 or more apart on the wires of one residue mod 16 within one
-// k-block at a time, the others on blocks of 16 wires. The wires of a group
-// live in registers (Y0–Y15; Y0–Y13 while loading, with Y14 the OR of
-// v − v over the values loaded and Y15 a scratch), spilled to work when
-// they do not fit. It reports whether every value loaded is finite.
-TEXT ·halves32AVX2(SB), NOSPLIT, $0-33
+// It sorts, ascending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 16; +Inf for n ≤ i < 16) into out, by the
+// network on 16 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort16AscAVX2(SB), NOSPLIT, $0-41
 	MOVQ   rows+0(FP), SI
 	MOVQ   n+8(FP), CX
 	MOVQ   off+16(FP), DX
-	MOVQ   work+24(FP), DI
+	MOVQ   out+32(FP), DI
+	MOVQ   out+32(FP), R9
 	VXORPD Y14, Y14, Y14
-	CMPQ CX, $0
-	JLE halves32AVX2_pad0
-	MOVQ 0(SI), R8
+	CMPQ CX, $13
+	JLE sort16AscAVX2_pad13
+	MOVQ 312(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in0
-halves32AVX2_pad0:
+	JMP sort16AscAVX2_in13
+sort16AscAVX2_pad13:
 	VBROADCASTSD ·posInf(SB), Y0
-halves32AVX2_in0:
-	CMPQ CX, $13
-	JLE halves32AVX2_pad13
-	MOVQ 312(SI), R8
+sort16AscAVX2_in13:
+	CMPQ CX, $0
+	JLE sort16AscAVX2_pad0
+	MOVQ 0(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in13
-halves32AVX2_pad13:
+	JMP sort16AscAVX2_in0
+sort16AscAVX2_pad0:
 	VBROADCASTSD ·posInf(SB), Y1
-halves32AVX2_in13:
+sort16AscAVX2_in0:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $1
-	JLE halves32AVX2_pad1
-	MOVQ 24(SI), R8
+	CMPQ CX, $12
+	JLE sort16AscAVX2_pad12
+	MOVQ 288(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in1
-halves32AVX2_pad1:
+	JMP sort16AscAVX2_in12
+sort16AscAVX2_pad12:
 	VBROADCASTSD ·posInf(SB), Y1
-halves32AVX2_in1:
-	CMPQ CX, $12
-	JLE halves32AVX2_pad12
-	MOVQ 288(SI), R8
+sort16AscAVX2_in12:
+	CMPQ CX, $1
+	JLE sort16AscAVX2_pad1
+	MOVQ 24(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in12
-halves32AVX2_pad12:
+	JMP sort16AscAVX2_in1
+sort16AscAVX2_pad1:
 	VBROADCASTSD ·posInf(SB), Y3
-halves32AVX2_in12:
+sort16AscAVX2_in1:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $2
-	JLE halves32AVX2_pad2
-	MOVQ 48(SI), R8
+	CMPQ CX, $15
+	JLE sort16AscAVX2_pad15
+	MOVQ 360(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in2
-halves32AVX2_pad2:
+	JMP sort16AscAVX2_in15
+sort16AscAVX2_pad15:
 	VBROADCASTSD ·posInf(SB), Y3
-halves32AVX2_in2:
-	CMPQ CX, $15
-	JLE halves32AVX2_pad15
-	MOVQ 360(SI), R8
+sort16AscAVX2_in15:
+	CMPQ CX, $2
+	JLE sort16AscAVX2_pad2
+	MOVQ 48(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in15
-halves32AVX2_pad15:
+	JMP sort16AscAVX2_in2
+sort16AscAVX2_pad2:
 	VBROADCASTSD ·posInf(SB), Y5
-halves32AVX2_in15:
+sort16AscAVX2_in2:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $3
-	JLE halves32AVX2_pad3
-	MOVQ 72(SI), R8
+	CMPQ CX, $14
+	JLE sort16AscAVX2_pad14
+	MOVQ 336(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in3
-halves32AVX2_pad3:
+	JMP sort16AscAVX2_in14
+sort16AscAVX2_pad14:
 	VBROADCASTSD ·posInf(SB), Y5
-halves32AVX2_in3:
-	CMPQ CX, $14
-	JLE halves32AVX2_pad14
-	MOVQ 336(SI), R8
+sort16AscAVX2_in14:
+	CMPQ CX, $3
+	JLE sort16AscAVX2_pad3
+	MOVQ 72(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in14
-halves32AVX2_pad14:
+	JMP sort16AscAVX2_in3
+sort16AscAVX2_pad3:
 	VBROADCASTSD ·posInf(SB), Y7
-halves32AVX2_in14:
+sort16AscAVX2_in3:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $4
-	JLE halves32AVX2_pad4
-	MOVQ 96(SI), R8
+	CMPQ CX, $8
+	JLE sort16AscAVX2_pad8
+	MOVQ 192(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in4
-halves32AVX2_pad4:
+	JMP sort16AscAVX2_in8
+sort16AscAVX2_pad8:
 	VBROADCASTSD ·posInf(SB), Y7
-halves32AVX2_in4:
-	CMPQ CX, $8
-	JLE halves32AVX2_pad8
-	MOVQ 192(SI), R8
+sort16AscAVX2_in8:
+	CMPQ CX, $4
+	JLE sort16AscAVX2_pad4
+	MOVQ 96(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in8
-halves32AVX2_pad8:
+	JMP sort16AscAVX2_in4
+sort16AscAVX2_pad4:
 	VBROADCASTSD ·posInf(SB), Y9
-halves32AVX2_in8:
+sort16AscAVX2_in4:
 	VMINPD Y9, Y7, Y10
 	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $5
-	JLE halves32AVX2_pad5
-	MOVQ 120(SI), R8
+	CMPQ CX, $6
+	JLE sort16AscAVX2_pad6
+	MOVQ 144(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in5
-halves32AVX2_pad5:
+	JMP sort16AscAVX2_in6
+sort16AscAVX2_pad6:
 	VBROADCASTSD ·posInf(SB), Y9
-halves32AVX2_in5:
-	CMPQ CX, $6
-	JLE halves32AVX2_pad6
-	MOVQ 144(SI), R8
+sort16AscAVX2_in6:
+	CMPQ CX, $5
+	JLE sort16AscAVX2_pad5
+	MOVQ 120(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in6
-halves32AVX2_pad6:
+	JMP sort16AscAVX2_in5
+sort16AscAVX2_pad5:
 	VBROADCASTSD ·posInf(SB), Y11
-halves32AVX2_in6:
+sort16AscAVX2_in5:
 	VMINPD Y11, Y9, Y12
 	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $7
-	JLE halves32AVX2_pad7
-	MOVQ 168(SI), R8
+	CMPQ CX, $11
+	JLE sort16AscAVX2_pad11
+	MOVQ 264(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in7
-halves32AVX2_pad7:
+	JMP sort16AscAVX2_in11
+sort16AscAVX2_pad11:
 	VBROADCASTSD ·posInf(SB), Y11
-halves32AVX2_in7:
-	CMPQ CX, $11
-	JLE halves32AVX2_pad11
-	MOVQ 264(SI), R8
+sort16AscAVX2_in11:
+	CMPQ CX, $7
+	JLE sort16AscAVX2_pad7
+	MOVQ 168(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in11
-halves32AVX2_pad11:
+	JMP sort16AscAVX2_in7
+sort16AscAVX2_pad7:
 	VBROADCASTSD ·posInf(SB), Y13
-halves32AVX2_in11:
+sort16AscAVX2_in7:
 	VMOVUPD Y1, 384(DI)
 	VMINPD Y13, Y11, Y1
 	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $9
-	JLE halves32AVX2_pad9
-	MOVQ 216(SI), R8
+	CMPQ CX, $10
+	JLE sort16AscAVX2_pad10
+	MOVQ 240(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in9
-halves32AVX2_pad9:
+	JMP sort16AscAVX2_in10
+sort16AscAVX2_pad10:
 	VBROADCASTSD ·posInf(SB), Y13
-halves32AVX2_in9:
+sort16AscAVX2_in10:
 	VMOVUPD Y11, 352(DI)
-	CMPQ CX, $10
-	JLE halves32AVX2_pad10
-	MOVQ 240(SI), R8
+	CMPQ CX, $9
+	JLE sort16AscAVX2_pad9
+	MOVQ 216(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in10
-halves32AVX2_pad10:
+	JMP sort16AscAVX2_in9
+sort16AscAVX2_pad9:
 	VBROADCASTSD ·posInf(SB), Y11
-halves32AVX2_in10:
+sort16AscAVX2_in9:
 	VMOVUPD Y3, 480(DI)
 	VMINPD Y11, Y13, Y3
 	VMAXPD Y11, Y13, Y13
@@ -523,10 +385,10 @@ halves32AVX2_in10:
 	VMINPD 480(DI), Y13, Y5
 	VMAXPD 480(DI), Y13, Y13
 	VMOVUPD Y7, 448(DI)
-	VMOVUPD 352(DI), Y7
+	VMOVUPD 384(DI), Y7
 	VMOVUPD Y13, 480(DI)
-	VMINPD 384(DI), Y7, Y13
-	VMAXPD 384(DI), Y7, Y7
+	VMINPD 352(DI), Y7, Y13
+	VMAXPD 352(DI), Y7, Y7
 	VMOVUPD Y7, 384(DI)
 	VMINPD Y12, Y11, Y7
 	VMAXPD Y12, Y11, Y11
@@ -543,10 +405,10 @@ halves32AVX2_in10:
 	VMINPD 384(DI), Y9, Y13
 	VMAXPD 384(DI), Y9, Y9
 	VMOVUPD Y9, 416(DI)
-	VMOVUPD 448(DI), Y9
+	VMOVUPD 480(DI), Y9
 	VMOVUPD Y13, 384(DI)
-	VMINPD 480(DI), Y9, Y13
-	VMAXPD 480(DI), Y9, Y9
+	VMINPD 448(DI), Y9, Y13
+	VMAXPD 448(DI), Y9, Y9
 	VMOVUPD Y9, 480(DI)
 	VMINPD Y12, Y7, Y9
 	VMAXPD Y12, Y7, Y7
@@ -563,10 +425,10 @@ halves32AVX2_in10:
 	VMINPD 384(DI), Y13, Y4
 	VMAXPD 384(DI), Y13, Y13
 	VMOVUPD Y9, 0(DI)
-	VMOVUPD 416(DI), Y9
+	VMOVUPD 480(DI), Y9
 	VMOVUPD Y13, 448(DI)
-	VMINPD 480(DI), Y9, Y13
-	VMAXPD 480(DI), Y9, Y9
+	VMINPD 416(DI), Y9, Y13
+	VMAXPD 416(DI), Y9, Y9
 	VMOVUPD Y9, 480(DI)
 	VMINPD Y7, Y12, Y9
 	VMAXPD Y7, Y12, Y12
@@ -639,198 +501,545 @@ halves32AVX2_in10:
 	VMOVUPD Y11, 32(DI)
 	VMOVUPD Y12, 352(DI)
 	VMOVUPD Y13, 64(DI)
-	CMPQ CX, $31
-	JLE halves32AVX2_pad31
-	MOVQ 744(SI), R8
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VZEROUPPER
+	RET
+
+// func sort32AscAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[32][4]float64) (finite bool)
+//
+// It sorts, ascending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 32; +Inf for n ≤ i < 32) into out, by the
+// network on 32 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort32AscAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   out+32(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $13
+	JLE sort32AscAVX2_pad13
+	MOVQ 312(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in31
-halves32AVX2_pad31:
+	JMP sort32AscAVX2_in13
+sort32AscAVX2_pad13:
 	VBROADCASTSD ·posInf(SB), Y0
-halves32AVX2_in31:
-	CMPQ CX, $18
-	JLE halves32AVX2_pad18
-	MOVQ 432(SI), R8
+sort32AscAVX2_in13:
+	CMPQ CX, $0
+	JLE sort32AscAVX2_pad0
+	MOVQ 0(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in18
-halves32AVX2_pad18:
+	JMP sort32AscAVX2_in0
+sort32AscAVX2_pad0:
 	VBROADCASTSD ·posInf(SB), Y1
-halves32AVX2_in18:
+sort32AscAVX2_in0:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $30
-	JLE halves32AVX2_pad30
-	MOVQ 720(SI), R8
+	CMPQ CX, $12
+	JLE sort32AscAVX2_pad12
+	MOVQ 288(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in30
-halves32AVX2_pad30:
+	JMP sort32AscAVX2_in12
+sort32AscAVX2_pad12:
 	VBROADCASTSD ·posInf(SB), Y1
-halves32AVX2_in30:
-	CMPQ CX, $19
-	JLE halves32AVX2_pad19
-	MOVQ 456(SI), R8
+sort32AscAVX2_in12:
+	CMPQ CX, $1
+	JLE sort32AscAVX2_pad1
+	MOVQ 24(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in19
-halves32AVX2_pad19:
+	JMP sort32AscAVX2_in1
+sort32AscAVX2_pad1:
 	VBROADCASTSD ·posInf(SB), Y3
-halves32AVX2_in19:
+sort32AscAVX2_in1:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $29
-	JLE halves32AVX2_pad29
-	MOVQ 696(SI), R8
+	CMPQ CX, $15
+	JLE sort32AscAVX2_pad15
+	MOVQ 360(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in29
-halves32AVX2_pad29:
+	JMP sort32AscAVX2_in15
+sort32AscAVX2_pad15:
 	VBROADCASTSD ·posInf(SB), Y3
-halves32AVX2_in29:
-	CMPQ CX, $16
-	JLE halves32AVX2_pad16
-	MOVQ 384(SI), R8
+sort32AscAVX2_in15:
+	CMPQ CX, $2
+	JLE sort32AscAVX2_pad2
+	MOVQ 48(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in16
-halves32AVX2_pad16:
+	JMP sort32AscAVX2_in2
+sort32AscAVX2_pad2:
 	VBROADCASTSD ·posInf(SB), Y5
-halves32AVX2_in16:
+sort32AscAVX2_in2:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $28
-	JLE halves32AVX2_pad28
-	MOVQ 672(SI), R8
+	CMPQ CX, $14
+	JLE sort32AscAVX2_pad14
+	MOVQ 336(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in28
-halves32AVX2_pad28:
+	JMP sort32AscAVX2_in14
+sort32AscAVX2_pad14:
 	VBROADCASTSD ·posInf(SB), Y5
-halves32AVX2_in28:
-	CMPQ CX, $17
-	JLE halves32AVX2_pad17
-	MOVQ 408(SI), R8
+sort32AscAVX2_in14:
+	CMPQ CX, $3
+	JLE sort32AscAVX2_pad3
+	MOVQ 72(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in17
-halves32AVX2_pad17:
+	JMP sort32AscAVX2_in3
+sort32AscAVX2_pad3:
 	VBROADCASTSD ·posInf(SB), Y7
-halves32AVX2_in17:
+sort32AscAVX2_in3:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $27
-	JLE halves32AVX2_pad27
-	MOVQ 648(SI), R8
+	CMPQ CX, $8
+	JLE sort32AscAVX2_pad8
+	MOVQ 192(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in27
-halves32AVX2_pad27:
+	JMP sort32AscAVX2_in8
+sort32AscAVX2_pad8:
 	VBROADCASTSD ·posInf(SB), Y7
-halves32AVX2_in27:
-	CMPQ CX, $23
-	JLE halves32AVX2_pad23
-	MOVQ 552(SI), R8
+sort32AscAVX2_in8:
+	CMPQ CX, $4
+	JLE sort32AscAVX2_pad4
+	MOVQ 96(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in23
-halves32AVX2_pad23:
+	JMP sort32AscAVX2_in4
+sort32AscAVX2_pad4:
 	VBROADCASTSD ·posInf(SB), Y9
-halves32AVX2_in23:
+sort32AscAVX2_in4:
 	VMINPD Y9, Y7, Y10
 	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $26
-	JLE halves32AVX2_pad26
-	MOVQ 624(SI), R8
+	CMPQ CX, $6
+	JLE sort32AscAVX2_pad6
+	MOVQ 144(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in26
-halves32AVX2_pad26:
+	JMP sort32AscAVX2_in6
+sort32AscAVX2_pad6:
 	VBROADCASTSD ·posInf(SB), Y9
-halves32AVX2_in26:
-	CMPQ CX, $25
-	JLE halves32AVX2_pad25
-	MOVQ 600(SI), R8
+sort32AscAVX2_in6:
+	CMPQ CX, $5
+	JLE sort32AscAVX2_pad5
+	MOVQ 120(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in25
-halves32AVX2_pad25:
+	JMP sort32AscAVX2_in5
+sort32AscAVX2_pad5:
 	VBROADCASTSD ·posInf(SB), Y11
-halves32AVX2_in25:
+sort32AscAVX2_in5:
 	VMINPD Y11, Y9, Y12
 	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $24
-	JLE halves32AVX2_pad24
-	MOVQ 576(SI), R8
+	CMPQ CX, $11
+	JLE sort32AscAVX2_pad11
+	MOVQ 264(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in24
-halves32AVX2_pad24:
+	JMP sort32AscAVX2_in11
+sort32AscAVX2_pad11:
 	VBROADCASTSD ·posInf(SB), Y11
-halves32AVX2_in24:
-	CMPQ CX, $20
-	JLE halves32AVX2_pad20
-	MOVQ 480(SI), R8
+sort32AscAVX2_in11:
+	CMPQ CX, $7
+	JLE sort32AscAVX2_pad7
+	MOVQ 168(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in20
-halves32AVX2_pad20:
+	JMP sort32AscAVX2_in7
+sort32AscAVX2_pad7:
 	VBROADCASTSD ·posInf(SB), Y13
-halves32AVX2_in20:
+sort32AscAVX2_in7:
+	VMOVUPD Y1, 384(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $10
+	JLE sort32AscAVX2_pad10
+	MOVQ 240(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in10
+sort32AscAVX2_pad10:
+	VBROADCASTSD ·posInf(SB), Y13
+sort32AscAVX2_in10:
+	VMOVUPD Y11, 352(DI)
+	CMPQ CX, $9
+	JLE sort32AscAVX2_pad9
+	MOVQ 216(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in9
+sort32AscAVX2_pad9:
+	VBROADCASTSD ·posInf(SB), Y11
+sort32AscAVX2_in9:
+	VMOVUPD Y3, 480(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 480(DI), Y13, Y5
+	VMAXPD 480(DI), Y13, Y13
+	VMOVUPD Y7, 448(DI)
+	VMOVUPD 384(DI), Y7
+	VMOVUPD Y13, 480(DI)
+	VMINPD 352(DI), Y7, Y13
+	VMAXPD 352(DI), Y7, Y7
+	VMOVUPD Y7, 384(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 384(DI), Y9, Y13
+	VMAXPD 384(DI), Y9, Y9
+	VMOVUPD Y9, 416(DI)
+	VMOVUPD 480(DI), Y9
+	VMOVUPD Y13, 384(DI)
+	VMINPD 448(DI), Y9, Y13
+	VMAXPD 448(DI), Y9, Y9
+	VMOVUPD Y9, 480(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 384(DI), Y13, Y4
+	VMAXPD 384(DI), Y13, Y13
+	VMOVUPD Y9, 0(DI)
+	VMOVUPD 480(DI), Y9
+	VMOVUPD Y13, 448(DI)
+	VMINPD 416(DI), Y9, Y13
+	VMAXPD 416(DI), Y9, Y9
+	VMOVUPD Y9, 480(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 448(DI), Y13, Y8
+	VMAXPD 448(DI), Y13, Y13
+	VMOVUPD Y11, 384(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 384(DI), Y0, Y12
+	VMAXPD 384(DI), Y0, Y0
+	VMOVUPD Y10, 448(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 96(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD Y2, 320(DI)
+	VMOVUPD Y3, 128(DI)
+	VMOVUPD Y4, 160(DI)
+	VMOVUPD Y5, 288(DI)
+	VMOVUPD Y6, 192(DI)
+	VMOVUPD Y8, 416(DI)
+	VMOVUPD Y9, 224(DI)
+	VMOVUPD Y10, 384(DI)
+	VMOVUPD Y11, 32(DI)
+	VMOVUPD Y12, 352(DI)
+	VMOVUPD Y13, 64(DI)
+	CMPQ CX, $18
+	JLE sort32AscAVX2_pad18
+	MOVQ 432(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in18
+sort32AscAVX2_pad18:
+	VBROADCASTSD ·posInf(SB), Y0
+sort32AscAVX2_in18:
+	CMPQ CX, $31
+	JLE sort32AscAVX2_pad31
+	MOVQ 744(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in31
+sort32AscAVX2_pad31:
+	VBROADCASTSD ·posInf(SB), Y1
+sort32AscAVX2_in31:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $19
+	JLE sort32AscAVX2_pad19
+	MOVQ 456(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in19
+sort32AscAVX2_pad19:
+	VBROADCASTSD ·posInf(SB), Y1
+sort32AscAVX2_in19:
+	CMPQ CX, $30
+	JLE sort32AscAVX2_pad30
+	MOVQ 720(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in30
+sort32AscAVX2_pad30:
+	VBROADCASTSD ·posInf(SB), Y3
+sort32AscAVX2_in30:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $16
+	JLE sort32AscAVX2_pad16
+	MOVQ 384(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in16
+sort32AscAVX2_pad16:
+	VBROADCASTSD ·posInf(SB), Y3
+sort32AscAVX2_in16:
+	CMPQ CX, $29
+	JLE sort32AscAVX2_pad29
+	MOVQ 696(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in29
+sort32AscAVX2_pad29:
+	VBROADCASTSD ·posInf(SB), Y5
+sort32AscAVX2_in29:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $17
+	JLE sort32AscAVX2_pad17
+	MOVQ 408(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in17
+sort32AscAVX2_pad17:
+	VBROADCASTSD ·posInf(SB), Y5
+sort32AscAVX2_in17:
+	CMPQ CX, $28
+	JLE sort32AscAVX2_pad28
+	MOVQ 672(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in28
+sort32AscAVX2_pad28:
+	VBROADCASTSD ·posInf(SB), Y7
+sort32AscAVX2_in28:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $23
+	JLE sort32AscAVX2_pad23
+	MOVQ 552(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in23
+sort32AscAVX2_pad23:
+	VBROADCASTSD ·posInf(SB), Y7
+sort32AscAVX2_in23:
+	CMPQ CX, $27
+	JLE sort32AscAVX2_pad27
+	MOVQ 648(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in27
+sort32AscAVX2_pad27:
+	VBROADCASTSD ·posInf(SB), Y9
+sort32AscAVX2_in27:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $25
+	JLE sort32AscAVX2_pad25
+	MOVQ 600(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in25
+sort32AscAVX2_pad25:
+	VBROADCASTSD ·posInf(SB), Y9
+sort32AscAVX2_in25:
+	CMPQ CX, $26
+	JLE sort32AscAVX2_pad26
+	MOVQ 624(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in26
+sort32AscAVX2_pad26:
+	VBROADCASTSD ·posInf(SB), Y11
+sort32AscAVX2_in26:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $20
+	JLE sort32AscAVX2_pad20
+	MOVQ 480(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in20
+sort32AscAVX2_pad20:
+	VBROADCASTSD ·posInf(SB), Y11
+sort32AscAVX2_in20:
+	CMPQ CX, $24
+	JLE sort32AscAVX2_pad24
+	MOVQ 576(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32AscAVX2_in24
+sort32AscAVX2_pad24:
+	VBROADCASTSD ·posInf(SB), Y13
+sort32AscAVX2_in24:
 	VMOVUPD Y1, 608(DI)
 	VMINPD Y13, Y11, Y1
 	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $22
-	JLE halves32AVX2_pad22
-	MOVQ 528(SI), R8
+	CMPQ CX, $21
+	JLE sort32AscAVX2_pad21
+	MOVQ 504(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in22
-halves32AVX2_pad22:
+	JMP sort32AscAVX2_in21
+sort32AscAVX2_pad21:
 	VBROADCASTSD ·posInf(SB), Y13
-halves32AVX2_in22:
+sort32AscAVX2_in21:
 	VMOVUPD Y11, 640(DI)
-	CMPQ CX, $21
-	JLE halves32AVX2_pad21
-	MOVQ 504(SI), R8
+	CMPQ CX, $22
+	JLE sort32AscAVX2_pad22
+	MOVQ 528(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP halves32AVX2_in21
-halves32AVX2_pad21:
+	JMP sort32AscAVX2_in22
+sort32AscAVX2_pad22:
 	VBROADCASTSD ·posInf(SB), Y11
-halves32AVX2_in21:
+sort32AscAVX2_in22:
 	VMOVUPD Y3, 512(DI)
 	VMINPD Y11, Y13, Y3
 	VMAXPD Y11, Y13, Y13
@@ -849,10 +1058,10 @@ halves32AVX2_in21:
 	VMINPD 512(DI), Y13, Y5
 	VMAXPD 512(DI), Y13, Y13
 	VMOVUPD Y7, 544(DI)
-	VMOVUPD 640(DI), Y7
+	VMOVUPD 608(DI), Y7
 	VMOVUPD Y13, 512(DI)
-	VMINPD 608(DI), Y7, Y13
-	VMAXPD 608(DI), Y7, Y7
+	VMINPD 640(DI), Y7, Y13
+	VMAXPD 640(DI), Y7, Y7
 	VMOVUPD Y7, 608(DI)
 	VMINPD Y12, Y11, Y7
 	VMAXPD Y12, Y11, Y11
@@ -869,10 +1078,10 @@ halves32AVX2_in21:
 	VMINPD 608(DI), Y9, Y13
 	VMAXPD 608(DI), Y9, Y9
 	VMOVUPD Y9, 576(DI)
-	VMOVUPD 544(DI), Y9
+	VMOVUPD 512(DI), Y9
 	VMOVUPD Y13, 608(DI)
-	VMINPD 512(DI), Y9, Y13
-	VMAXPD 512(DI), Y9, Y9
+	VMINPD 544(DI), Y9, Y13
+	VMAXPD 544(DI), Y9, Y9
 	VMOVUPD Y9, 512(DI)
 	VMINPD Y12, Y7, Y9
 	VMAXPD Y12, Y7, Y7
@@ -889,10 +1098,10 @@ halves32AVX2_in21:
 	VMINPD 608(DI), Y13, Y4
 	VMAXPD 608(DI), Y13, Y13
 	VMOVUPD Y9, 992(DI)
-	VMOVUPD 576(DI), Y9
+	VMOVUPD 512(DI), Y9
 	VMOVUPD Y13, 544(DI)
-	VMINPD 512(DI), Y9, Y13
-	VMAXPD 512(DI), Y9, Y9
+	VMINPD 576(DI), Y9, Y13
+	VMAXPD 576(DI), Y9, Y9
 	VMOVUPD Y9, 512(DI)
 	VMINPD Y7, Y12, Y9
 	VMAXPD Y7, Y12, Y12
@@ -966,1518 +1175,111 @@ halves32AVX2_in21:
 	VMOVUPD Y12, 640(DI)
 	VMOVUPD Y13, 928(DI)
 	VPTEST Y14, Y14
-	SETEQ finite+32(FP)
-	VZEROUPPER
-	RET
-
-// func halves64AVX2(rows *[]float64, n, off int, work *[64][4]float64) (finite bool)
-//
-// It loads the four values at byte offset off of rows[i] into wire i for
-// i < n (+Inf for n ≤ i < 64), then sorts every lane of the first 32
-// wires ascending and of the last 32 descending, with VMINPD/VMAXPD:
-// blocks of 16 by a sorting network as they are loaded, then bitonic
-// merges up to 32 wires: the stages of a merge of width k that compare
-// wires 16 or more apart on the wires of one residue mod 16 within one
-// k-block at a time, the others on blocks of 16 wires. The wires of a group
-// live in registers (Y0–Y15; Y0–Y13 while loading, with Y14 the OR of
-// v − v over the values loaded and Y15 a scratch), spilled to work when
-// they do not fit. It reports whether every value loaded is finite.
-TEXT ·halves64AVX2(SB), NOSPLIT, $0-33
-	MOVQ   rows+0(FP), SI
-	MOVQ   n+8(FP), CX
-	MOVQ   off+16(FP), DX
-	MOVQ   work+24(FP), DI
-	VXORPD Y14, Y14, Y14
-	CMPQ CX, $0
-	JLE halves64AVX2_pad0
-	MOVQ 0(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in0
-halves64AVX2_pad0:
-	VBROADCASTSD ·posInf(SB), Y0
-halves64AVX2_in0:
-	CMPQ CX, $13
-	JLE halves64AVX2_pad13
-	MOVQ 312(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in13
-halves64AVX2_pad13:
-	VBROADCASTSD ·posInf(SB), Y1
-halves64AVX2_in13:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $1
-	JLE halves64AVX2_pad1
-	MOVQ 24(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in1
-halves64AVX2_pad1:
-	VBROADCASTSD ·posInf(SB), Y1
-halves64AVX2_in1:
-	CMPQ CX, $12
-	JLE halves64AVX2_pad12
-	MOVQ 288(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in12
-halves64AVX2_pad12:
-	VBROADCASTSD ·posInf(SB), Y3
-halves64AVX2_in12:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $2
-	JLE halves64AVX2_pad2
-	MOVQ 48(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in2
-halves64AVX2_pad2:
-	VBROADCASTSD ·posInf(SB), Y3
-halves64AVX2_in2:
-	CMPQ CX, $15
-	JLE halves64AVX2_pad15
-	MOVQ 360(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in15
-halves64AVX2_pad15:
-	VBROADCASTSD ·posInf(SB), Y5
-halves64AVX2_in15:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $3
-	JLE halves64AVX2_pad3
-	MOVQ 72(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in3
-halves64AVX2_pad3:
-	VBROADCASTSD ·posInf(SB), Y5
-halves64AVX2_in3:
-	CMPQ CX, $14
-	JLE halves64AVX2_pad14
-	MOVQ 336(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in14
-halves64AVX2_pad14:
-	VBROADCASTSD ·posInf(SB), Y7
-halves64AVX2_in14:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $4
-	JLE halves64AVX2_pad4
-	MOVQ 96(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in4
-halves64AVX2_pad4:
-	VBROADCASTSD ·posInf(SB), Y7
-halves64AVX2_in4:
-	CMPQ CX, $8
-	JLE halves64AVX2_pad8
-	MOVQ 192(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in8
-halves64AVX2_pad8:
-	VBROADCASTSD ·posInf(SB), Y9
-halves64AVX2_in8:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $5
-	JLE halves64AVX2_pad5
-	MOVQ 120(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in5
-halves64AVX2_pad5:
-	VBROADCASTSD ·posInf(SB), Y9
-halves64AVX2_in5:
-	CMPQ CX, $6
-	JLE halves64AVX2_pad6
-	MOVQ 144(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in6
-halves64AVX2_pad6:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in6:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $7
-	JLE halves64AVX2_pad7
-	MOVQ 168(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in7
-halves64AVX2_pad7:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in7:
-	CMPQ CX, $11
-	JLE halves64AVX2_pad11
-	MOVQ 264(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in11
-halves64AVX2_pad11:
-	VBROADCASTSD ·posInf(SB), Y13
-halves64AVX2_in11:
-	VMOVUPD Y1, 384(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $9
-	JLE halves64AVX2_pad9
-	MOVQ 216(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in9
-halves64AVX2_pad9:
-	VBROADCASTSD ·posInf(SB), Y13
-halves64AVX2_in9:
-	VMOVUPD Y11, 352(DI)
-	CMPQ CX, $10
-	JLE halves64AVX2_pad10
-	MOVQ 240(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in10
-halves64AVX2_pad10:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in10:
-	VMOVUPD Y3, 480(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 480(DI), Y13, Y5
-	VMAXPD 480(DI), Y13, Y13
-	VMOVUPD Y7, 448(DI)
-	VMOVUPD 352(DI), Y7
-	VMOVUPD Y13, 480(DI)
-	VMINPD 384(DI), Y7, Y13
-	VMAXPD 384(DI), Y7, Y7
-	VMOVUPD Y7, 384(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 384(DI), Y9, Y13
-	VMAXPD 384(DI), Y9, Y9
-	VMOVUPD Y9, 416(DI)
-	VMOVUPD 448(DI), Y9
-	VMOVUPD Y13, 384(DI)
-	VMINPD 480(DI), Y9, Y13
-	VMAXPD 480(DI), Y9, Y9
-	VMOVUPD Y9, 480(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 384(DI), Y13, Y4
-	VMAXPD 384(DI), Y13, Y13
-	VMOVUPD Y9, 0(DI)
-	VMOVUPD 416(DI), Y9
-	VMOVUPD Y13, 448(DI)
-	VMINPD 480(DI), Y9, Y13
-	VMAXPD 480(DI), Y9, Y9
-	VMOVUPD Y9, 480(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 448(DI), Y13, Y8
-	VMAXPD 448(DI), Y13, Y13
-	VMOVUPD Y11, 384(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 384(DI), Y0, Y12
-	VMAXPD 384(DI), Y0, Y0
-	VMOVUPD Y10, 448(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 96(DI)
-	VMOVUPD Y1, 256(DI)
-	VMOVUPD Y2, 320(DI)
-	VMOVUPD Y3, 128(DI)
-	VMOVUPD Y4, 160(DI)
-	VMOVUPD Y5, 288(DI)
-	VMOVUPD Y6, 192(DI)
-	VMOVUPD Y8, 416(DI)
-	VMOVUPD Y9, 224(DI)
-	VMOVUPD Y10, 384(DI)
-	VMOVUPD Y11, 32(DI)
-	VMOVUPD Y12, 352(DI)
-	VMOVUPD Y13, 64(DI)
-	CMPQ CX, $31
-	JLE halves64AVX2_pad31
-	MOVQ 744(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in31
-halves64AVX2_pad31:
-	VBROADCASTSD ·posInf(SB), Y0
-halves64AVX2_in31:
-	CMPQ CX, $18
-	JLE halves64AVX2_pad18
-	MOVQ 432(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in18
-halves64AVX2_pad18:
-	VBROADCASTSD ·posInf(SB), Y1
-halves64AVX2_in18:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $30
-	JLE halves64AVX2_pad30
-	MOVQ 720(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in30
-halves64AVX2_pad30:
-	VBROADCASTSD ·posInf(SB), Y1
-halves64AVX2_in30:
-	CMPQ CX, $19
-	JLE halves64AVX2_pad19
-	MOVQ 456(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in19
-halves64AVX2_pad19:
-	VBROADCASTSD ·posInf(SB), Y3
-halves64AVX2_in19:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $29
-	JLE halves64AVX2_pad29
-	MOVQ 696(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in29
-halves64AVX2_pad29:
-	VBROADCASTSD ·posInf(SB), Y3
-halves64AVX2_in29:
-	CMPQ CX, $16
-	JLE halves64AVX2_pad16
-	MOVQ 384(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in16
-halves64AVX2_pad16:
-	VBROADCASTSD ·posInf(SB), Y5
-halves64AVX2_in16:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $28
-	JLE halves64AVX2_pad28
-	MOVQ 672(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in28
-halves64AVX2_pad28:
-	VBROADCASTSD ·posInf(SB), Y5
-halves64AVX2_in28:
-	CMPQ CX, $17
-	JLE halves64AVX2_pad17
-	MOVQ 408(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in17
-halves64AVX2_pad17:
-	VBROADCASTSD ·posInf(SB), Y7
-halves64AVX2_in17:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $27
-	JLE halves64AVX2_pad27
-	MOVQ 648(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in27
-halves64AVX2_pad27:
-	VBROADCASTSD ·posInf(SB), Y7
-halves64AVX2_in27:
-	CMPQ CX, $23
-	JLE halves64AVX2_pad23
-	MOVQ 552(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in23
-halves64AVX2_pad23:
-	VBROADCASTSD ·posInf(SB), Y9
-halves64AVX2_in23:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $26
-	JLE halves64AVX2_pad26
-	MOVQ 624(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in26
-halves64AVX2_pad26:
-	VBROADCASTSD ·posInf(SB), Y9
-halves64AVX2_in26:
-	CMPQ CX, $25
-	JLE halves64AVX2_pad25
-	MOVQ 600(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in25
-halves64AVX2_pad25:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in25:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $24
-	JLE halves64AVX2_pad24
-	MOVQ 576(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in24
-halves64AVX2_pad24:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in24:
-	CMPQ CX, $20
-	JLE halves64AVX2_pad20
-	MOVQ 480(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in20
-halves64AVX2_pad20:
-	VBROADCASTSD ·posInf(SB), Y13
-halves64AVX2_in20:
-	VMOVUPD Y1, 608(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $22
-	JLE halves64AVX2_pad22
-	MOVQ 528(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in22
-halves64AVX2_pad22:
-	VBROADCASTSD ·posInf(SB), Y13
-halves64AVX2_in22:
-	VMOVUPD Y11, 640(DI)
-	CMPQ CX, $21
-	JLE halves64AVX2_pad21
-	MOVQ 504(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in21
-halves64AVX2_pad21:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in21:
-	VMOVUPD Y3, 512(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 512(DI), Y13, Y5
-	VMAXPD 512(DI), Y13, Y13
-	VMOVUPD Y7, 544(DI)
-	VMOVUPD 640(DI), Y7
-	VMOVUPD Y13, 512(DI)
-	VMINPD 608(DI), Y7, Y13
-	VMAXPD 608(DI), Y7, Y7
-	VMOVUPD Y7, 608(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 608(DI), Y9, Y13
-	VMAXPD 608(DI), Y9, Y9
-	VMOVUPD Y9, 576(DI)
-	VMOVUPD 544(DI), Y9
-	VMOVUPD Y13, 608(DI)
-	VMINPD 512(DI), Y9, Y13
-	VMAXPD 512(DI), Y9, Y9
-	VMOVUPD Y9, 512(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 608(DI), Y13, Y4
-	VMAXPD 608(DI), Y13, Y13
-	VMOVUPD Y9, 992(DI)
-	VMOVUPD 576(DI), Y9
-	VMOVUPD Y13, 544(DI)
-	VMINPD 512(DI), Y9, Y13
-	VMAXPD 512(DI), Y9, Y9
-	VMOVUPD Y9, 512(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 544(DI), Y13, Y8
-	VMAXPD 544(DI), Y13, Y13
-	VMOVUPD Y11, 608(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 608(DI), Y0, Y12
-	VMAXPD 608(DI), Y0, Y0
-	VMOVUPD Y10, 544(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 896(DI)
-	VMOVUPD Y1, 736(DI)
-	VMOVUPD Y2, 672(DI)
-	VMOVUPD Y3, 864(DI)
-	VMOVUPD Y4, 832(DI)
-	VMOVUPD Y5, 704(DI)
-	VMOVUPD Y6, 800(DI)
-	VMOVUPD Y8, 576(DI)
-	VMOVUPD Y9, 768(DI)
-	VMOVUPD Y10, 608(DI)
-	VMOVUPD Y11, 960(DI)
-	VMOVUPD Y12, 640(DI)
-	VMOVUPD Y13, 928(DI)
-	CMPQ CX, $32
-	JLE halves64AVX2_pad32
-	MOVQ 768(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in32
-halves64AVX2_pad32:
-	VBROADCASTSD ·posInf(SB), Y0
-halves64AVX2_in32:
-	CMPQ CX, $45
-	JLE halves64AVX2_pad45
-	MOVQ 1080(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in45
-halves64AVX2_pad45:
-	VBROADCASTSD ·posInf(SB), Y1
-halves64AVX2_in45:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $33
-	JLE halves64AVX2_pad33
-	MOVQ 792(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in33
-halves64AVX2_pad33:
-	VBROADCASTSD ·posInf(SB), Y1
-halves64AVX2_in33:
-	CMPQ CX, $44
-	JLE halves64AVX2_pad44
-	MOVQ 1056(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in44
-halves64AVX2_pad44:
-	VBROADCASTSD ·posInf(SB), Y3
-halves64AVX2_in44:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $34
-	JLE halves64AVX2_pad34
-	MOVQ 816(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in34
-halves64AVX2_pad34:
-	VBROADCASTSD ·posInf(SB), Y3
-halves64AVX2_in34:
-	CMPQ CX, $47
-	JLE halves64AVX2_pad47
-	MOVQ 1128(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in47
-halves64AVX2_pad47:
-	VBROADCASTSD ·posInf(SB), Y5
-halves64AVX2_in47:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $35
-	JLE halves64AVX2_pad35
-	MOVQ 840(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in35
-halves64AVX2_pad35:
-	VBROADCASTSD ·posInf(SB), Y5
-halves64AVX2_in35:
-	CMPQ CX, $46
-	JLE halves64AVX2_pad46
-	MOVQ 1104(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in46
-halves64AVX2_pad46:
-	VBROADCASTSD ·posInf(SB), Y7
-halves64AVX2_in46:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $36
-	JLE halves64AVX2_pad36
-	MOVQ 864(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in36
-halves64AVX2_pad36:
-	VBROADCASTSD ·posInf(SB), Y7
-halves64AVX2_in36:
-	CMPQ CX, $40
-	JLE halves64AVX2_pad40
-	MOVQ 960(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in40
-halves64AVX2_pad40:
-	VBROADCASTSD ·posInf(SB), Y9
-halves64AVX2_in40:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $37
-	JLE halves64AVX2_pad37
-	MOVQ 888(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in37
-halves64AVX2_pad37:
-	VBROADCASTSD ·posInf(SB), Y9
-halves64AVX2_in37:
-	CMPQ CX, $38
-	JLE halves64AVX2_pad38
-	MOVQ 912(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in38
-halves64AVX2_pad38:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in38:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $39
-	JLE halves64AVX2_pad39
-	MOVQ 936(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in39
-halves64AVX2_pad39:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in39:
-	CMPQ CX, $43
-	JLE halves64AVX2_pad43
-	MOVQ 1032(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in43
-halves64AVX2_pad43:
-	VBROADCASTSD ·posInf(SB), Y13
-halves64AVX2_in43:
-	VMOVUPD Y1, 1408(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $41
-	JLE halves64AVX2_pad41
-	MOVQ 984(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in41
-halves64AVX2_pad41:
-	VBROADCASTSD ·posInf(SB), Y13
-halves64AVX2_in41:
-	VMOVUPD Y11, 1376(DI)
-	CMPQ CX, $42
-	JLE halves64AVX2_pad42
-	MOVQ 1008(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in42
-halves64AVX2_pad42:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in42:
-	VMOVUPD Y3, 1504(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 1504(DI), Y13, Y5
-	VMAXPD 1504(DI), Y13, Y13
-	VMOVUPD Y7, 1472(DI)
-	VMOVUPD 1376(DI), Y7
-	VMOVUPD Y13, 1504(DI)
-	VMINPD 1408(DI), Y7, Y13
-	VMAXPD 1408(DI), Y7, Y7
-	VMOVUPD Y7, 1408(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 1408(DI), Y9, Y13
-	VMAXPD 1408(DI), Y9, Y9
-	VMOVUPD Y9, 1440(DI)
-	VMOVUPD 1472(DI), Y9
-	VMOVUPD Y13, 1408(DI)
-	VMINPD 1504(DI), Y9, Y13
-	VMAXPD 1504(DI), Y9, Y9
-	VMOVUPD Y9, 1504(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 1408(DI), Y13, Y4
-	VMAXPD 1408(DI), Y13, Y13
-	VMOVUPD Y9, 1024(DI)
-	VMOVUPD 1440(DI), Y9
-	VMOVUPD Y13, 1472(DI)
-	VMINPD 1504(DI), Y9, Y13
-	VMAXPD 1504(DI), Y9, Y9
-	VMOVUPD Y9, 1504(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 1472(DI), Y13, Y8
-	VMAXPD 1472(DI), Y13, Y13
-	VMOVUPD Y11, 1408(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 1408(DI), Y0, Y12
-	VMAXPD 1408(DI), Y0, Y0
-	VMOVUPD Y10, 1472(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 1120(DI)
-	VMOVUPD Y1, 1280(DI)
-	VMOVUPD Y2, 1344(DI)
-	VMOVUPD Y3, 1152(DI)
-	VMOVUPD Y4, 1184(DI)
-	VMOVUPD Y5, 1312(DI)
-	VMOVUPD Y6, 1216(DI)
-	VMOVUPD Y8, 1440(DI)
-	VMOVUPD Y9, 1248(DI)
-	VMOVUPD Y10, 1408(DI)
-	VMOVUPD Y11, 1056(DI)
-	VMOVUPD Y12, 1376(DI)
-	VMOVUPD Y13, 1088(DI)
-	CMPQ CX, $63
-	JLE halves64AVX2_pad63
-	MOVQ 1512(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in63
-halves64AVX2_pad63:
-	VBROADCASTSD ·posInf(SB), Y0
-halves64AVX2_in63:
-	CMPQ CX, $50
-	JLE halves64AVX2_pad50
-	MOVQ 1200(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in50
-halves64AVX2_pad50:
-	VBROADCASTSD ·posInf(SB), Y1
-halves64AVX2_in50:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $62
-	JLE halves64AVX2_pad62
-	MOVQ 1488(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in62
-halves64AVX2_pad62:
-	VBROADCASTSD ·posInf(SB), Y1
-halves64AVX2_in62:
-	CMPQ CX, $51
-	JLE halves64AVX2_pad51
-	MOVQ 1224(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in51
-halves64AVX2_pad51:
-	VBROADCASTSD ·posInf(SB), Y3
-halves64AVX2_in51:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $61
-	JLE halves64AVX2_pad61
-	MOVQ 1464(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in61
-halves64AVX2_pad61:
-	VBROADCASTSD ·posInf(SB), Y3
-halves64AVX2_in61:
-	CMPQ CX, $48
-	JLE halves64AVX2_pad48
-	MOVQ 1152(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in48
-halves64AVX2_pad48:
-	VBROADCASTSD ·posInf(SB), Y5
-halves64AVX2_in48:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $60
-	JLE halves64AVX2_pad60
-	MOVQ 1440(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in60
-halves64AVX2_pad60:
-	VBROADCASTSD ·posInf(SB), Y5
-halves64AVX2_in60:
-	CMPQ CX, $49
-	JLE halves64AVX2_pad49
-	MOVQ 1176(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in49
-halves64AVX2_pad49:
-	VBROADCASTSD ·posInf(SB), Y7
-halves64AVX2_in49:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $59
-	JLE halves64AVX2_pad59
-	MOVQ 1416(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in59
-halves64AVX2_pad59:
-	VBROADCASTSD ·posInf(SB), Y7
-halves64AVX2_in59:
-	CMPQ CX, $55
-	JLE halves64AVX2_pad55
-	MOVQ 1320(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in55
-halves64AVX2_pad55:
-	VBROADCASTSD ·posInf(SB), Y9
-halves64AVX2_in55:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $58
-	JLE halves64AVX2_pad58
-	MOVQ 1392(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in58
-halves64AVX2_pad58:
-	VBROADCASTSD ·posInf(SB), Y9
-halves64AVX2_in58:
-	CMPQ CX, $57
-	JLE halves64AVX2_pad57
-	MOVQ 1368(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in57
-halves64AVX2_pad57:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in57:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $56
-	JLE halves64AVX2_pad56
-	MOVQ 1344(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in56
-halves64AVX2_pad56:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in56:
-	CMPQ CX, $52
-	JLE halves64AVX2_pad52
-	MOVQ 1248(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in52
-halves64AVX2_pad52:
-	VBROADCASTSD ·posInf(SB), Y13
-halves64AVX2_in52:
-	VMOVUPD Y1, 1632(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $54
-	JLE halves64AVX2_pad54
-	MOVQ 1296(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in54
-halves64AVX2_pad54:
-	VBROADCASTSD ·posInf(SB), Y13
-halves64AVX2_in54:
-	VMOVUPD Y11, 1664(DI)
-	CMPQ CX, $53
-	JLE halves64AVX2_pad53
-	MOVQ 1272(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves64AVX2_in53
-halves64AVX2_pad53:
-	VBROADCASTSD ·posInf(SB), Y11
-halves64AVX2_in53:
-	VMOVUPD Y3, 1536(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 1536(DI), Y13, Y5
-	VMAXPD 1536(DI), Y13, Y13
-	VMOVUPD Y7, 1568(DI)
-	VMOVUPD 1664(DI), Y7
-	VMOVUPD Y13, 1536(DI)
-	VMINPD 1632(DI), Y7, Y13
-	VMAXPD 1632(DI), Y7, Y7
-	VMOVUPD Y7, 1632(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 1632(DI), Y9, Y13
-	VMAXPD 1632(DI), Y9, Y9
-	VMOVUPD Y9, 1600(DI)
-	VMOVUPD 1568(DI), Y9
-	VMOVUPD Y13, 1632(DI)
-	VMINPD 1536(DI), Y9, Y13
-	VMAXPD 1536(DI), Y9, Y9
-	VMOVUPD Y9, 1536(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 1632(DI), Y13, Y4
-	VMAXPD 1632(DI), Y13, Y13
-	VMOVUPD Y9, 2016(DI)
-	VMOVUPD 1600(DI), Y9
-	VMOVUPD Y13, 1568(DI)
-	VMINPD 1536(DI), Y9, Y13
-	VMAXPD 1536(DI), Y9, Y9
-	VMOVUPD Y9, 1536(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 1568(DI), Y13, Y8
-	VMAXPD 1568(DI), Y13, Y13
-	VMOVUPD Y11, 1632(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 1632(DI), Y0, Y12
-	VMAXPD 1632(DI), Y0, Y0
-	VMOVUPD Y10, 1568(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 1920(DI)
-	VMOVUPD Y1, 1760(DI)
-	VMOVUPD Y2, 1696(DI)
-	VMOVUPD Y3, 1888(DI)
-	VMOVUPD Y4, 1856(DI)
-	VMOVUPD Y5, 1728(DI)
-	VMOVUPD Y6, 1824(DI)
-	VMOVUPD Y8, 1600(DI)
-	VMOVUPD Y9, 1792(DI)
-	VMOVUPD Y10, 1632(DI)
-	VMOVUPD Y11, 1984(DI)
-	VMOVUPD Y12, 1664(DI)
-	VMOVUPD Y13, 1952(DI)
-	VPTEST Y14, Y14
-	SETEQ finite+32(FP)
-	VMOVUPD 0(DI), Y0
-	VMINPD 512(DI), Y0, Y1
-	VMAXPD 512(DI), Y0, Y0
+	SETEQ finite+40(FP)
+	VMOVUPD 512(DI), Y0
+	VMINPD 0(DI), Y0, Y1
+	VMAXPD 0(DI), Y0, Y0
 	VMOVUPD Y0, 512(DI)
 	VMOVUPD Y1, 0(DI)
-	VMOVUPD 32(DI), Y0
-	VMINPD 544(DI), Y0, Y1
-	VMAXPD 544(DI), Y0, Y0
+	VMOVUPD 544(DI), Y0
+	VMINPD 32(DI), Y0, Y1
+	VMAXPD 32(DI), Y0, Y0
 	VMOVUPD Y0, 544(DI)
 	VMOVUPD Y1, 32(DI)
-	VMOVUPD 64(DI), Y0
-	VMINPD 576(DI), Y0, Y1
-	VMAXPD 576(DI), Y0, Y0
+	VMOVUPD 576(DI), Y0
+	VMINPD 64(DI), Y0, Y1
+	VMAXPD 64(DI), Y0, Y0
 	VMOVUPD Y0, 576(DI)
 	VMOVUPD Y1, 64(DI)
-	VMOVUPD 96(DI), Y0
-	VMINPD 608(DI), Y0, Y1
-	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD 608(DI), Y0
+	VMINPD 96(DI), Y0, Y1
+	VMAXPD 96(DI), Y0, Y0
 	VMOVUPD Y0, 608(DI)
 	VMOVUPD Y1, 96(DI)
-	VMOVUPD 128(DI), Y0
-	VMINPD 640(DI), Y0, Y1
-	VMAXPD 640(DI), Y0, Y0
+	VMOVUPD 640(DI), Y0
+	VMINPD 128(DI), Y0, Y1
+	VMAXPD 128(DI), Y0, Y0
 	VMOVUPD Y0, 640(DI)
 	VMOVUPD Y1, 128(DI)
-	VMOVUPD 160(DI), Y0
-	VMINPD 672(DI), Y0, Y1
-	VMAXPD 672(DI), Y0, Y0
+	VMOVUPD 672(DI), Y0
+	VMINPD 160(DI), Y0, Y1
+	VMAXPD 160(DI), Y0, Y0
 	VMOVUPD Y0, 672(DI)
 	VMOVUPD Y1, 160(DI)
-	VMOVUPD 192(DI), Y0
-	VMINPD 704(DI), Y0, Y1
-	VMAXPD 704(DI), Y0, Y0
+	VMOVUPD 704(DI), Y0
+	VMINPD 192(DI), Y0, Y1
+	VMAXPD 192(DI), Y0, Y0
 	VMOVUPD Y0, 704(DI)
 	VMOVUPD Y1, 192(DI)
-	VMOVUPD 224(DI), Y0
-	VMINPD 736(DI), Y0, Y1
-	VMAXPD 736(DI), Y0, Y0
+	VMOVUPD 736(DI), Y0
+	VMINPD 224(DI), Y0, Y1
+	VMAXPD 224(DI), Y0, Y0
 	VMOVUPD Y0, 736(DI)
 	VMOVUPD Y1, 224(DI)
-	VMOVUPD 256(DI), Y0
-	VMINPD 768(DI), Y0, Y1
-	VMAXPD 768(DI), Y0, Y0
-	VMOVUPD Y0, 768(DI)
-	VMOVUPD Y1, 256(DI)
-	VMOVUPD 288(DI), Y0
-	VMINPD 800(DI), Y0, Y1
-	VMAXPD 800(DI), Y0, Y0
-	VMOVUPD Y0, 800(DI)
-	VMOVUPD Y1, 288(DI)
-	VMOVUPD 320(DI), Y0
-	VMINPD 832(DI), Y0, Y1
-	VMAXPD 832(DI), Y0, Y0
-	VMOVUPD Y0, 832(DI)
-	VMOVUPD Y1, 320(DI)
-	VMOVUPD 352(DI), Y0
-	VMINPD 864(DI), Y0, Y1
-	VMAXPD 864(DI), Y0, Y0
-	VMOVUPD Y0, 864(DI)
-	VMOVUPD Y1, 352(DI)
-	VMOVUPD 384(DI), Y0
-	VMINPD 896(DI), Y0, Y1
-	VMAXPD 896(DI), Y0, Y0
-	VMOVUPD Y0, 896(DI)
-	VMOVUPD Y1, 384(DI)
-	VMOVUPD 416(DI), Y0
-	VMINPD 928(DI), Y0, Y1
-	VMAXPD 928(DI), Y0, Y0
-	VMOVUPD Y0, 928(DI)
-	VMOVUPD Y1, 416(DI)
-	VMOVUPD 448(DI), Y0
-	VMINPD 960(DI), Y0, Y1
-	VMAXPD 960(DI), Y0, Y0
-	VMOVUPD Y0, 960(DI)
-	VMOVUPD Y1, 448(DI)
-	VMOVUPD 480(DI), Y0
-	VMINPD 992(DI), Y0, Y1
-	VMAXPD 992(DI), Y0, Y0
-	VMOVUPD Y0, 992(DI)
-	VMOVUPD Y1, 480(DI)
-	VMOVUPD 1536(DI), Y0
-	VMINPD 1024(DI), Y0, Y1
-	VMAXPD 1024(DI), Y0, Y0
-	VMOVUPD Y0, 1024(DI)
-	VMOVUPD Y1, 1536(DI)
-	VMOVUPD 1568(DI), Y0
-	VMINPD 1056(DI), Y0, Y1
-	VMAXPD 1056(DI), Y0, Y0
-	VMOVUPD Y0, 1056(DI)
-	VMOVUPD Y1, 1568(DI)
-	VMOVUPD 1600(DI), Y0
-	VMINPD 1088(DI), Y0, Y1
-	VMAXPD 1088(DI), Y0, Y0
-	VMOVUPD Y0, 1088(DI)
-	VMOVUPD Y1, 1600(DI)
-	VMOVUPD 1632(DI), Y0
-	VMINPD 1120(DI), Y0, Y1
-	VMAXPD 1120(DI), Y0, Y0
-	VMOVUPD Y0, 1120(DI)
-	VMOVUPD Y1, 1632(DI)
-	VMOVUPD 1664(DI), Y0
-	VMINPD 1152(DI), Y0, Y1
-	VMAXPD 1152(DI), Y0, Y0
-	VMOVUPD Y0, 1152(DI)
-	VMOVUPD Y1, 1664(DI)
-	VMOVUPD 1696(DI), Y0
-	VMINPD 1184(DI), Y0, Y1
-	VMAXPD 1184(DI), Y0, Y0
-	VMOVUPD Y0, 1184(DI)
-	VMOVUPD Y1, 1696(DI)
-	VMOVUPD 1728(DI), Y0
-	VMINPD 1216(DI), Y0, Y1
-	VMAXPD 1216(DI), Y0, Y0
-	VMOVUPD Y0, 1216(DI)
-	VMOVUPD Y1, 1728(DI)
-	VMOVUPD 1760(DI), Y0
-	VMINPD 1248(DI), Y0, Y1
-	VMAXPD 1248(DI), Y0, Y0
-	VMOVUPD Y0, 1248(DI)
-	VMOVUPD Y1, 1760(DI)
-	VMOVUPD 1792(DI), Y0
-	VMINPD 1280(DI), Y0, Y1
-	VMAXPD 1280(DI), Y0, Y0
-	VMOVUPD Y0, 1280(DI)
-	VMOVUPD Y1, 1792(DI)
-	VMOVUPD 1824(DI), Y0
-	VMINPD 1312(DI), Y0, Y1
-	VMAXPD 1312(DI), Y0, Y0
-	VMOVUPD Y0, 1312(DI)
-	VMOVUPD Y1, 1824(DI)
-	VMOVUPD 1856(DI), Y0
-	VMINPD 1344(DI), Y0, Y1
-	VMAXPD 1344(DI), Y0, Y0
-	VMOVUPD Y0, 1344(DI)
-	VMOVUPD Y1, 1856(DI)
-	VMOVUPD 1888(DI), Y0
-	VMINPD 1376(DI), Y0, Y1
-	VMAXPD 1376(DI), Y0, Y0
-	VMOVUPD Y0, 1376(DI)
-	VMOVUPD Y1, 1888(DI)
-	VMOVUPD 1920(DI), Y0
-	VMINPD 1408(DI), Y0, Y1
-	VMAXPD 1408(DI), Y0, Y0
-	VMOVUPD Y0, 1408(DI)
-	VMOVUPD Y1, 1920(DI)
-	VMOVUPD 1952(DI), Y0
-	VMINPD 1440(DI), Y0, Y1
-	VMAXPD 1440(DI), Y0, Y0
-	VMOVUPD Y0, 1440(DI)
-	VMOVUPD Y1, 1952(DI)
-	VMOVUPD 1984(DI), Y0
-	VMINPD 1472(DI), Y0, Y1
-	VMAXPD 1472(DI), Y0, Y0
-	VMOVUPD Y0, 1472(DI)
-	VMOVUPD Y1, 1984(DI)
-	VMOVUPD 2016(DI), Y0
-	VMINPD 1504(DI), Y0, Y1
-	VMAXPD 1504(DI), Y0, Y0
-	VMOVUPD Y0, 1504(DI)
-	VMOVUPD Y1, 2016(DI)
-	VMOVUPD 0(DI), Y0
+	VMOVUPD 768(DI), Y0
 	VMINPD 256(DI), Y0, Y1
 	VMAXPD 256(DI), Y0, Y0
-	VMOVUPD 32(DI), Y2
-	VMINPD 288(DI), Y2, Y3
-	VMAXPD 288(DI), Y2, Y2
-	VMOVUPD 64(DI), Y4
-	VMINPD 320(DI), Y4, Y5
-	VMAXPD 320(DI), Y4, Y4
-	VMOVUPD 96(DI), Y6
-	VMINPD 352(DI), Y6, Y7
-	VMAXPD 352(DI), Y6, Y6
-	VMOVUPD 128(DI), Y8
-	VMINPD 384(DI), Y8, Y9
-	VMAXPD 384(DI), Y8, Y8
-	VMOVUPD 160(DI), Y10
-	VMINPD 416(DI), Y10, Y11
-	VMAXPD 416(DI), Y10, Y10
-	VMOVUPD 192(DI), Y12
-	VMINPD 448(DI), Y12, Y13
-	VMAXPD 448(DI), Y12, Y12
-	VMOVUPD 224(DI), Y14
-	VMINPD 480(DI), Y14, Y15
-	VMAXPD 480(DI), Y14, Y14
+	VMOVUPD Y0, 768(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD 800(DI), Y0
+	VMINPD 288(DI), Y0, Y1
+	VMAXPD 288(DI), Y0, Y0
+	VMOVUPD Y0, 800(DI)
+	VMOVUPD Y1, 288(DI)
+	VMOVUPD 832(DI), Y0
+	VMINPD 320(DI), Y0, Y1
+	VMAXPD 320(DI), Y0, Y0
+	VMOVUPD Y0, 832(DI)
+	VMOVUPD Y1, 320(DI)
+	VMOVUPD 864(DI), Y0
+	VMINPD 352(DI), Y0, Y1
+	VMAXPD 352(DI), Y0, Y0
+	VMOVUPD Y0, 864(DI)
+	VMOVUPD Y1, 352(DI)
+	VMOVUPD 896(DI), Y0
+	VMINPD 384(DI), Y0, Y1
+	VMAXPD 384(DI), Y0, Y0
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 384(DI)
+	VMOVUPD 928(DI), Y0
+	VMINPD 416(DI), Y0, Y1
+	VMAXPD 416(DI), Y0, Y0
+	VMOVUPD Y0, 928(DI)
+	VMOVUPD Y1, 416(DI)
+	VMOVUPD 960(DI), Y0
+	VMINPD 448(DI), Y0, Y1
+	VMAXPD 448(DI), Y0, Y0
+	VMOVUPD Y0, 960(DI)
+	VMOVUPD Y1, 448(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 480(DI), Y0, Y1
+	VMAXPD 480(DI), Y0, Y0
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 480(DI)
+	VMOVUPD 256(DI), Y0
+	VMINPD 0(DI), Y0, Y1
+	VMAXPD 0(DI), Y0, Y0
+	VMOVUPD 288(DI), Y2
+	VMINPD 32(DI), Y2, Y3
+	VMAXPD 32(DI), Y2, Y2
+	VMOVUPD 320(DI), Y4
+	VMINPD 64(DI), Y4, Y5
+	VMAXPD 64(DI), Y4, Y4
+	VMOVUPD 352(DI), Y6
+	VMINPD 96(DI), Y6, Y7
+	VMAXPD 96(DI), Y6, Y6
+	VMOVUPD 384(DI), Y8
+	VMINPD 128(DI), Y8, Y9
+	VMAXPD 128(DI), Y8, Y8
+	VMOVUPD 416(DI), Y10
+	VMINPD 160(DI), Y10, Y11
+	VMAXPD 160(DI), Y10, Y10
+	VMOVUPD 448(DI), Y12
+	VMINPD 192(DI), Y12, Y13
+	VMAXPD 192(DI), Y12, Y12
+	VMOVUPD 480(DI), Y14
+	VMINPD 224(DI), Y14, Y15
+	VMAXPD 224(DI), Y14, Y14
 	VMOVUPD Y6, 352(DI)
 	VMINPD Y9, Y1, Y6
 	VMAXPD Y9, Y1, Y1
@@ -2545,4430 +1347,1606 @@ halves64AVX2_in53:
 	VMOVUPD Y13, 160(DI)
 	VMOVUPD Y14, 480(DI)
 	VMOVUPD Y15, 352(DI)
-	VMOVUPD 512(DI), Y0
-	VMINPD 768(DI), Y0, Y1
-	VMAXPD 768(DI), Y0, Y0
-	VMOVUPD 544(DI), Y2
-	VMINPD 800(DI), Y2, Y3
-	VMAXPD 800(DI), Y2, Y2
-	VMOVUPD 576(DI), Y4
-	VMINPD 832(DI), Y4, Y5
-	VMAXPD 832(DI), Y4, Y4
-	VMOVUPD 608(DI), Y6
-	VMINPD 864(DI), Y6, Y7
-	VMAXPD 864(DI), Y6, Y6
-	VMOVUPD 640(DI), Y8
-	VMINPD 896(DI), Y8, Y9
-	VMAXPD 896(DI), Y8, Y8
-	VMOVUPD 672(DI), Y10
-	VMINPD 928(DI), Y10, Y11
-	VMAXPD 928(DI), Y10, Y10
-	VMOVUPD 704(DI), Y12
-	VMINPD 960(DI), Y12, Y13
-	VMAXPD 960(DI), Y12, Y12
-	VMOVUPD 736(DI), Y14
-	VMINPD 992(DI), Y14, Y15
-	VMAXPD 992(DI), Y14, Y14
-	VMOVUPD Y6, 864(DI)
-	VMINPD Y9, Y1, Y6
-	VMAXPD Y9, Y1, Y1
-	VMINPD Y11, Y3, Y9
-	VMAXPD Y11, Y3, Y3
-	VMINPD Y13, Y5, Y11
-	VMAXPD Y13, Y5, Y5
-	VMINPD Y15, Y7, Y13
-	VMAXPD Y15, Y7, Y7
-	VMINPD Y8, Y0, Y15
-	VMAXPD Y8, Y0, Y0
-	VMINPD Y10, Y2, Y8
-	VMAXPD Y10, Y2, Y2
-	VMINPD Y12, Y4, Y10
-	VMAXPD Y12, Y4, Y4
-	VMINPD 864(DI), Y14, Y12
-	VMAXPD 864(DI), Y14, Y14
-	VMOVUPD Y2, 928(DI)
-	VMINPD Y11, Y6, Y2
-	VMAXPD Y11, Y6, Y6
-	VMINPD Y13, Y9, Y11
-	VMAXPD Y13, Y9, Y9
-	VMINPD Y5, Y1, Y13
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y7, Y3, Y5
-	VMAXPD Y7, Y3, Y3
-	VMINPD Y10, Y15, Y7
-	VMAXPD Y10, Y15, Y15
-	VMINPD Y12, Y8, Y10
-	VMAXPD Y12, Y8, Y8
-	VMINPD Y4, Y0, Y12
-	VMAXPD Y4, Y0, Y0
-	VMINPD 928(DI), Y14, Y4
-	VMAXPD 928(DI), Y14, Y14
-	VMOVUPD Y0, 960(DI)
-	VMINPD Y11, Y2, Y0
-	VMAXPD Y11, Y2, Y2
-	VMINPD Y9, Y6, Y11
-	VMAXPD Y9, Y6, Y6
-	VMINPD Y5, Y13, Y9
-	VMAXPD Y5, Y13, Y13
-	VMINPD Y3, Y1, Y5
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y10, Y7, Y3
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y8, Y15, Y10
-	VMAXPD Y8, Y15, Y15
-	VMINPD Y4, Y12, Y8
-	VMAXPD Y4, Y12, Y12
-	VMINPD 960(DI), Y14, Y4
-	VMAXPD 960(DI), Y14, Y14
-	VMOVUPD Y0, 512(DI)
-	VMOVUPD Y1, 736(DI)
-	VMOVUPD Y2, 544(DI)
-	VMOVUPD Y3, 768(DI)
-	VMOVUPD Y4, 960(DI)
-	VMOVUPD Y5, 704(DI)
-	VMOVUPD Y6, 608(DI)
-	VMOVUPD Y7, 800(DI)
-	VMOVUPD Y8, 896(DI)
-	VMOVUPD Y9, 640(DI)
-	VMOVUPD Y10, 832(DI)
-	VMOVUPD Y11, 576(DI)
-	VMOVUPD Y12, 928(DI)
-	VMOVUPD Y13, 672(DI)
-	VMOVUPD Y14, 992(DI)
-	VMOVUPD Y15, 864(DI)
-	VMOVUPD 1280(DI), Y0
-	VMINPD 1024(DI), Y0, Y1
-	VMAXPD 1024(DI), Y0, Y0
-	VMOVUPD 1312(DI), Y2
-	VMINPD 1056(DI), Y2, Y3
-	VMAXPD 1056(DI), Y2, Y2
-	VMOVUPD 1344(DI), Y4
-	VMINPD 1088(DI), Y4, Y5
-	VMAXPD 1088(DI), Y4, Y4
-	VMOVUPD 1376(DI), Y6
-	VMINPD 1120(DI), Y6, Y7
-	VMAXPD 1120(DI), Y6, Y6
-	VMOVUPD 1408(DI), Y8
-	VMINPD 1152(DI), Y8, Y9
-	VMAXPD 1152(DI), Y8, Y8
-	VMOVUPD 1440(DI), Y10
-	VMINPD 1184(DI), Y10, Y11
-	VMAXPD 1184(DI), Y10, Y10
-	VMOVUPD 1472(DI), Y12
-	VMINPD 1216(DI), Y12, Y13
-	VMAXPD 1216(DI), Y12, Y12
-	VMOVUPD 1504(DI), Y14
-	VMINPD 1248(DI), Y14, Y15
-	VMAXPD 1248(DI), Y14, Y14
-	VMOVUPD Y7, 1376(DI)
-	VMINPD Y0, Y8, Y7
-	VMAXPD Y0, Y8, Y8
-	VMINPD Y2, Y10, Y0
-	VMAXPD Y2, Y10, Y10
-	VMINPD Y4, Y12, Y2
-	VMAXPD Y4, Y12, Y12
-	VMINPD Y6, Y14, Y4
-	VMAXPD Y6, Y14, Y14
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y3, Y11, Y1
-	VMAXPD Y3, Y11, Y11
-	VMINPD Y5, Y13, Y3
-	VMAXPD Y5, Y13, Y13
-	VMINPD 1376(DI), Y15, Y5
-	VMAXPD 1376(DI), Y15, Y15
-	VMOVUPD Y1, 1440(DI)
-	VMINPD Y8, Y12, Y1
-	VMAXPD Y8, Y12, Y12
-	VMINPD Y10, Y14, Y8
-	VMAXPD Y10, Y14, Y14
-	VMINPD Y7, Y2, Y10
-	VMAXPD Y7, Y2, Y2
-	VMINPD Y0, Y4, Y7
-	VMAXPD Y0, Y4, Y4
-	VMINPD Y9, Y13, Y0
-	VMAXPD Y9, Y13, Y13
-	VMINPD Y11, Y15, Y9
-	VMAXPD Y11, Y15, Y15
-	VMINPD Y6, Y3, Y11
-	VMAXPD Y6, Y3, Y3
-	VMINPD 1440(DI), Y5, Y6
-	VMAXPD 1440(DI), Y5, Y5
-	VMOVUPD Y6, 1504(DI)
-	VMINPD Y12, Y14, Y6
-	VMAXPD Y12, Y14, Y14
-	VMINPD Y1, Y8, Y12
-	VMAXPD Y1, Y8, Y8
-	VMINPD Y2, Y4, Y1
-	VMAXPD Y2, Y4, Y4
-	VMINPD Y10, Y7, Y2
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y13, Y15, Y10
-	VMAXPD Y13, Y15, Y15
-	VMINPD Y0, Y9, Y13
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y3, Y5, Y0
-	VMAXPD Y3, Y5, Y5
-	VMINPD 1504(DI), Y11, Y3
-	VMAXPD 1504(DI), Y11, Y11
-	VMOVUPD Y0, 1440(DI)
-	VMOVUPD Y1, 1184(DI)
-	VMOVUPD Y2, 1248(DI)
-	VMOVUPD Y3, 1504(DI)
-	VMOVUPD Y4, 1152(DI)
-	VMOVUPD Y5, 1408(DI)
-	VMOVUPD Y6, 1056(DI)
-	VMOVUPD Y7, 1216(DI)
-	VMOVUPD Y8, 1088(DI)
-	VMOVUPD Y9, 1344(DI)
-	VMOVUPD Y10, 1312(DI)
-	VMOVUPD Y11, 1472(DI)
-	VMOVUPD Y12, 1120(DI)
-	VMOVUPD Y13, 1376(DI)
-	VMOVUPD Y14, 1024(DI)
-	VMOVUPD Y15, 1280(DI)
-	VMOVUPD 1792(DI), Y0
-	VMINPD 1536(DI), Y0, Y1
-	VMAXPD 1536(DI), Y0, Y0
-	VMOVUPD 1824(DI), Y2
-	VMINPD 1568(DI), Y2, Y3
-	VMAXPD 1568(DI), Y2, Y2
-	VMOVUPD 1856(DI), Y4
-	VMINPD 1600(DI), Y4, Y5
-	VMAXPD 1600(DI), Y4, Y4
-	VMOVUPD 1888(DI), Y6
-	VMINPD 1632(DI), Y6, Y7
-	VMAXPD 1632(DI), Y6, Y6
-	VMOVUPD 1920(DI), Y8
-	VMINPD 1664(DI), Y8, Y9
-	VMAXPD 1664(DI), Y8, Y8
-	VMOVUPD 1952(DI), Y10
-	VMINPD 1696(DI), Y10, Y11
-	VMAXPD 1696(DI), Y10, Y10
-	VMOVUPD 1984(DI), Y12
-	VMINPD 1728(DI), Y12, Y13
-	VMAXPD 1728(DI), Y12, Y12
-	VMOVUPD 2016(DI), Y14
-	VMINPD 1760(DI), Y14, Y15
-	VMAXPD 1760(DI), Y14, Y14
-	VMOVUPD Y7, 1888(DI)
-	VMINPD Y0, Y8, Y7
-	VMAXPD Y0, Y8, Y8
-	VMINPD Y2, Y10, Y0
-	VMAXPD Y2, Y10, Y10
-	VMINPD Y4, Y12, Y2
-	VMAXPD Y4, Y12, Y12
-	VMINPD Y6, Y14, Y4
-	VMAXPD Y6, Y14, Y14
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y3, Y11, Y1
-	VMAXPD Y3, Y11, Y11
-	VMINPD Y5, Y13, Y3
-	VMAXPD Y5, Y13, Y13
-	VMINPD 1888(DI), Y15, Y5
-	VMAXPD 1888(DI), Y15, Y15
-	VMOVUPD Y1, 1952(DI)
-	VMINPD Y8, Y12, Y1
-	VMAXPD Y8, Y12, Y12
-	VMINPD Y10, Y14, Y8
-	VMAXPD Y10, Y14, Y14
-	VMINPD Y7, Y2, Y10
-	VMAXPD Y7, Y2, Y2
-	VMINPD Y0, Y4, Y7
-	VMAXPD Y0, Y4, Y4
-	VMINPD Y9, Y13, Y0
-	VMAXPD Y9, Y13, Y13
-	VMINPD Y11, Y15, Y9
-	VMAXPD Y11, Y15, Y15
-	VMINPD Y6, Y3, Y11
-	VMAXPD Y6, Y3, Y3
-	VMINPD 1952(DI), Y5, Y6
-	VMAXPD 1952(DI), Y5, Y5
-	VMOVUPD Y6, 2016(DI)
-	VMINPD Y12, Y14, Y6
-	VMAXPD Y12, Y14, Y14
-	VMINPD Y1, Y8, Y12
-	VMAXPD Y1, Y8, Y8
-	VMINPD Y2, Y4, Y1
-	VMAXPD Y2, Y4, Y4
-	VMINPD Y10, Y7, Y2
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y13, Y15, Y10
-	VMAXPD Y13, Y15, Y15
-	VMINPD Y0, Y9, Y13
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y3, Y5, Y0
-	VMAXPD Y3, Y5, Y5
-	VMINPD 2016(DI), Y11, Y3
-	VMAXPD 2016(DI), Y11, Y11
-	VMOVUPD Y0, 1952(DI)
-	VMOVUPD Y1, 1696(DI)
-	VMOVUPD Y2, 1760(DI)
-	VMOVUPD Y3, 2016(DI)
-	VMOVUPD Y4, 1664(DI)
-	VMOVUPD Y5, 1920(DI)
-	VMOVUPD Y6, 1568(DI)
-	VMOVUPD Y7, 1728(DI)
-	VMOVUPD Y8, 1600(DI)
-	VMOVUPD Y9, 1856(DI)
-	VMOVUPD Y10, 1824(DI)
-	VMOVUPD Y11, 1984(DI)
-	VMOVUPD Y12, 1632(DI)
-	VMOVUPD Y13, 1888(DI)
-	VMOVUPD Y14, 1536(DI)
-	VMOVUPD Y15, 1792(DI)
-	VZEROUPPER
-	RET
-
-// func halves128AVX2(rows *[]float64, n, off int, work *[128][4]float64) (finite bool)
-//
-// It loads the four values at byte offset off of rows[i] into wire i for
-// i < n (+Inf for n ≤ i < 128), then sorts every lane of the first 64
-// wires ascending and of the last 64 descending, with VMINPD/VMAXPD:
-// blocks of 16 by a sorting network as they are loaded, then bitonic
-// merges up to 64 wires: the stages of a merge of width k that compare
-// wires 16 or more apart on the wires of one residue mod 16 within one
-// k-block at a time, the others on blocks of 16 wires. The wires of a group
-// live in registers (Y0–Y15; Y0–Y13 while loading, with Y14 the OR of
-// v − v over the values loaded and Y15 a scratch), spilled to work when
-// they do not fit. It reports whether every value loaded is finite.
-TEXT ·halves128AVX2(SB), NOSPLIT, $0-33
-	MOVQ   rows+0(FP), SI
-	MOVQ   n+8(FP), CX
-	MOVQ   off+16(FP), DX
-	MOVQ   work+24(FP), DI
-	VXORPD Y14, Y14, Y14
-	CMPQ CX, $0
-	JLE halves128AVX2_pad0
-	MOVQ 0(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in0
-halves128AVX2_pad0:
-	VBROADCASTSD ·posInf(SB), Y0
-halves128AVX2_in0:
-	CMPQ CX, $13
-	JLE halves128AVX2_pad13
-	MOVQ 312(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in13
-halves128AVX2_pad13:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in13:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $1
-	JLE halves128AVX2_pad1
-	MOVQ 24(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in1
-halves128AVX2_pad1:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in1:
-	CMPQ CX, $12
-	JLE halves128AVX2_pad12
-	MOVQ 288(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in12
-halves128AVX2_pad12:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in12:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $2
-	JLE halves128AVX2_pad2
-	MOVQ 48(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in2
-halves128AVX2_pad2:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in2:
-	CMPQ CX, $15
-	JLE halves128AVX2_pad15
-	MOVQ 360(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in15
-halves128AVX2_pad15:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in15:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $3
-	JLE halves128AVX2_pad3
-	MOVQ 72(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in3
-halves128AVX2_pad3:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in3:
-	CMPQ CX, $14
-	JLE halves128AVX2_pad14
-	MOVQ 336(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in14
-halves128AVX2_pad14:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in14:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $4
-	JLE halves128AVX2_pad4
-	MOVQ 96(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in4
-halves128AVX2_pad4:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in4:
-	CMPQ CX, $8
-	JLE halves128AVX2_pad8
-	MOVQ 192(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in8
-halves128AVX2_pad8:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in8:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $5
-	JLE halves128AVX2_pad5
-	MOVQ 120(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in5
-halves128AVX2_pad5:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in5:
-	CMPQ CX, $6
-	JLE halves128AVX2_pad6
-	MOVQ 144(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in6
-halves128AVX2_pad6:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in6:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $7
-	JLE halves128AVX2_pad7
-	MOVQ 168(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in7
-halves128AVX2_pad7:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in7:
-	CMPQ CX, $11
-	JLE halves128AVX2_pad11
-	MOVQ 264(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in11
-halves128AVX2_pad11:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in11:
-	VMOVUPD Y1, 384(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $9
-	JLE halves128AVX2_pad9
-	MOVQ 216(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in9
-halves128AVX2_pad9:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in9:
-	VMOVUPD Y11, 352(DI)
-	CMPQ CX, $10
-	JLE halves128AVX2_pad10
-	MOVQ 240(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in10
-halves128AVX2_pad10:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in10:
-	VMOVUPD Y3, 480(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 480(DI), Y13, Y5
-	VMAXPD 480(DI), Y13, Y13
-	VMOVUPD Y7, 448(DI)
-	VMOVUPD 352(DI), Y7
-	VMOVUPD Y13, 480(DI)
-	VMINPD 384(DI), Y7, Y13
-	VMAXPD 384(DI), Y7, Y7
-	VMOVUPD Y7, 384(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 384(DI), Y9, Y13
-	VMAXPD 384(DI), Y9, Y9
-	VMOVUPD Y9, 416(DI)
-	VMOVUPD 448(DI), Y9
-	VMOVUPD Y13, 384(DI)
-	VMINPD 480(DI), Y9, Y13
-	VMAXPD 480(DI), Y9, Y9
-	VMOVUPD Y9, 480(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 384(DI), Y13, Y4
-	VMAXPD 384(DI), Y13, Y13
-	VMOVUPD Y9, 0(DI)
-	VMOVUPD 416(DI), Y9
-	VMOVUPD Y13, 448(DI)
-	VMINPD 480(DI), Y9, Y13
-	VMAXPD 480(DI), Y9, Y9
-	VMOVUPD Y9, 480(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 448(DI), Y13, Y8
-	VMAXPD 448(DI), Y13, Y13
-	VMOVUPD Y11, 384(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 384(DI), Y0, Y12
-	VMAXPD 384(DI), Y0, Y0
-	VMOVUPD Y10, 448(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 96(DI)
-	VMOVUPD Y1, 256(DI)
-	VMOVUPD Y2, 320(DI)
-	VMOVUPD Y3, 128(DI)
-	VMOVUPD Y4, 160(DI)
-	VMOVUPD Y5, 288(DI)
-	VMOVUPD Y6, 192(DI)
-	VMOVUPD Y8, 416(DI)
-	VMOVUPD Y9, 224(DI)
-	VMOVUPD Y10, 384(DI)
-	VMOVUPD Y11, 32(DI)
-	VMOVUPD Y12, 352(DI)
-	VMOVUPD Y13, 64(DI)
-	CMPQ CX, $31
-	JLE halves128AVX2_pad31
-	MOVQ 744(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in31
-halves128AVX2_pad31:
-	VBROADCASTSD ·posInf(SB), Y0
-halves128AVX2_in31:
-	CMPQ CX, $18
-	JLE halves128AVX2_pad18
-	MOVQ 432(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in18
-halves128AVX2_pad18:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in18:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $30
-	JLE halves128AVX2_pad30
-	MOVQ 720(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in30
-halves128AVX2_pad30:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in30:
-	CMPQ CX, $19
-	JLE halves128AVX2_pad19
-	MOVQ 456(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in19
-halves128AVX2_pad19:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in19:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $29
-	JLE halves128AVX2_pad29
-	MOVQ 696(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in29
-halves128AVX2_pad29:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in29:
-	CMPQ CX, $16
-	JLE halves128AVX2_pad16
-	MOVQ 384(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in16
-halves128AVX2_pad16:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in16:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $28
-	JLE halves128AVX2_pad28
-	MOVQ 672(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in28
-halves128AVX2_pad28:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in28:
-	CMPQ CX, $17
-	JLE halves128AVX2_pad17
-	MOVQ 408(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in17
-halves128AVX2_pad17:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in17:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $27
-	JLE halves128AVX2_pad27
-	MOVQ 648(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in27
-halves128AVX2_pad27:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in27:
-	CMPQ CX, $23
-	JLE halves128AVX2_pad23
-	MOVQ 552(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in23
-halves128AVX2_pad23:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in23:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $26
-	JLE halves128AVX2_pad26
-	MOVQ 624(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in26
-halves128AVX2_pad26:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in26:
-	CMPQ CX, $25
-	JLE halves128AVX2_pad25
-	MOVQ 600(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in25
-halves128AVX2_pad25:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in25:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $24
-	JLE halves128AVX2_pad24
-	MOVQ 576(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in24
-halves128AVX2_pad24:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in24:
-	CMPQ CX, $20
-	JLE halves128AVX2_pad20
-	MOVQ 480(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in20
-halves128AVX2_pad20:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in20:
-	VMOVUPD Y1, 608(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $22
-	JLE halves128AVX2_pad22
-	MOVQ 528(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in22
-halves128AVX2_pad22:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in22:
-	VMOVUPD Y11, 640(DI)
-	CMPQ CX, $21
-	JLE halves128AVX2_pad21
-	MOVQ 504(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in21
-halves128AVX2_pad21:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in21:
-	VMOVUPD Y3, 512(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 512(DI), Y13, Y5
-	VMAXPD 512(DI), Y13, Y13
-	VMOVUPD Y7, 544(DI)
-	VMOVUPD 640(DI), Y7
-	VMOVUPD Y13, 512(DI)
-	VMINPD 608(DI), Y7, Y13
-	VMAXPD 608(DI), Y7, Y7
-	VMOVUPD Y7, 608(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 608(DI), Y9, Y13
-	VMAXPD 608(DI), Y9, Y9
-	VMOVUPD Y9, 576(DI)
-	VMOVUPD 544(DI), Y9
-	VMOVUPD Y13, 608(DI)
-	VMINPD 512(DI), Y9, Y13
-	VMAXPD 512(DI), Y9, Y9
-	VMOVUPD Y9, 512(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 608(DI), Y13, Y4
-	VMAXPD 608(DI), Y13, Y13
-	VMOVUPD Y9, 992(DI)
-	VMOVUPD 576(DI), Y9
-	VMOVUPD Y13, 544(DI)
-	VMINPD 512(DI), Y9, Y13
-	VMAXPD 512(DI), Y9, Y9
-	VMOVUPD Y9, 512(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 544(DI), Y13, Y8
-	VMAXPD 544(DI), Y13, Y13
-	VMOVUPD Y11, 608(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 608(DI), Y0, Y12
-	VMAXPD 608(DI), Y0, Y0
-	VMOVUPD Y10, 544(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 896(DI)
-	VMOVUPD Y1, 736(DI)
-	VMOVUPD Y2, 672(DI)
-	VMOVUPD Y3, 864(DI)
-	VMOVUPD Y4, 832(DI)
-	VMOVUPD Y5, 704(DI)
-	VMOVUPD Y6, 800(DI)
-	VMOVUPD Y8, 576(DI)
-	VMOVUPD Y9, 768(DI)
-	VMOVUPD Y10, 608(DI)
-	VMOVUPD Y11, 960(DI)
-	VMOVUPD Y12, 640(DI)
-	VMOVUPD Y13, 928(DI)
-	CMPQ CX, $32
-	JLE halves128AVX2_pad32
-	MOVQ 768(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in32
-halves128AVX2_pad32:
-	VBROADCASTSD ·posInf(SB), Y0
-halves128AVX2_in32:
-	CMPQ CX, $45
-	JLE halves128AVX2_pad45
-	MOVQ 1080(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in45
-halves128AVX2_pad45:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in45:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $33
-	JLE halves128AVX2_pad33
-	MOVQ 792(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in33
-halves128AVX2_pad33:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in33:
-	CMPQ CX, $44
-	JLE halves128AVX2_pad44
-	MOVQ 1056(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in44
-halves128AVX2_pad44:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in44:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $34
-	JLE halves128AVX2_pad34
-	MOVQ 816(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in34
-halves128AVX2_pad34:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in34:
-	CMPQ CX, $47
-	JLE halves128AVX2_pad47
-	MOVQ 1128(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in47
-halves128AVX2_pad47:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in47:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $35
-	JLE halves128AVX2_pad35
-	MOVQ 840(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in35
-halves128AVX2_pad35:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in35:
-	CMPQ CX, $46
-	JLE halves128AVX2_pad46
-	MOVQ 1104(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in46
-halves128AVX2_pad46:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in46:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $36
-	JLE halves128AVX2_pad36
-	MOVQ 864(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in36
-halves128AVX2_pad36:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in36:
-	CMPQ CX, $40
-	JLE halves128AVX2_pad40
-	MOVQ 960(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in40
-halves128AVX2_pad40:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in40:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $37
-	JLE halves128AVX2_pad37
-	MOVQ 888(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in37
-halves128AVX2_pad37:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in37:
-	CMPQ CX, $38
-	JLE halves128AVX2_pad38
-	MOVQ 912(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in38
-halves128AVX2_pad38:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in38:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $39
-	JLE halves128AVX2_pad39
-	MOVQ 936(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in39
-halves128AVX2_pad39:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in39:
-	CMPQ CX, $43
-	JLE halves128AVX2_pad43
-	MOVQ 1032(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in43
-halves128AVX2_pad43:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in43:
-	VMOVUPD Y1, 1408(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $41
-	JLE halves128AVX2_pad41
-	MOVQ 984(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in41
-halves128AVX2_pad41:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in41:
-	VMOVUPD Y11, 1376(DI)
-	CMPQ CX, $42
-	JLE halves128AVX2_pad42
-	MOVQ 1008(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in42
-halves128AVX2_pad42:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in42:
-	VMOVUPD Y3, 1504(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 1504(DI), Y13, Y5
-	VMAXPD 1504(DI), Y13, Y13
-	VMOVUPD Y7, 1472(DI)
-	VMOVUPD 1376(DI), Y7
-	VMOVUPD Y13, 1504(DI)
-	VMINPD 1408(DI), Y7, Y13
-	VMAXPD 1408(DI), Y7, Y7
-	VMOVUPD Y7, 1408(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 1408(DI), Y9, Y13
-	VMAXPD 1408(DI), Y9, Y9
-	VMOVUPD Y9, 1440(DI)
-	VMOVUPD 1472(DI), Y9
-	VMOVUPD Y13, 1408(DI)
-	VMINPD 1504(DI), Y9, Y13
-	VMAXPD 1504(DI), Y9, Y9
-	VMOVUPD Y9, 1504(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 1408(DI), Y13, Y4
-	VMAXPD 1408(DI), Y13, Y13
-	VMOVUPD Y9, 1024(DI)
-	VMOVUPD 1440(DI), Y9
-	VMOVUPD Y13, 1472(DI)
-	VMINPD 1504(DI), Y9, Y13
-	VMAXPD 1504(DI), Y9, Y9
-	VMOVUPD Y9, 1504(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 1472(DI), Y13, Y8
-	VMAXPD 1472(DI), Y13, Y13
-	VMOVUPD Y11, 1408(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 1408(DI), Y0, Y12
-	VMAXPD 1408(DI), Y0, Y0
-	VMOVUPD Y10, 1472(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 1120(DI)
-	VMOVUPD Y1, 1280(DI)
-	VMOVUPD Y2, 1344(DI)
-	VMOVUPD Y3, 1152(DI)
-	VMOVUPD Y4, 1184(DI)
-	VMOVUPD Y5, 1312(DI)
-	VMOVUPD Y6, 1216(DI)
-	VMOVUPD Y8, 1440(DI)
-	VMOVUPD Y9, 1248(DI)
-	VMOVUPD Y10, 1408(DI)
-	VMOVUPD Y11, 1056(DI)
-	VMOVUPD Y12, 1376(DI)
-	VMOVUPD Y13, 1088(DI)
-	CMPQ CX, $63
-	JLE halves128AVX2_pad63
-	MOVQ 1512(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in63
-halves128AVX2_pad63:
-	VBROADCASTSD ·posInf(SB), Y0
-halves128AVX2_in63:
-	CMPQ CX, $50
-	JLE halves128AVX2_pad50
-	MOVQ 1200(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in50
-halves128AVX2_pad50:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in50:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $62
-	JLE halves128AVX2_pad62
-	MOVQ 1488(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in62
-halves128AVX2_pad62:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in62:
-	CMPQ CX, $51
-	JLE halves128AVX2_pad51
-	MOVQ 1224(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in51
-halves128AVX2_pad51:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in51:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $61
-	JLE halves128AVX2_pad61
-	MOVQ 1464(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in61
-halves128AVX2_pad61:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in61:
-	CMPQ CX, $48
-	JLE halves128AVX2_pad48
-	MOVQ 1152(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in48
-halves128AVX2_pad48:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in48:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $60
-	JLE halves128AVX2_pad60
-	MOVQ 1440(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in60
-halves128AVX2_pad60:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in60:
-	CMPQ CX, $49
-	JLE halves128AVX2_pad49
-	MOVQ 1176(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in49
-halves128AVX2_pad49:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in49:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $59
-	JLE halves128AVX2_pad59
-	MOVQ 1416(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in59
-halves128AVX2_pad59:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in59:
-	CMPQ CX, $55
-	JLE halves128AVX2_pad55
-	MOVQ 1320(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in55
-halves128AVX2_pad55:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in55:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $58
-	JLE halves128AVX2_pad58
-	MOVQ 1392(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in58
-halves128AVX2_pad58:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in58:
-	CMPQ CX, $57
-	JLE halves128AVX2_pad57
-	MOVQ 1368(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in57
-halves128AVX2_pad57:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in57:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $56
-	JLE halves128AVX2_pad56
-	MOVQ 1344(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in56
-halves128AVX2_pad56:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in56:
-	CMPQ CX, $52
-	JLE halves128AVX2_pad52
-	MOVQ 1248(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in52
-halves128AVX2_pad52:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in52:
-	VMOVUPD Y1, 1632(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $54
-	JLE halves128AVX2_pad54
-	MOVQ 1296(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in54
-halves128AVX2_pad54:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in54:
-	VMOVUPD Y11, 1664(DI)
-	CMPQ CX, $53
-	JLE halves128AVX2_pad53
-	MOVQ 1272(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in53
-halves128AVX2_pad53:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in53:
-	VMOVUPD Y3, 1536(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 1536(DI), Y13, Y5
-	VMAXPD 1536(DI), Y13, Y13
-	VMOVUPD Y7, 1568(DI)
-	VMOVUPD 1664(DI), Y7
-	VMOVUPD Y13, 1536(DI)
-	VMINPD 1632(DI), Y7, Y13
-	VMAXPD 1632(DI), Y7, Y7
-	VMOVUPD Y7, 1632(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 1632(DI), Y9, Y13
-	VMAXPD 1632(DI), Y9, Y9
-	VMOVUPD Y9, 1600(DI)
-	VMOVUPD 1568(DI), Y9
-	VMOVUPD Y13, 1632(DI)
-	VMINPD 1536(DI), Y9, Y13
-	VMAXPD 1536(DI), Y9, Y9
-	VMOVUPD Y9, 1536(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 1632(DI), Y13, Y4
-	VMAXPD 1632(DI), Y13, Y13
-	VMOVUPD Y9, 2016(DI)
-	VMOVUPD 1600(DI), Y9
-	VMOVUPD Y13, 1568(DI)
-	VMINPD 1536(DI), Y9, Y13
-	VMAXPD 1536(DI), Y9, Y9
-	VMOVUPD Y9, 1536(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 1568(DI), Y13, Y8
-	VMAXPD 1568(DI), Y13, Y13
-	VMOVUPD Y11, 1632(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 1632(DI), Y0, Y12
-	VMAXPD 1632(DI), Y0, Y0
-	VMOVUPD Y10, 1568(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 1920(DI)
-	VMOVUPD Y1, 1760(DI)
-	VMOVUPD Y2, 1696(DI)
-	VMOVUPD Y3, 1888(DI)
-	VMOVUPD Y4, 1856(DI)
-	VMOVUPD Y5, 1728(DI)
-	VMOVUPD Y6, 1824(DI)
-	VMOVUPD Y8, 1600(DI)
-	VMOVUPD Y9, 1792(DI)
-	VMOVUPD Y10, 1632(DI)
-	VMOVUPD Y11, 1984(DI)
-	VMOVUPD Y12, 1664(DI)
-	VMOVUPD Y13, 1952(DI)
-	CMPQ CX, $64
-	JLE halves128AVX2_pad64
-	MOVQ 1536(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in64
-halves128AVX2_pad64:
-	VBROADCASTSD ·posInf(SB), Y0
-halves128AVX2_in64:
-	CMPQ CX, $77
-	JLE halves128AVX2_pad77
-	MOVQ 1848(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in77
-halves128AVX2_pad77:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in77:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $65
-	JLE halves128AVX2_pad65
-	MOVQ 1560(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in65
-halves128AVX2_pad65:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in65:
-	CMPQ CX, $76
-	JLE halves128AVX2_pad76
-	MOVQ 1824(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in76
-halves128AVX2_pad76:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in76:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $66
-	JLE halves128AVX2_pad66
-	MOVQ 1584(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in66
-halves128AVX2_pad66:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in66:
-	CMPQ CX, $79
-	JLE halves128AVX2_pad79
-	MOVQ 1896(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in79
-halves128AVX2_pad79:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in79:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $67
-	JLE halves128AVX2_pad67
-	MOVQ 1608(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in67
-halves128AVX2_pad67:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in67:
-	CMPQ CX, $78
-	JLE halves128AVX2_pad78
-	MOVQ 1872(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in78
-halves128AVX2_pad78:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in78:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $68
-	JLE halves128AVX2_pad68
-	MOVQ 1632(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in68
-halves128AVX2_pad68:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in68:
-	CMPQ CX, $72
-	JLE halves128AVX2_pad72
-	MOVQ 1728(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in72
-halves128AVX2_pad72:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in72:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $69
-	JLE halves128AVX2_pad69
-	MOVQ 1656(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in69
-halves128AVX2_pad69:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in69:
-	CMPQ CX, $70
-	JLE halves128AVX2_pad70
-	MOVQ 1680(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in70
-halves128AVX2_pad70:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in70:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $71
-	JLE halves128AVX2_pad71
-	MOVQ 1704(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in71
-halves128AVX2_pad71:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in71:
-	CMPQ CX, $75
-	JLE halves128AVX2_pad75
-	MOVQ 1800(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in75
-halves128AVX2_pad75:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in75:
-	VMOVUPD Y1, 2432(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $73
-	JLE halves128AVX2_pad73
-	MOVQ 1752(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in73
-halves128AVX2_pad73:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in73:
-	VMOVUPD Y11, 2400(DI)
-	CMPQ CX, $74
-	JLE halves128AVX2_pad74
-	MOVQ 1776(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in74
-halves128AVX2_pad74:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in74:
-	VMOVUPD Y3, 2528(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 2528(DI), Y13, Y5
-	VMAXPD 2528(DI), Y13, Y13
-	VMOVUPD Y7, 2496(DI)
-	VMOVUPD 2400(DI), Y7
-	VMOVUPD Y13, 2528(DI)
-	VMINPD 2432(DI), Y7, Y13
-	VMAXPD 2432(DI), Y7, Y7
-	VMOVUPD Y7, 2432(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 2432(DI), Y9, Y13
-	VMAXPD 2432(DI), Y9, Y9
-	VMOVUPD Y9, 2464(DI)
-	VMOVUPD 2496(DI), Y9
-	VMOVUPD Y13, 2432(DI)
-	VMINPD 2528(DI), Y9, Y13
-	VMAXPD 2528(DI), Y9, Y9
-	VMOVUPD Y9, 2528(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 2432(DI), Y13, Y4
-	VMAXPD 2432(DI), Y13, Y13
-	VMOVUPD Y9, 2048(DI)
-	VMOVUPD 2464(DI), Y9
-	VMOVUPD Y13, 2496(DI)
-	VMINPD 2528(DI), Y9, Y13
-	VMAXPD 2528(DI), Y9, Y9
-	VMOVUPD Y9, 2528(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 2496(DI), Y13, Y8
-	VMAXPD 2496(DI), Y13, Y13
-	VMOVUPD Y11, 2432(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 2432(DI), Y0, Y12
-	VMAXPD 2432(DI), Y0, Y0
-	VMOVUPD Y10, 2496(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 2144(DI)
-	VMOVUPD Y1, 2304(DI)
-	VMOVUPD Y2, 2368(DI)
-	VMOVUPD Y3, 2176(DI)
-	VMOVUPD Y4, 2208(DI)
-	VMOVUPD Y5, 2336(DI)
-	VMOVUPD Y6, 2240(DI)
-	VMOVUPD Y8, 2464(DI)
-	VMOVUPD Y9, 2272(DI)
-	VMOVUPD Y10, 2432(DI)
-	VMOVUPD Y11, 2080(DI)
-	VMOVUPD Y12, 2400(DI)
-	VMOVUPD Y13, 2112(DI)
-	CMPQ CX, $95
-	JLE halves128AVX2_pad95
-	MOVQ 2280(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in95
-halves128AVX2_pad95:
-	VBROADCASTSD ·posInf(SB), Y0
-halves128AVX2_in95:
-	CMPQ CX, $82
-	JLE halves128AVX2_pad82
-	MOVQ 1968(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in82
-halves128AVX2_pad82:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in82:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $94
-	JLE halves128AVX2_pad94
-	MOVQ 2256(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in94
-halves128AVX2_pad94:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in94:
-	CMPQ CX, $83
-	JLE halves128AVX2_pad83
-	MOVQ 1992(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in83
-halves128AVX2_pad83:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in83:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $93
-	JLE halves128AVX2_pad93
-	MOVQ 2232(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in93
-halves128AVX2_pad93:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in93:
-	CMPQ CX, $80
-	JLE halves128AVX2_pad80
-	MOVQ 1920(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in80
-halves128AVX2_pad80:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in80:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $92
-	JLE halves128AVX2_pad92
-	MOVQ 2208(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in92
-halves128AVX2_pad92:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in92:
-	CMPQ CX, $81
-	JLE halves128AVX2_pad81
-	MOVQ 1944(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in81
-halves128AVX2_pad81:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in81:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $91
-	JLE halves128AVX2_pad91
-	MOVQ 2184(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in91
-halves128AVX2_pad91:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in91:
-	CMPQ CX, $87
-	JLE halves128AVX2_pad87
-	MOVQ 2088(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in87
-halves128AVX2_pad87:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in87:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $90
-	JLE halves128AVX2_pad90
-	MOVQ 2160(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in90
-halves128AVX2_pad90:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in90:
-	CMPQ CX, $89
-	JLE halves128AVX2_pad89
-	MOVQ 2136(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in89
-halves128AVX2_pad89:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in89:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $88
-	JLE halves128AVX2_pad88
-	MOVQ 2112(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in88
-halves128AVX2_pad88:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in88:
-	CMPQ CX, $84
-	JLE halves128AVX2_pad84
-	MOVQ 2016(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in84
-halves128AVX2_pad84:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in84:
-	VMOVUPD Y1, 2656(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $86
-	JLE halves128AVX2_pad86
-	MOVQ 2064(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in86
-halves128AVX2_pad86:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in86:
-	VMOVUPD Y11, 2688(DI)
-	CMPQ CX, $85
-	JLE halves128AVX2_pad85
-	MOVQ 2040(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in85
-halves128AVX2_pad85:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in85:
-	VMOVUPD Y3, 2560(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 2560(DI), Y13, Y5
-	VMAXPD 2560(DI), Y13, Y13
-	VMOVUPD Y7, 2592(DI)
-	VMOVUPD 2688(DI), Y7
-	VMOVUPD Y13, 2560(DI)
-	VMINPD 2656(DI), Y7, Y13
-	VMAXPD 2656(DI), Y7, Y7
-	VMOVUPD Y7, 2656(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 2656(DI), Y9, Y13
-	VMAXPD 2656(DI), Y9, Y9
-	VMOVUPD Y9, 2624(DI)
-	VMOVUPD 2592(DI), Y9
-	VMOVUPD Y13, 2656(DI)
-	VMINPD 2560(DI), Y9, Y13
-	VMAXPD 2560(DI), Y9, Y9
-	VMOVUPD Y9, 2560(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 2656(DI), Y13, Y4
-	VMAXPD 2656(DI), Y13, Y13
-	VMOVUPD Y9, 3040(DI)
-	VMOVUPD 2624(DI), Y9
-	VMOVUPD Y13, 2592(DI)
-	VMINPD 2560(DI), Y9, Y13
-	VMAXPD 2560(DI), Y9, Y9
-	VMOVUPD Y9, 2560(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 2592(DI), Y13, Y8
-	VMAXPD 2592(DI), Y13, Y13
-	VMOVUPD Y11, 2656(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 2656(DI), Y0, Y12
-	VMAXPD 2656(DI), Y0, Y0
-	VMOVUPD Y10, 2592(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 2944(DI)
-	VMOVUPD Y1, 2784(DI)
-	VMOVUPD Y2, 2720(DI)
-	VMOVUPD Y3, 2912(DI)
-	VMOVUPD Y4, 2880(DI)
-	VMOVUPD Y5, 2752(DI)
-	VMOVUPD Y6, 2848(DI)
-	VMOVUPD Y8, 2624(DI)
-	VMOVUPD Y9, 2816(DI)
-	VMOVUPD Y10, 2656(DI)
-	VMOVUPD Y11, 3008(DI)
-	VMOVUPD Y12, 2688(DI)
-	VMOVUPD Y13, 2976(DI)
-	CMPQ CX, $96
-	JLE halves128AVX2_pad96
-	MOVQ 2304(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in96
-halves128AVX2_pad96:
-	VBROADCASTSD ·posInf(SB), Y0
-halves128AVX2_in96:
-	CMPQ CX, $109
-	JLE halves128AVX2_pad109
-	MOVQ 2616(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in109
-halves128AVX2_pad109:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in109:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $97
-	JLE halves128AVX2_pad97
-	MOVQ 2328(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in97
-halves128AVX2_pad97:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in97:
-	CMPQ CX, $108
-	JLE halves128AVX2_pad108
-	MOVQ 2592(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in108
-halves128AVX2_pad108:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in108:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $98
-	JLE halves128AVX2_pad98
-	MOVQ 2352(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in98
-halves128AVX2_pad98:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in98:
-	CMPQ CX, $111
-	JLE halves128AVX2_pad111
-	MOVQ 2664(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in111
-halves128AVX2_pad111:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in111:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $99
-	JLE halves128AVX2_pad99
-	MOVQ 2376(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in99
-halves128AVX2_pad99:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in99:
-	CMPQ CX, $110
-	JLE halves128AVX2_pad110
-	MOVQ 2640(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in110
-halves128AVX2_pad110:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in110:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $100
-	JLE halves128AVX2_pad100
-	MOVQ 2400(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in100
-halves128AVX2_pad100:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in100:
-	CMPQ CX, $104
-	JLE halves128AVX2_pad104
-	MOVQ 2496(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in104
-halves128AVX2_pad104:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in104:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $101
-	JLE halves128AVX2_pad101
-	MOVQ 2424(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in101
-halves128AVX2_pad101:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in101:
-	CMPQ CX, $102
-	JLE halves128AVX2_pad102
-	MOVQ 2448(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in102
-halves128AVX2_pad102:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in102:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $103
-	JLE halves128AVX2_pad103
-	MOVQ 2472(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in103
-halves128AVX2_pad103:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in103:
-	CMPQ CX, $107
-	JLE halves128AVX2_pad107
-	MOVQ 2568(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in107
-halves128AVX2_pad107:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in107:
-	VMOVUPD Y1, 3456(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $105
-	JLE halves128AVX2_pad105
-	MOVQ 2520(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in105
-halves128AVX2_pad105:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in105:
-	VMOVUPD Y11, 3424(DI)
-	CMPQ CX, $106
-	JLE halves128AVX2_pad106
-	MOVQ 2544(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in106
-halves128AVX2_pad106:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in106:
-	VMOVUPD Y3, 3552(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 3552(DI), Y13, Y5
-	VMAXPD 3552(DI), Y13, Y13
-	VMOVUPD Y7, 3520(DI)
-	VMOVUPD 3424(DI), Y7
-	VMOVUPD Y13, 3552(DI)
-	VMINPD 3456(DI), Y7, Y13
-	VMAXPD 3456(DI), Y7, Y7
-	VMOVUPD Y7, 3456(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 3456(DI), Y9, Y13
-	VMAXPD 3456(DI), Y9, Y9
-	VMOVUPD Y9, 3488(DI)
-	VMOVUPD 3520(DI), Y9
-	VMOVUPD Y13, 3456(DI)
-	VMINPD 3552(DI), Y9, Y13
-	VMAXPD 3552(DI), Y9, Y9
-	VMOVUPD Y9, 3552(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 3456(DI), Y13, Y4
-	VMAXPD 3456(DI), Y13, Y13
-	VMOVUPD Y9, 3072(DI)
-	VMOVUPD 3488(DI), Y9
-	VMOVUPD Y13, 3520(DI)
-	VMINPD 3552(DI), Y9, Y13
-	VMAXPD 3552(DI), Y9, Y9
-	VMOVUPD Y9, 3552(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 3520(DI), Y13, Y8
-	VMAXPD 3520(DI), Y13, Y13
-	VMOVUPD Y11, 3456(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 3456(DI), Y0, Y12
-	VMAXPD 3456(DI), Y0, Y0
-	VMOVUPD Y10, 3520(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 3168(DI)
-	VMOVUPD Y1, 3328(DI)
-	VMOVUPD Y2, 3392(DI)
-	VMOVUPD Y3, 3200(DI)
-	VMOVUPD Y4, 3232(DI)
-	VMOVUPD Y5, 3360(DI)
-	VMOVUPD Y6, 3264(DI)
-	VMOVUPD Y8, 3488(DI)
-	VMOVUPD Y9, 3296(DI)
-	VMOVUPD Y10, 3456(DI)
-	VMOVUPD Y11, 3104(DI)
-	VMOVUPD Y12, 3424(DI)
-	VMOVUPD Y13, 3136(DI)
-	CMPQ CX, $127
-	JLE halves128AVX2_pad127
-	MOVQ 3048(SI), R8
-	VMOVUPD (R8)(DX*1), Y0
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y0, Y0, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in127
-halves128AVX2_pad127:
-	VBROADCASTSD ·posInf(SB), Y0
-halves128AVX2_in127:
-	CMPQ CX, $114
-	JLE halves128AVX2_pad114
-	MOVQ 2736(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in114
-halves128AVX2_pad114:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in114:
-	VMINPD Y1, Y0, Y2
-	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $126
-	JLE halves128AVX2_pad126
-	MOVQ 3024(SI), R8
-	VMOVUPD (R8)(DX*1), Y1
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y1, Y1, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in126
-halves128AVX2_pad126:
-	VBROADCASTSD ·posInf(SB), Y1
-halves128AVX2_in126:
-	CMPQ CX, $115
-	JLE halves128AVX2_pad115
-	MOVQ 2760(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in115
-halves128AVX2_pad115:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in115:
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $125
-	JLE halves128AVX2_pad125
-	MOVQ 3000(SI), R8
-	VMOVUPD (R8)(DX*1), Y3
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y3, Y3, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in125
-halves128AVX2_pad125:
-	VBROADCASTSD ·posInf(SB), Y3
-halves128AVX2_in125:
-	CMPQ CX, $112
-	JLE halves128AVX2_pad112
-	MOVQ 2688(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in112
-halves128AVX2_pad112:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in112:
-	VMINPD Y5, Y3, Y6
-	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $124
-	JLE halves128AVX2_pad124
-	MOVQ 2976(SI), R8
-	VMOVUPD (R8)(DX*1), Y5
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y5, Y5, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in124
-halves128AVX2_pad124:
-	VBROADCASTSD ·posInf(SB), Y5
-halves128AVX2_in124:
-	CMPQ CX, $113
-	JLE halves128AVX2_pad113
-	MOVQ 2712(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in113
-halves128AVX2_pad113:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in113:
-	VMINPD Y7, Y5, Y8
-	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $123
-	JLE halves128AVX2_pad123
-	MOVQ 2952(SI), R8
-	VMOVUPD (R8)(DX*1), Y7
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y7, Y7, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in123
-halves128AVX2_pad123:
-	VBROADCASTSD ·posInf(SB), Y7
-halves128AVX2_in123:
-	CMPQ CX, $119
-	JLE halves128AVX2_pad119
-	MOVQ 2856(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in119
-halves128AVX2_pad119:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in119:
-	VMINPD Y9, Y7, Y10
-	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $122
-	JLE halves128AVX2_pad122
-	MOVQ 2928(SI), R8
-	VMOVUPD (R8)(DX*1), Y9
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y9, Y9, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in122
-halves128AVX2_pad122:
-	VBROADCASTSD ·posInf(SB), Y9
-halves128AVX2_in122:
-	CMPQ CX, $121
-	JLE halves128AVX2_pad121
-	MOVQ 2904(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in121
-halves128AVX2_pad121:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in121:
-	VMINPD Y11, Y9, Y12
-	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $120
-	JLE halves128AVX2_pad120
-	MOVQ 2880(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in120
-halves128AVX2_pad120:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in120:
-	CMPQ CX, $116
-	JLE halves128AVX2_pad116
-	MOVQ 2784(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in116
-halves128AVX2_pad116:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in116:
-	VMOVUPD Y1, 3680(DI)
-	VMINPD Y13, Y11, Y1
-	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $118
-	JLE halves128AVX2_pad118
-	MOVQ 2832(SI), R8
-	VMOVUPD (R8)(DX*1), Y13
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y13, Y13, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in118
-halves128AVX2_pad118:
-	VBROADCASTSD ·posInf(SB), Y13
-halves128AVX2_in118:
-	VMOVUPD Y11, 3712(DI)
-	CMPQ CX, $117
-	JLE halves128AVX2_pad117
-	MOVQ 2808(SI), R8
-	VMOVUPD (R8)(DX*1), Y11
-	PREFETCHT0 64(R8)(DX*1)
-	VSUBPD Y11, Y11, Y15
-	VORPD Y15, Y14, Y14
-	JMP halves128AVX2_in117
-halves128AVX2_pad117:
-	VBROADCASTSD ·posInf(SB), Y11
-halves128AVX2_in117:
-	VMOVUPD Y3, 3584(DI)
-	VMINPD Y11, Y13, Y3
-	VMAXPD Y11, Y13, Y13
-	VMINPD Y12, Y2, Y11
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y1, Y4, Y12
-	VMAXPD Y1, Y4, Y4
-	VMINPD Y3, Y6, Y1
-	VMAXPD Y3, Y6, Y6
-	VMINPD Y10, Y8, Y3
-	VMAXPD Y10, Y8, Y8
-	VMINPD Y0, Y9, Y10
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y5, Y7, Y0
-	VMAXPD Y5, Y7, Y7
-	VMINPD 3584(DI), Y13, Y5
-	VMAXPD 3584(DI), Y13, Y13
-	VMOVUPD Y7, 3616(DI)
-	VMOVUPD 3712(DI), Y7
-	VMOVUPD Y13, 3584(DI)
-	VMINPD 3680(DI), Y7, Y13
-	VMAXPD 3680(DI), Y7, Y7
-	VMOVUPD Y7, 3680(DI)
-	VMINPD Y12, Y11, Y7
-	VMAXPD Y12, Y11, Y11
-	VMINPD Y3, Y1, Y12
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y8, Y3
-	VMAXPD Y2, Y8, Y8
-	VMINPD Y0, Y10, Y2
-	VMAXPD Y0, Y10, Y10
-	VMINPD Y6, Y4, Y0
-	VMAXPD Y6, Y4, Y4
-	VMINPD Y13, Y5, Y6
-	VMAXPD Y13, Y5, Y5
-	VMINPD 3680(DI), Y9, Y13
-	VMAXPD 3680(DI), Y9, Y9
-	VMOVUPD Y9, 3648(DI)
-	VMOVUPD 3616(DI), Y9
-	VMOVUPD Y13, 3680(DI)
-	VMINPD 3584(DI), Y9, Y13
-	VMAXPD 3584(DI), Y9, Y9
-	VMOVUPD Y9, 3584(DI)
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD Y1, Y11, Y12
-	VMAXPD Y1, Y11, Y11
-	VMINPD Y6, Y3, Y1
-	VMAXPD Y6, Y3, Y3
-	VMINPD Y5, Y8, Y6
-	VMAXPD Y5, Y8, Y8
-	VMINPD Y0, Y2, Y5
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y4, Y10, Y0
-	VMAXPD Y4, Y10, Y10
-	VMINPD 3680(DI), Y13, Y4
-	VMAXPD 3680(DI), Y13, Y13
-	VMOVUPD Y9, 4064(DI)
-	VMOVUPD 3648(DI), Y9
-	VMOVUPD Y13, 3616(DI)
-	VMINPD 3584(DI), Y9, Y13
-	VMAXPD 3584(DI), Y9, Y9
-	VMOVUPD Y9, 3584(DI)
-	VMINPD Y7, Y12, Y9
-	VMAXPD Y7, Y12, Y12
-	VMINPD Y4, Y11, Y7
-	VMAXPD Y4, Y11, Y11
-	VMINPD Y5, Y1, Y4
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y2, Y6, Y5
-	VMAXPD Y2, Y6, Y6
-	VMINPD Y3, Y0, Y2
-	VMAXPD Y3, Y0, Y0
-	VMINPD Y8, Y10, Y3
-	VMAXPD Y8, Y10, Y10
-	VMINPD 3616(DI), Y13, Y8
-	VMAXPD 3616(DI), Y13, Y13
-	VMOVUPD Y11, 3680(DI)
-	VMINPD Y4, Y9, Y11
-	VMAXPD Y4, Y9, Y9
-	VMINPD Y1, Y12, Y4
-	VMAXPD Y1, Y12, Y12
-	VMINPD Y2, Y5, Y1
-	VMAXPD Y2, Y5, Y5
-	VMINPD Y0, Y6, Y2
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y8, Y3, Y0
-	VMAXPD Y8, Y3, Y3
-	VMINPD Y13, Y10, Y8
-	VMAXPD Y13, Y10, Y10
-	VMINPD Y9, Y4, Y13
-	VMAXPD Y9, Y4, Y4
-	VMINPD Y12, Y7, Y9
-	VMAXPD Y12, Y7, Y7
-	VMINPD 3680(DI), Y0, Y12
-	VMAXPD 3680(DI), Y0, Y0
-	VMOVUPD Y10, 3616(DI)
-	VMINPD Y3, Y8, Y10
-	VMAXPD Y3, Y8, Y8
-	VMINPD Y1, Y9, Y3
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y5, Y7, Y1
-	VMAXPD Y5, Y7, Y7
-	VMINPD Y12, Y2, Y5
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y0, Y6, Y12
-	VMAXPD Y0, Y6, Y6
-	VMINPD Y4, Y3, Y0
-	VMAXPD Y4, Y3, Y3
-	VMINPD Y1, Y9, Y4
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMINPD Y12, Y2, Y7
-	VMAXPD Y12, Y2, Y2
-	VMINPD Y6, Y10, Y12
-	VMAXPD Y6, Y10, Y10
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y7, Y5, Y1
-	VMAXPD Y7, Y5, Y5
-	VMOVUPD Y0, 3968(DI)
-	VMOVUPD Y1, 3808(DI)
-	VMOVUPD Y2, 3744(DI)
-	VMOVUPD Y3, 3936(DI)
-	VMOVUPD Y4, 3904(DI)
-	VMOVUPD Y5, 3776(DI)
-	VMOVUPD Y6, 3872(DI)
-	VMOVUPD Y8, 3648(DI)
-	VMOVUPD Y9, 3840(DI)
-	VMOVUPD Y10, 3680(DI)
-	VMOVUPD Y11, 4032(DI)
-	VMOVUPD Y12, 3712(DI)
-	VMOVUPD Y13, 4000(DI)
-	VPTEST Y14, Y14
-	SETEQ finite+32(FP)
-	VMOVUPD 0(DI), Y0
+	VMOVUPD 768(DI), Y0
 	VMINPD 512(DI), Y0, Y1
 	VMAXPD 512(DI), Y0, Y0
-	VMOVUPD Y0, 512(DI)
-	VMOVUPD Y1, 0(DI)
-	VMOVUPD 32(DI), Y0
-	VMINPD 544(DI), Y0, Y1
-	VMAXPD 544(DI), Y0, Y0
-	VMOVUPD Y0, 544(DI)
-	VMOVUPD Y1, 32(DI)
-	VMOVUPD 64(DI), Y0
-	VMINPD 576(DI), Y0, Y1
-	VMAXPD 576(DI), Y0, Y0
-	VMOVUPD Y0, 576(DI)
-	VMOVUPD Y1, 64(DI)
-	VMOVUPD 96(DI), Y0
-	VMINPD 608(DI), Y0, Y1
-	VMAXPD 608(DI), Y0, Y0
-	VMOVUPD Y0, 608(DI)
-	VMOVUPD Y1, 96(DI)
-	VMOVUPD 128(DI), Y0
-	VMINPD 640(DI), Y0, Y1
-	VMAXPD 640(DI), Y0, Y0
-	VMOVUPD Y0, 640(DI)
-	VMOVUPD Y1, 128(DI)
-	VMOVUPD 160(DI), Y0
-	VMINPD 672(DI), Y0, Y1
-	VMAXPD 672(DI), Y0, Y0
-	VMOVUPD Y0, 672(DI)
-	VMOVUPD Y1, 160(DI)
-	VMOVUPD 192(DI), Y0
-	VMINPD 704(DI), Y0, Y1
-	VMAXPD 704(DI), Y0, Y0
-	VMOVUPD Y0, 704(DI)
-	VMOVUPD Y1, 192(DI)
-	VMOVUPD 224(DI), Y0
-	VMINPD 736(DI), Y0, Y1
-	VMAXPD 736(DI), Y0, Y0
-	VMOVUPD Y0, 736(DI)
-	VMOVUPD Y1, 224(DI)
-	VMOVUPD 256(DI), Y0
-	VMINPD 768(DI), Y0, Y1
-	VMAXPD 768(DI), Y0, Y0
-	VMOVUPD Y0, 768(DI)
-	VMOVUPD Y1, 256(DI)
-	VMOVUPD 288(DI), Y0
-	VMINPD 800(DI), Y0, Y1
-	VMAXPD 800(DI), Y0, Y0
-	VMOVUPD Y0, 800(DI)
-	VMOVUPD Y1, 288(DI)
-	VMOVUPD 320(DI), Y0
-	VMINPD 832(DI), Y0, Y1
-	VMAXPD 832(DI), Y0, Y0
-	VMOVUPD Y0, 832(DI)
-	VMOVUPD Y1, 320(DI)
-	VMOVUPD 352(DI), Y0
-	VMINPD 864(DI), Y0, Y1
-	VMAXPD 864(DI), Y0, Y0
-	VMOVUPD Y0, 864(DI)
-	VMOVUPD Y1, 352(DI)
-	VMOVUPD 384(DI), Y0
-	VMINPD 896(DI), Y0, Y1
-	VMAXPD 896(DI), Y0, Y0
-	VMOVUPD Y0, 896(DI)
-	VMOVUPD Y1, 384(DI)
-	VMOVUPD 416(DI), Y0
-	VMINPD 928(DI), Y0, Y1
-	VMAXPD 928(DI), Y0, Y0
-	VMOVUPD Y0, 928(DI)
-	VMOVUPD Y1, 416(DI)
-	VMOVUPD 448(DI), Y0
-	VMINPD 960(DI), Y0, Y1
-	VMAXPD 960(DI), Y0, Y0
-	VMOVUPD Y0, 960(DI)
-	VMOVUPD Y1, 448(DI)
-	VMOVUPD 480(DI), Y0
-	VMINPD 992(DI), Y0, Y1
-	VMAXPD 992(DI), Y0, Y0
-	VMOVUPD Y0, 992(DI)
-	VMOVUPD Y1, 480(DI)
-	VMOVUPD 1536(DI), Y0
-	VMINPD 1024(DI), Y0, Y1
-	VMAXPD 1024(DI), Y0, Y0
-	VMOVUPD Y0, 1024(DI)
-	VMOVUPD Y1, 1536(DI)
-	VMOVUPD 1568(DI), Y0
-	VMINPD 1056(DI), Y0, Y1
-	VMAXPD 1056(DI), Y0, Y0
-	VMOVUPD Y0, 1056(DI)
-	VMOVUPD Y1, 1568(DI)
-	VMOVUPD 1600(DI), Y0
-	VMINPD 1088(DI), Y0, Y1
-	VMAXPD 1088(DI), Y0, Y0
-	VMOVUPD Y0, 1088(DI)
-	VMOVUPD Y1, 1600(DI)
-	VMOVUPD 1632(DI), Y0
-	VMINPD 1120(DI), Y0, Y1
-	VMAXPD 1120(DI), Y0, Y0
-	VMOVUPD Y0, 1120(DI)
-	VMOVUPD Y1, 1632(DI)
-	VMOVUPD 1664(DI), Y0
-	VMINPD 1152(DI), Y0, Y1
-	VMAXPD 1152(DI), Y0, Y0
-	VMOVUPD Y0, 1152(DI)
-	VMOVUPD Y1, 1664(DI)
-	VMOVUPD 1696(DI), Y0
-	VMINPD 1184(DI), Y0, Y1
-	VMAXPD 1184(DI), Y0, Y0
-	VMOVUPD Y0, 1184(DI)
-	VMOVUPD Y1, 1696(DI)
-	VMOVUPD 1728(DI), Y0
-	VMINPD 1216(DI), Y0, Y1
-	VMAXPD 1216(DI), Y0, Y0
-	VMOVUPD Y0, 1216(DI)
-	VMOVUPD Y1, 1728(DI)
-	VMOVUPD 1760(DI), Y0
-	VMINPD 1248(DI), Y0, Y1
-	VMAXPD 1248(DI), Y0, Y0
-	VMOVUPD Y0, 1248(DI)
-	VMOVUPD Y1, 1760(DI)
-	VMOVUPD 1792(DI), Y0
-	VMINPD 1280(DI), Y0, Y1
-	VMAXPD 1280(DI), Y0, Y0
-	VMOVUPD Y0, 1280(DI)
-	VMOVUPD Y1, 1792(DI)
-	VMOVUPD 1824(DI), Y0
-	VMINPD 1312(DI), Y0, Y1
-	VMAXPD 1312(DI), Y0, Y0
-	VMOVUPD Y0, 1312(DI)
-	VMOVUPD Y1, 1824(DI)
-	VMOVUPD 1856(DI), Y0
-	VMINPD 1344(DI), Y0, Y1
-	VMAXPD 1344(DI), Y0, Y0
-	VMOVUPD Y0, 1344(DI)
-	VMOVUPD Y1, 1856(DI)
-	VMOVUPD 1888(DI), Y0
-	VMINPD 1376(DI), Y0, Y1
-	VMAXPD 1376(DI), Y0, Y0
-	VMOVUPD Y0, 1376(DI)
-	VMOVUPD Y1, 1888(DI)
-	VMOVUPD 1920(DI), Y0
-	VMINPD 1408(DI), Y0, Y1
-	VMAXPD 1408(DI), Y0, Y0
-	VMOVUPD Y0, 1408(DI)
-	VMOVUPD Y1, 1920(DI)
-	VMOVUPD 1952(DI), Y0
-	VMINPD 1440(DI), Y0, Y1
-	VMAXPD 1440(DI), Y0, Y0
-	VMOVUPD Y0, 1440(DI)
-	VMOVUPD Y1, 1952(DI)
-	VMOVUPD 1984(DI), Y0
-	VMINPD 1472(DI), Y0, Y1
-	VMAXPD 1472(DI), Y0, Y0
-	VMOVUPD Y0, 1472(DI)
-	VMOVUPD Y1, 1984(DI)
-	VMOVUPD 2016(DI), Y0
-	VMINPD 1504(DI), Y0, Y1
-	VMAXPD 1504(DI), Y0, Y0
-	VMOVUPD Y0, 1504(DI)
-	VMOVUPD Y1, 2016(DI)
-	VMOVUPD 2048(DI), Y0
-	VMINPD 2560(DI), Y0, Y1
-	VMAXPD 2560(DI), Y0, Y0
-	VMOVUPD Y0, 2560(DI)
-	VMOVUPD Y1, 2048(DI)
-	VMOVUPD 2080(DI), Y0
-	VMINPD 2592(DI), Y0, Y1
-	VMAXPD 2592(DI), Y0, Y0
-	VMOVUPD Y0, 2592(DI)
-	VMOVUPD Y1, 2080(DI)
-	VMOVUPD 2112(DI), Y0
-	VMINPD 2624(DI), Y0, Y1
-	VMAXPD 2624(DI), Y0, Y0
-	VMOVUPD Y0, 2624(DI)
-	VMOVUPD Y1, 2112(DI)
-	VMOVUPD 2144(DI), Y0
-	VMINPD 2656(DI), Y0, Y1
-	VMAXPD 2656(DI), Y0, Y0
-	VMOVUPD Y0, 2656(DI)
-	VMOVUPD Y1, 2144(DI)
-	VMOVUPD 2176(DI), Y0
-	VMINPD 2688(DI), Y0, Y1
-	VMAXPD 2688(DI), Y0, Y0
-	VMOVUPD Y0, 2688(DI)
-	VMOVUPD Y1, 2176(DI)
-	VMOVUPD 2208(DI), Y0
-	VMINPD 2720(DI), Y0, Y1
-	VMAXPD 2720(DI), Y0, Y0
-	VMOVUPD Y0, 2720(DI)
-	VMOVUPD Y1, 2208(DI)
-	VMOVUPD 2240(DI), Y0
-	VMINPD 2752(DI), Y0, Y1
-	VMAXPD 2752(DI), Y0, Y0
-	VMOVUPD Y0, 2752(DI)
-	VMOVUPD Y1, 2240(DI)
-	VMOVUPD 2272(DI), Y0
-	VMINPD 2784(DI), Y0, Y1
-	VMAXPD 2784(DI), Y0, Y0
-	VMOVUPD Y0, 2784(DI)
-	VMOVUPD Y1, 2272(DI)
-	VMOVUPD 2304(DI), Y0
-	VMINPD 2816(DI), Y0, Y1
-	VMAXPD 2816(DI), Y0, Y0
-	VMOVUPD Y0, 2816(DI)
-	VMOVUPD Y1, 2304(DI)
-	VMOVUPD 2336(DI), Y0
-	VMINPD 2848(DI), Y0, Y1
-	VMAXPD 2848(DI), Y0, Y0
-	VMOVUPD Y0, 2848(DI)
-	VMOVUPD Y1, 2336(DI)
-	VMOVUPD 2368(DI), Y0
-	VMINPD 2880(DI), Y0, Y1
-	VMAXPD 2880(DI), Y0, Y0
-	VMOVUPD Y0, 2880(DI)
-	VMOVUPD Y1, 2368(DI)
-	VMOVUPD 2400(DI), Y0
-	VMINPD 2912(DI), Y0, Y1
-	VMAXPD 2912(DI), Y0, Y0
-	VMOVUPD Y0, 2912(DI)
-	VMOVUPD Y1, 2400(DI)
-	VMOVUPD 2432(DI), Y0
-	VMINPD 2944(DI), Y0, Y1
-	VMAXPD 2944(DI), Y0, Y0
-	VMOVUPD Y0, 2944(DI)
-	VMOVUPD Y1, 2432(DI)
-	VMOVUPD 2464(DI), Y0
-	VMINPD 2976(DI), Y0, Y1
-	VMAXPD 2976(DI), Y0, Y0
-	VMOVUPD Y0, 2976(DI)
-	VMOVUPD Y1, 2464(DI)
-	VMOVUPD 2496(DI), Y0
-	VMINPD 3008(DI), Y0, Y1
-	VMAXPD 3008(DI), Y0, Y0
-	VMOVUPD Y0, 3008(DI)
-	VMOVUPD Y1, 2496(DI)
-	VMOVUPD 2528(DI), Y0
-	VMINPD 3040(DI), Y0, Y1
-	VMAXPD 3040(DI), Y0, Y0
-	VMOVUPD Y0, 3040(DI)
-	VMOVUPD Y1, 2528(DI)
-	VMOVUPD 3584(DI), Y0
-	VMINPD 3072(DI), Y0, Y1
-	VMAXPD 3072(DI), Y0, Y0
-	VMOVUPD Y0, 3072(DI)
-	VMOVUPD Y1, 3584(DI)
-	VMOVUPD 3616(DI), Y0
-	VMINPD 3104(DI), Y0, Y1
-	VMAXPD 3104(DI), Y0, Y0
-	VMOVUPD Y0, 3104(DI)
-	VMOVUPD Y1, 3616(DI)
-	VMOVUPD 3648(DI), Y0
-	VMINPD 3136(DI), Y0, Y1
-	VMAXPD 3136(DI), Y0, Y0
-	VMOVUPD Y0, 3136(DI)
-	VMOVUPD Y1, 3648(DI)
-	VMOVUPD 3680(DI), Y0
-	VMINPD 3168(DI), Y0, Y1
-	VMAXPD 3168(DI), Y0, Y0
-	VMOVUPD Y0, 3168(DI)
-	VMOVUPD Y1, 3680(DI)
-	VMOVUPD 3712(DI), Y0
-	VMINPD 3200(DI), Y0, Y1
-	VMAXPD 3200(DI), Y0, Y0
-	VMOVUPD Y0, 3200(DI)
-	VMOVUPD Y1, 3712(DI)
-	VMOVUPD 3744(DI), Y0
-	VMINPD 3232(DI), Y0, Y1
-	VMAXPD 3232(DI), Y0, Y0
-	VMOVUPD Y0, 3232(DI)
-	VMOVUPD Y1, 3744(DI)
-	VMOVUPD 3776(DI), Y0
-	VMINPD 3264(DI), Y0, Y1
-	VMAXPD 3264(DI), Y0, Y0
-	VMOVUPD Y0, 3264(DI)
-	VMOVUPD Y1, 3776(DI)
-	VMOVUPD 3808(DI), Y0
-	VMINPD 3296(DI), Y0, Y1
-	VMAXPD 3296(DI), Y0, Y0
-	VMOVUPD Y0, 3296(DI)
-	VMOVUPD Y1, 3808(DI)
-	VMOVUPD 3840(DI), Y0
-	VMINPD 3328(DI), Y0, Y1
-	VMAXPD 3328(DI), Y0, Y0
-	VMOVUPD Y0, 3328(DI)
-	VMOVUPD Y1, 3840(DI)
-	VMOVUPD 3872(DI), Y0
-	VMINPD 3360(DI), Y0, Y1
-	VMAXPD 3360(DI), Y0, Y0
-	VMOVUPD Y0, 3360(DI)
-	VMOVUPD Y1, 3872(DI)
-	VMOVUPD 3904(DI), Y0
-	VMINPD 3392(DI), Y0, Y1
-	VMAXPD 3392(DI), Y0, Y0
-	VMOVUPD Y0, 3392(DI)
-	VMOVUPD Y1, 3904(DI)
-	VMOVUPD 3936(DI), Y0
-	VMINPD 3424(DI), Y0, Y1
-	VMAXPD 3424(DI), Y0, Y0
-	VMOVUPD Y0, 3424(DI)
-	VMOVUPD Y1, 3936(DI)
-	VMOVUPD 3968(DI), Y0
-	VMINPD 3456(DI), Y0, Y1
-	VMAXPD 3456(DI), Y0, Y0
-	VMOVUPD Y0, 3456(DI)
-	VMOVUPD Y1, 3968(DI)
-	VMOVUPD 4000(DI), Y0
-	VMINPD 3488(DI), Y0, Y1
-	VMAXPD 3488(DI), Y0, Y0
-	VMOVUPD Y0, 3488(DI)
-	VMOVUPD Y1, 4000(DI)
-	VMOVUPD 4032(DI), Y0
-	VMINPD 3520(DI), Y0, Y1
-	VMAXPD 3520(DI), Y0, Y0
-	VMOVUPD Y0, 3520(DI)
-	VMOVUPD Y1, 4032(DI)
-	VMOVUPD 4064(DI), Y0
-	VMINPD 3552(DI), Y0, Y1
-	VMAXPD 3552(DI), Y0, Y0
-	VMOVUPD Y0, 3552(DI)
-	VMOVUPD Y1, 4064(DI)
-	VMOVUPD 0(DI), Y0
-	VMINPD 256(DI), Y0, Y1
-	VMAXPD 256(DI), Y0, Y0
-	VMOVUPD 32(DI), Y2
-	VMINPD 288(DI), Y2, Y3
-	VMAXPD 288(DI), Y2, Y2
-	VMOVUPD 64(DI), Y4
-	VMINPD 320(DI), Y4, Y5
-	VMAXPD 320(DI), Y4, Y4
-	VMOVUPD 96(DI), Y6
-	VMINPD 352(DI), Y6, Y7
-	VMAXPD 352(DI), Y6, Y6
-	VMOVUPD 128(DI), Y8
-	VMINPD 384(DI), Y8, Y9
-	VMAXPD 384(DI), Y8, Y8
-	VMOVUPD 160(DI), Y10
-	VMINPD 416(DI), Y10, Y11
-	VMAXPD 416(DI), Y10, Y10
-	VMOVUPD 192(DI), Y12
-	VMINPD 448(DI), Y12, Y13
-	VMAXPD 448(DI), Y12, Y12
-	VMOVUPD 224(DI), Y14
-	VMINPD 480(DI), Y14, Y15
-	VMAXPD 480(DI), Y14, Y14
-	VMOVUPD Y6, 352(DI)
-	VMINPD Y9, Y1, Y6
-	VMAXPD Y9, Y1, Y1
-	VMINPD Y11, Y3, Y9
-	VMAXPD Y11, Y3, Y3
-	VMINPD Y13, Y5, Y11
-	VMAXPD Y13, Y5, Y5
-	VMINPD Y15, Y7, Y13
-	VMAXPD Y15, Y7, Y7
-	VMINPD Y8, Y0, Y15
-	VMAXPD Y8, Y0, Y0
-	VMINPD Y10, Y2, Y8
-	VMAXPD Y10, Y2, Y2
-	VMINPD Y12, Y4, Y10
-	VMAXPD Y12, Y4, Y4
-	VMINPD 352(DI), Y14, Y12
-	VMAXPD 352(DI), Y14, Y14
-	VMOVUPD Y2, 416(DI)
-	VMINPD Y11, Y6, Y2
-	VMAXPD Y11, Y6, Y6
-	VMINPD Y13, Y9, Y11
-	VMAXPD Y13, Y9, Y9
-	VMINPD Y5, Y1, Y13
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y7, Y3, Y5
-	VMAXPD Y7, Y3, Y3
-	VMINPD Y10, Y15, Y7
-	VMAXPD Y10, Y15, Y15
-	VMINPD Y12, Y8, Y10
-	VMAXPD Y12, Y8, Y8
-	VMINPD Y4, Y0, Y12
-	VMAXPD Y4, Y0, Y0
-	VMINPD 416(DI), Y14, Y4
-	VMAXPD 416(DI), Y14, Y14
-	VMOVUPD Y0, 448(DI)
-	VMINPD Y11, Y2, Y0
-	VMAXPD Y11, Y2, Y2
-	VMINPD Y9, Y6, Y11
-	VMAXPD Y9, Y6, Y6
-	VMINPD Y5, Y13, Y9
-	VMAXPD Y5, Y13, Y13
-	VMINPD Y3, Y1, Y5
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y10, Y7, Y3
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y8, Y15, Y10
-	VMAXPD Y8, Y15, Y15
-	VMINPD Y4, Y12, Y8
-	VMAXPD Y4, Y12, Y12
-	VMINPD 448(DI), Y14, Y4
-	VMAXPD 448(DI), Y14, Y14
-	VMOVUPD Y0, 0(DI)
-	VMOVUPD Y1, 224(DI)
-	VMOVUPD Y2, 32(DI)
-	VMOVUPD Y3, 256(DI)
-	VMOVUPD Y4, 448(DI)
-	VMOVUPD Y5, 192(DI)
-	VMOVUPD Y6, 96(DI)
-	VMOVUPD Y7, 288(DI)
-	VMOVUPD Y8, 384(DI)
-	VMOVUPD Y9, 128(DI)
-	VMOVUPD Y10, 320(DI)
-	VMOVUPD Y11, 64(DI)
-	VMOVUPD Y12, 416(DI)
-	VMOVUPD Y13, 160(DI)
-	VMOVUPD Y14, 480(DI)
-	VMOVUPD Y15, 352(DI)
-	VMOVUPD 512(DI), Y0
-	VMINPD 768(DI), Y0, Y1
-	VMAXPD 768(DI), Y0, Y0
-	VMOVUPD 544(DI), Y2
-	VMINPD 800(DI), Y2, Y3
-	VMAXPD 800(DI), Y2, Y2
-	VMOVUPD 576(DI), Y4
-	VMINPD 832(DI), Y4, Y5
-	VMAXPD 832(DI), Y4, Y4
-	VMOVUPD 608(DI), Y6
-	VMINPD 864(DI), Y6, Y7
-	VMAXPD 864(DI), Y6, Y6
-	VMOVUPD 640(DI), Y8
-	VMINPD 896(DI), Y8, Y9
-	VMAXPD 896(DI), Y8, Y8
-	VMOVUPD 672(DI), Y10
-	VMINPD 928(DI), Y10, Y11
-	VMAXPD 928(DI), Y10, Y10
-	VMOVUPD 704(DI), Y12
-	VMINPD 960(DI), Y12, Y13
-	VMAXPD 960(DI), Y12, Y12
-	VMOVUPD 736(DI), Y14
-	VMINPD 992(DI), Y14, Y15
-	VMAXPD 992(DI), Y14, Y14
-	VMOVUPD Y6, 864(DI)
-	VMINPD Y9, Y1, Y6
-	VMAXPD Y9, Y1, Y1
-	VMINPD Y11, Y3, Y9
-	VMAXPD Y11, Y3, Y3
-	VMINPD Y13, Y5, Y11
-	VMAXPD Y13, Y5, Y5
-	VMINPD Y15, Y7, Y13
-	VMAXPD Y15, Y7, Y7
-	VMINPD Y8, Y0, Y15
-	VMAXPD Y8, Y0, Y0
-	VMINPD Y10, Y2, Y8
-	VMAXPD Y10, Y2, Y2
-	VMINPD Y12, Y4, Y10
-	VMAXPD Y12, Y4, Y4
-	VMINPD 864(DI), Y14, Y12
-	VMAXPD 864(DI), Y14, Y14
-	VMOVUPD Y2, 928(DI)
-	VMINPD Y11, Y6, Y2
-	VMAXPD Y11, Y6, Y6
-	VMINPD Y13, Y9, Y11
-	VMAXPD Y13, Y9, Y9
-	VMINPD Y5, Y1, Y13
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y7, Y3, Y5
-	VMAXPD Y7, Y3, Y3
-	VMINPD Y10, Y15, Y7
-	VMAXPD Y10, Y15, Y15
-	VMINPD Y12, Y8, Y10
-	VMAXPD Y12, Y8, Y8
-	VMINPD Y4, Y0, Y12
-	VMAXPD Y4, Y0, Y0
-	VMINPD 928(DI), Y14, Y4
-	VMAXPD 928(DI), Y14, Y14
-	VMOVUPD Y0, 960(DI)
-	VMINPD Y11, Y2, Y0
-	VMAXPD Y11, Y2, Y2
-	VMINPD Y9, Y6, Y11
-	VMAXPD Y9, Y6, Y6
-	VMINPD Y5, Y13, Y9
-	VMAXPD Y5, Y13, Y13
-	VMINPD Y3, Y1, Y5
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y10, Y7, Y3
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y8, Y15, Y10
-	VMAXPD Y8, Y15, Y15
-	VMINPD Y4, Y12, Y8
-	VMAXPD Y4, Y12, Y12
-	VMINPD 960(DI), Y14, Y4
-	VMAXPD 960(DI), Y14, Y14
-	VMOVUPD Y0, 512(DI)
-	VMOVUPD Y1, 736(DI)
-	VMOVUPD Y2, 544(DI)
-	VMOVUPD Y3, 768(DI)
-	VMOVUPD Y4, 960(DI)
-	VMOVUPD Y5, 704(DI)
-	VMOVUPD Y6, 608(DI)
-	VMOVUPD Y7, 800(DI)
-	VMOVUPD Y8, 896(DI)
-	VMOVUPD Y9, 640(DI)
-	VMOVUPD Y10, 832(DI)
-	VMOVUPD Y11, 576(DI)
-	VMOVUPD Y12, 928(DI)
-	VMOVUPD Y13, 672(DI)
-	VMOVUPD Y14, 992(DI)
-	VMOVUPD Y15, 864(DI)
-	VMOVUPD 1280(DI), Y0
-	VMINPD 1024(DI), Y0, Y1
-	VMAXPD 1024(DI), Y0, Y0
-	VMOVUPD 1312(DI), Y2
-	VMINPD 1056(DI), Y2, Y3
-	VMAXPD 1056(DI), Y2, Y2
-	VMOVUPD 1344(DI), Y4
-	VMINPD 1088(DI), Y4, Y5
-	VMAXPD 1088(DI), Y4, Y4
-	VMOVUPD 1376(DI), Y6
-	VMINPD 1120(DI), Y6, Y7
-	VMAXPD 1120(DI), Y6, Y6
-	VMOVUPD 1408(DI), Y8
-	VMINPD 1152(DI), Y8, Y9
-	VMAXPD 1152(DI), Y8, Y8
-	VMOVUPD 1440(DI), Y10
-	VMINPD 1184(DI), Y10, Y11
-	VMAXPD 1184(DI), Y10, Y10
-	VMOVUPD 1472(DI), Y12
-	VMINPD 1216(DI), Y12, Y13
-	VMAXPD 1216(DI), Y12, Y12
-	VMOVUPD 1504(DI), Y14
-	VMINPD 1248(DI), Y14, Y15
-	VMAXPD 1248(DI), Y14, Y14
-	VMOVUPD Y7, 1376(DI)
-	VMINPD Y0, Y8, Y7
-	VMAXPD Y0, Y8, Y8
-	VMINPD Y2, Y10, Y0
-	VMAXPD Y2, Y10, Y10
-	VMINPD Y4, Y12, Y2
-	VMAXPD Y4, Y12, Y12
-	VMINPD Y6, Y14, Y4
-	VMAXPD Y6, Y14, Y14
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y3, Y11, Y1
-	VMAXPD Y3, Y11, Y11
-	VMINPD Y5, Y13, Y3
-	VMAXPD Y5, Y13, Y13
-	VMINPD 1376(DI), Y15, Y5
-	VMAXPD 1376(DI), Y15, Y15
-	VMOVUPD Y1, 1440(DI)
-	VMINPD Y8, Y12, Y1
-	VMAXPD Y8, Y12, Y12
-	VMINPD Y10, Y14, Y8
-	VMAXPD Y10, Y14, Y14
-	VMINPD Y7, Y2, Y10
-	VMAXPD Y7, Y2, Y2
-	VMINPD Y0, Y4, Y7
-	VMAXPD Y0, Y4, Y4
-	VMINPD Y9, Y13, Y0
-	VMAXPD Y9, Y13, Y13
-	VMINPD Y11, Y15, Y9
-	VMAXPD Y11, Y15, Y15
-	VMINPD Y6, Y3, Y11
-	VMAXPD Y6, Y3, Y3
-	VMINPD 1440(DI), Y5, Y6
-	VMAXPD 1440(DI), Y5, Y5
-	VMOVUPD Y6, 1504(DI)
-	VMINPD Y12, Y14, Y6
-	VMAXPD Y12, Y14, Y14
-	VMINPD Y1, Y8, Y12
-	VMAXPD Y1, Y8, Y8
-	VMINPD Y2, Y4, Y1
-	VMAXPD Y2, Y4, Y4
-	VMINPD Y10, Y7, Y2
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y13, Y15, Y10
-	VMAXPD Y13, Y15, Y15
-	VMINPD Y0, Y9, Y13
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y3, Y5, Y0
-	VMAXPD Y3, Y5, Y5
-	VMINPD 1504(DI), Y11, Y3
-	VMAXPD 1504(DI), Y11, Y11
-	VMOVUPD Y0, 1440(DI)
-	VMOVUPD Y1, 1184(DI)
-	VMOVUPD Y2, 1248(DI)
-	VMOVUPD Y3, 1504(DI)
-	VMOVUPD Y4, 1152(DI)
-	VMOVUPD Y5, 1408(DI)
-	VMOVUPD Y6, 1056(DI)
-	VMOVUPD Y7, 1216(DI)
-	VMOVUPD Y8, 1088(DI)
-	VMOVUPD Y9, 1344(DI)
-	VMOVUPD Y10, 1312(DI)
-	VMOVUPD Y11, 1472(DI)
-	VMOVUPD Y12, 1120(DI)
-	VMOVUPD Y13, 1376(DI)
-	VMOVUPD Y14, 1024(DI)
-	VMOVUPD Y15, 1280(DI)
-	VMOVUPD 1792(DI), Y0
-	VMINPD 1536(DI), Y0, Y1
-	VMAXPD 1536(DI), Y0, Y0
-	VMOVUPD 1824(DI), Y2
-	VMINPD 1568(DI), Y2, Y3
-	VMAXPD 1568(DI), Y2, Y2
-	VMOVUPD 1856(DI), Y4
-	VMINPD 1600(DI), Y4, Y5
-	VMAXPD 1600(DI), Y4, Y4
-	VMOVUPD 1888(DI), Y6
-	VMINPD 1632(DI), Y6, Y7
-	VMAXPD 1632(DI), Y6, Y6
-	VMOVUPD 1920(DI), Y8
-	VMINPD 1664(DI), Y8, Y9
-	VMAXPD 1664(DI), Y8, Y8
-	VMOVUPD 1952(DI), Y10
-	VMINPD 1696(DI), Y10, Y11
-	VMAXPD 1696(DI), Y10, Y10
-	VMOVUPD 1984(DI), Y12
-	VMINPD 1728(DI), Y12, Y13
-	VMAXPD 1728(DI), Y12, Y12
-	VMOVUPD 2016(DI), Y14
-	VMINPD 1760(DI), Y14, Y15
-	VMAXPD 1760(DI), Y14, Y14
-	VMOVUPD Y7, 1888(DI)
-	VMINPD Y0, Y8, Y7
-	VMAXPD Y0, Y8, Y8
-	VMINPD Y2, Y10, Y0
-	VMAXPD Y2, Y10, Y10
-	VMINPD Y4, Y12, Y2
-	VMAXPD Y4, Y12, Y12
-	VMINPD Y6, Y14, Y4
-	VMAXPD Y6, Y14, Y14
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y3, Y11, Y1
-	VMAXPD Y3, Y11, Y11
-	VMINPD Y5, Y13, Y3
-	VMAXPD Y5, Y13, Y13
-	VMINPD 1888(DI), Y15, Y5
-	VMAXPD 1888(DI), Y15, Y15
-	VMOVUPD Y1, 1952(DI)
-	VMINPD Y8, Y12, Y1
-	VMAXPD Y8, Y12, Y12
-	VMINPD Y10, Y14, Y8
-	VMAXPD Y10, Y14, Y14
-	VMINPD Y7, Y2, Y10
-	VMAXPD Y7, Y2, Y2
-	VMINPD Y0, Y4, Y7
-	VMAXPD Y0, Y4, Y4
-	VMINPD Y9, Y13, Y0
-	VMAXPD Y9, Y13, Y13
-	VMINPD Y11, Y15, Y9
-	VMAXPD Y11, Y15, Y15
-	VMINPD Y6, Y3, Y11
-	VMAXPD Y6, Y3, Y3
-	VMINPD 1952(DI), Y5, Y6
-	VMAXPD 1952(DI), Y5, Y5
-	VMOVUPD Y6, 2016(DI)
-	VMINPD Y12, Y14, Y6
-	VMAXPD Y12, Y14, Y14
-	VMINPD Y1, Y8, Y12
-	VMAXPD Y1, Y8, Y8
-	VMINPD Y2, Y4, Y1
-	VMAXPD Y2, Y4, Y4
-	VMINPD Y10, Y7, Y2
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y13, Y15, Y10
-	VMAXPD Y13, Y15, Y15
-	VMINPD Y0, Y9, Y13
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y3, Y5, Y0
-	VMAXPD Y3, Y5, Y5
-	VMINPD 2016(DI), Y11, Y3
-	VMAXPD 2016(DI), Y11, Y11
-	VMOVUPD Y0, 1952(DI)
-	VMOVUPD Y1, 1696(DI)
-	VMOVUPD Y2, 1760(DI)
-	VMOVUPD Y3, 2016(DI)
-	VMOVUPD Y4, 1664(DI)
-	VMOVUPD Y5, 1920(DI)
-	VMOVUPD Y6, 1568(DI)
-	VMOVUPD Y7, 1728(DI)
-	VMOVUPD Y8, 1600(DI)
-	VMOVUPD Y9, 1856(DI)
-	VMOVUPD Y10, 1824(DI)
-	VMOVUPD Y11, 1984(DI)
-	VMOVUPD Y12, 1632(DI)
-	VMOVUPD Y13, 1888(DI)
-	VMOVUPD Y14, 1536(DI)
-	VMOVUPD Y15, 1792(DI)
-	VMOVUPD 2048(DI), Y0
-	VMINPD 2304(DI), Y0, Y1
-	VMAXPD 2304(DI), Y0, Y0
-	VMOVUPD 2080(DI), Y2
-	VMINPD 2336(DI), Y2, Y3
-	VMAXPD 2336(DI), Y2, Y2
-	VMOVUPD 2112(DI), Y4
-	VMINPD 2368(DI), Y4, Y5
-	VMAXPD 2368(DI), Y4, Y4
-	VMOVUPD 2144(DI), Y6
-	VMINPD 2400(DI), Y6, Y7
-	VMAXPD 2400(DI), Y6, Y6
-	VMOVUPD 2176(DI), Y8
-	VMINPD 2432(DI), Y8, Y9
-	VMAXPD 2432(DI), Y8, Y8
-	VMOVUPD 2208(DI), Y10
-	VMINPD 2464(DI), Y10, Y11
-	VMAXPD 2464(DI), Y10, Y10
-	VMOVUPD 2240(DI), Y12
-	VMINPD 2496(DI), Y12, Y13
-	VMAXPD 2496(DI), Y12, Y12
-	VMOVUPD 2272(DI), Y14
-	VMINPD 2528(DI), Y14, Y15
-	VMAXPD 2528(DI), Y14, Y14
-	VMOVUPD Y6, 2400(DI)
-	VMINPD Y9, Y1, Y6
-	VMAXPD Y9, Y1, Y1
-	VMINPD Y11, Y3, Y9
-	VMAXPD Y11, Y3, Y3
-	VMINPD Y13, Y5, Y11
-	VMAXPD Y13, Y5, Y5
-	VMINPD Y15, Y7, Y13
-	VMAXPD Y15, Y7, Y7
-	VMINPD Y8, Y0, Y15
-	VMAXPD Y8, Y0, Y0
-	VMINPD Y10, Y2, Y8
-	VMAXPD Y10, Y2, Y2
-	VMINPD Y12, Y4, Y10
-	VMAXPD Y12, Y4, Y4
-	VMINPD 2400(DI), Y14, Y12
-	VMAXPD 2400(DI), Y14, Y14
-	VMOVUPD Y2, 2464(DI)
-	VMINPD Y11, Y6, Y2
-	VMAXPD Y11, Y6, Y6
-	VMINPD Y13, Y9, Y11
-	VMAXPD Y13, Y9, Y9
-	VMINPD Y5, Y1, Y13
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y7, Y3, Y5
-	VMAXPD Y7, Y3, Y3
-	VMINPD Y10, Y15, Y7
-	VMAXPD Y10, Y15, Y15
-	VMINPD Y12, Y8, Y10
-	VMAXPD Y12, Y8, Y8
-	VMINPD Y4, Y0, Y12
-	VMAXPD Y4, Y0, Y0
-	VMINPD 2464(DI), Y14, Y4
-	VMAXPD 2464(DI), Y14, Y14
-	VMOVUPD Y0, 2496(DI)
-	VMINPD Y11, Y2, Y0
-	VMAXPD Y11, Y2, Y2
-	VMINPD Y9, Y6, Y11
-	VMAXPD Y9, Y6, Y6
-	VMINPD Y5, Y13, Y9
-	VMAXPD Y5, Y13, Y13
-	VMINPD Y3, Y1, Y5
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y10, Y7, Y3
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y8, Y15, Y10
-	VMAXPD Y8, Y15, Y15
-	VMINPD Y4, Y12, Y8
-	VMAXPD Y4, Y12, Y12
-	VMINPD 2496(DI), Y14, Y4
-	VMAXPD 2496(DI), Y14, Y14
-	VMOVUPD Y0, 2048(DI)
-	VMOVUPD Y1, 2272(DI)
-	VMOVUPD Y2, 2080(DI)
-	VMOVUPD Y3, 2304(DI)
-	VMOVUPD Y4, 2496(DI)
-	VMOVUPD Y5, 2240(DI)
-	VMOVUPD Y6, 2144(DI)
-	VMOVUPD Y7, 2336(DI)
-	VMOVUPD Y8, 2432(DI)
-	VMOVUPD Y9, 2176(DI)
-	VMOVUPD Y10, 2368(DI)
-	VMOVUPD Y11, 2112(DI)
-	VMOVUPD Y12, 2464(DI)
-	VMOVUPD Y13, 2208(DI)
-	VMOVUPD Y14, 2528(DI)
-	VMOVUPD Y15, 2400(DI)
-	VMOVUPD 2560(DI), Y0
-	VMINPD 2816(DI), Y0, Y1
-	VMAXPD 2816(DI), Y0, Y0
-	VMOVUPD 2592(DI), Y2
-	VMINPD 2848(DI), Y2, Y3
-	VMAXPD 2848(DI), Y2, Y2
-	VMOVUPD 2624(DI), Y4
-	VMINPD 2880(DI), Y4, Y5
-	VMAXPD 2880(DI), Y4, Y4
-	VMOVUPD 2656(DI), Y6
-	VMINPD 2912(DI), Y6, Y7
-	VMAXPD 2912(DI), Y6, Y6
-	VMOVUPD 2688(DI), Y8
-	VMINPD 2944(DI), Y8, Y9
-	VMAXPD 2944(DI), Y8, Y8
-	VMOVUPD 2720(DI), Y10
-	VMINPD 2976(DI), Y10, Y11
-	VMAXPD 2976(DI), Y10, Y10
-	VMOVUPD 2752(DI), Y12
-	VMINPD 3008(DI), Y12, Y13
-	VMAXPD 3008(DI), Y12, Y12
-	VMOVUPD 2784(DI), Y14
-	VMINPD 3040(DI), Y14, Y15
-	VMAXPD 3040(DI), Y14, Y14
-	VMOVUPD Y6, 2912(DI)
-	VMINPD Y9, Y1, Y6
-	VMAXPD Y9, Y1, Y1
-	VMINPD Y11, Y3, Y9
-	VMAXPD Y11, Y3, Y3
-	VMINPD Y13, Y5, Y11
-	VMAXPD Y13, Y5, Y5
-	VMINPD Y15, Y7, Y13
-	VMAXPD Y15, Y7, Y7
-	VMINPD Y8, Y0, Y15
-	VMAXPD Y8, Y0, Y0
-	VMINPD Y10, Y2, Y8
-	VMAXPD Y10, Y2, Y2
-	VMINPD Y12, Y4, Y10
-	VMAXPD Y12, Y4, Y4
-	VMINPD 2912(DI), Y14, Y12
-	VMAXPD 2912(DI), Y14, Y14
-	VMOVUPD Y2, 2976(DI)
-	VMINPD Y11, Y6, Y2
-	VMAXPD Y11, Y6, Y6
-	VMINPD Y13, Y9, Y11
-	VMAXPD Y13, Y9, Y9
-	VMINPD Y5, Y1, Y13
-	VMAXPD Y5, Y1, Y1
-	VMINPD Y7, Y3, Y5
-	VMAXPD Y7, Y3, Y3
-	VMINPD Y10, Y15, Y7
-	VMAXPD Y10, Y15, Y15
-	VMINPD Y12, Y8, Y10
-	VMAXPD Y12, Y8, Y8
-	VMINPD Y4, Y0, Y12
-	VMAXPD Y4, Y0, Y0
-	VMINPD 2976(DI), Y14, Y4
-	VMAXPD 2976(DI), Y14, Y14
-	VMOVUPD Y0, 3008(DI)
-	VMINPD Y11, Y2, Y0
-	VMAXPD Y11, Y2, Y2
-	VMINPD Y9, Y6, Y11
-	VMAXPD Y9, Y6, Y6
-	VMINPD Y5, Y13, Y9
-	VMAXPD Y5, Y13, Y13
-	VMINPD Y3, Y1, Y5
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y10, Y7, Y3
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y8, Y15, Y10
-	VMAXPD Y8, Y15, Y15
-	VMINPD Y4, Y12, Y8
-	VMAXPD Y4, Y12, Y12
-	VMINPD 3008(DI), Y14, Y4
-	VMAXPD 3008(DI), Y14, Y14
-	VMOVUPD Y0, 2560(DI)
-	VMOVUPD Y1, 2784(DI)
-	VMOVUPD Y2, 2592(DI)
-	VMOVUPD Y3, 2816(DI)
-	VMOVUPD Y4, 3008(DI)
-	VMOVUPD Y5, 2752(DI)
-	VMOVUPD Y6, 2656(DI)
-	VMOVUPD Y7, 2848(DI)
-	VMOVUPD Y8, 2944(DI)
-	VMOVUPD Y9, 2688(DI)
-	VMOVUPD Y10, 2880(DI)
-	VMOVUPD Y11, 2624(DI)
-	VMOVUPD Y12, 2976(DI)
-	VMOVUPD Y13, 2720(DI)
-	VMOVUPD Y14, 3040(DI)
-	VMOVUPD Y15, 2912(DI)
-	VMOVUPD 3328(DI), Y0
-	VMINPD 3072(DI), Y0, Y1
-	VMAXPD 3072(DI), Y0, Y0
-	VMOVUPD 3360(DI), Y2
-	VMINPD 3104(DI), Y2, Y3
-	VMAXPD 3104(DI), Y2, Y2
-	VMOVUPD 3392(DI), Y4
-	VMINPD 3136(DI), Y4, Y5
-	VMAXPD 3136(DI), Y4, Y4
-	VMOVUPD 3424(DI), Y6
-	VMINPD 3168(DI), Y6, Y7
-	VMAXPD 3168(DI), Y6, Y6
-	VMOVUPD 3456(DI), Y8
-	VMINPD 3200(DI), Y8, Y9
-	VMAXPD 3200(DI), Y8, Y8
-	VMOVUPD 3488(DI), Y10
-	VMINPD 3232(DI), Y10, Y11
-	VMAXPD 3232(DI), Y10, Y10
-	VMOVUPD 3520(DI), Y12
-	VMINPD 3264(DI), Y12, Y13
-	VMAXPD 3264(DI), Y12, Y12
-	VMOVUPD 3552(DI), Y14
-	VMINPD 3296(DI), Y14, Y15
-	VMAXPD 3296(DI), Y14, Y14
-	VMOVUPD Y7, 3424(DI)
-	VMINPD Y0, Y8, Y7
-	VMAXPD Y0, Y8, Y8
-	VMINPD Y2, Y10, Y0
-	VMAXPD Y2, Y10, Y10
-	VMINPD Y4, Y12, Y2
-	VMAXPD Y4, Y12, Y12
-	VMINPD Y6, Y14, Y4
-	VMAXPD Y6, Y14, Y14
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y3, Y11, Y1
-	VMAXPD Y3, Y11, Y11
-	VMINPD Y5, Y13, Y3
-	VMAXPD Y5, Y13, Y13
-	VMINPD 3424(DI), Y15, Y5
-	VMAXPD 3424(DI), Y15, Y15
-	VMOVUPD Y1, 3488(DI)
-	VMINPD Y8, Y12, Y1
-	VMAXPD Y8, Y12, Y12
-	VMINPD Y10, Y14, Y8
-	VMAXPD Y10, Y14, Y14
-	VMINPD Y7, Y2, Y10
-	VMAXPD Y7, Y2, Y2
-	VMINPD Y0, Y4, Y7
-	VMAXPD Y0, Y4, Y4
-	VMINPD Y9, Y13, Y0
-	VMAXPD Y9, Y13, Y13
-	VMINPD Y11, Y15, Y9
-	VMAXPD Y11, Y15, Y15
-	VMINPD Y6, Y3, Y11
-	VMAXPD Y6, Y3, Y3
-	VMINPD 3488(DI), Y5, Y6
-	VMAXPD 3488(DI), Y5, Y5
-	VMOVUPD Y6, 3552(DI)
-	VMINPD Y12, Y14, Y6
-	VMAXPD Y12, Y14, Y14
-	VMINPD Y1, Y8, Y12
-	VMAXPD Y1, Y8, Y8
-	VMINPD Y2, Y4, Y1
-	VMAXPD Y2, Y4, Y4
-	VMINPD Y10, Y7, Y2
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y13, Y15, Y10
-	VMAXPD Y13, Y15, Y15
-	VMINPD Y0, Y9, Y13
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y3, Y5, Y0
-	VMAXPD Y3, Y5, Y5
-	VMINPD 3552(DI), Y11, Y3
-	VMAXPD 3552(DI), Y11, Y11
-	VMOVUPD Y0, 3488(DI)
-	VMOVUPD Y1, 3232(DI)
-	VMOVUPD Y2, 3296(DI)
-	VMOVUPD Y3, 3552(DI)
-	VMOVUPD Y4, 3200(DI)
-	VMOVUPD Y5, 3456(DI)
-	VMOVUPD Y6, 3104(DI)
-	VMOVUPD Y7, 3264(DI)
-	VMOVUPD Y8, 3136(DI)
-	VMOVUPD Y9, 3392(DI)
-	VMOVUPD Y10, 3360(DI)
-	VMOVUPD Y11, 3520(DI)
-	VMOVUPD Y12, 3168(DI)
-	VMOVUPD Y13, 3424(DI)
-	VMOVUPD Y14, 3072(DI)
-	VMOVUPD Y15, 3328(DI)
-	VMOVUPD 3840(DI), Y0
-	VMINPD 3584(DI), Y0, Y1
-	VMAXPD 3584(DI), Y0, Y0
-	VMOVUPD 3872(DI), Y2
-	VMINPD 3616(DI), Y2, Y3
-	VMAXPD 3616(DI), Y2, Y2
-	VMOVUPD 3904(DI), Y4
-	VMINPD 3648(DI), Y4, Y5
-	VMAXPD 3648(DI), Y4, Y4
-	VMOVUPD 3936(DI), Y6
-	VMINPD 3680(DI), Y6, Y7
-	VMAXPD 3680(DI), Y6, Y6
-	VMOVUPD 3968(DI), Y8
-	VMINPD 3712(DI), Y8, Y9
-	VMAXPD 3712(DI), Y8, Y8
-	VMOVUPD 4000(DI), Y10
-	VMINPD 3744(DI), Y10, Y11
-	VMAXPD 3744(DI), Y10, Y10
-	VMOVUPD 4032(DI), Y12
-	VMINPD 3776(DI), Y12, Y13
-	VMAXPD 3776(DI), Y12, Y12
-	VMOVUPD 4064(DI), Y14
-	VMINPD 3808(DI), Y14, Y15
-	VMAXPD 3808(DI), Y14, Y14
-	VMOVUPD Y7, 3936(DI)
-	VMINPD Y0, Y8, Y7
-	VMAXPD Y0, Y8, Y8
-	VMINPD Y2, Y10, Y0
-	VMAXPD Y2, Y10, Y10
-	VMINPD Y4, Y12, Y2
-	VMAXPD Y4, Y12, Y12
-	VMINPD Y6, Y14, Y4
-	VMAXPD Y6, Y14, Y14
-	VMINPD Y1, Y9, Y6
-	VMAXPD Y1, Y9, Y9
-	VMINPD Y3, Y11, Y1
-	VMAXPD Y3, Y11, Y11
-	VMINPD Y5, Y13, Y3
-	VMAXPD Y5, Y13, Y13
-	VMINPD 3936(DI), Y15, Y5
-	VMAXPD 3936(DI), Y15, Y15
-	VMOVUPD Y1, 4000(DI)
-	VMINPD Y8, Y12, Y1
-	VMAXPD Y8, Y12, Y12
-	VMINPD Y10, Y14, Y8
-	VMAXPD Y10, Y14, Y14
-	VMINPD Y7, Y2, Y10
-	VMAXPD Y7, Y2, Y2
-	VMINPD Y0, Y4, Y7
-	VMAXPD Y0, Y4, Y4
-	VMINPD Y9, Y13, Y0
-	VMAXPD Y9, Y13, Y13
-	VMINPD Y11, Y15, Y9
-	VMAXPD Y11, Y15, Y15
-	VMINPD Y6, Y3, Y11
-	VMAXPD Y6, Y3, Y3
-	VMINPD 4000(DI), Y5, Y6
-	VMAXPD 4000(DI), Y5, Y5
-	VMOVUPD Y6, 4064(DI)
-	VMINPD Y12, Y14, Y6
-	VMAXPD Y12, Y14, Y14
-	VMINPD Y1, Y8, Y12
-	VMAXPD Y1, Y8, Y8
-	VMINPD Y2, Y4, Y1
-	VMAXPD Y2, Y4, Y4
-	VMINPD Y10, Y7, Y2
-	VMAXPD Y10, Y7, Y7
-	VMINPD Y13, Y15, Y10
-	VMAXPD Y13, Y15, Y15
-	VMINPD Y0, Y9, Y13
-	VMAXPD Y0, Y9, Y9
-	VMINPD Y3, Y5, Y0
-	VMAXPD Y3, Y5, Y5
-	VMINPD 4064(DI), Y11, Y3
-	VMAXPD 4064(DI), Y11, Y11
-	VMOVUPD Y0, 4000(DI)
-	VMOVUPD Y1, 3744(DI)
-	VMOVUPD Y2, 3808(DI)
-	VMOVUPD Y3, 4064(DI)
-	VMOVUPD Y4, 3712(DI)
-	VMOVUPD Y5, 3968(DI)
-	VMOVUPD Y6, 3616(DI)
-	VMOVUPD Y7, 3776(DI)
-	VMOVUPD Y8, 3648(DI)
-	VMOVUPD Y9, 3904(DI)
-	VMOVUPD Y10, 3872(DI)
-	VMOVUPD Y11, 4032(DI)
-	VMOVUPD Y12, 3680(DI)
-	VMOVUPD Y13, 3936(DI)
-	VMOVUPD Y14, 3584(DI)
-	VMOVUPD Y15, 3840(DI)
-	VMOVUPD 0(DI), Y0
-	VMINPD 1024(DI), Y0, Y1
-	VMAXPD 1024(DI), Y0, Y0
-	VMOVUPD 512(DI), Y2
-	VMINPD 1536(DI), Y2, Y3
-	VMAXPD 1536(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1536(DI)
-	VMOVUPD Y1, 512(DI)
-	VMOVUPD Y3, 1024(DI)
-	VMOVUPD Y4, 0(DI)
-	VMOVUPD 32(DI), Y0
-	VMINPD 1056(DI), Y0, Y1
-	VMAXPD 1056(DI), Y0, Y0
-	VMOVUPD 544(DI), Y2
-	VMINPD 1568(DI), Y2, Y3
-	VMAXPD 1568(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1568(DI)
-	VMOVUPD Y1, 544(DI)
-	VMOVUPD Y3, 1056(DI)
-	VMOVUPD Y4, 32(DI)
-	VMOVUPD 64(DI), Y0
-	VMINPD 1088(DI), Y0, Y1
-	VMAXPD 1088(DI), Y0, Y0
-	VMOVUPD 576(DI), Y2
-	VMINPD 1600(DI), Y2, Y3
-	VMAXPD 1600(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1600(DI)
-	VMOVUPD Y1, 576(DI)
-	VMOVUPD Y3, 1088(DI)
-	VMOVUPD Y4, 64(DI)
-	VMOVUPD 96(DI), Y0
-	VMINPD 1120(DI), Y0, Y1
-	VMAXPD 1120(DI), Y0, Y0
-	VMOVUPD 608(DI), Y2
-	VMINPD 1632(DI), Y2, Y3
-	VMAXPD 1632(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1632(DI)
-	VMOVUPD Y1, 608(DI)
-	VMOVUPD Y3, 1120(DI)
-	VMOVUPD Y4, 96(DI)
-	VMOVUPD 128(DI), Y0
-	VMINPD 1152(DI), Y0, Y1
-	VMAXPD 1152(DI), Y0, Y0
-	VMOVUPD 640(DI), Y2
-	VMINPD 1664(DI), Y2, Y3
-	VMAXPD 1664(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1664(DI)
-	VMOVUPD Y1, 640(DI)
-	VMOVUPD Y3, 1152(DI)
-	VMOVUPD Y4, 128(DI)
-	VMOVUPD 160(DI), Y0
-	VMINPD 1184(DI), Y0, Y1
-	VMAXPD 1184(DI), Y0, Y0
-	VMOVUPD 672(DI), Y2
-	VMINPD 1696(DI), Y2, Y3
-	VMAXPD 1696(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1696(DI)
-	VMOVUPD Y1, 672(DI)
-	VMOVUPD Y3, 1184(DI)
-	VMOVUPD Y4, 160(DI)
-	VMOVUPD 192(DI), Y0
-	VMINPD 1216(DI), Y0, Y1
-	VMAXPD 1216(DI), Y0, Y0
-	VMOVUPD 704(DI), Y2
-	VMINPD 1728(DI), Y2, Y3
-	VMAXPD 1728(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1728(DI)
-	VMOVUPD Y1, 704(DI)
-	VMOVUPD Y3, 1216(DI)
-	VMOVUPD Y4, 192(DI)
-	VMOVUPD 224(DI), Y0
-	VMINPD 1248(DI), Y0, Y1
-	VMAXPD 1248(DI), Y0, Y0
-	VMOVUPD 736(DI), Y2
-	VMINPD 1760(DI), Y2, Y3
-	VMAXPD 1760(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1760(DI)
-	VMOVUPD Y1, 736(DI)
-	VMOVUPD Y3, 1248(DI)
-	VMOVUPD Y4, 224(DI)
-	VMOVUPD 256(DI), Y0
-	VMINPD 1280(DI), Y0, Y1
-	VMAXPD 1280(DI), Y0, Y0
-	VMOVUPD 768(DI), Y2
-	VMINPD 1792(DI), Y2, Y3
-	VMAXPD 1792(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1792(DI)
-	VMOVUPD Y1, 768(DI)
-	VMOVUPD Y3, 1280(DI)
-	VMOVUPD Y4, 256(DI)
-	VMOVUPD 288(DI), Y0
-	VMINPD 1312(DI), Y0, Y1
-	VMAXPD 1312(DI), Y0, Y0
 	VMOVUPD 800(DI), Y2
-	VMINPD 1824(DI), Y2, Y3
-	VMAXPD 1824(DI), Y2, Y2
+	VMINPD 544(DI), Y2, Y3
+	VMAXPD 544(DI), Y2, Y2
+	VMOVUPD 832(DI), Y4
+	VMINPD 576(DI), Y4, Y5
+	VMAXPD 576(DI), Y4, Y4
+	VMOVUPD 864(DI), Y6
+	VMINPD 608(DI), Y6, Y7
+	VMAXPD 608(DI), Y6, Y6
+	VMOVUPD 896(DI), Y8
+	VMINPD 640(DI), Y8, Y9
+	VMAXPD 640(DI), Y8, Y8
+	VMOVUPD 928(DI), Y10
+	VMINPD 672(DI), Y10, Y11
+	VMAXPD 672(DI), Y10, Y10
+	VMOVUPD 960(DI), Y12
+	VMINPD 704(DI), Y12, Y13
+	VMAXPD 704(DI), Y12, Y12
+	VMOVUPD 992(DI), Y14
+	VMINPD 736(DI), Y14, Y15
+	VMAXPD 736(DI), Y14, Y14
+	VMOVUPD Y6, 864(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 864(DI), Y14, Y12
+	VMAXPD 864(DI), Y14, Y14
+	VMOVUPD Y2, 928(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 928(DI), Y14, Y4
+	VMAXPD 928(DI), Y14, Y14
+	VMOVUPD Y0, 960(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 960(DI), Y14, Y4
+	VMAXPD 960(DI), Y14, Y14
+	VMOVUPD Y0, 512(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD Y2, 544(DI)
+	VMOVUPD Y3, 768(DI)
+	VMOVUPD Y4, 960(DI)
+	VMOVUPD Y5, 704(DI)
+	VMOVUPD Y6, 608(DI)
+	VMOVUPD Y7, 800(DI)
+	VMOVUPD Y8, 896(DI)
+	VMOVUPD Y9, 640(DI)
+	VMOVUPD Y10, 832(DI)
+	VMOVUPD Y11, 576(DI)
+	VMOVUPD Y12, 928(DI)
+	VMOVUPD Y13, 672(DI)
+	VMOVUPD Y14, 992(DI)
+	VMOVUPD Y15, 864(DI)
+	VZEROUPPER
+	RET
+
+// func sort64AscAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[64][4]float64) (finite bool)
+//
+// It sorts, ascending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 64; +Inf for n ≤ i < 64) into out, by the
+// network on 64 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort64AscAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   out+32(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $13
+	JLE sort64AscAVX2_pad13
+	MOVQ 312(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in13
+sort64AscAVX2_pad13:
+	VBROADCASTSD ·posInf(SB), Y0
+sort64AscAVX2_in13:
+	CMPQ CX, $0
+	JLE sort64AscAVX2_pad0
+	MOVQ 0(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in0
+sort64AscAVX2_pad0:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64AscAVX2_in0:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $12
+	JLE sort64AscAVX2_pad12
+	MOVQ 288(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in12
+sort64AscAVX2_pad12:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64AscAVX2_in12:
+	CMPQ CX, $1
+	JLE sort64AscAVX2_pad1
+	MOVQ 24(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in1
+sort64AscAVX2_pad1:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64AscAVX2_in1:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1824(DI)
-	VMOVUPD Y1, 800(DI)
-	VMOVUPD Y3, 1312(DI)
-	VMOVUPD Y4, 288(DI)
-	VMOVUPD 320(DI), Y0
-	VMINPD 1344(DI), Y0, Y1
-	VMAXPD 1344(DI), Y0, Y0
-	VMOVUPD 832(DI), Y2
-	VMINPD 1856(DI), Y2, Y3
-	VMAXPD 1856(DI), Y2, Y2
+	CMPQ CX, $15
+	JLE sort64AscAVX2_pad15
+	MOVQ 360(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in15
+sort64AscAVX2_pad15:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64AscAVX2_in15:
+	CMPQ CX, $2
+	JLE sort64AscAVX2_pad2
+	MOVQ 48(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in2
+sort64AscAVX2_pad2:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64AscAVX2_in2:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $14
+	JLE sort64AscAVX2_pad14
+	MOVQ 336(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in14
+sort64AscAVX2_pad14:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64AscAVX2_in14:
+	CMPQ CX, $3
+	JLE sort64AscAVX2_pad3
+	MOVQ 72(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in3
+sort64AscAVX2_pad3:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64AscAVX2_in3:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $8
+	JLE sort64AscAVX2_pad8
+	MOVQ 192(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in8
+sort64AscAVX2_pad8:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64AscAVX2_in8:
+	CMPQ CX, $4
+	JLE sort64AscAVX2_pad4
+	MOVQ 96(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in4
+sort64AscAVX2_pad4:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64AscAVX2_in4:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $6
+	JLE sort64AscAVX2_pad6
+	MOVQ 144(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in6
+sort64AscAVX2_pad6:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64AscAVX2_in6:
+	CMPQ CX, $5
+	JLE sort64AscAVX2_pad5
+	MOVQ 120(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in5
+sort64AscAVX2_pad5:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in5:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $11
+	JLE sort64AscAVX2_pad11
+	MOVQ 264(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in11
+sort64AscAVX2_pad11:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in11:
+	CMPQ CX, $7
+	JLE sort64AscAVX2_pad7
+	MOVQ 168(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in7
+sort64AscAVX2_pad7:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64AscAVX2_in7:
+	VMOVUPD Y1, 384(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $10
+	JLE sort64AscAVX2_pad10
+	MOVQ 240(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in10
+sort64AscAVX2_pad10:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64AscAVX2_in10:
+	VMOVUPD Y11, 352(DI)
+	CMPQ CX, $9
+	JLE sort64AscAVX2_pad9
+	MOVQ 216(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in9
+sort64AscAVX2_pad9:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in9:
+	VMOVUPD Y3, 480(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 480(DI), Y13, Y5
+	VMAXPD 480(DI), Y13, Y13
+	VMOVUPD Y7, 448(DI)
+	VMOVUPD 384(DI), Y7
+	VMOVUPD Y13, 480(DI)
+	VMINPD 352(DI), Y7, Y13
+	VMAXPD 352(DI), Y7, Y7
+	VMOVUPD Y7, 384(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 384(DI), Y9, Y13
+	VMAXPD 384(DI), Y9, Y9
+	VMOVUPD Y9, 416(DI)
+	VMOVUPD 480(DI), Y9
+	VMOVUPD Y13, 384(DI)
+	VMINPD 448(DI), Y9, Y13
+	VMAXPD 448(DI), Y9, Y9
+	VMOVUPD Y9, 480(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 384(DI), Y13, Y4
+	VMAXPD 384(DI), Y13, Y13
+	VMOVUPD Y9, 0(DI)
+	VMOVUPD 480(DI), Y9
+	VMOVUPD Y13, 448(DI)
+	VMINPD 416(DI), Y9, Y13
+	VMAXPD 416(DI), Y9, Y9
+	VMOVUPD Y9, 480(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 448(DI), Y13, Y8
+	VMAXPD 448(DI), Y13, Y13
+	VMOVUPD Y11, 384(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 384(DI), Y0, Y12
+	VMAXPD 384(DI), Y0, Y0
+	VMOVUPD Y10, 448(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 96(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD Y2, 320(DI)
+	VMOVUPD Y3, 128(DI)
+	VMOVUPD Y4, 160(DI)
+	VMOVUPD Y5, 288(DI)
+	VMOVUPD Y6, 192(DI)
+	VMOVUPD Y8, 416(DI)
+	VMOVUPD Y9, 224(DI)
+	VMOVUPD Y10, 384(DI)
+	VMOVUPD Y11, 32(DI)
+	VMOVUPD Y12, 352(DI)
+	VMOVUPD Y13, 64(DI)
+	CMPQ CX, $18
+	JLE sort64AscAVX2_pad18
+	MOVQ 432(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in18
+sort64AscAVX2_pad18:
+	VBROADCASTSD ·posInf(SB), Y0
+sort64AscAVX2_in18:
+	CMPQ CX, $31
+	JLE sort64AscAVX2_pad31
+	MOVQ 744(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in31
+sort64AscAVX2_pad31:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64AscAVX2_in31:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $19
+	JLE sort64AscAVX2_pad19
+	MOVQ 456(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in19
+sort64AscAVX2_pad19:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64AscAVX2_in19:
+	CMPQ CX, $30
+	JLE sort64AscAVX2_pad30
+	MOVQ 720(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in30
+sort64AscAVX2_pad30:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64AscAVX2_in30:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1856(DI)
-	VMOVUPD Y1, 832(DI)
-	VMOVUPD Y3, 1344(DI)
-	VMOVUPD Y4, 320(DI)
-	VMOVUPD 352(DI), Y0
-	VMINPD 1376(DI), Y0, Y1
-	VMAXPD 1376(DI), Y0, Y0
-	VMOVUPD 864(DI), Y2
-	VMINPD 1888(DI), Y2, Y3
-	VMAXPD 1888(DI), Y2, Y2
+	CMPQ CX, $16
+	JLE sort64AscAVX2_pad16
+	MOVQ 384(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in16
+sort64AscAVX2_pad16:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64AscAVX2_in16:
+	CMPQ CX, $29
+	JLE sort64AscAVX2_pad29
+	MOVQ 696(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in29
+sort64AscAVX2_pad29:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64AscAVX2_in29:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $17
+	JLE sort64AscAVX2_pad17
+	MOVQ 408(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in17
+sort64AscAVX2_pad17:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64AscAVX2_in17:
+	CMPQ CX, $28
+	JLE sort64AscAVX2_pad28
+	MOVQ 672(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in28
+sort64AscAVX2_pad28:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64AscAVX2_in28:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $23
+	JLE sort64AscAVX2_pad23
+	MOVQ 552(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in23
+sort64AscAVX2_pad23:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64AscAVX2_in23:
+	CMPQ CX, $27
+	JLE sort64AscAVX2_pad27
+	MOVQ 648(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in27
+sort64AscAVX2_pad27:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64AscAVX2_in27:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $25
+	JLE sort64AscAVX2_pad25
+	MOVQ 600(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in25
+sort64AscAVX2_pad25:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64AscAVX2_in25:
+	CMPQ CX, $26
+	JLE sort64AscAVX2_pad26
+	MOVQ 624(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in26
+sort64AscAVX2_pad26:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in26:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $20
+	JLE sort64AscAVX2_pad20
+	MOVQ 480(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in20
+sort64AscAVX2_pad20:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in20:
+	CMPQ CX, $24
+	JLE sort64AscAVX2_pad24
+	MOVQ 576(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in24
+sort64AscAVX2_pad24:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64AscAVX2_in24:
+	VMOVUPD Y1, 608(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $21
+	JLE sort64AscAVX2_pad21
+	MOVQ 504(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in21
+sort64AscAVX2_pad21:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64AscAVX2_in21:
+	VMOVUPD Y11, 640(DI)
+	CMPQ CX, $22
+	JLE sort64AscAVX2_pad22
+	MOVQ 528(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in22
+sort64AscAVX2_pad22:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in22:
+	VMOVUPD Y3, 512(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 512(DI), Y13, Y5
+	VMAXPD 512(DI), Y13, Y13
+	VMOVUPD Y7, 544(DI)
+	VMOVUPD 608(DI), Y7
+	VMOVUPD Y13, 512(DI)
+	VMINPD 640(DI), Y7, Y13
+	VMAXPD 640(DI), Y7, Y7
+	VMOVUPD Y7, 608(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 608(DI), Y9, Y13
+	VMAXPD 608(DI), Y9, Y9
+	VMOVUPD Y9, 576(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 608(DI)
+	VMINPD 544(DI), Y9, Y13
+	VMAXPD 544(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 608(DI), Y13, Y4
+	VMAXPD 608(DI), Y13, Y13
+	VMOVUPD Y9, 992(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 544(DI)
+	VMINPD 576(DI), Y9, Y13
+	VMAXPD 576(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 544(DI), Y13, Y8
+	VMAXPD 544(DI), Y13, Y13
+	VMOVUPD Y11, 608(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 608(DI), Y0, Y12
+	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD Y10, 544(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD Y2, 672(DI)
+	VMOVUPD Y3, 864(DI)
+	VMOVUPD Y4, 832(DI)
+	VMOVUPD Y5, 704(DI)
+	VMOVUPD Y6, 800(DI)
+	VMOVUPD Y8, 576(DI)
+	VMOVUPD Y9, 768(DI)
+	VMOVUPD Y10, 608(DI)
+	VMOVUPD Y11, 960(DI)
+	VMOVUPD Y12, 640(DI)
+	VMOVUPD Y13, 928(DI)
+	CMPQ CX, $45
+	JLE sort64AscAVX2_pad45
+	MOVQ 1080(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in45
+sort64AscAVX2_pad45:
+	VBROADCASTSD ·posInf(SB), Y0
+sort64AscAVX2_in45:
+	CMPQ CX, $32
+	JLE sort64AscAVX2_pad32
+	MOVQ 768(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in32
+sort64AscAVX2_pad32:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64AscAVX2_in32:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $44
+	JLE sort64AscAVX2_pad44
+	MOVQ 1056(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in44
+sort64AscAVX2_pad44:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64AscAVX2_in44:
+	CMPQ CX, $33
+	JLE sort64AscAVX2_pad33
+	MOVQ 792(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in33
+sort64AscAVX2_pad33:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64AscAVX2_in33:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1888(DI)
-	VMOVUPD Y1, 864(DI)
-	VMOVUPD Y3, 1376(DI)
-	VMOVUPD Y4, 352(DI)
-	VMOVUPD 384(DI), Y0
-	VMINPD 1408(DI), Y0, Y1
-	VMAXPD 1408(DI), Y0, Y0
-	VMOVUPD 896(DI), Y2
-	VMINPD 1920(DI), Y2, Y3
-	VMAXPD 1920(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1920(DI)
-	VMOVUPD Y1, 896(DI)
-	VMOVUPD Y3, 1408(DI)
-	VMOVUPD Y4, 384(DI)
-	VMOVUPD 416(DI), Y0
-	VMINPD 1440(DI), Y0, Y1
-	VMAXPD 1440(DI), Y0, Y0
-	VMOVUPD 928(DI), Y2
-	VMINPD 1952(DI), Y2, Y3
-	VMAXPD 1952(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1952(DI)
-	VMOVUPD Y1, 928(DI)
-	VMOVUPD Y3, 1440(DI)
-	VMOVUPD Y4, 416(DI)
-	VMOVUPD 448(DI), Y0
-	VMINPD 1472(DI), Y0, Y1
-	VMAXPD 1472(DI), Y0, Y0
-	VMOVUPD 960(DI), Y2
-	VMINPD 1984(DI), Y2, Y3
-	VMAXPD 1984(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 1984(DI)
-	VMOVUPD Y1, 960(DI)
-	VMOVUPD Y3, 1472(DI)
-	VMOVUPD Y4, 448(DI)
-	VMOVUPD 480(DI), Y0
-	VMINPD 1504(DI), Y0, Y1
-	VMAXPD 1504(DI), Y0, Y0
-	VMOVUPD 992(DI), Y2
-	VMINPD 2016(DI), Y2, Y3
-	VMAXPD 2016(DI), Y2, Y2
-	VMINPD Y3, Y1, Y4
-	VMAXPD Y3, Y1, Y1
-	VMINPD Y2, Y0, Y3
-	VMAXPD Y2, Y0, Y0
-	VMOVUPD Y0, 2016(DI)
-	VMOVUPD Y1, 992(DI)
+	CMPQ CX, $47
+	JLE sort64AscAVX2_pad47
+	MOVQ 1128(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in47
+sort64AscAVX2_pad47:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64AscAVX2_in47:
+	CMPQ CX, $34
+	JLE sort64AscAVX2_pad34
+	MOVQ 816(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in34
+sort64AscAVX2_pad34:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64AscAVX2_in34:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $46
+	JLE sort64AscAVX2_pad46
+	MOVQ 1104(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in46
+sort64AscAVX2_pad46:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64AscAVX2_in46:
+	CMPQ CX, $35
+	JLE sort64AscAVX2_pad35
+	MOVQ 840(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in35
+sort64AscAVX2_pad35:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64AscAVX2_in35:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $40
+	JLE sort64AscAVX2_pad40
+	MOVQ 960(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in40
+sort64AscAVX2_pad40:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64AscAVX2_in40:
+	CMPQ CX, $36
+	JLE sort64AscAVX2_pad36
+	MOVQ 864(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in36
+sort64AscAVX2_pad36:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64AscAVX2_in36:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $38
+	JLE sort64AscAVX2_pad38
+	MOVQ 912(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in38
+sort64AscAVX2_pad38:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64AscAVX2_in38:
+	CMPQ CX, $37
+	JLE sort64AscAVX2_pad37
+	MOVQ 888(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in37
+sort64AscAVX2_pad37:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in37:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $43
+	JLE sort64AscAVX2_pad43
+	MOVQ 1032(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in43
+sort64AscAVX2_pad43:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in43:
+	CMPQ CX, $39
+	JLE sort64AscAVX2_pad39
+	MOVQ 936(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in39
+sort64AscAVX2_pad39:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64AscAVX2_in39:
+	VMOVUPD Y1, 1408(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $42
+	JLE sort64AscAVX2_pad42
+	MOVQ 1008(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in42
+sort64AscAVX2_pad42:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64AscAVX2_in42:
+	VMOVUPD Y11, 1376(DI)
+	CMPQ CX, $41
+	JLE sort64AscAVX2_pad41
+	MOVQ 984(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in41
+sort64AscAVX2_pad41:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in41:
 	VMOVUPD Y3, 1504(DI)
-	VMOVUPD Y4, 480(DI)
-	VMOVUPD 3072(DI), Y0
-	VMINPD 2048(DI), Y0, Y1
-	VMAXPD 2048(DI), Y0, Y0
-	VMOVUPD 3584(DI), Y2
-	VMINPD 2560(DI), Y2, Y3
-	VMAXPD 2560(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1504(DI), Y13, Y5
+	VMAXPD 1504(DI), Y13, Y13
+	VMOVUPD Y7, 1472(DI)
+	VMOVUPD 1408(DI), Y7
+	VMOVUPD Y13, 1504(DI)
+	VMINPD 1376(DI), Y7, Y13
+	VMAXPD 1376(DI), Y7, Y7
+	VMOVUPD Y7, 1408(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1408(DI), Y9, Y13
+	VMAXPD 1408(DI), Y9, Y9
+	VMOVUPD Y9, 1440(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1408(DI)
+	VMINPD 1472(DI), Y9, Y13
+	VMAXPD 1472(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
 	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3584(DI)
-	VMOVUPD Y2, 2048(DI)
-	VMOVUPD Y3, 3072(DI)
-	VMOVUPD Y4, 2560(DI)
-	VMOVUPD 3104(DI), Y0
-	VMINPD 2080(DI), Y0, Y1
-	VMAXPD 2080(DI), Y0, Y0
-	VMOVUPD 3616(DI), Y2
-	VMINPD 2592(DI), Y2, Y3
-	VMAXPD 2592(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1408(DI), Y13, Y4
+	VMAXPD 1408(DI), Y13, Y13
+	VMOVUPD Y9, 1024(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1472(DI)
+	VMINPD 1440(DI), Y9, Y13
+	VMAXPD 1440(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1472(DI), Y13, Y8
+	VMAXPD 1472(DI), Y13, Y13
+	VMOVUPD Y11, 1408(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1408(DI), Y0, Y12
+	VMAXPD 1408(DI), Y0, Y0
+	VMOVUPD Y10, 1472(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1344(DI)
+	VMOVUPD Y3, 1152(DI)
+	VMOVUPD Y4, 1184(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1216(DI)
+	VMOVUPD Y8, 1440(DI)
+	VMOVUPD Y9, 1248(DI)
+	VMOVUPD Y10, 1408(DI)
+	VMOVUPD Y11, 1056(DI)
+	VMOVUPD Y12, 1376(DI)
+	VMOVUPD Y13, 1088(DI)
+	CMPQ CX, $50
+	JLE sort64AscAVX2_pad50
+	MOVQ 1200(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in50
+sort64AscAVX2_pad50:
+	VBROADCASTSD ·posInf(SB), Y0
+sort64AscAVX2_in50:
+	CMPQ CX, $63
+	JLE sort64AscAVX2_pad63
+	MOVQ 1512(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in63
+sort64AscAVX2_pad63:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64AscAVX2_in63:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $51
+	JLE sort64AscAVX2_pad51
+	MOVQ 1224(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in51
+sort64AscAVX2_pad51:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64AscAVX2_in51:
+	CMPQ CX, $62
+	JLE sort64AscAVX2_pad62
+	MOVQ 1488(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in62
+sort64AscAVX2_pad62:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64AscAVX2_in62:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $48
+	JLE sort64AscAVX2_pad48
+	MOVQ 1152(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in48
+sort64AscAVX2_pad48:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64AscAVX2_in48:
+	CMPQ CX, $61
+	JLE sort64AscAVX2_pad61
+	MOVQ 1464(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in61
+sort64AscAVX2_pad61:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64AscAVX2_in61:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $49
+	JLE sort64AscAVX2_pad49
+	MOVQ 1176(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in49
+sort64AscAVX2_pad49:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64AscAVX2_in49:
+	CMPQ CX, $60
+	JLE sort64AscAVX2_pad60
+	MOVQ 1440(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in60
+sort64AscAVX2_pad60:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64AscAVX2_in60:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $55
+	JLE sort64AscAVX2_pad55
+	MOVQ 1320(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in55
+sort64AscAVX2_pad55:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64AscAVX2_in55:
+	CMPQ CX, $59
+	JLE sort64AscAVX2_pad59
+	MOVQ 1416(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in59
+sort64AscAVX2_pad59:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64AscAVX2_in59:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $57
+	JLE sort64AscAVX2_pad57
+	MOVQ 1368(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in57
+sort64AscAVX2_pad57:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64AscAVX2_in57:
+	CMPQ CX, $58
+	JLE sort64AscAVX2_pad58
+	MOVQ 1392(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in58
+sort64AscAVX2_pad58:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in58:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $52
+	JLE sort64AscAVX2_pad52
+	MOVQ 1248(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in52
+sort64AscAVX2_pad52:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in52:
+	CMPQ CX, $56
+	JLE sort64AscAVX2_pad56
+	MOVQ 1344(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in56
+sort64AscAVX2_pad56:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64AscAVX2_in56:
+	VMOVUPD Y1, 1632(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $53
+	JLE sort64AscAVX2_pad53
+	MOVQ 1272(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in53
+sort64AscAVX2_pad53:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64AscAVX2_in53:
+	VMOVUPD Y11, 1664(DI)
+	CMPQ CX, $54
+	JLE sort64AscAVX2_pad54
+	MOVQ 1296(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64AscAVX2_in54
+sort64AscAVX2_pad54:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64AscAVX2_in54:
+	VMOVUPD Y3, 1536(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1536(DI), Y13, Y5
+	VMAXPD 1536(DI), Y13, Y13
+	VMOVUPD Y7, 1568(DI)
+	VMOVUPD 1632(DI), Y7
+	VMOVUPD Y13, 1536(DI)
+	VMINPD 1664(DI), Y7, Y13
+	VMAXPD 1664(DI), Y7, Y7
+	VMOVUPD Y7, 1632(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1632(DI), Y9, Y13
+	VMAXPD 1632(DI), Y9, Y9
+	VMOVUPD Y9, 1600(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1632(DI)
+	VMINPD 1568(DI), Y9, Y13
+	VMAXPD 1568(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
 	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3616(DI)
-	VMOVUPD Y2, 2080(DI)
-	VMOVUPD Y3, 3104(DI)
-	VMOVUPD Y4, 2592(DI)
-	VMOVUPD 3136(DI), Y0
-	VMINPD 2112(DI), Y0, Y1
-	VMAXPD 2112(DI), Y0, Y0
-	VMOVUPD 3648(DI), Y2
-	VMINPD 2624(DI), Y2, Y3
-	VMAXPD 2624(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3648(DI)
-	VMOVUPD Y2, 2112(DI)
-	VMOVUPD Y3, 3136(DI)
-	VMOVUPD Y4, 2624(DI)
-	VMOVUPD 3168(DI), Y0
-	VMINPD 2144(DI), Y0, Y1
-	VMAXPD 2144(DI), Y0, Y0
-	VMOVUPD 3680(DI), Y2
-	VMINPD 2656(DI), Y2, Y3
-	VMAXPD 2656(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3680(DI)
-	VMOVUPD Y2, 2144(DI)
-	VMOVUPD Y3, 3168(DI)
-	VMOVUPD Y4, 2656(DI)
-	VMOVUPD 3200(DI), Y0
-	VMINPD 2176(DI), Y0, Y1
-	VMAXPD 2176(DI), Y0, Y0
-	VMOVUPD 3712(DI), Y2
-	VMINPD 2688(DI), Y2, Y3
-	VMAXPD 2688(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3712(DI)
-	VMOVUPD Y2, 2176(DI)
-	VMOVUPD Y3, 3200(DI)
-	VMOVUPD Y4, 2688(DI)
-	VMOVUPD 3232(DI), Y0
-	VMINPD 2208(DI), Y0, Y1
-	VMAXPD 2208(DI), Y0, Y0
-	VMOVUPD 3744(DI), Y2
-	VMINPD 2720(DI), Y2, Y3
-	VMAXPD 2720(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3744(DI)
-	VMOVUPD Y2, 2208(DI)
-	VMOVUPD Y3, 3232(DI)
-	VMOVUPD Y4, 2720(DI)
-	VMOVUPD 3264(DI), Y0
-	VMINPD 2240(DI), Y0, Y1
-	VMAXPD 2240(DI), Y0, Y0
-	VMOVUPD 3776(DI), Y2
-	VMINPD 2752(DI), Y2, Y3
-	VMAXPD 2752(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3776(DI)
-	VMOVUPD Y2, 2240(DI)
-	VMOVUPD Y3, 3264(DI)
-	VMOVUPD Y4, 2752(DI)
-	VMOVUPD 3296(DI), Y0
-	VMINPD 2272(DI), Y0, Y1
-	VMAXPD 2272(DI), Y0, Y0
-	VMOVUPD 3808(DI), Y2
-	VMINPD 2784(DI), Y2, Y3
-	VMAXPD 2784(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3808(DI)
-	VMOVUPD Y2, 2272(DI)
-	VMOVUPD Y3, 3296(DI)
-	VMOVUPD Y4, 2784(DI)
-	VMOVUPD 3328(DI), Y0
-	VMINPD 2304(DI), Y0, Y1
-	VMAXPD 2304(DI), Y0, Y0
-	VMOVUPD 3840(DI), Y2
-	VMINPD 2816(DI), Y2, Y3
-	VMAXPD 2816(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3840(DI)
-	VMOVUPD Y2, 2304(DI)
-	VMOVUPD Y3, 3328(DI)
-	VMOVUPD Y4, 2816(DI)
-	VMOVUPD 3360(DI), Y0
-	VMINPD 2336(DI), Y0, Y1
-	VMAXPD 2336(DI), Y0, Y0
-	VMOVUPD 3872(DI), Y2
-	VMINPD 2848(DI), Y2, Y3
-	VMAXPD 2848(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3872(DI)
-	VMOVUPD Y2, 2336(DI)
-	VMOVUPD Y3, 3360(DI)
-	VMOVUPD Y4, 2848(DI)
-	VMOVUPD 3392(DI), Y0
-	VMINPD 2368(DI), Y0, Y1
-	VMAXPD 2368(DI), Y0, Y0
-	VMOVUPD 3904(DI), Y2
-	VMINPD 2880(DI), Y2, Y3
-	VMAXPD 2880(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3904(DI)
-	VMOVUPD Y2, 2368(DI)
-	VMOVUPD Y3, 3392(DI)
-	VMOVUPD Y4, 2880(DI)
-	VMOVUPD 3424(DI), Y0
-	VMINPD 2400(DI), Y0, Y1
-	VMAXPD 2400(DI), Y0, Y0
-	VMOVUPD 3936(DI), Y2
-	VMINPD 2912(DI), Y2, Y3
-	VMAXPD 2912(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3936(DI)
-	VMOVUPD Y2, 2400(DI)
-	VMOVUPD Y3, 3424(DI)
-	VMOVUPD Y4, 2912(DI)
-	VMOVUPD 3456(DI), Y0
-	VMINPD 2432(DI), Y0, Y1
-	VMAXPD 2432(DI), Y0, Y0
-	VMOVUPD 3968(DI), Y2
-	VMINPD 2944(DI), Y2, Y3
-	VMAXPD 2944(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 3968(DI)
-	VMOVUPD Y2, 2432(DI)
-	VMOVUPD Y3, 3456(DI)
-	VMOVUPD Y4, 2944(DI)
-	VMOVUPD 3488(DI), Y0
-	VMINPD 2464(DI), Y0, Y1
-	VMAXPD 2464(DI), Y0, Y0
-	VMOVUPD 4000(DI), Y2
-	VMINPD 2976(DI), Y2, Y3
-	VMAXPD 2976(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 4000(DI)
-	VMOVUPD Y2, 2464(DI)
-	VMOVUPD Y3, 3488(DI)
-	VMOVUPD Y4, 2976(DI)
-	VMOVUPD 3520(DI), Y0
-	VMINPD 2496(DI), Y0, Y1
-	VMAXPD 2496(DI), Y0, Y0
-	VMOVUPD 4032(DI), Y2
-	VMINPD 3008(DI), Y2, Y3
-	VMAXPD 3008(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 4032(DI)
-	VMOVUPD Y2, 2496(DI)
-	VMOVUPD Y3, 3520(DI)
-	VMOVUPD Y4, 3008(DI)
-	VMOVUPD 3552(DI), Y0
-	VMINPD 2528(DI), Y0, Y1
-	VMAXPD 2528(DI), Y0, Y0
-	VMOVUPD 4064(DI), Y2
-	VMINPD 3040(DI), Y2, Y3
-	VMAXPD 3040(DI), Y2, Y2
-	VMINPD Y0, Y2, Y4
-	VMAXPD Y0, Y2, Y2
-	VMINPD Y1, Y3, Y0
-	VMAXPD Y1, Y3, Y3
-	VMOVUPD Y0, 4064(DI)
-	VMOVUPD Y2, 2528(DI)
-	VMOVUPD Y3, 3552(DI)
-	VMOVUPD Y4, 3040(DI)
-	VMOVUPD 0(DI), Y0
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1632(DI), Y13, Y4
+	VMAXPD 1632(DI), Y13, Y13
+	VMOVUPD Y9, 2016(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1568(DI)
+	VMINPD 1600(DI), Y9, Y13
+	VMAXPD 1600(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1568(DI), Y13, Y8
+	VMAXPD 1568(DI), Y13, Y13
+	VMOVUPD Y11, 1632(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1632(DI), Y0, Y12
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y10, 1568(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1920(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD Y2, 1696(DI)
+	VMOVUPD Y3, 1888(DI)
+	VMOVUPD Y4, 1856(DI)
+	VMOVUPD Y5, 1728(DI)
+	VMOVUPD Y6, 1824(DI)
+	VMOVUPD Y8, 1600(DI)
+	VMOVUPD Y9, 1792(DI)
+	VMOVUPD Y10, 1632(DI)
+	VMOVUPD Y11, 1984(DI)
+	VMOVUPD Y12, 1664(DI)
+	VMOVUPD Y13, 1952(DI)
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VMOVUPD 512(DI), Y0
+	VMINPD 0(DI), Y0, Y1
+	VMAXPD 0(DI), Y0, Y0
+	VMOVUPD Y0, 512(DI)
+	VMOVUPD Y1, 0(DI)
+	VMOVUPD 544(DI), Y0
+	VMINPD 32(DI), Y0, Y1
+	VMAXPD 32(DI), Y0, Y0
+	VMOVUPD Y0, 544(DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD 576(DI), Y0
+	VMINPD 64(DI), Y0, Y1
+	VMAXPD 64(DI), Y0, Y0
+	VMOVUPD Y0, 576(DI)
+	VMOVUPD Y1, 64(DI)
+	VMOVUPD 608(DI), Y0
+	VMINPD 96(DI), Y0, Y1
+	VMAXPD 96(DI), Y0, Y0
+	VMOVUPD Y0, 608(DI)
+	VMOVUPD Y1, 96(DI)
+	VMOVUPD 640(DI), Y0
+	VMINPD 128(DI), Y0, Y1
+	VMAXPD 128(DI), Y0, Y0
+	VMOVUPD Y0, 640(DI)
+	VMOVUPD Y1, 128(DI)
+	VMOVUPD 672(DI), Y0
+	VMINPD 160(DI), Y0, Y1
+	VMAXPD 160(DI), Y0, Y0
+	VMOVUPD Y0, 672(DI)
+	VMOVUPD Y1, 160(DI)
+	VMOVUPD 704(DI), Y0
+	VMINPD 192(DI), Y0, Y1
+	VMAXPD 192(DI), Y0, Y0
+	VMOVUPD Y0, 704(DI)
+	VMOVUPD Y1, 192(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 224(DI), Y0, Y1
+	VMAXPD 224(DI), Y0, Y0
+	VMOVUPD Y0, 736(DI)
+	VMOVUPD Y1, 224(DI)
+	VMOVUPD 768(DI), Y0
 	VMINPD 256(DI), Y0, Y1
 	VMAXPD 256(DI), Y0, Y0
-	VMOVUPD 32(DI), Y2
-	VMINPD 288(DI), Y2, Y3
-	VMAXPD 288(DI), Y2, Y2
-	VMOVUPD 64(DI), Y4
-	VMINPD 320(DI), Y4, Y5
-	VMAXPD 320(DI), Y4, Y4
-	VMOVUPD 96(DI), Y6
-	VMINPD 352(DI), Y6, Y7
-	VMAXPD 352(DI), Y6, Y6
-	VMOVUPD 128(DI), Y8
-	VMINPD 384(DI), Y8, Y9
-	VMAXPD 384(DI), Y8, Y8
-	VMOVUPD 160(DI), Y10
-	VMINPD 416(DI), Y10, Y11
-	VMAXPD 416(DI), Y10, Y10
-	VMOVUPD 192(DI), Y12
-	VMINPD 448(DI), Y12, Y13
-	VMAXPD 448(DI), Y12, Y12
-	VMOVUPD 224(DI), Y14
-	VMINPD 480(DI), Y14, Y15
-	VMAXPD 480(DI), Y14, Y14
+	VMOVUPD Y0, 768(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD 800(DI), Y0
+	VMINPD 288(DI), Y0, Y1
+	VMAXPD 288(DI), Y0, Y0
+	VMOVUPD Y0, 800(DI)
+	VMOVUPD Y1, 288(DI)
+	VMOVUPD 832(DI), Y0
+	VMINPD 320(DI), Y0, Y1
+	VMAXPD 320(DI), Y0, Y0
+	VMOVUPD Y0, 832(DI)
+	VMOVUPD Y1, 320(DI)
+	VMOVUPD 864(DI), Y0
+	VMINPD 352(DI), Y0, Y1
+	VMAXPD 352(DI), Y0, Y0
+	VMOVUPD Y0, 864(DI)
+	VMOVUPD Y1, 352(DI)
+	VMOVUPD 896(DI), Y0
+	VMINPD 384(DI), Y0, Y1
+	VMAXPD 384(DI), Y0, Y0
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 384(DI)
+	VMOVUPD 928(DI), Y0
+	VMINPD 416(DI), Y0, Y1
+	VMAXPD 416(DI), Y0, Y0
+	VMOVUPD Y0, 928(DI)
+	VMOVUPD Y1, 416(DI)
+	VMOVUPD 960(DI), Y0
+	VMINPD 448(DI), Y0, Y1
+	VMAXPD 448(DI), Y0, Y0
+	VMOVUPD Y0, 960(DI)
+	VMOVUPD Y1, 448(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 480(DI), Y0, Y1
+	VMAXPD 480(DI), Y0, Y0
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 480(DI)
+	VMOVUPD 1024(DI), Y0
+	VMINPD 1536(DI), Y0, Y1
+	VMAXPD 1536(DI), Y0, Y0
+	VMOVUPD Y0, 1024(DI)
+	VMOVUPD Y1, 1536(DI)
+	VMOVUPD 1056(DI), Y0
+	VMINPD 1568(DI), Y0, Y1
+	VMAXPD 1568(DI), Y0, Y0
+	VMOVUPD Y0, 1056(DI)
+	VMOVUPD Y1, 1568(DI)
+	VMOVUPD 1088(DI), Y0
+	VMINPD 1600(DI), Y0, Y1
+	VMAXPD 1600(DI), Y0, Y0
+	VMOVUPD Y0, 1088(DI)
+	VMOVUPD Y1, 1600(DI)
+	VMOVUPD 1120(DI), Y0
+	VMINPD 1632(DI), Y0, Y1
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1632(DI)
+	VMOVUPD 1152(DI), Y0
+	VMINPD 1664(DI), Y0, Y1
+	VMAXPD 1664(DI), Y0, Y0
+	VMOVUPD Y0, 1152(DI)
+	VMOVUPD Y1, 1664(DI)
+	VMOVUPD 1184(DI), Y0
+	VMINPD 1696(DI), Y0, Y1
+	VMAXPD 1696(DI), Y0, Y0
+	VMOVUPD Y0, 1184(DI)
+	VMOVUPD Y1, 1696(DI)
+	VMOVUPD 1216(DI), Y0
+	VMINPD 1728(DI), Y0, Y1
+	VMAXPD 1728(DI), Y0, Y0
+	VMOVUPD Y0, 1216(DI)
+	VMOVUPD Y1, 1728(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1760(DI), Y0, Y1
+	VMAXPD 1760(DI), Y0, Y0
+	VMOVUPD Y0, 1248(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD 1280(DI), Y0
+	VMINPD 1792(DI), Y0, Y1
+	VMAXPD 1792(DI), Y0, Y0
+	VMOVUPD Y0, 1280(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD 1312(DI), Y0
+	VMINPD 1824(DI), Y0, Y1
+	VMAXPD 1824(DI), Y0, Y0
+	VMOVUPD Y0, 1312(DI)
+	VMOVUPD Y1, 1824(DI)
+	VMOVUPD 1344(DI), Y0
+	VMINPD 1856(DI), Y0, Y1
+	VMAXPD 1856(DI), Y0, Y0
+	VMOVUPD Y0, 1344(DI)
+	VMOVUPD Y1, 1856(DI)
+	VMOVUPD 1376(DI), Y0
+	VMINPD 1888(DI), Y0, Y1
+	VMAXPD 1888(DI), Y0, Y0
+	VMOVUPD Y0, 1376(DI)
+	VMOVUPD Y1, 1888(DI)
+	VMOVUPD 1408(DI), Y0
+	VMINPD 1920(DI), Y0, Y1
+	VMAXPD 1920(DI), Y0, Y0
+	VMOVUPD Y0, 1408(DI)
+	VMOVUPD Y1, 1920(DI)
+	VMOVUPD 1440(DI), Y0
+	VMINPD 1952(DI), Y0, Y1
+	VMAXPD 1952(DI), Y0, Y0
+	VMOVUPD Y0, 1440(DI)
+	VMOVUPD Y1, 1952(DI)
+	VMOVUPD 1472(DI), Y0
+	VMINPD 1984(DI), Y0, Y1
+	VMAXPD 1984(DI), Y0, Y0
+	VMOVUPD Y0, 1472(DI)
+	VMOVUPD Y1, 1984(DI)
+	VMOVUPD 1504(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 2016(DI)
+	VMOVUPD 256(DI), Y0
+	VMINPD 0(DI), Y0, Y1
+	VMAXPD 0(DI), Y0, Y0
+	VMOVUPD 288(DI), Y2
+	VMINPD 32(DI), Y2, Y3
+	VMAXPD 32(DI), Y2, Y2
+	VMOVUPD 320(DI), Y4
+	VMINPD 64(DI), Y4, Y5
+	VMAXPD 64(DI), Y4, Y4
+	VMOVUPD 352(DI), Y6
+	VMINPD 96(DI), Y6, Y7
+	VMAXPD 96(DI), Y6, Y6
+	VMOVUPD 384(DI), Y8
+	VMINPD 128(DI), Y8, Y9
+	VMAXPD 128(DI), Y8, Y8
+	VMOVUPD 416(DI), Y10
+	VMINPD 160(DI), Y10, Y11
+	VMAXPD 160(DI), Y10, Y10
+	VMOVUPD 448(DI), Y12
+	VMINPD 192(DI), Y12, Y13
+	VMAXPD 192(DI), Y12, Y12
+	VMOVUPD 480(DI), Y14
+	VMINPD 224(DI), Y14, Y15
+	VMAXPD 224(DI), Y14, Y14
 	VMOVUPD Y6, 352(DI)
 	VMINPD Y9, Y1, Y6
 	VMAXPD Y9, Y1, Y1
@@ -7036,30 +3014,30 @@ halves128AVX2_in117:
 	VMOVUPD Y13, 160(DI)
 	VMOVUPD Y14, 480(DI)
 	VMOVUPD Y15, 352(DI)
-	VMOVUPD 512(DI), Y0
-	VMINPD 768(DI), Y0, Y1
-	VMAXPD 768(DI), Y0, Y0
-	VMOVUPD 544(DI), Y2
-	VMINPD 800(DI), Y2, Y3
-	VMAXPD 800(DI), Y2, Y2
-	VMOVUPD 576(DI), Y4
-	VMINPD 832(DI), Y4, Y5
-	VMAXPD 832(DI), Y4, Y4
-	VMOVUPD 608(DI), Y6
-	VMINPD 864(DI), Y6, Y7
-	VMAXPD 864(DI), Y6, Y6
-	VMOVUPD 640(DI), Y8
-	VMINPD 896(DI), Y8, Y9
-	VMAXPD 896(DI), Y8, Y8
-	VMOVUPD 672(DI), Y10
-	VMINPD 928(DI), Y10, Y11
-	VMAXPD 928(DI), Y10, Y10
-	VMOVUPD 704(DI), Y12
-	VMINPD 960(DI), Y12, Y13
-	VMAXPD 960(DI), Y12, Y12
-	VMOVUPD 736(DI), Y14
-	VMINPD 992(DI), Y14, Y15
-	VMAXPD 992(DI), Y14, Y14
+	VMOVUPD 768(DI), Y0
+	VMINPD 512(DI), Y0, Y1
+	VMAXPD 512(DI), Y0, Y0
+	VMOVUPD 800(DI), Y2
+	VMINPD 544(DI), Y2, Y3
+	VMAXPD 544(DI), Y2, Y2
+	VMOVUPD 832(DI), Y4
+	VMINPD 576(DI), Y4, Y5
+	VMAXPD 576(DI), Y4, Y4
+	VMOVUPD 864(DI), Y6
+	VMINPD 608(DI), Y6, Y7
+	VMAXPD 608(DI), Y6, Y6
+	VMOVUPD 896(DI), Y8
+	VMINPD 640(DI), Y8, Y9
+	VMAXPD 640(DI), Y8, Y8
+	VMOVUPD 928(DI), Y10
+	VMINPD 672(DI), Y10, Y11
+	VMAXPD 672(DI), Y10, Y10
+	VMOVUPD 960(DI), Y12
+	VMINPD 704(DI), Y12, Y13
+	VMAXPD 704(DI), Y12, Y12
+	VMOVUPD 992(DI), Y14
+	VMINPD 736(DI), Y14, Y15
+	VMAXPD 736(DI), Y14, Y14
 	VMOVUPD Y6, 864(DI)
 	VMINPD Y9, Y1, Y6
 	VMAXPD Y9, Y1, Y1
@@ -7151,6 +3129,594 @@ halves128AVX2_in117:
 	VMOVUPD 1248(DI), Y14
 	VMINPD 1504(DI), Y14, Y15
 	VMAXPD 1504(DI), Y14, Y14
+	VMOVUPD Y7, 1376(DI)
+	VMINPD Y0, Y8, Y7
+	VMAXPD Y0, Y8, Y8
+	VMINPD Y2, Y10, Y0
+	VMAXPD Y2, Y10, Y10
+	VMINPD Y4, Y12, Y2
+	VMAXPD Y4, Y12, Y12
+	VMINPD Y6, Y14, Y4
+	VMAXPD Y6, Y14, Y14
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y3, Y11, Y1
+	VMAXPD Y3, Y11, Y11
+	VMINPD Y5, Y13, Y3
+	VMAXPD Y5, Y13, Y13
+	VMINPD 1376(DI), Y15, Y5
+	VMAXPD 1376(DI), Y15, Y15
+	VMOVUPD Y1, 1440(DI)
+	VMINPD Y8, Y12, Y1
+	VMAXPD Y8, Y12, Y12
+	VMINPD Y10, Y14, Y8
+	VMAXPD Y10, Y14, Y14
+	VMINPD Y7, Y2, Y10
+	VMAXPD Y7, Y2, Y2
+	VMINPD Y0, Y4, Y7
+	VMAXPD Y0, Y4, Y4
+	VMINPD Y9, Y13, Y0
+	VMAXPD Y9, Y13, Y13
+	VMINPD Y11, Y15, Y9
+	VMAXPD Y11, Y15, Y15
+	VMINPD Y6, Y3, Y11
+	VMAXPD Y6, Y3, Y3
+	VMINPD 1440(DI), Y5, Y6
+	VMAXPD 1440(DI), Y5, Y5
+	VMOVUPD Y6, 1504(DI)
+	VMINPD Y12, Y14, Y6
+	VMAXPD Y12, Y14, Y14
+	VMINPD Y1, Y8, Y12
+	VMAXPD Y1, Y8, Y8
+	VMINPD Y2, Y4, Y1
+	VMAXPD Y2, Y4, Y4
+	VMINPD Y10, Y7, Y2
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y13, Y15, Y10
+	VMAXPD Y13, Y15, Y15
+	VMINPD Y0, Y9, Y13
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y3, Y5, Y0
+	VMAXPD Y3, Y5, Y5
+	VMINPD 1504(DI), Y11, Y3
+	VMAXPD 1504(DI), Y11, Y11
+	VMOVUPD Y0, 1440(DI)
+	VMOVUPD Y1, 1184(DI)
+	VMOVUPD Y2, 1248(DI)
+	VMOVUPD Y3, 1504(DI)
+	VMOVUPD Y4, 1152(DI)
+	VMOVUPD Y5, 1408(DI)
+	VMOVUPD Y6, 1056(DI)
+	VMOVUPD Y7, 1216(DI)
+	VMOVUPD Y8, 1088(DI)
+	VMOVUPD Y9, 1344(DI)
+	VMOVUPD Y10, 1312(DI)
+	VMOVUPD Y11, 1472(DI)
+	VMOVUPD Y12, 1120(DI)
+	VMOVUPD Y13, 1376(DI)
+	VMOVUPD Y14, 1024(DI)
+	VMOVUPD Y15, 1280(DI)
+	VMOVUPD 1536(DI), Y0
+	VMINPD 1792(DI), Y0, Y1
+	VMAXPD 1792(DI), Y0, Y0
+	VMOVUPD 1568(DI), Y2
+	VMINPD 1824(DI), Y2, Y3
+	VMAXPD 1824(DI), Y2, Y2
+	VMOVUPD 1600(DI), Y4
+	VMINPD 1856(DI), Y4, Y5
+	VMAXPD 1856(DI), Y4, Y4
+	VMOVUPD 1632(DI), Y6
+	VMINPD 1888(DI), Y6, Y7
+	VMAXPD 1888(DI), Y6, Y6
+	VMOVUPD 1664(DI), Y8
+	VMINPD 1920(DI), Y8, Y9
+	VMAXPD 1920(DI), Y8, Y8
+	VMOVUPD 1696(DI), Y10
+	VMINPD 1952(DI), Y10, Y11
+	VMAXPD 1952(DI), Y10, Y10
+	VMOVUPD 1728(DI), Y12
+	VMINPD 1984(DI), Y12, Y13
+	VMAXPD 1984(DI), Y12, Y12
+	VMOVUPD 1760(DI), Y14
+	VMINPD 2016(DI), Y14, Y15
+	VMAXPD 2016(DI), Y14, Y14
+	VMOVUPD Y7, 1888(DI)
+	VMINPD Y0, Y8, Y7
+	VMAXPD Y0, Y8, Y8
+	VMINPD Y2, Y10, Y0
+	VMAXPD Y2, Y10, Y10
+	VMINPD Y4, Y12, Y2
+	VMAXPD Y4, Y12, Y12
+	VMINPD Y6, Y14, Y4
+	VMAXPD Y6, Y14, Y14
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y3, Y11, Y1
+	VMAXPD Y3, Y11, Y11
+	VMINPD Y5, Y13, Y3
+	VMAXPD Y5, Y13, Y13
+	VMINPD 1888(DI), Y15, Y5
+	VMAXPD 1888(DI), Y15, Y15
+	VMOVUPD Y1, 1952(DI)
+	VMINPD Y8, Y12, Y1
+	VMAXPD Y8, Y12, Y12
+	VMINPD Y10, Y14, Y8
+	VMAXPD Y10, Y14, Y14
+	VMINPD Y7, Y2, Y10
+	VMAXPD Y7, Y2, Y2
+	VMINPD Y0, Y4, Y7
+	VMAXPD Y0, Y4, Y4
+	VMINPD Y9, Y13, Y0
+	VMAXPD Y9, Y13, Y13
+	VMINPD Y11, Y15, Y9
+	VMAXPD Y11, Y15, Y15
+	VMINPD Y6, Y3, Y11
+	VMAXPD Y6, Y3, Y3
+	VMINPD 1952(DI), Y5, Y6
+	VMAXPD 1952(DI), Y5, Y5
+	VMOVUPD Y6, 2016(DI)
+	VMINPD Y12, Y14, Y6
+	VMAXPD Y12, Y14, Y14
+	VMINPD Y1, Y8, Y12
+	VMAXPD Y1, Y8, Y8
+	VMINPD Y2, Y4, Y1
+	VMAXPD Y2, Y4, Y4
+	VMINPD Y10, Y7, Y2
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y13, Y15, Y10
+	VMAXPD Y13, Y15, Y15
+	VMINPD Y0, Y9, Y13
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y3, Y5, Y0
+	VMAXPD Y3, Y5, Y5
+	VMINPD 2016(DI), Y11, Y3
+	VMAXPD 2016(DI), Y11, Y11
+	VMOVUPD Y0, 1952(DI)
+	VMOVUPD Y1, 1696(DI)
+	VMOVUPD Y2, 1760(DI)
+	VMOVUPD Y3, 2016(DI)
+	VMOVUPD Y4, 1664(DI)
+	VMOVUPD Y5, 1920(DI)
+	VMOVUPD Y6, 1568(DI)
+	VMOVUPD Y7, 1728(DI)
+	VMOVUPD Y8, 1600(DI)
+	VMOVUPD Y9, 1856(DI)
+	VMOVUPD Y10, 1824(DI)
+	VMOVUPD Y11, 1984(DI)
+	VMOVUPD Y12, 1632(DI)
+	VMOVUPD Y13, 1888(DI)
+	VMOVUPD Y14, 1536(DI)
+	VMOVUPD Y15, 1792(DI)
+	VMOVUPD 1024(DI), Y0
+	VMINPD 0(DI), Y0, Y1
+	VMAXPD 0(DI), Y0, Y0
+	VMOVUPD 1536(DI), Y2
+	VMINPD 512(DI), Y2, Y3
+	VMAXPD 512(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1536(DI)
+	VMOVUPD Y1, 512(DI)
+	VMOVUPD Y3, 1024(DI)
+	VMOVUPD Y4, 0(DI)
+	VMOVUPD 1056(DI), Y0
+	VMINPD 32(DI), Y0, Y1
+	VMAXPD 32(DI), Y0, Y0
+	VMOVUPD 1568(DI), Y2
+	VMINPD 544(DI), Y2, Y3
+	VMAXPD 544(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1568(DI)
+	VMOVUPD Y1, 544(DI)
+	VMOVUPD Y3, 1056(DI)
+	VMOVUPD Y4, 32(DI)
+	VMOVUPD 1088(DI), Y0
+	VMINPD 64(DI), Y0, Y1
+	VMAXPD 64(DI), Y0, Y0
+	VMOVUPD 1600(DI), Y2
+	VMINPD 576(DI), Y2, Y3
+	VMAXPD 576(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1600(DI)
+	VMOVUPD Y1, 576(DI)
+	VMOVUPD Y3, 1088(DI)
+	VMOVUPD Y4, 64(DI)
+	VMOVUPD 1120(DI), Y0
+	VMINPD 96(DI), Y0, Y1
+	VMAXPD 96(DI), Y0, Y0
+	VMOVUPD 1632(DI), Y2
+	VMINPD 608(DI), Y2, Y3
+	VMAXPD 608(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1632(DI)
+	VMOVUPD Y1, 608(DI)
+	VMOVUPD Y3, 1120(DI)
+	VMOVUPD Y4, 96(DI)
+	VMOVUPD 1152(DI), Y0
+	VMINPD 128(DI), Y0, Y1
+	VMAXPD 128(DI), Y0, Y0
+	VMOVUPD 1664(DI), Y2
+	VMINPD 640(DI), Y2, Y3
+	VMAXPD 640(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1664(DI)
+	VMOVUPD Y1, 640(DI)
+	VMOVUPD Y3, 1152(DI)
+	VMOVUPD Y4, 128(DI)
+	VMOVUPD 1184(DI), Y0
+	VMINPD 160(DI), Y0, Y1
+	VMAXPD 160(DI), Y0, Y0
+	VMOVUPD 1696(DI), Y2
+	VMINPD 672(DI), Y2, Y3
+	VMAXPD 672(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1696(DI)
+	VMOVUPD Y1, 672(DI)
+	VMOVUPD Y3, 1184(DI)
+	VMOVUPD Y4, 160(DI)
+	VMOVUPD 1216(DI), Y0
+	VMINPD 192(DI), Y0, Y1
+	VMAXPD 192(DI), Y0, Y0
+	VMOVUPD 1728(DI), Y2
+	VMINPD 704(DI), Y2, Y3
+	VMAXPD 704(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1728(DI)
+	VMOVUPD Y1, 704(DI)
+	VMOVUPD Y3, 1216(DI)
+	VMOVUPD Y4, 192(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 224(DI), Y0, Y1
+	VMAXPD 224(DI), Y0, Y0
+	VMOVUPD 1760(DI), Y2
+	VMINPD 736(DI), Y2, Y3
+	VMAXPD 736(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1760(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD Y3, 1248(DI)
+	VMOVUPD Y4, 224(DI)
+	VMOVUPD 1280(DI), Y0
+	VMINPD 256(DI), Y0, Y1
+	VMAXPD 256(DI), Y0, Y0
+	VMOVUPD 1792(DI), Y2
+	VMINPD 768(DI), Y2, Y3
+	VMAXPD 768(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1792(DI)
+	VMOVUPD Y1, 768(DI)
+	VMOVUPD Y3, 1280(DI)
+	VMOVUPD Y4, 256(DI)
+	VMOVUPD 1312(DI), Y0
+	VMINPD 288(DI), Y0, Y1
+	VMAXPD 288(DI), Y0, Y0
+	VMOVUPD 1824(DI), Y2
+	VMINPD 800(DI), Y2, Y3
+	VMAXPD 800(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1824(DI)
+	VMOVUPD Y1, 800(DI)
+	VMOVUPD Y3, 1312(DI)
+	VMOVUPD Y4, 288(DI)
+	VMOVUPD 1344(DI), Y0
+	VMINPD 320(DI), Y0, Y1
+	VMAXPD 320(DI), Y0, Y0
+	VMOVUPD 1856(DI), Y2
+	VMINPD 832(DI), Y2, Y3
+	VMAXPD 832(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1856(DI)
+	VMOVUPD Y1, 832(DI)
+	VMOVUPD Y3, 1344(DI)
+	VMOVUPD Y4, 320(DI)
+	VMOVUPD 1376(DI), Y0
+	VMINPD 352(DI), Y0, Y1
+	VMAXPD 352(DI), Y0, Y0
+	VMOVUPD 1888(DI), Y2
+	VMINPD 864(DI), Y2, Y3
+	VMAXPD 864(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1888(DI)
+	VMOVUPD Y1, 864(DI)
+	VMOVUPD Y3, 1376(DI)
+	VMOVUPD Y4, 352(DI)
+	VMOVUPD 1408(DI), Y0
+	VMINPD 384(DI), Y0, Y1
+	VMAXPD 384(DI), Y0, Y0
+	VMOVUPD 1920(DI), Y2
+	VMINPD 896(DI), Y2, Y3
+	VMAXPD 896(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1920(DI)
+	VMOVUPD Y1, 896(DI)
+	VMOVUPD Y3, 1408(DI)
+	VMOVUPD Y4, 384(DI)
+	VMOVUPD 1440(DI), Y0
+	VMINPD 416(DI), Y0, Y1
+	VMAXPD 416(DI), Y0, Y0
+	VMOVUPD 1952(DI), Y2
+	VMINPD 928(DI), Y2, Y3
+	VMAXPD 928(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1952(DI)
+	VMOVUPD Y1, 928(DI)
+	VMOVUPD Y3, 1440(DI)
+	VMOVUPD Y4, 416(DI)
+	VMOVUPD 1472(DI), Y0
+	VMINPD 448(DI), Y0, Y1
+	VMAXPD 448(DI), Y0, Y0
+	VMOVUPD 1984(DI), Y2
+	VMINPD 960(DI), Y2, Y3
+	VMAXPD 960(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 1984(DI)
+	VMOVUPD Y1, 960(DI)
+	VMOVUPD Y3, 1472(DI)
+	VMOVUPD Y4, 448(DI)
+	VMOVUPD 1504(DI), Y0
+	VMINPD 480(DI), Y0, Y1
+	VMAXPD 480(DI), Y0, Y0
+	VMOVUPD 2016(DI), Y2
+	VMINPD 992(DI), Y2, Y3
+	VMAXPD 992(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 2016(DI)
+	VMOVUPD Y1, 992(DI)
+	VMOVUPD Y3, 1504(DI)
+	VMOVUPD Y4, 480(DI)
+	VMOVUPD 256(DI), Y0
+	VMINPD 0(DI), Y0, Y1
+	VMAXPD 0(DI), Y0, Y0
+	VMOVUPD 288(DI), Y2
+	VMINPD 32(DI), Y2, Y3
+	VMAXPD 32(DI), Y2, Y2
+	VMOVUPD 320(DI), Y4
+	VMINPD 64(DI), Y4, Y5
+	VMAXPD 64(DI), Y4, Y4
+	VMOVUPD 352(DI), Y6
+	VMINPD 96(DI), Y6, Y7
+	VMAXPD 96(DI), Y6, Y6
+	VMOVUPD 384(DI), Y8
+	VMINPD 128(DI), Y8, Y9
+	VMAXPD 128(DI), Y8, Y8
+	VMOVUPD 416(DI), Y10
+	VMINPD 160(DI), Y10, Y11
+	VMAXPD 160(DI), Y10, Y10
+	VMOVUPD 448(DI), Y12
+	VMINPD 192(DI), Y12, Y13
+	VMAXPD 192(DI), Y12, Y12
+	VMOVUPD 480(DI), Y14
+	VMINPD 224(DI), Y14, Y15
+	VMAXPD 224(DI), Y14, Y14
+	VMOVUPD Y6, 352(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 352(DI), Y14, Y12
+	VMAXPD 352(DI), Y14, Y14
+	VMOVUPD Y2, 416(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 416(DI), Y14, Y4
+	VMAXPD 416(DI), Y14, Y14
+	VMOVUPD Y0, 448(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 448(DI), Y14, Y4
+	VMAXPD 448(DI), Y14, Y14
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 224(DI)
+	VMOVUPD Y2, 32(DI)
+	VMOVUPD Y3, 256(DI)
+	VMOVUPD Y4, 448(DI)
+	VMOVUPD Y5, 192(DI)
+	VMOVUPD Y6, 96(DI)
+	VMOVUPD Y7, 288(DI)
+	VMOVUPD Y8, 384(DI)
+	VMOVUPD Y9, 128(DI)
+	VMOVUPD Y10, 320(DI)
+	VMOVUPD Y11, 64(DI)
+	VMOVUPD Y12, 416(DI)
+	VMOVUPD Y13, 160(DI)
+	VMOVUPD Y14, 480(DI)
+	VMOVUPD Y15, 352(DI)
+	VMOVUPD 768(DI), Y0
+	VMINPD 512(DI), Y0, Y1
+	VMAXPD 512(DI), Y0, Y0
+	VMOVUPD 800(DI), Y2
+	VMINPD 544(DI), Y2, Y3
+	VMAXPD 544(DI), Y2, Y2
+	VMOVUPD 832(DI), Y4
+	VMINPD 576(DI), Y4, Y5
+	VMAXPD 576(DI), Y4, Y4
+	VMOVUPD 864(DI), Y6
+	VMINPD 608(DI), Y6, Y7
+	VMAXPD 608(DI), Y6, Y6
+	VMOVUPD 896(DI), Y8
+	VMINPD 640(DI), Y8, Y9
+	VMAXPD 640(DI), Y8, Y8
+	VMOVUPD 928(DI), Y10
+	VMINPD 672(DI), Y10, Y11
+	VMAXPD 672(DI), Y10, Y10
+	VMOVUPD 960(DI), Y12
+	VMINPD 704(DI), Y12, Y13
+	VMAXPD 704(DI), Y12, Y12
+	VMOVUPD 992(DI), Y14
+	VMINPD 736(DI), Y14, Y15
+	VMAXPD 736(DI), Y14, Y14
+	VMOVUPD Y6, 864(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 864(DI), Y14, Y12
+	VMAXPD 864(DI), Y14, Y14
+	VMOVUPD Y2, 928(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 928(DI), Y14, Y4
+	VMAXPD 928(DI), Y14, Y14
+	VMOVUPD Y0, 960(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 960(DI), Y14, Y4
+	VMAXPD 960(DI), Y14, Y14
+	VMOVUPD Y0, 512(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD Y2, 544(DI)
+	VMOVUPD Y3, 768(DI)
+	VMOVUPD Y4, 960(DI)
+	VMOVUPD Y5, 704(DI)
+	VMOVUPD Y6, 608(DI)
+	VMOVUPD Y7, 800(DI)
+	VMOVUPD Y8, 896(DI)
+	VMOVUPD Y9, 640(DI)
+	VMOVUPD Y10, 832(DI)
+	VMOVUPD Y11, 576(DI)
+	VMOVUPD Y12, 928(DI)
+	VMOVUPD Y13, 672(DI)
+	VMOVUPD Y14, 992(DI)
+	VMOVUPD Y15, 864(DI)
+	VMOVUPD 1280(DI), Y0
+	VMINPD 1024(DI), Y0, Y1
+	VMAXPD 1024(DI), Y0, Y0
+	VMOVUPD 1312(DI), Y2
+	VMINPD 1056(DI), Y2, Y3
+	VMAXPD 1056(DI), Y2, Y2
+	VMOVUPD 1344(DI), Y4
+	VMINPD 1088(DI), Y4, Y5
+	VMAXPD 1088(DI), Y4, Y4
+	VMOVUPD 1376(DI), Y6
+	VMINPD 1120(DI), Y6, Y7
+	VMAXPD 1120(DI), Y6, Y6
+	VMOVUPD 1408(DI), Y8
+	VMINPD 1152(DI), Y8, Y9
+	VMAXPD 1152(DI), Y8, Y8
+	VMOVUPD 1440(DI), Y10
+	VMINPD 1184(DI), Y10, Y11
+	VMAXPD 1184(DI), Y10, Y10
+	VMOVUPD 1472(DI), Y12
+	VMINPD 1216(DI), Y12, Y13
+	VMAXPD 1216(DI), Y12, Y12
+	VMOVUPD 1504(DI), Y14
+	VMINPD 1248(DI), Y14, Y15
+	VMAXPD 1248(DI), Y14, Y14
 	VMOVUPD Y6, 1376(DI)
 	VMINPD Y9, Y1, Y6
 	VMAXPD Y9, Y1, Y1
@@ -7218,30 +3784,30 @@ halves128AVX2_in117:
 	VMOVUPD Y13, 1184(DI)
 	VMOVUPD Y14, 1504(DI)
 	VMOVUPD Y15, 1376(DI)
-	VMOVUPD 1536(DI), Y0
-	VMINPD 1792(DI), Y0, Y1
-	VMAXPD 1792(DI), Y0, Y0
-	VMOVUPD 1568(DI), Y2
-	VMINPD 1824(DI), Y2, Y3
-	VMAXPD 1824(DI), Y2, Y2
-	VMOVUPD 1600(DI), Y4
-	VMINPD 1856(DI), Y4, Y5
-	VMAXPD 1856(DI), Y4, Y4
-	VMOVUPD 1632(DI), Y6
-	VMINPD 1888(DI), Y6, Y7
-	VMAXPD 1888(DI), Y6, Y6
-	VMOVUPD 1664(DI), Y8
-	VMINPD 1920(DI), Y8, Y9
-	VMAXPD 1920(DI), Y8, Y8
-	VMOVUPD 1696(DI), Y10
-	VMINPD 1952(DI), Y10, Y11
-	VMAXPD 1952(DI), Y10, Y10
-	VMOVUPD 1728(DI), Y12
-	VMINPD 1984(DI), Y12, Y13
-	VMAXPD 1984(DI), Y12, Y12
-	VMOVUPD 1760(DI), Y14
-	VMINPD 2016(DI), Y14, Y15
-	VMAXPD 2016(DI), Y14, Y14
+	VMOVUPD 1792(DI), Y0
+	VMINPD 1536(DI), Y0, Y1
+	VMAXPD 1536(DI), Y0, Y0
+	VMOVUPD 1824(DI), Y2
+	VMINPD 1568(DI), Y2, Y3
+	VMAXPD 1568(DI), Y2, Y2
+	VMOVUPD 1856(DI), Y4
+	VMINPD 1600(DI), Y4, Y5
+	VMAXPD 1600(DI), Y4, Y4
+	VMOVUPD 1888(DI), Y6
+	VMINPD 1632(DI), Y6, Y7
+	VMAXPD 1632(DI), Y6, Y6
+	VMOVUPD 1920(DI), Y8
+	VMINPD 1664(DI), Y8, Y9
+	VMAXPD 1664(DI), Y8, Y8
+	VMOVUPD 1952(DI), Y10
+	VMINPD 1696(DI), Y10, Y11
+	VMAXPD 1696(DI), Y10, Y10
+	VMOVUPD 1984(DI), Y12
+	VMINPD 1728(DI), Y12, Y13
+	VMAXPD 1728(DI), Y12, Y12
+	VMOVUPD 2016(DI), Y14
+	VMINPD 1760(DI), Y14, Y15
+	VMAXPD 1760(DI), Y14, Y14
 	VMOVUPD Y6, 1888(DI)
 	VMINPD Y9, Y1, Y6
 	VMAXPD Y9, Y1, Y1
@@ -7309,31 +3875,5052 @@ halves128AVX2_in117:
 	VMOVUPD Y13, 1696(DI)
 	VMOVUPD Y14, 2016(DI)
 	VMOVUPD Y15, 1888(DI)
-	VMOVUPD 2304(DI), Y0
-	VMINPD 2048(DI), Y0, Y1
-	VMAXPD 2048(DI), Y0, Y0
-	VMOVUPD 2336(DI), Y2
-	VMINPD 2080(DI), Y2, Y3
-	VMAXPD 2080(DI), Y2, Y2
-	VMOVUPD 2368(DI), Y4
-	VMINPD 2112(DI), Y4, Y5
-	VMAXPD 2112(DI), Y4, Y4
-	VMOVUPD 2400(DI), Y6
-	VMINPD 2144(DI), Y6, Y7
-	VMAXPD 2144(DI), Y6, Y6
-	VMOVUPD 2432(DI), Y8
-	VMINPD 2176(DI), Y8, Y9
-	VMAXPD 2176(DI), Y8, Y8
-	VMOVUPD 2464(DI), Y10
-	VMINPD 2208(DI), Y10, Y11
-	VMAXPD 2208(DI), Y10, Y10
-	VMOVUPD 2496(DI), Y12
-	VMINPD 2240(DI), Y12, Y13
-	VMAXPD 2240(DI), Y12, Y12
-	VMOVUPD 2528(DI), Y14
-	VMINPD 2272(DI), Y14, Y15
-	VMAXPD 2272(DI), Y14, Y14
-	VMOVUPD Y7, 2400(DI)
+	VZEROUPPER
+	RET
+
+// func sort8DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[8][4]float64) (finite bool)
+//
+// It sorts, descending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 8; +Inf for n ≤ i < 8) into out, by the
+// network on 8 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort8DescAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   tmp+24(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $5
+	JLE sort8DescAVX2_pad5
+	MOVQ 120(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort8DescAVX2_in5
+sort8DescAVX2_pad5:
+	VBROADCASTSD ·posInf(SB), Y0
+sort8DescAVX2_in5:
+	CMPQ CX, $7
+	JLE sort8DescAVX2_pad7
+	MOVQ 168(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort8DescAVX2_in7
+sort8DescAVX2_pad7:
+	VBROADCASTSD ·posInf(SB), Y1
+sort8DescAVX2_in7:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $4
+	JLE sort8DescAVX2_pad4
+	MOVQ 96(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort8DescAVX2_in4
+sort8DescAVX2_pad4:
+	VBROADCASTSD ·posInf(SB), Y1
+sort8DescAVX2_in4:
+	CMPQ CX, $6
+	JLE sort8DescAVX2_pad6
+	MOVQ 144(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort8DescAVX2_in6
+sort8DescAVX2_pad6:
+	VBROADCASTSD ·posInf(SB), Y3
+sort8DescAVX2_in6:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $1
+	JLE sort8DescAVX2_pad1
+	MOVQ 24(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort8DescAVX2_in1
+sort8DescAVX2_pad1:
+	VBROADCASTSD ·posInf(SB), Y3
+sort8DescAVX2_in1:
+	CMPQ CX, $3
+	JLE sort8DescAVX2_pad3
+	MOVQ 72(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort8DescAVX2_in3
+sort8DescAVX2_pad3:
+	VBROADCASTSD ·posInf(SB), Y5
+sort8DescAVX2_in3:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $0
+	JLE sort8DescAVX2_pad0
+	MOVQ 0(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort8DescAVX2_in0
+sort8DescAVX2_pad0:
+	VBROADCASTSD ·posInf(SB), Y5
+sort8DescAVX2_in0:
+	CMPQ CX, $2
+	JLE sort8DescAVX2_pad2
+	MOVQ 48(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort8DescAVX2_in2
+sort8DescAVX2_pad2:
+	VBROADCASTSD ·posInf(SB), Y7
+sort8DescAVX2_in2:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y6, Y2, Y7
+	VMAXPD Y6, Y2, Y2
+	VMINPD Y8, Y4, Y6
+	VMAXPD Y8, Y4, Y4
+	VMINPD Y3, Y0, Y8
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y5, Y1, Y3
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y6, Y7, Y5
+	VMAXPD Y6, Y7, Y7
+	VMINPD Y3, Y8, Y6
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y4, Y2, Y3
+	VMAXPD Y4, Y2, Y2
+	VMINPD Y1, Y0, Y4
+	VMAXPD Y1, Y0, Y0
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y6, Y7, Y2
+	VMAXPD Y6, Y7, Y7
+	VMINPD Y4, Y3, Y6
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y2, Y4
+	VMAXPD Y1, Y2, Y2
+	VMINPD Y7, Y6, Y1
+	VMAXPD Y7, Y6, Y6
+	VMINPD Y3, Y8, Y7
+	VMAXPD Y3, Y8, Y8
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 128(DI)
+	VMOVUPD Y2, 160(DI)
+	VMOVUPD Y4, 192(DI)
+	VMOVUPD Y5, 224(DI)
+	VMOVUPD Y6, 96(DI)
+	VMOVUPD Y7, 64(DI)
+	VMOVUPD Y8, 32(DI)
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VMOVUPD 0(DI), Y0
+	VMOVUPD Y0, 0(R9)
+	VMOVUPD 32(DI), Y1
+	VMOVUPD Y1, 32(R9)
+	VMOVUPD 64(DI), Y2
+	VMOVUPD Y2, 64(R9)
+	VMOVUPD 96(DI), Y3
+	VMOVUPD Y3, 96(R9)
+	VMOVUPD 128(DI), Y4
+	VMOVUPD Y4, 128(R9)
+	VMOVUPD 160(DI), Y5
+	VMOVUPD Y5, 160(R9)
+	VMOVUPD 192(DI), Y6
+	VMOVUPD Y6, 192(R9)
+	VMOVUPD 224(DI), Y7
+	VMOVUPD Y7, 224(R9)
+	VZEROUPPER
+	RET
+
+// func sort16DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[16][4]float64) (finite bool)
+//
+// It sorts, descending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 16; +Inf for n ≤ i < 16) into out, by the
+// network on 16 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort16DescAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   tmp+24(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $2
+	JLE sort16DescAVX2_pad2
+	MOVQ 48(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in2
+sort16DescAVX2_pad2:
+	VBROADCASTSD ·posInf(SB), Y0
+sort16DescAVX2_in2:
+	CMPQ CX, $15
+	JLE sort16DescAVX2_pad15
+	MOVQ 360(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in15
+sort16DescAVX2_pad15:
+	VBROADCASTSD ·posInf(SB), Y1
+sort16DescAVX2_in15:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $3
+	JLE sort16DescAVX2_pad3
+	MOVQ 72(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in3
+sort16DescAVX2_pad3:
+	VBROADCASTSD ·posInf(SB), Y1
+sort16DescAVX2_in3:
+	CMPQ CX, $14
+	JLE sort16DescAVX2_pad14
+	MOVQ 336(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in14
+sort16DescAVX2_pad14:
+	VBROADCASTSD ·posInf(SB), Y3
+sort16DescAVX2_in14:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $0
+	JLE sort16DescAVX2_pad0
+	MOVQ 0(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in0
+sort16DescAVX2_pad0:
+	VBROADCASTSD ·posInf(SB), Y3
+sort16DescAVX2_in0:
+	CMPQ CX, $13
+	JLE sort16DescAVX2_pad13
+	MOVQ 312(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in13
+sort16DescAVX2_pad13:
+	VBROADCASTSD ·posInf(SB), Y5
+sort16DescAVX2_in13:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $1
+	JLE sort16DescAVX2_pad1
+	MOVQ 24(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in1
+sort16DescAVX2_pad1:
+	VBROADCASTSD ·posInf(SB), Y5
+sort16DescAVX2_in1:
+	CMPQ CX, $12
+	JLE sort16DescAVX2_pad12
+	MOVQ 288(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in12
+sort16DescAVX2_pad12:
+	VBROADCASTSD ·posInf(SB), Y7
+sort16DescAVX2_in12:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $7
+	JLE sort16DescAVX2_pad7
+	MOVQ 168(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in7
+sort16DescAVX2_pad7:
+	VBROADCASTSD ·posInf(SB), Y7
+sort16DescAVX2_in7:
+	CMPQ CX, $11
+	JLE sort16DescAVX2_pad11
+	MOVQ 264(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in11
+sort16DescAVX2_pad11:
+	VBROADCASTSD ·posInf(SB), Y9
+sort16DescAVX2_in11:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $9
+	JLE sort16DescAVX2_pad9
+	MOVQ 216(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in9
+sort16DescAVX2_pad9:
+	VBROADCASTSD ·posInf(SB), Y9
+sort16DescAVX2_in9:
+	CMPQ CX, $10
+	JLE sort16DescAVX2_pad10
+	MOVQ 240(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in10
+sort16DescAVX2_pad10:
+	VBROADCASTSD ·posInf(SB), Y11
+sort16DescAVX2_in10:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $4
+	JLE sort16DescAVX2_pad4
+	MOVQ 96(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in4
+sort16DescAVX2_pad4:
+	VBROADCASTSD ·posInf(SB), Y11
+sort16DescAVX2_in4:
+	CMPQ CX, $8
+	JLE sort16DescAVX2_pad8
+	MOVQ 192(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in8
+sort16DescAVX2_pad8:
+	VBROADCASTSD ·posInf(SB), Y13
+sort16DescAVX2_in8:
+	VMOVUPD Y1, 96(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $5
+	JLE sort16DescAVX2_pad5
+	MOVQ 120(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in5
+sort16DescAVX2_pad5:
+	VBROADCASTSD ·posInf(SB), Y13
+sort16DescAVX2_in5:
+	VMOVUPD Y11, 128(DI)
+	CMPQ CX, $6
+	JLE sort16DescAVX2_pad6
+	MOVQ 144(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort16DescAVX2_in6
+sort16DescAVX2_pad6:
+	VBROADCASTSD ·posInf(SB), Y11
+sort16DescAVX2_in6:
+	VMOVUPD Y3, 0(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 0(DI), Y13, Y5
+	VMAXPD 0(DI), Y13, Y13
+	VMOVUPD Y7, 32(DI)
+	VMOVUPD 96(DI), Y7
+	VMOVUPD Y13, 0(DI)
+	VMINPD 128(DI), Y7, Y13
+	VMAXPD 128(DI), Y7, Y7
+	VMOVUPD Y7, 96(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 96(DI), Y9, Y13
+	VMAXPD 96(DI), Y9, Y9
+	VMOVUPD Y9, 64(DI)
+	VMOVUPD 0(DI), Y9
+	VMOVUPD Y13, 96(DI)
+	VMINPD 32(DI), Y9, Y13
+	VMAXPD 32(DI), Y9, Y9
+	VMOVUPD Y9, 0(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 96(DI), Y13, Y4
+	VMAXPD 96(DI), Y13, Y13
+	VMOVUPD Y9, 480(DI)
+	VMOVUPD 0(DI), Y9
+	VMOVUPD Y13, 32(DI)
+	VMINPD 64(DI), Y9, Y13
+	VMAXPD 64(DI), Y9, Y9
+	VMOVUPD Y9, 0(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 32(DI), Y13, Y8
+	VMAXPD 32(DI), Y13, Y13
+	VMOVUPD Y11, 96(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 96(DI), Y0, Y12
+	VMAXPD 96(DI), Y0, Y0
+	VMOVUPD Y10, 32(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 384(DI)
+	VMOVUPD Y1, 224(DI)
+	VMOVUPD Y2, 160(DI)
+	VMOVUPD Y3, 352(DI)
+	VMOVUPD Y4, 320(DI)
+	VMOVUPD Y5, 192(DI)
+	VMOVUPD Y6, 288(DI)
+	VMOVUPD Y8, 64(DI)
+	VMOVUPD Y9, 256(DI)
+	VMOVUPD Y10, 96(DI)
+	VMOVUPD Y11, 448(DI)
+	VMOVUPD Y12, 128(DI)
+	VMOVUPD Y13, 416(DI)
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VMOVUPD 0(DI), Y0
+	VMOVUPD Y0, 0(R9)
+	VMOVUPD 32(DI), Y1
+	VMOVUPD Y1, 32(R9)
+	VMOVUPD 64(DI), Y2
+	VMOVUPD Y2, 64(R9)
+	VMOVUPD 96(DI), Y3
+	VMOVUPD Y3, 96(R9)
+	VMOVUPD 128(DI), Y4
+	VMOVUPD Y4, 128(R9)
+	VMOVUPD 160(DI), Y5
+	VMOVUPD Y5, 160(R9)
+	VMOVUPD 192(DI), Y6
+	VMOVUPD Y6, 192(R9)
+	VMOVUPD 224(DI), Y7
+	VMOVUPD Y7, 224(R9)
+	VMOVUPD 256(DI), Y8
+	VMOVUPD Y8, 256(R9)
+	VMOVUPD 288(DI), Y9
+	VMOVUPD Y9, 288(R9)
+	VMOVUPD 320(DI), Y10
+	VMOVUPD Y10, 320(R9)
+	VMOVUPD 352(DI), Y11
+	VMOVUPD Y11, 352(R9)
+	VMOVUPD 384(DI), Y12
+	VMOVUPD Y12, 384(R9)
+	VMOVUPD 416(DI), Y13
+	VMOVUPD Y13, 416(R9)
+	VMOVUPD 448(DI), Y14
+	VMOVUPD Y14, 448(R9)
+	VMOVUPD 480(DI), Y15
+	VMOVUPD Y15, 480(R9)
+	VZEROUPPER
+	RET
+
+// func sort24DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[24][4]float64) (finite bool)
+//
+// It sorts, descending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 24; +Inf for n ≤ i < 24) into out, by the
+// network on 32 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort24DescAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   tmp+24(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $10
+	JLE sort24DescAVX2_pad10
+	MOVQ 240(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in10
+sort24DescAVX2_pad10:
+	VBROADCASTSD ·posInf(SB), Y0
+sort24DescAVX2_in10:
+	CMPQ CX, $23
+	JLE sort24DescAVX2_pad23
+	MOVQ 552(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in23
+sort24DescAVX2_pad23:
+	VBROADCASTSD ·posInf(SB), Y1
+sort24DescAVX2_in23:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $11
+	JLE sort24DescAVX2_pad11
+	MOVQ 264(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in11
+sort24DescAVX2_pad11:
+	VBROADCASTSD ·posInf(SB), Y1
+sort24DescAVX2_in11:
+	CMPQ CX, $22
+	JLE sort24DescAVX2_pad22
+	MOVQ 528(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in22
+sort24DescAVX2_pad22:
+	VBROADCASTSD ·posInf(SB), Y3
+sort24DescAVX2_in22:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $8
+	JLE sort24DescAVX2_pad8
+	MOVQ 192(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in8
+sort24DescAVX2_pad8:
+	VBROADCASTSD ·posInf(SB), Y3
+sort24DescAVX2_in8:
+	CMPQ CX, $21
+	JLE sort24DescAVX2_pad21
+	MOVQ 504(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in21
+sort24DescAVX2_pad21:
+	VBROADCASTSD ·posInf(SB), Y5
+sort24DescAVX2_in21:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $9
+	JLE sort24DescAVX2_pad9
+	MOVQ 216(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in9
+sort24DescAVX2_pad9:
+	VBROADCASTSD ·posInf(SB), Y5
+sort24DescAVX2_in9:
+	CMPQ CX, $20
+	JLE sort24DescAVX2_pad20
+	MOVQ 480(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in20
+sort24DescAVX2_pad20:
+	VBROADCASTSD ·posInf(SB), Y7
+sort24DescAVX2_in20:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $15
+	JLE sort24DescAVX2_pad15
+	MOVQ 360(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in15
+sort24DescAVX2_pad15:
+	VBROADCASTSD ·posInf(SB), Y7
+sort24DescAVX2_in15:
+	CMPQ CX, $19
+	JLE sort24DescAVX2_pad19
+	MOVQ 456(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in19
+sort24DescAVX2_pad19:
+	VBROADCASTSD ·posInf(SB), Y9
+sort24DescAVX2_in19:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $17
+	JLE sort24DescAVX2_pad17
+	MOVQ 408(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in17
+sort24DescAVX2_pad17:
+	VBROADCASTSD ·posInf(SB), Y9
+sort24DescAVX2_in17:
+	CMPQ CX, $18
+	JLE sort24DescAVX2_pad18
+	MOVQ 432(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in18
+sort24DescAVX2_pad18:
+	VBROADCASTSD ·posInf(SB), Y11
+sort24DescAVX2_in18:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $12
+	JLE sort24DescAVX2_pad12
+	MOVQ 288(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in12
+sort24DescAVX2_pad12:
+	VBROADCASTSD ·posInf(SB), Y11
+sort24DescAVX2_in12:
+	CMPQ CX, $16
+	JLE sort24DescAVX2_pad16
+	MOVQ 384(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in16
+sort24DescAVX2_pad16:
+	VBROADCASTSD ·posInf(SB), Y13
+sort24DescAVX2_in16:
+	VMOVUPD Y1, 608(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $13
+	JLE sort24DescAVX2_pad13
+	MOVQ 312(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in13
+sort24DescAVX2_pad13:
+	VBROADCASTSD ·posInf(SB), Y13
+sort24DescAVX2_in13:
+	VMOVUPD Y11, 640(DI)
+	CMPQ CX, $14
+	JLE sort24DescAVX2_pad14
+	MOVQ 336(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in14
+sort24DescAVX2_pad14:
+	VBROADCASTSD ·posInf(SB), Y11
+sort24DescAVX2_in14:
+	VMOVUPD Y3, 512(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 512(DI), Y13, Y5
+	VMAXPD 512(DI), Y13, Y13
+	VMOVUPD Y7, 544(DI)
+	VMOVUPD 608(DI), Y7
+	VMOVUPD Y13, 512(DI)
+	VMINPD 640(DI), Y7, Y13
+	VMAXPD 640(DI), Y7, Y7
+	VMOVUPD Y7, 608(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 608(DI), Y9, Y13
+	VMAXPD 608(DI), Y9, Y9
+	VMOVUPD Y9, 576(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 608(DI)
+	VMINPD 544(DI), Y9, Y13
+	VMAXPD 544(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 608(DI), Y13, Y4
+	VMAXPD 608(DI), Y13, Y13
+	VMOVUPD Y9, 992(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 544(DI)
+	VMINPD 576(DI), Y9, Y13
+	VMAXPD 576(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 544(DI), Y13, Y8
+	VMAXPD 544(DI), Y13, Y13
+	VMOVUPD Y11, 608(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 608(DI), Y0, Y12
+	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD Y10, 544(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD Y2, 672(DI)
+	VMOVUPD Y3, 864(DI)
+	VMOVUPD Y4, 832(DI)
+	VMOVUPD Y5, 704(DI)
+	VMOVUPD Y6, 800(DI)
+	VMOVUPD Y8, 576(DI)
+	VMOVUPD Y9, 768(DI)
+	VMOVUPD Y10, 608(DI)
+	VMOVUPD Y11, 960(DI)
+	VMOVUPD Y12, 640(DI)
+	VMOVUPD Y13, 928(DI)
+	CMPQ CX, $2
+	JLE sort24DescAVX2_pad2
+	MOVQ 48(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in2
+sort24DescAVX2_pad2:
+	VBROADCASTSD ·posInf(SB), Y0
+sort24DescAVX2_in2:
+	CMPQ CX, $1
+	JLE sort24DescAVX2_pad1
+	MOVQ 24(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in1
+sort24DescAVX2_pad1:
+	VBROADCASTSD ·posInf(SB), Y1
+sort24DescAVX2_in1:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $3
+	JLE sort24DescAVX2_pad3
+	MOVQ 72(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in3
+sort24DescAVX2_pad3:
+	VBROADCASTSD ·posInf(SB), Y1
+sort24DescAVX2_in3:
+	CMPQ CX, $4
+	JLE sort24DescAVX2_pad4
+	MOVQ 96(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in4
+sort24DescAVX2_pad4:
+	VBROADCASTSD ·posInf(SB), Y3
+sort24DescAVX2_in4:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $7
+	JLE sort24DescAVX2_pad7
+	MOVQ 168(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in7
+sort24DescAVX2_pad7:
+	VBROADCASTSD ·posInf(SB), Y3
+sort24DescAVX2_in7:
+	VMINPD Y3, Y2, Y5
+	VMAXPD Y3, Y2, Y2
+	CMPQ CX, $0
+	JLE sort24DescAVX2_pad0
+	MOVQ 0(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in0
+sort24DescAVX2_pad0:
+	VBROADCASTSD ·posInf(SB), Y3
+sort24DescAVX2_in0:
+	CMPQ CX, $6
+	JLE sort24DescAVX2_pad6
+	MOVQ 144(SI), R8
+	VMOVUPD (R8)(DX*1), Y6
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y6, Y6, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in6
+sort24DescAVX2_pad6:
+	VBROADCASTSD ·posInf(SB), Y6
+sort24DescAVX2_in6:
+	VMINPD Y6, Y3, Y7
+	VMAXPD Y6, Y3, Y3
+	CMPQ CX, $5
+	JLE sort24DescAVX2_pad5
+	MOVQ 120(SI), R8
+	VMOVUPD (R8)(DX*1), Y6
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y6, Y6, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort24DescAVX2_in5
+sort24DescAVX2_pad5:
+	VBROADCASTSD ·posInf(SB), Y6
+sort24DescAVX2_in5:
+	VMINPD Y6, Y4, Y8
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y7, Y5, Y6
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y2, Y1, Y7
+	VMAXPD Y2, Y1, Y1
+	VMINPD Y6, Y8, Y2
+	VMAXPD Y6, Y8, Y8
+	VMINPD Y5, Y4, Y6
+	VMAXPD Y5, Y4, Y4
+	VMINPD Y0, Y3, Y5
+	VMAXPD Y0, Y3, Y3
+	VMINPD Y8, Y6, Y0
+	VMAXPD Y8, Y6, Y6
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y3, Y1, Y7
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y8, Y0, Y3
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y5, Y6, Y8
+	VMAXPD Y5, Y6, Y6
+	VMINPD Y0, Y8, Y5
+	VMAXPD Y0, Y8, Y8
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y7, Y0, Y6
+	VMAXPD Y7, Y0, Y0
+	VMINPD Y8, Y6, Y7
+	VMAXPD Y8, Y6, Y6
+	VMINPD Y4, Y0, Y8
+	VMAXPD Y4, Y0, Y0
+	VMINPD Y1, Y0, Y4
+	VMAXPD Y1, Y0, Y0
+	VMOVUPD Y0, 320(DI)
+	VMOVUPD Y2, 416(DI)
+	VMOVUPD Y3, 384(DI)
+	VMOVUPD Y4, 352(DI)
+	VMOVUPD Y5, 480(DI)
+	VMOVUPD Y6, 256(DI)
+	VMOVUPD Y7, 448(DI)
+	VMOVUPD Y8, 288(DI)
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VMOVUPD 320(DI), Y0
+	VMINPD 736(DI), Y0, Y1
+	VMAXPD 736(DI), Y0, Y0
+	VMOVUPD Y0, 320(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD 352(DI), Y0
+	VMINPD 704(DI), Y0, Y1
+	VMAXPD 704(DI), Y0, Y0
+	VMOVUPD Y0, 352(DI)
+	VMOVUPD Y1, 704(DI)
+	VMOVUPD 288(DI), Y0
+	VMINPD 672(DI), Y0, Y1
+	VMAXPD 672(DI), Y0, Y0
+	VMOVUPD Y0, 288(DI)
+	VMOVUPD Y1, 672(DI)
+	VMOVUPD 256(DI), Y0
+	VMINPD 640(DI), Y0, Y1
+	VMAXPD 640(DI), Y0, Y0
+	VMOVUPD Y0, 256(DI)
+	VMOVUPD Y1, 640(DI)
+	VMOVUPD 448(DI), Y0
+	VMINPD 608(DI), Y0, Y1
+	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD Y0, 448(DI)
+	VMOVUPD Y1, 608(DI)
+	VMOVUPD 480(DI), Y0
+	VMINPD 576(DI), Y0, Y1
+	VMAXPD 576(DI), Y0, Y0
+	VMOVUPD Y0, 480(DI)
+	VMOVUPD Y1, 576(DI)
+	VMOVUPD 384(DI), Y0
+	VMINPD 544(DI), Y0, Y1
+	VMAXPD 544(DI), Y0, Y0
+	VMOVUPD Y0, 384(DI)
+	VMOVUPD Y1, 544(DI)
+	VMOVUPD 416(DI), Y0
+	VMINPD 512(DI), Y0, Y1
+	VMAXPD 512(DI), Y0, Y0
+	VMOVUPD Y0, 416(DI)
+	VMOVUPD Y1, 512(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 992(DI), Y0, Y1
+	VMAXPD 992(DI), Y0, Y0
+	VMOVUPD 704(DI), Y2
+	VMINPD 960(DI), Y2, Y3
+	VMAXPD 960(DI), Y2, Y2
+	VMOVUPD 672(DI), Y4
+	VMINPD 928(DI), Y4, Y5
+	VMAXPD 928(DI), Y4, Y4
+	VMOVUPD 640(DI), Y6
+	VMINPD 896(DI), Y6, Y7
+	VMAXPD 896(DI), Y6, Y6
+	VMOVUPD 608(DI), Y8
+	VMINPD 864(DI), Y8, Y9
+	VMAXPD 864(DI), Y8, Y8
+	VMOVUPD 576(DI), Y10
+	VMINPD 832(DI), Y10, Y11
+	VMAXPD 832(DI), Y10, Y10
+	VMOVUPD 544(DI), Y12
+	VMINPD 800(DI), Y12, Y13
+	VMAXPD 800(DI), Y12, Y12
+	VMOVUPD 512(DI), Y14
+	VMINPD 768(DI), Y14, Y15
+	VMAXPD 768(DI), Y14, Y14
+	VMOVUPD Y6, 640(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 640(DI), Y14, Y12
+	VMAXPD 640(DI), Y14, Y14
+	VMOVUPD Y2, 576(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 576(DI), Y14, Y4
+	VMAXPD 576(DI), Y14, Y14
+	VMOVUPD Y0, 544(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 544(DI), Y14, Y4
+	VMAXPD 544(DI), Y14, Y14
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 768(DI)
+	VMOVUPD Y2, 960(DI)
+	VMOVUPD Y3, 736(DI)
+	VMOVUPD Y4, 544(DI)
+	VMOVUPD Y5, 800(DI)
+	VMOVUPD Y6, 896(DI)
+	VMOVUPD Y7, 704(DI)
+	VMOVUPD Y8, 608(DI)
+	VMOVUPD Y9, 864(DI)
+	VMOVUPD Y10, 672(DI)
+	VMOVUPD Y11, 928(DI)
+	VMOVUPD Y12, 576(DI)
+	VMOVUPD Y13, 832(DI)
+	VMOVUPD Y14, 512(DI)
+	VMOVUPD Y15, 640(DI)
+	VMOVUPD 448(DI), Y0
+	VMINPD 320(DI), Y0, Y1
+	VMAXPD 320(DI), Y0, Y0
+	VMOVUPD 480(DI), Y2
+	VMINPD 352(DI), Y2, Y3
+	VMAXPD 352(DI), Y2, Y2
+	VMOVUPD 384(DI), Y4
+	VMINPD 288(DI), Y4, Y5
+	VMAXPD 288(DI), Y4, Y4
+	VMOVUPD 416(DI), Y6
+	VMINPD 256(DI), Y6, Y7
+	VMAXPD 256(DI), Y6, Y6
+	VMINPD Y5, Y1, Y8
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y4, Y0, Y7
+	VMAXPD Y4, Y0, Y0
+	VMINPD Y6, Y2, Y4
+	VMAXPD Y6, Y2, Y2
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y4, Y7, Y3
+	VMAXPD Y4, Y7, Y7
+	VMINPD Y2, Y0, Y4
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 416(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD Y3, 448(DI)
+	VMOVUPD Y4, 384(DI)
+	VMOVUPD Y5, 288(DI)
+	VMOVUPD Y6, 320(DI)
+	VMOVUPD Y7, 480(DI)
+	VMOVUPD Y8, 352(DI)
+	VMOVUPD 416(DI), Y0
+	VMOVUPD Y0, 0(R9)
+	VMOVUPD 384(DI), Y1
+	VMOVUPD Y1, 32(R9)
+	VMOVUPD 480(DI), Y2
+	VMOVUPD Y2, 64(R9)
+	VMOVUPD 448(DI), Y3
+	VMOVUPD Y3, 96(R9)
+	VMOVUPD 256(DI), Y4
+	VMOVUPD Y4, 128(R9)
+	VMOVUPD 288(DI), Y5
+	VMOVUPD Y5, 160(R9)
+	VMOVUPD 352(DI), Y6
+	VMOVUPD Y6, 192(R9)
+	VMOVUPD 320(DI), Y7
+	VMOVUPD Y7, 224(R9)
+	VMOVUPD 512(DI), Y8
+	VMOVUPD Y8, 256(R9)
+	VMOVUPD 544(DI), Y9
+	VMOVUPD Y9, 288(R9)
+	VMOVUPD 576(DI), Y10
+	VMOVUPD Y10, 320(R9)
+	VMOVUPD 608(DI), Y11
+	VMOVUPD Y11, 352(R9)
+	VMOVUPD 640(DI), Y12
+	VMOVUPD Y12, 384(R9)
+	VMOVUPD 672(DI), Y13
+	VMOVUPD Y13, 416(R9)
+	VMOVUPD 704(DI), Y14
+	VMOVUPD Y14, 448(R9)
+	VMOVUPD 736(DI), Y15
+	VMOVUPD Y15, 480(R9)
+	VMOVUPD 768(DI), Y0
+	VMOVUPD Y0, 512(R9)
+	VMOVUPD 800(DI), Y1
+	VMOVUPD Y1, 544(R9)
+	VMOVUPD 832(DI), Y2
+	VMOVUPD Y2, 576(R9)
+	VMOVUPD 864(DI), Y3
+	VMOVUPD Y3, 608(R9)
+	VMOVUPD 896(DI), Y4
+	VMOVUPD Y4, 640(R9)
+	VMOVUPD 928(DI), Y5
+	VMOVUPD Y5, 672(R9)
+	VMOVUPD 960(DI), Y6
+	VMOVUPD Y6, 704(R9)
+	VMOVUPD 992(DI), Y7
+	VMOVUPD Y7, 736(R9)
+	VZEROUPPER
+	RET
+
+// func sort32DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[32][4]float64) (finite bool)
+//
+// It sorts, descending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 32; +Inf for n ≤ i < 32) into out, by the
+// network on 32 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort32DescAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   tmp+24(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $18
+	JLE sort32DescAVX2_pad18
+	MOVQ 432(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in18
+sort32DescAVX2_pad18:
+	VBROADCASTSD ·posInf(SB), Y0
+sort32DescAVX2_in18:
+	CMPQ CX, $31
+	JLE sort32DescAVX2_pad31
+	MOVQ 744(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in31
+sort32DescAVX2_pad31:
+	VBROADCASTSD ·posInf(SB), Y1
+sort32DescAVX2_in31:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $19
+	JLE sort32DescAVX2_pad19
+	MOVQ 456(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in19
+sort32DescAVX2_pad19:
+	VBROADCASTSD ·posInf(SB), Y1
+sort32DescAVX2_in19:
+	CMPQ CX, $30
+	JLE sort32DescAVX2_pad30
+	MOVQ 720(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in30
+sort32DescAVX2_pad30:
+	VBROADCASTSD ·posInf(SB), Y3
+sort32DescAVX2_in30:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $16
+	JLE sort32DescAVX2_pad16
+	MOVQ 384(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in16
+sort32DescAVX2_pad16:
+	VBROADCASTSD ·posInf(SB), Y3
+sort32DescAVX2_in16:
+	CMPQ CX, $29
+	JLE sort32DescAVX2_pad29
+	MOVQ 696(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in29
+sort32DescAVX2_pad29:
+	VBROADCASTSD ·posInf(SB), Y5
+sort32DescAVX2_in29:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $17
+	JLE sort32DescAVX2_pad17
+	MOVQ 408(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in17
+sort32DescAVX2_pad17:
+	VBROADCASTSD ·posInf(SB), Y5
+sort32DescAVX2_in17:
+	CMPQ CX, $28
+	JLE sort32DescAVX2_pad28
+	MOVQ 672(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in28
+sort32DescAVX2_pad28:
+	VBROADCASTSD ·posInf(SB), Y7
+sort32DescAVX2_in28:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $23
+	JLE sort32DescAVX2_pad23
+	MOVQ 552(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in23
+sort32DescAVX2_pad23:
+	VBROADCASTSD ·posInf(SB), Y7
+sort32DescAVX2_in23:
+	CMPQ CX, $27
+	JLE sort32DescAVX2_pad27
+	MOVQ 648(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in27
+sort32DescAVX2_pad27:
+	VBROADCASTSD ·posInf(SB), Y9
+sort32DescAVX2_in27:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $25
+	JLE sort32DescAVX2_pad25
+	MOVQ 600(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in25
+sort32DescAVX2_pad25:
+	VBROADCASTSD ·posInf(SB), Y9
+sort32DescAVX2_in25:
+	CMPQ CX, $26
+	JLE sort32DescAVX2_pad26
+	MOVQ 624(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in26
+sort32DescAVX2_pad26:
+	VBROADCASTSD ·posInf(SB), Y11
+sort32DescAVX2_in26:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $20
+	JLE sort32DescAVX2_pad20
+	MOVQ 480(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in20
+sort32DescAVX2_pad20:
+	VBROADCASTSD ·posInf(SB), Y11
+sort32DescAVX2_in20:
+	CMPQ CX, $24
+	JLE sort32DescAVX2_pad24
+	MOVQ 576(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in24
+sort32DescAVX2_pad24:
+	VBROADCASTSD ·posInf(SB), Y13
+sort32DescAVX2_in24:
+	VMOVUPD Y1, 608(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $21
+	JLE sort32DescAVX2_pad21
+	MOVQ 504(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in21
+sort32DescAVX2_pad21:
+	VBROADCASTSD ·posInf(SB), Y13
+sort32DescAVX2_in21:
+	VMOVUPD Y11, 640(DI)
+	CMPQ CX, $22
+	JLE sort32DescAVX2_pad22
+	MOVQ 528(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in22
+sort32DescAVX2_pad22:
+	VBROADCASTSD ·posInf(SB), Y11
+sort32DescAVX2_in22:
+	VMOVUPD Y3, 512(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 512(DI), Y13, Y5
+	VMAXPD 512(DI), Y13, Y13
+	VMOVUPD Y7, 544(DI)
+	VMOVUPD 608(DI), Y7
+	VMOVUPD Y13, 512(DI)
+	VMINPD 640(DI), Y7, Y13
+	VMAXPD 640(DI), Y7, Y7
+	VMOVUPD Y7, 608(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 608(DI), Y9, Y13
+	VMAXPD 608(DI), Y9, Y9
+	VMOVUPD Y9, 576(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 608(DI)
+	VMINPD 544(DI), Y9, Y13
+	VMAXPD 544(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 608(DI), Y13, Y4
+	VMAXPD 608(DI), Y13, Y13
+	VMOVUPD Y9, 992(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 544(DI)
+	VMINPD 576(DI), Y9, Y13
+	VMAXPD 576(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 544(DI), Y13, Y8
+	VMAXPD 544(DI), Y13, Y13
+	VMOVUPD Y11, 608(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 608(DI), Y0, Y12
+	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD Y10, 544(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD Y2, 672(DI)
+	VMOVUPD Y3, 864(DI)
+	VMOVUPD Y4, 832(DI)
+	VMOVUPD Y5, 704(DI)
+	VMOVUPD Y6, 800(DI)
+	VMOVUPD Y8, 576(DI)
+	VMOVUPD Y9, 768(DI)
+	VMOVUPD Y10, 608(DI)
+	VMOVUPD Y11, 960(DI)
+	VMOVUPD Y12, 640(DI)
+	VMOVUPD Y13, 928(DI)
+	CMPQ CX, $13
+	JLE sort32DescAVX2_pad13
+	MOVQ 312(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in13
+sort32DescAVX2_pad13:
+	VBROADCASTSD ·posInf(SB), Y0
+sort32DescAVX2_in13:
+	CMPQ CX, $0
+	JLE sort32DescAVX2_pad0
+	MOVQ 0(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in0
+sort32DescAVX2_pad0:
+	VBROADCASTSD ·posInf(SB), Y1
+sort32DescAVX2_in0:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $12
+	JLE sort32DescAVX2_pad12
+	MOVQ 288(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in12
+sort32DescAVX2_pad12:
+	VBROADCASTSD ·posInf(SB), Y1
+sort32DescAVX2_in12:
+	CMPQ CX, $1
+	JLE sort32DescAVX2_pad1
+	MOVQ 24(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in1
+sort32DescAVX2_pad1:
+	VBROADCASTSD ·posInf(SB), Y3
+sort32DescAVX2_in1:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $15
+	JLE sort32DescAVX2_pad15
+	MOVQ 360(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in15
+sort32DescAVX2_pad15:
+	VBROADCASTSD ·posInf(SB), Y3
+sort32DescAVX2_in15:
+	CMPQ CX, $2
+	JLE sort32DescAVX2_pad2
+	MOVQ 48(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in2
+sort32DescAVX2_pad2:
+	VBROADCASTSD ·posInf(SB), Y5
+sort32DescAVX2_in2:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $14
+	JLE sort32DescAVX2_pad14
+	MOVQ 336(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in14
+sort32DescAVX2_pad14:
+	VBROADCASTSD ·posInf(SB), Y5
+sort32DescAVX2_in14:
+	CMPQ CX, $3
+	JLE sort32DescAVX2_pad3
+	MOVQ 72(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in3
+sort32DescAVX2_pad3:
+	VBROADCASTSD ·posInf(SB), Y7
+sort32DescAVX2_in3:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $8
+	JLE sort32DescAVX2_pad8
+	MOVQ 192(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in8
+sort32DescAVX2_pad8:
+	VBROADCASTSD ·posInf(SB), Y7
+sort32DescAVX2_in8:
+	CMPQ CX, $4
+	JLE sort32DescAVX2_pad4
+	MOVQ 96(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in4
+sort32DescAVX2_pad4:
+	VBROADCASTSD ·posInf(SB), Y9
+sort32DescAVX2_in4:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $6
+	JLE sort32DescAVX2_pad6
+	MOVQ 144(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in6
+sort32DescAVX2_pad6:
+	VBROADCASTSD ·posInf(SB), Y9
+sort32DescAVX2_in6:
+	CMPQ CX, $5
+	JLE sort32DescAVX2_pad5
+	MOVQ 120(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in5
+sort32DescAVX2_pad5:
+	VBROADCASTSD ·posInf(SB), Y11
+sort32DescAVX2_in5:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $11
+	JLE sort32DescAVX2_pad11
+	MOVQ 264(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in11
+sort32DescAVX2_pad11:
+	VBROADCASTSD ·posInf(SB), Y11
+sort32DescAVX2_in11:
+	CMPQ CX, $7
+	JLE sort32DescAVX2_pad7
+	MOVQ 168(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in7
+sort32DescAVX2_pad7:
+	VBROADCASTSD ·posInf(SB), Y13
+sort32DescAVX2_in7:
+	VMOVUPD Y1, 384(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $10
+	JLE sort32DescAVX2_pad10
+	MOVQ 240(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in10
+sort32DescAVX2_pad10:
+	VBROADCASTSD ·posInf(SB), Y13
+sort32DescAVX2_in10:
+	VMOVUPD Y11, 352(DI)
+	CMPQ CX, $9
+	JLE sort32DescAVX2_pad9
+	MOVQ 216(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort32DescAVX2_in9
+sort32DescAVX2_pad9:
+	VBROADCASTSD ·posInf(SB), Y11
+sort32DescAVX2_in9:
+	VMOVUPD Y3, 480(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 480(DI), Y13, Y5
+	VMAXPD 480(DI), Y13, Y13
+	VMOVUPD Y7, 448(DI)
+	VMOVUPD 384(DI), Y7
+	VMOVUPD Y13, 480(DI)
+	VMINPD 352(DI), Y7, Y13
+	VMAXPD 352(DI), Y7, Y7
+	VMOVUPD Y7, 384(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 384(DI), Y9, Y13
+	VMAXPD 384(DI), Y9, Y9
+	VMOVUPD Y9, 416(DI)
+	VMOVUPD 480(DI), Y9
+	VMOVUPD Y13, 384(DI)
+	VMINPD 448(DI), Y9, Y13
+	VMAXPD 448(DI), Y9, Y9
+	VMOVUPD Y9, 480(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 384(DI), Y13, Y4
+	VMAXPD 384(DI), Y13, Y13
+	VMOVUPD Y9, 0(DI)
+	VMOVUPD 480(DI), Y9
+	VMOVUPD Y13, 448(DI)
+	VMINPD 416(DI), Y9, Y13
+	VMAXPD 416(DI), Y9, Y9
+	VMOVUPD Y9, 480(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 448(DI), Y13, Y8
+	VMAXPD 448(DI), Y13, Y13
+	VMOVUPD Y11, 384(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 384(DI), Y0, Y12
+	VMAXPD 384(DI), Y0, Y0
+	VMOVUPD Y10, 448(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 96(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD Y2, 320(DI)
+	VMOVUPD Y3, 128(DI)
+	VMOVUPD Y4, 160(DI)
+	VMOVUPD Y5, 288(DI)
+	VMOVUPD Y6, 192(DI)
+	VMOVUPD Y8, 416(DI)
+	VMOVUPD Y9, 224(DI)
+	VMOVUPD Y10, 384(DI)
+	VMOVUPD Y11, 32(DI)
+	VMOVUPD Y12, 352(DI)
+	VMOVUPD Y13, 64(DI)
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VMOVUPD 480(DI), Y0
+	VMINPD 992(DI), Y0, Y1
+	VMAXPD 992(DI), Y0, Y0
+	VMOVUPD Y0, 480(DI)
+	VMOVUPD Y1, 992(DI)
+	VMOVUPD 448(DI), Y0
+	VMINPD 960(DI), Y0, Y1
+	VMAXPD 960(DI), Y0, Y0
+	VMOVUPD Y0, 448(DI)
+	VMOVUPD Y1, 960(DI)
+	VMOVUPD 416(DI), Y0
+	VMINPD 928(DI), Y0, Y1
+	VMAXPD 928(DI), Y0, Y0
+	VMOVUPD Y0, 416(DI)
+	VMOVUPD Y1, 928(DI)
+	VMOVUPD 384(DI), Y0
+	VMINPD 896(DI), Y0, Y1
+	VMAXPD 896(DI), Y0, Y0
+	VMOVUPD Y0, 384(DI)
+	VMOVUPD Y1, 896(DI)
+	VMOVUPD 352(DI), Y0
+	VMINPD 864(DI), Y0, Y1
+	VMAXPD 864(DI), Y0, Y0
+	VMOVUPD Y0, 352(DI)
+	VMOVUPD Y1, 864(DI)
+	VMOVUPD 320(DI), Y0
+	VMINPD 832(DI), Y0, Y1
+	VMAXPD 832(DI), Y0, Y0
+	VMOVUPD Y0, 320(DI)
+	VMOVUPD Y1, 832(DI)
+	VMOVUPD 288(DI), Y0
+	VMINPD 800(DI), Y0, Y1
+	VMAXPD 800(DI), Y0, Y0
+	VMOVUPD Y0, 288(DI)
+	VMOVUPD Y1, 800(DI)
+	VMOVUPD 256(DI), Y0
+	VMINPD 768(DI), Y0, Y1
+	VMAXPD 768(DI), Y0, Y0
+	VMOVUPD Y0, 256(DI)
+	VMOVUPD Y1, 768(DI)
+	VMOVUPD 224(DI), Y0
+	VMINPD 736(DI), Y0, Y1
+	VMAXPD 736(DI), Y0, Y0
+	VMOVUPD Y0, 224(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD 192(DI), Y0
+	VMINPD 704(DI), Y0, Y1
+	VMAXPD 704(DI), Y0, Y0
+	VMOVUPD Y0, 192(DI)
+	VMOVUPD Y1, 704(DI)
+	VMOVUPD 160(DI), Y0
+	VMINPD 672(DI), Y0, Y1
+	VMAXPD 672(DI), Y0, Y0
+	VMOVUPD Y0, 160(DI)
+	VMOVUPD Y1, 672(DI)
+	VMOVUPD 128(DI), Y0
+	VMINPD 640(DI), Y0, Y1
+	VMAXPD 640(DI), Y0, Y0
+	VMOVUPD Y0, 128(DI)
+	VMOVUPD Y1, 640(DI)
+	VMOVUPD 96(DI), Y0
+	VMINPD 608(DI), Y0, Y1
+	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD Y0, 96(DI)
+	VMOVUPD Y1, 608(DI)
+	VMOVUPD 64(DI), Y0
+	VMINPD 576(DI), Y0, Y1
+	VMAXPD 576(DI), Y0, Y0
+	VMOVUPD Y0, 64(DI)
+	VMOVUPD Y1, 576(DI)
+	VMOVUPD 32(DI), Y0
+	VMINPD 544(DI), Y0, Y1
+	VMAXPD 544(DI), Y0, Y0
+	VMOVUPD Y0, 32(DI)
+	VMOVUPD Y1, 544(DI)
+	VMOVUPD 0(DI), Y0
+	VMINPD 512(DI), Y0, Y1
+	VMAXPD 512(DI), Y0, Y0
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 512(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 992(DI), Y0, Y1
+	VMAXPD 992(DI), Y0, Y0
+	VMOVUPD 704(DI), Y2
+	VMINPD 960(DI), Y2, Y3
+	VMAXPD 960(DI), Y2, Y2
+	VMOVUPD 672(DI), Y4
+	VMINPD 928(DI), Y4, Y5
+	VMAXPD 928(DI), Y4, Y4
+	VMOVUPD 640(DI), Y6
+	VMINPD 896(DI), Y6, Y7
+	VMAXPD 896(DI), Y6, Y6
+	VMOVUPD 608(DI), Y8
+	VMINPD 864(DI), Y8, Y9
+	VMAXPD 864(DI), Y8, Y8
+	VMOVUPD 576(DI), Y10
+	VMINPD 832(DI), Y10, Y11
+	VMAXPD 832(DI), Y10, Y10
+	VMOVUPD 544(DI), Y12
+	VMINPD 800(DI), Y12, Y13
+	VMAXPD 800(DI), Y12, Y12
+	VMOVUPD 512(DI), Y14
+	VMINPD 768(DI), Y14, Y15
+	VMAXPD 768(DI), Y14, Y14
+	VMOVUPD Y6, 640(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 640(DI), Y14, Y12
+	VMAXPD 640(DI), Y14, Y14
+	VMOVUPD Y2, 576(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 576(DI), Y14, Y4
+	VMAXPD 576(DI), Y14, Y14
+	VMOVUPD Y0, 544(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 544(DI), Y14, Y4
+	VMAXPD 544(DI), Y14, Y14
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 768(DI)
+	VMOVUPD Y2, 960(DI)
+	VMOVUPD Y3, 736(DI)
+	VMOVUPD Y4, 544(DI)
+	VMOVUPD Y5, 800(DI)
+	VMOVUPD Y6, 896(DI)
+	VMOVUPD Y7, 704(DI)
+	VMOVUPD Y8, 608(DI)
+	VMOVUPD Y9, 864(DI)
+	VMOVUPD Y10, 672(DI)
+	VMOVUPD Y11, 928(DI)
+	VMOVUPD Y12, 576(DI)
+	VMOVUPD Y13, 832(DI)
+	VMOVUPD Y14, 512(DI)
+	VMOVUPD Y15, 640(DI)
+	VMOVUPD 224(DI), Y0
+	VMINPD 480(DI), Y0, Y1
+	VMAXPD 480(DI), Y0, Y0
+	VMOVUPD 192(DI), Y2
+	VMINPD 448(DI), Y2, Y3
+	VMAXPD 448(DI), Y2, Y2
+	VMOVUPD 160(DI), Y4
+	VMINPD 416(DI), Y4, Y5
+	VMAXPD 416(DI), Y4, Y4
+	VMOVUPD 128(DI), Y6
+	VMINPD 384(DI), Y6, Y7
+	VMAXPD 384(DI), Y6, Y6
+	VMOVUPD 96(DI), Y8
+	VMINPD 352(DI), Y8, Y9
+	VMAXPD 352(DI), Y8, Y8
+	VMOVUPD 64(DI), Y10
+	VMINPD 320(DI), Y10, Y11
+	VMAXPD 320(DI), Y10, Y10
+	VMOVUPD 32(DI), Y12
+	VMINPD 288(DI), Y12, Y13
+	VMAXPD 288(DI), Y12, Y12
+	VMOVUPD 0(DI), Y14
+	VMINPD 256(DI), Y14, Y15
+	VMAXPD 256(DI), Y14, Y14
+	VMOVUPD Y6, 128(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 128(DI), Y14, Y12
+	VMAXPD 128(DI), Y14, Y14
+	VMOVUPD Y2, 64(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 64(DI), Y14, Y4
+	VMAXPD 64(DI), Y14, Y14
+	VMOVUPD Y0, 32(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 32(DI), Y14, Y4
+	VMAXPD 32(DI), Y14, Y14
+	VMOVUPD Y0, 480(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD Y2, 448(DI)
+	VMOVUPD Y3, 224(DI)
+	VMOVUPD Y4, 32(DI)
+	VMOVUPD Y5, 288(DI)
+	VMOVUPD Y6, 384(DI)
+	VMOVUPD Y7, 192(DI)
+	VMOVUPD Y8, 96(DI)
+	VMOVUPD Y9, 352(DI)
+	VMOVUPD Y10, 160(DI)
+	VMOVUPD Y11, 416(DI)
+	VMOVUPD Y12, 64(DI)
+	VMOVUPD Y13, 320(DI)
+	VMOVUPD Y14, 0(DI)
+	VMOVUPD Y15, 128(DI)
+	VMOVUPD 0(DI), Y0
+	VMOVUPD Y0, 0(R9)
+	VMOVUPD 32(DI), Y1
+	VMOVUPD Y1, 32(R9)
+	VMOVUPD 64(DI), Y2
+	VMOVUPD Y2, 64(R9)
+	VMOVUPD 96(DI), Y3
+	VMOVUPD Y3, 96(R9)
+	VMOVUPD 128(DI), Y4
+	VMOVUPD Y4, 128(R9)
+	VMOVUPD 160(DI), Y5
+	VMOVUPD Y5, 160(R9)
+	VMOVUPD 192(DI), Y6
+	VMOVUPD Y6, 192(R9)
+	VMOVUPD 224(DI), Y7
+	VMOVUPD Y7, 224(R9)
+	VMOVUPD 256(DI), Y8
+	VMOVUPD Y8, 256(R9)
+	VMOVUPD 288(DI), Y9
+	VMOVUPD Y9, 288(R9)
+	VMOVUPD 320(DI), Y10
+	VMOVUPD Y10, 320(R9)
+	VMOVUPD 352(DI), Y11
+	VMOVUPD Y11, 352(R9)
+	VMOVUPD 384(DI), Y12
+	VMOVUPD Y12, 384(R9)
+	VMOVUPD 416(DI), Y13
+	VMOVUPD Y13, 416(R9)
+	VMOVUPD 448(DI), Y14
+	VMOVUPD Y14, 448(R9)
+	VMOVUPD 480(DI), Y15
+	VMOVUPD Y15, 480(R9)
+	VMOVUPD 512(DI), Y0
+	VMOVUPD Y0, 512(R9)
+	VMOVUPD 544(DI), Y1
+	VMOVUPD Y1, 544(R9)
+	VMOVUPD 576(DI), Y2
+	VMOVUPD Y2, 576(R9)
+	VMOVUPD 608(DI), Y3
+	VMOVUPD Y3, 608(R9)
+	VMOVUPD 640(DI), Y4
+	VMOVUPD Y4, 640(R9)
+	VMOVUPD 672(DI), Y5
+	VMOVUPD Y5, 672(R9)
+	VMOVUPD 704(DI), Y6
+	VMOVUPD Y6, 704(R9)
+	VMOVUPD 736(DI), Y7
+	VMOVUPD Y7, 736(R9)
+	VMOVUPD 768(DI), Y8
+	VMOVUPD Y8, 768(R9)
+	VMOVUPD 800(DI), Y9
+	VMOVUPD Y9, 800(R9)
+	VMOVUPD 832(DI), Y10
+	VMOVUPD Y10, 832(R9)
+	VMOVUPD 864(DI), Y11
+	VMOVUPD Y11, 864(R9)
+	VMOVUPD 896(DI), Y12
+	VMOVUPD Y12, 896(R9)
+	VMOVUPD 928(DI), Y13
+	VMOVUPD Y13, 928(R9)
+	VMOVUPD 960(DI), Y14
+	VMOVUPD Y14, 960(R9)
+	VMOVUPD 992(DI), Y15
+	VMOVUPD Y15, 992(R9)
+	VZEROUPPER
+	RET
+
+// func sort40DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[40][4]float64) (finite bool)
+//
+// It sorts, descending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 40; +Inf for n ≤ i < 40) into out, by the
+// network on 64 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort40DescAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   tmp+24(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $26
+	JLE sort40DescAVX2_pad26
+	MOVQ 624(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in26
+sort40DescAVX2_pad26:
+	VBROADCASTSD ·posInf(SB), Y0
+sort40DescAVX2_in26:
+	CMPQ CX, $39
+	JLE sort40DescAVX2_pad39
+	MOVQ 936(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in39
+sort40DescAVX2_pad39:
+	VBROADCASTSD ·posInf(SB), Y1
+sort40DescAVX2_in39:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $27
+	JLE sort40DescAVX2_pad27
+	MOVQ 648(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in27
+sort40DescAVX2_pad27:
+	VBROADCASTSD ·posInf(SB), Y1
+sort40DescAVX2_in27:
+	CMPQ CX, $38
+	JLE sort40DescAVX2_pad38
+	MOVQ 912(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in38
+sort40DescAVX2_pad38:
+	VBROADCASTSD ·posInf(SB), Y3
+sort40DescAVX2_in38:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $24
+	JLE sort40DescAVX2_pad24
+	MOVQ 576(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in24
+sort40DescAVX2_pad24:
+	VBROADCASTSD ·posInf(SB), Y3
+sort40DescAVX2_in24:
+	CMPQ CX, $37
+	JLE sort40DescAVX2_pad37
+	MOVQ 888(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in37
+sort40DescAVX2_pad37:
+	VBROADCASTSD ·posInf(SB), Y5
+sort40DescAVX2_in37:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $25
+	JLE sort40DescAVX2_pad25
+	MOVQ 600(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in25
+sort40DescAVX2_pad25:
+	VBROADCASTSD ·posInf(SB), Y5
+sort40DescAVX2_in25:
+	CMPQ CX, $36
+	JLE sort40DescAVX2_pad36
+	MOVQ 864(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in36
+sort40DescAVX2_pad36:
+	VBROADCASTSD ·posInf(SB), Y7
+sort40DescAVX2_in36:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $31
+	JLE sort40DescAVX2_pad31
+	MOVQ 744(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in31
+sort40DescAVX2_pad31:
+	VBROADCASTSD ·posInf(SB), Y7
+sort40DescAVX2_in31:
+	CMPQ CX, $35
+	JLE sort40DescAVX2_pad35
+	MOVQ 840(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in35
+sort40DescAVX2_pad35:
+	VBROADCASTSD ·posInf(SB), Y9
+sort40DescAVX2_in35:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $33
+	JLE sort40DescAVX2_pad33
+	MOVQ 792(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in33
+sort40DescAVX2_pad33:
+	VBROADCASTSD ·posInf(SB), Y9
+sort40DescAVX2_in33:
+	CMPQ CX, $34
+	JLE sort40DescAVX2_pad34
+	MOVQ 816(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in34
+sort40DescAVX2_pad34:
+	VBROADCASTSD ·posInf(SB), Y11
+sort40DescAVX2_in34:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $28
+	JLE sort40DescAVX2_pad28
+	MOVQ 672(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in28
+sort40DescAVX2_pad28:
+	VBROADCASTSD ·posInf(SB), Y11
+sort40DescAVX2_in28:
+	CMPQ CX, $32
+	JLE sort40DescAVX2_pad32
+	MOVQ 768(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in32
+sort40DescAVX2_pad32:
+	VBROADCASTSD ·posInf(SB), Y13
+sort40DescAVX2_in32:
+	VMOVUPD Y1, 1632(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $29
+	JLE sort40DescAVX2_pad29
+	MOVQ 696(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in29
+sort40DescAVX2_pad29:
+	VBROADCASTSD ·posInf(SB), Y13
+sort40DescAVX2_in29:
+	VMOVUPD Y11, 1664(DI)
+	CMPQ CX, $30
+	JLE sort40DescAVX2_pad30
+	MOVQ 720(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in30
+sort40DescAVX2_pad30:
+	VBROADCASTSD ·posInf(SB), Y11
+sort40DescAVX2_in30:
+	VMOVUPD Y3, 1536(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1536(DI), Y13, Y5
+	VMAXPD 1536(DI), Y13, Y13
+	VMOVUPD Y7, 1568(DI)
+	VMOVUPD 1632(DI), Y7
+	VMOVUPD Y13, 1536(DI)
+	VMINPD 1664(DI), Y7, Y13
+	VMAXPD 1664(DI), Y7, Y7
+	VMOVUPD Y7, 1632(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1632(DI), Y9, Y13
+	VMAXPD 1632(DI), Y9, Y9
+	VMOVUPD Y9, 1600(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1632(DI)
+	VMINPD 1568(DI), Y9, Y13
+	VMAXPD 1568(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1632(DI), Y13, Y4
+	VMAXPD 1632(DI), Y13, Y13
+	VMOVUPD Y9, 2016(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1568(DI)
+	VMINPD 1600(DI), Y9, Y13
+	VMAXPD 1600(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1568(DI), Y13, Y8
+	VMAXPD 1568(DI), Y13, Y13
+	VMOVUPD Y11, 1632(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1632(DI), Y0, Y12
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y10, 1568(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1920(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD Y2, 1696(DI)
+	VMOVUPD Y3, 1888(DI)
+	VMOVUPD Y4, 1856(DI)
+	VMOVUPD Y5, 1728(DI)
+	VMOVUPD Y6, 1824(DI)
+	VMOVUPD Y8, 1600(DI)
+	VMOVUPD Y9, 1792(DI)
+	VMOVUPD Y10, 1632(DI)
+	VMOVUPD Y11, 1984(DI)
+	VMOVUPD Y12, 1664(DI)
+	VMOVUPD Y13, 1952(DI)
+	CMPQ CX, $21
+	JLE sort40DescAVX2_pad21
+	MOVQ 504(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in21
+sort40DescAVX2_pad21:
+	VBROADCASTSD ·posInf(SB), Y0
+sort40DescAVX2_in21:
+	CMPQ CX, $8
+	JLE sort40DescAVX2_pad8
+	MOVQ 192(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in8
+sort40DescAVX2_pad8:
+	VBROADCASTSD ·posInf(SB), Y1
+sort40DescAVX2_in8:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $20
+	JLE sort40DescAVX2_pad20
+	MOVQ 480(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in20
+sort40DescAVX2_pad20:
+	VBROADCASTSD ·posInf(SB), Y1
+sort40DescAVX2_in20:
+	CMPQ CX, $9
+	JLE sort40DescAVX2_pad9
+	MOVQ 216(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in9
+sort40DescAVX2_pad9:
+	VBROADCASTSD ·posInf(SB), Y3
+sort40DescAVX2_in9:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $23
+	JLE sort40DescAVX2_pad23
+	MOVQ 552(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in23
+sort40DescAVX2_pad23:
+	VBROADCASTSD ·posInf(SB), Y3
+sort40DescAVX2_in23:
+	CMPQ CX, $10
+	JLE sort40DescAVX2_pad10
+	MOVQ 240(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in10
+sort40DescAVX2_pad10:
+	VBROADCASTSD ·posInf(SB), Y5
+sort40DescAVX2_in10:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $22
+	JLE sort40DescAVX2_pad22
+	MOVQ 528(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in22
+sort40DescAVX2_pad22:
+	VBROADCASTSD ·posInf(SB), Y5
+sort40DescAVX2_in22:
+	CMPQ CX, $11
+	JLE sort40DescAVX2_pad11
+	MOVQ 264(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in11
+sort40DescAVX2_pad11:
+	VBROADCASTSD ·posInf(SB), Y7
+sort40DescAVX2_in11:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $16
+	JLE sort40DescAVX2_pad16
+	MOVQ 384(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in16
+sort40DescAVX2_pad16:
+	VBROADCASTSD ·posInf(SB), Y7
+sort40DescAVX2_in16:
+	CMPQ CX, $12
+	JLE sort40DescAVX2_pad12
+	MOVQ 288(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in12
+sort40DescAVX2_pad12:
+	VBROADCASTSD ·posInf(SB), Y9
+sort40DescAVX2_in12:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $14
+	JLE sort40DescAVX2_pad14
+	MOVQ 336(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in14
+sort40DescAVX2_pad14:
+	VBROADCASTSD ·posInf(SB), Y9
+sort40DescAVX2_in14:
+	CMPQ CX, $13
+	JLE sort40DescAVX2_pad13
+	MOVQ 312(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in13
+sort40DescAVX2_pad13:
+	VBROADCASTSD ·posInf(SB), Y11
+sort40DescAVX2_in13:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $19
+	JLE sort40DescAVX2_pad19
+	MOVQ 456(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in19
+sort40DescAVX2_pad19:
+	VBROADCASTSD ·posInf(SB), Y11
+sort40DescAVX2_in19:
+	CMPQ CX, $15
+	JLE sort40DescAVX2_pad15
+	MOVQ 360(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in15
+sort40DescAVX2_pad15:
+	VBROADCASTSD ·posInf(SB), Y13
+sort40DescAVX2_in15:
+	VMOVUPD Y1, 1408(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $18
+	JLE sort40DescAVX2_pad18
+	MOVQ 432(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in18
+sort40DescAVX2_pad18:
+	VBROADCASTSD ·posInf(SB), Y13
+sort40DescAVX2_in18:
+	VMOVUPD Y11, 1376(DI)
+	CMPQ CX, $17
+	JLE sort40DescAVX2_pad17
+	MOVQ 408(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in17
+sort40DescAVX2_pad17:
+	VBROADCASTSD ·posInf(SB), Y11
+sort40DescAVX2_in17:
+	VMOVUPD Y3, 1504(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1504(DI), Y13, Y5
+	VMAXPD 1504(DI), Y13, Y13
+	VMOVUPD Y7, 1472(DI)
+	VMOVUPD 1408(DI), Y7
+	VMOVUPD Y13, 1504(DI)
+	VMINPD 1376(DI), Y7, Y13
+	VMAXPD 1376(DI), Y7, Y7
+	VMOVUPD Y7, 1408(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1408(DI), Y9, Y13
+	VMAXPD 1408(DI), Y9, Y9
+	VMOVUPD Y9, 1440(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1408(DI)
+	VMINPD 1472(DI), Y9, Y13
+	VMAXPD 1472(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1408(DI), Y13, Y4
+	VMAXPD 1408(DI), Y13, Y13
+	VMOVUPD Y9, 1024(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1472(DI)
+	VMINPD 1440(DI), Y9, Y13
+	VMAXPD 1440(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1472(DI), Y13, Y8
+	VMAXPD 1472(DI), Y13, Y13
+	VMOVUPD Y11, 1408(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1408(DI), Y0, Y12
+	VMAXPD 1408(DI), Y0, Y0
+	VMOVUPD Y10, 1472(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1344(DI)
+	VMOVUPD Y3, 1152(DI)
+	VMOVUPD Y4, 1184(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1216(DI)
+	VMOVUPD Y8, 1440(DI)
+	VMOVUPD Y9, 1248(DI)
+	VMOVUPD Y10, 1408(DI)
+	VMOVUPD Y11, 1056(DI)
+	VMOVUPD Y12, 1376(DI)
+	VMOVUPD Y13, 1088(DI)
+	CMPQ CX, $1
+	JLE sort40DescAVX2_pad1
+	MOVQ 24(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in1
+sort40DescAVX2_pad1:
+	VBROADCASTSD ·posInf(SB), Y0
+sort40DescAVX2_in1:
+	CMPQ CX, $2
+	JLE sort40DescAVX2_pad2
+	MOVQ 48(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in2
+sort40DescAVX2_pad2:
+	VBROADCASTSD ·posInf(SB), Y1
+sort40DescAVX2_in2:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $7
+	JLE sort40DescAVX2_pad7
+	MOVQ 168(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in7
+sort40DescAVX2_pad7:
+	VBROADCASTSD ·posInf(SB), Y1
+sort40DescAVX2_in7:
+	VMINPD Y1, Y2, Y3
+	VMAXPD Y1, Y2, Y2
+	CMPQ CX, $0
+	JLE sort40DescAVX2_pad0
+	MOVQ 0(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in0
+sort40DescAVX2_pad0:
+	VBROADCASTSD ·posInf(SB), Y1
+sort40DescAVX2_in0:
+	CMPQ CX, $6
+	JLE sort40DescAVX2_pad6
+	MOVQ 144(SI), R8
+	VMOVUPD (R8)(DX*1), Y4
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y4, Y4, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in6
+sort40DescAVX2_pad6:
+	VBROADCASTSD ·posInf(SB), Y4
+sort40DescAVX2_in6:
+	VMINPD Y4, Y1, Y5
+	VMAXPD Y4, Y1, Y1
+	CMPQ CX, $3
+	JLE sort40DescAVX2_pad3
+	MOVQ 72(SI), R8
+	VMOVUPD (R8)(DX*1), Y4
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y4, Y4, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in3
+sort40DescAVX2_pad3:
+	VBROADCASTSD ·posInf(SB), Y4
+sort40DescAVX2_in3:
+	CMPQ CX, $4
+	JLE sort40DescAVX2_pad4
+	MOVQ 96(SI), R8
+	VMOVUPD (R8)(DX*1), Y6
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y6, Y6, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in4
+sort40DescAVX2_pad4:
+	VBROADCASTSD ·posInf(SB), Y6
+sort40DescAVX2_in4:
+	VMINPD Y6, Y4, Y7
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $5
+	JLE sort40DescAVX2_pad5
+	MOVQ 120(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort40DescAVX2_in5
+sort40DescAVX2_pad5:
+	VBROADCASTSD ·posInf(SB), Y5
+sort40DescAVX2_in5:
+	VMINPD Y5, Y7, Y8
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y2, Y4, Y5
+	VMAXPD Y2, Y4, Y4
+	VMINPD Y8, Y6, Y2
+	VMAXPD Y8, Y6, Y6
+	VMINPD Y7, Y3, Y8
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y1, Y0, Y7
+	VMAXPD Y1, Y0, Y0
+	VMINPD Y6, Y8, Y1
+	VMAXPD Y6, Y8, Y8
+	VMINPD Y7, Y5, Y6
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y0, Y4, Y7
+	VMAXPD Y0, Y4, Y4
+	VMINPD Y6, Y1, Y0
+	VMAXPD Y6, Y1, Y1
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y1, Y6, Y5
+	VMAXPD Y1, Y6, Y6
+	VMINPD Y8, Y3, Y1
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y7, Y1, Y8
+	VMAXPD Y7, Y1, Y1
+	VMINPD Y6, Y8, Y7
+	VMAXPD Y6, Y8, Y8
+	VMINPD Y3, Y1, Y6
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y4, Y1, Y3
+	VMAXPD Y4, Y1, Y1
+	VMOVUPD Y0, 960(DI)
+	VMOVUPD Y1, 768(DI)
+	VMOVUPD Y2, 992(DI)
+	VMOVUPD Y3, 800(DI)
+	VMOVUPD Y5, 928(DI)
+	VMOVUPD Y6, 832(DI)
+	VMOVUPD Y7, 896(DI)
+	VMOVUPD Y8, 864(DI)
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VMOVUPD 1504(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 2016(DI)
+	VMOVUPD 1472(DI), Y0
+	VMINPD 1984(DI), Y0, Y1
+	VMAXPD 1984(DI), Y0, Y0
+	VMOVUPD Y0, 1472(DI)
+	VMOVUPD Y1, 1984(DI)
+	VMOVUPD 1440(DI), Y0
+	VMINPD 1952(DI), Y0, Y1
+	VMAXPD 1952(DI), Y0, Y0
+	VMOVUPD Y0, 1440(DI)
+	VMOVUPD Y1, 1952(DI)
+	VMOVUPD 1408(DI), Y0
+	VMINPD 1920(DI), Y0, Y1
+	VMAXPD 1920(DI), Y0, Y0
+	VMOVUPD Y0, 1408(DI)
+	VMOVUPD Y1, 1920(DI)
+	VMOVUPD 1376(DI), Y0
+	VMINPD 1888(DI), Y0, Y1
+	VMAXPD 1888(DI), Y0, Y0
+	VMOVUPD Y0, 1376(DI)
+	VMOVUPD Y1, 1888(DI)
+	VMOVUPD 1344(DI), Y0
+	VMINPD 1856(DI), Y0, Y1
+	VMAXPD 1856(DI), Y0, Y0
+	VMOVUPD Y0, 1344(DI)
+	VMOVUPD Y1, 1856(DI)
+	VMOVUPD 1312(DI), Y0
+	VMINPD 1824(DI), Y0, Y1
+	VMAXPD 1824(DI), Y0, Y0
+	VMOVUPD Y0, 1312(DI)
+	VMOVUPD Y1, 1824(DI)
+	VMOVUPD 1280(DI), Y0
+	VMINPD 1792(DI), Y0, Y1
+	VMAXPD 1792(DI), Y0, Y0
+	VMOVUPD Y0, 1280(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1760(DI), Y0, Y1
+	VMAXPD 1760(DI), Y0, Y0
+	VMOVUPD Y0, 1248(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD 1216(DI), Y0
+	VMINPD 1728(DI), Y0, Y1
+	VMAXPD 1728(DI), Y0, Y0
+	VMOVUPD Y0, 1216(DI)
+	VMOVUPD Y1, 1728(DI)
+	VMOVUPD 1184(DI), Y0
+	VMINPD 1696(DI), Y0, Y1
+	VMAXPD 1696(DI), Y0, Y0
+	VMOVUPD Y0, 1184(DI)
+	VMOVUPD Y1, 1696(DI)
+	VMOVUPD 1152(DI), Y0
+	VMINPD 1664(DI), Y0, Y1
+	VMAXPD 1664(DI), Y0, Y0
+	VMOVUPD Y0, 1152(DI)
+	VMOVUPD Y1, 1664(DI)
+	VMOVUPD 1120(DI), Y0
+	VMINPD 1632(DI), Y0, Y1
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1632(DI)
+	VMOVUPD 1088(DI), Y0
+	VMINPD 1600(DI), Y0, Y1
+	VMAXPD 1600(DI), Y0, Y0
+	VMOVUPD Y0, 1088(DI)
+	VMOVUPD Y1, 1600(DI)
+	VMOVUPD 1056(DI), Y0
+	VMINPD 1568(DI), Y0, Y1
+	VMAXPD 1568(DI), Y0, Y0
+	VMOVUPD Y0, 1056(DI)
+	VMOVUPD Y1, 1568(DI)
+	VMOVUPD 1024(DI), Y0
+	VMINPD 1536(DI), Y0, Y1
+	VMAXPD 1536(DI), Y0, Y0
+	VMOVUPD Y0, 1024(DI)
+	VMOVUPD Y1, 1536(DI)
+	VMOVUPD 1760(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD 1728(DI), Y2
+	VMINPD 1984(DI), Y2, Y3
+	VMAXPD 1984(DI), Y2, Y2
+	VMOVUPD 1696(DI), Y4
+	VMINPD 1952(DI), Y4, Y5
+	VMAXPD 1952(DI), Y4, Y4
+	VMOVUPD 1664(DI), Y6
+	VMINPD 1920(DI), Y6, Y7
+	VMAXPD 1920(DI), Y6, Y6
+	VMOVUPD 1632(DI), Y8
+	VMINPD 1888(DI), Y8, Y9
+	VMAXPD 1888(DI), Y8, Y8
+	VMOVUPD 1600(DI), Y10
+	VMINPD 1856(DI), Y10, Y11
+	VMAXPD 1856(DI), Y10, Y10
+	VMOVUPD 1568(DI), Y12
+	VMINPD 1824(DI), Y12, Y13
+	VMAXPD 1824(DI), Y12, Y12
+	VMOVUPD 1536(DI), Y14
+	VMINPD 1792(DI), Y14, Y15
+	VMAXPD 1792(DI), Y14, Y14
+	VMOVUPD Y6, 1664(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1664(DI), Y14, Y12
+	VMAXPD 1664(DI), Y14, Y14
+	VMOVUPD Y2, 1600(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1600(DI), Y14, Y4
+	VMAXPD 1600(DI), Y14, Y14
+	VMOVUPD Y0, 1568(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1568(DI), Y14, Y4
+	VMAXPD 1568(DI), Y14, Y14
+	VMOVUPD Y0, 2016(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD Y3, 1760(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD Y5, 1824(DI)
+	VMOVUPD Y6, 1920(DI)
+	VMOVUPD Y7, 1728(DI)
+	VMOVUPD Y8, 1632(DI)
+	VMOVUPD Y9, 1888(DI)
+	VMOVUPD Y10, 1696(DI)
+	VMOVUPD Y11, 1952(DI)
+	VMOVUPD Y12, 1600(DI)
+	VMOVUPD Y13, 1856(DI)
+	VMOVUPD Y14, 1536(DI)
+	VMOVUPD Y15, 1664(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMOVUPD 1216(DI), Y2
+	VMINPD 1472(DI), Y2, Y3
+	VMAXPD 1472(DI), Y2, Y2
+	VMOVUPD 1184(DI), Y4
+	VMINPD 1440(DI), Y4, Y5
+	VMAXPD 1440(DI), Y4, Y4
+	VMOVUPD 1152(DI), Y6
+	VMINPD 1408(DI), Y6, Y7
+	VMAXPD 1408(DI), Y6, Y6
+	VMOVUPD 1120(DI), Y8
+	VMINPD 1376(DI), Y8, Y9
+	VMAXPD 1376(DI), Y8, Y8
+	VMOVUPD 1088(DI), Y10
+	VMINPD 1344(DI), Y10, Y11
+	VMAXPD 1344(DI), Y10, Y10
+	VMOVUPD 1056(DI), Y12
+	VMINPD 1312(DI), Y12, Y13
+	VMAXPD 1312(DI), Y12, Y12
+	VMOVUPD 1024(DI), Y14
+	VMINPD 1280(DI), Y14, Y15
+	VMAXPD 1280(DI), Y14, Y14
+	VMOVUPD Y6, 1152(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1152(DI), Y14, Y12
+	VMAXPD 1152(DI), Y14, Y14
+	VMOVUPD Y2, 1088(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1088(DI), Y14, Y4
+	VMAXPD 1088(DI), Y14, Y14
+	VMOVUPD Y0, 1056(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1056(DI), Y14, Y4
+	VMAXPD 1056(DI), Y14, Y14
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1472(DI)
+	VMOVUPD Y3, 1248(DI)
+	VMOVUPD Y4, 1056(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1408(DI)
+	VMOVUPD Y7, 1216(DI)
+	VMOVUPD Y8, 1120(DI)
+	VMOVUPD Y9, 1376(DI)
+	VMOVUPD Y10, 1184(DI)
+	VMOVUPD Y11, 1440(DI)
+	VMOVUPD Y12, 1088(DI)
+	VMOVUPD Y13, 1344(DI)
+	VMOVUPD Y14, 1024(DI)
+	VMOVUPD Y15, 1152(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 864(DI), Y0, Y1
+	VMAXPD 864(DI), Y0, Y0
+	VMOVUPD 960(DI), Y2
+	VMINPD 832(DI), Y2, Y3
+	VMAXPD 832(DI), Y2, Y2
+	VMOVUPD 928(DI), Y4
+	VMINPD 800(DI), Y4, Y5
+	VMAXPD 800(DI), Y4, Y4
+	VMOVUPD 896(DI), Y6
+	VMINPD 768(DI), Y6, Y7
+	VMAXPD 768(DI), Y6, Y6
+	VMINPD Y0, Y4, Y8
+	VMAXPD Y0, Y4, Y4
+	VMINPD Y2, Y6, Y0
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y1, Y5, Y2
+	VMAXPD Y1, Y5, Y5
+	VMINPD Y3, Y7, Y1
+	VMAXPD Y3, Y7, Y7
+	VMINPD Y4, Y6, Y3
+	VMAXPD Y4, Y6, Y6
+	VMINPD Y8, Y0, Y4
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y5, Y7, Y8
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y2, Y1, Y5
+	VMAXPD Y2, Y1, Y1
+	VMOVUPD Y0, 928(DI)
+	VMOVUPD Y1, 800(DI)
+	VMOVUPD Y3, 960(DI)
+	VMOVUPD Y4, 896(DI)
+	VMOVUPD Y5, 768(DI)
+	VMOVUPD Y6, 992(DI)
+	VMOVUPD Y7, 864(DI)
+	VMOVUPD Y8, 832(DI)
+	VMOVUPD 1504(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 2016(DI)
+	VMOVUPD 1472(DI), Y0
+	VMINPD 1984(DI), Y0, Y1
+	VMAXPD 1984(DI), Y0, Y0
+	VMOVUPD Y0, 1472(DI)
+	VMOVUPD Y1, 1984(DI)
+	VMOVUPD 1440(DI), Y0
+	VMINPD 1952(DI), Y0, Y1
+	VMAXPD 1952(DI), Y0, Y0
+	VMOVUPD Y0, 1440(DI)
+	VMOVUPD Y1, 1952(DI)
+	VMOVUPD 1408(DI), Y0
+	VMINPD 1920(DI), Y0, Y1
+	VMAXPD 1920(DI), Y0, Y0
+	VMOVUPD Y0, 1408(DI)
+	VMOVUPD Y1, 1920(DI)
+	VMOVUPD 1376(DI), Y0
+	VMINPD 1888(DI), Y0, Y1
+	VMAXPD 1888(DI), Y0, Y0
+	VMOVUPD Y0, 1376(DI)
+	VMOVUPD Y1, 1888(DI)
+	VMOVUPD 1344(DI), Y0
+	VMINPD 1856(DI), Y0, Y1
+	VMAXPD 1856(DI), Y0, Y0
+	VMOVUPD Y0, 1344(DI)
+	VMOVUPD Y1, 1856(DI)
+	VMOVUPD 1312(DI), Y0
+	VMINPD 1824(DI), Y0, Y1
+	VMAXPD 1824(DI), Y0, Y0
+	VMOVUPD Y0, 1312(DI)
+	VMOVUPD Y1, 1824(DI)
+	VMOVUPD 1280(DI), Y0
+	VMINPD 1792(DI), Y0, Y1
+	VMAXPD 1792(DI), Y0, Y0
+	VMOVUPD Y0, 1280(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 1248(DI), Y0, Y1
+	VMAXPD 1248(DI), Y0, Y0
+	VMINPD 1760(DI), Y1, Y2
+	VMAXPD 1760(DI), Y1, Y1
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 1248(DI)
+	VMOVUPD Y2, 1760(DI)
+	VMOVUPD 960(DI), Y0
+	VMINPD 1216(DI), Y0, Y1
+	VMAXPD 1216(DI), Y0, Y0
+	VMINPD 1728(DI), Y1, Y2
+	VMAXPD 1728(DI), Y1, Y1
+	VMOVUPD Y0, 960(DI)
+	VMOVUPD Y1, 1216(DI)
+	VMOVUPD Y2, 1728(DI)
+	VMOVUPD 928(DI), Y0
+	VMINPD 1184(DI), Y0, Y1
+	VMAXPD 1184(DI), Y0, Y0
+	VMINPD 1696(DI), Y1, Y2
+	VMAXPD 1696(DI), Y1, Y1
+	VMOVUPD Y0, 928(DI)
+	VMOVUPD Y1, 1184(DI)
+	VMOVUPD Y2, 1696(DI)
+	VMOVUPD 896(DI), Y0
+	VMINPD 1152(DI), Y0, Y1
+	VMAXPD 1152(DI), Y0, Y0
+	VMINPD 1664(DI), Y1, Y2
+	VMAXPD 1664(DI), Y1, Y1
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 1152(DI)
+	VMOVUPD Y2, 1664(DI)
+	VMOVUPD 864(DI), Y0
+	VMINPD 1120(DI), Y0, Y1
+	VMAXPD 1120(DI), Y0, Y0
+	VMINPD 1632(DI), Y1, Y2
+	VMAXPD 1632(DI), Y1, Y1
+	VMOVUPD Y0, 864(DI)
+	VMOVUPD Y1, 1120(DI)
+	VMOVUPD Y2, 1632(DI)
+	VMOVUPD 832(DI), Y0
+	VMINPD 1088(DI), Y0, Y1
+	VMAXPD 1088(DI), Y0, Y0
+	VMINPD 1600(DI), Y1, Y2
+	VMAXPD 1600(DI), Y1, Y1
+	VMOVUPD Y0, 832(DI)
+	VMOVUPD Y1, 1088(DI)
+	VMOVUPD Y2, 1600(DI)
+	VMOVUPD 800(DI), Y0
+	VMINPD 1056(DI), Y0, Y1
+	VMAXPD 1056(DI), Y0, Y0
+	VMINPD 1568(DI), Y1, Y2
+	VMAXPD 1568(DI), Y1, Y1
+	VMOVUPD Y0, 800(DI)
+	VMOVUPD Y1, 1056(DI)
+	VMOVUPD Y2, 1568(DI)
+	VMOVUPD 768(DI), Y0
+	VMINPD 1024(DI), Y0, Y1
+	VMAXPD 1024(DI), Y0, Y0
+	VMINPD 1536(DI), Y1, Y2
+	VMAXPD 1536(DI), Y1, Y1
+	VMOVUPD Y0, 768(DI)
+	VMOVUPD Y1, 1024(DI)
+	VMOVUPD Y2, 1536(DI)
+	VMOVUPD 1760(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD 1728(DI), Y2
+	VMINPD 1984(DI), Y2, Y3
+	VMAXPD 1984(DI), Y2, Y2
+	VMOVUPD 1696(DI), Y4
+	VMINPD 1952(DI), Y4, Y5
+	VMAXPD 1952(DI), Y4, Y4
+	VMOVUPD 1664(DI), Y6
+	VMINPD 1920(DI), Y6, Y7
+	VMAXPD 1920(DI), Y6, Y6
+	VMOVUPD 1632(DI), Y8
+	VMINPD 1888(DI), Y8, Y9
+	VMAXPD 1888(DI), Y8, Y8
+	VMOVUPD 1600(DI), Y10
+	VMINPD 1856(DI), Y10, Y11
+	VMAXPD 1856(DI), Y10, Y10
+	VMOVUPD 1568(DI), Y12
+	VMINPD 1824(DI), Y12, Y13
+	VMAXPD 1824(DI), Y12, Y12
+	VMOVUPD 1536(DI), Y14
+	VMINPD 1792(DI), Y14, Y15
+	VMAXPD 1792(DI), Y14, Y14
+	VMOVUPD Y6, 1664(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1664(DI), Y14, Y12
+	VMAXPD 1664(DI), Y14, Y14
+	VMOVUPD Y2, 1600(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1600(DI), Y14, Y4
+	VMAXPD 1600(DI), Y14, Y14
+	VMOVUPD Y0, 1568(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1568(DI), Y14, Y4
+	VMAXPD 1568(DI), Y14, Y14
+	VMOVUPD Y0, 2016(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD Y3, 1760(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD Y5, 1824(DI)
+	VMOVUPD Y6, 1920(DI)
+	VMOVUPD Y7, 1728(DI)
+	VMOVUPD Y8, 1632(DI)
+	VMOVUPD Y9, 1888(DI)
+	VMOVUPD Y10, 1696(DI)
+	VMOVUPD Y11, 1952(DI)
+	VMOVUPD Y12, 1600(DI)
+	VMOVUPD Y13, 1856(DI)
+	VMOVUPD Y14, 1536(DI)
+	VMOVUPD Y15, 1664(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMOVUPD 1216(DI), Y2
+	VMINPD 1472(DI), Y2, Y3
+	VMAXPD 1472(DI), Y2, Y2
+	VMOVUPD 1184(DI), Y4
+	VMINPD 1440(DI), Y4, Y5
+	VMAXPD 1440(DI), Y4, Y4
+	VMOVUPD 1152(DI), Y6
+	VMINPD 1408(DI), Y6, Y7
+	VMAXPD 1408(DI), Y6, Y6
+	VMOVUPD 1120(DI), Y8
+	VMINPD 1376(DI), Y8, Y9
+	VMAXPD 1376(DI), Y8, Y8
+	VMOVUPD 1088(DI), Y10
+	VMINPD 1344(DI), Y10, Y11
+	VMAXPD 1344(DI), Y10, Y10
+	VMOVUPD 1056(DI), Y12
+	VMINPD 1312(DI), Y12, Y13
+	VMAXPD 1312(DI), Y12, Y12
+	VMOVUPD 1024(DI), Y14
+	VMINPD 1280(DI), Y14, Y15
+	VMAXPD 1280(DI), Y14, Y14
+	VMOVUPD Y6, 1152(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1152(DI), Y14, Y12
+	VMAXPD 1152(DI), Y14, Y14
+	VMOVUPD Y2, 1088(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1088(DI), Y14, Y4
+	VMAXPD 1088(DI), Y14, Y14
+	VMOVUPD Y0, 1056(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1056(DI), Y14, Y4
+	VMAXPD 1056(DI), Y14, Y14
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1472(DI)
+	VMOVUPD Y3, 1248(DI)
+	VMOVUPD Y4, 1056(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1408(DI)
+	VMOVUPD Y7, 1216(DI)
+	VMOVUPD Y8, 1120(DI)
+	VMOVUPD Y9, 1376(DI)
+	VMOVUPD Y10, 1184(DI)
+	VMOVUPD Y11, 1440(DI)
+	VMOVUPD Y12, 1088(DI)
+	VMOVUPD Y13, 1344(DI)
+	VMOVUPD Y14, 1024(DI)
+	VMOVUPD Y15, 1152(DI)
+	VMOVUPD 864(DI), Y0
+	VMINPD 992(DI), Y0, Y1
+	VMAXPD 992(DI), Y0, Y0
+	VMOVUPD 832(DI), Y2
+	VMINPD 960(DI), Y2, Y3
+	VMAXPD 960(DI), Y2, Y2
+	VMOVUPD 800(DI), Y4
+	VMINPD 928(DI), Y4, Y5
+	VMAXPD 928(DI), Y4, Y4
+	VMOVUPD 768(DI), Y6
+	VMINPD 896(DI), Y6, Y7
+	VMAXPD 896(DI), Y6, Y6
+	VMINPD Y5, Y1, Y8
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y4, Y0, Y7
+	VMAXPD Y4, Y0, Y0
+	VMINPD Y6, Y2, Y4
+	VMAXPD Y6, Y2, Y2
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y4, Y7, Y3
+	VMAXPD Y4, Y7, Y7
+	VMINPD Y2, Y0, Y4
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 768(DI)
+	VMOVUPD Y1, 896(DI)
+	VMOVUPD Y3, 864(DI)
+	VMOVUPD Y4, 800(DI)
+	VMOVUPD Y5, 928(DI)
+	VMOVUPD Y6, 992(DI)
+	VMOVUPD Y7, 832(DI)
+	VMOVUPD Y8, 960(DI)
+	VMOVUPD 768(DI), Y0
+	VMOVUPD Y0, 0(R9)
+	VMOVUPD 800(DI), Y1
+	VMOVUPD Y1, 32(R9)
+	VMOVUPD 832(DI), Y2
+	VMOVUPD Y2, 64(R9)
+	VMOVUPD 864(DI), Y3
+	VMOVUPD Y3, 96(R9)
+	VMOVUPD 896(DI), Y4
+	VMOVUPD Y4, 128(R9)
+	VMOVUPD 928(DI), Y5
+	VMOVUPD Y5, 160(R9)
+	VMOVUPD 960(DI), Y6
+	VMOVUPD Y6, 192(R9)
+	VMOVUPD 992(DI), Y7
+	VMOVUPD Y7, 224(R9)
+	VMOVUPD 1024(DI), Y8
+	VMOVUPD Y8, 256(R9)
+	VMOVUPD 1056(DI), Y9
+	VMOVUPD Y9, 288(R9)
+	VMOVUPD 1088(DI), Y10
+	VMOVUPD Y10, 320(R9)
+	VMOVUPD 1120(DI), Y11
+	VMOVUPD Y11, 352(R9)
+	VMOVUPD 1152(DI), Y12
+	VMOVUPD Y12, 384(R9)
+	VMOVUPD 1184(DI), Y13
+	VMOVUPD Y13, 416(R9)
+	VMOVUPD 1216(DI), Y14
+	VMOVUPD Y14, 448(R9)
+	VMOVUPD 1248(DI), Y15
+	VMOVUPD Y15, 480(R9)
+	VMOVUPD 1280(DI), Y0
+	VMOVUPD Y0, 512(R9)
+	VMOVUPD 1312(DI), Y1
+	VMOVUPD Y1, 544(R9)
+	VMOVUPD 1344(DI), Y2
+	VMOVUPD Y2, 576(R9)
+	VMOVUPD 1376(DI), Y3
+	VMOVUPD Y3, 608(R9)
+	VMOVUPD 1408(DI), Y4
+	VMOVUPD Y4, 640(R9)
+	VMOVUPD 1440(DI), Y5
+	VMOVUPD Y5, 672(R9)
+	VMOVUPD 1472(DI), Y6
+	VMOVUPD Y6, 704(R9)
+	VMOVUPD 1504(DI), Y7
+	VMOVUPD Y7, 736(R9)
+	VMOVUPD 1536(DI), Y8
+	VMOVUPD Y8, 768(R9)
+	VMOVUPD 1568(DI), Y9
+	VMOVUPD Y9, 800(R9)
+	VMOVUPD 1600(DI), Y10
+	VMOVUPD Y10, 832(R9)
+	VMOVUPD 1632(DI), Y11
+	VMOVUPD Y11, 864(R9)
+	VMOVUPD 1664(DI), Y12
+	VMOVUPD Y12, 896(R9)
+	VMOVUPD 1696(DI), Y13
+	VMOVUPD Y13, 928(R9)
+	VMOVUPD 1728(DI), Y14
+	VMOVUPD Y14, 960(R9)
+	VMOVUPD 1760(DI), Y15
+	VMOVUPD Y15, 992(R9)
+	VMOVUPD 1792(DI), Y0
+	VMOVUPD Y0, 1024(R9)
+	VMOVUPD 1824(DI), Y1
+	VMOVUPD Y1, 1056(R9)
+	VMOVUPD 1856(DI), Y2
+	VMOVUPD Y2, 1088(R9)
+	VMOVUPD 1888(DI), Y3
+	VMOVUPD Y3, 1120(R9)
+	VMOVUPD 1920(DI), Y4
+	VMOVUPD Y4, 1152(R9)
+	VMOVUPD 1952(DI), Y5
+	VMOVUPD Y5, 1184(R9)
+	VMOVUPD 1984(DI), Y6
+	VMOVUPD Y6, 1216(R9)
+	VMOVUPD 2016(DI), Y7
+	VMOVUPD Y7, 1248(R9)
+	VZEROUPPER
+	RET
+
+// func sort48DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[48][4]float64) (finite bool)
+//
+// It sorts, descending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 48; +Inf for n ≤ i < 48) into out, by the
+// network on 64 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort48DescAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   tmp+24(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $34
+	JLE sort48DescAVX2_pad34
+	MOVQ 816(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in34
+sort48DescAVX2_pad34:
+	VBROADCASTSD ·posInf(SB), Y0
+sort48DescAVX2_in34:
+	CMPQ CX, $47
+	JLE sort48DescAVX2_pad47
+	MOVQ 1128(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in47
+sort48DescAVX2_pad47:
+	VBROADCASTSD ·posInf(SB), Y1
+sort48DescAVX2_in47:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $35
+	JLE sort48DescAVX2_pad35
+	MOVQ 840(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in35
+sort48DescAVX2_pad35:
+	VBROADCASTSD ·posInf(SB), Y1
+sort48DescAVX2_in35:
+	CMPQ CX, $46
+	JLE sort48DescAVX2_pad46
+	MOVQ 1104(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in46
+sort48DescAVX2_pad46:
+	VBROADCASTSD ·posInf(SB), Y3
+sort48DescAVX2_in46:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $32
+	JLE sort48DescAVX2_pad32
+	MOVQ 768(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in32
+sort48DescAVX2_pad32:
+	VBROADCASTSD ·posInf(SB), Y3
+sort48DescAVX2_in32:
+	CMPQ CX, $45
+	JLE sort48DescAVX2_pad45
+	MOVQ 1080(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in45
+sort48DescAVX2_pad45:
+	VBROADCASTSD ·posInf(SB), Y5
+sort48DescAVX2_in45:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $33
+	JLE sort48DescAVX2_pad33
+	MOVQ 792(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in33
+sort48DescAVX2_pad33:
+	VBROADCASTSD ·posInf(SB), Y5
+sort48DescAVX2_in33:
+	CMPQ CX, $44
+	JLE sort48DescAVX2_pad44
+	MOVQ 1056(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in44
+sort48DescAVX2_pad44:
+	VBROADCASTSD ·posInf(SB), Y7
+sort48DescAVX2_in44:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $39
+	JLE sort48DescAVX2_pad39
+	MOVQ 936(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in39
+sort48DescAVX2_pad39:
+	VBROADCASTSD ·posInf(SB), Y7
+sort48DescAVX2_in39:
+	CMPQ CX, $43
+	JLE sort48DescAVX2_pad43
+	MOVQ 1032(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in43
+sort48DescAVX2_pad43:
+	VBROADCASTSD ·posInf(SB), Y9
+sort48DescAVX2_in43:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $41
+	JLE sort48DescAVX2_pad41
+	MOVQ 984(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in41
+sort48DescAVX2_pad41:
+	VBROADCASTSD ·posInf(SB), Y9
+sort48DescAVX2_in41:
+	CMPQ CX, $42
+	JLE sort48DescAVX2_pad42
+	MOVQ 1008(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in42
+sort48DescAVX2_pad42:
+	VBROADCASTSD ·posInf(SB), Y11
+sort48DescAVX2_in42:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $36
+	JLE sort48DescAVX2_pad36
+	MOVQ 864(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in36
+sort48DescAVX2_pad36:
+	VBROADCASTSD ·posInf(SB), Y11
+sort48DescAVX2_in36:
+	CMPQ CX, $40
+	JLE sort48DescAVX2_pad40
+	MOVQ 960(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in40
+sort48DescAVX2_pad40:
+	VBROADCASTSD ·posInf(SB), Y13
+sort48DescAVX2_in40:
+	VMOVUPD Y1, 1632(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $37
+	JLE sort48DescAVX2_pad37
+	MOVQ 888(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in37
+sort48DescAVX2_pad37:
+	VBROADCASTSD ·posInf(SB), Y13
+sort48DescAVX2_in37:
+	VMOVUPD Y11, 1664(DI)
+	CMPQ CX, $38
+	JLE sort48DescAVX2_pad38
+	MOVQ 912(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in38
+sort48DescAVX2_pad38:
+	VBROADCASTSD ·posInf(SB), Y11
+sort48DescAVX2_in38:
+	VMOVUPD Y3, 1536(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1536(DI), Y13, Y5
+	VMAXPD 1536(DI), Y13, Y13
+	VMOVUPD Y7, 1568(DI)
+	VMOVUPD 1632(DI), Y7
+	VMOVUPD Y13, 1536(DI)
+	VMINPD 1664(DI), Y7, Y13
+	VMAXPD 1664(DI), Y7, Y7
+	VMOVUPD Y7, 1632(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1632(DI), Y9, Y13
+	VMAXPD 1632(DI), Y9, Y9
+	VMOVUPD Y9, 1600(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1632(DI)
+	VMINPD 1568(DI), Y9, Y13
+	VMAXPD 1568(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1632(DI), Y13, Y4
+	VMAXPD 1632(DI), Y13, Y13
+	VMOVUPD Y9, 2016(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1568(DI)
+	VMINPD 1600(DI), Y9, Y13
+	VMAXPD 1600(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1568(DI), Y13, Y8
+	VMAXPD 1568(DI), Y13, Y13
+	VMOVUPD Y11, 1632(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1632(DI), Y0, Y12
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y10, 1568(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1920(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD Y2, 1696(DI)
+	VMOVUPD Y3, 1888(DI)
+	VMOVUPD Y4, 1856(DI)
+	VMOVUPD Y5, 1728(DI)
+	VMOVUPD Y6, 1824(DI)
+	VMOVUPD Y8, 1600(DI)
+	VMOVUPD Y9, 1792(DI)
+	VMOVUPD Y10, 1632(DI)
+	VMOVUPD Y11, 1984(DI)
+	VMOVUPD Y12, 1664(DI)
+	VMOVUPD Y13, 1952(DI)
+	CMPQ CX, $29
+	JLE sort48DescAVX2_pad29
+	MOVQ 696(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in29
+sort48DescAVX2_pad29:
+	VBROADCASTSD ·posInf(SB), Y0
+sort48DescAVX2_in29:
+	CMPQ CX, $16
+	JLE sort48DescAVX2_pad16
+	MOVQ 384(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in16
+sort48DescAVX2_pad16:
+	VBROADCASTSD ·posInf(SB), Y1
+sort48DescAVX2_in16:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $28
+	JLE sort48DescAVX2_pad28
+	MOVQ 672(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in28
+sort48DescAVX2_pad28:
+	VBROADCASTSD ·posInf(SB), Y1
+sort48DescAVX2_in28:
+	CMPQ CX, $17
+	JLE sort48DescAVX2_pad17
+	MOVQ 408(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in17
+sort48DescAVX2_pad17:
+	VBROADCASTSD ·posInf(SB), Y3
+sort48DescAVX2_in17:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $31
+	JLE sort48DescAVX2_pad31
+	MOVQ 744(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in31
+sort48DescAVX2_pad31:
+	VBROADCASTSD ·posInf(SB), Y3
+sort48DescAVX2_in31:
+	CMPQ CX, $18
+	JLE sort48DescAVX2_pad18
+	MOVQ 432(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in18
+sort48DescAVX2_pad18:
+	VBROADCASTSD ·posInf(SB), Y5
+sort48DescAVX2_in18:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $30
+	JLE sort48DescAVX2_pad30
+	MOVQ 720(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in30
+sort48DescAVX2_pad30:
+	VBROADCASTSD ·posInf(SB), Y5
+sort48DescAVX2_in30:
+	CMPQ CX, $19
+	JLE sort48DescAVX2_pad19
+	MOVQ 456(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in19
+sort48DescAVX2_pad19:
+	VBROADCASTSD ·posInf(SB), Y7
+sort48DescAVX2_in19:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $24
+	JLE sort48DescAVX2_pad24
+	MOVQ 576(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in24
+sort48DescAVX2_pad24:
+	VBROADCASTSD ·posInf(SB), Y7
+sort48DescAVX2_in24:
+	CMPQ CX, $20
+	JLE sort48DescAVX2_pad20
+	MOVQ 480(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in20
+sort48DescAVX2_pad20:
+	VBROADCASTSD ·posInf(SB), Y9
+sort48DescAVX2_in20:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $22
+	JLE sort48DescAVX2_pad22
+	MOVQ 528(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in22
+sort48DescAVX2_pad22:
+	VBROADCASTSD ·posInf(SB), Y9
+sort48DescAVX2_in22:
+	CMPQ CX, $21
+	JLE sort48DescAVX2_pad21
+	MOVQ 504(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in21
+sort48DescAVX2_pad21:
+	VBROADCASTSD ·posInf(SB), Y11
+sort48DescAVX2_in21:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $27
+	JLE sort48DescAVX2_pad27
+	MOVQ 648(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in27
+sort48DescAVX2_pad27:
+	VBROADCASTSD ·posInf(SB), Y11
+sort48DescAVX2_in27:
+	CMPQ CX, $23
+	JLE sort48DescAVX2_pad23
+	MOVQ 552(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in23
+sort48DescAVX2_pad23:
+	VBROADCASTSD ·posInf(SB), Y13
+sort48DescAVX2_in23:
+	VMOVUPD Y1, 1408(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $26
+	JLE sort48DescAVX2_pad26
+	MOVQ 624(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in26
+sort48DescAVX2_pad26:
+	VBROADCASTSD ·posInf(SB), Y13
+sort48DescAVX2_in26:
+	VMOVUPD Y11, 1376(DI)
+	CMPQ CX, $25
+	JLE sort48DescAVX2_pad25
+	MOVQ 600(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in25
+sort48DescAVX2_pad25:
+	VBROADCASTSD ·posInf(SB), Y11
+sort48DescAVX2_in25:
+	VMOVUPD Y3, 1504(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1504(DI), Y13, Y5
+	VMAXPD 1504(DI), Y13, Y13
+	VMOVUPD Y7, 1472(DI)
+	VMOVUPD 1408(DI), Y7
+	VMOVUPD Y13, 1504(DI)
+	VMINPD 1376(DI), Y7, Y13
+	VMAXPD 1376(DI), Y7, Y7
+	VMOVUPD Y7, 1408(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1408(DI), Y9, Y13
+	VMAXPD 1408(DI), Y9, Y9
+	VMOVUPD Y9, 1440(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1408(DI)
+	VMINPD 1472(DI), Y9, Y13
+	VMAXPD 1472(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1408(DI), Y13, Y4
+	VMAXPD 1408(DI), Y13, Y13
+	VMOVUPD Y9, 1024(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1472(DI)
+	VMINPD 1440(DI), Y9, Y13
+	VMAXPD 1440(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1472(DI), Y13, Y8
+	VMAXPD 1472(DI), Y13, Y13
+	VMOVUPD Y11, 1408(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1408(DI), Y0, Y12
+	VMAXPD 1408(DI), Y0, Y0
+	VMOVUPD Y10, 1472(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1344(DI)
+	VMOVUPD Y3, 1152(DI)
+	VMOVUPD Y4, 1184(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1216(DI)
+	VMOVUPD Y8, 1440(DI)
+	VMOVUPD Y9, 1248(DI)
+	VMOVUPD Y10, 1408(DI)
+	VMOVUPD Y11, 1056(DI)
+	VMOVUPD Y12, 1376(DI)
+	VMOVUPD Y13, 1088(DI)
+	CMPQ CX, $2
+	JLE sort48DescAVX2_pad2
+	MOVQ 48(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in2
+sort48DescAVX2_pad2:
+	VBROADCASTSD ·posInf(SB), Y0
+sort48DescAVX2_in2:
+	CMPQ CX, $15
+	JLE sort48DescAVX2_pad15
+	MOVQ 360(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in15
+sort48DescAVX2_pad15:
+	VBROADCASTSD ·posInf(SB), Y1
+sort48DescAVX2_in15:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $3
+	JLE sort48DescAVX2_pad3
+	MOVQ 72(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in3
+sort48DescAVX2_pad3:
+	VBROADCASTSD ·posInf(SB), Y1
+sort48DescAVX2_in3:
+	CMPQ CX, $14
+	JLE sort48DescAVX2_pad14
+	MOVQ 336(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in14
+sort48DescAVX2_pad14:
+	VBROADCASTSD ·posInf(SB), Y3
+sort48DescAVX2_in14:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $0
+	JLE sort48DescAVX2_pad0
+	MOVQ 0(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in0
+sort48DescAVX2_pad0:
+	VBROADCASTSD ·posInf(SB), Y3
+sort48DescAVX2_in0:
+	CMPQ CX, $13
+	JLE sort48DescAVX2_pad13
+	MOVQ 312(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in13
+sort48DescAVX2_pad13:
+	VBROADCASTSD ·posInf(SB), Y5
+sort48DescAVX2_in13:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $1
+	JLE sort48DescAVX2_pad1
+	MOVQ 24(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in1
+sort48DescAVX2_pad1:
+	VBROADCASTSD ·posInf(SB), Y5
+sort48DescAVX2_in1:
+	CMPQ CX, $12
+	JLE sort48DescAVX2_pad12
+	MOVQ 288(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in12
+sort48DescAVX2_pad12:
+	VBROADCASTSD ·posInf(SB), Y7
+sort48DescAVX2_in12:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $7
+	JLE sort48DescAVX2_pad7
+	MOVQ 168(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in7
+sort48DescAVX2_pad7:
+	VBROADCASTSD ·posInf(SB), Y7
+sort48DescAVX2_in7:
+	CMPQ CX, $11
+	JLE sort48DescAVX2_pad11
+	MOVQ 264(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in11
+sort48DescAVX2_pad11:
+	VBROADCASTSD ·posInf(SB), Y9
+sort48DescAVX2_in11:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $9
+	JLE sort48DescAVX2_pad9
+	MOVQ 216(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in9
+sort48DescAVX2_pad9:
+	VBROADCASTSD ·posInf(SB), Y9
+sort48DescAVX2_in9:
+	CMPQ CX, $10
+	JLE sort48DescAVX2_pad10
+	MOVQ 240(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in10
+sort48DescAVX2_pad10:
+	VBROADCASTSD ·posInf(SB), Y11
+sort48DescAVX2_in10:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $4
+	JLE sort48DescAVX2_pad4
+	MOVQ 96(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in4
+sort48DescAVX2_pad4:
+	VBROADCASTSD ·posInf(SB), Y11
+sort48DescAVX2_in4:
+	CMPQ CX, $8
+	JLE sort48DescAVX2_pad8
+	MOVQ 192(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in8
+sort48DescAVX2_pad8:
+	VBROADCASTSD ·posInf(SB), Y13
+sort48DescAVX2_in8:
+	VMOVUPD Y1, 608(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $5
+	JLE sort48DescAVX2_pad5
+	MOVQ 120(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in5
+sort48DescAVX2_pad5:
+	VBROADCASTSD ·posInf(SB), Y13
+sort48DescAVX2_in5:
+	VMOVUPD Y11, 640(DI)
+	CMPQ CX, $6
+	JLE sort48DescAVX2_pad6
+	MOVQ 144(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort48DescAVX2_in6
+sort48DescAVX2_pad6:
+	VBROADCASTSD ·posInf(SB), Y11
+sort48DescAVX2_in6:
+	VMOVUPD Y3, 512(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 512(DI), Y13, Y5
+	VMAXPD 512(DI), Y13, Y13
+	VMOVUPD Y7, 544(DI)
+	VMOVUPD 608(DI), Y7
+	VMOVUPD Y13, 512(DI)
+	VMINPD 640(DI), Y7, Y13
+	VMAXPD 640(DI), Y7, Y7
+	VMOVUPD Y7, 608(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 608(DI), Y9, Y13
+	VMAXPD 608(DI), Y9, Y9
+	VMOVUPD Y9, 576(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 608(DI)
+	VMINPD 544(DI), Y9, Y13
+	VMAXPD 544(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 608(DI), Y13, Y4
+	VMAXPD 608(DI), Y13, Y13
+	VMOVUPD Y9, 992(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 544(DI)
+	VMINPD 576(DI), Y9, Y13
+	VMAXPD 576(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 544(DI), Y13, Y8
+	VMAXPD 544(DI), Y13, Y13
+	VMOVUPD Y11, 608(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 608(DI), Y0, Y12
+	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD Y10, 544(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD Y2, 672(DI)
+	VMOVUPD Y3, 864(DI)
+	VMOVUPD Y4, 832(DI)
+	VMOVUPD Y5, 704(DI)
+	VMOVUPD Y6, 800(DI)
+	VMOVUPD Y8, 576(DI)
+	VMOVUPD Y9, 768(DI)
+	VMOVUPD Y10, 608(DI)
+	VMOVUPD Y11, 960(DI)
+	VMOVUPD Y12, 640(DI)
+	VMOVUPD Y13, 928(DI)
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VMOVUPD 1504(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 2016(DI)
+	VMOVUPD 1472(DI), Y0
+	VMINPD 1984(DI), Y0, Y1
+	VMAXPD 1984(DI), Y0, Y0
+	VMOVUPD Y0, 1472(DI)
+	VMOVUPD Y1, 1984(DI)
+	VMOVUPD 1440(DI), Y0
+	VMINPD 1952(DI), Y0, Y1
+	VMAXPD 1952(DI), Y0, Y0
+	VMOVUPD Y0, 1440(DI)
+	VMOVUPD Y1, 1952(DI)
+	VMOVUPD 1408(DI), Y0
+	VMINPD 1920(DI), Y0, Y1
+	VMAXPD 1920(DI), Y0, Y0
+	VMOVUPD Y0, 1408(DI)
+	VMOVUPD Y1, 1920(DI)
+	VMOVUPD 1376(DI), Y0
+	VMINPD 1888(DI), Y0, Y1
+	VMAXPD 1888(DI), Y0, Y0
+	VMOVUPD Y0, 1376(DI)
+	VMOVUPD Y1, 1888(DI)
+	VMOVUPD 1344(DI), Y0
+	VMINPD 1856(DI), Y0, Y1
+	VMAXPD 1856(DI), Y0, Y0
+	VMOVUPD Y0, 1344(DI)
+	VMOVUPD Y1, 1856(DI)
+	VMOVUPD 1312(DI), Y0
+	VMINPD 1824(DI), Y0, Y1
+	VMAXPD 1824(DI), Y0, Y0
+	VMOVUPD Y0, 1312(DI)
+	VMOVUPD Y1, 1824(DI)
+	VMOVUPD 1280(DI), Y0
+	VMINPD 1792(DI), Y0, Y1
+	VMAXPD 1792(DI), Y0, Y0
+	VMOVUPD Y0, 1280(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1760(DI), Y0, Y1
+	VMAXPD 1760(DI), Y0, Y0
+	VMOVUPD Y0, 1248(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD 1216(DI), Y0
+	VMINPD 1728(DI), Y0, Y1
+	VMAXPD 1728(DI), Y0, Y0
+	VMOVUPD Y0, 1216(DI)
+	VMOVUPD Y1, 1728(DI)
+	VMOVUPD 1184(DI), Y0
+	VMINPD 1696(DI), Y0, Y1
+	VMAXPD 1696(DI), Y0, Y0
+	VMOVUPD Y0, 1184(DI)
+	VMOVUPD Y1, 1696(DI)
+	VMOVUPD 1152(DI), Y0
+	VMINPD 1664(DI), Y0, Y1
+	VMAXPD 1664(DI), Y0, Y0
+	VMOVUPD Y0, 1152(DI)
+	VMOVUPD Y1, 1664(DI)
+	VMOVUPD 1120(DI), Y0
+	VMINPD 1632(DI), Y0, Y1
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1632(DI)
+	VMOVUPD 1088(DI), Y0
+	VMINPD 1600(DI), Y0, Y1
+	VMAXPD 1600(DI), Y0, Y0
+	VMOVUPD Y0, 1088(DI)
+	VMOVUPD Y1, 1600(DI)
+	VMOVUPD 1056(DI), Y0
+	VMINPD 1568(DI), Y0, Y1
+	VMAXPD 1568(DI), Y0, Y0
+	VMOVUPD Y0, 1056(DI)
+	VMOVUPD Y1, 1568(DI)
+	VMOVUPD 1024(DI), Y0
+	VMINPD 1536(DI), Y0, Y1
+	VMAXPD 1536(DI), Y0, Y0
+	VMOVUPD Y0, 1024(DI)
+	VMOVUPD Y1, 1536(DI)
+	VMOVUPD 1760(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD 1728(DI), Y2
+	VMINPD 1984(DI), Y2, Y3
+	VMAXPD 1984(DI), Y2, Y2
+	VMOVUPD 1696(DI), Y4
+	VMINPD 1952(DI), Y4, Y5
+	VMAXPD 1952(DI), Y4, Y4
+	VMOVUPD 1664(DI), Y6
+	VMINPD 1920(DI), Y6, Y7
+	VMAXPD 1920(DI), Y6, Y6
+	VMOVUPD 1632(DI), Y8
+	VMINPD 1888(DI), Y8, Y9
+	VMAXPD 1888(DI), Y8, Y8
+	VMOVUPD 1600(DI), Y10
+	VMINPD 1856(DI), Y10, Y11
+	VMAXPD 1856(DI), Y10, Y10
+	VMOVUPD 1568(DI), Y12
+	VMINPD 1824(DI), Y12, Y13
+	VMAXPD 1824(DI), Y12, Y12
+	VMOVUPD 1536(DI), Y14
+	VMINPD 1792(DI), Y14, Y15
+	VMAXPD 1792(DI), Y14, Y14
+	VMOVUPD Y6, 1664(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1664(DI), Y14, Y12
+	VMAXPD 1664(DI), Y14, Y14
+	VMOVUPD Y2, 1600(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1600(DI), Y14, Y4
+	VMAXPD 1600(DI), Y14, Y14
+	VMOVUPD Y0, 1568(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1568(DI), Y14, Y4
+	VMAXPD 1568(DI), Y14, Y14
+	VMOVUPD Y0, 2016(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD Y3, 1760(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD Y5, 1824(DI)
+	VMOVUPD Y6, 1920(DI)
+	VMOVUPD Y7, 1728(DI)
+	VMOVUPD Y8, 1632(DI)
+	VMOVUPD Y9, 1888(DI)
+	VMOVUPD Y10, 1696(DI)
+	VMOVUPD Y11, 1952(DI)
+	VMOVUPD Y12, 1600(DI)
+	VMOVUPD Y13, 1856(DI)
+	VMOVUPD Y14, 1536(DI)
+	VMOVUPD Y15, 1664(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMOVUPD 1216(DI), Y2
+	VMINPD 1472(DI), Y2, Y3
+	VMAXPD 1472(DI), Y2, Y2
+	VMOVUPD 1184(DI), Y4
+	VMINPD 1440(DI), Y4, Y5
+	VMAXPD 1440(DI), Y4, Y4
+	VMOVUPD 1152(DI), Y6
+	VMINPD 1408(DI), Y6, Y7
+	VMAXPD 1408(DI), Y6, Y6
+	VMOVUPD 1120(DI), Y8
+	VMINPD 1376(DI), Y8, Y9
+	VMAXPD 1376(DI), Y8, Y8
+	VMOVUPD 1088(DI), Y10
+	VMINPD 1344(DI), Y10, Y11
+	VMAXPD 1344(DI), Y10, Y10
+	VMOVUPD 1056(DI), Y12
+	VMINPD 1312(DI), Y12, Y13
+	VMAXPD 1312(DI), Y12, Y12
+	VMOVUPD 1024(DI), Y14
+	VMINPD 1280(DI), Y14, Y15
+	VMAXPD 1280(DI), Y14, Y14
+	VMOVUPD Y6, 1152(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1152(DI), Y14, Y12
+	VMAXPD 1152(DI), Y14, Y14
+	VMOVUPD Y2, 1088(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1088(DI), Y14, Y4
+	VMAXPD 1088(DI), Y14, Y14
+	VMOVUPD Y0, 1056(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1056(DI), Y14, Y4
+	VMAXPD 1056(DI), Y14, Y14
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1472(DI)
+	VMOVUPD Y3, 1248(DI)
+	VMOVUPD Y4, 1056(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1408(DI)
+	VMOVUPD Y7, 1216(DI)
+	VMOVUPD Y8, 1120(DI)
+	VMOVUPD Y9, 1376(DI)
+	VMOVUPD Y10, 1184(DI)
+	VMOVUPD Y11, 1440(DI)
+	VMOVUPD Y12, 1088(DI)
+	VMOVUPD Y13, 1344(DI)
+	VMOVUPD Y14, 1024(DI)
+	VMOVUPD Y15, 1152(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 736(DI), Y0, Y1
+	VMAXPD 736(DI), Y0, Y0
+	VMOVUPD 960(DI), Y2
+	VMINPD 704(DI), Y2, Y3
+	VMAXPD 704(DI), Y2, Y2
+	VMOVUPD 928(DI), Y4
+	VMINPD 672(DI), Y4, Y5
+	VMAXPD 672(DI), Y4, Y4
+	VMOVUPD 896(DI), Y6
+	VMINPD 640(DI), Y6, Y7
+	VMAXPD 640(DI), Y6, Y6
+	VMOVUPD 864(DI), Y8
+	VMINPD 608(DI), Y8, Y9
+	VMAXPD 608(DI), Y8, Y8
+	VMOVUPD 832(DI), Y10
+	VMINPD 576(DI), Y10, Y11
+	VMAXPD 576(DI), Y10, Y10
+	VMOVUPD 800(DI), Y12
+	VMINPD 544(DI), Y12, Y13
+	VMAXPD 544(DI), Y12, Y12
+	VMOVUPD 768(DI), Y14
+	VMINPD 512(DI), Y14, Y15
+	VMAXPD 512(DI), Y14, Y14
+	VMOVUPD Y7, 640(DI)
 	VMINPD Y0, Y8, Y7
 	VMAXPD Y0, Y8, Y8
 	VMINPD Y2, Y10, Y0
@@ -7348,9 +8935,9 @@ halves128AVX2_in117:
 	VMAXPD Y3, Y11, Y11
 	VMINPD Y5, Y13, Y3
 	VMAXPD Y5, Y13, Y13
-	VMINPD 2400(DI), Y15, Y5
-	VMAXPD 2400(DI), Y15, Y15
-	VMOVUPD Y1, 2464(DI)
+	VMINPD 640(DI), Y15, Y5
+	VMAXPD 640(DI), Y15, Y15
+	VMOVUPD Y1, 576(DI)
 	VMINPD Y8, Y12, Y1
 	VMAXPD Y8, Y12, Y12
 	VMINPD Y10, Y14, Y8
@@ -7365,9 +8952,9 @@ halves128AVX2_in117:
 	VMAXPD Y11, Y15, Y15
 	VMINPD Y6, Y3, Y11
 	VMAXPD Y6, Y3, Y3
-	VMINPD 2464(DI), Y5, Y6
-	VMAXPD 2464(DI), Y5, Y5
-	VMOVUPD Y6, 2528(DI)
+	VMINPD 576(DI), Y5, Y6
+	VMAXPD 576(DI), Y5, Y5
+	VMOVUPD Y6, 512(DI)
 	VMINPD Y12, Y14, Y6
 	VMAXPD Y12, Y14, Y14
 	VMINPD Y1, Y8, Y12
@@ -7382,49 +8969,2021 @@ halves128AVX2_in117:
 	VMAXPD Y0, Y9, Y9
 	VMINPD Y3, Y5, Y0
 	VMAXPD Y3, Y5, Y5
-	VMINPD 2528(DI), Y11, Y3
-	VMAXPD 2528(DI), Y11, Y11
-	VMOVUPD Y0, 2464(DI)
-	VMOVUPD Y1, 2208(DI)
-	VMOVUPD Y2, 2272(DI)
-	VMOVUPD Y3, 2528(DI)
-	VMOVUPD Y4, 2176(DI)
-	VMOVUPD Y5, 2432(DI)
-	VMOVUPD Y6, 2080(DI)
-	VMOVUPD Y7, 2240(DI)
-	VMOVUPD Y8, 2112(DI)
-	VMOVUPD Y9, 2368(DI)
-	VMOVUPD Y10, 2336(DI)
-	VMOVUPD Y11, 2496(DI)
-	VMOVUPD Y12, 2144(DI)
-	VMOVUPD Y13, 2400(DI)
-	VMOVUPD Y14, 2048(DI)
-	VMOVUPD Y15, 2304(DI)
-	VMOVUPD 2816(DI), Y0
-	VMINPD 2560(DI), Y0, Y1
-	VMAXPD 2560(DI), Y0, Y0
-	VMOVUPD 2848(DI), Y2
-	VMINPD 2592(DI), Y2, Y3
-	VMAXPD 2592(DI), Y2, Y2
-	VMOVUPD 2880(DI), Y4
-	VMINPD 2624(DI), Y4, Y5
-	VMAXPD 2624(DI), Y4, Y4
-	VMOVUPD 2912(DI), Y6
-	VMINPD 2656(DI), Y6, Y7
-	VMAXPD 2656(DI), Y6, Y6
-	VMOVUPD 2944(DI), Y8
-	VMINPD 2688(DI), Y8, Y9
-	VMAXPD 2688(DI), Y8, Y8
-	VMOVUPD 2976(DI), Y10
-	VMINPD 2720(DI), Y10, Y11
-	VMAXPD 2720(DI), Y10, Y10
-	VMOVUPD 3008(DI), Y12
-	VMINPD 2752(DI), Y12, Y13
-	VMAXPD 2752(DI), Y12, Y12
-	VMOVUPD 3040(DI), Y14
-	VMINPD 2784(DI), Y14, Y15
-	VMAXPD 2784(DI), Y14, Y14
-	VMOVUPD Y7, 2912(DI)
+	VMINPD 512(DI), Y11, Y3
+	VMAXPD 512(DI), Y11, Y11
+	VMOVUPD Y0, 576(DI)
+	VMOVUPD Y1, 832(DI)
+	VMOVUPD Y2, 768(DI)
+	VMOVUPD Y3, 512(DI)
+	VMOVUPD Y4, 864(DI)
+	VMOVUPD Y5, 608(DI)
+	VMOVUPD Y6, 960(DI)
+	VMOVUPD Y7, 800(DI)
+	VMOVUPD Y8, 928(DI)
+	VMOVUPD Y9, 672(DI)
+	VMOVUPD Y10, 704(DI)
+	VMOVUPD Y11, 544(DI)
+	VMOVUPD Y12, 896(DI)
+	VMOVUPD Y13, 640(DI)
+	VMOVUPD Y14, 992(DI)
+	VMOVUPD Y15, 736(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMINPD 2016(DI), Y1, Y2
+	VMAXPD 2016(DI), Y1, Y1
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 1504(DI)
+	VMOVUPD Y2, 2016(DI)
+	VMOVUPD 960(DI), Y0
+	VMINPD 1472(DI), Y0, Y1
+	VMAXPD 1472(DI), Y0, Y0
+	VMINPD 1984(DI), Y1, Y2
+	VMAXPD 1984(DI), Y1, Y1
+	VMOVUPD Y0, 960(DI)
+	VMOVUPD Y1, 1472(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD 928(DI), Y0
+	VMINPD 1440(DI), Y0, Y1
+	VMAXPD 1440(DI), Y0, Y0
+	VMINPD 1952(DI), Y1, Y2
+	VMAXPD 1952(DI), Y1, Y1
+	VMOVUPD Y0, 928(DI)
+	VMOVUPD Y1, 1440(DI)
+	VMOVUPD Y2, 1952(DI)
+	VMOVUPD 896(DI), Y0
+	VMINPD 1408(DI), Y0, Y1
+	VMAXPD 1408(DI), Y0, Y0
+	VMINPD 1920(DI), Y1, Y2
+	VMAXPD 1920(DI), Y1, Y1
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 1408(DI)
+	VMOVUPD Y2, 1920(DI)
+	VMOVUPD 864(DI), Y0
+	VMINPD 1376(DI), Y0, Y1
+	VMAXPD 1376(DI), Y0, Y0
+	VMINPD 1888(DI), Y1, Y2
+	VMAXPD 1888(DI), Y1, Y1
+	VMOVUPD Y0, 864(DI)
+	VMOVUPD Y1, 1376(DI)
+	VMOVUPD Y2, 1888(DI)
+	VMOVUPD 832(DI), Y0
+	VMINPD 1344(DI), Y0, Y1
+	VMAXPD 1344(DI), Y0, Y0
+	VMINPD 1856(DI), Y1, Y2
+	VMAXPD 1856(DI), Y1, Y1
+	VMOVUPD Y0, 832(DI)
+	VMOVUPD Y1, 1344(DI)
+	VMOVUPD Y2, 1856(DI)
+	VMOVUPD 800(DI), Y0
+	VMINPD 1312(DI), Y0, Y1
+	VMAXPD 1312(DI), Y0, Y0
+	VMINPD 1824(DI), Y1, Y2
+	VMAXPD 1824(DI), Y1, Y1
+	VMOVUPD Y0, 800(DI)
+	VMOVUPD Y1, 1312(DI)
+	VMOVUPD Y2, 1824(DI)
+	VMOVUPD 768(DI), Y0
+	VMINPD 1280(DI), Y0, Y1
+	VMAXPD 1280(DI), Y0, Y0
+	VMINPD 1792(DI), Y1, Y2
+	VMAXPD 1792(DI), Y1, Y1
+	VMOVUPD Y0, 768(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1792(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 1248(DI), Y0, Y1
+	VMAXPD 1248(DI), Y0, Y0
+	VMINPD 1760(DI), Y1, Y2
+	VMAXPD 1760(DI), Y1, Y1
+	VMOVUPD Y0, 736(DI)
+	VMOVUPD Y1, 1248(DI)
+	VMOVUPD Y2, 1760(DI)
+	VMOVUPD 704(DI), Y0
+	VMINPD 1216(DI), Y0, Y1
+	VMAXPD 1216(DI), Y0, Y0
+	VMINPD 1728(DI), Y1, Y2
+	VMAXPD 1728(DI), Y1, Y1
+	VMOVUPD Y0, 704(DI)
+	VMOVUPD Y1, 1216(DI)
+	VMOVUPD Y2, 1728(DI)
+	VMOVUPD 672(DI), Y0
+	VMINPD 1184(DI), Y0, Y1
+	VMAXPD 1184(DI), Y0, Y0
+	VMINPD 1696(DI), Y1, Y2
+	VMAXPD 1696(DI), Y1, Y1
+	VMOVUPD Y0, 672(DI)
+	VMOVUPD Y1, 1184(DI)
+	VMOVUPD Y2, 1696(DI)
+	VMOVUPD 640(DI), Y0
+	VMINPD 1152(DI), Y0, Y1
+	VMAXPD 1152(DI), Y0, Y0
+	VMINPD 1664(DI), Y1, Y2
+	VMAXPD 1664(DI), Y1, Y1
+	VMOVUPD Y0, 640(DI)
+	VMOVUPD Y1, 1152(DI)
+	VMOVUPD Y2, 1664(DI)
+	VMOVUPD 608(DI), Y0
+	VMINPD 1120(DI), Y0, Y1
+	VMAXPD 1120(DI), Y0, Y0
+	VMINPD 1632(DI), Y1, Y2
+	VMAXPD 1632(DI), Y1, Y1
+	VMOVUPD Y0, 608(DI)
+	VMOVUPD Y1, 1120(DI)
+	VMOVUPD Y2, 1632(DI)
+	VMOVUPD 576(DI), Y0
+	VMINPD 1088(DI), Y0, Y1
+	VMAXPD 1088(DI), Y0, Y0
+	VMINPD 1600(DI), Y1, Y2
+	VMAXPD 1600(DI), Y1, Y1
+	VMOVUPD Y0, 576(DI)
+	VMOVUPD Y1, 1088(DI)
+	VMOVUPD Y2, 1600(DI)
+	VMOVUPD 544(DI), Y0
+	VMINPD 1056(DI), Y0, Y1
+	VMAXPD 1056(DI), Y0, Y0
+	VMINPD 1568(DI), Y1, Y2
+	VMAXPD 1568(DI), Y1, Y1
+	VMOVUPD Y0, 544(DI)
+	VMOVUPD Y1, 1056(DI)
+	VMOVUPD Y2, 1568(DI)
+	VMOVUPD 512(DI), Y0
+	VMINPD 1024(DI), Y0, Y1
+	VMAXPD 1024(DI), Y0, Y0
+	VMINPD 1536(DI), Y1, Y2
+	VMAXPD 1536(DI), Y1, Y1
+	VMOVUPD Y0, 512(DI)
+	VMOVUPD Y1, 1024(DI)
+	VMOVUPD Y2, 1536(DI)
+	VMOVUPD 1760(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD 1728(DI), Y2
+	VMINPD 1984(DI), Y2, Y3
+	VMAXPD 1984(DI), Y2, Y2
+	VMOVUPD 1696(DI), Y4
+	VMINPD 1952(DI), Y4, Y5
+	VMAXPD 1952(DI), Y4, Y4
+	VMOVUPD 1664(DI), Y6
+	VMINPD 1920(DI), Y6, Y7
+	VMAXPD 1920(DI), Y6, Y6
+	VMOVUPD 1632(DI), Y8
+	VMINPD 1888(DI), Y8, Y9
+	VMAXPD 1888(DI), Y8, Y8
+	VMOVUPD 1600(DI), Y10
+	VMINPD 1856(DI), Y10, Y11
+	VMAXPD 1856(DI), Y10, Y10
+	VMOVUPD 1568(DI), Y12
+	VMINPD 1824(DI), Y12, Y13
+	VMAXPD 1824(DI), Y12, Y12
+	VMOVUPD 1536(DI), Y14
+	VMINPD 1792(DI), Y14, Y15
+	VMAXPD 1792(DI), Y14, Y14
+	VMOVUPD Y6, 1664(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1664(DI), Y14, Y12
+	VMAXPD 1664(DI), Y14, Y14
+	VMOVUPD Y2, 1600(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1600(DI), Y14, Y4
+	VMAXPD 1600(DI), Y14, Y14
+	VMOVUPD Y0, 1568(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1568(DI), Y14, Y4
+	VMAXPD 1568(DI), Y14, Y14
+	VMOVUPD Y0, 2016(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD Y3, 1760(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD Y5, 1824(DI)
+	VMOVUPD Y6, 1920(DI)
+	VMOVUPD Y7, 1728(DI)
+	VMOVUPD Y8, 1632(DI)
+	VMOVUPD Y9, 1888(DI)
+	VMOVUPD Y10, 1696(DI)
+	VMOVUPD Y11, 1952(DI)
+	VMOVUPD Y12, 1600(DI)
+	VMOVUPD Y13, 1856(DI)
+	VMOVUPD Y14, 1536(DI)
+	VMOVUPD Y15, 1664(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMOVUPD 1216(DI), Y2
+	VMINPD 1472(DI), Y2, Y3
+	VMAXPD 1472(DI), Y2, Y2
+	VMOVUPD 1184(DI), Y4
+	VMINPD 1440(DI), Y4, Y5
+	VMAXPD 1440(DI), Y4, Y4
+	VMOVUPD 1152(DI), Y6
+	VMINPD 1408(DI), Y6, Y7
+	VMAXPD 1408(DI), Y6, Y6
+	VMOVUPD 1120(DI), Y8
+	VMINPD 1376(DI), Y8, Y9
+	VMAXPD 1376(DI), Y8, Y8
+	VMOVUPD 1088(DI), Y10
+	VMINPD 1344(DI), Y10, Y11
+	VMAXPD 1344(DI), Y10, Y10
+	VMOVUPD 1056(DI), Y12
+	VMINPD 1312(DI), Y12, Y13
+	VMAXPD 1312(DI), Y12, Y12
+	VMOVUPD 1024(DI), Y14
+	VMINPD 1280(DI), Y14, Y15
+	VMAXPD 1280(DI), Y14, Y14
+	VMOVUPD Y6, 1152(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1152(DI), Y14, Y12
+	VMAXPD 1152(DI), Y14, Y14
+	VMOVUPD Y2, 1088(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1088(DI), Y14, Y4
+	VMAXPD 1088(DI), Y14, Y14
+	VMOVUPD Y0, 1056(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1056(DI), Y14, Y4
+	VMAXPD 1056(DI), Y14, Y14
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1472(DI)
+	VMOVUPD Y3, 1248(DI)
+	VMOVUPD Y4, 1056(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1408(DI)
+	VMOVUPD Y7, 1216(DI)
+	VMOVUPD Y8, 1120(DI)
+	VMOVUPD Y9, 1376(DI)
+	VMOVUPD Y10, 1184(DI)
+	VMOVUPD Y11, 1440(DI)
+	VMOVUPD Y12, 1088(DI)
+	VMOVUPD Y13, 1344(DI)
+	VMOVUPD Y14, 1024(DI)
+	VMOVUPD Y15, 1152(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 992(DI), Y0, Y1
+	VMAXPD 992(DI), Y0, Y0
+	VMOVUPD 704(DI), Y2
+	VMINPD 960(DI), Y2, Y3
+	VMAXPD 960(DI), Y2, Y2
+	VMOVUPD 672(DI), Y4
+	VMINPD 928(DI), Y4, Y5
+	VMAXPD 928(DI), Y4, Y4
+	VMOVUPD 640(DI), Y6
+	VMINPD 896(DI), Y6, Y7
+	VMAXPD 896(DI), Y6, Y6
+	VMOVUPD 608(DI), Y8
+	VMINPD 864(DI), Y8, Y9
+	VMAXPD 864(DI), Y8, Y8
+	VMOVUPD 576(DI), Y10
+	VMINPD 832(DI), Y10, Y11
+	VMAXPD 832(DI), Y10, Y10
+	VMOVUPD 544(DI), Y12
+	VMINPD 800(DI), Y12, Y13
+	VMAXPD 800(DI), Y12, Y12
+	VMOVUPD 512(DI), Y14
+	VMINPD 768(DI), Y14, Y15
+	VMAXPD 768(DI), Y14, Y14
+	VMOVUPD Y6, 640(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 640(DI), Y14, Y12
+	VMAXPD 640(DI), Y14, Y14
+	VMOVUPD Y2, 576(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 576(DI), Y14, Y4
+	VMAXPD 576(DI), Y14, Y14
+	VMOVUPD Y0, 544(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 544(DI), Y14, Y4
+	VMAXPD 544(DI), Y14, Y14
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 768(DI)
+	VMOVUPD Y2, 960(DI)
+	VMOVUPD Y3, 736(DI)
+	VMOVUPD Y4, 544(DI)
+	VMOVUPD Y5, 800(DI)
+	VMOVUPD Y6, 896(DI)
+	VMOVUPD Y7, 704(DI)
+	VMOVUPD Y8, 608(DI)
+	VMOVUPD Y9, 864(DI)
+	VMOVUPD Y10, 672(DI)
+	VMOVUPD Y11, 928(DI)
+	VMOVUPD Y12, 576(DI)
+	VMOVUPD Y13, 832(DI)
+	VMOVUPD Y14, 512(DI)
+	VMOVUPD Y15, 640(DI)
+	VMOVUPD 512(DI), Y0
+	VMOVUPD Y0, 0(R9)
+	VMOVUPD 544(DI), Y1
+	VMOVUPD Y1, 32(R9)
+	VMOVUPD 576(DI), Y2
+	VMOVUPD Y2, 64(R9)
+	VMOVUPD 608(DI), Y3
+	VMOVUPD Y3, 96(R9)
+	VMOVUPD 640(DI), Y4
+	VMOVUPD Y4, 128(R9)
+	VMOVUPD 672(DI), Y5
+	VMOVUPD Y5, 160(R9)
+	VMOVUPD 704(DI), Y6
+	VMOVUPD Y6, 192(R9)
+	VMOVUPD 736(DI), Y7
+	VMOVUPD Y7, 224(R9)
+	VMOVUPD 768(DI), Y8
+	VMOVUPD Y8, 256(R9)
+	VMOVUPD 800(DI), Y9
+	VMOVUPD Y9, 288(R9)
+	VMOVUPD 832(DI), Y10
+	VMOVUPD Y10, 320(R9)
+	VMOVUPD 864(DI), Y11
+	VMOVUPD Y11, 352(R9)
+	VMOVUPD 896(DI), Y12
+	VMOVUPD Y12, 384(R9)
+	VMOVUPD 928(DI), Y13
+	VMOVUPD Y13, 416(R9)
+	VMOVUPD 960(DI), Y14
+	VMOVUPD Y14, 448(R9)
+	VMOVUPD 992(DI), Y15
+	VMOVUPD Y15, 480(R9)
+	VMOVUPD 1024(DI), Y0
+	VMOVUPD Y0, 512(R9)
+	VMOVUPD 1056(DI), Y1
+	VMOVUPD Y1, 544(R9)
+	VMOVUPD 1088(DI), Y2
+	VMOVUPD Y2, 576(R9)
+	VMOVUPD 1120(DI), Y3
+	VMOVUPD Y3, 608(R9)
+	VMOVUPD 1152(DI), Y4
+	VMOVUPD Y4, 640(R9)
+	VMOVUPD 1184(DI), Y5
+	VMOVUPD Y5, 672(R9)
+	VMOVUPD 1216(DI), Y6
+	VMOVUPD Y6, 704(R9)
+	VMOVUPD 1248(DI), Y7
+	VMOVUPD Y7, 736(R9)
+	VMOVUPD 1280(DI), Y8
+	VMOVUPD Y8, 768(R9)
+	VMOVUPD 1312(DI), Y9
+	VMOVUPD Y9, 800(R9)
+	VMOVUPD 1344(DI), Y10
+	VMOVUPD Y10, 832(R9)
+	VMOVUPD 1376(DI), Y11
+	VMOVUPD Y11, 864(R9)
+	VMOVUPD 1408(DI), Y12
+	VMOVUPD Y12, 896(R9)
+	VMOVUPD 1440(DI), Y13
+	VMOVUPD Y13, 928(R9)
+	VMOVUPD 1472(DI), Y14
+	VMOVUPD Y14, 960(R9)
+	VMOVUPD 1504(DI), Y15
+	VMOVUPD Y15, 992(R9)
+	VMOVUPD 1536(DI), Y0
+	VMOVUPD Y0, 1024(R9)
+	VMOVUPD 1568(DI), Y1
+	VMOVUPD Y1, 1056(R9)
+	VMOVUPD 1600(DI), Y2
+	VMOVUPD Y2, 1088(R9)
+	VMOVUPD 1632(DI), Y3
+	VMOVUPD Y3, 1120(R9)
+	VMOVUPD 1664(DI), Y4
+	VMOVUPD Y4, 1152(R9)
+	VMOVUPD 1696(DI), Y5
+	VMOVUPD Y5, 1184(R9)
+	VMOVUPD 1728(DI), Y6
+	VMOVUPD Y6, 1216(R9)
+	VMOVUPD 1760(DI), Y7
+	VMOVUPD Y7, 1248(R9)
+	VMOVUPD 1792(DI), Y8
+	VMOVUPD Y8, 1280(R9)
+	VMOVUPD 1824(DI), Y9
+	VMOVUPD Y9, 1312(R9)
+	VMOVUPD 1856(DI), Y10
+	VMOVUPD Y10, 1344(R9)
+	VMOVUPD 1888(DI), Y11
+	VMOVUPD Y11, 1376(R9)
+	VMOVUPD 1920(DI), Y12
+	VMOVUPD Y12, 1408(R9)
+	VMOVUPD 1952(DI), Y13
+	VMOVUPD Y13, 1440(R9)
+	VMOVUPD 1984(DI), Y14
+	VMOVUPD Y14, 1472(R9)
+	VMOVUPD 2016(DI), Y15
+	VMOVUPD Y15, 1504(R9)
+	VZEROUPPER
+	RET
+
+// func sort56DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[56][4]float64) (finite bool)
+//
+// It sorts, descending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 56; +Inf for n ≤ i < 56) into out, by the
+// network on 64 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort56DescAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   tmp+24(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $42
+	JLE sort56DescAVX2_pad42
+	MOVQ 1008(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in42
+sort56DescAVX2_pad42:
+	VBROADCASTSD ·posInf(SB), Y0
+sort56DescAVX2_in42:
+	CMPQ CX, $55
+	JLE sort56DescAVX2_pad55
+	MOVQ 1320(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in55
+sort56DescAVX2_pad55:
+	VBROADCASTSD ·posInf(SB), Y1
+sort56DescAVX2_in55:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $43
+	JLE sort56DescAVX2_pad43
+	MOVQ 1032(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in43
+sort56DescAVX2_pad43:
+	VBROADCASTSD ·posInf(SB), Y1
+sort56DescAVX2_in43:
+	CMPQ CX, $54
+	JLE sort56DescAVX2_pad54
+	MOVQ 1296(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in54
+sort56DescAVX2_pad54:
+	VBROADCASTSD ·posInf(SB), Y3
+sort56DescAVX2_in54:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $40
+	JLE sort56DescAVX2_pad40
+	MOVQ 960(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in40
+sort56DescAVX2_pad40:
+	VBROADCASTSD ·posInf(SB), Y3
+sort56DescAVX2_in40:
+	CMPQ CX, $53
+	JLE sort56DescAVX2_pad53
+	MOVQ 1272(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in53
+sort56DescAVX2_pad53:
+	VBROADCASTSD ·posInf(SB), Y5
+sort56DescAVX2_in53:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $41
+	JLE sort56DescAVX2_pad41
+	MOVQ 984(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in41
+sort56DescAVX2_pad41:
+	VBROADCASTSD ·posInf(SB), Y5
+sort56DescAVX2_in41:
+	CMPQ CX, $52
+	JLE sort56DescAVX2_pad52
+	MOVQ 1248(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in52
+sort56DescAVX2_pad52:
+	VBROADCASTSD ·posInf(SB), Y7
+sort56DescAVX2_in52:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $47
+	JLE sort56DescAVX2_pad47
+	MOVQ 1128(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in47
+sort56DescAVX2_pad47:
+	VBROADCASTSD ·posInf(SB), Y7
+sort56DescAVX2_in47:
+	CMPQ CX, $51
+	JLE sort56DescAVX2_pad51
+	MOVQ 1224(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in51
+sort56DescAVX2_pad51:
+	VBROADCASTSD ·posInf(SB), Y9
+sort56DescAVX2_in51:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $49
+	JLE sort56DescAVX2_pad49
+	MOVQ 1176(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in49
+sort56DescAVX2_pad49:
+	VBROADCASTSD ·posInf(SB), Y9
+sort56DescAVX2_in49:
+	CMPQ CX, $50
+	JLE sort56DescAVX2_pad50
+	MOVQ 1200(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in50
+sort56DescAVX2_pad50:
+	VBROADCASTSD ·posInf(SB), Y11
+sort56DescAVX2_in50:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $44
+	JLE sort56DescAVX2_pad44
+	MOVQ 1056(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in44
+sort56DescAVX2_pad44:
+	VBROADCASTSD ·posInf(SB), Y11
+sort56DescAVX2_in44:
+	CMPQ CX, $48
+	JLE sort56DescAVX2_pad48
+	MOVQ 1152(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in48
+sort56DescAVX2_pad48:
+	VBROADCASTSD ·posInf(SB), Y13
+sort56DescAVX2_in48:
+	VMOVUPD Y1, 1632(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $45
+	JLE sort56DescAVX2_pad45
+	MOVQ 1080(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in45
+sort56DescAVX2_pad45:
+	VBROADCASTSD ·posInf(SB), Y13
+sort56DescAVX2_in45:
+	VMOVUPD Y11, 1664(DI)
+	CMPQ CX, $46
+	JLE sort56DescAVX2_pad46
+	MOVQ 1104(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in46
+sort56DescAVX2_pad46:
+	VBROADCASTSD ·posInf(SB), Y11
+sort56DescAVX2_in46:
+	VMOVUPD Y3, 1536(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1536(DI), Y13, Y5
+	VMAXPD 1536(DI), Y13, Y13
+	VMOVUPD Y7, 1568(DI)
+	VMOVUPD 1632(DI), Y7
+	VMOVUPD Y13, 1536(DI)
+	VMINPD 1664(DI), Y7, Y13
+	VMAXPD 1664(DI), Y7, Y7
+	VMOVUPD Y7, 1632(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1632(DI), Y9, Y13
+	VMAXPD 1632(DI), Y9, Y9
+	VMOVUPD Y9, 1600(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1632(DI)
+	VMINPD 1568(DI), Y9, Y13
+	VMAXPD 1568(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1632(DI), Y13, Y4
+	VMAXPD 1632(DI), Y13, Y13
+	VMOVUPD Y9, 2016(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1568(DI)
+	VMINPD 1600(DI), Y9, Y13
+	VMAXPD 1600(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1568(DI), Y13, Y8
+	VMAXPD 1568(DI), Y13, Y13
+	VMOVUPD Y11, 1632(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1632(DI), Y0, Y12
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y10, 1568(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1920(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD Y2, 1696(DI)
+	VMOVUPD Y3, 1888(DI)
+	VMOVUPD Y4, 1856(DI)
+	VMOVUPD Y5, 1728(DI)
+	VMOVUPD Y6, 1824(DI)
+	VMOVUPD Y8, 1600(DI)
+	VMOVUPD Y9, 1792(DI)
+	VMOVUPD Y10, 1632(DI)
+	VMOVUPD Y11, 1984(DI)
+	VMOVUPD Y12, 1664(DI)
+	VMOVUPD Y13, 1952(DI)
+	CMPQ CX, $37
+	JLE sort56DescAVX2_pad37
+	MOVQ 888(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in37
+sort56DescAVX2_pad37:
+	VBROADCASTSD ·posInf(SB), Y0
+sort56DescAVX2_in37:
+	CMPQ CX, $24
+	JLE sort56DescAVX2_pad24
+	MOVQ 576(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in24
+sort56DescAVX2_pad24:
+	VBROADCASTSD ·posInf(SB), Y1
+sort56DescAVX2_in24:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $36
+	JLE sort56DescAVX2_pad36
+	MOVQ 864(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in36
+sort56DescAVX2_pad36:
+	VBROADCASTSD ·posInf(SB), Y1
+sort56DescAVX2_in36:
+	CMPQ CX, $25
+	JLE sort56DescAVX2_pad25
+	MOVQ 600(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in25
+sort56DescAVX2_pad25:
+	VBROADCASTSD ·posInf(SB), Y3
+sort56DescAVX2_in25:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $39
+	JLE sort56DescAVX2_pad39
+	MOVQ 936(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in39
+sort56DescAVX2_pad39:
+	VBROADCASTSD ·posInf(SB), Y3
+sort56DescAVX2_in39:
+	CMPQ CX, $26
+	JLE sort56DescAVX2_pad26
+	MOVQ 624(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in26
+sort56DescAVX2_pad26:
+	VBROADCASTSD ·posInf(SB), Y5
+sort56DescAVX2_in26:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $38
+	JLE sort56DescAVX2_pad38
+	MOVQ 912(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in38
+sort56DescAVX2_pad38:
+	VBROADCASTSD ·posInf(SB), Y5
+sort56DescAVX2_in38:
+	CMPQ CX, $27
+	JLE sort56DescAVX2_pad27
+	MOVQ 648(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in27
+sort56DescAVX2_pad27:
+	VBROADCASTSD ·posInf(SB), Y7
+sort56DescAVX2_in27:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $32
+	JLE sort56DescAVX2_pad32
+	MOVQ 768(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in32
+sort56DescAVX2_pad32:
+	VBROADCASTSD ·posInf(SB), Y7
+sort56DescAVX2_in32:
+	CMPQ CX, $28
+	JLE sort56DescAVX2_pad28
+	MOVQ 672(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in28
+sort56DescAVX2_pad28:
+	VBROADCASTSD ·posInf(SB), Y9
+sort56DescAVX2_in28:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $30
+	JLE sort56DescAVX2_pad30
+	MOVQ 720(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in30
+sort56DescAVX2_pad30:
+	VBROADCASTSD ·posInf(SB), Y9
+sort56DescAVX2_in30:
+	CMPQ CX, $29
+	JLE sort56DescAVX2_pad29
+	MOVQ 696(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in29
+sort56DescAVX2_pad29:
+	VBROADCASTSD ·posInf(SB), Y11
+sort56DescAVX2_in29:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $35
+	JLE sort56DescAVX2_pad35
+	MOVQ 840(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in35
+sort56DescAVX2_pad35:
+	VBROADCASTSD ·posInf(SB), Y11
+sort56DescAVX2_in35:
+	CMPQ CX, $31
+	JLE sort56DescAVX2_pad31
+	MOVQ 744(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in31
+sort56DescAVX2_pad31:
+	VBROADCASTSD ·posInf(SB), Y13
+sort56DescAVX2_in31:
+	VMOVUPD Y1, 1408(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $34
+	JLE sort56DescAVX2_pad34
+	MOVQ 816(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in34
+sort56DescAVX2_pad34:
+	VBROADCASTSD ·posInf(SB), Y13
+sort56DescAVX2_in34:
+	VMOVUPD Y11, 1376(DI)
+	CMPQ CX, $33
+	JLE sort56DescAVX2_pad33
+	MOVQ 792(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in33
+sort56DescAVX2_pad33:
+	VBROADCASTSD ·posInf(SB), Y11
+sort56DescAVX2_in33:
+	VMOVUPD Y3, 1504(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1504(DI), Y13, Y5
+	VMAXPD 1504(DI), Y13, Y13
+	VMOVUPD Y7, 1472(DI)
+	VMOVUPD 1408(DI), Y7
+	VMOVUPD Y13, 1504(DI)
+	VMINPD 1376(DI), Y7, Y13
+	VMAXPD 1376(DI), Y7, Y7
+	VMOVUPD Y7, 1408(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1408(DI), Y9, Y13
+	VMAXPD 1408(DI), Y9, Y9
+	VMOVUPD Y9, 1440(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1408(DI)
+	VMINPD 1472(DI), Y9, Y13
+	VMAXPD 1472(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1408(DI), Y13, Y4
+	VMAXPD 1408(DI), Y13, Y13
+	VMOVUPD Y9, 1024(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1472(DI)
+	VMINPD 1440(DI), Y9, Y13
+	VMAXPD 1440(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1472(DI), Y13, Y8
+	VMAXPD 1472(DI), Y13, Y13
+	VMOVUPD Y11, 1408(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1408(DI), Y0, Y12
+	VMAXPD 1408(DI), Y0, Y0
+	VMOVUPD Y10, 1472(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1344(DI)
+	VMOVUPD Y3, 1152(DI)
+	VMOVUPD Y4, 1184(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1216(DI)
+	VMOVUPD Y8, 1440(DI)
+	VMOVUPD Y9, 1248(DI)
+	VMOVUPD Y10, 1408(DI)
+	VMOVUPD Y11, 1056(DI)
+	VMOVUPD Y12, 1376(DI)
+	VMOVUPD Y13, 1088(DI)
+	CMPQ CX, $10
+	JLE sort56DescAVX2_pad10
+	MOVQ 240(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in10
+sort56DescAVX2_pad10:
+	VBROADCASTSD ·posInf(SB), Y0
+sort56DescAVX2_in10:
+	CMPQ CX, $23
+	JLE sort56DescAVX2_pad23
+	MOVQ 552(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in23
+sort56DescAVX2_pad23:
+	VBROADCASTSD ·posInf(SB), Y1
+sort56DescAVX2_in23:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $11
+	JLE sort56DescAVX2_pad11
+	MOVQ 264(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in11
+sort56DescAVX2_pad11:
+	VBROADCASTSD ·posInf(SB), Y1
+sort56DescAVX2_in11:
+	CMPQ CX, $22
+	JLE sort56DescAVX2_pad22
+	MOVQ 528(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in22
+sort56DescAVX2_pad22:
+	VBROADCASTSD ·posInf(SB), Y3
+sort56DescAVX2_in22:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $8
+	JLE sort56DescAVX2_pad8
+	MOVQ 192(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in8
+sort56DescAVX2_pad8:
+	VBROADCASTSD ·posInf(SB), Y3
+sort56DescAVX2_in8:
+	CMPQ CX, $21
+	JLE sort56DescAVX2_pad21
+	MOVQ 504(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in21
+sort56DescAVX2_pad21:
+	VBROADCASTSD ·posInf(SB), Y5
+sort56DescAVX2_in21:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $9
+	JLE sort56DescAVX2_pad9
+	MOVQ 216(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in9
+sort56DescAVX2_pad9:
+	VBROADCASTSD ·posInf(SB), Y5
+sort56DescAVX2_in9:
+	CMPQ CX, $20
+	JLE sort56DescAVX2_pad20
+	MOVQ 480(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in20
+sort56DescAVX2_pad20:
+	VBROADCASTSD ·posInf(SB), Y7
+sort56DescAVX2_in20:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $15
+	JLE sort56DescAVX2_pad15
+	MOVQ 360(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in15
+sort56DescAVX2_pad15:
+	VBROADCASTSD ·posInf(SB), Y7
+sort56DescAVX2_in15:
+	CMPQ CX, $19
+	JLE sort56DescAVX2_pad19
+	MOVQ 456(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in19
+sort56DescAVX2_pad19:
+	VBROADCASTSD ·posInf(SB), Y9
+sort56DescAVX2_in19:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $17
+	JLE sort56DescAVX2_pad17
+	MOVQ 408(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in17
+sort56DescAVX2_pad17:
+	VBROADCASTSD ·posInf(SB), Y9
+sort56DescAVX2_in17:
+	CMPQ CX, $18
+	JLE sort56DescAVX2_pad18
+	MOVQ 432(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in18
+sort56DescAVX2_pad18:
+	VBROADCASTSD ·posInf(SB), Y11
+sort56DescAVX2_in18:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $12
+	JLE sort56DescAVX2_pad12
+	MOVQ 288(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in12
+sort56DescAVX2_pad12:
+	VBROADCASTSD ·posInf(SB), Y11
+sort56DescAVX2_in12:
+	CMPQ CX, $16
+	JLE sort56DescAVX2_pad16
+	MOVQ 384(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in16
+sort56DescAVX2_pad16:
+	VBROADCASTSD ·posInf(SB), Y13
+sort56DescAVX2_in16:
+	VMOVUPD Y1, 608(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $13
+	JLE sort56DescAVX2_pad13
+	MOVQ 312(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in13
+sort56DescAVX2_pad13:
+	VBROADCASTSD ·posInf(SB), Y13
+sort56DescAVX2_in13:
+	VMOVUPD Y11, 640(DI)
+	CMPQ CX, $14
+	JLE sort56DescAVX2_pad14
+	MOVQ 336(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in14
+sort56DescAVX2_pad14:
+	VBROADCASTSD ·posInf(SB), Y11
+sort56DescAVX2_in14:
+	VMOVUPD Y3, 512(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 512(DI), Y13, Y5
+	VMAXPD 512(DI), Y13, Y13
+	VMOVUPD Y7, 544(DI)
+	VMOVUPD 608(DI), Y7
+	VMOVUPD Y13, 512(DI)
+	VMINPD 640(DI), Y7, Y13
+	VMAXPD 640(DI), Y7, Y7
+	VMOVUPD Y7, 608(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 608(DI), Y9, Y13
+	VMAXPD 608(DI), Y9, Y9
+	VMOVUPD Y9, 576(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 608(DI)
+	VMINPD 544(DI), Y9, Y13
+	VMAXPD 544(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 608(DI), Y13, Y4
+	VMAXPD 608(DI), Y13, Y13
+	VMOVUPD Y9, 992(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 544(DI)
+	VMINPD 576(DI), Y9, Y13
+	VMAXPD 576(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 544(DI), Y13, Y8
+	VMAXPD 544(DI), Y13, Y13
+	VMOVUPD Y11, 608(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 608(DI), Y0, Y12
+	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD Y10, 544(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD Y2, 672(DI)
+	VMOVUPD Y3, 864(DI)
+	VMOVUPD Y4, 832(DI)
+	VMOVUPD Y5, 704(DI)
+	VMOVUPD Y6, 800(DI)
+	VMOVUPD Y8, 576(DI)
+	VMOVUPD Y9, 768(DI)
+	VMOVUPD Y10, 608(DI)
+	VMOVUPD Y11, 960(DI)
+	VMOVUPD Y12, 640(DI)
+	VMOVUPD Y13, 928(DI)
+	CMPQ CX, $2
+	JLE sort56DescAVX2_pad2
+	MOVQ 48(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in2
+sort56DescAVX2_pad2:
+	VBROADCASTSD ·posInf(SB), Y0
+sort56DescAVX2_in2:
+	CMPQ CX, $1
+	JLE sort56DescAVX2_pad1
+	MOVQ 24(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in1
+sort56DescAVX2_pad1:
+	VBROADCASTSD ·posInf(SB), Y1
+sort56DescAVX2_in1:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $3
+	JLE sort56DescAVX2_pad3
+	MOVQ 72(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in3
+sort56DescAVX2_pad3:
+	VBROADCASTSD ·posInf(SB), Y1
+sort56DescAVX2_in3:
+	CMPQ CX, $4
+	JLE sort56DescAVX2_pad4
+	MOVQ 96(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in4
+sort56DescAVX2_pad4:
+	VBROADCASTSD ·posInf(SB), Y3
+sort56DescAVX2_in4:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $7
+	JLE sort56DescAVX2_pad7
+	MOVQ 168(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in7
+sort56DescAVX2_pad7:
+	VBROADCASTSD ·posInf(SB), Y3
+sort56DescAVX2_in7:
+	VMINPD Y3, Y2, Y5
+	VMAXPD Y3, Y2, Y2
+	CMPQ CX, $0
+	JLE sort56DescAVX2_pad0
+	MOVQ 0(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in0
+sort56DescAVX2_pad0:
+	VBROADCASTSD ·posInf(SB), Y3
+sort56DescAVX2_in0:
+	CMPQ CX, $6
+	JLE sort56DescAVX2_pad6
+	MOVQ 144(SI), R8
+	VMOVUPD (R8)(DX*1), Y6
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y6, Y6, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in6
+sort56DescAVX2_pad6:
+	VBROADCASTSD ·posInf(SB), Y6
+sort56DescAVX2_in6:
+	VMINPD Y6, Y3, Y7
+	VMAXPD Y6, Y3, Y3
+	CMPQ CX, $5
+	JLE sort56DescAVX2_pad5
+	MOVQ 120(SI), R8
+	VMOVUPD (R8)(DX*1), Y6
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y6, Y6, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort56DescAVX2_in5
+sort56DescAVX2_pad5:
+	VBROADCASTSD ·posInf(SB), Y6
+sort56DescAVX2_in5:
+	VMINPD Y6, Y4, Y8
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y7, Y5, Y6
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y2, Y1, Y7
+	VMAXPD Y2, Y1, Y1
+	VMINPD Y6, Y8, Y2
+	VMAXPD Y6, Y8, Y8
+	VMINPD Y5, Y4, Y6
+	VMAXPD Y5, Y4, Y4
+	VMINPD Y0, Y3, Y5
+	VMAXPD Y0, Y3, Y3
+	VMINPD Y8, Y6, Y0
+	VMAXPD Y8, Y6, Y6
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y3, Y1, Y7
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y8, Y0, Y3
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y5, Y6, Y8
+	VMAXPD Y5, Y6, Y6
+	VMINPD Y0, Y8, Y5
+	VMAXPD Y0, Y8, Y8
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y7, Y0, Y6
+	VMAXPD Y7, Y0, Y0
+	VMINPD Y8, Y6, Y7
+	VMAXPD Y8, Y6, Y6
+	VMINPD Y4, Y0, Y8
+	VMAXPD Y4, Y0, Y0
+	VMINPD Y1, Y0, Y4
+	VMAXPD Y1, Y0, Y0
+	VMOVUPD Y0, 320(DI)
+	VMOVUPD Y2, 416(DI)
+	VMOVUPD Y3, 384(DI)
+	VMOVUPD Y4, 352(DI)
+	VMOVUPD Y5, 480(DI)
+	VMOVUPD Y6, 256(DI)
+	VMOVUPD Y7, 448(DI)
+	VMOVUPD Y8, 288(DI)
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VMOVUPD 1504(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 2016(DI)
+	VMOVUPD 1472(DI), Y0
+	VMINPD 1984(DI), Y0, Y1
+	VMAXPD 1984(DI), Y0, Y0
+	VMOVUPD Y0, 1472(DI)
+	VMOVUPD Y1, 1984(DI)
+	VMOVUPD 1440(DI), Y0
+	VMINPD 1952(DI), Y0, Y1
+	VMAXPD 1952(DI), Y0, Y0
+	VMOVUPD Y0, 1440(DI)
+	VMOVUPD Y1, 1952(DI)
+	VMOVUPD 1408(DI), Y0
+	VMINPD 1920(DI), Y0, Y1
+	VMAXPD 1920(DI), Y0, Y0
+	VMOVUPD Y0, 1408(DI)
+	VMOVUPD Y1, 1920(DI)
+	VMOVUPD 1376(DI), Y0
+	VMINPD 1888(DI), Y0, Y1
+	VMAXPD 1888(DI), Y0, Y0
+	VMOVUPD Y0, 1376(DI)
+	VMOVUPD Y1, 1888(DI)
+	VMOVUPD 1344(DI), Y0
+	VMINPD 1856(DI), Y0, Y1
+	VMAXPD 1856(DI), Y0, Y0
+	VMOVUPD Y0, 1344(DI)
+	VMOVUPD Y1, 1856(DI)
+	VMOVUPD 1312(DI), Y0
+	VMINPD 1824(DI), Y0, Y1
+	VMAXPD 1824(DI), Y0, Y0
+	VMOVUPD Y0, 1312(DI)
+	VMOVUPD Y1, 1824(DI)
+	VMOVUPD 1280(DI), Y0
+	VMINPD 1792(DI), Y0, Y1
+	VMAXPD 1792(DI), Y0, Y0
+	VMOVUPD Y0, 1280(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1760(DI), Y0, Y1
+	VMAXPD 1760(DI), Y0, Y0
+	VMOVUPD Y0, 1248(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD 1216(DI), Y0
+	VMINPD 1728(DI), Y0, Y1
+	VMAXPD 1728(DI), Y0, Y0
+	VMOVUPD Y0, 1216(DI)
+	VMOVUPD Y1, 1728(DI)
+	VMOVUPD 1184(DI), Y0
+	VMINPD 1696(DI), Y0, Y1
+	VMAXPD 1696(DI), Y0, Y0
+	VMOVUPD Y0, 1184(DI)
+	VMOVUPD Y1, 1696(DI)
+	VMOVUPD 1152(DI), Y0
+	VMINPD 1664(DI), Y0, Y1
+	VMAXPD 1664(DI), Y0, Y0
+	VMOVUPD Y0, 1152(DI)
+	VMOVUPD Y1, 1664(DI)
+	VMOVUPD 1120(DI), Y0
+	VMINPD 1632(DI), Y0, Y1
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1632(DI)
+	VMOVUPD 1088(DI), Y0
+	VMINPD 1600(DI), Y0, Y1
+	VMAXPD 1600(DI), Y0, Y0
+	VMOVUPD Y0, 1088(DI)
+	VMOVUPD Y1, 1600(DI)
+	VMOVUPD 1056(DI), Y0
+	VMINPD 1568(DI), Y0, Y1
+	VMAXPD 1568(DI), Y0, Y0
+	VMOVUPD Y0, 1056(DI)
+	VMOVUPD Y1, 1568(DI)
+	VMOVUPD 1024(DI), Y0
+	VMINPD 1536(DI), Y0, Y1
+	VMAXPD 1536(DI), Y0, Y0
+	VMOVUPD Y0, 1024(DI)
+	VMOVUPD Y1, 1536(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 320(DI), Y0, Y1
+	VMAXPD 320(DI), Y0, Y0
+	VMOVUPD Y0, 736(DI)
+	VMOVUPD Y1, 320(DI)
+	VMOVUPD 704(DI), Y0
+	VMINPD 352(DI), Y0, Y1
+	VMAXPD 352(DI), Y0, Y0
+	VMOVUPD Y0, 704(DI)
+	VMOVUPD Y1, 352(DI)
+	VMOVUPD 672(DI), Y0
+	VMINPD 288(DI), Y0, Y1
+	VMAXPD 288(DI), Y0, Y0
+	VMOVUPD Y0, 672(DI)
+	VMOVUPD Y1, 288(DI)
+	VMOVUPD 640(DI), Y0
+	VMINPD 256(DI), Y0, Y1
+	VMAXPD 256(DI), Y0, Y0
+	VMOVUPD Y0, 640(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD 608(DI), Y0
+	VMINPD 448(DI), Y0, Y1
+	VMAXPD 448(DI), Y0, Y0
+	VMOVUPD Y0, 608(DI)
+	VMOVUPD Y1, 448(DI)
+	VMOVUPD 576(DI), Y0
+	VMINPD 480(DI), Y0, Y1
+	VMAXPD 480(DI), Y0, Y0
+	VMOVUPD Y0, 576(DI)
+	VMOVUPD Y1, 480(DI)
+	VMOVUPD 544(DI), Y0
+	VMINPD 384(DI), Y0, Y1
+	VMAXPD 384(DI), Y0, Y0
+	VMOVUPD Y0, 544(DI)
+	VMOVUPD Y1, 384(DI)
+	VMOVUPD 512(DI), Y0
+	VMINPD 416(DI), Y0, Y1
+	VMAXPD 416(DI), Y0, Y0
+	VMOVUPD Y0, 512(DI)
+	VMOVUPD Y1, 416(DI)
+	VMOVUPD 1760(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD 1728(DI), Y2
+	VMINPD 1984(DI), Y2, Y3
+	VMAXPD 1984(DI), Y2, Y2
+	VMOVUPD 1696(DI), Y4
+	VMINPD 1952(DI), Y4, Y5
+	VMAXPD 1952(DI), Y4, Y4
+	VMOVUPD 1664(DI), Y6
+	VMINPD 1920(DI), Y6, Y7
+	VMAXPD 1920(DI), Y6, Y6
+	VMOVUPD 1632(DI), Y8
+	VMINPD 1888(DI), Y8, Y9
+	VMAXPD 1888(DI), Y8, Y8
+	VMOVUPD 1600(DI), Y10
+	VMINPD 1856(DI), Y10, Y11
+	VMAXPD 1856(DI), Y10, Y10
+	VMOVUPD 1568(DI), Y12
+	VMINPD 1824(DI), Y12, Y13
+	VMAXPD 1824(DI), Y12, Y12
+	VMOVUPD 1536(DI), Y14
+	VMINPD 1792(DI), Y14, Y15
+	VMAXPD 1792(DI), Y14, Y14
+	VMOVUPD Y6, 1664(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1664(DI), Y14, Y12
+	VMAXPD 1664(DI), Y14, Y14
+	VMOVUPD Y2, 1600(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1600(DI), Y14, Y4
+	VMAXPD 1600(DI), Y14, Y14
+	VMOVUPD Y0, 1568(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1568(DI), Y14, Y4
+	VMAXPD 1568(DI), Y14, Y14
+	VMOVUPD Y0, 2016(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD Y3, 1760(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD Y5, 1824(DI)
+	VMOVUPD Y6, 1920(DI)
+	VMOVUPD Y7, 1728(DI)
+	VMOVUPD Y8, 1632(DI)
+	VMOVUPD Y9, 1888(DI)
+	VMOVUPD Y10, 1696(DI)
+	VMOVUPD Y11, 1952(DI)
+	VMOVUPD Y12, 1600(DI)
+	VMOVUPD Y13, 1856(DI)
+	VMOVUPD Y14, 1536(DI)
+	VMOVUPD Y15, 1664(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMOVUPD 1216(DI), Y2
+	VMINPD 1472(DI), Y2, Y3
+	VMAXPD 1472(DI), Y2, Y2
+	VMOVUPD 1184(DI), Y4
+	VMINPD 1440(DI), Y4, Y5
+	VMAXPD 1440(DI), Y4, Y4
+	VMOVUPD 1152(DI), Y6
+	VMINPD 1408(DI), Y6, Y7
+	VMAXPD 1408(DI), Y6, Y6
+	VMOVUPD 1120(DI), Y8
+	VMINPD 1376(DI), Y8, Y9
+	VMAXPD 1376(DI), Y8, Y8
+	VMOVUPD 1088(DI), Y10
+	VMINPD 1344(DI), Y10, Y11
+	VMAXPD 1344(DI), Y10, Y10
+	VMOVUPD 1056(DI), Y12
+	VMINPD 1312(DI), Y12, Y13
+	VMAXPD 1312(DI), Y12, Y12
+	VMOVUPD 1024(DI), Y14
+	VMINPD 1280(DI), Y14, Y15
+	VMAXPD 1280(DI), Y14, Y14
+	VMOVUPD Y6, 1152(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1152(DI), Y14, Y12
+	VMAXPD 1152(DI), Y14, Y14
+	VMOVUPD Y2, 1088(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1088(DI), Y14, Y4
+	VMAXPD 1088(DI), Y14, Y14
+	VMOVUPD Y0, 1056(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1056(DI), Y14, Y4
+	VMAXPD 1056(DI), Y14, Y14
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1472(DI)
+	VMOVUPD Y3, 1248(DI)
+	VMOVUPD Y4, 1056(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1408(DI)
+	VMOVUPD Y7, 1216(DI)
+	VMOVUPD Y8, 1120(DI)
+	VMOVUPD Y9, 1376(DI)
+	VMOVUPD Y10, 1184(DI)
+	VMOVUPD Y11, 1440(DI)
+	VMOVUPD Y12, 1088(DI)
+	VMOVUPD Y13, 1344(DI)
+	VMOVUPD Y14, 1024(DI)
+	VMOVUPD Y15, 1152(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 608(DI), Y0, Y1
+	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD 704(DI), Y2
+	VMINPD 576(DI), Y2, Y3
+	VMAXPD 576(DI), Y2, Y2
+	VMOVUPD 672(DI), Y4
+	VMINPD 544(DI), Y4, Y5
+	VMAXPD 544(DI), Y4, Y4
+	VMOVUPD 640(DI), Y6
+	VMINPD 512(DI), Y6, Y7
+	VMAXPD 512(DI), Y6, Y6
+	VMINPD Y0, Y4, Y8
+	VMAXPD Y0, Y4, Y4
+	VMINPD Y2, Y6, Y0
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y1, Y5, Y2
+	VMAXPD Y1, Y5, Y5
+	VMINPD Y3, Y7, Y1
+	VMAXPD Y3, Y7, Y7
+	VMINPD Y4, Y6, Y3
+	VMAXPD Y4, Y6, Y6
+	VMINPD Y8, Y0, Y4
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y5, Y7, Y8
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y2, Y1, Y5
+	VMAXPD Y2, Y1, Y1
+	VMOVUPD Y0, 672(DI)
+	VMOVUPD Y1, 544(DI)
+	VMOVUPD Y3, 704(DI)
+	VMOVUPD Y4, 640(DI)
+	VMOVUPD Y5, 512(DI)
+	VMOVUPD Y6, 736(DI)
+	VMOVUPD Y7, 608(DI)
+	VMOVUPD Y8, 576(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 320(DI), Y0, Y1
+	VMAXPD 320(DI), Y0, Y0
+	VMOVUPD 960(DI), Y2
+	VMINPD 352(DI), Y2, Y3
+	VMAXPD 352(DI), Y2, Y2
+	VMOVUPD 928(DI), Y4
+	VMINPD 288(DI), Y4, Y5
+	VMAXPD 288(DI), Y4, Y4
+	VMOVUPD 896(DI), Y6
+	VMINPD 256(DI), Y6, Y7
+	VMAXPD 256(DI), Y6, Y6
+	VMOVUPD 864(DI), Y8
+	VMINPD 448(DI), Y8, Y9
+	VMAXPD 448(DI), Y8, Y8
+	VMOVUPD 832(DI), Y10
+	VMINPD 480(DI), Y10, Y11
+	VMAXPD 480(DI), Y10, Y10
+	VMOVUPD 800(DI), Y12
+	VMINPD 384(DI), Y12, Y13
+	VMAXPD 384(DI), Y12, Y12
+	VMOVUPD 768(DI), Y14
+	VMINPD 416(DI), Y14, Y15
+	VMAXPD 416(DI), Y14, Y14
+	VMOVUPD Y7, 256(DI)
 	VMINPD Y0, Y8, Y7
 	VMAXPD Y0, Y8, Y8
 	VMINPD Y2, Y10, Y0
@@ -7439,9 +10998,9 @@ halves128AVX2_in117:
 	VMAXPD Y3, Y11, Y11
 	VMINPD Y5, Y13, Y3
 	VMAXPD Y5, Y13, Y13
-	VMINPD 2912(DI), Y15, Y5
-	VMAXPD 2912(DI), Y15, Y15
-	VMOVUPD Y1, 2976(DI)
+	VMINPD 256(DI), Y15, Y5
+	VMAXPD 256(DI), Y15, Y15
+	VMOVUPD Y1, 480(DI)
 	VMINPD Y8, Y12, Y1
 	VMAXPD Y8, Y12, Y12
 	VMINPD Y10, Y14, Y8
@@ -7456,9 +11015,9 @@ halves128AVX2_in117:
 	VMAXPD Y11, Y15, Y15
 	VMINPD Y6, Y3, Y11
 	VMAXPD Y6, Y3, Y3
-	VMINPD 2976(DI), Y5, Y6
-	VMAXPD 2976(DI), Y5, Y5
-	VMOVUPD Y6, 3040(DI)
+	VMINPD 480(DI), Y5, Y6
+	VMAXPD 480(DI), Y5, Y5
+	VMOVUPD Y6, 416(DI)
 	VMINPD Y12, Y14, Y6
 	VMAXPD Y12, Y14, Y14
 	VMINPD Y1, Y8, Y12
@@ -7473,49 +11032,2313 @@ halves128AVX2_in117:
 	VMAXPD Y0, Y9, Y9
 	VMINPD Y3, Y5, Y0
 	VMAXPD Y3, Y5, Y5
-	VMINPD 3040(DI), Y11, Y3
-	VMAXPD 3040(DI), Y11, Y11
-	VMOVUPD Y0, 2976(DI)
-	VMOVUPD Y1, 2720(DI)
-	VMOVUPD Y2, 2784(DI)
-	VMOVUPD Y3, 3040(DI)
-	VMOVUPD Y4, 2688(DI)
-	VMOVUPD Y5, 2944(DI)
-	VMOVUPD Y6, 2592(DI)
-	VMOVUPD Y7, 2752(DI)
-	VMOVUPD Y8, 2624(DI)
-	VMOVUPD Y9, 2880(DI)
-	VMOVUPD Y10, 2848(DI)
-	VMOVUPD Y11, 3008(DI)
-	VMOVUPD Y12, 2656(DI)
-	VMOVUPD Y13, 2912(DI)
-	VMOVUPD Y14, 2560(DI)
-	VMOVUPD Y15, 2816(DI)
-	VMOVUPD 3328(DI), Y0
-	VMINPD 3072(DI), Y0, Y1
-	VMAXPD 3072(DI), Y0, Y0
-	VMOVUPD 3360(DI), Y2
-	VMINPD 3104(DI), Y2, Y3
-	VMAXPD 3104(DI), Y2, Y2
-	VMOVUPD 3392(DI), Y4
-	VMINPD 3136(DI), Y4, Y5
-	VMAXPD 3136(DI), Y4, Y4
-	VMOVUPD 3424(DI), Y6
-	VMINPD 3168(DI), Y6, Y7
-	VMAXPD 3168(DI), Y6, Y6
-	VMOVUPD 3456(DI), Y8
-	VMINPD 3200(DI), Y8, Y9
-	VMAXPD 3200(DI), Y8, Y8
-	VMOVUPD 3488(DI), Y10
-	VMINPD 3232(DI), Y10, Y11
-	VMAXPD 3232(DI), Y10, Y10
-	VMOVUPD 3520(DI), Y12
-	VMINPD 3264(DI), Y12, Y13
-	VMAXPD 3264(DI), Y12, Y12
-	VMOVUPD 3552(DI), Y14
-	VMINPD 3296(DI), Y14, Y15
-	VMAXPD 3296(DI), Y14, Y14
-	VMOVUPD Y7, 3424(DI)
+	VMINPD 416(DI), Y11, Y3
+	VMAXPD 416(DI), Y11, Y11
+	VMOVUPD Y0, 480(DI)
+	VMOVUPD Y1, 832(DI)
+	VMOVUPD Y2, 768(DI)
+	VMOVUPD Y3, 416(DI)
+	VMOVUPD Y4, 864(DI)
+	VMOVUPD Y5, 448(DI)
+	VMOVUPD Y6, 960(DI)
+	VMOVUPD Y7, 800(DI)
+	VMOVUPD Y8, 928(DI)
+	VMOVUPD Y9, 288(DI)
+	VMOVUPD Y10, 352(DI)
+	VMOVUPD Y11, 384(DI)
+	VMOVUPD Y12, 896(DI)
+	VMOVUPD Y13, 256(DI)
+	VMOVUPD Y14, 992(DI)
+	VMOVUPD Y15, 320(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMINPD 2016(DI), Y1, Y2
+	VMAXPD 2016(DI), Y1, Y1
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 1504(DI)
+	VMOVUPD Y2, 2016(DI)
+	VMOVUPD 960(DI), Y0
+	VMINPD 1472(DI), Y0, Y1
+	VMAXPD 1472(DI), Y0, Y0
+	VMINPD 1984(DI), Y1, Y2
+	VMAXPD 1984(DI), Y1, Y1
+	VMOVUPD Y0, 960(DI)
+	VMOVUPD Y1, 1472(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD 928(DI), Y0
+	VMINPD 1440(DI), Y0, Y1
+	VMAXPD 1440(DI), Y0, Y0
+	VMINPD 1952(DI), Y1, Y2
+	VMAXPD 1952(DI), Y1, Y1
+	VMOVUPD Y0, 928(DI)
+	VMOVUPD Y1, 1440(DI)
+	VMOVUPD Y2, 1952(DI)
+	VMOVUPD 896(DI), Y0
+	VMINPD 1408(DI), Y0, Y1
+	VMAXPD 1408(DI), Y0, Y0
+	VMINPD 1920(DI), Y1, Y2
+	VMAXPD 1920(DI), Y1, Y1
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 1408(DI)
+	VMOVUPD Y2, 1920(DI)
+	VMOVUPD 864(DI), Y0
+	VMINPD 1376(DI), Y0, Y1
+	VMAXPD 1376(DI), Y0, Y0
+	VMINPD 1888(DI), Y1, Y2
+	VMAXPD 1888(DI), Y1, Y1
+	VMOVUPD Y0, 864(DI)
+	VMOVUPD Y1, 1376(DI)
+	VMOVUPD Y2, 1888(DI)
+	VMOVUPD 832(DI), Y0
+	VMINPD 1344(DI), Y0, Y1
+	VMAXPD 1344(DI), Y0, Y0
+	VMINPD 1856(DI), Y1, Y2
+	VMAXPD 1856(DI), Y1, Y1
+	VMOVUPD Y0, 832(DI)
+	VMOVUPD Y1, 1344(DI)
+	VMOVUPD Y2, 1856(DI)
+	VMOVUPD 800(DI), Y0
+	VMINPD 1312(DI), Y0, Y1
+	VMAXPD 1312(DI), Y0, Y0
+	VMINPD 1824(DI), Y1, Y2
+	VMAXPD 1824(DI), Y1, Y1
+	VMOVUPD Y0, 800(DI)
+	VMOVUPD Y1, 1312(DI)
+	VMOVUPD Y2, 1824(DI)
+	VMOVUPD 768(DI), Y0
+	VMINPD 1280(DI), Y0, Y1
+	VMAXPD 1280(DI), Y0, Y0
+	VMINPD 1792(DI), Y1, Y2
+	VMAXPD 1792(DI), Y1, Y1
+	VMOVUPD Y0, 768(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1792(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 1760(DI), Y0, Y1
+	VMAXPD 1760(DI), Y0, Y0
+	VMOVUPD 320(DI), Y2
+	VMINPD 1248(DI), Y2, Y3
+	VMAXPD 1248(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 320(DI)
+	VMOVUPD Y1, 1248(DI)
+	VMOVUPD Y3, 736(DI)
+	VMOVUPD Y4, 1760(DI)
+	VMOVUPD 704(DI), Y0
+	VMINPD 1728(DI), Y0, Y1
+	VMAXPD 1728(DI), Y0, Y0
+	VMOVUPD 352(DI), Y2
+	VMINPD 1216(DI), Y2, Y3
+	VMAXPD 1216(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 352(DI)
+	VMOVUPD Y1, 1216(DI)
+	VMOVUPD Y3, 704(DI)
+	VMOVUPD Y4, 1728(DI)
+	VMOVUPD 672(DI), Y0
+	VMINPD 1696(DI), Y0, Y1
+	VMAXPD 1696(DI), Y0, Y0
+	VMOVUPD 288(DI), Y2
+	VMINPD 1184(DI), Y2, Y3
+	VMAXPD 1184(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 288(DI)
+	VMOVUPD Y1, 1184(DI)
+	VMOVUPD Y3, 672(DI)
+	VMOVUPD Y4, 1696(DI)
+	VMOVUPD 640(DI), Y0
+	VMINPD 1664(DI), Y0, Y1
+	VMAXPD 1664(DI), Y0, Y0
+	VMOVUPD 256(DI), Y2
+	VMINPD 1152(DI), Y2, Y3
+	VMAXPD 1152(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 256(DI)
+	VMOVUPD Y1, 1152(DI)
+	VMOVUPD Y3, 640(DI)
+	VMOVUPD Y4, 1664(DI)
+	VMOVUPD 608(DI), Y0
+	VMINPD 1632(DI), Y0, Y1
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD 448(DI), Y2
+	VMINPD 1120(DI), Y2, Y3
+	VMAXPD 1120(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 448(DI)
+	VMOVUPD Y1, 1120(DI)
+	VMOVUPD Y3, 608(DI)
+	VMOVUPD Y4, 1632(DI)
+	VMOVUPD 576(DI), Y0
+	VMINPD 1600(DI), Y0, Y1
+	VMAXPD 1600(DI), Y0, Y0
+	VMOVUPD 480(DI), Y2
+	VMINPD 1088(DI), Y2, Y3
+	VMAXPD 1088(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 480(DI)
+	VMOVUPD Y1, 1088(DI)
+	VMOVUPD Y3, 576(DI)
+	VMOVUPD Y4, 1600(DI)
+	VMOVUPD 544(DI), Y0
+	VMINPD 1568(DI), Y0, Y1
+	VMAXPD 1568(DI), Y0, Y0
+	VMOVUPD 384(DI), Y2
+	VMINPD 1056(DI), Y2, Y3
+	VMAXPD 1056(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 384(DI)
+	VMOVUPD Y1, 1056(DI)
+	VMOVUPD Y3, 544(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD 512(DI), Y0
+	VMINPD 1536(DI), Y0, Y1
+	VMAXPD 1536(DI), Y0, Y0
+	VMOVUPD 416(DI), Y2
+	VMINPD 1024(DI), Y2, Y3
+	VMAXPD 1024(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 416(DI)
+	VMOVUPD Y1, 1024(DI)
+	VMOVUPD Y3, 512(DI)
+	VMOVUPD Y4, 1536(DI)
+	VMOVUPD 1760(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD 1728(DI), Y2
+	VMINPD 1984(DI), Y2, Y3
+	VMAXPD 1984(DI), Y2, Y2
+	VMOVUPD 1696(DI), Y4
+	VMINPD 1952(DI), Y4, Y5
+	VMAXPD 1952(DI), Y4, Y4
+	VMOVUPD 1664(DI), Y6
+	VMINPD 1920(DI), Y6, Y7
+	VMAXPD 1920(DI), Y6, Y6
+	VMOVUPD 1632(DI), Y8
+	VMINPD 1888(DI), Y8, Y9
+	VMAXPD 1888(DI), Y8, Y8
+	VMOVUPD 1600(DI), Y10
+	VMINPD 1856(DI), Y10, Y11
+	VMAXPD 1856(DI), Y10, Y10
+	VMOVUPD 1568(DI), Y12
+	VMINPD 1824(DI), Y12, Y13
+	VMAXPD 1824(DI), Y12, Y12
+	VMOVUPD 1536(DI), Y14
+	VMINPD 1792(DI), Y14, Y15
+	VMAXPD 1792(DI), Y14, Y14
+	VMOVUPD Y6, 1664(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1664(DI), Y14, Y12
+	VMAXPD 1664(DI), Y14, Y14
+	VMOVUPD Y2, 1600(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1600(DI), Y14, Y4
+	VMAXPD 1600(DI), Y14, Y14
+	VMOVUPD Y0, 1568(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1568(DI), Y14, Y4
+	VMAXPD 1568(DI), Y14, Y14
+	VMOVUPD Y0, 2016(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD Y3, 1760(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD Y5, 1824(DI)
+	VMOVUPD Y6, 1920(DI)
+	VMOVUPD Y7, 1728(DI)
+	VMOVUPD Y8, 1632(DI)
+	VMOVUPD Y9, 1888(DI)
+	VMOVUPD Y10, 1696(DI)
+	VMOVUPD Y11, 1952(DI)
+	VMOVUPD Y12, 1600(DI)
+	VMOVUPD Y13, 1856(DI)
+	VMOVUPD Y14, 1536(DI)
+	VMOVUPD Y15, 1664(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMOVUPD 1216(DI), Y2
+	VMINPD 1472(DI), Y2, Y3
+	VMAXPD 1472(DI), Y2, Y2
+	VMOVUPD 1184(DI), Y4
+	VMINPD 1440(DI), Y4, Y5
+	VMAXPD 1440(DI), Y4, Y4
+	VMOVUPD 1152(DI), Y6
+	VMINPD 1408(DI), Y6, Y7
+	VMAXPD 1408(DI), Y6, Y6
+	VMOVUPD 1120(DI), Y8
+	VMINPD 1376(DI), Y8, Y9
+	VMAXPD 1376(DI), Y8, Y8
+	VMOVUPD 1088(DI), Y10
+	VMINPD 1344(DI), Y10, Y11
+	VMAXPD 1344(DI), Y10, Y10
+	VMOVUPD 1056(DI), Y12
+	VMINPD 1312(DI), Y12, Y13
+	VMAXPD 1312(DI), Y12, Y12
+	VMOVUPD 1024(DI), Y14
+	VMINPD 1280(DI), Y14, Y15
+	VMAXPD 1280(DI), Y14, Y14
+	VMOVUPD Y6, 1152(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1152(DI), Y14, Y12
+	VMAXPD 1152(DI), Y14, Y14
+	VMOVUPD Y2, 1088(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1088(DI), Y14, Y4
+	VMAXPD 1088(DI), Y14, Y14
+	VMOVUPD Y0, 1056(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1056(DI), Y14, Y4
+	VMAXPD 1056(DI), Y14, Y14
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1472(DI)
+	VMOVUPD Y3, 1248(DI)
+	VMOVUPD Y4, 1056(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1408(DI)
+	VMOVUPD Y7, 1216(DI)
+	VMOVUPD Y8, 1120(DI)
+	VMOVUPD Y9, 1376(DI)
+	VMOVUPD Y10, 1184(DI)
+	VMOVUPD Y11, 1440(DI)
+	VMOVUPD Y12, 1088(DI)
+	VMOVUPD Y13, 1344(DI)
+	VMOVUPD Y14, 1024(DI)
+	VMOVUPD Y15, 1152(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 992(DI), Y0, Y1
+	VMAXPD 992(DI), Y0, Y0
+	VMOVUPD 704(DI), Y2
+	VMINPD 960(DI), Y2, Y3
+	VMAXPD 960(DI), Y2, Y2
+	VMOVUPD 672(DI), Y4
+	VMINPD 928(DI), Y4, Y5
+	VMAXPD 928(DI), Y4, Y4
+	VMOVUPD 640(DI), Y6
+	VMINPD 896(DI), Y6, Y7
+	VMAXPD 896(DI), Y6, Y6
+	VMOVUPD 608(DI), Y8
+	VMINPD 864(DI), Y8, Y9
+	VMAXPD 864(DI), Y8, Y8
+	VMOVUPD 576(DI), Y10
+	VMINPD 832(DI), Y10, Y11
+	VMAXPD 832(DI), Y10, Y10
+	VMOVUPD 544(DI), Y12
+	VMINPD 800(DI), Y12, Y13
+	VMAXPD 800(DI), Y12, Y12
+	VMOVUPD 512(DI), Y14
+	VMINPD 768(DI), Y14, Y15
+	VMAXPD 768(DI), Y14, Y14
+	VMOVUPD Y6, 640(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 640(DI), Y14, Y12
+	VMAXPD 640(DI), Y14, Y14
+	VMOVUPD Y2, 576(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 576(DI), Y14, Y4
+	VMAXPD 576(DI), Y14, Y14
+	VMOVUPD Y0, 544(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 544(DI), Y14, Y4
+	VMAXPD 544(DI), Y14, Y14
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 768(DI)
+	VMOVUPD Y2, 960(DI)
+	VMOVUPD Y3, 736(DI)
+	VMOVUPD Y4, 544(DI)
+	VMOVUPD Y5, 800(DI)
+	VMOVUPD Y6, 896(DI)
+	VMOVUPD Y7, 704(DI)
+	VMOVUPD Y8, 608(DI)
+	VMOVUPD Y9, 864(DI)
+	VMOVUPD Y10, 672(DI)
+	VMOVUPD Y11, 928(DI)
+	VMOVUPD Y12, 576(DI)
+	VMOVUPD Y13, 832(DI)
+	VMOVUPD Y14, 512(DI)
+	VMOVUPD Y15, 640(DI)
+	VMOVUPD 448(DI), Y0
+	VMINPD 320(DI), Y0, Y1
+	VMAXPD 320(DI), Y0, Y0
+	VMOVUPD 480(DI), Y2
+	VMINPD 352(DI), Y2, Y3
+	VMAXPD 352(DI), Y2, Y2
+	VMOVUPD 384(DI), Y4
+	VMINPD 288(DI), Y4, Y5
+	VMAXPD 288(DI), Y4, Y4
+	VMOVUPD 416(DI), Y6
+	VMINPD 256(DI), Y6, Y7
+	VMAXPD 256(DI), Y6, Y6
+	VMINPD Y5, Y1, Y8
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y4, Y0, Y7
+	VMAXPD Y4, Y0, Y0
+	VMINPD Y6, Y2, Y4
+	VMAXPD Y6, Y2, Y2
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y4, Y7, Y3
+	VMAXPD Y4, Y7, Y7
+	VMINPD Y2, Y0, Y4
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 416(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD Y3, 448(DI)
+	VMOVUPD Y4, 384(DI)
+	VMOVUPD Y5, 288(DI)
+	VMOVUPD Y6, 320(DI)
+	VMOVUPD Y7, 480(DI)
+	VMOVUPD Y8, 352(DI)
+	VMOVUPD 416(DI), Y0
+	VMOVUPD Y0, 0(R9)
+	VMOVUPD 384(DI), Y1
+	VMOVUPD Y1, 32(R9)
+	VMOVUPD 480(DI), Y2
+	VMOVUPD Y2, 64(R9)
+	VMOVUPD 448(DI), Y3
+	VMOVUPD Y3, 96(R9)
+	VMOVUPD 256(DI), Y4
+	VMOVUPD Y4, 128(R9)
+	VMOVUPD 288(DI), Y5
+	VMOVUPD Y5, 160(R9)
+	VMOVUPD 352(DI), Y6
+	VMOVUPD Y6, 192(R9)
+	VMOVUPD 320(DI), Y7
+	VMOVUPD Y7, 224(R9)
+	VMOVUPD 512(DI), Y8
+	VMOVUPD Y8, 256(R9)
+	VMOVUPD 544(DI), Y9
+	VMOVUPD Y9, 288(R9)
+	VMOVUPD 576(DI), Y10
+	VMOVUPD Y10, 320(R9)
+	VMOVUPD 608(DI), Y11
+	VMOVUPD Y11, 352(R9)
+	VMOVUPD 640(DI), Y12
+	VMOVUPD Y12, 384(R9)
+	VMOVUPD 672(DI), Y13
+	VMOVUPD Y13, 416(R9)
+	VMOVUPD 704(DI), Y14
+	VMOVUPD Y14, 448(R9)
+	VMOVUPD 736(DI), Y15
+	VMOVUPD Y15, 480(R9)
+	VMOVUPD 768(DI), Y0
+	VMOVUPD Y0, 512(R9)
+	VMOVUPD 800(DI), Y1
+	VMOVUPD Y1, 544(R9)
+	VMOVUPD 832(DI), Y2
+	VMOVUPD Y2, 576(R9)
+	VMOVUPD 864(DI), Y3
+	VMOVUPD Y3, 608(R9)
+	VMOVUPD 896(DI), Y4
+	VMOVUPD Y4, 640(R9)
+	VMOVUPD 928(DI), Y5
+	VMOVUPD Y5, 672(R9)
+	VMOVUPD 960(DI), Y6
+	VMOVUPD Y6, 704(R9)
+	VMOVUPD 992(DI), Y7
+	VMOVUPD Y7, 736(R9)
+	VMOVUPD 1024(DI), Y8
+	VMOVUPD Y8, 768(R9)
+	VMOVUPD 1056(DI), Y9
+	VMOVUPD Y9, 800(R9)
+	VMOVUPD 1088(DI), Y10
+	VMOVUPD Y10, 832(R9)
+	VMOVUPD 1120(DI), Y11
+	VMOVUPD Y11, 864(R9)
+	VMOVUPD 1152(DI), Y12
+	VMOVUPD Y12, 896(R9)
+	VMOVUPD 1184(DI), Y13
+	VMOVUPD Y13, 928(R9)
+	VMOVUPD 1216(DI), Y14
+	VMOVUPD Y14, 960(R9)
+	VMOVUPD 1248(DI), Y15
+	VMOVUPD Y15, 992(R9)
+	VMOVUPD 1280(DI), Y0
+	VMOVUPD Y0, 1024(R9)
+	VMOVUPD 1312(DI), Y1
+	VMOVUPD Y1, 1056(R9)
+	VMOVUPD 1344(DI), Y2
+	VMOVUPD Y2, 1088(R9)
+	VMOVUPD 1376(DI), Y3
+	VMOVUPD Y3, 1120(R9)
+	VMOVUPD 1408(DI), Y4
+	VMOVUPD Y4, 1152(R9)
+	VMOVUPD 1440(DI), Y5
+	VMOVUPD Y5, 1184(R9)
+	VMOVUPD 1472(DI), Y6
+	VMOVUPD Y6, 1216(R9)
+	VMOVUPD 1504(DI), Y7
+	VMOVUPD Y7, 1248(R9)
+	VMOVUPD 1536(DI), Y8
+	VMOVUPD Y8, 1280(R9)
+	VMOVUPD 1568(DI), Y9
+	VMOVUPD Y9, 1312(R9)
+	VMOVUPD 1600(DI), Y10
+	VMOVUPD Y10, 1344(R9)
+	VMOVUPD 1632(DI), Y11
+	VMOVUPD Y11, 1376(R9)
+	VMOVUPD 1664(DI), Y12
+	VMOVUPD Y12, 1408(R9)
+	VMOVUPD 1696(DI), Y13
+	VMOVUPD Y13, 1440(R9)
+	VMOVUPD 1728(DI), Y14
+	VMOVUPD Y14, 1472(R9)
+	VMOVUPD 1760(DI), Y15
+	VMOVUPD Y15, 1504(R9)
+	VMOVUPD 1792(DI), Y0
+	VMOVUPD Y0, 1536(R9)
+	VMOVUPD 1824(DI), Y1
+	VMOVUPD Y1, 1568(R9)
+	VMOVUPD 1856(DI), Y2
+	VMOVUPD Y2, 1600(R9)
+	VMOVUPD 1888(DI), Y3
+	VMOVUPD Y3, 1632(R9)
+	VMOVUPD 1920(DI), Y4
+	VMOVUPD Y4, 1664(R9)
+	VMOVUPD 1952(DI), Y5
+	VMOVUPD Y5, 1696(R9)
+	VMOVUPD 1984(DI), Y6
+	VMOVUPD Y6, 1728(R9)
+	VMOVUPD 2016(DI), Y7
+	VMOVUPD Y7, 1760(R9)
+	VZEROUPPER
+	RET
+
+// func sort64DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[64][4]float64) (finite bool)
+//
+// It sorts, descending and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ 64; +Inf for n ≤ i < 64) into out, by the
+// network on 64 wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·sort64DescAVX2(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   tmp+24(FP), DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+	CMPQ CX, $50
+	JLE sort64DescAVX2_pad50
+	MOVQ 1200(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in50
+sort64DescAVX2_pad50:
+	VBROADCASTSD ·posInf(SB), Y0
+sort64DescAVX2_in50:
+	CMPQ CX, $63
+	JLE sort64DescAVX2_pad63
+	MOVQ 1512(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in63
+sort64DescAVX2_pad63:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64DescAVX2_in63:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $51
+	JLE sort64DescAVX2_pad51
+	MOVQ 1224(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in51
+sort64DescAVX2_pad51:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64DescAVX2_in51:
+	CMPQ CX, $62
+	JLE sort64DescAVX2_pad62
+	MOVQ 1488(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in62
+sort64DescAVX2_pad62:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64DescAVX2_in62:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $48
+	JLE sort64DescAVX2_pad48
+	MOVQ 1152(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in48
+sort64DescAVX2_pad48:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64DescAVX2_in48:
+	CMPQ CX, $61
+	JLE sort64DescAVX2_pad61
+	MOVQ 1464(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in61
+sort64DescAVX2_pad61:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64DescAVX2_in61:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $49
+	JLE sort64DescAVX2_pad49
+	MOVQ 1176(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in49
+sort64DescAVX2_pad49:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64DescAVX2_in49:
+	CMPQ CX, $60
+	JLE sort64DescAVX2_pad60
+	MOVQ 1440(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in60
+sort64DescAVX2_pad60:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64DescAVX2_in60:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $55
+	JLE sort64DescAVX2_pad55
+	MOVQ 1320(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in55
+sort64DescAVX2_pad55:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64DescAVX2_in55:
+	CMPQ CX, $59
+	JLE sort64DescAVX2_pad59
+	MOVQ 1416(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in59
+sort64DescAVX2_pad59:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64DescAVX2_in59:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $57
+	JLE sort64DescAVX2_pad57
+	MOVQ 1368(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in57
+sort64DescAVX2_pad57:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64DescAVX2_in57:
+	CMPQ CX, $58
+	JLE sort64DescAVX2_pad58
+	MOVQ 1392(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in58
+sort64DescAVX2_pad58:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in58:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $52
+	JLE sort64DescAVX2_pad52
+	MOVQ 1248(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in52
+sort64DescAVX2_pad52:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in52:
+	CMPQ CX, $56
+	JLE sort64DescAVX2_pad56
+	MOVQ 1344(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in56
+sort64DescAVX2_pad56:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64DescAVX2_in56:
+	VMOVUPD Y1, 1632(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $53
+	JLE sort64DescAVX2_pad53
+	MOVQ 1272(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in53
+sort64DescAVX2_pad53:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64DescAVX2_in53:
+	VMOVUPD Y11, 1664(DI)
+	CMPQ CX, $54
+	JLE sort64DescAVX2_pad54
+	MOVQ 1296(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in54
+sort64DescAVX2_pad54:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in54:
+	VMOVUPD Y3, 1536(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1536(DI), Y13, Y5
+	VMAXPD 1536(DI), Y13, Y13
+	VMOVUPD Y7, 1568(DI)
+	VMOVUPD 1632(DI), Y7
+	VMOVUPD Y13, 1536(DI)
+	VMINPD 1664(DI), Y7, Y13
+	VMAXPD 1664(DI), Y7, Y7
+	VMOVUPD Y7, 1632(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1632(DI), Y9, Y13
+	VMAXPD 1632(DI), Y9, Y9
+	VMOVUPD Y9, 1600(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1632(DI)
+	VMINPD 1568(DI), Y9, Y13
+	VMAXPD 1568(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1632(DI), Y13, Y4
+	VMAXPD 1632(DI), Y13, Y13
+	VMOVUPD Y9, 2016(DI)
+	VMOVUPD 1536(DI), Y9
+	VMOVUPD Y13, 1568(DI)
+	VMINPD 1600(DI), Y9, Y13
+	VMAXPD 1600(DI), Y9, Y9
+	VMOVUPD Y9, 1536(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1568(DI), Y13, Y8
+	VMAXPD 1568(DI), Y13, Y13
+	VMOVUPD Y11, 1632(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1632(DI), Y0, Y12
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y10, 1568(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1920(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD Y2, 1696(DI)
+	VMOVUPD Y3, 1888(DI)
+	VMOVUPD Y4, 1856(DI)
+	VMOVUPD Y5, 1728(DI)
+	VMOVUPD Y6, 1824(DI)
+	VMOVUPD Y8, 1600(DI)
+	VMOVUPD Y9, 1792(DI)
+	VMOVUPD Y10, 1632(DI)
+	VMOVUPD Y11, 1984(DI)
+	VMOVUPD Y12, 1664(DI)
+	VMOVUPD Y13, 1952(DI)
+	CMPQ CX, $45
+	JLE sort64DescAVX2_pad45
+	MOVQ 1080(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in45
+sort64DescAVX2_pad45:
+	VBROADCASTSD ·posInf(SB), Y0
+sort64DescAVX2_in45:
+	CMPQ CX, $32
+	JLE sort64DescAVX2_pad32
+	MOVQ 768(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in32
+sort64DescAVX2_pad32:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64DescAVX2_in32:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $44
+	JLE sort64DescAVX2_pad44
+	MOVQ 1056(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in44
+sort64DescAVX2_pad44:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64DescAVX2_in44:
+	CMPQ CX, $33
+	JLE sort64DescAVX2_pad33
+	MOVQ 792(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in33
+sort64DescAVX2_pad33:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64DescAVX2_in33:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $47
+	JLE sort64DescAVX2_pad47
+	MOVQ 1128(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in47
+sort64DescAVX2_pad47:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64DescAVX2_in47:
+	CMPQ CX, $34
+	JLE sort64DescAVX2_pad34
+	MOVQ 816(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in34
+sort64DescAVX2_pad34:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64DescAVX2_in34:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $46
+	JLE sort64DescAVX2_pad46
+	MOVQ 1104(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in46
+sort64DescAVX2_pad46:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64DescAVX2_in46:
+	CMPQ CX, $35
+	JLE sort64DescAVX2_pad35
+	MOVQ 840(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in35
+sort64DescAVX2_pad35:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64DescAVX2_in35:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $40
+	JLE sort64DescAVX2_pad40
+	MOVQ 960(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in40
+sort64DescAVX2_pad40:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64DescAVX2_in40:
+	CMPQ CX, $36
+	JLE sort64DescAVX2_pad36
+	MOVQ 864(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in36
+sort64DescAVX2_pad36:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64DescAVX2_in36:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $38
+	JLE sort64DescAVX2_pad38
+	MOVQ 912(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in38
+sort64DescAVX2_pad38:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64DescAVX2_in38:
+	CMPQ CX, $37
+	JLE sort64DescAVX2_pad37
+	MOVQ 888(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in37
+sort64DescAVX2_pad37:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in37:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $43
+	JLE sort64DescAVX2_pad43
+	MOVQ 1032(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in43
+sort64DescAVX2_pad43:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in43:
+	CMPQ CX, $39
+	JLE sort64DescAVX2_pad39
+	MOVQ 936(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in39
+sort64DescAVX2_pad39:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64DescAVX2_in39:
+	VMOVUPD Y1, 1408(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $42
+	JLE sort64DescAVX2_pad42
+	MOVQ 1008(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in42
+sort64DescAVX2_pad42:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64DescAVX2_in42:
+	VMOVUPD Y11, 1376(DI)
+	CMPQ CX, $41
+	JLE sort64DescAVX2_pad41
+	MOVQ 984(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in41
+sort64DescAVX2_pad41:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in41:
+	VMOVUPD Y3, 1504(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 1504(DI), Y13, Y5
+	VMAXPD 1504(DI), Y13, Y13
+	VMOVUPD Y7, 1472(DI)
+	VMOVUPD 1408(DI), Y7
+	VMOVUPD Y13, 1504(DI)
+	VMINPD 1376(DI), Y7, Y13
+	VMAXPD 1376(DI), Y7, Y7
+	VMOVUPD Y7, 1408(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 1408(DI), Y9, Y13
+	VMAXPD 1408(DI), Y9, Y9
+	VMOVUPD Y9, 1440(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1408(DI)
+	VMINPD 1472(DI), Y9, Y13
+	VMAXPD 1472(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 1408(DI), Y13, Y4
+	VMAXPD 1408(DI), Y13, Y13
+	VMOVUPD Y9, 1024(DI)
+	VMOVUPD 1504(DI), Y9
+	VMOVUPD Y13, 1472(DI)
+	VMINPD 1440(DI), Y9, Y13
+	VMAXPD 1440(DI), Y9, Y9
+	VMOVUPD Y9, 1504(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 1472(DI), Y13, Y8
+	VMAXPD 1472(DI), Y13, Y13
+	VMOVUPD Y11, 1408(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 1408(DI), Y0, Y12
+	VMAXPD 1408(DI), Y0, Y0
+	VMOVUPD Y10, 1472(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1344(DI)
+	VMOVUPD Y3, 1152(DI)
+	VMOVUPD Y4, 1184(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1216(DI)
+	VMOVUPD Y8, 1440(DI)
+	VMOVUPD Y9, 1248(DI)
+	VMOVUPD Y10, 1408(DI)
+	VMOVUPD Y11, 1056(DI)
+	VMOVUPD Y12, 1376(DI)
+	VMOVUPD Y13, 1088(DI)
+	CMPQ CX, $18
+	JLE sort64DescAVX2_pad18
+	MOVQ 432(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in18
+sort64DescAVX2_pad18:
+	VBROADCASTSD ·posInf(SB), Y0
+sort64DescAVX2_in18:
+	CMPQ CX, $31
+	JLE sort64DescAVX2_pad31
+	MOVQ 744(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in31
+sort64DescAVX2_pad31:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64DescAVX2_in31:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $19
+	JLE sort64DescAVX2_pad19
+	MOVQ 456(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in19
+sort64DescAVX2_pad19:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64DescAVX2_in19:
+	CMPQ CX, $30
+	JLE sort64DescAVX2_pad30
+	MOVQ 720(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in30
+sort64DescAVX2_pad30:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64DescAVX2_in30:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $16
+	JLE sort64DescAVX2_pad16
+	MOVQ 384(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in16
+sort64DescAVX2_pad16:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64DescAVX2_in16:
+	CMPQ CX, $29
+	JLE sort64DescAVX2_pad29
+	MOVQ 696(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in29
+sort64DescAVX2_pad29:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64DescAVX2_in29:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $17
+	JLE sort64DescAVX2_pad17
+	MOVQ 408(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in17
+sort64DescAVX2_pad17:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64DescAVX2_in17:
+	CMPQ CX, $28
+	JLE sort64DescAVX2_pad28
+	MOVQ 672(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in28
+sort64DescAVX2_pad28:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64DescAVX2_in28:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $23
+	JLE sort64DescAVX2_pad23
+	MOVQ 552(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in23
+sort64DescAVX2_pad23:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64DescAVX2_in23:
+	CMPQ CX, $27
+	JLE sort64DescAVX2_pad27
+	MOVQ 648(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in27
+sort64DescAVX2_pad27:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64DescAVX2_in27:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $25
+	JLE sort64DescAVX2_pad25
+	MOVQ 600(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in25
+sort64DescAVX2_pad25:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64DescAVX2_in25:
+	CMPQ CX, $26
+	JLE sort64DescAVX2_pad26
+	MOVQ 624(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in26
+sort64DescAVX2_pad26:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in26:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $20
+	JLE sort64DescAVX2_pad20
+	MOVQ 480(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in20
+sort64DescAVX2_pad20:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in20:
+	CMPQ CX, $24
+	JLE sort64DescAVX2_pad24
+	MOVQ 576(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in24
+sort64DescAVX2_pad24:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64DescAVX2_in24:
+	VMOVUPD Y1, 608(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $21
+	JLE sort64DescAVX2_pad21
+	MOVQ 504(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in21
+sort64DescAVX2_pad21:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64DescAVX2_in21:
+	VMOVUPD Y11, 640(DI)
+	CMPQ CX, $22
+	JLE sort64DescAVX2_pad22
+	MOVQ 528(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in22
+sort64DescAVX2_pad22:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in22:
+	VMOVUPD Y3, 512(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 512(DI), Y13, Y5
+	VMAXPD 512(DI), Y13, Y13
+	VMOVUPD Y7, 544(DI)
+	VMOVUPD 608(DI), Y7
+	VMOVUPD Y13, 512(DI)
+	VMINPD 640(DI), Y7, Y13
+	VMAXPD 640(DI), Y7, Y7
+	VMOVUPD Y7, 608(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 608(DI), Y9, Y13
+	VMAXPD 608(DI), Y9, Y9
+	VMOVUPD Y9, 576(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 608(DI)
+	VMINPD 544(DI), Y9, Y13
+	VMAXPD 544(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 608(DI), Y13, Y4
+	VMAXPD 608(DI), Y13, Y13
+	VMOVUPD Y9, 992(DI)
+	VMOVUPD 512(DI), Y9
+	VMOVUPD Y13, 544(DI)
+	VMINPD 576(DI), Y9, Y13
+	VMAXPD 576(DI), Y9, Y9
+	VMOVUPD Y9, 512(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 544(DI), Y13, Y8
+	VMAXPD 544(DI), Y13, Y13
+	VMOVUPD Y11, 608(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 608(DI), Y0, Y12
+	VMAXPD 608(DI), Y0, Y0
+	VMOVUPD Y10, 544(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 736(DI)
+	VMOVUPD Y2, 672(DI)
+	VMOVUPD Y3, 864(DI)
+	VMOVUPD Y4, 832(DI)
+	VMOVUPD Y5, 704(DI)
+	VMOVUPD Y6, 800(DI)
+	VMOVUPD Y8, 576(DI)
+	VMOVUPD Y9, 768(DI)
+	VMOVUPD Y10, 608(DI)
+	VMOVUPD Y11, 960(DI)
+	VMOVUPD Y12, 640(DI)
+	VMOVUPD Y13, 928(DI)
+	CMPQ CX, $13
+	JLE sort64DescAVX2_pad13
+	MOVQ 312(SI), R8
+	VMOVUPD (R8)(DX*1), Y0
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y0, Y0, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in13
+sort64DescAVX2_pad13:
+	VBROADCASTSD ·posInf(SB), Y0
+sort64DescAVX2_in13:
+	CMPQ CX, $0
+	JLE sort64DescAVX2_pad0
+	MOVQ 0(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in0
+sort64DescAVX2_pad0:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64DescAVX2_in0:
+	VMINPD Y1, Y0, Y2
+	VMAXPD Y1, Y0, Y0
+	CMPQ CX, $12
+	JLE sort64DescAVX2_pad12
+	MOVQ 288(SI), R8
+	VMOVUPD (R8)(DX*1), Y1
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y1, Y1, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in12
+sort64DescAVX2_pad12:
+	VBROADCASTSD ·posInf(SB), Y1
+sort64DescAVX2_in12:
+	CMPQ CX, $1
+	JLE sort64DescAVX2_pad1
+	MOVQ 24(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in1
+sort64DescAVX2_pad1:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64DescAVX2_in1:
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	CMPQ CX, $15
+	JLE sort64DescAVX2_pad15
+	MOVQ 360(SI), R8
+	VMOVUPD (R8)(DX*1), Y3
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y3, Y3, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in15
+sort64DescAVX2_pad15:
+	VBROADCASTSD ·posInf(SB), Y3
+sort64DescAVX2_in15:
+	CMPQ CX, $2
+	JLE sort64DescAVX2_pad2
+	MOVQ 48(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in2
+sort64DescAVX2_pad2:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64DescAVX2_in2:
+	VMINPD Y5, Y3, Y6
+	VMAXPD Y5, Y3, Y3
+	CMPQ CX, $14
+	JLE sort64DescAVX2_pad14
+	MOVQ 336(SI), R8
+	VMOVUPD (R8)(DX*1), Y5
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y5, Y5, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in14
+sort64DescAVX2_pad14:
+	VBROADCASTSD ·posInf(SB), Y5
+sort64DescAVX2_in14:
+	CMPQ CX, $3
+	JLE sort64DescAVX2_pad3
+	MOVQ 72(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in3
+sort64DescAVX2_pad3:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64DescAVX2_in3:
+	VMINPD Y7, Y5, Y8
+	VMAXPD Y7, Y5, Y5
+	CMPQ CX, $8
+	JLE sort64DescAVX2_pad8
+	MOVQ 192(SI), R8
+	VMOVUPD (R8)(DX*1), Y7
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y7, Y7, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in8
+sort64DescAVX2_pad8:
+	VBROADCASTSD ·posInf(SB), Y7
+sort64DescAVX2_in8:
+	CMPQ CX, $4
+	JLE sort64DescAVX2_pad4
+	MOVQ 96(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in4
+sort64DescAVX2_pad4:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64DescAVX2_in4:
+	VMINPD Y9, Y7, Y10
+	VMAXPD Y9, Y7, Y7
+	CMPQ CX, $6
+	JLE sort64DescAVX2_pad6
+	MOVQ 144(SI), R8
+	VMOVUPD (R8)(DX*1), Y9
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y9, Y9, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in6
+sort64DescAVX2_pad6:
+	VBROADCASTSD ·posInf(SB), Y9
+sort64DescAVX2_in6:
+	CMPQ CX, $5
+	JLE sort64DescAVX2_pad5
+	MOVQ 120(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in5
+sort64DescAVX2_pad5:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in5:
+	VMINPD Y11, Y9, Y12
+	VMAXPD Y11, Y9, Y9
+	CMPQ CX, $11
+	JLE sort64DescAVX2_pad11
+	MOVQ 264(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in11
+sort64DescAVX2_pad11:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in11:
+	CMPQ CX, $7
+	JLE sort64DescAVX2_pad7
+	MOVQ 168(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in7
+sort64DescAVX2_pad7:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64DescAVX2_in7:
+	VMOVUPD Y1, 384(DI)
+	VMINPD Y13, Y11, Y1
+	VMAXPD Y13, Y11, Y11
+	CMPQ CX, $10
+	JLE sort64DescAVX2_pad10
+	MOVQ 240(SI), R8
+	VMOVUPD (R8)(DX*1), Y13
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y13, Y13, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in10
+sort64DescAVX2_pad10:
+	VBROADCASTSD ·posInf(SB), Y13
+sort64DescAVX2_in10:
+	VMOVUPD Y11, 352(DI)
+	CMPQ CX, $9
+	JLE sort64DescAVX2_pad9
+	MOVQ 216(SI), R8
+	VMOVUPD (R8)(DX*1), Y11
+	PREFETCHT0 64(R8)(DX*1)
+	VSUBPD Y11, Y11, Y15
+	VORPD Y15, Y14, Y14
+	JMP sort64DescAVX2_in9
+sort64DescAVX2_pad9:
+	VBROADCASTSD ·posInf(SB), Y11
+sort64DescAVX2_in9:
+	VMOVUPD Y3, 480(DI)
+	VMINPD Y11, Y13, Y3
+	VMAXPD Y11, Y13, Y13
+	VMINPD Y12, Y2, Y11
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y1, Y4, Y12
+	VMAXPD Y1, Y4, Y4
+	VMINPD Y3, Y6, Y1
+	VMAXPD Y3, Y6, Y6
+	VMINPD Y10, Y8, Y3
+	VMAXPD Y10, Y8, Y8
+	VMINPD Y0, Y9, Y10
+	VMAXPD Y0, Y9, Y9
+	VMINPD Y5, Y7, Y0
+	VMAXPD Y5, Y7, Y7
+	VMINPD 480(DI), Y13, Y5
+	VMAXPD 480(DI), Y13, Y13
+	VMOVUPD Y7, 448(DI)
+	VMOVUPD 384(DI), Y7
+	VMOVUPD Y13, 480(DI)
+	VMINPD 352(DI), Y7, Y13
+	VMAXPD 352(DI), Y7, Y7
+	VMOVUPD Y7, 384(DI)
+	VMINPD Y12, Y11, Y7
+	VMAXPD Y12, Y11, Y11
+	VMINPD Y3, Y1, Y12
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y8, Y3
+	VMAXPD Y2, Y8, Y8
+	VMINPD Y0, Y10, Y2
+	VMAXPD Y0, Y10, Y10
+	VMINPD Y6, Y4, Y0
+	VMAXPD Y6, Y4, Y4
+	VMINPD Y13, Y5, Y6
+	VMAXPD Y13, Y5, Y5
+	VMINPD 384(DI), Y9, Y13
+	VMAXPD 384(DI), Y9, Y9
+	VMOVUPD Y9, 416(DI)
+	VMOVUPD 480(DI), Y9
+	VMOVUPD Y13, 384(DI)
+	VMINPD 448(DI), Y9, Y13
+	VMAXPD 448(DI), Y9, Y9
+	VMOVUPD Y9, 480(DI)
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD Y1, Y11, Y12
+	VMAXPD Y1, Y11, Y11
+	VMINPD Y6, Y3, Y1
+	VMAXPD Y6, Y3, Y3
+	VMINPD Y5, Y8, Y6
+	VMAXPD Y5, Y8, Y8
+	VMINPD Y0, Y2, Y5
+	VMAXPD Y0, Y2, Y2
+	VMINPD Y4, Y10, Y0
+	VMAXPD Y4, Y10, Y10
+	VMINPD 384(DI), Y13, Y4
+	VMAXPD 384(DI), Y13, Y13
+	VMOVUPD Y9, 0(DI)
+	VMOVUPD 480(DI), Y9
+	VMOVUPD Y13, 448(DI)
+	VMINPD 416(DI), Y9, Y13
+	VMAXPD 416(DI), Y9, Y9
+	VMOVUPD Y9, 480(DI)
+	VMINPD Y7, Y12, Y9
+	VMAXPD Y7, Y12, Y12
+	VMINPD Y4, Y11, Y7
+	VMAXPD Y4, Y11, Y11
+	VMINPD Y5, Y1, Y4
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y2, Y6, Y5
+	VMAXPD Y2, Y6, Y6
+	VMINPD Y3, Y0, Y2
+	VMAXPD Y3, Y0, Y0
+	VMINPD Y8, Y10, Y3
+	VMAXPD Y8, Y10, Y10
+	VMINPD 448(DI), Y13, Y8
+	VMAXPD 448(DI), Y13, Y13
+	VMOVUPD Y11, 384(DI)
+	VMINPD Y4, Y9, Y11
+	VMAXPD Y4, Y9, Y9
+	VMINPD Y1, Y12, Y4
+	VMAXPD Y1, Y12, Y12
+	VMINPD Y2, Y5, Y1
+	VMAXPD Y2, Y5, Y5
+	VMINPD Y0, Y6, Y2
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y8, Y3, Y0
+	VMAXPD Y8, Y3, Y3
+	VMINPD Y13, Y10, Y8
+	VMAXPD Y13, Y10, Y10
+	VMINPD Y9, Y4, Y13
+	VMAXPD Y9, Y4, Y4
+	VMINPD Y12, Y7, Y9
+	VMAXPD Y12, Y7, Y7
+	VMINPD 384(DI), Y0, Y12
+	VMAXPD 384(DI), Y0, Y0
+	VMOVUPD Y10, 448(DI)
+	VMINPD Y3, Y8, Y10
+	VMAXPD Y3, Y8, Y8
+	VMINPD Y1, Y9, Y3
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y5, Y7, Y1
+	VMAXPD Y5, Y7, Y7
+	VMINPD Y12, Y2, Y5
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y0, Y6, Y12
+	VMAXPD Y0, Y6, Y6
+	VMINPD Y4, Y3, Y0
+	VMAXPD Y4, Y3, Y3
+	VMINPD Y1, Y9, Y4
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMINPD Y12, Y2, Y7
+	VMAXPD Y12, Y2, Y2
+	VMINPD Y6, Y10, Y12
+	VMAXPD Y6, Y10, Y10
+	VMINPD Y1, Y9, Y6
+	VMAXPD Y1, Y9, Y9
+	VMINPD Y7, Y5, Y1
+	VMAXPD Y7, Y5, Y5
+	VMOVUPD Y0, 96(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD Y2, 320(DI)
+	VMOVUPD Y3, 128(DI)
+	VMOVUPD Y4, 160(DI)
+	VMOVUPD Y5, 288(DI)
+	VMOVUPD Y6, 192(DI)
+	VMOVUPD Y8, 416(DI)
+	VMOVUPD Y9, 224(DI)
+	VMOVUPD Y10, 384(DI)
+	VMOVUPD Y11, 32(DI)
+	VMOVUPD Y12, 352(DI)
+	VMOVUPD Y13, 64(DI)
+	VPTEST Y14, Y14
+	SETEQ finite+40(FP)
+	VMOVUPD 1504(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 2016(DI)
+	VMOVUPD 1472(DI), Y0
+	VMINPD 1984(DI), Y0, Y1
+	VMAXPD 1984(DI), Y0, Y0
+	VMOVUPD Y0, 1472(DI)
+	VMOVUPD Y1, 1984(DI)
+	VMOVUPD 1440(DI), Y0
+	VMINPD 1952(DI), Y0, Y1
+	VMAXPD 1952(DI), Y0, Y0
+	VMOVUPD Y0, 1440(DI)
+	VMOVUPD Y1, 1952(DI)
+	VMOVUPD 1408(DI), Y0
+	VMINPD 1920(DI), Y0, Y1
+	VMAXPD 1920(DI), Y0, Y0
+	VMOVUPD Y0, 1408(DI)
+	VMOVUPD Y1, 1920(DI)
+	VMOVUPD 1376(DI), Y0
+	VMINPD 1888(DI), Y0, Y1
+	VMAXPD 1888(DI), Y0, Y0
+	VMOVUPD Y0, 1376(DI)
+	VMOVUPD Y1, 1888(DI)
+	VMOVUPD 1344(DI), Y0
+	VMINPD 1856(DI), Y0, Y1
+	VMAXPD 1856(DI), Y0, Y0
+	VMOVUPD Y0, 1344(DI)
+	VMOVUPD Y1, 1856(DI)
+	VMOVUPD 1312(DI), Y0
+	VMINPD 1824(DI), Y0, Y1
+	VMAXPD 1824(DI), Y0, Y0
+	VMOVUPD Y0, 1312(DI)
+	VMOVUPD Y1, 1824(DI)
+	VMOVUPD 1280(DI), Y0
+	VMINPD 1792(DI), Y0, Y1
+	VMAXPD 1792(DI), Y0, Y0
+	VMOVUPD Y0, 1280(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1760(DI), Y0, Y1
+	VMAXPD 1760(DI), Y0, Y0
+	VMOVUPD Y0, 1248(DI)
+	VMOVUPD Y1, 1760(DI)
+	VMOVUPD 1216(DI), Y0
+	VMINPD 1728(DI), Y0, Y1
+	VMAXPD 1728(DI), Y0, Y0
+	VMOVUPD Y0, 1216(DI)
+	VMOVUPD Y1, 1728(DI)
+	VMOVUPD 1184(DI), Y0
+	VMINPD 1696(DI), Y0, Y1
+	VMAXPD 1696(DI), Y0, Y0
+	VMOVUPD Y0, 1184(DI)
+	VMOVUPD Y1, 1696(DI)
+	VMOVUPD 1152(DI), Y0
+	VMINPD 1664(DI), Y0, Y1
+	VMAXPD 1664(DI), Y0, Y0
+	VMOVUPD Y0, 1152(DI)
+	VMOVUPD Y1, 1664(DI)
+	VMOVUPD 1120(DI), Y0
+	VMINPD 1632(DI), Y0, Y1
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD Y0, 1120(DI)
+	VMOVUPD Y1, 1632(DI)
+	VMOVUPD 1088(DI), Y0
+	VMINPD 1600(DI), Y0, Y1
+	VMAXPD 1600(DI), Y0, Y0
+	VMOVUPD Y0, 1088(DI)
+	VMOVUPD Y1, 1600(DI)
+	VMOVUPD 1056(DI), Y0
+	VMINPD 1568(DI), Y0, Y1
+	VMAXPD 1568(DI), Y0, Y0
+	VMOVUPD Y0, 1056(DI)
+	VMOVUPD Y1, 1568(DI)
+	VMOVUPD 1024(DI), Y0
+	VMINPD 1536(DI), Y0, Y1
+	VMAXPD 1536(DI), Y0, Y0
+	VMOVUPD Y0, 1024(DI)
+	VMOVUPD Y1, 1536(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 480(DI), Y0, Y1
+	VMAXPD 480(DI), Y0, Y0
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 480(DI)
+	VMOVUPD 960(DI), Y0
+	VMINPD 448(DI), Y0, Y1
+	VMAXPD 448(DI), Y0, Y0
+	VMOVUPD Y0, 960(DI)
+	VMOVUPD Y1, 448(DI)
+	VMOVUPD 928(DI), Y0
+	VMINPD 416(DI), Y0, Y1
+	VMAXPD 416(DI), Y0, Y0
+	VMOVUPD Y0, 928(DI)
+	VMOVUPD Y1, 416(DI)
+	VMOVUPD 896(DI), Y0
+	VMINPD 384(DI), Y0, Y1
+	VMAXPD 384(DI), Y0, Y0
+	VMOVUPD Y0, 896(DI)
+	VMOVUPD Y1, 384(DI)
+	VMOVUPD 864(DI), Y0
+	VMINPD 352(DI), Y0, Y1
+	VMAXPD 352(DI), Y0, Y0
+	VMOVUPD Y0, 864(DI)
+	VMOVUPD Y1, 352(DI)
+	VMOVUPD 832(DI), Y0
+	VMINPD 320(DI), Y0, Y1
+	VMAXPD 320(DI), Y0, Y0
+	VMOVUPD Y0, 832(DI)
+	VMOVUPD Y1, 320(DI)
+	VMOVUPD 800(DI), Y0
+	VMINPD 288(DI), Y0, Y1
+	VMAXPD 288(DI), Y0, Y0
+	VMOVUPD Y0, 800(DI)
+	VMOVUPD Y1, 288(DI)
+	VMOVUPD 768(DI), Y0
+	VMINPD 256(DI), Y0, Y1
+	VMAXPD 256(DI), Y0, Y0
+	VMOVUPD Y0, 768(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 224(DI), Y0, Y1
+	VMAXPD 224(DI), Y0, Y0
+	VMOVUPD Y0, 736(DI)
+	VMOVUPD Y1, 224(DI)
+	VMOVUPD 704(DI), Y0
+	VMINPD 192(DI), Y0, Y1
+	VMAXPD 192(DI), Y0, Y0
+	VMOVUPD Y0, 704(DI)
+	VMOVUPD Y1, 192(DI)
+	VMOVUPD 672(DI), Y0
+	VMINPD 160(DI), Y0, Y1
+	VMAXPD 160(DI), Y0, Y0
+	VMOVUPD Y0, 672(DI)
+	VMOVUPD Y1, 160(DI)
+	VMOVUPD 640(DI), Y0
+	VMINPD 128(DI), Y0, Y1
+	VMAXPD 128(DI), Y0, Y0
+	VMOVUPD Y0, 640(DI)
+	VMOVUPD Y1, 128(DI)
+	VMOVUPD 608(DI), Y0
+	VMINPD 96(DI), Y0, Y1
+	VMAXPD 96(DI), Y0, Y0
+	VMOVUPD Y0, 608(DI)
+	VMOVUPD Y1, 96(DI)
+	VMOVUPD 576(DI), Y0
+	VMINPD 64(DI), Y0, Y1
+	VMAXPD 64(DI), Y0, Y0
+	VMOVUPD Y0, 576(DI)
+	VMOVUPD Y1, 64(DI)
+	VMOVUPD 544(DI), Y0
+	VMINPD 32(DI), Y0, Y1
+	VMAXPD 32(DI), Y0, Y0
+	VMOVUPD Y0, 544(DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD 512(DI), Y0
+	VMINPD 0(DI), Y0, Y1
+	VMAXPD 0(DI), Y0, Y0
+	VMOVUPD Y0, 512(DI)
+	VMOVUPD Y1, 0(DI)
+	VMOVUPD 1760(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD 1728(DI), Y2
+	VMINPD 1984(DI), Y2, Y3
+	VMAXPD 1984(DI), Y2, Y2
+	VMOVUPD 1696(DI), Y4
+	VMINPD 1952(DI), Y4, Y5
+	VMAXPD 1952(DI), Y4, Y4
+	VMOVUPD 1664(DI), Y6
+	VMINPD 1920(DI), Y6, Y7
+	VMAXPD 1920(DI), Y6, Y6
+	VMOVUPD 1632(DI), Y8
+	VMINPD 1888(DI), Y8, Y9
+	VMAXPD 1888(DI), Y8, Y8
+	VMOVUPD 1600(DI), Y10
+	VMINPD 1856(DI), Y10, Y11
+	VMAXPD 1856(DI), Y10, Y10
+	VMOVUPD 1568(DI), Y12
+	VMINPD 1824(DI), Y12, Y13
+	VMAXPD 1824(DI), Y12, Y12
+	VMOVUPD 1536(DI), Y14
+	VMINPD 1792(DI), Y14, Y15
+	VMAXPD 1792(DI), Y14, Y14
+	VMOVUPD Y6, 1664(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1664(DI), Y14, Y12
+	VMAXPD 1664(DI), Y14, Y14
+	VMOVUPD Y2, 1600(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1600(DI), Y14, Y4
+	VMAXPD 1600(DI), Y14, Y14
+	VMOVUPD Y0, 1568(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1568(DI), Y14, Y4
+	VMAXPD 1568(DI), Y14, Y14
+	VMOVUPD Y0, 2016(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD Y3, 1760(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD Y5, 1824(DI)
+	VMOVUPD Y6, 1920(DI)
+	VMOVUPD Y7, 1728(DI)
+	VMOVUPD Y8, 1632(DI)
+	VMOVUPD Y9, 1888(DI)
+	VMOVUPD Y10, 1696(DI)
+	VMOVUPD Y11, 1952(DI)
+	VMOVUPD Y12, 1600(DI)
+	VMOVUPD Y13, 1856(DI)
+	VMOVUPD Y14, 1536(DI)
+	VMOVUPD Y15, 1664(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMOVUPD 1216(DI), Y2
+	VMINPD 1472(DI), Y2, Y3
+	VMAXPD 1472(DI), Y2, Y2
+	VMOVUPD 1184(DI), Y4
+	VMINPD 1440(DI), Y4, Y5
+	VMAXPD 1440(DI), Y4, Y4
+	VMOVUPD 1152(DI), Y6
+	VMINPD 1408(DI), Y6, Y7
+	VMAXPD 1408(DI), Y6, Y6
+	VMOVUPD 1120(DI), Y8
+	VMINPD 1376(DI), Y8, Y9
+	VMAXPD 1376(DI), Y8, Y8
+	VMOVUPD 1088(DI), Y10
+	VMINPD 1344(DI), Y10, Y11
+	VMAXPD 1344(DI), Y10, Y10
+	VMOVUPD 1056(DI), Y12
+	VMINPD 1312(DI), Y12, Y13
+	VMAXPD 1312(DI), Y12, Y12
+	VMOVUPD 1024(DI), Y14
+	VMINPD 1280(DI), Y14, Y15
+	VMAXPD 1280(DI), Y14, Y14
+	VMOVUPD Y6, 1152(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1152(DI), Y14, Y12
+	VMAXPD 1152(DI), Y14, Y14
+	VMOVUPD Y2, 1088(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1088(DI), Y14, Y4
+	VMAXPD 1088(DI), Y14, Y14
+	VMOVUPD Y0, 1056(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1056(DI), Y14, Y4
+	VMAXPD 1056(DI), Y14, Y14
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1472(DI)
+	VMOVUPD Y3, 1248(DI)
+	VMOVUPD Y4, 1056(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1408(DI)
+	VMOVUPD Y7, 1216(DI)
+	VMOVUPD Y8, 1120(DI)
+	VMOVUPD Y9, 1376(DI)
+	VMOVUPD Y10, 1184(DI)
+	VMOVUPD Y11, 1440(DI)
+	VMOVUPD Y12, 1088(DI)
+	VMOVUPD Y13, 1344(DI)
+	VMOVUPD Y14, 1024(DI)
+	VMOVUPD Y15, 1152(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 736(DI), Y0, Y1
+	VMAXPD 736(DI), Y0, Y0
+	VMOVUPD 960(DI), Y2
+	VMINPD 704(DI), Y2, Y3
+	VMAXPD 704(DI), Y2, Y2
+	VMOVUPD 928(DI), Y4
+	VMINPD 672(DI), Y4, Y5
+	VMAXPD 672(DI), Y4, Y4
+	VMOVUPD 896(DI), Y6
+	VMINPD 640(DI), Y6, Y7
+	VMAXPD 640(DI), Y6, Y6
+	VMOVUPD 864(DI), Y8
+	VMINPD 608(DI), Y8, Y9
+	VMAXPD 608(DI), Y8, Y8
+	VMOVUPD 832(DI), Y10
+	VMINPD 576(DI), Y10, Y11
+	VMAXPD 576(DI), Y10, Y10
+	VMOVUPD 800(DI), Y12
+	VMINPD 544(DI), Y12, Y13
+	VMAXPD 544(DI), Y12, Y12
+	VMOVUPD 768(DI), Y14
+	VMINPD 512(DI), Y14, Y15
+	VMAXPD 512(DI), Y14, Y14
+	VMOVUPD Y7, 640(DI)
 	VMINPD Y0, Y8, Y7
 	VMAXPD Y0, Y8, Y8
 	VMINPD Y2, Y10, Y0
@@ -7530,9 +13353,9 @@ halves128AVX2_in117:
 	VMAXPD Y3, Y11, Y11
 	VMINPD Y5, Y13, Y3
 	VMAXPD Y5, Y13, Y13
-	VMINPD 3424(DI), Y15, Y5
-	VMAXPD 3424(DI), Y15, Y15
-	VMOVUPD Y1, 3488(DI)
+	VMINPD 640(DI), Y15, Y5
+	VMAXPD 640(DI), Y15, Y15
+	VMOVUPD Y1, 576(DI)
 	VMINPD Y8, Y12, Y1
 	VMAXPD Y8, Y12, Y12
 	VMINPD Y10, Y14, Y8
@@ -7547,9 +13370,9 @@ halves128AVX2_in117:
 	VMAXPD Y11, Y15, Y15
 	VMINPD Y6, Y3, Y11
 	VMAXPD Y6, Y3, Y3
-	VMINPD 3488(DI), Y5, Y6
-	VMAXPD 3488(DI), Y5, Y5
-	VMOVUPD Y6, 3552(DI)
+	VMINPD 576(DI), Y5, Y6
+	VMAXPD 576(DI), Y5, Y5
+	VMOVUPD Y6, 512(DI)
 	VMINPD Y12, Y14, Y6
 	VMAXPD Y12, Y14, Y14
 	VMINPD Y1, Y8, Y12
@@ -7564,49 +13387,49 @@ halves128AVX2_in117:
 	VMAXPD Y0, Y9, Y9
 	VMINPD Y3, Y5, Y0
 	VMAXPD Y3, Y5, Y5
-	VMINPD 3552(DI), Y11, Y3
-	VMAXPD 3552(DI), Y11, Y11
-	VMOVUPD Y0, 3488(DI)
-	VMOVUPD Y1, 3232(DI)
-	VMOVUPD Y2, 3296(DI)
-	VMOVUPD Y3, 3552(DI)
-	VMOVUPD Y4, 3200(DI)
-	VMOVUPD Y5, 3456(DI)
-	VMOVUPD Y6, 3104(DI)
-	VMOVUPD Y7, 3264(DI)
-	VMOVUPD Y8, 3136(DI)
-	VMOVUPD Y9, 3392(DI)
-	VMOVUPD Y10, 3360(DI)
-	VMOVUPD Y11, 3520(DI)
-	VMOVUPD Y12, 3168(DI)
-	VMOVUPD Y13, 3424(DI)
-	VMOVUPD Y14, 3072(DI)
-	VMOVUPD Y15, 3328(DI)
-	VMOVUPD 3840(DI), Y0
-	VMINPD 3584(DI), Y0, Y1
-	VMAXPD 3584(DI), Y0, Y0
-	VMOVUPD 3872(DI), Y2
-	VMINPD 3616(DI), Y2, Y3
-	VMAXPD 3616(DI), Y2, Y2
-	VMOVUPD 3904(DI), Y4
-	VMINPD 3648(DI), Y4, Y5
-	VMAXPD 3648(DI), Y4, Y4
-	VMOVUPD 3936(DI), Y6
-	VMINPD 3680(DI), Y6, Y7
-	VMAXPD 3680(DI), Y6, Y6
-	VMOVUPD 3968(DI), Y8
-	VMINPD 3712(DI), Y8, Y9
-	VMAXPD 3712(DI), Y8, Y8
-	VMOVUPD 4000(DI), Y10
-	VMINPD 3744(DI), Y10, Y11
-	VMAXPD 3744(DI), Y10, Y10
-	VMOVUPD 4032(DI), Y12
-	VMINPD 3776(DI), Y12, Y13
-	VMAXPD 3776(DI), Y12, Y12
-	VMOVUPD 4064(DI), Y14
-	VMINPD 3808(DI), Y14, Y15
-	VMAXPD 3808(DI), Y14, Y14
-	VMOVUPD Y7, 3936(DI)
+	VMINPD 512(DI), Y11, Y3
+	VMAXPD 512(DI), Y11, Y11
+	VMOVUPD Y0, 576(DI)
+	VMOVUPD Y1, 832(DI)
+	VMOVUPD Y2, 768(DI)
+	VMOVUPD Y3, 512(DI)
+	VMOVUPD Y4, 864(DI)
+	VMOVUPD Y5, 608(DI)
+	VMOVUPD Y6, 960(DI)
+	VMOVUPD Y7, 800(DI)
+	VMOVUPD Y8, 928(DI)
+	VMOVUPD Y9, 672(DI)
+	VMOVUPD Y10, 704(DI)
+	VMOVUPD Y11, 544(DI)
+	VMOVUPD Y12, 896(DI)
+	VMOVUPD Y13, 640(DI)
+	VMOVUPD Y14, 992(DI)
+	VMOVUPD Y15, 736(DI)
+	VMOVUPD 480(DI), Y0
+	VMINPD 224(DI), Y0, Y1
+	VMAXPD 224(DI), Y0, Y0
+	VMOVUPD 448(DI), Y2
+	VMINPD 192(DI), Y2, Y3
+	VMAXPD 192(DI), Y2, Y2
+	VMOVUPD 416(DI), Y4
+	VMINPD 160(DI), Y4, Y5
+	VMAXPD 160(DI), Y4, Y4
+	VMOVUPD 384(DI), Y6
+	VMINPD 128(DI), Y6, Y7
+	VMAXPD 128(DI), Y6, Y6
+	VMOVUPD 352(DI), Y8
+	VMINPD 96(DI), Y8, Y9
+	VMAXPD 96(DI), Y8, Y8
+	VMOVUPD 320(DI), Y10
+	VMINPD 64(DI), Y10, Y11
+	VMAXPD 64(DI), Y10, Y10
+	VMOVUPD 288(DI), Y12
+	VMINPD 32(DI), Y12, Y13
+	VMAXPD 32(DI), Y12, Y12
+	VMOVUPD 256(DI), Y14
+	VMINPD 0(DI), Y14, Y15
+	VMAXPD 0(DI), Y14, Y14
+	VMOVUPD Y7, 128(DI)
 	VMINPD Y0, Y8, Y7
 	VMAXPD Y0, Y8, Y8
 	VMINPD Y2, Y10, Y0
@@ -7621,9 +13444,9 @@ halves128AVX2_in117:
 	VMAXPD Y3, Y11, Y11
 	VMINPD Y5, Y13, Y3
 	VMAXPD Y5, Y13, Y13
-	VMINPD 3936(DI), Y15, Y5
-	VMAXPD 3936(DI), Y15, Y15
-	VMOVUPD Y1, 4000(DI)
+	VMINPD 128(DI), Y15, Y5
+	VMAXPD 128(DI), Y15, Y15
+	VMOVUPD Y1, 64(DI)
 	VMINPD Y8, Y12, Y1
 	VMAXPD Y8, Y12, Y12
 	VMINPD Y10, Y14, Y8
@@ -7638,9 +13461,9 @@ halves128AVX2_in117:
 	VMAXPD Y11, Y15, Y15
 	VMINPD Y6, Y3, Y11
 	VMAXPD Y6, Y3, Y3
-	VMINPD 4000(DI), Y5, Y6
-	VMAXPD 4000(DI), Y5, Y5
-	VMOVUPD Y6, 4064(DI)
+	VMINPD 64(DI), Y5, Y6
+	VMAXPD 64(DI), Y5, Y5
+	VMOVUPD Y6, 0(DI)
 	VMINPD Y12, Y14, Y6
 	VMAXPD Y12, Y14, Y14
 	VMINPD Y1, Y8, Y12
@@ -7655,24 +13478,740 @@ halves128AVX2_in117:
 	VMAXPD Y0, Y9, Y9
 	VMINPD Y3, Y5, Y0
 	VMAXPD Y3, Y5, Y5
-	VMINPD 4064(DI), Y11, Y3
-	VMAXPD 4064(DI), Y11, Y11
-	VMOVUPD Y0, 4000(DI)
-	VMOVUPD Y1, 3744(DI)
-	VMOVUPD Y2, 3808(DI)
-	VMOVUPD Y3, 4064(DI)
-	VMOVUPD Y4, 3712(DI)
-	VMOVUPD Y5, 3968(DI)
-	VMOVUPD Y6, 3616(DI)
-	VMOVUPD Y7, 3776(DI)
-	VMOVUPD Y8, 3648(DI)
-	VMOVUPD Y9, 3904(DI)
-	VMOVUPD Y10, 3872(DI)
-	VMOVUPD Y11, 4032(DI)
-	VMOVUPD Y12, 3680(DI)
-	VMOVUPD Y13, 3936(DI)
-	VMOVUPD Y14, 3584(DI)
-	VMOVUPD Y15, 3840(DI)
+	VMINPD 0(DI), Y11, Y3
+	VMAXPD 0(DI), Y11, Y11
+	VMOVUPD Y0, 64(DI)
+	VMOVUPD Y1, 320(DI)
+	VMOVUPD Y2, 256(DI)
+	VMOVUPD Y3, 0(DI)
+	VMOVUPD Y4, 352(DI)
+	VMOVUPD Y5, 96(DI)
+	VMOVUPD Y6, 448(DI)
+	VMOVUPD Y7, 288(DI)
+	VMOVUPD Y8, 416(DI)
+	VMOVUPD Y9, 160(DI)
+	VMOVUPD Y10, 192(DI)
+	VMOVUPD Y11, 32(DI)
+	VMOVUPD Y12, 384(DI)
+	VMOVUPD Y13, 128(DI)
+	VMOVUPD Y14, 480(DI)
+	VMOVUPD Y15, 224(DI)
+	VMOVUPD 992(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD 480(DI), Y2
+	VMINPD 1504(DI), Y2, Y3
+	VMAXPD 1504(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 480(DI)
+	VMOVUPD Y1, 1504(DI)
+	VMOVUPD Y3, 992(DI)
+	VMOVUPD Y4, 2016(DI)
+	VMOVUPD 960(DI), Y0
+	VMINPD 1984(DI), Y0, Y1
+	VMAXPD 1984(DI), Y0, Y0
+	VMOVUPD 448(DI), Y2
+	VMINPD 1472(DI), Y2, Y3
+	VMAXPD 1472(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 448(DI)
+	VMOVUPD Y1, 1472(DI)
+	VMOVUPD Y3, 960(DI)
+	VMOVUPD Y4, 1984(DI)
+	VMOVUPD 928(DI), Y0
+	VMINPD 1952(DI), Y0, Y1
+	VMAXPD 1952(DI), Y0, Y0
+	VMOVUPD 416(DI), Y2
+	VMINPD 1440(DI), Y2, Y3
+	VMAXPD 1440(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 416(DI)
+	VMOVUPD Y1, 1440(DI)
+	VMOVUPD Y3, 928(DI)
+	VMOVUPD Y4, 1952(DI)
+	VMOVUPD 896(DI), Y0
+	VMINPD 1920(DI), Y0, Y1
+	VMAXPD 1920(DI), Y0, Y0
+	VMOVUPD 384(DI), Y2
+	VMINPD 1408(DI), Y2, Y3
+	VMAXPD 1408(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 384(DI)
+	VMOVUPD Y1, 1408(DI)
+	VMOVUPD Y3, 896(DI)
+	VMOVUPD Y4, 1920(DI)
+	VMOVUPD 864(DI), Y0
+	VMINPD 1888(DI), Y0, Y1
+	VMAXPD 1888(DI), Y0, Y0
+	VMOVUPD 352(DI), Y2
+	VMINPD 1376(DI), Y2, Y3
+	VMAXPD 1376(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 352(DI)
+	VMOVUPD Y1, 1376(DI)
+	VMOVUPD Y3, 864(DI)
+	VMOVUPD Y4, 1888(DI)
+	VMOVUPD 832(DI), Y0
+	VMINPD 1856(DI), Y0, Y1
+	VMAXPD 1856(DI), Y0, Y0
+	VMOVUPD 320(DI), Y2
+	VMINPD 1344(DI), Y2, Y3
+	VMAXPD 1344(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 320(DI)
+	VMOVUPD Y1, 1344(DI)
+	VMOVUPD Y3, 832(DI)
+	VMOVUPD Y4, 1856(DI)
+	VMOVUPD 800(DI), Y0
+	VMINPD 1824(DI), Y0, Y1
+	VMAXPD 1824(DI), Y0, Y0
+	VMOVUPD 288(DI), Y2
+	VMINPD 1312(DI), Y2, Y3
+	VMAXPD 1312(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 288(DI)
+	VMOVUPD Y1, 1312(DI)
+	VMOVUPD Y3, 800(DI)
+	VMOVUPD Y4, 1824(DI)
+	VMOVUPD 768(DI), Y0
+	VMINPD 1792(DI), Y0, Y1
+	VMAXPD 1792(DI), Y0, Y0
+	VMOVUPD 256(DI), Y2
+	VMINPD 1280(DI), Y2, Y3
+	VMAXPD 1280(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 256(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y3, 768(DI)
+	VMOVUPD Y4, 1792(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 1760(DI), Y0, Y1
+	VMAXPD 1760(DI), Y0, Y0
+	VMOVUPD 224(DI), Y2
+	VMINPD 1248(DI), Y2, Y3
+	VMAXPD 1248(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 224(DI)
+	VMOVUPD Y1, 1248(DI)
+	VMOVUPD Y3, 736(DI)
+	VMOVUPD Y4, 1760(DI)
+	VMOVUPD 704(DI), Y0
+	VMINPD 1728(DI), Y0, Y1
+	VMAXPD 1728(DI), Y0, Y0
+	VMOVUPD 192(DI), Y2
+	VMINPD 1216(DI), Y2, Y3
+	VMAXPD 1216(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 192(DI)
+	VMOVUPD Y1, 1216(DI)
+	VMOVUPD Y3, 704(DI)
+	VMOVUPD Y4, 1728(DI)
+	VMOVUPD 672(DI), Y0
+	VMINPD 1696(DI), Y0, Y1
+	VMAXPD 1696(DI), Y0, Y0
+	VMOVUPD 160(DI), Y2
+	VMINPD 1184(DI), Y2, Y3
+	VMAXPD 1184(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 160(DI)
+	VMOVUPD Y1, 1184(DI)
+	VMOVUPD Y3, 672(DI)
+	VMOVUPD Y4, 1696(DI)
+	VMOVUPD 640(DI), Y0
+	VMINPD 1664(DI), Y0, Y1
+	VMAXPD 1664(DI), Y0, Y0
+	VMOVUPD 128(DI), Y2
+	VMINPD 1152(DI), Y2, Y3
+	VMAXPD 1152(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 128(DI)
+	VMOVUPD Y1, 1152(DI)
+	VMOVUPD Y3, 640(DI)
+	VMOVUPD Y4, 1664(DI)
+	VMOVUPD 608(DI), Y0
+	VMINPD 1632(DI), Y0, Y1
+	VMAXPD 1632(DI), Y0, Y0
+	VMOVUPD 96(DI), Y2
+	VMINPD 1120(DI), Y2, Y3
+	VMAXPD 1120(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 96(DI)
+	VMOVUPD Y1, 1120(DI)
+	VMOVUPD Y3, 608(DI)
+	VMOVUPD Y4, 1632(DI)
+	VMOVUPD 576(DI), Y0
+	VMINPD 1600(DI), Y0, Y1
+	VMAXPD 1600(DI), Y0, Y0
+	VMOVUPD 64(DI), Y2
+	VMINPD 1088(DI), Y2, Y3
+	VMAXPD 1088(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 64(DI)
+	VMOVUPD Y1, 1088(DI)
+	VMOVUPD Y3, 576(DI)
+	VMOVUPD Y4, 1600(DI)
+	VMOVUPD 544(DI), Y0
+	VMINPD 1568(DI), Y0, Y1
+	VMAXPD 1568(DI), Y0, Y0
+	VMOVUPD 32(DI), Y2
+	VMINPD 1056(DI), Y2, Y3
+	VMAXPD 1056(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 32(DI)
+	VMOVUPD Y1, 1056(DI)
+	VMOVUPD Y3, 544(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD 512(DI), Y0
+	VMINPD 1536(DI), Y0, Y1
+	VMAXPD 1536(DI), Y0, Y0
+	VMOVUPD 0(DI), Y2
+	VMINPD 1024(DI), Y2, Y3
+	VMAXPD 1024(DI), Y2, Y2
+	VMINPD Y3, Y1, Y4
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y2, Y0, Y3
+	VMAXPD Y2, Y0, Y0
+	VMOVUPD Y0, 0(DI)
+	VMOVUPD Y1, 1024(DI)
+	VMOVUPD Y3, 512(DI)
+	VMOVUPD Y4, 1536(DI)
+	VMOVUPD 1760(DI), Y0
+	VMINPD 2016(DI), Y0, Y1
+	VMAXPD 2016(DI), Y0, Y0
+	VMOVUPD 1728(DI), Y2
+	VMINPD 1984(DI), Y2, Y3
+	VMAXPD 1984(DI), Y2, Y2
+	VMOVUPD 1696(DI), Y4
+	VMINPD 1952(DI), Y4, Y5
+	VMAXPD 1952(DI), Y4, Y4
+	VMOVUPD 1664(DI), Y6
+	VMINPD 1920(DI), Y6, Y7
+	VMAXPD 1920(DI), Y6, Y6
+	VMOVUPD 1632(DI), Y8
+	VMINPD 1888(DI), Y8, Y9
+	VMAXPD 1888(DI), Y8, Y8
+	VMOVUPD 1600(DI), Y10
+	VMINPD 1856(DI), Y10, Y11
+	VMAXPD 1856(DI), Y10, Y10
+	VMOVUPD 1568(DI), Y12
+	VMINPD 1824(DI), Y12, Y13
+	VMAXPD 1824(DI), Y12, Y12
+	VMOVUPD 1536(DI), Y14
+	VMINPD 1792(DI), Y14, Y15
+	VMAXPD 1792(DI), Y14, Y14
+	VMOVUPD Y6, 1664(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1664(DI), Y14, Y12
+	VMAXPD 1664(DI), Y14, Y14
+	VMOVUPD Y2, 1600(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1600(DI), Y14, Y4
+	VMAXPD 1600(DI), Y14, Y14
+	VMOVUPD Y0, 1568(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1568(DI), Y14, Y4
+	VMAXPD 1568(DI), Y14, Y14
+	VMOVUPD Y0, 2016(DI)
+	VMOVUPD Y1, 1792(DI)
+	VMOVUPD Y2, 1984(DI)
+	VMOVUPD Y3, 1760(DI)
+	VMOVUPD Y4, 1568(DI)
+	VMOVUPD Y5, 1824(DI)
+	VMOVUPD Y6, 1920(DI)
+	VMOVUPD Y7, 1728(DI)
+	VMOVUPD Y8, 1632(DI)
+	VMOVUPD Y9, 1888(DI)
+	VMOVUPD Y10, 1696(DI)
+	VMOVUPD Y11, 1952(DI)
+	VMOVUPD Y12, 1600(DI)
+	VMOVUPD Y13, 1856(DI)
+	VMOVUPD Y14, 1536(DI)
+	VMOVUPD Y15, 1664(DI)
+	VMOVUPD 1248(DI), Y0
+	VMINPD 1504(DI), Y0, Y1
+	VMAXPD 1504(DI), Y0, Y0
+	VMOVUPD 1216(DI), Y2
+	VMINPD 1472(DI), Y2, Y3
+	VMAXPD 1472(DI), Y2, Y2
+	VMOVUPD 1184(DI), Y4
+	VMINPD 1440(DI), Y4, Y5
+	VMAXPD 1440(DI), Y4, Y4
+	VMOVUPD 1152(DI), Y6
+	VMINPD 1408(DI), Y6, Y7
+	VMAXPD 1408(DI), Y6, Y6
+	VMOVUPD 1120(DI), Y8
+	VMINPD 1376(DI), Y8, Y9
+	VMAXPD 1376(DI), Y8, Y8
+	VMOVUPD 1088(DI), Y10
+	VMINPD 1344(DI), Y10, Y11
+	VMAXPD 1344(DI), Y10, Y10
+	VMOVUPD 1056(DI), Y12
+	VMINPD 1312(DI), Y12, Y13
+	VMAXPD 1312(DI), Y12, Y12
+	VMOVUPD 1024(DI), Y14
+	VMINPD 1280(DI), Y14, Y15
+	VMAXPD 1280(DI), Y14, Y14
+	VMOVUPD Y6, 1152(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 1152(DI), Y14, Y12
+	VMAXPD 1152(DI), Y14, Y14
+	VMOVUPD Y2, 1088(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 1088(DI), Y14, Y4
+	VMAXPD 1088(DI), Y14, Y14
+	VMOVUPD Y0, 1056(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 1056(DI), Y14, Y4
+	VMAXPD 1056(DI), Y14, Y14
+	VMOVUPD Y0, 1504(DI)
+	VMOVUPD Y1, 1280(DI)
+	VMOVUPD Y2, 1472(DI)
+	VMOVUPD Y3, 1248(DI)
+	VMOVUPD Y4, 1056(DI)
+	VMOVUPD Y5, 1312(DI)
+	VMOVUPD Y6, 1408(DI)
+	VMOVUPD Y7, 1216(DI)
+	VMOVUPD Y8, 1120(DI)
+	VMOVUPD Y9, 1376(DI)
+	VMOVUPD Y10, 1184(DI)
+	VMOVUPD Y11, 1440(DI)
+	VMOVUPD Y12, 1088(DI)
+	VMOVUPD Y13, 1344(DI)
+	VMOVUPD Y14, 1024(DI)
+	VMOVUPD Y15, 1152(DI)
+	VMOVUPD 736(DI), Y0
+	VMINPD 992(DI), Y0, Y1
+	VMAXPD 992(DI), Y0, Y0
+	VMOVUPD 704(DI), Y2
+	VMINPD 960(DI), Y2, Y3
+	VMAXPD 960(DI), Y2, Y2
+	VMOVUPD 672(DI), Y4
+	VMINPD 928(DI), Y4, Y5
+	VMAXPD 928(DI), Y4, Y4
+	VMOVUPD 640(DI), Y6
+	VMINPD 896(DI), Y6, Y7
+	VMAXPD 896(DI), Y6, Y6
+	VMOVUPD 608(DI), Y8
+	VMINPD 864(DI), Y8, Y9
+	VMAXPD 864(DI), Y8, Y8
+	VMOVUPD 576(DI), Y10
+	VMINPD 832(DI), Y10, Y11
+	VMAXPD 832(DI), Y10, Y10
+	VMOVUPD 544(DI), Y12
+	VMINPD 800(DI), Y12, Y13
+	VMAXPD 800(DI), Y12, Y12
+	VMOVUPD 512(DI), Y14
+	VMINPD 768(DI), Y14, Y15
+	VMAXPD 768(DI), Y14, Y14
+	VMOVUPD Y6, 640(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 640(DI), Y14, Y12
+	VMAXPD 640(DI), Y14, Y14
+	VMOVUPD Y2, 576(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 576(DI), Y14, Y4
+	VMAXPD 576(DI), Y14, Y14
+	VMOVUPD Y0, 544(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 544(DI), Y14, Y4
+	VMAXPD 544(DI), Y14, Y14
+	VMOVUPD Y0, 992(DI)
+	VMOVUPD Y1, 768(DI)
+	VMOVUPD Y2, 960(DI)
+	VMOVUPD Y3, 736(DI)
+	VMOVUPD Y4, 544(DI)
+	VMOVUPD Y5, 800(DI)
+	VMOVUPD Y6, 896(DI)
+	VMOVUPD Y7, 704(DI)
+	VMOVUPD Y8, 608(DI)
+	VMOVUPD Y9, 864(DI)
+	VMOVUPD Y10, 672(DI)
+	VMOVUPD Y11, 928(DI)
+	VMOVUPD Y12, 576(DI)
+	VMOVUPD Y13, 832(DI)
+	VMOVUPD Y14, 512(DI)
+	VMOVUPD Y15, 640(DI)
+	VMOVUPD 224(DI), Y0
+	VMINPD 480(DI), Y0, Y1
+	VMAXPD 480(DI), Y0, Y0
+	VMOVUPD 192(DI), Y2
+	VMINPD 448(DI), Y2, Y3
+	VMAXPD 448(DI), Y2, Y2
+	VMOVUPD 160(DI), Y4
+	VMINPD 416(DI), Y4, Y5
+	VMAXPD 416(DI), Y4, Y4
+	VMOVUPD 128(DI), Y6
+	VMINPD 384(DI), Y6, Y7
+	VMAXPD 384(DI), Y6, Y6
+	VMOVUPD 96(DI), Y8
+	VMINPD 352(DI), Y8, Y9
+	VMAXPD 352(DI), Y8, Y8
+	VMOVUPD 64(DI), Y10
+	VMINPD 320(DI), Y10, Y11
+	VMAXPD 320(DI), Y10, Y10
+	VMOVUPD 32(DI), Y12
+	VMINPD 288(DI), Y12, Y13
+	VMAXPD 288(DI), Y12, Y12
+	VMOVUPD 0(DI), Y14
+	VMINPD 256(DI), Y14, Y15
+	VMAXPD 256(DI), Y14, Y14
+	VMOVUPD Y6, 128(DI)
+	VMINPD Y9, Y1, Y6
+	VMAXPD Y9, Y1, Y1
+	VMINPD Y11, Y3, Y9
+	VMAXPD Y11, Y3, Y3
+	VMINPD Y13, Y5, Y11
+	VMAXPD Y13, Y5, Y5
+	VMINPD Y15, Y7, Y13
+	VMAXPD Y15, Y7, Y7
+	VMINPD Y8, Y0, Y15
+	VMAXPD Y8, Y0, Y0
+	VMINPD Y10, Y2, Y8
+	VMAXPD Y10, Y2, Y2
+	VMINPD Y12, Y4, Y10
+	VMAXPD Y12, Y4, Y4
+	VMINPD 128(DI), Y14, Y12
+	VMAXPD 128(DI), Y14, Y14
+	VMOVUPD Y2, 64(DI)
+	VMINPD Y11, Y6, Y2
+	VMAXPD Y11, Y6, Y6
+	VMINPD Y13, Y9, Y11
+	VMAXPD Y13, Y9, Y9
+	VMINPD Y5, Y1, Y13
+	VMAXPD Y5, Y1, Y1
+	VMINPD Y7, Y3, Y5
+	VMAXPD Y7, Y3, Y3
+	VMINPD Y10, Y15, Y7
+	VMAXPD Y10, Y15, Y15
+	VMINPD Y12, Y8, Y10
+	VMAXPD Y12, Y8, Y8
+	VMINPD Y4, Y0, Y12
+	VMAXPD Y4, Y0, Y0
+	VMINPD 64(DI), Y14, Y4
+	VMAXPD 64(DI), Y14, Y14
+	VMOVUPD Y0, 32(DI)
+	VMINPD Y11, Y2, Y0
+	VMAXPD Y11, Y2, Y2
+	VMINPD Y9, Y6, Y11
+	VMAXPD Y9, Y6, Y6
+	VMINPD Y5, Y13, Y9
+	VMAXPD Y5, Y13, Y13
+	VMINPD Y3, Y1, Y5
+	VMAXPD Y3, Y1, Y1
+	VMINPD Y10, Y7, Y3
+	VMAXPD Y10, Y7, Y7
+	VMINPD Y8, Y15, Y10
+	VMAXPD Y8, Y15, Y15
+	VMINPD Y4, Y12, Y8
+	VMAXPD Y4, Y12, Y12
+	VMINPD 32(DI), Y14, Y4
+	VMAXPD 32(DI), Y14, Y14
+	VMOVUPD Y0, 480(DI)
+	VMOVUPD Y1, 256(DI)
+	VMOVUPD Y2, 448(DI)
+	VMOVUPD Y3, 224(DI)
+	VMOVUPD Y4, 32(DI)
+	VMOVUPD Y5, 288(DI)
+	VMOVUPD Y6, 384(DI)
+	VMOVUPD Y7, 192(DI)
+	VMOVUPD Y8, 96(DI)
+	VMOVUPD Y9, 352(DI)
+	VMOVUPD Y10, 160(DI)
+	VMOVUPD Y11, 416(DI)
+	VMOVUPD Y12, 64(DI)
+	VMOVUPD Y13, 320(DI)
+	VMOVUPD Y14, 0(DI)
+	VMOVUPD Y15, 128(DI)
+	VMOVUPD 0(DI), Y0
+	VMOVUPD Y0, 0(R9)
+	VMOVUPD 32(DI), Y1
+	VMOVUPD Y1, 32(R9)
+	VMOVUPD 64(DI), Y2
+	VMOVUPD Y2, 64(R9)
+	VMOVUPD 96(DI), Y3
+	VMOVUPD Y3, 96(R9)
+	VMOVUPD 128(DI), Y4
+	VMOVUPD Y4, 128(R9)
+	VMOVUPD 160(DI), Y5
+	VMOVUPD Y5, 160(R9)
+	VMOVUPD 192(DI), Y6
+	VMOVUPD Y6, 192(R9)
+	VMOVUPD 224(DI), Y7
+	VMOVUPD Y7, 224(R9)
+	VMOVUPD 256(DI), Y8
+	VMOVUPD Y8, 256(R9)
+	VMOVUPD 288(DI), Y9
+	VMOVUPD Y9, 288(R9)
+	VMOVUPD 320(DI), Y10
+	VMOVUPD Y10, 320(R9)
+	VMOVUPD 352(DI), Y11
+	VMOVUPD Y11, 352(R9)
+	VMOVUPD 384(DI), Y12
+	VMOVUPD Y12, 384(R9)
+	VMOVUPD 416(DI), Y13
+	VMOVUPD Y13, 416(R9)
+	VMOVUPD 448(DI), Y14
+	VMOVUPD Y14, 448(R9)
+	VMOVUPD 480(DI), Y15
+	VMOVUPD Y15, 480(R9)
+	VMOVUPD 512(DI), Y0
+	VMOVUPD Y0, 512(R9)
+	VMOVUPD 544(DI), Y1
+	VMOVUPD Y1, 544(R9)
+	VMOVUPD 576(DI), Y2
+	VMOVUPD Y2, 576(R9)
+	VMOVUPD 608(DI), Y3
+	VMOVUPD Y3, 608(R9)
+	VMOVUPD 640(DI), Y4
+	VMOVUPD Y4, 640(R9)
+	VMOVUPD 672(DI), Y5
+	VMOVUPD Y5, 672(R9)
+	VMOVUPD 704(DI), Y6
+	VMOVUPD Y6, 704(R9)
+	VMOVUPD 736(DI), Y7
+	VMOVUPD Y7, 736(R9)
+	VMOVUPD 768(DI), Y8
+	VMOVUPD Y8, 768(R9)
+	VMOVUPD 800(DI), Y9
+	VMOVUPD Y9, 800(R9)
+	VMOVUPD 832(DI), Y10
+	VMOVUPD Y10, 832(R9)
+	VMOVUPD 864(DI), Y11
+	VMOVUPD Y11, 864(R9)
+	VMOVUPD 896(DI), Y12
+	VMOVUPD Y12, 896(R9)
+	VMOVUPD 928(DI), Y13
+	VMOVUPD Y13, 928(R9)
+	VMOVUPD 960(DI), Y14
+	VMOVUPD Y14, 960(R9)
+	VMOVUPD 992(DI), Y15
+	VMOVUPD Y15, 992(R9)
+	VMOVUPD 1024(DI), Y0
+	VMOVUPD Y0, 1024(R9)
+	VMOVUPD 1056(DI), Y1
+	VMOVUPD Y1, 1056(R9)
+	VMOVUPD 1088(DI), Y2
+	VMOVUPD Y2, 1088(R9)
+	VMOVUPD 1120(DI), Y3
+	VMOVUPD Y3, 1120(R9)
+	VMOVUPD 1152(DI), Y4
+	VMOVUPD Y4, 1152(R9)
+	VMOVUPD 1184(DI), Y5
+	VMOVUPD Y5, 1184(R9)
+	VMOVUPD 1216(DI), Y6
+	VMOVUPD Y6, 1216(R9)
+	VMOVUPD 1248(DI), Y7
+	VMOVUPD Y7, 1248(R9)
+	VMOVUPD 1280(DI), Y8
+	VMOVUPD Y8, 1280(R9)
+	VMOVUPD 1312(DI), Y9
+	VMOVUPD Y9, 1312(R9)
+	VMOVUPD 1344(DI), Y10
+	VMOVUPD Y10, 1344(R9)
+	VMOVUPD 1376(DI), Y11
+	VMOVUPD Y11, 1376(R9)
+	VMOVUPD 1408(DI), Y12
+	VMOVUPD Y12, 1408(R9)
+	VMOVUPD 1440(DI), Y13
+	VMOVUPD Y13, 1440(R9)
+	VMOVUPD 1472(DI), Y14
+	VMOVUPD Y14, 1472(R9)
+	VMOVUPD 1504(DI), Y15
+	VMOVUPD Y15, 1504(R9)
+	VMOVUPD 1536(DI), Y0
+	VMOVUPD Y0, 1536(R9)
+	VMOVUPD 1568(DI), Y1
+	VMOVUPD Y1, 1568(R9)
+	VMOVUPD 1600(DI), Y2
+	VMOVUPD Y2, 1600(R9)
+	VMOVUPD 1632(DI), Y3
+	VMOVUPD Y3, 1632(R9)
+	VMOVUPD 1664(DI), Y4
+	VMOVUPD Y4, 1664(R9)
+	VMOVUPD 1696(DI), Y5
+	VMOVUPD Y5, 1696(R9)
+	VMOVUPD 1728(DI), Y6
+	VMOVUPD Y6, 1728(R9)
+	VMOVUPD 1760(DI), Y7
+	VMOVUPD Y7, 1760(R9)
+	VMOVUPD 1792(DI), Y8
+	VMOVUPD Y8, 1792(R9)
+	VMOVUPD 1824(DI), Y9
+	VMOVUPD Y9, 1824(R9)
+	VMOVUPD 1856(DI), Y10
+	VMOVUPD Y10, 1856(R9)
+	VMOVUPD 1888(DI), Y11
+	VMOVUPD Y11, 1888(R9)
+	VMOVUPD 1920(DI), Y12
+	VMOVUPD Y12, 1920(R9)
+	VMOVUPD 1952(DI), Y13
+	VMOVUPD Y13, 1952(R9)
+	VMOVUPD 1984(DI), Y14
+	VMOVUPD Y14, 1984(R9)
+	VMOVUPD 2016(DI), Y15
+	VMOVUPD Y15, 2016(R9)
 	VZEROUPPER
 	RET
 

@@ -1,9 +1,10 @@
 // Command sortnetgen writes robust/internal/orderstat/sortnet_amd64.s: AVX2
-// bitonic sorting networks over S ∈ {16, 32, 64, 128} wires, each wire a
-// vector of four float64 (four adjacent coordinates), so that one run
-// sorts the values of four coordinates at once, with no branch on the
-// values and no transpose; and the two small kernels that read the ranks
-// off the sorted halves and sum the kept values.
+// sorting networks (Green's and Knuth's small networks, then bitonic
+// merges) on up to 64 wires, each wire a vector of four float64 (four
+// adjacent coordinates), so that one call sorts the values of four
+// coordinates at once, with no branch on the values and no transpose,
+// without the comparators of wires known to be +Inf; and the two small
+// kernels that read ranks off two sorted runs and sum the kept values.
 //
 // Run it with go generate in package orderstat.
 package main
@@ -16,8 +17,6 @@ import (
 	"os"
 	"slices"
 )
-
-var sizes = []int{16, 32, 64, 128}
 
 // sort8 is a 19-comparator, 6-layer sorting network on 8 inputs (Knuth,
 // TAOCP vol. 3, 5.3.4, Fig. 49), and sort16 the 60-comparator, 10-layer
@@ -83,8 +82,8 @@ func main() {
 	fmt.Fprintln(w, "//go:build !purego")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `#include "textflag.h"`)
-	for _, s := range sizes {
-		gen(w, s)
+	for _, r := range runs {
+		gen(w, r)
 	}
 	fmt.Fprint(w, kernels)
 	if err := w.Flush(); err != nil {
@@ -129,41 +128,158 @@ func network(s int) []stage {
 	return out
 }
 
-// An allocator keeps the wires of one group of comparators in the ymm
-// registers Y0…Y(regs−1), loading a wire when a comparator first needs it
-// in a register (from the workspace at DI, or by load in the first pass),
-// reading it from memory as an operand where that saves a load, and,
-// when every register is taken, evicting the wire whose next use is
-// furthest (Belady), storing it if it changed. At the end of the group
-// every changed wire is stored back to the workspace.
-type allocator struct {
-	w      *bufio.Writer
-	regs   int
-	load   func(wire, reg int) // nil: wires come from the workspace
-	reg    map[int]int         // wire → register
-	wire   []int               // register → wire, −1 if free
-	dirty  []bool              // register holds a value not in memory
-	stored map[int]bool        // the workspace holds the wire's value
-	ops    []comparator
-	pos    int // index of the comparator being emitted
+// A run is one generated function: it sorts the values of Size rows
+// (four adjacent coordinates each), ascending or descending, lane by lane,
+// with the sorting network on P wires (the power of two ≥ Size, at least
+// 8): Green's 60-comparator network (or sort8) on blocks of 16 (8), then
+// bitonic merges. Wires from Size on are +Inf and known to be: the
+// comparators they would enter are left out (a comparator whose upper wire
+// is +Inf changes nothing, one whose lower wire is +Inf only swaps the
+// names of the two wires), so a run on 40 rows costs 333 comparators, not
+// the 592 of 64.
+type run struct {
+	size, p int
+	desc    bool
 }
 
-func newAllocator(w *bufio.Writer, regs int, ops []comparator, load func(wire, reg int)) *allocator {
-	// Outside the first pass every wire's value starts in the workspace.
-	a := &allocator{w: w, regs: regs, load: load, reg: map[int]int{}, wire: make([]int, regs), dirty: make([]bool, regs), stored: map[int]bool{}, ops: ops}
+func (r run) name() string {
+	if r.desc {
+		return fmt.Sprintf("sort%dDescAVX2", r.size)
+	}
+	return fmt.Sprintf("sort%dAscAVX2", r.size)
+}
+
+// runs are the functions written: the ascending first runs A of 8, 16, 32
+// and 64 rows, and the descending second runs B of 8, 16, …, 64 rows
+// (orderstat sorts n rows as A = the largest power of two below n and B =
+// the rest, rounded up to a multiple of 8 with +Inf).
+var runs = func() []run {
+	var rs []run
+	for _, a := range []int{8, 16, 32, 64} {
+		rs = append(rs, run{a, a, false})
+	}
+	for b := 8; b <= 64; b += 8 {
+		p := 8
+		for p < b {
+			p *= 2
+		}
+		rs = append(rs, run{b, p, true})
+	}
+	return rs
+}()
+
+// passes returns the comparators of the sorting network on p wires, by
+// pass and group: the first pass sorts blocks of 16 (8 for p = 8) in
+// alternating directions, then every merge of width k runs its stages that
+// compare wires 16 or more apart on the wires of one residue mod 16 within
+// one k-block at a time, and its others on blocks of 16 wires. Descending
+// networks are the ascending ones on wires numbered from the top.
+func passes(p int, desc bool) [][][]comparator {
+	b := min(16, p)
+	net := sort16
+	if b == 8 {
+		net = sort8
+	}
+	var out [][][]comparator
+	group := func(cs []comparator, key func(int) int) [][]comparator {
+		var order []int
+		by := map[int][]comparator{}
+		for _, c := range cs {
+			k := key(c.lo)
+			if key(c.hi) != k {
+				log.Fatalf("comparator %v crosses groups", c)
+			}
+			if _, ok := by[k]; !ok {
+				order = append(order, k)
+			}
+			by[k] = append(by[k], c)
+		}
+		var gs [][]comparator
+		for _, k := range order {
+			gs = append(gs, by[k])
+		}
+		return gs
+	}
+	var first []comparator
+	for o := 0; o < p; o += b {
+		for _, c := range net {
+			lo, hi := o+c[0], o+c[1]
+			if (o/b)%2 == 1 {
+				lo, hi = o+b-1-c[0], o+b-1-c[1]
+			}
+			first = append(first, comparator{lo, hi})
+		}
+	}
+	out = append(out, group(first, func(x int) int { return x / b }))
+	for k := 2 * b; k <= p; k *= 2 {
+		var far, near []comparator
+		for _, x := range network(p) {
+			switch {
+			case x.k != k:
+			case x.j >= 16:
+				far = append(far, x.comps...)
+			default:
+				near = append(near, x.comps...)
+			}
+		}
+		out = append(out, group(far, func(x int) int { return x/k*16 + x%16 }))
+		out = append(out, group(near, func(x int) int { return x / 16 }))
+	}
+	if desc {
+		for _, ps := range out {
+			for _, g := range ps {
+				for i, c := range g {
+					g[i] = comparator{p - 1 - c.lo, p - 1 - c.hi}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// wires is the state of a run's wires across passes: where each logical
+// wire's value lives (its slot in the workspace, or the row it has yet to
+// be loaded from), and which are known to be +Inf.
+type wires struct {
+	slot, row []int
+	inf       []bool
+	stored    []bool // the workspace slot holds the value
+}
+
+// swap exchanges the names of wires x and y.
+func (ws *wires) swap(x, y int) {
+	ws.slot[x], ws.slot[y] = ws.slot[y], ws.slot[x]
+	ws.row[x], ws.row[y] = ws.row[y], ws.row[x]
+	ws.inf[x], ws.inf[y] = ws.inf[y], ws.inf[x]
+	ws.stored[x], ws.stored[y] = ws.stored[y], ws.stored[x]
+}
+
+// An allocator keeps the wires of one group of comparators in the ymm
+// registers Y0…Y(regs−1), loading a wire when a comparator first needs it
+// in a register (from its row, the first time, else from its slot at DI),
+// reading it from memory as an operand where that saves a load, and, when
+// every register is taken, evicting the wire whose next use is furthest
+// (Belady), storing it if it changed. At the end of the group every
+// changed wire is stored to its slot.
+type allocator struct {
+	w     *bufio.Writer
+	ws    *wires
+	load  func(row, reg int)
+	reg   map[int]int // wire → register
+	wire  []int       // register → wire, −1 if free
+	dirty []bool      // register holds a value not in the workspace
+	ops   []comparator
+	pos   int
+}
+
+func newAllocator(w *bufio.Writer, ws *wires, regs int, ops []comparator, load func(row, reg int)) *allocator {
+	a := &allocator{w: w, ws: ws, load: load, reg: map[int]int{}, wire: make([]int, regs), dirty: make([]bool, regs), ops: ops}
 	for r := range a.wire {
 		a.wire[r] = -1
-	}
-	if load == nil {
-		for _, c := range ops {
-			a.stored[c.lo], a.stored[c.hi] = true, true
-		}
 	}
 	return a
 }
 
-// nextUse returns the index of the next comparator at or after from that
-// uses wire x, or len(ops).
 func (a *allocator) nextUse(x, from int) int {
 	for i := from; i < len(a.ops); i++ {
 		if a.ops[i].lo == x || a.ops[i].hi == x {
@@ -196,8 +312,8 @@ func (a *allocator) free(keep ...int) int {
 func (a *allocator) evict(r int) {
 	x := a.wire[r]
 	if a.dirty[r] {
-		fmt.Fprintf(a.w, "\tVMOVUPD Y%d, %d(DI)\n", r, 32*x)
-		a.stored[x] = true
+		fmt.Fprintf(a.w, "\tVMOVUPD Y%d, %d(DI)\n", r, 32*a.ws.slot[x])
+		a.ws.stored[x] = true
 	}
 	delete(a.reg, x)
 	a.wire[r], a.dirty[r] = -1, false
@@ -208,37 +324,58 @@ func (a *allocator) fetch(x int, keep ...int) int {
 	if r, ok := a.reg[x]; ok {
 		return r
 	}
+	if a.ws.inf[x] {
+		log.Fatalf("wire %d is a known +Inf and should not be read", x)
+	}
 	r := a.free(keep...)
-	if a.load != nil && !a.stored[x] {
-		a.load(x, r)
-		a.dirty[r] = true // its value is not in the workspace yet
+	if !a.ws.stored[x] {
+		a.load(a.ws.row[x], r)
+		a.dirty[r] = true
 	} else {
-		fmt.Fprintf(a.w, "\tVMOVUPD %d(DI), Y%d\n", 32*x, r)
+		fmt.Fprintf(a.w, "\tVMOVUPD %d(DI), Y%d\n", 32*a.ws.slot[x], r)
 	}
 	a.reg[x], a.wire[r] = r, x
 	return r
+}
+
+// rename swaps the names of wires x and y, in registers too.
+func (a *allocator) rename(x, y int) {
+	rx, okx := a.reg[x]
+	ry, oky := a.reg[y]
+	delete(a.reg, x)
+	delete(a.reg, y)
+	if okx {
+		a.reg[y], a.wire[rx] = rx, y
+	}
+	if oky {
+		a.reg[x], a.wire[ry] = ry, x
+	}
+	a.ws.swap(x, y)
 }
 
 // run emits the comparators and stores the changed wires.
 func (a *allocator) run() {
 	for i, c := range a.ops {
 		a.pos = i
-		_, loIn := a.reg[c.lo]
-		_, hiIn := a.reg[c.hi]
-		// One operand must be in a register; in the first pass both are
-		// loaded (their values are in the rows, not yet in the workspace).
+		switch {
+		case a.ws.inf[c.hi]: // min(lo, +Inf) = lo: nothing moves
+			continue
+		case a.ws.inf[c.lo]: // the value on hi moves to lo
+			a.rename(c.lo, c.hi)
+			continue
+		}
 		x, y := c.lo, c.hi
-		if !loIn && hiIn {
+		if _, in := a.reg[x]; !in {
 			x, y = c.hi, c.lo
 		}
 		rx := a.fetch(x)
-		src := ""
+		var src string
 		ry := -1
-		if _, in := a.reg[y]; in || a.load != nil && !a.stored[y] {
+		if _, in := a.reg[y]; in || !a.ws.stored[y] {
 			ry = a.fetch(y, rx)
 			src = fmt.Sprintf("Y%d", ry)
 		} else {
-			src = fmt.Sprintf("%d(DI)", 32*y)
+			src = fmt.Sprintf("%d(DI)", 32*a.ws.slot[y])
 		}
 		keep := []int{rx}
 		if ry >= 0 {
@@ -263,110 +400,81 @@ func (a *allocator) run() {
 	}
 }
 
-// groups emits one pass over the groups of wires that key puts together,
-// with the comparators of cs inside each; load, if not nil, brings the
-// wires in (the first pass) and then every wire of the group is loaded,
-// used or not.
-func groups(w *bufio.Writer, s, regs int, cs []comparator, key func(wire int) int, load func(wire, reg int)) {
-	var order []int
-	members := map[int][]int{}
-	for x := range s {
-		k := key(x)
-		if _, ok := members[k]; !ok {
-			order = append(order, k)
-		}
-		members[k] = append(members[k], x)
+// gen writes one run's function.
+func gen(w *bufio.Writer, r run) {
+	name := r.name()
+	order := "ascending"
+	if r.desc {
+		order = "descending"
 	}
-	for _, k := range order {
-		var in []comparator
-		for _, c := range cs {
-			if key(c.lo) == k {
-				if key(c.hi) != k {
-					log.Fatalf("comparator %v crosses groups", c)
-				}
-				in = append(in, c)
-			}
-		}
-		a := newAllocator(w, regs, in, load)
-		a.run()
-		if load != nil {
-			for _, x := range members[k] {
-				if !a.stored[x] {
-					log.Fatalf("wire %d of a first-pass block is never loaded", x)
-				}
-			}
-		}
-	}
-}
-
-// gen emits halves<s>AVX2: the values at byte offset off of the n updates
-// (padded with +Inf to s wires) with the first half sorted ascending and
-// the second descending, lane by lane, by a sorting network on blocks of
-// 16 (8 for s = 16) and then bitonic merges up to s/2 wires.
-func gen(w *bufio.Writer, s int) {
-	name := fmt.Sprintf("halves%dAVX2", s)
-	upTo := s / 2
-	b := min(16, upTo)
 	fmt.Fprintf(w, `
-// func %[2]s(rows *[]float64, n, off int, work *[%[1]d][4]float64) (finite bool)
+// func %[1]s(rows *[]float64, n, off int, tmp *[64][4]float64, out *[%[2]d][4]float64) (finite bool)
 //
-// It loads the four values at byte offset off of rows[i] into wire i for
-// i < n (+Inf for n ≤ i < %[1]d), then sorts every lane of the first %[3]d
-// wires ascending and of the last %[3]d descending, with VMINPD/VMAXPD:
-// blocks of %[4]d by a sorting network as they are loaded, then bitonic
-// merges up to %[3]d wires: the stages of a merge of width k that compare
-// wires 16 or more apart on the wires of one residue mod 16 within one
-// k-block at a time, the others on blocks of 16 wires. The wires of a group
-// live in registers (Y0–Y15; Y0–Y13 while loading, with Y14 the OR of
-// v − v over the values loaded and Y15 a scratch), spilled to work when
-// they do not fit. It reports whether every value loaded is finite.
-TEXT ·%[2]s(SB), NOSPLIT, $0-33
+// It sorts, %[3]s and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ %[2]d; +Inf for n ≤ i < %[2]d) into out, by the
+// network on %[4]d wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·%[1]s(SB), NOSPLIT, $0-41
 	MOVQ   rows+0(FP), SI
 	MOVQ   n+8(FP), CX
 	MOVQ   off+16(FP), DX
-	MOVQ   work+24(FP), DI
+	MOVQ   %[5]s, DI
+	MOVQ   out+32(FP), R9
 	VXORPD Y14, Y14, Y14
-`, s, name, upTo, b)
-	load := func(x, r int) {
-		fmt.Fprintf(w, "\tCMPQ CX, $%d\n\tJLE %s_pad%d\n", x, name, x)
-		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Y%d\n", 24*x, r)
+`, name, r.size, order, r.p, map[bool]string{false: "out+32(FP)", true: "tmp+24(FP)"}[r.desc])
+	ws := &wires{slot: make([]int, r.p), row: make([]int, r.p), inf: make([]bool, r.p), stored: make([]bool, r.p)}
+	for x := range r.p {
+		ws.slot[x], ws.row[x], ws.inf[x] = x, x, x >= r.size
+	}
+	// In a descending run the known +Inf wires are the first ones.
+	if r.desc {
+		for x := range r.p {
+			ws.inf[x] = x < r.p-r.size
+			ws.row[x] = x - (r.p - r.size)
+		}
+	}
+	load := func(row, reg int) {
+		fmt.Fprintf(w, "\tCMPQ CX, $%d\n\tJLE %s_pad%d\n", row, name, row)
+		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Y%d\n", 24*row, reg)
 		// The rows are n streams, more than the hardware prefetcher
 		// follows: ask for the line the call eight columns on will read.
 		fmt.Fprintf(w, "\tPREFETCHT0 64(R8)(DX*1)\n")
-		fmt.Fprintf(w, "\tVSUBPD Y%[1]d, Y%[1]d, Y15\n\tVORPD Y15, Y14, Y14\n", r)
-		fmt.Fprintf(w, "\tJMP %s_in%d\n%s_pad%d:\n\tVBROADCASTSD ·posInf(SB), Y%d\n%s_in%d:\n", name, x, name, x, r, name, x)
+		fmt.Fprintf(w, "\tVSUBPD Y%[1]d, Y%[1]d, Y15\n\tVORPD Y15, Y14, Y14\n", reg)
+		fmt.Fprintf(w, "\tJMP %s_in%d\n%s_pad%d:\n\tVBROADCASTSD ·posInf(SB), Y%d\n%s_in%d:\n", name, row, name, row, reg, name, row)
 	}
-	// The first pass sorts every block of b (ascending for even blocks,
-	// descending for odd ones, as the bitonic merges that follow expect).
-	net := sort16
-	if b == 8 {
-		net = sort8
-	}
-	var first []comparator
-	for o := 0; o < s; o += b {
-		for _, c := range net {
-			lo, hi := o+c[0], o+c[1]
-			if (o/b)%2 == 1 {
-				lo, hi = o+b-1-c[0], o+b-1-c[1]
-			}
-			first = append(first, comparator{lo, hi})
+	for i, ps := range passes(r.p, r.desc) {
+		regs := 16
+		if i == 0 {
+			regs = 14
+		}
+		for _, g := range ps {
+			newAllocator(w, ws, regs, g, load).run()
+		}
+		if i == 0 {
+			fmt.Fprintln(w, "\tVPTEST Y14, Y14\n\tSETEQ finite+40(FP)")
 		}
 	}
-	groups(w, s, 14, first, func(x int) int { return x / b }, load)
-	fmt.Fprintln(w, "\tVPTEST Y14, Y14\n\tSETEQ finite+32(FP)")
-	for k := 2 * b; k <= upTo; k *= 2 {
-		var far, near []comparator
-		for _, x := range network(s) {
-			switch {
-			case x.k != k:
-			case x.j >= 16:
-				far = append(far, x.comps...)
-			default:
-				near = append(near, x.comps...)
+	// The sorted values: wires p−size… of a descending run (its first
+	// wires are the +Inf), wires 0… of an ascending one.
+	first := 0
+	if r.desc {
+		first = r.p - r.size
+	}
+	for j := range r.size {
+		if !r.desc { // sorted in place in out: no known +Inf, no renaming
+			if ws.slot[j] != j || !ws.stored[j] {
+				log.Fatalf("%s: wire %d not in its own slot", name, j)
 			}
+			continue
 		}
-		groups(w, s, 16, far, func(x int) int { return x/k*16 + x%16 }, nil)
-		groups(w, s, 16, near, func(x int) int { return x / 16 }, nil)
+		x := first + j
+		if ws.inf[x] || !ws.stored[x] {
+			log.Fatalf("%s: output wire %d is not a stored value", name, x)
+		}
+		fmt.Fprintf(w, "\tVMOVUPD %d(DI), Y%d\n\tVMOVUPD Y%d, %d(R9)\n", 32*ws.slot[x], j%16, j%16, 32*j)
 	}
 	fmt.Fprintln(w, "\tVZEROUPPER")
 	fmt.Fprintln(w, "\tRET")
