@@ -128,6 +128,17 @@ func (ns *netScratch) kth(a, b, k int, out *[4]float64) {
 	*out = *acc
 }
 
+func maskedSum4SIMD(rows *[4][]float64, x, y, sum []float64, le, lt []int64) bool {
+	n := len(x)
+	var p [4]*float64
+	for i, r := range rows {
+		_ = r[n-1]
+		p[i] = &r[0]
+	}
+	_, _, _, _ = y[n-1], sum[n-1], le[n-1], lt[n-1]
+	return maskedSum4AVX2(&p, &x[0], &y[0], &sum[0], &le[0], &lt[0], n)
+}
+
 func maskedSumSIMD(row, x, y, sum []float64, le, lt []int64) bool {
 	n := len(row)
 	_, _, _, _, _ = x[n-1], y[n-1], sum[n-1], le[n-1], lt[n-1]
@@ -192,6 +203,12 @@ func sort64DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[64][
 //
 //go:noescape
 func minMaxAVX2(a, b *[4]float64, cnt int, acc *[4]float64)
+
+// maskedSum4AVX2 is maskedSumGo over four rows, in order, and n (a
+// multiple of 4) columns.
+//
+//go:noescape
+func maskedSum4AVX2(rows *[4]*float64, x, y, sum *float64, le, lt *int64, n int) (finite bool)
 
 // maskedSumAVX2 is maskedSumGo over n (a multiple of 4) columns.
 //

@@ -16,3 +16,11 @@ func (*netScratch) ranks(x, y []float64, rows [][]float64, lo, k1, k2 int) (int,
 func maskedSumSIMD(row, x, y, sum []float64, le, lt []int64) bool {
 	return maskedSumGo(row, x, y, sum, le, lt)
 }
+
+func maskedSum4SIMD(rows *[4][]float64, x, y, sum []float64, le, lt []int64) bool {
+	ok := true
+	for _, r := range rows {
+		ok = maskedSumGo(r, x, y, sum, le, lt) && ok
+	}
+	return ok
+}

@@ -127,6 +127,22 @@ func (s *Scratch) TrimmedMean(dst []float64, rows [][]float64, lo, f int) bool {
 	if f < 0 || n <= 2*f {
 		panic("orderstat: TrimmedMean needs 0 ≤ f and n > 2f")
 	}
+	// Sub-blocks of sumBlock columns, so that the rows the ranks were
+	// read from are still in cache when the sums read them again.
+	for b := 0; b < nc; b += sumBlock {
+		if !s.trimmedBlock(dst[b:min(b+sumBlock, nc)], rows, lo+b, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// sumBlock is the width of TrimmedMean's sub-blocks: 100 rows of 64
+// columns are 50 KiB.
+const sumBlock = 64
+
+func (s *Scratch) trimmedBlock(dst []float64, rows [][]float64, lo, f int) bool {
+	nc, n := len(dst), len(rows)
 	x, y := s.x[:nc], s.y[:nc]
 	if f == 0 {
 		for c := range x {
@@ -207,13 +223,25 @@ func (s *Scratch) sums(rows [][]float64, lo, nc int) bool {
 		done = nc &^ 3
 	}
 	ok := true
-	for _, r := range rows {
-		r = r[lo : lo+nc]
-		if done > 0 && !maskedSumSIMD(r[:done], s.x[:done], s.y[:done], s.sum[:done], s.le[:done], s.lt[:done]) {
+	i := 0
+	if done > 0 { // four rows at a time through the vector kernel, in order
+		var four [4][]float64
+		for ; i+4 <= len(rows); i += 4 {
+			for k := range four {
+				four[k] = rows[i+k][lo : lo+done]
+			}
+			ok = maskedSum4SIMD(&four, s.x[:done], s.y[:done], s.sum[:done], s.le[:done], s.lt[:done]) && ok
+		}
+	}
+	for ; i < len(rows); i++ {
+		r := rows[i][lo : lo+done]
+		if done > 0 && !maskedSumSIMD(r, s.x[:done], s.y[:done], s.sum[:done], s.le[:done], s.lt[:done]) {
 			ok = false
 		}
-		if !maskedSumGo(r[done:], s.x[done:nc], s.y[done:nc], s.sum[done:nc], s.le[done:nc], s.lt[done:nc]) {
-			ok = false
+	}
+	if done < nc {
+		for _, r := range rows {
+			ok = maskedSumGo(r[lo+done:lo+nc], s.x[done:nc], s.y[done:nc], s.sum[done:nc], s.le[done:nc], s.lt[done:nc]) && ok
 		}
 	}
 	return ok

@@ -482,6 +482,22 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-41
 
 // kernels are the hand-written AVX2 kernels that go with the networks.
 const kernels = `
+// MASKED4ROW adds one row's four values at (row)(AX*8) to the sums in Y9
+// (values strictly between x in Y1 and y in Y2, else +0) and the counts
+// in Y10 (≤ x) and Y11 (< y), and ORs v − v into Y15.
+#define MASKED4ROW(row) \
+	VMOVUPD (row)(AX*8), Y0 \
+	VSUBPD  Y0, Y0, Y3 \
+	VORPD   Y3, Y15, Y15 \
+	VCMPPD  $1, Y0, Y1, Y3 \
+	VCMPPD  $1, Y2, Y0, Y4 \
+	VCMPPD  $2, Y1, Y0, Y5 \
+	VANDPD  Y4, Y3, Y3 \
+	VANDPD  Y0, Y3, Y3 \
+	VADDPD  Y3, Y9, Y9 \
+	VPSUBQ  Y5, Y10, Y10 \
+	VPSUBQ  Y4, Y11, Y11
+
 DATA ·posInf+0(SB)/8, $0x7ff0000000000000
 GLOBL ·posInf(SB), RODATA|NOPTR, $8
 
@@ -507,6 +523,48 @@ minmax_loop:
 	JNZ     minmax_loop
 minmax_done:
 	VMOVUPD Y0, (DX)
+	VZEROUPPER
+	RET
+
+// func maskedSum4AVX2(rows *[4]*float64, x, y, sum *float64, le, lt *int64, n int) (finite bool)
+//
+// maskedSumAVX2 for four rows at once, added in row order: each column's
+// sum, counts and finiteness are read and written once for the four rows.
+TEXT ·maskedSum4AVX2(SB), NOSPLIT, $0-57
+	MOVQ   rows+0(FP), SI
+	MOVQ   0(SI), R13
+	MOVQ   8(SI), R14
+	MOVQ   16(SI), R15
+	MOVQ   24(SI), SI
+	MOVQ   x+8(FP), R8
+	MOVQ   y+16(FP), R9
+	MOVQ   sum+24(FP), R10
+	MOVQ   le+32(FP), R11
+	MOVQ   lt+40(FP), R12
+	MOVQ   n+48(FP), CX
+	VXORPD Y15, Y15, Y15
+	XORQ   AX, AX
+	SHRQ   $2, CX
+	JZ     masked4_done
+masked4_loop:
+	VMOVUPD (R8)(AX*8), Y1
+	VMOVUPD (R9)(AX*8), Y2
+	VMOVUPD (R10)(AX*8), Y9
+	VMOVDQU (R11)(AX*8), Y10
+	VMOVDQU (R12)(AX*8), Y11
+	MASKED4ROW(R13)
+	MASKED4ROW(R14)
+	MASKED4ROW(R15)
+	MASKED4ROW(SI)
+	VMOVUPD Y9, (R10)(AX*8)
+	VMOVDQU Y10, (R11)(AX*8)
+	VMOVDQU Y11, (R12)(AX*8)
+	ADDQ    $4, AX
+	DECQ    CX
+	JNZ     masked4_loop
+masked4_done:
+	VPTEST  Y15, Y15
+	SETEQ   finite+56(FP)
 	VZEROUPPER
 	RET
 
