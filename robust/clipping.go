@@ -356,6 +356,7 @@ type MDA struct {
 	MaxSubsets int
 
 	d         distScratch
+	rj        rowsJob
 	cur, best []int
 	bestDiam  float64
 	n, k      int
@@ -416,7 +417,7 @@ func (a *MDA) Aggregate(dst []float64, updates []fl.Update) error {
 	a.best = grow(a.best, a.k)[:0]
 	a.bestDiam = math.Inf(1)
 	a.search(0, 0)
-	meanRows(dst, updates, a.best)
+	a.rj.mean(dst, updates, a.best)
 	return checkResult(dst)
 }
 

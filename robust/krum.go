@@ -75,7 +75,8 @@ type MultiKrum struct {
 	// Neighbours is as for [Krum].
 	Neighbours int
 
-	k krumScratch
+	k  krumScratch
+	rj rowsJob
 }
 
 var (
@@ -162,7 +163,7 @@ func (a *MultiKrum) Aggregate(dst []float64, updates []fl.Update) error {
 	if err != nil {
 		return err
 	}
-	meanRows(dst, updates, sel)
+	a.rj.mean(dst, updates, sel)
 	return checkResult(dst)
 }
 

@@ -151,6 +151,7 @@ type NNM struct {
 	idx []int32
 	sel []int
 	nb  [][]int // per output, the inputs it mixes
+	rj  rowsJob
 }
 
 var _ Step = (*NNM)(nil)
@@ -210,7 +211,7 @@ func (s *NNM) Apply(updates []fl.Update) ([]fl.Update, error) {
 			s.sel = append(s.sel, int(j))
 		}
 		copy(s.nb[i], s.sel)
-		meanRows(out[i].Delta, updates, s.sel)
+		s.rj.mean(out[i].Delta, updates, s.sel)
 		out[i].Client = updates[i].Client
 		out[i].Weight = updates[i].Weight
 	}
@@ -242,6 +243,7 @@ type Bucketing struct {
 	rng   *rand.Rand
 	perm  []int
 	out   outBuf
+	rj    rowsJob
 }
 
 var _ Step = (*Bucketing)(nil)
@@ -305,7 +307,7 @@ func (s *Bucketing) Apply(updates []fl.Update) ([]fl.Update, error) {
 	out := s.out.resize(s.Outputs(n), len(updates[0].Delta))
 	for k := range out {
 		members := s.perm[k*b : min((k+1)*b, n)]
-		meanRows(out[k].Delta, updates, members)
+		s.rj.mean(out[k].Delta, updates, members)
 		var w float64
 		for _, i := range members {
 			w += updates[i].Weight

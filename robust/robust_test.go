@@ -508,6 +508,14 @@ func TestAllocations(t *testing.T) {
 		{"trimmedmean", &robust.TrimmedMean{F: 2}},
 		{"krum", &robust.Krum{F: 2}},
 		{"bulyan", &robust.Bulyan{F: 2}},
+		{"meamed", &robust.Meamed{F: 2}},
+		{"monna", &robust.MoNNA{F: 2}},
+		{"smea", &robust.SMEA{F: 2}},
+		{"caf", &robust.CAF{F: 2}},
+		{"arc+clip+median", &robust.Pre{Step: robust.Chain{&robust.ARC{F: 2}, &robust.Clip{Norm: 5}}, Rule: &robust.Median{}}},
+		{"multikrum", &robust.MultiKrum{F: 2}},
+		{"mda", &robust.MDA{F: 2}},
+		{"nnm+median", &robust.Pre{Step: &robust.NNM{F: 2}, Rule: &robust.Median{}}},
 	} {
 		if err := tc.agg.Aggregate(dst, ups); err != nil {
 			t.Fatal(err)

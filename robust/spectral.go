@@ -71,6 +71,16 @@ type MoNNA struct {
 	dist []float64
 	idx  []int32
 	sel  []int
+	rj   rowsJob
+	ups  []fl.Update // during Aggregate
+}
+
+// do sets the squared distances of updates [lo, hi) to the pivot.
+func (a *MoNNA) do(_, lo, hi int) {
+	p := a.ups[a.Pivot].Delta
+	for i := lo; i < hi; i++ {
+		a.dist[i] = sqDist(p, a.ups[i].Delta)
+	}
 }
 
 var (
@@ -104,19 +114,29 @@ func (a *MoNNA) Aggregate(dst []float64, updates []fl.Update) error {
 		return err
 	}
 	a.dist = grow(a.dist, n)
-	p := updates[a.Pivot].Delta
-	perRow(n, len(dst), func(i int) { a.dist[i] = sqDist(p, updates[i].Delta) })
+	a.ups = updates
+	parallel(n, min(workersFor(n*len(dst), 1<<16), n), a)
+	a.ups = nil
 	a.idx = grow(a.idx, n)
 	for i := range a.idx {
 		a.idx[i] = int32(i)
 	}
-	slices.SortStableFunc(a.idx, func(x, y int32) int { return cmpFloat(a.dist[x], a.dist[y]) })
+	// Insertion sort by (distance, index): stable, n is small, and it
+	// allocates nothing.
+	for i := 1; i < n; i++ {
+		v := a.idx[i]
+		j := i - 1
+		for ; j >= 0 && a.dist[a.idx[j]] > a.dist[v]; j-- {
+			a.idx[j+1] = a.idx[j]
+		}
+		a.idx[j+1] = v
+	}
 	a.sel = a.sel[:0]
 	for _, i := range a.idx[:n-a.F] {
 		a.sel = append(a.sel, int(i))
 	}
 	slices.Sort(a.sel)
-	meanRows(dst, updates, a.sel)
+	a.rj.mean(dst, updates, a.sel)
 	return checkResult(dst)
 }
 
@@ -125,16 +145,6 @@ func (a *MoNNA) Aggregate(dst []float64, updates []fl.Update) error {
 // It allocates.
 func (a *MoNNA) Explain() Explanation {
 	return Explanation{Rule: "MoNNA", Selected: slices.Clone(a.sel), Scores: slices.Clone(a.dist)}
-}
-
-func cmpFloat(x, y float64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // DefaultSMEAMaxSubsets is the default of SMEA.MaxSubsets.
@@ -165,6 +175,7 @@ type SMEA struct {
 	cur, best []int
 	k, w      []float64
 	lambda    float64
+	rj        rowsJob
 }
 
 var (
@@ -229,7 +240,7 @@ func (a *SMEA) Aggregate(dst []float64, updates []fl.Update) error {
 			break
 		}
 	}
-	meanRows(dst, updates, a.best)
+	a.rj.mean(dst, updates, a.best)
 	return checkResult(dst)
 }
 
@@ -405,6 +416,7 @@ type CAF struct {
 	k, vec, w, all      []float64
 	set                 []int
 	vecs                [][]float64
+	rj                  rowsJob
 }
 
 var (
@@ -492,7 +504,7 @@ func (a *CAF) Aggregate(dst []float64, updates []fl.Update) error {
 	for i := range updates {
 		a.vecs[i] = updates[i].Delta
 	}
-	weightedRows(dst, a.vecs, a.best)
+	a.rj.weighted(dst, a.vecs, a.best)
 	clear(a.vecs)
 	return checkResult(dst)
 }

@@ -107,34 +107,58 @@ func (c Chain) UnmarshalBinary(b []byte) error {
 type clipScratch struct {
 	norms []float64
 	out   outBuf
+
+	// The running call, for do.
+	ups     []fl.Update
+	outs    []fl.Update
+	c       float64
+	scaling bool
 }
 
-// norms sets s.norms to the updates' Euclidean norms.
+// setNorms sets s.norms to the updates' Euclidean norms, in parallel over
+// updates.
 func (s *clipScratch) setNorms(updates []fl.Update) {
 	s.norms = grow(s.norms, len(updates))
-	perRow(len(updates), len(updates[0].Delta), func(i int) {
-		u := updates[i].Delta
-		s.norms[i] = math.Sqrt(dot(u, u))
-	})
+	s.ups, s.scaling = updates, false
+	s.runRows()
 }
 
 // clip returns the updates with every one of norm above c scaled to norm
 // c (by the factor c/‖Δ‖), the others copied; clients and weights kept.
 func (s *clipScratch) clip(updates []fl.Update, c float64) []fl.Update {
-	out := s.out.resize(len(updates), len(updates[0].Delta))
-	perRow(len(updates), len(updates[0].Delta), func(i int) {
-		dst, src := out[i].Delta, updates[i].Delta
-		if r := s.norms[i]; r > c {
-			k := c / r
+	s.outs = s.out.resize(len(updates), len(updates[0].Delta))
+	s.ups, s.c, s.scaling = updates, c, true
+	s.runRows()
+	out := s.outs
+	s.outs = nil
+	return out
+}
+
+func (s *clipScratch) runRows() {
+	n := len(s.ups)
+	parallel(n, min(workersFor(n*len(s.ups[0].Delta), 1<<16), n), s)
+	s.ups = nil
+}
+
+// do computes the norms, or scales, of updates [lo, hi).
+func (s *clipScratch) do(_, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		src := s.ups[i].Delta
+		if !s.scaling {
+			s.norms[i] = math.Sqrt(dot(src, src))
+			continue
+		}
+		dst := s.outs[i].Delta
+		if r := s.norms[i]; r > s.c {
+			k := s.c / r
 			for j, v := range src {
 				dst[j] = k * v
 			}
 		} else {
 			copy(dst, src)
 		}
-		out[i].Client, out[i].Weight = updates[i].Client, updates[i].Weight
-	})
-	return out
+		s.outs[i].Client, s.outs[i].Weight = s.ups[i].Client, s.ups[i].Weight
+	}
 }
 
 // Clip is static clipping as a pre-aggregation step: every update of norm
