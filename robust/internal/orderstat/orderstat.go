@@ -148,11 +148,18 @@ func (s *Scratch) trimmedBlock(dst []float64, rows [][]float64, lo, f int) bool 
 		for c := range x {
 			x[c], y[c] = math.Inf(-1), math.Inf(1)
 		}
-	} else if !s.ranks(rows, lo, nc, f, n-f-1) {
-		return false
-	}
-	if !s.sums(rows, lo, nc) {
-		return false
+		if !s.sums(rows, lo, nc) {
+			return false
+		}
+	} else {
+		// The networks' columns sum over the rows; the others over the
+		// transposed columns the selection left in s.buf, in the same
+		// order.
+		done, ok := s.ranksN(rows, lo, nc, f, n-f-1)
+		if !ok || !s.sums(rows, lo, done) {
+			return false
+		}
+		s.sumsFromBuf(n, done, nc)
 	}
 	for c := range dst {
 		switch {
@@ -173,6 +180,13 @@ func (s *Scratch) trimmedBlock(dst []float64, rows [][]float64, lo, f int) bool 
 // ranks sets s.x[c] and s.y[c] to the values of ranks k1 ≤ k2 of column
 // lo+c, for c < nc, and reports whether the values were finite.
 func (s *Scratch) ranks(rows [][]float64, lo, nc, k1, k2 int) bool {
+	_, ok := s.ranksN(rows, lo, nc, k1, k2)
+	return ok
+}
+
+// ranksN is ranks, also returning how many leading columns the networks
+// did; the others are in s.buf, transposed, in row order.
+func (s *Scratch) ranksN(rows [][]float64, lo, nc, k1, k2 int) (int, bool) {
 	done := 0
 	if !s.portable && useNet(len(rows)) {
 		if s.net == nil {
@@ -181,13 +195,13 @@ func (s *Scratch) ranks(rows [][]float64, lo, nc, k1, k2 int) bool {
 		var ok bool
 		done, ok = s.net.ranks(s.x[:nc], s.y[:nc], rows, lo, k1, k2)
 		if !ok {
-			return false
+			return 0, false
 		}
 	}
 	if done == nc {
-		return true
+		return done, true
 	}
-	return s.ranksPortable(rows, lo+done, s.x[done:nc], s.y[done:nc], k1, k2)
+	return done, s.ranksPortable(rows, lo+done, s.x[done:nc], s.y[done:nc], k1, k2)
 }
 
 // ranksPortable is ranks for columns lo, …, lo+len(x)−1 by gathering them
@@ -199,8 +213,11 @@ func (s *Scratch) ranksPortable(rows [][]float64, lo int, x, y []float64, k1, k2
 	if !gather(s.buf, st, rows, lo, lo+len(x)) {
 		return false
 	}
+	s.tmp = grow(s.tmp, n)
 	for c := range x {
-		col := s.buf[c*st : c*st+n]
+		// Select on a copy: the column stays in row order for the sums.
+		col := s.tmp[:n]
+		copy(col, s.buf[c*st:c*st+n])
 		if k1 == k2 {
 			SelectK(col, k1)
 		} else {
@@ -209,6 +226,53 @@ func (s *Scratch) ranksPortable(rows [][]float64, lo int, x, y []float64, k1, k2
 		x[c], y[c] = col[k1], col[k2]
 	}
 	return true
+}
+
+// sumsFromBuf sets s.sum, s.le and s.lt of the columns at, …, nc−1 from
+// their copies in s.buf (column c − at, in row order), as maskedSumGo does
+// over the rows: the same sums in the same order. Four columns go at once,
+// so that four additions are in flight.
+func (s *Scratch) sumsFromBuf(n, at, nc int) {
+	st := colStride(n)
+	c := at
+	for ; c+4 <= nc; c += 4 {
+		b := s.buf[(c-at)*st:]
+		c0, c1, c2, c3 := b[:n], b[st:st+n], b[2*st:2*st+n], b[3*st:3*st+n]
+		var s0, s1, s2, s3 float64
+		var e0, e1, e2, e3, t0, t1, t2, t3 int64
+		x0, x1, x2, x3 := s.x[c], s.x[c+1], s.x[c+2], s.x[c+3]
+		y0, y1, y2, y3 := s.y[c], s.y[c+1], s.y[c+2], s.y[c+3]
+		for i := range c0 {
+			v0, v1, v2, v3 := c0[i], c1[i], c2[i], c3[i]
+			s0 += math.Float64frombits(math.Float64bits(v0) & -(b2u(x0 < v0) & b2u(v0 < y0)))
+			s1 += math.Float64frombits(math.Float64bits(v1) & -(b2u(x1 < v1) & b2u(v1 < y1)))
+			s2 += math.Float64frombits(math.Float64bits(v2) & -(b2u(x2 < v2) & b2u(v2 < y2)))
+			s3 += math.Float64frombits(math.Float64bits(v3) & -(b2u(x3 < v3) & b2u(v3 < y3)))
+			e0 += int64(b2u(v0 <= x0))
+			e1 += int64(b2u(v1 <= x1))
+			e2 += int64(b2u(v2 <= x2))
+			e3 += int64(b2u(v3 <= x3))
+			t0 += int64(b2u(v0 < y0))
+			t1 += int64(b2u(v1 < y1))
+			t2 += int64(b2u(v2 < y2))
+			t3 += int64(b2u(v3 < y3))
+		}
+		s.sum[c], s.sum[c+1], s.sum[c+2], s.sum[c+3] = s0, s1, s2, s3
+		s.le[c], s.le[c+1], s.le[c+2], s.le[c+3] = e0, e1, e2, e3
+		s.lt[c], s.lt[c+1], s.lt[c+2], s.lt[c+3] = t0, t1, t2, t3
+	}
+	for ; c < nc; c++ {
+		col := s.buf[(c-at)*st : (c-at)*st+n]
+		var sum float64
+		var le, lt int64
+		x, y := s.x[c], s.y[c]
+		for _, v := range col {
+			sum += math.Float64frombits(math.Float64bits(v) & -(b2u(x < v) & b2u(v < y)))
+			le += int64(b2u(v <= x))
+			lt += int64(b2u(v < y))
+		}
+		s.sum[c], s.le[c], s.lt[c] = sum, le, lt
+	}
 }
 
 // sums sets s.sum, s.le and s.lt of columns lo, …, lo+nc−1 from s.x and
@@ -256,19 +320,22 @@ func maskedSumGo(row, x, y, sum []float64, le, lt []int64) bool {
 	x, y, sum, le, lt = x[:len(row)], y[:len(row)], sum[:len(row)], le[:len(row)], lt[:len(row)]
 	for c, v := range row {
 		acc += v - v
-		t := 0.0
-		if x[c] < v && v < y[c] {
-			t = v
-		}
-		sum[c] += t
-		if v <= x[c] {
-			le[c]++
-		}
-		if v < y[c] {
-			lt[c]++
-		}
+		// Without branches (they mispredict on data): keep is all ones
+		// when x < v < y, and v & keep is v or +0.
+		keep := -(b2u(x[c] < v) & b2u(v < y[c]))
+		sum[c] += math.Float64frombits(math.Float64bits(v) & keep)
+		le[c] += int64(b2u(v <= x[c]))
+		lt[c] += int64(b2u(v < y[c]))
 	}
 	return acc == 0
+}
+
+// b2u is 1 for true and 0 for false, compiled to a flag set, not a branch.
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // gather sets buf[k*st+i] = rows[i][b+k] for b ≤ b+k < e and every row i,
