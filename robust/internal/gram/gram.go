@@ -33,10 +33,13 @@ func add(g, x []float64, n, w int, portable bool) {
 		i2 := min(i+2, n)
 		for j := i &^ 3; j < n; j += 4 {
 			j2 := min(j+4, n)
-			if !portable && i2-i == 2 && j2-j == 4 {
-				tileAVX2(&x[i*w], &x[j*w], w, &out)
-			} else {
+			switch {
+			case i2-i < 2 || j2-j < 4:
 				tileGo(x, w, i, i2, j, j2, &out)
+			case portable:
+				tile24Go(x, w, i, j, &out)
+			default:
+				tileAVX2(&x[i*w], &x[j*w], w, &out)
 			}
 			for a := i; a < i2; a++ {
 				for b := max(j, a); b < j2; b++ {
@@ -45,6 +48,31 @@ func add(g, x []float64, n, w int, portable bool) {
 				}
 			}
 		}
+	}
+}
+
+// tile24Go is tileGo for a whole 2×4 tile: lane by lane (positions
+// r, r+4, r+8, … in order), eight dot products at once, so that each value
+// loaded serves two or four products.
+func tile24Go(x []float64, w, i, j int, out *[8][4]float64) {
+	a0, a1 := x[i*w:i*w+w], x[(i+1)*w:(i+1)*w+w]
+	b0, b1, b2, b3 := x[j*w:j*w+w], x[(j+1)*w:(j+1)*w+w], x[(j+2)*w:(j+2)*w+w], x[(j+3)*w:(j+3)*w+w]
+	for r := range 4 {
+		var s00, s01, s02, s03, s10, s11, s12, s13 float64
+		for k := r; k < w; k += 4 {
+			u0, u1 := a0[k], a1[k]
+			v0, v1, v2, v3 := b0[k], b1[k], b2[k], b3[k]
+			s00 += float64(u0 * v0)
+			s01 += float64(u0 * v1)
+			s02 += float64(u0 * v2)
+			s03 += float64(u0 * v3)
+			s10 += float64(u1 * v0)
+			s11 += float64(u1 * v1)
+			s12 += float64(u1 * v2)
+			s13 += float64(u1 * v3)
+		}
+		out[0][r], out[1][r], out[2][r], out[3][r] = s00, s01, s02, s03
+		out[4][r], out[5][r], out[6][r], out[7][r] = s10, s11, s12, s13
 	}
 }
 
