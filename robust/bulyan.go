@@ -12,16 +12,19 @@ import (
 //
 //  1. Selection: θ = n − 2F updates are chosen by repeated Krum: starting
 //     from all updates, the one with the lowest Krum score within the
-//     remaining set R (sum of squared distances to its |R| − F − 2 nearest
-//     others in R; ties to the lower index) moves to the selection, until θ
-//     are selected.
+//     remaining set R (sum of squared distances to its max(|R| − F − 2, 1)
+//     nearest others in R; ties to the lower index) moves to the
+//     selection, until θ are selected.
 //  2. Aggregation: for each coordinate, the mean of the β = θ − 2F selected
 //     values closest to the median of the θ selected values (ties to the
 //     lower input index).
 //
-// With F ≤ 2 the last Krum steps score by the single nearest neighbour, so
-// two mutually nearest updates tie and the lower index wins: the result
-// then depends on the input order.
+// In the last steps |R| − F − 2 falls to 1 or below (|R| ends at 2F + 1),
+// and Krum then scores by the single nearest neighbour in R, as the paper's
+// recursive use of Krum does (a score over no neighbour would be 0 for
+// every update and pick the lowest index whatever the distances). Two
+// mutually nearest updates then tie and the lower index wins: the result
+// can depend on the input order.
 //
 // The pairwise distances are computed once per call (see [Krum]) and reused
 // by every Krum iteration; the coordinate-wise step runs in parallel over
@@ -32,9 +35,16 @@ type Bulyan struct {
 	// F is the number of Byzantine updates tolerated.
 	F int
 
-	k krumScratch
-	c coordScratch
-	r []int
+	k     krumScratch
+	c     coordScratch
+	r     []int
+	order []int // the last selection, in selection order
+}
+
+// Explain reports the θ updates the last Aggregate call selected by
+// repeated Krum, in selection order. It allocates.
+func (a *Bulyan) Explain() Explanation {
+	return Explanation{Rule: "Bulyan", Selected: append([]int(nil), a.order...)}
 }
 
 var _ fl.Aggregator = (*Bulyan)(nil)
@@ -65,13 +75,14 @@ func (a *Bulyan) Aggregate(dst []float64, updates []fl.Update) error {
 	if sel == nil {
 		return checkFinite(updates)
 	}
+	a.order = append(a.order[:0], sel...)
 	slices.Sort(sel) // gather in input order: ties go to the lower index
 	a.c.rows = grow(a.c.rows, len(sel))
 	for p, i := range sel {
 		a.c.rows[p] = updates[i].Delta
 	}
 	theta := n - 2*a.F
-	ok := a.c.run(dst, opBulyan, theta-2*a.F)
+	ok := a.c.run(dst, opAroundMedian, theta-2*a.F)
 	clear(a.c.rows)
 	if !ok {
 		return checkFinite(updates)
@@ -97,7 +108,7 @@ func (a *Bulyan) selection(updates []fl.Update) []int {
 	k.score = grow(k.score, n)
 	k.tmp = grow(k.tmp, n)
 	for len(k.set) < theta {
-		krumScores(k.d.dist, n, rem, len(rem)-a.F-2, k.score, k.tmp)
+		krumScores(k.d.dist, n, rem, max(len(rem)-a.F-2, 1), k.score, k.tmp)
 		best := 0
 		for p := range rem {
 			if k.score[p] < k.score[best] {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/internal/vec"
+	"github.com/fedgo/fedgo/robust/internal/orderstat"
 )
 
 // Defaults of [CenteredClipping].
@@ -37,8 +38,12 @@ const (
 type CenteredClipping struct {
 	// Tau is the clipping radius τ > 0; 0 means DefaultCCTau.
 	Tau float64
-	// Iters is the number of clipping iterations L; 0 means DefaultCCIters.
+	// Iters is the number of clipping iterations L; 0 means DefaultCCIters
+	// unless ItersSet.
 	Iters int
+	// ItersSet makes Iters count as given, 0 included: with no iteration
+	// the result is the center itself.
+	ItersSet bool
 	// Center, if not nil, is the starting point v of every round.
 	Center []float64
 
@@ -53,7 +58,7 @@ func (a *CenteredClipping) params() (float64, int) {
 	if tau == 0 {
 		tau = DefaultCCTau
 	}
-	if it == 0 {
+	if it == 0 && !a.ItersSet {
 		it = DefaultCCIters
 	}
 	return tau, it
@@ -96,7 +101,7 @@ func (a *CenteredClipping) UnmarshalBinary(b []byte) error {
 	for i := range prev {
 		x := math.Float64frombits(binary.LittleEndian.Uint64(b[8+8*i:]))
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("%w: CenteredClipping state holds %v", ErrNotFinite, x)
+			return fmt.Errorf("%w: CenteredClipping state holds %v", fl.ErrNotFinite, x)
 		}
 		prev[i] = x
 	}
@@ -122,10 +127,10 @@ func (a *CenteredClipping) Aggregate(dst []float64, updates []fl.Update) error {
 	switch {
 	case a.Center != nil:
 		if len(a.Center) != d {
-			return fmt.Errorf("%w: CenteredClipping: len(Center) = %d, want %d", ErrLength, len(a.Center), d)
+			return fmt.Errorf("%w: CenteredClipping: len(Center) = %d, want %d", fl.ErrLength, len(a.Center), d)
 		}
 		if j := vec.FirstNonFinite(a.Center); j >= 0 {
-			return fmt.Errorf("%w: CenteredClipping: Center[%d] = %v", ErrNotFinite, j, a.Center[j])
+			return fmt.Errorf("%w: CenteredClipping: Center[%d] = %v", fl.ErrNotFinite, j, a.Center[j])
 		}
 		copy(a.v, a.Center)
 	case len(a.prev) == d:
@@ -220,7 +225,7 @@ func (a *NormBound) Aggregate(dst []float64, updates []fl.Update) error {
 	m := a.M
 	if m == 0 {
 		a.tmp = append(a.tmp[:0], a.norm...)
-		m = median(a.tmp)
+		m = orderstat.MedianInPlace(a.tmp)
 	}
 	for i, r := range a.norm {
 		c := 1.0
@@ -351,6 +356,7 @@ type MDA struct {
 	MaxSubsets int
 
 	d         distScratch
+	rj        rowsJob
 	cur, best []int
 	bestDiam  float64
 	n, k      int
@@ -411,8 +417,14 @@ func (a *MDA) Aggregate(dst []float64, updates []fl.Update) error {
 	a.best = grow(a.best, a.k)[:0]
 	a.bestDiam = math.Inf(1)
 	a.search(0, 0)
-	meanRows(dst, updates, a.best)
+	a.rj.mean(dst, updates, a.best)
 	return checkResult(dst)
+}
+
+// Explain reports the subset the last Aggregate call averaged (Selected,
+// ascending). It allocates.
+func (a *MDA) Explain() Explanation {
+	return Explanation{Rule: "MDA", Selected: append([]int(nil), a.best...)}
 }
 
 func (a *MDA) search(start int, diam float64) {

@@ -47,9 +47,9 @@ func TestAllocationsParallel(t *testing.T) {
 // TestCoordinateWorkers checks the coordinate-wise rules on several blocks
 // of coordinates (the last one partial), with and without ties (small
 // integers, and zeros of both signs): the results equal the sorting
-// references and have the same bits for every GOMAXPROCS, with the AVX-512
-// selection (where the processor has it) and with the scalar one, which
-// give the same medians.
+// references and have the same bits for every GOMAXPROCS. (That the
+// AVX2 and portable paths give the same bits is tested in
+// robust/internal/orderstat.)
 func TestCoordinateWorkers(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	const d = 3*512 + 77
@@ -83,31 +83,11 @@ func TestCoordinateWorkers(t *testing.T) {
 			}
 			for _, r := range rules {
 				var want []float64
-				for _, mode := range []struct {
-					vector bool
-					procs  int
-				}{{true, 1}, {true, 2}, {true, 3}, {false, 1}, {false, 2}} {
-					procs := mode.procs
+				for _, procs := range []int{1, 2, 3} {
 					runtime.GOMAXPROCS(procs)
-					restore := robust.SetVectorSelection(mode.vector)
 					got := make([]float64, d)
-					err := r.agg().Aggregate(got, ups)
-					restore()
-					if err != nil {
+					if err := r.agg().Aggregate(got, ups); err != nil {
 						t.Fatal(err)
-					}
-					if !mode.vector && r.ref != nil {
-						// The scalar selection: the same order statistics,
-						// summed in another order for the trimmed mean.
-						closeTo(t, fmt.Sprintf("%s n=%d ties=%v scalar", r.name, n, ties), got, r.ref(vecs(ups)), 1e-12)
-						if r.name == "median" {
-							for j := range got {
-								if got[j] != want[j] {
-									t.Fatalf("median n=%d ties=%v: scalar %v, vector %v at %d", n, ties, got[j], want[j], j)
-								}
-							}
-						}
-						continue
 					}
 					if want == nil {
 						want = got
@@ -127,14 +107,13 @@ func TestCoordinateWorkers(t *testing.T) {
 	}
 }
 
-// A NaN or ±Inf anywhere is found by the gather, in the 8×8 vectorised
-// part (first eight rows of a group, columns in whole eights) and in the
-// scalar rest, with either selection.
+// A NaN or ±Inf anywhere is found: in the columns the sorting networks
+// take (whole fours, where the processor has AVX2) and in the rest, in
+// every block.
 func TestCoordinateRejectsNonFiniteEverywhere(t *testing.T) {
 	const n, d = 17, 512 + 19
 	rng := rand.New(rand.NewPCG(3, 3))
-	for _, vector := range []bool{true, false} {
-		restore := robust.SetVectorSelection(vector)
+	{
 		for _, agg := range []fl.Aggregator{&robust.Median{}, &robust.TrimmedMean{F: 3}} {
 			for _, pos := range [][2]int{{0, 0}, {7, 7}, {3, 9}, {8, 0}, {15, 511}, {16, 3}, {5, 512}, {2, 528}, {rng.IntN(n), rng.IntN(d)}} {
 				for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
@@ -147,12 +126,11 @@ func TestCoordinateRejectsNonFiniteEverywhere(t *testing.T) {
 						ups[i] = fl.Update{Client: fmt.Sprint(i), Delta: v, Weight: 1}
 					}
 					ups[pos[0]].Delta[pos[1]] = bad
-					if err := agg.Aggregate(make([]float64, d), ups); !errors.Is(err, robust.ErrNotFinite) {
-						t.Errorf("vector=%v %T: %v at update %d coordinate %d: err = %v, want ErrNotFinite", vector, agg, bad, pos[0], pos[1], err)
+					if err := agg.Aggregate(make([]float64, d), ups); !errors.Is(err, fl.ErrNotFinite) {
+						t.Errorf("%T: %v at update %d coordinate %d: err = %v, want ErrNotFinite", agg, bad, pos[0], pos[1], err)
 					}
 				}
 			}
 		}
-		restore()
 	}
 }

@@ -1,14 +1,13 @@
 package robust
 
 import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/robust/internal/gram"
+	"github.com/fedgo/fedgo/robust/internal/orderstat"
 )
 
-// gramBlock is the number of coordinates of every update copied into a
-// contiguous n×gramBlock matrix for one symmetric rank-k update.
+// gramBlock is the number of coordinates of every update copied, centered,
+// into a contiguous n×gramBlock matrix for one Gram-matrix update.
 const gramBlock = 512
 
 // gramSlots is the most slices the coordinates are split into for the Gram
@@ -18,10 +17,13 @@ const gramSlots = 8
 
 // distScratch holds the buffers of the pairwise distance kernel.
 type distScratch struct {
-	block [][]float64 // per slot: n×gramBlock
-	gram  [][]float64 // per slot: n×n, upper triangle
-	bad   []bool      // per slot
-	dist  []float64   // n×n squared distances
+	block  [][]float64 // per slot: n×gramBlock
+	center [][]float64 // per slot: gramBlock, the center of a block
+	med    []*orderstat.Scratch
+	rows   [][]float64 // the deltas
+	gram   [][]float64 // per slot: n×n, upper triangle
+	bad    []bool      // per slot
+	dist   []float64   // n×n squared distances
 
 	// The arguments of the running call.
 	updates  []fl.Update
@@ -29,21 +31,41 @@ type distScratch struct {
 }
 
 // pairwise sets s.dist[i*n+j] to ‖Δᵢ − Δⱼ‖² for the n updates, using the
-// Gram matrix G = XXᵀ of the n×d matrix X of deltas: ‖a‖² + ‖b‖² − 2a·b,
-// clamped at 0, with an exact 0 on the diagonal. It reports false if a
-// delta holds a NaN or Inf. It needs every delta to have the same length.
+// Gram matrix G = YYᵀ of the centered deltas: ‖a‖² + ‖b‖² − 2a·b, clamped
+// at 0, with an exact 0 on the diagonal. Y is X, the n×d matrix of deltas,
+// with every block of gramBlock coordinates centered on its coordinate-wise
+// median over the updates (distances do not change under translation; the
+// median, unlike the mean, stays with the majority whatever a few updates
+// hold, and keeps small-integer inputs exact): without it, points
+// close together far from the origin lose their distances to cancellation
+// (points 10⁻³ apart at 10⁶ would need 18 digits). The products are summed
+// in a fixed order by robust/internal/gram, the same bits on every path.
+// It reports false if a delta holds a NaN or Inf. It needs every delta to
+// have the same length.
 func (s *distScratch) pairwise(updates []fl.Update) bool {
 	n := len(updates)
 	d := len(updates[0].Delta)
 	slots := min(gramSlots, max(1, d/(4*gramBlock)))
 	workers := min(workersFor(d, 4*gramBlock), slots)
-	s.block = growRows(s.block, slots, n*min(gramBlock, d))
+	s.block = growRows(s.block, slots, n*min(gramBlock, (d+3)&^3))
+	s.center = growRows(s.center, slots, gramBlock)
+	s.med = grow(s.med, slots)
+	for i, m := range s.med {
+		if m == nil {
+			s.med[i] = new(orderstat.Scratch)
+		}
+	}
+	s.rows = grow(s.rows, n)
+	for i := range updates {
+		s.rows[i] = updates[i].Delta
+	}
 	s.gram = growRows(s.gram, slots, n*n)
 	s.bad = grow(s.bad, slots)
 	s.dist = grow(s.dist, n*n)
 	s.updates, s.d, s.slots = updates, d, slots
 	parallel(slots, workers, s)
 	s.updates = nil
+	clear(s.rows)
 	for _, b := range s.bad[:slots] {
 		if b {
 			return false
@@ -60,7 +82,7 @@ func (s *distScratch) pairwise(updates []fl.Update) bool {
 	for i := range n {
 		s.dist[i*n+i] = 0
 		for j := i + 1; j < n; j++ {
-			v := max(g[i*n+i]+g[j*n+j]-2*g[i*n+j], 0)
+			v := max(g[i*n+i]+g[j*n+j]-float64(2*g[i*n+j]), 0)
 			s.dist[i*n+j] = v
 			s.dist[j*n+i] = v
 		}
@@ -75,29 +97,29 @@ func (s *distScratch) do(_, lo, hi int) {
 }
 
 // gramSlot sets s.gram[sl] to the upper triangle of the Gram matrix of
-// coordinates [lo, hi) of the deltas.
+// coordinates [lo, hi) of the deltas, each block of gramBlock coordinates
+// centered on its coordinate-wise median.
 func (s *distScratch) gramSlot(updates []fl.Update, sl, lo, hi int) bool {
 	n := len(updates)
 	g := s.gram[sl]
 	clear(g)
 	buf := s.block[sl]
-	var acc float64
 	for b := lo; b < hi; b += gramBlock {
 		e := min(b+gramBlock, hi)
 		w := e - b
-		for i := range updates {
-			row := buf[i*w : (i+1)*w]
-			copy(row, updates[i].Delta[b:e])
-			for _, v := range row {
-				acc += v - v
-			}
-		}
-		if acc != 0 {
+		w4 := (w + 3) &^ 3 // zero-padded: adding +0 products changes nothing
+		center := s.center[sl][:w]
+		if !s.med[sl].Median(center, s.rows, b) {
 			return false
 		}
-		blas64.Syrk(blas.NoTrans, 1,
-			blas64.General{Rows: n, Cols: w, Stride: w, Data: buf[:n*w]},
-			1, blas64.Symmetric{Uplo: blas.Upper, N: n, Stride: n, Data: g})
+		for i := range updates {
+			row := buf[i*w4 : (i+1)*w4]
+			for k, v := range updates[i].Delta[b:e] {
+				row[k] = v - center[k]
+			}
+			clear(row[w:])
+		}
+		gram.Add(g, buf[:n*w4], n, w4)
 	}
 	return true
 }

@@ -87,3 +87,32 @@ func ExampleFLTrust() {
 	fmt.Printf("%.3f\n", dst)
 	// Output: [0.998 0.998]
 }
+
+func ExampleKrum_Explain() {
+	k := &robust.Krum{F: 1}
+	_ = k.Aggregate(make([]float64, 2), exampleUpdates())
+	e := k.Explain()
+	// Scores: sums of squared distances to the 2 nearest others.
+	fmt.Printf("chose %v, scores %.2f\n", e.Selected, e.Scores[:4])
+	// Output: chose [3], scores [0.03 0.03 0.07 0.02]
+}
+
+func ExampleMeamed() {
+	dst := make([]float64, 2)
+	_ = (&robust.Meamed{F: 1}).Aggregate(dst, exampleUpdates())
+	// The 4 values of each coordinate closest to its median (1), averaged.
+	fmt.Printf("%.3f\n", dst)
+	// Output: [1.000 1.000]
+}
+
+func ExampleChain() {
+	// ARC clips the largest ⌊2·(1/5)·4⌋ = 1 norm to the next one, then NNM
+	// mixes, then the median aggregates.
+	agg := &robust.Pre{Step: robust.Chain{&robust.ARC{F: 1}, &robust.NNM{F: 1}}, Rule: &robust.Median{}}
+	dst := make([]float64, 2)
+	if err := agg.Aggregate(dst, exampleUpdates()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Printf("%.3f\n", dst)
+	// Output: [1.000 1.000]
+}

@@ -10,15 +10,15 @@ import (
 // Defaults of [GeoMed].
 const (
 	DefaultGeoMedNu      = 1e-6
-	DefaultGeoMedTol     = 1e-6
-	DefaultGeoMedMaxIter = 100
+	DefaultGeoMedTol     = 1e-10
+	DefaultGeoMedMaxIter = 1000
 )
 
 // GeoMed is the geometric median of RFA, Pillutla, Kakade and Harchaoui
 // (2022), "Robust Aggregation for Federated Learning", IEEE Transactions on
 // Signal Processing 70, computed by their smoothed Weiszfeld algorithm
 // (Algorithm 2): with weights αᵢ = wᵢ/Σw from Update.Weight (RFA weights
-// clients by their number of examples) and v⁰ the weighted mean,
+// clients by their number of examples) and v⁰ the weighted mean (or Start),
 //
 //	βᵢ = αᵢ / max(ν, ‖v − Δᵢ‖),  v ← Σ βᵢΔᵢ / Σ βᵢ,
 //
@@ -40,6 +40,10 @@ type GeoMed struct {
 	Tol float64
 	// MaxIter bounds the Weiszfeld updates; 0 means DefaultGeoMedMaxIter.
 	MaxIter int
+	// Start, if not nil, is the first iterate v⁰ (of the updates'
+	// dimension), such as the previous round's aggregate; nil means the
+	// weighted mean, the paper's start.
+	Start []float64
 
 	alpha, coef, dist []float64
 	vecs              [][]float64
@@ -105,14 +109,24 @@ func (a *GeoMed) Aggregate(dst []float64, updates []fl.Update) error {
 	for i := range updates {
 		a.alpha[i] = updates[i].Weight / total
 	}
-	weightedRows(dst, a.vecs, a.alpha)
 	d := len(dst)
+	if a.Start != nil {
+		if len(a.Start) != d {
+			return fmt.Errorf("%w: GeoMed: len(Start) = %d, want %d", fl.ErrLength, len(a.Start), d)
+		}
+		if err := checkResult(a.Start); err != nil {
+			return fmt.Errorf("GeoMed: Start: %w", err)
+		}
+		copy(dst, a.Start)
+	} else {
+		weightedRows(dst, a.vecs, a.alpha)
+	}
 	var prev float64
 	for t := 0; ; t++ {
 		perRow(n, d, func(i int) { a.dist[i] = math.Sqrt(sqDist(dst, a.vecs[i])) })
 		var obj float64
 		for i, r := range a.dist {
-			obj += a.alpha[i] * r
+			obj += float64(a.alpha[i] * r)
 		}
 		if t > 0 && math.Abs(prev-obj) <= tol*max(obj, nu) {
 			return checkResult(dst)

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/robust/internal/orderstat"
 )
 
 // Krum is the rule of Blanchard et al. (2017), "Machine Learning with
@@ -12,18 +13,51 @@ import (
 // the score of update i is Σ ‖Δᵢ − Δⱼ‖² over the n − F − 2 updates j ≠ i
 // closest to it, and the result is the update with the lowest score (the
 // lowest index on a tie). It needs n > 2F + 2 and ignores Update.Weight.
+// Neighbours sets the number of neighbours apart from F: ByzFL, and papers
+// that follow it, sum over the n − F − 1 nearest others ([NeighboursNF1]).
 //
 // The pairwise distances are computed once per call from the Gram matrix of
-// the deltas (a blocked symmetric rank-k update, gonum's Dsyrk, on 8 fixed
-// slices of the coordinates run in parallel). Each score sums its distances
+// the deltas, centered block by block on their coordinate-wise median (so
+// that points close together far from the origin keep their distances), on
+// 8 fixed slices of the coordinates run in parallel, with a 2×4-tile AVX2
+// kernel where the processor has it (robust/internal/gram; the same bits
+// as its portable loop). Each score sums its distances
 // in ascending order, so the result does not depend on the input order.
 // Aggregate does not allocate once its scratch buffers are warm, apart from
 // the goroutines it starts and joins. A Krum is not safe for concurrent use.
 type Krum struct {
 	// F is the number of Byzantine updates tolerated.
 	F int
+	// Neighbours is the number q of nearest other updates a score sums:
+	// 0 means n − F − 2, the paper's; [NeighboursNF1] means n − F − 1; a
+	// positive value is used as is (it must be at most n − 1).
+	Neighbours int
 
 	k krumScratch
+}
+
+// NeighboursNF1, as [Krum].Neighbours or [MultiKrum].Neighbours, makes
+// every score sum over the n − F − 1 nearest other updates, as ByzFL's
+// Krum does (it sorts each row of distances, drops the zero to itself and
+// keeps n − F − 1 entries).
+const NeighboursNF1 = -1
+
+// neighbours returns the q a Krum score sums over for n updates.
+func neighbours(q, n, f int) int {
+	switch {
+	case q == 0:
+		return n - f - 2
+	case q == NeighboursNF1:
+		return n - f - 1
+	}
+	return q
+}
+
+func validateNeighbours(rule string, q, n int) error {
+	if q < NeighboursNF1 || q > n-1 {
+		return fmt.Errorf("%w: %s: Neighbours = %d not in [−1, n − 1 = %d]", ErrParam, rule, q, n-1)
+	}
+	return nil
 }
 
 // MultiKrum is Multi-Krum, from the same paper as [Krum] (Section 4,
@@ -38,8 +72,11 @@ type MultiKrum struct {
 	F int
 	// M is the number of updates averaged; 0 means n − F.
 	M int
+	// Neighbours is as for [Krum].
+	Neighbours int
 
-	k krumScratch
+	k  krumScratch
+	rj rowsJob
 }
 
 var (
@@ -52,6 +89,7 @@ type krumScratch struct {
 	set   []int
 	score []float64
 	tmp   []float64
+	m     int // how many of set the last call selected
 }
 
 func validateKrum(rule string, f, n int) error {
@@ -64,12 +102,22 @@ func validateKrum(rule string, f, n int) error {
 	return nil
 }
 
-// Validate reports an error unless F ≥ 0 and n > 2F + 2.
-func (a *Krum) Validate(n int) error { return validateKrum("Krum", a.F, n) }
+// Validate reports an error unless F ≥ 0, n > 2F + 2 and Neighbours is
+// NeighboursNF1 or in [0, n − 1].
+func (a *Krum) Validate(n int) error {
+	if err := validateKrum("Krum", a.F, n); err != nil {
+		return err
+	}
+	return validateNeighbours("Krum", a.Neighbours, n)
+}
 
-// Validate reports an error unless F ≥ 0, n > 2F + 2 and 0 ≤ M ≤ n.
+// Validate reports an error unless F ≥ 0, n > 2F + 2, 0 ≤ M ≤ n and
+// Neighbours is NeighboursNF1 or in [0, n − 1].
 func (a *MultiKrum) Validate(n int) error {
 	if err := validateKrum("MultiKrum", a.F, n); err != nil {
+		return err
+	}
+	if err := validateNeighbours("MultiKrum", a.Neighbours, n); err != nil {
 		return err
 	}
 	if a.M < 0 || a.M > n {
@@ -88,7 +136,7 @@ func (a *Krum) Aggregate(dst []float64, updates []fl.Update) error {
 	if err := a.Validate(len(updates)); err != nil {
 		return err
 	}
-	sel, err := a.k.best(updates, a.F, 1)
+	sel, err := a.k.best(updates, neighbours(a.Neighbours, len(updates), a.F), 1)
 	if err != nil {
 		return err
 	}
@@ -111,17 +159,17 @@ func (a *MultiKrum) Aggregate(dst []float64, updates []fl.Update) error {
 	if m == 0 {
 		m = n - a.F
 	}
-	sel, err := a.k.best(updates, a.F, m)
+	sel, err := a.k.best(updates, neighbours(a.Neighbours, n, a.F), m)
 	if err != nil {
 		return err
 	}
-	meanRows(dst, updates, sel)
+	a.rj.mean(dst, updates, sel)
 	return checkResult(dst)
 }
 
-// best returns the indices of the m updates with the lowest Krum scores,
-// in order of (score, index).
-func (k *krumScratch) best(updates []fl.Update, f, m int) ([]int, error) {
+// best returns the indices of the m updates with the lowest Krum scores
+// over q neighbours, in order of (score, index).
+func (k *krumScratch) best(updates []fl.Update, q, m int) ([]int, error) {
 	n := len(updates)
 	if !k.d.pairwise(updates) {
 		return nil, checkFinite(updates)
@@ -132,7 +180,7 @@ func (k *krumScratch) best(updates []fl.Update, f, m int) ([]int, error) {
 	}
 	k.score = grow(k.score, n)
 	k.tmp = grow(k.tmp, n)
-	krumScores(k.d.dist, n, k.set, n-f-2, k.score, k.tmp)
+	krumScores(k.d.dist, n, k.set, q, k.score, k.tmp)
 	// Order positions by (score, index); k.set holds indices 0..n-1.
 	sc := k.score
 	slices.SortFunc(k.set, func(x, y int) int {
@@ -144,8 +192,26 @@ func (k *krumScratch) best(updates []fl.Update, f, m int) ([]int, error) {
 		}
 		return x - y
 	})
+	k.m = m
 	return k.set[:m], nil
 }
+
+// explain reports the last selection: k.set[:k.m], and the scores by input
+// index (k.set holds every index, ordered by score).
+func (k *krumScratch) explain(rule string) Explanation {
+	e := Explanation{Rule: rule, Selected: append([]int(nil), k.set[:k.m]...)}
+	e.Scores = append([]float64(nil), k.score[:len(k.set)]...) // by index: krumScores ran on 0..n−1
+	return e
+}
+
+// Explain reports the update the last Aggregate call chose (Selected) and
+// every update's Krum score (Scores, by input index). It allocates.
+func (a *Krum) Explain() Explanation { return a.k.explain("Krum") }
+
+// Explain reports the updates the last Aggregate call averaged (Selected,
+// in order of score) and every update's Krum score (Scores, by input
+// index). It allocates.
+func (a *MultiKrum) Explain() Explanation { return a.k.explain("MultiKrum") }
 
 // krumScores sets score[p], for each position p of set, to the sum of the q
 // smallest squared distances from set[p] to the other members of set,
@@ -166,7 +232,7 @@ func krumScores(dist []float64, n int, set []int, q int, score, tmp []float64) {
 		}
 		q := min(q, len(t))
 		if q < len(t) {
-			selectK(t, q-1)
+			orderstat.SelectK(t, q-1)
 		}
 		t = t[:q]
 		slices.Sort(t)

@@ -2,7 +2,6 @@ package robust
 
 import (
 	"github.com/fedgo/fedgo/fl"
-	"github.com/fedgo/fedgo/internal/vec"
 )
 
 // meanBlock is the number of coordinates summed over all rows before moving
@@ -48,36 +47,85 @@ func (*Mean) Aggregate(dst []float64, updates []fl.Update) error {
 
 // meanRows sets dst to the mean of the deltas of updates, or of the updates
 // listed in sel when sel is not nil, summing each coordinate in the listed
-// order and dividing by the count.
+// order and dividing by the count. It allocates its job; rules that must
+// not allocate keep a rowsJob in their scratch and call its mean method.
 func meanRows(dst []float64, updates []fl.Update, sel []int) {
-	d := len(dst)
-	blocks := (d + meanBlock - 1) / meanBlock
+	var j rowsJob
+	j.mean(dst, updates, sel)
+}
+
+// weightedRows sets dst = Σ coef[k]·vecs[k], each coordinate summed in the
+// order of vecs, in parallel over coordinates. It allocates its job, as
+// meanRows does.
+func weightedRows(dst []float64, vecs [][]float64, coef []float64) {
+	var j rowsJob
+	j.weighted(dst, vecs, coef)
+}
+
+// A rowsJob is the state of a parallel sum over rows, kept by a rule so
+// that starting its workers allocates nothing.
+type rowsJob struct {
+	dst     []float64
+	updates []fl.Update // mean: the rows, or those listed in sel
+	sel     []int
+	vecs    [][]float64 // weighted: the rows and their coefficients
+	coef    []float64
+}
+
+// mean is meanRows.
+func (j *rowsJob) mean(dst []float64, updates []fl.Update, sel []int) {
 	m := len(updates)
 	if sel != nil {
 		m = len(sel)
 	}
-	workers := workersFor(d*m, 1<<17)
-	workers = min(workers, blocks)
-	inv := float64(m)
-	parallel(blocks, workers, rangeFunc(func(_, lo, hi int) {
-		for b := lo * meanBlock; b < min(hi*meanBlock, d); b += meanBlock {
-			e := min(b+meanBlock, d)
-			out := dst[b:e]
-			row := func(k int) []float64 {
-				if sel != nil {
-					return updates[sel[k]].Delta[b:e]
-				}
-				return updates[k].Delta[b:e]
+	j.dst, j.updates, j.sel = dst, updates, sel
+	j.run(len(dst) * m)
+}
+
+// weighted is weightedRows.
+func (j *rowsJob) weighted(dst []float64, vecs [][]float64, coef []float64) {
+	j.dst, j.vecs, j.coef = dst, vecs, coef
+	j.run(len(dst) * len(vecs))
+}
+
+func (j *rowsJob) run(work int) {
+	blocks := (len(j.dst) + meanBlock - 1) / meanBlock
+	workers := min(workersFor(work, 1<<17), blocks)
+	parallel(blocks, workers, j)
+	*j = rowsJob{}
+}
+
+func (j *rowsJob) do(_, lo, hi int) {
+	d := len(j.dst)
+	for b := lo * meanBlock; b < min(hi*meanBlock, d); b += meanBlock {
+		e := min(b+meanBlock, d)
+		out := j.dst[b:e]
+		if j.vecs != nil {
+			clear(out)
+			for k, v := range j.vecs {
+				axpy(out, j.coef[k], v[b:e])
 			}
-			copy(out, row(0))
-			for k := 1; k < m; k++ {
-				add(out, row(k))
-			}
-			for i := range out {
-				out[i] /= inv
-			}
+			continue
 		}
-	}))
+		m := len(j.updates)
+		if j.sel != nil {
+			m = len(j.sel)
+		}
+		row := func(k int) []float64 {
+			if j.sel != nil {
+				return j.updates[j.sel[k]].Delta[b:e]
+			}
+			return j.updates[k].Delta[b:e]
+		}
+		copy(out, row(0))
+		for k := 1; k < m; k++ {
+			add(out, row(k))
+		}
+		inv := float64(m)
+		for i := range out {
+			out[i] /= inv
+		}
+	}
 }
 
 // add sets dst += x.
@@ -95,37 +143,31 @@ func add(dst, x []float64) {
 	}
 }
 
-// weightedRows sets dst = Σ coef[k]·vecs[k], each coordinate summed in the
-// order of vecs, in parallel over coordinates.
-func weightedRows(dst []float64, vecs [][]float64, coef []float64) {
-	d := len(dst)
-	blocks := (d + meanBlock - 1) / meanBlock
-	workers := min(workersFor(d*len(vecs), 1<<17), blocks)
-	parallel(blocks, workers, rangeFunc(func(_, lo, hi int) {
-		for b := lo * meanBlock; b < min(hi*meanBlock, d); b += meanBlock {
-			e := min(b+meanBlock, d)
-			out := dst[b:e]
-			clear(out)
-			for k, v := range vecs {
-				vec.Axpy(out, coef[k], v[b:e])
-			}
-		}
-	}))
+// axpy sets dst += a·x, each product rounded before the addition (see dot).
+func axpy(dst []float64, a float64, x []float64) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] += float64(a * x[i])
+	}
 }
 
-// dot returns Σ a[i]·b[i] in index order.
+// dot returns Σ a[i]·b[i] in four interleaved partial sums. Here and in
+// every kernel of the package a product added to a sum is converted with
+// float64(…), which rounds it: without that the Go spec lets a compiler
+// fuse the two into one FMA (arm64 does), and the bits would differ from
+// amd64's.
 func dot(a, b []float64) float64 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
+		s0 += float64(a[i] * b[i])
+		s1 += float64(a[i+1] * b[i+1])
+		s2 += float64(a[i+2] * b[i+2])
+		s3 += float64(a[i+3] * b[i+3])
 	}
 	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
+		s0 += float64(a[i] * b[i])
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -137,14 +179,14 @@ func sqDist(a, b []float64) float64 {
 	i := 0
 	for ; i+4 <= len(a); i += 4 {
 		d0, d1, d2, d3 := a[i]-b[i], a[i+1]-b[i+1], a[i+2]-b[i+2], a[i+3]-b[i+3]
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
+		s0 += float64(d0 * d0)
+		s1 += float64(d1 * d1)
+		s2 += float64(d2 * d2)
+		s3 += float64(d3 * d3)
 	}
 	for ; i < len(a); i++ {
 		d0 := a[i] - b[i]
-		s0 += d0 * d0
+		s0 += float64(d0 * d0)
 	}
 	return (s0 + s1) + (s2 + s3)
 }

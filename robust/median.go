@@ -10,15 +10,13 @@ import (
 // j-th coordinates (the mean of the two middle values when n is even).
 // It ignores Update.Weight, as the paper does.
 //
-// Where the processor has AVX-512 (amd64) and 17 ≤ n ≤ 128, eight
-// coordinates at a time go through a bitonic sorting network in vector
-// registers that sorts two halves of the (padded) n values, and the middle
-// ranks are read off the two sorted runs; otherwise each coordinate is
-// found by quickselect on its n values (vectorised with AVX-512, or a
-// branch-free scalar one). All give the same result. Aggregate splits the coordinates among GOMAXPROCS goroutines and waits for
-// them; it does not allocate once its scratch buffers are warm. The result
-// does not depend on the order of the updates. A Median is not safe for
-// concurrent use.
+// The medians come from robust/internal/orderstat: on amd64 with AVX2,
+// four coordinates at a time through a sorting network in vector registers
+// (9 ≤ n ≤ 128), elsewhere by quickselect; both give the same bits (see
+// the package doc). Aggregate splits the coordinates among GOMAXPROCS
+// goroutines and waits for them; it does not allocate once its scratch
+// buffers are warm. The result does not depend on the order of the updates.
+// A Median is not safe for concurrent use.
 type Median struct {
 	s coordScratch
 }
@@ -55,19 +53,17 @@ func (a *Median) Aggregate(dst []float64, updates []fl.Update) error {
 // the updates' j-th coordinates without the F largest and the F smallest.
 // It needs n > 2F and ignores Update.Weight; with F = 0 it is the mean.
 //
-// The values of ranks F and n−F−1 are found per coordinate (by the
-// sorting networks described at [Median] where they apply, else by
-// quickselect), and the kept values are summed in an order fixed by the
-// input order: the result is deterministic for a given input order and
-// independent of GOMAXPROCS, and permuting the updates changes it only by
-// rounding. With AVX-512 the sum runs over the values strictly between the
-// two ranks plus the copies of the two boundary values that are kept;
-// elsewhere the kept values are summed in four partial sums over the order
-// a scalar selection leaves them in. The paths can differ in the last
-// bits. Aggregate splits
-// the coordinates among GOMAXPROCS goroutines and waits for them; it does not
-// allocate once its scratch buffers are warm. A TrimmedMean is not safe for
-// concurrent use.
+// With x and y the values of ranks F and n−F−1 of a coordinate, the
+// result is x if x = y, and otherwise the sum of the values strictly
+// between x and y, added in input order, plus the kept copies of x and y
+// (x·(#{v ≤ x} − F) + y·(n − F − #{v < y})), divided by n − 2F; with F = 0
+// it is the sum in input order divided by n. Every path (the AVX2 sorting
+// networks and the portable quickselect of robust/internal/orderstat)
+// computes exactly this, so the bits do not depend on the processor or on
+// GOMAXPROCS; permuting the updates changes the result only by rounding.
+// Aggregate splits the coordinates among GOMAXPROCS goroutines and waits
+// for them; it does not allocate once its scratch buffers are warm. A
+// TrimmedMean is not safe for concurrent use.
 type TrimmedMean struct {
 	// F is the number of values dropped at each end of every coordinate.
 	F int

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/robust/internal/orderstat"
 )
 
 // A Step is a pre-aggregation step: it turns the updates of a round into
@@ -149,9 +150,22 @@ type NNM struct {
 	key []float64
 	idx []int32
 	sel []int
+	nb  [][]int // per output, the inputs it mixes
+	rj  rowsJob
 }
 
 var _ Step = (*NNM)(nil)
+
+// Explain reports, per output of the last Apply call, the inputs it
+// averages (Neighbours), the update itself first, then its neighbours
+// nearest first. It allocates.
+func (s *NNM) Explain() Explanation {
+	e := Explanation{Rule: "NNM", Neighbours: make([][]int, len(s.nb))}
+	for i, nb := range s.nb {
+		e.Neighbours[i] = append([]int(nil), nb...)
+	}
+	return e
+}
 
 // Outputs returns n.
 func (*NNM) Outputs(n int) int { return n }
@@ -180,6 +194,7 @@ func (s *NNM) Apply(updates []fl.Update) ([]fl.Update, error) {
 	out := s.out.resize(n, d)
 	k := n - s.F - 1 // neighbours besides the update itself
 	s.key = grow(s.key, n)
+	s.nb = growRows(s.nb, n, n-s.F)
 	for i := range updates {
 		s.idx = s.idx[:0]
 		for j := range n {
@@ -188,14 +203,15 @@ func (s *NNM) Apply(updates []fl.Update) ([]fl.Update, error) {
 			}
 		}
 		copy(s.key, s.d.dist[i*n:(i+1)*n])
-		selectIdx(s.idx, s.key, k)
+		orderstat.SelectIdx(s.idx, s.key, k)
 		nb := s.idx[:k]
-		sortIdx(nb, s.key)
+		orderstat.SortIdx(nb, s.key)
 		s.sel = append(s.sel[:0], i)
 		for _, j := range nb {
 			s.sel = append(s.sel, int(j))
 		}
-		meanRows(out[i].Delta, updates, s.sel)
+		copy(s.nb[i], s.sel)
+		s.rj.mean(out[i].Delta, updates, s.sel)
 		out[i].Client = updates[i].Client
 		out[i].Weight = updates[i].Weight
 	}
@@ -227,6 +243,7 @@ type Bucketing struct {
 	rng   *rand.Rand
 	perm  []int
 	out   outBuf
+	rj    rowsJob
 }
 
 var _ Step = (*Bucketing)(nil)
@@ -290,7 +307,7 @@ func (s *Bucketing) Apply(updates []fl.Update) ([]fl.Update, error) {
 	out := s.out.resize(s.Outputs(n), len(updates[0].Delta))
 	for k := range out {
 		members := s.perm[k*b : min((k+1)*b, n)]
-		meanRows(out[k].Delta, updates, members)
+		s.rj.mean(out[k].Delta, updates, members)
 		var w float64
 		for _, i := range members {
 			w += updates[i].Weight

@@ -130,13 +130,17 @@ func refMultiKrum(xs [][]float64, f, m int) []float64 {
 	return refMeanOf(xs, refKrumOrder(xs, f)[:m])
 }
 
+// refBulyan is El Mhamdi et al. (2018), Section 4: θ = n − 2f selections
+// by Krum within the remaining set R, scoring over max(|R| − f − 2, 1)
+// neighbours, then per coordinate the mean of the β = θ − 2f selected
+// values closest to their median.
 func refBulyan(xs [][]float64, f int) []float64 {
 	n := len(xs)
 	theta := n - 2*f
 	rem := allIndices(n)
 	var sel []int
 	for len(sel) < theta {
-		sc := refKrumScores(xs, rem, len(rem)-f-2)
+		sc := refKrumScores(xs, rem, max(len(rem)-f-2, 1))
 		best := 0
 		for p := range rem {
 			if sc[p] < sc[best] {

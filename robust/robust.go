@@ -12,15 +12,13 @@ import (
 	"github.com/fedgo/fedgo/internal/vec"
 )
 
-// Errors returned by the aggregators. Errors about one update wrap one of
-// these and name the update's index and client.
+// Errors returned by the aggregators, besides fl's own sentinels, which
+// they wrap for what fl defines (fl.ErrNoUpdates, fl.ErrLength,
+// fl.ErrNotFinite, fl.ErrBadWeight). Errors about one update name the
+// update's index and client. ErrParam wraps fl.ErrConfig.
 var (
-	ErrNoUpdates      = errors.New("robust: no updates to aggregate")
-	ErrLength         = errors.New("robust: wrong vector length")
-	ErrNotFinite      = errors.New("robust: value is NaN or Inf")
-	ErrBadWeight      = errors.New("robust: weight is not finite and positive")
 	ErrTooFewUpdates  = errors.New("robust: too few updates for the number of Byzantine clients")
-	ErrParam          = errors.New("robust: invalid parameter")
+	ErrParam          = fmt.Errorf("robust: invalid parameter: %w", fl.ErrConfig)
 	ErrNotConverged   = errors.New("robust: did not converge")
 	ErrNoRoot         = errors.New("robust: no valid server root update")
 	ErrTooManySubsets = errors.New("robust: too many subsets for exact search")
@@ -42,11 +40,11 @@ func updateErr(i int, u *fl.Update, err error, format string, args ...any) error
 // coordinates.
 func checkShape(dst []float64, updates []fl.Update) error {
 	if len(updates) == 0 {
-		return ErrNoUpdates
+		return fl.ErrNoUpdates
 	}
 	for i := range updates {
 		if len(updates[i].Delta) != len(dst) {
-			return updateErr(i, &updates[i], ErrLength, "%d, want %d", len(updates[i].Delta), len(dst))
+			return updateErr(i, &updates[i], fl.ErrLength, "%d, want %d", len(updates[i].Delta), len(dst))
 		}
 	}
 	return fl.CheckDst(dst, updates)
@@ -56,7 +54,7 @@ func checkShape(dst []float64, updates []fl.Update) error {
 func checkFinite(updates []fl.Update) error {
 	for i := range updates {
 		if j := vec.FirstNonFinite(updates[i].Delta); j >= 0 {
-			return updateErr(i, &updates[i], ErrNotFinite, "coordinate %d is %v", j, updates[i].Delta[j])
+			return updateErr(i, &updates[i], fl.ErrNotFinite, "coordinate %d is %v", j, updates[i].Delta[j])
 		}
 	}
 	return nil
@@ -67,7 +65,7 @@ func checkFinite(updates []fl.Update) error {
 func checkWeights(updates []fl.Update) error {
 	for i := range updates {
 		if w := updates[i].Weight; !(w > 0) || math.IsInf(w, 0) {
-			return updateErr(i, &updates[i], ErrBadWeight, "%v", w)
+			return updateErr(i, &updates[i], fl.ErrBadWeight, "%v", w)
 		}
 	}
 	return nil
@@ -85,7 +83,7 @@ func checkInput(dst []float64, updates []fl.Update) error {
 // inputs produce only by overflow.
 func checkResult(dst []float64) error {
 	if j := vec.FirstNonFinite(dst); j >= 0 {
-		return fmt.Errorf("%w: result coordinate %d overflows to %v", ErrNotFinite, j, dst[j])
+		return fmt.Errorf("%w: result coordinate %d overflows to %v", fl.ErrNotFinite, j, dst[j])
 	}
 	return nil
 }
@@ -166,14 +164,15 @@ func growRows[T any](s [][]T, workers, n int) [][]T {
 	return s
 }
 
-// Names lists the rule names [New] accepts, without the nnm+ and bucketing+
-// prefixes.
-var Names = []string{"mean", "median", "trimmedmean", "krum", "multikrum", "geomed", "bulyan", "cc", "normbound", "fltrust", "mda"}
+// Names lists the rule names [New] accepts, without the nnm+, bucketing+ and
+// arc+ prefixes.
+var Names = []string{"mean", "median", "trimmedmean", "krum", "multikrum", "geomed", "bulyan", "cc", "normbound", "fltrust", "mda", "meamed", "monna", "smea", "caf"}
 
 // New returns the rule called name, configured for f Byzantine updates per
-// round. The names are those of [Names]; a prefix "nnm+" or "bucketing+"
-// puts [NNM] or [Bucketing] (bucket size 2, permutations drawn from seed) in
-// front of the rule that follows, and prefixes compose ("bucketing+nnm+krum").
+// round. The names are those of [Names]; a prefix "nnm+", "bucketing+" or
+// "arc+" puts [NNM], [Bucketing] (bucket size 2, permutations drawn from
+// seed) or [ARC] in front of the rule that follows, and prefixes compose
+// ("arc+nnm+krum"). MoNNA's pivot is the update at index 0.
 // Rules without an f ignore it; seed is used only by bucketing.
 //
 // New("fltrust", ...) returns an [*FLTrust] whose Root the host must set
@@ -197,7 +196,22 @@ func New(name string, f int, seed uint64) (fl.Aggregator, error) {
 		}
 		return &Pre{Step: &Bucketing{S: 2, Seed: seed}, Rule: r}, nil
 	}
+	if rest, ok := strings.CutPrefix(name, "arc+"); ok {
+		r, err := New(rest, f, seed)
+		if err != nil {
+			return nil, err
+		}
+		return &Pre{Step: &ARC{F: f}, Rule: r}, nil
+	}
 	switch name {
+	case "meamed":
+		return &Meamed{F: f}, nil
+	case "monna":
+		return &MoNNA{F: f}, nil
+	case "smea":
+		return &SMEA{F: f}, nil
+	case "caf":
+		return &CAF{F: f}, nil
 	case "mean":
 		return &Mean{}, nil
 	case "median":

@@ -85,6 +85,16 @@ func TestConformance(t *testing.T) {
 			fltest.Options{NotIdempotent: "updates are rescaled to the norm of the root update",
 				FixedDim: "the test's root update has dimension 33"}},
 		{"mda", func() fl.Aggregator { return &robust.MDA{F: 2} }, fltest.Options{}},
+		{"meamed", func() fl.Aggregator { return &robust.Meamed{F: 2} }, fltest.Options{}},
+		{"meamed f=0", func() fl.Aggregator { return &robust.Meamed{} }, fltest.Options{Mean: fltest.UnweightedMean}},
+		{"monna", func() fl.Aggregator { return &robust.MoNNA{F: 2} }, fltest.Options{OrderDependent: "the pivot is the update at index 0"}},
+		{"smea", func() fl.Aggregator { return &robust.SMEA{F: 2} }, fltest.Options{Tol: 1e-9}},
+		{"caf", func() fl.Aggregator { return &robust.CAF{F: 2} }, fltest.Options{Tol: 1e-9}},
+		{"arc+mean", func() fl.Aggregator { return &robust.Pre{Step: &robust.ARC{F: 2}, Rule: &robust.Mean{}} }, fltest.Options{
+			NotIdempotent: "the largest updates are clipped to a smaller norm"}},
+		{"clip+nnm+median", func() fl.Aggregator {
+			return &robust.Pre{Step: robust.Chain{&robust.Clip{Norm: 1e9}, &robust.NNM{F: 2}}, Rule: &robust.Median{}}
+		}, fltest.Options{}},
 		{"nnm+trimmedmean", func() fl.Aggregator {
 			return &robust.Pre{Step: &robust.NNM{F: 2}, Rule: &robust.TrimmedMean{F: 2}}
 		}, fltest.Options{}},
@@ -243,7 +253,7 @@ func TestCenteredClippingRemembersCenter(t *testing.T) {
 	}
 	closeTo(t, "given centre", dst, refCC(vecs(ups), given, 0.5, 2), 1e-12)
 	a.Center = []float64{1}
-	if err := a.Aggregate(dst, ups); !errors.Is(err, robust.ErrLength) {
+	if err := a.Aggregate(dst, ups); !errors.Is(err, fl.ErrLength) {
 		t.Errorf("short Center: err = %v, want ErrLength", err)
 	}
 }
@@ -278,7 +288,7 @@ func TestGeoMedNotConverged(t *testing.T) {
 	}
 	closeTo(t, "last iterate", dst, refGeoMed(vecs(ups), w, robust.DefaultGeoMedNu, 2), 1e-12)
 	ups[3].Weight = 0
-	if err := (&robust.GeoMed{}).Aggregate(dst, ups); !errors.Is(err, robust.ErrBadWeight) {
+	if err := (&robust.GeoMed{}).Aggregate(dst, ups); !errors.Is(err, fl.ErrBadWeight) {
 		t.Errorf("zero weight: err = %v, want ErrBadWeight", err)
 	}
 }
@@ -374,16 +384,16 @@ func TestErrorsNameTheUpdate(t *testing.T) {
 			ft.Root = fixedRoot(5, 1)
 		}
 		err = agg.Aggregate(make([]float64, 5), ups)
-		if !errors.Is(err, robust.ErrNotFinite) || !contains(err.Error(), `"c4"`) {
+		if !errors.Is(err, fl.ErrNotFinite) || !contains(err.Error(), `"c4"`) {
 			t.Errorf("%s: err = %v, want ErrNotFinite naming c4", name, err)
 		}
 	}
 	ups[4].Delta[2] = 0
 	ups[5].Delta = ups[5].Delta[:4]
-	if err := (&robust.Krum{F: 1}).Aggregate(make([]float64, 5), ups); !errors.Is(err, robust.ErrLength) || !contains(err.Error(), `"c5"`) {
+	if err := (&robust.Krum{F: 1}).Aggregate(make([]float64, 5), ups); !errors.Is(err, fl.ErrLength) || !contains(err.Error(), `"c5"`) {
 		t.Errorf("length: err = %v", err)
 	}
-	if err := (&robust.Krum{F: 1}).Aggregate(make([]float64, 5), nil); !errors.Is(err, robust.ErrNoUpdates) {
+	if err := (&robust.Krum{F: 1}).Aggregate(make([]float64, 5), nil); !errors.Is(err, fl.ErrNoUpdates) {
 		t.Errorf("no updates: err = %v", err)
 	}
 }
@@ -413,7 +423,12 @@ func TestNew(t *testing.T) {
 		{"normbound", "*robust.NormBound"},
 		{"fltrust", "*robust.FLTrust"},
 		{"mda", "*robust.MDA"},
+		{"meamed", "*robust.Meamed"},
+		{"monna", "*robust.MoNNA"},
+		{"smea", "*robust.SMEA"},
+		{"caf", "*robust.CAF"},
 		{"nnm+krum", "*robust.Pre"},
+		{"arc+krum", "*robust.Pre"},
 		{"bucketing+nnm+median", "*robust.Pre"},
 	} {
 		agg, err := robust.New(tc.name, 1, 7)
@@ -493,6 +508,14 @@ func TestAllocations(t *testing.T) {
 		{"trimmedmean", &robust.TrimmedMean{F: 2}},
 		{"krum", &robust.Krum{F: 2}},
 		{"bulyan", &robust.Bulyan{F: 2}},
+		{"meamed", &robust.Meamed{F: 2}},
+		{"monna", &robust.MoNNA{F: 2}},
+		{"smea", &robust.SMEA{F: 2}},
+		{"caf", &robust.CAF{F: 2}},
+		{"arc+clip+median", &robust.Pre{Step: robust.Chain{&robust.ARC{F: 2}, &robust.Clip{Norm: 5}}, Rule: &robust.Median{}}},
+		{"multikrum", &robust.MultiKrum{F: 2}},
+		{"mda", &robust.MDA{F: 2}},
+		{"nnm+median", &robust.Pre{Step: &robust.NNM{F: 2}, Rule: &robust.Median{}}},
 	} {
 		if err := tc.agg.Aggregate(dst, ups); err != nil {
 			t.Fatal(err)

@@ -15,7 +15,12 @@
 // aggregation time per rule, writes a heat map of the accuracies and one
 // plot of accuracy per round for each attack, and with -json prints one
 // JSON object per cell: {"aggregator":…,"attack":…,"f":…,"n":…,
-// "final_accuracy":…,"aggregate_ms":…}.
+// "final_accuracy":…,"aggregate_ms":…}. With -explain, rules that select
+// (Krum, Multi-Krum, Bulyan, MDA, MoNNA, SMEA, CAF, NNM: robust.Explainer)
+// also report what they chose in the last round and how many of those
+// updates were Byzantine ("explain" in the JSON). The attacks opt-alie and
+// opt-ipm tune ALIE's z or IPM's ε each round against the cell's own rule
+// (attack.LineMax).
 package main
 
 import (
@@ -39,7 +44,7 @@ import (
 )
 
 var (
-	defaultAggregators = []string{"fedavg", "mean", "median", "trimmedmean", "krum", "multikrum", "geomed", "bulyan", "cc", "normbound", "fltrust", "mda", "nnm+trimmedmean", "bucketing+cc"}
+	defaultAggregators = []string{"fedavg", "mean", "median", "trimmedmean", "krum", "multikrum", "geomed", "bulyan", "cc", "normbound", "fltrust", "mda", "meamed", "caf", "nnm+trimmedmean", "bucketing+cc", "arc+mean"}
 	defaultAttacks     = []string{"none", "signflip", "gaussian", "labelflip", "alie", "ipm", "minmax", "minsum", "mimic"}
 )
 
@@ -57,7 +62,7 @@ type options struct {
 	n, f, rounds, epochs int
 	lr, alpha, ipmEps    float64
 	alieZ                float64
-	iid, json            bool
+	iid, json, explain   bool
 	seed                 uint64
 }
 
@@ -70,6 +75,7 @@ type Cell struct {
 	FinalAccuracy float64 `json:"final_accuracy"`
 	AggregateMS   float64 `json:"aggregate_ms"`
 	Error         string  `json:"error,omitempty"`
+	Explain       string  `json:"explain,omitempty"`
 	accuracy      []float64
 }
 
@@ -77,8 +83,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	aggs := fs.String("aggregators", strings.Join(defaultAggregators, ","), "comma-separated rules: fedavg, "+strings.Join(robust.Names, ", ")+"; prefix nnm+ or bucketing+ for a pre-aggregation step")
-	atks := fs.String("attacks", strings.Join(defaultAttacks, ","), "comma-separated attacks: "+strings.Join(attack.Names, ", "))
+	aggs := fs.String("aggregators", strings.Join(defaultAggregators, ","), "comma-separated rules: fedavg, "+strings.Join(robust.Names, ", ")+"; prefix nnm+, bucketing+ or arc+ for a pre-aggregation step")
+	atks := fs.String("attacks", strings.Join(defaultAttacks, ","), "comma-separated attacks: "+strings.Join(attack.Names, ", ")+", opt-alie, opt-ipm")
+	fs.BoolVar(&o.explain, "explain", false, "report what selecting rules chose in the last round")
 	fs.IntVar(&o.f, "byzantine", 4, "f, the number of Byzantine clients")
 	fs.IntVar(&o.n, "clients", 20, "n, the number of clients (all take part in every round)")
 	fs.IntVar(&o.rounds, "rounds", 20, "rounds")
@@ -128,20 +135,32 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	for _, a := range o.attacks {
-		if _, err := o.newAttack(a); err != nil {
+		if _, err := o.newAttack(a, "fedavg", nil); err != nil {
 			return nil, err
 		}
 	}
 	return o, nil
 }
 
-// newAttack builds an attack by name, with the -ipm-eps and -alie-z knobs.
-func (o *options) newAttack(name string) (attack.Attack, error) {
+// newAttack builds an attack by name, with the -ipm-eps and -alie-z knobs;
+// opt-alie and opt-ipm search their scale against their own copy of the
+// rule agg.
+func (o *options) newAttack(name, agg string, root func() ([]float64, error)) (attack.Attack, error) {
 	switch name {
 	case "ipm":
 		return attack.IPM{Epsilon: o.ipmEps}, nil
 	case "alie":
 		return attack.ALIE{Z: o.alieZ}, nil
+	case "opt-alie", "opt-ipm":
+		r, err := newRule(agg, o.f, o.seed, root)
+		if err != nil {
+			return nil, err
+		}
+		var a attack.Scalable = attack.ALIE{}
+		if name == "opt-ipm" {
+			a = attack.IPM{}
+		}
+		return attack.LineMax{Attack: a, Rule: r}, nil
 	}
 	return attack.New(name)
 }
@@ -227,14 +246,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// timed measures the time spent in an aggregator.
+// timed measures the time spent in an aggregator and remembers the clients
+// of its last call, in order.
 type timed struct {
 	fl.Aggregator
-	total time.Duration
-	calls int
+	total   time.Duration
+	calls   int
+	clients []string
 }
 
 func (t *timed) Aggregate(dst []float64, us []fl.Update) error {
+	t.clients = t.clients[:0]
+	for _, u := range us {
+		t.clients = append(t.clients, u.Client)
+	}
 	start := time.Now()
 	err := t.Aggregator.Aggregate(dst, us)
 	t.total += time.Since(start)
@@ -245,10 +270,6 @@ func (t *timed) Aggregate(dst []float64, us []fl.Update) error {
 func runCell(w *workload.Workload, o *options, aggName, atkName string, byz map[string]bool, root *dataset.Dataset) *Cell {
 	c := &Cell{Aggregator: aggName, Attack: atkName, F: o.f, N: o.n}
 	fail := func(err error) *Cell { c.Error = err.Error(); return c }
-	atk, err := o.newAttack(atkName)
-	if err != nil {
-		return fail(err)
-	}
 	tc := model.TrainerConfig{LR: o.lr, Epochs: o.epochs, BatchSize: 10}
 	ccfg := fl.Config{fl.KeyLR: o.lr, fl.KeyEpochs: float64(o.epochs), fl.KeyBatchSize: 10}
 	var s *fl.Server
@@ -263,6 +284,10 @@ func runCell(w *workload.Workload, o *options, aggName, atkName string, byz map[
 		return u.Delta, err
 	}
 	rule, err := newRule(aggName, o.f, o.seed, rootUpdate)
+	if err != nil {
+		return fail(err)
+	}
+	atk, err := o.newAttack(atkName, aggName, rootUpdate)
 	if err != nil {
 		return fail(err)
 	}
@@ -311,7 +336,72 @@ func runCell(w *workload.Workload, o *options, aggName, atkName string, byz map[
 	if aborted := countAborted(h); aborted > 0 {
 		c.Error = fmt.Sprintf("%d rounds aborted", aborted)
 	}
+	if o.explain {
+		c.Explain = explain(rule, tm.clients, byz, true)
+	}
 	return c
+}
+
+// explain describes what the selecting rules and steps of agg chose in
+// their last call: the chosen updates (as clients, while the inputs are
+// still one per client) and how many of them were Byzantine.
+func explain(agg any, clients []string, byz map[string]bool, perClient bool) string {
+	var parts []string
+	if p, ok := agg.(*robust.Pre); ok {
+		steps := []robust.Step{p.Step}
+		if ch, ok := p.Step.(robust.Chain); ok {
+			steps = ch
+		}
+		for _, s := range steps {
+			if e := explain(s, clients, byz, perClient); e != "" {
+				parts = append(parts, e)
+			}
+			perClient = perClient && s.Outputs(len(clients)) == len(clients)
+		}
+		if e := explain(p.Rule, clients, byz, perClient); e != "" {
+			parts = append(parts, e)
+		}
+		return strings.Join(parts, "; ")
+	}
+	ex, ok := agg.(robust.Explainer)
+	if !ok {
+		return ""
+	}
+	e := ex.Explain()
+	name := func(i int) string {
+		if perClient && i < len(clients) {
+			return clients[i]
+		}
+		return fmt.Sprint(i)
+	}
+	if e.Selected != nil {
+		var names []string
+		nb := 0
+		for _, i := range e.Selected {
+			names = append(names, name(i))
+			if perClient && i < len(clients) && byz[clients[i]] {
+				nb++
+			}
+		}
+		s := fmt.Sprintf("%s chose %d: %s", e.Rule, len(names), strings.Join(names, " "))
+		if perClient {
+			s += fmt.Sprintf(" (%d Byzantine)", nb)
+		}
+		parts = append(parts, s)
+	}
+	if e.Neighbours != nil && perClient {
+		mixed := 0
+		for _, nbs := range e.Neighbours {
+			for _, i := range nbs {
+				if i < len(clients) && byz[clients[i]] {
+					mixed++
+					break
+				}
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d of %d mixes include a Byzantine update", e.Rule, mixed, len(e.Neighbours)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func countAborted(h *fl.History) int {
@@ -347,6 +437,11 @@ func printTable(w io.Writer, o *options, cells []*Cell) {
 	for _, c := range cells {
 		if c.Error != "" {
 			fmt.Fprintf(w, "! %s under %s: %s\n", c.Aggregator, c.Attack, c.Error)
+		}
+	}
+	for _, c := range cells {
+		if c.Explain != "" {
+			fmt.Fprintf(w, "explain %s under %s (last round): %s\n", c.Aggregator, c.Attack, c.Explain)
 		}
 	}
 }

@@ -85,3 +85,24 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestExplain: with -explain, Krum reports the client it chose in the
+// last round and whether it was Byzantine, NNM+Krum also its mixes, and
+// opt-ipm runs against the cell's rule.
+func TestExplain(t *testing.T) {
+	cells := runCells(t, "-aggregators", "krum,nnm+krum,median", "-attacks", "alie,opt-ipm", "-clients", "10", "-byzantine", "2", "-rounds", "2", "-out", "", "-explain")
+	k := cells["krum/alie"]
+	if !strings.Contains(k.Explain, "Krum chose 1: ") || !strings.Contains(k.Explain, "Byzantine)") {
+		t.Errorf("krum explain = %q", k.Explain)
+	}
+	if e := cells["nnm+krum/opt-ipm"].Explain; !strings.Contains(e, "NNM: ") || !strings.Contains(e, "Krum chose 1") {
+		t.Errorf("nnm+krum explain = %q", e)
+	}
+	if e := cells["median/alie"].Explain; e != "" {
+		t.Errorf("median explains %q; it selects nothing", e)
+	}
+	if c := cells["median/opt-ipm"]; c.Error != "" {
+		t.Errorf("median under opt-ipm: %s", c.Error)
+	}
+	t.Log(k.Explain)
+}

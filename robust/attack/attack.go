@@ -13,9 +13,9 @@ import (
 // Errors returned by the attacks.
 var (
 	ErrNoHonest    = errors.New("attack: no honest updates to observe")
-	ErrLength      = errors.New("attack: honest updates differ in length")
-	ErrNotFinite   = errors.New("attack: honest update holds NaN or Inf")
-	ErrParam       = errors.New("attack: invalid parameter")
+	ErrLength      = fmt.Errorf("attack: honest updates differ in length: %w", fl.ErrLength)
+	ErrNotFinite   = fmt.Errorf("attack: honest update holds NaN or Inf: %w", fl.ErrNotFinite)
+	ErrParam       = fmt.Errorf("attack: invalid parameter: %w", fl.ErrConfig)
 	ErrDataLevel   = errors.New("attack: data-level attack crafts no updates; poison the Byzantine clients' data instead")
 	ErrUnknown     = errors.New("attack: unknown attack name")
 	ErrBadDataset  = errors.New("attack: malformed data set")
@@ -125,7 +125,7 @@ func std(honest []fl.Update, mu []float64) []float64 {
 	}
 	for _, u := range honest {
 		for j, v := range u.Delta {
-			sd[j] += (v - mu[j]) * (v - mu[j])
+			sd[j] += float64((v - mu[j]) * (v - mu[j]))
 		}
 	}
 	for j := range sd {
@@ -300,7 +300,7 @@ func MimicChoice(rng *rand.Rand, honest []fl.Update, d int) int {
 		for i, u := range honest {
 			var s float64
 			for j, v := range u.Delta {
-				s += (v - mu[j]) * z[j]
+				s += float64((v - mu[j]) * z[j])
 			}
 			proj[i] = s
 		}
@@ -310,12 +310,12 @@ func MimicChoice(rng *rand.Rand, honest []fl.Update, d int) int {
 		next := make([]float64, d)
 		for i, u := range honest {
 			for j, v := range u.Delta {
-				next[j] += proj[i] * (v - mu[j])
+				next[j] += float64(proj[i] * (v - mu[j]))
 			}
 		}
 		var nrm float64
 		for _, v := range next {
-			nrm += v * v
+			nrm += float64(v * v)
 		}
 		if nrm == 0 {
 			break // all honest updates equal: any choice is the same

@@ -138,6 +138,7 @@ func TestMinMaxMinSum(t *testing.T) {
 		h := len(honest)
 		mu := meanOf(honest)
 		var maxPair, maxRow float64
+		minRow := math.Inf(1)
 		for i := range honest {
 			var row float64
 			for k := range honest {
@@ -146,14 +147,23 @@ func TestMinMaxMinSum(t *testing.T) {
 				row += s
 			}
 			maxRow = max(maxRow, row)
+			minRow = min(minRow, row)
 		}
-		for _, sum := range []bool{false, true} {
+		for _, v := range []struct {
+			sum   bool
+			bound attack.MinSumBound
+		}{{false, 0}, {true, attack.MinSumCode}, {true, attack.MinSumPaper}} {
+			sum := v.sum
 			var atk interface {
 				attack.Attack
 				Gamma([]fl.Update) (float64, error)
 			} = attack.MinMax{Dir: dir}
+			rowBound := minRow // the released code's bound
+			if v.bound == attack.MinSumPaper {
+				rowBound = maxRow // Eq. (5) as printed
+			}
 			if sum {
-				atk = attack.MinSum{Dir: dir}
+				atk = attack.MinSum{Dir: dir, Bound: v.bound}
 			}
 			mal, err := atk.Craft(rng, honest, 2)
 			if err != nil {
@@ -185,12 +195,12 @@ func TestMinMaxMinSum(t *testing.T) {
 			var spread float64
 			if sum {
 				hc := float64(h) * c
-				gammaStar = (-sb + math.Sqrt(sb*sb-hc*(sa-maxRow))) / hc
+				gammaStar = (-sb + math.Sqrt(sb*sb-hc*(sa-rowBound))) / hc
 				for _, u := range honest {
 					spread += sqDist(mal[0], u.Delta)
 				}
-				if spread > maxRow*(1+1e-9) {
-					t.Errorf("dir %d min-sum: Σ distances² %v > honest max %v", dir, spread, maxRow)
+				if spread > rowBound*(1+1e-9) {
+					t.Errorf("dir %d min-sum bound %d: Σ distances² %v > %v", dir, v.bound, spread, rowBound)
 				}
 			} else {
 				for _, u := range honest {
@@ -200,8 +210,8 @@ func TestMinMaxMinSum(t *testing.T) {
 					t.Errorf("dir %d min-max: max distance² %v > honest max %v", dir, spread, maxPair)
 				}
 			}
-			if !(gamma > 0) || gamma > gammaStar*(1+1e-9) || gamma < gammaStar*(1-2*attack.DefaultTol) {
-				t.Errorf("dir %d sum=%v: γ = %v, maximal γ* = %v", dir, sum, gamma, gammaStar)
+			if !(gamma > 0) || gamma > gammaStar*(1+1e-9) || gamma < gammaStar*(1-1e-10) {
+				t.Errorf("dir %d sum=%v bound %d: γ = %v, maximal γ* = %v", dir, sum, v.bound, gamma, gammaStar)
 			}
 		}
 	}

@@ -4,6 +4,8 @@
 // An [Attack] sees the honest updates of a round and returns the f
 // malicious ones. Omniscient attacks ([ALIE], [IPM], [MinMax], [MinSum],
 // [SignFlip], [Mimic]) use the honest updates as their papers do;
+// [LineMax] tunes the scale of ALIE or IPM against a given pipeline each
+// round (the "optimal" ALIE and IPM);
 // [Gaussian] ignores their values; [None] crafts nothing; [LabelFlip] works
 // on data, through the [Poisoner] interface.
 //
@@ -44,6 +46,8 @@
 //   - Shejwalkar and Houmansadr (2021), "Manipulating the Byzantine:
 //     Optimizing Model Poisoning Attacks and Defenses for Federated
 //     Learning", NDSS: [MinMax], [MinSum].
+//   - Allouah, Farhadkhani, Guerraoui, Gupta, Pinot and Stephan (2023),
+//     "Fixing by Mixing", AISTATS: the optimized attacks of [LineMax].
 //   - Karimireddy, He and Jaggi (2022), "Byzantine-Robust Learning on
 //     Heterogeneous Datasets via Bucketing", ICLR: [Mimic].
 //   - Allouah et al. (2023), "Fixing by Mixing", AISTATS: [SignFlip].

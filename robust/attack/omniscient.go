@@ -12,9 +12,12 @@ import (
 // NeurIPS, Algorithm 3: every Byzantine client sends μ − z·σ, with μ and σ
 // the coordinate-wise mean and standard deviation of the honest updates
 // (σ with divisor h − 1). Z = 0 means the paper's z_max for the round's
-// n = h + f clients: s = ⌊n/2 + 1⌋ − f, z = Φ⁻¹((n − s)/n) (see [ALIEZ]).
+// n = h + f clients: s = ⌊n/2 + 1⌋ − f, z = Φ⁻¹((n − s)/n) (see [ALIEZ]),
+// unless ZSet says Z is meant as given (z = 0 sends the honest mean).
 type ALIE struct {
 	Z float64
+	// ZSet makes Craft use Z as given, 0 included.
+	ZSet bool
 }
 
 // Name returns "alie".
@@ -43,7 +46,7 @@ func (a ALIE) Craft(_ *rand.Rand, honest []fl.Update, f int) ([][]float64, error
 		return [][]float64{}, err
 	}
 	z := a.Z
-	if z == 0 {
+	if z == 0 && !a.ZSet {
 		if z, err = ALIEZ(len(honest)+f, f); err != nil {
 			return nil, err
 		}
@@ -54,7 +57,7 @@ func (a ALIE) Craft(_ *rand.Rand, honest []fl.Update, f int) ([][]float64, error
 	mu := mean(honest, d)
 	sd := std(honest, mu)
 	for j := range mu {
-		mu[j] -= z * sd[j]
+		mu[j] -= float64(z * sd[j])
 	}
 	return copies(mu, f), nil
 }
@@ -102,8 +105,10 @@ const (
 	InverseSign                  // ∇p = −sign(μ)
 )
 
-// DefaultTol is the default relative tolerance of the γ search.
-const DefaultTol = 1e-6
+// DefaultTol is the default relative tolerance of the γ search: tight
+// enough that γ is the supremum to about 12 digits (each halving of the
+// bracket costs O(h)).
+const DefaultTol = 1e-12
 
 // MinMax is the min-max attack of Shejwalkar and Houmansadr (2021),
 // "Manipulating the Byzantine: Optimizing Model Poisoning Attacks and
@@ -112,9 +117,10 @@ const DefaultTol = 1e-6
 //
 //	maxᵢ ‖μ + γ∇p − Δᵢ‖ ≤ max_{i,j} ‖Δᵢ − Δⱼ‖
 //
-// over the honest updates. The search doubles γ from 1 while the condition
-// holds and then bisects until the bracket is within Tol (relative) of γ,
-// returning the feasible end. (The paper's Algorithm 1 halves its step from
+// over the honest updates. The search doubles γ from Start (0 means 1, the
+// paper's γ_init is its choice) while the condition holds and then bisects
+// until the bracket is within Tol (relative) of γ, returning the feasible
+// end. (The paper's Algorithm 1 halves its step from
 // γ_init, which caps γ at 2γ_init; doubling first removes the cap. The
 // condition holds on an interval [0, γ*] because its left side is convex
 // in γ, so the search finds γ* to the tolerance.) Each test of γ costs
@@ -123,16 +129,52 @@ type MinMax struct {
 	Dir Direction
 	// Tol is the relative tolerance on γ; 0 means DefaultTol.
 	Tol float64
+	// Start is the first γ the search tries, > 0; 0 means 1.
+	Start float64
 }
 
-// MinSum is the min-sum attack of the same paper, Eq. (5): as [MinMax]
-// with the condition
+// MinSum is the min-sum attack of the same paper: as [MinMax] with the
+// condition
 //
-//	Σᵢ ‖μ + γ∇p − Δᵢ‖² ≤ maxᵢ Σⱼ ‖Δᵢ − Δⱼ‖².
+//	Σᵢ ‖μ + γ∇p − Δᵢ‖² ≤ minᵢ Σⱼ ‖Δᵢ − Δⱼ‖²,
+//
+// the bound of the authors' released code (github.com/vrt1shjwlkr/
+// NDSS21-Model-Poisoning, the min_score of its min-sum notebooks), which
+// produced the paper's figures: the malicious update's sum of squared
+// distances stays below that of the most central honest update. Eq. (5)
+// as printed bounds it by the largest honest sum instead, maxᵢ Σⱼ, a
+// weaker constraint and a larger γ; Bound selects it.
 type MinSum struct {
 	Dir Direction
 	// Tol is the relative tolerance on γ; 0 means DefaultTol.
 	Tol float64
+	// Start is the first γ the search tries, > 0; 0 means 1.
+	Start float64
+	// Bound is MinSumCode (the zero value: minᵢ) or MinSumPaper (maxᵢ).
+	Bound MinSumBound
+}
+
+// MinSumBound selects the right side of [MinSum]'s condition.
+type MinSumBound int
+
+// The bounds of [MinSum].
+const (
+	MinSumCode  MinSumBound = iota // minᵢ Σⱼ ‖Δᵢ − Δⱼ‖², the released code
+	MinSumPaper                    // maxᵢ Σⱼ ‖Δᵢ − Δⱼ‖², Eq. (5) as printed
+)
+
+// search is what craftOpt needs of a MinMax or MinSum.
+type search struct {
+	dir        Direction
+	tol, start float64
+	sum        bool
+	bound      MinSumBound
+}
+
+func (a MinMax) search() search { return search{dir: a.Dir, tol: a.Tol, start: a.Start} }
+
+func (a MinSum) search() search {
+	return search{dir: a.Dir, tol: a.Tol, start: a.Start, sum: true, bound: a.Bound}
 }
 
 // Name returns "minmax".
@@ -143,31 +185,31 @@ func (MinSum) Name() string { return "minsum" }
 
 // Craft returns f copies of μ + γ∇p.
 func (a MinMax) Craft(_ *rand.Rand, honest []fl.Update, f int) ([][]float64, error) {
-	return craftOpt(honest, f, a.Dir, a.Tol, false)
+	return craftOpt(honest, f, a.search())
 }
 
 // Craft returns f copies of μ + γ∇p.
 func (a MinSum) Craft(_ *rand.Rand, honest []fl.Update, f int) ([][]float64, error) {
-	return craftOpt(honest, f, a.Dir, a.Tol, true)
+	return craftOpt(honest, f, a.search())
 }
 
 // Gamma returns the γ that Craft uses for these honest updates.
 func (a MinMax) Gamma(honest []fl.Update) (float64, error) {
-	g, _, err := optGamma(honest, a.Dir, a.Tol, false)
+	g, _, err := optGamma(honest, a.search())
 	return g, err
 }
 
 // Gamma returns the γ that Craft uses for these honest updates.
 func (a MinSum) Gamma(honest []fl.Update) (float64, error) {
-	g, _, err := optGamma(honest, a.Dir, a.Tol, true)
+	g, _, err := optGamma(honest, a.search())
 	return g, err
 }
 
-func craftOpt(honest []fl.Update, f int, dir Direction, tol float64, sum bool) ([][]float64, error) {
+func craftOpt(honest []fl.Update, f int, sr search) ([][]float64, error) {
 	if _, err := check(honest, f); err != nil {
 		return nil, err
 	}
-	_, m, err := optGamma(honest, dir, tol, sum)
+	_, m, err := optGamma(honest, sr)
 	if err != nil {
 		return nil, err
 	}
@@ -175,16 +217,23 @@ func craftOpt(honest []fl.Update, f int, dir Direction, tol float64, sum bool) (
 }
 
 // optGamma returns γ and μ + γ∇p.
-func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64, []float64, error) {
+func optGamma(honest []fl.Update, sr search) (float64, []float64, error) {
 	d, err := check(honest, 0)
 	if err != nil {
 		return 0, nil, err
 	}
+	dir, tol, start, sum := sr.dir, sr.tol, sr.start, sr.sum
 	if tol == 0 {
 		tol = DefaultTol
 	}
-	if !(tol > 0 && tol < 1) {
-		return 0, nil, fmt.Errorf("%w: Tol = %v", ErrParam, tol)
+	if start == 0 {
+		start = 1
+	}
+	if !(tol > 0 && tol < 1) || !(start > 0) || math.IsInf(start, 0) {
+		return 0, nil, fmt.Errorf("%w: Tol = %v, Start = %v", ErrParam, sr.tol, sr.start)
+	}
+	if sr.bound != MinSumCode && sr.bound != MinSumPaper {
+		return 0, nil, fmt.Errorf("%w: MinSum.Bound = %d", ErrParam, sr.bound)
 	}
 	mu := mean(honest, d)
 	p := make([]float64, d)
@@ -196,7 +245,7 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 	case InverseUnit:
 		var n2 float64
 		for _, v := range mu {
-			n2 += v * v
+			n2 += float64(v * v)
 		}
 		if n2 > 0 {
 			nrm := math.Sqrt(n2)
@@ -222,31 +271,37 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 	b := make([]float64, h)
 	var c float64
 	for _, v := range p {
-		c += v * v
+		c += float64(v * v)
 	}
 	for i, u := range honest {
 		for j, v := range u.Delta {
 			e := mu[j] - v
-			a[i] += e * e
-			b[i] += e * p[j]
+			a[i] += float64(e * e)
+			b[i] += float64(e * p[j])
 		}
 	}
 	// The thresholds, from explicit pairs.
-	var threshold float64
+	threshold := 0.0
+	if sum && sr.bound == MinSumCode {
+		threshold = math.Inf(1)
+	}
 	for i := range honest {
 		var rowSum float64
 		for k := range honest {
 			var s float64
 			for j, v := range honest[i].Delta {
 				e := v - honest[k].Delta[j]
-				s += e * e
+				s += float64(e * e)
 			}
 			rowSum += s
 			if !sum {
 				threshold = max(threshold, s)
 			}
 		}
-		if sum {
+		switch {
+		case sum && sr.bound == MinSumCode:
+			threshold = min(threshold, rowSum)
+		case sum:
 			threshold = max(threshold, rowSum)
 		}
 	}
@@ -254,12 +309,12 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 		if sum {
 			var s float64
 			for i := range a {
-				s += a[i] + 2*g*b[i] + g*g*c
+				s += a[i] + float64(2*g*b[i]) + float64(g*g*c)
 			}
 			return s <= threshold
 		}
 		for i := range a {
-			if a[i]+2*g*b[i]+g*g*c > threshold {
+			if a[i]+float64(2*g*b[i])+float64(g*g*c) > threshold {
 				return false
 			}
 		}
@@ -267,7 +322,7 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 	}
 	var gamma float64
 	if c > 0 {
-		lo, hi := 0.0, 1.0
+		lo, hi := 0.0, start
 		for feasible(hi) {
 			lo, hi = hi, 2*hi
 			if math.IsInf(hi, 0) {
@@ -285,7 +340,7 @@ func optGamma(honest []fl.Update, dir Direction, tol float64, sum bool) (float64
 		gamma = lo
 	}
 	for j := range mu {
-		mu[j] += gamma * p[j]
+		mu[j] += float64(gamma * p[j])
 	}
 	return gamma, mu, nil
 }

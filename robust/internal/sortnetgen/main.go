@@ -1,9 +1,12 @@
-// Command sortnetgen writes robust/sortnet_amd64.s: AVX-512 bitonic
-// sorting networks over S ∈ {16, 32, 64, 128} wires, each wire a vector of
-// eight float64 (eight adjacent coordinates), so that one run sorts the
-// values of eight coordinates at once, with no branch and no transpose.
+// Command sortnetgen writes robust/internal/orderstat/sortnet_amd64.s: AVX2
+// sorting networks (Green's and Knuth's small networks, then bitonic
+// merges) on up to 64 wires, each wire a vector of four float64 (four
+// adjacent coordinates), so that one call sorts the values of four
+// coordinates at once, with no branch on the values and no transpose,
+// without the comparators of wires known to be +Inf; and the two small
+// kernels that read ranks off two sorted runs and sum the kept values.
 //
-// Run it with go generate in package robust.
+// Run it with go generate in package orderstat.
 package main
 
 import (
@@ -12,14 +15,23 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"slices"
 )
 
-var sizes = []int{32, 64, 128}
+// sort8 is a 19-comparator, 6-layer sorting network on 8 inputs (Knuth,
+// TAOCP vol. 3, 5.3.4, Fig. 49), and sort16 the 60-comparator, 10-layer
+// one of Green (1969; ibid.), each pair putting the smaller value first.
+// main checks both on all inputs of 0s and 1s (the 0/1 principle) before
+// writing anything.
+var sort8 = [][2]int{
+	{0, 2}, {1, 3}, {4, 6}, {5, 7},
+	{0, 4}, {1, 5}, {2, 6}, {3, 7},
+	{0, 1}, {2, 3}, {4, 5}, {6, 7},
+	{2, 4}, {3, 5},
+	{1, 4}, {3, 6},
+	{1, 2}, {3, 4}, {5, 6},
+}
 
-// sort16 is a 60-comparator, 10-layer sorting network on 16 inputs (Green
-// 1969; Knuth, TAOCP vol. 3, 5.3.4), each pair putting the smaller value
-// first. main checks it on all 2^16 inputs of 0s and 1s (the 0/1
-// principle) before writing anything.
 var sort16 = [][2]int{
 	{0, 13}, {1, 12}, {2, 15}, {3, 14}, {4, 8}, {5, 6}, {7, 11}, {9, 10},
 	{0, 5}, {1, 7}, {2, 9}, {3, 4}, {6, 13}, {8, 14}, {10, 15}, {11, 12},
@@ -33,19 +45,19 @@ var sort16 = [][2]int{
 	{6, 7}, {8, 9},
 }
 
-// checkSort16 reports whether sort16 sorts every 0/1 input.
-func checkSort16() bool {
-	for x := range 1 << 16 {
-		var v [16]int
+// sorts reports whether the network sorts every 0/1 input of w wires.
+func sorts(net [][2]int, w int) bool {
+	for x := range 1 << w {
+		v := make([]int, w)
 		for i := range v {
 			v[i] = x >> i & 1
 		}
-		for _, c := range sort16 {
+		for _, c := range net {
 			if v[c[0]] > v[c[1]] {
 				v[c[0]], v[c[1]] = v[c[1]], v[c[0]]
 			}
 		}
-		for i := 1; i < 16; i++ {
+		for i := 1; i < w; i++ {
 			if v[i-1] > v[i] {
 				return false
 			}
@@ -57,8 +69,8 @@ func checkSort16() bool {
 func main() {
 	out := flag.String("out", "sortnet_amd64.s", "output file")
 	flag.Parse()
-	if len(sort16) != 60 || !checkSort16() {
-		log.Fatal("sort16 is not a sorting network")
+	if len(sort8) != 19 || !sorts(sort8, 8) || len(sort16) != 60 || !sorts(sort16, 16) {
+		log.Fatal("sort8 or sort16 is not a sorting network")
 	}
 	f, err := os.Create(*out)
 	if err != nil {
@@ -70,9 +82,10 @@ func main() {
 	fmt.Fprintln(w, "//go:build !purego")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `#include "textflag.h"`)
-	for _, s := range sizes {
-		gen(w, s)
+	for _, r := range runs {
+		gen(w, r)
 	}
+	fmt.Fprint(w, kernels)
 	if err := w.Flush(); err != nil {
 		log.Fatal(err)
 	}
@@ -84,13 +97,15 @@ func main() {
 // comparator puts the smaller value on wire lo and the larger on hi.
 type comparator struct{ lo, hi int }
 
-// stages returns the bitonic sorting network on s wires (ascending), as
-// the list of (k, j) stages, each a list of comparators.
+// A stage of the bitonic network: merges of width k, comparing wires j
+// apart.
 type stage struct {
 	k, j  int
 	comps []comparator
 }
 
+// network returns the bitonic sorting network on s wires (ascending), as
+// its list of stages.
 func network(s int) []stage {
 	var out []stage
 	for k := 2; k <= s; k *= 2 {
@@ -113,121 +128,92 @@ func network(s int) []stage {
 	return out
 }
 
-// block emits the loading of wires ws into registers (from the workspace
-// at DI, or by load when it is not nil), the comparators cs (all among
-// ws), and the stores of the wires back to the workspace.
-func block(w *bufio.Writer, ws []int, cs []comparator, load func(wire, reg int)) {
-	reg := map[int]int{}
-	var free []int
-	for i, x := range ws {
-		reg[x] = i
-		if load != nil {
-			load(x, i)
-		} else {
-			fmt.Fprintf(w, "\tVMOVUPD %d(DI), Z%d\n", 64*x, i)
-		}
-	}
-	for r := len(ws); r < firstReserved; r++ {
-		free = append(free, r)
-	}
-	for _, c := range cs {
-		ra, rb := reg[c.lo], reg[c.hi]
-		t := free[len(free)-1]
-		free = free[:len(free)-1]
-		// t = min(a, b) on the low wire; b's register takes the max.
-		fmt.Fprintf(w, "\tVMINPD Z%d, Z%d, Z%d\n", rb, ra, t)
-		fmt.Fprintf(w, "\tVMAXPD Z%d, Z%d, Z%d\n", rb, ra, ra)
-		reg[c.lo], reg[c.hi] = t, ra
-		free = append(free, rb)
-	}
-	for _, x := range ws {
-		fmt.Fprintf(w, "\tVMOVUPD Z%d, %d(DI)\n", reg[x], 64*x)
-	}
+// A run is one generated function: it sorts the values of Size rows
+// (four adjacent coordinates each), ascending or descending, lane by lane,
+// with the sorting network on P wires (the power of two ≥ Size, at least
+// 8): Green's 60-comparator network (or sort8) on blocks of 16 (8), then
+// bitonic merges. Wires from Size on are +Inf and known to be: the
+// comparators they would enter are left out (a comparator whose upper wire
+// is +Inf changes nothing, one whose lower wire is +Inf only swaps the
+// names of the two wires), so a run on 40 rows costs 333 comparators, not
+// the 592 of 64.
+type run struct {
+	size, p int
+	desc    bool
 }
 
-// firstReserved is the first of the registers block leaves alone: Z29 (a
-// scratch of the loads), Z30 (the OR of v − v over the values loaded:
-// zero iff all are finite) and Z31 (+Inf, the padding).
-const firstReserved = 29
+func (r run) name() string {
+	if r.desc {
+		return fmt.Sprintf("sort%dDescAVX2", r.size)
+	}
+	return fmt.Sprintf("sort%dAscAVX2", r.size)
+}
 
-// blocks16 emits one pass over the blocks of 16 wires, each with the
-// comparators of cs inside it; load, if not nil, brings the wires in.
-func blocks16(w *bufio.Writer, s int, cs []comparator, load func(wire, reg int)) {
-	for b := 0; b < s; b += 16 {
-		var ws []int
-		for x := b; x < b+16; x++ {
-			ws = append(ws, x)
+// runs are the functions written: the ascending first runs A of 8, 16, 32
+// and 64 rows, and the descending second runs B of 8, 16, …, 64 rows
+// (orderstat sorts n rows as A = the largest power of two below n and B =
+// the rest, rounded up to a multiple of 8 with +Inf).
+var runs = func() []run {
+	var rs []run
+	for _, a := range []int{8, 16, 32, 64} {
+		rs = append(rs, run{a, a, false})
+	}
+	for b := 8; b <= 64; b += 8 {
+		p := 8
+		for p < b {
+			p *= 2
 		}
-		var in []comparator
+		rs = append(rs, run{b, p, true})
+	}
+	return rs
+}()
+
+// passes returns the comparators of the sorting network on p wires, by
+// pass and group: the first pass sorts blocks of 16 (8 for p = 8) in
+// alternating directions, then every merge of width k runs its stages that
+// compare wires 16 or more apart on the wires of one residue mod 16 within
+// one k-block at a time, and its others on blocks of 16 wires. Descending
+// networks are the ascending ones on wires numbered from the top.
+func passes(p int, desc bool) [][][]comparator {
+	b := min(16, p)
+	net := sort16
+	if b == 8 {
+		net = sort8
+	}
+	var out [][][]comparator
+	group := func(cs []comparator, key func(int) int) [][]comparator {
+		var order []int
+		by := map[int][]comparator{}
 		for _, c := range cs {
-			if c.lo >= b && c.lo < b+16 {
-				in = append(in, c)
+			k := key(c.lo)
+			if key(c.hi) != k {
+				log.Fatalf("comparator %v crosses groups", c)
 			}
+			if _, ok := by[k]; !ok {
+				order = append(order, k)
+			}
+			by[k] = append(by[k], c)
 		}
-		block(w, ws, in, load)
-	}
-}
-
-// gen emits halves<s>AVX512: the values at byte offset off of the n
-// updates (padded with +Inf to s wires) with the first half sorted
-// ascending and the second descending, lane by lane, by the bitonic
-// network on s wires up to merges of s/2 wires.
-func gen(w *bufio.Writer, s int) {
-	name := fmt.Sprintf("halves%dAVX512", s)
-	upTo := s / 2
-	fmt.Fprintf(w, `
-// func %[2]s(rows *[]float64, n, off int, work *[%[1]d][8]float64) (finite bool)
-//
-// It loads the eight values at byte offset off of rows[i] into wire i for
-// i < n (+Inf for n ≤ i < %[1]d), then sorts every lane of the first %[3]d
-// wires ascending and of the last %[3]d descending, with VMINPD/VMAXPD:
-// blocks of 16 by a 60-comparator network (as they are loaded), then
-// bitonic merges up to %[3]d wires. The stages of a merge that compare
-// wires 16 or more apart run on the wires of one residue mod 16 at a time,
-// the others on blocks of 16 wires, in registers; between passes the wires
-// live in work. It reports whether every value loaded is finite.
-TEXT ·%[2]s(SB), NOSPLIT, $0-33
-	MOVQ         rows+0(FP), SI
-	MOVQ         n+8(FP), CX
-	MOVQ         off+16(FP), DX
-	MOVQ         work+24(FP), DI
-	VPXORQ       Z30, Z30, Z30
-	MOVQ         $0x7ff0000000000000, AX
-	VPBROADCASTQ AX, Z31
-`, s, name, upTo)
-	load := func(x, r int) {
-		fmt.Fprintf(w, "\tCMPQ CX, $%d\n\tJLE %s_pad%d\n", x, name, x)
-		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Z%d\n", 24*x, r)
-		fmt.Fprintf(w, "\tVSUBPD Z%[1]d, Z%[1]d, Z29\n\tVPORQ Z29, Z30, Z30\n", r)
-		fmt.Fprintf(w, "\tJMP %s_in%d\n%s_pad%d:\n\tVMOVAPD Z31, Z%d\n%s_in%d:\n", name, x, name, x, r, name, x)
-	}
-	var st []stage
-	for _, x := range network(s) {
-		if x.k <= upTo {
-			st = append(st, x)
+		var gs [][]comparator
+		for _, k := range order {
+			gs = append(gs, by[k])
 		}
+		return gs
 	}
-	// The stages that sort blocks of 16 (k ≤ 16) in one pass over the
-	// blocks; then, for each larger merge, the far stages (j ≥ 16) by
-	// residue mod 16 and the near ones (j ≤ 8) by block of 16.
-	// The first pass sorts every block of 16 with a 60-comparator network
-	// (ascending for even blocks, descending for odd ones, as the bitonic
-	// merges that follow expect) instead of the bitonic network's 80.
 	var first []comparator
-	for b := 0; b < s; b += 16 {
-		for _, c := range sort16 {
-			lo, hi := b+c[0], b+c[1]
-			if (b/16)%2 == 1 {
-				lo, hi = b+15-c[0], b+15-c[1]
+	for o := 0; o < p; o += b {
+		for _, c := range net {
+			lo, hi := o+c[0], o+c[1]
+			if (o/b)%2 == 1 {
+				lo, hi = o+b-1-c[0], o+b-1-c[1]
 			}
 			first = append(first, comparator{lo, hi})
 		}
 	}
-	blocks16(w, s, first, load)
-	fmt.Fprintln(w, "\tVPTESTMQ Z30, Z30, K1\n\tKORTESTW K1, K1\n\tSETEQ finite+32(FP)")
-	for k := 32; k <= upTo; k *= 2 {
+	out = append(out, group(first, func(x int) int { return x / b }))
+	for k := 2 * b; k <= p; k *= 2 {
 		var far, near []comparator
-		for _, x := range st {
+		for _, x := range network(p) {
 			switch {
 			case x.k != k:
 			case x.j >= 16:
@@ -236,21 +222,394 @@ TEXT ·%[2]s(SB), NOSPLIT, $0-33
 				near = append(near, x.comps...)
 			}
 		}
-		for r := range 16 {
-			var ws []int
-			for x := r; x < s; x += 16 {
-				ws = append(ws, x)
-			}
-			var cs []comparator
-			for _, c := range far {
-				if c.lo%16 == r {
-					cs = append(cs, c)
+		out = append(out, group(far, func(x int) int { return x/k*16 + x%16 }))
+		out = append(out, group(near, func(x int) int { return x / 16 }))
+	}
+	if desc {
+		for _, ps := range out {
+			for _, g := range ps {
+				for i, c := range g {
+					g[i] = comparator{p - 1 - c.lo, p - 1 - c.hi}
 				}
 			}
-			block(w, ws, cs, nil)
 		}
-		blocks16(w, s, near, nil)
+	}
+	return out
+}
+
+// wires is the state of a run's wires across passes: where each logical
+// wire's value lives (its slot in the workspace, or the row it has yet to
+// be loaded from), and which are known to be +Inf.
+type wires struct {
+	slot, row []int
+	inf       []bool
+	stored    []bool // the workspace slot holds the value
+}
+
+// swap exchanges the names of wires x and y.
+func (ws *wires) swap(x, y int) {
+	ws.slot[x], ws.slot[y] = ws.slot[y], ws.slot[x]
+	ws.row[x], ws.row[y] = ws.row[y], ws.row[x]
+	ws.inf[x], ws.inf[y] = ws.inf[y], ws.inf[x]
+	ws.stored[x], ws.stored[y] = ws.stored[y], ws.stored[x]
+}
+
+// An allocator keeps the wires of one group of comparators in the ymm
+// registers Y0…Y(regs−1), loading a wire when a comparator first needs it
+// in a register (from its row, the first time, else from its slot at DI),
+// reading it from memory as an operand where that saves a load, and, when
+// every register is taken, evicting the wire whose next use is furthest
+// (Belady), storing it if it changed. At the end of the group every
+// changed wire is stored to its slot.
+type allocator struct {
+	w     *bufio.Writer
+	ws    *wires
+	load  func(row, reg int)
+	reg   map[int]int // wire → register
+	wire  []int       // register → wire, −1 if free
+	dirty []bool      // register holds a value not in the workspace
+	ops   []comparator
+	pos   int
+}
+
+func newAllocator(w *bufio.Writer, ws *wires, regs int, ops []comparator, load func(row, reg int)) *allocator {
+	a := &allocator{w: w, ws: ws, load: load, reg: map[int]int{}, wire: make([]int, regs), dirty: make([]bool, regs), ops: ops}
+	for r := range a.wire {
+		a.wire[r] = -1
+	}
+	return a
+}
+
+func (a *allocator) nextUse(x, from int) int {
+	for i := from; i < len(a.ops); i++ {
+		if a.ops[i].lo == x || a.ops[i].hi == x {
+			return i
+		}
+	}
+	return len(a.ops)
+}
+
+// free returns a free register, evicting one (not in keep) if needed.
+func (a *allocator) free(keep ...int) int {
+	for r, x := range a.wire {
+		if x < 0 {
+			return r
+		}
+	}
+	best, bestUse := -1, -1
+	for r, x := range a.wire {
+		if slices.Contains(keep, r) {
+			continue
+		}
+		if u := a.nextUse(x, a.pos); u > bestUse {
+			best, bestUse = r, u
+		}
+	}
+	a.evict(best)
+	return best
+}
+
+func (a *allocator) evict(r int) {
+	x := a.wire[r]
+	if a.dirty[r] {
+		fmt.Fprintf(a.w, "\tVMOVUPD Y%d, %d(DI)\n", r, 32*a.ws.slot[x])
+		a.ws.stored[x] = true
+	}
+	delete(a.reg, x)
+	a.wire[r], a.dirty[r] = -1, false
+}
+
+// fetch brings wire x into a register.
+func (a *allocator) fetch(x int, keep ...int) int {
+	if r, ok := a.reg[x]; ok {
+		return r
+	}
+	if a.ws.inf[x] {
+		log.Fatalf("wire %d is a known +Inf and should not be read", x)
+	}
+	r := a.free(keep...)
+	if !a.ws.stored[x] {
+		a.load(a.ws.row[x], r)
+		a.dirty[r] = true
+	} else {
+		fmt.Fprintf(a.w, "\tVMOVUPD %d(DI), Y%d\n", 32*a.ws.slot[x], r)
+	}
+	a.reg[x], a.wire[r] = r, x
+	return r
+}
+
+// rename swaps the names of wires x and y, in registers too.
+func (a *allocator) rename(x, y int) {
+	rx, okx := a.reg[x]
+	ry, oky := a.reg[y]
+	delete(a.reg, x)
+	delete(a.reg, y)
+	if okx {
+		a.reg[y], a.wire[rx] = rx, y
+	}
+	if oky {
+		a.reg[x], a.wire[ry] = ry, x
+	}
+	a.ws.swap(x, y)
+}
+
+// run emits the comparators and stores the changed wires.
+func (a *allocator) run() {
+	for i, c := range a.ops {
+		a.pos = i
+		switch {
+		case a.ws.inf[c.hi]: // min(lo, +Inf) = lo: nothing moves
+			continue
+		case a.ws.inf[c.lo]: // the value on hi moves to lo
+			a.rename(c.lo, c.hi)
+			continue
+		}
+		x, y := c.lo, c.hi
+		if _, in := a.reg[x]; !in {
+			x, y = c.hi, c.lo
+		}
+		rx := a.fetch(x)
+		var src string
+		ry := -1
+		if _, in := a.reg[y]; in || !a.ws.stored[y] {
+			ry = a.fetch(y, rx)
+			src = fmt.Sprintf("Y%d", ry)
+		} else {
+			src = fmt.Sprintf("%d(DI)", 32*a.ws.slot[y])
+		}
+		keep := []int{rx}
+		if ry >= 0 {
+			keep = append(keep, ry)
+		}
+		t := a.free(keep...)
+		// t = min(x, y), rx = max(x, y).
+		fmt.Fprintf(a.w, "\tVMINPD %s, Y%d, Y%d\n", src, rx, t)
+		fmt.Fprintf(a.w, "\tVMAXPD %s, Y%d, Y%d\n", src, rx, rx)
+		if ry >= 0 {
+			delete(a.reg, y)
+			a.wire[ry], a.dirty[ry] = -1, false
+		}
+		delete(a.reg, x)
+		a.reg[c.lo], a.wire[t], a.dirty[t] = t, c.lo, true
+		a.reg[c.hi], a.wire[rx], a.dirty[rx] = rx, c.hi, true
+	}
+	for r := range a.wire {
+		if a.wire[r] >= 0 {
+			a.evict(r)
+		}
+	}
+}
+
+// gen writes one run's function.
+func gen(w *bufio.Writer, r run) {
+	name := r.name()
+	order := "ascending"
+	if r.desc {
+		order = "descending"
+	}
+	fmt.Fprintf(w, `
+// func %[1]s(rows *[]float64, n, off int, tmp *[64][4]float64, out *[%[2]d][4]float64) (finite bool)
+//
+// It sorts, %[3]s and lane by lane, the four values at byte offset off of
+// rows[i] for i < n (n ≤ %[2]d; +Inf for n ≤ i < %[2]d) into out, by the
+// network on %[4]d wires without the comparators of its known +Inf wires.
+// The wires of a group live in registers (Y0–Y13 while loading, with Y14
+// the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
+// and between passes in out (ascending runs, which have no +Inf to leave
+// out) or tmp. It reports whether every value loaded is finite.
+TEXT ·%[1]s(SB), NOSPLIT, $0-41
+	MOVQ   rows+0(FP), SI
+	MOVQ   n+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   %[5]s, DI
+	MOVQ   out+32(FP), R9
+	VXORPD Y14, Y14, Y14
+`, name, r.size, order, r.p, map[bool]string{false: "out+32(FP)", true: "tmp+24(FP)"}[r.desc])
+	ws := &wires{slot: make([]int, r.p), row: make([]int, r.p), inf: make([]bool, r.p), stored: make([]bool, r.p)}
+	for x := range r.p {
+		ws.slot[x], ws.row[x], ws.inf[x] = x, x, x >= r.size
+	}
+	// In a descending run the known +Inf wires are the first ones.
+	if r.desc {
+		for x := range r.p {
+			ws.inf[x] = x < r.p-r.size
+			ws.row[x] = x - (r.p - r.size)
+		}
+	}
+	load := func(row, reg int) {
+		fmt.Fprintf(w, "\tCMPQ CX, $%d\n\tJLE %s_pad%d\n", row, name, row)
+		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Y%d\n", 24*row, reg)
+		// The rows are n streams, more than the hardware prefetcher
+		// follows: ask for the line the call eight columns on will read.
+		fmt.Fprintf(w, "\tPREFETCHT0 64(R8)(DX*1)\n")
+		fmt.Fprintf(w, "\tVSUBPD Y%[1]d, Y%[1]d, Y15\n\tVORPD Y15, Y14, Y14\n", reg)
+		fmt.Fprintf(w, "\tJMP %s_in%d\n%s_pad%d:\n\tVBROADCASTSD ·posInf(SB), Y%d\n%s_in%d:\n", name, row, name, row, reg, name, row)
+	}
+	for i, ps := range passes(r.p, r.desc) {
+		regs := 16
+		if i == 0 {
+			regs = 14
+		}
+		for _, g := range ps {
+			newAllocator(w, ws, regs, g, load).run()
+		}
+		if i == 0 {
+			fmt.Fprintln(w, "\tVPTEST Y14, Y14\n\tSETEQ finite+40(FP)")
+		}
+	}
+	// The sorted values: wires p−size… of a descending run (its first
+	// wires are the +Inf), wires 0… of an ascending one.
+	first := 0
+	if r.desc {
+		first = r.p - r.size
+	}
+	for j := range r.size {
+		if !r.desc { // sorted in place in out: no known +Inf, no renaming
+			if ws.slot[j] != j || !ws.stored[j] {
+				log.Fatalf("%s: wire %d not in its own slot", name, j)
+			}
+			continue
+		}
+		x := first + j
+		if ws.inf[x] || !ws.stored[x] {
+			log.Fatalf("%s: output wire %d is not a stored value", name, x)
+		}
+		fmt.Fprintf(w, "\tVMOVUPD %d(DI), Y%d\n\tVMOVUPD Y%d, %d(R9)\n", 32*ws.slot[x], j%16, j%16, 32*j)
 	}
 	fmt.Fprintln(w, "\tVZEROUPPER")
 	fmt.Fprintln(w, "\tRET")
 }
+
+// kernels are the hand-written AVX2 kernels that go with the networks.
+const kernels = `
+// MASKED4ROW adds one row's four values at (row)(AX*8) to the sums in Y9
+// (values strictly between x in Y1 and y in Y2, else +0) and the counts
+// in Y10 (≤ x) and Y11 (< y), and ORs v − v into Y15.
+#define MASKED4ROW(row) \
+	VMOVUPD (row)(AX*8), Y0 \
+	VSUBPD  Y0, Y0, Y3 \
+	VORPD   Y3, Y15, Y15 \
+	VCMPPD  $1, Y0, Y1, Y3 \
+	VCMPPD  $1, Y2, Y0, Y4 \
+	VCMPPD  $2, Y1, Y0, Y5 \
+	VANDPD  Y4, Y3, Y3 \
+	VANDPD  Y0, Y3, Y3 \
+	VADDPD  Y3, Y9, Y9 \
+	VPSUBQ  Y5, Y10, Y10 \
+	VPSUBQ  Y4, Y11, Y11
+
+DATA ·posInf+0(SB)/8, $0x7ff0000000000000
+GLOBL ·posInf(SB), RODATA|NOPTR, $8
+
+// func minMaxAVX2(a, b *[4]float64, cnt int, acc *[4]float64)
+//
+// In every lane, acc = min(acc, max(a[j], b[j])) for j = 0, …, cnt−1 in
+// turn (the k-th smallest of two sorted runs, see kthAVX2).
+TEXT ·minMaxAVX2(SB), NOSPLIT, $0-32
+	MOVQ    a+0(FP), SI
+	MOVQ    b+8(FP), DI
+	MOVQ    cnt+16(FP), CX
+	MOVQ    acc+24(FP), DX
+	VMOVUPD (DX), Y0
+	TESTQ   CX, CX
+	JLE     minmax_done
+minmax_loop:
+	VMOVUPD (SI), Y1
+	VMAXPD  (DI), Y1, Y1
+	VMINPD  Y1, Y0, Y0
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     minmax_loop
+minmax_done:
+	VMOVUPD Y0, (DX)
+	VZEROUPPER
+	RET
+
+// func maskedSum4AVX2(rows *[4]*float64, x, y, sum *float64, le, lt *int64, n int) (finite bool)
+//
+// maskedSumAVX2 for four rows at once, added in row order: each column's
+// sum, counts and finiteness are read and written once for the four rows.
+TEXT ·maskedSum4AVX2(SB), NOSPLIT, $0-57
+	MOVQ   rows+0(FP), SI
+	MOVQ   0(SI), R13
+	MOVQ   8(SI), R14
+	MOVQ   16(SI), R15
+	MOVQ   24(SI), SI
+	MOVQ   x+8(FP), R8
+	MOVQ   y+16(FP), R9
+	MOVQ   sum+24(FP), R10
+	MOVQ   le+32(FP), R11
+	MOVQ   lt+40(FP), R12
+	MOVQ   n+48(FP), CX
+	VXORPD Y15, Y15, Y15
+	XORQ   AX, AX
+	SHRQ   $2, CX
+	JZ     masked4_done
+masked4_loop:
+	VMOVUPD (R8)(AX*8), Y1
+	VMOVUPD (R9)(AX*8), Y2
+	VMOVUPD (R10)(AX*8), Y9
+	VMOVDQU (R11)(AX*8), Y10
+	VMOVDQU (R12)(AX*8), Y11
+	MASKED4ROW(R13)
+	MASKED4ROW(R14)
+	MASKED4ROW(R15)
+	MASKED4ROW(SI)
+	VMOVUPD Y9, (R10)(AX*8)
+	VMOVDQU Y10, (R11)(AX*8)
+	VMOVDQU Y11, (R12)(AX*8)
+	ADDQ    $4, AX
+	DECQ    CX
+	JNZ     masked4_loop
+masked4_done:
+	VPTEST  Y15, Y15
+	SETEQ   finite+56(FP)
+	VZEROUPPER
+	RET
+
+// func maskedSumAVX2(row, x, y, sum *float64, le, lt *int64, n int) (finite bool)
+//
+// For c < n (a multiple of 4): sum[c] += row[c] if x[c] < row[c] < y[c],
+// else sum[c] += +0; le[c] += 1 if row[c] ≤ x[c]; lt[c] += 1 if
+// row[c] < y[c]. It reports whether every row[c] is finite.
+TEXT ·maskedSumAVX2(SB), NOSPLIT, $0-57
+	MOVQ   row+0(FP), SI
+	MOVQ   x+8(FP), R8
+	MOVQ   y+16(FP), R9
+	MOVQ   sum+24(FP), R10
+	MOVQ   le+32(FP), R11
+	MOVQ   lt+40(FP), R12
+	MOVQ   n+48(FP), CX
+	VXORPD Y15, Y15, Y15
+	XORQ   AX, AX
+	SHRQ   $2, CX
+	JZ     masked_done
+masked_loop:
+	VMOVUPD (SI)(AX*8), Y0
+	VMOVUPD (R8)(AX*8), Y1
+	VMOVUPD (R9)(AX*8), Y2
+	VSUBPD  Y0, Y0, Y3
+	VORPD   Y3, Y15, Y15
+	VCMPPD  $1, Y0, Y1, Y3
+	VCMPPD  $1, Y2, Y0, Y4
+	VCMPPD  $2, Y1, Y0, Y5
+	VANDPD  Y4, Y3, Y3
+	VANDPD  Y0, Y3, Y3
+	VADDPD  (R10)(AX*8), Y3, Y3
+	VMOVUPD Y3, (R10)(AX*8)
+	VMOVDQU (R11)(AX*8), Y6
+	VPSUBQ  Y5, Y6, Y6
+	VMOVDQU Y6, (R11)(AX*8)
+	VMOVDQU (R12)(AX*8), Y7
+	VPSUBQ  Y4, Y7, Y7
+	VMOVDQU Y7, (R12)(AX*8)
+	ADDQ    $4, AX
+	DECQ    CX
+	JNZ     masked_loop
+masked_done:
+	VPTEST  Y15, Y15
+	SETEQ   finite+56(FP)
+	VZEROUPPER
+	RET
+`

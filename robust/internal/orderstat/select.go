@@ -1,17 +1,17 @@
-package robust
+package orderstat
 
 import "math"
 
-// selectK reorders a so that a[k] holds the value it would hold if a were
+// SelectK reorders a so that a[k] holds the value it would hold if a were
 // sorted, every a[i] with i < k is ≤ a[k] and every a[i] with i > k is
 // ≥ a[k]. The values must not be NaN.
-func selectK(a []float64, k int) { selectRange(a, 0, len(a)-1, k) }
+func SelectK(a []float64, k int) { selectRange(a, 0, len(a)-1, k) }
 
-// select2 is selectK for the two ranks k1 ≤ k2 at once: afterwards a[k1]
+// Select2 is SelectK for the two ranks k1 ≤ k2 at once: afterwards a[k1]
 // and a[k2] hold their sorted values and a is partitioned around both.
-func select2(a []float64, k1, k2 int) { select2Range(a, 0, len(a)-1, k1, k2) }
+func Select2(a []float64, k1, k2 int) { select2Range(a, 0, len(a)-1, k1, k2) }
 
-// select2Range is select2 within a[lo:hi+1], which must contain k1 and k2.
+// select2Range is Select2 within a[lo:hi+1], which must contain k1 and k2.
 func select2Range(a []float64, lo, hi, k1, k2 int) {
 	for hi-lo > insertionMax {
 		j, e := partition(a, lo, hi)
@@ -36,7 +36,7 @@ func select2Range(a []float64, lo, hi, k1, k2 int) {
 // insertionMax is the length below which ranges are insertion sorted.
 const insertionMax = 8
 
-// selectRange is selectK within a[lo:hi+1], which must contain k.
+// selectRange is SelectK within a[lo:hi+1], which must contain k.
 func selectRange(a []float64, lo, hi, k int) {
 	for hi-lo > insertionMax {
 		if k == lo || k == hi {
@@ -154,9 +154,9 @@ func keyLess(key []float64, a, b int32) bool {
 	return a < b
 }
 
-// selectIdx reorders idx so that its first k entries are the k indices with
+// SelectIdx reorders idx so that its first k entries are the k indices with
 // the smallest (key, index), in no particular order.
-func selectIdx(idx []int32, key []float64, k int) {
+func SelectIdx(idx []int32, key []float64, k int) {
 	if k <= 0 || k >= len(idx) {
 		return
 	}
@@ -199,8 +199,8 @@ func selectIdx(idx []int32, key []float64, k int) {
 	}
 }
 
-// sortIdx sorts idx by (key, index) with insertion sort; idx is short.
-func sortIdx(idx []int32, key []float64) {
+// SortIdx sorts idx by (key, index) with insertion sort; idx is short.
+func SortIdx(idx []int32, key []float64) {
 	for i := 1; i < len(idx); i++ {
 		v := idx[i]
 		j := i - 1

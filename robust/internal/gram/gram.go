@@ -1,0 +1,96 @@
+// Package gram adds the Gram matrix of a block of vectors to an
+// accumulator: the kernel behind package robust's pairwise distances.
+//
+// # Definition (the same bits on every path)
+//
+// [Add] adds to g[i·n+j], for i ≤ j < n, the dot product of rows i and j
+// of x (n rows of w values, w a multiple of 4), computed as four lane sums
+// — lane r adds the products x[i][k]·x[j][k] for k ≡ r (mod 4) in
+// increasing k, each product rounded before it is added, starting from +0
+// — then (l₀ + l₁) + (l₂ + l₃). On amd64 with AVX2 (golang.org/x/sys/cpu;
+// not with the purego build tag) the lanes are those of a ymm register and
+// a 2×4 tile of dot products runs at once (VMULPD, VADDPD: no FMA, which
+// would round differently); elsewhere a Go loop computes the same sums in
+// the same order, with explicit conversions so that no GOARCH fuses them.
+// Tests compare the two paths bit for bit.
+package gram
+
+// Add adds the dot products of the rows of x (n rows of w values, stored
+// row after row) to the upper triangle of g (n×n, row-major), as the
+// package doc defines them. It panics unless w is a multiple of 4 and x
+// and g are long enough.
+func Add(g, x []float64, n, w int) { add(g, x, n, w, !hasAVX2) }
+
+func add(g, x []float64, n, w int, portable bool) {
+	if w%4 != 0 || len(x) < n*w || len(g) < n*n {
+		panic("gram: w not a multiple of 4, or short x or g")
+	}
+	if w == 0 {
+		return
+	}
+	var out [8][4]float64
+	for i := 0; i < n; i += 2 {
+		i2 := min(i+2, n)
+		for j := i &^ 3; j < n; j += 4 {
+			j2 := min(j+4, n)
+			switch {
+			case i2-i < 2 || j2-j < 4:
+				tileGo(x, w, i, i2, j, j2, &out)
+			case portable:
+				tile24Go(x, w, i, j, &out)
+			default:
+				tileAVX2(&x[i*w], &x[j*w], w, &out)
+			}
+			for a := i; a < i2; a++ {
+				for b := max(j, a); b < j2; b++ {
+					l := &out[(a-i)*4+b-j]
+					g[a*n+b] += (l[0] + l[1]) + (l[2] + l[3])
+				}
+			}
+		}
+	}
+}
+
+// tile24Go is tileGo for a whole 2×4 tile: lane by lane (positions
+// r, r+4, r+8, … in order), eight dot products at once, so that each value
+// loaded serves two or four products.
+func tile24Go(x []float64, w, i, j int, out *[8][4]float64) {
+	a0, a1 := x[i*w:i*w+w], x[(i+1)*w:(i+1)*w+w]
+	b0, b1, b2, b3 := x[j*w:j*w+w], x[(j+1)*w:(j+1)*w+w], x[(j+2)*w:(j+2)*w+w], x[(j+3)*w:(j+3)*w+w]
+	for r := range 4 {
+		var s00, s01, s02, s03, s10, s11, s12, s13 float64
+		for k := r; k < w; k += 4 {
+			u0, u1 := a0[k], a1[k]
+			v0, v1, v2, v3 := b0[k], b1[k], b2[k], b3[k]
+			s00 += float64(u0 * v0)
+			s01 += float64(u0 * v1)
+			s02 += float64(u0 * v2)
+			s03 += float64(u0 * v3)
+			s10 += float64(u1 * v0)
+			s11 += float64(u1 * v1)
+			s12 += float64(u1 * v2)
+			s13 += float64(u1 * v3)
+		}
+		out[0][r], out[1][r], out[2][r], out[3][r] = s00, s01, s02, s03
+		out[4][r], out[5][r], out[6][r], out[7][r] = s10, s11, s12, s13
+	}
+}
+
+// tileGo sets out[(a−i)·4+b−j] to the four lane sums of rows a and b of
+// x, for a in [i, i2) and b in [j, j2).
+func tileGo(x []float64, w, i, i2, j, j2 int, out *[8][4]float64) {
+	for a := i; a < i2; a++ {
+		ra := x[a*w : a*w+w]
+		for b := j; b < j2; b++ {
+			rb := x[b*w : b*w+w]
+			var l0, l1, l2, l3 float64
+			for k := 0; k < w; k += 4 {
+				l0 += float64(ra[k] * rb[k])
+				l1 += float64(ra[k+1] * rb[k+1])
+				l2 += float64(ra[k+2] * rb[k+2])
+				l3 += float64(ra[k+3] * rb[k+3])
+			}
+			out[(a-i)*4+b-j] = [4]float64{l0, l1, l2, l3}
+		}
+	}
+}

@@ -1,0 +1,67 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func tileAVX2(xi, xj *float64, w int, out *[8][4]float64)
+//
+// Rows xi, xi+w (A0, A1) against xj, xj+w, xj+2w, xj+3w (B0..B3): the eight
+// accumulators Y0..Y7 (Y(4a+b) for Aa·Bb) add, four values at a time, the
+// products rounded by VMULPD.
+TEXT ·tileAVX2(SB), NOSPLIT, $0-32
+	MOVQ   xi+0(FP), SI
+	MOVQ   xj+8(FP), DI
+	MOVQ   w+16(FP), CX
+	MOVQ   out+24(FP), DX
+	LEAQ   (CX*8), BX // row stride in bytes
+	LEAQ   (SI)(BX*1), R8 // A1
+	LEAQ   (DI)(BX*1), R9 // B1
+	LEAQ   (R9)(BX*1), R10 // B2
+	LEAQ   (R10)(BX*1), R11 // B3
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	XORQ   AX, AX
+	SHRQ   $2, CX
+
+loop:
+	VMOVUPD (SI)(AX*8), Y8
+	VMOVUPD (R8)(AX*8), Y9
+	VMOVUPD (DI)(AX*8), Y10
+	VMULPD  Y10, Y8, Y11
+	VADDPD  Y11, Y0, Y0
+	VMULPD  Y10, Y9, Y12
+	VADDPD  Y12, Y4, Y4
+	VMOVUPD (R9)(AX*8), Y10
+	VMULPD  Y10, Y8, Y11
+	VADDPD  Y11, Y1, Y1
+	VMULPD  Y10, Y9, Y12
+	VADDPD  Y12, Y5, Y5
+	VMOVUPD (R10)(AX*8), Y10
+	VMULPD  Y10, Y8, Y11
+	VADDPD  Y11, Y2, Y2
+	VMULPD  Y10, Y9, Y12
+	VADDPD  Y12, Y6, Y6
+	VMOVUPD (R11)(AX*8), Y10
+	VMULPD  Y10, Y8, Y11
+	VADDPD  Y11, Y3, Y3
+	VMULPD  Y10, Y9, Y12
+	VADDPD  Y12, Y7, Y7
+	ADDQ    $4, AX
+	DECQ    CX
+	JNZ     loop
+
+	VMOVUPD Y0, 0(DX)
+	VMOVUPD Y1, 32(DX)
+	VMOVUPD Y2, 64(DX)
+	VMOVUPD Y3, 96(DX)
+	VMOVUPD Y4, 128(DX)
+	VMOVUPD Y5, 160(DX)
+	VMOVUPD Y6, 192(DX)
+	VMOVUPD Y7, 224(DX)
+	VZEROUPPER
+	RET

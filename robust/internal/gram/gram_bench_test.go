@@ -1,0 +1,26 @@
+package gram
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkAdd: the Gram matrix of 100 rows of 512 values, the size of one
+// block of robust's pairwise distances at n = 100.
+func BenchmarkAdd(b *testing.B) {
+	for _, portable := range []bool{false, true} {
+		name := "avx2"
+		if portable || !hasAVX2 {
+			name = "portable"
+		}
+		b.Run(name, func(b *testing.B) {
+			x := randX(rand.New(rand.NewPCG(1, 1)), 100, 512)
+			g := make([]float64, 100*100)
+			b.SetBytes(8 * 100 * 512)
+			b.ReportAllocs()
+			for b.Loop() {
+				add(g, x, 100, 512, portable || !hasAVX2)
+			}
+		})
+	}
+}
