@@ -185,6 +185,8 @@ func axpy4(dst []float64, a []float64, x0, x1, x2, x3 []float64) {
 	a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
 	x0, x1, x2, x3 = x0[:len(dst)], x1[:len(dst)], x2[:len(dst)], x3[:len(dst)]
 	for i := range dst {
-		dst[i] = dst[i] + a0*x0[i] + a1*x1[i] + a2*x2[i] + a3*x3[i]
+		// float64(·) rounds each product, so that no compiler fuses it
+		// with the addition (FMA): the same bits on every machine.
+		dst[i] = dst[i] + float64(a0*x0[i]) + float64(a1*x1[i]) + float64(a2*x2[i]) + float64(a3*x3[i])
 	}
 }

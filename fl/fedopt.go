@@ -66,8 +66,9 @@ func (o *FedAvgM) Step(params, delta []float64) {
 		o.m = make([]float64, len(params))
 	}
 	for i, d := range delta {
-		o.m[i] = beta*o.m[i] + d
-		params[i] += lr * o.m[i]
+		// float64(·) keeps each product rounded, never fused (FMA).
+		o.m[i] = float64(beta*o.m[i]) + d
+		params[i] += float64(lr * o.m[i])
 	}
 }
 
@@ -141,17 +142,19 @@ func (o *Adaptive) Step(params, delta []float64) {
 	}
 	m, v := o.m, o.v
 	for i, d := range delta {
-		m[i] = b1*m[i] + (1-b1)*d
+		// float64(·) keeps each product rounded, never fused (FMA), so
+		// that every machine computes the same bits.
+		m[i] = float64(b1*m[i]) + float64((1-b1)*d)
 		d2 := d * d
 		switch o.Rule {
 		case RuleAdam:
-			v[i] = b2*v[i] + (1-b2)*d2
+			v[i] = float64(b2*v[i]) + float64((1-b2)*d2)
 		case RuleYogi:
-			v[i] -= (1 - b2) * d2 * sign(v[i]-d2)
+			v[i] -= float64((1 - b2) * d2 * sign(v[i]-d2))
 		case RuleAdagrad:
 			v[i] += d2
 		}
-		params[i] += lr * m[i] / (math.Sqrt(v[i]) + tau)
+		params[i] += float64(lr * m[i] / (math.Sqrt(v[i]) + tau))
 	}
 }
 

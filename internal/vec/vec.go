@@ -23,18 +23,21 @@ func FirstNonFinite(v []float64) int {
 	return -1
 }
 
-// Axpy sets dst += a·x over len(dst) coordinates.
+// Axpy sets dst += a·x over len(dst) coordinates. Each product is
+// rounded before it is added (float64(a*x)): Go lets a compiler fuse a*x+y
+// into one FMA (arm64 does, and amd64 with GOAMD64=v3), which rounds once
+// and would give other bits on other machines.
 func Axpy(dst []float64, a float64, x []float64) {
 	x = x[:len(dst)]
 	i := 0
 	for ; i+4 <= len(dst); i += 4 {
-		dst[i] += a * x[i]
-		dst[i+1] += a * x[i+1]
-		dst[i+2] += a * x[i+2]
-		dst[i+3] += a * x[i+3]
+		dst[i] += float64(a * x[i])
+		dst[i+1] += float64(a * x[i+1])
+		dst[i+2] += float64(a * x[i+2])
+		dst[i+3] += float64(a * x[i+3])
 	}
 	for ; i < len(dst); i++ {
-		dst[i] += a * x[i]
+		dst[i] += float64(a * x[i])
 	}
 }
 
