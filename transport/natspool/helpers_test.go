@@ -141,3 +141,20 @@ func sameBits(tb testing.TB, got, want []float64) {
 		}
 	}
 }
+
+// dropping is a virtual client that fails exactly when transport.Memory
+// with the same faults and seed would drop it: it asks a one-client
+// memory pool.
+type dropping struct {
+	id     string
+	faults transport.Faults
+}
+
+func (h dropping) Handle(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+	p, err := transport.NewMemory(transport.MemoryConfig{IDs: []string{h.id}, Factory: client(len(m.Params)), Faults: h.faults, Seed: 3})
+	if err != nil {
+		return nil, err
+	}
+	c, _ := p.Conn(h.id)
+	return c.Send(ctx, m)
+}

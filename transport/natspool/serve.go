@@ -39,10 +39,14 @@ type RunnerConfig struct {
 	Factory func(id string) (fl.Handler, error)
 	// Workers bounds the requests handled at once; 0 means GOMAXPROCS.
 	Workers int
-	// Pending bounds the requests a subscription buffers while every
-	// worker is busy; 0 means 4·Workers. NATS drops requests beyond it
-	// (a slow consumer) and their clients time out at the server.
-	Pending int
+	// Pending and PendingBytes bound the requests a subscription buffers
+	// while every worker is busy (so a worker's memory is bounded by
+	// PendingBytes plus Workers running clients, whatever the population);
+	// 0 means 65536 requests and 64 MiB. NATS drops requests beyond them
+	// (a slow consumer) and their clients time out at the server, so a
+	// round over workers needs a RoundTimeout.
+	Pending      int
+	PendingBytes int
 	// Limits bound the frames the runner accepts.
 	Limits transport.Limits
 	// Logger receives the runner's log; nil discards it.
@@ -69,7 +73,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if cfg.Factory == nil {
 		errs = append(errs, errors.New("natspool: RunnerConfig.Factory is nil"))
 	}
-	if cfg.Workers < 0 || cfg.Pending < 0 {
+	if cfg.Workers < 0 || cfg.Pending < 0 || cfg.PendingBytes < 0 {
 		errs = append(errs, errors.New("natspool: negative Workers or Pending"))
 	}
 	for _, id := range cfg.IDs {
@@ -84,7 +88,10 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
 	if cfg.Pending == 0 {
-		cfg.Pending = 4 * cfg.Workers
+		cfg.Pending = 65536
+	}
+	if cfg.PendingBytes == 0 {
+		cfg.PendingBytes = 64 << 20
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
@@ -159,7 +166,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return fmt.Errorf("natspool: subscribing to %s: %w", subj, err)
 		}
 		subs = append(subs, s)
-		s.SetPendingLimits(r.cfg.Pending, -1)
+		s.SetPendingLimits(r.cfg.Pending, r.cfg.PendingBytes)
 	}
 	// Make the subscriptions known to the server before returning control
 	// to the caller's timeline: a request sent after this sees them.
