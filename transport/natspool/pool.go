@@ -68,15 +68,27 @@ type Config struct {
 	// request (a request over them, or over the NATS server's max
 	// payload, fails before it is sent).
 	Limits transport.Limits
+	// MaxInFlightBytes bounds the request bytes awaiting a reply at once
+	// (at least one request is always let through); 0 means 32 MiB. A
+	// NATS server disconnects a subscriber (a worker, a client) whose
+	// unsent bytes exceed its max_pending (64 MiB by default) and the
+	// requests it held are lost, so this must stay below it.
+	MaxInFlightBytes int64
 }
+
+// inFlightTokens is the granularity of MaxInFlightBytes.
+const inFlightTokens = 64
 
 // Pool is an [fl.Pool] whose clients are reached through NATS, by
 // request/reply on one subject per client carrying the versioned wire
 // frame of package transport. Connections are made on demand: an idle
 // client costs its id. Pool is safe for concurrent use.
 type Pool struct {
-	cfg  Config
-	ids  []string
+	cfg    Config
+	ids    []string
+	unit   int64         // bytes per token
+	gate   chan struct{} // one acquirer at a time
+	tokens chan struct{}
 	bufs sync.Pool
 	up   atomic.Int64
 	down atomic.Int64
@@ -112,8 +124,12 @@ func New(cfg Config) (*Pool, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", fl.ErrConfig, errors.Join(errs...))
 	}
+	if cfg.MaxInFlightBytes <= 0 {
+		cfg.MaxInFlightBytes = 32 << 20
+	}
 	cfg.IDs = ids
-	return &Pool{cfg: cfg, ids: ids}, nil
+	return &Pool{cfg: cfg, ids: ids, unit: max(cfg.MaxInFlightBytes/inFlightTokens, 1),
+		gate: make(chan struct{}, 1), tokens: make(chan struct{}, inFlightTokens)}, nil
 }
 
 // Population returns the clients' ids, sorted.
@@ -149,14 +165,20 @@ func (c *conn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 		buf = new(bytes.Buffer)
 	}
 	defer func() { buf.Reset(); p.bufs.Put(buf) }()
+	buf.Grow(int(transport.FrameSize(m)))
 	if _, err := transport.WriteFrame(buf, m, p.cfg.Limits, transport.FrameOptions{}); err != nil {
 		return nil, err
 	}
 	if max := p.cfg.Conn.MaxPayload(); max > 0 && int64(buf.Len()) > max {
 		return nil, fmt.Errorf("%w: a frame of %d bytes over the NATS max payload %d (raise max_payload on the servers)", transport.ErrFrameTooLarge, buf.Len(), max)
 	}
+	k := min(inFlightTokens, max(1, (int64(buf.Len())+p.unit-1)/p.unit))
+	if err := p.acquire(ctx, int(k)); err != nil {
+		return nil, fmt.Errorf("natspool: client %q: waiting to send: %w (%w)", c.id, fl.ErrTimeout, err)
+	}
 	p.down.Add(int64(buf.Len()))
 	reply, err := p.cfg.Conn.RequestMsgWithContext(ctx, &nats.Msg{Subject: c.subject, Data: buf.Bytes()})
+	p.release(int(k))
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, ErrNoClient
@@ -174,4 +196,31 @@ func (c *conn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 		return nil, fmt.Errorf("natspool: client %q: %w", c.id, err)
 	}
 	return rm, nil
+}
+
+// acquire takes k tokens of the in-flight budget, or returns ctx.Err().
+// Acquirers take their tokens one at a time behind a gate, so that two
+// large requests cannot each hold part of the budget and wait forever.
+func (p *Pool) acquire(ctx context.Context, k int) error {
+	select {
+	case p.gate <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.gate }()
+	for i := range k {
+		select {
+		case p.tokens <- struct{}{}:
+		case <-ctx.Done():
+			p.release(i)
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (p *Pool) release(k int) {
+	for range k {
+		<-p.tokens
+	}
 }

@@ -191,6 +191,7 @@ func (r *Runner) serve(ctx context.Context, msg *nats.Msg) {
 		out.Header.Set(ErrorHeader, truncate(err.Error(), 1024))
 	} else {
 		var buf bytes.Buffer
+		buf.Grow(int(transport.FrameSize(reply)))
 		if _, werr := transport.WriteFrame(&buf, reply, r.cfg.Limits, transport.FrameOptions{}); werr != nil {
 			out.Header = nats.Header{}
 			out.Header.Set(ErrorHeader, truncate(werr.Error(), 1024))
