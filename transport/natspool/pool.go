@@ -89,9 +89,9 @@ type Pool struct {
 	unit   int64         // bytes per token
 	gate   chan struct{} // one acquirer at a time
 	tokens chan struct{}
-	bufs sync.Pool
-	up   atomic.Int64
-	down atomic.Int64
+	bufs   sync.Pool
+	up     atomic.Int64
+	down   atomic.Int64
 }
 
 var (
