@@ -70,24 +70,36 @@ func (a i128) less(b i128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b
 // quantize returns round(x·2^FracBits) (ties to even), or false when x is
 // not finite or its magnitude is not below MaxTerm.
 func quantize(x float64) (i128, bool) {
-	r := math.RoundToEven(math.Ldexp(x, FracBits)) // the scaling is exact
-	a := math.Abs(r)
+	y := x * 0x1p64 // exact: a power of two, and no overflow below MaxTerm
+	b := math.Float64bits(y)
+	a := math.Float64frombits(b &^ (1 << 63))
 	if !(a < 0x1p100) {
 		return i128{}, false
 	}
-	var m i128
-	if a < 0x1p63 {
-		m.lo = uint64(a)
+	return toFixed(a, uint64(int64(b)>>63)), true
+}
+
+// toFixed returns the 128-bit two's complement of ±round(a) for
+// 0 ≤ a < 2¹⁰⁰ (ties to even), negated when neg is all ones (0: not).
+func toFixed(a float64, neg uint64) i128 {
+	var lo, hi uint64
+	if a < 0x1p52 {
+		// Adding and subtracting 2⁵² rounds to an integer, ties to even
+		// (the float64 rounding mode); the conversions forbid fusing.
+		lo = uint64(float64(a+0x1p52) - 0x1p52)
 	} else {
-		frac, exp := math.Frexp(a) // a = frac·2^exp, frac in [0.5, 1), exp in [64, 100]
-		m53 := uint64(math.Ldexp(frac, 53))
-		s := uint(exp - 53) // in [11, 47]
-		m = i128{lo: m53 << s, hi: m53 >> (64 - s)}
+		// a is an integer: its 53-bit significand shifted left by 0 to 47.
+		b := math.Float64bits(a)
+		s := uint(b>>52) - 1075
+		mant := b&(1<<52-1) | 1<<52
+		lo = mant << s
+		if s > 0 {
+			hi = mant >> (64 - s)
+		}
 	}
-	if r < 0 {
-		m = m.neg()
-	}
-	return m, true
+	lo, hi = lo^neg, hi^neg
+	lo, c := bits.Add64(lo, neg&1, 0)
+	return i128{lo, hi + c}
 }
 
 // float returns a correctly rounded (to nearest, ties to even) float64 of
@@ -148,13 +160,14 @@ func (s *exactSum) addUpdate(w float64, delta []float64) error {
 		return fmt.Errorf("%w: weight %v (want 2⁻⁶⁵ ≤ w < 2³⁶)", ErrRange, w)
 	}
 	for j, x := range delta {
-		if p := w * x; !(math.Abs(p) < MaxTerm) {
+		if p := float64(w * x); !(math.Abs(p) < MaxTerm) {
 			return fmt.Errorf("%w: weight·coordinate %d = %v", ErrRange, j, p)
 		}
 	}
 	for j, x := range delta {
-		q, _ := quantize(w * x)
-		s.vec[j] = s.vec[j].add(q)
+		y := float64(w*x) * 0x1p64 // the conversion forbids fusing
+		b := math.Float64bits(y)
+		s.vec[j] = s.vec[j].add(toFixed(math.Float64frombits(b&^(1<<63)), uint64(int64(b)>>63)))
 	}
 	s.weight = s.weight.add(qw)
 	s.count++
