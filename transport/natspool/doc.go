@@ -30,9 +30,22 @@
 // node shut down mid-round is tested). A queue group delivers each request
 // to one member; members do not balance by load, and a member whose
 // buffers ([RunnerConfig.Pending], PendingBytes) are full drops requests.
-// Nothing is retried, so no client is asked twice in a round. JetStream
-// (a durable queue that would let a task wait for a client that is briefly
-// offline) is not used.
+// Nothing is retried, so no client is asked twice in a round.
+//
+// With [Config.JetStream] (and the same [RunnerConfig.JetStream] on the
+// clients) the server publishes each task into a JetStream stream (work
+// queue retention, MaxAge) and waits for the reply on Prefix.reply.id.nonce:
+// a client that is offline when the round starts gets its task when it
+// comes back, while the round still waits for it (tested). Delivery to
+// the handler is still at most once: the runner acknowledges a task before
+// it runs it, so a runner that dies mid-task loses it (the server counts a
+// timeout) rather than run it twice, and it drops unanswered a task whose
+// deadline (DeadlineHeader) has passed, so no client trains for a round
+// that has moved on (tested). In this mode the clients also need the
+// JetStream API permissions for their durable consumer ("fedgo-id", or the
+// workers' shared Queue consumer), and publish permission on
+// Prefix.reply.id.> (their own replies only); the runner refuses a task
+// whose reply subject is outside it.
 //
 // # Security
 //

@@ -158,3 +158,5 @@ func (h dropping) Handle(ctx context.Context, m *fl.Message) (*fl.Message, error
 	c, _ := p.Conn(h.id)
 	return c.Send(ctx, m)
 }
+
+var transportFaultsNone = transport.Faults{}

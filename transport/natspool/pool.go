@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/transport"
@@ -74,6 +75,10 @@ type Config struct {
 	// unsent bytes exceed its max_pending (64 MiB by default) and the
 	// requests it held are lost, so this must stay below it.
 	MaxInFlightBytes int64
+	// JetStream, if set, sends tasks through a JetStream stream so that a
+	// client briefly offline gets them when it returns (see [JetStream]);
+	// nil means core NATS request/reply.
+	JetStream *JetStream
 }
 
 // inFlightTokens is the granularity of MaxInFlightBytes.
@@ -89,6 +94,7 @@ type Pool struct {
 	unit   int64         // bytes per token
 	gate   chan struct{} // one acquirer at a time
 	tokens chan struct{}
+	js     jetstream.JetStream
 	bufs   sync.Pool
 	up     atomic.Int64
 	down   atomic.Int64
@@ -128,8 +134,16 @@ func New(cfg Config) (*Pool, error) {
 		cfg.MaxInFlightBytes = 32 << 20
 	}
 	cfg.IDs = ids
-	return &Pool{cfg: cfg, ids: ids, unit: max(cfg.MaxInFlightBytes/inFlightTokens, 1),
-		gate: make(chan struct{}, 1), tokens: make(chan struct{}, inFlightTokens)}, nil
+	p := &Pool{cfg: cfg, ids: ids, unit: max(cfg.MaxInFlightBytes/inFlightTokens, 1),
+		gate: make(chan struct{}, 1), tokens: make(chan struct{}, inFlightTokens)}
+	if cfg.JetStream != nil {
+		js, err := setupStream(cfg.Conn, p.prefix(), cfg.JetStream)
+		if err != nil {
+			return nil, err
+		}
+		p.js = js
+	}
+	return p, nil
 }
 
 // Population returns the clients' ids, sorted.
@@ -173,11 +187,17 @@ func (c *conn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 		return nil, fmt.Errorf("%w: a frame of %d bytes over the NATS max payload %d (raise max_payload on the servers)", transport.ErrFrameTooLarge, buf.Len(), max)
 	}
 	k := min(inFlightTokens, max(1, (int64(buf.Len())+p.unit-1)/p.unit))
-	if err := p.acquire(ctx, int(k)); err != nil {
+	err := p.acquire(ctx, int(k))
+	if err != nil {
 		return nil, fmt.Errorf("natspool: client %q: waiting to send: %w (%w)", c.id, fl.ErrTimeout, err)
 	}
 	p.down.Add(int64(buf.Len()))
-	reply, err := p.cfg.Conn.RequestMsgWithContext(ctx, &nats.Msg{Subject: c.subject, Data: buf.Bytes()})
+	var reply *nats.Msg
+	if p.js != nil {
+		reply, err = c.sendJetStream(ctx, buf.Bytes())
+	} else {
+		reply, err = p.cfg.Conn.RequestMsgWithContext(ctx, &nats.Msg{Subject: c.subject, Data: buf.Bytes()})
+	}
 	p.release(int(k))
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):

@@ -49,6 +49,11 @@ type RunnerConfig struct {
 	PendingBytes int
 	// Limits bound the frames the runner accepts.
 	Limits transport.Limits
+	// JetStream, if set, takes tasks from the JetStream stream the pool
+	// publishes them to (the same config), with a durable consumer per
+	// client, or one shared by the Queue when IDs is nil; nil means core
+	// NATS subscriptions.
+	JetStream *JetStream
 	// Logger receives the runner's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -140,6 +145,34 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.serve(ctx, msg)
 		}()
 	}
+	if r.cfg.JetStream != nil {
+		stopJS, err := r.runJetStream(ctx, func(id string, data []byte, reply string) {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := checkReply(r.cfg.Prefix, id, reply); err != nil {
+					r.log.Warn("natspool: task refused", "client", id, "err", err)
+					return
+				}
+				m, err := r.answer(ctx, id, data)
+				r.respond(id, reply, m, err)
+			}()
+		})
+		if err != nil {
+			return err
+		}
+		defer wg.Wait()
+		defer stopJS()
+		r.once.Do(func() { close(r.ready) })
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	subjects := []string{r.cfg.Prefix + ".*"}
 	if r.cfg.IDs != nil {
 		subjects = subjects[:0]
@@ -181,29 +214,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// serve answers one request.
+// serve answers one core NATS request.
 func (r *Runner) serve(ctx context.Context, msg *nats.Msg) {
 	id := strings.TrimPrefix(msg.Subject, r.cfg.Prefix+".")
 	reply, err := r.answer(ctx, id, msg.Data)
-	out := &nats.Msg{}
-	if err != nil {
-		out.Header = nats.Header{}
-		out.Header.Set(ErrorHeader, truncate(err.Error(), 1024))
-	} else {
-		var buf bytes.Buffer
-		buf.Grow(int(transport.FrameSize(reply)))
-		if _, werr := transport.WriteFrame(&buf, reply, r.cfg.Limits, transport.FrameOptions{}); werr != nil {
-			out.Header = nats.Header{}
-			out.Header.Set(ErrorHeader, truncate(werr.Error(), 1024))
-		} else {
-			out.Data = buf.Bytes()
-		}
-	}
-	if msg.Reply == "" {
-		return
-	}
-	if err := msg.RespondMsg(out); err != nil {
-		r.log.Warn("natspool: reply failed", "client", id, "err", err)
+	if msg.Reply != "" {
+		r.respond(id, msg.Reply, reply, err)
 	}
 }
 
