@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedgo/fedgo/compress"
 	"github.com/fedgo/fedgo/fl"
@@ -447,5 +448,39 @@ func TestEdgeQuorumAndEvaluate(t *testing.T) {
 	}
 	if _, err := hier.NewEdge(hier.EdgeConfig{}); !errors.Is(err, fl.ErrConfig) {
 		t.Errorf("NewEdge without a pool: %v", err)
+	}
+}
+
+// TestEdgeDeadline: an edge without a RoundTimeout of its own stops
+// waiting at 80% of its parent's deadline, so a hung client costs the
+// edge that client, not the edge's whole sum.
+func TestEdgeDeadline(t *testing.T) {
+	members := []string{"c001", "c002", "c003"}
+	p, err := transport.NewMemory(transport.MemoryConfig{IDs: members, Factory: func(id string) (fl.Handler, error) {
+		if id == "c002" {
+			return fl.HandlerFunc(func(ctx context.Context, _ *fl.Message) (*fl.Message, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}), nil
+		}
+		return leaf(id), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := hier.NewEdge(hier.EdgeConfig{Pool: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := transport.NewMemory(transport.MemoryConfig{IDs: []string{"edge"}, Factory: func(string) (fl.Handler, error) { return e, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := serverConfig(1, 2)
+	cfg.Exchange, cfg.RoundTimeout = &hier.Exchange{Size: func(string) int { return 3 }}, 500*time.Millisecond
+	_, h := run(t, cfg, root)
+	r := h.Rounds[0]
+	if r.Aborted || r.Accepted != 2 || r.Extra[hier.KeyFailedPrefix+fl.FailTimeout] != 1 || r.Extra[hier.KeyFailed] != 1 {
+		t.Errorf("round: accepted %d, extra %v; want the edge's 2 live clients, its hung client a timeout", r.Accepted, r.Extra)
 	}
 }
