@@ -55,8 +55,9 @@
 //     natspool adds none of its own.
 //  2. Authenticate every connection: user/password, NKEYs or JWT
 //     credentials (nats.UserInfo, nats.Nkey, nats.UserCredentials).
-//  3. Give each client only its own subject: subscribe allow Prefix.id,
-//     publish deny ">", allow_responses (max 1). Then a client cannot
+//  3. Give each client only its own subjects: subscribe allow Prefix.id
+//     and Prefix.cancel.id (the server's cancellations), publish deny
+//     ">", allow_responses (max 1). Then a client cannot
 //     read another's parameters or replies (the server's replies travel
 //     on its _INBOX subjects, which no client may subscribe to) and cannot
 //     forge requests to another client; the server's user may publish to
@@ -68,9 +69,12 @@
 // Every frame is bounded by [transport.Limits] both ways: a reply larger
 // than the limits or malformed is refused (wrapping transport.ErrFrame)
 // before anything is allocated beyond the bytes received, and a request
-// over them fails before it is sent. Deadlines: the server's context
-// bounds each request; a runner gives each handler the deadline the
-// request's fl.KeyDeadline states.
+// over them fails before it is sent. Deadlines and cancellation: the
+// server's context bounds each request; a runner gives each handler the
+// deadline the request's fl.KeyDeadline states, and when the server stops
+// waiting it publishes the request's id ([TaskHeader]) on Prefix.cancel.id
+// and the runner cancels that handler's context (best effort: a
+// cancellation lost with a node leaves the handler to its deadline).
 //
 // # Concurrency
 //

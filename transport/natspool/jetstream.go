@@ -76,7 +76,7 @@ func setupStream(nc *nats.Conn, prefix string, j *JetStream) (jetstream.JetStrea
 
 // sendJetStream publishes m's frame as a durable task and waits for the
 // reply on a subject of its own.
-func (c *conn) sendJetStream(ctx context.Context, frame []byte) (*nats.Msg, error) {
+func (c *conn) sendJetStream(ctx context.Context, frame []byte, task string) (*nats.Msg, error) {
 	p := c.p
 	reply := replySubject(p.prefix(), c.id)
 	sub, err := p.cfg.Conn.SubscribeSync(reply)
@@ -86,6 +86,7 @@ func (c *conn) sendJetStream(ctx context.Context, frame []byte) (*nats.Msg, erro
 	defer sub.Unsubscribe()
 	msg := &nats.Msg{Subject: taskSubject(p.prefix(), c.id), Data: frame, Header: nats.Header{}}
 	msg.Header.Set(ReplyHeader, reply)
+	msg.Header.Set(TaskHeader, task)
 	if d, ok := ctx.Deadline(); ok {
 		msg.Header.Set(DeadlineHeader, strconv.FormatInt(d.UnixNano(), 10))
 	}
@@ -105,7 +106,7 @@ func (p *Pool) prefix() string {
 // runJetStream consumes tasks until ctx is done: one durable consumer per
 // id, or with IDs nil one shared by every runner of the Queue (the
 // stream's work-queue retention gives each task to one of them).
-func (r *Runner) runJetStream(ctx context.Context, handle func(id string, data []byte, reply string)) (stop func(), err error) {
+func (r *Runner) runJetStream(ctx context.Context, handle func(id, task string, data []byte, reply string)) (stop func(), err error) {
 	js, err := setupStream(r.cfg.Conn, r.cfg.Prefix, r.cfg.JetStream)
 	if err != nil {
 		return nil, err
@@ -148,7 +149,7 @@ func (r *Runner) runJetStream(ctx context.Context, handle func(id string, data [
 				return
 			}
 			id := strings.TrimPrefix(m.Subject(), r.cfg.Prefix+".task.")
-			handle(id, m.Data(), h.Get(ReplyHeader))
+			handle(id, h.Get(TaskHeader), m.Data(), h.Get(ReplyHeader))
 		}, jetstream.PullMaxMessages(max(2, r.cfg.Workers)))
 		if err != nil {
 			stop()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/transport"
@@ -20,6 +21,13 @@ import (
 // DefaultPrefix is the subject prefix when a config leaves it empty:
 // client id is served on "fedgo.id".
 const DefaultPrefix = "fedgo"
+
+// TaskHeader names a request (a random id), so that the server can cancel
+// it: when the server stops waiting, it publishes the id on
+// Prefix.cancel.id and the runner cancels the handler's context.
+const TaskHeader = "Fedgo-Task"
+
+func cancelSubject(prefix, id string) string { return Subject(prefix, "cancel."+id) }
 
 // ErrorHeader is the NATS header in which a client runner returns the
 // error of its handler (the reply then carries no frame).
@@ -192,13 +200,19 @@ func (c *conn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 		return nil, fmt.Errorf("natspool: client %q: waiting to send: %w (%w)", c.id, fl.ErrTimeout, err)
 	}
 	p.down.Add(int64(buf.Len()))
+	task := nuid.Next()
 	var reply *nats.Msg
 	if p.js != nil {
-		reply, err = c.sendJetStream(ctx, buf.Bytes())
+		reply, err = c.sendJetStream(ctx, buf.Bytes(), task)
 	} else {
-		reply, err = p.cfg.Conn.RequestMsgWithContext(ctx, &nats.Msg{Subject: c.subject, Data: buf.Bytes()})
+		req := &nats.Msg{Subject: c.subject, Data: buf.Bytes(), Header: nats.Header{TaskHeader: []string{task}}}
+		reply, err = p.cfg.Conn.RequestMsgWithContext(ctx, req)
 	}
 	p.release(int(k))
+	if err != nil && ctx.Err() != nil {
+		// Tell the client its work is no longer wanted (best effort).
+		p.cfg.Conn.Publish(cancelSubject(p.prefix(), c.id), []byte(task))
+	}
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, ErrNoClient

@@ -141,3 +141,52 @@ func TestDeadline(t *testing.T) {
 		t.Error("the handler's context had no deadline")
 	}
 }
+
+// blocker is a client that blocks until its context ends, reporting when
+// it starts and when its context ends.
+type blocker struct{ started, done chan struct{} }
+
+func (b blocker) Handle(ctx context.Context, _ *fl.Message) (*fl.Message, error) {
+	b.started <- struct{}{}
+	<-ctx.Done()
+	b.done <- struct{}{}
+	return nil, ctx.Err()
+}
+
+func within[T any](t *testing.T, c <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+// TestCancel: a Send cancelled by the server returns context.Canceled at
+// once, and the client's handler learns that its work is no longer wanted
+// (its context ends), as over transport.Memory and HTTPS.
+func TestCancel(t *testing.T) {
+	s := startServer(t, nil)
+	b := blocker{started: make(chan struct{}, 1), done: make(chan struct{}, 1)}
+	r, err := natspool.NewRunner(natspool.RunnerConfig{Conn: connect(t, s.ClientURL()), IDs: []string{"slow"}, Factory: func(string) (fl.Handler, error) { return b, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveRunner(t, r)
+	pool, _ := natspool.New(natspool.Config{Conn: connect(t, s.ClientURL()), IDs: []string{"slow"}})
+	c, _ := pool.Conn("slow")
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Send(ctx, &fl.Message{Type: fl.TypeTrain, Round: 1, Params: []float64{1}})
+		errc <- err
+	}()
+	within(t, b.started, "the handler starting")
+	cancel()
+	if err := within(t, errc, "Send returning after cancel"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Send = %v, want context.Canceled", err)
+	}
+	within(t, b.done, "the handler's context ending")
+}

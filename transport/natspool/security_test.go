@@ -19,7 +19,7 @@ import (
 // subject only, publish nothing but replies to requests it received.
 func clientPerms(id string) *server.Permissions {
 	return &server.Permissions{
-		Subscribe: &server.SubjectPermission{Allow: []string{natspool.Subject("", id)}},
+		Subscribe: &server.SubjectPermission{Allow: []string{natspool.Subject("", id), natspool.Subject("", "cancel."+id)}},
 		Publish:   &server.SubjectPermission{Deny: []string{">"}},
 		Response:  &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
 	}

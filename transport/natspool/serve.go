@@ -63,10 +63,12 @@ type RunnerConfig struct {
 // deadline from the request's fl.KeyDeadline, and replies with the
 // handler's message as a frame, or with its error in the ErrorHeader.
 type Runner struct {
-	cfg   RunnerConfig
-	log   *slog.Logger
-	ready chan struct{}
-	once  sync.Once
+	mu      sync.Mutex
+	running map[string]context.CancelFunc // by client id + task id
+	cfg     RunnerConfig
+	log     *slog.Logger
+	ready   chan struct{}
+	once    sync.Once
 }
 
 // NewRunner returns a runner; it subscribes when Run is called.
@@ -105,7 +107,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{cfg: cfg, log: log, ready: make(chan struct{})}, nil
+	return &Runner{cfg: cfg, log: log, ready: make(chan struct{}), running: map[string]context.CancelFunc{}}, nil
 }
 
 // Serve serves one client's handler on its subject until ctx is done.
@@ -146,7 +148,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		}()
 	}
 	if r.cfg.JetStream != nil {
-		stopJS, err := r.runJetStream(ctx, func(id string, data []byte, reply string) {
+		cancels, err := r.subscribeCancels()
+		if err != nil {
+			return err
+		}
+		defer unsubscribe(cancels)
+		stopJS, err := r.runJetStream(ctx, func(id, task string, data []byte, reply string) {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -160,7 +167,7 @@ func (r *Runner) Run(ctx context.Context) error {
 					r.log.Warn("natspool: task refused", "client", id, "err", err)
 					return
 				}
-				m, err := r.answer(ctx, id, data)
+				m, err := r.answer(ctx, id, task, data)
 				r.respond(id, reply, m, err)
 			}()
 		})
@@ -173,6 +180,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}
+	cancels, err := r.subscribeCancels()
+	if err != nil {
+		return err
+	}
+	defer unsubscribe(cancels)
 	subjects := []string{r.cfg.Prefix + ".*"}
 	if r.cfg.IDs != nil {
 		subjects = subjects[:0]
@@ -204,7 +216,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	// Make the subscriptions known to the server before returning control
 	// to the caller's timeline: a request sent after this sees them.
 	fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
-	err := nc.FlushWithContext(fctx)
+	err = nc.FlushWithContext(fctx)
 	fcancel()
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("natspool: flushing the subscriptions: %w", err)
@@ -217,15 +229,25 @@ func (r *Runner) Run(ctx context.Context) error {
 // serve answers one core NATS request.
 func (r *Runner) serve(ctx context.Context, msg *nats.Msg) {
 	id := strings.TrimPrefix(msg.Subject, r.cfg.Prefix+".")
-	reply, err := r.answer(ctx, id, msg.Data)
+	reply, err := r.answer(ctx, id, msg.Header.Get(TaskHeader), msg.Data)
 	if msg.Reply != "" {
 		r.respond(id, msg.Reply, reply, err)
 	}
 }
 
-func (r *Runner) answer(ctx context.Context, id string, data []byte) (*fl.Message, error) {
+func (r *Runner) answer(ctx context.Context, id, task string, data []byte) (*fl.Message, error) {
 	if err := CheckID(id); err != nil {
 		return nil, err
+	}
+	if task != "" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		key := id + "/" + task
+		r.mu.Lock()
+		r.running[key] = cancel
+		r.mu.Unlock()
+		defer func() { r.mu.Lock(); delete(r.running, key); r.mu.Unlock() }()
 	}
 	m, _, err := transport.ReadFrame(bytes.NewReader(data), r.cfg.Limits)
 	if err != nil {
@@ -258,4 +280,41 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// subscribeCancels subscribes, until ctx is done, to the server's
+// cancellations of the runner's clients' tasks (every runner of a queue
+// group receives them; the one running the task cancels it).
+func (r *Runner) subscribeCancels() ([]*nats.Subscription, error) {
+	subjects := []string{cancelSubject(r.cfg.Prefix, "*")}
+	if r.cfg.IDs != nil {
+		subjects = subjects[:0]
+		for _, id := range r.cfg.IDs {
+			subjects = append(subjects, cancelSubject(r.cfg.Prefix, id))
+		}
+	}
+	var subs []*nats.Subscription
+	for _, subj := range subjects {
+		s, err := r.cfg.Conn.Subscribe(subj, func(m *nats.Msg) {
+			id := strings.TrimPrefix(m.Subject, r.cfg.Prefix+".cancel.")
+			r.mu.Lock()
+			cancel := r.running[id+"/"+string(m.Data)]
+			r.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+		})
+		if err != nil {
+			unsubscribe(subs)
+			return nil, fmt.Errorf("natspool: subscribing to %s: %w", subj, err)
+		}
+		subs = append(subs, s)
+	}
+	return subs, nil
+}
+
+func unsubscribe(subs []*nats.Subscription) {
+	for _, s := range subs {
+		s.Unsubscribe()
+	}
 }
