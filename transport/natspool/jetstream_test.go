@@ -79,3 +79,39 @@ func TestJetStreamWaitsForOfflineClient(t *testing.T) {
 	want, _ := runServer(t, cfg, memoryPool(t, population, d, transportFaultsNone), d)
 	sameBits(t, got, want)
 }
+
+// TestJetStreamWorkers: workers sharing one durable consumer (IDs nil)
+// serve a population through the stream; the run equals the in-memory
+// simulation's bits and no task is run twice.
+func TestJetStreamWorkers(t *testing.T) {
+	const n, d = 200, 8
+	s := startServer(t, &server.Options{JetStream: true, StoreDir: t.TempDir()})
+	js := &natspool.JetStream{}
+	var runs atomic.Int64
+	for range 2 {
+		r, err := natspool.NewRunner(natspool.RunnerConfig{Conn: connect(t, s.ClientURL()), Queue: "workers", JetStream: js, Workers: 2,
+			Factory: func(id string) (fl.Handler, error) { runs.Add(1); return client(d)(id) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveRunner(t, r)
+	}
+	population := ids(n)
+	pool, err := natspool.New(natspool.Config{Conn: connect(t, s.ClientURL()), IDs: population, JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fl.DefaultServerConfig()
+	cfg.Rounds, cfg.ClientsPerRound, cfg.RoundTimeout, cfg.Seed = 3, 40, 20*time.Second, 4
+	got, h := runServer(t, cfg, pool, d)
+	want, _ := runServer(t, cfg, memoryPool(t, population, d, transportFaultsNone), d)
+	sameBits(t, got, want)
+	for _, r := range h.Rounds {
+		if r.Accepted != 40 {
+			t.Errorf("round %d: %d accepted", r.Round, r.Accepted)
+		}
+	}
+	if k := runs.Load(); k != 3*40 {
+		t.Errorf("%d tasks run, want %d (each once)", k, 3*40)
+	}
+}
