@@ -30,8 +30,9 @@
 // Summation", IEEE Trans. Computers 2015).
 //
 // Against fl.FedAvg (Σ (wᵢ/W)·Δᵢ in float64, in sampling order) the
-// result differs by rounding only: at most about 2n ulps of the largest
-// |Δᵢⱼ| plus n·2⁻⁶⁵ absolute per coordinate for n updates (tested). The
+// result differs by rounding only: within 4n·2⁻⁵²·maxᵢ|Δᵢⱼ| + n·2⁻⁶⁴ per
+// coordinate for n updates (tested on random updates; in practice a few
+// ulps). The
 // price of exactness is range: |wᵢ·Δᵢⱼ| and wᵢ must be below 2³⁶
 // ([MaxTerm]; a larger update is rejected with [ErrRange] and its client
 // counted as failed), an aggregate holds at most [MaxTerms] updates, and
