@@ -79,6 +79,16 @@ func quantize(x float64) (i128, bool) {
 	return toFixed(a, uint64(int64(b)>>63)), true
 }
 
+// term returns q(w·x), or false when |w·x| is not below MaxTerm (or NaN).
+func term(w, x float64) (i128, bool) {
+	b := math.Float64bits(float64(w * x)) // the conversion forbids fusing
+	a := math.Float64frombits(b &^ (1 << 63))
+	if !(a < MaxTerm) {
+		return i128{}, false
+	}
+	return toFixed(a*0x1p64, uint64(int64(b)>>63)), true
+}
+
 // toFixed returns the 128-bit two's complement of ±round(a) for
 // 0 ≤ a < 2¹⁰⁰ (ties to even), negated when neg is all ones (0: not).
 func toFixed(a float64, neg uint64) i128 {
@@ -92,10 +102,7 @@ func toFixed(a float64, neg uint64) i128 {
 		b := math.Float64bits(a)
 		s := uint(b>>52) - 1075
 		mant := b&(1<<52-1) | 1<<52
-		lo = mant << s
-		if s > 0 {
-			hi = mant >> (64 - s)
-		}
+		lo, hi = mant<<s, mant>>(64-s) // a shift by 64 gives 0
 	}
 	lo, hi = lo^neg, hi^neg
 	lo, c := bits.Add64(lo, neg&1, 0)
@@ -159,19 +166,50 @@ func (s *exactSum) addUpdate(w float64, delta []float64) error {
 	if !ok || !(w > 0) || qw == (i128{}) {
 		return fmt.Errorf("%w: weight %v (want 2⁻⁶⁵ ≤ w < 2³⁶)", ErrRange, w)
 	}
-	for j, x := range delta {
-		if p := float64(w * x); !(math.Abs(p) < MaxTerm) {
-			return fmt.Errorf("%w: weight·coordinate %d = %v", ErrRange, j, p)
+	if j := addTerms(s.vec, w, delta); j >= 0 {
+		// Take back the terms added: the sum is left as it was.
+		for k, x := range delta[:j] {
+			t, _ := term(w, x)
+			s.vec[k] = s.vec[k].add(t.neg())
 		}
-	}
-	for j, x := range delta {
-		y := float64(w*x) * 0x1p64 // the conversion forbids fusing
-		b := math.Float64bits(y)
-		s.vec[j] = s.vec[j].add(toFixed(math.Float64frombits(b&^(1<<63)), uint64(int64(b)>>63)))
+		return fmt.Errorf("%w: weight·coordinate %d = %v", ErrRange, j, w*delta[j])
 	}
 	s.weight = s.weight.add(qw)
 	s.count++
 	return nil
+}
+
+// addTerms adds q(w·delta[j]) to vec[j] for each j, and returns -1, or
+// the first j whose term is out of range (the terms before it are added).
+func addTerms(vec []i128, w float64, delta []float64) int {
+	vec = vec[:len(delta)]
+	for j, x := range delta {
+		// term(w, x) and the addition, written out: the compiler does not
+		// inline them, and this loop is the aggregation's cost.
+		b := math.Float64bits(float64(w * x)) // the conversion forbids fusing
+		a := math.Float64frombits(b &^ (1 << 63))
+		if !(a < MaxTerm) {
+			return j
+		}
+		y := a * 0x1p64
+		var lo, hi uint64
+		if y < 0x1p52 {
+			lo = uint64(float64(y+0x1p52) - 0x1p52)
+		} else {
+			yb := math.Float64bits(y)
+			sh := uint(yb>>52) - 1075
+			mant := yb&(1<<52-1) | 1<<52
+			lo, hi = mant<<sh, mant>>(64-sh) // a shift by 64 gives 0
+		}
+		neg := uint64(int64(b) >> 63)
+		var c uint64
+		lo, c = bits.Add64(lo^neg, neg&1, 0)
+		hi = hi ^ neg + c
+		v := &vec[j]
+		v.lo, c = bits.Add64(v.lo, lo, 0)
+		v.hi += hi + c
+	}
+	return -1
 }
 
 // addSum adds the partial sum p (checked by decodePartial) to s.
