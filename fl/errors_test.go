@@ -118,3 +118,20 @@ func TestCheckpointFailsOnMarshalError(t *testing.T) {
 		t.Errorf("a checkpoint was written: %v", err)
 	}
 }
+
+// Round.Stats may be called any number of times: the train time and loss
+// are set from the reports, not added up again.
+func TestRoundStatsIdempotent(t *testing.T) {
+	pool := newPool(t, 2, func(i int, id string) fl.Handler {
+		return fl.NewHandler(&targetTrainer{target: []float64{1}, weight: 1, lr: 1}, nil)
+	}, transport.Faults{})
+	r := fl.NewRound(1, []float64{0}, fl.Config{}, fl.Reachable(pool), nil)
+	if _, err := (&fl.TrainExchange{}).Run(context.Background(), r, []float64{0}); err != nil {
+		t.Fatal(err)
+	}
+	a := r.Stats()
+	b := r.Stats()
+	if !(a.TrainSeconds > 0) || a.TrainSeconds != b.TrainSeconds || a.TrainLoss != b.TrainLoss {
+		t.Errorf("Stats twice: %v/%v then %v/%v", a.TrainSeconds, a.TrainLoss, b.TrainSeconds, b.TrainLoss)
+	}
+}

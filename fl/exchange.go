@@ -177,12 +177,13 @@ func (r *Round) Step(ctx context.Context, step string, msg func(i int) (*Message
 	return nil
 }
 
-// finish sets the round's loss and train time from the reports.
+// finish sets the round's loss and train time from the reports. It may be
+// called more than once (Stats calls it).
 func (r *Round) finish() {
-	var sum, w float64
+	var sum, w, seconds float64
 	for i, m := range r.metrics {
 		if v := m[KeyTrainSeconds]; v > 0 && !math.IsInf(v, 0) {
-			r.stats.TrainSeconds += v
+			seconds += v
 		}
 		l, ok := m[KeyLoss]
 		if !ok || math.IsNaN(l) || math.IsInf(l, 0) {
@@ -198,6 +199,7 @@ func (r *Round) finish() {
 		sum += n * l
 		w += n
 	}
+	r.stats.TrainSeconds = seconds
 	r.stats.TrainLoss = math.NaN()
 	if w > 0 {
 		r.stats.TrainLoss = sum / w

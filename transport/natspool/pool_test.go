@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/fl/fltest"
 	"github.com/fedgo/fedgo/transport"
 	"github.com/fedgo/fedgo/transport/natspool"
 )
@@ -189,4 +190,26 @@ func TestCancel(t *testing.T) {
 		t.Errorf("Send = %v, want context.Canceled", err)
 	}
 	within(t, b.done, "the handler's context ending")
+}
+
+// The pool passes fl's pool conformance suite.
+func TestPoolConformance(t *testing.T) {
+	fltest.TestPool(t, func(t *testing.T, population []string, h func(string) fl.Handler) fl.Pool {
+		s := startServer(t, nil)
+		handlers := map[string]fl.Handler{}
+		for _, id := range population {
+			handlers[id] = h(id)
+		}
+		r, err := natspool.NewRunner(natspool.RunnerConfig{Conn: connect(t, s.ClientURL()), IDs: population,
+			Factory: func(id string) (fl.Handler, error) { return handlers[id], nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveRunner(t, r)
+		pool, err := natspool.New(natspool.Config{Conn: connect(t, s.ClientURL()), IDs: population})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pool
+	})
 }
