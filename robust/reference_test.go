@@ -81,7 +81,7 @@ func refTrimmedMean(xs [][]float64, f int) []float64 {
 func refSqDist(a, b []float64) float64 {
 	var s float64
 	for j := range a {
-		s += (a[j] - b[j]) * (a[j] - b[j])
+		s += float64((a[j] - b[j]) * (a[j] - b[j])) // rounded: never fused
 	}
 	return s
 }
