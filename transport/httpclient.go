@@ -106,7 +106,7 @@ func (c *ClientConfig) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("transport: invalid ClientConfig: %w", errors.Join(errs...))
+	return fmt.Errorf("transport: ClientConfig: %w: %w", fl.ErrConfig, errors.Join(errs...))
 }
 
 // Client is the client side of the network transport: it runs an

@@ -176,7 +176,7 @@ func (c *HTTPPoolConfig) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("transport: invalid HTTPPoolConfig: %w", errors.Join(errs...))
+	return fmt.Errorf("transport: HTTPPoolConfig: %w: %w", fl.ErrConfig, errors.Join(errs...))
 }
 
 func checkClientID(id string) error {

@@ -79,25 +79,25 @@ type MemoryConfig struct {
 // Validate reports whether the config is usable.
 func (c *MemoryConfig) Validate() error {
 	if len(c.IDs) == 0 {
-		return errors.New("transport: MemoryConfig.IDs is empty")
+		return fmt.Errorf("%w: transport.MemoryConfig.IDs is empty", fl.ErrConfig)
 	}
 	if c.Factory == nil {
-		return errors.New("transport: MemoryConfig.Factory is nil")
+		return fmt.Errorf("%w: transport.MemoryConfig.Factory is nil", fl.ErrConfig)
 	}
 	seen := make(map[string]bool, len(c.IDs))
 	for _, id := range c.IDs {
 		if seen[id] {
-			return fmt.Errorf("transport: duplicate client id %q", id)
+			return fmt.Errorf("%w: transport.MemoryConfig: duplicate client id %q", fl.ErrConfig, id)
 		}
 		seen[id] = true
 	}
 	for _, p := range []float64{c.Faults.Drop, c.Faults.Error} {
 		if !(p >= 0 && p <= 1) {
-			return fmt.Errorf("transport: fault probability %v not in [0, 1]", p)
+			return fmt.Errorf("%w: transport.MemoryConfig: fault probability %v not in [0, 1]", fl.ErrConfig, p)
 		}
 	}
 	if c.Workers < 0 {
-		return fmt.Errorf("transport: Workers = %d, want ≥ 0", c.Workers)
+		return fmt.Errorf("%w: transport.MemoryConfig: Workers = %d, want ≥ 0", fl.ErrConfig, c.Workers)
 	}
 	return nil
 }
