@@ -113,8 +113,8 @@ func TestBadFlags(t *testing.T) {
 // default workload three times (minutes on two cores), so it runs under
 // CI=true only.
 func TestBar(t *testing.T) {
-	if os.Getenv("CI") != "true" {
-		t.Skip("long reproduction (three default runs): runs under CI=true (as .ci/run sets)")
+	if testing.Short() || os.Getenv("CI") != "true" {
+		t.Skip("long reproduction (three default runs): runs under CI=true (as .ci/run sets), not with -short")
 	}
 	acc := map[string]jsonLine{}
 	for _, c := range []string{"none", "int8", "topk1%+ef"} {

@@ -200,8 +200,8 @@ func TestDPLargeDeltaWarned(t *testing.T) {
 // It trains 40 rounds over 1000 clients (20 s on two cores), so it runs
 // under CI=true only.
 func TestDPFashionMNIST(t *testing.T) {
-	if os.Getenv("CI") != "true" {
-		t.Skip("long reproduction: runs under CI=true (as .ci/run sets)")
+	if testing.Short() || os.Getenv("CI") != "true" {
+		t.Skip("long reproduction: runs under CI=true (as .ci/run sets), not with -short")
 	}
 	dir := dataset.DefaultFashionMNISTDir // CI installs it: its absence fails the run
 	s, _ := runJSON(t, "-dataset", "fashion-mnist", "-data", dir, "-iid", "-quiet")

@@ -211,8 +211,8 @@ func TestDeterministicAcrossGOMAXPROCS(t *testing.T) {
 // longRun skips a long reproduction unless CI=true, where it always runs.
 func longRun(t *testing.T) {
 	t.Helper()
-	if os.Getenv("CI") != "true" {
-		t.Skip("long reproduction: runs under CI=true (as .ci/run sets)")
+	if testing.Short() || os.Getenv("CI") != "true" {
+		t.Skip("long reproduction: runs under CI=true (as .ci/run sets), not with -short")
 	}
 }
 

@@ -227,8 +227,8 @@ func fashionOrSkip(tb testing.TB) (train, test *Dataset) {
 // and conversion), so it runs under CI=true only; TestLoadFashionMNISTFiles
 // covers the same loader on small files in every run.
 func TestFashionMNISTReal(t *testing.T) {
-	if os.Getenv("CI") != "true" {
-		t.Skip("long: decodes all of Fashion-MNIST; runs under CI=true (as .ci/run sets)")
+	if testing.Short() || os.Getenv("CI") != "true" {
+		t.Skip("long: decodes all of Fashion-MNIST; runs under CI=true (as .ci/run sets), not with -short")
 	}
 	train, test := fashionOrSkip(t)
 	require.Equal(t, 60000, train.Len())
