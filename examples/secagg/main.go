@@ -141,6 +141,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-t needs -k")
 	case o.bits < 1 || o.bits > 64:
 		return nil, fmt.Errorf("-bits %d: want 1..64", o.bits)
+	case o.fl && o.perRound > o.n:
+		return nil, fmt.Errorf("-per-round %d: more than the %d clients (-n)", o.perRound, o.n)
 	case o.rounds < 1 || o.perRound < 2 || o.epochs < 1:
 		return nil, fmt.Errorf("-rounds %d -per-round %d -local-epochs %d: want ≥ 1, ≥ 2, ≥ 1", o.rounds, o.perRound, o.epochs)
 	case !(o.lr > 0) || !(o.clip > 0) || o.clip > 1e300 || o.lr > 1e300:

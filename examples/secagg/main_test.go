@@ -114,6 +114,7 @@ func TestBadFlags(t *testing.T) {
 		{"-bits", "3", "-n", "20"}, // cannot hold the sum of 20 values
 		{"-malicious", "-k", "8", "-t", "3"},
 		{"-rounds", "0", "-fl"},
+		{"-fl", "-n", "20", "-per-round", "21"},
 		{"-lr", "0", "-fl"},
 		{"-weight-cap", "-1", "-fl"},
 		{"-weight-cap", "NaN", "-fl"},
