@@ -114,6 +114,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 type workload struct {
 	model model.Model
 	ids   []string
+	index map[string]int     // of each id in ids
 	train []*dataset.Dataset // by client, in the order of ids
 	test  *dataset.Dataset
 }
@@ -154,8 +155,10 @@ func loadWorkload(o *options) (*workload, error) {
 		}
 		w.test = test
 	}
+	w.index = make(map[string]int, len(w.train))
 	for i := range w.train {
 		w.ids = append(w.ids, fmt.Sprintf("client-%05d", i))
+		w.index[w.ids[i]] = i
 	}
 	w.model = model.MLP{Dim: w.test.Dim, Hidden: o.hidden, Classes: w.test.Classes}
 	return w, w.model.Validate()
@@ -176,12 +179,10 @@ func trainWith(ctx context.Context, w *workload, o *options, name string, stdout
 		}
 		return codecs[id]
 	}
-	var pool fl.Pool
-	pool, err := transport.NewMemory(transport.MemoryConfig{
+	mem, err := transport.NewMemory(transport.MemoryConfig{
 		IDs: w.ids, Seed: o.seed,
 		Factory: func(id string) (fl.Handler, error) {
-			var i int
-			fmt.Sscanf(id, "client-%d", &i)
+			i := w.index[id]
 			t, err := model.NewTrainer(model.TrainerConfig{
 				Model: w.model, ID: id, Train: w.train[i], LR: o.lr, Epochs: o.epochs,
 				BatchSize: min(o.batch, w.train[i].Len()), Seed: o.seed ^ (uint64(i+1) * 0x9e3779b97f4a7c15),
@@ -198,9 +199,10 @@ func trainWith(ctx context.Context, w *workload, o *options, name string, stdout
 	if err != nil {
 		return nil, err
 	}
+	var pool fl.Pool = mem
 	if name != "none" {
-		dec, _ := compress.Parse(name)
-		pool = transport.CompressUplink(pool, dec, 0)
+		dec, _ := compress.Parse(name) // parsed in parseFlags
+		pool = transport.CompressUplink(mem, dec, 0)
 	}
 	return simulate(ctx, w, o, name, pool, stdout, stderr, label)
 }

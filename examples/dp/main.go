@@ -123,6 +123,7 @@ func noiseSeed(seed uint64) io.Reader {
 type workload struct {
 	model model.Model
 	ids   []string
+	index map[string]int     // of each id in ids
 	train []*dataset.Dataset // by client, in the order of ids
 	test  *dataset.Dataset
 }
@@ -163,8 +164,10 @@ func loadWorkload(o *options) (*workload, error) {
 		}
 		w.test = test
 	}
+	w.index = make(map[string]int, len(w.train))
 	for i := range w.train {
 		w.ids = append(w.ids, fmt.Sprintf("client-%05d", i))
+		w.index[w.ids[i]] = i
 	}
 	w.model = model.Softmax{Dim: w.test.Dim, Classes: w.test.Classes}
 	if o.model == "mlp" {
@@ -183,8 +186,7 @@ func newServer(o *options, w *workload, dp *privacy.CentralDP, stdout, stderr io
 	pool, err := transport.NewMemory(transport.MemoryConfig{
 		IDs: w.ids, Seed: o.seed,
 		Factory: func(id string) (fl.Handler, error) {
-			var i int
-			fmt.Sscanf(id, "client-%d", &i)
+			i := w.index[id]
 			t, err := model.NewTrainer(model.TrainerConfig{
 				Model: w.model, ID: id, Train: w.train[i], LR: o.lr, Epochs: o.epochs,
 				BatchSize: min(o.batch, w.train[i].Len()), Seed: o.seed ^ (uint64(i+1) * 0x9e3779b97f4a7c15),
