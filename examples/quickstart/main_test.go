@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -252,4 +253,25 @@ func fashionDir(t *testing.T) string {
 		t.Fatalf("Fashion-MNIST at %s: %v", dir, err)
 	}
 	return dir
+}
+
+// The quickstart does not draw, so its first `go run` must not compile a
+// plotting library: neither it nor fl/report may depend on gonum/plot.
+func TestNoPlottingLibrary(t *testing.T) {
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not in PATH")
+	}
+	out, err := exec.Command(gotool, "list", "-deps", ".", "github.com/fedgo/fedgo/fl/report").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "gonum.org/v1/plot") {
+			t.Errorf("the quickstart depends on %s", pkg)
+		}
+	}
+	if !strings.Contains(string(out), "github.com/fedgo/fedgo/fl/report") {
+		t.Errorf("go list printed no dependencies:\n%s", out)
+	}
 }
