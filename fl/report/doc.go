@@ -10,7 +10,7 @@
 // progress line goes to standard error. A host may use it, or write its own
 // [fl.Observer] from [fl.RoundStats].
 //
-// It does not draw: plots are in package report/chart, so that a program
+// It does not draw: figures are in package fl/report/chart, so that a program
 // that only prints does not compile a plotting library.
 //
 // # Concurrency
