@@ -72,12 +72,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if !set["q"] && o.perRound == 0 {
 		o.q = 0.1
 	}
+	return o, o.check(set, fs.Args())
+}
+
+// check refuses what the run could not honour, all problems at once.
+func (o *options) check(set map[string]bool, extra []string) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if fs.NArg() > 0 {
-		bad("unexpected arguments %q", fs.Args())
+	if len(extra) > 0 {
+		bad("unexpected arguments %q", extra)
 	}
-	if o.dataset != "synthetic" && !fashion {
+	if o.dataset != "synthetic" && o.dataset != "fashion-mnist" {
 		bad("-dataset %q: want synthetic or fashion-mnist", o.dataset)
 	}
 	if o.model != "softmax" && o.model != "mlp" {
@@ -104,5 +109,5 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.acct != "rdp" && o.acct != "pld" {
 		bad("-accountant %q, want rdp or pld", o.acct)
 	}
-	return o, errors.Join(errs...)
+	return errors.Join(errs...)
 }

@@ -252,26 +252,11 @@ func runFL(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	scfg := fl.DefaultServerConfig()
-	scfg.Rounds, scfg.ClientsPerRound, scfg.Exchange = o.rounds, min(o.perRound, o.n), exchange
-	scfg.Seed, scfg.MaxAborted = seed, o.rounds
-	scfg.ClientConfig = fl.Config{fl.KeyLR: o.lr, fl.KeyEpochs: float64(o.epochs), fl.KeyBatchSize: 10}
-	scfg.EvalEvery = 1
-	scfg.Evaluate = func(ctx context.Context, params []float64) (fl.Metrics, error) {
-		loss, acc, err := model.Evaluate(m, params, test)
-		return fl.Metrics{fl.KeyLoss: loss, fl.KeyAccuracy: acc}, err
-	}
-	scfg.Observer = &report.Table{W: stdout}
-	if o.json {
-		scfg.Observer = report.Observers(&report.JSONRounds{W: stdout}, &report.Progress{W: stderr, Label: "secagg", Rounds: o.rounds})
-	}
-	init := make([]float64, m.NumParams())
-	m.Init(rand.New(rand.NewPCG(seed, 0x1417)), init)
-	s, err := fl.NewServer(scfg, pool, init)
+	s, err := flServer(o, m, test, exchange, pool, seed, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	p, err := cfg.RoundParams(scfg.ClientsPerRound, m.NumParams())
+	p, err := cfg.RoundParams(min(o.perRound, o.n), m.NumParams())
 	if err != nil {
 		return err
 	}
@@ -281,7 +266,7 @@ func runFL(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			mean = fmt.Sprintf("weights capped at %g examples", cfg.WeightCap)
 		}
 		fmt.Fprintf(stdout, "softmax on synthetic: %d clients, %d per round, %d parameters; secure aggregation k=%d t=%d, %d bits, clip %g, %s\n\n",
-			o.n, scfg.ClientsPerRound, m.NumParams(), degree(p), p.Threshold, p.Bits, cfg.Clip, mean)
+			o.n, min(o.perRound, o.n), m.NumParams(), degree(p), p.Threshold, p.Bits, cfg.Clip, mean)
 	}
 	start := time.Now()
 	h, err := s.Run(ctx)
@@ -294,6 +279,27 @@ func runFL(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	sum.Print(stdout)
 	return nil
+}
+
+// flServer returns the server of -fl: the secure exchange, -per-round
+// clients a round, the test set evaluated every round.
+func flServer(o *options, m model.Model, test *dataset.Dataset, exchange fl.Exchange, pool fl.Pool, seed uint64, stdout, stderr io.Writer) (*fl.Server, error) {
+	cfg := fl.DefaultServerConfig()
+	cfg.Rounds, cfg.ClientsPerRound, cfg.Exchange = o.rounds, min(o.perRound, o.n), exchange
+	cfg.Seed, cfg.MaxAborted = seed, o.rounds
+	cfg.ClientConfig = fl.Config{fl.KeyLR: o.lr, fl.KeyEpochs: float64(o.epochs), fl.KeyBatchSize: 10}
+	cfg.EvalEvery = 1
+	cfg.Evaluate = func(ctx context.Context, params []float64) (fl.Metrics, error) {
+		loss, acc, err := model.Evaluate(m, params, test)
+		return fl.Metrics{fl.KeyLoss: loss, fl.KeyAccuracy: acc}, err
+	}
+	cfg.Observer = &report.Table{W: stdout}
+	if o.json {
+		cfg.Observer = report.Observers(&report.JSONRounds{W: stdout}, &report.Progress{W: stderr, Label: "secagg", Rounds: o.rounds})
+	}
+	init := make([]float64, m.NumParams())
+	m.Init(rand.New(rand.NewPCG(seed, 0x1417)), init)
+	return fl.NewServer(cfg, pool, init)
 }
 
 // syntheticClients returns the training data of n clients of
