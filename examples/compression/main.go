@@ -202,9 +202,30 @@ func trainWith(ctx context.Context, w *workload, o *options, name string, stdout
 	var pool fl.Pool = mem
 	if name != "none" {
 		dec, _ := compress.Parse(name) // parsed in parseFlags
-		pool = transport.CompressUplink(mem, dec, 0)
+		pool = transport.CompressUplink(mem, &serialDecoder{Codec: dec}, 0)
 	}
 	return simulate(ctx, w, o, name, pool, stdout, stderr, label)
+}
+
+// serialDecoder decodes one payload at a time. The pool decodes the
+// replies of a round concurrently, and some codecs keep scratch state in
+// Decode (rand-k regenerates its indices in a shared generator), so the
+// shared decoder must not run twice at once.
+type serialDecoder struct {
+	mu sync.Mutex
+	compress.Codec
+}
+
+func (d *serialDecoder) Decode(dst []float64, src []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.Codec.Decode(dst, src)
+}
+
+func (d *serialDecoder) DecodedLen(src []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.Codec.DecodedLen(src)
 }
 
 // simulate runs the server and records accuracy against cumulative uplink
