@@ -134,6 +134,10 @@ func TestHeatMap(t *testing.T) {
 			t.Errorf("SVG lacks %q", want)
 		}
 	}
+	// The colour scale is an image beside the grid, with its end values.
+	if !strings.Contains(string(b), "<image") || !strings.Contains(string(b), ">1.0<") || !strings.Contains(string(b), ">0.0<") {
+		t.Error("SVG has no colour scale from 0.0 to 1.0")
+	}
 	if err := chart.HeatMap(path, "t", "r", "c", []string{"a"}, []string{"x", "y"}, [][]float64{{1}}, 0, 1); err == nil {
 		t.Error("mismatched labels accepted")
 	}
