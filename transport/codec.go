@@ -54,7 +54,9 @@ func EncodeUplink(c compress.Codec) fl.Middleware {
 // Payload holds a vector encoded with c (or any codec of the same name)
 // gets it back in Params. maxLen bounds the length decoded (0 means
 // compress.DefaultMaxLen); a payload that does not decode, or decodes to
-// more, is an error of that client's send. Decoding is stateless.
+// more, is an error of that client's send. The pool decodes one payload at
+// a time (some codecs keep scratch state in Decode: rand-k regenerates its
+// indices in a generator of its own), so c is never used concurrently.
 func CompressUplink(pool fl.Pool, c compress.Codec, maxLen int) fl.Pool {
 	if maxLen <= 0 {
 		maxLen = compress.DefaultMaxLen
@@ -66,6 +68,7 @@ type upPool struct {
 	inner  fl.Pool
 	codec  compress.Codec
 	maxLen int
+	mu     sync.Mutex // serializes the codec
 }
 
 var (
@@ -100,16 +103,23 @@ func (c upConn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 	if len(r.Params) != 0 {
 		return nil, fmt.Errorf("%w: update carries both Params and Payload", fl.ErrReply)
 	}
-	n, err := c.p.codec.DecodedLen(r.Payload)
+	return c.p.decode(r)
+}
+
+// decode returns r with its payload decoded into Params.
+func (p *upPool) decode(r *fl.Message) (*fl.Message, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, err := p.codec.DecodedLen(r.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", fl.ErrReply, err)
 	}
-	if n > c.p.maxLen {
-		return nil, fmt.Errorf("%w: %d values, limit %d", compress.ErrTooLarge, n, c.p.maxLen)
+	if n > p.maxLen {
+		return nil, fmt.Errorf("%w: %d values, limit %d", compress.ErrTooLarge, n, p.maxLen)
 	}
 	d := *r
 	d.Params = make([]float64, n)
-	if err := c.p.codec.Decode(d.Params, r.Payload); err != nil {
+	if err := p.codec.Decode(d.Params, r.Payload); err != nil {
 		return nil, fmt.Errorf("%w: %w", fl.ErrReply, err)
 	}
 	d.Payload = nil

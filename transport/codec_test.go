@@ -3,7 +3,9 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/fedgo/fedgo/compress"
@@ -118,5 +120,43 @@ func TestCompressUplinkRejects(t *testing.T) {
 	m, err := send(own, 0)
 	if err != nil || len(m.Payload) != 0 || len(m.Params) != 3 || math.Abs(m.Params[2]-3) > 0.02 {
 		t.Errorf("own payload: %+v %v", m, err)
+	}
+}
+
+// CompressUplink decodes the replies of a round, which arrive
+// concurrently, one at a time: rand-k's Decode regenerates its indices in
+// the codec's own generator (run under -race).
+func TestCompressUplinkConcurrent(t *testing.T) {
+	const n, d = 8, 500
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("c%d", i)
+	}
+	mem, err := NewMemory(MemoryConfig{IDs: ids, Factory: func(id string) (fl.Handler, error) {
+		return fl.Wrap(fl.NewHandler(&deltaClient{delta: make([]float64, d)}, nil), EncodeUplink(mustCodec(t, "randk10%"))), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := CompressUplink(mem, mustCodec(t, "randk10%"), 0)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, id := range ids {
+		c, _ := pool.Conn(id)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := c.Send(context.Background(), &fl.Message{Type: fl.TypeTrain, Round: 1, Params: make([]float64, d)})
+			if err == nil && len(r.Params) != d {
+				err = fmt.Errorf("decoded %d values", len(r.Params))
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
-	"github.com/fedgo/fedgo/internal/fashiontest"
+	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/fl/dataset"
+	"github.com/fedgo/fedgo/privacy"
 	"github.com/fedgo/fedgo/privacy/accountant"
 )
 
@@ -26,18 +31,39 @@ type summary struct {
 	BudgetExhausted bool     `json:"budget_exhausted"`
 }
 
-func runJSON(t *testing.T, args ...string) (summary, string) {
+// runJSON runs with -json and checks the output contract: every line of
+// stdout is JSON, the rounds (with ε in their extra values, when not
+// -quiet), then the summary. It returns the summary and the rounds.
+func runJSON(t *testing.T, args ...string) (summary, []fl.RoundStats) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	if err := run(append(args, "-json"), &out, &errb); err != nil {
 		t.Fatalf("run %v: %v\n%s", args, err, errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var rounds []fl.RoundStats
+	for _, l := range lines[:len(lines)-1] {
+		var r fl.RoundStats
+		if err := json.Unmarshal([]byte(l), &r); err != nil || r.Round == 0 {
+			t.Fatalf("stdout line %q is not a round's JSON: %v", l, err)
+		}
+		rounds = append(rounds, r)
+	}
 	var s summary
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil {
 		t.Fatalf("last line is not JSON: %q: %v", lines[len(lines)-1], err)
 	}
-	return s, out.String()
+	return s, rounds
+}
+
+// runText runs without -json and returns stdout and stderr.
+func runText(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(args, &out, &errb); err != nil {
+		t.Fatalf("run %v: %v\n%s", args, err, errb.String())
+	}
+	return out.String(), errb.String()
 }
 
 func rdpEpsilon(t *testing.T, s accountant.Step, k int, delta float64) float64 {
@@ -54,7 +80,7 @@ func rdpEpsilon(t *testing.T, s accountant.Step, k int, delta float64) float64 {
 }
 
 func TestDPJSONAndTable(t *testing.T) {
-	s, out := runJSON(t, "-rounds", "5", "-epsilon", "3", "-q", "0.05")
+	s, rounds := runJSON(t, "-rounds", "5", "-epsilon", "3", "-q", "0.05")
 	if s.Rounds != 5 || s.FinalAccuracy == nil || s.FailedUpdates == nil || len(s.ParamsSHA256) != 64 || s.BudgetExhausted {
 		t.Fatalf("summary = %+v", s)
 	}
@@ -66,7 +92,11 @@ func TestDPJSONAndTable(t *testing.T) {
 	if s.Epsilon == nil || math.Abs(*s.Epsilon-want) > 1e-9*want || *s.Epsilon > 3 {
 		t.Errorf("epsilon %v, want %v ≤ 3", s.Epsilon, want)
 	}
-	for _, w := range []string{"epsilon", "test acc", "\n    5  ", "calibrated"} {
+	if len(rounds) != 5 || rounds[4].Extra[privacy.KeyEpsilon] != *s.Epsilon || rounds[0].Extra[privacy.KeyEpsilon] >= *s.Epsilon {
+		t.Errorf("rounds' ε do not grow to the summary's %v: %+v", *s.Epsilon, rounds)
+	}
+	out, _ := runText(t, "-rounds", "5", "-epsilon", "3", "-q", "0.05")
+	for _, w := range []string{"epsilon", "test acc", "\n    5  ", "calibrated", "privacy: (ε = "} {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
@@ -81,9 +111,12 @@ func TestDPBudgetStopsRun(t *testing.T) {
 	step := accountant.Step{NoiseMultiplier: z, SampleRate: q}
 	target := (rdpEpsilon(t, step, k, delta) + rdpEpsilon(t, step, k+1, delta)) / 2
 	eps := strings.TrimRight(strings.TrimRight(jsonFloat(target), "0"), ".")
-	s, out := runJSON(t, "-rounds", "20", "-noise", "1", "-epsilon", eps, "-q", "0.05")
-	if s.Rounds != k || !s.BudgetExhausted || !strings.Contains(out, "budget exhausted") {
-		t.Fatalf("rounds %d, exhausted %v:\n%s", s.Rounds, s.BudgetExhausted, out)
+	s, _ := runJSON(t, "-rounds", "20", "-noise", "1", "-epsilon", eps, "-q", "0.05")
+	if s.Rounds != k || !s.BudgetExhausted {
+		t.Fatalf("rounds %d, exhausted %v", s.Rounds, s.BudgetExhausted)
+	}
+	if out, _ := runText(t, "-rounds", "20", "-noise", "1", "-epsilon", eps, "-q", "0.05"); !strings.Contains(out, "budget exhausted") {
+		t.Errorf("text output does not say the budget is exhausted:\n%s", out)
 	}
 	ref, _ := runJSON(t, "-rounds", "3", "-noise", "1", "-epsilon", eps, "-quiet", "-q", "0.05")
 	if ref.ParamsSHA256 != s.ParamsSHA256 || ref.BudgetExhausted {
@@ -127,19 +160,50 @@ func TestDPBadFlags(t *testing.T) {
 		{"-epsilon", "0.0001", "-noise", "0.3"},
 		{"-dataset", "imagenet"},
 		{"-rounds", "-1"},
+		{"-rounds", "0"},
+		{"-clients", "0"},
+		{"-per-round", "-2"},
+		{"-q", "0"},
+		{"-delta", "1"},
+		{"-delta", "-0.1"},
+		{"-model", "cnn"},
+		{"-local-epochs", "0"},
+		{"-lr", "0"},
 		{"extra"},
+		{"-bogus"},
 	} {
 		var out, errb bytes.Buffer
-		if err := run(args, &out, &errb); err == nil {
-			t.Errorf("%v: no error", args)
+		if err := run(args, &out, &errb); err == nil || out.Len() != 0 {
+			t.Errorf("%v: error %v, stdout %q", args, err, out.String())
 		}
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-h"}, &out, &errb); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
+	}
+}
+
+// A δ of at least 1/N allows publishing a client's data: the run warns.
+func TestDPLargeDeltaWarned(t *testing.T) {
+	_, stderr := runText(t, "-rounds", "1", "-clients", "100", "-delta", "0.5", "-quiet")
+	if !strings.Contains(stderr, "warning: δ = 0.5 ≥ 1/N = 0.01") {
+		t.Errorf("no warning for δ = 0.5 with 100 clients: %q", stderr)
+	}
+	_, stderr = runText(t, "-rounds", "1", "-clients", "100", "-quiet")
+	if strings.Contains(stderr, "warning") {
+		t.Errorf("warning with the default δ: %q", stderr)
 	}
 }
 
 // TestDPFashionMNIST: DP-FedAvg at ε = 5 over 1000 IID clients keeps most
 // of the accuracy of the non-private run (76% in 40 rounds).
+// It trains 40 rounds over 1000 clients (20 s on two cores), so it runs
+// under CI=true only.
 func TestDPFashionMNIST(t *testing.T) {
-	dir := fashiontest.Dir(t)
+	if testing.Short() || os.Getenv("CI") != "true" {
+		t.Skip("long reproduction: runs under CI=true (as .ci/run sets), not with -short")
+	}
+	dir := dataset.DefaultFashionMNISTDir // CI installs it: its absence fails the run
 	s, _ := runJSON(t, "-dataset", "fashion-mnist", "-data", dir, "-iid", "-quiet")
 	if *s.FinalAccuracy < 0.70 || s.Epsilon == nil || *s.Epsilon > 5 {
 		t.Errorf("accuracy %.4f, ε %v", *s.FinalAccuracy, s.Epsilon)

@@ -13,9 +13,10 @@
 // client; only the RDP accountant bounds it). The accountant's ε is an upper
 // bound, never an estimate.
 //
-// With -json the last line of stdout is one JSON object: epsilon, delta,
-// noise_multiplier, steps, q, accountant, sampling, and order (the optimal
-// RDP order, with -accountant rdp).
+// Output: the answer in words on stdout. With -json, stdout is one JSON
+// object and nothing else: epsilon, delta, noise_multiplier, steps, q,
+// accountant, sampling, n (fixed-size sampling), and order (the optimal RDP
+// order, with -accountant rdp).
 package main
 
 import (
@@ -25,16 +26,25 @@ import (
 	"io"
 	"os"
 
-	"github.com/fedgo/fedgo/internal/report"
+	"github.com/fedgo/fedgo/fl/report"
 	"github.com/fedgo/fedgo/privacy/accountant"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package has printed the problem
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "dpbudget:", err)
 		os.Exit(1)
 	}
 }
+
+// errUsage marks an error the flag package has already printed.
+var errUsage = errors.New("usage")
 
 // Answer is the JSON object printed by -json.
 type Answer struct {
@@ -70,9 +80,12 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.n, "n", 0, "population size, for -sampling fixed")
 	fs.Float64Var(&o.target, "target-epsilon", 0, "calibrate σ to meet this ε instead of taking -sigma")
 	method := fs.String("rdp-method", "exact", "RDP at fractional orders (Poisson sampling, -accountant rdp): exact (the paper's formula, tightest), opacus (as Opacus / TF Privacy compute it), dp_accounting (as dp_accounting >= 0.4.4, which sums |terms|)")
-	fs.BoolVar(&o.json, "json", false, "print a JSON object as the last line of stdout")
+	fs.BoolVar(&o.json, "json", false, "print only the answer as one JSON object")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	m, err := accountant.ParseRDPMethod(*method)
 	if err != nil {
@@ -156,6 +169,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.json {
+		return report.WriteJSON(stdout, a)
+	}
 	plan := fmt.Sprintf("%d steps, Poisson sampling with q = %g", a.Steps, a.Q)
 	if a.Sampling == "fixed" {
 		plan = fmt.Sprintf("%d steps, fixed-size sampling of %g of %d clients (q = %g)", a.Steps, a.Q*float64(a.Population), a.Population, a.Q)
@@ -169,9 +185,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Accountant: RDP (optimal order α = %g); ε is an upper bound.\n", *a.Order)
 	} else {
 		fmt.Fprintln(stdout, "Accountant: PLD; ε is an upper bound.")
-	}
-	if o.json {
-		return report.JSON(stdout, a)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
 	"strings"
 	"testing"
 
@@ -19,13 +21,21 @@ type answer struct {
 	Order           *float64 `json:"order"`
 }
 
+// runJSON runs with -json, checks that stdout is one JSON object, and
+// returns it with the text output of the same run without -json.
 func runJSON(t *testing.T, args ...string) (answer, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
+	var out, text, errb bytes.Buffer
 	if err := run(append(args, "-json"), &out, &errb); err != nil {
 		t.Fatalf("run %v: %v\n%s", args, err, errb.String())
 	}
+	if err := run(args, &text, &errb); err != nil {
+		t.Fatalf("run %v: %v\n%s", args, err, errb.String())
+	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("-json printed %d lines, want one JSON object:\n%s", len(lines), out.String())
+	}
 	var a answer
 	var raw map[string]any
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &raw); err != nil {
@@ -39,7 +49,7 @@ func runJSON(t *testing.T, args ...string) (answer, string) {
 			t.Errorf("JSON lacks %q: %s", k, lines[len(lines)-1])
 		}
 	}
-	return a, out.String()
+	return a, text.String()
 }
 
 // The JSON must carry exactly what the accountant computes directly.
@@ -153,5 +163,8 @@ func TestDPBudgetRDPMethods(t *testing.T) {
 	var out, errb bytes.Buffer
 	if err := run([]string{"-sigma", "1", "-rdp-method", "moments"}, &out, &errb); err == nil {
 		t.Error("unknown -rdp-method accepted")
+	}
+	if err := run([]string{"-h"}, &out, &errb); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
 	}
 }

@@ -32,11 +32,15 @@
 // the in-memory transport, and prints the quickstart's table: secure
 // aggregation inside training.
 //
-// With -json the last line of stdout is one JSON object: n, dim, k, t,
-// survivors, dropped (vanished), failed (left on an error), sum_ok,
-// client_ms (mean time per client over all its steps), server_ms (total
-// server time), bytes_per_client (mean bytes a client sends and
-// receives); with -fl, the quickstart's fields.
+// Output: a table of the steps and a verdict on stdout. With -json, stdout
+// carries only JSON: one object per protocol step (step, clients,
+// bytes_up, bytes_down, client_ms_each, server_ms), then the summary as
+// the last line: n, dim, k, t, survivors, dropped (vanished), failed (left
+// on an error), sum_ok, client_ms (mean time per client over all its
+// steps), server_ms (total server time), bytes_per_client (mean bytes a
+// client sends and receives). With -fl -json, one object per round
+// (fl.RoundStats), then the quickstart's summary; a progress line goes to
+// stderr.
 package main
 
 import (
@@ -54,20 +58,29 @@ import (
 	"time"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/fl/dataset"
 	"github.com/fedgo/fedgo/fl/model"
-	"github.com/fedgo/fedgo/internal/report"
-	"github.com/fedgo/fedgo/internal/workload"
+	"github.com/fedgo/fedgo/fl/report"
 	"github.com/fedgo/fedgo/secagg"
 	"github.com/fedgo/fedgo/secagg/fedround"
 	"github.com/fedgo/fedgo/transport"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package has printed the problem
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "secagg:", err)
 		os.Exit(1)
 	}
 }
+
+// errUsage marks an error the flag package has already printed.
+var errUsage = errors.New("usage")
 
 type options struct {
 	n, dim, k, t, bits       int
@@ -93,7 +106,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.malicious, "malicious", false, "malicious-server mode (signed keys, consistency check)")
 	fs.BoolVar(&o.trust, "trust-dealers", false, "clients skip the Feldman check of the shares they receive")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed every random choice (default: crypto/rand, as in a deployment)")
-	fs.BoolVar(&o.json, "json", false, "print a JSON summary as the last line of stdout")
+	fs.BoolVar(&o.json, "json", false, "stdout only JSON: one object per step (per round with -fl), the summary last")
 	fs.BoolVar(&o.fl, "fl", false, "train the quickstart workload through secure aggregation instead")
 	fs.IntVar(&o.rounds, "rounds", 5, "-fl: rounds")
 	fs.IntVar(&o.perRound, "per-round", 10, "-fl: clients sampled per round")
@@ -102,7 +115,10 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.clip, "clip", 1, "-fl: range [-clip, clip] of each coordinate of a client's delta")
 	fs.Float64Var(&o.weightCap, "weight-cap", 0, "-fl: weigh each client by min(examples/cap, 1) in the secure mean; 0 means the unweighted mean")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -125,6 +141,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-t needs -k")
 	case o.bits < 1 || o.bits > 64:
 		return nil, fmt.Errorf("-bits %d: want 1..64", o.bits)
+	case o.fl && o.perRound > o.n:
+		return nil, fmt.Errorf("-per-round %d: more than the %d clients (-n)", o.perRound, o.n)
 	case o.rounds < 1 || o.perRound < 2 || o.epochs < 1:
 		return nil, fmt.Errorf("-rounds %d -per-round %d -local-epochs %d: want ≥ 1, ≥ 2, ≥ 1", o.rounds, o.perRound, o.epochs)
 	case !(o.lr > 0) || !(o.clip > 0) || o.clip > 1e300 || o.lr > 1e300:
@@ -192,46 +210,138 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if o.fl {
-		return runFL(ctx, o, stdout)
+		return runFL(ctx, o, stdout, stderr)
 	}
 	res, err := simulate(ctx, o)
 	if err != nil {
 		return err
 	}
-	res.print(stdout)
 	if o.json {
-		return report.JSON(stdout, res.summary())
+		err = res.writeJSON(stdout)
+	} else {
+		res.print(stdout)
 	}
-	return nil
+	if err == nil && !res.sumOK {
+		err = errors.New("the unmasked sum differs from the plain sum of the survivors' inputs")
+	}
+	return err
 }
 
-// runFL trains the quickstart workload through the secure workflow.
-func runFL(ctx context.Context, o *options, stdout io.Writer) error {
+// runFL trains the quickstart workload through the secure workflow:
+// secure aggregation is the server's Exchange (fedround.New) and one
+// middleware on each client (fedround.Middleware).
+func runFL(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	seed := o.seed
 	if !o.seeded {
 		seed = 1 // the data and the model's init; secrets stay crypto/rand
 	}
-	w, err := workload.Build(workload.Config{Clients: o.n, Alpha: 1, Beta: 1, Seed: seed})
+	train, test, err := syntheticClients(o.n, seed)
 	if err != nil {
 		return err
 	}
-	tc := model.TrainerConfig{LR: o.lr, Epochs: o.epochs, BatchSize: 10}
+	m := model.Softmax{Dim: test.Dim, Classes: test.Classes}
+	cfg := o.config(min(o.perRound, o.n))
+	cfg.Rand = o.randSource(streamSeed)
+	ids, handlers, pki, err := secureClients(o, m, train, seed)
+	if err != nil {
+		return err
+	}
+	cfg.PeerKeys = pki
+	exchange, err := fedround.New(cfg)
+	if err != nil {
+		return err
+	}
+	pool, err := transport.NewMemory(transport.MemoryConfig{IDs: ids, Seed: seed, Factory: handlers})
+	if err != nil {
+		return err
+	}
+	s, err := flServer(o, m, test, exchange, pool, seed, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	p, err := cfg.RoundParams(min(o.perRound, o.n), m.NumParams())
+	if err != nil {
+		return err
+	}
+	if !o.json {
+		mean := "unweighted mean"
+		if cfg.WeightCap > 0 {
+			mean = fmt.Sprintf("weights capped at %g examples", cfg.WeightCap)
+		}
+		fmt.Fprintf(stdout, "softmax on synthetic: %d clients, %d per round, %d parameters; secure aggregation k=%d t=%d, %d bits, clip %g, %s\n\n",
+			o.n, min(o.perRound, o.n), m.NumParams(), degree(p), p.Threshold, p.Bits, cfg.Clip, mean)
+	}
+	start := time.Now()
+	h, err := s.Run(ctx)
+	if err != nil {
+		return err
+	}
+	sum := report.Summarize(h, s.Params(), time.Since(start))
+	if o.json {
+		return report.WriteJSON(stdout, sum)
+	}
+	sum.Print(stdout)
+	return nil
+}
+
+// flServer returns the server of -fl: the secure exchange, -per-round
+// clients a round, the test set evaluated every round.
+func flServer(o *options, m model.Model, test *dataset.Dataset, exchange fl.Exchange, pool fl.Pool, seed uint64, stdout, stderr io.Writer) (*fl.Server, error) {
+	cfg := fl.DefaultServerConfig()
+	cfg.Rounds, cfg.ClientsPerRound, cfg.Exchange = o.rounds, min(o.perRound, o.n), exchange
+	cfg.Seed, cfg.MaxAborted = seed, o.rounds
+	cfg.ClientConfig = fl.Config{fl.KeyLR: o.lr, fl.KeyEpochs: float64(o.epochs), fl.KeyBatchSize: 10}
+	cfg.EvalEvery = 1
+	cfg.Evaluate = func(ctx context.Context, params []float64) (fl.Metrics, error) {
+		loss, acc, err := model.Evaluate(m, params, test)
+		return fl.Metrics{fl.KeyLoss: loss, fl.KeyAccuracy: acc}, err
+	}
+	cfg.Observer = &report.Table{W: stdout}
+	if o.json {
+		cfg.Observer = report.Observers(&report.JSONRounds{W: stdout}, &report.Progress{W: stderr, Label: "secagg", Rounds: o.rounds})
+	}
+	init := make([]float64, m.NumParams())
+	m.Init(rand.New(rand.NewPCG(seed, 0x1417)), init)
+	return fl.NewServer(cfg, pool, init)
+}
+
+// syntheticClients returns the training data of n clients of
+// Synthetic(1,1) and their pooled test data.
+func syntheticClients(n int, seed uint64) ([]*dataset.Dataset, *dataset.Dataset, error) {
+	splits, err := dataset.Synthetic(dataset.SyntheticConfig{Alpha: 1, Beta: 1, Clients: n, Seed: seed})
+	if err != nil {
+		return nil, nil, err
+	}
+	train, tests := make([]*dataset.Dataset, n), make([]*dataset.Dataset, n)
+	for i, s := range splits {
+		train[i], tests[i] = s.Train, s.Test
+	}
+	test, err := dataset.Concat(tests...)
+	return train, test, err
+}
+
+// secureClients returns the client ids and a factory of their handlers: a
+// trainer behind the secure-aggregation middleware, whose state persists
+// across the round's steps, and -drop's vanishing. In the malicious mode
+// each client has an ed25519 identity, and pki holds the public keys.
+func secureClients(o *options, m model.Model, train []*dataset.Dataset, seed uint64) ([]string, func(string) (fl.Handler, error), map[string]ed25519.PublicKey, error) {
 	steps := []string{fedround.TypeTrain, fedround.TypeShareKeys, fedround.TypeMaskedInput, fedround.TypeUnmask}
 	if o.malicious {
 		// A client that vanishes at the reveal step (the answer to
 		// share-keys) stops the round; here clients vanish after it.
 		steps = []string{fedround.TypeTrain, fedround.TypeSeed, fedround.TypeMaskedInput, fedround.TypeUnmask, fedround.TypeConsistency}
 	}
-	cfg := o.config(min(o.perRound, o.n))
-	cfg.Rand = o.randSource(streamSeed)
-	states := make(map[string]*fedround.ClientState, len(w.IDs))
-	ccfgs := make(map[string]fedround.ClientConfig, len(w.IDs))
+	ids := make([]string, len(train))
+	index := make(map[string]int, len(train))
+	states := make(map[string]*fedround.ClientState, len(train))
+	ccfgs := make(map[string]fedround.ClientConfig, len(train))
 	var pki map[string]ed25519.PublicKey
 	if o.malicious {
-		pki = make(map[string]ed25519.PublicKey, len(w.IDs))
+		pki = make(map[string]ed25519.PublicKey, len(train))
 	}
-	for i, id := range w.IDs {
-		states[id] = &fedround.ClientState{}
+	for i := range train {
+		id := fmt.Sprintf("client-%05d", i)
+		ids[i], index[id], states[id] = id, i, &fedround.ClientState{}
 		// TrustParams: the simulated clients accept the small rounds of
 		// this example, which no parameters make safe against 1/3 corrupt
 		// clients (in deployment, leave the client's parameter check on).
@@ -239,7 +349,7 @@ func runFL(ctx context.Context, o *options, stdout io.Writer) error {
 		if o.malicious {
 			pub, priv, err := ed25519.GenerateKey(o.randSource(uint64(i) + 1<<41))
 			if err != nil {
-				return err
+				return nil, nil, nil, err
 			}
 			cc.Identity, pki[id] = priv, pub
 		}
@@ -249,55 +359,19 @@ func runFL(ctx context.Context, o *options, stdout io.Writer) error {
 		cc.PeerKeys = pki
 		ccfgs[id] = cc
 	}
-	cfg.PeerKeys = pki
-	wf, err := fedround.New(cfg)
-	if err != nil {
-		return err
+	factory := func(id string) (fl.Handler, error) {
+		i := index[id]
+		t, err := model.NewTrainer(model.TrainerConfig{
+			Model: m, ID: id, Train: train[i], LR: o.lr, Epochs: o.epochs, BatchSize: min(10, train[i].Len()),
+			Seed: seed ^ (uint64(i+1) * 0x9e3779b97f4a7c15),
+		})
+		if err != nil {
+			return nil, err
+		}
+		h := fl.Wrap(fl.NewHandler(t, t), fedround.Middleware(states[id], ccfgs[id]))
+		return dropper(h, id, seed, o.drop, steps), nil
 	}
-	pool, err := transport.NewMemory(transport.MemoryConfig{
-		IDs: w.IDs, Seed: seed,
-		Factory: func(id string) (fl.Handler, error) {
-			t, err := w.Trainer(id, tc)
-			if err != nil {
-				return nil, err
-			}
-			h := fl.Wrap(fl.NewHandler(t, t), fedround.Middleware(states[id], ccfgs[id]))
-			return dropper(h, id, seed, o.drop, steps), nil
-		},
-	})
-	if err != nil {
-		return err
-	}
-	scfg := fl.DefaultServerConfig()
-	scfg.Rounds, scfg.ClientsPerRound, scfg.Exchange = o.rounds, min(o.perRound, o.n), wf
-	scfg.Seed, scfg.Evaluate, scfg.MaxAborted = seed, w.Evaluate, o.rounds
-	scfg.ClientConfig = fl.Config{fl.KeyLR: o.lr, fl.KeyEpochs: float64(o.epochs), fl.KeyBatchSize: 10}
-	scfg.Observer = &report.Table{W: stdout}
-	s, err := fl.NewServer(scfg, pool, w.Init())
-	if err != nil {
-		return err
-	}
-	p, err := cfg.RoundParams(scfg.ClientsPerRound, w.Model.NumParams())
-	if err != nil {
-		return err
-	}
-	mean := "unweighted mean"
-	if cfg.WeightCap > 0 {
-		mean = fmt.Sprintf("weights capped at %g examples", cfg.WeightCap)
-	}
-	fmt.Fprintf(stdout, "softmax on synthetic: %d clients, %d per round, %d parameters; secure aggregation k=%d t=%d, %d bits, clip %g, %s\n\n",
-		o.n, scfg.ClientsPerRound, w.Model.NumParams(), degree(p), p.Threshold, p.Bits, cfg.Clip, mean)
-	start := time.Now()
-	h, err := s.Run(ctx)
-	if err != nil {
-		return err
-	}
-	sum := report.Summarize(h, workload.ParamsSHA256(s.Params()), time.Since(start))
-	sum.Print(stdout)
-	if o.json {
-		return report.JSON(stdout, sum)
-	}
-	return nil
+	return ids, factory, pki, nil
 }
 
 // dropper makes a client vanish, with probability drop in each round, at a

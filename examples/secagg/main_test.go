@@ -3,14 +3,24 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"strings"
 	"testing"
 )
 
+// lastJSON checks that every line of a -json run's stdout is a JSON
+// object and decodes the last one, the summary, into v.
 func lastJSON(t *testing.T, out string, v any) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("stdout line is not a JSON object: %q: %v", l, err)
+		}
+	}
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), v); err != nil {
 		t.Fatalf("last line is not JSON: %q: %v", lines[len(lines)-1], err)
 	}
@@ -61,8 +71,14 @@ func TestJSONSumAndSurvivors(t *testing.T) {
 			if s.BytesPerClient <= 0 || s.ClientMS <= 0 || s.ServerMS <= 0 {
 				t.Fatalf("summary %+v", s)
 			}
-			for _, want := range []string{"advertise", "share-keys", "masked-input", "unmask", "equals the plain sum"} {
+			for _, want := range []string{`"step":"advertise"`, `"step":"share-keys"`, `"step":"masked-input"`, `"step":"unmask"`} {
 				if !strings.Contains(out, want) {
+					t.Errorf("JSON lacks %q", want)
+				}
+			}
+			text := runOut(t, append(tc.args, "-seed", "3")...)
+			for _, want := range []string{"advertise", "share-keys", "masked-input", "unmask", "equals the plain sum"} {
+				if !strings.Contains(text, want) {
 					t.Errorf("output lacks %q", want)
 				}
 			}
@@ -98,6 +114,7 @@ func TestBadFlags(t *testing.T) {
 		{"-bits", "3", "-n", "20"}, // cannot hold the sum of 20 values
 		{"-malicious", "-k", "8", "-t", "3"},
 		{"-rounds", "0", "-fl"},
+		{"-fl", "-n", "20", "-per-round", "21"},
 		{"-lr", "0", "-fl"},
 		{"-weight-cap", "-1", "-fl"},
 		{"-weight-cap", "NaN", "-fl"},
@@ -110,6 +127,9 @@ func TestBadFlags(t *testing.T) {
 	}
 	if err := run([]string{"-dim", "0"}, io.Discard, io.Discard); err == nil {
 		t.Error("-dim 0: no error")
+	}
+	if err := run([]string{"-h"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
 	}
 }
 
@@ -126,8 +146,8 @@ type flSummary struct {
 func TestFLModeTrains(t *testing.T) {
 	var one, four flSummary
 	lastJSON(t, runOut(t, "-fl", "-n", "20", "-rounds", "1", "-local-epochs", "5", "-seed", "1", "-drop", "0", "-json"), &one)
-	out := runOut(t, "-fl", "-n", "20", "-rounds", "4", "-local-epochs", "5", "-seed", "1", "-drop", "0", "-json")
-	lastJSON(t, out, &four)
+	lastJSON(t, runOut(t, "-fl", "-n", "20", "-rounds", "4", "-local-epochs", "5", "-seed", "1", "-drop", "0", "-json"), &four)
+	out := runOut(t, "-fl", "-n", "20", "-rounds", "4", "-local-epochs", "5", "-seed", "1", "-drop", "0")
 	if four.Rounds != 4 || four.FinalLoss == nil || one.FinalLoss == nil || four.BytesUp == 0 {
 		t.Fatalf("summaries %+v %+v", one, four)
 	}
@@ -143,8 +163,8 @@ func TestFLModeTrains(t *testing.T) {
 	// unweighted one (the synthetic clients hold different numbers of
 	// examples).
 	var wt flSummary
-	wout := runOut(t, "-fl", "-n", "20", "-rounds", "4", "-local-epochs", "5", "-seed", "1", "-drop", "0", "-weight-cap", "50", "-json")
-	lastJSON(t, wout, &wt)
+	lastJSON(t, runOut(t, "-fl", "-n", "20", "-rounds", "4", "-local-epochs", "5", "-seed", "1", "-drop", "0", "-weight-cap", "50", "-json"), &wt)
+	wout := runOut(t, "-fl", "-n", "20", "-rounds", "4", "-local-epochs", "5", "-seed", "1", "-drop", "0", "-weight-cap", "50")
 	if wt.FinalLoss == nil || !(*wt.FinalLoss < *one.FinalLoss) || *wt.FinalLoss == *four.FinalLoss {
 		t.Fatalf("-weight-cap 50: final loss %v (unweighted %v, one round %v)", wt.FinalLoss, *four.FinalLoss, *one.FinalLoss)
 	}

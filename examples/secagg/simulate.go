@@ -7,17 +7,18 @@ import (
 	"io"
 	"time"
 
-	"github.com/fedgo/fedgo/internal/report"
+	"github.com/fedgo/fedgo/fl/report"
 	"github.com/fedgo/fedgo/secagg"
 )
 
 // phase is what one protocol step cost.
 type phase struct {
-	name       string
-	clients    int           // clients that sent their message of the step
+	Name       string        `json:"step"`
+	Clients    int           `json:"clients"` // clients that sent their message of the step
 	clientTime time.Duration // summed over those clients
 	serverTime time.Duration
-	up, down   int64 // bytes client → server and server → client
+	Up         int64 `json:"bytes_up"`   // client → server
+	Down       int64 `json:"bytes_down"` // server → client
 }
 
 type result struct {
@@ -38,10 +39,61 @@ const (
 	streamSeed   = 1 << 40
 )
 
-// simulate runs one secure-aggregation round among o.n clients, in one
-// goroutine (the server's Result uses its worker goroutines), encoding and
-// decoding every message.
+// round is one secure-aggregation round among o.n clients, driven step by
+// step in one goroutine (the server's Result uses its worker goroutines).
+// Every message is encoded by its sender and decoded by its receiver.
+type round struct {
+	ctx     context.Context
+	o       *options
+	p       secagg.Params
+	srv     *secagg.Server
+	clients []*secagg.Client
+	dropAt  []int // the step at which client i+1 vanishes, or -1
+	steps   []string
+	step    int
+	ph      *phase
+	res     *result
+	want    []uint64 // the plain sum of the survivors' inputs
+	input   []uint64
+	real    []float64
+}
+
+// simulate runs the round: advertise keys, share keys, masked inputs,
+// (malicious mode) consistency check, unmask; then compares the server's
+// sum with the plain sum of the survivors' inputs.
 func simulate(ctx context.Context, o *options) (*result, error) {
+	r, err := newRound(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.advertise(); err != nil {
+		return nil, err
+	}
+	if err := r.shareKeys(); err != nil {
+		return nil, err
+	}
+	if err := r.maskedInputs(); err != nil {
+		return nil, err
+	}
+	asked, err := r.consistency()
+	if err != nil {
+		return nil, err
+	}
+	sum, err := r.unmask(asked)
+	if err != nil {
+		return nil, err
+	}
+	r.res.sumOK = len(sum) == len(r.want)
+	for j := range sum {
+		r.res.sumOK = r.res.sumOK && sum[j] == r.want[j]
+	}
+	return r.res, nil
+}
+
+// newRound chooses the parameters, draws who drops at which step, and
+// builds the server and the clients (with ed25519 identities in the
+// malicious mode).
+func newRound(ctx context.Context, o *options) (*round, error) {
 	cfg := o.config(o.n)
 	cfg.Clip = 1
 	p, err := cfg.RoundParams(o.n, o.dim)
@@ -51,27 +103,27 @@ func simulate(ctx context.Context, o *options) (*result, error) {
 	if _, err := io.ReadFull(o.randSource(streamSeed), p.Seed[:]); err != nil {
 		return nil, err
 	}
-	res := &result{p: p}
-	steps := []string{"advertise", "share-keys", "masked-input"}
+	r := &round{ctx: ctx, o: o, p: p, res: &result{p: p},
+		want: make([]uint64, p.Dim), input: make([]uint64, p.Dim), real: make([]float64, p.Dim)}
+	r.steps = []string{"advertise", "share-keys", "masked-input"}
 	if p.Malicious {
 		// The graph seed is drawn by commit–reveal: a client that vanishes
 		// between advertising and revealing stops the round, so in this
 		// simulation clients vanish at the other steps only.
-		steps = []string{"advertise", "reveal", "share-keys", "masked-input", "consistency"}
+		r.steps = []string{"advertise", "reveal", "share-keys", "masked-input", "consistency"}
 	}
-	steps = append(steps, "unmask")
-	// dropAt[i] is the step (index into steps) at which client i+1 vanishes
-	// without sending its message, or -1.
+	r.steps = append(r.steps, "unmask")
+	r.ph = &phase{Name: r.steps[0]}
 	drops := o.rng(streamDrops)
-	dropAt := make([]int, p.N)
-	for i := range dropAt {
-		dropAt[i] = -1
+	r.dropAt = make([]int, p.N)
+	for i := range r.dropAt {
+		r.dropAt[i] = -1
 		if drops.Float64() < o.drop {
-			dropAt[i] = drops.IntN(len(steps))
-			if steps[dropAt[i]] == "reveal" {
-				dropAt[i]++
+			r.dropAt[i] = drops.IntN(len(r.steps))
+			if r.steps[r.dropAt[i]] == "reveal" {
+				r.dropAt[i]++
 			}
-			res.dropped++
+			r.res.dropped++
 		}
 	}
 	var pki map[uint32]ed25519.PublicKey
@@ -86,309 +138,314 @@ func simulate(ctx context.Context, o *options) (*result, error) {
 			ids[i], pki[uint32(i+1)] = priv, pub
 		}
 	}
-	srv, err := secagg.NewServer(secagg.ServerConfig{Params: p, PeerKeys: pki})
-	if err != nil {
+	if r.srv, err = secagg.NewServer(secagg.ServerConfig{Params: p, PeerKeys: pki}); err != nil {
 		return nil, err
 	}
-	clients := make([]*secagg.Client, p.N)
-	for i := range clients {
-		c, err := secagg.NewClient(secagg.ClientConfig{
+	r.clients = make([]*secagg.Client, p.N)
+	for i := range r.clients {
+		r.clients[i], err = secagg.NewClient(secagg.ClientConfig{
 			ID: uint32(i + 1), Params: p, Rand: o.randSource(uint64(i) + 1),
 			Identity: ids[i], PeerKeys: pki, TrustDealers: o.trust,
 		})
 		if err != nil {
 			return nil, err
 		}
-		clients[i] = c
 	}
-	mask := ^uint64(0) >> (64 - p.Bits)
-	want := make([]uint64, p.Dim) // the plain sum of the survivors' inputs
-	input := make([]uint64, p.Dim)
-	real := make([]float64, p.Dim)
+	return r, nil
+}
 
-	step := 0
-	ph := &phase{name: steps[0]}
-	// send runs client i's part of the current step unless it vanishes
-	// here, then the server's; it returns false for a vanished client.
-	send := func(i int, client func() ([]byte, error), server func([]byte) error) (bool, error) {
-		if dropAt[i] >= 0 && dropAt[i] <= step {
-			return false, nil
-		}
-		t0 := time.Now()
-		b, err := client()
-		ph.clientTime += time.Since(t0)
-		if err == nil {
-			ph.clients++
-			ph.up += int64(len(b))
-			t0 = time.Now()
-			err = server(b)
-			ph.serverTime += time.Since(t0)
-		}
-		if err != nil {
-			// The client leaves the round, as secagg's host duties say.
-			dropAt[i] = step
-			res.failed++
-			res.errors = append(res.errors, fmt.Sprintf("client %d at %s: %v", i+1, ph.name, err))
-			return false, ctx.Err()
-		}
-		return true, ctx.Err()
+// send runs client i's part of the current step unless it vanishes here,
+// then the server's; it returns false for a client that vanished or left
+// the round on an error (as secagg's host duties say it must).
+func (r *round) send(i int, client func() ([]byte, error), server func([]byte) error) (bool, error) {
+	if r.dropAt[i] >= 0 && r.dropAt[i] <= r.step {
+		return false, nil
 	}
-	timed := func(f func() error) error {
-		t0 := time.Now()
-		err := f()
-		ph.serverTime += time.Since(t0)
-		return err
+	t0 := time.Now()
+	b, err := client()
+	r.ph.clientTime += time.Since(t0)
+	if err == nil {
+		r.ph.Clients++
+		r.ph.Up += int64(len(b))
+		t0 = time.Now()
+		err = server(b)
+		r.ph.serverTime += time.Since(t0)
 	}
-	next := func() {
-		res.phases = append(res.phases, ph)
-		step++
-		if step < len(steps) {
-			ph = &phase{name: steps[step]}
-		}
+	if err != nil {
+		r.dropAt[i] = r.step
+		r.res.failed++
+		r.res.errors = append(r.res.errors, fmt.Sprintf("client %d at %s: %v", i+1, r.ph.Name, err))
+		return false, r.ctx.Err()
 	}
+	return true, r.ctx.Err()
+}
 
-	// Step 0: advertise keys.
-	for i, c := range clients {
-		if _, err := send(i, func() ([]byte, error) {
+// server times the server's own work of the step.
+func (r *round) server(f func() error) error {
+	t0 := time.Now()
+	err := f()
+	r.ph.serverTime += time.Since(t0)
+	return err
+}
+
+// next closes the current step's phase.
+func (r *round) next() {
+	r.res.phases = append(r.res.phases, r.ph)
+	r.step++
+	if r.step < len(r.steps) {
+		r.ph = &phase{Name: r.steps[r.step]}
+	}
+}
+
+// decode returns a server handler that decodes a message into m and
+// passes it to handle.
+func decode[M any, PM interface {
+	*M
+	UnmarshalBinary([]byte) error
+}](handle func(PM) error) func([]byte) error {
+	return func(b []byte) error {
+		m := PM(new(M))
+		if err := m.UnmarshalBinary(b); err != nil {
+			return err
+		}
+		return handle(m)
+	}
+}
+
+// advertise: each client sends its two public keys.
+func (r *round) advertise() error {
+	for i, c := range r.clients {
+		if _, err := r.send(i, func() ([]byte, error) {
 			m, err := c.AdvertiseKeys()
 			if err != nil {
 				return nil, err
 			}
 			return m.MarshalBinary()
-		}, func(b []byte) error {
-			var m secagg.AdvertiseMsg
-			if err := m.UnmarshalBinary(b); err != nil {
-				return err
-			}
-			return srv.HandleAdvertise(&m)
-		}); err != nil {
-			return nil, err
+		}, decode(r.srv.HandleAdvertise)); err != nil {
+			return err
 		}
 	}
+	r.next()
+	return nil
+}
+
+// shareKeys: the server broadcasts the keys; each client sends encrypted
+// shares of its secrets to its neighbours.
+func (r *round) shareKeys() error {
 	var kb []byte
 	var keys *secagg.KeysBroadcast
-	if err := timed(func() (err error) {
-		if keys, err = srv.Keys(); err == nil {
+	if err := r.server(func() (err error) {
+		if keys, err = r.srv.Keys(); err == nil {
 			kb, err = keys.MarshalBinary()
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if r.p.Malicious {
+		return r.revealAndShare(keys, kb)
+	}
+	for _, k := range keys.Keys {
+		i := int(k.Client) - 1
+		r.ph.Down += int64(len(kb))
+		if _, err := r.send(i, func() ([]byte, error) {
+			var m secagg.KeysBroadcast
+			if err := m.UnmarshalBinary(kb); err != nil {
+				return nil, err
+			}
+			s, err := r.clients[i].ShareKeys(&m)
+			if err != nil {
+				return nil, err
+			}
+			return s.MarshalBinary()
+		}, decode(r.srv.HandleShares)); err != nil {
+			return err
+		}
+	}
+	r.next()
+	return nil
+}
+
+// revealAndShare (malicious mode): each client reveals its share of the
+// graph seed (committed to when it advertised); the server broadcasts the
+// reveals, from which every client derives the graph, and the clients
+// send their encrypted shares.
+func (r *round) revealAndShare(keys *secagg.KeysBroadcast, kb []byte) error {
+	for _, k := range keys.Keys {
+		i := int(k.Client) - 1
+		r.ph.Down += int64(len(kb))
+		if _, err := r.send(i, func() ([]byte, error) {
+			var m secagg.KeysBroadcast
+			if err := m.UnmarshalBinary(kb); err != nil {
+				return nil, err
+			}
+			rv, err := r.clients[i].RevealSeed(&m)
+			if err != nil {
+				return nil, err
+			}
+			return rv.MarshalBinary()
+		}, decode(r.srv.HandleReveal)); err != nil {
+			return err
+		}
+	}
+	var rb []byte
+	if err := r.server(func() error {
+		reveals, err := r.srv.Reveals()
+		if err == nil {
+			rb, err = reveals.MarshalBinary()
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	r.next()
+	for _, k := range keys.Keys {
+		i := int(k.Client) - 1
+		r.ph.Down += int64(len(rb))
+		if _, err := r.send(i, func() ([]byte, error) {
+			var m secagg.RevealsBroadcast
+			if err := m.UnmarshalBinary(rb); err != nil {
+				return nil, err
+			}
+			s, err := r.clients[i].ShareKeysRevealed(&m)
+			if err != nil {
+				return nil, err
+			}
+			return s.MarshalBinary()
+		}, decode(r.srv.HandleShares)); err != nil {
+			return err
+		}
+	}
+	r.next()
+	return nil
+}
+
+// maskedInputs: each client receives its shares and sends its masked,
+// quantized input; the plain sum of those that arrive is kept to check the
+// result.
+func (r *round) maskedInputs() error {
+	var bcs []*secagg.SharesBroadcast
+	if err := r.server(func() (err error) { bcs, err = r.srv.Shares(); return err }); err != nil {
+		return err
+	}
+	mask := ^uint64(0) >> (64 - r.p.Bits)
+	for _, bc := range bcs {
+		i := int(bc.To) - 1
+		var data []byte
+		if err := r.server(func() (err error) { data, err = bc.MarshalBinary(); return err }); err != nil {
+			return err
+		}
+		r.ph.Down += int64(len(data))
+		ok, err := r.send(i, func() ([]byte, error) {
+			var m secagg.SharesBroadcast
+			if err := m.UnmarshalBinary(data); err != nil {
+				return nil, err
+			}
+			if err := makeInput(r.o, r.p, i, r.input, r.real); err != nil {
+				return nil, err
+			}
+			y, err := r.clients[i].MaskedInput(&m, r.input)
+			if err != nil {
+				return nil, err
+			}
+			return y.MarshalBinary()
+		}, decode(r.srv.HandleMasked))
+		if err != nil {
+			return err
+		}
+		if ok {
+			for j, x := range r.input {
+				r.want[j] = (r.want[j] + x) & mask
+			}
+		}
+	}
+	r.next()
+	return nil
+}
+
+// consistency (malicious mode only): the server announces the survivors
+// and each signs the list. It returns the clients to ask for unmasking
+// (nil in the semi-honest mode, where the server asks its survivors).
+func (r *round) consistency() ([]uint32, error) {
+	if !r.p.Malicious {
+		return nil, nil
+	}
+	var sv *secagg.SurvivorsMsg
+	var data []byte
+	if err := r.server(func() (err error) {
+		if sv, err = r.srv.Survivors(); err == nil {
+			data, err = sv.MarshalBinary()
 		}
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	next()
-
-	// Step 0b (malicious mode): reveal the graph-seed shares.
-	var rb []byte
-	if p.Malicious {
-		for _, k := range keys.Keys {
-			i := int(k.Client) - 1
-			ph.down += int64(len(kb))
-			if _, err := send(i, func() ([]byte, error) {
-				var m secagg.KeysBroadcast
-				if err := m.UnmarshalBinary(kb); err != nil {
-					return nil, err
-				}
-				r, err := clients[i].RevealSeed(&m)
-				if err != nil {
-					return nil, err
-				}
-				return r.MarshalBinary()
-			}, func(b []byte) error {
-				var m secagg.RevealMsg
-				if err := m.UnmarshalBinary(b); err != nil {
-					return err
-				}
-				return srv.HandleReveal(&m)
-			}); err != nil {
+	var asked []uint32
+	for _, id := range sv.Survivors {
+		i := int(id) - 1
+		r.ph.Down += int64(len(data))
+		ok, err := r.send(i, func() ([]byte, error) {
+			var m secagg.SurvivorsMsg
+			if err := m.UnmarshalBinary(data); err != nil {
 				return nil, err
 			}
-		}
-		if err := timed(func() error {
-			reveals, err := srv.Reveals()
-			if err == nil {
-				rb, err = reveals.MarshalBinary()
-			}
-			return err
-		}); err != nil {
-			return nil, err
-		}
-		next()
-	}
-
-	// Step 1: share keys.
-	for _, k := range keys.Keys {
-		i := int(k.Client) - 1
-		down := kb
-		if p.Malicious {
-			down = rb
-		}
-		ph.down += int64(len(down))
-		if _, err := send(i, func() ([]byte, error) {
-			var s *secagg.SharesMsg
-			var err error
-			if p.Malicious {
-				var m secagg.RevealsBroadcast
-				if err := m.UnmarshalBinary(rb); err != nil {
-					return nil, err
-				}
-				s, err = clients[i].ShareKeysRevealed(&m)
-			} else {
-				var m secagg.KeysBroadcast
-				if err := m.UnmarshalBinary(kb); err != nil {
-					return nil, err
-				}
-				s, err = clients[i].ShareKeys(&m)
-			}
+			s, err := r.clients[i].ConsistencyCheck(&m)
 			if err != nil {
 				return nil, err
 			}
 			return s.MarshalBinary()
-		}, func(b []byte) error {
-			var m secagg.SharesMsg
-			if err := m.UnmarshalBinary(b); err != nil {
-				return err
-			}
-			return srv.HandleShares(&m)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	var bcs []*secagg.SharesBroadcast
-	if err := timed(func() (err error) { bcs, err = srv.Shares(); return err }); err != nil {
-		return nil, err
-	}
-	next()
-
-	// Step 2: masked inputs.
-	for _, bc := range bcs {
-		i := int(bc.To) - 1
-		var data []byte
-		if err := timed(func() (err error) { data, err = bc.MarshalBinary(); return err }); err != nil {
-			return nil, err
-		}
-		ph.down += int64(len(data))
-		ok, err := send(i, func() ([]byte, error) {
-			var m secagg.SharesBroadcast
-			if err := m.UnmarshalBinary(data); err != nil {
-				return nil, err
-			}
-			if err := makeInput(o, p, i, input, real); err != nil {
-				return nil, err
-			}
-			y, err := clients[i].MaskedInput(&m, input)
-			if err != nil {
-				return nil, err
-			}
-			return y.MarshalBinary()
-		}, func(b []byte) error {
-			var m secagg.MaskedMsg
-			if err := m.UnmarshalBinary(b); err != nil {
-				return err
-			}
-			return srv.HandleMasked(&m)
-		})
+		}, decode(r.srv.HandleSignature))
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			for j, x := range input {
-				want[j] = (want[j] + x) & mask
-			}
+			asked = append(asked, id)
 		}
 	}
-	next()
+	r.next()
+	return asked, nil
+}
 
-	// Step 3 (malicious mode): consistency check.
-	var asked []uint32
-	if p.Malicious {
-		var sv *secagg.SurvivorsMsg
-		var data []byte
-		if err := timed(func() (err error) {
-			if sv, err = srv.Survivors(); err == nil {
-				data, err = sv.MarshalBinary()
-			}
-			return err
-		}); err != nil {
-			return nil, err
-		}
-		for _, id := range sv.Survivors {
-			i := int(id) - 1
-			ph.down += int64(len(data))
-			ok, err := send(i, func() ([]byte, error) {
-				var m secagg.SurvivorsMsg
-				if err := m.UnmarshalBinary(data); err != nil {
-					return nil, err
-				}
-				s, err := clients[i].ConsistencyCheck(&m)
-				if err != nil {
-					return nil, err
-				}
-				return s.MarshalBinary()
-			}, func(b []byte) error {
-				var m secagg.SignatureMsg
-				if err := m.UnmarshalBinary(b); err != nil {
-					return err
-				}
-				return srv.HandleSignature(&m)
-			})
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				asked = append(asked, id)
-			}
-		}
-		next()
-	}
-
-	// Step 4: unmasking.
+// unmask: the clients asked send the shares that remove the masks; the
+// server computes the sum.
+func (r *round) unmask(asked []uint32) ([]uint64, error) {
 	var req *secagg.UnmaskRequest
 	var data []byte
-	if err := timed(func() (err error) {
-		if req, err = srv.UnmaskRequest(); err == nil {
+	if err := r.server(func() (err error) {
+		if req, err = r.srv.UnmaskRequest(); err == nil {
 			data, err = req.MarshalBinary()
 		}
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	if !p.Malicious {
+	if !r.p.Malicious {
 		asked = req.Survivors
 	}
-	res.survivors = len(req.Survivors)
+	r.res.survivors = len(req.Survivors)
 	for _, id := range asked {
 		i := int(id) - 1
-		ph.down += int64(len(data))
-		if _, err := send(i, func() ([]byte, error) {
+		r.ph.Down += int64(len(data))
+		if _, err := r.send(i, func() ([]byte, error) {
 			var m secagg.UnmaskRequest
 			if err := m.UnmarshalBinary(data); err != nil {
 				return nil, err
 			}
-			u, err := clients[i].Unmask(&m)
+			u, err := r.clients[i].Unmask(&m)
 			if err != nil {
 				return nil, err
 			}
 			return u.MarshalBinary()
-		}, func(b []byte) error {
-			var m secagg.UnmaskMsg
-			if err := m.UnmarshalBinary(b); err != nil {
-				return err
-			}
-			return srv.HandleUnmask(&m)
-		}); err != nil {
+		}, decode(r.srv.HandleUnmask)); err != nil {
 			return nil, err
 		}
 	}
 	var sum []uint64
-	if err := timed(func() (err error) { sum, err = srv.Result(); return err }); err != nil {
+	if err := r.server(func() (err error) { sum, err = r.srv.Result(); return err }); err != nil {
 		return nil, err
 	}
-	next()
-	res.sumOK = len(sum) == len(want)
-	for j := range sum {
-		res.sumOK = res.sumOK && sum[j] == want[j]
-	}
-	return res, nil
+	r.next()
+	return sum, nil
 }
 
 // makeInput draws client i's real vector (uniform in [-1, 1]) and
@@ -406,7 +463,7 @@ func (r *result) totals() (client, server time.Duration, bytes int64) {
 	for _, ph := range r.phases {
 		client += ph.clientTime
 		server += ph.serverTime
-		bytes += ph.up + ph.down
+		bytes += ph.Up + ph.Down
 	}
 	return
 }
@@ -423,11 +480,7 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "%s, %s: n=%d dim=%d k=%d t=%d bits=%d\n\n", graph, mode, r.p.N, r.p.Dim, degree(r.p), r.p.Threshold, r.p.Bits)
 	fmt.Fprintf(w, "%-13s  %7s  %14s  %10s  %10s  %10s\n", "step", "clients", "client ms/each", "server ms", "up", "down")
 	for _, ph := range r.phases {
-		each := 0.0
-		if ph.clients > 0 {
-			each = ms(ph.clientTime) / float64(ph.clients)
-		}
-		fmt.Fprintf(w, "%-13s  %7d  %14.3f  %10.1f  %10s  %10s\n", ph.name, ph.clients, each, ms(ph.serverTime), report.Bytes(ph.up), report.Bytes(ph.down))
+		fmt.Fprintf(w, "%-13s  %7d  %14.3f  %10.1f  %10s  %10s\n", ph.Name, ph.Clients, ph.clientMSEach(), ms(ph.serverTime), report.Bytes(ph.Up), report.Bytes(ph.Down))
 	}
 	client, server, bytes := r.totals()
 	for _, e := range r.errors {
@@ -440,6 +493,28 @@ func (r *result) print(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "MISMATCH: the unmasked sum differs from the plain sum of the survivors' inputs")
 	}
+}
+
+func (ph *phase) clientMSEach() float64 {
+	if ph.Clients == 0 {
+		return 0
+	}
+	return ms(ph.clientTime) / float64(ph.Clients)
+}
+
+// writeJSON writes one JSON object per step, then the summary.
+func (r *result) writeJSON(w io.Writer) error {
+	for _, ph := range r.phases {
+		line := struct {
+			*phase
+			ClientMSEach float64 `json:"client_ms_each"`
+			ServerMS     float64 `json:"server_ms"`
+		}{ph, ph.clientMSEach(), ms(ph.serverTime)}
+		if err := report.WriteJSON(w, line); err != nil {
+			return err
+		}
+	}
+	return report.WriteJSON(w, r.summary())
 }
 
 type summary struct {

@@ -223,7 +223,13 @@ func fashionOrSkip(tb testing.TB) (train, test *Dataset) {
 	return train, test
 }
 
+// TestFashionMNISTReal decodes the 70,000 real images (seconds of gunzip
+// and conversion), so it runs under CI=true only; TestLoadFashionMNISTFiles
+// covers the same loader on small files in every run.
 func TestFashionMNISTReal(t *testing.T) {
+	if testing.Short() || os.Getenv("CI") != "true" {
+		t.Skip("long: decodes all of Fashion-MNIST; runs under CI=true (as .ci/run sets), not with -short")
+	}
 	train, test := fashionOrSkip(t)
 	require.Equal(t, 60000, train.Len())
 	require.Equal(t, 10000, test.Len())

@@ -84,6 +84,7 @@ func TestGammaMoments(t *testing.T) {
 // moments of its Beta(α, (K−1)α) marginals: mean 1/K and variance
 // (K−1)/(K²(Kα+1)).
 func TestDirichletMoments(t *testing.T) {
+	t.Parallel() // seconds of sampling; independent of the other tests
 	rng := newRand(4)
 	for _, tc := range []struct {
 		k     int

@@ -34,6 +34,7 @@ func TestSyntheticConfigValidate(t *testing.T) {
 }
 
 func TestSyntheticShapeAndSplit(t *testing.T) {
+	t.Parallel() // seconds of sampling; independent of the other tests
 	for _, iid := range []bool{false, true} {
 		cfg := DefaultSyntheticConfig()
 		cfg.IID = iid
@@ -174,6 +175,7 @@ func naiveSoftmaxArgmax(m *syntheticModel, x []float64) int {
 // of the device means over devices and coordinates is β² + 1, and the
 // variance of x_j over all devices is j^{-1.2} + β² + 1.
 func TestSyntheticFeatureMoments(t *testing.T) {
+	t.Parallel() // seconds of sampling; independent of the other tests
 	for _, beta := range []float64{0, 1} {
 		cfg := SyntheticConfig{Alpha: 1, Beta: beta, Clients: 400, MaxSamples: 80, Seed: 11}
 		splits, err := Synthetic(cfg)
@@ -225,6 +227,7 @@ func TestSyntheticFeatureMoments(t *testing.T) {
 // B_k: the mean over the 60 coordinates of a device's v_k is
 // B_k + N(0, 1/60), so its variance across devices is β² + 1/60.
 func TestSyntheticBetaShiftsDevices(t *testing.T) {
+	t.Parallel() // seconds of sampling; independent of the other tests
 	for _, beta := range []float64{0, 0.5, 1} {
 		cfg := SyntheticConfig{Alpha: 0, Beta: beta, Clients: 1000, MaxSamples: 50, Seed: 12}.withDefaults()
 		var s, s2 float64
@@ -250,6 +253,7 @@ func TestSyntheticBetaShiftsDevices(t *testing.T) {
 // u_k ~ N(0, α²): the mean of a device's 610 model entries has variance
 // α² + 1/610 across devices, and the within-device variance is 1.
 func TestSyntheticAlphaShiftsModels(t *testing.T) {
+	t.Parallel() // seconds of sampling; independent of the other tests
 	for _, alpha := range []float64{0, 1} {
 		cfg := SyntheticConfig{Alpha: alpha, Beta: 1, Clients: 800, MaxSamples: 50, Seed: 13}.withDefaults()
 		var s, s2, within float64
@@ -337,6 +341,7 @@ func labelStats(splits []Split, classes int) (meanMaxShare, chi2PerDoF float64) 
 // 0) devices have their own W_k and v_k and are far from homogeneous; and
 // β = 1 skews each device further towards one class than β = 0.
 func TestSyntheticHeterogeneity(t *testing.T) {
+	t.Parallel() // seconds of sampling; independent of the other tests
 	gen := func(a, b float64, iid bool) []Split {
 		s, err := Synthetic(SyntheticConfig{Alpha: a, Beta: b, IID: iid, Clients: 600, MaxSamples: 150, Seed: 15})
 		require.NoError(t, err)

@@ -1,5 +1,7 @@
-// Package workload builds the federated workloads that fedgo's example
-// programs and benchmarks share: the data set (Synthetic(α,β) or
+// Package workload builds the federated workloads that examples/compare,
+// examples/network (server and client) and the simulation tests share
+// (examples/quickstart, dp, compression and secagg wire the same workload
+// inline, with the same seeds, so that the same flags give the same bits): the data set (Synthetic(α,β) or
 // Fashion-MNIST), its split over clients, the reference model, the
 // per-client trainers, the centralized test set, and the server strategy
 // named on a command line.
@@ -7,18 +9,15 @@ package workload
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/fl/dataset"
 	"github.com/fedgo/fedgo/fl/model"
+	"github.com/fedgo/fedgo/fl/report"
 	"github.com/fedgo/fedgo/transport"
 )
 
@@ -243,15 +242,9 @@ func Optimizer(strategy string, serverLR float64) (fl.ServerOptimizer, error) {
 	return nil, fmt.Errorf("workload: unknown strategy %q (want one of %s)", strategy, strings.Join(Strategies, ", "))
 }
 
-// ParamsSHA256 returns the hex SHA-256 of params as little-endian float64.
-func ParamsSHA256(params []float64) string {
-	b := make([]byte, 0, 8*len(params))
-	for _, x := range params {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
-	}
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
+// ParamsSHA256 returns the hex SHA-256 of params as little-endian float64
+// (fl/report.ParamsSHA256).
+func ParamsSHA256(params []float64) string { return report.ParamsSHA256(params) }
 
 // MissingData reports whether err means a data set's files are absent.
 func MissingData(err error) bool { return errors.Is(err, dataset.ErrNotFound) }
