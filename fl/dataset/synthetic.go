@@ -137,15 +137,45 @@ func Synthetic(cfg SyntheticConfig) ([]Split, error) {
 	}
 	out := make([]Split, cfg.Clients)
 	for k := range out {
-		dev := syntheticDevice(cfg, k, shared)
-		n := dev.data.Len()
-		m := trainLen(n, cfg.TestFraction)
-		out[k] = Split{
-			Train: &Dataset{X: dev.data.X[: m*cfg.Dim : m*cfg.Dim], Y: dev.data.Y[:m:m], Dim: cfg.Dim, Classes: cfg.Classes},
-			Test:  &Dataset{X: dev.data.X[m*cfg.Dim:], Y: dev.data.Y[m:], Dim: cfg.Dim, Classes: cfg.Classes},
-		}
+		out[k] = syntheticSplit(cfg, k, shared)
 	}
 	return out, nil
+}
+
+// SyntheticClient returns device k's split of [Synthetic](cfg), the same
+// bits, generating device k only: a client process of a deployment builds
+// its own data in memory and time independent of the number of devices.
+// It returns an error wrapping [ErrInvalid] for a bad config or k out of
+// [0, cfg.Clients), and [ErrTooLarge] when the device's features alone
+// would need more than 2 GiB.
+func SyntheticClient(cfg SyntheticConfig, k int) (Split, error) {
+	if err := cfg.Validate(); err != nil {
+		return Split{}, err
+	}
+	if k < 0 || k >= cfg.Clients {
+		return Split{}, fmt.Errorf("%w: SyntheticClient: device %d of %d", ErrInvalid, k, cfg.Clients)
+	}
+	cfg = cfg.withDefaults()
+	if n := syntheticCount(streamRand(cfg.Seed, tagSyntheticClient, uint64(k)), cfg.MaxSamples); n > maxSyntheticFloats/cfg.Dim {
+		return Split{}, fmt.Errorf("%w: SyntheticClient: device %d has %d samples; set MaxSamples", ErrTooLarge, k, n)
+	}
+	var shared *syntheticModel
+	if cfg.IID {
+		shared = newIIDModel(cfg)
+	}
+	return syntheticSplit(cfg, k, shared), nil
+}
+
+// syntheticSplit generates device k and splits its samples into train and
+// test.
+func syntheticSplit(cfg SyntheticConfig, k int, shared *syntheticModel) Split {
+	dev := syntheticDevice(cfg, k, shared)
+	n := dev.data.Len()
+	m := trainLen(n, cfg.TestFraction)
+	return Split{
+		Train: &Dataset{X: dev.data.X[: m*cfg.Dim : m*cfg.Dim], Y: dev.data.Y[:m:m], Dim: cfg.Dim, Classes: cfg.Classes},
+		Test:  &Dataset{X: dev.data.X[m*cfg.Dim:], Y: dev.data.Y[m:], Dim: cfg.Dim, Classes: cfg.Classes},
+	}
 }
 
 // syntheticModel is one device's generative model.

@@ -23,17 +23,33 @@ func BuildClient(cfg Config, i int) (*Workload, error) {
 	if i < 0 || i >= cfg.Clients {
 		return nil, fmt.Errorf("workload: client %d of %d", i, cfg.Clients)
 	}
-	part := cfg
+	var w *Workload
+	var err error
+	own := i
 	if (cfg.Dataset == "" || cfg.Dataset == "synthetic") && !cfg.Resplit {
-		part.Clients = i + 1
+		// Generate device i alone: memory and time independent of N.
+		var s dataset.Split
+		s, err = dataset.SyntheticClient(dataset.SyntheticConfig{
+			Alpha: cfg.Alpha, Beta: cfg.Beta, Clients: cfg.Clients, IID: cfg.IID,
+			MaxSamples: cfg.MaxSamples, Seed: cfg.Seed,
+		}, i)
+		if err != nil {
+			return nil, err
+		}
+		w = &Workload{seed: cfg.Seed, Train: []*dataset.Dataset{s.Train}, Test: s.Test}
+		one := cfg
+		one.Clients = 1
+		err = w.finish(one)
+		own = 0
+	} else {
+		w, err = Build(cfg)
 	}
-	w, err := Build(part)
 	if err != nil {
 		return nil, err
 	}
-	own := w.Train[i]
+	mine := w.Train[own]
 	w.Train = make([]*dataset.Dataset, cfg.Clients)
-	w.Train[i] = own
+	w.Train[i] = mine
 	w.Test = nil
 	w.IDs = make([]string, cfg.Clients)
 	for k := range w.IDs {

@@ -79,3 +79,24 @@ func TestBuildClientMemory(t *testing.T) {
 		t.Errorf("client 0's build allocates %d bytes for 200 clients, %d for 10", large, small)
 	}
 }
+
+// TestBuildClientGeneratesOneDevice: every client's build, the last of
+// 200 included, allocates about its own device's data, not the N devices
+// before it.
+func TestBuildClientGeneratesOneDevice(t *testing.T) {
+	cfg := Config{Clients: 200, Alpha: 1, Beta: 1, Seed: 1}
+	for _, i := range []int{0, 99, 199} {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		w, err := BuildClient(cfg, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&b)
+		d := w.Train[i]
+		own := uint64(8*len(d.X)+8*len(d.Y)) * 5 / 4 // the train part is 80% of the device
+		if got := b.TotalAlloc - a.TotalAlloc; got > 3*own+256<<10 {
+			t.Errorf("client %d: %d bytes allocated, its device holds about %d", i, got, own)
+		}
+	}
+}

@@ -94,6 +94,11 @@ func Build(cfg Config) (*Workload, error) {
 	default:
 		return nil, fmt.Errorf("workload: unknown data set %q (want synthetic or fashion-mnist)", cfg.Dataset)
 	}
+	return w, w.finish(cfg)
+}
+
+// finish chooses the model from the data and names the clients.
+func (w *Workload) finish(cfg Config) error {
 	dim, classes := w.Test.Dim, w.Test.Classes
 	for _, d := range w.Train {
 		classes = max(classes, d.Classes)
@@ -111,10 +116,10 @@ func Build(cfg Config) (*Workload, error) {
 		}
 		w.Model = model.MLP{Dim: dim, Hidden: hidden, Classes: classes}
 	default:
-		return nil, fmt.Errorf("workload: unknown model %q (want softmax or mlp)", cfg.Model)
+		return fmt.Errorf("workload: unknown model %q (want softmax or mlp)", cfg.Model)
 	}
 	if err := w.Model.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	w.Test.Classes = classes
 	w.index = make(map[string]int, cfg.Clients)
@@ -124,7 +129,7 @@ func Build(cfg Config) (*Workload, error) {
 		w.IDs = append(w.IDs, id)
 		w.index[id] = i
 	}
-	return w, nil
+	return nil
 }
 
 // clientID is the id of client i.
