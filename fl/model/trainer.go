@@ -21,8 +21,19 @@ const (
 // maxEpochs bounds the per-round epochs a server may ask for.
 const maxEpochs = 1 << 20
 
+// Keys of the round's fl.Config that this package reads besides those of
+// package fl (fl.KeyLR, fl.KeyEpochs, fl.KeyBatchSize, fl.KeyMu).
+const (
+	// KeyMomentum is the heavy-ball momentum β of local SGD, in [0, 1);
+	// it overrides TrainerConfig.Momentum.
+	KeyMomentum = "momentum"
+	// KeyWeightDecay is the weight decay λ ≥ 0 of local SGD (the gradient
+	// of λ/2‖w‖² added to every step); it overrides TrainerConfig.L2.
+	KeyWeightDecay = "weight_decay"
+)
+
 // TrainerConfig configures a [Trainer]. Zero LR, Epochs and BatchSize mean
-// the defaults; zero Mu and L2 mean none.
+// the defaults; zero Mu, L2 and Momentum mean none.
 type TrainerConfig struct {
 	// Model is the architecture; required.
 	Model Model
@@ -44,8 +55,13 @@ type TrainerConfig struct {
 	Mu        float64 // FedProx proximal coefficient μ ≥ 0
 
 	// L2 is the weight decay λ ≥ 0: the objective gains λ/2‖w‖², on all
-	// parameters (biases included).
+	// parameters (biases included). The round's KeyWeightDecay overrides
+	// it.
 	L2 float64
+	// Momentum is the heavy-ball momentum β in [0, 1) of local SGD, as
+	// PyTorch's torch.optim.SGD applies it (no dampening, not Nesterov):
+	// see [Trainer.Train]. The round's KeyMomentum overrides it.
+	Momentum float64
 	// Seed seeds the shuffling of the minibatches, with the round number.
 	Seed uint64
 }
@@ -85,6 +101,9 @@ func (c TrainerConfig) Validate() error {
 			return fmt.Errorf("%w: %s = %v, want finite and ≥ 0", ErrInvalidConfig, f.name, f.v)
 		}
 	}
+	if !(c.Momentum >= 0 && c.Momentum < 1) {
+		return fmt.Errorf("%w: Momentum = %v, want in [0, 1)", ErrInvalidConfig, c.Momentum)
+	}
 	if c.Epochs < 0 || c.Epochs > maxEpochs {
 		return fmt.Errorf("%w: Epochs = %d, want in [0, %d]", ErrInvalidConfig, c.Epochs, maxEpochs)
 	}
@@ -106,6 +125,7 @@ type Trainer struct {
 	dim     int
 
 	local, grad []float64 // the local model, its minibatch gradient
+	velocity    []float64 // the momentum buffer, made on first use
 	xb          []float64 // the gathered rows of a minibatch
 	yb          []int     // their labels
 	perm        []int     // the order of the examples in an epoch
@@ -159,9 +179,9 @@ func (t *Trainer) Config() TrainerConfig { return t.cfg }
 
 // roundParams are the hyperparameters of one call to Train.
 type roundParams struct {
-	round         uint64
-	lr, mu        float64
-	epochs, batch int
+	round            uint64
+	lr, mu, l2, beta float64
+	epochs, batch    int
 }
 
 // intParam reads an integer-valued key of cfg, def when absent, and checks
@@ -197,6 +217,14 @@ func (t *Trainer) readConfig(cfg fl.Config) (roundParams, error) {
 	if !(p.mu >= 0) || math.IsInf(p.mu, 0) {
 		return p, fmt.Errorf("%w: config %q = %v, want finite and ≥ 0", ErrInvalidConfig, fl.KeyMu, p.mu)
 	}
+	p.l2 = cfg.Get(KeyWeightDecay, t.cfg.L2)
+	if !(p.l2 >= 0) || math.IsInf(p.l2, 0) {
+		return p, fmt.Errorf("%w: config %q = %v, want finite and ≥ 0", ErrInvalidConfig, KeyWeightDecay, p.l2)
+	}
+	p.beta = cfg.Get(KeyMomentum, t.cfg.Momentum)
+	if !(p.beta >= 0 && p.beta < 1) {
+		return p, fmt.Errorf("%w: config %q = %v, want in [0, 1)", ErrInvalidConfig, KeyMomentum, p.beta)
+	}
 	return p, nil
 }
 
@@ -210,11 +238,18 @@ func (t *Trainer) readConfig(cfg fl.Config) (roundParams, error) {
 // cfg[fl.KeyRound]) and nothing else, so the same seed and round give the
 // same bits whatever ran before. A step is
 //
-//	w ← w − lr·(∇F_k(w) + λw + μ(w − wᵗ))
+//	d ← ∇F_k(w) + λw + μ(w − wᵗ)
+//	v ← βv + d        (v = 0 at the start of every call)
+//	w ← w − lr·v
 //
-// where F_k is the minibatch's mean cross-entropy, λ the L2 weight decay,
-// and μ(w − wᵗ) the gradient of the FedProx proximal term μ/2‖w − wᵗ‖²
-// around the global model wᵗ (Li et al. 2020, objective (2)).
+// where F_k is the minibatch's mean cross-entropy, λ the weight decay
+// (L2, KeyWeightDecay), μ(w − wᵗ) the gradient of the FedProx proximal
+// term μ/2‖w − wᵗ‖² around the global model wᵗ (Li et al. 2020, objective
+// (2)), and β the momentum (Momentum, KeyMomentum). This is
+// torch.optim.SGD with momentum β, dampening 0 and weight_decay λ, the
+// proximal term in the loss, and a fresh optimizer every round, as
+// Flower's niid_bench clients train. With β = 0 it is plain SGD,
+// w ← w − lr·d, bit for bit.
 //
 // The update's Metrics are fl.KeyExamples, the number of training examples,
 // and fl.KeyLoss, the mean cross-entropy of the minibatches as each was
@@ -245,6 +280,12 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 	n, dim := d.Len(), t.dim
 	w, g := t.local, t.grad
 	copy(w, global)
+	if p.beta != 0 {
+		if t.velocity == nil {
+			t.velocity = make([]float64, t.nparams)
+		}
+		clear(t.velocity)
+	}
 	for i := range t.perm {
 		t.perm[i] = i
 	}
@@ -271,7 +312,11 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 			}
 			seen += b
 			meanLoss = runningMean(meanLoss, loss, b, seen)
-			step(w, g, global, p.lr, t.cfg.L2, p.mu)
+			if p.beta == 0 {
+				step(w, g, global, p.lr, p.l2, p.mu)
+			} else {
+				stepMomentum(w, g, t.velocity, global, p.lr, p.l2, p.mu, p.beta)
+			}
 		}
 	}
 
@@ -305,6 +350,18 @@ func step(w, g, w0 []float64, lr, l2, mu float64) {
 	g = g[:len(w)]
 	for i, v := range w {
 		w[i] = v - lr*(g[i]+l2*v+mu*(v-w0[i]))
+	}
+}
+
+// stepMomentum applies one step of SGD with momentum:
+// v ← beta·v + (g + l2·w + mu·(w − w0)), w ← w − lr·v.
+func stepMomentum(w, g, v, w0 []float64, lr, l2, mu, beta float64) {
+	w0 = w0[:len(w)]
+	g = g[:len(w)]
+	v = v[:len(w)]
+	for i, x := range w {
+		v[i] = beta*v[i] + (g[i] + l2*x + mu*(x-w0[i]))
+		w[i] = x - lr*v[i]
 	}
 }
 

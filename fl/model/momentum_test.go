@@ -1,0 +1,176 @@
+package model_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/fl/dataset"
+	"github.com/fedgo/fedgo/fl/model"
+)
+
+// TestTrainMomentumFollowsReference runs one to three full-batch steps
+// with momentum and checks them against torch.optim.SGD's update written
+// from its documentation (dampening 0, not Nesterov): d = ∇f(w) + λw,
+// v ← βv + d (v₀ = 0), w ← w − lr·v, where ∇f is the central-difference
+// gradient of the naive objective (mean cross-entropy plus the FedProx
+// term) and the buffer starts at zero on every Train call.
+func TestTrainMomentumFollowsReference(t *testing.T) {
+	const lr = 0.1
+	for k, m := range []model.Model{
+		model.Softmax{Dim: 3, Classes: 3},
+		model.MLP{Dim: 3, Hidden: []int{4}, Classes: 3},
+	} {
+		for _, reg := range []struct{ beta, l2, mu float64 }{{0.9, 0, 0}, {0.5, 0.05, 0}, {0.9, 0.01, 0.3}} {
+			rng := rand.New(rand.NewPCG(31, uint64(k)))
+			d := randomBatch(rng, 12, 3, 3)
+			global := randomParams(rng, m.NumParams(), 0.5)
+			sizes := sizesOf(m)
+			loss := func(w []float64) float64 {
+				f := naiveMeanLoss(sizes, w, d)
+				for i, v := range w {
+					f += reg.mu / 2 * (v - global[i]) * (v - global[i])
+				}
+				return f
+			}
+			tr := newTrainer(t, model.TrainerConfig{Model: m, Train: d, LR: lr, BatchSize: d.Len(), Seed: 4,
+				Momentum: reg.beta, L2: reg.l2, Mu: reg.mu})
+			w := append([]float64(nil), global...)
+			v := make([]float64, len(w))
+			for steps := 1; steps <= 3; steps++ {
+				g := fdGrad(loss, w)
+				for i := range w {
+					v[i] = reg.beta*v[i] + g[i] + reg.l2*w[i]
+					w[i] -= lr * v[i]
+				}
+				got := add(global, train(t, tr, global, fl.Config{fl.KeyRound: 2, fl.KeyEpochs: float64(steps)}).Delta)
+				for i := range w {
+					if math.Abs(got[i]-w[i]) > 1e-8 {
+						t.Fatalf("%T %+v: after %d steps w[%d] = %.12g, want %.12g", m, reg, steps, i, got[i], w[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestTrainConfigKeysOverride: the round's momentum and weight_decay keys
+// give the same bits as the same values in TrainerConfig, and differ from
+// training without them.
+func TestTrainConfigKeysOverride(t *testing.T) {
+	d := blobs(4, 50, 5, 3, 1)
+	m := model.MLP{Dim: 5, Hidden: []int{6}, Classes: 3}
+	global := make([]float64, m.NumParams())
+	m.Init(rand.New(rand.NewPCG(1, 1)), global)
+	base := model.TrainerConfig{Model: m, Train: d, BatchSize: 8, Seed: 3}
+	set := base
+	set.Momentum, set.L2 = 0.9, 0.01
+	viaCfg := train(t, newTrainer(t, base), global, fl.Config{fl.KeyRound: 1, model.KeyMomentum: 0.9, model.KeyWeightDecay: 0.01})
+	viaField := train(t, newTrainer(t, set), global, fl.Config{fl.KeyRound: 1})
+	plain := train(t, newTrainer(t, base), global, fl.Config{fl.KeyRound: 1})
+	off := train(t, newTrainer(t, set), global, fl.Config{fl.KeyRound: 1, model.KeyMomentum: 0, model.KeyWeightDecay: 0})
+	same := func(a, b []float64) bool {
+		for i := range a {
+			if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if !same(viaCfg.Delta, viaField.Delta) {
+		t.Error("config keys and TrainerConfig fields differ")
+	}
+	if same(viaCfg.Delta, plain.Delta) {
+		t.Error("momentum and weight decay changed nothing")
+	}
+	if !same(off.Delta, plain.Delta) {
+		t.Error("keys set to 0 do not turn the fields off")
+	}
+}
+
+func TestMomentumConfigErrors(t *testing.T) {
+	d := blobs(4, 20, 3, 2, 1)
+	m := model.Softmax{Dim: 3, Classes: 2}
+	for _, beta := range []float64{-0.1, 1, 1.5, math.NaN(), math.Inf(1)} {
+		if _, err := model.NewTrainer(model.TrainerConfig{Model: m, Train: d, Momentum: beta}); !errors.Is(err, model.ErrInvalidConfig) {
+			t.Errorf("Momentum %v: NewTrainer = %v, want ErrInvalidConfig", beta, err)
+		}
+	}
+	tr := newTrainer(t, model.TrainerConfig{Model: m, Train: d})
+	global := make([]float64, m.NumParams())
+	for _, cfg := range []fl.Config{
+		{model.KeyMomentum: 1}, {model.KeyMomentum: -0.5}, {model.KeyMomentum: math.NaN()},
+		{model.KeyWeightDecay: -1}, {model.KeyWeightDecay: math.Inf(1)}, {model.KeyWeightDecay: math.NaN()},
+	} {
+		if _, err := tr.Train(context.Background(), global, cfg); !errors.Is(err, model.ErrInvalidConfig) {
+			t.Errorf("%v: Train = %v, want ErrInvalidConfig", cfg, err)
+		}
+	}
+}
+
+// bars is a small image task: 8×8 images holding one horizontal (class 0)
+// or vertical (class 1) bar of two pixels' width anywhere, on noise.
+func bars(seed uint64, n int) *dataset.Dataset {
+	rng := rand.New(rand.NewPCG(seed, 77))
+	d := &dataset.Dataset{X: make([]float64, n*64), Y: make([]int, n), Dim: 64, Classes: 2}
+	for i := range n {
+		x := d.X[i*64 : (i+1)*64]
+		for j := range x {
+			x[j] = 0.2 * rng.Float64()
+		}
+		y, at := rng.IntN(2), rng.IntN(7)
+		for u := range 8 {
+			for v := at; v < at+2; v++ {
+				if y == 0 {
+					x[v*8+u] += 1
+				} else {
+					x[u*8+v] += 1
+				}
+			}
+		}
+		d.Y[i] = y
+	}
+	return d
+}
+
+var barsCNN = model.Sequential{Input: model.Shape{C: 1, H: 8, W: 8}, Classes: 2, Layers: []model.Layer{
+	model.Conv2D{Filters: 4, Kernel: 3, Padding: model.Same}, model.ReLU{}, model.MaxPool2D{Size: 2},
+	model.Flatten{}, model.Dense{Units: 2},
+}}
+
+// TestCNNTrainer: a Sequential network plugs into the Trainer like the
+// other models, learns the bars, and its rounds are bit-for-bit
+// reproducible from the seed.
+func TestCNNTrainer(t *testing.T) {
+	train1, test := bars(1, 400), bars(2, 200)
+	m := barsCNN
+	global := make([]float64, m.NumParams())
+	m.Init(rand.New(rand.NewPCG(3, 3)), global)
+	cfg := model.TrainerConfig{Model: m, Train: train1, Test: test, LR: 0.05, Momentum: 0.9, L2: 1e-5, BatchSize: 16, Epochs: 2, Seed: 9}
+	tr := newTrainer(t, cfg)
+	w := append([]float64(nil), global...)
+	var first fl.Update
+	for r := range 3 {
+		u := train(t, tr, w, fl.Config{fl.KeyRound: float64(r)})
+		if r == 0 {
+			first = u
+		}
+		w = add(w, u.Delta)
+	}
+	met, err := tr.Evaluate(context.Background(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc := met[fl.KeyAccuracy]; acc < 0.95 {
+		t.Errorf("CNN accuracy on bars %v, want ≥ 0.95", acc)
+	}
+	again := train(t, newTrainer(t, cfg), global, fl.Config{fl.KeyRound: 0})
+	for i := range first.Delta {
+		if math.Float64bits(first.Delta[i]) != math.Float64bits(again.Delta[i]) {
+			t.Fatalf("delta[%d] differs between two trainers of the same seed", i)
+		}
+	}
+}
