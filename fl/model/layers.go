@@ -2,8 +2,6 @@ package model
 
 import (
 	"fmt"
-	"math"
-	"math/rand/v2"
 
 	"gonum.org/v1/gonum/floats"
 )
@@ -115,16 +113,6 @@ type convKernel struct {
 	cols, dcols []float64 // kk×colChunk
 }
 
-func (c *convKernel) init(rng *rand.Rand, p []float64) { uniformInit(rng, p, c.kk) }
-
-// uniformInit draws p uniform on ±1/√fanIn, PyTorch's default for the
-// weights and biases of nn.Conv2d and nn.Linear.
-func uniformInit(rng *rand.Rand, p []float64, fanIn int) {
-	lim := 1 / math.Sqrt(float64(fanIn))
-	for i := range p {
-		p[i] = lim * (2*rng.Float64() - 1)
-	}
-}
 
 // im2col writes the columns j0 ≤ j < j0+n of the unrolled input to
 // cols (kk×n, row-major). Column j is the output pixel (r, y, x) with
@@ -325,8 +313,6 @@ type poolKernel struct {
 	arg                      []int32
 }
 
-func (*poolKernel) init(*rand.Rand, []float64) {}
-
 func (k *poolKernel) forward(_, in, out []float64, b int) {
 	hw, ohw := k.h*k.w, k.oh*k.ow
 	for pl := range k.c * b {
@@ -380,8 +366,6 @@ func (ReLU) newKernel(Shape, int) kernel { return reluKernel{} }
 
 type reluKernel struct{}
 
-func (reluKernel) init(*rand.Rand, []float64) {}
-
 func (reluKernel) forward(_, in, out []float64, _ int) {
 	for i, v := range in {
 		out[i] = max(v, 0)
@@ -418,8 +402,6 @@ func (Flatten) newKernel(in Shape, _ int) kernel { return flattenKernel{c: in.C,
 // (c·b + r)·HW + p, in the C×b×H×W layout, to (c·HW + p)·b + r, in the
 // (C·H·W)×b layout.
 type flattenKernel struct{ c, hw int }
-
-func (flattenKernel) init(*rand.Rand, []float64) {}
 
 func (k flattenKernel) forward(_, in, out []float64, b int) {
 	for c := range k.c {
@@ -475,8 +457,6 @@ func (l Dense) newKernel(in Shape, _ int) kernel { return denseKernel{in: in.Siz
 // denseKernel works on the feature-major layout: in is n×b, out Units×b,
 // so that each step of the product is an axpy over the minibatch.
 type denseKernel struct{ in, out int }
-
-func (k denseKernel) init(rng *rand.Rand, p []float64) { uniformInit(rng, p, k.in) }
 
 func (k denseKernel) forward(p, in, out []float64, b int) {
 	wts, bias := p[:k.out*k.in], p[k.out*k.in:]

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -59,8 +60,6 @@ type Layer interface {
 // layout of Caffe's batched im2col), and a flat vector {n, 1, 1} is n×b,
 // feature by feature.
 type kernel interface {
-	// init draws the layer's parameters p from rng.
-	init(rng *rand.Rand, p []float64)
 	// forward computes out from in with the parameters p.
 	forward(p, in, out []float64, b int)
 	// backward overwrites g (the layer's slice of the gradient) with the
@@ -190,21 +189,50 @@ func (m Sequential) NumParams() int {
 // Shape returns Input.Size() and Classes.
 func (m Sequential) Shape() (dim, classes int) { return m.Input.Size(), m.Classes }
 
-// Init draws each layer's parameters in order, as PyTorch initialises
-// nn.Conv2d and nn.Linear by default: weights and biases uniform on
-// ±1/√fanIn, where fanIn is the number of inputs of one output unit
-// (Cin·K·K for a convolution, in for a dense layer). It panics if the
-// model is not valid or len(params) != NumParams().
+// Init draws the parameters as [MLP.Init] does, layer by layer: the
+// weights of every convolution and dense layer but the last from He et
+// al.'s (2015) normal distribution N(0, 2/fanIn), suited to the ReLUs that
+// follow them, and those of the last layer from Glorot and Bengio's (2010)
+// uniform distribution on ±√(6/(fanIn+fanOut)); biases are zero. fanIn is
+// the number of inputs of one output unit (C·K² for a convolution, n for a
+// dense layer) and fanOut the number of units. (PyTorch's default, uniform
+// on ±1/√fanIn, has a sixth of He's variance; through five layers the
+// signal shrinks so much that SGD idles for the first hundreds of steps.)
+// It panics if the model is not valid or len(params) != NumParams().
 func (m Sequential) Init(rng *rand.Rand, params []float64) {
 	if len(params) != m.NumParams() {
 		panic("model: Sequential.Init: wrong params length")
 	}
 	s, _ := m.shapes()
+	last := -1
+	for i, l := range m.Layers {
+		if l.NumParams(s[i]) > 0 {
+			last = i
+		}
+	}
 	off := 0
 	for i, l := range m.Layers {
 		n := l.NumParams(s[i])
-		l.newKernel(s[i], 1).init(rng, params[off:off+n])
+		p := params[off : off+n]
 		off += n
+		if n == 0 {
+			continue
+		}
+		units := s[i+1].C
+		fanIn := n/units - 1
+		w, b := p[:units*fanIn], p[units*fanIn:]
+		if i == last {
+			lim := math.Sqrt(6 / float64(fanIn+units))
+			for j := range w {
+				w[j] = lim * (2*rng.Float64() - 1)
+			}
+		} else {
+			std := math.Sqrt(2 / float64(fanIn))
+			for j := range w {
+				w[j] = std * rng.NormFloat64()
+			}
+		}
+		clear(b)
 	}
 }
 

@@ -272,27 +272,45 @@ func TestSequentialValidate(t *testing.T) {
 	}
 }
 
-// TestSequentialInit: PyTorch's default, uniform on ±1/√fanIn, for every
-// weight and bias; the bound is checked per layer and the variance overall.
+// TestSequentialInit: He's normal N(0, 2/fanIn) for the weights of the
+// layers followed by ReLU, Glorot's uniform ±√(6/(fanIn+fanOut)) for the
+// output layer, zero biases; checked per layer by its variance (and bound)
+// with fans counted by hand for the niid_bench CNN.
 func TestSequentialInit(t *testing.T) {
 	m := model.NIIDBenchCNN(model.Shape{C: 1, H: 28, W: 28}, 10)
 	p := make([]float64, m.NumParams())
 	m.Init(rand.New(rand.NewPCG(1, 2)), p)
-	fans := []struct{ n, fan int }{{156, 25}, {2416, 150}, {30840, 256}, {10164, 120}, {850, 84}}
+	layers := []struct{ units, fan int }{{6, 25}, {16, 150}, {120, 256}, {84, 120}, {10, 84}}
 	off := 0
-	for _, f := range fans {
-		lim := 1 / math.Sqrt(float64(f.fan))
+	for k, l := range layers {
+		w := p[off : off+l.units*l.fan]
+		b := p[off+l.units*l.fan : off+l.units*(l.fan+1)]
+		off += l.units * (l.fan + 1)
 		var sq float64
-		for _, v := range p[off : off+f.n] {
-			if math.Abs(v) > lim {
-				t.Fatalf("param %v outside ±%v", v, lim)
-			}
+		for _, v := range w {
 			sq += v * v
 		}
-		if v := sq / float64(f.n); f.n > 1000 && math.Abs(v/(lim*lim/3)-1) > 0.1 {
-			t.Errorf("fan %d: variance %v, want %v", f.fan, v, lim*lim/3)
+		want := 2 / float64(l.fan)
+		if k == len(layers)-1 {
+			lim := math.Sqrt(6 / float64(l.fan+l.units))
+			for _, v := range w {
+				if math.Abs(v) > lim {
+					t.Fatalf("output weight %v outside ±%v", v, lim)
+				}
+			}
+			want = lim * lim / 3
 		}
-		off += f.n
+		if v := sq / float64(len(w)); math.Abs(v/want-1) > 4/math.Sqrt(float64(len(w))) {
+			t.Errorf("layer %d: weight variance %v, want %v", k, v, want)
+		}
+		for _, v := range b {
+			if v != 0 {
+				t.Fatalf("layer %d: bias %v, want 0", k, v)
+			}
+		}
+	}
+	if off != len(p) {
+		t.Fatalf("layers cover %d of %d parameters", off, len(p))
 	}
 	q := make([]float64, len(p))
 	m.Init(rand.New(rand.NewPCG(1, 2)), q)
