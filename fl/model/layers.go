@@ -113,7 +113,6 @@ type convKernel struct {
 	cols, dcols []float64 // kk×colChunk
 }
 
-
 // im2col writes the columns j0 ≤ j < j0+n of the unrolled input to
 // cols (kk×n, row-major). Column j is the output pixel (r, y, x) with
 // j = (r·H' + y)·W' + x; row l is the kernel tap (ci, i, jj) with
