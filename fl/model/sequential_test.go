@@ -340,3 +340,28 @@ func TestSequentialWorkspaceNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestSequentialBitsIndependentOfWorkspace: the gradient of a minibatch
+// is the same bits from workspaces of any capacity, fresh or reused, so
+// nothing but the data and the parameters decides it.
+func TestSequentialBitsIndependentOfWorkspace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	m := model.NIIDBenchCNN(model.Shape{C: 1, H: 28, W: 28}, 10)
+	params := make([]float64, m.NumParams())
+	m.Init(rng, params)
+	d := randomBatch(rng, 9, 784, 10)
+	other := randomBatch(rng, 20, 784, 10)
+	want := make([]float64, len(params))
+	wantLoss := m.NewWorkspace(9).LossGrad(want, params, d.X, d.Y)
+	ws := m.NewWorkspace(20)
+	ws.LossGrad(make([]float64, len(params)), params, other.X, other.Y) // dirty its buffers
+	got := make([]float64, len(params))
+	if loss := ws.LossGrad(got, params, d.X, d.Y); math.Float64bits(loss) != math.Float64bits(wantLoss) {
+		t.Errorf("loss %v vs %v", loss, wantLoss)
+	}
+	for i := range got {
+		if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+			t.Fatalf("grad[%d] %v vs %v", i, got[i], want[i])
+		}
+	}
+}
