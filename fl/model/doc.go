@@ -92,6 +92,10 @@
 //     Delta is newly allocated and belongs to the caller.
 //   - Once warm, training allocates nothing per minibatch: a Train call
 //     allocates the Delta and the Metrics map only.
+//   - Memory does not grow with the minibatch size a server asks for: a
+//     Trainer's workspace holds at most 128 examples, and a larger
+//     minibatch is computed in chunks of 128 (its gradient the
+//     example-weighted mean of theirs).
 //   - Cancellation: Train and Evaluate check their context between
 //     minibatches (chunks of examples) and return ctx.Err().
 package model

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/fedgo/fedgo/fl"
@@ -172,5 +173,48 @@ func TestCNNTrainer(t *testing.T) {
 		if math.Float64bits(first.Delta[i]) != math.Float64bits(again.Delta[i]) {
 			t.Fatalf("delta[%d] differs between two trainers of the same seed", i)
 		}
+	}
+}
+
+// TestLargeMinibatchIsChunked: a minibatch larger than the workspace
+// (128 examples) is computed in chunks, and the step is still the full
+// minibatch's gradient step, checked against central differences of the
+// naive loss over all 300 examples.
+func TestLargeMinibatchIsChunked(t *testing.T) {
+	const lr = 0.3
+	m := model.MLP{Dim: 3, Hidden: []int{4}, Classes: 3}
+	rng := rand.New(rand.NewPCG(41, 1))
+	d := randomBatch(rng, 300, 3, 3)
+	global := randomParams(rng, m.NumParams(), 0.5)
+	tr := newTrainer(t, model.TrainerConfig{Model: m, Train: d, LR: lr, BatchSize: 300, Seed: 1})
+	u := train(t, tr, global, fl.Config{fl.KeyRound: 1})
+	g := fdGrad(func(w []float64) float64 { return naiveMeanLoss(sizesOf(m), w, d) }, global)
+	for i, v := range u.Delta {
+		if want := -lr * g[i]; math.Abs(v-want) > 1e-8 {
+			t.Fatalf("delta[%d] = %.12g, want %.12g", i, v, want)
+		}
+	}
+	if want := naiveMeanLoss(sizesOf(m), global, d); math.Abs(u.Metrics[fl.KeyLoss]-want) > 1e-12 {
+		t.Errorf("loss %v, want %v", u.Metrics[fl.KeyLoss], want)
+	}
+}
+
+// TestTrainMemoryBoundedByChunk plays a server that asks for one
+// minibatch of all 600 local examples on the CNN: without chunking the
+// workspace alone would take about 88 MB (146 KB per example); with it
+// the whole call must stay under 40 MB.
+func TestTrainMemoryBoundedByChunk(t *testing.T) {
+	m := model.NIIDBenchCNN(model.Shape{C: 1, H: 28, W: 28}, 10)
+	rng := rand.New(rand.NewPCG(42, 1))
+	d := randomBatch(rng, 600, 784, 10)
+	global := make([]float64, m.NumParams())
+	m.Init(rng, global)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	tr := newTrainer(t, model.TrainerConfig{Model: m, Train: d, LR: 0.01, Seed: 1})
+	train(t, tr, global, fl.Config{fl.KeyBatchSize: 1e9, fl.KeyRound: 1})
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 40<<20 {
+		t.Errorf("Train allocated %d MB, want < 40", got>>20)
 	}
 }

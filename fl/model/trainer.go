@@ -126,6 +126,7 @@ type Trainer struct {
 
 	local, grad []float64 // the local model, its minibatch gradient
 	velocity    []float64 // the momentum buffer, made on first use
+	chunkGrad   []float64 // one chunk's gradient, for minibatches over maxChunk
 	xb          []float64 // the gathered rows of a minibatch
 	yb          []int     // their labels
 	perm        []int     // the order of the examples in an epoch
@@ -234,7 +235,10 @@ func (t *Trainer) readConfig(cfg fl.Config) (roundParams, error) {
 //
 // Each epoch visits the examples in a fresh random order, split into
 // minibatches of BatchSize (the last one smaller if BatchSize does not
-// divide the data). The orders come from a PCG seeded with (Seed,
+// divide the data). A minibatch of more than 128 examples is computed 128
+// at a time, its gradient the example-weighted mean of the chunks'
+// gradients, so that memory stays bounded whatever batch size the server
+// asks for. The orders come from a PCG seeded with (Seed,
 // cfg[fl.KeyRound]) and nothing else, so the same seed and round give the
 // same bits whatever ran before. A step is
 //
@@ -274,10 +278,9 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 	if err != nil {
 		return fl.Update{}, err
 	}
-	t.ensureBatch(p.batch)
+	t.ensureBatch(min(p.batch, maxChunk))
 
-	d := t.cfg.Train
-	n, dim := d.Len(), t.dim
+	n := t.cfg.Train.Len()
 	w, g := t.local, t.grad
 	copy(w, global)
 	if p.beta != 0 {
@@ -301,12 +304,7 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 			}
 			hi := min(lo+p.batch, n)
 			b := hi - lo
-			xb, yb := t.xb[:b*dim], t.yb[:b]
-			for r, i := range t.perm[lo:hi] {
-				copy(xb[r*dim:(r+1)*dim], d.X[i*dim:(i+1)*dim])
-				yb[r] = d.Y[i]
-			}
-			loss := t.ws.LossGrad(g, w, xb, yb)
+			loss := t.lossGrad(g, w, t.perm[lo:hi])
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return fl.Update{}, fmt.Errorf("%w: client %q: minibatch loss %v", ErrDiverged, t.cfg.ID, loss)
 			}
@@ -363,6 +361,55 @@ func stepMomentum(w, g, v, w0 []float64, lr, l2, mu, beta float64) {
 		v[i] = beta*v[i] + (g[i] + l2*x + mu*(x-w0[i]))
 		w[i] = x - lr*v[i]
 	}
+}
+
+// maxChunk bounds the number of examples a Trainer's workspace holds: a
+// larger minibatch is computed maxChunk examples at a time, so that the
+// memory of training does not grow with the minibatch size a server asks
+// for (a Sequential network needs about 146 KB per example of the
+// niid_bench CNN).
+const maxChunk = evalChunk
+
+// lossGrad overwrites g with the gradient of the mean loss over the
+// training examples idx at w and returns that mean. A minibatch larger than
+// maxChunk is split into chunks of maxChunk (the last one smaller), and
+// its gradient is their example-weighted mean.
+func (t *Trainer) lossGrad(g, w []float64, idx []int) float64 {
+	b := len(idx)
+	if b <= maxChunk {
+		x, y := t.gather(idx)
+		return t.ws.LossGrad(g, w, x, y)
+	}
+	if t.chunkGrad == nil {
+		t.chunkGrad = make([]float64, t.nparams)
+	}
+	var loss float64
+	for lo := 0; lo < b; lo += maxChunk {
+		hi := min(lo+maxChunk, b)
+		x, y := t.gather(idx[lo:hi])
+		loss = runningMean(loss, t.ws.LossGrad(t.chunkGrad, w, x, y), hi-lo, hi)
+		f := float64(hi-lo) / float64(b)
+		if lo == 0 {
+			for i, v := range t.chunkGrad {
+				g[i] = f * v
+			}
+		} else {
+			floats.AddScaled(g, f, t.chunkGrad)
+		}
+	}
+	return loss
+}
+
+// gather copies the training examples idx (at most the workspace's
+// capacity) to the minibatch buffers and returns them.
+func (t *Trainer) gather(idx []int) (x []float64, y []int) {
+	d, dim := t.cfg.Train, t.dim
+	x, y = t.xb[:len(idx)*dim], t.yb[:len(idx)]
+	for r, i := range idx {
+		copy(x[r*dim:(r+1)*dim], d.X[i*dim:(i+1)*dim])
+		y[r] = d.Y[i]
+	}
+	return x, y
 }
 
 // ensureBatch grows the minibatch buffers to hold b examples.
