@@ -83,6 +83,13 @@
 //     before and whatever the goroutine schedule. The kernels run serially
 //     and sum in an order fixed by the shapes alone (the column chunks of a
 //     convolution included), never by GOMAXPROCS.
+//   - Same bits on every machine: the vector kernels have a portable
+//     definition that gonum's amd64 assembly matches bit for bit
+//     (TestVecFastEqualsGo), products are rounded before they are added (no
+//     fused multiply-add on arm64 and the like), and the softmax uses its
+//     own exp and log rather than math's, whose amd64 assembly uses FMA
+//     where the CPU has it. TestTrainGoldenBits holds the digest of a
+//     round's delta, which a 386 build reproduces.
 //   - Nothing silently wrong: a global vector of the wrong length or with a
 //     NaN or Inf, an out-of-range hyperparameter, data that does not fit
 //     the model, and training that diverges to NaN or Inf are errors

@@ -2,8 +2,6 @@ package model
 
 import (
 	"fmt"
-
-	"gonum.org/v1/gonum/floats"
 )
 
 // Padding is the padding of a [Conv2D].
@@ -175,7 +173,7 @@ func (c *convKernel) walk(row, plane []float64, j0, i, jj int, add bool) {
 				hi := max(min(run, c.w-ix), lo)
 				if add {
 					if lo < hi {
-						floats.Add(src[ix+lo:ix+hi], seg[lo:hi])
+						addTo(src[ix+lo:ix+hi], seg[lo:hi])
 					}
 				} else {
 					clear(seg[:lo])
@@ -220,7 +218,7 @@ func (c *convKernel) forward(p, in, out []float64, b int) {
 				o[t] = bias[f]
 			}
 			for l, v := range wts[f*c.kk : (f+1)*c.kk] {
-				floats.AddScaled(o, v, cols[l*n:(l+1)*n])
+				axpy(v, cols[l*n:(l+1)*n], o)
 			}
 		}
 	}
@@ -245,10 +243,10 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		c.im2col(cols, in, b, j0, n)
 		for f := range c.cout {
 			d := dout[f*m+j0 : f*m+j0+n]
-			gb[f] += floats.Sum(d)
+			gb[f] += sum(d)
 			gf := gw[f*c.kk : (f+1)*c.kk]
 			for l := range gf {
-				gf[l] += floats.Dot(d, cols[l*n:(l+1)*n])
+				gf[l] += dot(d, cols[l*n:(l+1)*n])
 			}
 		}
 		if din == nil {
@@ -259,7 +257,7 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 			dl := dcols[l*n : (l+1)*n]
 			clear(dl)
 			for f := range c.cout {
-				floats.AddScaled(dl, wts[f*c.kk+l], dout[f*m+j0:f*m+j0+n])
+				axpy(wts[f*c.kk+l], dout[f*m+j0:f*m+j0+n], dl)
 			}
 		}
 		c.col2im(din, dcols, b, j0, n)
@@ -465,7 +463,7 @@ func (k denseKernel) forward(p, in, out []float64, b int) {
 			o[r] = bias[j]
 		}
 		for l, v := range wts[j*k.in : (j+1)*k.in] {
-			floats.AddScaled(o, v, in[l*b:(l+1)*b])
+			axpy(v, in[l*b:(l+1)*b], o)
 		}
 	}
 }
@@ -475,10 +473,10 @@ func (k denseKernel) backward(p, g, in, _, dout, din []float64, b int) {
 	gw, gb := g[:k.out*k.in], g[k.out*k.in:]
 	for j := range k.out {
 		d := dout[j*b : (j+1)*b]
-		gb[j] = floats.Sum(d)
+		gb[j] = sum(d)
 		gj := gw[j*k.in : (j+1)*k.in]
 		for l := range gj {
-			gj[l] = floats.Dot(d, in[l*b:(l+1)*b])
+			gj[l] = dot(d, in[l*b:(l+1)*b])
 		}
 	}
 	if din == nil {
@@ -488,7 +486,7 @@ func (k denseKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		dl := din[l*b : (l+1)*b]
 		clear(dl)
 		for j := range k.out {
-			floats.AddScaled(dl, wts[j*k.in+l], dout[j*b:(j+1)*b])
+			axpy(wts[j*k.in+l], dout[j*b:(j+1)*b], dl)
 		}
 	}
 }

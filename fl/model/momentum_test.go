@@ -2,6 +2,9 @@ package model_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -216,5 +219,43 @@ func TestTrainMemoryBoundedByChunk(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if got := after.TotalAlloc - before.TotalAlloc; got > 40<<20 {
 		t.Errorf("Train allocated %d MB, want < 40", got>>20)
+	}
+}
+
+// goldenDeltas are the SHA-256 digests of the bits of one round's delta
+// (see TestTrainGoldenBits), recorded on amd64 with gonum's assembly; the
+// same program built for 386 (portable kernels, no FMA-capable exp) gave
+// the same digests. `go test -tags noasm` runs the portable kernels here.
+var goldenDeltas = map[string]string{
+	"cnn": "13073c621fdc51361534655c65cc46a530d3ec9aebc851adc0d0f803abc8cba6",
+	"mlp": "df3b85659118adbf8f287d0ec3458036562575bd3419a7e2fbdbc52b81abf7e8",
+}
+
+// TestTrainGoldenBits trains one round of the niid_bench CNN and of an
+// MLP (momentum, weight decay and the proximal term on, minibatches of
+// 32 and a last one of 4) from seeded data and compares the digest of the
+// delta with the recorded one: the fast and the portable kernels, and any
+// GOARCH, must produce these bits.
+func TestTrainGoldenBits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    model.Model
+	}{
+		{"cnn", model.NIIDBenchCNN(model.Shape{C: 1, H: 28, W: 28}, 10)},
+		{"mlp", model.MLP{Dim: 784, Hidden: []int{32}, Classes: 10}},
+	} {
+		rng := rand.New(rand.NewPCG(99, 1))
+		d := randomBatch(rng, 100, 784, 10)
+		global := make([]float64, tc.m.NumParams())
+		tc.m.Init(rng, global)
+		tr := newTrainer(t, model.TrainerConfig{Model: tc.m, Train: d, LR: 0.01, Momentum: 0.9, L2: 1e-5, Mu: 0.01, BatchSize: 32, Seed: 5})
+		u := train(t, tr, global, fl.Config{fl.KeyRound: 3})
+		h := sha256.New()
+		for _, v := range u.Delta {
+			h.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(v)))
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != goldenDeltas[tc.name] {
+			t.Errorf("%s: delta digest %s, want %s", tc.name, got, goldenDeltas[tc.name])
+		}
 	}
 }

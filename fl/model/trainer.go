@@ -8,7 +8,6 @@ import (
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/fl/dataset"
-	"gonum.org/v1/gonum/floats"
 )
 
 // Defaults of [TrainerConfig], used for its zero fields.
@@ -198,7 +197,7 @@ func intParam(cfg fl.Config, key string, def, lo, hi int) (int, error) {
 // readConfig merges the round's cfg into the Trainer's defaults.
 func (t *Trainer) readConfig(cfg fl.Config) (roundParams, error) {
 	var p roundParams
-	round, err := intParam(cfg, fl.KeyRound, 0, 0, 1<<53)
+	round, err := intParam(cfg, fl.KeyRound, 0, 0, min(1<<53, math.MaxInt))
 	if err != nil {
 		return p, err
 	}
@@ -338,16 +337,18 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 	}, nil
 }
 
-// step applies one SGD step w ← w − lr·(g + l2·w + mu·(w − w0)).
+// step applies one SGD step w ← w − lr·(g + l2·w + mu·(w − w0)). Here and
+// in stepMomentum the float64 conversions round each product before it is
+// added (no fused multiply-add), so that every GOARCH gives the same bits.
 func step(w, g, w0 []float64, lr, l2, mu float64) {
 	if l2 == 0 && mu == 0 {
-		floats.AddScaled(w, -lr, g)
+		axpy(-lr, g, w)
 		return
 	}
 	w0 = w0[:len(w)]
 	g = g[:len(w)]
 	for i, v := range w {
-		w[i] = v - lr*(g[i]+l2*v+mu*(v-w0[i]))
+		w[i] = v - float64(lr*(g[i]+float64(l2*v)+float64(mu*(v-w0[i]))))
 	}
 }
 
@@ -358,8 +359,8 @@ func stepMomentum(w, g, v, w0 []float64, lr, l2, mu, beta float64) {
 	g = g[:len(w)]
 	v = v[:len(w)]
 	for i, x := range w {
-		v[i] = beta*v[i] + (g[i] + l2*x + mu*(x-w0[i]))
-		w[i] = x - lr*v[i]
+		v[i] = float64(beta*v[i]) + (g[i] + float64(l2*x) + float64(mu*(x-w0[i])))
+		w[i] = x - float64(lr*v[i])
 	}
 }
 
@@ -394,7 +395,7 @@ func (t *Trainer) lossGrad(g, w []float64, idx []int) float64 {
 				g[i] = f * v
 			}
 		} else {
-			floats.AddScaled(g, f, t.chunkGrad)
+			axpy(f, t.chunkGrad, g)
 		}
 	}
 	return loss
