@@ -73,7 +73,7 @@ type kernel interface {
 // input of shape Input, whose last output must be Classes scores (shape
 // {Classes, 1, 1}), followed by the softmax cross-entropy.
 //
-// An example's features (a [dataset.Dataset] row of Dim = Input.Size()
+// An example's features (a dataset.Dataset row of Dim = Input.Size()
 // values) are read in C×H×W order: channel by channel, each channel row
 // by row. A grayscale image of H×W pixels, as the IDX loaders give, is
 // therefore the Input {1, H, W}.
