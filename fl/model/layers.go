@@ -177,7 +177,9 @@ func (c *convKernel) walk(row, plane []float64, j0, i, jj int, add bool) {
 					}
 				} else {
 					clear(seg[:lo])
-					copy(seg[lo:hi], src[ix+lo:ix+hi])
+					if lo < hi {
+						copy(seg[lo:hi], src[ix+lo:ix+hi])
+					}
 					clear(seg[hi:])
 				}
 			} else {

@@ -122,6 +122,8 @@ var layerNets = []struct {
 		model.Conv2D{Filters: 2, Kernel: 2}, model.Conv2D{Filters: 3, Kernel: 3}, model.Flatten{}, model.Dense{Units: 3}}}},
 	{"conv-same-stride2", model.Sequential{Input: model.Shape{C: 1, H: 7, W: 6}, Classes: 2, Layers: []model.Layer{
 		model.Conv2D{Filters: 2, Kernel: 3, Padding: model.Same}, model.Conv2D{Filters: 2, Kernel: 4, Stride: 2, Padding: model.Same}, model.Flatten{}, model.Dense{Units: 2}}}},
+	{"conv-same-kernel-larger-than-input", model.Sequential{Input: model.Shape{C: 2, H: 3, W: 2}, Classes: 2, Layers: []model.Layer{
+		model.Conv2D{Filters: 2, Kernel: 2}, model.Conv2D{Filters: 2, Kernel: 5, Padding: model.Same}, model.Conv2D{Filters: 1, Kernel: 3, Stride: 2, Padding: model.Same}, model.Flatten{}, model.Dense{Units: 2}}}},
 	{"conv-valid-stride3", model.Sequential{Input: model.Shape{C: 3, H: 8, W: 9}, Classes: 2, Layers: []model.Layer{
 		model.Conv2D{Filters: 2, Kernel: 1}, model.Conv2D{Filters: 2, Kernel: 2, Stride: 3}, model.Flatten{}, model.Dense{Units: 2}}}},
 	{"maxpool", model.Sequential{Input: model.Shape{C: 1, H: 9, W: 8}, Classes: 3, Layers: []model.Layer{
@@ -362,6 +364,50 @@ func TestSequentialBitsIndependentOfWorkspace(t *testing.T) {
 	for i := range got {
 		if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
 			t.Fatalf("grad[%d] %v vs %v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestConvRandomShapes compares random convolution and pooling stacks —
+// image sizes, kernels larger than the image under same padding, strides
+// beyond the kernel — with the naive forward pass, and their gradients with
+// central differences on every tenth.
+func TestConvRandomShapes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 1))
+	tried := 0
+	for tried < 150 {
+		in := model.Shape{C: 1 + rng.IntN(3), H: 1 + rng.IntN(9), W: 1 + rng.IntN(9)}
+		conv := model.Conv2D{Filters: 1 + rng.IntN(3), Kernel: 1 + rng.IntN(6), Stride: rng.IntN(4), Padding: model.Padding(rng.IntN(2))}
+		layers := []model.Layer{conv, model.ReLU{}}
+		if rng.IntN(2) == 0 {
+			layers = append(layers, model.MaxPool2D{Size: 1 + rng.IntN(3), Stride: rng.IntN(3)})
+		}
+		if rng.IntN(2) == 0 {
+			layers = append([]model.Layer{model.Conv2D{Filters: 2, Kernel: 1 + rng.IntN(2), Padding: model.Same}}, layers...)
+		}
+		m := model.Sequential{Input: in, Classes: 2, Layers: append(layers, model.Flatten{}, model.Dense{Units: 2})}
+		if m.Validate() != nil {
+			continue // a kernel or window larger than a valid input
+		}
+		tried++
+		params := randomParams(rng, m.NumParams(), 0.5)
+		b := 1 + rng.IntN(4)
+		d := randomBatch(rng, b, in.Size(), 2)
+		ws := m.NewWorkspace(b)
+		loss, _ := ws.Eval(params, d.X, d.Y)
+		if want := naiveSeqLoss(m, params, d); math.Abs(loss-want) > 1e-12*math.Max(1, want) {
+			t.Fatalf("%+v: loss %v, naive %v", m, loss, want)
+		}
+		if tried%10 != 0 {
+			continue
+		}
+		grad := make([]float64, len(params))
+		ws.LossGrad(grad, params, d.X, d.Y)
+		fd := fdGrad(func(p []float64) float64 { return naiveSeqLoss(m, p, d) }, params)
+		for i := range grad {
+			if !(math.Abs(grad[i]-fd[i]) <= 1e-6*math.Max(1, math.Abs(fd[i]))) {
+				t.Fatalf("%+v: grad[%d] = %v, central difference %v", m, i, grad[i], fd[i])
+			}
 		}
 	}
 }
