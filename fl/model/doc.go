@@ -1,11 +1,12 @@
 // Package model provides reference trainers for fedgo's examples, tests and
-// benchmarks: multinomial logistic regression ([Softmax]) and a multilayer
-// perceptron with ReLU hidden layers ([MLP]), trained by minibatch SGD with
-// the optional FedProx proximal term, behind [fl.Trainer] and
-// [fl.Evaluator].
+// benchmarks: multinomial logistic regression ([Softmax]), a multilayer
+// perceptron with ReLU hidden layers ([MLP]) and convolutional networks
+// ([Sequential], with [NIIDBenchCNN], the CNN of Flower's niid_bench),
+// trained by minibatch SGD with optional momentum, weight decay and the
+// FedProx proximal term, behind [fl.Trainer] and [fl.Evaluator].
 //
 // It is a reference and benchmark trainer, not a deep-learning framework:
-// float64 only, fully connected layers only, plain SGD. A host with a real
+// float64 only, five layer types, SGD. A host with a real
 // model writes its own fl.Trainer around its own framework; this package
 // gives the rest of fedgo a known, deterministic workload, the
 // "client compute" of a simulation, and a baseline to measure against.
@@ -15,11 +16,23 @@
 // A [Model] knows its parameter count, its shape and its initialisation,
 // and hands out a [Workspace] that computes the mean softmax cross-entropy
 // of a minibatch and its gradient without allocating. Parameters are always
-// one flat []float64 (the layouts are documented on [Softmax] and [MLP]),
+// one flat []float64 (the layouts are documented on [Softmax], [MLP] and
+// the layers of [Sequential], whose layout is PyTorch's),
 // which is what fedgo aggregates, clips, compresses and masks. Softmax
 // scores use a numerically stable softmax (the maximum subtracted) and the
 // loss is computed as log-sum-exp minus the label's score, so no exp
 // overflows.
+//
+// A [Sequential] network composes [Conv2D] (valid or same padding, any
+// stride), [MaxPool2D], [ReLU], [Flatten] and [Dense]; each layer's
+// forward and backward pass is written once and serves training and
+// evaluation. A convolution unrolls its input (im2col) and multiplies it
+// by its filters for the whole minibatch at once (K. Chellapilla, S. Puri
+// and P. Simard, "High Performance Convolutional Neural Networks for
+// Document Processing", 2006), 256 output pixels at a time so that the
+// unrolled chunk stays in cache; the products run on gonum's assembly dot
+// and axpy kernels. BenchmarkCNNTrain compares it with blas64.Gemm on the
+// same matrix shapes (BenchmarkCNNGemmFloor).
 //
 // # Training
 //
@@ -36,7 +49,13 @@
 // §3.2, local objective (2). With μ = 0 it is the local update of FedAvg
 // (McMahan et al. 2017). The round's [fl.Config] overrides the learning
 // rate, epochs, minibatch size and μ with [fl.KeyLR], [fl.KeyEpochs],
-// [fl.KeyBatchSize] and [fl.KeyMu].
+// [fl.KeyBatchSize] and [fl.KeyMu], and β and λ with this package's
+// [KeyMomentum] ("momentum") and [KeyWeightDecay] ("weight_decay"). The
+// settings of niid_bench (Fashion-MNIST: lr 0.01, momentum 0.9, weight
+// decay 1e-5, minibatches of 64, 10 local epochs) are therefore
+//
+//	fl.Config{fl.KeyLR: 0.01, model.KeyMomentum: 0.9, model.KeyWeightDecay: 1e-5,
+//		fl.KeyBatchSize: 64, fl.KeyEpochs: 10}
 //
 // The host's duties:
 //
@@ -61,7 +80,16 @@
 //   - Deterministic: the minibatch order of a round comes from a PCG seeded
 //     with the Trainer's Seed and the round number (cfg[fl.KeyRound]) alone,
 //     so the same seed and round give the same bits, whatever was trained
-//     before and whatever the goroutine schedule.
+//     before and whatever the goroutine schedule. The kernels run serially
+//     and sum in an order fixed by the shapes alone (the column chunks of a
+//     convolution included), never by GOMAXPROCS.
+//   - Same bits on every machine: the vector kernels have a portable
+//     definition that gonum's amd64 assembly matches bit for bit
+//     (TestVecFastEqualsGo), products are rounded before they are added (no
+//     fused multiply-add on arm64 and the like), and the softmax uses its
+//     own exp and log rather than math's, whose amd64 assembly uses FMA
+//     where the CPU has it. TestTrainGoldenBits holds the digest of a
+//     round's delta, which a 386 build reproduces.
 //   - Nothing silently wrong: a global vector of the wrong length or with a
 //     NaN or Inf, an out-of-range hyperparameter, data that does not fit
 //     the model, and training that diverges to NaN or Inf are errors
@@ -71,6 +99,10 @@
 //     Delta is newly allocated and belongs to the caller.
 //   - Once warm, training allocates nothing per minibatch: a Train call
 //     allocates the Delta and the Metrics map only.
+//   - Memory does not grow with the minibatch size a server asks for: a
+//     Trainer's workspace holds at most 128 examples, and a larger
+//     minibatch is computed in chunks of 128 (its gradient the
+//     example-weighted mean of theirs).
 //   - Cancellation: Train and Evaluate check their context between
 //     minibatches (chunks of examples) and return ctx.Err().
 package model

@@ -109,3 +109,66 @@ func ExampleTrainer_Train_fedProx() {
 	fmt.Println(norm(1) < norm(0), norm(10) < norm(1))
 	// Output: true true
 }
+
+// The CNN of Flower's niid_bench for 28×28 grayscale images: its layer
+// shapes and parameter count.
+func ExampleNIIDBenchCNN() {
+	m := model.NIIDBenchCNN(model.Shape{C: 1, H: 28, W: 28}, 10)
+	in := m.Input
+	for _, l := range m.Layers {
+		out, _ := l.OutShape(in)
+		fmt.Printf("%T %v\n", l, out)
+		in = out
+	}
+	fmt.Println(m.NumParams(), m.Validate())
+	// Output:
+	// model.Conv2D 6×24×24
+	// model.ReLU 6×24×24
+	// model.MaxPool2D 6×12×12
+	// model.Conv2D 16×8×8
+	// model.ReLU 16×8×8
+	// model.MaxPool2D 16×4×4
+	// model.Flatten 256×1×1
+	// model.Dense 120×1×1
+	// model.ReLU 120×1×1
+	// model.Dense 84×1×1
+	// model.ReLU 84×1×1
+	// model.Dense 10×1×1
+	// 44426 <nil>
+}
+
+// A small network of its own: same-padded convolution with stride 2,
+// then a dense layer; trained with momentum and weight decay, set per
+// round through the fl.Config keys.
+func ExampleSequential() {
+	m := model.Sequential{
+		Input:   model.Shape{C: 1, H: 8, W: 8},
+		Classes: 2,
+		Layers: []model.Layer{
+			model.Conv2D{Filters: 4, Kernel: 3, Stride: 2, Padding: model.Same}, model.ReLU{},
+			model.Flatten{}, model.Dense{Units: 2},
+		},
+	}
+	train := bars(1, 200)
+	tr, err := model.NewTrainer(model.TrainerConfig{Model: m, Train: train, Test: bars(2, 100), BatchSize: 16, Epochs: 5, Seed: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	global := make([]float64, m.NumParams())
+	m.Init(rand.New(rand.NewPCG(1, 1)), global)
+	for r := range 3 {
+		u, err := tr.Train(context.Background(), global, fl.Config{fl.KeyRound: float64(r), fl.KeyLR: 0.02,
+			model.KeyMomentum: 0.9, model.KeyWeightDecay: 1e-5})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for i, d := range u.Delta {
+			global[i] += d
+		}
+	}
+	met, _ := tr.Evaluate(context.Background(), global)
+	fmt.Println(m.NumParams(), met[fl.KeyAccuracy] > 0.9)
+	// Output: 170 true
+}

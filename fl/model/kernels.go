@@ -1,7 +1,5 @@
 package model
 
-import "gonum.org/v1/gonum/floats"
-
 // The matrix products of an MLP minibatch. They run serially, in the
 // caller's goroutine, on gonum's assembly dot and axpy kernels.
 // blas64.Gemm starts goroutines (and allocates) once a product has four or
@@ -23,7 +21,7 @@ func mulABtBias(c, a, w, bias []float64, m, n, k int) {
 		wj := w[j*k : (j+1)*k]
 		bj := bias[j]
 		for r := range m {
-			c[r*n+j] = bj + floats.Dot(a[r*k:(r+1)*k], wj)
+			c[r*n+j] = bj + dot(a[r*k:(r+1)*k], wj)
 		}
 	}
 }
@@ -37,7 +35,7 @@ func addAtB(g, gb, dz, a []float64, m, n, k int) {
 		for j, v := range dz[r*n : (r+1)*n] {
 			if v != 0 {
 				gb[j] += v
-				floats.AddScaled(g[j*k:(j+1)*k], v, ar)
+				axpy(v, ar, g[j*k:(j+1)*k])
 			}
 		}
 	}
@@ -50,7 +48,7 @@ func mulAB(c, dz, w []float64, m, n, k int) {
 		clear(cr)
 		for j, v := range dz[r*n : (r+1)*n] {
 			if v != 0 {
-				floats.AddScaled(cr, v, w[j*k:(j+1)*k])
+				axpy(v, w[j*k:(j+1)*k], cr)
 			}
 		}
 	}

@@ -127,7 +127,9 @@ func runningMean(mean, batchMean float64, b, seen int) float64 {
 	if b == seen {
 		return batchMean
 	}
-	return mean + (batchMean-mean)*(float64(b)/float64(seen))
+	// The conversion rounds the product before the add: no fused
+	// multiply-add, so every GOARCH gives the same bits.
+	return mean + float64((batchMean-mean)*(float64(b)/float64(seen)))
 }
 
 // checkParams reports whether params has m's length and only finite values.
@@ -191,7 +193,7 @@ func softmaxInPlace(z []float64) (lse float64) {
 	}
 	var s float64
 	for j, v := range z {
-		e := math.Exp(v - mx)
+		e := portableExp(v - mx)
 		z[j] = e
 		s += e
 	}
@@ -199,7 +201,7 @@ func softmaxInPlace(z []float64) (lse float64) {
 	for j := range z {
 		z[j] *= inv
 	}
-	return mx + math.Log(s)
+	return mx + portableLog(s)
 }
 
 // logSumExp returns log Σ exp(z[j]) without overflow, and the index of the
@@ -213,7 +215,7 @@ func logSumExp(z []float64) (lse float64, argmax int) {
 	}
 	var s float64
 	for _, v := range z {
-		s += math.Exp(v - mx)
+		s += portableExp(v - mx)
 	}
-	return mx + math.Log(s), argmax
+	return mx + portableLog(s), argmax
 }

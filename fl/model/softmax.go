@@ -3,8 +3,6 @@ package model
 import (
 	"fmt"
 	"math/rand/v2"
-
-	"gonum.org/v1/gonum/floats"
 )
 
 // maxParams bounds the parameter count of the models in this package, so
@@ -97,7 +95,7 @@ func (w *softmaxWorkspace) LossGrad(grad, params, x []float64, y []int) float64 
 	for r := range b {
 		xr := x[r*dim : (r+1)*dim]
 		for c := range classes {
-			z[c] = bias[c] + floats.Dot(weights[c*dim:(c+1)*dim], xr)
+			z[c] = bias[c] + dot(weights[c*dim:(c+1)*dim], xr)
 		}
 		label := y[r]
 		zy := z[label]
@@ -107,7 +105,7 @@ func (w *softmaxWorkspace) LossGrad(grad, params, x []float64, y []int) float64 
 		for c := range classes {
 			g := z[c] * inv
 			gb[c] += g
-			floats.AddScaled(gw[c*dim:(c+1)*dim], g, xr)
+			axpy(g, xr, gw[c*dim:(c+1)*dim])
 		}
 	}
 	return loss
@@ -122,7 +120,7 @@ func (w *softmaxWorkspace) Eval(params, x []float64, y []int) (loss float64, cor
 	for r := range b {
 		xr := x[r*dim : (r+1)*dim]
 		for c := range classes {
-			z[c] = bias[c] + floats.Dot(weights[c*dim:(c+1)*dim], xr)
+			z[c] = bias[c] + dot(weights[c*dim:(c+1)*dim], xr)
 		}
 		lse, arg := logSumExp(z)
 		loss = runningMean(loss, lse-z[y[r]], 1, r+1)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/fl/dataset"
-	"gonum.org/v1/gonum/floats"
 )
 
 // Defaults of [TrainerConfig], used for its zero fields.
@@ -21,8 +20,19 @@ const (
 // maxEpochs bounds the per-round epochs a server may ask for.
 const maxEpochs = 1 << 20
 
+// Keys of the round's fl.Config that this package reads besides those of
+// package fl (fl.KeyLR, fl.KeyEpochs, fl.KeyBatchSize, fl.KeyMu).
+const (
+	// KeyMomentum is the heavy-ball momentum β of local SGD, in [0, 1);
+	// it overrides TrainerConfig.Momentum.
+	KeyMomentum = "momentum"
+	// KeyWeightDecay is the weight decay λ ≥ 0 of local SGD (the gradient
+	// of λ/2‖w‖² added to every step); it overrides TrainerConfig.L2.
+	KeyWeightDecay = "weight_decay"
+)
+
 // TrainerConfig configures a [Trainer]. Zero LR, Epochs and BatchSize mean
-// the defaults; zero Mu and L2 mean none.
+// the defaults; zero Mu, L2 and Momentum mean none.
 type TrainerConfig struct {
 	// Model is the architecture; required.
 	Model Model
@@ -44,8 +54,13 @@ type TrainerConfig struct {
 	Mu        float64 // FedProx proximal coefficient μ ≥ 0
 
 	// L2 is the weight decay λ ≥ 0: the objective gains λ/2‖w‖², on all
-	// parameters (biases included).
+	// parameters (biases included). The round's KeyWeightDecay overrides
+	// it.
 	L2 float64
+	// Momentum is the heavy-ball momentum β in [0, 1) of local SGD, as
+	// PyTorch's torch.optim.SGD applies it (no dampening, not Nesterov):
+	// see [Trainer.Train]. The round's KeyMomentum overrides it.
+	Momentum float64
 	// Seed seeds the shuffling of the minibatches, with the round number.
 	Seed uint64
 }
@@ -85,6 +100,9 @@ func (c TrainerConfig) Validate() error {
 			return fmt.Errorf("%w: %s = %v, want finite and ≥ 0", ErrInvalidConfig, f.name, f.v)
 		}
 	}
+	if !(c.Momentum >= 0 && c.Momentum < 1) {
+		return fmt.Errorf("%w: Momentum = %v, want in [0, 1)", ErrInvalidConfig, c.Momentum)
+	}
 	if c.Epochs < 0 || c.Epochs > maxEpochs {
 		return fmt.Errorf("%w: Epochs = %d, want in [0, %d]", ErrInvalidConfig, c.Epochs, maxEpochs)
 	}
@@ -106,6 +124,8 @@ type Trainer struct {
 	dim     int
 
 	local, grad []float64 // the local model, its minibatch gradient
+	velocity    []float64 // the momentum buffer, made on first use
+	chunkGrad   []float64 // one chunk's gradient, for minibatches over maxChunk
 	xb          []float64 // the gathered rows of a minibatch
 	yb          []int     // their labels
 	perm        []int     // the order of the examples in an epoch
@@ -159,9 +179,9 @@ func (t *Trainer) Config() TrainerConfig { return t.cfg }
 
 // roundParams are the hyperparameters of one call to Train.
 type roundParams struct {
-	round         uint64
-	lr, mu        float64
-	epochs, batch int
+	round            uint64
+	lr, mu, l2, beta float64
+	epochs, batch    int
 }
 
 // intParam reads an integer-valued key of cfg, def when absent, and checks
@@ -177,7 +197,7 @@ func intParam(cfg fl.Config, key string, def, lo, hi int) (int, error) {
 // readConfig merges the round's cfg into the Trainer's defaults.
 func (t *Trainer) readConfig(cfg fl.Config) (roundParams, error) {
 	var p roundParams
-	round, err := intParam(cfg, fl.KeyRound, 0, 0, 1<<53)
+	round, err := intParam(cfg, fl.KeyRound, 0, 0, min(1<<53, math.MaxInt))
 	if err != nil {
 		return p, err
 	}
@@ -197,6 +217,14 @@ func (t *Trainer) readConfig(cfg fl.Config) (roundParams, error) {
 	if !(p.mu >= 0) || math.IsInf(p.mu, 0) {
 		return p, fmt.Errorf("%w: config %q = %v, want finite and ≥ 0", ErrInvalidConfig, fl.KeyMu, p.mu)
 	}
+	p.l2 = cfg.Get(KeyWeightDecay, t.cfg.L2)
+	if !(p.l2 >= 0) || math.IsInf(p.l2, 0) {
+		return p, fmt.Errorf("%w: config %q = %v, want finite and ≥ 0", ErrInvalidConfig, KeyWeightDecay, p.l2)
+	}
+	p.beta = cfg.Get(KeyMomentum, t.cfg.Momentum)
+	if !(p.beta >= 0 && p.beta < 1) {
+		return p, fmt.Errorf("%w: config %q = %v, want in [0, 1)", ErrInvalidConfig, KeyMomentum, p.beta)
+	}
 	return p, nil
 }
 
@@ -206,15 +234,25 @@ func (t *Trainer) readConfig(cfg fl.Config) (roundParams, error) {
 //
 // Each epoch visits the examples in a fresh random order, split into
 // minibatches of BatchSize (the last one smaller if BatchSize does not
-// divide the data). The orders come from a PCG seeded with (Seed,
+// divide the data). A minibatch of more than 128 examples is computed 128
+// at a time, its gradient the example-weighted mean of the chunks'
+// gradients, so that memory stays bounded whatever batch size the server
+// asks for. The orders come from a PCG seeded with (Seed,
 // cfg[fl.KeyRound]) and nothing else, so the same seed and round give the
 // same bits whatever ran before. A step is
 //
-//	w ← w − lr·(∇F_k(w) + λw + μ(w − wᵗ))
+//	d ← ∇F_k(w) + λw + μ(w − wᵗ)
+//	v ← βv + d        (v = 0 at the start of every call)
+//	w ← w − lr·v
 //
-// where F_k is the minibatch's mean cross-entropy, λ the L2 weight decay,
-// and μ(w − wᵗ) the gradient of the FedProx proximal term μ/2‖w − wᵗ‖²
-// around the global model wᵗ (Li et al. 2020, objective (2)).
+// where F_k is the minibatch's mean cross-entropy, λ the weight decay
+// (L2, KeyWeightDecay), μ(w − wᵗ) the gradient of the FedProx proximal
+// term μ/2‖w − wᵗ‖² around the global model wᵗ (Li et al. 2020, objective
+// (2)), and β the momentum (Momentum, KeyMomentum). This is
+// torch.optim.SGD with momentum β, dampening 0 and weight_decay λ, the
+// proximal term in the loss, and a fresh optimizer every round, as
+// Flower's niid_bench clients train. With β = 0 it is plain SGD,
+// w ← w − lr·d, bit for bit.
 //
 // The update's Metrics are fl.KeyExamples, the number of training examples,
 // and fl.KeyLoss, the mean cross-entropy of the minibatches as each was
@@ -239,12 +277,17 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 	if err != nil {
 		return fl.Update{}, err
 	}
-	t.ensureBatch(p.batch)
+	t.ensureBatch(min(p.batch, maxChunk))
 
-	d := t.cfg.Train
-	n, dim := d.Len(), t.dim
+	n := t.cfg.Train.Len()
 	w, g := t.local, t.grad
 	copy(w, global)
+	if p.beta != 0 {
+		if t.velocity == nil {
+			t.velocity = make([]float64, t.nparams)
+		}
+		clear(t.velocity)
+	}
 	for i := range t.perm {
 		t.perm[i] = i
 	}
@@ -260,18 +303,17 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 			}
 			hi := min(lo+p.batch, n)
 			b := hi - lo
-			xb, yb := t.xb[:b*dim], t.yb[:b]
-			for r, i := range t.perm[lo:hi] {
-				copy(xb[r*dim:(r+1)*dim], d.X[i*dim:(i+1)*dim])
-				yb[r] = d.Y[i]
-			}
-			loss := t.ws.LossGrad(g, w, xb, yb)
+			loss := t.lossGrad(g, w, t.perm[lo:hi])
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return fl.Update{}, fmt.Errorf("%w: client %q: minibatch loss %v", ErrDiverged, t.cfg.ID, loss)
 			}
 			seen += b
 			meanLoss = runningMean(meanLoss, loss, b, seen)
-			step(w, g, global, p.lr, t.cfg.L2, p.mu)
+			if p.beta == 0 {
+				step(w, g, global, p.lr, p.l2, p.mu)
+			} else {
+				stepMomentum(w, g, t.velocity, global, p.lr, p.l2, p.mu, p.beta)
+			}
 		}
 	}
 
@@ -295,17 +337,80 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 	}, nil
 }
 
-// step applies one SGD step w ← w − lr·(g + l2·w + mu·(w − w0)).
+// step applies one SGD step w ← w − lr·(g + l2·w + mu·(w − w0)). Here and
+// in stepMomentum the float64 conversions round each product before it is
+// added (no fused multiply-add), so that every GOARCH gives the same bits.
 func step(w, g, w0 []float64, lr, l2, mu float64) {
 	if l2 == 0 && mu == 0 {
-		floats.AddScaled(w, -lr, g)
+		axpy(-lr, g, w)
 		return
 	}
 	w0 = w0[:len(w)]
 	g = g[:len(w)]
 	for i, v := range w {
-		w[i] = v - lr*(g[i]+l2*v+mu*(v-w0[i]))
+		w[i] = v - float64(lr*(g[i]+float64(l2*v)+float64(mu*(v-w0[i]))))
 	}
+}
+
+// stepMomentum applies one step of SGD with momentum:
+// v ← beta·v + (g + l2·w + mu·(w − w0)), w ← w − lr·v.
+func stepMomentum(w, g, v, w0 []float64, lr, l2, mu, beta float64) {
+	w0 = w0[:len(w)]
+	g = g[:len(w)]
+	v = v[:len(w)]
+	for i, x := range w {
+		v[i] = float64(beta*v[i]) + (g[i] + float64(l2*x) + float64(mu*(x-w0[i])))
+		w[i] = x - float64(lr*v[i])
+	}
+}
+
+// maxChunk bounds the number of examples a Trainer's workspace holds: a
+// larger minibatch is computed maxChunk examples at a time, so that the
+// memory of training does not grow with the minibatch size a server asks
+// for (a Sequential network needs about 146 KB per example of the
+// niid_bench CNN).
+const maxChunk = evalChunk
+
+// lossGrad overwrites g with the gradient of the mean loss over the
+// training examples idx at w and returns that mean. A minibatch larger than
+// maxChunk is split into chunks of maxChunk (the last one smaller), and
+// its gradient is their example-weighted mean.
+func (t *Trainer) lossGrad(g, w []float64, idx []int) float64 {
+	b := len(idx)
+	if b <= maxChunk {
+		x, y := t.gather(idx)
+		return t.ws.LossGrad(g, w, x, y)
+	}
+	if t.chunkGrad == nil {
+		t.chunkGrad = make([]float64, t.nparams)
+	}
+	var loss float64
+	for lo := 0; lo < b; lo += maxChunk {
+		hi := min(lo+maxChunk, b)
+		x, y := t.gather(idx[lo:hi])
+		loss = runningMean(loss, t.ws.LossGrad(t.chunkGrad, w, x, y), hi-lo, hi)
+		f := float64(hi-lo) / float64(b)
+		if lo == 0 {
+			for i, v := range t.chunkGrad {
+				g[i] = f * v
+			}
+		} else {
+			axpy(f, t.chunkGrad, g)
+		}
+	}
+	return loss
+}
+
+// gather copies the training examples idx (at most the workspace's
+// capacity) to the minibatch buffers and returns them.
+func (t *Trainer) gather(idx []int) (x []float64, y []int) {
+	d, dim := t.cfg.Train, t.dim
+	x, y = t.xb[:len(idx)*dim], t.yb[:len(idx)]
+	for r, i := range idx {
+		copy(x[r*dim:(r+1)*dim], d.X[i*dim:(i+1)*dim])
+		y[r] = d.Y[i]
+	}
+	return x, y
 }
 
 // ensureBatch grows the minibatch buffers to hold b examples.

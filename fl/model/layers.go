@@ -1,0 +1,494 @@
+package model
+
+import (
+	"fmt"
+)
+
+// Padding is the padding of a [Conv2D].
+type Padding int
+
+const (
+	// Valid convolves only where the kernel fits inside the image: the
+	// output is ⌊(H−K)/S⌋+1 high (PyTorch's padding=0).
+	Valid Padding = iota
+	// Same pads with zeros so that the output is ⌈H/S⌉ high, putting the
+	// odd one of the padding at the bottom and right (TensorFlow's
+	// padding="SAME"; with stride 1 and an odd kernel, PyTorch's
+	// padding=(K−1)/2).
+	Same
+)
+
+// pad returns the output length and the padding before the first input,
+// for an input of length n.
+func (p Padding) pad(n, k, s int) (out, before int) {
+	if p == Same {
+		out = (n + s - 1) / s
+		total := max((out-1)*s+k-n, 0)
+		return out, total / 2
+	}
+	return (n-k)/s + 1, 0
+}
+
+// maxKernel bounds a convolution's or a pooling window's side and stride.
+const maxKernel = 1 << 12
+
+// Conv2D is a two-dimensional convolution (strictly, a cross-correlation,
+// as in every deep-learning framework) of Filters kernels of Kernel×Kernel
+// over all input channels, plus a bias per filter.
+//
+// Its parameters are the weights, Filters×C×Kernel×Kernel (filter, input
+// channel, kernel row, kernel column; PyTorch's Conv2d.weight), followed by
+// the Filters biases. Output pixel (f, y, x) is
+//
+//	bias[f] + Σ_{c,i,j} w[f,c,i,j] · in[c, y·S+i−P, x·S+j−P]
+//
+// with S the stride, P the padding before the first row (column) and the
+// input taken as 0 outside the image.
+type Conv2D struct {
+	Filters int     // output channels, ≥ 1
+	Kernel  int     // side of the square kernel, ≥ 1
+	Stride  int     // ≥ 1; 0 means 1
+	Padding Padding // Valid or Same
+}
+
+func (l Conv2D) stride() int { return max(l.Stride, 1) }
+
+// OutShape returns {Filters, H', W'}, with H' and W' as the [Padding]
+// documents.
+func (l Conv2D) OutShape(in Shape) (Shape, error) {
+	s := l.stride()
+	switch {
+	case l.Filters < 1 || l.Kernel < 1:
+		return Shape{}, fmt.Errorf("%w: Conv2D Filters %d and Kernel %d must be ≥ 1", ErrInvalidModel, l.Filters, l.Kernel)
+	case l.Kernel > maxKernel || l.Stride < 0 || l.Stride > maxKernel:
+		return Shape{}, fmt.Errorf("%w: Conv2D Kernel %d or Stride %d out of range", ErrInvalidModel, l.Kernel, l.Stride)
+	case l.Padding != Valid && l.Padding != Same:
+		return Shape{}, fmt.Errorf("%w: Conv2D Padding %d", ErrInvalidModel, l.Padding)
+	case l.Padding == Valid && (in.H < l.Kernel || in.W < l.Kernel):
+		return Shape{}, fmt.Errorf("%w: Conv2D kernel %d×%d larger than its input %v", ErrInvalidModel, l.Kernel, l.Kernel, in)
+	case float64(l.Filters)*float64(in.C)*float64(l.Kernel*l.Kernel) > maxParams:
+		return Shape{}, fmt.Errorf("%w: Conv2D has too many parameters", ErrInvalidModel)
+	}
+	oh, _ := l.Padding.pad(in.H, l.Kernel, s)
+	ow, _ := l.Padding.pad(in.W, l.Kernel, s)
+	return Shape{l.Filters, oh, ow}, nil
+}
+
+// NumParams returns Filters·(C·Kernel² + 1).
+func (l Conv2D) NumParams(in Shape) int { return l.Filters * (in.C*l.Kernel*l.Kernel + 1) }
+
+func (l Conv2D) newKernel(in Shape, maxBatch int) kernel {
+	s := l.stride()
+	k := &convKernel{
+		cin: in.C, h: in.H, w: in.W,
+		cout: l.Filters, k: l.Kernel, s: s,
+		kk: in.C * l.Kernel * l.Kernel,
+	}
+	k.oh, k.padT = l.Padding.pad(in.H, l.Kernel, s)
+	k.ow, k.padL = l.Padding.pad(in.W, l.Kernel, s)
+	k.cols = make([]float64, k.kk*colChunk)
+	k.dcols = make([]float64, k.kk*colChunk)
+	return k
+}
+
+// colChunk is the number of output pixels (columns of the im2col matrix)
+// a convolution processes at a time: the chunk of the unrolled input, up to
+// K²·C×colChunk values, stays in cache for the matrix product that follows.
+const colChunk = 256
+
+// convKernel computes a Conv2D as im2col followed by a matrix product
+// (Chellapilla, Puri and Simard 2006), over the whole minibatch at once:
+// the input C×b×H×W is unrolled into the matrix cols of kk = C·K² rows and
+// b·H'·W' columns, one per output pixel, and the output Cout×(b·H'·W') is
+// W·cols plus the biases, already in the C×b×H×W layout. The columns are
+// processed colChunk at a time, so cols is never materialised whole.
+type convKernel struct {
+	cin, h, w   int // input
+	cout, k, s  int
+	oh, ow      int // output
+	padT, padL  int
+	kk          int       // cin·k·k, the rows of cols
+	cols, dcols []float64 // kk×colChunk
+}
+
+// im2col writes the columns j0 ≤ j < j0+n of the unrolled input to
+// cols (kk×n, row-major). Column j is the output pixel (r, y, x) with
+// j = (r·H' + y)·W' + x; row l is the kernel tap (ci, i, jj) with
+// l = (ci·K + i)·K + jj; the entry is in[ci, r, y·S+i−P, x·S+jj−P], or 0
+// in the padding.
+func (c *convKernel) im2col(cols, in []float64, b, j0, n int) {
+	hw := c.h * c.w
+	l := 0
+	for ci := range c.cin {
+		plane := in[ci*b*hw : (ci+1)*b*hw]
+		for i := range c.k {
+			for jj := range c.k {
+				c.walk(cols[l*n:(l+1)*n], plane, j0, i, jj, false)
+				l++
+			}
+		}
+	}
+}
+
+// col2im adds the columns j0 ≤ j < j0+n of dcols (kk×n) back into the
+// positions of din they were read from: the adjoint of im2col.
+func (c *convKernel) col2im(din, dcols []float64, b, j0, n int) {
+	hw := c.h * c.w
+	l := 0
+	for ci := range c.cin {
+		plane := din[ci*b*hw : (ci+1)*b*hw]
+		for i := range c.k {
+			for jj := range c.k {
+				c.walk(dcols[l*n:(l+1)*n], plane, j0, i, jj, true)
+				l++
+			}
+		}
+	}
+}
+
+// walk visits the output pixels j0, j0+1, … for the kernel tap (i, jj)
+// of one input channel plane (b×H×W): it sets row[t] to the input value
+// the pixel j0+t sees through that tap (0 in the padding), or, if add,
+// adds row[t] to that input value instead.
+func (c *convKernel) walk(row, plane []float64, j0, i, jj int, add bool) {
+	n := len(row)
+	ohw := c.oh * c.ow
+	r, rem := j0/ohw, j0%ohw
+	y, x := rem/c.ow, rem%c.ow
+	for t := 0; t < n; {
+		// One run along an output row: y fixed, x from x to ow-1.
+		run := min(c.ow-x, n-t)
+		seg := row[t : t+run]
+		iy := y*c.s + i - c.padT
+		if iy < 0 || iy >= c.h {
+			if !add {
+				clear(seg)
+			}
+		} else {
+			src := plane[(r*c.h+iy)*c.w : (r*c.h+iy+1)*c.w]
+			ix := x*c.s + jj - c.padL
+			if c.s == 1 {
+				// Inputs ix … ix+run−1, of which [lo, hi) are inside.
+				lo := min(max(0, -ix), run)
+				hi := max(min(run, c.w-ix), lo)
+				if add {
+					if lo < hi {
+						addTo(src[ix+lo:ix+hi], seg[lo:hi])
+					}
+				} else {
+					clear(seg[:lo])
+					if lo < hi {
+						copy(seg[lo:hi], src[ix+lo:ix+hi])
+					}
+					clear(seg[hi:])
+				}
+			} else {
+				for u := range seg {
+					if ix >= 0 && ix < c.w {
+						if add {
+							src[ix] += seg[u]
+						} else {
+							seg[u] = src[ix]
+						}
+					} else if !add {
+						seg[u] = 0
+					}
+					ix += c.s
+				}
+			}
+		}
+		t += run
+		x = 0
+		if y++; y == c.oh {
+			y = 0
+			r++
+		}
+	}
+}
+
+// forward computes out = W·cols + bias, colChunk columns at a time.
+func (c *convKernel) forward(p, in, out []float64, b int) {
+	wts, bias := p[:c.cout*c.kk], p[c.cout*c.kk:]
+	m := b * c.oh * c.ow
+	for j0 := 0; j0 < m; j0 += colChunk {
+		n := min(colChunk, m-j0)
+		cols := c.cols[:c.kk*n]
+		c.im2col(cols, in, b, j0, n)
+		for f := range c.cout {
+			o := out[f*m+j0 : f*m+j0+n]
+			for t := range o {
+				o[t] = bias[f]
+			}
+			for l, v := range wts[f*c.kk : (f+1)*c.kk] {
+				axpy(v, cols[l*n:(l+1)*n], o)
+			}
+		}
+	}
+}
+
+// backward computes, chunk by chunk of columns (cols recomputed from in
+// rather than kept from the forward pass, which keeps the workspace
+// small), the weight gradient dout·colsᵀ, the bias gradient (the row sums
+// of dout) and, when din is wanted, dcols = Wᵀ·dout, scattered back into
+// din by col2im.
+func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
+	wts := p[:c.cout*c.kk]
+	gw, gb := g[:c.cout*c.kk], g[c.cout*c.kk:]
+	clear(g)
+	if din != nil {
+		clear(din)
+	}
+	m := b * c.oh * c.ow
+	for j0 := 0; j0 < m; j0 += colChunk {
+		n := min(colChunk, m-j0)
+		cols := c.cols[:c.kk*n]
+		c.im2col(cols, in, b, j0, n)
+		for f := range c.cout {
+			d := dout[f*m+j0 : f*m+j0+n]
+			gb[f] += sum(d)
+			gf := gw[f*c.kk : (f+1)*c.kk]
+			for l := range gf {
+				gf[l] += dot(d, cols[l*n:(l+1)*n])
+			}
+		}
+		if din == nil {
+			continue
+		}
+		dcols := c.dcols[:c.kk*n]
+		for l := range c.kk {
+			dl := dcols[l*n : (l+1)*n]
+			clear(dl)
+			for f := range c.cout {
+				axpy(wts[f*c.kk+l], dout[f*m+j0:f*m+j0+n], dl)
+			}
+		}
+		c.col2im(din, dcols, b, j0, n)
+	}
+}
+
+// MaxPool2D takes the maximum of each channel over Size×Size windows
+// moved by Stride, without padding: the output is ⌊(H−Size)/Stride⌋+1
+// high. Of equal values in a window, the first (in row-major order) is the
+// one the gradient flows to. It has no parameters.
+type MaxPool2D struct {
+	Size   int // window side, ≥ 1
+	Stride int // ≥ 1; 0 means Size
+}
+
+func (l MaxPool2D) stride() int {
+	if l.Stride == 0 {
+		return l.Size
+	}
+	return l.Stride
+}
+
+// OutShape returns {C, ⌊(H−Size)/Stride⌋+1, ⌊(W−Size)/Stride⌋+1}.
+func (l MaxPool2D) OutShape(in Shape) (Shape, error) {
+	switch {
+	case l.Size < 1 || l.Size > maxKernel || l.Stride < 0 || l.Stride > maxKernel:
+		return Shape{}, fmt.Errorf("%w: MaxPool2D Size %d or Stride %d out of range", ErrInvalidModel, l.Size, l.Stride)
+	case in.H < l.Size || in.W < l.Size:
+		return Shape{}, fmt.Errorf("%w: MaxPool2D window %d×%d larger than its input %v", ErrInvalidModel, l.Size, l.Size, in)
+	}
+	s := l.stride()
+	return Shape{in.C, (in.H-l.Size)/s + 1, (in.W-l.Size)/s + 1}, nil
+}
+
+// NumParams returns 0.
+func (MaxPool2D) NumParams(Shape) int { return 0 }
+
+func (l MaxPool2D) newKernel(in Shape, maxBatch int) kernel {
+	out, _ := l.OutShape(in)
+	return &poolKernel{
+		h: in.H, w: in.W, oh: out.H, ow: out.W, size: l.Size, s: l.stride(), c: in.C,
+		arg: make([]int32, maxBatch*out.Size()),
+	}
+}
+
+// poolKernel keeps, for every output value, the index in its input plane
+// of the value it took.
+type poolKernel struct {
+	c, h, w, oh, ow, size, s int
+	arg                      []int32
+}
+
+func (k *poolKernel) forward(_, in, out []float64, b int) {
+	hw, ohw := k.h*k.w, k.oh*k.ow
+	for pl := range k.c * b {
+		src := in[pl*hw : (pl+1)*hw]
+		dst := out[pl*ohw : (pl+1)*ohw]
+		arg := k.arg[pl*ohw : (pl+1)*ohw]
+		for y := range k.oh {
+			for x := range k.ow {
+				at := y*k.s*k.w + x*k.s
+				best, bi := src[at], at
+				for i := range k.size {
+					row := at + i*k.w
+					for j, v := range src[row : row+k.size] {
+						if v > best {
+							best, bi = v, row+j
+						}
+					}
+				}
+				dst[y*k.ow+x] = best
+				arg[y*k.ow+x] = int32(bi)
+			}
+		}
+	}
+}
+
+func (k *poolKernel) backward(_, _, _, _, dout, din []float64, b int) {
+	if din == nil {
+		return
+	}
+	clear(din)
+	hw, ohw := k.h*k.w, k.oh*k.ow
+	for pl := range k.c * b {
+		dst := din[pl*hw : (pl+1)*hw]
+		for t, a := range k.arg[pl*ohw : (pl+1)*ohw] {
+			dst[a] += dout[pl*ohw+t]
+		}
+	}
+}
+
+// ReLU is the rectifier max(x, 0), applied to every value. Its gradient
+// at 0 is taken as 0. It has no parameters.
+type ReLU struct{}
+
+// OutShape returns in.
+func (ReLU) OutShape(in Shape) (Shape, error) { return in, nil }
+
+// NumParams returns 0.
+func (ReLU) NumParams(Shape) int { return 0 }
+
+func (ReLU) newKernel(Shape, int) kernel { return reluKernel{} }
+
+type reluKernel struct{}
+
+func (reluKernel) forward(_, in, out []float64, _ int) {
+	for i, v := range in {
+		out[i] = max(v, 0)
+	}
+}
+
+func (reluKernel) backward(_, _, in, _, dout, din []float64, _ int) {
+	if din == nil {
+		return
+	}
+	for i, v := range in {
+		if v > 0 {
+			din[i] = dout[i]
+		} else {
+			din[i] = 0
+		}
+	}
+}
+
+// Flatten turns a C×H×W tensor into the flat vector of its C·H·W values,
+// in that order (PyTorch's flatten), for a [Dense] layer. It has no
+// parameters.
+type Flatten struct{}
+
+// OutShape returns {C·H·W, 1, 1}.
+func (Flatten) OutShape(in Shape) (Shape, error) { return Shape{in.Size(), 1, 1}, nil }
+
+// NumParams returns 0.
+func (Flatten) NumParams(Shape) int { return 0 }
+
+func (Flatten) newKernel(in Shape, _ int) kernel { return flattenKernel{c: in.C, hw: in.H * in.W} }
+
+// flattenKernel moves value p of channel c of example r from
+// (c·b + r)·HW + p, in the C×b×H×W layout, to (c·HW + p)·b + r, in the
+// (C·H·W)×b layout.
+type flattenKernel struct{ c, hw int }
+
+func (k flattenKernel) forward(_, in, out []float64, b int) {
+	for c := range k.c {
+		for r := range b {
+			src := in[(c*b+r)*k.hw : (c*b+r+1)*k.hw]
+			for p, v := range src {
+				out[(c*k.hw+p)*b+r] = v
+			}
+		}
+	}
+}
+
+func (k flattenKernel) backward(_, _, _, _, dout, din []float64, b int) {
+	if din == nil {
+		return
+	}
+	for c := range k.c {
+		for r := range b {
+			dst := din[(c*b+r)*k.hw : (c*b+r+1)*k.hw]
+			for p := range dst {
+				dst[p] = dout[(c*k.hw+p)*b+r]
+			}
+		}
+	}
+}
+
+// Dense is a fully connected layer of Units outputs on a flat input of n
+// features ([Flatten] a spatial tensor first): out = W·in + bias. Its
+// parameters are W, Units×n row-major (the weights into unit j are
+// W[j·n:(j+1)·n], PyTorch's Linear.weight), followed by the Units biases.
+type Dense struct {
+	Units int // ≥ 1
+}
+
+// OutShape returns {Units, 1, 1}.
+func (l Dense) OutShape(in Shape) (Shape, error) {
+	switch {
+	case l.Units < 1:
+		return Shape{}, fmt.Errorf("%w: Dense Units %d < 1", ErrInvalidModel, l.Units)
+	case in.H != 1 || in.W != 1:
+		return Shape{}, fmt.Errorf("%w: Dense on a %v tensor: Flatten it first", ErrInvalidModel, in)
+	case float64(l.Units)*float64(in.C+1) > maxParams:
+		return Shape{}, fmt.Errorf("%w: Dense has too many parameters", ErrInvalidModel)
+	}
+	return Shape{l.Units, 1, 1}, nil
+}
+
+// NumParams returns Units·(n+1) for n input features.
+func (l Dense) NumParams(in Shape) int { return l.Units * (in.Size() + 1) }
+
+func (l Dense) newKernel(in Shape, _ int) kernel { return denseKernel{in: in.Size(), out: l.Units} }
+
+// denseKernel works on the feature-major layout: in is n×b, out Units×b,
+// so that each step of the product is an axpy over the minibatch.
+type denseKernel struct{ in, out int }
+
+func (k denseKernel) forward(p, in, out []float64, b int) {
+	wts, bias := p[:k.out*k.in], p[k.out*k.in:]
+	for j := range k.out {
+		o := out[j*b : (j+1)*b]
+		for r := range o {
+			o[r] = bias[j]
+		}
+		for l, v := range wts[j*k.in : (j+1)*k.in] {
+			axpy(v, in[l*b:(l+1)*b], o)
+		}
+	}
+}
+
+func (k denseKernel) backward(p, g, in, _, dout, din []float64, b int) {
+	wts := p[:k.out*k.in]
+	gw, gb := g[:k.out*k.in], g[k.out*k.in:]
+	for j := range k.out {
+		d := dout[j*b : (j+1)*b]
+		gb[j] = sum(d)
+		gj := gw[j*k.in : (j+1)*k.in]
+		for l := range gj {
+			gj[l] = dot(d, in[l*b:(l+1)*b])
+		}
+	}
+	if din == nil {
+		return
+	}
+	for l := range k.in {
+		dl := din[l*b : (l+1)*b]
+		clear(dl)
+		for j := range k.out {
+			axpy(wts[j*k.in+l], dout[j*b:(j+1)*b], dl)
+		}
+	}
+}
