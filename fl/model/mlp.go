@@ -61,7 +61,7 @@ func (m MLP) Validate() error {
 		if s[l+1] < 1 {
 			return fmt.Errorf("%w: MLP Hidden[%d] = %d < 1", ErrInvalidModel, l, s[l+1])
 		}
-		total += float64(s[l+1]) * float64(s[l]+1)
+		total += float64(float64(s[l+1]) * float64(s[l]+1))
 	}
 	if total > maxParams {
 		return fmt.Errorf("%w: MLP has too many parameters (%g)", ErrInvalidModel, total)
@@ -90,7 +90,7 @@ func (m MLP) Init(rng *rand.Rand, params []float64) {
 		} else {
 			lim := math.Sqrt(6 / float64(in+out))
 			for i := range w {
-				w[i] = lim * (2*rng.Float64() - 1)
+				w[i] = lim * (float64(2*rng.Float64()) - 1) // float64(·): never fused (FMA)
 			}
 		}
 		off += out * in

@@ -224,7 +224,7 @@ func (m Sequential) Init(rng *rand.Rand, params []float64) {
 		if i == last {
 			lim := math.Sqrt(6 / float64(fanIn+units))
 			for j := range w {
-				w[j] = lim * (2*rng.Float64() - 1)
+				w[j] = lim * (float64(2*rng.Float64()) - 1) // float64(·): never fused (FMA)
 			}
 		} else {
 			std := math.Sqrt(2 / float64(fanIn))

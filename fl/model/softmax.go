@@ -103,7 +103,7 @@ func (w *softmaxWorkspace) LossGrad(grad, params, x []float64, y []int) float64 
 		// ∂ℓ/∂z = p − onehot(y); the minibatch mean divides by b.
 		z[label]--
 		for c := range classes {
-			g := z[c] * inv
+			g := float64(z[c] * inv) // rounded: never fused into gb[c] += g
 			gb[c] += g
 			axpy(g, xr, gw[c*dim:(c+1)*dim])
 		}
