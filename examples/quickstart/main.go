@@ -112,11 +112,14 @@ func loadData(o *options) (train []*dataset.Dataset, test *dataset.Dataset, err 
 	return train, test, err
 }
 
-// newModel returns the softmax regression or the MLP for the data.
+// newModel returns the softmax regression, the MLP or the CNN for the data.
 func newModel(o *options, dim, classes int) (model.Model, error) {
 	var m model.Model = model.Softmax{Dim: dim, Classes: classes}
-	if o.model == "mlp" {
+	switch o.model {
+	case "mlp":
 		m = model.MLP{Dim: dim, Hidden: o.hidden, Classes: classes}
+	case "cnn":
+		m = model.NIIDBenchCNN(model.Shape{C: 1, H: 28, W: 28}, classes)
 	}
 	return m, m.Validate()
 }
@@ -139,6 +142,7 @@ func newPool(o *options, m model.Model, train []*dataset.Dataset) (*transport.Me
 			t, err := model.NewTrainer(model.TrainerConfig{
 				Model: m, ID: id, Train: train[i],
 				LR: o.lr, Epochs: o.epochs, BatchSize: min(o.batch, train[i].Len()),
+				Momentum: o.momentum, L2: o.weightDecay,
 				Seed: o.seed ^ (uint64(i+1) * 0x9e3779b97f4a7c15), // each client shuffles its own way
 			})
 			if err != nil {
