@@ -50,6 +50,8 @@ const (
 	PartOptimizer = "optimizer"
 	PartExchange  = "exchange"
 	PartPrivacy   = "privacy"
+	// The host's parts (ServerConfig.State) are named "host/" + their
+	// name.
 )
 
 // The checkpoint file format: the 8-byte magic, a little-endian uint32
@@ -201,6 +203,9 @@ func (s *Server) parts() map[string]any {
 	m := map[string]any{PartOptimizer: s.opt, PartExchange: s.exchange}
 	if s.cfg.Privacy != nil {
 		m[PartPrivacy] = s.cfg.Privacy
+	}
+	for name, part := range s.cfg.State {
+		m["host/"+name] = part
 	}
 	return m
 }

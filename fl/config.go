@@ -2,10 +2,12 @@ package fl
 
 import (
 	"context"
+	"encoding"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -82,6 +84,12 @@ type ServerConfig struct {
 	CheckpointDir   string
 	CheckpointEvery int
 
+	// State holds the host's own stateful parts, checkpointed with the
+	// server's under their names (for example a simulation's per-client
+	// store: SCAFFOLD's control variates). Each is restored by Restore;
+	// a name may not start with "fl/".
+	State map[string]Stateful
+
 	// Logger receives the server's log; nil discards it. Client failures
 	// are logged at warn level.
 	Logger *slog.Logger
@@ -149,6 +157,11 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.CheckpointEvery < 0 {
 		bad("CheckpointEvery = %d, want ≥ 0", c.CheckpointEvery)
+	}
+	for name, part := range c.State {
+		if name == "" || strings.HasPrefix(name, "fl/") || part == nil {
+			bad("State[%q]: want a non-empty name not starting with \"fl/\" and a non-nil part", name)
+		}
 	}
 	if c.SamplingKey != nil && len(c.SamplingKey) != 32 {
 		bad("SamplingKey has %d bytes, want 32", len(c.SamplingKey))
@@ -233,4 +246,10 @@ func checkClientConfig(field string, cfg Config) []error {
 	posInt(KeyEpochs)
 	posInt(KeyBatchSize)
 	return errs
+}
+
+// Stateful is a part whose state a checkpoint carries.
+type Stateful interface {
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
 }

@@ -135,3 +135,42 @@ func TestRoundStatsIdempotent(t *testing.T) {
 		t.Errorf("Stats twice: %v/%v then %v/%v", a.TrainSeconds, a.TrainLoss, b.TrainSeconds, b.TrainLoss)
 	}
 }
+
+// counterState is a host part with state: a number.
+type counterState struct{ n int }
+
+func (c *counterState) MarshalBinary() ([]byte, error) { return []byte{byte(c.n)}, nil }
+func (c *counterState) UnmarshalBinary(b []byte) error {
+	if len(b) != 1 {
+		return errors.New("bad counter state")
+	}
+	c.n = int(b[0])
+	return nil
+}
+
+// The host's own parts (ServerConfig.State) travel in checkpoints.
+func TestHostStateInCheckpoints(t *testing.T) {
+	cfg := fl.DefaultServerConfig()
+	cfg.Seed = 3
+	cfg.State = map[string]fl.Stateful{"clients": &counterState{n: 7}}
+	s, _ := fl.NewServer(cfg, listPool(t), []float64{0})
+	cp, err := s.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := &counterState{}
+	cfg.State = map[string]fl.Stateful{"clients": fresh}
+	s2, _ := fl.NewServer(cfg, listPool(t), []float64{0})
+	if err := s2.Restore(cp); err != nil || fresh.n != 7 {
+		t.Fatalf("Restore = %v, state %d, want 7", err, fresh.n)
+	}
+	cfg.State = nil
+	s3, _ := fl.NewServer(cfg, listPool(t), []float64{0})
+	if err := s3.Restore(cp); !errors.Is(err, fl.ErrCheckpoint) {
+		t.Errorf("a checkpoint with host state restored into a server without it: %v", err)
+	}
+	cfg.State = map[string]fl.Stateful{"fl/x": fresh}
+	if _, err := fl.NewServer(cfg, listPool(t), []float64{0}); !errors.Is(err, fl.ErrConfig) {
+		t.Errorf("a reserved name: %v", err)
+	}
+}
