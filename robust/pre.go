@@ -43,11 +43,19 @@ var _ fl.Aggregator = (*Pre)(nil)
 // is an encoding.BinaryMarshaler), each prefixed by its little-endian
 // uint64 length, so that a checkpoint of a stateful pipeline (bucketing,
 // centered clipping) resumes exactly.
-func (p *Pre) MarshalBinary() ([]byte, error) {
+func (p *Pre) MarshalBinary() ([]byte, error) { return marshalParts[any](p.Step, p.Rule) }
+
+// UnmarshalBinary restores the state written by MarshalBinary.
+func (p *Pre) UnmarshalBinary(b []byte) error { return unmarshalParts[any]("Pre", b, p.Step, p.Rule) }
+
+// marshalParts returns the state of each part (empty for a part that is
+// not an encoding.BinaryMarshaler), each prefixed by its little-endian
+// uint64 length.
+func marshalParts[T any](parts ...T) ([]byte, error) {
 	var out []byte
-	for _, part := range []any{p.Step, p.Rule} {
+	for _, part := range parts {
 		var b []byte
-		if m, ok := part.(encoding.BinaryMarshaler); ok {
+		if m, ok := any(part).(encoding.BinaryMarshaler); ok {
 			var err error
 			if b, err = m.MarshalBinary(); err != nil {
 				return nil, err
@@ -59,25 +67,27 @@ func (p *Pre) MarshalBinary() ([]byte, error) {
 	return out, nil
 }
 
-// UnmarshalBinary restores the state written by MarshalBinary.
-func (p *Pre) UnmarshalBinary(b []byte) error {
-	for _, part := range []any{p.Step, p.Rule} {
+// unmarshalParts restores what marshalParts wrote into parts; what names
+// the owner in errors. State for a stateless part, a truncated state and
+// trailing bytes are refused.
+func unmarshalParts[T any](what string, b []byte, parts ...T) error {
+	for _, part := range parts {
 		if len(b) < 8 || binary.LittleEndian.Uint64(b) > uint64(len(b)-8) {
-			return fmt.Errorf("%w: Pre state truncated", ErrParam)
+			return fmt.Errorf("%w: %s state truncated", ErrParam, what)
 		}
 		n := int(binary.LittleEndian.Uint64(b))
 		chunk := b[8 : 8+n]
 		b = b[8+n:]
-		if u, ok := part.(encoding.BinaryUnmarshaler); ok {
+		if u, ok := any(part).(encoding.BinaryUnmarshaler); ok {
 			if err := u.UnmarshalBinary(chunk); err != nil {
 				return err
 			}
 		} else if n != 0 {
-			return fmt.Errorf("%w: Pre state for a stateless part", ErrParam)
+			return fmt.Errorf("%w: %s state for a stateless part", ErrParam, what)
 		}
 	}
 	if len(b) != 0 {
-		return fmt.Errorf("%w: Pre state has %d trailing bytes", ErrParam, len(b))
+		return fmt.Errorf("%w: %s state has %d trailing bytes", ErrParam, what, len(b))
 	}
 	return nil
 }

@@ -1,8 +1,6 @@
 package robust
 
 import (
-	"encoding"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -64,44 +62,10 @@ func (c Chain) Apply(updates []fl.Update) ([]fl.Update, error) {
 // MarshalBinary returns the state of every step (empty for a step that is
 // not an encoding.BinaryMarshaler), each prefixed by its little-endian
 // uint64 length.
-func (c Chain) MarshalBinary() ([]byte, error) {
-	var out []byte
-	for _, s := range c {
-		var b []byte
-		if m, ok := s.(encoding.BinaryMarshaler); ok {
-			var err error
-			if b, err = m.MarshalBinary(); err != nil {
-				return nil, err
-			}
-		}
-		out = binary.LittleEndian.AppendUint64(out, uint64(len(b)))
-		out = append(out, b...)
-	}
-	return out, nil
-}
+func (c Chain) MarshalBinary() ([]byte, error) { return marshalParts(c...) }
 
 // UnmarshalBinary restores the state written by MarshalBinary.
-func (c Chain) UnmarshalBinary(b []byte) error {
-	for _, s := range c {
-		if len(b) < 8 || binary.LittleEndian.Uint64(b) > uint64(len(b)-8) {
-			return fmt.Errorf("%w: Chain state truncated", ErrParam)
-		}
-		n := int(binary.LittleEndian.Uint64(b))
-		chunk := b[8 : 8+n]
-		b = b[8+n:]
-		if u, ok := s.(encoding.BinaryUnmarshaler); ok {
-			if err := u.UnmarshalBinary(chunk); err != nil {
-				return err
-			}
-		} else if n != 0 {
-			return fmt.Errorf("%w: Chain state for a stateless step", ErrParam)
-		}
-	}
-	if len(b) != 0 {
-		return fmt.Errorf("%w: Chain state has %d trailing bytes", ErrParam, len(b))
-	}
-	return nil
-}
+func (c Chain) UnmarshalBinary(b []byte) error { return unmarshalParts("Chain", b, c...) }
 
 // clipScratch scales updates to a norm bound.
 type clipScratch struct {
