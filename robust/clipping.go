@@ -370,21 +370,28 @@ var _ fl.Aggregator = (*MDA)(nil)
 // Validate reports an error unless F ≥ 0, MaxSubsets ≥ 0, n > 2F and
 // C(n, F) ≤ MaxSubsets.
 func (a *MDA) Validate(n int) error {
-	if err := checkF("MDA", a.F); err != nil {
+	return validateSubsets("MDA", n, a.F, a.MaxSubsets, DefaultMDAMaxSubsets)
+}
+
+// validateSubsets holds the rules of the rules that search the subsets of
+// n − f updates: f ≥ 0, maxSubsets ≥ 0 (0: def), n > 2f and C(n, f) ≤ the
+// limit.
+func validateSubsets(rule string, n, f, maxSubsets, def int) error {
+	if err := checkF(rule, f); err != nil {
 		return err
 	}
-	if a.MaxSubsets < 0 {
-		return fmt.Errorf("%w: MDA: MaxSubsets = %d", ErrParam, a.MaxSubsets)
+	if maxSubsets < 0 {
+		return fmt.Errorf("%w: %s: MaxSubsets = %d", ErrParam, rule, maxSubsets)
 	}
-	if n <= 2*a.F {
-		return tooFew("MDA", n, "n > 2f", 2*a.F+1)
+	if n <= 2*f {
+		return tooFew(rule, n, "n > 2f", 2*f+1)
 	}
-	limit := a.MaxSubsets
+	limit := maxSubsets
 	if limit == 0 {
-		limit = DefaultMDAMaxSubsets
+		limit = def
 	}
-	if c := binomial(n, a.F); c > float64(limit) {
-		return fmt.Errorf("%w: MDA: C(%d, %d) = %.3g > %d", ErrTooManySubsets, n, a.F, c, limit)
+	if c := binomial(n, f); c > float64(limit) {
+		return fmt.Errorf("%w: %s: C(%d, %d) = %.3g > %d", ErrTooManySubsets, rule, n, f, c, limit)
 	}
 	return nil
 }

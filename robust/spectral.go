@@ -186,23 +186,7 @@ var (
 // Validate reports an error unless F ≥ 0, MaxSubsets ≥ 0, n > 2F and
 // C(n, F) ≤ MaxSubsets.
 func (a *SMEA) Validate(n int) error {
-	if err := checkF("SMEA", a.F); err != nil {
-		return err
-	}
-	if a.MaxSubsets < 0 {
-		return fmt.Errorf("%w: SMEA: MaxSubsets = %d", ErrParam, a.MaxSubsets)
-	}
-	if n <= 2*a.F {
-		return tooFew("SMEA", n, "n > 2f", 2*a.F+1)
-	}
-	limit := a.MaxSubsets
-	if limit == 0 {
-		limit = DefaultSMEAMaxSubsets
-	}
-	if c := binomial(n, a.F); c > float64(limit) {
-		return fmt.Errorf("%w: SMEA: C(%d, %d) = %.3g > %d", ErrTooManySubsets, n, a.F, c, limit)
-	}
-	return nil
+	return validateSubsets("SMEA", n, a.F, a.MaxSubsets, DefaultSMEAMaxSubsets)
 }
 
 // Aggregate writes the mean of the subset of smallest covariance spectral
