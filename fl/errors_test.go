@@ -174,3 +174,28 @@ func TestHostStateInCheckpoints(t *testing.T) {
 		t.Errorf("a reserved name: %v", err)
 	}
 }
+
+// A step whose message builder returns nil for a client skips it: the
+// client is neither asked nor failed, and stays in the round.
+func TestRoundStepSkipsNilMessages(t *testing.T) {
+	pool := newPool(t, 3, func(i int, id string) fl.Handler {
+		return fl.NewHandler(&targetTrainer{target: []float64{1}, weight: 1, lr: 1}, nil)
+	}, transport.Faults{})
+	r := fl.NewRound(1, []float64{0}, fl.Config{}, fl.Reachable(pool), nil)
+	handled := map[int]bool{}
+	err := r.Step(context.Background(), fl.TypeTrain, func(i int) (*fl.Message, error) {
+		if i == 0 {
+			return nil, nil
+		}
+		return &fl.Message{Type: fl.TypeTrain, Round: 1, Params: []float64{0}}, nil
+	}, func(i int, m *fl.Message) error {
+		handled[i] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if handled[0] || !handled[1] || !handled[2] || !r.Active(0) || r.Stats().Failed != 0 {
+		t.Errorf("handled %v, client 0 active %v, failed %d", handled, r.Active(0), r.Stats().Failed)
+	}
+}

@@ -120,7 +120,8 @@ func (r *Round) SetExtra(key string, v float64) {
 	r.stats.Extra[key] = v
 }
 
-// Step sends msg(i) to every client i still in the round, all at once,
+// Step sends msg(i) to every client i still in the round (a nil message
+// skips the client this step, leaving it in the round), all at once,
 // waits for every send to return or StepTimeout, and then passes each
 // reply to handle in client order (so that what handle builds does not
 // depend on arrival order). A client whose message cannot be built
@@ -136,6 +137,7 @@ func (r *Round) Step(ctx context.Context, step string, msg func(i int) (*Message
 	}
 	replies := make([]*Message, len(r.ids))
 	errs := make([]error, len(r.ids))
+	asked := make([]bool, len(r.ids))
 	var wg sync.WaitGroup
 	for i, c := range r.conns {
 		if r.out[i] {
@@ -146,6 +148,10 @@ func (r *Round) Step(ctx context.Context, step string, msg func(i int) (*Message
 			r.Fail(i, step, FailError, err)
 			continue
 		}
+		if m == nil {
+			continue // not asked this step; the client stays in the round
+		}
+		asked[i] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -157,7 +163,7 @@ func (r *Round) Step(ctx context.Context, step string, msg func(i int) (*Message
 		return err
 	}
 	for i := range r.ids {
-		if r.out[i] {
+		if r.out[i] || !asked[i] {
 			continue
 		}
 		err := errs[i]
