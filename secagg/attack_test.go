@@ -719,3 +719,48 @@ func TestLog2Risk(t *testing.T) {
 		t.Errorf("parameters invalid in malicious mode: risk 2^%v, want +Inf", r)
 	}
 }
+
+// Malicious mode with Params.MaxUnrevealed = m: up to m clients that
+// advertise keys and then vanish before revealing their graph-seed share
+// leave the round like dropouts, and the survivors' sum comes out; one
+// more stops the round (ErrIncomplete). The server's freedom to leave
+// reveals out is a choice among Σ_{j≤m} C(N, j) graph seeds, which
+// Log2Risk charges.
+func TestMaxUnrevealed(t *testing.T) {
+	p := Params{N: 10, Threshold: 5, Neighbors: 6, Bits: 32, Dim: 5, Malicious: true, MaxUnrevealed: 2}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out := runRound(t, roundSpec{p: p, seed: 31, dropAt: map[uint32]int{}, noReveal: map[uint32]bool{4: true, 9: true}})
+	if out.err != nil {
+		t.Fatalf("two missing reveals with MaxUnrevealed 2: %v", out.err)
+	}
+	if len(out.survivors) != 8 || slices.Contains(out.survivors, 4) || slices.Contains(out.survivors, 9) || !slices.Equal(out.sum, out.want) {
+		t.Fatalf("survivors %v, sum equal %v", out.survivors, slices.Equal(out.sum, out.want))
+	}
+	out = runRound(t, roundSpec{p: p, seed: 32, dropAt: map[uint32]int{}, noReveal: map[uint32]bool{2: true, 4: true, 9: true}})
+	if !errors.Is(out.err, ErrIncomplete) {
+		t.Fatalf("three missing reveals with MaxUnrevealed 2: %v, want ErrIncomplete", out.err)
+	}
+	// The risk charges the server's choices: log2(1 + N + C(N,2)) bits.
+	p0 := p
+	p0.MaxUnrevealed = 0
+	got := p.Log2Risk(0.1) - p0.Log2Risk(0.1)
+	if want := math.Log2(1 + 10 + 45); math.Abs(got-want) > 1e-9 {
+		t.Errorf("Log2Risk charge %v bits, want %v", got, want)
+	}
+	// MaxUnrevealed is malicious-only and at most N − t; it changes the
+	// round id (clients cannot be shown other parameters).
+	for _, bad := range []Params{
+		{N: 10, Threshold: 6, Neighbors: 6, Bits: 32, Dim: 5, MaxUnrevealed: 1},
+		{N: 10, Threshold: 5, Neighbors: 6, Bits: 32, Dim: 5, Malicious: true, MaxUnrevealed: 6},
+		{N: 10, Threshold: 6, Neighbors: 6, Bits: 32, Dim: 5, Malicious: true, MaxUnrevealed: -1},
+	} {
+		if err := bad.Validate(); !errors.Is(err, ErrParams) {
+			t.Errorf("%+v: Validate = %v", bad, err)
+		}
+	}
+	if p.RoundID() == p0.RoundID() {
+		t.Error("MaxUnrevealed does not enter the round id")
+	}
+}

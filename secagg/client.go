@@ -317,8 +317,9 @@ func sessionOf(roundID [32]byte, keys []AdvertiseMsg) [32]byte {
 }
 
 // ShareKeysRevealed (malicious mode) checks that rb opens the commitment
-// of every client of the keys broadcast (a missing share fails with
-// [ErrIncomplete], a wrong one with [ErrInconsistent] naming the client),
+// of every client of the keys broadcast but at most Params.MaxUnrevealed
+// (more missing, or its own, fails with [ErrIncomplete]; a wrong share
+// with [ErrInconsistent] naming the client),
 // draws the SecAgg+ graph from [GraphSeed] and then does what
 // [Client.ShareKeys] does, checking the signatures of the neighbours'
 // advertised keys against PeerKeys.
@@ -330,17 +331,28 @@ func (c *Client) ShareKeysRevealed(rb *RevealsBroadcast) (*SharesMsg, error) {
 		return nil, fmt.Errorf("%w: graph-seed shares for another session", ErrSession)
 	}
 	keys := c.kb.Keys
-	if len(rb.Reveals) != len(keys) {
-		return nil, c.fail(fmt.Errorf("%w: %d graph-seed shares for %d clients", ErrIncomplete, len(rb.Reveals), len(keys)))
-	}
+	// The reveals list clients of the keys broadcast in its order; at
+	// most MaxUnrevealed may be missing, and this client's own must not.
+	j, missing := 0, 0
 	for i := range keys {
-		r := &rb.Reveals[i]
-		if r.Client != keys[i].Client {
-			return nil, c.fail(clientErr(keys[i].Client, ErrIncomplete, "no graph-seed share"))
+		if j >= len(rb.Reveals) || rb.Reveals[j].Client != keys[i].Client {
+			if keys[i].Client == c.id {
+				return nil, c.fail(clientErr(c.id, ErrIncomplete, "the broadcast leaves out this client's own share"))
+			}
+			missing++
+			continue
 		}
+		r := &rb.Reveals[j]
+		j++
 		if SeedCommit(c.roundID, r.Client, r.Reveal) != keys[i].Commit {
 			return nil, c.fail(clientErr(r.Client, ErrInconsistent, "graph-seed share does not open its commitment"))
 		}
+	}
+	if j != len(rb.Reveals) {
+		return nil, c.fail(fmt.Errorf("%w: the broadcast holds graph-seed shares of clients outside the keys broadcast or out of order", ErrDecode))
+	}
+	if missing > c.p.MaxUnrevealed {
+		return nil, c.fail(fmt.Errorf("%w: %d graph-seed shares missing, %d allowed", ErrIncomplete, missing, c.p.MaxUnrevealed))
 	}
 	c.g = newGraphSeed(&c.p, GraphSeed(c.session, keys, rb.Reveals))
 	c.nbrs = c.g.neighbors(nil, c.id)

@@ -141,11 +141,15 @@
 //     TestCutCycle: with t = k/2 + 1 the server learns a component's sum).
 //   - An unbiased graph: the seed is drawn by commit–reveal among all
 //     clients of the keys broadcast; a share that does not open its
-//     commitment, or a missing one, stops the round ([ErrIncomplete]), so
-//     the server's only lever is to abort and start a new round, which
-//     costs it a round of the clients per try: each aborted round adds at
-//     most the 2^-secBits failure probability again
-//     (TestGraphSeedCannotBeGround).
+//     commitment is refused, and more than Params.MaxUnrevealed missing
+//     shares stop the round ([ErrIncomplete]), so the server's levers are
+//     to abort and start a new round, which costs it a round of the
+//     clients per try (each aborted round adds at most the 2^-secBits
+//     failure probability again; TestGraphSeedCannotBeGround), and to leave
+//     out up to MaxUnrevealed reveals, a choice among Σ_{j≤m} C(N, j)
+//     seeds that [Params.Log2Risk] charges ([Log2SeedChoices]; a client
+//     whose share is missing leaves the round like a dropout;
+//     TestMaxUnrevealed).
 //   - Downgrades (semi-honest mode, tiny N, parameters whose
 //     [Params.Log2Risk] for the client's assumed corrupt fraction exceeds
 //     its bound, names outside the PKI, an evaluation oracle, reopened
@@ -162,8 +166,9 @@
 // send malformed inputs within Z_{2^b} (secure aggregation does not
 // validate inputs), corrupt clients beyond the tolerance, the sum itself
 // (pair it with differential privacy), and liveness: a malicious server
-// can always make a round fail, and in malicious mode one client that
-// advertises and does not reveal its graph-seed share aborts the round.
+// can always make a round fail, and in malicious mode more than
+// Params.MaxUnrevealed clients that advertise and do not reveal their
+// graph-seed share abort the round.
 //
 // # Performance
 //

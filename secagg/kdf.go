@@ -72,9 +72,11 @@ func SeedCommit(roundID [32]byte, client uint32, r [32]byte) [32]byte {
 
 // GraphSeed returns the malicious-mode graph seed drawn from every
 // client's share: SHA-256("fedgo/secagg/v1 graph seed" || session ||
-// count u32 || for each client in ascending order: id u32 || commit || r).
-// keys and reveals list the same clients in the same order. It replaces
-// Params.Seed in [HararyPermutation].
+// count u32 || for each client of keys in ascending order: id u32 ||
+// commit || r), where r is the client's revealed share, or, for a client
+// whose share is missing from reveals (at most Params.MaxUnrevealed),
+// SHA-256("fedgo/secagg/v1 unrevealed" || id u32). reveals lists the
+// revealed clients in the order of keys.
 func GraphSeed(session [32]byte, keys []AdvertiseMsg, reveals []RevealMsg) [32]byte {
 	h := sha256.New()
 	h.Write([]byte(labelJoint))
@@ -82,15 +84,30 @@ func GraphSeed(session [32]byte, keys []AdvertiseMsg, reveals []RevealMsg) [32]b
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(len(keys)))
 	h.Write(b[:])
+	j := 0
 	for i := range keys {
 		binary.BigEndian.PutUint32(b[:], keys[i].Client)
 		h.Write(b[:])
 		h.Write(keys[i].Commit[:])
-		h.Write(reveals[i].Reveal[:])
+		if j < len(reveals) && reveals[j].Client == keys[i].Client {
+			h.Write(reveals[j].Reveal[:])
+			j++
+			continue
+		}
+		m := unrevealedMarker(keys[i].Client)
+		h.Write(m[:])
 	}
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// unrevealedMarker stands in the graph seed for a client that did not
+// reveal its share.
+func unrevealedMarker(client uint32) [32]byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], client)
+	return sha256.Sum256(append([]byte("fedgo/secagg/v1 unrevealed"), b[:]...))
 }
 
 // info builds an HKDF info string: label || u32 ids (big-endian).

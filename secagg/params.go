@@ -44,6 +44,12 @@ type Params struct {
 	Malicious bool
 	// Round is a round counter; it only separates sessions.
 	Round uint64
+	// MaxUnrevealed (malicious mode) is how many clients that advertised
+	// keys may fail to reveal their graph-seed share before the round
+	// stops: they leave the round like dropouts. Each one the server may
+	// leave out is a choice of graph seed, so [Params.Log2Risk] charges
+	// log2 Σ_{j≤m} C(N, j) for them. 0 means none may be missing.
+	MaxUnrevealed int
 	// Seed is the round's public randomness; in semi-honest mode it fixes
 	// the SecAgg+ graph, and must be unpredictable to the clients before
 	// they are corrupted (for example drawn by the server with crypto/rand
@@ -105,6 +111,9 @@ func (p Params) Validate() error {
 		if !p.complete() && p.Threshold < k/2+2 {
 			return fmt.Errorf("%w: Malicious with SecAgg+ needs Threshold ≥ degree/2 + 2 (t=%d, k=%d)", ErrParams, p.Threshold, k)
 		}
+	}
+	if p.MaxUnrevealed < 0 || p.MaxUnrevealed > 0 && (!p.Malicious || p.MaxUnrevealed > p.N-p.Threshold) {
+		return fmt.Errorf("%w: MaxUnrevealed = %d, want 0, or in malicious mode at most N − Threshold = %d", ErrParams, p.MaxUnrevealed, p.N-p.Threshold)
 	}
 	if b := p.bits(); b < 1 || b > 64 {
 		return fmt.Errorf("%w: Bits = %d, want 1..64", ErrParams, p.Bits)
@@ -173,7 +182,24 @@ func (p Params) Log2Risk(corrupt float64) float64 {
 		return math.Inf(1)
 	}
 	nc := min(int(math.Ceil(corrupt*float64(p.N)-1e-9)), p.N-1)
-	return log2MaliciousBound(p.N, nc, q.degree(), p.Threshold)
+	return log2MaliciousBound(p.N, nc, q.degree(), p.Threshold) + Log2SeedChoices(p.N, p.MaxUnrevealed)
+}
+
+// Log2SeedChoices returns log2 Σ_{j=0}^{m} C(n, j): how many graph seeds a
+// server can choose among (in bits) by leaving out the reveals of up to m
+// of n clients. 0 for m = 0.
+func Log2SeedChoices(n, m int) float64 {
+	if m <= 0 {
+		return 0
+	}
+	v := math.Inf(-1)
+	for j := 0; j <= min(m, n); j++ {
+		lc, _ := math.Lgamma(float64(n + 1))
+		a, _ := math.Lgamma(float64(j + 1))
+		b, _ := math.Lgamma(float64(n - j + 1))
+		v = log2Add(v, (lc-a-b)/math.Ln2)
+	}
+	return v
 }
 
 // RoundID is SHA-256 of the canonical encoding of p:
@@ -198,6 +224,14 @@ func (p Params) RoundID() [32]byte {
 	binary.BigEndian.PutUint64(buf[18:], p.Round)
 	h.Write(buf[:])
 	h.Write(p.Seed[:])
+	if p.MaxUnrevealed > 0 {
+		// Appended only when set, so that the round ids of parameters
+		// without it are unchanged.
+		var m [4]byte
+		binary.BigEndian.PutUint32(m[:], uint32(p.MaxUnrevealed))
+		h.Write([]byte("unrevealed"))
+		h.Write(m[:])
+	}
 	var out [32]byte
 	h.Sum(out[:0])
 	return out

@@ -25,6 +25,9 @@ type roundSpec struct {
 	dropAt       map[uint32]int
 	seed         uint64
 	trustDealers bool
+	// noReveal (malicious mode) lists clients that advertise keys but do
+	// not reveal their graph-seed share (they leave the round there).
+	noReveal map[uint32]bool
 }
 
 // roundOut is what a simulated round produced.
@@ -128,6 +131,9 @@ func runRound(tb testing.TB, spec roundSpec) roundOut {
 	var rb *RevealsBroadcast
 	if p.Malicious {
 		for _, id := range kb.Keys {
+			if spec.noReveal[id.Client] {
+				continue
+			}
 			rm, err := clients[id.Client-1].RevealSeed(kb)
 			must(err)
 			must(srv.HandleReveal(roundTrip(tb, rm, &RevealMsg{})))
@@ -139,7 +145,7 @@ func runRound(tb testing.TB, spec roundSpec) roundOut {
 	}
 	var shared, answered []uint32
 	for _, c := range clients {
-		if !alive(c.id, dropShare) {
+		if !alive(c.id, dropShare) || spec.noReveal[c.id] {
 			continue
 		}
 		sm, err := shareKeys(c, kb, rb)

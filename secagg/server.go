@@ -76,6 +76,9 @@ type Server struct {
 	session [32]byte
 	kbKeys  []AdvertiseMsg      // malicious mode: the keys broadcast
 	reveals map[uint32][32]byte // malicious mode: graph-seed shares
+	// unrevealed are the clients that did not reveal their share (at most
+	// Params.MaxUnrevealed): they have left the round.
+	unrevealed map[uint32]bool
 
 	shares   map[uint32]*SharesMsg
 	u2       []uint32
@@ -226,22 +229,32 @@ func (s *Server) HandleReveal(m *RevealMsg) error {
 }
 
 // Reveals (malicious mode) closes the reveal step: it returns the
-// broadcast of every client's graph-seed share and draws the SecAgg+
-// graph from them ([GraphSeed]). Every client of the keys broadcast must
-// have revealed its share; otherwise the round fails with
-// [ErrIncomplete] (the clients would refuse a broadcast without it).
+// broadcast of the graph-seed shares revealed and draws the SecAgg+ graph
+// from them ([GraphSeed]). Up to Params.MaxUnrevealed clients of the keys
+// broadcast may have failed to reveal: they leave the round (their shares
+// are refused); with more missing the round fails with [ErrIncomplete]
+// (the clients would refuse such a broadcast).
 func (s *Server) Reveals() (*RevealsBroadcast, error) {
 	if err := s.stepErr(serverReveal, "close the reveal step"); err != nil {
 		return nil, err
 	}
-	rb := &RevealsBroadcast{Session: s.session, Reveals: make([]RevealMsg, len(s.kbKeys))}
+	rb := &RevealsBroadcast{Session: s.session, Reveals: make([]RevealMsg, 0, len(s.kbKeys))}
+	var missing []uint32
 	for i := range s.kbKeys {
 		id := s.kbKeys[i].Client
 		r, ok := s.reveals[id]
 		if !ok {
-			return nil, s.failRound(clientErr(id, ErrIncomplete, "no graph-seed share"))
+			missing = append(missing, id)
+			continue
 		}
-		rb.Reveals[i] = RevealMsg{Session: s.session, Client: id, Reveal: r}
+		rb.Reveals = append(rb.Reveals, RevealMsg{Session: s.session, Client: id, Reveal: r})
+	}
+	if len(missing) > s.p.MaxUnrevealed {
+		return nil, s.failRound(clientErr(missing[0], ErrIncomplete, "no graph-seed share (%d missing, %d allowed)", len(missing), s.p.MaxUnrevealed))
+	}
+	s.unrevealed = make(map[uint32]bool, len(missing))
+	for _, id := range missing {
+		s.unrevealed[id] = true
 	}
 	s.g = newGraphSeed(&s.p, GraphSeed(s.session, s.kbKeys, rb.Reveals))
 	s.shares = make(map[uint32]*SharesMsg)
@@ -282,6 +295,9 @@ func (s *Server) HandleShares(m *SharesMsg) error {
 	}
 	if _, ok := s.keys[m.Client]; !ok {
 		return clientErr(m.Client, ErrUnknownClient, "did not advertise keys")
+	}
+	if s.unrevealed[m.Client] {
+		return clientErr(m.Client, ErrIncomplete, "did not reveal its graph-seed share")
 	}
 	if m.Session != s.session {
 		return clientErr(m.Client, ErrSession, "")

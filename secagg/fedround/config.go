@@ -133,7 +133,15 @@ type Config struct {
 	// fl.Conn ID to its ed25519 verification key (the host's PKI); a
 	// sampled client without a key fails the round's first step.
 	Malicious bool
-	PeerKeys  map[string]ed25519.PublicKey
+	// MaxUnrevealed (malicious mode) is how many clients of a round may
+	// vanish between advertising their keys and revealing their graph-seed
+	// share (the answer to secagg/share-keys) before the round stops: they
+	// leave it like dropouts. The server's freedom to leave reveals out is
+	// charged to the parameters (secagg.Log2SeedChoices bits more security
+	// in the search; clients check secagg.Params.Log2Risk). 0 means none,
+	// at most 127.
+	MaxUnrevealed int
+	PeerKeys      map[string]ed25519.PublicKey
 
 	// StepTimeout bounds each step of the protocol (training included in
 	// the first); late clients drop out of the round. 0 means the round's
@@ -175,6 +183,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Neighbors > 0 && c.Neighbors%2 != 0 {
 		bad("Neighbors = %d, want 0 (complete graph) or even", c.Neighbors)
+	}
+	if c.MaxUnrevealed < 0 || c.MaxUnrevealed > maxUnrevealed || c.MaxUnrevealed > 0 && !c.Malicious {
+		bad("MaxUnrevealed = %d, want 0..%d, and only with Malicious", c.MaxUnrevealed, maxUnrevealed)
 	}
 	if c.Malicious && c.Threshold > 0 && c.Neighbors > 0 && c.Threshold < c.Neighbors/2+2 {
 		bad("Malicious needs Threshold ≥ Neighbors/2 + 2 (t=%d, k=%d)", c.Threshold, c.Neighbors)
@@ -220,7 +231,7 @@ func (c *Config) bits() int {
 // with cfg (n < 2, a fixed k or t that n does not admit, or too few bits
 // to hold the sum of n quantized vectors).
 func (c *Config) RoundParams(n, dim int) (secagg.Params, error) {
-	p := secagg.Params{N: n, Bits: c.bits(), Dim: dim, Malicious: c.Malicious, Threshold: c.Threshold, Neighbors: c.Neighbors}
+	p := secagg.Params{N: n, Bits: c.bits(), Dim: dim, Malicious: c.Malicious, Threshold: c.Threshold, Neighbors: c.Neighbors, MaxUnrevealed: c.MaxUnrevealed}
 	if n < 2 {
 		return p, fmt.Errorf("%w: %d clients, secure aggregation needs at least 2", secagg.ErrParams, n)
 	}
@@ -236,7 +247,9 @@ func (c *Config) RoundParams(n, dim int) (secagg.Params, error) {
 		if c.Malicious {
 			choose = secagg.ChooseMaliciousParams
 		}
-		k, t, err := choose(n, corrupt, dropout, SecurityBits, CorrectnessBits)
+		// Leaving reveals out is a choice among graph seeds: pay for it
+		// in security bits.
+		k, t, err := choose(n, corrupt, dropout, SecurityBits+secagg.Log2SeedChoices(n, c.MaxUnrevealed), CorrectnessBits)
 		if err != nil {
 			k, t = n-1, n/2+1
 		}

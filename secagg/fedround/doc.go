@@ -106,8 +106,11 @@
 // holds as malicious mode requires (tolerating ⌈n/2⌉ - ⌊n/2⌋ corrupt
 // clients, see secagg.Params.Tolerance), and so that at most ⌊(n-1)/2⌋
 // clients can drop out. In malicious mode a client that fails between
-// secagg/advertise and secagg/reveal aborts the round (the graph seed
-// needs every committed share).
+// secagg/advertise and secagg/reveal leaves the round like a dropout if
+// no more than Config.MaxUnrevealed do (the search then asks
+// secagg.Log2SeedChoices more bits of security, the server's choice among
+// graph seeds); otherwise the round stops (the graph seed needs the
+// committed shares).
 //
 // # Differential privacy
 //

@@ -250,6 +250,7 @@ func TestSetupRoundTrip(t *testing.T) {
 		{Params: secagg.Params{N: 2, Threshold: 1, Bits: 32, Dim: 1}, ID: 2, Clip: 0.5},
 		{Params: secagg.Params{N: 10, Threshold: 3, Neighbors: 4, Bits: 16, Dim: 1000, Round: 7, Seed: [32]byte{9}}, ID: 10, Clip: 3},
 		{Params: secagg.Params{N: 3, Threshold: 2, Bits: 64, Dim: 5, Malicious: true}, ID: 1, Clip: 1, Names: []string{"a", "", "ccc"}},
+		{Params: secagg.Params{N: 7, Threshold: 4, Bits: 32, Dim: 5, Malicious: true, MaxUnrevealed: 3}, ID: 2, Clip: 1, Names: []string{"a", "b", "c", "d", "e", "f", "g"}},
 		{Params: secagg.Params{N: 4, Threshold: 3, Bits: 32, Dim: 6}, ID: 3, Clip: 0.5, WeightCap: 600},
 	}
 	for _, s := range cases {
@@ -268,11 +269,12 @@ func TestSetupRoundTrip(t *testing.T) {
 		}
 	}
 	bad := []fedround.Setup{
-		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 5}, ID: 4, Clip: 1},                  // id out of range
-		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 5}, ID: 1, Clip: -1},                 // clip
-		{Params: secagg.Params{N: 3, Threshold: 4, Dim: 5}, ID: 1, Clip: 1},                  // t > k
-		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 5, Malicious: true}, ID: 1, Clip: 1}, // no names
-		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 0}, ID: 1, Clip: 1},                  // dim
+		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 5}, ID: 4, Clip: 1},                   // id out of range
+		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 5}, ID: 1, Clip: -1},                  // clip
+		{Params: secagg.Params{N: 3, Threshold: 4, Dim: 5}, ID: 1, Clip: 1},                   // t > k
+		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 5, Malicious: true}, ID: 1, Clip: 1},  // no names
+		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 0}, ID: 1, Clip: 1},                   // dim
+		{Params: secagg.Params{N: 3, Threshold: 2, Dim: 5, MaxUnrevealed: 1}, ID: 1, Clip: 1}, // unrevealed outside malicious mode
 	}
 	// Version 1 (no weight cap) and version 2 (a cap, which must be finite
 	// and positive) by their bytes.

@@ -165,10 +165,21 @@ func TestMaliciousRevealStep(t *testing.T) {
 	if !errors.Is(err, secagg.ErrIncomplete) || st.FailedAt[fedround.TypeShareKeys] != 1 {
 		t.Fatalf("a missing reveal: err %v, failures %v; want ErrIncomplete", err, st.Failures)
 	}
+	// With MaxUnrevealed = 1 the same failure leaves the round like a
+	// dropout, and the other clients' mean comes out.
+	h = newHarness(n, 37)
+	lenient := cfg
+	lenient.PeerKeys, lenient.MaxUnrevealed, lenient.Threshold = h.identities(), 1, 5
+	h.fail(fedround.TypeShareKeys, h.ids[3])
+	got, acc, st, err := runRound(t, h, lenient, 1, dim)
+	if err != nil || acc != n-1 || st.FailedAt[fedround.TypeShareKeys] != 1 {
+		t.Fatalf("a missing reveal with MaxUnrevealed 1: accepted %d, failures %v, err %v", acc, st.FailedAt, err)
+	}
+	assertClose(t, got, wantMean(indices(n, 3), dim, testClip), tol(32, n))
 	h = newHarness(n, 36)
 	cfg.PeerKeys = h.identities()
 	h.fail(fedround.TypeSeed, h.ids[3])
-	got, acc, st, err := runRound(t, h, cfg, 1, dim)
+	got, acc, st, err = runRound(t, h, cfg, 1, dim)
 	if err != nil || acc != n-1 || st.FailedAt[fedround.TypeSeed] != 1 {
 		t.Fatalf("a failure after the reveal: accepted %d, failures %v, err %v", acc, st.Failures, err)
 	}

@@ -23,7 +23,8 @@ type Setup struct {
 }
 
 // Setup encoding: "FRS" | version u8 | N u32 | t u32 | k u32 | bits u8 |
-// dim u32 | malicious u8 | round u64 | seed [32] | id u32 | clip f64 |
+// dim u32 | flags u8 (bit 0: malicious; bits 1–7: MaxUnrevealed, 0..127,
+// malicious mode only) | round u64 | seed [32] | id u32 | clip f64 |
 // [version 2: weight cap f64] | names u32 (0 or N) | names × (len u16 |
 // bytes). Integers big-endian. Version 1 (no weight cap) is written when
 // the cap is 0, so unweighted setups keep their bytes.
@@ -33,6 +34,8 @@ const (
 	setupWeighted = 2
 	setupFixed    = len(setupMagic) + 1 + 4 + 4 + 4 + 1 + 4 + 1 + 8 + 32 + 4 + 8 + 4
 	maxNameLen    = 1<<16 - 1
+	// maxUnrevealed is the largest Params.MaxUnrevealed a setup carries.
+	maxUnrevealed = 127
 )
 
 // MarshalBinary encodes s.
@@ -67,9 +70,12 @@ func (s *Setup) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, uint32(p.Neighbors))
 	b = append(b, byte(p.Bits))
 	b = binary.BigEndian.AppendUint32(b, uint32(p.Dim))
-	mal := byte(0)
+	if p.MaxUnrevealed < 0 || p.MaxUnrevealed > maxUnrevealed || p.MaxUnrevealed > 0 && !p.Malicious {
+		return nil, fmt.Errorf("%w: MaxUnrevealed = %d, want 0..%d in malicious mode", ErrMalformed, p.MaxUnrevealed, maxUnrevealed)
+	}
+	mal := byte(p.MaxUnrevealed) << 1
 	if p.Malicious {
-		mal = 1
+		mal |= 1
 	}
 	b = append(b, mal)
 	b = binary.BigEndian.AppendUint64(b, p.Round)
@@ -114,12 +120,9 @@ func (s *Setup) UnmarshalBinary(data []byte) error {
 	p.Bits = int(d[0])
 	d = d[1:]
 	p.Dim = int(u32())
-	switch d[0] {
-	case 0:
-	case 1:
-		p.Malicious = true
-	default:
-		return bad("malicious flag %d", d[0])
+	p.Malicious, p.MaxUnrevealed = d[0]&1 == 1, int(d[0]>>1)
+	if p.MaxUnrevealed > 0 && !p.Malicious {
+		return bad("flags %#x: unrevealed shares allowed outside malicious mode", d[0])
 	}
 	d = d[1:]
 	p.Round = binary.BigEndian.Uint64(d)
