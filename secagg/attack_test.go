@@ -764,3 +764,44 @@ func TestMaxUnrevealed(t *testing.T) {
 		t.Error("MaxUnrevealed does not enter the round id")
 	}
 }
+
+// A server that shows clients different sets of reveals (each within
+// MaxUnrevealed) gives them different graphs; the session is then bound to
+// the graph seed, so those clients cannot take part in one round together
+// (their shares are encrypted, and their lists signed, under different
+// sessions), while clients shown the same reveals agree.
+func TestSplitRevealsSplitSessions(t *testing.T) {
+	p := Params{N: 10, Threshold: 5, Neighbors: 6, Bits: 32, Dim: 3, Malicious: true, MaxUnrevealed: 2}
+	f := newFixture(t, p, true)
+	f.advertise()
+	var all []RevealMsg
+	for _, c := range f.clients {
+		m, err := c.RevealSeed(f.kb)
+		f.must(err)
+		all = append(all, *m)
+	}
+	without := func(id uint32) *RevealsBroadcast {
+		rb := &RevealsBroadcast{Session: all[0].Session}
+		for _, m := range all {
+			if m.Client != id {
+				rb.Reveals = append(rb.Reveals, m)
+			}
+		}
+		return rb
+	}
+	session := func(c *Client, rb *RevealsBroadcast) [32]byte {
+		m, err := c.ShareKeysRevealed(rb)
+		f.must(err)
+		return m.Session
+	}
+	a := session(f.clients[0], without(9))
+	b := session(f.clients[1], without(10))
+	c := session(f.clients[2], without(9))
+	full := session(f.clients[3], &RevealsBroadcast{Session: all[0].Session, Reveals: all})
+	if a == b || a != c || full == a {
+		t.Fatalf("sessions: different views %x/%x, same view %x, full %x", a[:4], b[:4], c[:4], full[:4])
+	}
+	if full != f.srv.Session() {
+		t.Errorf("with every share revealed the session is the keys' session")
+	}
+}

@@ -110,6 +110,9 @@ type Client struct {
 	pub          PublicKeys
 
 	session [32]byte
+	// bindSeed (malicious mode, shares left out) is the graph seed the
+	// session is bound to.
+	bindSeed *[32]byte
 	peers   map[uint32]PublicKeys // advertised neighbours
 	cShared map[uint32][]byte     // X25519(c_u, c_v) per advertised neighbour
 	advNbrs []uint32              // advertised neighbours, ascending
@@ -354,8 +357,13 @@ func (c *Client) ShareKeysRevealed(rb *RevealsBroadcast) (*SharesMsg, error) {
 	if missing > c.p.MaxUnrevealed {
 		return nil, c.fail(fmt.Errorf("%w: %d graph-seed shares missing, %d allowed", ErrIncomplete, missing, c.p.MaxUnrevealed))
 	}
-	c.g = newGraphSeed(&c.p, GraphSeed(c.session, keys, rb.Reveals))
+	seed := GraphSeed(c.session, keys, rb.Reveals)
+	c.g = newGraphSeed(&c.p, seed)
 	c.nbrs = c.g.neighbors(nil, c.id)
+	if missing > 0 {
+		// Shares were left out: bind the round to this view of them.
+		c.bindSeed = &seed
+	}
 	return c.shareKeys(c.kb)
 }
 
@@ -383,6 +391,9 @@ func (c *Client) shareKeys(kb *KeysBroadcast) (*SharesMsg, error) {
 		cand = append(cand, k.Client)
 	}
 	c.session = SessionID(c.roundID, keys)
+	if c.bindSeed != nil {
+		c.session = BoundSession(c.session, *c.bindSeed)
+	}
 	// In parallel: X25519(c_u, c_v) and X25519(s_u, s_v) for every
 	// advertised neighbour v. A low-order key (the all-zero secret, which
 	// an honest server refuses at the advertise step) makes v count as not

@@ -149,7 +149,10 @@
 //     out up to MaxUnrevealed reveals, a choice among Σ_{j≤m} C(N, j)
 //     seeds that [Params.Log2Risk] charges ([Log2SeedChoices]; a client
 //     whose share is missing leaves the round like a dropout;
-//     TestMaxUnrevealed).
+//     TestMaxUnrevealed). When shares are left out the session is bound to
+//     the graph seed ([BoundSession]), so clients shown different reveals
+//     (different graphs) cannot take part in one round together
+//     (TestSplitRevealsSplitSessions).
 //   - Downgrades (semi-honest mode, tiny N, parameters whose
 //     [Params.Log2Risk] for the client's assumed corrupt fraction exceeds
 //     its bound, names outside the PKI, an evaluation oracle, reopened

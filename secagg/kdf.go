@@ -102,6 +102,22 @@ func GraphSeed(session [32]byte, keys []AdvertiseMsg, reveals []RevealMsg) [32]b
 	return out
 }
 
+// BoundSession returns the session id of a malicious round in which some
+// graph-seed shares were left out: SHA-256("fedgo/secagg/v1 bound
+// session" || session || graph seed). Every later message, share
+// encryption and signature uses it, so clients shown different reveals
+// (different graphs) cannot take part in one round together. A round with
+// every share revealed keeps the session of its keys.
+func BoundSession(session, graphSeed [32]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("fedgo/secagg/v1 bound session"))
+	h.Write(session[:])
+	h.Write(graphSeed[:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
 // unrevealedMarker stands in the graph seed for a client that did not
 // reveal its share.
 func unrevealedMarker(client uint32) [32]byte {

@@ -256,7 +256,11 @@ func (s *Server) Reveals() (*RevealsBroadcast, error) {
 	for _, id := range missing {
 		s.unrevealed[id] = true
 	}
-	s.g = newGraphSeed(&s.p, GraphSeed(s.session, s.kbKeys, rb.Reveals))
+	seed := GraphSeed(s.session, s.kbKeys, rb.Reveals)
+	s.g = newGraphSeed(&s.p, seed)
+	if len(missing) > 0 {
+		s.session = BoundSession(s.session, seed) // as the clients do
+	}
 	s.shares = make(map[uint32]*SharesMsg)
 	s.phase = serverShares
 	return rb, nil
