@@ -113,9 +113,9 @@ type Client struct {
 	// bindSeed (malicious mode, shares left out) is the graph seed the
 	// session is bound to.
 	bindSeed *[32]byte
-	peers   map[uint32]PublicKeys // advertised neighbours
-	cShared map[uint32][]byte     // X25519(c_u, c_v) per advertised neighbour
-	advNbrs []uint32              // advertised neighbours, ascending
+	peers    map[uint32]PublicKeys // advertised neighbours
+	cShared  map[uint32][]byte     // X25519(c_u, c_v) per advertised neighbour
+	advNbrs  []uint32              // advertised neighbours, ascending
 
 	seedShare [32]byte          // malicious mode: this client's share of the graph seed
 	kb        *KeysBroadcast    // malicious mode: the keys broadcast this client revealed its share for
