@@ -3,9 +3,11 @@
 // (TLS 1.3, client certificates from a throwaway CA) over loopback. It can
 // kill and restart a fraction of the clients during the run, and kill the
 // server once and restart it from its checkpoint. It prints the
-// quickstart's table and summary; with -json the last line of stdout is
-// the quickstart's JSON summary, whose params_sha256 equals the in-memory
-// quickstart's for the same seed and flags when nothing goes wrong.
+// quickstart's table (each round once, across server restarts) and
+// summary; with -json stdout holds only JSON, one fl.RoundStats object per
+// round, then the quickstart's JSON summary, whose params_sha256 equals
+// the in-memory quickstart's for the same seed and flags when nothing goes
+// wrong; the other lines and a progress line go to stderr.
 //
 //	go run ./examples/network -clients 20 -rounds 20
 //	go run ./examples/network -clients 100 -rounds 50 -kill 0.2 -restart-server
@@ -19,6 +21,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,14 +31,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/fedgo/fedgo/examples/network/node"
 	"github.com/fedgo/fedgo/fl"
-	"github.com/fedgo/fedgo/internal/report"
+	"github.com/fedgo/fedgo/fl/report"
 	"github.com/fedgo/fedgo/transport"
 )
 
@@ -46,7 +48,13 @@ const roleEnv = "FEDGO_NETWORK_ROLE"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := dispatch(ctx, os.Getenv(roleEnv), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := dispatch(ctx, os.Getenv(roleEnv), os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, node.ErrUsage):
+		os.Exit(2) // the flag package has printed the problem
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "network:", err)
 		os.Exit(1)
 	}
@@ -78,45 +86,67 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("network", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.clients, "clients", 30, "client processes")
+	fs.IntVar(&o.clients, "clients", 30, "client processes, 1 to 1000")
 	fs.IntVar(&o.rounds, "rounds", 0, "rounds (default 50 for synthetic, 30 for Fashion-MNIST)")
-	fs.IntVar(&o.perRound, "per-round", 10, "clients sampled per round")
+	fs.IntVar(&o.perRound, "per-round", 10, "clients sampled per round, at most -clients")
 	fs.Float64Var(&o.kill, "kill", 0, "fraction of the clients killed and restarted during the run")
 	fs.BoolVar(&o.restartServer, "restart-server", false, "kill the server once mid-run and restart it from its checkpoint")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice")
 	fs.StringVar(&o.dataset, "dataset", "synthetic", "data set: synthetic or fashion-mnist")
 	fs.StringVar(&o.model, "model", "softmax", "model: softmax or mlp")
 	fs.StringVar(&o.strategy, "strategy", "fedavg", "server strategy")
-	fs.BoolVar(&o.json, "json", false, "print a JSON summary as the last line of stdout")
-	fs.BoolVar(&o.quiet, "quiet", false, "do not print the per-round table")
+	fs.BoolVar(&o.json, "json", false, "stdout only JSON: one object per round, the summary last (the other lines go to stderr)")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not print the rounds, only the summary")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", node.ErrUsage, err)
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if o.clients <= 0 || o.clients > 1000 {
-		return nil, fmt.Errorf("-clients %d: want 1 to 1000", o.clients)
-	}
-	if !(o.kill >= 0 && o.kill <= 1) {
-		return nil, fmt.Errorf("-kill %v: want a fraction in [0, 1]", o.kill)
-	}
-	if o.rounds == 0 {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["rounds"] {
 		o.rounds = 50
 		if o.dataset == "fashion-mnist" {
 			o.rounds = 30
 		}
 	}
-	if o.rounds < 0 {
-		return nil, fmt.Errorf("-rounds %d", o.rounds)
+	var errs []error
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
-	return o, nil
+	if o.clients < 1 || o.clients > 1000 {
+		errs = append(errs, fmt.Errorf("-clients %d: want 1 to 1000", o.clients))
+	}
+	if o.rounds < 1 {
+		errs = append(errs, fmt.Errorf("-rounds %d: want at least 1", o.rounds))
+	}
+	if o.perRound < 1 || o.perRound > o.clients {
+		errs = append(errs, fmt.Errorf("-per-round %d: want 1..%d (the clients)", o.perRound, o.clients))
+	}
+	if !(o.kill >= 0 && o.kill <= 1) {
+		errs = append(errs, fmt.Errorf("-kill %v: want a fraction in [0, 1]", o.kill))
+	}
+	return o, errors.Join(errs...)
 }
 
 // proc is a child process.
 type proc struct {
 	cmd   *exec.Cmd
-	lines chan string // its stdout, for the server; nil for a client
+	lines chan string // its stdout (JSON lines), for the server; nil for a client
+}
+
+// roundOf returns the round stats on a line of the server's JSON output,
+// and false for another line (the summary).
+func roundOf(line string) (fl.RoundStats, bool) {
+	var probe struct {
+		Round *int `json:"round"`
+	}
+	var s fl.RoundStats
+	if json.Unmarshal([]byte(line), &probe) != nil || probe.Round == nil || json.Unmarshal([]byte(line), &s) != nil {
+		return s, false
+	}
+	return s, true
 }
 
 func (p *proc) kill() {
@@ -155,17 +185,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	common := []string{"-clients", fmt.Sprint(o.clients), "-rounds", fmt.Sprint(o.rounds), "-per-round", fmt.Sprint(o.perRound),
 		"-seed", fmt.Sprint(o.seed), "-dataset", o.dataset, "-model", o.model, "-strategy", o.strategy}
 	summaryFile := filepath.Join(tmp, "summary.json")
+	// info is where the lines for a person go; with -json, stdout is for
+	// JSON only. The rounds are printed as a table, or as JSON lines with
+	// a progress line on stderr.
+	info := stdout
+	var rounds fl.Observer = &report.Table{W: stdout}
+	if o.json {
+		info = stderr
+		rounds = report.Observers(&report.JSONRounds{W: stdout}, &report.Progress{W: stderr, Label: "network", Rounds: o.rounds})
+	}
+	if o.quiet {
+		rounds = nil
+	}
+	printRound := func(line string, last *int) {
+		s, ok := roundOf(line)
+		// A restarted server runs again the round it was killed in, and
+		// perhaps one it had printed but not yet checkpointed: print each
+		// round once.
+		if !ok || s.Round <= *last {
+			return
+		}
+		*last = s.Round
+		if rounds != nil {
+			rounds.RoundEnd(s)
+		}
+	}
 
 	startServer := func(addr string, resume bool) (*proc, string, error) {
 		a := append([]string{"-addr", addr, "-dev-dir", pkiDir, "-checkpoint", filepath.Join(tmp, "ckpt"),
-			"-summary", summaryFile, "-client-timeout", "10s"}, common...)
+			"-summary", summaryFile, "-client-timeout", "10s", "-json"}, common...)
 		if resume {
 			a = append(a, "-resume")
 		}
 		cmd := exec.Command(self, a...)
 		cmd.Env = append(os.Environ(), roleEnv+"=server")
-		cmd.Stderr = logs
 		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, "", err
+		}
+		errOut, err := cmd.StderrPipe()
 		if err != nil {
 			return nil, "", err
 		}
@@ -180,13 +238,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				p.lines <- sc.Text()
 			}
 		}()
-		for line := range p.lines {
-			if url, ok := strings.CutPrefix(line, "serving on "); ok {
-				return p, url, nil
+		// The server's stderr: its URL, then its log, copied to the log
+		// file (a "resumed" line also to info).
+		urls := make(chan string, 1)
+		go func() {
+			defer close(urls)
+			sc := bufio.NewScanner(errOut)
+			for sc.Scan() {
+				line := sc.Text()
+				fmt.Fprintln(logs, line)
+				if url, ok := strings.CutPrefix(line, "serving on "); ok {
+					urls <- url
+				}
+				if strings.HasPrefix(line, "resumed") && !o.quiet {
+					fmt.Fprintln(info, line)
+				}
 			}
-			if strings.HasPrefix(line, "resumed") && !o.quiet {
-				fmt.Fprintln(stdout, line)
-			}
+		}()
+		if url, ok := <-urls; ok {
+			return p, url, nil
+		}
+		for range p.lines {
 		}
 		p.cmd.Wait()
 		return nil, "", fmt.Errorf("the server did not start (its log: %s)", tail(logs.Name()))
@@ -238,7 +310,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	killed, restarts, lastPrinted := 0, 0, 0
 	var down []int // clients killed, to be restarted when restartC fires
 	var restartC <-chan time.Time
-	header := false
 	for server != nil {
 		var line string
 		var ok bool
@@ -263,29 +334,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			break
 		}
-		f := strings.Fields(line)
-		round := -1
-		if len(f) >= 9 && strings.Contains(f[1], "/") {
-			if r, err := strconv.Atoi(f[0]); err == nil {
-				round = r
-			}
-		}
-		isHeader := len(f) > 0 && f[0] == "round"
-		if isHeader && !header && !o.quiet {
-			fmt.Fprintln(stdout, line)
-			header = true
-		}
-		// A restarted server runs again the round it was killed in, and
-		// perhaps one it had printed but not yet checkpointed: print each
-		// round once.
-		if round <= lastPrinted {
-			continue
-		}
-		lastPrinted = round
-		if !o.quiet {
-			fmt.Fprintln(stdout, line)
-		}
-		if round >= o.rounds {
+		before := lastPrinted
+		printRound(line, &lastPrinted)
+		round := lastPrinted
+		if round == before || round >= o.rounds {
 			continue
 		}
 		// Kill right after a round ends, that is, while the next one runs.
@@ -302,14 +354,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if o.restartServer && restarts == 0 && round >= serverKillRound {
 			server.kill()
 			for line := range server.lines {
-				if f := strings.Fields(line); len(f) >= 9 && strings.Contains(f[1], "/") {
-					if r, err := strconv.Atoi(f[0]); err == nil && r > lastPrinted {
-						lastPrinted = r
-						if !o.quiet {
-							fmt.Fprintln(stdout, line)
-						}
-					}
-				}
+				printRound(line, &lastPrinted)
 			}
 			restarts++
 			if server, _, err = startServer(addr, true); err != nil {
@@ -334,16 +379,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var sum report.Summary
+	sum := report.Summary{FinalAccuracy: math.NaN(), FinalLoss: math.NaN()} // null stays NaN
 	if err := json.Unmarshal(b, &sum); err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
 	sum.WallSeconds = time.Since(start).Seconds()
-	sum.Print(stdout)
-	fmt.Fprintf(stdout, "%d client processes, %d killed and restarted; server restarted %d times; history holds rounds 1 to %d, each once\n",
+	if !o.json {
+		sum.Print(stdout)
+	}
+	fmt.Fprintf(info, "%d client processes, %d killed and restarted; server restarted %d times; history holds rounds 1 to %d, each once\n",
 		o.clients, killed, restarts, o.rounds)
 	if o.json {
-		return report.JSON(stdout, sum)
+		return report.WriteJSON(stdout, sum)
 	}
 	return nil
 }

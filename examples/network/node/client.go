@@ -45,14 +45,13 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&token, "token", "", "bearer token")
 	fs.StringVar(&tokenEnv, "token-env", "", "environment variable holding the bearer token")
 	fs.BoolVar(&verbose, "v", false, "log every retry")
-	if err := parse(fs, args, stderr); err != nil {
+	if _, err := parse(fs, &wl, args, stderr); err != nil {
 		return err
 	}
 	i, n, err := parsePartition(partition)
 	if err != nil {
 		return err
 	}
-	wl.Defaults()
 	if n != wl.Clients {
 		return fmt.Errorf("-partition %s: N = %d but -clients = %d", partition, n, wl.Clients)
 	}

@@ -18,15 +18,17 @@ import (
 	"time"
 
 	"github.com/fedgo/fedgo/fl"
-	"github.com/fedgo/fedgo/internal/report"
-	"github.com/fedgo/fedgo/internal/workload"
+	"github.com/fedgo/fedgo/fl/report"
 	"github.com/fedgo/fedgo/transport"
 )
 
 // Server runs the federated server: it serves the network transport on
 // -addr, waits for the clients, and trains the quickstart workload,
-// printing the quickstart's table and summary to stdout. It returns when
-// training is done or ctx is cancelled.
+// printing the quickstart's table and summary to stdout. With -json,
+// stdout holds only JSON: one fl.RoundStats object per round, then the
+// summary; the lines for a person ("serving on URL", "resumed after round
+// R", the dev PKI's directory) and a progress line go to stderr. It
+// returns when training is done or ctx is cancelled.
 //
 // TLS material: -dev creates a throwaway CA and certificates in a new
 // temporary directory (printed, for the clients' -dev flag); -dev-dir uses
@@ -53,14 +55,30 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&tokensFile, "tokens", "", "file of client tokens, one \"id token\" per line")
 	fs.StringVar(&checkpoint, "checkpoint", "", "directory to save a checkpoint to after every round")
 	fs.BoolVar(&resume, "resume", false, "resume from the checkpoint in -checkpoint, if there is one")
-	fs.IntVar(&wait, "wait", 0, "clients to wait for before training (default: all)")
+	fs.IntVar(&wait, "wait", 0, "clients to wait for before training, 1..-clients (default: all)")
 	fs.DurationVar(&roundTimeout, "round-timeout", 2*time.Minute, "deadline of each round")
 	fs.DurationVar(&clientTimeout, "client-timeout", 15*time.Second, "a client silent this long is a dropout")
 	fs.StringVar(&summary, "summary", "", "also write the JSON summary to this file")
-	fs.BoolVar(&jsonOut, "json", false, "print a JSON summary as the last line of stdout")
-	fs.BoolVar(&quiet, "quiet", false, "do not print the per-round table")
-	if err := parse(fs, args, stderr); err != nil {
+	fs.BoolVar(&jsonOut, "json", false, "stdout only JSON: one object per round, the summary last (the other lines go to stderr)")
+	fs.BoolVar(&quiet, "quiet", false, "do not print the rounds, only the summary")
+	set, err := parse(fs, &wl, args, stderr)
+	if err == nil && set["wait"] && (wait < 1 || wait > wl.Clients) {
+		err = fmt.Errorf("-wait %d: want 1..%d (the clients)", wait, wl.Clients)
+	}
+	if roundTimeout <= 0 || clientTimeout <= 0 {
+		err = errors.Join(err, fmt.Errorf("-round-timeout %v -client-timeout %v: want positive durations", roundTimeout, clientTimeout))
+	}
+	if err != nil {
 		return err
+	}
+	if !set["wait"] {
+		wait = wl.Clients
+	}
+	// info is where the lines for a person go: stdout, or stderr when
+	// stdout is for JSON only.
+	info := stdout
+	if jsonOut {
+		info = stderr
 	}
 	w, err := wl.Build()
 	if err != nil {
@@ -74,7 +92,11 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.CheckpointDir = checkpoint
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.Logger = logger
-	if !quiet {
+	switch {
+	case quiet:
+	case jsonOut:
+		cfg.Observer = report.Observers(&report.JSONRounds{W: stdout}, &report.Progress{W: stderr, Label: "server", Rounds: wl.Rounds})
+	default:
 		cfg.Observer = &report.Table{W: stdout}
 	}
 
@@ -94,7 +116,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if pki, err = transport.NewDevPKI(devDir, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "dev PKI in %s (run clients with -dev %s)\n", devDir, devDir)
+			fmt.Fprintf(info, "dev PKI in %s (run clients with -dev %s)\n", devDir, devDir)
 		} else if pki, err = transport.LoadDevPKI(devDir, nil); err != nil {
 			return err
 		}
@@ -145,7 +167,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if err := s.Restore(cp); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "resumed after round %d\n", s.Round())
+			fmt.Fprintf(info, "resumed after round %d\n", s.Round())
 		}
 	}
 
@@ -164,16 +186,13 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		srv.Shutdown(sctx)
 		<-served
 	}()
-	fmt.Fprintf(stdout, "serving on https://%s\n", ln.Addr())
+	fmt.Fprintf(info, "serving on https://%s\n", ln.Addr())
 
-	if wait == 0 {
-		wait = wl.Clients
-	}
 	if err := pool.WaitClients(ctx, wait); err != nil {
 		return err
 	}
 	if !quiet {
-		fmt.Fprintf(stdout, "%d clients connected; %s on %s, %d per round, %d parameters\n\n",
+		fmt.Fprintf(info, "%d clients connected; %s on %s, %d per round, %d parameters\n\n",
 			wait, wl.Model, wl.Dataset, cfg.ClientsPerRound, w.Model.NumParams())
 	}
 	start := time.Now()
@@ -187,13 +206,13 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		logger.Warn("not every client was told that the run is over", "err", err)
 	}
 	cancel()
-	sum := report.Summarize(h, workload.ParamsSHA256(s.Params()), time.Since(start))
+	sum := report.Summarize(h, s.Params(), time.Since(start))
 	if summary != "" {
 		f, err := os.Create(summary)
 		if err != nil {
 			return err
 		}
-		err = report.JSON(f, sum)
+		err = report.WriteJSON(f, sum)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -201,10 +220,10 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	sum.Print(stdout)
 	if jsonOut {
-		return report.JSON(stdout, sum)
+		return report.WriteJSON(stdout, sum)
 	}
+	sum.Print(stdout)
 	return nil
 }
 
