@@ -56,21 +56,19 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("-partition %s: N = %d but -clients = %d", partition, n, wl.Clients)
 	}
 	// Only this client's data: a client process's memory does not grow
-	// with N (see workload.BuildClient).
-	w, err := wl.BuildClient(i)
+	// with N (see Workload.build).
+	w, err := wl.build(i)
 	if err != nil {
 		return err
 	}
-	own := w.IDs[i]
 	if id == "" {
-		id = own
+		id = clientID(i)
 	}
-	factory := w.Factory(wl.Trainer())
 	// A trainer is built afresh for every task, as in the in-memory pool,
 	// so that a client restarted mid-run computes exactly what it would
 	// have.
 	h := fl.HandlerFunc(func(ctx context.Context, m *fl.Message) (*fl.Message, error) {
-		hd, err := factory(own)
+		hd, err := w.handler(&wl, i)
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +122,7 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		ID: id, Token: token, TLS: tc, Seed: wl.Seed, MaxBackoff: 2 * time.Second,
 		// Tasks bounded by the model: a hostile or broken server cannot
 		// make the client allocate more than a model's worth.
-		Limits: transport.LimitsFor(w.Model.NumParams(), wl.Clients),
+		Limits: transport.LimitsFor(w.model.NumParams(), wl.Clients),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	// Dial returns nil when the server says that the run is over.

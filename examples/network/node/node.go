@@ -16,13 +16,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-
-	"github.com/fedgo/fedgo/internal/workload"
 )
-
-// Workload holds the flags that define the quickstart workload; server
-// and clients must be given the same values.
-type Workload = workload.Flags
 
 // ErrUsage marks an error the flag package has already printed: the
 // programs exit 2 on it (and 0 on flag.ErrHelp, after -h).

@@ -80,11 +80,11 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if jsonOut {
 		info = stderr
 	}
-	w, err := wl.Build()
+	w, err := wl.build(-1)
 	if err != nil {
 		return err
 	}
-	cfg, err := wl.ServerConfig(w)
+	cfg, err := wl.serverConfig(w)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Limits from the model: a frame of a 610-parameter model is a few
 	// hundred kilobytes at most, not the defaults' gigabytes.
 	pcfg := transport.HTTPPoolConfig{ClientTimeout: clientTimeout, Logger: logger,
-		Limits: transport.LimitsFor(w.Model.NumParams(), wl.Clients)}
+		Limits: transport.LimitsFor(w.model.NumParams(), wl.Clients)}
 	var tlsCert tls.Certificate
 	var clientCAs *x509.CertPool
 	switch {
@@ -153,7 +153,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer pool.Close()
 
-	s, err := fl.NewServer(cfg, pool, w.Init())
+	s, err := fl.NewServer(cfg, pool, w.initParams(wl.Seed))
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if !quiet {
 		fmt.Fprintf(info, "%d clients connected; %s on %s, %d per round, %d parameters\n\n",
-			wait, wl.Model, wl.Dataset, cfg.ClientsPerRound, w.Model.NumParams())
+			wait, wl.Model, wl.Dataset, cfg.ClientsPerRound, w.model.NumParams())
 	}
 	start := time.Now()
 	h, err := s.Run(ctx)
