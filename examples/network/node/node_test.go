@@ -72,7 +72,7 @@ func TestBadFlags(t *testing.T) {
 			t.Errorf("client %v: no error", args)
 		}
 	}
-	for _, args := range [][]string{{"-wait", "0"}, {"-wait", "31"}, {"-round-timeout", "0s"}} {
+	for _, args := range [][]string{{"-wait", "0"}, {"-wait", "31"}, {"-round-timeout", "0s"}, {"-resume"}} {
 		if err := Server(ctx, append([]string{"-dev"}, args...), io.Discard, io.Discard); err == nil {
 			t.Errorf("server %v: no error", args)
 		}
@@ -109,7 +109,7 @@ func TestTokensEndToEnd(t *testing.T) {
 	var out bytes.Buffer
 	wg.Go(func() {
 		serverErr = Server(ctx, append([]string{"-addr", "127.0.0.1:0", "-cert", filepath.Join(pki.Dir, transport.DevServerFile),
-			"-key", filepath.Join(pki.Dir, transport.DevServerKeyFile), "-tokens", filepath.Join(dir, "tokens"), "-json"}, wl...), &out, pw)
+			"-key", filepath.Join(pki.Dir, transport.DevServerKeyFile), "-tokens", filepath.Join(dir, "tokens"), "-json", "-checkpoint", filepath.Join(dir, "ck")}, wl...), &out, pw)
 		pw.Close()
 	})
 	sc := bufio.NewScanner(pr)
@@ -163,5 +163,10 @@ func TestTokensEndToEnd(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], `{"round":1,"sampled":2,"accepted":2,`) ||
 		!strings.HasPrefix(lines[1], `{"round":2,"sampled":2,"accepted":2,`) || !strings.Contains(lines[2], `"rounds":2`) {
 		t.Errorf("server stdout, want 2 rounds and the summary:\n%s", out.String())
+	}
+	// Resuming with fewer rounds than the checkpoint holds says so.
+	err = Server(ctx, append(append([]string{"-addr", "127.0.0.1:0", "-dev-dir", pki.Dir, "-checkpoint", filepath.Join(dir, "ck"), "-resume"}, wl...), "-rounds", "1"), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "holds 2 rounds, more than -rounds 1") {
+		t.Errorf("resume with fewer rounds: %v", err)
 	}
 }

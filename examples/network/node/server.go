@@ -65,6 +65,9 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err == nil && set["wait"] && (wait < 1 || wait > wl.Clients) {
 		err = fmt.Errorf("-wait %d: want 1..%d (the clients)", wait, wl.Clients)
 	}
+	if resume && checkpoint == "" {
+		err = errors.Join(err, errors.New("-resume needs -checkpoint DIR"))
+	}
 	if roundTimeout <= 0 || clientTimeout <= 0 {
 		err = errors.Join(err, fmt.Errorf("-round-timeout %v -client-timeout %v: want positive durations", roundTimeout, clientTimeout))
 	}
@@ -164,8 +167,11 @@ func Server(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if err != nil {
 				return err
 			}
+			if cp.Round > wl.Rounds {
+				return fmt.Errorf("%s holds %d rounds, more than -rounds %d: resume with -rounds %d or more", path, cp.Round, wl.Rounds, cp.Round)
+			}
 			if err := s.Restore(cp); err != nil {
-				return err
+				return fmt.Errorf("resume from %s: %w", path, err)
 			}
 			fmt.Fprintf(info, "resumed after round %d\n", s.Round())
 		}
