@@ -78,41 +78,9 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if tokenEnv != "" {
 		token = os.Getenv(tokenEnv)
 	}
-	var tc *tls.Config
-	switch {
-	case devDir != "":
-		pki, err := transport.LoadDevPKI(devDir, nil)
-		if err != nil {
-			return err
-		}
-		c, err := pki.ClientCert(id)
-		if err != nil {
-			return err
-		}
-		tc = transport.ClientTLSConfig(pki.Roots, &c)
-	default:
-		var roots *x509.CertPool
-		if ca != "" {
-			b, err := os.ReadFile(ca)
-			if err != nil {
-				return err
-			}
-			roots = x509.NewCertPool()
-			if !roots.AppendCertsFromPEM(b) {
-				return fmt.Errorf("no certificate in %s", ca)
-			}
-		}
-		var c *tls.Certificate
-		if cert != "" {
-			kp, err := tls.LoadX509KeyPair(cert, key)
-			if err != nil {
-				return err
-			}
-			c = &kp
-		} else if token == "" {
-			return errors.New("give -dev DIR, -cert and -key, or -token")
-		}
-		tc = transport.ClientTLSConfig(roots, c)
+	tc, err := clientTLS(id, devDir, ca, cert, key, token)
+	if err != nil {
+		return err
 	}
 	level := slog.LevelError
 	if verbose {
@@ -131,6 +99,45 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return err
+}
+
+// clientTLS returns the client's TLS configuration: a certificate from the
+// throwaway CA in devDir, or the server's CA (default the system roots)
+// with a certificate from files or a bearer token.
+func clientTLS(id, devDir, ca, cert, key, token string) (*tls.Config, error) {
+	if devDir != "" {
+		pki, err := transport.LoadDevPKI(devDir, nil)
+		if err != nil {
+			return nil, err
+		}
+		c, err := pki.ClientCert(id)
+		if err != nil {
+			return nil, err
+		}
+		return transport.ClientTLSConfig(pki.Roots, &c), nil
+	}
+	var roots *x509.CertPool
+	if ca != "" {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, err
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("no certificate in %s", ca)
+		}
+	}
+	var c *tls.Certificate
+	if cert != "" {
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, err
+		}
+		c = &kp
+	} else if token == "" {
+		return nil, errors.New("give -dev DIR, -cert and -key, or -token")
+	}
+	return transport.ClientTLSConfig(roots, c), nil
 }
 
 func parsePartition(s string) (i, n int, err error) {
