@@ -17,7 +17,10 @@
 // of accuracy per round for each attack, and prints a progress line per
 // cell on stderr. With -json stdout holds only JSON, one object per cell:
 // {"aggregator":…,"attack":…,"f":…,"n":…, "final_accuracy":…,
-// "aggregate_ms":…}. A rule that aborts rounds is a result ("error" in the
+// "aggregate_ms":…}, then a summary as the last line: {"cells":…,
+// "failed_cells":…, "aggregators":[…], "attacks":[…], "n":…, "f":…,
+// "rounds":…, "dataset":…, "model":…, "seed":…, "wall_seconds":…,
+// "plots": the -out directory or null}. A rule that aborts rounds is a result ("error" in the
 // cell, "!" in the table); a cell that cannot run at all makes the program
 // exit 1 after printing. It uses only fedgo's public packages. With
 // -explain, rules that select
@@ -87,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	b, err := loadBench(o)
 	if err != nil {
 		return err
@@ -112,6 +116,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, c := range cells {
 		if c.failed {
 			failed++
+		}
+	}
+	if o.json {
+		summary := map[string]any{"cells": len(cells), "failed_cells": failed, "aggregators": o.aggregators, "attacks": o.attacks,
+			"n": o.n, "f": o.f, "rounds": o.rounds, "dataset": o.dataset, "model": o.model, "seed": o.seed,
+			"wall_seconds": time.Since(start).Seconds(), "plots": nil}
+		if o.out != "" {
+			summary["plots"] = o.out
+		}
+		if err := report.WriteJSON(stdout, summary); err != nil {
+			return err
 		}
 	}
 	if failed > 0 {

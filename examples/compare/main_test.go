@@ -18,7 +18,15 @@ func runCells(t *testing.T, args ...string) map[string]Cell {
 		t.Fatalf("run %v: %v\n%s", args, err, errb.String())
 	}
 	cells := map[string]Cell{}
-	for _, s := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var sum struct {
+		Cells  *int `json:"cells"`
+		Failed *int `json:"failed_cells"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || sum.Cells == nil || *sum.Cells != len(lines)-1 || sum.Failed == nil || *sum.Failed != 0 {
+		t.Fatalf("last line is not the summary of %d cells: %q", len(lines)-1, lines[len(lines)-1])
+	}
+	for _, s := range lines[:len(lines)-1] {
 		var c Cell
 		if err := json.Unmarshal([]byte(s), &c); err != nil {
 			t.Fatalf("not JSON: %q", s)
@@ -137,7 +145,8 @@ func TestRefusedBeforeTraining(t *testing.T) {
 }
 
 // TestJSONOnly: with -json, stdout holds one JSON object per cell and
-// nothing else; the progress lines, one per cell, go to stderr.
+// the summary last, and nothing else; the progress lines, one per cell, go
+// to stderr.
 func TestJSONOnly(t *testing.T) {
 	var out, errb bytes.Buffer
 	if err := run([]string{"-json", "-aggregators", "fedavg,median", "-attacks", "none", "-rounds", "1", "-clients", "5", "-byzantine", "1", "-out", ""}, &out, &errb); err != nil {
@@ -149,7 +158,7 @@ func TestJSONOnly(t *testing.T) {
 			t.Errorf("not JSON on stdout: %q", l)
 		}
 	}
-	if len(lines) != 2 || strings.Count(errb.String(), "compare: cell ") != 2 || !strings.Contains(errb.String(), "cell 2/2") {
+	if len(lines) != 3 || !strings.HasPrefix(lines[2], `{"aggregators":["fedavg","median"],"attacks":["none"],"cells":2,`) || strings.Count(errb.String(), "compare: cell ") != 2 || !strings.Contains(errb.String(), "cell 2/2") {
 		t.Errorf("stdout %q\nstderr %q", out.String(), errb.String())
 	}
 }
