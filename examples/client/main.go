@@ -12,6 +12,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -23,7 +25,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := node.Client(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := node.Client(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, node.ErrUsage):
+		os.Exit(2) // the flag package has printed the problem
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "client:", err)
 		os.Exit(1)
 	}

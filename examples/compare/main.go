@@ -12,10 +12,18 @@
 // attacks are omniscient where their papers say so: they see the round's
 // honest updates. labelflip trains the Byzantine clients on flipped
 // labels. It prints a table of final accuracy per cell and the mean
-// aggregation time per rule, writes a heat map of the accuracies and one
-// plot of accuracy per round for each attack, and with -json prints one
-// JSON object per cell: {"aggregator":…,"attack":…,"f":…,"n":…,
-// "final_accuracy":…,"aggregate_ms":…}. With -explain, rules that select
+// aggregation time per rule, writes to -out (default ./out, ignored by
+// git; checked before training) a heat map of the accuracies and one plot
+// of accuracy per round for each attack, and prints a progress line per
+// cell on stderr. With -json stdout holds only JSON, one object per cell:
+// {"aggregator":…,"attack":…,"f":…,"n":…, "final_accuracy":…,
+// "aggregate_ms":…}, then a summary as the last line: {"cells":…,
+// "failed_cells":…, "aggregators":[…], "attacks":[…], "n":…, "f":…,
+// "rounds":…, "dataset":…, "model":…, "seed":…, "wall_seconds":…,
+// "plots": the -out directory or null}. A rule that aborts rounds is a result ("error" in the
+// cell, "!" in the table); a cell that cannot run at all makes the program
+// exit 1 after printing. It uses only fedgo's public packages. With
+// -explain, rules that select
 // (Krum, Multi-Krum, Bulyan, MDA, MoNNA, SMEA, CAF, NNM: robust.Explainer)
 // also report what they chose in the last round and how many of those
 // updates were Byzantine ("explain" in the JSON). The attacks opt-alie and
@@ -25,9 +33,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,8 +46,8 @@ import (
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/fl/dataset"
 	"github.com/fedgo/fedgo/fl/model"
-	"github.com/fedgo/fedgo/internal/report"
-	"github.com/fedgo/fedgo/internal/workload"
+	"github.com/fedgo/fedgo/fl/report"
+	"github.com/fedgo/fedgo/fl/report/chart"
 	"github.com/fedgo/fedgo/robust"
 	"github.com/fedgo/fedgo/robust/attack"
 	"github.com/fedgo/fedgo/transport"
@@ -49,21 +59,16 @@ var (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package has printed the problem
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
 	}
-}
-
-type options struct {
-	aggregators, attacks []string
-	dataset, dataDir     string
-	model, out           string
-	n, f, rounds, epochs int
-	lr, alpha, ipmEps    float64
-	alieZ                float64
-	iid, json, explain   bool
-	seed                 uint64
 }
 
 // Cell is one aggregator × attack run.
@@ -77,117 +82,7 @@ type Cell struct {
 	Error         string  `json:"error,omitempty"`
 	Explain       string  `json:"explain,omitempty"`
 	accuracy      []float64
-}
-
-func parse(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
-	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	aggs := fs.String("aggregators", strings.Join(defaultAggregators, ","), "comma-separated rules: fedavg, "+strings.Join(robust.Names, ", ")+"; prefix nnm+, bucketing+ or arc+ for a pre-aggregation step")
-	atks := fs.String("attacks", strings.Join(defaultAttacks, ","), "comma-separated attacks: "+strings.Join(attack.Names, ", ")+", opt-alie, opt-ipm")
-	fs.BoolVar(&o.explain, "explain", false, "report what selecting rules chose in the last round")
-	fs.IntVar(&o.f, "byzantine", 4, "f, the number of Byzantine clients")
-	fs.IntVar(&o.n, "clients", 20, "n, the number of clients (all take part in every round)")
-	fs.IntVar(&o.rounds, "rounds", 20, "rounds")
-	fs.IntVar(&o.epochs, "local-epochs", 2, "local epochs per round")
-	fs.Float64Var(&o.lr, "lr", 0, "local learning rate (default 0.5 synthetic, 0.05 Fashion-MNIST)")
-	fs.Float64Var(&o.ipmEps, "ipm-eps", 10, "IPM's ε: Byzantine clients send −ε·mean (Xie et al. use 0.1 against median-like rules and large ε against others)")
-	fs.Float64Var(&o.alieZ, "alie-z", 0, "ALIE's z (0: the z_max of Baruch et al. for the round's n and f)")
-	fs.BoolVar(&o.iid, "iid", true, "IID split of the data over the clients")
-	fs.Float64Var(&o.alpha, "alpha", 0, "non-IID: Dirichlet(α) label skew over the clients (sets -iid=false)")
-	fs.StringVar(&o.dataset, "dataset", "synthetic", "data set: synthetic (Synthetic-IID of Li et al. 2020, pooled and split) or fashion-mnist")
-	fs.StringVar(&o.dataDir, "data", "", "directory of the Fashion-MNIST files")
-	fs.StringVar(&o.model, "model", "softmax", "model: softmax or mlp")
-	fs.StringVar(&o.out, "out", ".", "directory for the plots (compare_heatmap.png, compare_curves_ATTACK.png); empty: no plots")
-	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice")
-	fs.BoolVar(&o.json, "json", false, "print one JSON object per cell")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if o.alpha > 0 {
-		o.iid = false
-	} else if !o.iid {
-		o.alpha = 0.5
-	}
-	if o.lr == 0 {
-		o.lr = 0.5
-		if o.dataset == "fashion-mnist" {
-			o.lr = 0.05
-		}
-	}
-	if o.f < 0 || o.n < 1 || 2*o.f >= o.n {
-		return nil, fmt.Errorf("need 0 ≤ 2f < n, got f = %d, n = %d", o.f, o.n)
-	}
-	o.aggregators = split(*aggs)
-	o.attacks = split(*atks)
-	for _, a := range o.aggregators {
-		r, err := newRule(a, o.f, o.seed, nil)
-		if err != nil {
-			return nil, err
-		}
-		if v, ok := r.(interface{ Validate(n int) error }); ok {
-			if err := v.Validate(o.n); err != nil {
-				return nil, fmt.Errorf("%s with n = %d, f = %d: %w", a, o.n, o.f, err)
-			}
-		}
-	}
-	for _, a := range o.attacks {
-		if _, err := o.newAttack(a, "fedavg", nil); err != nil {
-			return nil, err
-		}
-	}
-	return o, nil
-}
-
-// newAttack builds an attack by name, with the -ipm-eps and -alie-z knobs;
-// opt-alie and opt-ipm search their scale against their own copy of the
-// rule agg.
-func (o *options) newAttack(name, agg string, root func() ([]float64, error)) (attack.Attack, error) {
-	switch name {
-	case "ipm":
-		return attack.IPM{Epsilon: o.ipmEps}, nil
-	case "alie":
-		return attack.ALIE{Z: o.alieZ}, nil
-	case "opt-alie", "opt-ipm":
-		r, err := newRule(agg, o.f, o.seed, root)
-		if err != nil {
-			return nil, err
-		}
-		var a attack.Scalable = attack.ALIE{}
-		if name == "opt-ipm" {
-			a = attack.IPM{}
-		}
-		return attack.LineMax{Attack: a, Rule: r}, nil
-	}
-	return attack.New(name)
-}
-
-func split(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// newRule builds an aggregation rule by name; root feeds FLTrust.
-func newRule(name string, f int, seed uint64, root func() ([]float64, error)) (fl.Aggregator, error) {
-	if name == "fedavg" {
-		return &fl.FedAvg{}, nil
-	}
-	a, err := robust.New(name, f, seed)
-	if err != nil {
-		return nil, err
-	}
-	if ft, ok := a.(*robust.FLTrust); ok {
-		ft.Root = root
-	}
-	return a, nil
+	failed        bool // the cell could not run (not: its rule aborted rounds)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -195,42 +90,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w, err := workload.Build(workload.Config{
-		Dataset: o.dataset, DataDir: o.dataDir, Model: o.model, Clients: o.n,
-		IID: o.iid, Dirichlet: o.alpha, Resplit: true, MaxSamples: 300, Seed: o.seed,
-	})
+	start := time.Now()
+	b, err := loadBench(o)
 	if err != nil {
 		return err
 	}
-	// FLTrust's root data set: 100 clean examples taken from the test set,
-	// which are then left out of the evaluation.
-	rootN := min(100, w.Test.Len()/10)
-	idx := make([]int, w.Test.Len())
-	for i := range idx {
-		idx[i] = i
-	}
-	root, rest := w.Test.Subset(idx[:rootN]), w.Test.Subset(idx[rootN:])
-	w.Test = rest
-
-	byz := map[string]bool{}
-	for _, id := range w.IDs[o.n-o.f:] {
-		byz[id] = true
-	}
 	if !o.json {
 		fmt.Fprintf(stdout, "%s on %s: n = %d clients, f = %d Byzantine, %d rounds, %d parameters\n\n",
-			o.model, o.dataset, o.n, o.f, o.rounds, w.Model.NumParams())
+			o.model, o.dataset, o.n, o.f, o.rounds, b.model.NumParams())
 	}
-	var cells []*Cell
-	for _, atk := range o.attacks {
-		for _, agg := range o.aggregators {
-			c := runCell(w, o, agg, atk, byz, root)
-			cells = append(cells, c)
-			if o.json {
-				if err := report.JSON(stdout, c); err != nil {
-					return err
-				}
-			}
-		}
+	cells, err := runGrid(o, b, stdout, stderr)
+	if err != nil {
+		return err
 	}
 	if !o.json {
 		printTable(stdout, o, cells)
@@ -239,11 +110,157 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err := plots(o, cells); err != nil {
 			return err
 		}
-		if !o.json {
-			fmt.Fprintf(stdout, "\nplots: %s\n", filepath.Join(o.out, "compare_*.png"))
+		fmt.Fprintf(stderr, "compare: plots in %s\n", filepath.Join(o.out, "compare_*.png"))
+	}
+	failed := 0
+	for _, c := range cells {
+		if c.failed {
+			failed++
 		}
 	}
+	if o.json {
+		summary := map[string]any{"cells": len(cells), "failed_cells": failed, "aggregators": o.aggregators, "attacks": o.attacks,
+			"n": o.n, "f": o.f, "rounds": o.rounds, "dataset": o.dataset, "model": o.model, "seed": o.seed,
+			"wall_seconds": time.Since(start).Seconds(), "plots": nil}
+		if o.out != "" {
+			summary["plots"] = o.out
+		}
+		if err := report.WriteJSON(stdout, summary); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d cells could not run (see their errors)", failed, len(cells))
+	}
 	return nil
+}
+
+// bench is the workload every cell trains: the clients' data, the model,
+// the Byzantine clients, the test set and FLTrust's root data set.
+type bench struct {
+	model model.Model
+	ids   []string
+	train []*dataset.Dataset // by client, in the order of ids
+	test  *dataset.Dataset
+	root  *dataset.Dataset
+	byz   map[string]bool // the last f clients
+}
+
+// loadBench builds the data: Synthetic-IID (at most 300 examples a device)
+// pooled and split again over the n clients, or Fashion-MNIST, split IID
+// or by Dirichlet(α) label skew (Hsu et al. 2019). FLTrust's root data set
+// is 100 clean examples taken from the test set, which are then left out
+// of the evaluation.
+func loadBench(o *options) (*bench, error) {
+	var pooled, test *dataset.Dataset
+	var err error
+	if o.dataset == "synthetic" {
+		splits, err := dataset.Synthetic(dataset.SyntheticConfig{Clients: o.n, IID: true, MaxSamples: 300, Seed: o.seed})
+		if err != nil {
+			return nil, err
+		}
+		trains, tests := make([]*dataset.Dataset, len(splits)), make([]*dataset.Dataset, len(splits))
+		for i, s := range splits {
+			trains[i], tests[i] = s.Train, s.Test
+		}
+		if test, err = dataset.Concat(tests...); err != nil {
+			return nil, err
+		}
+		if pooled, err = dataset.Concat(trains...); err != nil {
+			return nil, err
+		}
+	} else if pooled, test, err = dataset.LoadFashionMNIST(o.dataDir); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(o.seed, 0x5eed))
+	var parts [][]int
+	if o.iid {
+		parts, err = dataset.IID(rng, pooled.Len(), o.n)
+	} else {
+		parts, err = dataset.Dirichlet(rng, pooled.Y, pooled.Classes, o.n, o.alpha)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{byz: map[string]bool{}}
+	classes := max(test.Classes, pooled.Classes)
+	test.Classes = classes
+	for i, p := range parts {
+		d := pooled.Subset(p)
+		d.Classes = classes
+		b.train = append(b.train, d)
+		b.ids = append(b.ids, fmt.Sprintf("client-%05d", i))
+		if i >= o.n-o.f {
+			b.byz[b.ids[i]] = true
+		}
+	}
+	b.model = model.Softmax{Dim: test.Dim, Classes: classes}
+	if o.model == "mlp" {
+		hidden := 64
+		if test.Dim > 100 {
+			hidden = 128
+		}
+		b.model = model.MLP{Dim: test.Dim, Hidden: []int{hidden}, Classes: classes}
+	}
+	if err := b.model.Validate(); err != nil {
+		return nil, err
+	}
+	rootN := min(100, test.Len()/10)
+	idx := make([]int, test.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	b.root, b.test = test.Subset(idx[:rootN]), test.Subset(idx[rootN:])
+	return b, nil
+}
+
+// trainer builds client i's trainer: its own data and shuffling seed.
+func (b *bench) trainer(o *options, i int) (*model.Trainer, error) {
+	return model.NewTrainer(model.TrainerConfig{
+		Model: b.model, ID: b.ids[i], Train: b.train[i],
+		LR: o.lr, Epochs: o.epochs, BatchSize: min(10, b.train[i].Len()),
+		Seed: o.seed ^ (uint64(i+1) * 0x9e3779b97f4a7c15),
+	})
+}
+
+// evaluate scores params on the test set (fl.ServerConfig.Evaluate).
+func (b *bench) evaluate(_ context.Context, params []float64) (fl.Metrics, error) {
+	loss, acc, err := model.Evaluate(b.model, params, b.test)
+	return fl.Metrics{fl.KeyLoss: loss, fl.KeyAccuracy: acc, fl.KeyExamples: float64(b.test.Len())}, err
+}
+
+// initParams draws the initial global parameters from the seed.
+func (b *bench) initParams(seed uint64) []float64 {
+	p := make([]float64, b.model.NumParams())
+	b.model.Init(rand.New(rand.NewPCG(seed, 0x1417)), p)
+	return p
+}
+
+// runGrid runs every cell, attack by attack, printing each cell's JSON
+// line (with -json) and a progress line on stderr as it ends.
+func runGrid(o *options, b *bench, stdout, stderr io.Writer) ([]*Cell, error) {
+	var cells []*Cell
+	total, start := len(o.attacks)*len(o.aggregators), time.Now()
+	for _, atk := range o.attacks {
+		for _, agg := range o.aggregators {
+			c := runCell(b, o, agg, atk)
+			cells = append(cells, c)
+			if o.json {
+				if err := report.WriteJSON(stdout, c); err != nil {
+					return nil, err
+				}
+			}
+			elapsed := time.Since(start)
+			eta := elapsed / time.Duration(len(cells)) * time.Duration(total-len(cells))
+			status := fmt.Sprintf("accuracy %.4f", c.FinalAccuracy)
+			if c.Error != "" {
+				status += " (" + c.Error + ")"
+			}
+			fmt.Fprintf(stderr, "compare: cell %d/%d %s under %s: %s; %s elapsed, ETA %s\n",
+				len(cells), total, agg, atk, status, elapsed.Round(time.Second), eta.Round(time.Second))
+		}
+	}
+	return cells, nil
 }
 
 // timed measures the time spent in an aggregator and remembers the clients
@@ -267,13 +284,19 @@ func (t *timed) Aggregate(dst []float64, us []fl.Update) error {
 	return err
 }
 
-func runCell(w *workload.Workload, o *options, aggName, atkName string, byz map[string]bool, root *dataset.Dataset) *Cell {
+// runCell trains the bench under one rule and one attack. A rule that
+// fails a round is a result (the round is aborted, the cell says so); a
+// cell that cannot run at all is marked failed.
+func runCell(b *bench, o *options, aggName, atkName string) *Cell {
 	c := &Cell{Aggregator: aggName, Attack: atkName, F: o.f, N: o.n}
-	fail := func(err error) *Cell { c.Error = err.Error(); return c }
-	tc := model.TrainerConfig{LR: o.lr, Epochs: o.epochs, BatchSize: 10}
+	fail := func(err error) *Cell { c.Error, c.failed = err.Error(), true; return c }
+	byz, index := b.byz, map[string]int{}
+	for i, id := range b.ids {
+		index[id] = i
+	}
 	ccfg := fl.Config{fl.KeyLR: o.lr, fl.KeyEpochs: float64(o.epochs), fl.KeyBatchSize: 10}
 	var s *fl.Server
-	rootTrainer, err := model.NewTrainer(model.TrainerConfig{Model: w.Model, ID: "server-root", Train: root, LR: o.lr, Epochs: o.epochs, BatchSize: 10, Seed: o.seed})
+	rootTrainer, err := model.NewTrainer(model.TrainerConfig{Model: b.model, ID: "server-root", Train: b.root, LR: o.lr, Epochs: o.epochs, BatchSize: 10, Seed: o.seed})
 	if err != nil {
 		return fail(err)
 	}
@@ -294,7 +317,7 @@ func runCell(w *workload.Workload, o *options, aggName, atkName string, byz map[
 	tm := &timed{Aggregator: rule}
 	poisoner, _ := atk.(attack.Poisoner)
 	factory := func(id string) (fl.Handler, error) {
-		t, err := w.Trainer(id, tc)
+		t, err := b.trainer(o, index[id])
 		if err != nil {
 			return nil, err
 		}
@@ -309,7 +332,7 @@ func runCell(w *workload.Workload, o *options, aggName, atkName string, byz map[
 		}
 		return fl.NewHandler(t, nil), nil
 	}
-	pool, err := transport.NewMemory(transport.MemoryConfig{IDs: w.IDs, Factory: factory, Seed: o.seed})
+	pool, err := transport.NewMemory(transport.MemoryConfig{IDs: b.ids, Factory: factory, Seed: o.seed})
 	if err != nil {
 		return fail(err)
 	}
@@ -317,12 +340,12 @@ func runCell(w *workload.Workload, o *options, aggName, atkName string, byz map[
 	cfg.Rounds, cfg.ClientsPerRound, cfg.Seed = o.rounds, 0, o.seed
 	cfg.Aggregator = &attack.Byzantine{Attack: atk, Clients: byz, Rule: tm, Seed: o.seed}
 	cfg.ClientConfig = ccfg
-	cfg.Evaluate = w.Evaluate
+	cfg.Evaluate = b.evaluate
 	cfg.MaxAborted = o.rounds // report a failing rule as a result, not an error
 	cfg.Observer = fl.ObserverFuncs{End: func(st fl.RoundStats) {
 		c.accuracy = append(c.accuracy, st.Central[fl.KeyAccuracy])
 	}}
-	if s, err = fl.NewServer(cfg, pool, w.Init()); err != nil {
+	if s, err = fl.NewServer(cfg, pool, b.initParams(o.seed)); err != nil {
 		return fail(err)
 	}
 	h, err := s.Run(context.Background())
@@ -446,10 +469,9 @@ func printTable(w io.Writer, o *options, cells []*Cell) {
 	}
 }
 
+// plots writes the heat map of final accuracies and one accuracy curve
+// per attack.
 func plots(o *options, cells []*Cell) error {
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
 	grid := make([][]float64, len(o.aggregators))
 	lo, hi := 1.0, 0.0
 	for i := range grid {
@@ -464,21 +486,21 @@ func plots(o *options, cells []*Cell) error {
 		lo, hi = 0, 1
 	}
 	title := fmt.Sprintf("final accuracy, n = %d, f = %d", o.n, o.f)
-	if err := report.HeatMap(filepath.Join(o.out, "compare_heatmap.png"), title, o.aggregators, o.attacks, grid, lo, hi); err != nil {
+	if err := chart.HeatMap(filepath.Join(o.out, "compare_heatmap.png"), title, "aggregator", "attack", o.aggregators, o.attacks, grid, lo, hi); err != nil {
 		return err
 	}
 	for j, atk := range o.attacks {
-		var series []report.Series
+		var series []chart.Series
 		for i, agg := range o.aggregators {
 			c := cells[j*len(o.aggregators)+i]
 			xs := make([]float64, len(c.accuracy))
 			for r := range xs {
 				xs[r] = float64(r + 1)
 			}
-			series = append(series, report.Series{Name: agg, X: xs, Y: c.accuracy})
+			series = append(series, chart.Series{Name: agg, X: xs, Y: c.accuracy})
 		}
 		path := filepath.Join(o.out, "compare_curves_"+atk+".png")
-		if err := report.LinePlot(path, "accuracy per round under "+atk, "round", "test accuracy", series, false); err != nil {
+		if err := chart.Lines(path, "accuracy per round under "+atk, "round", "test accuracy", series, false); err != nil {
 			return err
 		}
 	}

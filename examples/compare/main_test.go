@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +18,15 @@ func runCells(t *testing.T, args ...string) map[string]Cell {
 		t.Fatalf("run %v: %v\n%s", args, err, errb.String())
 	}
 	cells := map[string]Cell{}
-	for _, s := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var sum struct {
+		Cells  *int `json:"cells"`
+		Failed *int `json:"failed_cells"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || sum.Cells == nil || *sum.Cells != len(lines)-1 || sum.Failed == nil || *sum.Failed != 0 {
+		t.Fatalf("last line is not the summary of %d cells: %q", len(lines)-1, lines[len(lines)-1])
+	}
+	for _, s := range lines[:len(lines)-1] {
 		var c Cell
 		if err := json.Unmarshal([]byte(s), &c); err != nil {
 			t.Fatalf("not JSON: %q", s)
@@ -78,6 +88,8 @@ func TestBadFlags(t *testing.T) {
 		{"-attacks", "ddos"},
 		{"-byzantine", "10", "-clients", "20"},
 		{"-aggregators", "krum", "-byzantine", "9", "-clients", "19"},
+		{"-rounds", "-1"}, {"-rounds", "0"}, {"-local-epochs", "0"}, {"-lr", "-0.1"},
+		{"-dataset", "mnist"}, {"-model", "cnn"}, {"-aggregators", ""}, {"extra"}, {"-no-such-flag"},
 	} {
 		var out, errb bytes.Buffer
 		if err := run(append(args, "-out", ""), &out, &errb); err == nil {
@@ -105,4 +117,48 @@ func TestExplain(t *testing.T) {
 		t.Errorf("median under opt-ipm: %s", c.Error)
 	}
 	t.Log(k.Explain)
+}
+
+// TestRefusedBeforeTraining: a bad flag is refused without a cell run (no
+// progress line), with every problem named; -h is not an error of the run.
+func TestRefusedBeforeTraining(t *testing.T) {
+	var out, errb bytes.Buffer
+	err := run([]string{"-rounds", "-1", "-model", "cnn", "-out", ""}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "-rounds -1") || !strings.Contains(err.Error(), "-model") {
+		t.Errorf("err = %v, want both problems named", err)
+	}
+	if strings.Contains(errb.String(), "cell") || out.Len() > 0 {
+		t.Errorf("ran before refusing:\n%s%s", out.String(), errb.String())
+	}
+	if err := run([]string{"-h"}, &out, &errb); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp (exit 0)", err)
+	}
+	// -out names a file, not a directory: refused before training.
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if err := run([]string{"-out", file, "-rounds", "1"}, &out, &errb); err == nil || strings.Contains(errb.String(), "cell") {
+		t.Errorf("-out %s: err %v, stderr %q", file, err, errb.String())
+	}
+}
+
+// TestJSONOnly: with -json, stdout holds one JSON object per cell and
+// the summary last, and nothing else; the progress lines, one per cell, go
+// to stderr.
+func TestJSONOnly(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run([]string{"-json", "-aggregators", "fedavg,median", "-attacks", "none", "-rounds", "1", "-clients", "5", "-byzantine", "1", "-out", ""}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("not JSON on stdout: %q", l)
+		}
+	}
+	if len(lines) != 3 || !strings.HasPrefix(lines[2], `{"aggregators":["fedavg","median"],"attacks":["none"],"cells":2,`) || strings.Count(errb.String(), "compare: cell ") != 2 || !strings.Contains(errb.String(), "cell 2/2") {
+		t.Errorf("stdout %q\nstderr %q", out.String(), errb.String())
+	}
 }

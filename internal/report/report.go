@@ -1,4 +1,4 @@
-// Package report is what examples/compare and examples/network print with,
+// Package report is what examples/worker and examples/hier print with,
 // kept for them while they move to the public package fl/report (the
 // table, summary and JSON) and fl/report/chart (the figures), to which it
 // now delegates. New code imports those.

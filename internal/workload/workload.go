@@ -1,7 +1,8 @@
-// Package workload builds the federated workloads that examples/compare,
-// examples/network (server and client) and the simulation tests share
-// (examples/quickstart, dp, compression and secagg wire the same workload
-// inline, with the same seeds, so that the same flags give the same bits): the data set (Synthetic(α,β) or
+// Package workload builds the federated workloads that examples/worker,
+// examples/hier and the simulation tests of fl and secagg/fedround share
+// (examples/quickstart, dp, compression, secagg, compare and
+// network/server/client wire the same workload inline on the public API,
+// with the same seeds, so that the same flags give the same bits): the data set (Synthetic(α,β) or
 // Fashion-MNIST), its split over clients, the reference model, the
 // per-client trainers, the centralized test set, and the server strategy
 // named on a command line.

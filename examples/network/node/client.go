@@ -45,33 +45,30 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&token, "token", "", "bearer token")
 	fs.StringVar(&tokenEnv, "token-env", "", "environment variable holding the bearer token")
 	fs.BoolVar(&verbose, "v", false, "log every retry")
-	if err := parse(fs, args, stderr); err != nil {
+	if _, err := parse(fs, &wl, args, stderr); err != nil {
 		return err
 	}
 	i, n, err := parsePartition(partition)
 	if err != nil {
 		return err
 	}
-	wl.Defaults()
 	if n != wl.Clients {
 		return fmt.Errorf("-partition %s: N = %d but -clients = %d", partition, n, wl.Clients)
 	}
 	// Only this client's data: a client process's memory does not grow
-	// with N (see workload.BuildClient).
-	w, err := wl.BuildClient(i)
+	// with N (see Workload.build).
+	w, err := wl.build(i)
 	if err != nil {
 		return err
 	}
-	own := w.IDs[i]
 	if id == "" {
-		id = own
+		id = clientID(i)
 	}
-	factory := w.Factory(wl.Trainer())
 	// A trainer is built afresh for every task, as in the in-memory pool,
 	// so that a client restarted mid-run computes exactly what it would
 	// have.
 	h := fl.HandlerFunc(func(ctx context.Context, m *fl.Message) (*fl.Message, error) {
-		hd, err := factory(own)
+		hd, err := w.handler(&wl, i)
 		if err != nil {
 			return nil, err
 		}
@@ -81,41 +78,9 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if tokenEnv != "" {
 		token = os.Getenv(tokenEnv)
 	}
-	var tc *tls.Config
-	switch {
-	case devDir != "":
-		pki, err := transport.LoadDevPKI(devDir, nil)
-		if err != nil {
-			return err
-		}
-		c, err := pki.ClientCert(id)
-		if err != nil {
-			return err
-		}
-		tc = transport.ClientTLSConfig(pki.Roots, &c)
-	default:
-		var roots *x509.CertPool
-		if ca != "" {
-			b, err := os.ReadFile(ca)
-			if err != nil {
-				return err
-			}
-			roots = x509.NewCertPool()
-			if !roots.AppendCertsFromPEM(b) {
-				return fmt.Errorf("no certificate in %s", ca)
-			}
-		}
-		var c *tls.Certificate
-		if cert != "" {
-			kp, err := tls.LoadX509KeyPair(cert, key)
-			if err != nil {
-				return err
-			}
-			c = &kp
-		} else if token == "" {
-			return errors.New("give -dev DIR, -cert and -key, or -token")
-		}
-		tc = transport.ClientTLSConfig(roots, c)
+	tc, err := clientTLS(id, devDir, ca, cert, key, token)
+	if err != nil {
+		return err
 	}
 	level := slog.LevelError
 	if verbose {
@@ -125,7 +90,7 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		ID: id, Token: token, TLS: tc, Seed: wl.Seed, MaxBackoff: 2 * time.Second,
 		// Tasks bounded by the model: a hostile or broken server cannot
 		// make the client allocate more than a model's worth.
-		Limits: transport.LimitsFor(w.Model.NumParams(), wl.Clients),
+		Limits: transport.LimitsFor(w.model.NumParams(), wl.Clients),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	// Dial returns nil when the server says that the run is over.
@@ -134,6 +99,45 @@ func Client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return err
+}
+
+// clientTLS returns the client's TLS configuration: a certificate from the
+// throwaway CA in devDir, or the server's CA (default the system roots)
+// with a certificate from files or a bearer token.
+func clientTLS(id, devDir, ca, cert, key, token string) (*tls.Config, error) {
+	if devDir != "" {
+		pki, err := transport.LoadDevPKI(devDir, nil)
+		if err != nil {
+			return nil, err
+		}
+		c, err := pki.ClientCert(id)
+		if err != nil {
+			return nil, err
+		}
+		return transport.ClientTLSConfig(pki.Roots, &c), nil
+	}
+	var roots *x509.CertPool
+	if ca != "" {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, err
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("no certificate in %s", ca)
+		}
+	}
+	var c *tls.Certificate
+	if cert != "" {
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, err
+		}
+		c = &kp
+	} else if token == "" {
+		return nil, errors.New("give -dev DIR, -cert and -key, or -token")
+	}
+	return transport.ClientTLSConfig(roots, c), nil
 }
 
 func parsePartition(s string) (i, n int, err error) {

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -55,6 +58,31 @@ func TestBadFlags(t *testing.T) {
 	if err := Server(ctx, []string{"-clients", "3"}, io.Discard, io.Discard); err == nil {
 		t.Error("a server without TLS material started")
 	}
+	// Counts: 0 or less is refused, not taken for the default, and so is
+	// -per-round above -clients; the client shares the workload flags and
+	// refuses the same. -h is flag.ErrHelp (the programs exit 0).
+	for _, args := range [][]string{
+		{"-clients", "0"}, {"-rounds", "0"}, {"-rounds", "-1"}, {"-local-epochs", "0"}, {"-batch", "0"},
+		{"-per-round", "0"}, {"-per-round", "4", "-clients", "3"}, {"-lr", "-1"}, {"-lr", "0"}, {"extra"},
+	} {
+		if err := Server(ctx, append([]string{"-dev"}, args...), io.Discard, io.Discard); err == nil {
+			t.Errorf("server %v: no error", args)
+		}
+		if err := Client(ctx, append([]string{"-partition", "0/3", "-token", "x"}, args...), io.Discard, io.Discard); err == nil {
+			t.Errorf("client %v: no error", args)
+		}
+	}
+	for _, args := range [][]string{{"-wait", "0"}, {"-wait", "31"}, {"-round-timeout", "0s"}, {"-resume"}} {
+		if err := Server(ctx, append([]string{"-dev"}, args...), io.Discard, io.Discard); err == nil {
+			t.Errorf("server %v: no error", args)
+		}
+	}
+	if err := Server(ctx, []string{"-h"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("server -h: %v", err)
+	}
+	if err := Client(ctx, []string{"-h"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("client -h: %v", err)
+	}
 }
 
 // TestTokensEndToEnd runs the example server with bearer tokens and a
@@ -74,12 +102,14 @@ func TestTokensEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// With -json, "serving on URL" goes to stderr and stdout holds JSON only.
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
 	var serverErr error
+	var out bytes.Buffer
 	wg.Go(func() {
 		serverErr = Server(ctx, append([]string{"-addr", "127.0.0.1:0", "-cert", filepath.Join(pki.Dir, transport.DevServerFile),
-			"-key", filepath.Join(pki.Dir, transport.DevServerKeyFile), "-tokens", filepath.Join(dir, "tokens"), "-json"}, wl...), pw, io.Discard)
+			"-key", filepath.Join(pki.Dir, transport.DevServerKeyFile), "-tokens", filepath.Join(dir, "tokens"), "-json", "-checkpoint", filepath.Join(dir, "ck")}, wl...), &out, pw)
 		pw.Close()
 	})
 	sc := bufio.NewScanner(pr)
@@ -101,9 +131,7 @@ func TestTokensEndToEnd(t *testing.T) {
 				"-ca", filepath.Join(pki.Dir, transport.DevCAFile), "-token", fmt.Sprintf("secret-token-number-%d", i)}, wl...), io.Discard, io.Discard)
 		})
 	}
-	var out bytes.Buffer
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
+	for sc.Scan() { // the rest of stderr
 	}
 	wg.Wait()
 	// The server told the clients that the run is over: they return nil
@@ -125,7 +153,20 @@ func TestTokensEndToEnd(t *testing.T) {
 			t.Errorf("client %d: %v", i, err)
 		}
 	}
-	if !strings.Contains(out.String(), `"rounds":2`) || !strings.Contains(out.String(), "    2        2/2") {
-		t.Errorf("server output:\n%s", out.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	for i, l := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Errorf("stdout line %d is not JSON: %q", i+1, l)
+		}
+	}
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], `{"round":1,"sampled":2,"accepted":2,`) ||
+		!strings.HasPrefix(lines[1], `{"round":2,"sampled":2,"accepted":2,`) || !strings.Contains(lines[2], `"rounds":2`) {
+		t.Errorf("server stdout, want 2 rounds and the summary:\n%s", out.String())
+	}
+	// Resuming with fewer rounds than the checkpoint holds says so.
+	err = Server(ctx, append(append([]string{"-addr", "127.0.0.1:0", "-dev-dir", pki.Dir, "-checkpoint", filepath.Join(dir, "ck"), "-resume"}, wl...), "-rounds", "1"), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "holds 2 rounds, more than -rounds 1") {
+		t.Errorf("resume with fewer rounds: %v", err)
 	}
 }
