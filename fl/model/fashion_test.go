@@ -92,8 +92,8 @@ func fedAvgFashion(t *testing.T, cfg fashionRun, models map[string]model.Model) 
 // against 0.8530 and 0.8316); it takes about four minutes of CPU, so it
 // runs under CI=true, and the default run is the smoke test below.
 func TestCNNBeatsMLPOnFashionMNIST(t *testing.T) {
-	if os.Getenv("CI") != "true" {
-		t.Skip("four minutes of CPU: runs under CI=true; TestCNNLearnsFashionMNIST is the short version")
+	if os.Getenv("CI") != "true" || testing.Short() {
+		t.Skip("four minutes of CPU: runs under CI=true without -short; TestCNNLearnsFashionMNIST is the short version")
 	}
 	acc := fedAvgFashion(t, fashionRun{train: 60000, test: 10000, clients: 10, rounds: 5, epochs: 2, batch: 64, lr: 0.02, momentum: 0.9},
 		map[string]model.Model{
