@@ -1,0 +1,46 @@
+// Package drift provides the client-drift corrections of federated
+// optimization as [fl.Exchange]s that follow their papers' equations:
+// [Scaffold] (Karimireddy et al. 2020) with its client handler
+// [ScaffoldClient], and [FedNova] (Wang et al. 2020).
+//
+// Each exchange aggregates by its own equations, unweighted or weighted as
+// its paper says, with the federation's size N from the configuration
+// (Clients), never from the clients that happen to be connected. The
+// global learning rate η_g is the server optimizer, fl.SGD{LR: η_g}; the
+// exchanges refuse any other optimizer, a Privacy and an Aggregator.
+//
+// Client state (SCAFFOLD's c_i) lives in a [Store]: a [MemoryStore] holds
+// state only for the clients that have trained, and is an [fl.Stateful],
+// so a simulation that lists it in fl.ServerConfig.State resumes from a
+// checkpoint exactly where it stopped.
+//
+// The host's duties:
+//
+//  1. Set Clients to N, the number of clients in the federation.
+//  2. Run the client side on every client: [ScaffoldClient] for SCAFFOLD
+//     around a [CorrectedTrainer] (model.Trainer is one), the plain
+//     fl.NewHandler for FedNova, whose trainer reports its local step
+//     count τ in the update's Metrics (model.KeySteps).
+//  3. Give each client a [Store] that survives its restarts; in a
+//     simulation, one [MemoryStore] in fl.ServerConfig.State.
+//  4. Do not put an uplink compression pool in front of SCAFFOLD: its
+//     replies carry Δc in Payload.
+//
+// Not provided: the one-message SCAFFOLD of FLamby and Flower (the server
+// keeps every c_i; exact only under full participation), FedNova's a_i
+// for momentum and proximal local solvers, FedDyn.
+//
+// # Concurrency
+//
+// An exchange is used by one server, one round at a time. [MemoryStore] and
+// [ScaffoldClient] are safe for concurrent use when their trainer is (one
+// client's handler runs one round at a time).
+//
+// # Invariants
+//
+//   - A round that does not reach the quorum, or whose reply is rejected,
+//     leaves the server state (SCAFFOLD's c) unchanged.
+//   - Every length read from a payload or a checkpoint is checked against
+//     the model and the bytes that remain before anything is allocated;
+//     NaN and Inf are refused.
+package drift
