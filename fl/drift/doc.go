@@ -20,15 +20,16 @@
 //  2. Run the client side on every client: [ScaffoldClient] for SCAFFOLD
 //     around a [CorrectedTrainer] (model.Trainer is one), the plain
 //     fl.NewHandler for FedNova, whose trainer reports its local step
-//     count τ in the update's Metrics (model.KeySteps).
+//     count τ in the update's Metrics (model.KeySteps) and its learning
+//     rate (model.KeyStepLR), and which trains with the round's momentum
+//     and μ (set them in fl.ServerConfig.ClientConfig).
 //  3. Give each client a [Store] that survives its restarts; in a
 //     simulation, one [MemoryStore] in fl.ServerConfig.State.
 //  4. Do not put an uplink compression pool in front of SCAFFOLD: its
 //     replies carry Δc in Payload.
 //
 // Not provided: the one-message SCAFFOLD of FLamby and Flower (the server
-// keeps every c_i; exact only under full participation), FedNova's a_i
-// for momentum and proximal local solvers, FedDyn.
+// keeps every c_i; exact only under full participation), FedDyn.
 //
 // # Concurrency
 //
