@@ -1,15 +1,17 @@
 // Package drift provides the client-drift corrections of federated
 // optimization as [fl.Exchange]s that follow their papers' equations:
 // [Scaffold] (Karimireddy et al. 2020) with its client handler
-// [ScaffoldClient], and [FedNova] (Wang et al. 2020).
+// [ScaffoldClient], [FedNova] (Wang et al. 2020), and [FedDyn] (Acar et
+// al. 2021) with its client handler [FedDynClient].
 //
 // Each exchange aggregates by its own equations, unweighted or weighted as
 // its paper says, with the federation's size N from the configuration
 // (Clients), never from the clients that happen to be connected. The
-// global learning rate η_g is the server optimizer, fl.SGD{LR: η_g}; the
-// exchanges refuse any other optimizer, a Privacy and an Aggregator.
+// global learning rate η_g is the server optimizer, fl.SGD{LR: η_g}
+// (FedDyn: LR 1, it sets θ^t itself); the exchanges refuse any other
+// optimizer, a Privacy and an Aggregator.
 //
-// Client state (SCAFFOLD's c_i) lives in a [Store]: a [MemoryStore] holds
+// Client state (SCAFFOLD's c_i, FedDyn's ∇L_k(θ_k)) lives in a [Store]: a [MemoryStore] holds
 // state only for the clients that have trained, and is an [fl.Stateful],
 // so a simulation that lists it in fl.ServerConfig.State resumes from a
 // checkpoint exactly where it stopped.
@@ -18,7 +20,8 @@
 //
 //  1. Set Clients to N, the number of clients in the federation.
 //  2. Run the client side on every client: [ScaffoldClient] for SCAFFOLD
-//     around a [CorrectedTrainer] (model.Trainer is one), the plain
+//     around a [CorrectedTrainer] (model.Trainer is one), [FedDynClient]
+//     for FedDyn around one too, the plain
 //     fl.NewHandler for FedNova, whose trainer reports its local step
 //     count τ in the update's Metrics (model.KeySteps) and its learning
 //     rate (model.KeyStepLR), and which trains with the round's momentum
@@ -29,7 +32,7 @@
 //     replies carry Δc in Payload.
 //
 // Not provided: the one-message SCAFFOLD of FLamby and Flower (the server
-// keeps every c_i; exact only under full participation), FedDyn.
+// keeps every c_i; exact only under full participation).
 //
 // # Concurrency
 //
@@ -40,7 +43,7 @@
 // # Invariants
 //
 //   - A round that does not reach the quorum, or whose reply is rejected,
-//     leaves the server state (SCAFFOLD's c) unchanged.
+//     leaves the server state (SCAFFOLD's c, FedDyn's h) unchanged.
 //   - Every length read from a payload or a checkpoint is checked against
 //     the model and the bytes that remain before anything is allocated;
 //     NaN and Inf are refused.

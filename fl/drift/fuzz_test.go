@@ -45,23 +45,25 @@ func FuzzMemoryStore(f *testing.F) {
 	})
 }
 
-// FuzzScaffoldState: any bytes restore c or fail with fl.ErrCheckpoint.
+// FuzzScaffoldState: any bytes restore SCAFFOLD's c and FedDyn's h or
+// fail with fl.ErrCheckpoint.
 func FuzzScaffoldState(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &drift.Scaffold{Clients: 1}
-		if err := s.UnmarshalBinary(b); err != nil {
-			if !errors.Is(err, fl.ErrCheckpoint) {
-				t.Fatalf("error %v does not wrap fl.ErrCheckpoint", err)
+		for _, s := range []fl.Stateful{&drift.Scaffold{Clients: 1}, &drift.FedDyn{Clients: 1, Alpha: 1}} {
+			if err := s.UnmarshalBinary(b); err != nil {
+				if !errors.Is(err, fl.ErrCheckpoint) {
+					t.Fatalf("%T: error %v does not wrap fl.ErrCheckpoint", s, err)
+				}
+				continue
 			}
-			return
-		}
-		again, _ := s.MarshalBinary()
-		if !bytes.Equal(again, b) {
-			t.Fatal("round trip changed the bytes")
+			again, _ := s.MarshalBinary()
+			if !bytes.Equal(again, b) {
+				t.Fatalf("%T: round trip changed the bytes", s)
+			}
 		}
 	})
 }

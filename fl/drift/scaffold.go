@@ -183,19 +183,9 @@ func (s *Scaffold) MarshalBinary() ([]byte, error) { return appendVector(nil, s.
 // UnmarshalBinary restores c. Its length is checked against the
 // parameters in the next Run.
 func (s *Scaffold) UnmarshalBinary(b []byte) error {
-	if len(b) < 4 {
-		return fmt.Errorf("%w: scaffold state of %d bytes", fl.ErrCheckpoint, len(b))
-	}
-	n := int(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
-	if uint64(n) > uint64(len(b)-4)/8 {
-		return fmt.Errorf("%w: scaffold state: %d values in %d bytes", fl.ErrCheckpoint, n, len(b)-4)
-	}
-	c, err := decodeVector(nil, b, n)
+	c, err := decodeState(b)
 	if err != nil {
 		return fmt.Errorf("%w: scaffold state: %w", fl.ErrCheckpoint, err)
-	}
-	if n == 0 {
-		c = nil
 	}
 	s.c = c
 	return nil

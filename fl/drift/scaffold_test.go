@@ -217,10 +217,12 @@ func TestScaffoldCheck(t *testing.T) {
 	}
 }
 
-// simulateScaffold runs a server with SCAFFOLD over 6 quadratic clients,
-// 3 sampled a round, checkpointing into dir, resuming from it when resume
-// is set; it returns the final parameters and c.
-func simulateScaffold(t *testing.T, rounds int, dir string, resume, dropClients bool) ([]float64, []float64) {
+// simulate runs a server with SCAFFOLD or FedDyn (alg) over 6 quadratic
+// clients, 3 sampled a round, checkpointing into dir every 3 rounds,
+// resuming from it when resume is set (without the clients' state when
+// dropClients is set); it returns the final parameters and the server
+// state (c or h).
+func simulate(t *testing.T, alg string, rounds int, dir string, resume, dropClients bool) ([]float64, []float64) {
 	t.Helper()
 	const n, d = 6, 3
 	store := &drift.MemoryStore{}
@@ -232,16 +234,27 @@ func simulateScaffold(t *testing.T, rounds int, dir string, resume, dropClients 
 			q.a[j], q.b[j] = 0.5+rng.Float64(), rng.NormFloat64()
 		}
 		id := string(rune('a' + i))
-		conns = append(conns, conn{id, &drift.ScaffoldClient{ID: id, Trainer: q, Store: store}})
+		var h fl.Handler = &drift.ScaffoldClient{ID: id, Trainer: q, Store: store}
+		if alg == "feddyn" {
+			h = &drift.FedDynClient{ID: id, Trainer: q, Store: store}
+		}
+		conns = append(conns, conn{id, h})
 	}
 	pool, err := fl.NewPool(conns...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex := &drift.Scaffold{Clients: n}
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds, cfg.ClientsPerRound, cfg.Seed = rounds, 3, 11
-	cfg.Exchange, cfg.Optimizer = ex, fl.SGD{LR: 0.8}
+	var state func() []float64
+	switch alg {
+	case "scaffold":
+		ex := &drift.Scaffold{Clients: n}
+		cfg.Exchange, cfg.Optimizer, state = ex, fl.SGD{LR: 0.8}, ex.Control
+	case "feddyn":
+		ex := &drift.FedDyn{Clients: n, Alpha: 0.2}
+		cfg.Exchange, state = ex, ex.H
+	}
 	if !dropClients {
 		cfg.State = map[string]fl.Stateful{"clients": store}
 	}
@@ -265,24 +278,28 @@ func simulateScaffold(t *testing.T, rounds int, dir string, resume, dropClients 
 	if _, err := s.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return s.Params(), ex.Control()
+	return s.Params(), state()
 }
 
-// A run stopped after round 7 and resumed from its checkpoint (c and every
-// c_i restored) ends bit for bit where the uninterrupted run ends.
-func TestScaffoldResumeEqualsUninterrupted(t *testing.T) {
-	wantX, wantC := simulateScaffold(t, 12, t.TempDir(), false, false)
-	dir := t.TempDir()
-	simulateScaffold(t, 7, dir, false, false)
-	gotX, gotC := simulateScaffold(t, 12, dir, true, false)
-	if !slices.Equal(gotX, wantX) || !slices.Equal(gotC, wantC) {
-		t.Fatalf("resumed: x %v c %v; uninterrupted: x %v c %v", gotX, gotC, wantX, wantC)
-	}
-	// The careless host: resuming without the clients' c_i (fresh, empty
-	// store) ends elsewhere, so the comparison above sees them.
-	dir = t.TempDir()
-	simulateScaffold(t, 7, dir, false, false)
-	if x, _ := simulateScaffold(t, 12, dir, true, true); slices.Equal(x, wantX) {
-		t.Fatal("a resume that lost every c_i ends where the uninterrupted run does")
+// A run stopped after round 7 and resumed from its checkpoint (the server
+// state and every client's state restored) ends bit for bit where the
+// uninterrupted run ends.
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	for _, alg := range []string{"scaffold", "feddyn"} {
+		wantX, wantS := simulate(t, alg, 12, t.TempDir(), false, false)
+		dir := t.TempDir()
+		simulate(t, alg, 7, dir, false, false)
+		gotX, gotS := simulate(t, alg, 12, dir, true, false)
+		if !slices.Equal(gotX, wantX) || !slices.Equal(gotS, wantS) {
+			t.Fatalf("%s resumed: x %v state %v; uninterrupted: x %v state %v", alg, gotX, gotS, wantX, wantS)
+		}
+		// The careless host: resuming without the clients' state (a
+		// fresh, empty store) ends elsewhere, so the comparison above
+		// sees it.
+		dir = t.TempDir()
+		simulate(t, alg, 7, dir, false, false)
+		if x, _ := simulate(t, alg, 12, dir, true, true); slices.Equal(x, wantX) {
+			t.Fatalf("%s: a resume that lost every client's state ends where the uninterrupted run does", alg)
+		}
 	}
 }
