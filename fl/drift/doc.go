@@ -31,8 +31,9 @@
 //  4. Do not put an uplink compression pool in front of SCAFFOLD: its
 //     replies carry Δc in Payload.
 //
-// Not provided: the one-message SCAFFOLD of FLamby and Flower (the server
-// keeps every c_i; exact only under full participation).
+// SCAFFOLD's one-message variant (Scaffold.OneMessage, in the manner of
+// FLamby) is an option, exact only under full participation with η_g = 1
+// and the same K·η_l everywhere, which its Check enforces.
 //
 // # Concurrency
 //

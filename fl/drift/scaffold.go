@@ -51,14 +51,30 @@ var _ CorrectedTrainer = (*model.Trainer)(nil)
 // [Store] (a [MemoryStore] in fl.ServerConfig.State for a simulation), so a
 // resumed run equals an uninterrupted one.
 //
-// Not provided: the one-message variant of FLamby and Flower (the server
-// keeps every c_i and updates c from them), which equals the paper only
-// under full participation; privacy (DP, secure aggregation) and uplink
-// compression, which would have to treat Δc too (Check refuses a
-// Privacy).
+// OneMessage selects a one-message variant in the manner of FLamby's
+// Scaffold strategy: the server sends only x and receives only Δy; neither
+// c nor Δc travels and the server keeps no c. Each client keeps its last
+// local model y_i, the correction it trained with and its K·η_l, and
+// corrects its next local training with
+//
+//	c − c_i = (y_i − x)/(K·η_l) + (c − c_i)_previous
+//
+// which equals Option II's c − c_i when every client takes part in every
+// round, all with the same K·η_l, and η_g = 1: then c = (1/N)Σ_j c_j, and
+// with ḡ_i the mean local gradient of client i, c − c_i = (1/N)Σ_j ḡ_j −
+// ḡ_i, which is the right-hand side. Check refuses it unless the config
+// samples every client (no Sampler, ClientsPerRound 0 or N, ClientFraction
+// 0 or 1) and the server optimizer has LR 1; a client that misses rounds
+// corrects with a stale model (a test shows the trajectories part). The
+// clients' state is 2·d + 1 values each instead of d.
+//
+// Not provided: privacy (DP, secure aggregation) and uplink compression,
+// which would have to treat Δc too (Check refuses a Privacy).
 type Scaffold struct {
 	// Clients is N, the number of clients in the federation. Required.
 	Clients int
+	// OneMessage selects FLamby's one-message variant (see above).
+	OneMessage bool
 
 	c        []float64
 	dy, dc   [][]float64
@@ -73,7 +89,24 @@ var (
 // Check refuses a missing N, a population larger than N, a Privacy, an
 // Aggregator and a server optimizer other than fl.SGD.
 func (s *Scaffold) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
-	return checkServer("scaffold", s.Clients, cfg, pool)
+	if err := checkServer("scaffold", s.Clients, cfg, pool); err != nil {
+		return err
+	}
+	if !s.OneMessage {
+		return nil
+	}
+	lr := 1.0
+	switch o := cfg.Optimizer.(type) {
+	case fl.SGD:
+		lr = o.LR
+	case *fl.SGD:
+		lr = o.LR
+	}
+	if cfg.Sampler != nil || (cfg.ClientsPerRound != 0 && cfg.ClientsPerRound != s.Clients) ||
+		(cfg.ClientFraction != 0 && cfg.ClientFraction != 1) || (lr != 0 && lr != 1) {
+		return fmt.Errorf("%w: scaffold: the one-message variant is exact only with every client in every round and η_g = 1", fl.ErrConfig)
+	}
+	return nil
 }
 
 // checkServer holds the checks common to the exchanges of this package.
@@ -104,18 +137,21 @@ func (s *Scaffold) Control() []float64 { return append([]float64(nil), s.c...) }
 // (1/|S|)Σ Δy_i to dst and updates c.
 func (s *Scaffold) Run(ctx context.Context, r *fl.Round, dst []float64) (int, error) {
 	dim := len(r.Params)
-	if s.c == nil {
+	if s.c == nil && !s.OneMessage {
 		s.c = make([]float64, dim)
 	}
-	if len(s.c) != dim {
+	if len(s.c) != dim && !(s.OneMessage && s.c == nil) {
 		return 0, fmt.Errorf("%w: scaffold: control variate of %d values for %d parameters", fl.ErrConfig, len(s.c), dim)
 	}
 	if r.Len() > s.Clients {
 		return 0, fmt.Errorf("%w: scaffold: %d clients sampled, more than Clients = %d", fl.ErrConfig, r.Len(), s.Clients)
 	}
-	msg := &fl.Message{Type: TypeScaffoldTrain, Round: r.Number, Params: r.Params, Payload: appendVector(nil, s.c), Config: r.Config}
+	msg := &fl.Message{Type: TypeScaffoldTrain, Round: r.Number, Params: r.Params, Config: r.Config}
+	if !s.OneMessage {
+		msg.Payload = appendVector(nil, s.c)
+	}
 	s.dy, s.dc = s.dy[:0], s.dc[:0]
-	err := r.Step(ctx, TypeScaffoldTrain, func(int) (*fl.Message, error) { return msg, nil }, func(i int, m *fl.Message) error {
+	err := r.Step(ctx, TypeScaffoldTrain, func(int) (*fl.Message, error) { return msg, nil }, func(i int, m *fl.Message) (err error) {
 		if m.Type != TypeScaffoldUpdate || m.Round != r.Number {
 			return fmt.Errorf("%w: type %q round %d, want %q round %d", fl.ErrReply, m.Type, m.Round, TypeScaffoldUpdate, r.Number)
 		}
@@ -125,8 +161,12 @@ func (s *Scaffold) Run(ctx context.Context, r *fl.Round, dst []float64) (int, er
 		if err := checkFinite("Δy", m.Params); err != nil {
 			return fmt.Errorf("%w: %w", fl.ErrReply, err)
 		}
-		dc, err := decodeVector(nil, m.Payload, dim)
-		if err != nil {
+		var dc []float64
+		if s.OneMessage {
+			if len(m.Payload) > 0 {
+				return fmt.Errorf("%w: a Δc in the one-message variant", fl.ErrReply)
+			}
+		} else if dc, err = decodeVector(nil, m.Payload, dim); err != nil {
 			return fmt.Errorf("%w: Δc: %w", fl.ErrReply, err)
 		}
 		r.Report(i, m.Metrics, m.Weight)
@@ -144,6 +184,9 @@ func (s *Scaffold) Run(ctx context.Context, r *fl.Round, dst []float64) (int, er
 	mean(dst, s.dy)
 	if !finite(dst) {
 		return n, fmt.Errorf("%w: scaffold: the mean of Δy overflows", fl.ErrReply)
+	}
+	if s.OneMessage {
+		return n, nil
 	}
 	s.sumScrat = mean(grow(s.sumScrat, dim), s.dc)
 	f := float64(n) / float64(s.Clients)
@@ -202,6 +245,10 @@ func (s *Scaffold) UnmarshalBinary(b []byte) error {
 //  4. saves c_i⁺ and answers [TypeScaffoldUpdate] with Δy = y − x in Params
 //     and Δc = c_i⁺ − c_i in Payload (line 13).
 //
+// A message without Payload is the one-message variant (Scaffold.OneMessage):
+// the client corrects with (y_i − x)/(K·η_l) plus its previous correction,
+// from its last local model, and answers with Δy alone.
+//
 // Other messages go to Next (evaluation, say); with Next nil they are
 // refused. c_i is saved before the reply leaves: a reply lost on the way
 // leaves c_i ahead of the server's c, as in the paper's implementations.
@@ -223,6 +270,9 @@ func (h *ScaffoldClient) Handle(ctx context.Context, m *fl.Message) (*fl.Message
 		return h.Next.Handle(ctx, m)
 	}
 	dim := len(m.Params)
+	if len(m.Payload) == 0 {
+		return h.oneMessage(ctx, m)
+	}
 	c, err := decodeVector(nil, m.Payload, dim)
 	if err != nil {
 		return nil, fmt.Errorf("scaffold: server control variate: %w", err)
@@ -273,4 +323,45 @@ func stepsAndLR(u fl.Update, dim int) (k, lr float64, err error) {
 		return 0, 0, fmt.Errorf("drift: the trainer reported %s = %v, want > 0", model.KeyStepLR, lr)
 	}
 	return k, lr, nil
+}
+
+// oneMessage answers a train message of the one-message variant: the
+// correction is (y_i − x)/(K·η_l) + the previous correction, from the
+// client's last local model y_i, its K·η_l and the correction it trained
+// with, stored under "scaffold1/" + ID as y_i, that correction, K·η_l.
+func (h *ScaffoldClient) oneMessage(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+	dim := len(m.Params)
+	key := "scaffold1/" + h.ID
+	prev := make([]float64, 2*dim+1)
+	ok, err := h.Store.Load(key, prev)
+	if err != nil {
+		return nil, err
+	}
+	corr := make([]float64, dim)
+	if ok {
+		kl := prev[2*dim]
+		for j := range corr {
+			corr[j] = (prev[j]-m.Params[j])/kl + prev[dim+j]
+		}
+	}
+	u, err := h.Trainer.TrainCorrected(ctx, m.Params, m.Config, corr)
+	if err != nil {
+		return nil, err
+	}
+	k, lr, err := stepsAndLR(u, dim)
+	if err != nil {
+		return nil, err
+	}
+	for j := range dim {
+		prev[j] = m.Params[j] + u.Delta[j]
+	}
+	copy(prev[dim:], corr)
+	prev[2*dim] = k * lr
+	if !finite(prev) {
+		return nil, fmt.Errorf("scaffold: client %q: the local model overflows", h.ID)
+	}
+	if err := h.Store.Save(key, prev); err != nil {
+		return nil, err
+	}
+	return &fl.Message{Type: TypeScaffoldUpdate, Round: m.Round, Params: u.Delta, Weight: u.Weight, Metrics: u.Metrics}, nil
 }
