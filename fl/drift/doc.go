@@ -28,8 +28,9 @@
 //     and μ (set them in fl.ServerConfig.ClientConfig).
 //  3. Give each client a [Store] that survives its restarts; in a
 //     simulation, one [MemoryStore] in fl.ServerConfig.State.
-//  4. Do not put an uplink compression pool in front of SCAFFOLD: its
-//     replies carry Δc in Payload.
+//  4. Do not put a compressing pool in front of SCAFFOLD or FedDyn: their
+//     messages carry exact vectors (Check refuses a pool that reports an
+//     encoding).
 //
 // SCAFFOLD's one-message variant (Scaffold.OneMessage, in the manner of
 // FLamby) is an option, exact only under full participation with η_g = 1

@@ -57,7 +57,7 @@ func (f *FedDyn) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
 	if !(f.Alpha > 0) || math.IsInf(f.Alpha, 0) {
 		return fmt.Errorf("%w: feddyn: Alpha = %v, want finite and > 0", fl.ErrConfig, f.Alpha)
 	}
-	if err := checkServer("feddyn", f.Clients, cfg, pool); err != nil {
+	if err := checkServer("feddyn", f.Clients, cfg, pool, true); err != nil {
 		return err
 	}
 	lr := 1.0

@@ -58,7 +58,7 @@ var _ fl.Exchange = (*FedNova)(nil)
 // Check refuses a missing Clients, a population larger than it, a Privacy,
 // an Aggregator and a server optimizer other than fl.SGD.
 func (f *FedNova) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
-	return checkServer("fednova", f.Clients, cfg, pool)
+	return checkServer("fednova", f.Clients, cfg, pool, false)
 }
 
 // NormA returns ‖a‖₁ of τ steps of local SGD with learning rate lr,

@@ -87,9 +87,10 @@ var (
 )
 
 // Check refuses a missing N, a population larger than N, a Privacy, an
-// Aggregator and a server optimizer other than fl.SGD.
+// Aggregator, a server optimizer other than fl.SGD, and a pool that
+// encodes messages (compression).
 func (s *Scaffold) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
-	if err := checkServer("scaffold", s.Clients, cfg, pool); err != nil {
+	if err := checkServer("scaffold", s.Clients, cfg, pool, true); err != nil {
 		return err
 	}
 	if !s.OneMessage {
@@ -109,8 +110,9 @@ func (s *Scaffold) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
 	return nil
 }
 
-// checkServer holds the checks common to the exchanges of this package.
-func checkServer(name string, n int, cfg *fl.ServerConfig, pool fl.Pool) error {
+// checkServer holds the checks common to the exchanges of this package;
+// exact refuses a pool that encodes messages.
+func checkServer(name string, n int, cfg *fl.ServerConfig, pool fl.Pool, exact bool) error {
 	switch {
 	case n < 1:
 		return fmt.Errorf("%w: %s: Clients = %d, want the federation's size N ≥ 1", fl.ErrConfig, name, n)
@@ -125,6 +127,12 @@ func checkServer(name string, n int, cfg *fl.ServerConfig, pool fl.Pool) error {
 	case nil, fl.SGD, *fl.SGD:
 	default:
 		return fmt.Errorf("%w: %s: server optimizer %T, want fl.SGD (the global learning rate)", fl.ErrConfig, name, o)
+	}
+	if !exact {
+		return nil // plain train messages: the pool's codecs apply as to FedAvg
+	}
+	if up, down := fl.PoolEncoding(pool); up != "" || down != "" {
+		return fmt.Errorf("%w: %s: the pool encodes messages (uplink %q, downlink %q); its own messages need the exact vectors", fl.ErrConfig, name, up, down)
 	}
 	return nil
 }

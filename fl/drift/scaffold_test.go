@@ -212,6 +212,12 @@ func TestScaffoldCheck(t *testing.T) {
 			t.Errorf("%s: Check = %v, want ErrConfig", name, err)
 		}
 	}
+	if err := (&drift.Scaffold{Clients: 3}).Check(&fl.ServerConfig{}, encodingPool{pool}); !errors.Is(err, fl.ErrConfig) {
+		t.Errorf("compressing pool: Check = %v, want ErrConfig", err)
+	}
+	if err := (&drift.FedDyn{Clients: 3, Alpha: 1}).Check(&fl.ServerConfig{}, encodingPool{pool}); !errors.Is(err, fl.ErrConfig) {
+		t.Errorf("FedDyn, compressing pool: Check = %v, want ErrConfig", err)
+	}
 	if err := (&drift.Scaffold{Clients: 3}).Check(&fl.ServerConfig{Optimizer: fl.SGD{LR: 0.5}}, pool); err != nil {
 		t.Errorf("valid config refused: %v", err)
 	}
@@ -303,3 +309,9 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		}
 	}
 }
+
+// encodingPool reports an uplink codec, as transport's compression
+// wrappers do.
+type encodingPool struct{ fl.Pool }
+
+func (encodingPool) Encoding() (string, string) { return "topk", "" }
