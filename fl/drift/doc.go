@@ -14,7 +14,8 @@
 // Client state (SCAFFOLD's c_i, FedDyn's ∇L_k(θ_k)) lives in a [Store]: a [MemoryStore] holds
 // state only for the clients that have trained, and is an [fl.Stateful],
 // so a simulation that lists it in fl.ServerConfig.State resumes from a
-// checkpoint exactly where it stopped.
+// checkpoint exactly where it stopped; a deployed client keeps its own in
+// a [DirStore] (one checksummed file per key, replaced atomically).
 //
 // The host's duties:
 //
