@@ -162,3 +162,36 @@ func twoBlobs() *dataset.Dataset {
 	}
 	return d
 }
+
+// ‖a‖₁ is how model.Trainer's momentum and proximal steps weigh the
+// local gradients: with full-batch steps and a learning rate so small that
+// the gradient stays put, τ steps move by ‖a‖₁ times one step.
+func TestNormAMatchesModelTrainer(t *testing.T) {
+	m := model.Softmax{Dim: 2, Classes: 2}
+	tr, err := model.NewTrainer(model.TrainerConfig{Model: m, Train: twoBlobs(), BatchSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float64{0.3, -0.2, 0.1, 0.5, -0.4, 0.2}
+	const lr = 1e-8
+	one, err := tr.Train(context.Background(), x, fl.Config{fl.KeyLR: lr, fl.KeyEpochs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ beta, mu float64 }{{0, 0}, {0.9, 0}, {0.5, 2e6}, {0.9, 5e6}} {
+		const tau = 5
+		u, err := tr.Train(context.Background(), x, fl.Config{fl.KeyLR: lr, fl.KeyEpochs: tau, model.KeyMomentum: c.beta, fl.KeyMu: c.mu})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := drift.NormA(tau, lr, c.beta, c.mu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range x {
+			if want := a * one.Delta[j]; math.Abs(u.Delta[j]-want) > 1e-6*math.Abs(want)+1e-20 {
+				t.Fatalf("β=%v μ=%v: Δ[%d] = %v, want ‖a‖₁ = %v times one step = %v", c.beta, c.mu, j, u.Delta[j], a, want)
+			}
+		}
+	}
+}

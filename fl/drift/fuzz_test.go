@@ -2,7 +2,11 @@ package drift_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/fedgo/fedgo/fl"
@@ -91,4 +95,61 @@ func TestMemoryStoreRoundTrip(t *testing.T) {
 	if s.Len() != 2 {
 		t.Errorf("a failed restore changed the store: %d keys", s.Len())
 	}
+}
+
+// FuzzScaffoldReply: a client's reply with hostile Params and Payload is
+// either accepted, leaving a finite c, or rejected; never a panic.
+func FuzzScaffoldReply(f *testing.F) {
+	good := []byte{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0}
+	f.Add(good, 0.5, -0.25)
+	f.Add(good[:12], 0.5, 0.0)
+	f.Add([]byte{0xff, 0xff, 0xff, 0x7f}, 1.0, 1.0)
+	f.Add([]byte{}, 0.0, 0.0)
+	f.Fuzz(func(t *testing.T, payload []byte, a, b float64) {
+		h := fl.HandlerFunc(func(_ context.Context, m *fl.Message) (*fl.Message, error) {
+			return &fl.Message{Type: drift.TypeScaffoldUpdate, Round: m.Round, Params: []float64{a, b}, Payload: payload}, nil
+		})
+		ex := &drift.Scaffold{Clients: 2}
+		r := fl.NewRound(1, []float64{0, 0}, nil, []fl.Conn{conn{"x", h}}, nil)
+		dst := make([]float64, 2)
+		acc, err := ex.Run(context.Background(), r, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc == 1 {
+			for _, v := range append(ex.Control(), dst...) {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("accepted reply left %v", v)
+				}
+			}
+		}
+	})
+}
+
+// FuzzDirStoreFile: whatever a state file holds, Load returns state of
+// the right length, no state, or an error; never a panic.
+func FuzzDirStoreFile(f *testing.F) {
+	dir := f.TempDir()
+	s := drift.DirStore{Dir: dir}
+	if err := s.Save("k", []float64{1, 2}); err != nil {
+		f.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.state"))
+	good, _ := os.ReadFile(files[0])
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(files[0], b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dst := make([]float64, 2)
+		ok, err := s.Load("k", dst)
+		if err != nil && !errors.Is(err, drift.ErrState) {
+			t.Fatalf("error %v does not wrap ErrState", err)
+		}
+		if ok && (math.IsNaN(dst[0]) || math.IsNaN(dst[1])) {
+			t.Fatal("loaded a NaN")
+		}
+	})
 }
