@@ -60,13 +60,7 @@ func (f *FedDyn) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
 	if err := checkServer("feddyn", f.Clients, cfg, pool, true); err != nil {
 		return err
 	}
-	lr := 1.0
-	switch o := cfg.Optimizer.(type) {
-	case fl.SGD:
-		lr = o.LR
-	case *fl.SGD:
-		lr = o.LR
-	}
+	lr := serverLR(cfg)
 	if lr != 0 && lr != 1 {
 		return fmt.Errorf("%w: feddyn sets θ^t itself: the server optimizer must be fl.SGD with LR 1, not %v", fl.ErrConfig, lr)
 	}

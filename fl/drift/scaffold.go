@@ -52,7 +52,9 @@ var _ CorrectedTrainer = (*model.Trainer)(nil)
 // resumed run equals an uninterrupted one.
 //
 // OneMessage selects a one-message variant in the manner of FLamby's
-// Scaffold strategy: the server sends only x and receives only Δy; neither
+// Scaffold strategy (whose correction is (x − y_i)/K from the client's
+// last local model; ours carries the previous correction too, which makes
+// it the paper's under full participation): the server sends only x and receives only Δy; neither
 // c nor Δc travels and the server keeps no c. Each client keeps its last
 // local model y_i, the correction it trained with and its K·η_l, and
 // corrects its next local training with
@@ -68,12 +70,13 @@ var _ CorrectedTrainer = (*model.Trainer)(nil)
 // corrects with a stale model (a test shows the trajectories part). The
 // clients' state is 2·d + 1 values each instead of d.
 //
-// Not provided: privacy (DP, secure aggregation) and uplink compression,
-// which would have to treat Δc too (Check refuses a Privacy).
+// Not provided: privacy (DP, secure aggregation) and compression, which
+// would have to treat c and Δc too (Check refuses a Privacy and a pool
+// that encodes messages).
 type Scaffold struct {
 	// Clients is N, the number of clients in the federation. Required.
 	Clients int
-	// OneMessage selects FLamby's one-message variant (see above).
+	// OneMessage selects the one-message variant (see above).
 	OneMessage bool
 
 	c        []float64
@@ -96,18 +99,24 @@ func (s *Scaffold) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
 	if !s.OneMessage {
 		return nil
 	}
-	lr := 1.0
-	switch o := cfg.Optimizer.(type) {
-	case fl.SGD:
-		lr = o.LR
-	case *fl.SGD:
-		lr = o.LR
-	}
+	lr := serverLR(cfg)
 	if cfg.Sampler != nil || (cfg.ClientsPerRound != 0 && cfg.ClientsPerRound != s.Clients) ||
 		(cfg.ClientFraction != 0 && cfg.ClientFraction != 1) || (lr != 0 && lr != 1) {
 		return fmt.Errorf("%w: scaffold: the one-message variant is exact only with every client in every round and η_g = 1", fl.ErrConfig)
 	}
 	return nil
+}
+
+// serverLR returns the learning rate of cfg's fl.SGD optimizer, 1 when
+// there is none (0 means 1 too).
+func serverLR(cfg *fl.ServerConfig) float64 {
+	switch o := cfg.Optimizer.(type) {
+	case fl.SGD:
+		return o.LR
+	case *fl.SGD:
+		return o.LR
+	}
+	return 1
 }
 
 // checkServer holds the checks common to the exchanges of this package;
