@@ -59,3 +59,39 @@ func TestDriftCorrectionReachesTheOptimum(t *testing.T) {
 		t.Errorf("distance to the optimum after %d rounds: SCAFFOLD %v, FedDyn %v (FedAvg %v)", rounds, scaffold, feddyn, fedavg)
 	}
 }
+
+// The objective inconsistency FedNova removes (Wang et al. 2020, Section
+// 2): clients with f_i(y) = ½(y − e_i)² and equal data but τ_i of 1 and 20
+// local steps. FedAvg's fixed point weighs client i by 1 − (1 − η)^τ_i,
+// far from the true optimum ½(e_1 + e_2) = 0; FedNova's by
+// (1 − (1 − η)^τ_i)/τ_i, within O(η τ) of it.
+func TestFedNovaRemovesObjectiveInconsistency(t *testing.T) {
+	const lr, rounds = 0.01, 3000
+	mk := func() []fl.Conn {
+		return []fl.Conn{
+			conn{"a", fl.NewHandler(&quad{a: []float64{1}, b: []float64{1}, k: 1, lr: lr, weight: 1}, nil)},
+			conn{"b", fl.NewHandler(&quad{a: []float64{1}, b: []float64{-1}, k: 20, lr: lr, weight: 1}, nil)},
+		}
+	}
+	run := func(ex fl.Exchange) float64 {
+		x := []float64{0}
+		for r := 1; r <= rounds; r++ {
+			runRound(t, ex, r, x, 1, nil, mk())
+		}
+		return x[0]
+	}
+	fedavg := run(&fl.TrainExchange{})
+	fednova := run(&drift.FedNova{Clients: 2})
+	// The fixed points in closed form: Σ w_i e_i / Σ w_i.
+	w1, w2 := 1-math.Pow(1-lr, 1), 1-math.Pow(1-lr, 20)
+	wantAvg := (w1 - w2) / (w1 + w2)
+	w2n := w2 / 20
+	wantNova := (w1 - w2n) / (w1 + w2n)
+	t.Logf("fixed points: FedAvg %v (closed form %v), FedNova %v (closed form %v), optimum 0", fedavg, wantAvg, fednova, wantNova)
+	if math.Abs(fedavg-wantAvg) > 1e-6 || math.Abs(fednova-wantNova) > 1e-6 {
+		t.Errorf("fixed points FedAvg %v FedNova %v, want %v and %v", fedavg, fednova, wantAvg, wantNova)
+	}
+	if math.Abs(fednova) > math.Abs(fedavg)/10 {
+		t.Errorf("FedNova %v is not much nearer the optimum 0 than FedAvg %v", fednova, fedavg)
+	}
+}
