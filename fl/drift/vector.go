@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // ErrPayload is wrapped by the errors of a malformed vector payload: a
@@ -15,9 +16,12 @@ var ErrPayload = errors.New("drift: malformed vector payload")
 // appendVector appends the encoding of v to dst: a little-endian uint32
 // count, then each value as a little-endian IEEE 754 float64.
 func appendVector(dst []byte, v []float64) []byte {
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(v)))
-	for _, x := range v {
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(x))
+	n := len(dst)
+	dst = slices.Grow(dst, 4+8*len(v))[:n+4+8*len(v)]
+	binary.LittleEndian.PutUint32(dst[n:], uint32(len(v)))
+	b := dst[n+4:]
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
 	}
 	return dst
 }
