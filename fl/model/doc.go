@@ -57,6 +57,12 @@
 //	fl.Config{fl.KeyLR: 0.01, model.KeyMomentum: 0.9, model.KeyWeightDecay: 1e-5,
 //		fl.KeyBatchSize: 64, fl.KeyEpochs: 10}
 //
+// [Trainer.TrainCorrected] adds a fixed correction vector to every
+// minibatch gradient (SCAFFOLD's c − c_i, FedDyn's −∇L_k(θ_k); package
+// fl/drift), and every update reports its local step count τ
+// ([KeySteps]) and learning rate ([KeyStepLR]) in its Metrics, which
+// FedNova and SCAFFOLD need.
+//
 // The host's duties:
 //
 //  1. Build one [Trainer] per simulated or real client, with its own local

@@ -31,6 +31,18 @@ const (
 	KeyWeightDecay = "weight_decay"
 )
 
+// Keys of the update's fl.Metrics that this package writes besides
+// fl.KeyLoss and fl.KeyExamples.
+const (
+	// KeySteps is τ, the number of local SGD steps (minibatches) the
+	// update took: epochs × ⌈examples / batch size⌉. FedNova normalizes
+	// by it, SCAFFOLD's control variate divides by it (K).
+	KeySteps = "steps"
+	// KeyStepLR is the local learning rate η_l the steps used (the
+	// round's fl.KeyLR, else TrainerConfig.LR).
+	KeyStepLR = "step_lr"
+)
+
 // TrainerConfig configures a [Trainer]. Zero LR, Epochs and BatchSize mean
 // the defaults; zero Mu, L2 and Momentum mean none.
 type TrainerConfig struct {
@@ -267,11 +279,32 @@ func (t *Trainer) readConfig(cfg fl.Config) (roundParams, error) {
 // is newly allocated; otherwise, once warm, Train allocates only the
 // Metrics map.
 func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (fl.Update, error) {
+	return t.TrainCorrected(ctx, global, cfg, nil)
+}
+
+// TrainCorrected is [Trainer.Train] with a gradient correction: corr, if
+// not nil, is added to every minibatch gradient before the step,
+//
+//	d ← ∇F_k(w) + corr + λw + μ(w − wᵗ)
+//
+// which is SCAFFOLD's local step y ← y − η_l(g_i(y) − c_i + c) with
+// corr = c − c_i (Karimireddy et al. 2020, Algorithm 1, line 10) and
+// FedDyn's local objective with corr = −∇L_k(θ_k^{t−1}) − αθ^{t−1} (the
+// α(w − wᵗ) part is μ). With corr nil the result is Train's, bit for bit.
+// It returns an error wrapping [ErrParamsLength] if corr is not nil and
+// its length is not the model's, and [ErrNotFinite] if it holds a NaN or
+// Inf. The update's Metrics hold [KeySteps] and [KeyStepLR] too.
+func (t *Trainer) TrainCorrected(ctx context.Context, global []float64, cfg fl.Config, corr []float64) (fl.Update, error) {
 	if err := ctx.Err(); err != nil {
 		return fl.Update{}, err
 	}
 	if err := checkParams(t.cfg.Model, global); err != nil {
 		return fl.Update{}, err
+	}
+	if corr != nil {
+		if err := checkParams(t.cfg.Model, corr); err != nil {
+			return fl.Update{}, fmt.Errorf("gradient correction: %w", err)
+		}
 	}
 	p, err := t.readConfig(cfg)
 	if err != nil {
@@ -294,7 +327,7 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 	t.pcg.Seed(t.cfg.Seed, p.round)
 
 	var meanLoss float64
-	seen := 0
+	seen, steps := 0, 0
 	for range p.epochs {
 		t.rng.Shuffle(n, t.swap)
 		for lo := 0; lo < n; lo += p.batch {
@@ -308,7 +341,11 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 				return fl.Update{}, fmt.Errorf("%w: client %q: minibatch loss %v", ErrDiverged, t.cfg.ID, loss)
 			}
 			seen += b
+			steps++
 			meanLoss = runningMean(meanLoss, loss, b, seen)
+			for i, c := range corr {
+				g[i] += c
+			}
 			if p.beta == 0 {
 				step(w, g, global, p.lr, p.l2, p.mu)
 			} else {
@@ -333,6 +370,8 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 		Metrics: fl.Metrics{
 			fl.KeyLoss:     meanLoss,
 			fl.KeyExamples: float64(n),
+			KeySteps:       float64(steps),
+			KeyStepLR:      p.lr,
 		},
 	}, nil
 }
