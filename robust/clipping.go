@@ -377,14 +377,11 @@ func (a *MDA) Validate(n int) error {
 // n − f updates: f ≥ 0, maxSubsets ≥ 0 (0: def), n > 2f and C(n, f) ≤ the
 // limit.
 func validateSubsets(rule string, n, f, maxSubsets, def int) error {
-	if err := checkF(rule, f); err != nil {
-		return err
-	}
 	if maxSubsets < 0 {
 		return fmt.Errorf("%w: %s: MaxSubsets = %d", ErrParam, rule, maxSubsets)
 	}
-	if n <= 2*f {
-		return tooFew(rule, n, "n > 2f", 2*f+1)
+	if err := checkMajority(rule, n, f); err != nil {
+		return err
 	}
 	limit := maxSubsets
 	if limit == 0 {

@@ -75,11 +75,8 @@ var _ fl.Aggregator = (*TrimmedMean)(nil)
 
 // Validate reports an error unless F ≥ 0 and n > 2F.
 func (a *TrimmedMean) Validate(n int) error {
-	if err := checkF("TrimmedMean", a.F); err != nil {
+	if err := checkMajority("TrimmedMean", n, a.F); err != nil {
 		return err
-	}
-	if n <= 2*a.F {
-		return tooFew("TrimmedMean", n, "n > 2f", 2*a.F+1)
 	}
 	return nil
 }

@@ -95,6 +95,17 @@ func checkF(rule string, f int) error {
 	return nil
 }
 
+// checkMajority reports f < 0, or n ≤ 2f (the honest majority a rule needs).
+func checkMajority(rule string, n, f int) error {
+	if err := checkF(rule, f); err != nil {
+		return err
+	}
+	if n <= 2*f {
+		return tooFew(rule, n, "n > 2f", 2*f+1)
+	}
+	return nil
+}
+
 func tooFew(rule string, n int, cond string, need int) error {
 	return fmt.Errorf("%w: %s needs %s = %d updates, got %d", ErrTooFewUpdates, rule, cond, need, n)
 }

@@ -26,11 +26,8 @@ var _ fl.Aggregator = (*Meamed)(nil)
 
 // Validate reports an error unless F ≥ 0 and n > 2F.
 func (a *Meamed) Validate(n int) error {
-	if err := checkF("Meamed", a.F); err != nil {
+	if err := checkMajority("Meamed", n, a.F); err != nil {
 		return err
-	}
-	if n <= 2*a.F {
-		return tooFew("Meamed", n, "n > 2f", 2*a.F+1)
 	}
 	return nil
 }
@@ -90,11 +87,8 @@ var (
 
 // Validate reports an error unless F ≥ 0, n > 2F and 0 ≤ Pivot < n.
 func (a *MoNNA) Validate(n int) error {
-	if err := checkF("MoNNA", a.F); err != nil {
+	if err := checkMajority("MoNNA", n, a.F); err != nil {
 		return err
-	}
-	if n <= 2*a.F {
-		return tooFew("MoNNA", n, "n > 2f", 2*a.F+1)
 	}
 	if a.Pivot < 0 || a.Pivot >= n {
 		return fmt.Errorf("%w: MoNNA: Pivot = %d not in [0, %d)", ErrParam, a.Pivot, n)
@@ -410,11 +404,8 @@ var (
 
 // Validate reports an error unless F ≥ 0 and n > 2F.
 func (a *CAF) Validate(n int) error {
-	if err := checkF("CAF", a.F); err != nil {
+	if err := checkMajority("CAF", n, a.F); err != nil {
 		return err
-	}
-	if n <= 2*a.F {
-		return tooFew("CAF", n, "n > 2f", 2*a.F+1)
 	}
 	return nil
 }

@@ -187,11 +187,8 @@ func (*ARC) Outputs(n int) int { return n }
 
 // Validate reports an error unless F ≥ 0 and n > 2F.
 func (a *ARC) Validate(n int) error {
-	if err := checkF("ARC", a.F); err != nil {
+	if err := checkMajority("ARC", n, a.F); err != nil {
 		return err
-	}
-	if n <= 2*a.F {
-		return tooFew("ARC", n, "n > 2f", 2*a.F+1)
 	}
 	return nil
 }
