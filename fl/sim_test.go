@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/fl/dataset"
 	"github.com/fedgo/fedgo/fl/model"
-	"github.com/fedgo/fedgo/internal/workload"
 	"github.com/fedgo/fedgo/transport"
 )
 
@@ -95,23 +95,16 @@ func TestSimulationAtScale(t *testing.T) {
 // inside Trainer.Train) / (wall time × GOMAXPROCS). Run it with -cpu 1 for
 // the plain "wall time minus train time" of the core issue.
 func BenchmarkSimulationOverhead(b *testing.B) {
-	w, err := workload.Build(workload.Config{Clients: 30, Alpha: 1, Beta: 1, Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	pool, init := quickstartPool(b, 30)
 	const rounds = 10
 	var wall time.Duration
 	var train float64
 	b.ReportAllocs()
 	for i := range b.N {
-		pool, err := w.Pool(model.TrainerConfig{LR: 0.01, Epochs: 20, BatchSize: 10}, transport.Faults{})
-		if err != nil {
-			b.Fatal(err)
-		}
 		cfg := fl.DefaultServerConfig()
 		cfg.Rounds, cfg.EvalEvery, cfg.Seed = rounds, 0, uint64(i)
 		cfg.ClientConfig = fl.Config{fl.KeyLR: 0.01, fl.KeyEpochs: 20, fl.KeyBatchSize: 10}
-		s, err := fl.NewServer(cfg, pool, w.Init())
+		s, err := fl.NewServer(cfg, pool, init)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -127,4 +120,38 @@ func BenchmarkSimulationOverhead(b *testing.B) {
 	procs := float64(runtime.GOMAXPROCS(0))
 	b.ReportMetric(1-train/(wall.Seconds()*procs), "overhead")
 	b.ReportMetric(wall.Seconds()/float64(b.N*rounds)*1e3, "ms/round")
+}
+
+// quickstartPool returns the quickstart's workload on the public API (as
+// examples/quickstart wires it): softmax regression on Synthetic(1,1) over
+// n clients, each a model.Trainer (20 local epochs, lr 0.01, batch 10)
+// built when it is sampled, and the initial parameters.
+func quickstartPool(tb testing.TB, n int) (*transport.Memory, []float64) {
+	tb.Helper()
+	splits, err := dataset.Synthetic(dataset.SyntheticConfig{Alpha: 1, Beta: 1, Clients: n, Seed: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := model.Softmax{Dim: splits[0].Train.Dim, Classes: splits[0].Train.Classes}
+	ids := make([]string, n)
+	index := map[string]int{}
+	for i := range ids {
+		ids[i] = fmt.Sprintf("client-%05d", i)
+		index[ids[i]] = i
+	}
+	pool, err := transport.NewMemory(transport.MemoryConfig{IDs: ids, Seed: 1, Factory: func(id string) (fl.Handler, error) {
+		i := index[id]
+		t, err := model.NewTrainer(model.TrainerConfig{Model: m, ID: id, Train: splits[i].Train, LR: 0.01, Epochs: 20,
+			BatchSize: min(10, splits[i].Train.Len()), Seed: uint64(i + 1)})
+		if err != nil {
+			return nil, err
+		}
+		return fl.NewHandler(t, t), nil
+	}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	init := make([]float64, m.NumParams())
+	m.Init(rand.New(rand.NewPCG(1, 0x1417)), init)
+	return pool, init
 }

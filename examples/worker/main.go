@@ -15,10 +15,19 @@
 // or all of it in one process (an embedded NATS server on loopback and
 // -local workers): go run ./examples/worker -local 4 -clients 100000 -compare.
 //
-// The server prints a table of rounds and, with -json, a last line with
-// rounds, final_loss, params_sha256, failed_updates and, with -compare,
-// memory_params_sha256: the in-memory simulation with the same flags,
-// which the run over the workers reproduces bit for bit.
+// It uses only fedgo's public packages; each step is one function below:
+// runWorker, runLocal, runServer, simulateInMemory, report.
+//
+// Output (the server's): a table of the rounds and a summary on stdout.
+// With -json, stdout carries only JSON: one object per round
+// (fl.RoundStats), then the summary as the last line (rounds, final_loss,
+// params_sha256, failed_updates, bytes_up, bytes_down, wall_seconds,
+// clients and, with -compare, memory_params_sha256: the in-memory
+// simulation with the same flags, which the run over the workers
+// reproduces bit for bit); a progress line and the other text go to
+// stderr. -quiet prints the summary only. The exit status is not 0 when
+// the run fails, and with -compare when the two runs' parameters differ.
+// A worker serves until interrupted (Ctrl-C), and then exits with 0.
 package main
 
 import (
@@ -27,19 +36,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"math"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/fedgo/fedgo/fl"
-	"github.com/fedgo/fedgo/internal/report"
-	"github.com/fedgo/fedgo/internal/workload"
+	"github.com/fedgo/fedgo/fl/report"
 	"github.com/fedgo/fedgo/transport"
 	"github.com/fedgo/fedgo/transport/natspool"
 )
@@ -47,57 +53,16 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, context.Canceled) {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package has printed the problem
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
-}
-
-type options struct {
-	url, prefix, queue             string
-	serve, compare, json, quiet    bool
-	local, workers                 int
-	clients, perRound, rounds, dim int
-	epochs                         int
-	lr, drop                       float64
-	seed                           uint64
-	timeout                        time.Duration
-}
-
-func parse(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.url, "nats", nats.DefaultURL, "NATS server URL")
-	fs.StringVar(&o.prefix, "prefix", "fedgo.sim", "subject prefix of the virtual clients")
-	fs.StringVar(&o.queue, "queue", "fedgo-workers", "NATS queue group the workers share")
-	fs.BoolVar(&o.serve, "server", false, "run the federation's server instead of a worker")
-	fs.IntVar(&o.local, "local", 0, "run an embedded NATS server on loopback, this many workers and the server, in this process")
-	fs.IntVar(&o.workers, "workers", 0, "virtual clients a worker runs at once (0: GOMAXPROCS)")
-	fs.BoolVar(&o.compare, "compare", false, "server: also run the in-memory simulation with the same flags and print its params_sha256")
-	fs.BoolVar(&o.json, "json", false, "server: print a JSON summary as the last line of stdout")
-	fs.BoolVar(&o.quiet, "quiet", false, "server: no per-round table")
-	fs.IntVar(&o.clients, "clients", 100000, "virtual clients in the population")
-	fs.IntVar(&o.perRound, "per-round", 1000, "clients sampled per round")
-	fs.IntVar(&o.rounds, "rounds", 5, "rounds")
-	fs.IntVar(&o.dim, "dim", 100, "model parameters (a linear regression)")
-	fs.IntVar(&o.epochs, "local-epochs", 5, "local gradient steps per round")
-	fs.Float64Var(&o.lr, "lr", 0.05, "local learning rate")
-	fs.Float64Var(&o.drop, "drop", 0, "probability that a client drops out of a round (drawn from the seed, the id and the round)")
-	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice")
-	fs.DurationVar(&o.timeout, "round-timeout", time.Minute, "server: deadline of each round")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	switch {
-	case fs.NArg() > 0:
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	case o.clients < 1 || o.perRound < 1 || o.rounds < 1 || o.dim < 1 || o.epochs < 1:
-		return nil, errors.New("-clients, -per-round, -rounds, -dim and -local-epochs must be positive")
-	case !(o.drop >= 0 && o.drop <= 1):
-		return nil, errors.New("-drop must be in [0, 1]")
-	}
-	return o, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -105,21 +70,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.local > 0 {
-		return runLocal(ctx, o, stdout)
+	if o.role() == "local" {
+		return runLocal(ctx, o, stdout, stderr)
 	}
 	nc, err := nats.Connect(o.url, nats.Name("fedgo-worker"), nats.MaxReconnects(-1))
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if o.serve {
-		return runServer(ctx, o, nc, stdout)
+	if o.role() == "server" {
+		return runServer(ctx, o, nc, stdout, stderr)
 	}
 	return runWorker(ctx, o, nc, nil)
 }
 
-// runWorker serves virtual clients until ctx is done.
+// runWorker serves virtual clients until ctx is done, which is how a
+// worker stops: it then returns nil.
 func runWorker(ctx context.Context, o *options, nc *nats.Conn, ready chan<- struct{}) error {
 	r, err := natspool.NewRunner(natspool.RunnerConfig{Conn: nc, Prefix: o.prefix, Queue: o.queue, Workers: o.workers, Factory: o.factory()})
 	if err != nil {
@@ -134,12 +100,15 @@ func runWorker(ctx context.Context, o *options, nc *nats.Conn, ready chan<- stru
 			}
 		}()
 	}
-	return r.Run(ctx)
+	if err := r.Run(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
 }
 
-// runLocal starts an embedded NATS server and o.local workers, then the
-// server.
-func runLocal(ctx context.Context, o *options, stdout io.Writer) error {
+// runLocal starts an embedded NATS server on loopback and o.local workers,
+// then the server.
+func runLocal(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
 		return err
@@ -173,7 +142,7 @@ func runLocal(ctx context.Context, o *options, stdout io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	err = runServer(ctx, o, nc, stdout)
+	err = runServer(ctx, o, nc, stdout, stderr)
 	cancel()
 	for range o.local {
 		<-done
@@ -181,30 +150,34 @@ func runLocal(ctx context.Context, o *options, stdout io.Writer) error {
 	return err
 }
 
-func (o *options) ids() []string {
-	ids := make([]string, o.clients)
-	for i := range ids {
-		ids[i] = "v" + strconv.Itoa(i)
-	}
-	return ids
-}
-
+// serverConfig is the federation's server: -per-round clients a round,
+// no round aborted for lack of clients ending the run early.
 func (o *options) serverConfig() fl.ServerConfig {
 	cfg := fl.DefaultServerConfig()
-	cfg.Rounds, cfg.ClientsPerRound, cfg.Seed, cfg.RoundTimeout = o.rounds, min(o.perRound, o.clients), o.seed, o.timeout
+	cfg.Rounds, cfg.ClientsPerRound, cfg.Seed, cfg.RoundTimeout = o.rounds, o.perRound, o.seed, o.timeout
 	cfg.MaxAborted = o.rounds
 	cfg.ClientConfig = fl.Config{fl.KeyLR: o.lr, fl.KeyEpochs: float64(o.epochs)}
 	return cfg
 }
 
-func runServer(ctx context.Context, o *options, nc *nats.Conn, stdout io.Writer) error {
+// runServer drives the rounds over the workers, then (with -compare) the
+// in-memory simulation, and reports.
+func runServer(ctx context.Context, o *options, nc *nats.Conn, stdout, stderr io.Writer) error {
 	pool, err := natspool.New(natspool.Config{Conn: nc, Prefix: o.prefix, IDs: o.ids()})
 	if err != nil {
 		return err
 	}
+	info := stdout // where the lines for a person go
 	cfg := o.serverConfig()
-	if !o.quiet {
+	switch {
+	case o.json:
+		info = stderr
+		if !o.quiet {
+			cfg.Observer = report.Observers(&report.JSONRounds{W: stdout}, &report.Progress{W: stderr, Label: "worker", Rounds: o.rounds})
+		}
+	case !o.quiet:
 		cfg.Observer = &report.Table{W: stdout}
+		fmt.Fprintf(info, "%d virtual clients over NATS, %d per round, %d rounds, %d parameters\n\n", o.clients, o.perRound, o.rounds, o.dim)
 	}
 	start := time.Now()
 	s, err := fl.NewServer(cfg, pool, make([]float64, o.dim))
@@ -215,107 +188,62 @@ func runServer(ctx context.Context, o *options, nc *nats.Conn, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	sum := report.Summarize(h, workload.ParamsSHA256(s.Params()), time.Since(start))
-	sum.FinalLoss = h.Rounds[len(h.Rounds)-1].TrainLoss
-	sum.Print(stdout)
-	out := map[string]any{"rounds": sum.Rounds, "final_loss": sum.FinalLoss, "params_sha256": sum.ParamsSHA256,
-		"failed_updates": sum.FailedUpdates, "clients": o.clients, "wall_seconds": sum.WallSeconds, "bytes_up": sum.BytesUp, "bytes_down": sum.BytesDown}
+	sum := report.Summarize(h, s.Params(), time.Since(start))
+	sum.FinalLoss = h.Last().TrainLoss // the clients' loss: there is no test set
+	memSHA := ""
 	if o.compare {
-		mem, err := transport.NewMemory(transport.MemoryConfig{IDs: o.ids(), Factory: o.factory(), Workers: o.workers})
+		params, err := simulateInMemory(ctx, o, stderr)
 		if err != nil {
-			return err
+			return fmt.Errorf("in-memory simulation: %w", err)
 		}
-		cfg := o.serverConfig()
-		ms, err := fl.NewServer(cfg, mem, make([]float64, o.dim))
-		if err != nil {
-			return err
-		}
-		if _, err := ms.Run(ctx); err != nil {
-			return err
-		}
-		out["memory_params_sha256"] = workload.ParamsSHA256(ms.Params())
-		fmt.Fprintf(stdout, "in-memory params sha256 %s (same bits: %v)\n", out["memory_params_sha256"], out["memory_params_sha256"] == sum.ParamsSHA256)
+		memSHA = report.ParamsSHA256(params)
 	}
+	return o.report(sum, memSHA, stdout, info)
+}
+
+// simulateInMemory runs the same federation with the virtual clients in
+// an in-memory pool and returns the final parameters.
+func simulateInMemory(ctx context.Context, o *options, stderr io.Writer) ([]float64, error) {
+	mem, err := transport.NewMemory(transport.MemoryConfig{IDs: o.ids(), Factory: o.factory(), Workers: o.workers})
+	if err != nil {
+		return nil, err
+	}
+	cfg := o.serverConfig()
+	if !o.quiet {
+		cfg.Observer = &report.Progress{W: stderr, Label: "in-memory simulation", Rounds: o.rounds}
+	}
+	s, err := fl.NewServer(cfg, mem, make([]float64, o.dim))
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.Run(ctx)
+	return s.Params(), err
+}
+
+// report prints the summary: text, or the last JSON line. With -compare,
+// the run fails when the two runs' parameters differ.
+func (o *options) report(sum report.Summary, memSHA string, stdout, info io.Writer) error {
 	if o.json {
-		return report.JSON(stdout, out)
+		line := sum.Fields()
+		line["clients"] = o.clients
+		if o.compare {
+			line["memory_params_sha256"] = memSHA
+		}
+		if err := report.WriteJSON(stdout, line); err != nil {
+			return err
+		}
+	} else {
+		trainLoss := sum.FinalLoss
+		sum.FinalLoss = math.NaN() // Print's loss is a test loss
+		sum.Print(stdout)
+		fmt.Fprintf(stdout, "final train loss %.4f (the clients' mean: there is no test set)\n", trainLoss)
+	}
+	if !o.compare {
+		return nil
+	}
+	fmt.Fprintf(info, "in-memory params sha256 %s (same bits: %v)\n", memSHA, memSHA == sum.ParamsSHA256)
+	if memSHA != sum.ParamsSHA256 {
+		return errors.New("the run over the workers ended with other parameters than the in-memory simulation")
 	}
 	return nil
-}
-
-// factory builds virtual client id from the seed and the id alone: a
-// linear regression on 10 to 29 examples drawn around a shared model,
-// with its dropouts those of transport.Memory with the same seed.
-func (o *options) factory() func(id string) (fl.Handler, error) {
-	return func(id string) (fl.Handler, error) {
-		k, err := strconv.Atoi(strings.TrimPrefix(id, "v"))
-		if err != nil || k < 0 || k >= o.clients {
-			return nil, fmt.Errorf("worker: no virtual client %q", id)
-		}
-		h := fl.NewHandler(&regression{o: o, k: uint64(k)}, nil)
-		if o.drop == 0 {
-			return h, nil
-		}
-		p, err := transport.NewMemory(transport.MemoryConfig{IDs: []string{id}, Faults: transport.Faults{Drop: o.drop}, Seed: o.seed,
-			Factory: func(string) (fl.Handler, error) { return h, nil }})
-		if err != nil {
-			return nil, err
-		}
-		c, _ := p.Conn(id)
-		return fl.HandlerFunc(c.Send), nil
-	}
-}
-
-// regression is one virtual client's local training: gradient descent on
-// the mean squared error of its examples.
-type regression struct {
-	o *options
-	k uint64
-}
-
-func (r *regression) Train(_ context.Context, global []float64, cfg fl.Config) (fl.Update, error) {
-	d := len(global)
-	shared := rand.New(rand.NewPCG(r.o.seed, 0))
-	rng := rand.New(rand.NewPCG(r.o.seed, r.k+1))
-	n := 10 + int(r.k%20)
-	xs := make([]float64, n*d)
-	ys := make([]float64, n)
-	w := make([]float64, d)
-	for j := range w {
-		w[j] = shared.NormFloat64() + 0.1*rng.NormFloat64()
-	}
-	for i := range n {
-		x := xs[i*d : (i+1)*d]
-		for j := range x {
-			x[j] = rng.NormFloat64()
-			ys[i] += w[j] * x[j]
-		}
-		ys[i] += 0.1 * rng.NormFloat64()
-	}
-	local := append([]float64(nil), global...)
-	grad := make([]float64, d)
-	lr := cfg.Get(fl.KeyLR, 0.05)
-	var loss float64
-	for range int(cfg.Get(fl.KeyEpochs, 1)) {
-		clear(grad)
-		loss = 0
-		for i := range n {
-			x := xs[i*d : (i+1)*d]
-			var p float64
-			for j := range x {
-				p += local[j] * x[j]
-			}
-			e := p - ys[i]
-			loss += e * e / float64(n)
-			for j := range x {
-				grad[j] += 2 * e * x[j] / float64(n)
-			}
-		}
-		for j := range local {
-			local[j] -= lr * grad[j]
-		}
-	}
-	for j := range local {
-		local[j] -= global[j]
-	}
-	return fl.Update{Delta: local, Weight: float64(n), Metrics: fl.Metrics{fl.KeyLoss: loss, fl.KeyExamples: float64(n)}}, nil
 }

@@ -11,8 +11,27 @@ import (
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/fl/dataset"
 	"github.com/fedgo/fedgo/fl/model"
-	"github.com/fedgo/fedgo/internal/fashiontest"
 )
+
+// loadFashion loads the real Fashion-MNIST from where the Debian package
+// dataset-fashion-mnist installs it. When the files are absent the test
+// skips, naming the package to install, except under CI=true (which
+// installs them), where their absence fails the test; files that are
+// there but do not load always fail it.
+func loadFashion(t *testing.T) (train, test *dataset.Dataset) {
+	t.Helper()
+	train, test, err := dataset.LoadFashionMNIST(dataset.DefaultFashionMNISTDir)
+	switch {
+	case err == nil:
+		return train, test
+	case errors.Is(err, dataset.ErrNotFound) && os.Getenv("CI") != "true":
+		t.Skipf("Fashion-MNIST not installed at %s: apt-get install -y %s", dataset.DefaultFashionMNISTDir, dataset.FashionMNISTPackage)
+	case errors.Is(err, dataset.ErrNotFound):
+		t.Fatalf("Fashion-MNIST is required under CI=true (apt-get install -y %s): %v", dataset.FashionMNISTPackage, err)
+	}
+	t.Fatalf("Fashion-MNIST at %s does not load: %v", dataset.DefaultFashionMNISTDir, err)
+	return nil, nil
+}
 
 // fashionRun is a scaled-down FedAvg run on real Fashion-MNIST.
 type fashionRun struct {
@@ -26,10 +45,7 @@ type fashionRun struct {
 // same images (clients side by side, the sum in client order, so the
 // result does not depend on the schedule) and returns its test accuracy.
 func fedAvgFashion(t *testing.T, cfg fashionRun, models map[string]model.Model) map[string]float64 {
-	trainSet, test, err := dataset.LoadFashionMNIST(fashiontest.Dir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	trainSet, test := loadFashion(t)
 	rng := rand.New(rand.NewPCG(18, 1))
 	trainSet = trainSet.Subset(rng.Perm(trainSet.Len())[:cfg.train])
 	test = test.Subset(rng.Perm(test.Len())[:cfg.test])
