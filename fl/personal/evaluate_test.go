@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/fl/personal"
@@ -116,5 +117,24 @@ func TestEvaluationRun(t *testing.T) {
 	}
 	if _, err := (&personal.Evaluation{}).Run(context.Background(), nil); !errors.Is(err, fl.ErrConfig) {
 		t.Errorf("no pool: %v, want ErrConfig", err)
+	}
+}
+
+// A client that does not answer within Timeout counts as failed; the
+// others' answers stand.
+func TestEvaluationTimeout(t *testing.T) {
+	pool := newPool(t,
+		conn{"a", answer(fl.Metrics{fl.KeyAccuracy: 0.5, fl.KeyExamples: 10})},
+		conn{"b", fl.HandlerFunc(func(ctx context.Context, _ *fl.Message) (*fl.Message, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})},
+	)
+	rep, err := (&personal.Evaluation{Pool: pool, Timeout: 20 * time.Millisecond}).Run(context.Background(), []float64{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 1 || len(rep.Clients) != 1 || rep.Clients[0].Client != "a" {
+		t.Fatalf("report %+v, want a's answer and one failure", rep)
 	}
 }

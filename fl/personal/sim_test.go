@@ -3,6 +3,7 @@ package personal_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -61,6 +62,7 @@ func TestPersonalizationBeatsFedAvgOnConflictingClients(t *testing.T) {
 	params := map[string][]float64{}
 	for _, alg := range []string{"fedavg", "ditto", "fedper"} {
 		cfg, pool, _, w0 := federation(t, alg, 6, 30)
+		cfg.EvalClients = -1 // the engine's federated evaluation too
 		s, err := fl.NewServer(cfg, pool, w0)
 		if err != nil {
 			t.Fatal(err)
@@ -75,6 +77,11 @@ func TestPersonalizationBeatsFedAvgOnConflictingClients(t *testing.T) {
 			t.Fatalf("%s: no per-client evaluation in the last round's stats: %v", alg, c)
 		}
 		final[alg] = c
+		// The engine's federated evaluation asks the same clients and
+		// weights their answers by examples: it sees the weighted mean.
+		if e := h.Rounds[len(h.Rounds)-1].Eval; math.Abs(e[fl.KeyAccuracy]-c["accuracy_wmean"]) > 1e-12 {
+			t.Errorf("%s: the engine's evaluation gives %v, the per-client report's weighted mean %v", alg, e[fl.KeyAccuracy], c["accuracy_wmean"])
+		}
 		t.Logf("%-6s per-client accuracy: mean %.3f, weighted %.3f, p10 %.3f, p50 %.3f, p90 %.3f",
 			alg, c["accuracy_mean"], c["accuracy_wmean"], c["accuracy_p10"], c["accuracy_p50"], c["accuracy_p90"])
 	}
