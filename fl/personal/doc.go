@@ -67,7 +67,12 @@
 //
 //   - Personal state never leaves the client: Ditto's reply is the plain
 //     update, FedPer's holds the base coordinates only (tests spy on the
-//     messages).
+//     messages). What does leave is what evaluation answers carry: the
+//     personal model's metrics on held-out data, as the engine's
+//     federated evaluation reports the global model's (a local-DP
+//     middleware outside the client handler decides whether to answer).
+//   - Ditto's global model is the plain path's: under DP and compression
+//     it equals, bit for bit, the model plain clients reach.
 //   - A client's personal state is saved before its reply leaves; a
 //     personal update that fails, diverges or has the wrong length fails
 //     the client's answer and leaves the stored state unchanged.
