@@ -95,6 +95,9 @@ var _ fl.Handler = (*DittoClient)(nil)
 
 // Handle implements [fl.Handler].
 func (c *DittoClient) Handle(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+	if c.Global == nil || c.Personal == nil || c.Store == nil {
+		return nil, fmt.Errorf("%w: ditto: client %q needs Global, Personal and Store", fl.ErrConfig, c.ID)
+	}
 	switch {
 	case m.Type == fl.TypeTrain:
 		return c.train(ctx, m)

@@ -264,6 +264,12 @@ func TestDittoBadInput(t *testing.T) {
 			t.Errorf("λ %s: %v, want ErrConfig", name, err)
 		}
 	}
+	if err := train(mk(q, nil), ok, nil); !errors.Is(err, fl.ErrConfig) {
+		t.Errorf("no Store: %v, want ErrConfig", err)
+	}
+	if err := train(mk(nil, &drift.MemoryStore{}), ok, nil); !errors.Is(err, fl.ErrConfig) {
+		t.Errorf("no Personal trainer: %v, want ErrConfig", err)
+	}
 	if err := train(mk(q, &drift.MemoryStore{}), []float64{1, math.NaN()}, nil); err == nil {
 		t.Error("NaN global model accepted")
 	}

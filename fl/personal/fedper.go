@@ -187,6 +187,9 @@ var _ fl.Handler = (*FedPerClient)(nil)
 
 // Handle implements [fl.Handler].
 func (c *FedPerClient) Handle(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+	if c.Trainer == nil || c.Store == nil {
+		return nil, fmt.Errorf("%w: fedper: client %q needs Trainer and Store", fl.ErrConfig, c.ID)
+	}
 	switch {
 	case m.Type == TypeFedPerTrain:
 		return c.train(ctx, m)

@@ -300,6 +300,9 @@ func TestFedPerClientBadInput(t *testing.T) {
 	if err := send(mk(q, &drift.MemoryStore{}), fl.TypeTrain, []float64{0, 0, 0}); !errors.Is(err, fl.ErrUnknownType) {
 		t.Errorf("plain train message without Next: %v, want ErrUnknownType", err)
 	}
+	if err := send(mk(q, nil), personal.TypeFedPerTrain, []float64{0, 0, 0}); !errors.Is(err, fl.ErrConfig) {
+		t.Errorf("no Store: %v, want ErrConfig", err)
+	}
 	bad := mk(q, &drift.MemoryStore{})
 	bad.Mask = personal.Mask{Dim: 3, Personal: []personal.Range{{2, 9}}}
 	if err := send(bad, personal.TypeFedPerTrain, []float64{0, 0, 0}); !errors.Is(err, personal.ErrMask) {
