@@ -309,3 +309,33 @@ func TestFedPerClientBadInput(t *testing.T) {
 		t.Errorf("invalid mask: %v, want ErrMask", err)
 	}
 }
+
+// In a round where no client has a head yet, FedPer's aggregate is the
+// engine's FedAvg exchange's restricted to the base coordinates, bit for
+// bit, and 0 on the head.
+func TestFedPerFirstRoundIsFedAvgOnBase(t *testing.T) {
+	m := smallMLP()
+	k, _ := personal.HeadMask(m, 1)
+	w := initial(m, 8)
+	cfg := fl.Config{fl.KeyRound: 1}
+	var per, plain []fl.Conn
+	for _, tr := range fedperTrainers(t, m) {
+		per = append(per, conn{tr.Config().ID, &personal.FedPerClient{ID: tr.Config().ID, Mask: k, Trainer: tr, Store: &drift.MemoryStore{}}})
+	}
+	for _, tr := range fedperTrainers(t, m) {
+		plain = append(plain, conn{tr.Config().ID, fl.NewHandler(tr, tr)})
+	}
+	got, want := make([]float64, len(w)), make([]float64, len(w))
+	if _, err := (&personal.FedPer{Mask: k}).Run(context.Background(), fl.NewRound(1, w, cfg, per, nil), got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&fl.TrainExchange{}).Run(context.Background(), fl.NewRound(1, w, cfg, plain, nil), want); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(k.Base(nil, got), k.Base(nil, want)) {
+		t.Fatal("FedPer's base aggregate differs from FedAvg's")
+	}
+	if slices.ContainsFunc(k.Head(nil, got), func(v float64) bool { return v != 0 }) {
+		t.Fatal("FedPer's aggregate moves the head")
+	}
+}
