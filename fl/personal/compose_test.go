@@ -2,6 +2,7 @@ package personal_test
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -71,5 +72,71 @@ func TestDittoComposesWithPrivacyAndCompression(t *testing.T) {
 	}
 	if store.Len() == 0 {
 		t.Fatal("no personal model kept")
+	}
+}
+
+// FedPer under central DP: a client that sends a huge base update (norm
+// 10⁶) cannot move the base by more than the clip norm allows, because the
+// Privacy's aggregator clips every base update before the sum; the
+// release is accounted (ε recorded) and the head coordinates stay as
+// they were. Without the Privacy the same attack moves the base by about
+// 10⁶/3.
+func TestFedPerUnderPrivacyClipsTheAttacker(t *testing.T) {
+	k := personal.Mask{Dim: 4, Personal: []personal.Range{{3, 4}}}
+	attacker := fl.HandlerFunc(func(_ context.Context, m *fl.Message) (*fl.Message, error) {
+		return &fl.Message{Type: personal.TypeFedPerUpdate, Round: m.Round, Params: []float64{1e6, -1e6, 1e6}, Weight: 1}, nil
+	})
+	run := func(dp bool) (base, head []float64, extra fl.Metrics) {
+		conns := []fl.Conn{conn{"evil", attacker}}
+		for _, id := range []string{"a", "b"} {
+			q := &quad{a: []float64{1, 1, 1, 1}, b: []float64{1, 2, 3, 4}, k: 1, lr: 0.1, weight: 1}
+			conns = append(conns, conn{id, &personal.FedPerClient{ID: id, Mask: k, Trainer: q, Store: &drift.MemoryStore{}}})
+		}
+		cfg := fl.DefaultServerConfig()
+		cfg.Rounds, cfg.Seed = 1, 1
+		cfg.Exchange = &personal.FedPer{Mask: k}
+		if dp {
+			p, err := privacy.NewCentralDP(privacy.CentralConfig{
+				ClipNorm: 0.1, NoiseMultiplier: 0.01, Population: 3, SampleRate: 1, Rounds: 1,
+				Random: rand.NewChaCha8([32]byte{2}),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Privacy = p
+		}
+		s, err := fl.NewServer(cfg, newPool(t, conns...), make([]float64, 4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := s.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := s.Params()
+		return k.Base(nil, w), k.Head(nil, w), h.Rounds[0].Extra
+	}
+	norm := func(v []float64) float64 {
+		var s float64
+		for _, x := range v {
+			s += x * x
+		}
+		return math.Sqrt(s)
+	}
+	base, head, extra := run(true)
+	t.Logf("under DP: base %v (norm %.4g), ε etc. %v", base, norm(base), extra)
+	// Three updates clipped to 0.1, summed, divided by qN = 3, plus noise
+	// of standard deviation 0.01·0.1/3 per coordinate: well under 0.11.
+	if n := norm(base); n > 0.11 || n == 0 {
+		t.Fatalf("under DP the base moved by %v, want in (0, 0.11]", n)
+	}
+	if head[0] != 0 {
+		t.Fatalf("the head coordinate moved to %v", head[0])
+	}
+	if len(extra) == 0 {
+		t.Fatal("no privacy cost recorded")
+	}
+	if base, _, _ := run(false); norm(base) < 1e5 {
+		t.Fatalf("without DP the attack moved the base by %v only: the test mounts no attack", norm(base))
 	}
 }

@@ -39,8 +39,10 @@
 //
 // When not to use it: with IID clients a personal model gains nothing
 // over the global one; Ditto doubles each client's training work; FedPer
-// does not compose with a Privacy or compression (its Check refuses
-// them), Ditto does (its uplink is the plain update).
+// does not compose with compression (its Check refuses a pool that
+// encodes), Ditto does (its uplink is the plain update). Both compose
+// with a server Privacy: Ditto's global model is the plain path's, and
+// FedPer aggregates the base updates with the Privacy's aggregator.
 //
 // The host's duties:
 //

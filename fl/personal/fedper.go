@@ -44,9 +44,15 @@ func FedPerKey(id string) string { return "fedper/" + id }
 // initial value: the server never sees a client's head, and a reply of
 // any other length than Mask.BaseLen() is rejected.
 //
-// Not provided: a Privacy and compression (its messages are not the
-// plain train messages that package transport's codecs encode); Check
-// refuses both.
+// With a Privacy (fl.ServerConfig.Privacy), the base updates are
+// aggregated by the Privacy's aggregator, as the plain exchange does: it
+// clips each client's base update, sums, noises and accounts the release
+// (the heads are never released: they never reach the server), and
+// Aggregator must be nil.
+//
+// Not provided: compression (its messages are not the plain train
+// messages that package transport's codecs encode); Check refuses a pool
+// that encodes.
 type FedPer struct {
 	// Mask names the personal coordinates. Required.
 	Mask Mask
@@ -63,8 +69,8 @@ var (
 )
 
 // Check refuses an invalid mask, a mask without base coordinates, an
-// Aggregator in the server config, a Privacy and a pool that encodes
-// messages.
+// Aggregator in the server config, an Aggregator set together with a
+// Privacy, and a pool that encodes messages.
 func (f *FedPer) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
 	if err := f.Mask.Validate(); err != nil {
 		return fmt.Errorf("%w: fedper: %w", fl.ErrConfig, err)
@@ -72,8 +78,8 @@ func (f *FedPer) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
 	switch {
 	case f.Mask.BaseLen() == 0:
 		return fmt.Errorf("%w: fedper: every coordinate is personal: nothing to federate", fl.ErrConfig)
-	case cfg.Privacy != nil:
-		return fmt.Errorf("%w: fedper does not compose with a Privacy", fl.ErrConfig)
+	case cfg.Privacy != nil && f.Aggregator != nil && f.Aggregator != cfg.Privacy.Aggregator():
+		return fmt.Errorf("%w: fedper: with a Privacy the aggregate is its DP sum; leave FedPer.Aggregator nil", fl.ErrConfig)
 	case cfg.Aggregator != nil:
 		return fmt.Errorf("%w: fedper: set the aggregator in FedPer.Aggregator, leave ServerConfig.Aggregator nil", fl.ErrConfig)
 	}
@@ -121,7 +127,7 @@ func (f *FedPer) Run(ctx context.Context, r *fl.Round, dst []float64) (int, erro
 		f.agg = make([]float64, nb)
 	}
 	f.agg = f.agg[:nb]
-	if err := f.aggregator().Aggregate(f.agg, updates); err != nil {
+	if err := f.aggregator(r).Aggregate(f.agg, updates); err != nil {
 		return len(updates), fmt.Errorf("aggregator: %w", err)
 	}
 	clear(dst)
@@ -129,7 +135,10 @@ func (f *FedPer) Run(ctx context.Context, r *fl.Round, dst []float64) (int, erro
 	return len(updates), nil
 }
 
-func (f *FedPer) aggregator() fl.Aggregator {
+func (f *FedPer) aggregator(r *fl.Round) fl.Aggregator {
+	if r.Privacy != nil {
+		return r.Privacy.Aggregator()
+	}
 	if f.Aggregator == nil {
 		f.Aggregator = &fl.FedAvg{}
 	}

@@ -237,12 +237,12 @@ func TestFedPerCheck(t *testing.T) {
 		cfg  fl.ServerConfig
 		pool fl.Pool
 	}{
-		"bad mask":     {&personal.FedPer{Mask: personal.Mask{Dim: 4, Personal: []personal.Range{{3, 5}}}}, fl.ServerConfig{}, pool},
-		"no mask":      {&personal.FedPer{}, fl.ServerConfig{}, pool},
-		"all personal": {&personal.FedPer{Mask: personal.Mask{Dim: 4, Personal: []personal.Range{{0, 4}}}}, fl.ServerConfig{}, pool},
-		"privacy":      {&personal.FedPer{Mask: k}, fl.ServerConfig{Privacy: fakePrivacy{}}, pool},
-		"aggregator":   {&personal.FedPer{Mask: k}, fl.ServerConfig{Aggregator: &fl.FedAvg{}}, pool},
-		"compression":  {&personal.FedPer{Mask: k}, fl.ServerConfig{}, encodingPool{pool}},
+		"bad mask":               {&personal.FedPer{Mask: personal.Mask{Dim: 4, Personal: []personal.Range{{3, 5}}}}, fl.ServerConfig{}, pool},
+		"no mask":                {&personal.FedPer{}, fl.ServerConfig{}, pool},
+		"all personal":           {&personal.FedPer{Mask: personal.Mask{Dim: 4, Personal: []personal.Range{{0, 4}}}}, fl.ServerConfig{}, pool},
+		"privacy and aggregator": {&personal.FedPer{Mask: k, Aggregator: &fl.FedAvg{}}, fl.ServerConfig{Privacy: fakePrivacy{}}, pool},
+		"aggregator":             {&personal.FedPer{Mask: k}, fl.ServerConfig{Aggregator: &fl.FedAvg{}}, pool},
+		"compression":            {&personal.FedPer{Mask: k}, fl.ServerConfig{}, encodingPool{pool}},
 	} {
 		if err := tc.ex.Check(&tc.cfg, tc.pool); !errors.Is(err, fl.ErrConfig) {
 			t.Errorf("%s: Check = %v, want ErrConfig", name, err)
@@ -250,6 +250,9 @@ func TestFedPerCheck(t *testing.T) {
 	}
 	if err := (&personal.FedPer{Mask: k}).Check(&fl.ServerConfig{}, pool); err != nil {
 		t.Errorf("valid config refused: %v", err)
+	}
+	if err := (&personal.FedPer{Mask: k}).Check(&fl.ServerConfig{Privacy: fakePrivacy{}}, pool); err != nil {
+		t.Errorf("valid config with a Privacy refused: %v", err)
 	}
 	// A mask for another model is refused when the round shows the size.
 	r := fl.NewRound(1, make([]float64, 5), nil, nil, nil)
