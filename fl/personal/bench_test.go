@@ -32,8 +32,18 @@ func BenchmarkClientRound(b *testing.B) {
 				h, typ = &personal.FedPerClient{ID: "c0", Mask: mask, Trainer: tr, Store: store}, personal.TypeFedPerTrain
 			}
 			msg := &fl.Message{Type: typ, Round: 1, Params: w, Config: fl.Config{fl.KeyRound: 1}}
+			head := mask.Head(nil, w)
 			b.ReportAllocs()
 			for b.Loop() {
+				// Every iteration is the same round from the same state: the
+				// personal model or head does not train on for b.N rounds
+				// (a saturated softmax would make later rounds cheaper).
+				switch alg {
+				case "ditto":
+					store.Save(personal.DittoKey("c0"), w)
+				case "fedper":
+					store.Save(personal.FedPerKey("c0"), head)
+				}
 				if _, err := h.Handle(context.Background(), msg); err != nil {
 					b.Fatal(err)
 				}
