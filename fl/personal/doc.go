@@ -16,8 +16,8 @@
 //     Choudhary, "Federated Learning with Personalization Layers",
 //     arXiv:1912.00818, 2019, Algorithm 1): the last layers of the model
 //     are personal. A [Mask] names the personal coordinates of the flat
-//     parameter vector ([LayerMask] and [HeadMask] for a
-//     model.Sequential, by layer); the [FedPer] exchange averages the base
+//     parameter vector, for any trainer ([LayerMask] and [HeadMask] for a
+//     model.Sequential, by layer, [MLPHeadMask] for a model.MLP); the [FedPer] exchange averages the base
 //     coordinates only, and [FedPerClient] trains base and head together,
 //     keeps its head, and sends the base's change alone.
 //

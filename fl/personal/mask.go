@@ -22,7 +22,7 @@ type Range struct{ Lo, Hi int }
 // personalization layers) and base coordinates (all the others, which the
 // server averages). It works with any trainer, since it only names
 // coordinates; [LayerMask] and [HeadMask] build one from the layers of a
-// model.Sequential.
+// model.Sequential, [MLPHeadMask] from those of a model.MLP.
 //
 // The methods other than Validate panic if a vector's length does not
 // fit the mask (programmer errors: the handlers check lengths first).
@@ -184,6 +184,26 @@ func HeadMask(m model.Sequential, n int) (Mask, error) {
 		return Mask{}, fmt.Errorf("%w: %d personal layers asked, the model has %d with parameters", ErrMask, n, len(layers))
 	}
 	return LayerMask(m, layers...)
+}
+
+// MLPHeadMask is [HeadMask] for a model.MLP: the personal coordinates are
+// the parameters of its last n layers (n = 1: the output layer), in the
+// MLP's layout (each layer's weights out×in, then its biases).
+func MLPHeadMask(m model.MLP, n int) (Mask, error) {
+	if err := m.Validate(); err != nil {
+		return Mask{}, err
+	}
+	// The Sequential of the same dense layers has the same layout.
+	seq := model.Sequential{Input: model.Shape{C: m.Dim, H: 1, W: 1}, Classes: m.Classes}
+	for _, h := range m.Hidden {
+		seq.Layers = append(seq.Layers, model.Dense{Units: h}, model.ReLU{})
+	}
+	seq.Layers = append(seq.Layers, model.Dense{Units: m.Classes})
+	k, err := HeadMask(seq, n)
+	if err == nil && k.Dim != m.NumParams() {
+		return Mask{}, fmt.Errorf("%w: the MLP has %d parameters, its layers %d", ErrMask, m.NumParams(), k.Dim)
+	}
+	return k, err
 }
 
 // layerOffsets returns the offset of each layer's parameters in m's

@@ -121,3 +121,24 @@ func TestMaskValidate(t *testing.T) {
 		t.Errorf("adjacent ranges: %v", err)
 	}
 }
+
+// An MLP 3 → 4 → 5 → 2 by hand: layers of 4·4 = 16, 5·5 = 25 and 2·6 = 12
+// parameters.
+func TestMLPHeadMask(t *testing.T) {
+	m := model.MLP{Dim: 3, Hidden: []int{4, 5}, Classes: 2}
+	for n, want := range [][]personal.Range{nil, {{41, 53}}, {{16, 53}}, {{0, 53}}} {
+		k, err := personal.MLPHeadMask(m, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.Dim != 53 || !slices.Equal(k.Personal, want) {
+			t.Errorf("MLPHeadMask(%d) = %+v, want Dim 53 and %v", n, k, want)
+		}
+	}
+	if _, err := personal.MLPHeadMask(m, 4); !errors.Is(err, personal.ErrMask) {
+		t.Errorf("4 of 3 layers: %v, want ErrMask", err)
+	}
+	if _, err := personal.MLPHeadMask(model.MLP{}, 1); !errors.Is(err, model.ErrInvalidModel) {
+		t.Errorf("invalid MLP: %v, want ErrInvalidModel", err)
+	}
+}
