@@ -18,11 +18,11 @@ import (
 // On real Fashion-MNIST split over 10 clients by Dirichlet(0.5) label
 // skew (niid_bench's Dir(0.5)), each client's part split 80/20 into
 // training and held-out data, Ditto's and FedPer's personal models beat
-// FedAvg's global model on the clients' own held-out data, in the mean
-// and at p10 of the per-client accuracy (by 0.03 at least). 12,000 images, an MLP
-// 784 → 64 → 10 (FedPer: the output layer personal), 10 rounds of one
-// local epoch, minibatches of 32, lr 0.05; about 15 s of CPU, so it runs
-// under CI=true only.
+// FedAvg's global model on the clients' own held-out data by 0.03 at
+// least, in the mean and at p10 of the per-client accuracy. 12,000
+// images, an MLP 784 → 64 → 10 (FedPer: the output layer personal), 10
+// rounds of one local epoch, minibatches of 32, lr 0.05; about 15 s of
+// CPU, so it runs under CI=true only.
 func TestFashionMNISTDirichletPersonalization(t *testing.T) {
 	if os.Getenv("CI") != "true" || testing.Short() {
 		t.Skip("a minute of CPU: runs under CI=true without -short; the synthetic label-skew test is the short version")
