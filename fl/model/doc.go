@@ -61,7 +61,9 @@
 // minibatch gradient (SCAFFOLD's c − c_i, FedDyn's −∇L_k(θ_k); package
 // fl/drift), and every update reports its local step count τ
 // ([KeySteps]) and learning rate ([KeyStepLR]) in its Metrics, which
-// FedNova and SCAFFOLD need.
+// FedNova and SCAFFOLD need. [Trainer.TrainFrom] starts the local model
+// from a vector other than the anchor of the proximal term (Ditto's
+// personal model v_k, trained toward the global wᵗ; package fl/personal).
 //
 // The host's duties:
 //

@@ -295,10 +295,37 @@ func (t *Trainer) Train(ctx context.Context, global []float64, cfg fl.Config) (f
 // its length is not the model's, and [ErrNotFinite] if it holds a NaN or
 // Inf. The update's Metrics hold [KeySteps] and [KeyStepLR] too.
 func (t *Trainer) TrainCorrected(ctx context.Context, global []float64, cfg fl.Config, corr []float64) (fl.Update, error) {
+	return t.train(ctx, global, global, cfg, corr)
+}
+
+// TrainFrom is [Trainer.Train] started from start instead of from the
+// anchor of the proximal term: the local model w starts at start, each
+// step is
+//
+//	d ← ∇F_k(w) + λw + μ(w − anchor)
+//
+// (with momentum as in Train), and the update's Delta is local − start.
+// With μ = cfg[fl.KeyMu] it trains on F_k(w) + μ/2‖w − anchor‖², which is
+// Ditto's personal objective h_k(v_k; wᵗ) = F_k(v_k) + λ/2‖v_k − wᵗ‖²
+// (Li, Hu, Beirami and Smith, "Ditto: Fair and Robust Federated Learning
+// Through Personalization", ICML 2021, objective (2) and Algorithm 1)
+// with start = v_k, anchor = wᵗ and μ = λ (package fl/personal).
+// TrainFrom(ctx, g, g, cfg) is Train(ctx, g, cfg) bit for bit. It returns
+// the errors of Train for start and for anchor, and modifies neither.
+func (t *Trainer) TrainFrom(ctx context.Context, start, anchor []float64, cfg fl.Config) (fl.Update, error) {
+	if err := checkParams(t.cfg.Model, start); err != nil {
+		return fl.Update{}, fmt.Errorf("start: %w", err)
+	}
+	return t.train(ctx, start, anchor, cfg, nil)
+}
+
+// train runs the local epochs from start, with the proximal term toward
+// anchor and the correction corr (nil: none), and returns local − start.
+func (t *Trainer) train(ctx context.Context, start, anchor []float64, cfg fl.Config, corr []float64) (fl.Update, error) {
 	if err := ctx.Err(); err != nil {
 		return fl.Update{}, err
 	}
-	if err := checkParams(t.cfg.Model, global); err != nil {
+	if err := checkParams(t.cfg.Model, anchor); err != nil {
 		return fl.Update{}, err
 	}
 	if corr != nil {
@@ -314,7 +341,7 @@ func (t *Trainer) TrainCorrected(ctx context.Context, global []float64, cfg fl.C
 
 	n := t.cfg.Train.Len()
 	w, g := t.local, t.grad
-	copy(w, global)
+	copy(w, start)
 	if p.beta != 0 {
 		if t.velocity == nil {
 			t.velocity = make([]float64, t.nparams)
@@ -347,9 +374,9 @@ func (t *Trainer) TrainCorrected(ctx context.Context, global []float64, cfg fl.C
 				g[i] += c
 			}
 			if p.beta == 0 {
-				step(w, g, global, p.lr, p.l2, p.mu)
+				step(w, g, anchor, p.lr, p.l2, p.mu)
 			} else {
-				stepMomentum(w, g, t.velocity, global, p.lr, p.l2, p.mu, p.beta)
+				stepMomentum(w, g, t.velocity, anchor, p.lr, p.l2, p.mu, p.beta)
 			}
 		}
 	}
@@ -357,8 +384,8 @@ func (t *Trainer) TrainCorrected(ctx context.Context, global []float64, cfg fl.C
 	delta := make([]float64, len(w))
 	for i, v := range w {
 		// A NaN or Inf parameter makes its delta NaN or Inf, and so does a
-		// finite one too far from global to subtract.
-		delta[i] = v - global[i]
+		// finite one too far from start to subtract.
+		delta[i] = v - start[i]
 		if math.IsNaN(delta[i]) || math.IsInf(delta[i], 0) {
 			return fl.Update{}, fmt.Errorf("%w: client %q: parameter %d is %v, its delta %v", ErrDiverged, t.cfg.ID, i, v, delta[i])
 		}
