@@ -33,6 +33,9 @@ var (
 	// ErrUnreachable: no finite ε meets the requested δ, or no noise
 	// multiplier meets the requested (ε, δ).
 	ErrUnreachable = errors.New("accountant: privacy target unreachable")
+	// ErrInvalidDiscrete: a [DiscreteNoise] field out of range, or a [Step]
+	// with both Discrete and a NoiseMultiplier.
+	ErrInvalidDiscrete = errors.New("accountant: invalid discrete noise")
 )
 
 // Sampling says how the clients (or examples) of one step are chosen.
@@ -64,17 +67,32 @@ func (s Sampling) String() string {
 
 // A Step is one application of the sampled Gaussian mechanism: sample clients
 // with rate SampleRate, sum their clipped contributions (L2 sensitivity 1
-// after scaling by the clip norm) and add N(0, NoiseMultiplier²) noise.
+// after scaling by the clip norm) and add N(0, NoiseMultiplier²) noise —
+// or, when Discrete is set, add the integer noise it describes to the
+// integer sum.
 type Step struct {
-	NoiseMultiplier float64  // σ / sensitivity, > 0
+	NoiseMultiplier float64  // σ / sensitivity, > 0; must be 0 when Discrete is set
 	SampleRate      float64  // q in (0, 1]
 	Sampling        Sampling // Poisson (default) or FixedSize
 	Population      int      // N, required for FixedSize: SampleRate·N must be an integer m in [1, N]
+	// Discrete, when not nil, is the integer noise of the step instead of
+	// the Gaussian of NoiseMultiplier (nil: the Gaussian, as before). The
+	// [RDPAccountant] composes its RDP ([DiscreteRDP]) with the step's
+	// sampling (Poisson or FixedSize); the [PLDAccountant] returns
+	// [ErrUnsupported].
+	Discrete *DiscreteNoise
 }
 
 // Validate reports whether s describes a mechanism this package can account.
 func (s Step) Validate() error {
-	if math.IsNaN(s.NoiseMultiplier) || math.IsInf(s.NoiseMultiplier, 0) || s.NoiseMultiplier <= 0 {
+	if s.Discrete != nil {
+		if s.NoiseMultiplier != 0 {
+			return fmt.Errorf("%w: a step with Discrete noise must have NoiseMultiplier 0, got %v", ErrInvalidDiscrete, s.NoiseMultiplier)
+		}
+		if err := s.Discrete.Validate(); err != nil {
+			return err
+		}
+	} else if math.IsNaN(s.NoiseMultiplier) || math.IsInf(s.NoiseMultiplier, 0) || s.NoiseMultiplier <= 0 {
 		return fmt.Errorf("%w: got %v", ErrInvalidNoise, s.NoiseMultiplier)
 	}
 	if math.IsNaN(s.SampleRate) || s.SampleRate <= 0 || s.SampleRate > 1 {

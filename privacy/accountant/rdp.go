@@ -114,6 +114,10 @@ func (m RDPMethod) validate() error {
 
 // rdpInto writes the one-step RDP of a validated step at validated orders.
 func rdpInto(dst []float64, step Step, orders []float64, method RDPMethod) {
+	if step.Discrete != nil {
+		rdpDiscreteInto(dst, step, orders)
+		return
+	}
 	sigma, q := step.NoiseMultiplier, step.SampleRate
 	var grid *quadGrid
 	var tab *intTable
