@@ -134,6 +134,7 @@ func finitePositive(x float64) bool { return x > 0 && !math.IsInf(x, 1) }
 //     With n = 1, τ = 0 and this is α‖Δ‖₂²/(2σ²), the discrete Gaussian's
 //     RDP (Canonne, Kamath, Steinke 2020, Theorem 4 via Prop. 5), valid at
 //     every real α.
+//
 //   - [DistributedSkellam]: Agarwal, Kairouz, Liu (2021), Theorem 3.5 (as
 //     Corollary 3.6 states it for the sum of the shares), at integer α > 1
 //     with μ = Variance:
