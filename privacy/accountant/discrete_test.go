@@ -288,3 +288,190 @@ func TestSampledDGMatchesGaussianRemoveDirection(t *testing.T) {
 		}
 	}
 }
+
+// epsDiscrete is ε of steps releases of d sampled as tg says, through the
+// public accountant.
+func epsDiscrete(t *testing.T, tg Target, d DiscreteNoise, v float64) float64 {
+	t.Helper()
+	d.Variance = v
+	a, _ := NewRDP(nil)
+	if err := a.Compose(Step{Discrete: &d, SampleRate: tg.SampleRate, Sampling: tg.Sampling, Population: tg.Population}, tg.Steps); err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := a.Epsilon(tg.Delta)
+	if err != nil {
+		return math.Inf(1)
+	}
+	return e
+}
+
+// TestCalibrateDiscrete: the returned variance meets the target and
+// variance·(1-CalibrationTolerance) does not, for both kinds and both
+// samplings.
+func TestCalibrateDiscrete(t *testing.T) {
+	ddg := DiscreteNoise{Kind: DistributedDiscreteGaussian, Shares: 100, L1: 3000, L2: 100, Dim: 1 << 14}
+	sk := DiscreteNoise{Kind: DistributedSkellam, Shares: 100, L1: 3000, L2: 100}
+	dg1 := DiscreteNoise{Kind: DistributedDiscreteGaussian, Shares: 1, L1: 1, L2: 1}
+	cases := []struct {
+		tg Target
+		d  DiscreteNoise
+	}{
+		{Target{Epsilon: 3, Delta: 1e-5, SampleRate: 0.01, Steps: 1000}, ddg},
+		{Target{Epsilon: 3, Delta: 1e-5, SampleRate: 0.01, Steps: 1000}, sk},
+		{Target{Epsilon: 1, Delta: 1e-6, SampleRate: 1, Steps: 10}, sk},
+		{Target{Epsilon: 8, Delta: 1e-5, SampleRate: 0.05, Steps: 200, Sampling: FixedSize, Population: 2000}, ddg},
+		{Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.1, Steps: 100}, dg1},
+	}
+	for _, c := range cases {
+		v, err := CalibrateDiscrete(c.tg, c.d)
+		if err != nil {
+			t.Fatalf("%+v %v: %v", c.tg, c.d.Kind, err)
+		}
+		if e := epsDiscrete(t, c.tg, c.d, v); e > c.tg.Epsilon {
+			t.Errorf("%+v %v: variance %v gives ε %v > target", c.tg, c.d.Kind, v, e)
+		}
+		if e := epsDiscrete(t, c.tg, c.d, v*(1-CalibrationTolerance)); e <= c.tg.Epsilon {
+			t.Errorf("%+v %v: variance %v·(1-tol) still meets the target (ε %v)", c.tg, c.d.Kind, v, e)
+		}
+	}
+}
+
+// At the admissible floor (Variance/Shares = 1/4) the calibration returns
+// the floor when it already meets the target; unreachable targets and bad
+// arguments return errors.
+func TestCalibrateDiscreteEdges(t *testing.T) {
+	d := DiscreteNoise{Kind: DistributedDiscreteGaussian, Shares: 2, L1: 1, L2: 1, Dim: 1}
+	tg := Target{Epsilon: 20, Delta: 1e-5, SampleRate: 1, Steps: 1}
+	v, err := CalibrateDiscrete(tg, d)
+	if err != nil || v != 0.5 {
+		t.Errorf("floor: variance %v, %v; want 0.5", v, err)
+	}
+	if e := epsDiscrete(t, tg, d, 0.5); e > 20 {
+		t.Errorf("the floor does not meet the target: ε %v", e)
+	}
+	_, err = CalibrateDiscrete(Target{Epsilon: 1e-4, Delta: 1e-12, SampleRate: 1, Steps: 100000},
+		DiscreteNoise{Kind: DistributedSkellam, Shares: 1, L1: 1, L2: 1})
+	if !errors.Is(err, ErrUnreachable) {
+		t.Errorf("unreachable target: %v", err)
+	}
+	if _, err = CalibrateDiscrete(Target{Epsilon: 1, Delta: 1e-5, SampleRate: 1, Steps: 1}, DiscreteNoise{Kind: 9, Shares: 1, L1: 1, L2: 1}); !errors.Is(err, ErrInvalidDiscrete) {
+		t.Errorf("bad kind: %v", err)
+	}
+	if _, err = CalibrateDiscrete(Target{Epsilon: 0, Delta: 1e-5, SampleRate: 1, Steps: 1}, DiscreteNoise{Kind: DistributedSkellam, Shares: 1, L1: 1, L2: 1}); !errors.Is(err, ErrInvalidEpsilon) {
+		t.Errorf("bad target: %v", err)
+	}
+}
+
+// TestRDPAccountantDiscreteSteps: Compose accepts discrete steps (count
+// times the one-step RDP), mixes them with Gaussian steps (the totals are
+// the sums, ε is the conversion of the sums), rejects malformed steps
+// without changing the accountant, and the PLD accountant refuses them.
+func TestRDPAccountantDiscreteSteps(t *testing.T) {
+	orders := DefaultOrders()
+	d := DiscreteNoise{Kind: DistributedSkellam, Shares: 50, Variance: 400, L1: 60, L2: 10}
+	ds := Step{Discrete: &d, SampleRate: 0.02}
+	gs := Step{NoiseMultiplier: 1.3, SampleRate: 0.02}
+	one, err := RDP(ds, orders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := RDP(gs, orders)
+	a, _ := NewRDP(orders)
+	if err := a.Compose(ds, 300); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Compose(gs, 200); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, len(orders))
+	for i := range want {
+		want[i] = 300*one[i] + 200*g[i]
+	}
+	got := a.RDP()
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-12*want[i] {
+			t.Fatalf("order %v: total %v, want %v", orders[i], got[i], want[i])
+		}
+	}
+	if a.Steps() != 500 {
+		t.Errorf("Steps = %d", a.Steps())
+	}
+	e, _, err := a.Epsilon(1e-5)
+	we, _, _ := epsilonFromRDP(orders, want, 1e-5)
+	if err != nil || e != we {
+		t.Errorf("ε %v (%v), want %v", e, err, we)
+	}
+	// More noise, less ε; a discrete step is not free.
+	if eg := func() float64 { b, _ := NewRDP(orders); _ = b.Compose(gs, 200); e, _, _ := b.Epsilon(1e-5); return e }(); e <= eg {
+		t.Errorf("adding 300 discrete steps did not raise ε: %v vs %v", e, eg)
+	}
+
+	before := a.RDP()
+	bad := []Step{
+		{Discrete: &d, NoiseMultiplier: 1, SampleRate: 0.02},
+		{Discrete: &DiscreteNoise{Kind: DistributedSkellam, Shares: 0, Variance: 1, L1: 1, L2: 1}, SampleRate: 0.02},
+		{Discrete: &d, SampleRate: 0},
+		{Discrete: &d, SampleRate: 0.5, Sampling: FixedSize, Population: 3},
+	}
+	for _, s := range bad {
+		if err := a.Compose(s, 1); err == nil {
+			t.Errorf("Compose(%+v) accepted", s)
+		}
+	}
+	if !errors.Is(a.Compose(bad[0], 1), ErrInvalidDiscrete) {
+		t.Error("Discrete with a NoiseMultiplier: want ErrInvalidDiscrete")
+	}
+	for i, v := range a.RDP() {
+		if v != before[i] || a.Steps() != 500 {
+			t.Fatal("a failed Compose changed the accountant")
+		}
+	}
+
+	p, _ := NewPLD(PLDConfig{})
+	if err := p.Compose(ds, 1); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("PLD Compose(discrete) = %v, want ErrUnsupported", err)
+	}
+	if e, err := p.Epsilon(1e-5); err != nil || e != 0 {
+		t.Errorf("PLD changed by a refused step: ε %v, %v", e, err)
+	}
+	// q = 1: the unsampled curve exactly.
+	full, _ := RDP(Step{Discrete: &d, SampleRate: 1}, orders)
+	curve, _ := DiscreteRDP(d, orders)
+	for i := range orders {
+		if full[i] != curve[i] {
+			t.Fatalf("q = 1 at order %v: %v, DiscreteRDP %v", orders[i], full[i], curve[i])
+		}
+	}
+	// Sampling never costs more than not sampling.
+	for i := range orders {
+		if one[i] > curve[i] {
+			t.Fatalf("order %v: sampled %v above unsampled %v", orders[i], one[i], curve[i])
+		}
+	}
+}
+
+// TestDiscreteAgainstGaussianCost records what the generic sampling bound
+// costs against the exact sampled-Gaussian formula for the same noise:
+// one discrete Gaussian (Shares = 1) with σ = 10 per unit sensitivity is, up
+// to the bound, the Gaussian mechanism; the ε ratio is logged and must stay
+// in [1, 1.5] on this grid (measured 1.18–1.33 with sampling, 1.00 at
+// q = 1: the factor 3 of Zhu–Wang's Theorem 6, which covers the add
+// direction, is the price of a bound proven for any mechanism).
+func TestDiscreteAgainstGaussianCost(t *testing.T) {
+	for _, c := range []struct {
+		z, q  float64
+		steps int
+	}{{1.1, 0.01, 1000}, {0.8, 0.05, 300}, {2, 0.1, 500}, {1, 1, 10}} {
+		gauss, _ := NewRDP(nil)
+		_ = gauss.Compose(Step{NoiseMultiplier: c.z, SampleRate: c.q}, c.steps)
+		eg, _, _ := gauss.Epsilon(1e-5)
+		d := DiscreteNoise{Kind: DistributedDiscreteGaussian, Shares: 1, Variance: 100 * c.z * c.z, L1: 10, L2: 10}
+		disc, _ := NewRDP(nil)
+		_ = disc.Compose(Step{Discrete: &d, SampleRate: c.q}, c.steps)
+		ed, _, _ := disc.Epsilon(1e-5)
+		t.Logf("z=%v q=%v steps=%d: ε Gaussian %.4f, discrete (generic bound) %.4f, ratio %.3f", c.z, c.q, c.steps, eg, ed, ed/eg)
+		if ed < eg*(1-1e-9) || ed > 1.5*eg {
+			t.Errorf("z=%v q=%v: ε discrete %v against Gaussian %v", c.z, c.q, ed, eg)
+		}
+	}
+}
