@@ -78,8 +78,14 @@ type Step struct {
 	// Discrete, when not nil, is the integer noise of the step instead of
 	// the Gaussian of NoiseMultiplier (nil: the Gaussian, as before). The
 	// [RDPAccountant] composes its RDP ([DiscreteRDP]) with the step's
-	// sampling (Poisson or FixedSize); the [PLDAccountant] returns
-	// [ErrUnsupported].
+	// sampling: FixedSize for any Shares; Poisson only for Shares = 1
+	// (noise added once, by a party whose share does not depend on who
+	// takes part). Distributed noise (Shares > 1) under Poisson sampling
+	// returns [ErrUnsupported]: with add/remove neighbours the added
+	// client's own share changes the noise law — n+1 shares against n,
+	// which the energy of the noise reveals in high dimension — so the
+	// neighbours are not a shift of one another and no bound here applies.
+	// The [PLDAccountant] returns [ErrUnsupported] for every discrete step.
 	Discrete *DiscreteNoise
 }
 
@@ -110,6 +116,11 @@ func (s Step) Validate() error {
 		}
 	default:
 		return fmt.Errorf("%w: %v", ErrInvalidSampling, s.Sampling)
+	}
+	if s.Discrete != nil && s.Sampling == Poisson && s.Discrete.Shares > 1 {
+		return fmt.Errorf("%w: %v noise from %d shares under Poisson (add/remove) adjacency: the added client "+
+			"adds a share too, so the noise law differs between the neighbours (not a shift); account "+
+			"distributed noise with FixedSize sampling (replace-one)", ErrUnsupported, s.Discrete.Kind, s.Discrete.Shares)
 	}
 	return nil
 }

@@ -44,6 +44,12 @@ func (k DiscreteKind) String() string {
 // DiscreteNoise describes the noise of one release in integer units (after
 // the client's scaling by 1/γ and rounding).
 //
+// Adjacency: distributed noise (Shares > 1) is accounted with [FixedSize]
+// sampling only (replace-one: the neighbouring sums carry the same shares
+// and differ by a shift); under Poisson add/remove the added client's own
+// share changes the noise law, and such a step returns [ErrUnsupported]
+// (see the package doc).
+//
 // Sensitivities: L1 and L2 bound the norms of ONE client's integer
 // contribution (after rounding, with the rounding's norm inflation
 // included). For [Poisson] steps (add/remove adjacency) the sum moves by
@@ -150,7 +156,7 @@ func finitePositive(x float64) bool { return x > 0 && !math.IsInf(x, 1) }
 // Wang, Balle, Kasiviswanathan 2019, Corollary 10).
 //
 // Sampling is applied by [RDP] and [RDPAccountant.Compose] with a [Step]
-// whose Discrete field is set.
+// whose Discrete field is set (FixedSize for Shares > 1).
 func DiscreteRDP(d DiscreteNoise, orders []float64) ([]float64, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err

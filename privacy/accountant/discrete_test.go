@@ -3,6 +3,7 @@ package accountant
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -183,7 +184,9 @@ func subsampledCases() []subsampledCase {
 // TestDiscretePoissonAboveBruteForce: the Poisson-sampled RDP of a discrete
 // step is at least the exact divergence of the mixtures, computed by
 // summation, in both orders: remove D_α((1-q)P + qP_Δ ‖ P) and add
-// D_α(P ‖ (1-q)P + qP_Δ).
+// D_α(P ‖ (1-q)P + qP_Δ). The amplification bound is checked on every
+// pmf, also on sums of shares, for which the public API refuses Poisson
+// steps because of the adjacency (see TestPoissonDistributedNoiseAttack).
 func TestDiscretePoissonAboveBruteForce(t *testing.T) {
 	orders := []float64{2, 3, 5, 8, 2.5}
 	for _, c := range subsampledCases() {
@@ -191,9 +194,18 @@ func TestDiscretePoissonAboveBruteForce(t *testing.T) {
 			for _, delta := range []int{1, 2} {
 				d := c.d
 				d.L1, d.L2 = float64(delta), float64(delta)
-				got, err := RDP(Step{Discrete: &d, SampleRate: q}, orders)
-				if err != nil {
-					t.Fatal(err)
+				step := Step{Discrete: &d, SampleRate: q}
+				got := make([]float64, len(orders))
+				if d.Shares == 1 {
+					var err error
+					if got, err = RDP(step, orders); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					if err := d.Validate(); err != nil {
+						t.Fatal(err)
+					}
+					rdpDiscreteInto(got, step, orders)
 				}
 				mix := mixture(c.pmf, c.pmf.shifted(delta), q)
 				for i, a := range orders {
@@ -316,11 +328,12 @@ func TestCalibrateDiscrete(t *testing.T) {
 		tg Target
 		d  DiscreteNoise
 	}{
-		{Target{Epsilon: 3, Delta: 1e-5, SampleRate: 0.01, Steps: 1000}, ddg},
-		{Target{Epsilon: 3, Delta: 1e-5, SampleRate: 0.01, Steps: 1000}, sk},
-		{Target{Epsilon: 1, Delta: 1e-6, SampleRate: 1, Steps: 10}, sk},
+		{Target{Epsilon: 3, Delta: 1e-5, SampleRate: 0.01, Steps: 1000, Sampling: FixedSize, Population: 10000}, ddg},
+		{Target{Epsilon: 3, Delta: 1e-5, SampleRate: 0.01, Steps: 1000, Sampling: FixedSize, Population: 10000}, sk},
+		{Target{Epsilon: 1, Delta: 1e-6, SampleRate: 1, Steps: 10, Sampling: FixedSize, Population: 100}, sk},
 		{Target{Epsilon: 8, Delta: 1e-5, SampleRate: 0.05, Steps: 200, Sampling: FixedSize, Population: 2000}, ddg},
 		{Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.1, Steps: 100}, dg1},
+		{Target{Epsilon: 2, Delta: 1e-5, SampleRate: 0.1, Steps: 100, Sampling: FixedSize, Population: 50}, dg1},
 	}
 	for _, c := range cases {
 		v, err := CalibrateDiscrete(c.tg, c.d)
@@ -341,18 +354,21 @@ func TestCalibrateDiscrete(t *testing.T) {
 // arguments return errors.
 func TestCalibrateDiscreteEdges(t *testing.T) {
 	d := DiscreteNoise{Kind: DistributedDiscreteGaussian, Shares: 2, L1: 1, L2: 1, Dim: 1}
-	tg := Target{Epsilon: 20, Delta: 1e-5, SampleRate: 1, Steps: 1}
+	tg := Target{Epsilon: 40, Delta: 1e-5, SampleRate: 1, Steps: 1, Sampling: FixedSize, Population: 10}
 	v, err := CalibrateDiscrete(tg, d)
 	if err != nil || v != 0.5 {
 		t.Errorf("floor: variance %v, %v; want 0.5", v, err)
 	}
-	if e := epsDiscrete(t, tg, d, 0.5); e > 20 {
+	if e := epsDiscrete(t, tg, d, 0.5); e > 40 {
 		t.Errorf("the floor does not meet the target: ε %v", e)
 	}
 	_, err = CalibrateDiscrete(Target{Epsilon: 1e-4, Delta: 1e-12, SampleRate: 1, Steps: 100000},
 		DiscreteNoise{Kind: DistributedSkellam, Shares: 1, L1: 1, L2: 1})
 	if !errors.Is(err, ErrUnreachable) {
 		t.Errorf("unreachable target: %v", err)
+	}
+	if _, err = CalibrateDiscrete(Target{Epsilon: 1, Delta: 1e-5, SampleRate: 0.1, Steps: 1}, d); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("distributed noise with Poisson sampling: %v, want ErrUnsupported", err)
 	}
 	if _, err = CalibrateDiscrete(Target{Epsilon: 1, Delta: 1e-5, SampleRate: 1, Steps: 1}, DiscreteNoise{Kind: 9, Shares: 1, L1: 1, L2: 1}); !errors.Is(err, ErrInvalidDiscrete) {
 		t.Errorf("bad kind: %v", err)
@@ -368,9 +384,9 @@ func TestCalibrateDiscreteEdges(t *testing.T) {
 // without changing the accountant, and the PLD accountant refuses them.
 func TestRDPAccountantDiscreteSteps(t *testing.T) {
 	orders := DefaultOrders()
-	d := DiscreteNoise{Kind: DistributedSkellam, Shares: 50, Variance: 400, L1: 60, L2: 10}
-	ds := Step{Discrete: &d, SampleRate: 0.02}
-	gs := Step{NoiseMultiplier: 1.3, SampleRate: 0.02}
+	d := DiscreteNoise{Kind: DistributedSkellam, Shares: 50, Variance: 1600, L1: 60, L2: 10}
+	ds := Step{Discrete: &d, SampleRate: 0.02, Sampling: FixedSize, Population: 5000}
+	gs := Step{NoiseMultiplier: 1.3, SampleRate: 0.02, Sampling: FixedSize, Population: 5000}
 	one, err := RDP(ds, orders)
 	if err != nil {
 		t.Fatal(err)
@@ -408,7 +424,8 @@ func TestRDPAccountantDiscreteSteps(t *testing.T) {
 
 	before := a.RDP()
 	bad := []Step{
-		{Discrete: &d, NoiseMultiplier: 1, SampleRate: 0.02},
+		{Discrete: &d, NoiseMultiplier: 1, SampleRate: 0.02, Sampling: FixedSize, Population: 5000},
+		{Discrete: &d, SampleRate: 0.02}, // distributed noise, Poisson: refused
 		{Discrete: &DiscreteNoise{Kind: DistributedSkellam, Shares: 0, Variance: 1, L1: 1, L2: 1}, SampleRate: 0.02},
 		{Discrete: &d, SampleRate: 0},
 		{Discrete: &d, SampleRate: 0.5, Sampling: FixedSize, Population: 3},
@@ -421,12 +438,20 @@ func TestRDPAccountantDiscreteSteps(t *testing.T) {
 	if !errors.Is(a.Compose(bad[0], 1), ErrInvalidDiscrete) {
 		t.Error("Discrete with a NoiseMultiplier: want ErrInvalidDiscrete")
 	}
+	if !errors.Is(a.Compose(bad[1], 1), ErrUnsupported) {
+		t.Error("distributed noise with Poisson sampling: want ErrUnsupported")
+	}
 	for i, v := range a.RDP() {
 		if v != before[i] || a.Steps() != 500 {
 			t.Fatal("a failed Compose changed the accountant")
 		}
 	}
 
+	// One share (central noise) under Poisson sampling is accepted.
+	central := DiscreteNoise{Kind: DistributedDiscreteGaussian, Shares: 1, Variance: 400, L1: 60, L2: 10}
+	if err := a.Compose(Step{Discrete: &central, SampleRate: 0.02}, 1); err != nil {
+		t.Errorf("central discrete Gaussian, Poisson: %v", err)
+	}
 	p, _ := NewPLD(PLDConfig{})
 	if err := p.Compose(ds, 1); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("PLD Compose(discrete) = %v, want ErrUnsupported", err)
@@ -434,9 +459,11 @@ func TestRDPAccountantDiscreteSteps(t *testing.T) {
 	if e, err := p.Epsilon(1e-5); err != nil || e != 0 {
 		t.Errorf("PLD changed by a refused step: ε %v, %v", e, err)
 	}
-	// q = 1: the unsampled curve exactly.
-	full, _ := RDP(Step{Discrete: &d, SampleRate: 1}, orders)
-	curve, _ := DiscreteRDP(d, orders)
+	// q = 1: the unsampled curve exactly (replace-one: twice the sensitivities).
+	full, _ := RDP(Step{Discrete: &d, SampleRate: 1, Sampling: FixedSize, Population: 50}, orders)
+	d2 := d
+	d2.L1, d2.L2 = 2*d.L1, 2*d.L2
+	curve, _ := DiscreteRDP(d2, orders)
 	for i := range orders {
 		if full[i] != curve[i] {
 			t.Fatalf("q = 1 at order %v: %v, DiscreteRDP %v", orders[i], full[i], curve[i])
@@ -473,5 +500,98 @@ func TestDiscreteAgainstGaussianCost(t *testing.T) {
 		if ed < eg*(1-1e-9) || ed > 1.5*eg {
 			t.Errorf("z=%v q=%v: ε discrete %v against Gaussian %v", c.z, c.q, ed, eg)
 		}
+	}
+}
+
+// poissonSample draws Poisson(lambda) by Knuth's product of uniforms
+// (lambda <= 30 here).
+func poissonSample(r *rand.Rand, lambda float64) int {
+	l, k, p := math.Exp(-lambda), 0, 1.0
+	for {
+		p *= r.Float64()
+		if p <= l {
+			return k
+		}
+		k++
+	}
+}
+
+// TestPoissonDistributedNoiseAttack mounts the attack behind the refusal of
+// distributed noise under Poisson sampling. With add/remove neighbours the
+// added client adds its own share: the sum carries n+1 shares against n.
+// The pure-shift bound (what the accountant would report if it accepted
+// the step) claims (ε, 1e-5) with ε ≈ 1.6 for one release of Skellam noise
+// of variance 2 per share, n = 4, ‖Δ‖₂ = 1. The energy of the released
+// vector, Σ y_j²/d over d = 5000 coordinates, tells n+1 shares from n
+// (means 10 and 8, standard deviation ≈ 0.17): on 60 releases per world it
+// separates them perfectly, so by Clopper–Pearson (95%) TPR >= 0.951 and
+// FPR <= 0.049, hence ε >= log(0.951/0.049) ≈ 2.96 — above the claim.
+// Under replace-one (FixedSize) both worlds carry n shares and the same
+// statistic separates nothing.
+func TestPoissonDistributedNoiseAttack(t *testing.T) {
+	const (
+		d      = 5000
+		n      = 4
+		lambda = 1.0 // per share and per Poisson: share variance 2
+		trials = 60
+	)
+	d0 := DiscreteNoise{Kind: DistributedSkellam, Shares: n, Variance: 2 * lambda * n, L1: 1, L2: 1}
+	orders := DefaultOrders()
+	rdp, err := DiscreteRDP(d0, orders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, _, _ := epsilonFromRDP(orders, rdp, 1e-5)
+	if _, err := RDP(Step{Discrete: &d0, SampleRate: 1}, orders); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("Poisson step with %d shares: %v, want ErrUnsupported", n, err)
+	}
+
+	r := rand.New(rand.NewPCG(20, 13))
+	energy := func(shares int, shift bool) float64 {
+		lam := lambda * float64(shares) // a sum of Poissons is Poisson
+		s := 0.0
+		for j := 0; j < d; j++ {
+			plus, minus := poissonSample(r, lam), poissonSample(r, lam)
+			y := float64(plus - minus)
+			if shift && j == 0 {
+				y++ // the differing client's contribution, ‖Δ‖₂ = 1
+			}
+			s += y * y
+		}
+		return s / d
+	}
+	threshold := 2 * lambda * (n + 0.5)
+	fp, tp := 0, 0
+	for i := 0; i < trials; i++ {
+		if energy(n, false) > threshold {
+			fp++
+		}
+		if energy(n+1, true) > threshold {
+			tp++
+		}
+	}
+	// Clopper–Pearson at 95% for 0 (resp. all) successes in 60 trials:
+	// 1 - 0.05^{1/60} = 0.0487.
+	if fp != 0 || tp != trials {
+		t.Fatalf("distinguisher: %d false and %d true positives in %d trials", fp, tp, trials)
+	}
+	cp := 1 - math.Pow(0.05, 1.0/trials)
+	lower := math.Log((1 - cp - 1e-5) / cp)
+	t.Logf("pure-shift claim ε = %.3f at δ = 1e-5; the energy test proves ε >= %.2f", claimed, lower)
+	if lower <= claimed {
+		t.Fatalf("the attack's lower bound %v does not exceed the claim %v", lower, claimed)
+	}
+	// Replace-one: n shares in both worlds; the test has no power.
+	fp, tp = 0, 0
+	for i := 0; i < trials/2; i++ {
+		if energy(n, false) > threshold {
+			fp++
+		}
+		if energy(n, true) > threshold {
+			tp++
+		}
+	}
+	if fp > 3 || tp > 3 {
+		t.Errorf("replace-one worlds: %d and %d detections in %d trials", fp, tp, trials/2)
 	}
 }

@@ -230,10 +230,31 @@
 // Because the shift is an integer vector, L2 is replaced by min(L2, L1) and
 // L1 by min(L1, L2², √d·L2).
 //
+// Adjacency. Distributed noise is accounted under REPLACE-ONE adjacency
+// with FixedSize sampling: every round has the same number of
+// participants whoever the differing client is, each adds one share, so
+// the neighbouring sums carry the same noise and differ by a shift (with
+// dropouts independent of the data, the number of surviving shares has the
+// same law in both). Under add/remove (Poisson) the added client adds its
+// own share too — n+1 shares against n — and the neighbours are not a
+// shift: in high dimension the energy of the noise alone tells them apart
+// (TestPoissonDistributedNoiseAttack proves ε >= 2.97 where the shift
+// bound would claim 1.6). So a Poisson [Step] with Discrete.Shares > 1
+// returns [ErrUnsupported]; Shares = 1 (noise added once, by a party whose
+// noise does not depend on who takes part, as the server's central
+// discrete Gaussian) is accepted with either sampling.
+//
+// Who the guarantee is against: amplification by sampling protects against
+// parties that do not learn who was sampled (those who see the released
+// models). Secure aggregation reveals the participants of a round to the
+// server, so against the server a participating client's guarantee per
+// round is the unsampled one — a Step with SampleRate 1 (FixedSize, m = N
+// of the round's participants) for each round it took part in.
+//
 // Sampling, at integer orders, capped by the unsampled curve (sampling
 // never hurts, by joint convexity):
 //
-//   - Poisson (add/remove, the shift is one contribution): Zhu & Wang 2019,
+//   - Poisson (add/remove, the shift is one contribution; Shares = 1 only): Zhu & Wang 2019,
 //     "Poisson Subsampled Rényi Differential Privacy", Theorem 6 (general
 //     upper bound, any mechanism, both orders of the pair):
 //     (α-1)D_α <= log((1-q)^{α-1}(αq-q+1) + C(α,2)q²(1-q)^{α-2}e^{ε(2)} +
@@ -270,8 +291,10 @@
 // Dropouts: noise of clients that drop after masking is missing from the
 // sum; provision Shares as the minimum number of shares that can reach an
 // unmasked sum (the secure-aggregation threshold). More shares only add
-// noise (the sum's law is then that of a larger n, whose bound is smaller),
-// so ε stays an upper bound whatever happens above the threshold.
+// noise: the sum with m >= n shares is the n-share sum plus independent
+// noise (post-processing of the same shift pair, the same in both
+// neighbours under replace-one), so ε stays an upper bound whatever
+// happens above the threshold.
 //
 // # Host duties
 //
@@ -287,6 +310,9 @@
 //     inflation included), Shares = the minimum number of shares that can
 //     reach the sum, and sample each share as [DiscreteNoise] says (exact
 //     samplers; for the discrete Gaussian, parameter Variance/Shares).
+//     Account distributed noise with FixedSize sampling (replace-one), and
+//     against the aggregation server with SampleRate 1 for each round a
+//     client took part in.
 //
 // # Concurrency
 //

@@ -78,24 +78,26 @@ func ExampleRDP() {
 	// Output: [0.25 1 4]
 }
 
-// Distributed DP: 100 clients per round each add a Skellam share inside
-// secure aggregation; at least 80 of them survive (the secure-aggregation
-// threshold), so the noise is provisioned for 80 shares. Integer updates
-// have L2 norm at most 1000 after scaling and rounding (L1 at most 1000·√d),
-// Poisson sampling q = 0.01, 1000 rounds, target (ε, δ) = (3, 1e-5).
+// Distributed DP: each round picks 100 of 10 000 clients, each adds a
+// Skellam share inside secure aggregation; at least 80 of them survive (the
+// secure-aggregation threshold), so the noise is provisioned for 80 shares.
+// Integer updates have L2 norm at most 1000 after scaling and rounding (L1
+// at most 1000·√d); fixed-size sampling (replace-one), 1000 rounds, target
+// (ε, δ) = (3, 1e-5).
 func ExampleCalibrateDiscrete() {
 	d := accountant.DiscreteNoise{Kind: accountant.DistributedSkellam, Shares: 80, L1: 1000 * 128, L2: 1000, Dim: 1 << 14}
-	t := accountant.Target{Epsilon: 3, Delta: 1e-5, SampleRate: 0.01, Steps: 1000}
+	t := accountant.Target{Epsilon: 3, Delta: 1e-5, SampleRate: 0.01, Steps: 1000,
+		Sampling: accountant.FixedSize, Population: 10000}
 	v, err := accountant.CalibrateDiscrete(t, d)
 	if err != nil {
 		panic(err)
 	}
 	d.Variance = v
 	acct, _ := accountant.NewRDP(nil)
-	_ = acct.Compose(accountant.Step{Discrete: &d, SampleRate: 0.01}, 1000)
+	_ = acct.Compose(accountant.Step{Discrete: &d, SampleRate: 0.01, Sampling: accountant.FixedSize, Population: 10000}, 1000)
 	eps, _, _ := acct.Epsilon(1e-5)
 	fmt.Printf("total noise std %.4g (%.4g per share), ε = %.3f\n", math.Sqrt(v), math.Sqrt(v/80), eps)
-	// Output: total noise std 919.2 (102.8 per share), ε = 3.000
+	// Output: total noise std 2341 (261.7 per share), ε = 3.000
 }
 
 // The RDP of one unsampled release of the distributed discrete Gaussian:
