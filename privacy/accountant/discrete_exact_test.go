@@ -228,7 +228,7 @@ func TestDDGBoundAboveExact(t *testing.T) {
 		s2 float64
 	}
 	cases := pick([]tc{{1, 0.3}, {2, 0.25}, {2, 1}, {3, 0.5}, {5, 0.25}, {5, 1}, {3, 4}, {8, 0.3}, {2, 4}},
-		1, 3, 4, 6)
+		0, 1, 3, 4, 6)
 	orders := []float64{1.5, 2, 3, 5, 10, 4.5}
 	extra := 0
 	if ci {

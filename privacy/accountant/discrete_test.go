@@ -447,10 +447,27 @@ func TestRDPAccountantDiscreteSteps(t *testing.T) {
 		}
 	}
 
-	// One share (central noise) under Poisson sampling is accepted.
+	// A Poisson step in a fixed-size accountant: different adjacency.
 	central := DiscreteNoise{Kind: DistributedDiscreteGaussian, Shares: 1, Variance: 400, L1: 60, L2: 10}
-	if err := a.Compose(Step{Discrete: &central, SampleRate: 0.02}, 1); err != nil {
+	if err := a.Compose(Step{Discrete: &central, SampleRate: 0.02}, 1); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Poisson step into a fixed-size accountant: %v, want ErrUnsupported", err)
+	}
+	for i, v := range a.RDP() {
+		if v != before[i] || a.Steps() != 500 {
+			t.Fatal("a refused Compose changed the accountant")
+		}
+	}
+	// One share (central noise) under Poisson sampling is accepted.
+	c, _ := NewRDP(orders)
+	if err := c.Compose(Step{Discrete: &central, SampleRate: 0.02}, 1); err != nil {
 		t.Errorf("central discrete Gaussian, Poisson: %v", err)
+	}
+	if err := c.Compose(gs, 1); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("fixed-size step into a Poisson accountant: %v, want ErrUnsupported", err)
+	}
+	c.Reset()
+	if err := c.Compose(gs, 1); err != nil {
+		t.Errorf("after Reset: %v", err)
 	}
 	p, _ := NewPLD(PLDConfig{})
 	if err := p.Compose(ds, 1); !errors.Is(err, ErrUnsupported) {

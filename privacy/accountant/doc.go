@@ -186,7 +186,8 @@
 // chord for ε < 0, never below δ*. A single composition then serves both
 // orders. At γ = 1 it is the Gaussian mechanism and the closed form is used.
 // Poisson and fixed-size steps bound different adjacencies, so one
-// [PLDAccountant] refuses to mix them ([ErrUnsupported]).
+// [PLDAccountant] or [RDPAccountant] refuses to mix them ([ErrUnsupported]):
+// a sum of bounds for different adjacencies bounds neither.
 //
 // Floating point: everything is in log space (log-sum-exp, log erfc with an
 // asymptotic tail), so q = 1, σ = 0.5 and 10^5 steps gives a finite ε.
