@@ -612,3 +612,36 @@ func TestPoissonDistributedNoiseAttack(t *testing.T) {
 		t.Errorf("replace-one worlds: %d and %d detections in %d trials", fp, tp, trials/2)
 	}
 }
+
+// TestDiscreteEpsilonMonotoneInVariance: the calibration's premise — ε is
+// non-increasing in the total variance — on a grid of variances for both
+// kinds, both samplings and several share counts (τ falls with the
+// variance, every bound and the sampling bounds are monotone in it).
+func TestDiscreteEpsilonMonotoneInVariance(t *testing.T) {
+	targets := []Target{
+		{Delta: 1e-5, SampleRate: 0.02, Steps: 500, Sampling: FixedSize, Population: 5000},
+		{Delta: 1e-6, SampleRate: 1, Steps: 20, Sampling: FixedSize, Population: 100},
+		{Delta: 1e-5, SampleRate: 0.05, Steps: 300}, // Poisson: one share only
+	}
+	noises := []DiscreteNoise{
+		{Kind: DistributedDiscreteGaussian, Shares: 20, L1: 40, L2: 8, Dim: 256},
+		{Kind: DistributedDiscreteGaussian, Shares: 1, L1: 40, L2: 8},
+		{Kind: DistributedSkellam, Shares: 20, L1: 40, L2: 8},
+		{Kind: DistributedSkellam, Shares: 1, L1: 40, L2: 8},
+	}
+	for _, tg := range targets {
+		for _, d := range noises {
+			if tg.Sampling == Poisson && d.Shares > 1 {
+				continue
+			}
+			prev := math.Inf(1)
+			for v := 5.0; v < 1e6; v *= 1.7 {
+				e := epsDiscrete(t, tg, d, v)
+				if e > prev*(1+1e-12) {
+					t.Fatalf("%v n=%d %v: ε rises from %v to %v at variance %v", d.Kind, d.Shares, tg.Sampling, prev, e, v)
+				}
+				prev = e
+			}
+		}
+	}
+}
