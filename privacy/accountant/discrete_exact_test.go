@@ -339,3 +339,35 @@ func TestSkellamSharesSumExact(t *testing.T) {
 		}
 	}
 }
+
+// TestMoreSharesThanProvisioned backs the dropout policy in the package
+// doc: noise provisioned for n shares (each with parameter Variance/n)
+// and summed over m >= n surviving clients is at least as private as the
+// n-share bound says — the exact divergence of the m-share sum stays below
+// the bound computed for n.
+func TestMoreSharesThanProvisioned(t *testing.T) {
+	const n = 2
+	orders := []float64{2, 3, 5}
+	for _, s2 := range []float64{0.25, 1} {
+		dn := DiscreteNoise{Kind: DistributedDiscreteGaussian, Shares: n, Variance: n * s2, L1: 2, L2: 2, Dim: 1}
+		bound, _ := DiscreteRDP(dn, orders)
+		for _, m := range []int{n, 3, 5} {
+			sum := sumOfShares(dgPMF(s2, 40), m)
+			for i, a := range orders {
+				if exact := renyiExact(t, sum.shifted(2), sum, a); belowExact(bound[i], exact) {
+					t.Errorf("DG σ²=%v: %d shares, α=%v: exact %v above the %d-share bound %v", s2, m, a, exact, n, bound[i])
+				}
+			}
+		}
+	}
+	sk := DiscreteNoise{Kind: DistributedSkellam, Shares: n, Variance: 1, L1: 2, L2: 2}
+	bound, _ := DiscreteRDP(sk, orders)
+	for _, m := range []int{n, 3, 6} {
+		sum := sumOfShares(skellamPMF(0.5/n, 40), m) // each share Sk(Variance/(2n))
+		for i, a := range orders {
+			if exact := renyiExact(t, sum.shifted(2), sum, a); belowExact(bound[i], exact) {
+				t.Errorf("Skellam: %d shares, α=%v: exact %v above the %d-share bound %v", m, a, exact, n, bound[i])
+			}
+		}
+	}
+}
