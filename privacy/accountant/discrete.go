@@ -17,8 +17,8 @@ const (
 	// Variance/Shares (Kairouz, Liu, Steinke 2021, "The Distributed
 	// Discrete Gaussian Mechanism for Federated Learning with Secure
 	// Aggregation", arXiv 2102.06387). Its true variance is slightly below
-	// σ² (Canonne, Kamath, Steinke 2020, Prop. 19); Variance is the
-	// parameter, not the measured variance. With Shares = 1 this is the
+	// σ² (Canonne, Kamath, Steinke 2020); Variance is the parameter, not
+	// the measured variance. With Shares = 1 this is the
 	// central discrete Gaussian of Canonne, Kamath, Steinke (2020).
 	DistributedDiscreteGaussian DiscreteKind = iota + 1
 	// DistributedSkellam: each share is Sk(Variance/(2·Shares)) per
@@ -138,8 +138,8 @@ func finitePositive(x float64) bool { return x > 0 && !math.IsInf(x, 1) }
 //     (α/2)(‖Δ‖₂/√(nσ²) + τ√d)² }.
 //
 //     With n = 1, τ = 0 and this is α‖Δ‖₂²/(2σ²), the discrete Gaussian's
-//     RDP (Canonne, Kamath, Steinke 2020, Theorem 4 via Prop. 5), valid at
-//     every real α.
+//     RDP (Canonne, Kamath, Steinke 2020: it is (‖Δ‖₂²/(2σ²))-concentrated
+//     DP), valid at every real α; the tests check it is exact at integer α.
 //
 //   - [DistributedSkellam]: Agarwal, Kairouz, Liu (2021), Theorem 3.5 (as
 //     Corollary 3.6 states it for the sum of the shares), at integer α > 1
