@@ -33,6 +33,9 @@ var (
 	// ErrUnreachable: no finite ε meets the requested δ, or no noise
 	// multiplier meets the requested (ε, δ).
 	ErrUnreachable = errors.New("accountant: privacy target unreachable")
+	// ErrInvalidDiscrete: a [DiscreteNoise] field out of range, or a [Step]
+	// with both Discrete and a NoiseMultiplier.
+	ErrInvalidDiscrete = errors.New("accountant: invalid discrete noise")
 )
 
 // Sampling says how the clients (or examples) of one step are chosen.
@@ -64,17 +67,38 @@ func (s Sampling) String() string {
 
 // A Step is one application of the sampled Gaussian mechanism: sample clients
 // with rate SampleRate, sum their clipped contributions (L2 sensitivity 1
-// after scaling by the clip norm) and add N(0, NoiseMultiplier²) noise.
+// after scaling by the clip norm) and add N(0, NoiseMultiplier²) noise —
+// or, when Discrete is set, add the integer noise it describes to the
+// integer sum.
 type Step struct {
-	NoiseMultiplier float64  // σ / sensitivity, > 0
+	NoiseMultiplier float64  // σ / sensitivity, > 0; must be 0 when Discrete is set
 	SampleRate      float64  // q in (0, 1]
 	Sampling        Sampling // Poisson (default) or FixedSize
 	Population      int      // N, required for FixedSize: SampleRate·N must be an integer m in [1, N]
+	// Discrete, when not nil, is the integer noise of the step instead of
+	// the Gaussian of NoiseMultiplier (nil: the Gaussian, as before). The
+	// [RDPAccountant] composes its RDP ([DiscreteRDP]) with the step's
+	// sampling: FixedSize for any Shares; Poisson only for Shares = 1
+	// (noise added once, by a party whose share does not depend on who
+	// takes part). Distributed noise (Shares > 1) under Poisson sampling
+	// returns [ErrUnsupported]: with add/remove neighbours the added
+	// client's own share changes the noise law — n+1 shares against n,
+	// which the energy of the noise reveals in high dimension — so the
+	// neighbours are not a shift of one another and no bound here applies.
+	// The [PLDAccountant] returns [ErrUnsupported] for every discrete step.
+	Discrete *DiscreteNoise
 }
 
 // Validate reports whether s describes a mechanism this package can account.
 func (s Step) Validate() error {
-	if math.IsNaN(s.NoiseMultiplier) || math.IsInf(s.NoiseMultiplier, 0) || s.NoiseMultiplier <= 0 {
+	if s.Discrete != nil {
+		if s.NoiseMultiplier != 0 {
+			return fmt.Errorf("%w: a step with Discrete noise must have NoiseMultiplier 0, got %v", ErrInvalidDiscrete, s.NoiseMultiplier)
+		}
+		if err := s.Discrete.Validate(); err != nil {
+			return err
+		}
+	} else if math.IsNaN(s.NoiseMultiplier) || math.IsInf(s.NoiseMultiplier, 0) || s.NoiseMultiplier <= 0 {
 		return fmt.Errorf("%w: got %v", ErrInvalidNoise, s.NoiseMultiplier)
 	}
 	if math.IsNaN(s.SampleRate) || s.SampleRate <= 0 || s.SampleRate > 1 {
@@ -92,6 +116,11 @@ func (s Step) Validate() error {
 		}
 	default:
 		return fmt.Errorf("%w: %v", ErrInvalidSampling, s.Sampling)
+	}
+	if s.Discrete != nil && s.Sampling == Poisson && s.Discrete.Shares > 1 {
+		return fmt.Errorf("%w: %v noise from %d shares under Poisson (add/remove) adjacency: the added client "+
+			"adds a share too, so the noise law differs between the neighbours (not a shift); account "+
+			"distributed noise with FixedSize sampling (replace-one)", ErrUnsupported, s.Discrete.Kind, s.Discrete.Shares)
 	}
 	return nil
 }

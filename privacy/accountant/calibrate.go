@@ -139,3 +139,107 @@ func CalibrateNoise(t Target, kind Kind) (float64, error) {
 	}
 	return hi, nil
 }
+
+// maxDiscreteNoise is the largest total standard deviation, in units of the
+// step's L2 sensitivity, that [CalibrateDiscrete] tries.
+const maxDiscreteNoise = maxNoise
+
+// CalibrateDiscrete returns the smallest total Variance (to relative
+// [CalibrationTolerance]) such that t.Steps releases of the discrete
+// mechanism d, sampled as t describes (SampleRate, Sampling, Population),
+// are (t.Epsilon, t.Delta)-DP according to an [RDPAccountant] with
+// [DefaultOrders]. d.Variance is ignored; the other fields of d must be
+// valid. ε is non-increasing in the variance (every bound used is), so the
+// variance is bracketed by doubling/halving from L2² and bisected; the
+// returned variance meets the target and variance·(1-CalibrationTolerance)
+// does not — except for the distributed discrete Gaussian with Shares >= 2,
+// whose bound needs Variance/Shares >= 1/4: if that smallest admissible
+// variance already meets the target it is returned. An error wraps
+// [ErrUnreachable] when even a standard deviation of 10^6·L2 does not meet
+// the target.
+func CalibrateDiscrete(t Target, d DiscreteNoise) (float64, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	floor := 0.0
+	if d.Kind == DistributedDiscreteGaussian && d.Shares > 1 {
+		floor = minShareVariance * float64(d.Shares)
+	}
+	start := d.L2 * d.L2
+	if !(start >= floor) { // also catches NaN; Validate below reports bad fields
+		start = floor
+	}
+	d.Variance = start
+	if err := d.Validate(); err != nil {
+		return 0, err
+	}
+	meets := func(v float64) (bool, error) {
+		dv := d
+		dv.Variance = v
+		a, _ := NewRDP(nil)
+		s := Step{Discrete: &dv, SampleRate: t.SampleRate, Sampling: t.Sampling, Population: t.Population}
+		if err := a.Compose(s, t.Steps); err != nil {
+			return false, err
+		}
+		e, _, err := a.Epsilon(t.Delta)
+		if err != nil {
+			return false, nil // no finite ε at this variance: too little noise
+		}
+		return e <= t.Epsilon, nil
+	}
+	hi := start
+	ok, err := meets(hi)
+	if err != nil {
+		return 0, err
+	}
+	var lo float64
+	if ok {
+		for i := 0; ; i++ {
+			if hi == floor {
+				return hi, nil // the smallest admissible variance meets the target
+			}
+			if i == 200 {
+				return hi, nil // even a variance 2^-200·L2² meets the target
+			}
+			lo = math.Max(hi/2, floor)
+			if ok, err = meets(lo); err != nil {
+				return 0, err
+			}
+			if !ok {
+				break
+			}
+			hi = lo
+		}
+	} else {
+		maxV := maxDiscreteNoise * maxDiscreteNoise * d.L2 * d.L2
+		for !ok {
+			lo = hi
+			hi *= 2
+			if hi > maxV {
+				if ok, err = meets(maxV); err != nil || !ok {
+					return 0, fmt.Errorf("%w: ε=%v at δ=%v not met by %v noise even with variance %g",
+						ErrUnreachable, t.Epsilon, t.Delta, d.Kind, maxV)
+				}
+				hi = maxV
+				break
+			}
+			if ok, err = meets(hi); err != nil {
+				return 0, err
+			}
+		}
+	}
+	// Invariant: meets(hi) and !meets(lo).
+	for hi-lo > CalibrationTolerance*lo {
+		mid := 0.5 * (lo + hi)
+		ok, err := meets(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, nil
+}

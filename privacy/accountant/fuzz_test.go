@@ -9,7 +9,7 @@ import (
 var sentinels = []error{
 	ErrInvalidDelta, ErrInvalidEpsilon, ErrInvalidNoise, ErrInvalidSampleRate,
 	ErrInvalidCount, ErrInvalidOrders, ErrInvalidSampling, ErrInvalidConfig,
-	ErrUnsupported, ErrUnreachable,
+	ErrUnsupported, ErrUnreachable, ErrInvalidDiscrete,
 }
 
 func knownError(err error) bool {
@@ -133,6 +133,90 @@ func FuzzCalibrateNoise(f *testing.F) {
 		_ = a.Compose(Step{NoiseMultiplier: sigma, SampleRate: q}, steps)
 		if e, _, err := a.Epsilon(delta); err != nil || e > eps {
 			t.Fatalf("ε(σ=%v) = %v (%v) > %v", sigma, e, err, eps)
+		}
+	})
+}
+
+// FuzzDiscreteArguments: any discrete step gives either a known error or
+// finite-or-+Inf, non-negative RDP and a non-NaN ε; never a panic.
+func FuzzDiscreteArguments(f *testing.F) {
+	nan, inf := math.NaN(), math.Inf(1)
+	f.Add(uint8(1), 100, 400.0, 60.0, 10.0, 1<<14, 0.01, uint8(0), 0, 2.5, 100, 1e-5)
+	f.Add(uint8(2), 10, 40.0, 3.0, 2.0, 0, 1.0, uint8(1), 10, 63.0, 1, 1e-6)
+	f.Add(uint8(1), 1, 1e-300, 1e300, 1e-300, 0, 0.5, uint8(1), 4, 1.01, 1<<30, 1e-300)
+	f.Add(uint8(1), 1<<30, 1e9, 1.0, 1.0, 1, 0.001, uint8(0), 0, 65536.0, 5, 0.5)
+	f.Add(uint8(0), 0, nan, inf, -1.0, -1, nan, uint8(9), -1, nan, -1, nan)
+	f.Add(uint8(2), 3, 0.5, 1e-9, 1e9, 7, 0.999999, uint8(0), 0, 1024.0, 1000, 1e-10)
+	f.Fuzz(func(t *testing.T, kind uint8, shares int, variance, l1, l2 float64, dim int, q float64,
+		sampling uint8, pop int, order float64, count int, delta float64) {
+		if shares > 1<<22 {
+			shares = 1 << 22 // τ costs O(min(n, 2^20)); keep the body fast
+		}
+		d := DiscreteNoise{Kind: DiscreteKind(kind % 4), Shares: shares, Variance: variance, L1: l1, L2: l2, Dim: dim}
+		orders := []float64{order, 2, 32}
+		if r, err := DiscreteRDP(d, orders); err != nil {
+			if !knownError(err) {
+				t.Fatalf("DiscreteRDP: unknown error %v", err)
+			}
+		} else {
+			for _, v := range r {
+				if math.IsNaN(v) || v < 0 {
+					t.Fatalf("DiscreteRDP(%+v, %v) = %v", d, orders, r)
+				}
+			}
+		}
+		s := Step{Discrete: &d, SampleRate: q, Sampling: Sampling(sampling % 3), Population: pop}
+		a, err := NewRDP(orders)
+		if err != nil {
+			a, _ = NewRDP(nil)
+		}
+		if err := a.Compose(s, count); err != nil && !knownError(err) {
+			t.Fatalf("Compose: %v", err)
+		}
+		if e, _, err := a.Epsilon(delta); err != nil {
+			if !knownError(err) {
+				t.Fatalf("Epsilon: %v", err)
+			}
+		} else if math.IsNaN(e) || e < 0 {
+			t.Fatalf("Epsilon(%v) = %v", delta, e)
+		}
+		p, _ := NewPLD(PLDConfig{})
+		if err := p.Compose(s, count); err == nil || !knownError(err) {
+			t.Fatalf("PLD Compose(discrete) = %v, want a known error", err)
+		}
+	})
+}
+
+// FuzzCalibrateDiscrete: calibration never panics, and a returned variance
+// meets the target.
+func FuzzCalibrateDiscrete(f *testing.F) {
+	f.Add(3.0, 1e-5, 0.01, 100, uint8(1), 100, 30.0, 10.0, 1000)
+	f.Add(1.0, 1e-6, 1.0, 10, uint8(2), 5, 3.0, 2.0, 0)
+	f.Add(0.01, 1e-9, 0.5, 1000, uint8(1), 2, 1.0, 1.0, 1)
+	f.Add(math.NaN(), 1e-5, 0.01, 100, uint8(1), 1, 1.0, 1.0, 1)
+	f.Add(5.0, 1e-5, 0.1, 10, uint8(3), 1, 1.0, 1.0, 1)
+	f.Fuzz(func(t *testing.T, eps, delta, q float64, steps int, kind uint8, shares int, l1, l2 float64, dim int) {
+		steps = min(steps, 1e6)
+		shares = min(shares, 1e4)
+		tg := Target{Epsilon: eps, Delta: delta, SampleRate: q, Steps: steps}
+		d := DiscreteNoise{Kind: DiscreteKind(kind % 4), Shares: shares, L1: l1, L2: l2, Dim: dim}
+		v, err := CalibrateDiscrete(tg, d)
+		if err != nil {
+			if !knownError(err) {
+				t.Fatalf("unknown error %v", err)
+			}
+			return
+		}
+		if math.IsNaN(v) || v <= 0 || math.IsInf(v, 0) {
+			t.Fatalf("variance %v", v)
+		}
+		d.Variance = v
+		a, _ := NewRDP(nil)
+		if err := a.Compose(Step{Discrete: &d, SampleRate: q}, steps); err != nil {
+			t.Fatal(err)
+		}
+		if e, _, err := a.Epsilon(delta); err != nil || e > eps {
+			t.Fatalf("ε(variance %v) = %v (%v) > %v", v, e, err, eps)
 		}
 	})
 }

@@ -105,6 +105,10 @@ func (a *PLDAccountant) Compose(s Step, count int) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	if s.Discrete != nil {
+		return fmt.Errorf("%w: the PLD accountant bounds the Gaussian mechanism only; account %v noise with the RDP accountant",
+			ErrUnsupported, s.Discrete.Kind)
+	}
 	fixed := s.Sampling == FixedSize
 	if len(a.groups) > 0 && a.groups[0].fixed != fixed {
 		return fmt.Errorf("%w: a PLD accountant holding %v steps cannot compose a %v step (different adjacency)",

@@ -114,6 +114,10 @@ func (m RDPMethod) validate() error {
 
 // rdpInto writes the one-step RDP of a validated step at validated orders.
 func rdpInto(dst []float64, step Step, orders []float64, method RDPMethod) {
+	if step.Discrete != nil {
+		rdpDiscreteInto(dst, step, orders)
+		return
+	}
 	sigma, q := step.NoiseMultiplier, step.SampleRate
 	var grid *quadGrid
 	var tab *intTable
@@ -515,6 +519,10 @@ type RDPAccountant struct {
 	total  []float64
 	one    []float64 // scratch for one step's RDP
 	steps  int
+	// sampling is the adjacency of the composed steps (Poisson: add/remove,
+	// FixedSize: replace-one), fixed by the first step composed.
+	sampling    Sampling
+	hasSampling bool
 }
 
 // NewRDP returns an empty accountant over a copy of orders; nil orders mean
@@ -551,6 +559,12 @@ func NewRDPWith(orders []float64, method RDPMethod) (*RDPAccountant, error) {
 // Compose records count applications of s. The RDP of one step is computed
 // once and multiplied by count, so the cost does not depend on count. On
 // error the accountant is unchanged.
+//
+// Poisson steps bound add/remove neighbours and FixedSize steps replace-one
+// neighbours; a sum of RDP bounds for different adjacencies bounds neither,
+// so one accountant holds steps of one sampling kind, fixed by the first
+// step composed (until [RDPAccountant.Reset]): a step of the other kind
+// returns an error wrapping [ErrUnsupported].
 func (a *RDPAccountant) Compose(s Step, count int) error {
 	if err := validateCount(count); err != nil {
 		return err
@@ -558,9 +572,14 @@ func (a *RDPAccountant) Compose(s Step, count int) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	if a.hasSampling && s.Sampling != a.sampling {
+		return fmt.Errorf("%w: an RDP accountant holding %v steps cannot compose a %v step (different adjacency)",
+			ErrUnsupported, a.sampling, s.Sampling)
+	}
 	if count == 0 {
 		return nil
 	}
+	a.sampling, a.hasSampling = s.Sampling, true
 	rdpInto(a.one, s, a.orders, a.method)
 	c := float64(count)
 	for i, r := range a.one {
@@ -610,4 +629,5 @@ func (a *RDPAccountant) Steps() int { return a.steps }
 func (a *RDPAccountant) Reset() {
 	clear(a.total)
 	a.steps = 0
+	a.hasSampling = false
 }
