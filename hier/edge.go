@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/secagg"
+	"github.com/fedgo/fedgo/secagg/fedround"
 )
 
 // EdgeConfig configures an [Edge].
@@ -38,6 +41,15 @@ type EdgeConfig struct {
 	// Size returns the leaf clients behind member id, to count a failed
 	// member's clients; nil means 1 each (right for leaf clients).
 	Size func(id string) int
+	// Secure, if not nil, makes the edge run each sub-round as a round of
+	// secure aggregation (package secagg/fedround) over its members, which
+	// must be leaf clients with fedround.Middleware: the edge learns only
+	// their sum, and sends it up as an integer sum on the grid its parent
+	// sends (see [Secure]; Clip, Bits and WeightCap must equal the root's).
+	// Size must then be nil (members are leaves) and ClientsPerRound is
+	// the sub-round's n. The Rand of the config is used by one round at a
+	// time.
+	Secure *fedround.Config
 	// Logger receives the edge's log; nil discards it.
 	Logger *slog.Logger
 }
@@ -56,6 +68,9 @@ func (c *EdgeConfig) Validate() error {
 	}
 	if c.ClientsPerRound > 0 && c.MinClients > c.ClientsPerRound {
 		errs = append(errs, fmt.Errorf("MinClients = %d exceeds ClientsPerRound = %d", c.MinClients, c.ClientsPerRound))
+	}
+	if c.Secure != nil && c.Size != nil {
+		errs = append(errs, errors.New("Secure with a Size: the members of a secure edge are leaf clients"))
 	}
 	if c.RoundTimeout < 0 {
 		errs = append(errs, fmt.Errorf("RoundTimeout = %v, want ≥ 0", c.RoundTimeout))
@@ -86,6 +101,8 @@ func (c *EdgeConfig) Validate() error {
 type Edge struct {
 	cfg EdgeConfig
 	log *slog.Logger
+	sec *fedround.Exchange // with cfg.Secure
+	mu  sync.Mutex         // one secure round at a time (the protocol's source of randomness)
 }
 
 var _ fl.Handler = (*Edge)(nil)
@@ -99,7 +116,15 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Edge{cfg: cfg, log: log}, nil
+	e := &Edge{cfg: cfg, log: log}
+	if cfg.Secure != nil {
+		sec, err := fedround.New(*cfg.Secure)
+		if err != nil {
+			return nil, fmt.Errorf("hier.EdgeConfig.Secure: %w", err)
+		}
+		e.sec = sec
+	}
+	return e, nil
 }
 
 // Handle answers a train or evaluate message from the edge's parent.
@@ -157,31 +182,41 @@ func (e *Edge) train(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 	if len(m.Params) == 0 {
 		return nil, fmt.Errorf("%w: train message without parameters", fl.ErrReply)
 	}
-	r, unreachable := e.round(m, 0)
-	var acc, part exactSum
-	var s summary
-	if err := collect(ctx, r, &acc, &part, e.cfg.Size, &s); err != nil {
+	g, secure, err := gridOf(m.Config)
+	if err != nil {
 		return nil, err
 	}
+	if e.sec != nil && !secure {
+		return nil, fmt.Errorf("%w: a secure edge got a round without a grid: its parent runs no secure aggregation (hier.Exchange.Secure)", ErrGrid)
+	}
+	r, unreachable := e.round(m, 0)
+	nd := node{secure: secure, g: g}
+	var s summary
+	if e.sec != nil {
+		err = e.secureRound(ctx, r, &nd, &s)
+	} else {
+		err = collect(ctx, r, r.Config, &nd, e.cfg.Size, &s)
+	}
+	if err != nil {
+		return nil, err
+	}
+	count := nd.count()
 	quorum := max(e.cfg.MinClients, 1)
-	if acc.count < quorum {
-		return nil, fmt.Errorf("%w: %d leaf updates, quorum %d", ErrEdgeQuorum, acc.count, quorum)
+	if count < quorum {
+		return nil, fmt.Errorf("%w: %d leaf updates, quorum %d", ErrEdgeQuorum, count, quorum)
 	}
 	st := r.Stats()
-	clients := s.clients + float64(unreachable)
+	clients := float64(st.Sampled + unreachable)
 	met := fl.Metrics{
 		KeyClients:       clients,
-		KeyAccepted:      float64(acc.count),
-		KeyFailed:        clients - float64(acc.count),
+		KeyAccepted:      float64(count),
+		KeyFailed:        clients - float64(count),
 		KeyFailedMembers: s.failedMembers + float64(unreachable),
 		KeyEdges:         s.edges,
 		KeyDepth:         s.depth + 1,
 	}
 	for reason, n := range st.Failures {
 		met[KeyFailedPrefix+reason] += float64(n)
-	}
-	for reason, n := range s.byReason {
-		met[KeyFailedPrefix+reason] += n
 	}
 	if unreachable > 0 {
 		met[KeyFailedPrefix+fl.FailUnreachable] += float64(unreachable)
@@ -193,8 +228,61 @@ func (e *Edge) train(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 	if st.TrainSeconds > 0 {
 		met[fl.KeyTrainSeconds] = st.TrainSeconds
 	}
-	e.log.Info("edge round", "round", m.Round, "clients", clients, "accepted", acc.count)
-	return &fl.Message{Type: fl.TypeUpdate, Round: m.Round, Weight: acc.totalWeight(), Payload: appendPartial(nil, &acc), Metrics: met}, nil
+	e.log.Info("edge round", "round", m.Round, "clients", clients, "accepted", count, "secure", secure)
+	if secure {
+		return &fl.Message{Type: fl.TypeUpdate, Round: m.Round, Weight: float64(count), Payload: appendQuant(nil, &nd.q), Metrics: met}, nil
+	}
+	return &fl.Message{Type: fl.TypeUpdate, Round: m.Round, Weight: nd.acc.totalWeight(), Payload: appendPartial(nil, &nd.acc), Metrics: met}, nil
+}
+
+// secureRound runs the edge's sub-round r as a round of secure aggregation
+// (fedround) on the grid nd.g and leaves the integer sum of the survivors'
+// inputs in nd.q.
+func (e *Edge) secureRound(ctx context.Context, r *fl.Round, nd *node, s *summary) error {
+	own := e.cfg.Secure
+	if want := (&Secure{Clip: own.Clip, Bits: own.Bits, WeightCap: own.WeightCap}).grid(nd.g.summands); want != nd.g {
+		return fmt.Errorf("%w: the edge runs (clip %v, bits %d, weight cap %v), its parent's grid is (%v, %d, %v)",
+			ErrGrid, want.clip, want.bits, want.weightCap, nd.g.clip, nd.g.bits, nd.g.weightCap)
+	}
+	if r.Len() > nd.g.summands {
+		return fmt.Errorf("%w: %d clients in the edge's round, the parent's grid holds %d (give the root's Exchange a Size that counts this edge's clients)", ErrGrid, r.Len(), nd.g.summands)
+	}
+	if own.StepTimeout == 0 && r.StepTimeout > 0 {
+		// The protocol's steps share the edge's time.
+		r.StepTimeout /= secureSteps(own.Malicious)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sum, _, err := e.sec.RunSum(ctx, r)
+	if err != nil {
+		if errors.Is(err, secagg.ErrBelowThreshold) {
+			return fmt.Errorf("%w: %w", ErrEdgeQuorum, err)
+		}
+		return err
+	}
+	if sum == nil {
+		nd.q.count = 0 // below the edge's quorum: train reports it
+		return nil
+	}
+	if err := fromSum(&nd.q, sum, nd.g, len(r.Params)+nd.g.extra()); err != nil {
+		return err
+	}
+	st := r.Stats()
+	if !math.IsNaN(st.TrainLoss) {
+		// The clients of a secure round report loss but no example count
+		// (it would be their weight): the engine's mean is per client.
+		s.lossSum += st.TrainLoss * float64(sum.Count)
+		s.examples += float64(sum.Count)
+	}
+	return nil
+}
+
+// secureSteps is the number of steps of a fedround round.
+func secureSteps(malicious bool) time.Duration {
+	if malicious {
+		return 6
+	}
+	return 4
 }
 
 // evaluate forwards an evaluation to the edge's members and answers the
