@@ -139,15 +139,29 @@ func (e *Edge) Handle(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 }
 
 // round samples the sub-round of the parent's message m.
-func (e *Edge) round(m *fl.Message, purpose byte) (r *fl.Round, unreachable int) {
+func (e *Edge) round(m *fl.Message, purpose byte) (r *fl.Round, unreachable int, err error) {
 	pop := e.cfg.Pool.Population()
 	var idx []int
-	if e.cfg.ClientsPerRound > 0 {
-		b := binary.LittleEndian.AppendUint64([]byte("fedgo/hier/edge-sampling/v1"), e.cfg.Seed)
-		b = binary.LittleEndian.AppendUint64(b, uint64(m.Round))
-		b = append(b, purpose)
-		idx = fl.Uniform{Count: e.cfg.ClientsPerRound}.Sample(rand.New(rand.NewChaCha8(sha256.Sum256(b))), len(pop))
-	} else {
+	q, users := m.Config[KeySampleRate]
+	switch {
+	case users && purpose == 0 && !(q > 0 && q <= 1):
+		return nil, 0, fmt.Errorf("%w: %s = %v", fl.ErrReply, KeySampleRate, q)
+	case users && purpose == 0 && e.cfg.ClientsPerRound > 0:
+		return nil, 0, fmt.Errorf("%w: the root samples users at rate %v (hier.UserSampled) and the edge samples %d members: the accounting would not hold; leave ClientsPerRound 0", fl.ErrConfig, q, e.cfg.ClientsPerRound)
+	case users && purpose == 0 && e.sec != nil:
+		// Each client independently with probability q: Poisson sampling
+		// of users, as the root's privacy accounting assumes.
+		idx = fl.Poisson{Q: q}.Sample(e.rng(m.Round, purpose), len(pop))
+	case users && purpose == 0:
+		// An edge of edges takes every member; the secure edges below
+		// sample the users.
+		idx = make([]int, len(pop))
+		for i := range idx {
+			idx[i] = i
+		}
+	case e.cfg.ClientsPerRound > 0:
+		idx = fl.Uniform{Count: e.cfg.ClientsPerRound}.Sample(e.rng(m.Round, purpose), len(pop))
+	default:
 		idx = make([]int, len(pop))
 		for i := range idx {
 			idx[i] = i
@@ -175,7 +189,16 @@ func (e *Edge) round(m *fl.Message, purpose byte) (r *fl.Round, unreachable int)
 	r = fl.NewRound(m.Round, m.Params, cfg, conns, e.log)
 	r.StepTimeout = timeout
 	r.Quorum = max(e.cfg.MinClients, 1)
-	return r, unreachable
+	return r, unreachable, nil
+}
+
+// rng returns the source of the edge's sampling in round n for purpose:
+// ChaCha8 keyed by the edge's Seed, the round and the purpose.
+func (e *Edge) rng(n int, purpose byte) *rand.Rand {
+	b := binary.LittleEndian.AppendUint64([]byte("fedgo/hier/edge-sampling/v1"), e.cfg.Seed)
+	b = binary.LittleEndian.AppendUint64(b, uint64(n))
+	b = append(b, purpose)
+	return rand.New(rand.NewChaCha8(sha256.Sum256(b)))
 }
 
 func (e *Edge) train(ctx context.Context, m *fl.Message) (*fl.Message, error) {
@@ -189,7 +212,10 @@ func (e *Edge) train(ctx context.Context, m *fl.Message) (*fl.Message, error) {
 	if e.sec != nil && !secure {
 		return nil, fmt.Errorf("%w: a secure edge got a round without a grid: its parent runs no secure aggregation (hier.Exchange.Secure)", ErrGrid)
 	}
-	r, unreachable := e.round(m, 0)
+	r, unreachable, err := e.round(m, 0)
+	if err != nil {
+		return nil, err
+	}
 	nd := node{secure: secure, g: g}
 	var s summary
 	if e.sec != nil {
@@ -244,6 +270,9 @@ func (e *Edge) secureRound(ctx context.Context, r *fl.Round, nd *node, s *summar
 		return fmt.Errorf("%w: the edge runs (clip %v, bits %d, weight cap %v), its parent's grid is (%v, %d, %v)",
 			ErrGrid, want.clip, want.bits, want.weightCap, nd.g.clip, nd.g.bits, nd.g.weightCap)
 	}
+	if c, ok := r.Config[fedround.KeyClipNorm]; ok && !(c > 0 && c <= own.Clip) {
+		return fmt.Errorf("%w: the clients must clip to %v, above the edge's quantization range Clip = %v (or not positive)", ErrGrid, c, own.Clip)
+	}
 	if r.Len() > nd.g.summands {
 		return fmt.Errorf("%w: %d clients in the edge's round, the parent's grid holds %d (give the root's Exchange a Size that counts this edge's clients)", ErrGrid, r.Len(), nd.g.summands)
 	}
@@ -288,11 +317,14 @@ func secureSteps(malicious bool) time.Duration {
 // evaluate forwards an evaluation to the edge's members and answers the
 // example-weighted mean of their metrics, with fl.KeyExamples the total.
 func (e *Edge) evaluate(ctx context.Context, m *fl.Message) (*fl.Message, error) {
-	r, _ := e.round(m, 1)
+	r, _, err := e.round(m, 1)
+	if err != nil {
+		return nil, err
+	}
 	msg := &fl.Message{Type: fl.TypeEvaluate, Round: m.Round, Params: m.Params, Config: r.Config}
 	sums := fl.Metrics{}
 	var total float64
-	err := r.Step(ctx, fl.TypeEvaluate, func(int) (*fl.Message, error) { return msg, nil }, func(i int, rep *fl.Message) error {
+	err = r.Step(ctx, fl.TypeEvaluate, func(int) (*fl.Message, error) { return msg, nil }, func(i int, rep *fl.Message) error {
 		if rep.Type != fl.TypeMetrics {
 			return fmt.Errorf("%w: type %q, want %q", fl.ErrReply, rep.Type, fl.TypeMetrics)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/secagg/fedround"
 )
 
 // Keys of the metrics an [Edge] reports with its partial sum, and of the
@@ -77,18 +78,21 @@ type Exchange struct {
 var _ fl.Exchange = (*Exchange)(nil)
 
 // Check refuses what would break the sum or its guarantees: a Privacy at
-// the root (its sampler would sample edges while its accountant assumes
-// users, and it would clip and noise edges' sums, not users' updates), and
-// an uplink codec on the root's pool (it would decode, or mangle, the
-// edges' partial sums).
+// the root other than a [UserSampled] over secure edges (a plain Privacy
+// would sample edges while its accountant assumes users, and clip and
+// noise edges' sums, not users' updates), and an uplink codec on the
+// root's pool (it would decode, or mangle, the edges' partial sums).
 func (e *Exchange) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
-	return check(cfg.Privacy != nil, pool)
-}
-
-func check(private bool, pool fl.Pool) error {
 	var errs []error
-	if private {
-		errs = append(errs, fmt.Errorf("%w: hier.Exchange with a Privacy: the privacy sampler would sample edges while its accounting assumes users, and it would clip edges' sums instead of users' updates; run DP inside each edge's clients (local or distributed DP) or leave Privacy nil", fl.ErrConfig))
+	if e.Secure != nil {
+		if err := e.Secure.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: hier.Exchange: %w", fl.ErrConfig, err))
+		}
+	}
+	if cfg.Privacy != nil {
+		if err := e.checkPrivacy(cfg.Privacy); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if up, _ := fl.PoolEncoding(pool); up != "" {
 		errs = append(errs, fmt.Errorf("%w: hier.Exchange over a pool with the uplink codec %q: the codec would decode the edges' exact partial sums; compress below the edges, not above them", fl.ErrConfig, up))
@@ -100,7 +104,9 @@ func check(private bool, pool fl.Pool) error {
 // mean to dst (with Secure, the mean of the secure sums, see [Secure]).
 func (e *Exchange) Run(ctx context.Context, r *fl.Round, dst []float64) (int, error) {
 	if r.Privacy != nil {
-		return 0, check(true, nil)
+		if err := e.checkPrivacy(r.Privacy); err != nil {
+			return 0, err
+		}
 	}
 	cfg := r.Config
 	e.nd.secure = e.Secure != nil
@@ -121,6 +127,11 @@ func (e *Exchange) Run(ctx context.Context, r *fl.Round, dst []float64) (int, er
 			cfg = fl.Config{}
 		}
 		e.nd.g.put(cfg)
+		if u, ok := r.Privacy.(*UserSampled); ok {
+			q, _ := u.rate() // checked above
+			cfg[KeySampleRate] = q
+			cfg[fedround.KeyClipNorm] = u.ClipNorm()
+		}
 	}
 	var s summary
 	if err := collect(ctx, r, cfg, &e.nd, e.Size, &s); err != nil {
@@ -144,7 +155,7 @@ func (e *Exchange) Run(ctx context.Context, r *fl.Round, dst []float64) (int, er
 		if cap(e.full) < len(e.nd.q.vec) {
 			e.full = make([]float64, len(e.nd.q.vec))
 		}
-		if err := e.nd.q.mean(dst, e.full[:len(e.nd.q.vec)], nil); err != nil {
+		if err := e.nd.q.mean(dst, e.full[:len(e.nd.q.vec)], r.Privacy); err != nil {
 			return count, err
 		}
 		return count, nil

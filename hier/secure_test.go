@@ -41,10 +41,14 @@ type secureLeaves struct {
 	f      faults
 	// sent records every message a leaf sent (checked for plain vectors).
 	sent []*fl.Message
+	// trained[r][id] is the global parameters client id got in round r;
+	// masked[r] lists the clients that sent their masked input in round r.
+	trained map[int]map[string][]float64
+	masked  map[int][]string
 }
 
 func newSecureLeaves(f faults) *secureLeaves {
-	return &secureLeaves{states: map[string]*fedround.ClientState{}, f: f}
+	return &secureLeaves{states: map[string]*fedround.ClientState{}, f: f, trained: map[int]map[string][]float64{}, masked: map[int][]string{}}
 }
 
 func (l *secureLeaves) handler(id string) fl.Handler {
@@ -63,10 +67,19 @@ func (l *secureLeaves) handler(id string) fl.Handler {
 		key := sha256.Sum256(fmt.Appendf(nil, "%s/%d/%s", id, m.Round, m.Type))
 		h := fl.Wrap(base, fedround.Middleware(st, fedround.ClientConfig{Rand: rand.NewChaCha8(key), TrustDealers: true}))
 		rep, err := h.Handle(ctx, m)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if m.Type == fedround.TypeTrain {
+			if l.trained[m.Round] == nil {
+				l.trained[m.Round] = map[string][]float64{}
+			}
+			l.trained[m.Round][id] = slices.Clone(m.Params)
+		}
 		if rep != nil {
-			l.mu.Lock()
 			l.sent = append(l.sent, rep)
-			l.mu.Unlock()
+			if rep.Type == fedround.TypeMasked {
+				l.masked[m.Round] = append(l.masked[m.Round], id)
+			}
 		}
 		return rep, err
 	})
