@@ -103,23 +103,60 @@ func secureCfg(threshold int, weightCap float64, seed byte) fedround.Config {
 	return cfg
 }
 
-// secureTree builds a root pool over the edges of t (two levels), each
-// edge running secure aggregation over its leaves with threshold tEdge.
+// secureTree builds a root pool over the edges of t: the edges whose
+// members are leaves run secure aggregation over them with threshold
+// tEdge; edges of edges add their members' secure sums.
 func secureTree(tb testing.TB, t tree, l *secureLeaves, tEdge int, weightCap float64) *transport.Memory {
+	return t.securePool(tb, "root", l, tEdge, weightCap)
+}
+
+func (t tree) securePool(tb testing.TB, id string, l *secureLeaves, tEdge int, weightCap float64) *transport.Memory {
 	handlers := map[string]fl.Handler{}
-	for k, e := range t["root"] {
-		sc := secureCfg(tEdge, weightCap, byte(k))
-		edge, err := hier.NewEdge(hier.EdgeConfig{Pool: l.pool(tb, t[e]), Secure: &sc})
+	for k, e := range t[id] {
+		kids := t[e]
+		var cfg hier.EdgeConfig
+		if _, ok := t[kids[0]]; ok {
+			cfg = hier.EdgeConfig{Pool: t.securePool(tb, e, l, tEdge, weightCap), Size: t.size}
+		} else {
+			sc := secureCfg(tEdge, weightCap, byte(k))
+			cfg = hier.EdgeConfig{Pool: l.pool(tb, kids), Secure: &sc}
+		}
+		edge, err := hier.NewEdge(cfg)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		handlers[e] = edge
 	}
-	p, err := transport.NewMemory(transport.MemoryConfig{IDs: t["root"], Factory: func(id string) (fl.Handler, error) { return handlers[id], nil }})
+	p, err := transport.NewMemory(transport.MemoryConfig{IDs: t[id], Factory: func(id string) (fl.Handler, error) { return handlers[id], nil }})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return p
+}
+
+// TestSecureThreeLevels: regions of secure edges (edges of edges add the
+// secure sums of theirs) give the bits of one flat secure round over the
+// 20 clients, with a dropout that secagg recovers from.
+func TestSecureThreeLevels(t *testing.T) {
+	tr := threeLevel()
+	f := faults{"c007": {1: fedround.TypeMaskedInput}, "c013": {2: fedround.TypeTrain}}
+	const rounds = 2
+	hcfg := serverConfig(rounds, 5)
+	hcfg.Exchange = &hier.Exchange{Size: tr.size, Secure: &hier.Secure{Clip: secureClip}}
+	hs, hh := run(t, hcfg, secureTree(t, tr, newSecureLeaves(f), 3, 0))
+	flat, err := fedround.New(secureCfg(10, 0, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcfg := serverConfig(rounds, 5)
+	fcfg.Exchange = flat
+	fs, fh := run(t, fcfg, newSecureLeaves(f).pool(t, tr.leaves("root")))
+	sameBits(t, "three-level secure tree vs flat secure round", hs.Params(), fs.Params())
+	for i, hr := range hh.Rounds {
+		if fr := fh.Rounds[i]; hr.Accepted != 19 || fr.Accepted != 19 || hr.Extra[hier.KeyDepth] != 3 || hr.Failed != fr.Failed || hr.Sampled != 20 {
+			t.Errorf("round %d: tree accepted %d failed %d sampled %d depth %v, flat accepted %d failed %d", i+1, hr.Accepted, hr.Failed, hr.Sampled, hr.Extra[hier.KeyDepth], fr.Accepted, fr.Failed)
+		}
+	}
 }
 
 // secureFaults: dropouts inside the edges that secagg recovers from (a
