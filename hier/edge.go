@@ -87,7 +87,10 @@ func (c *EdgeConfig) Validate() error {
 // Payload) and their total weight (Weight, rounded; the exact value is in
 // the payload), and a server downstream, which runs a sub-round over its
 // own pool on the engine's [fl.Round] (sending, deadlines, failure
-// accounting). Members may be edges themselves: any depth. It answers
+// accounting). With [EdgeConfig.Secure] the sub-round is a round of
+// secure aggregation and the reply carries the integer sum of the
+// survivors' quantized deltas on the parent's grid instead (see the
+// package doc). Members may be edges themselves: any depth. It answers
 // [fl.TypeEvaluate] with the example-weighted mean of its members'
 // metrics.
 //

@@ -32,9 +32,9 @@ const (
 	// KeyDepth: the levels of aggregation below the node (1: an edge over
 	// leaf clients).
 	KeyDepth = "hier/depth"
-	// KeyFailedPrefix + reason (an fl.Fail... constant): member failures
-	// by reason, summed over the levels below (edges only; the root's own
-	// members are in RoundStats.Failures).
+	// KeyFailedPrefix + reason (an fl.Fail... constant): the leaf clients
+	// lost inside the node's edges, by reason, at every level below them
+	// (an edge's own failure is in its parent's RoundStats.Failures).
 	KeyFailedPrefix = "hier/failed/"
 )
 
@@ -57,7 +57,13 @@ var ErrEdgeQuorum = errors.New("hier: edge below its quorum")
 //
 // Run returns the number of leaf updates in the aggregate, so the server's
 // MinClients is a quorum of leaf clients. A failed member counts as
-// Size(id) failed clients in RoundStats.Extra[KeyFailed].
+// Size(id) failed clients in RoundStats (Sampled, Failed, Failures, via
+// fl.Round.SetSize) and in RoundStats.Extra[KeyFailed].
+//
+// With Secure, the members are secure edges and the aggregate is the
+// dequantized total of their integer sums on one grid, divided by the
+// survivors (or their capped weights), or released by a [UserSampled]
+// Privacy: see the package doc.
 //
 // Exchange keeps no state across rounds beyond reused buffers (nothing to
 // checkpoint). It is not safe for concurrent use.
