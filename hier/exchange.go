@@ -94,6 +94,9 @@ func (e *Exchange) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
 		if err := e.Secure.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%w: hier.Exchange: %w", fl.ErrConfig, err))
 		}
+		if e.Size == nil {
+			errs = append(errs, fmt.Errorf("%w: hier.Exchange: Secure without Size: the round's grid must hold every client of the secure edges", fl.ErrConfig))
+		}
 	}
 	if cfg.Privacy != nil {
 		if err := e.checkPrivacy(cfg.Privacy); err != nil {

@@ -198,12 +198,20 @@ func secureFaults() (f faults, flat faults) {
 // the same 24 clients, unweighted and with capped weights, with dropouts
 // inside the edges (secagg recovery) and an edge that fails its secure
 // round (its clients counted as failed, the round going on under quorum).
+//
+// With -short (the race step) it runs the capped-weight variant for the
+// three rounds that hold the faults; the unweighted path is also checked
+// bit for bit by TestSecureThreeLevels and TestSecureResumeAtRoot.
 func TestSecureTreeEqualsFlatSecure(t *testing.T) {
-	for _, weightCap := range []float64{0, 4} {
+	caps, rounds := []float64{0, 4}, 4
+	if testing.Short() {
+		caps, rounds = []float64{4}, 3
+	}
+	for _, weightCap := range caps {
 		t.Run(fmt.Sprintf("weight cap %v", weightCap), func(t *testing.T) {
 			tr := twoLevel()
 			f, ff := secureFaults()
-			const rounds, quorum = 4, 10
+			const quorum = 10
 			treeLeaves := newSecureLeaves(f)
 			hcfg := serverConfig(rounds, quorum)
 			hcfg.Exchange = &hier.Exchange{Size: tr.size, Secure: &hier.Secure{Clip: secureClip, WeightCap: weightCap}}

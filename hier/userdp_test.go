@@ -179,6 +179,7 @@ func TestUserSampledRefusals(t *testing.T) {
 		"weighted":            {&hier.Exchange{Size: tr.size, Secure: &hier.Secure{Clip: 1, WeightCap: 5}}, &hier.UserSampled{Privacy: dp, Population: 30}, "WeightCap"},
 		"range below clip":    {&hier.Exchange{Size: tr.size, Secure: &hier.Secure{Clip: 0.5}}, &hier.UserSampled{Privacy: dp, Population: 30}, "clip norm"},
 		"no population":       {&hier.Exchange{Size: tr.size, Secure: &hier.Secure{Clip: 1}}, &hier.UserSampled{Privacy: dp}, "Population"},
+		"secure without size": {&hier.Exchange{Secure: &hier.Secure{Clip: 1}}, &hier.UserSampled{Privacy: dp, Population: 30}, "Size"},
 	} {
 		cfg := serverConfig(1, 1)
 		cfg.Exchange, cfg.Privacy = tc.ex, tc.priv
