@@ -172,30 +172,35 @@ func BenchmarkSecureRound(b *testing.B) {
 			}
 			return memory(ids, func(id string) (fl.Handler, error) { return handlers[id], nil }), pools
 		}
-		flatEx, err := fedround.New(secure)
-		if err != nil {
-			b.Fatal(err)
-		}
-		treePool, edgePools := tree()
+		// Each sub-benchmark run builds fresh clients (their round numbers
+		// must increase, and every run starts at round 1).
 		for _, tc := range []struct {
 			name  string
-			pool  *transport.Memory
-			ex    fl.Exchange
-			below []*transport.Memory
+			build func() (*transport.Memory, fl.Exchange, []*transport.Memory)
 		}{
-			{"flat", memory(all, clients()), flatEx, nil},
-			{"tree-10-edges", treePool, &hier.Exchange{Size: func(string) int { return n / edges }, Secure: &hier.Secure{Clip: secure.Clip}}, edgePools},
+			{"flat", func() (*transport.Memory, fl.Exchange, []*transport.Memory) {
+				ex, err := fedround.New(secure)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return memory(all, clients()), ex, nil
+			}},
+			{"tree-10-edges", func() (*transport.Memory, fl.Exchange, []*transport.Memory) {
+				p, below := tree()
+				return p, &hier.Exchange{Size: func(string) int { return n / edges }, Secure: &hier.Secure{Clip: secure.Clip}}, below
+			}},
 		} {
 			b.Run(fmt.Sprintf("%s/n=%d/d=%d", tc.name, n, d), func(b *testing.B) {
+				pool, ex, below := tc.build()
 				cfg := fl.DefaultServerConfig()
-				cfg.Rounds, cfg.Exchange = 1<<30, tc.ex
-				s, err := fl.NewServer(cfg, tc.pool, make([]float64, d))
+				cfg.Rounds, cfg.Exchange = 1<<30, ex
+				s, err := fl.NewServer(cfg, pool, make([]float64, d))
 				if err != nil {
 					b.Fatal(err)
 				}
 				traffic := func() int64 {
-					up, down := tc.pool.Traffic()
-					for _, p := range tc.below {
+					up, down := pool.Traffic()
+					for _, p := range below {
 						u, d := p.Traffic()
 						up, down = up+u, down+d
 					}
