@@ -96,9 +96,11 @@
 //     fl.ServerConfig.Privacy is a [UserSampled] wrapping a
 //     privacy.CentralDP (ClientClipped, Poisson sampling at rate q, over
 //     the Population of leaf clients). The root asks every edge; each
-//     secure edge samples each of its clients independently with
-//     probability q (so every user takes part with probability q,
-//     independently: the Poisson sampling the accountant assumes); every
+//     secure edge samples each of its clients with probability q, by a
+//     draw keyed by the edge's key, the round and the client's id (so
+//     every user takes part with probability q, independently of every
+//     other, in its edge or another: the Poisson sampling the accountant
+//     assumes); every
 //     client clips its delta to the clip norm itself before masking
 //     (fedround.KeyClipNorm, sent down); the root adds the sums,
 //     dequantizes once and calls NoiseSum once: noise added once, to the
@@ -151,9 +153,10 @@
 //  4. With Secure: give every secure edge the root's Clip, Bits and
 //     WeightCap, and each client its fedround.ClientState and Middleware;
 //     leave fedround.Config.Rand and ClientConfig.Rand nil in deployment.
-//  5. With UserSampled: give each secure edge its own Seed, unknown to the
-//     clients (the sampling of users must be independent across edges and
-//     unpredictable), and set Population to the number of leaf clients.
+//  5. With UserSampled: leave each secure edge's Seed 0 in deployment (its
+//     users' sampling is then keyed from crypto/rand: the sampling the
+//     accountant assumes must be unpredictable; a Seed is for simulations),
+//     and set Population to the number of leaf clients.
 //
 // # Concurrency
 //

@@ -2,6 +2,7 @@ package hier
 
 import (
 	"context"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -27,7 +28,9 @@ type EdgeConfig struct {
 	// member. The root's sampling and each edge's compose: a leaf takes
 	// part when its edge is sampled and samples it.
 	ClientsPerRound int
-	// Seed keys the edge's sampling.
+	// Seed keys the edge's sampling. Under a root with hier.UserSampled
+	// (central DP), where the edge samples users, Seed 0 means a key from
+	// crypto/rand: the sampling the accountant assumes must be secret.
 	Seed uint64
 	// MinClients is the edge's quorum of leaf updates: with fewer, the
 	// edge answers an error wrapping ErrEdgeQuorum and its parent counts
@@ -105,6 +108,9 @@ type Edge struct {
 	cfg EdgeConfig
 	log *slog.Logger
 	sec *fedround.Exchange // with cfg.Secure
+	// userKey keys the sampling of users under hier.UserSampled: from
+	// Seed, or from crypto/rand when Seed is 0.
+	userKey [32]byte
 	mu  sync.Mutex         // one secure round at a time (the protocol's source of randomness)
 }
 
@@ -120,6 +126,11 @@ func NewEdge(cfg EdgeConfig) (*Edge, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Edge{cfg: cfg, log: log}
+	if cfg.Seed != 0 {
+		e.userKey = sha256.Sum256(binary.LittleEndian.AppendUint64([]byte("fedgo/hier/user-key/v1"), cfg.Seed))
+	} else if _, err := crand.Read(e.userKey[:]); err != nil {
+		return nil, fmt.Errorf("hier: drawing the user sampling key: %w", err)
+	}
 	if cfg.Secure != nil {
 		sec, err := fedround.New(*cfg.Secure)
 		if err != nil {
@@ -154,7 +165,7 @@ func (e *Edge) round(m *fl.Message, purpose byte) (r *fl.Round, unreachable int,
 	case users && purpose == 0 && e.sec != nil:
 		// Each client independently with probability q: Poisson sampling
 		// of users, as the root's privacy accounting assumes.
-		idx = fl.Poisson{Q: q}.Sample(e.rng(m.Round, purpose), len(pop))
+		idx = e.sampleUsers(m.Round, pop, q)
 	case users && purpose == 0:
 		// An edge of edges takes every member; the secure edges below
 		// sample the users.
@@ -193,6 +204,25 @@ func (e *Edge) round(m *fl.Message, purpose byte) (r *fl.Round, unreachable int,
 	r.StepTimeout = timeout
 	r.Quorum = max(e.cfg.MinClients, 1)
 	return r, unreachable, nil
+}
+
+// sampleUsers returns the members of pop that take part in round n when
+// each does with probability q: member id is in when U < q, U uniform in
+// [0, 1) from SHA-256 of the edge's user key, n and id. Each user's draw
+// depends on its own id, so draws are independent across users and across
+// edges even when edges share a Seed, and secret when the key is (Seed 0:
+// a key from crypto/rand).
+func (e *Edge) sampleUsers(n int, pop []string, q float64) []int {
+	var idx []int
+	b := append([]byte("fedgo/hier/user-sampling/v1"), e.userKey[:]...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(n))
+	for i, id := range pop {
+		h := sha256.Sum256(append(b, id...))
+		if float64(binary.LittleEndian.Uint64(h[:8])>>11)*0x1p-53 < q {
+			idx = append(idx, i)
+		}
+	}
+	return idx
 }
 
 // rng returns the source of the edge's sampling in round n for purpose:

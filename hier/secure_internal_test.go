@@ -3,6 +3,7 @@ package hier
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 
@@ -131,4 +132,64 @@ func FuzzDecodeQuant(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSampleUsersIndependent: two edges with the same Seed and pools of
+// the same size do not sample the same positions (each user's draw is
+// keyed by its id), and each samples about q of its users.
+func TestSampleUsersIndependent(t *testing.T) {
+	const n, q = 4000, 0.3
+	a, b := make([]string, n), make([]string, n)
+	for i := range n {
+		a[i], b[i] = fmt.Sprintf("a%05d", i), fmt.Sprintf("b%05d", i)
+	}
+	e, err := NewEdge(EdgeConfig{Pool: fakePool{}, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, sb := e.sampleUsers(1, a, q), e.sampleUsers(1, b, q)
+	// Binomial(4000, 0.3): 1200 ± 29.
+	for _, s := range [][]int{sa, sb} {
+		if len(s) < 1200-4*29 || len(s) > 1200+4*29 {
+			t.Errorf("%d of %d sampled at q = %v", len(s), n, q)
+		}
+	}
+	inA := map[int]bool{}
+	for _, i := range sa {
+		inA[i] = true
+	}
+	both := 0
+	for _, i := range sb {
+		if inA[i] {
+			both++
+		}
+	}
+	// Independent: about q²·n = 360 positions in both (± 18); the same
+	// positions would give 1200.
+	if both < 360-4*18 || both > 360+4*18 {
+		t.Errorf("%d positions sampled by both edges, want about 360 (independent draws)", both)
+	}
+	if again := e.sampleUsers(1, a, q); !slicesEqual(again, sa) {
+		t.Error("the same key, round and users sampled differently")
+	}
+	if next := e.sampleUsers(2, a, q); slicesEqual(next, sa) {
+		t.Error("rounds 1 and 2 sampled the same users")
+	}
+}
+
+type fakePool struct{}
+
+func (fakePool) Population() []string        { return nil }
+func (fakePool) Conn(string) (fl.Conn, bool) { return nil, false }
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -16,8 +16,8 @@ import (
 //
 //  1. The root takes part with every edge (Sampler returns every member);
 //     the root's Exchange sends q down (KeySampleRate) and each secure edge
-//     samples each of its clients independently with probability q
-//     (fl.Poisson), so every user takes part with probability q,
+//     samples each of its clients with probability q (a secret draw keyed
+//     by the client's id), so every user takes part with probability q,
 //     independently of the others: the Poisson sampling of users the
 //     accountant assumes (edges of edges take every member and pass q on).
 //  2. Every client clips its delta to the mechanism's ClipNorm itself (the
