@@ -111,7 +111,7 @@ type Edge struct {
 	// userKey keys the sampling of users under hier.UserSampled: from
 	// Seed, or from crypto/rand when Seed is 0.
 	userKey [32]byte
-	mu  sync.Mutex         // one secure round at a time (the protocol's source of randomness)
+	mu      sync.Mutex // one secure round at a time (the protocol's source of randomness)
 }
 
 var _ fl.Handler = (*Edge)(nil)
