@@ -79,7 +79,11 @@ func dpEdges(tb testing.TB, t tree, l *secureLeaves, perRound int) *transport.Me
 // users' population.
 func TestUserSampledDP(t *testing.T) {
 	tr := dpTree()
-	const rounds, clip, q = 6, 1.0, 0.6
+	const clip, q = 1.0, 0.6
+	rounds := 6
+	if testing.Short() {
+		rounds = 3
+	}
 	l := newSecureLeaves(nil)
 	dp := &recordingDP{q: q, clip: clip, n: 30}
 	cfg := serverConfig(rounds, 1)
@@ -91,9 +95,11 @@ func TestUserSampledDP(t *testing.T) {
 	for r := 1; r <= rounds; r++ {
 		total += len(l.trained[r])
 	}
-	// 180 independent draws at q = 0.6: 108 ± 6.6 (one standard deviation).
-	if total < 108-4*7 || total > 108+4*7 {
-		t.Errorf("%d of 180 user draws sampled, want about 108 (q = %v)", total, q)
+	// 30·rounds independent draws at q: mean 30·rounds·q, and four
+	// standard deviations of slack.
+	draws := float64(30 * rounds)
+	if mean, sd := draws*q, math.Sqrt(draws*q*(1-q)); math.Abs(float64(total)-mean) > 4*sd {
+		t.Errorf("%d of %v user draws sampled, want about %v (q = %v)", total, draws, mean, q)
 	}
 	for _, r := range h.Rounds {
 		if r.Extra[hier.KeyEdges] != 3 && !r.Aborted && r.Extra[hier.KeyFailedMembers] == 0 {
