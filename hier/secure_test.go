@@ -2,6 +2,7 @@ package hier_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/hier"
@@ -45,6 +47,21 @@ type secureLeaves struct {
 	// masked[r] lists the clients that sent their masked input in round r.
 	trained map[int]map[string][]float64
 	masked  map[int][]string
+	// keys and pki, if set, give each client an identity (malicious mode).
+	keys map[string]ed25519.PrivateKey
+	pki  map[string]ed25519.PublicKey
+}
+
+// identities gives every leaf an ed25519 identity and the whole PKI, and
+// returns the PKI.
+func (l *secureLeaves) identities(ids []string) map[string]ed25519.PublicKey {
+	l.keys, l.pki = map[string]ed25519.PrivateKey{}, map[string]ed25519.PublicKey{}
+	for _, id := range ids {
+		seed := sha256.Sum256([]byte("identity/" + id))
+		l.keys[id] = ed25519.NewKeyFromSeed(seed[:])
+		l.pki[id] = l.keys[id].Public().(ed25519.PublicKey)
+	}
+	return l.pki
 }
 
 func newSecureLeaves(f faults) *secureLeaves {
@@ -65,7 +82,13 @@ func (l *secureLeaves) handler(id string) fl.Handler {
 			return nil, fmt.Errorf("%w: %s at %s", errCrash, id, m.Type)
 		}
 		key := sha256.Sum256(fmt.Appendf(nil, "%s/%d/%s", id, m.Round, m.Type))
-		h := fl.Wrap(base, fedround.Middleware(st, fedround.ClientConfig{Rand: rand.NewChaCha8(key), TrustDealers: true}))
+		cc := fedround.ClientConfig{Rand: rand.NewChaCha8(key), TrustDealers: true}
+		if l.keys != nil {
+			// The tests' rounds are too small for the client's default
+			// risk bound; fedround's policy tests check it.
+			cc.Identity, cc.PeerKeys, cc.TrustParams = l.keys[id], l.pki, true
+		}
+		h := fl.Wrap(base, fedround.Middleware(st, cc))
 		rep, err := h.Handle(ctx, m)
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -437,4 +460,53 @@ func appendU64(b []byte, v uint64) []byte {
 		b = append(b, byte(v>>(8*i)))
 	}
 	return b
+}
+
+// TestSecureMaliciousEdges: edges that run the malicious-server variant
+// (signed keys, consistency check, six steps sharing the edge's time) give
+// the bits of one flat malicious-mode round, with the dropouts and the
+// failed edge of the first two rounds of secureFaults.
+func TestSecureMaliciousEdges(t *testing.T) {
+	tr := twoLevel()
+	f, ff := secureFaults()
+	const rounds, quorum = 2, 10
+	l := newSecureLeaves(f)
+	pki := l.identities(tr.leaves("root"))
+	handlers := map[string]fl.Handler{}
+	for k, e := range tr["root"] {
+		sc := secureCfg(4, 0, byte(k))
+		sc.Malicious, sc.PeerKeys = true, map[string]ed25519.PublicKey{}
+		for _, c := range tr[e] {
+			sc.PeerKeys[c] = pki[c]
+		}
+		edge, err := hier.NewEdge(hier.EdgeConfig{Pool: l.pool(t, tr[e]), Secure: &sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		handlers[e] = edge
+	}
+	root, err := transport.NewMemory(transport.MemoryConfig{IDs: tr["root"], Factory: func(id string) (fl.Handler, error) { return handlers[id], nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcfg := serverConfig(rounds, quorum)
+	hcfg.Exchange, hcfg.RoundTimeout = &hier.Exchange{Size: tr.size, Secure: &hier.Secure{Clip: secureClip}}, time.Minute
+	hs, hh := run(t, hcfg, root)
+
+	fl2 := newSecureLeaves(ff)
+	fc := secureCfg(13, 0, 99)
+	fc.Malicious, fc.PeerKeys = true, fl2.identities(tr.leaves("root"))
+	flat, err := fedround.New(fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fcfg := serverConfig(rounds, quorum)
+	fcfg.Exchange = flat
+	fs, fh := run(t, fcfg, fl2.pool(t, tr.leaves("root")))
+	sameBits(t, "malicious-mode secure tree vs flat", hs.Params(), fs.Params())
+	for i, hr := range hh.Rounds {
+		if fr := fh.Rounds[i]; hr.Aborted || hr.Accepted != fr.Accepted || hr.Failed != fr.Failed {
+			t.Errorf("round %d: tree accepted %d failed %d, flat accepted %d failed %d", i+1, hr.Accepted, hr.Failed, fr.Accepted, fr.Failed)
+		}
+	}
 }
