@@ -77,7 +77,7 @@
 // same bits as one flat secure round over the same clients whenever that
 // round has the same n (it samples the n = Σ Size clients) and the clients
 // draw the same stochastic rounding (tested, with dropouts, a failed edge,
-// capped weights and three levels). Against the plain mean of the clamped
+// capped weights, three levels and the malicious-server variant). Against the plain mean of the clamped
 // deltas the error is fedround's: below one step 2·Clip/L per coordinate
 // (unweighted); the grid is that of n clients, so a large population needs
 // more Bits for the same step.
