@@ -77,10 +77,10 @@
 // same bits as one flat secure round over the same clients whenever that
 // round has the same n (it samples the n = Σ Size clients) and the clients
 // draw the same stochastic rounding (tested, with dropouts, a failed edge,
-// capped weights, three levels and the malicious-server variant). Against the plain mean of the clamped
-// deltas the error is fedround's: below one step 2·Clip/L per coordinate
-// (unweighted); the grid is that of n clients, so a large population needs
-// more Bits for the same step.
+// capped weights, three levels and the malicious-server variant). Against
+// the plain mean of the clamped deltas the error is fedround's: below one
+// step 2·Clip/L per coordinate (unweighted); the grid is that of n
+// clients, so a large population needs more Bits for the same step.
 //
 // Weights: fedround's capped weights. With Secure.WeightCap = ŵ each client
 // masks w·clamp(Δ) and w·Clip, w = min(weight/ŵ, 1), in one vector; the
