@@ -442,6 +442,12 @@ func TestSecureRefusals(t *testing.T) {
 	if _, err := e.Handle(context.Background(), &fl.Message{Type: fl.TypeTrain, Round: 9, Params: make([]float64, dim)}); !errors.Is(err, hier.ErrGrid) {
 		t.Errorf("secure edge under a plain root: err = %v, want ErrGrid", err)
 	}
+	// A grid too small for the edge's clients (a root whose Size
+	// undercounts them): the sum could wrap, so the edge refuses.
+	small := fl.Config{hier.KeySecureClip: secureClip, hier.KeySecureBits: 32, hier.KeySecureWeightCap: 0, fedround.KeySummands: 3}
+	if _, err := e.Handle(context.Background(), &fl.Message{Type: fl.TypeTrain, Round: 10, Params: make([]float64, dim), Config: small}); !errors.Is(err, hier.ErrGrid) {
+		t.Errorf("grid of 3 for an edge of 6: err = %v, want ErrGrid", err)
+	}
 	if _, err := hier.NewEdge(hier.EdgeConfig{Pool: l.pool(t, tr["e0"]), Secure: &sc, Size: tr.size}); !errors.Is(err, fl.ErrConfig) {
 		t.Errorf("secure edge with a Size: err = %v, want ErrConfig", err)
 	}
