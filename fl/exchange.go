@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
 )
@@ -54,6 +55,9 @@ type Round struct {
 	first   map[string]*ClientError // the first failure of each reason
 	metrics []Metrics
 	weights []float64
+	sizes   []int    // clients behind each member (nil: 1 each), see SetSize
+	lost    []int    // clients behind each member already counted as failed
+	why     []string // reason and step of each member's failure, "reason\x00step"
 }
 
 // newRound returns round number n with the clients ids, whose connections
@@ -95,12 +99,105 @@ func (r *Round) Fail(i int, step, reason string, err error) {
 	if _, ok := r.first[reason]; !ok {
 		r.first[reason] = ce
 	}
-	r.stats.fail(reason)
+	if r.why == nil {
+		r.why = make([]string, len(r.ids))
+	}
+	r.why[i] = reason + "\x00" + step
+	r.count(reason, step, r.Size(i)-r.lostAt(i))
+	r.Logger.Warn("client failed", "round", r.Number, "client", r.ids[i], "step", step, "reason", reason, "err", err)
+}
+
+// count adds n failed clients under reason and step to the stats.
+func (r *Round) count(reason, step string, n int) {
+	if n <= 0 {
+		return
+	}
+	if r.stats.Failures == nil {
+		r.stats.Failures = map[string]int{}
+	}
+	r.stats.Failures[reason] += n
+	r.stats.Failed += n
 	if r.stats.FailedAt == nil {
 		r.stats.FailedAt = map[string]int{}
 	}
-	r.stats.FailedAt[step]++
-	r.Logger.Warn("client failed", "round", r.Number, "client", r.ids[i], "step", step, "reason", reason, "err", err)
+	r.stats.FailedAt[step] += n
+}
+
+// Size returns the number of clients member i stands for: 1 unless the
+// exchange said otherwise with [Round.SetSize].
+func (r *Round) Size(i int) int {
+	if r.sizes == nil {
+		return 1
+	}
+	return r.sizes[i]
+}
+
+func (r *Round) lostAt(i int) int {
+	if r.lost == nil {
+		return 0
+	}
+	return r.lost[i]
+}
+
+// SetSize says that member i stands for n clients: an edge aggregator
+// (package hier) and the leaf clients below it. [RoundStats.Sampled]
+// then counts n for the member, and its failure ([Round.Fail], before or
+// after SetSize) counts n clients in Failed, Failures and FailedAt, less
+// those already counted by [Round.FailWithin]. An exchange that sets sizes
+// returns from Run, and compares with Quorum, the number of leaf clients
+// in its aggregate, so that MinClients is a quorum of clients, not of
+// members. It panics if n < 1 (a programmer error).
+func (r *Round) SetSize(i, n int) {
+	if n < 1 {
+		panic("fl: Round.SetSize: n < 1")
+	}
+	if r.sizes == nil {
+		if n == 1 {
+			return
+		}
+		r.sizes = make([]int, len(r.ids))
+		for k := range r.sizes {
+			r.sizes[k] = 1
+		}
+	}
+	old := r.sizes[i]
+	r.sizes[i] = n
+	if r.out[i] && r.why != nil && r.why[i] != "" {
+		// The member has failed already: its clients count as it does.
+		reason, step, _ := strings.Cut(r.why[i], "\x00")
+		old = max(old-r.lostAt(i), 0)
+		now := max(n-r.lostAt(i), 0)
+		if now >= old {
+			r.count(reason, step, now-old)
+		} else {
+			r.uncount(reason, step, old-now)
+		}
+	}
+}
+
+// uncount takes n failed clients back from the stats (a size lowered
+// after the failure was counted).
+func (r *Round) uncount(reason, step string, n int) {
+	r.stats.Failures[reason] -= n
+	r.stats.Failed -= n
+	r.stats.FailedAt[step] -= n
+}
+
+// FailWithin counts n of the clients that member i stands for as failed
+// under reason (a Fail... constant or a protocol's own) at step, while
+// the member stays in the round: an edge whose sub-round lost n of its
+// clients. n is capped so that a member never counts more failed clients
+// than its size; a member that fails later counts only the rest.
+func (r *Round) FailWithin(i int, step, reason string, n int) {
+	n = min(n, r.Size(i)-r.lostAt(i))
+	if n <= 0 || r.out[i] {
+		return
+	}
+	if r.lost == nil {
+		r.lost = make([]int, len(r.ids))
+	}
+	r.lost[i] += n
+	r.count(reason, step, n)
 }
 
 // Report records the metrics client i reported with its training
@@ -206,6 +303,13 @@ func (r *Round) finish() {
 		w += n
 	}
 	r.stats.TrainSeconds = seconds
+	if r.sizes != nil {
+		n := 0
+		for _, k := range r.sizes {
+			n += k
+		}
+		r.stats.Sampled = n
+	}
 	r.stats.TrainLoss = math.NaN()
 	if w > 0 {
 		r.stats.TrainLoss = sum / w

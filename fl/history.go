@@ -22,9 +22,9 @@ const (
 // [Observer.RoundEnd].
 type RoundStats struct {
 	Round        int            `json:"round"`
-	Sampled      int            `json:"sampled"`             // clients asked to train
-	Accepted     int            `json:"accepted"`            // updates that reached the aggregate
-	Failed       int            `json:"failed"`              // clients whose contribution was lost
+	Sampled      int            `json:"sampled"`             // clients asked to train (leaf clients when the exchange sets member sizes, Round.SetSize)
+	Accepted     int            `json:"accepted"`            // updates that reached the aggregate (leaf updates, likewise)
+	Failed       int            `json:"failed"`              // clients whose contribution was lost (a member counts as its size)
 	Failures     map[string]int `json:"failures,omitempty"`  // Failed by reason (Fail... constants)
 	FailedAt     map[string]int `json:"failed_at,omitempty"` // Failed by the step the client failed at (a message type)
 	Aborted      bool           `json:"aborted,omitempty"`   // fewer than MinClients accepted: parameters unchanged

@@ -267,6 +267,17 @@ func TestTreeEqualsFlat(t *testing.T) {
 				if got, want := hr.Extra[hier.KeyFailed], float64(fr.Failed); got != want {
 					t.Errorf("round %d: tree counts %v failed clients, flat %v", i+1, got, want)
 				}
+				// The engine's counts are of leaf clients (fl.Round.SetSize):
+				// a failed edge or region counts as its clients (under the
+				// edge's reason: a leaf that would have timed out inside a
+				// crashed edge counts as the edge's error).
+				byReason := 0
+				for _, n := range hr.Failures {
+					byReason += n
+				}
+				if hr.Sampled != fr.Sampled || hr.Failed != fr.Failed || byReason != hr.Failed || hr.FailedAt[fl.TypeTrain] != hr.Failed {
+					t.Errorf("round %d: tree sampled %d failed %d %v at %v, flat sampled %d failed %d", i+1, hr.Sampled, hr.Failed, hr.Failures, hr.FailedAt, fr.Sampled, fr.Failed)
+				}
 				if got, want := hr.Extra[hier.KeyClients], float64(len(tc.t.leaves("root"))); got != want {
 					t.Errorf("round %d: tree counts %v clients, want %v", i+1, got, want)
 				}

@@ -31,7 +31,7 @@ func newPrinter(o *options, stdout, stderr io.Writer) *printer {
 	case o.quiet:
 		p.info = io.Discard
 	default:
-		p.rounds = &table{w: stdout}
+		p.rounds = &table{w: stdout, edges: o.edges}
 	}
 	return p
 }
@@ -70,7 +70,10 @@ func (p *printer) report(sum report.Summary, flatSHA string, f *federation, kind
 // table prints one line per round of the tree: the edges that answered,
 // the leaf clients whose updates reached the root, the mean training loss
 // and the test accuracy.
-type table struct{ w io.Writer }
+type table struct {
+	w     io.Writer
+	edges int // edges in the tree
+}
 
 func (t *table) RoundStart(int, []string) {}
 
@@ -84,5 +87,5 @@ func (t *table) RoundEnd(s fl.RoundStats) {
 		aborted = "  (aborted)"
 	}
 	fmt.Fprintf(t.w, "round %3d  edges %d/%d  clients %4.0f/%4.0f  loss %.4f  accuracy %s%s\n",
-		s.Round, s.Sampled-s.Failed, s.Sampled, s.Extra[hier.KeyAccepted], s.Extra[hier.KeyClients], s.TrainLoss, acc, aborted)
+		s.Round, int(s.Extra[hier.KeyEdges]), t.edges, s.Extra[hier.KeyAccepted], s.Extra[hier.KeyClients], s.TrainLoss, acc, aborted)
 }

@@ -112,6 +112,18 @@
 // graph seeds); otherwise the round stops (the graph seed needs the
 // committed shares).
 //
+// # Shared grids
+//
+// Under [KeySummands] in the round's Config the quantizer's n is that
+// value (at least the round's clients, at most 2^Bits − 1) instead of the
+// round's n, on the server and on every client (a client refuses a value
+// out of range), so rounds that carry the same value and the same Clip,
+// Bits and WeightCap quantize on one grid. [Exchange.RunSum] runs a round
+// and returns the survivors' integer sum instead of their mean: package
+// hier adds the sums of its secure edges exactly and dequantizes once, with
+// the bits of one flat round of that n. RunSum refuses a round with a
+// Privacy (the sum would leave un-noised).
+//
 // # Differential privacy
 //
 // With a server Privacy (fl.ServerConfig.Privacy, e.g. a

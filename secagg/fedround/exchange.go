@@ -28,6 +28,7 @@ import (
 type Exchange struct {
 	cfg  Config
 	rand io.Reader
+	sink func(rd *round, sum []uint64, survivors int) error // RunSum's: takes the integer sum
 }
 
 var _ fl.Exchange = (*Exchange)(nil)
@@ -94,6 +95,7 @@ type round struct {
 	params secagg.Params
 	clip   float64 // the L2 clip norm sent to clients (0: none)
 	req    *secagg.UnmaskRequest
+	grid   int // the n of the quantizer (KeySummands, else N)
 }
 
 // Run runs one round of secure aggregation with the clients of r (secagg
@@ -127,6 +129,9 @@ func (w *Exchange) Run(ctx context.Context, r *fl.Round, dst []float64) (int, er
 		return 0, fmt.Errorf("fedround: drawing the round seed: %w", err)
 	}
 	rd := &round{w: w, r: r, params: p}
+	if rd.grid, err = summands(r.Config, n, p.Bits); err != nil {
+		return 0, fmt.Errorf("fedround: round %d: %w", r.Number, err)
+	}
 	if r.Privacy != nil {
 		rd.clip = r.Privacy.ClipNorm()
 	}
@@ -337,13 +342,16 @@ func (r *round) finish(dst []float64, survivors int) error {
 	if err != nil {
 		return r.abort(TypeUnmask, err)
 	}
+	if r.w.sink != nil {
+		return r.w.sink(r, sum, survivors)
+	}
 	cfg := &r.w.cfg
 	total := float64(survivors)
 	full := dst
 	if cfg.WeightCap > 0 {
 		full = make([]float64, len(dst)+1)
 	}
-	if _, err := secagg.Dequantize(full, sum, cfg.Clip, r.params.Bits, r.params.N, survivors); err != nil {
+	if _, err := secagg.Dequantize(full, sum, cfg.Clip, r.params.Bits, r.grid, survivors); err != nil {
 		return fmt.Errorf("fedround: round %d: %w", r.r.Number, err)
 	}
 	if cfg.WeightCap > 0 {

@@ -284,6 +284,10 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	if bits == 0 {
 		bits = DefaultBits
 	}
+	grid, err := summands(m.Config, p.N, bits)
+	if err != nil {
+		return nil, err
+	}
 	x := reply.Params
 	if c, ok := m.Config[KeyClipNorm]; ok {
 		// The server's privacy mechanism accounts contributions of L2 norm
@@ -293,7 +297,7 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 		if !(c > 0) || math.IsInf(c, 0) {
 			return nil, fmt.Errorf("%w: clip norm %v", ErrMalformed, c)
 		}
-		cq, err := privacy.QuantizedClipNorm(c, secagg.QuantStep(s.Clip, bits, p.N), len(x))
+		cq, err := privacy.QuantizedClipNorm(c, secagg.QuantStep(s.Clip, bits, grid), len(x))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
@@ -314,7 +318,7 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 		return nil, fmt.Errorf("fedround: drawing the rounding seed: %w", err)
 	}
 	input := make([]uint64, p.Dim)
-	if _, err := secagg.Quantize(input, x, s.Clip, bits, p.N, mrand.New(mrand.NewChaCha8(seed))); err != nil {
+	if _, err := secagg.Quantize(input, x, s.Clip, bits, grid, mrand.New(mrand.NewChaCha8(seed))); err != nil {
 		return nil, err
 	}
 	c, err := secagg.NewClient(ccfg)
