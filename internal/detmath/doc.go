@@ -1,14 +1,15 @@
 // Package detmath holds the elementary functions and the normal sampler
 // that fedgo's data generators, model initialisations, attacks and
 // trainers use where their bits must be the same on every machine: [Exp],
-// [Log], [Pow] and [Normal].
+// [Log], [Pow], [Erfinv] and [Normal].
 //
 // math.Exp runs assembly on amd64 that takes a fused multiply-add path when
 // the CPU has FMA (a runtime check), and other assembly on arm64; math.Log
 // runs assembly on amd64 and portable Go elsewhere, which the compiler may
 // fuse (arm64 always, amd64 with GOAMD64=v3). Their last bit therefore
-// depends on the machine, and so do math.Pow and math/rand/v2's
-// NormFloat64, which call them. A seeded dataset, a model's initial
+// depends on the machine, and so do math.Pow, math.Erfinv and
+// math/rand/v2's NormFloat64, which call them (math.Pow's squarings and
+// math.Erfinv's polynomials are fused as well). A seeded dataset, a model's initial
 // weights or an attack drawn with them can differ between two amd64
 // machines, or between amd64 and arm64, and a simulation resumed elsewhere
 // then diverges. The functions here are the same algorithms in portable Go

@@ -72,11 +72,7 @@ func types(sel *ast.SelectorExpr) string {
 
 // knownExceptions are machine-dependent calls not yet replaced, each with
 // its reason; the test fails when one disappears, so the list stays true.
-var knownExceptions = map[string]string{
-	// ALIE's z = √2·erfinv(2p−1): math.Erfinv calls math.Log (amd64
-	// assembly) and fusable polynomials; detmath has no Erfinv yet.
-	"omniscient.go: math.Erfinv": "ALIEZ",
-}
+var knownExceptions = map[string]string{}
 
 // TestNoMachineDependentCalls reads the source of the guarded packages
 // (tests excluded) and fails on any call that would make their bits
