@@ -33,7 +33,10 @@
 //   - Normal's bits are pinned by a digest of 10^5 draws that an
 //     independent slow reference (the ziggurat with big.Float exp and log,
 //     correctly rounded) reproduces (TestNormalDigest).
+//   - No fused multiply-add: compiled for arm64 and for amd64 v3, the
+//     package has no fused instruction (TestNoFusedMultiplyAdd, CI=true).
 //   - fl/dataset, fl/model, fl/fltest and robust/attack call neither
-//     NormFloat64 nor math's exponential, logarithm or power outside their
-//     tests (TestNoMachineDependentCalls reads their source).
+//     NormFloat64 nor math's exponential, logarithm, power, erf or
+//     trigonometric functions outside their tests
+//     (TestNoMachineDependentCalls reads their source).
 package detmath
