@@ -46,8 +46,12 @@
 //
 //  1. A train reply is rebuilt from scratch: the update clipped to C and
 //     noised (standard deviation 2zC), the round, and the constant
-//     LocalConfig.Weight. No loss, no example count, no training time, no
-//     payload or config from the handler it wraps.
+//     LocalConfig.Weight — or, with LocalConfig.WeightBound B, the example
+//     count clamped to [0, B] and noised in the same release, which then
+//     splits the release's privacy loss (ρ to the count, 1−ρ to the
+//     update, so its ε is unchanged; see [Local]). No loss, no raw example
+//     count, no training time, no payload or config from the handler it
+//     wraps.
 //  2. Evaluation requests are refused ([ErrRefused]) unless
 //     EvaluationPrivatized is configured; then only the configured metrics,
 //     clamped to [0, B] and noised with the updates' multiplier, leave,
@@ -60,7 +64,10 @@
 //
 // The tests mount the attacks: two evaluations at server-chosen parameters
 // that return a client's secret exactly without Local, raw metrics and
-// example counts in train replies, a restart that forgets the budget.
+// example counts in train replies, a server telling a 1-example client from
+// a B-example one by its weight (raw: always; noised: no better than the
+// accounted Gaussian allows, TestLocalNoisedWeightHidesCount), a restart
+// that forgets the budget.
 //
 // Central DP ([CentralDP]):
 //

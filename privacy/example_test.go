@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"os"
@@ -96,6 +97,33 @@ func ExampleLocal() {
 		}
 	}
 	// Output: round 4 refused after 3 participations
+}
+
+// A local-DP client that sends its example count as the weight, noised in
+// the same release as the update: 10% of each release's privacy loss goes
+// to the count (noise z·B/√0.1), the rest to the update (noise
+// 2Cz/√0.9), so the release costs what an update with a constant weight
+// costs.
+func ExampleLocal_noisedWeight() {
+	l, err := privacy.NewLocal(privacy.LocalConfig{ClipNorm: 1, NoiseMultiplier: 4, TargetEpsilon: 2.2, Delta: 1e-6,
+		WeightBound: 1000, WeightShare: 0.1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	trainer := fl.HandlerFunc(func(_ context.Context, m *fl.Message) (*fl.Message, error) {
+		return &fl.Message{Type: fl.TypeUpdate, Round: m.Round, Params: []float64{3, 4}, Weight: 120}, nil
+	})
+	r, err := l.Middleware()(trainer).Handle(context.Background(), &fl.Message{Type: fl.TypeTrain, Round: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("weight is a whole number in [1, 1000]:", r.Weight == math.Trunc(r.Weight) && r.Weight >= 1 && r.Weight <= 1000)
+	fmt.Println("releases the budget allows:", l.MaxParticipations())
+	// Output:
+	// weight is a whole number in [1, 1000]: true
+	// releases the budget allows: 3
 }
 
 // A client whose spent budget survives restarts: the count of releases is

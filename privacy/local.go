@@ -113,8 +113,22 @@ type LocalConfig struct {
 	Resolution float64
 	// Weight is the weight sent with every update, the same for every
 	// client and round, so that it carries nothing about the data (the true
-	// example count would); 0 means 1.
+	// example count would); 0 means 1. It must be 0 with WeightBound.
 	Weight float64
+	// WeightBound, when > 0, replaces the constant Weight by the client's
+	// example count privatized: the weight its trainer reports is clamped
+	// to [0, B] (B = WeightBound, a whole number), rounded to an integer,
+	// noised with standard deviation z·B/√ρ (the discrete Gaussian in
+	// the integers, or Gaussian with [MechanismGaussian]) and released
+	// clamped to [1, B]. Neighbouring clients' counts differ by at most B,
+	// so B is the sensitivity. 0 means the constant Weight.
+	WeightBound float64
+	// WeightShare is ρ, the share of each release's privacy loss that the
+	// noised weight takes; the update's noise rises to 2C·z/√(1−ρ) per
+	// coordinate so that the pair costs exactly what an update alone costs
+	// with a constant weight (see [Local]). 0 means 0.1 with WeightBound;
+	// it must be 0 without. In (0, 1).
+	WeightShare float64
 	// Evaluation is what the client does with evaluation requests:
 	// refuse them (default) or release privatized metrics.
 	Evaluation LocalEvaluation
@@ -164,6 +178,17 @@ func (c *LocalConfig) Validate() error {
 	if !(c.Weight >= 0) || math.IsInf(c.Weight, 0) {
 		bad("Weight = %v, want finite and ≥ 0", c.Weight)
 	}
+	switch {
+	case !(c.WeightBound >= 0) || c.WeightBound > maxWeightBound || c.WeightBound != math.Trunc(c.WeightBound):
+		bad("WeightBound = %v, want a whole number in [0, 2^40]", c.WeightBound)
+	case c.WeightBound > 0 && c.Weight != 0:
+		bad("Weight = %v and WeightBound = %v: the weight is either constant or the noised count", c.Weight, c.WeightBound)
+	case c.WeightBound == 0 && c.WeightShare != 0:
+		bad("WeightShare = %v without WeightBound", c.WeightShare)
+	}
+	if !(c.WeightShare >= 0 && c.WeightShare < 1) {
+		bad("WeightShare = %v, want in (0, 1), or 0 for the default", c.WeightShare)
+	}
 	switch c.Evaluation {
 	case EvaluationRefused:
 		if len(c.EvalMetrics) > 0 {
@@ -187,18 +212,41 @@ func (c *LocalConfig) Validate() error {
 	return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
 }
 
+// maxWeightBound bounds LocalConfig.WeightBound: counts and their noise
+// stay far inside the exact integers of the fixed-point grid.
+const maxWeightBound = 1 << 40
+
+// defaultWeightShare is LocalConfig.WeightShare's default.
+const defaultWeightShare = 0.1
+
 // Local is one client's local differential privacy: nothing leaves the
 // client but differentially private releases, each accounted against the
 // client's own budget before it leaves. A train reply carries only the
 // update, clipped to C and noised (standard deviation 2zC per
-// coordinate), and the constant LocalConfig.Weight: no loss, no example
-// count, no training time. Evaluation is refused unless configured to
+// coordinate), and the constant LocalConfig.Weight (or, with WeightBound,
+// the example count privatized): no loss, no raw example count, no
+// training time. Evaluation is refused unless configured to
 // release bounded, noised metrics, which are accounted like updates. Each
 // release is one unsampled (q = 1) Gaussian mechanism, since the client
 // knows it takes part; once the next release would exceed the budget the
 // client refuses with an error wrapping [ErrBudgetExhausted]. The number of
 // releases is saved to LocalConfig.Store before each release, so a client
 // restarted with the same store keeps its spent budget.
+//
+// A noised weight (LocalConfig.WeightBound = B, WeightShare = ρ) is released
+// with the update as one mechanism and accounted as one release at the
+// same noise multiplier z. The update (sensitivity 2C) gets noise
+// 2C·z/√(1−ρ) per coordinate and the count (sensitivity B) noise B·z/√ρ;
+// for Gaussian noise on independent blocks the Rényi divergences add, so
+// D_α ≤ α(1−ρ)/(2z²) + αρ/(2z²) = α/(2z²), the Gaussian mechanism with
+// multiplier z that the accountant charges (and the pair's privacy loss
+// is exactly that Gaussian's, so the PLD accountant holds as well; for
+// the discrete mechanism the same caveats as for updates apply, see the
+// package doc). The budget is thus split, not grown: ρ of each release's
+// privacy loss (in μ² = 1/z²) goes to the count, 1−ρ to the update. With
+// local DP the count's noise is large (σ = zB/√ρ, about 3B at z = 1 and
+// the default ρ = 0.1): a single count is hidden, and only the average
+// over many clients carries information.
 //
 // The host keeps one Local (or one Store) per client for the client's
 // lifetime. A Local is safe for concurrent use.
@@ -226,8 +274,11 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	if cfg.Delta == 0 {
 		cfg.Delta = 1e-6
 	}
-	if cfg.Weight == 0 {
+	if cfg.Weight == 0 && cfg.WeightBound == 0 {
 		cfg.Weight = 1
+	}
+	if cfg.WeightBound > 0 && cfg.WeightShare == 0 {
+		cfg.WeightShare = defaultWeightShare
 	}
 	if cfg.Store == nil {
 		cfg.Store = &MemoryStore{}
@@ -452,41 +503,91 @@ func (l *Local) spendLocked() error {
 // delta alone) when the budget is spent, one wrapping fl.ErrNotFinite for
 // a NaN or Inf in delta, and one wrapping [ErrRange] when the fixed-point
 // grid does not fit.
+//
+// With a noised weight configured, the update's noise is 2zC/√(1−ρ), its
+// share of the release (see [Local]).
 func (l *Local) Privatize(delta []float64) error {
+	_, err := l.privatize(delta, 0, false)
+	return err
+}
+
+// updateMultiplier returns the update's noise multiplier: z, or z/√(1−ρ)
+// with a noised weight.
+func (l *Local) updateMultiplier() float64 {
+	if l.cfg.WeightBound > 0 {
+		return l.z / math.Sqrt(1-l.cfg.WeightShare)
+	}
+	return l.z
+}
+
+// privatize is Privatize; withWeight also privatizes count (the example
+// count the trainer reported) in the same release and returns the weight
+// to send, clamped to [1, WeightBound].
+func (l *Local) privatize(delta []float64, count float64, withWeight bool) (float64, error) {
+	if withWeight && (math.IsNaN(count) || math.IsInf(count, 0)) {
+		return 0, fmt.Errorf("%w: the example count (weight) is %v", fl.ErrNotFinite, count)
+	}
 	for i, x := range delta {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("%w: coordinate %d is %v", fl.ErrNotFinite, i, x)
+			return 0, fmt.Errorf("%w: coordinate %d is %v", fl.ErrNotFinite, i, x)
 		}
 	}
-	c := l.cfg.ClipNorm
+	c, zu := l.cfg.ClipNorm, l.updateMultiplier()
+	var gw *DiscreteGaussian
+	var sw float64 // the count's noise standard deviation
+	if withWeight {
+		b := l.cfg.WeightBound
+		sw = l.z / math.Sqrt(l.cfg.WeightShare) * b
+		if l.cfg.Mechanism == MechanismDiscreteGaussian {
+			var err error
+			if gw, err = discreteFor(sw * (1 + 0x1p-40)); err != nil {
+				return 0, fmt.Errorf("%w: %w", ErrConfig, err)
+			}
+		}
+	}
 	var g *DiscreteGaussian
 	var gamma, clip float64
 	if l.cfg.Mechanism == MechanismDiscreteGaussian && len(delta) > 0 {
 		var err error
 		gamma = GridStep(l.cfg.Resolution, c, len(delta))
 		if clip, err = fixedClip(c, gamma, len(delta)); err != nil {
-			return err
+			return 0, err
 		}
 		// Neighbouring rounded updates differ by at most 2C/γ in L2.
-		if g, err = discreteFor(2 * l.z * c / gamma * (1 + 0x1p-40)); err != nil {
-			return fmt.Errorf("%w: %w", ErrConfig, err)
+		if g, err = discreteFor(2 * zu * c / gamma * (1 + 0x1p-40)); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.spendLocked(); err != nil {
-		return err
+		return 0, err
 	}
 	if g == nil {
 		ClipL2(delta, delta, c)
-		l.src.AddGaussian(delta, 2*l.z*c)
-		return nil
+		l.src.AddGaussian(delta, 2*zu*c)
+	} else {
+		ClipL2(delta, delta, clip)
+		if err := roundToGrid(delta, 1, gamma, maxGridInt); err != nil {
+			return 0, err
+		}
+		if err := addDiscreteGrid(delta, g, l.src, gamma); err != nil {
+			return 0, err
+		}
 	}
-	ClipL2(delta, delta, clip)
-	if err := roundToGrid(delta, 1, gamma, maxGridInt); err != nil {
-		return err
+	if !withWeight {
+		return 0, nil
 	}
-	return addDiscreteGrid(delta, g, l.src, gamma)
+	// Counts of neighbouring clients, clamped to [0, B] and rounded,
+	// differ by at most B.
+	b := l.cfg.WeightBound
+	w := []float64{math.RoundToEven(min(max(count, 0), b))}
+	if gw == nil {
+		l.src.AddGaussian(w, sw)
+	} else if err := addDiscreteGrid(w, gw, l.src, 1); err != nil {
+		return 0, err
+	}
+	return min(max(w[0], 1), b), nil // post-processing
 }
 
 // privatizeMetrics clamps each configured metric of m to [0, B], noises
@@ -544,7 +645,8 @@ func (l *Local) privatizeMetrics(m fl.Metrics) (fl.Metrics, error) {
 // accounted values leave the client:
 //   - a train request is checked against the budget before training; the
 //     reply is rebuilt from scratch and carries only the privatized update
-//     and the constant weight (no metrics);
+//     and the constant weight, or the privatized example count with
+//     WeightBound (no metrics);
 //   - an evaluation request is refused with [ErrRefused], or (with
 //     EvaluationPrivatized) answered with the privatized configured metrics
 //     only, accounted as a release;
@@ -584,10 +686,14 @@ func (l *Local) train(ctx context.Context, next fl.Handler, m *fl.Message) (*fl.
 		return nil, ErrEncoded
 	}
 	params := append([]float64(nil), r.Params...)
-	if err := l.Privatize(params); err != nil {
+	w, err := l.privatize(params, r.Weight, l.cfg.WeightBound > 0)
+	if err != nil {
 		return nil, err
 	}
-	return &fl.Message{Type: fl.TypeUpdate, Round: m.Round, Params: params, Weight: l.cfg.Weight}, nil
+	if l.cfg.WeightBound == 0 {
+		w = l.cfg.Weight
+	}
+	return &fl.Message{Type: fl.TypeUpdate, Round: m.Round, Params: params, Weight: w}, nil
 }
 
 func (l *Local) evaluate(ctx context.Context, next fl.Handler, m *fl.Message) (*fl.Message, error) {

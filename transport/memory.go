@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // Errors of the in-memory transport's fault injection.
@@ -52,7 +52,7 @@ type Faults struct {
 // a heavy-tailed straggler distribution.
 func LogNormalLatency(median time.Duration, sigma float64) func(*rand.Rand) time.Duration {
 	return func(rng *rand.Rand) time.Duration {
-		return time.Duration(float64(median) * math.Exp(sigma*rng.NormFloat64()))
+		return time.Duration(float64(median) * detmath.Exp(float64(sigma*detmath.Normal(rng))))
 	}
 }
 

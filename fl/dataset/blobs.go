@@ -3,6 +3,8 @@ package dataset
 import (
 	"fmt"
 	"math"
+
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // tagBlobs keeps the stream of [Blobs] apart from the others.
@@ -86,7 +88,7 @@ func Blobs(cfg BlobsConfig) (*Dataset, error) {
 		out.Y[p] = y
 		x := out.Row(p)
 		for j := range x {
-			x[j] = centres[y*d+j] + cfg.Std*rng.NormFloat64()
+			x[j] = centres[y*d+j] + float64(cfg.Std*detmath.Normal(rng))
 		}
 	}
 	return out, nil

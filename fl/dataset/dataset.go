@@ -149,6 +149,6 @@ func (d *Dataset) Split(rng *rand.Rand, testFraction float64) (train, test *Data
 // trainLen is ⌊(1−f)·n⌋, with a tolerance for the rounding of 1−f so that
 // f = 0.2 and n = 5 give 4.
 func trainLen(n int, f float64) int {
-	k := int(math.Floor(float64(n)*(1-f) + 1e-9))
+	k := int(math.Floor(float64(float64(n)*(1-f)) + 1e-9)) // float64(): no fused multiply-add
 	return min(max(k, 0), n)
 }

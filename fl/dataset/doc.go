@@ -71,8 +71,11 @@
 // # Invariants
 //
 //   - Deterministic: the same config or the same seeded *rand.Rand gives
-//     the same output, bit for bit. Device k of [Synthetic] depends only
-//     on the seed and k, not on the number of clients.
+//     the same output, bit for bit, on every CPU and GOARCH: normal draws,
+//     exp, log and pow come from internal/detmath rather than math/rand's
+//     NormFloat64 and math's (whose bits depend on FMA and assembly), and
+//     products are rounded before they are added. Device k of [Synthetic]
+//     depends only on the seed and k, not on the number of clients.
 //   - Partitions: every index appears in exactly one client's list, and no
 //     client is empty.
 //   - Loaders check every size read from the input against the limits and

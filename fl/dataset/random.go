@@ -3,6 +3,8 @@ package dataset
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // splitmix64 is the SplitMix64 finaliser (Steele, Lea and Flood 2014); it
@@ -29,23 +31,23 @@ func streamRand(seed, tag, k uint64) *rand.Rand {
 func logGamma(rng *rand.Rand, shape float64) float64 {
 	if shape < 1 {
 		u := 1 - rng.Float64() // (0, 1]
-		return logGamma(rng, shape+1) + math.Log(u)/shape
+		return logGamma(rng, shape+1) + detmath.Log(u)/shape
 	}
 	d := shape - 1.0/3
 	c := 1 / math.Sqrt(9*d)
 	for {
-		x := rng.NormFloat64()
-		v := 1 + c*x
+		x := detmath.Normal(rng)
+		v := 1 + float64(c*x)
 		if v <= 0 {
 			continue
 		}
-		v = v * v * v
+		v = float64(v * v * v)
 		u := rng.Float64()
-		if u < 1-0.0331*x*x*x*x {
-			return math.Log(d * v)
+		if u < 1-float64(0.0331*x*x*x*x) {
+			return detmath.Log(d * v)
 		}
-		if math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return math.Log(d * v)
+		if detmath.Log(u) < float64(0.5*x*x)+float64(d*(1-v+detmath.Log(v))) {
+			return detmath.Log(d * v)
 		}
 	}
 }
@@ -60,7 +62,7 @@ func dirichlet(rng *rand.Rand, dst []float64, alpha float64) []float64 {
 	}
 	s := 0.0
 	for i := range dst {
-		dst[i] = math.Exp(dst[i] - m)
+		dst[i] = detmath.Exp(dst[i] - m)
 		s += dst[i]
 	}
 	for i := range dst {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // Defaults of [SyntheticConfig], from Li et al. (2020), §5.1.
@@ -194,7 +196,7 @@ type syntheticDev struct {
 // syntheticCount draws a device's sample count, the first draw of its
 // stream.
 func syntheticCount(rng *rand.Rand, maxSamples int) int {
-	v := math.Exp(4 + 2*rng.NormFloat64())
+	v := detmath.Exp(4 + 2*detmath.Normal(rng))
 	n := int(min(v, 1<<40)) + 50 // numpy's astype(int) truncates
 	if maxSamples > 0 {
 		n = min(n, maxSamples)
@@ -212,10 +214,10 @@ func newIIDModel(cfg SyntheticConfig) *syntheticModel {
 		Mean: make([]float64, cfg.Dim),
 	}
 	for i := range m.W {
-		m.W[i] = rng.NormFloat64()
+		m.W[i] = detmath.Normal(rng)
 	}
 	for i := range m.B {
-		m.B[i] = rng.NormFloat64()
+		m.B[i] = detmath.Normal(rng)
 	}
 	return m
 }
@@ -228,32 +230,32 @@ func syntheticDevice(cfg SyntheticConfig, k int, shared *syntheticModel) synthet
 	d, c := cfg.Dim, cfg.Classes
 	model := shared
 	if model == nil {
-		u := cfg.Alpha * rng.NormFloat64()
-		bk := cfg.Beta * rng.NormFloat64()
+		u := float64(cfg.Alpha * detmath.Normal(rng))
+		bk := float64(cfg.Beta * detmath.Normal(rng))
 		model = &syntheticModel{
 			W:    make([]float64, c*d),
 			B:    make([]float64, c),
 			Mean: make([]float64, d),
 		}
 		for j := range model.Mean {
-			model.Mean[j] = bk + rng.NormFloat64()
+			model.Mean[j] = bk + detmath.Normal(rng)
 		}
 		for i := range model.W {
-			model.W[i] = u + rng.NormFloat64()
+			model.W[i] = u + detmath.Normal(rng)
 		}
 		for i := range model.B {
-			model.B[i] = u + rng.NormFloat64()
+			model.B[i] = u + detmath.Normal(rng)
 		}
 	}
 	sd := make([]float64, d)
 	for j := range sd {
-		sd[j] = math.Pow(float64(j+1), -0.6) // √(j^{-1.2})
+		sd[j] = detmath.Pow(float64(j+1), -0.6) // √(j^{-1.2})
 	}
 	data := &Dataset{X: make([]float64, n*d), Y: make([]int, n), Dim: d, Classes: c}
 	for i := range n {
 		x := data.X[i*d : (i+1)*d]
 		for j := range x {
-			x[j] = model.Mean[j] + sd[j]*rng.NormFloat64()
+			x[j] = model.Mean[j] + float64(sd[j]*detmath.Normal(rng))
 		}
 		data.Y[i] = argmaxLogits(model.W, model.B, x)
 	}
@@ -268,7 +270,7 @@ func argmaxLogits(w, b, x []float64) int {
 	for c := range b {
 		s := b[c]
 		for j, wj := range w[c*d : (c+1)*d] {
-			s += wj * x[j]
+			s += float64(wj * x[j]) // rounded: the same labels on every GOARCH
 		}
 		if s > best {
 			best, arg = s, c

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // Reduction says which mean an aggregator equals on any input.
@@ -134,9 +135,9 @@ func RandomUpdates(rng *rand.Rand, n, d int) []fl.Update {
 	for i := range ups {
 		v := make([]float64, d)
 		for j := range v {
-			v[j] = rng.NormFloat64()
+			v[j] = detmath.Normal(rng)
 		}
-		ups[i] = fl.Update{Client: fmt.Sprintf("c%d", i), Delta: v, Weight: 0.5 + 1.5*rng.Float64(),
+		ups[i] = fl.Update{Client: fmt.Sprintf("c%d", i), Delta: v, Weight: 0.5 + float64(1.5*rng.Float64()),
 			Metrics: fl.Metrics{fl.KeyLoss: rng.Float64()}}
 	}
 	return ups
@@ -218,7 +219,7 @@ func (s *suite) rejectsWrongLength(t *testing.T) {
 		if tc.who >= 0 {
 			ups[tc.who].Delta = ups[tc.who].Delta[:0]
 			for len(ups[tc.who].Delta) < tc.length {
-				ups[tc.who].Delta = append(ups[tc.who].Delta, s.rng.NormFloat64())
+				ups[tc.who].Delta = append(ups[tc.who].Delta, detmath.Normal(s.rng))
 			}
 		} else {
 			dst = make([]float64, tc.length)

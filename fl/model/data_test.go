@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fedgo/fedgo/fl/dataset"
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // blobs returns n examples of classes Gaussian blobs in dim dimensions:
@@ -114,7 +115,7 @@ func naiveMeanLoss(sizes []int, params []float64, d *dataset.Dataset) float64 {
 func randomParams(rng *rand.Rand, n int, scale float64) []float64 {
 	p := make([]float64, n)
 	for i := range p {
-		p[i] = scale * rng.NormFloat64()
+		p[i] = scale * detmath.Normal(rng)
 	}
 	return p
 }

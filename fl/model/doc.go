@@ -94,9 +94,10 @@
 //   - Same bits on every machine: the vector kernels have a portable
 //     definition that gonum's amd64 assembly matches bit for bit
 //     (TestVecFastEqualsGo), products are rounded before they are added (no
-//     fused multiply-add on arm64 and the like), and the softmax uses its
-//     own exp and log rather than math's, whose amd64 assembly uses FMA
-//     where the CPU has it. TestTrainGoldenBits holds the digest of a
+//     fused multiply-add on arm64 and the like), the softmax uses
+//     internal/detmath's exp and log rather than math's, whose amd64
+//     assembly uses FMA where the CPU has it, and Init draws its normal
+//     weights with detmath.Normal rather than NormFloat64, which calls them. TestTrainGoldenBits holds the digest of a
 //     round's delta, which a 386 build reproduces.
 //   - Nothing silently wrong: a global vector of the wrong length or with a
 //     NaN or Inf, an out-of-range hyperparameter, data that does not fit

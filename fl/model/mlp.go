@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // MLP is a multilayer perceptron: fully connected layers of the sizes
@@ -85,7 +87,7 @@ func (m MLP) Init(rng *rand.Rand, params []float64) {
 		if l < len(s)-2 {
 			std := math.Sqrt(2 / float64(in))
 			for i := range w {
-				w[i] = std * rng.NormFloat64()
+				w[i] = std * detmath.Normal(rng)
 			}
 		} else {
 			lim := math.Sqrt(6 / float64(in+out))

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fedgo/fedgo/fl/dataset"
+	"github.com/fedgo/fedgo/internal/detmath"
 	"gonum.org/v1/gonum/floats"
 )
 
@@ -193,7 +194,7 @@ func softmaxInPlace(z []float64) (lse float64) {
 	}
 	var s float64
 	for j, v := range z {
-		e := portableExp(v - mx)
+		e := detmath.Exp(v - mx)
 		z[j] = e
 		s += e
 	}
@@ -201,7 +202,7 @@ func softmaxInPlace(z []float64) (lse float64) {
 	for j := range z {
 		z[j] *= inv
 	}
-	return mx + portableLog(s)
+	return mx + detmath.Log(s)
 }
 
 // logSumExp returns log Σ exp(z[j]) without overflow, and the index of the
@@ -215,7 +216,7 @@ func logSumExp(z []float64) (lse float64, argmax int) {
 	}
 	var s float64
 	for _, v := range z {
-		s += portableExp(v - mx)
+		s += detmath.Exp(v - mx)
 	}
-	return mx + portableLog(s), argmax
+	return mx + detmath.Log(s), argmax
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // maxActivation bounds the number of values in the input or output of one
@@ -229,7 +231,7 @@ func (m Sequential) Init(rng *rand.Rand, params []float64) {
 		} else {
 			std := math.Sqrt(2 / float64(fanIn))
 			for j := range w {
-				w[j] = std * rng.NormFloat64()
+				w[j] = std * detmath.Normal(rng)
 			}
 		}
 		clear(b)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/fl/dataset"
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // Errors returned by the attacks.
@@ -208,7 +209,7 @@ func (a Gaussian) Craft(rng *rand.Rand, honest []fl.Update, f int) ([][]float64,
 	for k := range out {
 		v := make([]float64, d)
 		for j := range v {
-			v[j] = s * rng.NormFloat64()
+			v[j] = s * detmath.Normal(rng)
 		}
 		out[k] = v
 	}
@@ -293,7 +294,7 @@ func MimicChoice(rng *rand.Rand, honest []fl.Update, d int) int {
 	mu := mean(honest, d)
 	z := make([]float64, d)
 	for j := range z {
-		z[j] = rng.NormFloat64()
+		z[j] = detmath.Normal(rng)
 	}
 	proj := make([]float64, len(honest))
 	project := func() {

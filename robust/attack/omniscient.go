@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/fedgo/fedgo/fl"
+	"github.com/fedgo/fedgo/internal/detmath"
 )
 
 // ALIE is "A Little Is Enough" of Baruch, Baruch and Goldberg (2019),
@@ -36,7 +37,7 @@ func ALIEZ(n, f int) (float64, error) {
 	if !(p > 0 && p < 1) {
 		return 0, fmt.Errorf("%w: ALIE: (n−s)/n = %v for n = %d, f = %d", ErrParam, p, n, f)
 	}
-	return math.Sqrt2 * math.Erfinv(2*p-1), nil
+	return math.Sqrt2 * detmath.Erfinv(2*p-1), nil
 }
 
 // Craft returns f copies of μ − z·σ.
@@ -329,7 +330,7 @@ func optGamma(honest []fl.Update, sr search) (float64, []float64, error) {
 				return 0, nil, fmt.Errorf("%w: γ does not stay bounded", ErrParam)
 			}
 		}
-		for hi-lo > tol*hi {
+		for hi-lo > float64(tol*hi) { // rounded: the same number of steps on every GOARCH
 			mid := lo + (hi-lo)/2
 			if feasible(mid) {
 				lo = mid

@@ -1,21 +1,17 @@
-package model
+package detmath
 
 import "math"
 
-// portableExp and portableLog are math.Exp and math.Log computed the same
-// way on every machine. math.Exp and math.Log run assembly on amd64 (math.Exp with fused
-// multiply-adds on CPUs that have FMA) and portable Go elsewhere, which the
-// compiler may fuse on arm64, ppc64le and s390x; the results can differ in
-// the last bit, and a loss or a gradient with them. These are the portable
-// algorithms of Go's math package (from FreeBSD's e_exp.c and e_log.c, by
-// Sun Microsystems), with every product converted to float64 before it is
-// added, which forbids fusion (The Go Programming Language Specification,
-// "Floating-point operators"). They are within two ulps of math's
-// (TestPortableExpLog), and equal to its portable code where that is not
-// fused (386).
-
-// portableExp returns e^x.
-func portableExp(x float64) float64 {
+// Exp returns e^x, within one ulp of the exact value (TestExpLogAgainstBig)
+// and with the same bits on every machine. It is the portable algorithm of
+// Go's math package (from FreeBSD's e_exp.c, by Sun Microsystems), with
+// every product converted to float64 before it is added, which forbids
+// fusion (The Go Programming Language Specification, "Floating-point
+// operators"). math.Exp runs assembly on amd64 (with fused multiply-adds
+// on CPUs that have FMA) and on arm64, and portable Go elsewhere that the
+// compiler may fuse; their results differ in the last bit. Exp is equal
+// to math's portable code where that is not fused (386).
+func Exp(x float64) float64 {
 	const (
 		ln2Hi     = 6.93147180369123816490e-01
 		ln2Lo     = 1.90821492927058770002e-10
@@ -56,8 +52,12 @@ func portableExp(x float64) float64 {
 	return math.Ldexp(y, k)
 }
 
-// portableLog returns the natural logarithm of x.
-func portableLog(x float64) float64 {
+// Log returns the natural logarithm of x, within one ulp of the exact value
+// and with the same bits on every machine: the portable algorithm of Go's
+// math package (from FreeBSD's e_log.c) with every product rounded before
+// it is added, as in [Exp]. math.Log runs assembly on amd64 and portable
+// Go, which the compiler may fuse, elsewhere.
+func Log(x float64) float64 {
 	const (
 		ln2Hi = 6.93147180369123816490e-01
 		ln2Lo = 1.90821492927058770002e-10
