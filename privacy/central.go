@@ -849,8 +849,8 @@ const (
 	// stateVersionContinuous is the last version that accounted the
 	// discrete mechanism with the continuous Gaussian's bounds.
 	stateVersionContinuous = 2
-	stateFixed   = len(stateMagic) + 1 + 8*2 + sha256.Size + 8*3 + 4
-	maxRNGState  = 256
+	stateFixed             = len(stateMagic) + 1 + 8*2 + sha256.Size + 8*3 + 4
+	maxRNGState            = 256
 )
 
 // fingerprint hashes the configuration a state belongs to: a state
