@@ -933,7 +933,12 @@ func (d *CentralDP) MarshalBinary() ([]byte, error) {
 // holds more rounds than the budget allows; holds a clip norm that is not
 // finite and positive, or differs from ClipNorm without adaptive clipping;
 // holds a b̃ that is not finite; or holds a generator state that is not a
-// valid one. A generator state is restored only into a seeded source.
+// valid one. A generator state is restored only into a seeded source. A
+// state of the previous format (version 2) is refused by the discrete
+// mechanism — that format accounted it with the continuous Gaussian's
+// bounds; the error says what its releases cost under the proven bound —
+// and restored as before by [MechanismGaussian], whose accounting did not
+// change.
 func (d *CentralDP) UnmarshalBinary(b []byte) error {
 	if len(b) < stateFixed || string(b[:len(stateMagic)]) != stateMagic {
 		return fmt.Errorf("%w: %d bytes, not a CentralDP state", ErrState, len(b))
