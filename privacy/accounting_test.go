@@ -322,7 +322,20 @@ func TestDiscreteEpsilonIsComposedDiscreteBound(t *testing.T) {
 			if nominal := d.UpdateNoiseMultiplier() * f * L; used < nominal*nominal || used > nominal*nominal*(1+1e-9)+1 {
 				t.Errorf("the sampler's σ² = %v, accounted %v", used, nominal*nominal)
 			}
-			if !cfg.Adaptive { // adaptive: the count carries the rest of z
+			if cfg.Adaptive {
+				// The doubled count (one client moves it by 1) gets
+				// N_Z(0, ⌈(2σ_b)²⌉); the two independent releases add
+				// their Rényi divergences: 1/z_Δ² + 1/(2σ_b)² = 1/z².
+				cnt, _ := d.countDG.g.Sigma2().Float64()
+				sb := 2 * d.sigmaB
+				if cnt < sb*sb || cnt > sb*sb+1 {
+					t.Errorf("count σ² = %v, want ⌈%v⌉", cnt, sb*sb)
+				}
+				zd := d.UpdateNoiseMultiplier()
+				if joint := 1/(zd*zd) + 1/(sb*sb); math.Abs(joint*z*z-1) > 1e-12 {
+					t.Errorf("joint 1/z_Δ² + 1/(2σ_b)² = %v, want 1/z² = %v", joint, 1/(z*z))
+				}
+			} else {
 				s := gridStep(z, cfg.Sampling, cfg.SampleRate, cfg.Population, L, dim)
 				s.Discrete.Variance = used
 				if e := rdpEpsilon(t, s, k, delta); e > got {

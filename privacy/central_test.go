@@ -256,25 +256,31 @@ func TestGeometricClipUpdate(t *testing.T) {
 func TestCentralDPCalibration(t *testing.T) {
 	const q, delta, rounds, target = 0.05, 1e-5, 40, 2.0
 	var zs [2]float64
-	for _, m := range []Mechanism{MechanismDiscreteGaussian, MechanismGaussian} {
-		cfg := CentralConfig{ClipNorm: 1, TargetEpsilon: target, Delta: delta, Rounds: rounds, Population: 1000, SampleRate: q, Mechanism: m}
+	for _, tc := range []struct {
+		m Mechanism
+		s accountant.Sampling
+	}{{MechanismDiscreteGaussian, accountant.FixedSize}, {MechanismDiscreteGaussian, accountant.Poisson}, {MechanismGaussian, accountant.Poisson}} {
+		m, s := tc.m, tc.s
+		cfg := CentralConfig{ClipNorm: 1, TargetEpsilon: target, Delta: delta, Rounds: rounds, Population: 1000, SampleRate: q, Mechanism: m, Sampling: s}
 		dp := mustCentral(t, cfg)
 		z := dp.NoiseMultiplier()
-		zs[m] = z
+		if s == accountant.Poisson {
+			zs[m] = z
+		}
 		eps := func(z float64, steps int) float64 {
 			if m == MechanismGaussian {
 				return rdpEpsilon(t, accountant.Step{NoiseMultiplier: z, SampleRate: q}, steps, delta)
 			}
-			return rdpEpsilon(t, gridStep(z, accountant.Poisson, q, 0, 1<<10, 1), steps, delta)
+			return rdpEpsilon(t, gridStep(z, s, q, 1000, 1<<10, 1), steps, delta)
 		}
 		if e := eps(z, rounds); e > target {
-			t.Errorf("%v: calibrated z = %v gives ε = %v > %v after %d rounds", m, z, e, target, rounds)
+			t.Errorf("%v %v: calibrated z = %v gives ε = %v > %v after %d rounds", m, s, z, e, target, rounds)
 		}
 		if e := eps(z*0.999, rounds); e <= target {
-			t.Errorf("%v: z = %v is not tight: 0.999z already gives ε = %v", m, z, e)
+			t.Errorf("%v %v: z = %v is not tight: 0.999z already gives ε = %v", m, s, z, e)
 		}
-		if m := dp.MaxRounds(); m < rounds || eps(z, m) > target || eps(z, m+1) <= target {
-			t.Errorf("%v: MaxRounds = %d is not the largest k with ε(k) ≤ %v", m, m, target)
+		if k := dp.MaxRounds(); k < rounds || eps(z, k) > target || eps(z, k+1) <= target {
+			t.Errorf("%v %v: MaxRounds = %d is not the largest k with ε(k) ≤ %v", m, s, k, target)
 		}
 	}
 	// The proven bound of the discrete Gaussian under Poisson sampling is
