@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -546,5 +547,51 @@ func TestCentralDPVersion2State(t *testing.T) {
 	back := mustCentral(t, cfg)
 	if err := back.UnmarshalBinary(b); err != nil || back.Rounds() != 1 {
 		t.Errorf("version-3 round trip: %v, %d rounds", err, back.Rounds())
+	}
+}
+
+// Through the server: a checkpoint whose privacy part is in the version-2
+// format is refused by Restore (fl.ErrCheckpoint wrapping ErrState) when
+// the server runs the discrete mechanism, so no run resumes with a budget
+// that the continuous bounds measured; with the Gaussian mechanism it
+// restores and the run goes on, its ε the Gaussian composition of every
+// release.
+func TestServerRestoreVersion2Privacy(t *testing.T) {
+	const n, delta = 20, 1e-5
+	for _, m := range []Mechanism{MechanismDiscreteGaussian, MechanismGaussian} {
+		cfg := CentralConfig{ClipNorm: 1, NoiseMultiplier: 1.2, Delta: delta, Population: n, SampleRate: 0.5, Mechanism: m, Random: seeded(14)}
+		first := newServer(t, mustCentral(t, cfg), 4, newPool(n, 5))
+		for range 2 {
+			if _, err := first.RunRound(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cp, err := first.Checkpoint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := append([]byte(nil), cp.Parts[fl.PartPrivacy]...)
+		old[len(stateMagic)] = stateVersionContinuous
+		cp.Parts[fl.PartPrivacy] = old
+		cfg.Random = seeded(14)
+		dp := mustCentral(t, cfg)
+		s := newServer(t, dp, 4, newPool(n, 5))
+		err = s.Restore(cp)
+		if m == MechanismDiscreteGaussian {
+			if !errors.Is(err, fl.ErrCheckpoint) || !errors.Is(err, ErrState) || dp.Rounds() != 0 {
+				t.Errorf("discrete: Restore = %v with %d releases, want ErrCheckpoint and ErrState, nothing restored", err, dp.Rounds())
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Gaussian: Restore = %v", err)
+		}
+		if _, err := s.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := dp.Epsilon()
+		if want := rdpEpsilon(t, accountant.Step{NoiseMultiplier: 1.2, SampleRate: 0.5}, 4, delta); dp.Rounds() != 4 || got != want {
+			t.Errorf("Gaussian: %d releases, ε %v; want 4, %v", dp.Rounds(), got, want)
+		}
 	}
 }
