@@ -365,7 +365,7 @@ func (d *CentralDP) calibrate() (float64, error) {
 // the sampled Gaussian of noise multiplier z (Step.NoiseMultiplier). For the
 // default [MechanismDiscreteGaussian] it is the discrete Gaussian with one
 // share (Step.Discrete), in units of the release's grid sensitivity: see
-// the package doc, "Accounting of the discrete mechanism". With no noise
+// the package doc, "Accounting: which bound for which mechanism". With no noise
 // (z = 0) nothing is accounted and the step's noise fields are zero.
 func (d *CentralDP) AccountingStep() accountant.Step {
 	s := accountant.Step{SampleRate: d.cfg.SampleRate, Sampling: d.cfg.Sampling, Population: d.cfg.Population}
