@@ -36,8 +36,9 @@ type CentralConfig struct {
 	// With adaptive clipping z is the effective multiplier of the update
 	// and the count released together (see [UpdateNoiseMultiplier]); the
 	// updates get slightly more noise. 0 means: calibrate z so that Rounds
-	// rounds meet TargetEpsilon; with no target, 0 means no noise at all
-	// (clipping only, no privacy: nothing is accounted).
+	// rounds meet TargetEpsilon under the bound the Mechanism is accounted
+	// with (see [CentralDP.AccountingStep]); with no target, 0 means no
+	// noise at all (clipping only, no privacy: nothing is accounted).
 	NoiseMultiplier float64
 
 	// TargetEpsilon is the budget ε at Delta; 0 means no budget (ε spent is
