@@ -36,8 +36,9 @@ type CentralConfig struct {
 	// With adaptive clipping z is the effective multiplier of the update
 	// and the count released together (see [UpdateNoiseMultiplier]); the
 	// updates get slightly more noise. 0 means: calibrate z so that Rounds
-	// rounds meet TargetEpsilon; with no target, 0 means no noise at all
-	// (clipping only, no privacy: nothing is accounted).
+	// rounds meet TargetEpsilon under the bound the Mechanism is accounted
+	// with (see [CentralDP.AccountingStep]); with no target, 0 means no
+	// noise at all (clipping only, no privacy: nothing is accounted).
 	NoiseMultiplier float64
 
 	// TargetEpsilon is the budget ε at Delta; 0 means no budget (ε spent is
@@ -49,7 +50,9 @@ type CentralConfig struct {
 	Delta float64
 	// Rounds is the number of rounds planned; required to calibrate z.
 	Rounds int
-	// Accountant is the accountant: RDP (default) or PLD.
+	// Accountant is the accountant: RDP (default) or PLD. The PLD
+	// accountant has no bound for the discrete Gaussian, so it needs
+	// Mechanism = MechanismGaussian (Validate refuses it otherwise).
 	Accountant accountant.Kind
 
 	// Population is N, the number of clients. Required.
@@ -180,6 +183,10 @@ func (c *CentralConfig) Validate() error {
 	if !(c.Resolution >= 0) || math.IsInf(c.Resolution, 0) {
 		bad("Resolution = %v, want finite and ≥ 0", c.Resolution)
 	}
+	if c.Mechanism == MechanismDiscreteGaussian && c.Accountant == accountant.KindPLD && (c.NoiseMultiplier > 0 || c.TargetEpsilon > 0) {
+		bad("Accountant = PLD with the discrete Gaussian mechanism: the PLD accountant has no proven bound for " +
+			"the discrete Gaussian; use the RDP accountant (the default) or MechanismGaussian")
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -281,11 +288,7 @@ func NewCentralDP(cfg CentralConfig) (*CentralDP, error) {
 
 	d.z = cfg.NoiseMultiplier
 	if d.z == 0 && cfg.TargetEpsilon > 0 {
-		d.z, err = accountant.CalibrateNoise(accountant.Target{
-			Epsilon: cfg.TargetEpsilon, Delta: cfg.Delta, SampleRate: cfg.SampleRate, Steps: cfg.Rounds,
-			Sampling: cfg.Sampling, Population: cfg.Population,
-		}, cfg.Accountant)
-		if err != nil {
+		if d.z, err = d.calibrate(); err != nil {
 			return nil, fmt.Errorf("%w: calibrating the noise: %w", ErrConfig, err)
 		}
 	}
@@ -296,12 +299,85 @@ func NewCentralDP(cfg CentralConfig) (*CentralDP, error) {
 			return nil, err
 		}
 	}
+	if d.z > 0 && cfg.Adaptive && cfg.Mechanism == MechanismDiscreteGaussian {
+		// The count's discrete Gaussian is built once, here: a σ_b the
+		// sampler cannot take is refused before any release, never replaced
+		// by floating-point noise the accounting does not cover.
+		if _, err := d.countDG.get(2 * d.sigmaB); err != nil {
+			return nil, fmt.Errorf("%w: count noise σ_b = %v: %w", ErrConfig, d.sigmaB, err)
+		}
+	}
 	if cfg.TargetEpsilon > 0 {
 		if err := d.findMaxRounds(); err != nil {
 			return nil, err
 		}
 	}
 	return d, nil
+}
+
+// unitDiscreteNoise returns the accountant's description of one release of
+// the discrete mechanism with noise multiplier z, in units of the release's
+// L2 sensitivity L on the grid (one client's rounded contribution:
+// L = C/γ for Aggregate, C/γ + √d for NoiseSum): L2 = L1 = 1 and Variance
+// = (z·S/C)², where S/C is 1 for Poisson and 2 for fixed-size sampling
+// (the noise is scaled for the replace-one sensitivity 2L, which the
+// accountant derives from L2 itself). For one share the accountant's bound
+// is α·(f·L2)²/(2·Variance) at every order (f = 1, or 2 for replace-one):
+// it depends on L2 and Variance only through their ratio, and on L1 and Dim
+// not at all (they enter through τ, which is 0 for one share, and through
+// min(L2, L1) = L2, as ‖Δ‖₂ ≤ ‖Δ‖₁). So this unit step has exactly the ε of
+// the release on its grid — {Variance (z·S/C·L)², L2 = L, L1 = √d·L,
+// Dim = d} — whatever C, γ and d are; the release's own σ² is that
+// variance rounded up (see [CentralDP.AccountingStep]).
+func unitDiscreteNoise(z, sensMul float64) *accountant.DiscreteNoise {
+	v := z * sensMul
+	return &accountant.DiscreteNoise{Kind: accountant.DistributedDiscreteGaussian, Shares: 1, Variance: v * v, L2: 1, L1: 1}
+}
+
+// calibrate returns the smallest noise multiplier z (to the accountant's
+// relative [accountant.CalibrationTolerance]) with which Rounds releases
+// meet the budget under the bound the mechanism is accounted with: the
+// discrete Gaussian's ([accountant.CalibrateDiscrete]) or the Gaussian's
+// ([accountant.CalibrateNoise]).
+func (d *CentralDP) calibrate() (float64, error) {
+	cfg := &d.cfg
+	t := accountant.Target{
+		Epsilon: cfg.TargetEpsilon, Delta: cfg.Delta, SampleRate: cfg.SampleRate, Steps: cfg.Rounds,
+		Sampling: cfg.Sampling, Population: cfg.Population,
+	}
+	if cfg.Mechanism != MechanismDiscreteGaussian {
+		return accountant.CalibrateNoise(t, cfg.Accountant)
+	}
+	v, err := accountant.CalibrateDiscrete(t, *unitDiscreteNoise(1, 1))
+	if err != nil {
+		return 0, err
+	}
+	// z·S/C must square to at least v, which met the target: step z up
+	// past the float rounding of the square root.
+	z := math.Sqrt(v) / d.sensMul
+	for x := z * d.sensMul; x*x < v; x = z * d.sensMul {
+		z = math.Nextafter(z, math.Inf(1))
+	}
+	return z, nil
+}
+
+// AccountingStep returns the step each release is accounted with; composing
+// it Rounds times gives [CentralDP.Epsilon]. For [MechanismGaussian] it is
+// the sampled Gaussian of noise multiplier z (Step.NoiseMultiplier). For the
+// default [MechanismDiscreteGaussian] it is the discrete Gaussian with one
+// share (Step.Discrete), in units of the release's grid sensitivity: see
+// the package doc, "Accounting: which bound for which mechanism". With no noise
+// (z = 0) nothing is accounted and the step's noise fields are zero.
+func (d *CentralDP) AccountingStep() accountant.Step {
+	s := accountant.Step{SampleRate: d.cfg.SampleRate, Sampling: d.cfg.Sampling, Population: d.cfg.Population}
+	switch {
+	case d.z == 0:
+	case d.cfg.Mechanism == MechanismDiscreteGaussian:
+		s.Discrete = unitDiscreteNoise(d.z, d.sensMul)
+	default:
+		s.NoiseMultiplier = d.z
+	}
+	return s
 }
 
 // countSensitivity is the L2 sensitivity of the centred count Σ(bᵢ − 1/2).
@@ -320,32 +396,50 @@ func (d *CentralDP) epsilonAfter(k int) (float64, error) {
 	if k == d.epsSteps {
 		return d.epsCache, nil
 	}
-	step := accountant.Step{NoiseMultiplier: d.z, SampleRate: d.cfg.SampleRate, Sampling: d.cfg.Sampling, Population: d.cfg.Population}
 	var eps float64
+	var err error
 	if d.cfg.Accountant == accountant.KindPLD {
-		a, err := accountant.NewPLD(accountant.PLDConfig{})
-		if err != nil {
-			return 0, err
-		}
-		if err := a.Compose(step, k); err != nil {
-			return 0, err
-		}
-		if eps, err = a.Epsilon(d.cfg.Delta); err != nil {
-			return math.Inf(1), nil
-		}
+		eps, err = epsilonPLD(d.AccountingStep(), k, d.cfg.Delta)
 	} else {
-		a, err := accountant.NewRDP(nil)
-		if err != nil {
-			return 0, err
-		}
-		if err := a.Compose(step, k); err != nil {
-			return 0, err
-		}
-		if eps, _, err = a.Epsilon(d.cfg.Delta); err != nil {
-			return math.Inf(1), nil
-		}
+		eps, err = epsilonOf(d.AccountingStep(), k, d.cfg.Delta)
+	}
+	if err != nil {
+		return 0, err
 	}
 	d.epsSteps, d.epsCache = k, eps
+	return eps, nil
+}
+
+// epsilonOf returns the ε at δ of k compositions of step by the RDP
+// accountant with its default orders; +Inf when no order gives a finite ε.
+func epsilonOf(step accountant.Step, k int, delta float64) (float64, error) {
+	a, err := accountant.NewRDP(nil)
+	if err != nil {
+		return 0, err
+	}
+	if err := a.Compose(step, k); err != nil {
+		return 0, err
+	}
+	eps, _, err := a.Epsilon(delta)
+	if err != nil {
+		return math.Inf(1), nil
+	}
+	return eps, nil
+}
+
+// epsilonPLD is epsilonOf with the PLD accountant (Gaussian steps only).
+func epsilonPLD(step accountant.Step, k int, delta float64) (float64, error) {
+	a, err := accountant.NewPLD(accountant.PLDConfig{})
+	if err != nil {
+		return 0, err
+	}
+	if err := a.Compose(step, k); err != nil {
+		return 0, err
+	}
+	eps, err := a.Epsilon(delta)
+	if err != nil {
+		return math.Inf(1), nil
+	}
 	return eps, nil
 }
 
@@ -543,10 +637,17 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 	}
 	c := d.clip
 	var unclipped int
+	var count *DiscreteGaussian
 	if d.discrete() {
 		gamma, clip, err := d.grid(c, len(dst))
 		if err != nil {
 			return err
+		}
+		if d.cfg.Adaptive {
+			// Built by NewCentralDP for this σ_b, which never changes.
+			if count, err = d.countDG.get(2 * d.sigmaB); err != nil {
+				return fmt.Errorf("%w: count noise: %w", ErrRange, err)
+			}
 		}
 		if float64(len(updates))*(c/gamma+1) >= maxGridInt {
 			return fmt.Errorf("%w: %d updates of clip norm %v on a grid of step %v", ErrRange, len(updates), c, gamma)
@@ -564,7 +665,7 @@ func (d *CentralDP) Aggregate(dst []float64, updates []fl.Update) error {
 		d.releaseFloat(dst, c)
 	}
 	if d.cfg.Adaptive {
-		d.adaptClip(c, unclipped, len(updates))
+		d.adaptClip(c, unclipped, len(updates), count)
 	}
 	return nil
 }
@@ -611,18 +712,13 @@ func (d *CentralDP) sum(dst []float64, updates []fl.Update, c, clip, scale float
 // adaptClip noises the centred count Σ(bᵢ − 1/2) of unclipped updates
 // (sensitivity 1/2 with Poisson sampling, 1 with fixed-size), normalises it
 // by the expected number of clients and moves the clip norm. With the
-// discrete mechanism the count is doubled to an integer and noised with the
-// discrete Gaussian of standard deviation 2σ_b.
-func (d *CentralDP) adaptClip(c float64, unclipped, n int) {
+// discrete mechanism (count not nil) the count is doubled to an integer and
+// noised with count, the discrete Gaussian of parameter ⌈(2σ_b)²⌉.
+func (d *CentralDP) adaptClip(c float64, unclipped, n int, count *DiscreteGaussian) {
 	centred := float64(unclipped) - 0.5*float64(n)
 	switch {
-	case d.discrete():
-		g, err := d.countDG.get(2 * d.sigmaB)
-		if err == nil {
-			centred = float64(2*unclipped-n+int(g.Sample(d.src))) / 2
-			break
-		}
-		centred += d.sigmaB * d.src.Normal() // σ_b out of the sampler's range
+	case count != nil:
+		centred = float64(int64(2*unclipped-n)+count.Sample(d.src)) / 2
 	case d.z > 0:
 		centred += d.sigmaB * d.src.Normal()
 	}
@@ -741,15 +837,21 @@ func (d *CentralDP) releaseDiscrete(v []float64, c, gamma, raise float64) error 
 	return nil
 }
 
-// State format (version 2): magic, version, z, q, a SHA-256 fingerprint of
+// State format (version 3): magic, version, z, q, a SHA-256 fingerprint of
 // every config field the accounting and the mechanism depend on, steps,
 // clip, the last b̃, then a length-prefixed noise-generator state (empty
-// unless the source is seeded).
+// unless the source is seeded). Version 2 had the same layout; it accounted
+// the discrete mechanism with the continuous Gaussian's bounds, so a
+// version-2 state is restored only into a CentralDP whose accounting did not
+// change (the Gaussian mechanism, or no noise) — see UnmarshalBinary.
 const (
 	stateMagic   = "FGDP"
-	stateVersion = 2
-	stateFixed   = len(stateMagic) + 1 + 8*2 + sha256.Size + 8*3 + 4
-	maxRNGState  = 256
+	stateVersion = 3
+	// stateVersionContinuous is the last version that accounted the
+	// discrete mechanism with the continuous Gaussian's bounds.
+	stateVersionContinuous = 2
+	stateFixed             = len(stateMagic) + 1 + 8*2 + sha256.Size + 8*3 + 4
+	maxRNGState            = 256
 )
 
 // fingerprint hashes the configuration a state belongs to: a state
@@ -774,6 +876,28 @@ func (d *CentralDP) fingerprint() [sha256.Size]byte {
 		}
 	}
 	return sha256.Sum256(b)
+}
+
+// errContinuousState refuses a version-2 state of the discrete mechanism:
+// its releases were accounted with the continuous Gaussian's bounds, and
+// its budget (the rounds it allowed, a noise multiplier calibrated with
+// those bounds) does not carry over to the proven bound. The error says
+// what the releases it recorded, at the noise multiplier z it recorded,
+// cost under the proven bound.
+func (d *CentralDP) errContinuousState(z float64, steps uint64) error {
+	cost := ""
+	if finitePos(z) && steps > 0 && steps <= maxBudgetRounds {
+		step := d.AccountingStep()
+		step.Discrete = unitDiscreteNoise(z, d.sensMul)
+		if e, err := epsilonOf(step, int(steps), d.cfg.Delta); err == nil {
+			cost = fmt.Sprintf(" (its %d releases at noise multiplier %.4g cost ε = %.4g at δ = %.3g under the proven bound)",
+				steps, z, e, d.cfg.Delta)
+		}
+	}
+	return fmt.Errorf("%w: version-%d state for the discrete mechanism: that version accounted its releases with the "+
+		"continuous Gaussian's bounds, which are not proven for the discrete Gaussian; this version accounts "+
+		"them with the discrete Gaussian's proven bound and does not take that budget over%s",
+		ErrState, stateVersionContinuous, cost)
 }
 
 // MarshalBinary implements encoding.BinaryMarshaler for checkpoints: the
@@ -810,14 +934,20 @@ func (d *CentralDP) MarshalBinary() ([]byte, error) {
 // holds more rounds than the budget allows; holds a clip norm that is not
 // finite and positive, or differs from ClipNorm without adaptive clipping;
 // holds a b̃ that is not finite; or holds a generator state that is not a
-// valid one. A generator state is restored only into a seeded source.
+// valid one. A generator state is restored only into a seeded source. A
+// state of the previous format (version 2) is refused by the discrete
+// mechanism — that format accounted it with the continuous Gaussian's
+// bounds; the error says what its releases cost under the proven bound —
+// and restored as before by [MechanismGaussian], whose accounting did not
+// change.
 func (d *CentralDP) UnmarshalBinary(b []byte) error {
 	if len(b) < stateFixed || string(b[:len(stateMagic)]) != stateMagic {
 		return fmt.Errorf("%w: %d bytes, not a CentralDP state", ErrState, len(b))
 	}
 	p := b[len(stateMagic):]
-	if p[0] != stateVersion {
-		return fmt.Errorf("%w: version %d, want %d", ErrState, p[0], stateVersion)
+	version := p[0]
+	if version != stateVersion && version != stateVersionContinuous {
+		return fmt.Errorf("%w: version %d, want %d", ErrState, version, stateVersion)
 	}
 	p = p[1:]
 	u64 := func() uint64 { v := binary.LittleEndian.Uint64(p); p = p[8:]; return v }
@@ -832,6 +962,8 @@ func (d *CentralDP) UnmarshalBinary(b []byte) error {
 	n := binary.LittleEndian.Uint32(p)
 	p = p[4:]
 	switch {
+	case version == stateVersionContinuous && d.discrete():
+		return d.errContinuousState(z, steps)
 	case z != d.z || q != d.cfg.SampleRate:
 		return fmt.Errorf("%w: state of z = %v, q = %v; this mechanism has z = %v, q = %v", ErrState, z, q, d.z, d.cfg.SampleRate)
 	case fp != d.fingerprint():

@@ -249,45 +249,44 @@ func TestGeometricClipUpdate(t *testing.T) {
 	}
 }
 
+// Calibration meets the budget, tightly, under the bound each mechanism is
+// accounted with: the discrete Gaussian's proven bound for the default
+// mechanism, the Gaussian's for MechanismGaussian. (PLD calibration costs
+// seconds; TestCentralDPPLDAccounting checks the PLD plumbing.)
 func TestCentralDPCalibration(t *testing.T) {
-	// PLD calibration costs seconds (the accountant's FFTs); RDP stands for
-	// both here and TestCentralDPPLDAccounting checks the PLD plumbing.
-	for _, kind := range []accountant.Kind{accountant.KindRDP} {
-		cfg := CentralConfig{ClipNorm: 1, TargetEpsilon: 2, Delta: 1e-5, Rounds: 40, Population: 1000, SampleRate: 0.05, Accountant: kind}
+	const q, delta, rounds, target = 0.05, 1e-5, 40, 2.0
+	var zs [2]float64
+	for _, tc := range []struct {
+		m Mechanism
+		s accountant.Sampling
+	}{{MechanismDiscreteGaussian, accountant.FixedSize}, {MechanismDiscreteGaussian, accountant.Poisson}, {MechanismGaussian, accountant.Poisson}} {
+		m, s := tc.m, tc.s
+		cfg := CentralConfig{ClipNorm: 1, TargetEpsilon: target, Delta: delta, Rounds: rounds, Population: 1000, SampleRate: q, Mechanism: m, Sampling: s}
 		dp := mustCentral(t, cfg)
 		z := dp.NoiseMultiplier()
+		if s == accountant.Poisson {
+			zs[m] = z
+		}
 		eps := func(z float64, steps int) float64 {
-			s := accountant.Step{NoiseMultiplier: z, SampleRate: 0.05}
-			if kind == accountant.KindPLD {
-				a, _ := accountant.NewPLD(accountant.PLDConfig{})
-				if err := a.Compose(s, steps); err != nil {
-					t.Fatal(err)
-				}
-				e, err := a.Epsilon(1e-5)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return e
+			if m == MechanismGaussian {
+				return rdpEpsilon(t, accountant.Step{NoiseMultiplier: z, SampleRate: q}, steps, delta)
 			}
-			a, _ := accountant.NewRDP(nil)
-			if err := a.Compose(s, steps); err != nil {
-				t.Fatal(err)
-			}
-			e, _, err := a.Epsilon(1e-5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return e
+			return rdpEpsilon(t, gridStep(z, s, q, 1000, 1<<10, 1), steps, delta)
 		}
-		if e := eps(z, 40); e > 2 {
-			t.Errorf("%v: calibrated z = %v gives ε = %v > 2 after 40 rounds", kind, z, e)
+		if e := eps(z, rounds); e > target {
+			t.Errorf("%v %v: calibrated z = %v gives ε = %v > %v after %d rounds", m, s, z, e, target, rounds)
 		}
-		if e := eps(z*0.99, 40); e <= 2 {
-			t.Errorf("%v: z = %v is not tight: 0.99z already gives ε = %v", kind, z, e)
+		if e := eps(z*0.999, rounds); e <= target {
+			t.Errorf("%v %v: z = %v is not tight: 0.999z already gives ε = %v", m, s, z, e)
 		}
-		if m := dp.MaxRounds(); m < 40 || eps(z, m) > 2 || eps(z, m+1) <= 2 {
-			t.Errorf("%v: MaxRounds = %d is not the largest k with ε(k) ≤ 2", kind, m)
+		if k := dp.MaxRounds(); k < rounds || eps(z, k) > target || eps(z, k+1) <= target {
+			t.Errorf("%v %v: MaxRounds = %d is not the largest k with ε(k) ≤ %v", m, s, k, target)
 		}
+	}
+	// The proven bound of the discrete Gaussian under Poisson sampling is
+	// above the continuous Gaussian's: it needs more noise.
+	if !(zs[MechanismDiscreteGaussian] > zs[MechanismGaussian]) {
+		t.Errorf("discrete z = %v, Gaussian z = %v: want the discrete one larger", zs[MechanismDiscreteGaussian], zs[MechanismGaussian])
 	}
 }
 
@@ -367,7 +366,7 @@ func rdpEpsilon(t *testing.T, s accountant.Step, k int, delta float64) float64 {
 
 func TestServerStopsWhenBudgetIsSpent(t *testing.T) {
 	const n, q, z, delta, k = 30, 0.5, 1.5, 1e-5, 4
-	step := accountant.Step{NoiseMultiplier: z, SampleRate: q}
+	step := gridStep(z, accountant.Poisson, q, 0, 1<<10, 1) // the default mechanism's proven bound
 	// A budget between ε(k) and ε(k+1) allows exactly k rounds.
 	target := (rdpEpsilon(t, step, k, delta) + rdpEpsilon(t, step, k+1, delta)) / 2
 	cfg := CentralConfig{ClipNorm: 1, NoiseMultiplier: z, TargetEpsilon: target, Delta: delta, Population: n, SampleRate: q, Random: seeded(3)}
@@ -663,7 +662,7 @@ func TestCentralDPAggregateDoesNotAllocate(t *testing.T) {
 func TestCentralDPPLDAccounting(t *testing.T) {
 	step := accountant.Step{NoiseMultiplier: 2, SampleRate: 0.05}
 	dp := mustCentral(t, CentralConfig{ClipNorm: 1, NoiseMultiplier: 2, Delta: 1e-5, Population: 1000, SampleRate: 0.05,
-		Accountant: accountant.KindPLD, Random: seeded(2)})
+		Accountant: accountant.KindPLD, Mechanism: MechanismGaussian, Random: seeded(2)})
 	ups := randomUpdates(rand.New(rand.NewPCG(1, 2)), 3, 4, 1)
 	for range 3 {
 		if err := dp.Aggregate(make([]float64, 4), ups); err != nil {

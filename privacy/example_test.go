@@ -41,8 +41,8 @@ func ExampleNewCentralDP() {
 	cfg.Aggregator, cfg.Sampler, cfg.ClientsPerRound = dp, dp.Sampler(), 0
 	fmt.Printf("sampler %+v\n", cfg.Sampler)
 	// Output:
-	// noise multiplier 0.89, rounds allowed 100
-	// noise on the averaged update: σ = 0.0089 per coordinate
+	// noise multiplier 0.93, rounds allowed 100
+	// noise on the averaged update: σ = 0.0093 per coordinate
 	// sampler {Q:0.01}
 }
 

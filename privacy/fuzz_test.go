@@ -3,6 +3,8 @@ package privacy
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/fedgo/fedgo/fl"
@@ -25,6 +27,16 @@ func FuzzCentralDPUnmarshal(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:stateFixed])
 	f.Add(good[:len(good)-3])
+	v2 := append([]byte(nil), good...)
+	v2[len(stateMagic)] = stateVersionContinuous // the previous format: refused for the discrete mechanism
+	f.Add(v2)
+	for _, name := range []string{"central_state_v2_discrete.bin", "central_state_v2_gaussian.bin"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Add([]byte("FGDP"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

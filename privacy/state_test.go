@@ -28,7 +28,7 @@ func TestCentralDPStateFullyValidated(t *testing.T) {
 		"delta":      func(c *CentralConfig) { c.Delta = 1e-6 },
 		"budget":     func(c *CentralConfig) { c.TargetEpsilon = 4 },
 		"sampling":   func(c *CentralConfig) { c.Sampling = accountant.FixedSize },
-		"accountant": func(c *CentralConfig) { c.Accountant = accountant.KindPLD },
+		"accountant": func(c *CentralConfig) { c.Accountant, c.Mechanism = accountant.KindPLD, MechanismGaussian },
 		"mechanism":  func(c *CentralConfig) { c.Mechanism = MechanismGaussian },
 		"resolution": func(c *CentralConfig) { c.Resolution = 0x1p-20 },
 		"clip":       func(c *CentralConfig) { c.ClipNorm = 2 },
@@ -83,7 +83,7 @@ func TestCentralDPStateFullyValidated(t *testing.T) {
 // Check (an exchange releasing twice) cannot overspend.
 func TestCentralDPReleaseGate(t *testing.T) {
 	const z, delta = 1.5, 1e-5
-	step := accountant.Step{NoiseMultiplier: z, SampleRate: 0.5}
+	step := gridStep(z, accountant.Poisson, 0.5, 0, 1<<10, 1)
 	target := (rdpEpsilon(t, step, 2, delta) + rdpEpsilon(t, step, 3, delta)) / 2
 	d := mustCentral(t, CentralConfig{ClipNorm: 1, NoiseMultiplier: z, TargetEpsilon: target, Delta: delta,
 		Population: 10, SampleRate: 0.5, ClientClipped: true, Random: seeded(4)})

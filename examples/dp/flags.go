@@ -36,7 +36,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.noise, "noise", 0, "noise multiplier z; 0 means calibrate it to -epsilon over -rounds (no noise without a budget)")
 	fs.Float64Var(&o.clip, "clip", 1, "clip norm C of the updates (the initial one with -adaptive)")
 	fs.BoolVar(&o.adaptive, "adaptive", false, "adaptive clipping toward the median update norm (Andrew et al. 2021)")
-	fs.StringVar(&o.acct, "accountant", "rdp", "privacy accountant: rdp or pld")
+	fs.StringVar(&o.acct, "accountant", "rdp", "privacy accountant: rdp (the discrete Gaussian's proven bound) or pld (the PLD has no bound for the discrete Gaussian: floating-point Gaussian noise instead, whose low-order bits leak)")
 	fs.IntVar(&o.epochs, "local-epochs", 0, "local epochs per round (default 5 for synthetic, 1 for fashion-mnist)")
 	fs.IntVar(&o.batch, "batch", 10, "local minibatch size")
 	fs.Float64Var(&o.lr, "lr", 0, "local learning rate (default 0.2 for synthetic, 0.05 for fashion-mnist)")

@@ -1,8 +1,11 @@
 // Command dp trains with differentially private federated averaging
 // (DP-FedAvg, McMahan et al. 2018): every round the server samples clients
 // (Poisson with rate -q, or exactly -per-round of them), clips each update to
-// -clip (or an adaptive clip norm with -adaptive), adds Gaussian noise to the
-// sum and divides by the expected number of clients. A privacy budget
+// -clip (or an adaptive clip norm with -adaptive), adds the exact discrete
+// Gaussian to the sum in fixed point (accounted with its proven RDP bound;
+// -accountant pld uses floating-point Gaussian noise instead, the only one
+// the PLD accountant bounds) and divides by the expected number of
+// clients. A privacy budget
 // (-epsilon at -delta) fixes the noise (calibrated for -rounds rounds, or
 // checked when -noise is given: the run stops when the budget is spent).
 //
@@ -102,7 +105,8 @@ func newPrivacy(o *options) (*privacy.CentralDP, error) {
 		cfg.Sampling, cfg.SampleRate = accountant.FixedSize, float64(o.perRound)/float64(o.clients)
 	}
 	if o.acct == "pld" {
-		cfg.Accountant = accountant.KindPLD
+		// The PLD accountant bounds the continuous Gaussian only.
+		cfg.Accountant, cfg.Mechanism = accountant.KindPLD, privacy.MechanismGaussian
 	}
 	if !o.secure {
 		cfg.Random = noiseSeed(o.seed)

@@ -79,6 +79,17 @@ func rdpEpsilon(t *testing.T, s accountant.Step, k int, delta float64) float64 {
 	return e
 }
 
+// discreteStep is the step CentralDP's default mechanism is accounted
+// with, from its parameters: the discrete Gaussian of σ = z·L grid steps
+// over one client's rounded contribution of L2 norm at most L (any L: the
+// bound depends on σ/L only), Poisson-sampled with rate q.
+func discreteStep(z, q float64) accountant.Step {
+	const L = 1 << 12
+	return accountant.Step{SampleRate: q, Discrete: &accountant.DiscreteNoise{
+		Kind: accountant.DistributedDiscreteGaussian, Shares: 1, Variance: (z * L) * (z * L), L2: L, L1: L,
+	}}
+}
+
 func TestDPJSONAndTable(t *testing.T) {
 	s, rounds := runJSON(t, "-rounds", "5", "-epsilon", "3", "-q", "0.05")
 	if s.Rounds != 5 || s.FinalAccuracy == nil || s.FailedUpdates == nil || len(s.ParamsSHA256) != 64 || s.BudgetExhausted {
@@ -88,7 +99,7 @@ func TestDPJSONAndTable(t *testing.T) {
 	if math.Abs(s.Delta-wantDelta) > 1e-15 || s.ClipNorm != 1 || s.NoiseMultiplier <= 0 {
 		t.Errorf("delta %v (want %v), clip %v, noise %v", s.Delta, wantDelta, s.ClipNorm, s.NoiseMultiplier)
 	}
-	want := rdpEpsilon(t, accountant.Step{NoiseMultiplier: s.NoiseMultiplier, SampleRate: 0.05}, 5, s.Delta)
+	want := rdpEpsilon(t, discreteStep(s.NoiseMultiplier, 0.05), 5, s.Delta)
 	if s.Epsilon == nil || math.Abs(*s.Epsilon-want) > 1e-9*want || *s.Epsilon > 3 {
 		t.Errorf("epsilon %v, want %v ≤ 3", s.Epsilon, want)
 	}
@@ -108,7 +119,7 @@ func TestDPJSONAndTable(t *testing.T) {
 func TestDPBudgetStopsRun(t *testing.T) {
 	const k, z, q = 3, 1.0, 0.05
 	delta := math.Pow(1000, -1.1)
-	step := accountant.Step{NoiseMultiplier: z, SampleRate: q}
+	step := discreteStep(z, q)
 	target := (rdpEpsilon(t, step, k, delta) + rdpEpsilon(t, step, k+1, delta)) / 2
 	eps := strings.TrimRight(strings.TrimRight(jsonFloat(target), "0"), ".")
 	s, _ := runJSON(t, "-rounds", "20", "-noise", "1", "-epsilon", eps, "-q", "0.05")
