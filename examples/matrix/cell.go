@@ -168,7 +168,18 @@ func newPrivacy(c cell) (*privacy.CentralDP, error) {
 	if c.Privacy == "none" {
 		return nil, nil
 	}
-	step := accountant.Step{NoiseMultiplier: Noise, SampleRate: float64(M) / N, Sampling: accountant.FixedSize, Population: N}
+	cfg := privacy.CentralConfig{
+		ClipNorm: Clip, NoiseMultiplier: Noise, TargetEpsilon: 1e6, Delta: Delta,
+		Population: N, SampleRate: float64(M) / N, Sampling: accountant.FixedSize,
+		ClientClipped: c.Privacy == "secure", Random: seeded(1, 1),
+	}
+	// The mechanism's own accounting step (the discrete Gaussian's proven
+	// bound), from a probe with an unbounded budget.
+	probe, err := privacy.NewCentralDP(cfg)
+	if err != nil {
+		return nil, err
+	}
+	step := probe.AccountingStep()
 	eps := func(k int) (float64, error) {
 		a, err := accountant.NewRDP(nil)
 		if err != nil {
@@ -188,11 +199,8 @@ func newPrivacy(c cell) (*privacy.CentralDP, error) {
 	if err != nil {
 		return nil, err
 	}
-	return privacy.NewCentralDP(privacy.CentralConfig{
-		ClipNorm: Clip, NoiseMultiplier: Noise, TargetEpsilon: (lo + hi) / 2, Delta: Delta,
-		Population: N, SampleRate: float64(M) / N, Sampling: accountant.FixedSize,
-		ClientClipped: c.Privacy == "secure", Random: seeded(1, 1),
-	})
+	cfg.TargetEpsilon = (lo + hi) / 2
+	return privacy.NewCentralDP(cfg)
 }
 
 // serverConfig returns the server config of cell c. The aggregator rows
