@@ -88,56 +88,9 @@ func CalibrateNoise(t Target, kind Kind) (float64, error) {
 		e, err := epsAt(sigma)
 		return e <= t.Epsilon, err
 	}
-	hi := 1.0
-	ok, err := meets(hi)
-	if err != nil {
-		return 0, err
-	}
-	lo := hi / 2
-	if ok {
-		for i := 0; ; i++ {
-			if i == 60 {
-				return hi, nil // even σ = 2^-60 meets the target
-			}
-			ok, err := meets(lo)
-			if err != nil {
-				return 0, err
-			}
-			if !ok {
-				break
-			}
-			hi, lo = lo, lo/2
-		}
-	} else {
-		for !ok {
-			lo = hi
-			hi *= 2
-			if hi > maxNoise {
-				if ok, err = meets(maxNoise); err != nil || !ok {
-					return 0, fmt.Errorf("%w: ε=%v at δ=%v not met even with noise multiplier %g", ErrUnreachable, t.Epsilon, t.Delta, maxNoise)
-				}
-				hi = maxNoise
-				break
-			}
-			if ok, err = meets(hi); err != nil {
-				return 0, err
-			}
-		}
-	}
-	// Invariant: meets(hi) and !meets(lo).
-	for hi-lo > CalibrationTolerance*lo {
-		mid := 0.5 * (lo + hi)
-		ok, err := meets(mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			hi = mid
-		} else {
-			lo = mid
-		}
-	}
-	return hi, nil
+	return bracket(meets, 1, 0, 60, maxNoise, func() error {
+		return fmt.Errorf("%w: ε=%v at δ=%v not met even with noise multiplier %g", ErrUnreachable, t.Epsilon, t.Delta, maxNoise)
+	})
 }
 
 // maxDiscreteNoise is the largest total standard deviation, in units of the
@@ -187,6 +140,19 @@ func CalibrateDiscrete(t Target, d DiscreteNoise) (float64, error) {
 		}
 		return e <= t.Epsilon, nil
 	}
+	maxV := maxDiscreteNoise * maxDiscreteNoise * d.L2 * d.L2
+	return bracket(meets, start, floor, 200, maxV, func() error {
+		return fmt.Errorf("%w: ε=%v at δ=%v not met by %v noise even with variance %g",
+			ErrUnreachable, t.Epsilon, t.Delta, d.Kind, maxV)
+	})
+}
+
+// bracket returns the smallest x in [floor, max] (to relative
+// [CalibrationTolerance]) with meets(x), for a meets that is monotone (false
+// below some threshold, true above). From start it halves (at most halvings
+// times, never below floor) or doubles (up to max; unreachable() when even
+// max does not meet) until the threshold is bracketed, then bisects.
+func bracket(meets func(float64) (bool, error), start, floor float64, halvings int, max float64, unreachable func() error) (float64, error) {
 	hi := start
 	ok, err := meets(hi)
 	if err != nil {
@@ -195,11 +161,8 @@ func CalibrateDiscrete(t Target, d DiscreteNoise) (float64, error) {
 	var lo float64
 	if ok {
 		for i := 0; ; i++ {
-			if hi == floor {
-				return hi, nil // the smallest admissible variance meets the target
-			}
-			if i == 200 {
-				return hi, nil // even a variance 2^-200·L2² meets the target
+			if hi == floor || i == halvings {
+				return hi, nil // the smallest value tried already meets the target
 			}
 			lo = math.Max(hi/2, floor)
 			if ok, err = meets(lo); err != nil {
@@ -211,16 +174,14 @@ func CalibrateDiscrete(t Target, d DiscreteNoise) (float64, error) {
 			hi = lo
 		}
 	} else {
-		maxV := maxDiscreteNoise * maxDiscreteNoise * d.L2 * d.L2
 		for !ok {
 			lo = hi
 			hi *= 2
-			if hi > maxV {
-				if ok, err = meets(maxV); err != nil || !ok {
-					return 0, fmt.Errorf("%w: ε=%v at δ=%v not met by %v noise even with variance %g",
-						ErrUnreachable, t.Epsilon, t.Delta, d.Kind, maxV)
+			if hi > max {
+				if ok, err = meets(max); err != nil || !ok {
+					return 0, unreachable()
 				}
-				hi = maxV
+				hi = max
 				break
 			}
 			if ok, err = meets(hi); err != nil {
