@@ -22,8 +22,8 @@ func (c countClient) Train(context.Context, []float64, fl.Config) (fl.Update, er
 
 func (c countClient) Evaluate(context.Context, []float64) (fl.Metrics, error) { return nil, nil }
 
-// release runs one train round through h and returns the reply.
-func release(t *testing.T, h fl.Handler) *fl.Message {
+// trainReply runs one train round through h and returns the reply.
+func trainReply(t *testing.T, h fl.Handler) *fl.Message {
 	t.Helper()
 	r, err := h.Handle(context.Background(), &fl.Message{Type: fl.TypeTrain, Round: 1, Params: []float64{0, 0}})
 	if err != nil {
@@ -53,10 +53,10 @@ func TestLocalNoisedWeightHidesCount(t *testing.T) {
 	accuracy := func(hLo, hHi fl.Handler) float64 {
 		right := 0
 		for range n {
-			if release(t, hLo).Weight <= (1+B)/2 {
+			if trainReply(t, hLo).Weight <= (1+B)/2 {
 				right++
 			}
-			if release(t, hHi).Weight > (1+B)/2 {
+			if trainReply(t, hHi).Weight > (1+B)/2 {
 				right++
 			}
 		}
@@ -118,7 +118,7 @@ func TestLocalNoisedWeightBudgetSplit(t *testing.T) {
 		var sq float64
 		var k int
 		for range 2 {
-			for _, x := range release(t, h).Params {
+			for _, x := range trainReply(t, h).Params {
 				sq += x * x
 				k++
 			}
@@ -135,7 +135,7 @@ func TestLocalNoisedWeightBudgetSplit(t *testing.T) {
 		var s1, s2 float64
 		const n = 2000
 		for range n {
-			w := release(t, h).Weight
+			w := trainReply(t, h).Weight
 			s1 += w
 			s2 += w * w
 		}
@@ -163,7 +163,7 @@ func TestLocalNoisedWeightBudgetSplit(t *testing.T) {
 		c := countClient{[]float64{0.1, 0.2}, 7}
 		h := fl.Wrap(fl.NewHandler(c, c), l.Middleware())
 		for range 5 {
-			release(t, h)
+			trainReply(t, h)
 		}
 		if l.Participations() != 5 {
 			t.Errorf("WeightBound %v: 5 train replies accounted as %d releases", bound, l.Participations())
@@ -190,7 +190,7 @@ func TestLocalNoisedWeightReply(t *testing.T) {
 		}
 		for _, tc := range []struct{ count, want float64 }{{17, 17}, {-5, 1}, {1e9, B}, {0, 1}} {
 			c := countClient{[]float64{0.3, 0}, tc.count}
-			r := release(t, fl.Wrap(fl.NewHandler(c, c), l.Middleware()))
+			r := trainReply(t, fl.Wrap(fl.NewHandler(c, c), l.Middleware()))
 			// σ_w = zB/√ρ ≈ 0.16 here: the released weight is the clamped count
 			// up to a step or two (exactly, for the discrete mechanism, an integer).
 			if r.Weight < 1 || r.Weight > B || math.Abs(r.Weight-tc.want) > 1.5 {
