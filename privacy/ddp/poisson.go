@@ -1,0 +1,224 @@
+package ddp
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"math/bits"
+
+	"github.com/fedgo/fedgo/privacy"
+)
+
+// maxLambda bounds the Poisson mean so that every rational factor below
+// fits 64 bits.
+const maxLambda = 1 << 40
+
+// errLambda is returned for a Poisson mean out of range.
+var errLambda = errors.New("ddp: Poisson mean must be an integer in [1, 2^40]")
+
+// poisson samples Poisson(λ) exactly for an integer λ ≥ 1, from uniform
+// integers only, by rejection from a two-sided geometric proposal centred
+// at the mode λ whose ratio ρ = (s−1)/s, s = ⌈√λ⌉+1, is rational.
+//
+// Write R(y) = P[X = λ+y]/P[X = λ]: R(y) = Π_{j=1..y} λ/(λ+j) for y > 0 and
+// R(y) = Π_{j=0..|y|−1} (λ−j)/λ for y < 0 (0 below −λ). On each side the
+// factors of R(y)/ρ^{|y|} are > 1 up to an index y*± and < 1 after it, so
+// C± = sup R(y)/ρ^{|y|} is the product of the factors up to y*±, and the
+// acceptance probability R(y)/(C±·ρ^{|y|}) is a product of rational factors
+// each ≤ 1 (the reciprocals of the factors between y and y*±, or the
+// factors beyond y*±): a chain of exact Bernoulli trials that stops at the
+// first failure. The proposal picks the side + (y ≥ 0) with probability
+// C+/(C+ + ρ·C−), then y = G or y = −1−G with G geometric of ratio ρ. The
+// output distribution is Poisson(λ) exactly; expected cost O(√λ) uniform
+// draws.
+type poisson struct {
+	lambda, s     uint64
+	yPlus, yMinus uint64 // y*+ and y*−
+	side          ratio  // P[side +]
+}
+
+// ratio is a rational n/d in [0, 1] as big-endian 64-bit words of equal
+// length, d > 0; top holds the bits of d's most significant word.
+type ratio struct {
+	n, d []uint64
+	top  uint
+}
+
+func newRatio(n, d *big.Int) ratio {
+	words := (d.BitLen() + 63) / 64
+	r := ratio{n: make([]uint64, words), d: make([]uint64, words), top: uint(d.BitLen() - 64*(words-1))}
+	fill := func(dst []uint64, x *big.Int) {
+		mask := new(big.Int).SetUint64(math.MaxUint64)
+		x = new(big.Int).Set(x)
+		for i := words - 1; i >= 0; i-- {
+			dst[i] = new(big.Int).And(x, mask).Uint64()
+			x.Rsh(x, 64)
+		}
+	}
+	fill(r.n, n)
+	fill(r.d, d)
+	return r
+}
+
+// bernoulli returns true with probability n/d: it draws U uniform in
+// [0, 2^bits(d)) word by word from the most significant, restarts when
+// U ≥ d and answers U < n as soon as both comparisons are decided (almost
+// always at the first word).
+func (r *ratio) bernoulli(s *privacy.Source) bool {
+	for {
+		dState, nState := 0, 0 // −1: U below, +1: U above, 0: equal so far
+		for i := range r.d {
+			u := s.Uint64()
+			if i == 0 && r.top < 64 {
+				u >>= 64 - r.top
+			}
+			if dState == 0 {
+				dState = cmp64(u, r.d[i])
+			}
+			if nState == 0 {
+				nState = cmp64(u, r.n[i])
+			}
+			if dState != 0 && nState != 0 {
+				break
+			}
+		}
+		if dState < 0 {
+			return nState < 0
+		}
+	}
+}
+
+func cmp64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func newPoisson(lambda uint64) (*poisson, error) {
+	if lambda < 1 || lambda > maxLambda {
+		return nil, fmt.Errorf("%w: got %d", errLambda, lambda)
+	}
+	s := uint64(math.Ceil(math.Sqrt(float64(lambda)))) + 1
+	p := &poisson{lambda: lambda, s: s}
+	// + side: term_j = λs/((λ+j)(s−1)) > 1 ⟺ j(s−1) < λ.
+	p.yPlus = (lambda - 1) / (s - 1) // largest j ≥ 0 with j(s−1) < λ
+	// − side: term_j = (λ−j)s/(λ(s−1)) > 1 ⟺ js < λ, for j = 0, 1, ...
+	p.yMinus = (lambda-1)/s + 1 // count of j ≥ 0 with js < λ
+	// C+ = Π_{j=1..y*+} λs/((λ+j)(s−1)), C− = Π_{j=0..y*−−1} (λ−j)s/(λ(s−1)).
+	// P[+] = C+/(C+ + ρC−) with ρ = (s−1)/s, as exact rationals.
+	bl, bs, bs1 := new(big.Int).SetUint64(lambda), new(big.Int).SetUint64(s), new(big.Int).SetUint64(s-1)
+	cp := new(big.Rat).SetInt64(1)
+	for j := uint64(1); j <= p.yPlus; j++ {
+		num := new(big.Int).Mul(bl, bs)
+		den := new(big.Int).Mul(new(big.Int).SetUint64(lambda+j), bs1)
+		cp.Mul(cp, new(big.Rat).SetFrac(num, den))
+	}
+	cm := new(big.Rat).SetInt64(1)
+	for j := uint64(0); j < p.yMinus; j++ {
+		num := new(big.Int).Mul(new(big.Int).SetUint64(lambda-j), bs)
+		den := new(big.Int).Mul(bl, bs1)
+		cm.Mul(cm, new(big.Rat).SetFrac(num, den))
+	}
+	rho := new(big.Rat).SetFrac(bs1, bs)
+	tot := new(big.Rat).Add(cp, new(big.Rat).Mul(rho, cm))
+	side := new(big.Rat).Quo(cp, tot)
+	p.side = newRatio(side.Num(), side.Denom())
+	return p, nil
+}
+
+// bern returns true with probability num/den (num ≤ den, den > 0), where
+// num = a·b and den = c·e are products of two 64-bit factors.
+func bern(s *privacy.Source, a, b, c, e uint64) bool {
+	nh, nl := bits.Mul64(a, b)
+	dh, dl := bits.Mul64(c, e)
+	if dh == 0 {
+		return s.Uint64N(dl) < nl
+	}
+	// 128-bit denominator: compare a uniform 128-bit value below den.
+	var n, d big.Int
+	n.SetUint64(nh).Lsh(&n, 64).Or(&n, new(big.Int).SetUint64(nl))
+	d.SetUint64(dh).Lsh(&d, 64).Or(&d, new(big.Int).SetUint64(dl))
+	return uniformBelow(s, &d).Cmp(&n) < 0
+}
+
+// uniformBelow returns a uniform integer in [0, d), d > 0, by rejection.
+func uniformBelow(s *privacy.Source, d *big.Int) *big.Int {
+	nb := d.BitLen()
+	words := (nb + 63) / 64
+	x := new(big.Int)
+	for {
+		x.SetInt64(0)
+		for range words {
+			x.Lsh(x, 64).Or(x, new(big.Int).SetUint64(s.Uint64()))
+		}
+		x.Rsh(x, uint(words*64-nb))
+		if x.Cmp(d) < 0 {
+			return x
+		}
+	}
+}
+
+// geometric returns G with P[G = g] = (1−ρ)ρ^g, ρ = (s−1)/s.
+func (p *poisson) geometric(s *privacy.Source) uint64 {
+	g := uint64(0)
+	for s.Uint64N(p.s) < p.s-1 {
+		g++
+	}
+	return g
+}
+
+// sample returns one draw of Poisson(λ).
+func (p *poisson) sample(s *privacy.Source) int64 {
+	l, sq, s1 := p.lambda, p.s, p.s-1
+	for {
+		plus := p.side.bernoulli(s)
+		g := p.geometric(s)
+		ok := true
+		if plus {
+			y := g
+			if y <= p.yPlus {
+				// Π_{j=y+1..y*+} (λ+j)(s−1)/(λs)
+				for j := y + 1; j <= p.yPlus && ok; j++ {
+					ok = bern(s, l+j, s1, l, sq)
+				}
+			} else {
+				// Π_{j=y*++1..y} λs/((λ+j)(s−1))
+				for j := p.yPlus + 1; j <= y && ok; j++ {
+					ok = bern(s, l, sq, l+j, s1)
+				}
+			}
+			if ok {
+				return int64(l + y)
+			}
+			continue
+		}
+		k := g + 1 // y = −k
+		if k > l {
+			continue // below zero: probability 0
+		}
+		if k <= p.yMinus {
+			// Π_{j=k..y*−−1} λ(s−1)/((λ−j)s)
+			for j := k; j < p.yMinus && ok; j++ {
+				ok = bern(s, l, s1, l-j, sq)
+			}
+		} else {
+			// Π_{j=y*−..k−1} (λ−j)s/(λ(s−1))
+			for j := p.yMinus; j < k && ok; j++ {
+				ok = bern(s, l-j, sq, l, s1)
+			}
+		}
+		if ok {
+			return int64(l - k)
+		}
+	}
+}
+
+// skellam samples Sk(λ) = Poisson(λ) − Poisson(λ), exactly.
+func (p *poisson) skellam(s *privacy.Source) int64 {
+	return p.sample(s) - p.sample(s)
+}
