@@ -109,26 +109,45 @@ func newPoisson(lambda uint64) (*poisson, error) {
 	p.yPlus = (lambda - 1) / (s - 1) // largest j ≥ 0 with j(s−1) < λ
 	// − side: term_j = (λ−j)s/(λ(s−1)) > 1 ⟺ js < λ, for j = 0, 1, ...
 	p.yMinus = (lambda-1)/s + 1 // count of j ≥ 0 with js < λ
-	// C+ = Π_{j=1..y*+} λs/((λ+j)(s−1)), C− = Π_{j=0..y*−−1} (λ−j)s/(λ(s−1)).
-	// P[+] = C+/(C+ + ρC−) with ρ = (s−1)/s, as exact rationals.
-	bl, bs, bs1 := new(big.Int).SetUint64(lambda), new(big.Int).SetUint64(s), new(big.Int).SetUint64(s-1)
-	cp := new(big.Rat).SetInt64(1)
-	for j := uint64(1); j <= p.yPlus; j++ {
-		num := new(big.Int).Mul(bl, bs)
-		den := new(big.Int).Mul(new(big.Int).SetUint64(lambda+j), bs1)
-		cp.Mul(cp, new(big.Rat).SetFrac(num, den))
-	}
-	cm := new(big.Rat).SetInt64(1)
-	for j := uint64(0); j < p.yMinus; j++ {
-		num := new(big.Int).Mul(new(big.Int).SetUint64(lambda-j), bs)
-		den := new(big.Int).Mul(bl, bs1)
-		cm.Mul(cm, new(big.Rat).SetFrac(num, den))
-	}
-	rho := new(big.Rat).SetFrac(bs1, bs)
-	tot := new(big.Rat).Add(cp, new(big.Rat).Mul(rho, cm))
-	side := new(big.Rat).Quo(cp, tot)
-	p.side = newRatio(side.Num(), side.Denom())
+	// C+ = Π_{j=1..y*+} λs/((λ+j)(s−1)) = N+/D+ and
+	// C− = Π_{j=0..y*−−1} (λ−j)s/(λ(s−1)) = N−/D−, so with ρ = (s−1)/s
+	// P[+] = C+/(C+ + ρC−) = N+·D−·s / (N+·D−·s + (s−1)·N−·D+).
+	np := prodPow(lambda*s, p.yPlus)
+	dp := prod(func(j uint64) uint64 { return lambda + j + 1 }, p.yPlus)
+	dp.Mul(dp, prodPow(s-1, p.yPlus))
+	nm := prod(func(j uint64) uint64 { return lambda - j }, p.yMinus)
+	nm.Mul(nm, prodPow(s, p.yMinus))
+	dm := prodPow(lambda, p.yMinus)
+	dm.Mul(dm, prodPow(s-1, p.yMinus))
+	num := new(big.Int).Mul(np, dm)
+	num.Mul(num, new(big.Int).SetUint64(s))
+	den := new(big.Int).Mul(nm, dp)
+	den.Mul(den, new(big.Int).SetUint64(s-1))
+	den.Add(den, num)
+	p.side = newRatio(num, den)
 	return p, nil
+}
+
+// prod returns Π_{j<n} f(j) by a product tree.
+func prod(f func(uint64) uint64, n uint64) *big.Int {
+	var rec func(lo, hi uint64) *big.Int
+	rec = func(lo, hi uint64) *big.Int {
+		if hi-lo <= 8 {
+			r := big.NewInt(1)
+			for j := lo; j < hi; j++ {
+				r.Mul(r, new(big.Int).SetUint64(f(j)))
+			}
+			return r
+		}
+		mid := lo + (hi-lo)/2
+		return new(big.Int).Mul(rec(lo, mid), rec(mid, hi))
+	}
+	return rec(0, n)
+}
+
+// prodPow returns x^n.
+func prodPow(x, n uint64) *big.Int {
+	return new(big.Int).Exp(new(big.Int).SetUint64(x), new(big.Int).SetUint64(n), nil)
 }
 
 // bern returns true with probability num/den (num ≤ den, den > 0), where
