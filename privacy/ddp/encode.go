@@ -100,9 +100,7 @@ func (e *Encoder) Encode(dst []uint64, delta []float64, roundID [32]byte) error 
 	}
 	x := e.buf[:p.Padded]
 	f := privacy.ClipFactor(privacy.L2Norm(delta), e.clip) / p.Gamma
-	for i, v := range delta {
-		x[i] = v
-	}
+	copy(x, delta)
 	clear(x[p.Dim:])
 	rotate(x, roundID)
 	for i := range x {

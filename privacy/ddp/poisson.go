@@ -239,5 +239,7 @@ func (p *poisson) sample(s *privacy.Source) int64 {
 
 // skellam samples Sk(λ) = Poisson(λ) − Poisson(λ), exactly.
 func (p *poisson) skellam(s *privacy.Source) int64 {
-	return p.sample(s) - p.sample(s)
+	a := p.sample(s)
+	b := p.sample(s) // independent of a: the source moved on
+	return a - b
 }

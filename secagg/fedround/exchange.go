@@ -190,6 +190,9 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 		cfg := rc.Config
 		if r.clip > 0 {
 			cfg = cfg.Clone()
+			if cfg == nil { // a Round built with a nil Config
+				cfg = fl.Config{}
+			}
 			cfg[KeyClipNorm] = r.clip
 		}
 		return &fl.Message{Type: TypeTrain, Round: rc.Number, Params: rc.Params, Config: cfg, Payload: b}, nil
