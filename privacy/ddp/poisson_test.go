@@ -77,7 +77,7 @@ func TestPoissonPMF(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := seeded(t, byte(lambda))
-		const n = 200000
+		const n = 60000
 		counts := map[int64]int{}
 		for range n {
 			counts[p.sample(s)]++
@@ -106,7 +106,7 @@ func TestSkellamMoments(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := seeded(t, 9)
-		const n = 400000
+		const n = 150000
 		var m1, m2, m4 float64
 		for range n {
 			x := float64(p.skellam(s))
