@@ -1,7 +1,6 @@
 package ddp
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -301,5 +300,3 @@ func (d *DDP) findMaxRounds() error {
 	d.maxRounds = lo
 	return nil
 }
-
-var _ = errors.New

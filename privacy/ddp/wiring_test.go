@@ -301,3 +301,29 @@ func TestBudgetStops(t *testing.T) {
 		t.Fatalf("%d releases, budget %d", d.Rounds(), d.MaxRounds())
 	}
 }
+
+// TestAccountingMonotone: ε grows with the releases, and the calibrated
+// noise meets the budget for the planned rounds but a tenth of it does not.
+func TestAccountingMonotone(t *testing.T) {
+	c := wiringConfig(DiscreteGaussian, 10)
+	c.NoiseMultiplier, c.TargetEpsilon, c.Rounds, c.Delta = 0, 3, 20, 1e-5
+	d := mustNew(t, c)
+	prev := 0.0
+	for _, k := range []int{1, 5, 20} {
+		e, err := d.EpsilonAfter(k)
+		if err != nil || !(e > prev) {
+			t.Fatalf("ε after %d = %v (%v), previous %v", k, e, err, prev)
+		}
+		prev = e
+	}
+	if prev > 3*(1+2e-3) {
+		t.Errorf("ε after the planned 20 rounds = %v > 3", prev)
+	}
+	p := d.Params()
+	weak := p
+	weak.Variance /= 10
+	v, err := accountant.CalibrateDiscrete(d.target(3, 20), weak.Noise())
+	if err != nil || !(v > weak.Variance) {
+		t.Errorf("a tenth of the variance meets the budget: need %v, have %v (%v)", v, weak.Variance, err)
+	}
+}
