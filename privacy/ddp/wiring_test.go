@@ -327,3 +327,40 @@ func TestAccountingMonotone(t *testing.T) {
 		t.Errorf("a tenth of the variance meets the budget: need %v, have %v (%v)", v, weak.Variance, err)
 	}
 }
+
+// TestStateSurvivesResume: a resumed server continues the budget where the
+// checkpoint left it (no round is released twice for free), and a state
+// of another configuration is refused.
+func TestStateSurvivesResume(t *testing.T) {
+	const n = 6
+	c := wiringConfig(DiscreteGaussian, n)
+	c.NoiseMultiplier, c.TargetEpsilon, c.Rounds, c.Delta = 0, 2, 3, 1e-5
+	d := mustNew(t, c)
+	s := newSim(t, d, n, nil)
+	srv := s.server(t, d, d.Exchange(), 2)
+	if _, err := srv.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	state, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2 := mustNew(t, c)
+	if err := d2.UnmarshalBinary(state); err != nil {
+		t.Fatal(err)
+	}
+	if d2.Rounds() != 2 {
+		t.Fatalf("restored %d releases, want 2", d2.Rounds())
+	}
+	e1, _ := d.Epsilon()
+	e2, _ := d2.Epsilon()
+	if e1 != e2 {
+		t.Fatalf("ε %v after restore, %v before", e2, e1)
+	}
+	other := c
+	other.Bits = 14
+	d3 := mustNew(t, other)
+	if err := d3.UnmarshalBinary(state); !errors.Is(err, ErrState) {
+		t.Fatalf("a state of another width: %v", err)
+	}
+}
