@@ -77,7 +77,10 @@ func TestPoissonPMF(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := seeded(t, byte(lambda))
-		const n = 60000
+		n := 60000
+		if testing.Short() {
+			n = 15000
+		}
 		counts := map[int64]int{}
 		for range n {
 			counts[p.sample(s)]++
@@ -106,9 +109,12 @@ func TestSkellamMoments(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := seeded(t, 9)
-		const n = 150000
+		n := 150000.0
+		if testing.Short() && lambda > 3 {
+			n = 30000
+		}
 		var m1, m2, m4 float64
-		for range n {
+		for range int(n) {
 			x := float64(p.skellam(s))
 			m1 += x
 			m2 += x * x
