@@ -145,3 +145,21 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSkellam is one Sk(λ) draw (two exact Poisson draws) at the λ of
+// a 16-bit round with n = 100 and n = 10 clients.
+func BenchmarkSkellam(b *testing.B) {
+	for _, lambda := range []uint64{1000, 171926, 2236857} {
+		b.Run(fmt.Sprintf("lambda=%d", lambda), func(b *testing.B) {
+			p, err := newPoisson(lambda)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := seeded(b, 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				p.skellam(s)
+			}
+		})
+	}
+}

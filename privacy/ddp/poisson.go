@@ -36,6 +36,10 @@ type poisson struct {
 	lambda, s     uint64
 	yPlus, yMinus uint64 // y*+ and y*−
 	side          ratio  // P[side +]
+	// The geometric proposal in blocks of k: powS[r] = s^r and
+	// powS1[r] = (s−1)^r for r ≤ k, s^k < 2^63.
+	k            uint64
+	powS, powS1 []uint64
 }
 
 // ratio is a rational n/d in [0, 1] as big-endian 64-bit words of equal
@@ -104,7 +108,15 @@ func newPoisson(lambda uint64) (*poisson, error) {
 		return nil, fmt.Errorf("%w: got %d", errLambda, lambda)
 	}
 	s := uint64(math.Ceil(math.Sqrt(float64(lambda)))) + 1
-	p := &poisson{lambda: lambda, s: s}
+	p := &poisson{lambda: lambda, s: s, powS: []uint64{1}, powS1: []uint64{1}}
+	for {
+		hi, lo := bits.Mul64(p.powS[p.k], s)
+		if hi != 0 || lo >= 1<<63 {
+			break
+		}
+		p.powS, p.powS1 = append(p.powS, lo), append(p.powS1, p.powS1[p.k]*(s-1))
+		p.k++
+	}
 	// + side: term_j = λs/((λ+j)(s−1)) > 1 ⟺ j(s−1) < λ.
 	p.yPlus = (lambda - 1) / (s - 1) // largest j ≥ 0 with j(s−1) < λ
 	// − side: term_j = (λ−j)s/(λ(s−1)) > 1 ⟺ js < λ, for j = 0, 1, ...
@@ -182,13 +194,23 @@ func uniformBelow(s *privacy.Source, d *big.Int) *big.Int {
 	}
 }
 
-// geometric returns G with P[G = g] = (1−ρ)ρ^g, ρ = (s−1)/s.
+// geometric returns G with P[G = g] = (1−ρ)ρ^g, ρ = (s−1)/s, as
+// G = k·B + R with B and R independent (so it is for a geometric
+// variable): B geometric of ratio ρ^k, one uniform draw per block, and R
+// on {0, …, k−1} with P[R = r] ∝ ρ^r, by rejection from the uniform
+// (acceptance ρ^r ≥ ρ^k).
 func (p *poisson) geometric(s *privacy.Source) uint64 {
-	g := uint64(0)
-	for s.Uint64N(p.s) < p.s-1 {
-		g++
+	k := p.k
+	b := uint64(0)
+	for s.Uint64N(p.powS[k]) < p.powS1[k] {
+		b++
 	}
-	return g
+	for {
+		r := s.Uint64N(k)
+		if s.Uint64N(p.powS[r]) < p.powS1[r] {
+			return b*k + r
+		}
+	}
 }
 
 // sample returns one draw of Poisson(λ).

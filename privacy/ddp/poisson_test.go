@@ -145,3 +145,31 @@ func TestPoissonRange(t *testing.T) {
 		}
 	}
 }
+
+// TestGeometricBlocks: the blocked geometric proposal has P[G = g] =
+// (1−ρ)ρ^g, ρ = (s−1)/s.
+func TestGeometricBlocks(t *testing.T) {
+	for _, lambda := range []uint64{1, 50, 1 << 20} {
+		p, err := newPoisson(lambda)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := seeded(t, 3)
+		n := 40000
+		counts := map[int64]int{}
+		for range n {
+			counts[int64(p.geometric(s))]++
+		}
+		rho := float64(p.s-1) / float64(p.s)
+		mean := rho / (1 - rho)
+		stat, dof := chiSquare(counts, n, func(g int64) float64 {
+			if g < 0 {
+				return 0
+			}
+			return (1 - rho) * math.Pow(rho, float64(g))
+		}, 0, int64(6*mean)+5)
+		if crit := chiCritical(dof); stat > crit {
+			t.Errorf("s = %d (k = %d): χ² = %.1f with %d dof, critical %.1f", p.s, p.k, stat, dof, crit)
+		}
+	}
+}
