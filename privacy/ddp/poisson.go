@@ -38,7 +38,7 @@ type poisson struct {
 	side          ratio  // P[side +]
 	// The geometric proposal in blocks of k: powS[r] = s^r and
 	// powS1[r] = (s−1)^r for r ≤ k, s^k < 2^63.
-	k            uint64
+	k           uint64
 	powS, powS1 []uint64
 }
 
