@@ -78,6 +78,9 @@ type sim struct {
 	deltas map[string][]float64
 	pool   *spyPool
 	d      *DDP
+	// drop lists the clients that fail when asked for their masked input
+	// (they leave the round after sharing their keys).
+	drop map[string]bool
 }
 
 // newSim builds n clients with fixed deltas over the in-memory transport,
@@ -85,7 +88,7 @@ type sim struct {
 // the DDP (or by wrap, if set).
 func newSim(t *testing.T, d *DDP, n int, ccfg func(i int) fedround.ClientConfig) *sim {
 	t.Helper()
-	s := &sim{d: d, deltas: map[string][]float64{}}
+	s := &sim{d: d, deltas: map[string][]float64{}, drop: map[string]bool{}}
 	r := mrand.New(mrand.NewPCG(11, 12))
 	states := map[string]*fedround.ClientState{}
 	encs := map[string]*Encoder{}
@@ -109,7 +112,13 @@ func newSim(t *testing.T, d *DDP, n int, ccfg func(i int) fedround.ClientConfig)
 		IDs: s.ids, Seed: 1, Workers: 2,
 		Factory: func(id string) (fl.Handler, error) {
 			tr := fixedTrainer{s.deltas[id]}
-			return fl.Wrap(fl.NewHandler(tr, nil), d.ClientMiddleware(states[id], ccs[id], encs[id])), nil
+			h := fl.Wrap(fl.NewHandler(tr, nil), d.ClientMiddleware(states[id], ccs[id], encs[id]))
+			return fl.HandlerFunc(func(ctx context.Context, m *fl.Message) (*fl.Message, error) {
+				if m.Type == fedround.TypeMaskedInput && s.drop[id] {
+					return nil, errors.New("test: dropped out")
+				}
+				return h.Handle(ctx, m)
+			}), nil
 		},
 	})
 	if err != nil {
@@ -362,5 +371,49 @@ func TestStateSurvivesResume(t *testing.T) {
 	d3 := mustNew(t, other)
 	if err := d3.UnmarshalBinary(state); !errors.Is(err, ErrState) {
 		t.Fatalf("a state of another width: %v", err)
+	}
+}
+
+// TestDropoutsKeepProvisionedNoise mounts the dropout attack on the
+// noise: as many clients as the threshold allows drop out after sharing
+// their keys (so their noise is missing), and the sum the server unmasks
+// still carries the provisioned variance: Threshold shares, the noise the
+// accountant was given.
+func TestDropoutsKeepProvisionedNoise(t *testing.T) {
+	const n = 8
+	cfg := wiringConfig(DiscreteGaussian, n)
+	cfg.Dim = 1000
+	d := mustNew(t, cfg)
+	s := newSim(t, d, n, nil)
+	survivors := s.ids[:cfg.Threshold]
+	for _, id := range s.ids[cfg.Threshold:] {
+		s.drop[id] = true
+	}
+	spy := &spyPrivacy{Privacy: d}
+	srv := s.server(t, spy, d.Exchange(), 1)
+	h, err := srv.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Last().Accepted; got != cfg.Threshold || len(spy.sums) != 1 {
+		t.Fatalf("%d survivors, %d releases", got, len(spy.sums))
+	}
+	exact := make([]float64, cfg.Dim)
+	for _, id := range survivors {
+		for j, v := range s.deltas[id] {
+			exact[j] += v
+		}
+	}
+	p := d.Params()
+	provisioned := p.Variance * p.Gamma * p.Gamma
+	var m2 float64
+	for j, v := range spy.sums[0] {
+		m2 += (v - exact[j]) * (v - exact[j])
+	}
+	m2 /= float64(cfg.Dim)
+	// The mean of D/... squared errors; after the inverse rotation the
+	// noise is spread evenly: m2 estimates the per-coordinate variance.
+	if se := provisioned * math.Sqrt(2/float64(cfg.Dim)); math.Abs(m2-provisioned) > 6*se+float64(n)*p.Gamma*p.Gamma {
+		t.Fatalf("noise variance %.4g per coordinate with %d survivors, provisioned %.4g", m2, cfg.Threshold, provisioned)
 	}
 }
