@@ -162,36 +162,41 @@ func prodPow(x, n uint64) *big.Int {
 	return new(big.Int).Exp(new(big.Int).SetUint64(x), new(big.Int).SetUint64(n), nil)
 }
 
-// bern returns true with probability num/den (num ≤ den, den > 0), where
-// num = a·b and den = c·e are products of two 64-bit factors.
-func bern(s *privacy.Source, a, b, c, e uint64) bool {
-	nh, nl := bits.Mul64(a, b)
-	dh, dl := bits.Mul64(c, e)
-	if dh == 0 {
-		return s.Uint64N(dl) < nl
-	}
-	// 128-bit denominator: compare a uniform 128-bit value below den.
-	var n, d big.Int
-	n.SetUint64(nh).Lsh(&n, 64).Or(&n, new(big.Int).SetUint64(nl))
-	d.SetUint64(dh).Lsh(&d, 64).Or(&d, new(big.Int).SetUint64(dl))
-	return uniformBelow(s, &d).Cmp(&n) < 0
+// chain is a product of Bernoulli trials of probabilities num/den, each
+// num ≤ den < 2^64, merged into one draw while the products fit 64 bits
+// (the trial of a product of probabilities is the product of the trials,
+// in distribution). It is true when every trial so far succeeded.
+type chain struct {
+	s      *privacy.Source
+	ok     bool
+	nu, de uint64
 }
 
-// uniformBelow returns a uniform integer in [0, d), d > 0, by rejection.
-func uniformBelow(s *privacy.Source, d *big.Int) *big.Int {
-	nb := d.BitLen()
-	words := (nb + 63) / 64
-	x := new(big.Int)
-	for {
-		x.SetInt64(0)
-		for range words {
-			x.Lsh(x, 64).Or(x, new(big.Int).SetUint64(s.Uint64()))
+func newChain(s *privacy.Source) chain { return chain{s: s, ok: true, nu: 1, de: 1} }
+
+// mul multiplies in the trial num/den; it returns false once a trial
+// failed.
+func (c *chain) mul(num, den uint64) bool {
+	nh, nl := bits.Mul64(c.nu, num)
+	dh, dl := bits.Mul64(c.de, den)
+	if nh != 0 || dh != 0 {
+		if !c.flush() {
+			return false
 		}
-		x.Rsh(x, uint(words*64-nb))
-		if x.Cmp(d) < 0 {
-			return x
-		}
+		c.nu, c.de = num, den
+		return true
 	}
+	c.nu, c.de = nl, dl
+	return true
+}
+
+// flush draws the pending product and reports whether it succeeded.
+func (c *chain) flush() bool {
+	if c.ok && c.de > 1 {
+		c.ok = c.s.Uint64N(c.de) < c.nu
+	}
+	c.nu, c.de = 1, 1
+	return c.ok
 }
 
 // geometric returns G with P[G = g] = (1−ρ)ρ^g, ρ = (s−1)/s, as
@@ -219,21 +224,19 @@ func (p *poisson) sample(s *privacy.Source) int64 {
 	for {
 		plus := p.side.bernoulli(s)
 		g := p.geometric(s)
-		ok := true
+		c := newChain(s)
 		if plus {
 			y := g
 			if y <= p.yPlus {
 				// Π_{j=y+1..y*+} (λ+j)(s−1)/(λs)
-				for j := y + 1; j <= p.yPlus && ok; j++ {
-					ok = bern(s, l+j, s1, l, sq)
+				for j := y + 1; j <= p.yPlus && c.mul((l+j)*s1, l*sq); j++ {
 				}
 			} else {
 				// Π_{j=y*++1..y} λs/((λ+j)(s−1))
-				for j := p.yPlus + 1; j <= y && ok; j++ {
-					ok = bern(s, l, sq, l+j, s1)
+				for j := p.yPlus + 1; j <= y && c.mul(l*sq, (l+j)*s1); j++ {
 				}
 			}
-			if ok {
+			if c.flush() {
 				return int64(l + y)
 			}
 			continue
@@ -244,16 +247,14 @@ func (p *poisson) sample(s *privacy.Source) int64 {
 		}
 		if k <= p.yMinus {
 			// Π_{j=k..y*−−1} λ(s−1)/((λ−j)s)
-			for j := k; j < p.yMinus && ok; j++ {
-				ok = bern(s, l, s1, l-j, sq)
+			for j := k; j < p.yMinus && c.mul(l*s1, (l-j)*sq); j++ {
 			}
 		} else {
 			// Π_{j=y*−..k−1} (λ−j)s/(λ(s−1))
-			for j := p.yMinus; j < k && ok; j++ {
-				ok = bern(s, l-j, sq, l, s1)
+			for j := p.yMinus; j < k && c.mul((l-j)*sq, l*s1); j++ {
 			}
 		}
-		if ok {
+		if c.flush() {
 			return int64(l - k)
 		}
 	}
