@@ -107,8 +107,17 @@ type Config struct {
 	// unweighted mean.
 	WeightCap float64
 	// Bits b of the secagg ring Z_{2^b}; 0 means 32. The quantization step
-	// is secagg.QuantStep(Clip, Bits, n) for n clients in the round.
+	// is secagg.QuantStep(Clip, Bits, n) for n clients in the round. With
+	// an Encoding, 0 means Encoding.Bits() and any other value must equal
+	// it.
 	Bits int
+
+	// Encoding, if set, replaces the quantizer: the server decodes the
+	// survivors' sum with Encoding.Decode (the clients must encode with
+	// the same encoding, [ClientConfig.Encoding]) and rounds run with
+	// Encoding.Bits() bits. It excludes WeightCap. Clip is then only sent
+	// to the clients, which ignore it.
+	Encoding Encoding
 
 	// Threshold t and Neighbors k of the masking graph. Threshold 0 means
 	// choose both per round with secagg.ChooseParams(n, Corrupt, Dropout,
@@ -175,6 +184,14 @@ func (c *Config) Validate() error {
 	if c.Bits < 0 || c.Bits > 64 {
 		bad("Bits = %d, want 0 (32) or 1..64", c.Bits)
 	}
+	if c.Encoding != nil {
+		if b := c.Encoding.Bits(); b < 1 || b > 64 || c.Bits != 0 && c.Bits != b {
+			bad("Encoding has %d bits, Bits = %d: want Bits 0 or equal to the encoding's, in 1..64", b, c.Bits)
+		}
+		if c.WeightCap != 0 {
+			bad("WeightCap with an Encoding: the encoding carries no weight coordinate")
+		}
+	}
 	if c.Threshold < 0 || c.Neighbors < 0 {
 		bad("Threshold = %d, Neighbors = %d, want ≥ 0", c.Threshold, c.Neighbors)
 	}
@@ -218,6 +235,9 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) bits() int {
+	if c.Encoding != nil {
+		return c.Encoding.Bits()
+	}
 	if c.Bits == 0 {
 		return DefaultBits
 	}
@@ -260,6 +280,9 @@ func (c *Config) RoundParams(n, dim int) (secagg.Params, error) {
 	}
 	if err := p.Validate(); err != nil {
 		return p, err
+	}
+	if c.Encoding != nil {
+		return p, nil // the encoding works modulo 2^b: no headroom to check
 	}
 	if secagg.QuantLevels(p.Bits, n) == 0 {
 		return p, fmt.Errorf("%w: %d bits cannot hold the sum of %d values", secagg.ErrRange, p.Bits, n)
@@ -317,6 +340,11 @@ type ClientConfig struct {
 	// Evaluate says which evaluation requests the client answers;
 	// the zero value refuses them all.
 	Evaluate EvaluatePolicy
+	// Encoding, if set, replaces the client's quantizer (see [Encoding]):
+	// the client encodes its delta with it, refuses a round whose ring is
+	// not Encoding.Bits() bits wide or whose setup asks for weights, and
+	// ignores the server's clip norm (the encoding applies its own).
+	Encoding Encoding
 	// Metrics lists the keys of the update's metrics the client sends
 	// with its advertised keys, in plain text; nil means fl.KeyLoss and
 	// fl.KeyTrainSeconds. fl.KeyExamples is never sent when the round

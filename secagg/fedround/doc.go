@@ -140,6 +140,19 @@
 // parties, not distributed DP. Config.Clip must be at least C, so that the
 // quantization clamps nothing.
 //
+// # Pluggable encoding
+//
+// [Encoding] replaces the quantizer on both sides: with Config.Encoding
+// the server runs its rounds with Encoding.Bits() bits and Dim =
+// Encoding.Len(len(params)), and decodes the survivors' sum with
+// Encoding.Decode instead of secagg.Dequantize; with
+// ClientConfig.Encoding the client encodes its delta with Encoding.Encode
+// (ignoring the server's clip norm) and refuses, with [ErrPolicy], a round
+// whose ring has another width or that asks for weights. Both calls get
+// the round's secagg.Params.RoundID. Package privacy/ddp uses it for
+// distributed DP: the clients' inputs carry their noise shares, so the
+// unmasked sum is already noised.
+//
 // # Host duties
 //
 //  1. Keep one [ClientState] per client for the client's lifetime and

@@ -72,7 +72,7 @@ func (w *Exchange) Check(cfg *fl.ServerConfig, pool fl.Pool) error {
 		if w.cfg.WeightCap > 0 {
 			errs = append(errs, errors.New("capped weights (WeightCap) with a Privacy: the DP sum of secure aggregation is unweighted"))
 		}
-		if c := p.ClipNorm(); w.cfg.Clip < c {
+		if c := p.ClipNorm(); w.cfg.Encoding == nil && w.cfg.Clip < c {
 			errs = append(errs, fmt.Errorf("quantization range Clip = %v is below the privacy clip norm %v: set Clip ≥ the clip norm so that quantization clamps nothing", w.cfg.Clip, c))
 		}
 		if s, ok := p.(interface{ CheckSecure() error }); ok {
@@ -116,6 +116,12 @@ func (w *Exchange) Run(ctx context.Context, r *fl.Round, dst []float64) (int, er
 	dim := len(r.Params)
 	if w.cfg.WeightCap > 0 {
 		dim++ // the weight's coordinate
+	}
+	if enc := w.cfg.Encoding; enc != nil {
+		var err error
+		if dim, err = enc.Len(dim); err != nil {
+			return 0, fmt.Errorf("fedround: round %d: %w", r.Number, err)
+		}
 	}
 	p, err := w.cfg.RoundParams(n, dim)
 	if err != nil {
@@ -189,6 +195,9 @@ func (r *round) protocol(ctx context.Context, names []string) (int, error) {
 		cfg := rc.Config
 		if r.clip > 0 {
 			cfg = cfg.Clone()
+			if cfg == nil { // a Round built with a nil Config
+				cfg = fl.Config{}
+			}
 			cfg[KeyClipNorm] = r.clip
 		}
 		return &fl.Message{Type: TypeTrain, Round: rc.Number, Params: rc.Params, Config: cfg, Payload: b}, nil
@@ -347,6 +356,12 @@ func (r *round) finish(dst []float64, survivors int) error {
 	}
 	cfg := &r.w.cfg
 	total := float64(survivors)
+	if cfg.Encoding != nil {
+		if err := cfg.Encoding.Decode(dst, sum, r.params.RoundID()); err != nil {
+			return fmt.Errorf("fedround: round %d: %w", r.r.Number, err)
+		}
+		return r.release(dst, total)
+	}
 	full := dst
 	if cfg.WeightCap > 0 {
 		full = make([]float64, len(dst)+1)
@@ -363,6 +378,11 @@ func (r *round) finish(dst []float64, survivors int) error {
 		copy(dst, full)
 		r.r.SetExtra(KeyWeight, total)
 	}
+	return r.release(dst, total)
+}
+
+// release hands the decoded sum to the Privacy, or divides it by total.
+func (r *round) release(dst []float64, total float64) error {
 	if p := r.r.Privacy; p != nil {
 		if err := p.NoiseSum(dst); err != nil {
 			return fmt.Errorf("fedround: round %d: privacy release: %w", r.r.Number, err)

@@ -228,7 +228,17 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	if s.WeightCap > 0 {
 		extra = 1
 	}
-	if p.Dim != len(m.Params)+extra {
+	dim := len(m.Params) + extra
+	if enc := h.cfg.Encoding; enc != nil {
+		if b := enc.Bits(); p.Bits != b || s.WeightCap > 0 {
+			return nil, fmt.Errorf("%w: a round of %d bits (weight cap %v); the client's encoding needs %d bits and no weights", ErrPolicy, p.Bits, s.WeightCap, b)
+		}
+		var err error
+		if dim, err = enc.Len(len(m.Params)); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+	}
+	if p.Dim != dim {
 		return nil, fmt.Errorf("%w: setup for dimension %d with %d parameters", ErrMalformed, p.Dim, len(m.Params))
 	}
 	ccfg := secagg.ClientConfig{ID: s.ID, Params: p, Rand: h.rand(), TrustDealers: h.cfg.TrustDealers}
@@ -289,6 +299,13 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 		return nil, err
 	}
 	x := reply.Params
+	if enc := h.cfg.Encoding; enc != nil {
+		input := make([]uint64, p.Dim)
+		if err := enc.Encode(input, x, rid); err != nil {
+			return nil, err
+		}
+		return h.advertise(st, ccfg, input, p, m, reply, s.WeightCap > 0)
+	}
 	if c, ok := m.Config[KeyClipNorm]; ok {
 		// The server's privacy mechanism accounts contributions of L2 norm
 		// at most c: clip here, whatever the handlers inside did, and leave
@@ -321,6 +338,12 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 	if _, err := secagg.Quantize(input, x, s.Clip, bits, grid, mrand.New(mrand.NewChaCha8(seed))); err != nil {
 		return nil, err
 	}
+	return h.advertise(st, ccfg, input, p, m, reply, s.WeightCap > 0)
+}
+
+// advertise creates the round's secagg client for input and answers with
+// its advertised keys. st must be locked.
+func (h *handler) advertise(st *ClientState, ccfg secagg.ClientConfig, input []uint64, p secagg.Params, m, reply *fl.Message, weighted bool) (*fl.Message, error) {
 	c, err := secagg.NewClient(ccfg)
 	if err != nil {
 		return nil, err
@@ -334,7 +357,7 @@ func (h *handler) train(ctx context.Context, m *fl.Message) (*fl.Message, error)
 		return nil, err
 	}
 	st.c, st.input, st.malicious = c, input, p.Malicious
-	return &fl.Message{Type: TypeAdvertise, Round: m.Round, Payload: data, Metrics: h.filterMetrics(reply.Metrics, s.WeightCap > 0)}, nil
+	return &fl.Message{Type: TypeAdvertise, Round: m.Round, Payload: data, Metrics: h.filterMetrics(reply.Metrics, weighted)}, nil
 }
 
 // weighted returns the input of a client with capped weights: w·Δ with Δ

@@ -1,0 +1,215 @@
+package ddp
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"sync"
+
+	"github.com/fedgo/fedgo/privacy"
+	"github.com/fedgo/fedgo/secagg/fedround"
+)
+
+// Encoder is one client's side of the mechanism, a fedround.Encoding:
+// Encode runs the client pipeline of Kairouz, Liu and Steinke 2021
+// (Algorithm 1) on a delta. Get one per client from [DDP.Encoder]. Its
+// randomness (rounding and noise) comes from a ChaCha8 generator keyed
+// from crypto/rand, or from an injected reader in tests. An Encoder is
+// safe for concurrent use (calls are serialized).
+type Encoder struct {
+	p     *Params
+	clip  float64
+	beta  float64
+	tries int
+
+	mu   sync.Mutex
+	src  *privacy.Source
+	buf  []float64
+	dg   *privacy.DiscreteGaussian
+	pois *poisson
+}
+
+var _ fedround.Encoding = (*Encoder)(nil)
+
+func newEncoder(p *Params, c *Config, random io.Reader) (*Encoder, error) {
+	src, err := privacy.NewSource(random)
+	if err != nil {
+		return nil, err
+	}
+	e := &Encoder{p: p, clip: c.ClipNorm, beta: c.RoundingBeta, tries: c.MaxRetries, src: src}
+	switch p.Mechanism {
+	case Skellam:
+		if e.pois, err = newPoisson(p.ShareVariance / 2); err != nil {
+			return nil, err
+		}
+	default:
+		if e.dg, err = privacy.NewDiscreteGaussian(new(big.Rat).SetInt64(int64(p.ShareVariance))); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Bits returns b.
+func (e *Encoder) Bits() int { return e.p.Bits }
+
+// Len returns D for d = the configured dimension, and an error otherwise.
+func (e *Encoder) Len(d int) (int, error) { return encodedLen(e.p, d) }
+
+func encodedLen(p *Params, d int) (int, error) {
+	if d != p.Dim {
+		return 0, fmt.Errorf("%w: a vector of %d values, the mechanism is configured for %d", ErrInput, d, p.Dim)
+	}
+	return p.Padded, nil
+}
+
+// Encode writes the client's input for delta into dst (len D), each value
+// in [0, 2^b):
+//  1. clip delta to L2 norm C; pad it with zeros to D;
+//  2. rotate it by the round's randomized Hadamard transform H·S/√D (S the
+//     diagonal of random signs derived from roundID);
+//  3. scale by 1/γ and round each coordinate to ⌊x⌋ or ⌈x⌉ with
+//     probability of the fractional part, retried until the integer
+//     vector's squared norm is at most NormSquaredMax (checked exactly;
+//     after MaxRetries failures it returns an error wrapping
+//     [ErrRounding] and nothing leaves the client);
+//  4. add one noise share per coordinate, drawn exactly: N_Z(0,
+//     ShareVariance) or the difference of two Poisson(ShareVariance/2);
+//  5. reduce modulo 2^b.
+//
+// It returns an error wrapping [ErrInput] for a delta of the wrong length
+// or with a NaN or Inf. It panics if len(dst) != D.
+func (e *Encoder) Encode(dst []uint64, delta []float64, roundID [32]byte) error {
+	p := e.p
+	if len(dst) != p.Padded {
+		panic("ddp: Encode: len(dst) != Padded")
+	}
+	if len(delta) != p.Dim {
+		return fmt.Errorf("%w: a delta of %d values, want %d", ErrInput, len(delta), p.Dim)
+	}
+	for i, x := range delta {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%w: delta[%d] = %v", ErrInput, i, x)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cap(e.buf) < p.Padded {
+		e.buf = make([]float64, p.Padded)
+	}
+	x := e.buf[:p.Padded]
+	f := privacy.ClipFactor(privacy.L2Norm(delta), e.clip) / p.Gamma
+	copy(x, delta)
+	clear(x[p.Dim:])
+	rotate(x, roundID)
+	for i := range x {
+		x[i] *= f // clip and scale to the grid after the orthogonal rotation
+	}
+	if err := e.round(dst, x); err != nil {
+		return err
+	}
+	e.noise(dst)
+	return nil
+}
+
+// round writes a conditional randomized rounding of x (as int64 bits) to
+// dst.
+func (e *Encoder) round(dst []uint64, x []float64) error {
+	limit := e.p.NormSquaredMax
+	for range max(e.tries, 1) {
+		var norm2 uint64
+		ok := true
+		for i, v := range x {
+			fl := math.Floor(v)
+			if float64(e.src.Uint64()>>11)*0x1p-53 < v-fl {
+				fl++
+			}
+			z := int64(fl)
+			dst[i] = uint64(z)
+			a := uint64(z)
+			if z < 0 {
+				a = uint64(-z)
+			}
+			// |z| < 2^31 + √D, so a² < 2^63 and norm2 + a² cannot wrap
+			// while norm2 ≤ limit < 2^63.
+			norm2 += a * a
+			if norm2 > limit {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %d attempts", ErrRounding, max(e.tries, 1))
+}
+
+// noise adds the client's noise share to each coordinate of dst (int64
+// bits) and reduces it modulo 2^b.
+func (e *Encoder) noise(dst []uint64) {
+	mask := uint64(1)<<e.p.Bits - 1
+	for i, z := range dst {
+		var n int64
+		switch {
+		case e.pois != nil:
+			n = e.pois.skellam(e.src)
+		case e.dg != nil:
+			n = e.dg.Sample(e.src)
+		}
+		dst[i] = (z + uint64(n)) & mask
+	}
+}
+
+// Decode is the server's side; an Encoder refuses it.
+func (e *Encoder) Decode([]float64, []uint64, [32]byte) error {
+	return fmt.Errorf("%w: an Encoder does not decode (use DDP.Exchange on the server)", ErrConfig)
+}
+
+// decoder is the server's side of the mechanism, a fedround.Encoding whose
+// Decode reverses the pipeline. It remembers the vector it last decoded so
+// that the privacy release can refuse any other ([ErrNotDDP]).
+type decoder struct {
+	d   *DDP
+	buf []float64
+}
+
+func (c *decoder) Bits() int              { return c.d.p.Bits }
+func (c *decoder) Len(d int) (int, error) { return encodedLen(&c.d.p, d) }
+
+func (c *decoder) Encode([]uint64, []float64, [32]byte) error {
+	return fmt.Errorf("%w: the server's encoding does not encode (give clients DDP.Encoder)", ErrConfig)
+}
+
+// Decode maps the sum mod 2^b to centred integers in [−2^{b−1}, 2^{b−1}),
+// multiplies them by γ, inverts the rotation and drops the padding.
+func (c *decoder) Decode(dst []float64, sum []uint64, roundID [32]byte) error {
+	p := &c.d.p
+	if len(sum) != p.Padded || len(dst) != p.Dim {
+		return fmt.Errorf("%w: a sum of %d values into %d, want %d into %d", ErrInput, len(sum), len(dst), p.Padded, p.Dim)
+	}
+	if cap(c.buf) < p.Padded {
+		c.buf = make([]float64, p.Padded)
+	}
+	x := c.buf[:p.Padded]
+	centre(x, sum, p.Bits, p.Gamma)
+	unrotate(x, roundID)
+	copy(dst, x)
+	c.d.decoded(dst)
+	return nil
+}
+
+// centre writes the centred value of each sum (mod 2^b) times gamma to x.
+func centre(x []float64, sum []uint64, bits int, gamma float64) {
+	mask := uint64(1)<<bits - 1
+	half := uint64(1) << (bits - 1)
+	for i, s := range sum {
+		s &= mask
+		v := int64(s)
+		if s >= half {
+			v -= int64(mask) + 1
+		}
+		x[i] = float64(v) * gamma
+	}
+}
