@@ -21,11 +21,11 @@ const netMin, netMax = 9, 128
 func useNet(n int) bool { return hasAVX2 && n >= netMin && n <= netMax }
 
 // netScratch is the workspace of the sorting networks: one vector of four
-// columns a wire; work holds the two sorted runs, tmp a run being sorted.
+// columns a wire; work holds −Inf, the two sorted runs and −Inf again (the
+// sentinels A[−1] and B[−1] of kth), tmp a run being sorted.
 type netScratch struct {
-	work [netMax][4]float64
+	work [netMax + 2][4]float64
 	tmp  [64][4]float64
-	acc  [4]float64
 }
 
 // runSizes returns the sizes of the two runs the n rows are sorted in: A,
@@ -40,11 +40,11 @@ func runSizes(n int) (a, b int) {
 }
 
 // sortRuns sorts the four columns at byte offset off of the rows into the
-// runs A (ns.work[:a]) and B (ns.work[a:a+b]) and reports whether the
-// values were finite.
+// runs A (ns.work[1:a+1]) and B (ns.work[a+1:a+b+1]) and reports whether
+// the values were finite.
 func (ns *netScratch) sortRuns(rows [][]float64, off, a, b int) bool {
 	n := len(rows)
-	out := &ns.work
+	out := ns.work[1:]
 	var okA, okB bool
 	switch a {
 	case 8:
@@ -81,51 +81,55 @@ func (ns *netScratch) sortRuns(rows [][]float64, off, a, b int) bool {
 // ranks sets x[c] and y[c] to the values of ranks k1 ≤ k2 of column lo+c
 // for the whole fours of columns of x, four at a time, and returns how many
 // columns it did and whether every value it read was finite.
-func (ns *netScratch) ranks(x, y []float64, rows [][]float64, lo, k1, k2 int) (int, bool) {
+//
+// With ties set and k1 < k2, it also reports in *tied whether some column
+// holds a copy of x[c] at a rank above k1 or of y[c] at a rank below k2
+// (the values of ranks k1+1 and k2−1 tell): where none does, exactly
+// k1 + 1 values are ≤ x[c] and k2 values are < y[c].
+func (ns *netScratch) ranks(x, y []float64, rows [][]float64, lo, k1, k2 int, tied *bool) (int, bool) {
 	a, b := runSizes(len(rows))
 	nc := len(x) &^ 3
+	inf := math.Inf(-1)
+	ns.work[0] = [4]float64{inf, inf, inf, inf}
+	ns.work[a+b+1] = ns.work[0]
+	var t [4]float64
 	for c := 0; c < nc; c += 4 {
 		if !ns.sortRuns(rows, 8*(lo+c), a, b) {
 			return c, false
 		}
-		ns.kth(a, b, k1+1, (*[4]float64)(x[c:c+4]))
+		xc, yc := (*[4]float64)(x[c:c+4]), (*[4]float64)(y[c:c+4])
+		ns.kth(a, b, k1+1, xc)
 		if k2 == k1 {
-			copy(y[c:c+4], x[c:c+4])
+			*yc = *xc
 		} else {
-			ns.kth(a, b, k2+1, (*[4]float64)(y[c:c+4]))
+			ns.kth(a, b, k2+1, yc)
 		}
+		if tied == nil || *tied {
+			continue
+		}
+		if k2 == k1 {
+			*tied = true
+			continue
+		}
+		ns.kth(a, b, k1+2, &t)
+		*tied = t[0] == xc[0] || t[1] == xc[1] || t[2] == xc[2] || t[3] == xc[3]
+		ns.kth(a, b, k2, &t)
+		*tied = *tied || t[0] == yc[0] || t[1] == yc[1] || t[2] == yc[2] || t[3] == yc[3]
 	}
 	return nc, true
 }
 
 // kth writes to out, in every lane, the k-th smallest (1-based) of the
-// ascending run A = work[:a] and the descending run work[a:a+b] (B
-// ascending is B[j] = work[a+b−1−j]): the least, over i from max(0, k−b)
-// to min(k, a), of max(A[i−1], B[k−i−1]), where A[−1] = B[−1] = −∞. (Of
-// the k smallest values, i come from A and k − i from B for some i; that i
-// gives the k-th smallest, every other i a value at least as large.)
+// ascending run A = work[1:a+1] and the descending run work[a+1:a+b+1] (B
+// ascending is B[j] = work[a+b−j]): the least, over i from max(0, k−b) to
+// min(k, a), of max(A[i−1], B[k−i−1]), where A[−1] = work[0] and
+// B[−1] = work[a+b+1] are −∞. (Of the k smallest values, i come from A and
+// k − i from B for some i; that i gives the k-th smallest, every other i a
+// value at least as large.)
 func (ns *netScratch) kth(a, b, k int, out *[4]float64) {
-	w := &ns.work
 	lo, hi := max(0, k-b), min(k, a)
-	acc := &ns.acc
-	*acc = [4]float64{math.Inf(1), math.Inf(1), math.Inf(1), math.Inf(1)}
-	if lo == 0 { // i = 0: B[k−1] alone
-		for l := range acc {
-			acc[l] = min(acc[l], w[a+b-k][l])
-		}
-		lo = 1
-	}
-	if hi == k { // i = k: A[k−1] alone
-		for l := range acc {
-			acc[l] = min(acc[l], w[k-1][l])
-		}
-		hi = k - 1
-	}
-	// i in [lo, hi]: A[i−1] = w[i−1], B[k−i−1] = w[a+b−k+i].
-	if hi >= lo {
-		minMaxAVX2(&w[lo-1], &w[a+b-k+lo], hi-lo+1, acc)
-	}
-	*out = *acc
+	// A[i−1] = work[i], B[k−i−1] = work[a+b−k+i+1].
+	minMaxAVX2(&ns.work[lo], &ns.work[a+b-k+lo+1], hi-lo+1, out)
 }
 
 func maskedSum4SIMD(rows *[4][]float64, x, y, sum []float64, le, lt []int64) bool {
@@ -137,6 +141,23 @@ func maskedSum4SIMD(rows *[4][]float64, x, y, sum []float64, le, lt []int64) boo
 	}
 	_, _, _, _ = y[n-1], sum[n-1], le[n-1], lt[n-1]
 	return maskedSum4AVX2(&p, &x[0], &y[0], &sum[0], &le[0], &lt[0], n)
+}
+
+func keptSum4SIMD(rows *[4][]float64, x, y, sum []float64) {
+	n := len(x)
+	var p [4]*float64
+	for i, r := range rows {
+		_ = r[n-1]
+		p[i] = &r[0]
+	}
+	_, _ = y[n-1], sum[n-1]
+	keptSum4AVX2(&p, &x[0], &y[0], &sum[0], n)
+}
+
+func keptSumSIMD(row, x, y, sum []float64) {
+	n := len(row)
+	_, _, _ = x[n-1], y[n-1], sum[n-1]
+	keptSumAVX2(&row[0], &x[0], &y[0], &sum[0], n)
 }
 
 func maskedSumSIMD(row, x, y, sum []float64, le, lt []int64) bool {
@@ -198,17 +219,29 @@ func sort56DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[56][
 //go:noescape
 func sort64DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[64][4]float64) (finite bool)
 
-// minMaxAVX2 sets, in every lane, acc = min(acc, max(a[j], b[j])) for
-// j < cnt.
+// minMaxAVX2 sets, in every lane, out = the least over j < cnt of
+// max(a[j], b[j]); cnt ≥ 1.
 //
 //go:noescape
-func minMaxAVX2(a, b *[4]float64, cnt int, acc *[4]float64)
+func minMaxAVX2(a, b *[4]float64, cnt int, out *[4]float64)
 
 // maskedSum4AVX2 is maskedSumGo over four rows, in order, and n (a
 // multiple of 4) columns.
 //
 //go:noescape
 func maskedSum4AVX2(rows *[4]*float64, x, y, sum *float64, le, lt *int64, n int) (finite bool)
+
+// keptSum4AVX2 is keptSumAVX2 over four rows, in order.
+//
+//go:noescape
+func keptSum4AVX2(rows *[4]*float64, x, y, sum *float64, n int)
+
+// keptSumAVX2 is maskedSumAVX2 without the counts and the finiteness
+// check: sum[c] += row[c] if x[c] < row[c] < y[c], else += +0, for c < n
+// (a multiple of 4).
+//
+//go:noescape
+func keptSumAVX2(row, x, y, sum *float64, n int)
 
 // maskedSumAVX2 is maskedSumGo over n (a multiple of 4) columns.
 //

@@ -155,9 +155,17 @@ func (s *Scratch) trimmedBlock(dst []float64, rows [][]float64, lo, f int) bool 
 		// The networks' columns sum over the rows; the others over the
 		// transposed columns the selection left in s.buf, in the same
 		// order.
-		done, ok := s.ranksN(rows, lo, nc, f, n-f-1)
-		if !ok || !s.sums(rows, lo, done) {
+		tied := false
+		done, ok := s.ranksN(rows, lo, nc, f, n-f-1, &tied)
+		if !ok {
 			return false
+		}
+		if tied {
+			if !s.sums(rows, lo, done) {
+				return false
+			}
+		} else {
+			s.keptSums(rows, lo, done, f)
 		}
 		s.sumsFromBuf(n, done, nc)
 	}
@@ -180,20 +188,21 @@ func (s *Scratch) trimmedBlock(dst []float64, rows [][]float64, lo, f int) bool 
 // ranks sets s.x[c] and s.y[c] to the values of ranks k1 ≤ k2 of column
 // lo+c, for c < nc, and reports whether the values were finite.
 func (s *Scratch) ranks(rows [][]float64, lo, nc, k1, k2 int) bool {
-	_, ok := s.ranksN(rows, lo, nc, k1, k2)
+	_, ok := s.ranksN(rows, lo, nc, k1, k2, nil)
 	return ok
 }
 
 // ranksN is ranks, also returning how many leading columns the networks
-// did; the others are in s.buf, transposed, in row order.
-func (s *Scratch) ranksN(rows [][]float64, lo, nc, k1, k2 int) (int, bool) {
+// did (the others are in s.buf, transposed, in row order) and, if tied is
+// not nil, setting *tied as [netScratch.ranks] does for those columns.
+func (s *Scratch) ranksN(rows [][]float64, lo, nc, k1, k2 int, tied *bool) (int, bool) {
 	done := 0
 	if !s.portable && useNet(len(rows)) {
 		if s.net == nil {
 			s.net = new(netScratch)
 		}
 		var ok bool
-		done, ok = s.net.ranks(s.x[:nc], s.y[:nc], rows, lo, k1, k2)
+		done, ok = s.net.ranks(s.x[:nc], s.y[:nc], rows, lo, k1, k2, tied)
 		if !ok {
 			return 0, false
 		}
@@ -309,6 +318,33 @@ func (s *Scratch) sums(rows [][]float64, lo, nc int) bool {
 		}
 	}
 	return ok
+}
+
+// keptSums is sums for the first nc columns of a trimmed mean with f > 0
+// whose values the networks have read (so they are finite) and whose ranks
+// f and n−f−1 hold the only copies of x and y beyond them: then f + 1
+// values are ≤ x and n − f − 1 are < y, and only the sums need the rows.
+func (s *Scratch) keptSums(rows [][]float64, lo, nc, f int) {
+	if nc == 0 {
+		return
+	}
+	n := len(rows)
+	clear(s.sum[:nc])
+	for c := range nc {
+		s.le[c], s.lt[c] = int64(f+1), int64(n-f-1)
+	}
+	x, y, sum := s.x[:nc], s.y[:nc], s.sum[:nc]
+	i := 0
+	var four [4][]float64
+	for ; i+4 <= n; i += 4 {
+		for k := range four {
+			four[k] = rows[i+k][lo : lo+nc]
+		}
+		keptSum4SIMD(&four, x, y, sum)
+	}
+	for ; i < n; i++ {
+		keptSumSIMD(rows[i][lo:lo+nc], x, y, sum)
+	}
 }
 
 // maskedSumGo is the portable maskedSumAVX2: for every c,

@@ -14234,16 +14234,42 @@ sort64DescAVX2_in9:
 DATA ·posInf+0(SB)/8, $0x7ff0000000000000
 GLOBL ·posInf(SB), RODATA|NOPTR, $8
 
-// func minMaxAVX2(a, b *[4]float64, cnt int, acc *[4]float64)
+// func minMaxAVX2(a, b *[4]float64, cnt int, out *[4]float64)
 //
-// In every lane, acc = min(acc, max(a[j], b[j])) for j = 0, …, cnt−1 in
-// turn (the k-th smallest of two sorted runs, see kthAVX2).
+// In every lane, out = the least over j < cnt of max(a[j], b[j]) (the k-th
+// smallest of two sorted runs, see kth), four j at a time into four
+// accumulators, so that the minima do not wait on each other (min is exact,
+// so the order does not change the value).
 TEXT ·minMaxAVX2(SB), NOSPLIT, $0-32
 	MOVQ    a+0(FP), SI
 	MOVQ    b+8(FP), DI
 	MOVQ    cnt+16(FP), CX
-	MOVQ    acc+24(FP), DX
-	VMOVUPD (DX), Y0
+	MOVQ    out+24(FP), DX
+	VBROADCASTSD ·posInf(SB), Y0
+	VMOVAPD Y0, Y2
+	VMOVAPD Y0, Y3
+	VMOVAPD Y0, Y4
+	CMPQ    CX, $4
+	JLT     minmax_tail
+minmax_loop4:
+	VMOVUPD (SI), Y1
+	VMAXPD  (DI), Y1, Y1
+	VMINPD  Y1, Y0, Y0
+	VMOVUPD 32(SI), Y5
+	VMAXPD  32(DI), Y5, Y5
+	VMINPD  Y5, Y2, Y2
+	VMOVUPD 64(SI), Y6
+	VMAXPD  64(DI), Y6, Y6
+	VMINPD  Y6, Y3, Y3
+	VMOVUPD 96(SI), Y7
+	VMAXPD  96(DI), Y7, Y7
+	VMINPD  Y7, Y4, Y4
+	ADDQ    $128, SI
+	ADDQ    $128, DI
+	SUBQ    $4, CX
+	CMPQ    CX, $4
+	JGE     minmax_loop4
+minmax_tail:
 	TESTQ   CX, CX
 	JLE     minmax_done
 minmax_loop:
@@ -14255,7 +14281,78 @@ minmax_loop:
 	DECQ    CX
 	JNZ     minmax_loop
 minmax_done:
+	VMINPD  Y2, Y0, Y0
+	VMINPD  Y4, Y3, Y3
+	VMINPD  Y3, Y0, Y0
 	VMOVUPD Y0, (DX)
+	VZEROUPPER
+	RET
+
+// KEPT4ROW adds one row's four values at (row)(AX*8) to the sums in Y9
+// (values strictly between x in Y1 and y in Y2, else +0).
+#define KEPT4ROW(row) \
+	VMOVUPD (row)(AX*8), Y0 \
+	VCMPPD  $1, Y0, Y1, Y3 \
+	VCMPPD  $1, Y2, Y0, Y4 \
+	VANDPD  Y4, Y3, Y3 \
+	VANDPD  Y0, Y3, Y3 \
+	VADDPD  Y3, Y9, Y9
+
+// func keptSum4AVX2(rows *[4]*float64, x, y, sum *float64, n int)
+//
+// keptSumAVX2 for four rows at once, added in row order.
+TEXT ·keptSum4AVX2(SB), NOSPLIT, $0-40
+	MOVQ   rows+0(FP), SI
+	MOVQ   0(SI), R13
+	MOVQ   8(SI), R14
+	MOVQ   16(SI), R15
+	MOVQ   24(SI), SI
+	MOVQ   x+8(FP), R8
+	MOVQ   y+16(FP), R9
+	MOVQ   sum+24(FP), R10
+	MOVQ   n+32(FP), CX
+	XORQ   AX, AX
+	SHRQ   $2, CX
+	JZ     kept4_done
+kept4_loop:
+	VMOVUPD (R8)(AX*8), Y1
+	VMOVUPD (R9)(AX*8), Y2
+	VMOVUPD (R10)(AX*8), Y9
+	KEPT4ROW(R13)
+	KEPT4ROW(R14)
+	KEPT4ROW(R15)
+	KEPT4ROW(SI)
+	VMOVUPD Y9, (R10)(AX*8)
+	ADDQ    $4, AX
+	DECQ    CX
+	JNZ     kept4_loop
+kept4_done:
+	VZEROUPPER
+	RET
+
+// func keptSumAVX2(row, x, y, sum *float64, n int)
+//
+// For c < n (a multiple of 4): sum[c] += row[c] if x[c] < row[c] < y[c],
+// else sum[c] += +0.
+TEXT ·keptSumAVX2(SB), NOSPLIT, $0-40
+	MOVQ   row+0(FP), SI
+	MOVQ   x+8(FP), R8
+	MOVQ   y+16(FP), R9
+	MOVQ   sum+24(FP), R10
+	MOVQ   n+32(FP), CX
+	XORQ   AX, AX
+	SHRQ   $2, CX
+	JZ     kept_done
+kept_loop:
+	VMOVUPD (R8)(AX*8), Y1
+	VMOVUPD (R9)(AX*8), Y2
+	VMOVUPD (R10)(AX*8), Y9
+	KEPT4ROW(SI)
+	VMOVUPD Y9, (R10)(AX*8)
+	ADDQ    $4, AX
+	DECQ    CX
+	JNZ     kept_loop
+kept_done:
 	VZEROUPPER
 	RET
 
