@@ -1,6 +1,6 @@
 // Command sortnetgen writes robust/internal/orderstat/sortnet_amd64.s: AVX2
-// sorting networks (Green's and Knuth's small networks, then bitonic
-// merges) on up to 64 wires, each wire a vector of four float64 (four
+// sorting networks (Green's and Knuth's small networks, then Batcher's
+// odd–even merges) on up to 64 wires, each wire a vector of four float64 (four
 // adjacent coordinates), so that one call sorts the values of four
 // coordinates at once, with no branch on the values and no transpose,
 // without the comparators of wires known to be +Inf; and the two small
@@ -72,6 +72,11 @@ func main() {
 	if len(sort8) != 19 || !sorts(sort8, 8) || len(sort16) != 60 || !sorts(sort16, 16) {
 		log.Fatal("sort8 or sort16 is not a sorting network")
 	}
+	for _, n := range []int{32, 64} {
+		if !merges(n) {
+			log.Fatalf("merge(0, %d, 1) is not a merging network", n)
+		}
+	}
 	f, err := os.Create(*out)
 	if err != nil {
 		log.Fatal(err)
@@ -97,46 +102,61 @@ func main() {
 // comparator puts the smaller value on wire lo and the larger on hi.
 type comparator struct{ lo, hi int }
 
-// A stage of the bitonic network: merges of width k, comparing wires j
-// apart.
-type stage struct {
-	k, j  int
-	comps []comparator
-}
-
-// network returns the bitonic sorting network on s wires (ascending), as
-// its list of stages.
-func network(s int) []stage {
-	var out []stage
-	for k := 2; k <= s; k *= 2 {
-		for j := k / 2; j >= 1; j /= 2 {
-			st := stage{k: k, j: j}
-			for i := range s {
-				l := i ^ j
-				if l <= i {
-					continue
-				}
-				if i&k == 0 {
-					st.comps = append(st.comps, comparator{i, l})
-				} else {
-					st.comps = append(st.comps, comparator{l, i})
-				}
-			}
-			out = append(out, st)
-		}
+// merge appends to out Batcher's odd–even merge of the sorted runs
+// [lo, lo+n/2) and [lo+n/2, lo+n) of wires, taking every r-th wire
+// (Knuth, TAOCP vol. 3, 5.3.4, Algorithm M; n/2·log₂(n/2) + 1 comparators
+// for n a power of two, against the bitonic merge's n/2·log₂ n). Every
+// wire meets its comparators in order of decreasing distance.
+func merge(out []comparator, lo, n, r int) []comparator {
+	m := 2 * r
+	if m >= n {
+		return append(out, comparator{lo, lo + r})
+	}
+	out = merge(out, lo, n, m)
+	out = merge(out, lo+r, n, m)
+	for i := lo + r; i+r < lo+n; i += m {
+		out = append(out, comparator{i, i + r})
 	}
 	return out
+}
+
+// merges reports whether merge(0, n, 1) merges every pair of sorted runs
+// of n/2 values 0 and 1 (the 0/1 principle: a comparator network that
+// merges all of them merges any two sorted runs).
+func merges(n int) bool {
+	net := merge(nil, 0, n, 1)
+	for z1 := 0; z1 <= n/2; z1++ { // zeros in the first run
+		for z2 := 0; z2 <= n/2; z2++ {
+			v := make([]int, n)
+			for i := range v {
+				if (i < n/2 && i >= z1) || (i >= n/2 && i-n/2 >= z2) {
+					v[i] = 1
+				}
+			}
+			for _, c := range net {
+				if v[c.lo] > v[c.hi] {
+					v[c.lo], v[c.hi] = v[c.hi], v[c.lo]
+				}
+			}
+			for i := 1; i < n; i++ {
+				if v[i-1] > v[i] {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // A run is one generated function: it sorts the values of Size rows
 // (four adjacent coordinates each), ascending or descending, lane by lane,
 // with the sorting network on P wires (the power of two ≥ Size, at least
 // 8): Green's 60-comparator network (or sort8) on blocks of 16 (8), then
-// bitonic merges. Wires from Size on are +Inf and known to be: the
+// odd–even merges. Wires from Size on are +Inf and known to be: the
 // comparators they would enter are left out (a comparator whose upper wire
 // is +Inf changes nothing, one whose lower wire is +Inf only swaps the
-// names of the two wires), so a run on 40 rows costs 333 comparators, not
-// the 592 of 64.
+// names of the two wires), so a run on 40 rows costs 296 comparators, not
+// the 531 of 64 (the bitonic merges cost 333 and 592).
 type run struct {
 	size, p int
 	desc    bool
@@ -169,11 +189,12 @@ var runs = func() []run {
 }()
 
 // passes returns the comparators of the sorting network on p wires, by
-// pass and group: the first pass sorts blocks of 16 (8 for p = 8) in
-// alternating directions, then every merge of width k runs its stages that
-// compare wires 16 or more apart on the wires of one residue mod 16 within
-// one k-block at a time, and its others on blocks of 16 wires. Descending
-// networks are the ascending ones on wires numbered from the top.
+// pass and group: the first pass sorts blocks of 16 (8 for p = 8), then
+// every odd–even merge of width k runs its comparators of distance 16 or
+// more on the wires of one residue mod 16 within one k-block at a time
+// (they never meet another residue), and its others on the whole k-block,
+// in the order schedule gives them. Descending networks are the ascending
+// ones on wires numbered from the top.
 func passes(p int, desc bool) [][][]comparator {
 	b := min(16, p)
 	net := sort16
@@ -203,27 +224,27 @@ func passes(p int, desc bool) [][][]comparator {
 	var first []comparator
 	for o := 0; o < p; o += b {
 		for _, c := range net {
-			lo, hi := o+c[0], o+c[1]
-			if (o/b)%2 == 1 {
-				lo, hi = o+b-1-c[0], o+b-1-c[1]
-			}
-			first = append(first, comparator{lo, hi})
+			first = append(first, comparator{o + c[0], o + c[1]})
 		}
 	}
 	out = append(out, group(first, func(x int) int { return x / b }))
 	for k := 2 * b; k <= p; k *= 2 {
 		var far, near []comparator
-		for _, x := range network(p) {
-			switch {
-			case x.k != k:
-			case x.j >= 16:
-				far = append(far, x.comps...)
-			default:
-				near = append(near, x.comps...)
+		for o := 0; o < p; o += k {
+			for _, c := range merge(nil, o, k, 1) {
+				if c.hi-c.lo >= 16 {
+					far = append(far, c)
+				} else {
+					near = append(near, c)
+				}
 			}
 		}
+		// Within a group the comparators keep the order merge gives
+		// them, in which every wire meets its own in order of decreasing
+		// distance.
 		out = append(out, group(far, func(x int) int { return x/k*16 + x%16 }))
-		out = append(out, group(near, func(x int) int { return x / 16 }))
+		near = schedule(near)
+		out = append(out, group(near, func(x int) int { return x / k }))
 	}
 	if desc {
 		for _, ps := range out {
@@ -235,6 +256,53 @@ func passes(p int, desc bool) [][][]comparator {
 		}
 	}
 	return out
+}
+
+// schedule returns the comparators cs in an order that sweeps the wires
+// upwards, so that the register allocator keeps a window of them: it
+// repeatedly takes, of the comparators whose predecessors (the earlier
+// comparators of cs on either of their wires) are taken, the one with the
+// lowest upper wire. Every wire meets its comparators in their order in cs.
+func schedule(cs []comparator) []comparator {
+	last := map[int]int{}          // wire → index of its latest comparator so far
+	deps := make([]int, len(cs))   // unmet predecessors
+	next := make([][]int, len(cs)) // successors
+	for i, c := range cs {
+		for _, x := range []int{c.lo, c.hi} {
+			if j, ok := last[x]; ok {
+				deps[i]++
+				next[j] = append(next[j], i)
+			}
+			last[x] = i
+		}
+	}
+	var ready, out []int
+	for i := range cs {
+		if deps[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	for len(ready) > 0 {
+		best := 0
+		for r, i := range ready {
+			if b := ready[best]; cs[i].hi < cs[b].hi || (cs[i].hi == cs[b].hi && i < b) {
+				best = r
+			}
+		}
+		i := ready[best]
+		ready = slices.Delete(ready, best, best+1)
+		out = append(out, i)
+		for _, j := range next[i] {
+			if deps[j]--; deps[j] == 0 {
+				ready = append(ready, j)
+			}
+		}
+	}
+	sorted := make([]comparator, len(out))
+	for k, i := range out {
+		sorted[k] = cs[i]
+	}
+	return sorted
 }
 
 // wires is the state of a run's wires across passes: where each logical
