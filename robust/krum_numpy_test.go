@@ -27,9 +27,9 @@ func TestKrumNumpy(t *testing.T) {
 		Updates [][]float64
 		Cases   []struct {
 			F, Neighbours, Q int
-			Scores          []float64
-			Krum            int
-			MultiKrumOrder  []int `json:"multikrum_order"`
+			Scores           []float64
+			Krum             int
+			MultiKrumOrder   []int `json:"multikrum_order"`
 		}
 	}
 	if err := json.Unmarshal(raw, &kat); err != nil {
