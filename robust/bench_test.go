@@ -166,7 +166,11 @@ func BenchmarkMultiKrum(b *testing.B) {
 }
 
 func BenchmarkBulyan(b *testing.B) {
-	benchAgg(b, func() fl.Aggregator { return &robust.Bulyan{F: 2} }, big, 100_000)
+	benchAgg(b, func() fl.Aggregator { return &robust.Bulyan{F: 2} }, big, big)
+}
+
+func BenchmarkMeamed(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.Meamed{F: 10} }, big, big)
 }
 
 func BenchmarkGeoMed(b *testing.B) {

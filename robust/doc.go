@@ -64,15 +64,17 @@
 // path, each in its own internal package with one documented definition
 // that both of its paths compute:
 //
-//   - robust/internal/orderstat, the order statistics of [Median] and
-//     [TrimmedMean] (and the median that centers the Gram matrix): on amd64
+//   - robust/internal/orderstat, the order statistics of [Median],
+//     [TrimmedMean], and the coordinate-wise steps of [Meamed] and [Bulyan]
+//     (and the median that centers the Gram matrix): on amd64
 //     with AVX2, for 9 ≤ n ≤ 128 updates, four adjacent coordinates at a
 //     time go through generated sorting networks of VMINPD/VMAXPD on ymm
 //     registers (a run of the first 2^k updates and one of the rest,
 //     without the comparators of the +Inf padding), and the ranks are read
 //     off the two sorted runs;
 //     the trimmed mean's sum runs over the updates in input order, four
-//     coordinates a vector. Elsewhere the coordinates are gathered into a
+//     coordinates a vector; the mean around the median sorts the distances
+//     to the medians by the same networks. Elsewhere the coordinates are gathered into a
 //     transposed buffer and selected by a scalar quickselect, and the same
 //     sums run in the same order in Go. The definition: exact order
 //     statistics, sums in input order, −0 turned into +0.

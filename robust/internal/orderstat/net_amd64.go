@@ -26,6 +26,11 @@ func useNet(n int) bool { return hasAVX2 && n >= netMin && n <= netMax }
 type netScratch struct {
 	work [netMax + 2][4]float64
 	tmp  [64][4]float64
+
+	// aroundMedian: every row's four distances to the medians, and rows
+	// that the networks read them through.
+	dist     [netMax][4]float64
+	distRows [netMax][]float64
 }
 
 // runSizes returns the sizes of the two runs the n rows are sorted in: A,
@@ -89,9 +94,7 @@ func (ns *netScratch) sortRuns(rows [][]float64, off, a, b int) bool {
 func (ns *netScratch) ranks(x, y []float64, rows [][]float64, lo, k1, k2 int, tied *bool) (int, bool) {
 	a, b := runSizes(len(rows))
 	nc := len(x) &^ 3
-	inf := math.Inf(-1)
-	ns.work[0] = [4]float64{inf, inf, inf, inf}
-	ns.work[a+b+1] = ns.work[0]
+	ns.sentinels(a, b)
 	var t [4]float64
 	for c := 0; c < nc; c += 4 {
 		if !ns.sortRuns(rows, 8*(lo+c), a, b) {
@@ -115,6 +118,82 @@ func (ns *netScratch) ranks(x, y []float64, rows [][]float64, lo, k1, k2 int, ti
 		*tied = t[0] == xc[0] || t[1] == xc[1] || t[2] == xc[2] || t[3] == xc[3]
 		ns.kth(a, b, k2, &t)
 		*tied = *tied || t[0] == yc[0] || t[1] == yc[1] || t[2] == yc[2] || t[3] == yc[3]
+	}
+	return nc, true
+}
+
+// sentinels sets A[−1] and B[−1] of kth, around runs of a and b.
+func (ns *netScratch) sentinels(a, b int) {
+	inf := math.Inf(-1)
+	ns.work[0] = [4]float64{inf, inf, inf, inf}
+	ns.work[a+b+1] = ns.work[0]
+}
+
+// aroundMedian is [Scratch.MeanAroundMedian] for the whole fours of
+// columns of dst, four at a time: the medians from the sorted runs of the
+// values, every row's distances to them, whose runs the networks sort
+// too, give r, the beta-th smallest distance; the mean is then of the
+// values nearer than r and of the first (in row order) of those at r,
+// as many as make beta, summed in row order. That is the portable path's
+// selection (the beta least distances, ties to the lower row) and sum. It
+// returns how many columns it did and whether every value was finite.
+func (ns *netScratch) aroundMedian(dst []float64, rows [][]float64, lo, beta int) (int, bool) {
+	n := len(rows)
+	a, b := runSizes(n)
+	ns.sentinels(a, b)
+	if ns.distRows[0] == nil {
+		for i := range ns.distRows {
+			ns.distRows[i] = ns.dist[i][:]
+		}
+	}
+	k1, k2 := n/2, n/2
+	if n%2 == 0 {
+		k1--
+	}
+	nc := len(dst) &^ 3
+	dist := ns.dist[:n]
+	for c := 0; c < nc; c += 4 {
+		if !ns.sortRuns(rows, 8*(lo+c), a, b) {
+			return c, false
+		}
+		var x, y, r [4]float64
+		ns.kth(a, b, k1+1, &x)
+		if k2 != k1 {
+			ns.kth(a, b, k2+1, &y)
+			for l := range x {
+				x[l] = x[l]/2 + y[l]/2
+			}
+		}
+		for i, row := range rows {
+			v := (*[4]float64)(row[lo+c : lo+c+4])
+			dist[i] = [4]float64{math.Abs(v[0] - x[0]), math.Abs(v[1] - x[1]), math.Abs(v[2] - x[2]), math.Abs(v[3] - x[3])}
+		}
+		// The distances of finite values may overflow to +Inf, which the
+		// networks sort as any other value: their finiteness flag does
+		// not matter here.
+		ns.sortRuns(ns.distRows[:n], 0, a, b)
+		ns.kth(a, b, beta, &r)
+		var lt [4]int64
+		for i := range dist {
+			for l := range lt {
+				lt[l] += int64(b2u(dist[i][l] < r[l]))
+			}
+		}
+		var sum [4]float64
+		var eq [4]int64
+		for i, row := range rows {
+			v := (*[4]float64)(row[lo+c : lo+c+4])
+			for l := range sum {
+				d := dist[i][l]
+				at := b2u(d == r[l])
+				keep := b2u(d < r[l]) | at&b2u(eq[l] < int64(beta)-lt[l])
+				eq[l] += int64(at)
+				sum[l] += math.Float64frombits(math.Float64bits(v[l]) & -keep)
+			}
+		}
+		for l := range sum {
+			dst[c+l] = sum[l] / float64(beta)
+		}
 	}
 	return nc, true
 }

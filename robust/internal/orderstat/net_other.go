@@ -25,6 +25,10 @@ func maskedSum4SIMD(rows *[4][]float64, x, y, sum []float64, le, lt []int64) boo
 	return ok
 }
 
+func (*netScratch) aroundMedian(dst []float64, rows [][]float64, lo, beta int) (int, bool) {
+	return 0, true
+}
+
 func keptSumSIMD(row, x, y, sum []float64) { panic("orderstat: no SIMD kernels") }
 
 func keptSum4SIMD(rows *[4][]float64, x, y, sum []float64) { panic("orderstat: no SIMD kernels") }

@@ -43,12 +43,16 @@
 // networks that leave out the comparators of the padding they know of, and
 // the value of rank k is the least over i of max(A[i−1], B[k−i−1]) for the
 // two sorted runs A and B. The sums of the trimmed mean run over the rows
-// in row order, four columns a vector (maskedSumAVX2). Everywhere else
-// (other n, the last len(dst) mod 4
-// columns, other processors, the purego build tag) the columns are
-// gathered into a transposed buffer and selected by a scalar quickselect,
-// and the sums run over the rows in the same order in Go. Tests run both
-// paths on the same inputs and compare the bits.
+// in row order, four columns a vector (maskedSumAVX2; keptSumAVX2, without
+// the counts, where the ranks f+1 and n−f−2 show that x and y have no
+// copies beyond their ranks). [Scratch.MeanAroundMedian] sorts, after the
+// values, every row's distances to the medians by the same networks to
+// find the beta-th least distance r, then sums in row order the values
+// nearer than r and the first of those at r. Everywhere else (other n,
+// the last len(dst) mod 4 columns, other processors, the purego build tag)
+// the columns are gathered into a transposed buffer and selected by a
+// scalar quickselect, and the sums run over the rows in the same order in
+// Go. Tests run both paths on the same inputs and compare the bits.
 package orderstat
 
 import (
@@ -429,13 +433,27 @@ func grow[T any](s []T, n int) []T {
 // ties broken by the lower row, summed in row order: the coordinate-wise
 // step of Bulyan (El Mhamdi et al. 2018) and, with beta = n − f, Meamed
 // (Xie et al. 2018). It reports whether every value it read was finite
-// and panics unless 1 ≤ beta ≤ n. It runs the portable path everywhere.
+// and panics unless 1 ≤ beta ≤ n. The networks take it where they take
+// the median (netScratch.aroundMedian, the same bits).
 func (s *Scratch) MeanAroundMedian(dst []float64, rows [][]float64, lo, beta int) bool {
 	nc := len(dst)
 	check(rows, lo, nc)
 	n := len(rows)
 	if beta < 1 || beta > n {
 		panic("orderstat: MeanAroundMedian needs 1 ≤ beta ≤ n")
+	}
+	if !s.portable && useNet(n) {
+		if s.net == nil {
+			s.net = new(netScratch)
+		}
+		done, ok := s.net.aroundMedian(dst, rows, lo, beta)
+		if !ok {
+			return false
+		}
+		dst, lo, nc = dst[done:], lo+done, nc-done
+		if nc == 0 {
+			return true
+		}
 	}
 	st := colStride(n)
 	s.buf = grow(s.buf, MaxBlock*st)

@@ -1,6 +1,7 @@
 package orderstat
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -64,9 +65,43 @@ func refTrimmed(rows [][]float64, c, f int) float64 {
 	return (s+float64(x*float64(le-f))+float64(y*float64(n-f-lt)))/float64(n-2*f) + 0
 }
 
+// refAroundMedian is MeanAroundMedian's definition, by sorting: the mean
+// of the beta values of column c nearest its median (ties to the lower
+// row), summed in row order.
+func refAroundMedian(rows [][]float64, c, beta int) float64 {
+	n := len(rows)
+	med := refMedian(rows, c)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	key := func(i int) float64 { return math.Abs(rows[i][c] - med) }
+	slices.SortStableFunc(idx, func(i, j int) int { return cmp.Compare(key(i), key(j)) })
+	sel := slices.Clone(idx[:beta])
+	slices.Sort(sel)
+	s := 0.0
+	for _, i := range sel {
+		s += rows[i][c]
+	}
+	return s / float64(beta)
+}
+
+// betasOf returns the counts of values around the median to test for n
+// rows: one, Bulyan's and Meamed's typical ones, and all.
+func betasOf(n int) []int {
+	bs := []int{1}
+	for _, b := range []int{n / 3, n - n/10 - 1, n} {
+		if b > bs[len(bs)-1] {
+			bs = append(bs, b)
+		}
+	}
+	return bs
+}
+
 // kinds of test data: every one has ties or signed zeros or wide ranges
-// that a careless path would get wrong.
-var kinds = []string{"uniform", "ints", "zeros", "wide", "sorted", "reversed"}
+// (or distances and sums that overflow) that a careless path would get
+// wrong.
+var kinds = []string{"uniform", "ints", "zeros", "wide", "sorted", "reversed", "huge"}
 
 func testRows(rng *rand.Rand, kind string, n, d int) [][]float64 {
 	rows := make([][]float64, n)
@@ -87,6 +122,8 @@ func testRows(rng *rand.Rand, kind string, n, d int) [][]float64 {
 				v = float64(i) + float64(j)/7
 			case "reversed":
 				v = float64(n-i) - float64(j)/7
+			case "huge": // distances to the median overflow to +Inf
+				v = math.MaxFloat64 * (2*rng.Float64() - 1)
 			}
 			rows[i][j] = v
 		}
@@ -126,6 +163,16 @@ func checkAgainstDefinition(t *testing.T, s *Scratch, what string, rows [][]floa
 		for c := range dst {
 			if want := refTrimmed(rows, lo+c, f); !sameBits(dst[c], want) {
 				t.Fatalf("%s f=%d: trimmed mean of column %d = %v, want %v", what, f, lo+c, dst[c], want)
+			}
+		}
+	}
+	for _, beta := range betasOf(len(rows)) {
+		if !s.MeanAroundMedian(dst, rows, lo, beta) {
+			t.Fatalf("%s: MeanAroundMedian reports a non-finite value", what)
+		}
+		for c := range dst {
+			if want := refAroundMedian(rows, lo+c, beta); !sameBits(dst[c], want) {
+				t.Fatalf("%s beta=%d: mean around the median of column %d = %v, want %v", what, beta, lo+c, dst[c], want)
 			}
 		}
 	}
@@ -183,6 +230,15 @@ func TestPathsSameBits(t *testing.T) {
 					}
 				}
 			}
+			for _, beta := range []int{[]int{1 + rng.IntN(n), max(1, n-n/10-1)}[n%2]} {
+				fast.MeanAroundMedian(a, rows, lo, beta)
+				port.MeanAroundMedian(b, rows, lo, beta)
+				for c := range a {
+					if !sameBits(a[c], b[c]) {
+						t.Fatalf("n=%d %s beta=%d: mean around the median of column %d: AVX2 %v, portable %v", n, kind, beta, c, a[c], b[c])
+					}
+				}
+			}
 		}
 	}
 }
@@ -204,6 +260,9 @@ func TestNonFinite(t *testing.T) {
 					dst := make([]float64, nc)
 					if s.Median(dst, rows, 0) {
 						t.Fatalf("portable=%v n=%d: Median accepts %v at row %d column %d", portable, n, bad, i, c)
+					}
+					if s.MeanAroundMedian(dst, rows, 0, n/2+1) {
+						t.Fatalf("portable=%v n=%d: MeanAroundMedian accepts %v at row %d column %d", portable, n, bad, i, c)
 					}
 					for _, f := range fsOf(n) {
 						if s.TrimmedMean(dst, rows, 0, f) {
@@ -242,9 +301,11 @@ func TestNoAllocations(t *testing.T) {
 	dst := make([]float64, MaxBlock)
 	var s Scratch
 	s.Median(dst, rows, 0)
+	s.MeanAroundMedian(dst, rows, 0, 80)
 	if a := testing.AllocsPerRun(5, func() {
 		s.Median(dst, rows, 0)
 		s.TrimmedMean(dst, rows, 0, 10)
+		s.MeanAroundMedian(dst, rows, 0, 80)
 	}); a != 0 {
 		t.Fatalf("%v allocations a call", a)
 	}
@@ -293,6 +354,15 @@ func FuzzPaths(f *testing.F) {
 			for c := range dst {
 				if want := refTrimmed(rows, c, fv); !sameBits(dst[c], want) {
 					t.Fatalf("portable=%v n=%d f=%d column %d: trimmed mean %v, want %v", portable, n, fv, c, dst[c], want)
+				}
+			}
+			beta := 1 + int(fb)%n
+			if !s.MeanAroundMedian(dst, rows, 0, beta) {
+				t.Fatal("finite input reported as not finite")
+			}
+			for c := range dst {
+				if want := refAroundMedian(rows, c, beta); !sameBits(dst[c], want) {
+					t.Fatalf("portable=%v n=%d beta=%d column %d: mean around the median %v, want %v", portable, n, beta, c, dst[c], want)
 				}
 			}
 		}
