@@ -85,7 +85,12 @@
 //     with the same four lane sums in the same order.
 //
 // AVX2 is detected with golang.org/x/sys/cpu; the purego build tag turns
-// both fast paths off. Tests run each fast path and its portable twin on
+// both fast paths off. A processor with AVX-512 runs the AVX2 path: an
+// earlier AVX-512 selection did not compute the definition above (its
+// trimmed sums could differ from the portable path's in the last bits), and
+// a second vector path could only be tested where AVX-512 exists, which
+// the machines this package is built and tested on lack; one path per
+// kernel keeps one bit-exact definition that every test here checks. Tests run each fast path and its portable twin on
 // the same inputs over many shapes and compare the bits. Every other sum
 // in the package is portable Go in a fixed order, with every product that
 // is added converted by float64(…): the Go spec lets a compiler fuse x*y+z
