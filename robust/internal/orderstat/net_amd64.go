@@ -246,7 +246,8 @@ func maskedSumSIMD(row, x, y, sum []float64, le, lt []int64) bool {
 }
 
 // sort<S>AscAVX2 and sort<S>DescAVX2 sort, lane by lane, the four values
-// at byte offset off of rows[i] for i < n (+Inf for n ≤ i < S) into out,
+// at byte offset off of rows[i] for i < n (+Inf for n ≤ i < S; the
+// ascending ones, always given whole runs, need n = S) into out,
 // ascending or descending, using tmp between passes, and report whether
 // the values loaded are all finite (sortnet_amd64.s, written by
 // robust/internal/sortnetgen).

@@ -7,8 +7,9 @@
 // func sort8AscAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[8][4]float64) (finite bool)
 //
 // It sorts, ascending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 8; +Inf for n ≤ i < 8) into out, by the
-// network on 8 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 8; +Inf for n ≤ i < 8; an ascending run
+// needs n = 8) into out, by the network on 8 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -20,100 +21,52 @@ TEXT ·sort8AscAVX2(SB), NOSPLIT, $0-41
 	MOVQ   out+32(FP), DI
 	MOVQ   out+32(FP), R9
 	VXORPD Y14, Y14, Y14
-	CMPQ CX, $2
-	JLE sort8AscAVX2_pad2
 	MOVQ 48(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort8AscAVX2_in2
-sort8AscAVX2_pad2:
-	VBROADCASTSD ·posInf(SB), Y0
-sort8AscAVX2_in2:
-	CMPQ CX, $0
-	JLE sort8AscAVX2_pad0
 	MOVQ 0(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort8AscAVX2_in0
-sort8AscAVX2_pad0:
-	VBROADCASTSD ·posInf(SB), Y1
-sort8AscAVX2_in0:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $3
-	JLE sort8AscAVX2_pad3
 	MOVQ 72(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort8AscAVX2_in3
-sort8AscAVX2_pad3:
-	VBROADCASTSD ·posInf(SB), Y1
-sort8AscAVX2_in3:
-	CMPQ CX, $1
-	JLE sort8AscAVX2_pad1
 	MOVQ 24(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort8AscAVX2_in1
-sort8AscAVX2_pad1:
-	VBROADCASTSD ·posInf(SB), Y3
-sort8AscAVX2_in1:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $6
-	JLE sort8AscAVX2_pad6
 	MOVQ 144(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort8AscAVX2_in6
-sort8AscAVX2_pad6:
-	VBROADCASTSD ·posInf(SB), Y3
-sort8AscAVX2_in6:
-	CMPQ CX, $4
-	JLE sort8AscAVX2_pad4
 	MOVQ 96(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort8AscAVX2_in4
-sort8AscAVX2_pad4:
-	VBROADCASTSD ·posInf(SB), Y5
-sort8AscAVX2_in4:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $7
-	JLE sort8AscAVX2_pad7
 	MOVQ 168(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort8AscAVX2_in7
-sort8AscAVX2_pad7:
-	VBROADCASTSD ·posInf(SB), Y5
-sort8AscAVX2_in7:
-	CMPQ CX, $5
-	JLE sort8AscAVX2_pad5
 	MOVQ 120(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort8AscAVX2_in5
-sort8AscAVX2_pad5:
-	VBROADCASTSD ·posInf(SB), Y7
-sort8AscAVX2_in5:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
 	VMINPD Y6, Y2, Y7
@@ -162,8 +115,9 @@ sort8AscAVX2_in5:
 // func sort16AscAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[16][4]float64) (finite bool)
 //
 // It sorts, ascending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 16; +Inf for n ≤ i < 16) into out, by the
-// network on 16 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 16; +Inf for n ≤ i < 16; an ascending run
+// needs n = 16) into out, by the network on 16 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -175,198 +129,102 @@ TEXT ·sort16AscAVX2(SB), NOSPLIT, $0-41
 	MOVQ   out+32(FP), DI
 	MOVQ   out+32(FP), R9
 	VXORPD Y14, Y14, Y14
-	CMPQ CX, $13
-	JLE sort16AscAVX2_pad13
 	MOVQ 312(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in13
-sort16AscAVX2_pad13:
-	VBROADCASTSD ·posInf(SB), Y0
-sort16AscAVX2_in13:
-	CMPQ CX, $0
-	JLE sort16AscAVX2_pad0
 	MOVQ 0(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in0
-sort16AscAVX2_pad0:
-	VBROADCASTSD ·posInf(SB), Y1
-sort16AscAVX2_in0:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $12
-	JLE sort16AscAVX2_pad12
 	MOVQ 288(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in12
-sort16AscAVX2_pad12:
-	VBROADCASTSD ·posInf(SB), Y1
-sort16AscAVX2_in12:
-	CMPQ CX, $1
-	JLE sort16AscAVX2_pad1
 	MOVQ 24(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in1
-sort16AscAVX2_pad1:
-	VBROADCASTSD ·posInf(SB), Y3
-sort16AscAVX2_in1:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $15
-	JLE sort16AscAVX2_pad15
 	MOVQ 360(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in15
-sort16AscAVX2_pad15:
-	VBROADCASTSD ·posInf(SB), Y3
-sort16AscAVX2_in15:
-	CMPQ CX, $2
-	JLE sort16AscAVX2_pad2
 	MOVQ 48(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in2
-sort16AscAVX2_pad2:
-	VBROADCASTSD ·posInf(SB), Y5
-sort16AscAVX2_in2:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $14
-	JLE sort16AscAVX2_pad14
 	MOVQ 336(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in14
-sort16AscAVX2_pad14:
-	VBROADCASTSD ·posInf(SB), Y5
-sort16AscAVX2_in14:
-	CMPQ CX, $3
-	JLE sort16AscAVX2_pad3
 	MOVQ 72(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in3
-sort16AscAVX2_pad3:
-	VBROADCASTSD ·posInf(SB), Y7
-sort16AscAVX2_in3:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $8
-	JLE sort16AscAVX2_pad8
 	MOVQ 192(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in8
-sort16AscAVX2_pad8:
-	VBROADCASTSD ·posInf(SB), Y7
-sort16AscAVX2_in8:
-	CMPQ CX, $4
-	JLE sort16AscAVX2_pad4
 	MOVQ 96(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in4
-sort16AscAVX2_pad4:
-	VBROADCASTSD ·posInf(SB), Y9
-sort16AscAVX2_in4:
 	VMINPD Y9, Y7, Y10
 	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $6
-	JLE sort16AscAVX2_pad6
 	MOVQ 144(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in6
-sort16AscAVX2_pad6:
-	VBROADCASTSD ·posInf(SB), Y9
-sort16AscAVX2_in6:
-	CMPQ CX, $5
-	JLE sort16AscAVX2_pad5
 	MOVQ 120(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in5
-sort16AscAVX2_pad5:
-	VBROADCASTSD ·posInf(SB), Y11
-sort16AscAVX2_in5:
 	VMINPD Y11, Y9, Y12
 	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $11
-	JLE sort16AscAVX2_pad11
 	MOVQ 264(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in11
-sort16AscAVX2_pad11:
-	VBROADCASTSD ·posInf(SB), Y11
-sort16AscAVX2_in11:
-	CMPQ CX, $7
-	JLE sort16AscAVX2_pad7
 	MOVQ 168(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in7
-sort16AscAVX2_pad7:
-	VBROADCASTSD ·posInf(SB), Y13
-sort16AscAVX2_in7:
 	VMOVUPD Y1, 384(DI)
 	VMINPD Y13, Y11, Y1
 	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $10
-	JLE sort16AscAVX2_pad10
 	MOVQ 240(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in10
-sort16AscAVX2_pad10:
-	VBROADCASTSD ·posInf(SB), Y13
-sort16AscAVX2_in10:
 	VMOVUPD Y11, 352(DI)
-	CMPQ CX, $9
-	JLE sort16AscAVX2_pad9
 	MOVQ 216(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort16AscAVX2_in9
-sort16AscAVX2_pad9:
-	VBROADCASTSD ·posInf(SB), Y11
-sort16AscAVX2_in9:
 	VMOVUPD Y3, 480(DI)
 	VMINPD Y11, Y13, Y3
 	VMAXPD Y11, Y13, Y13
@@ -509,8 +367,9 @@ sort16AscAVX2_in9:
 // func sort32AscAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[32][4]float64) (finite bool)
 //
 // It sorts, ascending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 32; +Inf for n ≤ i < 32) into out, by the
-// network on 32 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 32; +Inf for n ≤ i < 32; an ascending run
+// needs n = 32) into out, by the network on 32 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -522,198 +381,102 @@ TEXT ·sort32AscAVX2(SB), NOSPLIT, $0-41
 	MOVQ   out+32(FP), DI
 	MOVQ   out+32(FP), R9
 	VXORPD Y14, Y14, Y14
-	CMPQ CX, $13
-	JLE sort32AscAVX2_pad13
 	MOVQ 312(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in13
-sort32AscAVX2_pad13:
-	VBROADCASTSD ·posInf(SB), Y0
-sort32AscAVX2_in13:
-	CMPQ CX, $0
-	JLE sort32AscAVX2_pad0
 	MOVQ 0(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in0
-sort32AscAVX2_pad0:
-	VBROADCASTSD ·posInf(SB), Y1
-sort32AscAVX2_in0:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $12
-	JLE sort32AscAVX2_pad12
 	MOVQ 288(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in12
-sort32AscAVX2_pad12:
-	VBROADCASTSD ·posInf(SB), Y1
-sort32AscAVX2_in12:
-	CMPQ CX, $1
-	JLE sort32AscAVX2_pad1
 	MOVQ 24(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in1
-sort32AscAVX2_pad1:
-	VBROADCASTSD ·posInf(SB), Y3
-sort32AscAVX2_in1:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $15
-	JLE sort32AscAVX2_pad15
 	MOVQ 360(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in15
-sort32AscAVX2_pad15:
-	VBROADCASTSD ·posInf(SB), Y3
-sort32AscAVX2_in15:
-	CMPQ CX, $2
-	JLE sort32AscAVX2_pad2
 	MOVQ 48(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in2
-sort32AscAVX2_pad2:
-	VBROADCASTSD ·posInf(SB), Y5
-sort32AscAVX2_in2:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $14
-	JLE sort32AscAVX2_pad14
 	MOVQ 336(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in14
-sort32AscAVX2_pad14:
-	VBROADCASTSD ·posInf(SB), Y5
-sort32AscAVX2_in14:
-	CMPQ CX, $3
-	JLE sort32AscAVX2_pad3
 	MOVQ 72(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in3
-sort32AscAVX2_pad3:
-	VBROADCASTSD ·posInf(SB), Y7
-sort32AscAVX2_in3:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $8
-	JLE sort32AscAVX2_pad8
 	MOVQ 192(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in8
-sort32AscAVX2_pad8:
-	VBROADCASTSD ·posInf(SB), Y7
-sort32AscAVX2_in8:
-	CMPQ CX, $4
-	JLE sort32AscAVX2_pad4
 	MOVQ 96(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in4
-sort32AscAVX2_pad4:
-	VBROADCASTSD ·posInf(SB), Y9
-sort32AscAVX2_in4:
 	VMINPD Y9, Y7, Y10
 	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $6
-	JLE sort32AscAVX2_pad6
 	MOVQ 144(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in6
-sort32AscAVX2_pad6:
-	VBROADCASTSD ·posInf(SB), Y9
-sort32AscAVX2_in6:
-	CMPQ CX, $5
-	JLE sort32AscAVX2_pad5
 	MOVQ 120(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in5
-sort32AscAVX2_pad5:
-	VBROADCASTSD ·posInf(SB), Y11
-sort32AscAVX2_in5:
 	VMINPD Y11, Y9, Y12
 	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $11
-	JLE sort32AscAVX2_pad11
 	MOVQ 264(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in11
-sort32AscAVX2_pad11:
-	VBROADCASTSD ·posInf(SB), Y11
-sort32AscAVX2_in11:
-	CMPQ CX, $7
-	JLE sort32AscAVX2_pad7
 	MOVQ 168(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in7
-sort32AscAVX2_pad7:
-	VBROADCASTSD ·posInf(SB), Y13
-sort32AscAVX2_in7:
 	VMOVUPD Y1, 384(DI)
 	VMINPD Y13, Y11, Y1
 	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $10
-	JLE sort32AscAVX2_pad10
 	MOVQ 240(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in10
-sort32AscAVX2_pad10:
-	VBROADCASTSD ·posInf(SB), Y13
-sort32AscAVX2_in10:
 	VMOVUPD Y11, 352(DI)
-	CMPQ CX, $9
-	JLE sort32AscAVX2_pad9
 	MOVQ 216(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in9
-sort32AscAVX2_pad9:
-	VBROADCASTSD ·posInf(SB), Y11
-sort32AscAVX2_in9:
 	VMOVUPD Y3, 480(DI)
 	VMINPD Y11, Y13, Y3
 	VMAXPD Y11, Y13, Y13
@@ -848,198 +611,102 @@ sort32AscAVX2_in9:
 	VMOVUPD Y11, 32(DI)
 	VMOVUPD Y12, 352(DI)
 	VMOVUPD Y13, 64(DI)
-	CMPQ CX, $29
-	JLE sort32AscAVX2_pad29
 	MOVQ 696(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in29
-sort32AscAVX2_pad29:
-	VBROADCASTSD ·posInf(SB), Y0
-sort32AscAVX2_in29:
-	CMPQ CX, $16
-	JLE sort32AscAVX2_pad16
 	MOVQ 384(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in16
-sort32AscAVX2_pad16:
-	VBROADCASTSD ·posInf(SB), Y1
-sort32AscAVX2_in16:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $28
-	JLE sort32AscAVX2_pad28
 	MOVQ 672(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in28
-sort32AscAVX2_pad28:
-	VBROADCASTSD ·posInf(SB), Y1
-sort32AscAVX2_in28:
-	CMPQ CX, $17
-	JLE sort32AscAVX2_pad17
 	MOVQ 408(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in17
-sort32AscAVX2_pad17:
-	VBROADCASTSD ·posInf(SB), Y3
-sort32AscAVX2_in17:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $31
-	JLE sort32AscAVX2_pad31
 	MOVQ 744(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in31
-sort32AscAVX2_pad31:
-	VBROADCASTSD ·posInf(SB), Y3
-sort32AscAVX2_in31:
-	CMPQ CX, $18
-	JLE sort32AscAVX2_pad18
 	MOVQ 432(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in18
-sort32AscAVX2_pad18:
-	VBROADCASTSD ·posInf(SB), Y5
-sort32AscAVX2_in18:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $30
-	JLE sort32AscAVX2_pad30
 	MOVQ 720(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in30
-sort32AscAVX2_pad30:
-	VBROADCASTSD ·posInf(SB), Y5
-sort32AscAVX2_in30:
-	CMPQ CX, $19
-	JLE sort32AscAVX2_pad19
 	MOVQ 456(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in19
-sort32AscAVX2_pad19:
-	VBROADCASTSD ·posInf(SB), Y7
-sort32AscAVX2_in19:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $24
-	JLE sort32AscAVX2_pad24
 	MOVQ 576(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in24
-sort32AscAVX2_pad24:
-	VBROADCASTSD ·posInf(SB), Y7
-sort32AscAVX2_in24:
-	CMPQ CX, $20
-	JLE sort32AscAVX2_pad20
 	MOVQ 480(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in20
-sort32AscAVX2_pad20:
-	VBROADCASTSD ·posInf(SB), Y9
-sort32AscAVX2_in20:
 	VMINPD Y9, Y7, Y10
 	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $22
-	JLE sort32AscAVX2_pad22
 	MOVQ 528(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in22
-sort32AscAVX2_pad22:
-	VBROADCASTSD ·posInf(SB), Y9
-sort32AscAVX2_in22:
-	CMPQ CX, $21
-	JLE sort32AscAVX2_pad21
 	MOVQ 504(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in21
-sort32AscAVX2_pad21:
-	VBROADCASTSD ·posInf(SB), Y11
-sort32AscAVX2_in21:
 	VMINPD Y11, Y9, Y12
 	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $27
-	JLE sort32AscAVX2_pad27
 	MOVQ 648(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in27
-sort32AscAVX2_pad27:
-	VBROADCASTSD ·posInf(SB), Y11
-sort32AscAVX2_in27:
-	CMPQ CX, $23
-	JLE sort32AscAVX2_pad23
 	MOVQ 552(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in23
-sort32AscAVX2_pad23:
-	VBROADCASTSD ·posInf(SB), Y13
-sort32AscAVX2_in23:
 	VMOVUPD Y1, 896(DI)
 	VMINPD Y13, Y11, Y1
 	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $26
-	JLE sort32AscAVX2_pad26
 	MOVQ 624(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in26
-sort32AscAVX2_pad26:
-	VBROADCASTSD ·posInf(SB), Y13
-sort32AscAVX2_in26:
 	VMOVUPD Y11, 864(DI)
-	CMPQ CX, $25
-	JLE sort32AscAVX2_pad25
 	MOVQ 600(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort32AscAVX2_in25
-sort32AscAVX2_pad25:
-	VBROADCASTSD ·posInf(SB), Y11
-sort32AscAVX2_in25:
 	VMOVUPD Y3, 992(DI)
 	VMINPD Y11, Y13, Y3
 	VMAXPD Y11, Y13, Y13
@@ -1398,8 +1065,9 @@ sort32AscAVX2_in25:
 // func sort64AscAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[64][4]float64) (finite bool)
 //
 // It sorts, ascending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 64; +Inf for n ≤ i < 64) into out, by the
-// network on 64 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 64; +Inf for n ≤ i < 64; an ascending run
+// needs n = 64) into out, by the network on 64 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -1411,198 +1079,102 @@ TEXT ·sort64AscAVX2(SB), NOSPLIT, $0-41
 	MOVQ   out+32(FP), DI
 	MOVQ   out+32(FP), R9
 	VXORPD Y14, Y14, Y14
-	CMPQ CX, $13
-	JLE sort64AscAVX2_pad13
 	MOVQ 312(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in13
-sort64AscAVX2_pad13:
-	VBROADCASTSD ·posInf(SB), Y0
-sort64AscAVX2_in13:
-	CMPQ CX, $0
-	JLE sort64AscAVX2_pad0
 	MOVQ 0(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in0
-sort64AscAVX2_pad0:
-	VBROADCASTSD ·posInf(SB), Y1
-sort64AscAVX2_in0:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $12
-	JLE sort64AscAVX2_pad12
 	MOVQ 288(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in12
-sort64AscAVX2_pad12:
-	VBROADCASTSD ·posInf(SB), Y1
-sort64AscAVX2_in12:
-	CMPQ CX, $1
-	JLE sort64AscAVX2_pad1
 	MOVQ 24(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in1
-sort64AscAVX2_pad1:
-	VBROADCASTSD ·posInf(SB), Y3
-sort64AscAVX2_in1:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $15
-	JLE sort64AscAVX2_pad15
 	MOVQ 360(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in15
-sort64AscAVX2_pad15:
-	VBROADCASTSD ·posInf(SB), Y3
-sort64AscAVX2_in15:
-	CMPQ CX, $2
-	JLE sort64AscAVX2_pad2
 	MOVQ 48(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in2
-sort64AscAVX2_pad2:
-	VBROADCASTSD ·posInf(SB), Y5
-sort64AscAVX2_in2:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $14
-	JLE sort64AscAVX2_pad14
 	MOVQ 336(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in14
-sort64AscAVX2_pad14:
-	VBROADCASTSD ·posInf(SB), Y5
-sort64AscAVX2_in14:
-	CMPQ CX, $3
-	JLE sort64AscAVX2_pad3
 	MOVQ 72(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in3
-sort64AscAVX2_pad3:
-	VBROADCASTSD ·posInf(SB), Y7
-sort64AscAVX2_in3:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $8
-	JLE sort64AscAVX2_pad8
 	MOVQ 192(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in8
-sort64AscAVX2_pad8:
-	VBROADCASTSD ·posInf(SB), Y7
-sort64AscAVX2_in8:
-	CMPQ CX, $4
-	JLE sort64AscAVX2_pad4
 	MOVQ 96(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in4
-sort64AscAVX2_pad4:
-	VBROADCASTSD ·posInf(SB), Y9
-sort64AscAVX2_in4:
 	VMINPD Y9, Y7, Y10
 	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $6
-	JLE sort64AscAVX2_pad6
 	MOVQ 144(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in6
-sort64AscAVX2_pad6:
-	VBROADCASTSD ·posInf(SB), Y9
-sort64AscAVX2_in6:
-	CMPQ CX, $5
-	JLE sort64AscAVX2_pad5
 	MOVQ 120(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in5
-sort64AscAVX2_pad5:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in5:
 	VMINPD Y11, Y9, Y12
 	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $11
-	JLE sort64AscAVX2_pad11
 	MOVQ 264(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in11
-sort64AscAVX2_pad11:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in11:
-	CMPQ CX, $7
-	JLE sort64AscAVX2_pad7
 	MOVQ 168(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in7
-sort64AscAVX2_pad7:
-	VBROADCASTSD ·posInf(SB), Y13
-sort64AscAVX2_in7:
 	VMOVUPD Y1, 384(DI)
 	VMINPD Y13, Y11, Y1
 	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $10
-	JLE sort64AscAVX2_pad10
 	MOVQ 240(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in10
-sort64AscAVX2_pad10:
-	VBROADCASTSD ·posInf(SB), Y13
-sort64AscAVX2_in10:
 	VMOVUPD Y11, 352(DI)
-	CMPQ CX, $9
-	JLE sort64AscAVX2_pad9
 	MOVQ 216(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in9
-sort64AscAVX2_pad9:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in9:
 	VMOVUPD Y3, 480(DI)
 	VMINPD Y11, Y13, Y3
 	VMAXPD Y11, Y13, Y13
@@ -1737,198 +1309,102 @@ sort64AscAVX2_in9:
 	VMOVUPD Y11, 32(DI)
 	VMOVUPD Y12, 352(DI)
 	VMOVUPD Y13, 64(DI)
-	CMPQ CX, $29
-	JLE sort64AscAVX2_pad29
 	MOVQ 696(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in29
-sort64AscAVX2_pad29:
-	VBROADCASTSD ·posInf(SB), Y0
-sort64AscAVX2_in29:
-	CMPQ CX, $16
-	JLE sort64AscAVX2_pad16
 	MOVQ 384(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in16
-sort64AscAVX2_pad16:
-	VBROADCASTSD ·posInf(SB), Y1
-sort64AscAVX2_in16:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $28
-	JLE sort64AscAVX2_pad28
 	MOVQ 672(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in28
-sort64AscAVX2_pad28:
-	VBROADCASTSD ·posInf(SB), Y1
-sort64AscAVX2_in28:
-	CMPQ CX, $17
-	JLE sort64AscAVX2_pad17
 	MOVQ 408(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in17
-sort64AscAVX2_pad17:
-	VBROADCASTSD ·posInf(SB), Y3
-sort64AscAVX2_in17:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $31
-	JLE sort64AscAVX2_pad31
 	MOVQ 744(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in31
-sort64AscAVX2_pad31:
-	VBROADCASTSD ·posInf(SB), Y3
-sort64AscAVX2_in31:
-	CMPQ CX, $18
-	JLE sort64AscAVX2_pad18
 	MOVQ 432(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in18
-sort64AscAVX2_pad18:
-	VBROADCASTSD ·posInf(SB), Y5
-sort64AscAVX2_in18:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $30
-	JLE sort64AscAVX2_pad30
 	MOVQ 720(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in30
-sort64AscAVX2_pad30:
-	VBROADCASTSD ·posInf(SB), Y5
-sort64AscAVX2_in30:
-	CMPQ CX, $19
-	JLE sort64AscAVX2_pad19
 	MOVQ 456(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in19
-sort64AscAVX2_pad19:
-	VBROADCASTSD ·posInf(SB), Y7
-sort64AscAVX2_in19:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $24
-	JLE sort64AscAVX2_pad24
 	MOVQ 576(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in24
-sort64AscAVX2_pad24:
-	VBROADCASTSD ·posInf(SB), Y7
-sort64AscAVX2_in24:
-	CMPQ CX, $20
-	JLE sort64AscAVX2_pad20
 	MOVQ 480(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in20
-sort64AscAVX2_pad20:
-	VBROADCASTSD ·posInf(SB), Y9
-sort64AscAVX2_in20:
 	VMINPD Y9, Y7, Y10
 	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $22
-	JLE sort64AscAVX2_pad22
 	MOVQ 528(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in22
-sort64AscAVX2_pad22:
-	VBROADCASTSD ·posInf(SB), Y9
-sort64AscAVX2_in22:
-	CMPQ CX, $21
-	JLE sort64AscAVX2_pad21
 	MOVQ 504(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in21
-sort64AscAVX2_pad21:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in21:
 	VMINPD Y11, Y9, Y12
 	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $27
-	JLE sort64AscAVX2_pad27
 	MOVQ 648(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in27
-sort64AscAVX2_pad27:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in27:
-	CMPQ CX, $23
-	JLE sort64AscAVX2_pad23
 	MOVQ 552(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in23
-sort64AscAVX2_pad23:
-	VBROADCASTSD ·posInf(SB), Y13
-sort64AscAVX2_in23:
 	VMOVUPD Y1, 896(DI)
 	VMINPD Y13, Y11, Y1
 	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $26
-	JLE sort64AscAVX2_pad26
 	MOVQ 624(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in26
-sort64AscAVX2_pad26:
-	VBROADCASTSD ·posInf(SB), Y13
-sort64AscAVX2_in26:
 	VMOVUPD Y11, 864(DI)
-	CMPQ CX, $25
-	JLE sort64AscAVX2_pad25
 	MOVQ 600(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in25
-sort64AscAVX2_pad25:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in25:
 	VMOVUPD Y3, 992(DI)
 	VMINPD Y11, Y13, Y3
 	VMAXPD Y11, Y13, Y13
@@ -2063,198 +1539,102 @@ sort64AscAVX2_in25:
 	VMOVUPD Y11, 544(DI)
 	VMOVUPD Y12, 864(DI)
 	VMOVUPD Y13, 576(DI)
-	CMPQ CX, $45
-	JLE sort64AscAVX2_pad45
 	MOVQ 1080(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in45
-sort64AscAVX2_pad45:
-	VBROADCASTSD ·posInf(SB), Y0
-sort64AscAVX2_in45:
-	CMPQ CX, $32
-	JLE sort64AscAVX2_pad32
 	MOVQ 768(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in32
-sort64AscAVX2_pad32:
-	VBROADCASTSD ·posInf(SB), Y1
-sort64AscAVX2_in32:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $44
-	JLE sort64AscAVX2_pad44
 	MOVQ 1056(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in44
-sort64AscAVX2_pad44:
-	VBROADCASTSD ·posInf(SB), Y1
-sort64AscAVX2_in44:
-	CMPQ CX, $33
-	JLE sort64AscAVX2_pad33
 	MOVQ 792(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in33
-sort64AscAVX2_pad33:
-	VBROADCASTSD ·posInf(SB), Y3
-sort64AscAVX2_in33:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $47
-	JLE sort64AscAVX2_pad47
 	MOVQ 1128(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in47
-sort64AscAVX2_pad47:
-	VBROADCASTSD ·posInf(SB), Y3
-sort64AscAVX2_in47:
-	CMPQ CX, $34
-	JLE sort64AscAVX2_pad34
 	MOVQ 816(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in34
-sort64AscAVX2_pad34:
-	VBROADCASTSD ·posInf(SB), Y5
-sort64AscAVX2_in34:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $46
-	JLE sort64AscAVX2_pad46
 	MOVQ 1104(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in46
-sort64AscAVX2_pad46:
-	VBROADCASTSD ·posInf(SB), Y5
-sort64AscAVX2_in46:
-	CMPQ CX, $35
-	JLE sort64AscAVX2_pad35
 	MOVQ 840(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in35
-sort64AscAVX2_pad35:
-	VBROADCASTSD ·posInf(SB), Y7
-sort64AscAVX2_in35:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $40
-	JLE sort64AscAVX2_pad40
 	MOVQ 960(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in40
-sort64AscAVX2_pad40:
-	VBROADCASTSD ·posInf(SB), Y7
-sort64AscAVX2_in40:
-	CMPQ CX, $36
-	JLE sort64AscAVX2_pad36
 	MOVQ 864(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in36
-sort64AscAVX2_pad36:
-	VBROADCASTSD ·posInf(SB), Y9
-sort64AscAVX2_in36:
 	VMINPD Y9, Y7, Y10
 	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $38
-	JLE sort64AscAVX2_pad38
 	MOVQ 912(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in38
-sort64AscAVX2_pad38:
-	VBROADCASTSD ·posInf(SB), Y9
-sort64AscAVX2_in38:
-	CMPQ CX, $37
-	JLE sort64AscAVX2_pad37
 	MOVQ 888(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in37
-sort64AscAVX2_pad37:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in37:
 	VMINPD Y11, Y9, Y12
 	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $43
-	JLE sort64AscAVX2_pad43
 	MOVQ 1032(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in43
-sort64AscAVX2_pad43:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in43:
-	CMPQ CX, $39
-	JLE sort64AscAVX2_pad39
 	MOVQ 936(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in39
-sort64AscAVX2_pad39:
-	VBROADCASTSD ·posInf(SB), Y13
-sort64AscAVX2_in39:
 	VMOVUPD Y1, 1408(DI)
 	VMINPD Y13, Y11, Y1
 	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $42
-	JLE sort64AscAVX2_pad42
 	MOVQ 1008(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in42
-sort64AscAVX2_pad42:
-	VBROADCASTSD ·posInf(SB), Y13
-sort64AscAVX2_in42:
 	VMOVUPD Y11, 1376(DI)
-	CMPQ CX, $41
-	JLE sort64AscAVX2_pad41
 	MOVQ 984(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in41
-sort64AscAVX2_pad41:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in41:
 	VMOVUPD Y3, 1504(DI)
 	VMINPD Y11, Y13, Y3
 	VMAXPD Y11, Y13, Y13
@@ -2389,198 +1769,102 @@ sort64AscAVX2_in41:
 	VMOVUPD Y11, 1056(DI)
 	VMOVUPD Y12, 1376(DI)
 	VMOVUPD Y13, 1088(DI)
-	CMPQ CX, $61
-	JLE sort64AscAVX2_pad61
 	MOVQ 1464(SI), R8
 	VMOVUPD (R8)(DX*1), Y0
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y0, Y0, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in61
-sort64AscAVX2_pad61:
-	VBROADCASTSD ·posInf(SB), Y0
-sort64AscAVX2_in61:
-	CMPQ CX, $48
-	JLE sort64AscAVX2_pad48
 	MOVQ 1152(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in48
-sort64AscAVX2_pad48:
-	VBROADCASTSD ·posInf(SB), Y1
-sort64AscAVX2_in48:
 	VMINPD Y1, Y0, Y2
 	VMAXPD Y1, Y0, Y0
-	CMPQ CX, $60
-	JLE sort64AscAVX2_pad60
 	MOVQ 1440(SI), R8
 	VMOVUPD (R8)(DX*1), Y1
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y1, Y1, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in60
-sort64AscAVX2_pad60:
-	VBROADCASTSD ·posInf(SB), Y1
-sort64AscAVX2_in60:
-	CMPQ CX, $49
-	JLE sort64AscAVX2_pad49
 	MOVQ 1176(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in49
-sort64AscAVX2_pad49:
-	VBROADCASTSD ·posInf(SB), Y3
-sort64AscAVX2_in49:
 	VMINPD Y3, Y1, Y4
 	VMAXPD Y3, Y1, Y1
-	CMPQ CX, $63
-	JLE sort64AscAVX2_pad63
 	MOVQ 1512(SI), R8
 	VMOVUPD (R8)(DX*1), Y3
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y3, Y3, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in63
-sort64AscAVX2_pad63:
-	VBROADCASTSD ·posInf(SB), Y3
-sort64AscAVX2_in63:
-	CMPQ CX, $50
-	JLE sort64AscAVX2_pad50
 	MOVQ 1200(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in50
-sort64AscAVX2_pad50:
-	VBROADCASTSD ·posInf(SB), Y5
-sort64AscAVX2_in50:
 	VMINPD Y5, Y3, Y6
 	VMAXPD Y5, Y3, Y3
-	CMPQ CX, $62
-	JLE sort64AscAVX2_pad62
 	MOVQ 1488(SI), R8
 	VMOVUPD (R8)(DX*1), Y5
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y5, Y5, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in62
-sort64AscAVX2_pad62:
-	VBROADCASTSD ·posInf(SB), Y5
-sort64AscAVX2_in62:
-	CMPQ CX, $51
-	JLE sort64AscAVX2_pad51
 	MOVQ 1224(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in51
-sort64AscAVX2_pad51:
-	VBROADCASTSD ·posInf(SB), Y7
-sort64AscAVX2_in51:
 	VMINPD Y7, Y5, Y8
 	VMAXPD Y7, Y5, Y5
-	CMPQ CX, $56
-	JLE sort64AscAVX2_pad56
 	MOVQ 1344(SI), R8
 	VMOVUPD (R8)(DX*1), Y7
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y7, Y7, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in56
-sort64AscAVX2_pad56:
-	VBROADCASTSD ·posInf(SB), Y7
-sort64AscAVX2_in56:
-	CMPQ CX, $52
-	JLE sort64AscAVX2_pad52
 	MOVQ 1248(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in52
-sort64AscAVX2_pad52:
-	VBROADCASTSD ·posInf(SB), Y9
-sort64AscAVX2_in52:
 	VMINPD Y9, Y7, Y10
 	VMAXPD Y9, Y7, Y7
-	CMPQ CX, $54
-	JLE sort64AscAVX2_pad54
 	MOVQ 1296(SI), R8
 	VMOVUPD (R8)(DX*1), Y9
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y9, Y9, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in54
-sort64AscAVX2_pad54:
-	VBROADCASTSD ·posInf(SB), Y9
-sort64AscAVX2_in54:
-	CMPQ CX, $53
-	JLE sort64AscAVX2_pad53
 	MOVQ 1272(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in53
-sort64AscAVX2_pad53:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in53:
 	VMINPD Y11, Y9, Y12
 	VMAXPD Y11, Y9, Y9
-	CMPQ CX, $59
-	JLE sort64AscAVX2_pad59
 	MOVQ 1416(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in59
-sort64AscAVX2_pad59:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in59:
-	CMPQ CX, $55
-	JLE sort64AscAVX2_pad55
 	MOVQ 1320(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in55
-sort64AscAVX2_pad55:
-	VBROADCASTSD ·posInf(SB), Y13
-sort64AscAVX2_in55:
 	VMOVUPD Y1, 1920(DI)
 	VMINPD Y13, Y11, Y1
 	VMAXPD Y13, Y11, Y11
-	CMPQ CX, $58
-	JLE sort64AscAVX2_pad58
 	MOVQ 1392(SI), R8
 	VMOVUPD (R8)(DX*1), Y13
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y13, Y13, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in58
-sort64AscAVX2_pad58:
-	VBROADCASTSD ·posInf(SB), Y13
-sort64AscAVX2_in58:
 	VMOVUPD Y11, 1888(DI)
-	CMPQ CX, $57
-	JLE sort64AscAVX2_pad57
 	MOVQ 1368(SI), R8
 	VMOVUPD (R8)(DX*1), Y11
 	PREFETCHT0 64(R8)(DX*1)
 	VSUBPD Y11, Y11, Y15
 	VORPD Y15, Y14, Y14
-	JMP sort64AscAVX2_in57
-sort64AscAVX2_pad57:
-	VBROADCASTSD ·posInf(SB), Y11
-sort64AscAVX2_in57:
 	VMOVUPD Y3, 2016(DI)
 	VMINPD Y11, Y13, Y3
 	VMAXPD Y11, Y13, Y13
@@ -3659,8 +2943,9 @@ sort64AscAVX2_in57:
 // func sort8DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[8][4]float64) (finite bool)
 //
 // It sorts, descending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 8; +Inf for n ≤ i < 8) into out, by the
-// network on 8 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 8; +Inf for n ≤ i < 8; an ascending run
+// needs n = 8) into out, by the network on 8 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -3830,8 +3115,9 @@ sort8DescAVX2_in2:
 // func sort16DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[16][4]float64) (finite bool)
 //
 // It sorts, descending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 16; +Inf for n ≤ i < 16) into out, by the
-// network on 16 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 16; +Inf for n ≤ i < 16; an ascending run
+// needs n = 16) into out, by the network on 16 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -4209,8 +3495,9 @@ sort16DescAVX2_in6:
 // func sort24DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[24][4]float64) (finite bool)
 //
 // It sorts, descending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 24; +Inf for n ≤ i < 24) into out, by the
-// network on 32 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 24; +Inf for n ≤ i < 24; an ascending run
+// needs n = 24) into out, by the network on 32 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -4887,8 +4174,9 @@ sort24DescAVX2_in5:
 // func sort32DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[32][4]float64) (finite bool)
 //
 // It sorts, descending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 32; +Inf for n ≤ i < 32) into out, by the
-// network on 32 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 32; +Inf for n ≤ i < 32; an ascending run
+// needs n = 32) into out, by the network on 32 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -5840,8 +5128,9 @@ sort32DescAVX2_in6:
 // func sort40DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[40][4]float64) (finite bool)
 //
 // It sorts, descending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 40; +Inf for n ≤ i < 40) into out, by the
-// network on 64 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 40; +Inf for n ≤ i < 40; an ascending run
+// needs n = 40) into out, by the network on 64 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -7222,8 +6511,9 @@ sort40DescAVX2_in5:
 // func sort48DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[48][4]float64) (finite bool)
 //
 // It sorts, descending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 48; +Inf for n ≤ i < 48) into out, by the
-// network on 64 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 48; +Inf for n ≤ i < 48; an ascending run
+// needs n = 48) into out, by the network on 64 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -8937,8 +8227,9 @@ sort48DescAVX2_in6:
 // func sort56DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[56][4]float64) (finite bool)
 //
 // It sorts, descending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 56; +Inf for n ≤ i < 56) into out, by the
-// network on 64 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 56; +Inf for n ≤ i < 56; an ascending run
+// needs n = 56) into out, by the network on 64 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -10988,8 +10279,9 @@ sort56DescAVX2_in5:
 // func sort64DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[64][4]float64) (finite bool)
 //
 // It sorts, descending and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ 64; +Inf for n ≤ i < 64) into out, by the
-// network on 64 wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ 64; +Inf for n ≤ i < 64; an ascending run
+// needs n = 64) into out, by the network on 64 wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave

@@ -479,8 +479,9 @@ func gen(w *bufio.Writer, r run) {
 // func %[1]s(rows *[]float64, n, off int, tmp *[64][4]float64, out *[%[2]d][4]float64) (finite bool)
 //
 // It sorts, %[3]s and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ %[2]d; +Inf for n ≤ i < %[2]d) into out, by the
-// network on %[4]d wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ %[2]d; +Inf for n ≤ i < %[2]d; an ascending run
+// needs n = %[2]d) into out, by the network on %[4]d wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -505,6 +506,12 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-41
 		}
 	}
 	load := func(row, reg int) {
+		if !r.desc { // an ascending run is always full: no padding to test for
+			fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Y%d\n", 24*row, reg)
+			fmt.Fprintf(w, "\tPREFETCHT0 64(R8)(DX*1)\n")
+			fmt.Fprintf(w, "\tVSUBPD Y%[1]d, Y%[1]d, Y15\n\tVORPD Y15, Y14, Y14\n", reg)
+			return
+		}
 		fmt.Fprintf(w, "\tCMPQ CX, $%d\n\tJLE %s_pad%d\n", row, name, row)
 		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Y%d\n", 24*row, reg)
 		// The rows are n streams, more than the hardware prefetcher
