@@ -222,21 +222,16 @@ func maskedSum4SIMD(rows *[4][]float64, x, y, sum []float64, le, lt []int64) boo
 	return maskedSum4AVX2(&p, &x[0], &y[0], &sum[0], &le[0], &lt[0], n)
 }
 
-func keptSum4SIMD(rows *[4][]float64, x, y, sum []float64) {
-	n := len(x)
-	var p [4]*float64
-	for i, r := range rows {
-		_ = r[n-1]
-		p[i] = &r[0]
+// keptSums sets sum[c], for c < len(sum) (a multiple of 4), to the sum in
+// row order of the values rows[i][lo+c] with x[c] < v < y[c], as
+// maskedSumGo would from +0.
+func keptSums(rows [][]float64, lo int, x, y, sum []float64) {
+	n := len(sum)
+	for _, r := range rows {
+		_ = r[lo+n-1]
 	}
-	_, _ = y[n-1], sum[n-1]
-	keptSum4AVX2(&p, &x[0], &y[0], &sum[0], n)
-}
-
-func keptSumSIMD(row, x, y, sum []float64) {
-	n := len(row)
-	_, _, _ = x[n-1], y[n-1], sum[n-1]
-	keptSumAVX2(&row[0], &x[0], &y[0], &sum[0], n)
+	_, _ = x[n-1], y[n-1]
+	keptSumAVX2(&rows[0], len(rows), 8*lo, &x[0], &y[0], &sum[0], n)
 }
 
 func maskedSumSIMD(row, x, y, sum []float64, le, lt []int64) bool {
@@ -311,17 +306,13 @@ func minMaxAVX2(a, b *[4]float64, cnt int, out *[4]float64)
 //go:noescape
 func maskedSum4AVX2(rows *[4]*float64, x, y, sum *float64, le, lt *int64, n int) (finite bool)
 
-// keptSum4AVX2 is keptSumAVX2 over four rows, in order.
+// keptSumAVX2 sets sum[c], for c < n (a multiple of 4), to the sum in row
+// order, from +0, of the values v at byte offset off + 8c of rows[i] for
+// i < nrows with x[c] < v < y[c] (maskedSumGo's sums, without the counts
+// and the finiteness check).
 //
 //go:noescape
-func keptSum4AVX2(rows *[4]*float64, x, y, sum *float64, n int)
-
-// keptSumAVX2 is maskedSumAVX2 without the counts and the finiteness
-// check: sum[c] += row[c] if x[c] < row[c] < y[c], else += +0, for c < n
-// (a multiple of 4).
-//
-//go:noescape
-func keptSumAVX2(row, x, y, sum *float64, n int)
+func keptSumAVX2(rows *[]float64, nrows, off int, x, y, sum *float64, n int)
 
 // maskedSumAVX2 is maskedSumGo over n (a multiple of 4) columns.
 //

@@ -29,6 +29,4 @@ func (*netScratch) aroundMedian(dst []float64, rows [][]float64, lo, beta int) (
 	return 0, true
 }
 
-func keptSumSIMD(row, x, y, sum []float64) { panic("orderstat: no SIMD kernels") }
-
-func keptSum4SIMD(rows *[4][]float64, x, y, sum []float64) { panic("orderstat: no SIMD kernels") }
+func keptSums(rows [][]float64, lo int, x, y, sum []float64) { panic("orderstat: no SIMD kernels") }

@@ -333,22 +333,10 @@ func (s *Scratch) keptSums(rows [][]float64, lo, nc, f int) {
 		return
 	}
 	n := len(rows)
-	clear(s.sum[:nc])
 	for c := range nc {
 		s.le[c], s.lt[c] = int64(f+1), int64(n-f-1)
 	}
-	x, y, sum := s.x[:nc], s.y[:nc], s.sum[:nc]
-	i := 0
-	var four [4][]float64
-	for ; i+4 <= n; i += 4 {
-		for k := range four {
-			four[k] = rows[i+k][lo : lo+nc]
-		}
-		keptSum4SIMD(&four, x, y, sum)
-	}
-	for ; i < n; i++ {
-		keptSumSIMD(rows[i][lo:lo+nc], x, y, sum)
-	}
+	keptSums(rows, lo, s.x[:nc], s.y[:nc], s.sum[:nc])
 }
 
 // maskedSumGo is the portable maskedSumAVX2: for every c,

@@ -143,38 +143,29 @@ func fsOf(n int) []int {
 
 func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
 
-// check runs Median and TrimmedMean with s over columns [lo, lo+nc) and
-// compares every result bit for bit with the definitions.
+// checkAgainstDefinition runs Median, TrimmedMean and MeanAroundMedian
+// with s over columns [lo, lo+nc) and compares every result bit for bit
+// with the definitions.
 func checkAgainstDefinition(t *testing.T, s *Scratch, what string, rows [][]float64, lo, nc int) {
 	t.Helper()
 	dst := make([]float64, nc)
-	if !s.Median(dst, rows, lo) {
-		t.Fatalf("%s: Median reports a non-finite value", what)
-	}
-	for c := range dst {
-		if want := refMedian(rows, lo+c); !sameBits(dst[c], want) {
-			t.Fatalf("%s: median of column %d = %v, want %v", what, lo+c, dst[c], want)
-		}
-	}
-	for _, f := range fsOf(len(rows)) {
-		if !s.TrimmedMean(dst, rows, lo, f) {
-			t.Fatalf("%s: TrimmedMean reports a non-finite value", what)
+	cols := func(stat string, ok bool, ref func(c int) float64) {
+		t.Helper()
+		if !ok {
+			t.Fatalf("%s: %s reports a non-finite value", what, stat)
 		}
 		for c := range dst {
-			if want := refTrimmed(rows, lo+c, f); !sameBits(dst[c], want) {
-				t.Fatalf("%s f=%d: trimmed mean of column %d = %v, want %v", what, f, lo+c, dst[c], want)
+			if want := ref(lo + c); !sameBits(dst[c], want) {
+				t.Fatalf("%s: %s of column %d = %v, want %v", what, stat, lo+c, dst[c], want)
 			}
 		}
+	}
+	cols("median", s.Median(dst, rows, lo), func(c int) float64 { return refMedian(rows, c) })
+	for _, f := range fsOf(len(rows)) {
+		cols(fmt.Sprintf("trimmed mean f=%d", f), s.TrimmedMean(dst, rows, lo, f), func(c int) float64 { return refTrimmed(rows, c, f) })
 	}
 	for _, beta := range betasOf(len(rows)) {
-		if !s.MeanAroundMedian(dst, rows, lo, beta) {
-			t.Fatalf("%s: MeanAroundMedian reports a non-finite value", what)
-		}
-		for c := range dst {
-			if want := refAroundMedian(rows, lo+c, beta); !sameBits(dst[c], want) {
-				t.Fatalf("%s beta=%d: mean around the median of column %d = %v, want %v", what, beta, lo+c, dst[c], want)
-			}
-		}
+		cols(fmt.Sprintf("mean around the median beta=%d", beta), s.MeanAroundMedian(dst, rows, lo, beta), func(c int) float64 { return refAroundMedian(rows, c, beta) })
 	}
 }
 
@@ -214,31 +205,22 @@ func TestPathsSameBits(t *testing.T) {
 			lo := rng.IntN(3)
 			rows := testRows(rng, kind, n, lo+nc)
 			a, b := make([]float64, nc), make([]float64, nc)
-			fast.Median(a, rows, lo)
-			port.Median(b, rows, lo)
-			for c := range a {
-				if !sameBits(a[c], b[c]) {
-					t.Fatalf("n=%d %s: median of column %d: AVX2 %v (%#x), portable %v (%#x)", n, kind, c, a[c], math.Float64bits(a[c]), b[c], math.Float64bits(b[c]))
+			same := func(stat string, run func(s *Scratch, dst []float64) bool) {
+				t.Helper()
+				run(fast, a)
+				run(port, b)
+				for c := range a {
+					if !sameBits(a[c], b[c]) {
+						t.Fatalf("n=%d %s: %s of column %d: AVX2 %v (%#x), portable %v (%#x)", n, kind, stat, c, a[c], math.Float64bits(a[c]), b[c], math.Float64bits(b[c]))
+					}
 				}
 			}
+			same("median", func(s *Scratch, dst []float64) bool { return s.Median(dst, rows, lo) })
 			for _, f := range fsOf(n) {
-				fast.TrimmedMean(a, rows, lo, f)
-				port.TrimmedMean(b, rows, lo, f)
-				for c := range a {
-					if !sameBits(a[c], b[c]) {
-						t.Fatalf("n=%d %s f=%d: trimmed mean of column %d: AVX2 %v, portable %v", n, kind, f, c, a[c], b[c])
-					}
-				}
+				same(fmt.Sprintf("trimmed mean f=%d", f), func(s *Scratch, dst []float64) bool { return s.TrimmedMean(dst, rows, lo, f) })
 			}
-			for _, beta := range []int{[]int{1 + rng.IntN(n), max(1, n-n/10-1)}[n%2]} {
-				fast.MeanAroundMedian(a, rows, lo, beta)
-				port.MeanAroundMedian(b, rows, lo, beta)
-				for c := range a {
-					if !sameBits(a[c], b[c]) {
-						t.Fatalf("n=%d %s beta=%d: mean around the median of column %d: AVX2 %v, portable %v", n, kind, beta, c, a[c], b[c])
-					}
-				}
-			}
+			beta := []int{1 + rng.IntN(n), max(1, n-n/10-1)}[n%2]
+			same(fmt.Sprintf("mean around the median beta=%d", beta), func(s *Scratch, dst []float64) bool { return s.MeanAroundMedian(dst, rows, lo, beta) })
 		}
 	}
 }

@@ -12739,70 +12739,82 @@ minmax_done:
 	VZEROUPPER
 	RET
 
-// KEPT4ROW adds one row's four values at (row)(AX*8) to the sums in Y9
-// (values strictly between x in Y1 and y in Y2, else +0).
-#define KEPT4ROW(row) \
-	VMOVUPD (row)(AX*8), Y0 \
-	VCMPPD  $1, Y0, Y1, Y3 \
-	VCMPPD  $1, Y2, Y0, Y4 \
+// KEPT(disp, x, y, acc) adds to acc the four values at disp(R13)(R11*1)
+// that lie strictly between x and y (+0 for the others).
+#define KEPT(disp, x, y, acc) \
+	VMOVUPD disp(R13)(R11*1), Y0 \
+	VCMPPD  $1, Y0, x, Y3 \
+	VCMPPD  $1, y, Y0, Y4 \
 	VANDPD  Y4, Y3, Y3 \
 	VANDPD  Y0, Y3, Y3 \
-	VADDPD  Y3, Y9, Y9
+	VADDPD  Y3, acc, acc
 
-// func keptSum4AVX2(rows *[4]*float64, x, y, sum *float64, n int)
+// func keptSumAVX2(rows *[]float64, nrows, off int, x, y, sum *float64, n int)
 //
-// keptSumAVX2 for four rows at once, added in row order.
-TEXT ·keptSum4AVX2(SB), NOSPLIT, $0-40
+// For c < n (a multiple of 4): sum[c] = the sum in row order, from +0, of
+// the values v at byte offset off + 8c of rows[i], i < nrows, with
+// x[c] < v < y[c] (+0 for the others). Sixteen columns go at once (four
+// sums in flight), then four at a time.
+TEXT ·keptSumAVX2(SB), NOSPLIT, $0-56
 	MOVQ   rows+0(FP), SI
-	MOVQ   0(SI), R13
-	MOVQ   8(SI), R14
-	MOVQ   16(SI), R15
-	MOVQ   24(SI), SI
-	MOVQ   x+8(FP), R8
-	MOVQ   y+16(FP), R9
-	MOVQ   sum+24(FP), R10
-	MOVQ   n+32(FP), CX
+	MOVQ   nrows+8(FP), BX
+	MOVQ   off+16(FP), DX
+	MOVQ   x+24(FP), R8
+	MOVQ   y+32(FP), R9
+	MOVQ   sum+40(FP), R10
+	MOVQ   n+48(FP), CX
+	IMULQ  $24, BX // the end of the row headers
 	XORQ   AX, AX
-	SHRQ   $2, CX
-	JZ     kept4_done
-kept4_loop:
+kept16:
+	LEAQ    16(AX), R14
+	CMPQ    R14, CX
+	JGT     kept4
+	VMOVUPD (R8)(AX*8), Y1
+	VMOVUPD 32(R8)(AX*8), Y5
+	VMOVUPD 64(R8)(AX*8), Y7
+	VMOVUPD 96(R8)(AX*8), Y12
+	VMOVUPD (R9)(AX*8), Y2
+	VMOVUPD 32(R9)(AX*8), Y6
+	VMOVUPD 64(R9)(AX*8), Y8
+	VMOVUPD 96(R9)(AX*8), Y13
+	VXORPD  Y9, Y9, Y9
+	VXORPD  Y10, Y10, Y10
+	VXORPD  Y11, Y11, Y11
+	VXORPD  Y14, Y14, Y14
+	LEAQ    (DX)(AX*8), R11
+	XORQ    R12, R12
+kept16_rows:
+	MOVQ    (SI)(R12*1), R13
+	KEPT(0, Y1, Y2, Y9)
+	KEPT(32, Y5, Y6, Y10)
+	KEPT(64, Y7, Y8, Y11)
+	KEPT(96, Y12, Y13, Y14)
+	ADDQ    $24, R12
+	CMPQ    R12, BX
+	JLT     kept16_rows
+	VMOVUPD Y9, (R10)(AX*8)
+	VMOVUPD Y10, 32(R10)(AX*8)
+	VMOVUPD Y11, 64(R10)(AX*8)
+	VMOVUPD Y14, 96(R10)(AX*8)
+	MOVQ    R14, AX
+	JMP     kept16
+kept4:
+	CMPQ    AX, CX
+	JGE     kept_done
 	VMOVUPD (R8)(AX*8), Y1
 	VMOVUPD (R9)(AX*8), Y2
-	VMOVUPD (R10)(AX*8), Y9
-	KEPT4ROW(R13)
-	KEPT4ROW(R14)
-	KEPT4ROW(R15)
-	KEPT4ROW(SI)
+	VXORPD  Y9, Y9, Y9
+	LEAQ    (DX)(AX*8), R11
+	XORQ    R12, R12
+kept4_rows:
+	MOVQ    (SI)(R12*1), R13
+	KEPT(0, Y1, Y2, Y9)
+	ADDQ    $24, R12
+	CMPQ    R12, BX
+	JLT     kept4_rows
 	VMOVUPD Y9, (R10)(AX*8)
 	ADDQ    $4, AX
-	DECQ    CX
-	JNZ     kept4_loop
-kept4_done:
-	VZEROUPPER
-	RET
-
-// func keptSumAVX2(row, x, y, sum *float64, n int)
-//
-// For c < n (a multiple of 4): sum[c] += row[c] if x[c] < row[c] < y[c],
-// else sum[c] += +0.
-TEXT ·keptSumAVX2(SB), NOSPLIT, $0-40
-	MOVQ   row+0(FP), SI
-	MOVQ   x+8(FP), R8
-	MOVQ   y+16(FP), R9
-	MOVQ   sum+24(FP), R10
-	MOVQ   n+32(FP), CX
-	XORQ   AX, AX
-	SHRQ   $2, CX
-	JZ     kept_done
-kept_loop:
-	VMOVUPD (R8)(AX*8), Y1
-	VMOVUPD (R9)(AX*8), Y2
-	VMOVUPD (R10)(AX*8), Y9
-	KEPT4ROW(SI)
-	VMOVUPD Y9, (R10)(AX*8)
-	ADDQ    $4, AX
-	DECQ    CX
-	JNZ     kept_loop
+	JMP     kept4
 kept_done:
 	VZEROUPPER
 	RET
