@@ -179,7 +179,10 @@ func TestDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 16))
 	for _, portable := range []bool{true, false} {
 		s := &Scratch{portable: portable}
-		for _, n := range testNs {
+		for k, n := range testNs {
+			if testing.Short() && k%2 == 1 { // every other n (the race step)
+				continue
+			}
 			for _, kind := range kinds {
 				for _, sh := range []struct{ lo, nc int }{{0, 1}, {3, 4}, {1, 7}, {5, 13}, {0, 64}} {
 					rows := testRows(rng, kind, n, sh.lo+sh.nc+2)
@@ -199,7 +202,11 @@ func TestPathsSameBits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 16))
 	fast, port := &Scratch{}, &Scratch{portable: true}
 	shapes := []int{1, 4, 5, 127, MaxBlock}
-	for n := 1; n <= 140; n++ {
+	step := 1
+	if testing.Short() { // every third n (the race step)
+		step = 3
+	}
+	for n := 1; n <= 140; n += step {
 		for _, kind := range kinds {
 			nc := shapes[rng.IntN(len(shapes))]
 			lo := rng.IntN(3)
