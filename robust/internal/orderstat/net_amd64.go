@@ -24,11 +24,15 @@ func useNet(n int) bool { return hasAVX2 && n >= netMin && n <= netMax }
 // columns a wire; work holds −Inf, the two sorted runs and −Inf again (the
 // sentinels A[−1] and B[−1] of kth), tmp a run being sorted.
 type netScratch struct {
-	work [netMax + 2][4]float64
-	tmp  [64][4]float64
+	work   [netMax + 2][4]float64
+	tmp    [64][4]float64
+	around *aroundScratch // made by the first aroundMedian call
+}
 
-	// aroundMedian: every row's four distances to the medians, and rows
-	// that the networks read them through.
+// aroundScratch holds every row's four distances to the medians, and rows
+// that the networks read them through: apart, so that the median and the
+// trimmed mean, which do not use it, keep netScratch's size and layout.
+type aroundScratch struct {
 	dist     [netMax][4]float64
 	distRows [netMax][]float64
 }
@@ -141,17 +145,19 @@ func (ns *netScratch) aroundMedian(dst []float64, rows [][]float64, lo, beta int
 	n := len(rows)
 	a, b := runSizes(n)
 	ns.sentinels(a, b)
-	if ns.distRows[0] == nil {
-		for i := range ns.distRows {
-			ns.distRows[i] = ns.dist[i][:]
+	if ns.around == nil {
+		ns.around = new(aroundScratch)
+		for i := range ns.around.distRows {
+			ns.around.distRows[i] = ns.around.dist[i][:]
 		}
 	}
+	as := ns.around
 	k1, k2 := n/2, n/2
 	if n%2 == 0 {
 		k1--
 	}
 	nc := len(dst) &^ 3
-	dist := ns.dist[:n]
+	dist := as.dist[:n]
 	for c := 0; c < nc; c += 4 {
 		if !ns.sortRuns(rows, 8*(lo+c), a, b) {
 			return c, false
@@ -171,7 +177,7 @@ func (ns *netScratch) aroundMedian(dst []float64, rows [][]float64, lo, beta int
 		// The distances of finite values may overflow to +Inf, which the
 		// networks sort as any other value: their finiteness flag does
 		// not matter here.
-		ns.sortRuns(ns.distRows[:n], 0, a, b)
+		ns.sortRuns(as.distRows[:n], 0, a, b)
 		ns.kth(a, b, beta, &r)
 		var lt [4]int64
 		for i := range dist {
