@@ -24,14 +24,14 @@ func useNet(n int) bool { return hasAVX2 && n >= netMin && n <= netMax }
 // columns a wire; work holds −Inf, the two sorted runs and −Inf again (the
 // sentinels A[−1] and B[−1] of kth), tmp a run being sorted.
 type netScratch struct {
-	work   [netMax + 2][4]float64
-	tmp    [64][4]float64
-	around *aroundScratch // made by the first aroundMedian call
+	work [netMax + 2][4]float64
+	tmp  [64][4]float64
 }
 
 // aroundScratch holds every row's four distances to the medians, and rows
-// that the networks read them through: apart, so that the median and the
-// trimmed mean, which do not use it, keep netScratch's size and layout.
+// that the networks read them through: apart (in Scratch), so that the
+// median and the trimmed mean keep netScratch as it was, without pointers,
+// which measured up to a fifth faster (n = 100, d = 10⁵, one core).
 type aroundScratch struct {
 	dist     [netMax][4]float64
 	distRows [netMax][]float64
@@ -141,17 +141,15 @@ func (ns *netScratch) sentinels(a, b int) {
 // as many as make beta, summed in row order. That is the portable path's
 // selection (the beta least distances, ties to the lower row) and sum. It
 // returns how many columns it did and whether every value was finite.
-func (ns *netScratch) aroundMedian(dst []float64, rows [][]float64, lo, beta int) (int, bool) {
+func (ns *netScratch) aroundMedian(as *aroundScratch, dst []float64, rows [][]float64, lo, beta int) (int, bool) {
 	n := len(rows)
 	a, b := runSizes(n)
 	ns.sentinels(a, b)
-	if ns.around == nil {
-		ns.around = new(aroundScratch)
-		for i := range ns.around.distRows {
-			ns.around.distRows[i] = ns.around.dist[i][:]
+	if as.distRows[0] == nil {
+		for i := range as.distRows {
+			as.distRows[i] = as.dist[i][:]
 		}
 	}
-	as := ns.around
 	k1, k2 := n/2, n/2
 	if n%2 == 0 {
 		k1--

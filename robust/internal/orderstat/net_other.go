@@ -25,7 +25,9 @@ func maskedSum4SIMD(rows *[4][]float64, x, y, sum []float64, le, lt []int64) boo
 	return ok
 }
 
-func (*netScratch) aroundMedian(dst []float64, rows [][]float64, lo, beta int) (int, bool) {
+type aroundScratch struct{}
+
+func (*netScratch) aroundMedian(as *aroundScratch, dst []float64, rows [][]float64, lo, beta int) (int, bool) {
 	return 0, true
 }
 

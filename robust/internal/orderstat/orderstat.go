@@ -73,7 +73,8 @@ type Scratch struct {
 	x, y, sum [MaxBlock]float64
 	le, lt    [MaxBlock]int64
 	net       *netScratch
-	tmp, key  []float64 // MeanAroundMedian: n values each
+	around    *aroundScratch // MeanAroundMedian's networks
+	tmp, key  []float64      // MeanAroundMedian: n values each
 	idx       []int32
 }
 
@@ -434,7 +435,10 @@ func (s *Scratch) MeanAroundMedian(dst []float64, rows [][]float64, lo, beta int
 		if s.net == nil {
 			s.net = new(netScratch)
 		}
-		done, ok := s.net.aroundMedian(dst, rows, lo, beta)
+		if s.around == nil {
+			s.around = new(aroundScratch)
+		}
+		done, ok := s.net.aroundMedian(s.around, dst, rows, lo, beta)
 		if !ok {
 			return false
 		}
