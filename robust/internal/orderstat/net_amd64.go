@@ -168,33 +168,14 @@ func (ns *netScratch) aroundMedian(as *aroundScratch, dst []float64, rows [][]fl
 				x[l] = x[l]/2 + y[l]/2
 			}
 		}
-		for i, row := range rows {
-			v := (*[4]float64)(row[lo+c : lo+c+4])
-			dist[i] = [4]float64{math.Abs(v[0] - x[0]), math.Abs(v[1] - x[1]), math.Abs(v[2] - x[2]), math.Abs(v[3] - x[3])}
-		}
+		distAVX2(&rows[0], n, 8*(lo+c), &x, &dist[0])
 		// The distances of finite values may overflow to +Inf, which the
 		// networks sort as any other value: their finiteness flag does
 		// not matter here.
 		ns.sortRuns(as.distRows[:n], 0, a, b)
 		ns.kth(a, b, beta, &r)
-		var lt [4]int64
-		for i := range dist {
-			for l := range lt {
-				lt[l] += int64(b2u(dist[i][l] < r[l]))
-			}
-		}
 		var sum [4]float64
-		var eq [4]int64
-		for i, row := range rows {
-			v := (*[4]float64)(row[lo+c : lo+c+4])
-			for l := range sum {
-				d := dist[i][l]
-				at := b2u(d == r[l])
-				keep := b2u(d < r[l]) | at&b2u(eq[l] < int64(beta)-lt[l])
-				eq[l] += int64(at)
-				sum[l] += math.Float64frombits(math.Float64bits(v[l]) & -keep)
-			}
-		}
+		keptAroundAVX2(&rows[0], n, 8*(lo+c), &dist[0], &r, beta, &sum)
 		for l := range sum {
 			dst[c+l] = sum[l] / float64(beta)
 		}
@@ -297,6 +278,20 @@ func sort56DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[56][
 //
 //go:noescape
 func sort64DescAVX2(rows *[]float64, n, off int, tmp *[64][4]float64, out *[64][4]float64) (finite bool)
+
+// distAVX2 sets dist[i][l] = |v − med[l]| for i < n (n ≥ 1) and every
+// lane l, v the value at byte offset off + 8l of rows[i].
+//
+//go:noescape
+func distAVX2(rows *[]float64, n, off int, med, dist *[4]float64)
+
+// keptAroundAVX2 sets out, in every lane, to the sum in row order of the
+// values at byte offset off of rows[i], i < n (n ≥ 1), whose distance
+// dist[i] is below r, and of the first beta − #{dist < r} of those whose
+// distance is r.
+//
+//go:noescape
+func keptAroundAVX2(rows *[]float64, n, off int, dist, r *[4]float64, beta int, out *[4]float64)
 
 // minMaxAVX2 sets, in every lane, out = the least over j < cnt of
 // max(a[j], b[j]); cnt ≥ 1.

@@ -12819,6 +12819,84 @@ kept_done:
 	VZEROUPPER
 	RET
 
+DATA ·absMask+0(SB)/8, $0x7fffffffffffffff
+GLOBL ·absMask(SB), RODATA|NOPTR, $8
+
+// func distAVX2(rows *[]float64, n, off int, med, dist *[4]float64)
+//
+// For i < n, in every lane l: dist[i][l] = |v − med[l]|, v the value at
+// byte offset off + 8l of rows[i] (the difference rounded, then its sign
+// cleared, as math.Abs(v − med) does).
+TEXT ·distAVX2(SB), NOSPLIT, $0-40
+	MOVQ         rows+0(FP), SI
+	MOVQ         n+8(FP), CX
+	MOVQ         off+16(FP), DX
+	MOVQ         med+24(FP), R8
+	MOVQ         dist+32(FP), DI
+	VMOVUPD      (R8), Y1
+	VBROADCASTSD ·absMask(SB), Y2
+dist_loop:
+	MOVQ    (SI), R9
+	VMOVUPD (R9)(DX*1), Y0
+	VSUBPD  Y1, Y0, Y0
+	VANDPD  Y2, Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ    $24, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     dist_loop
+	VZEROUPPER
+	RET
+
+// func keptAroundAVX2(rows *[]float64, n, off int, dist, r *[4]float64, beta int, out *[4]float64)
+//
+// In every lane: lt counts the dist[i] < r over i < n; then, over the rows
+// in order, a value v (at byte offset off of rows[i]) is kept if
+// dist[i] < r, or if dist[i] = r and fewer than beta − lt values at r were
+// seen before it; out is the sum of the kept values in row order, from +0
+// (+0 added for the others). n ≥ 1.
+TEXT ·keptAroundAVX2(SB), NOSPLIT, $0-56
+	MOVQ    rows+0(FP), SI
+	MOVQ    n+8(FP), CX
+	MOVQ    off+16(FP), DX
+	MOVQ    dist+24(FP), DI
+	MOVQ    r+32(FP), R8
+	MOVQ    out+48(FP), R10
+	VMOVUPD (R8), Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    CX, BX
+	MOVQ    DI, R11
+around_count:
+	VMOVUPD (R11), Y0
+	VCMPPD  $1, Y1, Y0, Y3
+	VPSUBQ  Y3, Y2, Y2
+	ADDQ    $32, R11
+	DECQ    BX
+	JNZ     around_count
+	VPBROADCASTQ beta+40(FP), Y4
+	VPSUBQ  Y2, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VXORPD  Y6, Y6, Y6
+around_sum:
+	MOVQ     (SI), R9
+	VMOVUPD  (R9)(DX*1), Y0
+	VMOVUPD  (DI), Y7
+	VCMPPD   $1, Y1, Y7, Y8
+	VCMPPD   $0, Y1, Y7, Y9
+	VPCMPGTQ Y5, Y4, Y10
+	VPAND    Y10, Y9, Y10
+	VPOR     Y10, Y8, Y8
+	VPSUBQ   Y9, Y5, Y5
+	VANDPD   Y0, Y8, Y8
+	VADDPD   Y8, Y6, Y6
+	ADDQ     $24, SI
+	ADDQ     $32, DI
+	DECQ     CX
+	JNZ      around_sum
+	VMOVUPD  Y6, (R10)
+	VZEROUPPER
+	RET
+
 // func maskedSum4AVX2(rows *[4]*float64, x, y, sum *float64, le, lt *int64, n int) (finite bool)
 //
 // maskedSumAVX2 for four rows at once, added in row order: each column's
