@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/robust"
@@ -85,12 +86,23 @@ func benchAgg(b *testing.B, newAgg func() fl.Aggregator, maxN, maxD int) {
 			agg := newAgg()
 			b.SetBytes(int64(8 * sz.n * sz.d))
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				if err := agg.Aggregate(dst, ups); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, cpu)
 		})
+	}
+}
+
+// reportCPU reports the process's CPU time per operation since start
+// (cpu-ns/op; all goroutines, so a parallel rule's work is summed over its
+// cores), where the platform tells it.
+func reportCPU(b *testing.B, start time.Duration) {
+	if start > 0 && b.N > 0 {
+		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -154,7 +166,11 @@ func BenchmarkMultiKrum(b *testing.B) {
 }
 
 func BenchmarkBulyan(b *testing.B) {
-	benchAgg(b, func() fl.Aggregator { return &robust.Bulyan{F: 2} }, big, 100_000)
+	benchAgg(b, func() fl.Aggregator { return &robust.Bulyan{F: 2} }, big, big)
+}
+
+func BenchmarkMeamed(b *testing.B) {
+	benchAgg(b, func() fl.Aggregator { return &robust.Meamed{F: 10} }, big, big)
 }
 
 func BenchmarkGeoMed(b *testing.B) {

@@ -64,15 +64,17 @@
 // path, each in its own internal package with one documented definition
 // that both of its paths compute:
 //
-//   - robust/internal/orderstat, the order statistics of [Median] and
-//     [TrimmedMean] (and the median that centers the Gram matrix): on amd64
+//   - robust/internal/orderstat, the order statistics of [Median],
+//     [TrimmedMean], and the coordinate-wise steps of [Meamed] and [Bulyan]
+//     (and the median that centers the Gram matrix): on amd64
 //     with AVX2, for 9 ≤ n ≤ 128 updates, four adjacent coordinates at a
 //     time go through generated sorting networks of VMINPD/VMAXPD on ymm
 //     registers (a run of the first 2^k updates and one of the rest,
 //     without the comparators of the +Inf padding), and the ranks are read
 //     off the two sorted runs;
 //     the trimmed mean's sum runs over the updates in input order, four
-//     coordinates a vector. Elsewhere the coordinates are gathered into a
+//     coordinates a vector; the mean around the median sorts the distances
+//     to the medians by the same networks. Elsewhere the coordinates are gathered into a
 //     transposed buffer and selected by a scalar quickselect, and the same
 //     sums run in the same order in Go. The definition: exact order
 //     statistics, sums in input order, −0 turned into +0.
@@ -83,7 +85,12 @@
 //     with the same four lane sums in the same order.
 //
 // AVX2 is detected with golang.org/x/sys/cpu; the purego build tag turns
-// both fast paths off. Tests run each fast path and its portable twin on
+// both fast paths off. A processor with AVX-512 runs the AVX2 path: an
+// earlier AVX-512 selection did not compute the definition above (its
+// trimmed sums could differ from the portable path's in the last bits), and
+// a second vector path could only be tested where AVX-512 exists, which
+// the machines this package is built and tested on lack; one path per
+// kernel keeps one bit-exact definition that every test here checks. Tests run each fast path and its portable twin on
 // the same inputs over many shapes and compare the bits. Every other sum
 // in the package is portable Go in a fixed order, with every product that
 // is added converted by float64(…): the Go spec lets a compiler fuse x*y+z

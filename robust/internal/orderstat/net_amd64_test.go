@@ -30,7 +30,7 @@ func TestRunsSorted(t *testing.T) {
 		for l := range 4 {
 			var got, want []float64
 			for i := range a + b {
-				got = append(got, ns.work[i][l])
+				got = append(got, ns.work[1+i][l])
 			}
 			for i := range a + b {
 				if i < n {

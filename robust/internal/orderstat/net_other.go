@@ -9,7 +9,7 @@ func useNet(int) bool { return false }
 
 type netScratch struct{}
 
-func (*netScratch) ranks(x, y []float64, rows [][]float64, lo, k1, k2 int) (int, bool) {
+func (*netScratch) ranks(x, y []float64, rows [][]float64, lo, k1, k2 int, tied *bool) (int, bool) {
 	return 0, true
 }
 
@@ -24,3 +24,11 @@ func maskedSum4SIMD(rows *[4][]float64, x, y, sum []float64, le, lt []int64) boo
 	}
 	return ok
 }
+
+type aroundScratch struct{}
+
+func (*netScratch) aroundMedian(as *aroundScratch, dst []float64, rows [][]float64, lo, beta int) (int, bool) {
+	return 0, true
+}
+
+func keptSums(rows [][]float64, lo int, x, y, sum []float64) { panic("orderstat: no SIMD kernels") }

@@ -43,12 +43,16 @@
 // networks that leave out the comparators of the padding they know of, and
 // the value of rank k is the least over i of max(A[i−1], B[k−i−1]) for the
 // two sorted runs A and B. The sums of the trimmed mean run over the rows
-// in row order, four columns a vector (maskedSumAVX2). Everywhere else
-// (other n, the last len(dst) mod 4
-// columns, other processors, the purego build tag) the columns are
-// gathered into a transposed buffer and selected by a scalar quickselect,
-// and the sums run over the rows in the same order in Go. Tests run both
-// paths on the same inputs and compare the bits.
+// in row order, four columns a vector (maskedSumAVX2; keptSumAVX2, without
+// the counts, where the ranks f+1 and n−f−2 show that x and y have no
+// copies beyond their ranks). [Scratch.MeanAroundMedian] sorts, after the
+// values, every row's distances to the medians by the same networks to
+// find the beta-th least distance r, then sums in row order the values
+// nearer than r and the first of those at r. Everywhere else (other n,
+// the last len(dst) mod 4 columns, other processors, the purego build tag)
+// the columns are gathered into a transposed buffer and selected by a
+// scalar quickselect, and the sums run over the rows in the same order in
+// Go. Tests run both paths on the same inputs and compare the bits.
 package orderstat
 
 import (
@@ -69,7 +73,8 @@ type Scratch struct {
 	x, y, sum [MaxBlock]float64
 	le, lt    [MaxBlock]int64
 	net       *netScratch
-	tmp, key  []float64 // MeanAroundMedian: n values each
+	around    *aroundScratch // MeanAroundMedian's networks
+	tmp, key  []float64      // MeanAroundMedian: n values each
 	idx       []int32
 }
 
@@ -155,9 +160,17 @@ func (s *Scratch) trimmedBlock(dst []float64, rows [][]float64, lo, f int) bool 
 		// The networks' columns sum over the rows; the others over the
 		// transposed columns the selection left in s.buf, in the same
 		// order.
-		done, ok := s.ranksN(rows, lo, nc, f, n-f-1)
-		if !ok || !s.sums(rows, lo, done) {
+		tied := false
+		done, ok := s.ranksN(rows, lo, nc, f, n-f-1, &tied)
+		if !ok {
 			return false
+		}
+		if tied {
+			if !s.sums(rows, lo, done) {
+				return false
+			}
+		} else {
+			s.keptSums(rows, lo, done, f)
 		}
 		s.sumsFromBuf(n, done, nc)
 	}
@@ -180,20 +193,21 @@ func (s *Scratch) trimmedBlock(dst []float64, rows [][]float64, lo, f int) bool 
 // ranks sets s.x[c] and s.y[c] to the values of ranks k1 ≤ k2 of column
 // lo+c, for c < nc, and reports whether the values were finite.
 func (s *Scratch) ranks(rows [][]float64, lo, nc, k1, k2 int) bool {
-	_, ok := s.ranksN(rows, lo, nc, k1, k2)
+	_, ok := s.ranksN(rows, lo, nc, k1, k2, nil)
 	return ok
 }
 
 // ranksN is ranks, also returning how many leading columns the networks
-// did; the others are in s.buf, transposed, in row order.
-func (s *Scratch) ranksN(rows [][]float64, lo, nc, k1, k2 int) (int, bool) {
+// did (the others are in s.buf, transposed, in row order) and, if tied is
+// not nil, setting *tied as [netScratch.ranks] does for those columns.
+func (s *Scratch) ranksN(rows [][]float64, lo, nc, k1, k2 int, tied *bool) (int, bool) {
 	done := 0
 	if !s.portable && useNet(len(rows)) {
 		if s.net == nil {
 			s.net = new(netScratch)
 		}
 		var ok bool
-		done, ok = s.net.ranks(s.x[:nc], s.y[:nc], rows, lo, k1, k2)
+		done, ok = s.net.ranks(s.x[:nc], s.y[:nc], rows, lo, k1, k2, tied)
 		if !ok {
 			return 0, false
 		}
@@ -311,6 +325,21 @@ func (s *Scratch) sums(rows [][]float64, lo, nc int) bool {
 	return ok
 }
 
+// keptSums is sums for the first nc columns of a trimmed mean with f > 0
+// whose values the networks have read (so they are finite) and whose ranks
+// f and n−f−1 hold the only copies of x and y beyond them: then f + 1
+// values are ≤ x and n − f − 1 are < y, and only the sums need the rows.
+func (s *Scratch) keptSums(rows [][]float64, lo, nc, f int) {
+	if nc == 0 {
+		return
+	}
+	n := len(rows)
+	for c := range nc {
+		s.le[c], s.lt[c] = int64(f+1), int64(n-f-1)
+	}
+	keptSums(rows, lo, s.x[:nc], s.y[:nc], s.sum[:nc])
+}
+
 // maskedSumGo is the portable maskedSumAVX2: for every c,
 // sum[c] += row[c] if x[c] < row[c] < y[c] (else += +0), le[c] counts
 // row[c] ≤ x[c] and lt[c] counts row[c] < y[c]. It reports whether every
@@ -393,13 +422,30 @@ func grow[T any](s []T, n int) []T {
 // ties broken by the lower row, summed in row order: the coordinate-wise
 // step of Bulyan (El Mhamdi et al. 2018) and, with beta = n − f, Meamed
 // (Xie et al. 2018). It reports whether every value it read was finite
-// and panics unless 1 ≤ beta ≤ n. It runs the portable path everywhere.
+// and panics unless 1 ≤ beta ≤ n. The networks take it where they take
+// the median (netScratch.aroundMedian, the same bits).
 func (s *Scratch) MeanAroundMedian(dst []float64, rows [][]float64, lo, beta int) bool {
 	nc := len(dst)
 	check(rows, lo, nc)
 	n := len(rows)
 	if beta < 1 || beta > n {
 		panic("orderstat: MeanAroundMedian needs 1 ≤ beta ≤ n")
+	}
+	if !s.portable && useNet(n) {
+		if s.net == nil {
+			s.net = new(netScratch)
+		}
+		if s.around == nil {
+			s.around = new(aroundScratch)
+		}
+		done, ok := s.net.aroundMedian(s.around, dst, rows, lo, beta)
+		if !ok {
+			return false
+		}
+		dst, lo, nc = dst[done:], lo+done, nc-done
+		if nc == 0 {
+			return true
+		}
 	}
 	st := colStride(n)
 	s.buf = grow(s.buf, MaxBlock*st)

@@ -1,6 +1,7 @@
 package orderstat
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -64,9 +65,43 @@ func refTrimmed(rows [][]float64, c, f int) float64 {
 	return (s+float64(x*float64(le-f))+float64(y*float64(n-f-lt)))/float64(n-2*f) + 0
 }
 
+// refAroundMedian is MeanAroundMedian's definition, by sorting: the mean
+// of the beta values of column c nearest its median (ties to the lower
+// row), summed in row order.
+func refAroundMedian(rows [][]float64, c, beta int) float64 {
+	n := len(rows)
+	med := refMedian(rows, c)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	key := func(i int) float64 { return math.Abs(rows[i][c] - med) }
+	slices.SortStableFunc(idx, func(i, j int) int { return cmp.Compare(key(i), key(j)) })
+	sel := slices.Clone(idx[:beta])
+	slices.Sort(sel)
+	s := 0.0
+	for _, i := range sel {
+		s += rows[i][c]
+	}
+	return s / float64(beta)
+}
+
+// betasOf returns the counts of values around the median to test for n
+// rows: one, Bulyan's and Meamed's typical ones, and all.
+func betasOf(n int) []int {
+	bs := []int{1}
+	for _, b := range []int{n / 3, n - n/10 - 1, n} {
+		if b > bs[len(bs)-1] {
+			bs = append(bs, b)
+		}
+	}
+	return bs
+}
+
 // kinds of test data: every one has ties or signed zeros or wide ranges
-// that a careless path would get wrong.
-var kinds = []string{"uniform", "ints", "zeros", "wide", "sorted", "reversed"}
+// (or distances and sums that overflow) that a careless path would get
+// wrong.
+var kinds = []string{"uniform", "ints", "zeros", "wide", "sorted", "reversed", "huge"}
 
 func testRows(rng *rand.Rand, kind string, n, d int) [][]float64 {
 	rows := make([][]float64, n)
@@ -87,6 +122,8 @@ func testRows(rng *rand.Rand, kind string, n, d int) [][]float64 {
 				v = float64(i) + float64(j)/7
 			case "reversed":
 				v = float64(n-i) - float64(j)/7
+			case "huge": // distances to the median overflow to +Inf
+				v = math.MaxFloat64 * (2*rng.Float64() - 1)
 			}
 			rows[i][j] = v
 		}
@@ -106,28 +143,29 @@ func fsOf(n int) []int {
 
 func sameBits(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
 
-// check runs Median and TrimmedMean with s over columns [lo, lo+nc) and
-// compares every result bit for bit with the definitions.
+// checkAgainstDefinition runs Median, TrimmedMean and MeanAroundMedian
+// with s over columns [lo, lo+nc) and compares every result bit for bit
+// with the definitions.
 func checkAgainstDefinition(t *testing.T, s *Scratch, what string, rows [][]float64, lo, nc int) {
 	t.Helper()
 	dst := make([]float64, nc)
-	if !s.Median(dst, rows, lo) {
-		t.Fatalf("%s: Median reports a non-finite value", what)
-	}
-	for c := range dst {
-		if want := refMedian(rows, lo+c); !sameBits(dst[c], want) {
-			t.Fatalf("%s: median of column %d = %v, want %v", what, lo+c, dst[c], want)
-		}
-	}
-	for _, f := range fsOf(len(rows)) {
-		if !s.TrimmedMean(dst, rows, lo, f) {
-			t.Fatalf("%s: TrimmedMean reports a non-finite value", what)
+	cols := func(stat string, ok bool, ref func(c int) float64) {
+		t.Helper()
+		if !ok {
+			t.Fatalf("%s: %s reports a non-finite value", what, stat)
 		}
 		for c := range dst {
-			if want := refTrimmed(rows, lo+c, f); !sameBits(dst[c], want) {
-				t.Fatalf("%s f=%d: trimmed mean of column %d = %v, want %v", what, f, lo+c, dst[c], want)
+			if want := ref(lo + c); !sameBits(dst[c], want) {
+				t.Fatalf("%s: %s of column %d = %v, want %v", what, stat, lo+c, dst[c], want)
 			}
 		}
+	}
+	cols("median", s.Median(dst, rows, lo), func(c int) float64 { return refMedian(rows, c) })
+	for _, f := range fsOf(len(rows)) {
+		cols(fmt.Sprintf("trimmed mean f=%d", f), s.TrimmedMean(dst, rows, lo, f), func(c int) float64 { return refTrimmed(rows, c, f) })
+	}
+	for _, beta := range betasOf(len(rows)) {
+		cols(fmt.Sprintf("mean around the median beta=%d", beta), s.MeanAroundMedian(dst, rows, lo, beta), func(c int) float64 { return refAroundMedian(rows, c, beta) })
 	}
 }
 
@@ -141,7 +179,10 @@ func TestDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 16))
 	for _, portable := range []bool{true, false} {
 		s := &Scratch{portable: portable}
-		for _, n := range testNs {
+		for k, n := range testNs {
+			if testing.Short() && k%2 == 1 { // every other n (the race step)
+				continue
+			}
 			for _, kind := range kinds {
 				for _, sh := range []struct{ lo, nc int }{{0, 1}, {3, 4}, {1, 7}, {5, 13}, {0, 64}} {
 					rows := testRows(rng, kind, n, sh.lo+sh.nc+2)
@@ -161,28 +202,32 @@ func TestPathsSameBits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 16))
 	fast, port := &Scratch{}, &Scratch{portable: true}
 	shapes := []int{1, 4, 5, 127, MaxBlock}
-	for n := 1; n <= 140; n++ {
+	step := 1
+	if testing.Short() { // every third n (the race step)
+		step = 3
+	}
+	for n := 1; n <= 140; n += step {
 		for _, kind := range kinds {
 			nc := shapes[rng.IntN(len(shapes))]
 			lo := rng.IntN(3)
 			rows := testRows(rng, kind, n, lo+nc)
 			a, b := make([]float64, nc), make([]float64, nc)
-			fast.Median(a, rows, lo)
-			port.Median(b, rows, lo)
-			for c := range a {
-				if !sameBits(a[c], b[c]) {
-					t.Fatalf("n=%d %s: median of column %d: AVX2 %v (%#x), portable %v (%#x)", n, kind, c, a[c], math.Float64bits(a[c]), b[c], math.Float64bits(b[c]))
-				}
-			}
-			for _, f := range fsOf(n) {
-				fast.TrimmedMean(a, rows, lo, f)
-				port.TrimmedMean(b, rows, lo, f)
+			same := func(stat string, run func(s *Scratch, dst []float64) bool) {
+				t.Helper()
+				run(fast, a)
+				run(port, b)
 				for c := range a {
 					if !sameBits(a[c], b[c]) {
-						t.Fatalf("n=%d %s f=%d: trimmed mean of column %d: AVX2 %v, portable %v", n, kind, f, c, a[c], b[c])
+						t.Fatalf("n=%d %s: %s of column %d: AVX2 %v (%#x), portable %v (%#x)", n, kind, stat, c, a[c], math.Float64bits(a[c]), b[c], math.Float64bits(b[c]))
 					}
 				}
 			}
+			same("median", func(s *Scratch, dst []float64) bool { return s.Median(dst, rows, lo) })
+			for _, f := range fsOf(n) {
+				same(fmt.Sprintf("trimmed mean f=%d", f), func(s *Scratch, dst []float64) bool { return s.TrimmedMean(dst, rows, lo, f) })
+			}
+			beta := []int{1 + rng.IntN(n), max(1, n-n/10-1)}[n%2]
+			same(fmt.Sprintf("mean around the median beta=%d", beta), func(s *Scratch, dst []float64) bool { return s.MeanAroundMedian(dst, rows, lo, beta) })
 		}
 	}
 }
@@ -204,6 +249,9 @@ func TestNonFinite(t *testing.T) {
 					dst := make([]float64, nc)
 					if s.Median(dst, rows, 0) {
 						t.Fatalf("portable=%v n=%d: Median accepts %v at row %d column %d", portable, n, bad, i, c)
+					}
+					if s.MeanAroundMedian(dst, rows, 0, n/2+1) {
+						t.Fatalf("portable=%v n=%d: MeanAroundMedian accepts %v at row %d column %d", portable, n, bad, i, c)
 					}
 					for _, f := range fsOf(n) {
 						if s.TrimmedMean(dst, rows, 0, f) {
@@ -242,9 +290,11 @@ func TestNoAllocations(t *testing.T) {
 	dst := make([]float64, MaxBlock)
 	var s Scratch
 	s.Median(dst, rows, 0)
+	s.MeanAroundMedian(dst, rows, 0, 80)
 	if a := testing.AllocsPerRun(5, func() {
 		s.Median(dst, rows, 0)
 		s.TrimmedMean(dst, rows, 0, 10)
+		s.MeanAroundMedian(dst, rows, 0, 80)
 	}); a != 0 {
 		t.Fatalf("%v allocations a call", a)
 	}
@@ -293,6 +343,15 @@ func FuzzPaths(f *testing.F) {
 			for c := range dst {
 				if want := refTrimmed(rows, c, fv); !sameBits(dst[c], want) {
 					t.Fatalf("portable=%v n=%d f=%d column %d: trimmed mean %v, want %v", portable, n, fv, c, dst[c], want)
+				}
+			}
+			beta := 1 + int(fb)%n
+			if !s.MeanAroundMedian(dst, rows, 0, beta) {
+				t.Fatal("finite input reported as not finite")
+			}
+			for c := range dst {
+				if want := refAroundMedian(rows, c, beta); !sameBits(dst[c], want) {
+					t.Fatalf("portable=%v n=%d beta=%d column %d: mean around the median %v, want %v", portable, n, beta, c, dst[c], want)
 				}
 			}
 		}

@@ -1,6 +1,6 @@
 // Command sortnetgen writes robust/internal/orderstat/sortnet_amd64.s: AVX2
-// sorting networks (Green's and Knuth's small networks, then bitonic
-// merges) on up to 64 wires, each wire a vector of four float64 (four
+// sorting networks (Green's and Knuth's small networks, then Batcher's
+// odd–even merges) on up to 64 wires, each wire a vector of four float64 (four
 // adjacent coordinates), so that one call sorts the values of four
 // coordinates at once, with no branch on the values and no transpose,
 // without the comparators of wires known to be +Inf; and the two small
@@ -72,6 +72,11 @@ func main() {
 	if len(sort8) != 19 || !sorts(sort8, 8) || len(sort16) != 60 || !sorts(sort16, 16) {
 		log.Fatal("sort8 or sort16 is not a sorting network")
 	}
+	for _, n := range []int{32, 64} {
+		if !merges(n) {
+			log.Fatalf("merge(0, %d, 1) is not a merging network", n)
+		}
+	}
 	f, err := os.Create(*out)
 	if err != nil {
 		log.Fatal(err)
@@ -97,46 +102,61 @@ func main() {
 // comparator puts the smaller value on wire lo and the larger on hi.
 type comparator struct{ lo, hi int }
 
-// A stage of the bitonic network: merges of width k, comparing wires j
-// apart.
-type stage struct {
-	k, j  int
-	comps []comparator
-}
-
-// network returns the bitonic sorting network on s wires (ascending), as
-// its list of stages.
-func network(s int) []stage {
-	var out []stage
-	for k := 2; k <= s; k *= 2 {
-		for j := k / 2; j >= 1; j /= 2 {
-			st := stage{k: k, j: j}
-			for i := range s {
-				l := i ^ j
-				if l <= i {
-					continue
-				}
-				if i&k == 0 {
-					st.comps = append(st.comps, comparator{i, l})
-				} else {
-					st.comps = append(st.comps, comparator{l, i})
-				}
-			}
-			out = append(out, st)
-		}
+// merge appends to out Batcher's odd–even merge of the sorted runs
+// [lo, lo+n/2) and [lo+n/2, lo+n) of wires, taking every r-th wire
+// (Knuth, TAOCP vol. 3, 5.3.4, Algorithm M; n/2·log₂(n/2) + 1 comparators
+// for n a power of two, against the bitonic merge's n/2·log₂ n). Every
+// wire meets its comparators in order of decreasing distance.
+func merge(out []comparator, lo, n, r int) []comparator {
+	m := 2 * r
+	if m >= n {
+		return append(out, comparator{lo, lo + r})
+	}
+	out = merge(out, lo, n, m)
+	out = merge(out, lo+r, n, m)
+	for i := lo + r; i+r < lo+n; i += m {
+		out = append(out, comparator{i, i + r})
 	}
 	return out
+}
+
+// merges reports whether merge(0, n, 1) merges every pair of sorted runs
+// of n/2 values 0 and 1 (the 0/1 principle: a comparator network that
+// merges all of them merges any two sorted runs).
+func merges(n int) bool {
+	net := merge(nil, 0, n, 1)
+	for z1 := 0; z1 <= n/2; z1++ { // zeros in the first run
+		for z2 := 0; z2 <= n/2; z2++ {
+			v := make([]int, n)
+			for i := range v {
+				if (i < n/2 && i >= z1) || (i >= n/2 && i-n/2 >= z2) {
+					v[i] = 1
+				}
+			}
+			for _, c := range net {
+				if v[c.lo] > v[c.hi] {
+					v[c.lo], v[c.hi] = v[c.hi], v[c.lo]
+				}
+			}
+			for i := 1; i < n; i++ {
+				if v[i-1] > v[i] {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // A run is one generated function: it sorts the values of Size rows
 // (four adjacent coordinates each), ascending or descending, lane by lane,
 // with the sorting network on P wires (the power of two ≥ Size, at least
 // 8): Green's 60-comparator network (or sort8) on blocks of 16 (8), then
-// bitonic merges. Wires from Size on are +Inf and known to be: the
+// odd–even merges. Wires from Size on are +Inf and known to be: the
 // comparators they would enter are left out (a comparator whose upper wire
 // is +Inf changes nothing, one whose lower wire is +Inf only swaps the
-// names of the two wires), so a run on 40 rows costs 333 comparators, not
-// the 592 of 64.
+// names of the two wires), so a run on 40 rows costs 296 comparators, not
+// the 531 of 64 (the bitonic merges cost 333 and 592).
 type run struct {
 	size, p int
 	desc    bool
@@ -169,11 +189,12 @@ var runs = func() []run {
 }()
 
 // passes returns the comparators of the sorting network on p wires, by
-// pass and group: the first pass sorts blocks of 16 (8 for p = 8) in
-// alternating directions, then every merge of width k runs its stages that
-// compare wires 16 or more apart on the wires of one residue mod 16 within
-// one k-block at a time, and its others on blocks of 16 wires. Descending
-// networks are the ascending ones on wires numbered from the top.
+// pass and group: the first pass sorts blocks of 16 (8 for p = 8), then
+// every odd–even merge of width k runs its comparators of distance 16 or
+// more on the wires of one residue mod 16 within one k-block at a time
+// (they never meet another residue), and its others on the whole k-block,
+// in the order schedule gives them. Descending networks are the ascending
+// ones on wires numbered from the top.
 func passes(p int, desc bool) [][][]comparator {
 	b := min(16, p)
 	net := sort16
@@ -203,27 +224,27 @@ func passes(p int, desc bool) [][][]comparator {
 	var first []comparator
 	for o := 0; o < p; o += b {
 		for _, c := range net {
-			lo, hi := o+c[0], o+c[1]
-			if (o/b)%2 == 1 {
-				lo, hi = o+b-1-c[0], o+b-1-c[1]
-			}
-			first = append(first, comparator{lo, hi})
+			first = append(first, comparator{o + c[0], o + c[1]})
 		}
 	}
 	out = append(out, group(first, func(x int) int { return x / b }))
 	for k := 2 * b; k <= p; k *= 2 {
 		var far, near []comparator
-		for _, x := range network(p) {
-			switch {
-			case x.k != k:
-			case x.j >= 16:
-				far = append(far, x.comps...)
-			default:
-				near = append(near, x.comps...)
+		for o := 0; o < p; o += k {
+			for _, c := range merge(nil, o, k, 1) {
+				if c.hi-c.lo >= 16 {
+					far = append(far, c)
+				} else {
+					near = append(near, c)
+				}
 			}
 		}
+		// Within a group the comparators keep the order merge gives
+		// them, in which every wire meets its own in order of decreasing
+		// distance.
 		out = append(out, group(far, func(x int) int { return x/k*16 + x%16 }))
-		out = append(out, group(near, func(x int) int { return x / 16 }))
+		near = schedule(near)
+		out = append(out, group(near, func(x int) int { return x / k }))
 	}
 	if desc {
 		for _, ps := range out {
@@ -235,6 +256,53 @@ func passes(p int, desc bool) [][][]comparator {
 		}
 	}
 	return out
+}
+
+// schedule returns the comparators cs in an order that sweeps the wires
+// upwards, so that the register allocator keeps a window of them: it
+// repeatedly takes, of the comparators whose predecessors (the earlier
+// comparators of cs on either of their wires) are taken, the one with the
+// lowest upper wire. Every wire meets its comparators in their order in cs.
+func schedule(cs []comparator) []comparator {
+	last := map[int]int{}          // wire → index of its latest comparator so far
+	deps := make([]int, len(cs))   // unmet predecessors
+	next := make([][]int, len(cs)) // successors
+	for i, c := range cs {
+		for _, x := range []int{c.lo, c.hi} {
+			if j, ok := last[x]; ok {
+				deps[i]++
+				next[j] = append(next[j], i)
+			}
+			last[x] = i
+		}
+	}
+	var ready, out []int
+	for i := range cs {
+		if deps[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	for len(ready) > 0 {
+		best := 0
+		for r, i := range ready {
+			if b := ready[best]; cs[i].hi < cs[b].hi || (cs[i].hi == cs[b].hi && i < b) {
+				best = r
+			}
+		}
+		i := ready[best]
+		ready = slices.Delete(ready, best, best+1)
+		out = append(out, i)
+		for _, j := range next[i] {
+			if deps[j]--; deps[j] == 0 {
+				ready = append(ready, j)
+			}
+		}
+	}
+	sorted := make([]comparator, len(out))
+	for k, i := range out {
+		sorted[k] = cs[i]
+	}
+	return sorted
 }
 
 // wires is the state of a run's wires across passes: where each logical
@@ -411,8 +479,9 @@ func gen(w *bufio.Writer, r run) {
 // func %[1]s(rows *[]float64, n, off int, tmp *[64][4]float64, out *[%[2]d][4]float64) (finite bool)
 //
 // It sorts, %[3]s and lane by lane, the four values at byte offset off of
-// rows[i] for i < n (n ≤ %[2]d; +Inf for n ≤ i < %[2]d) into out, by the
-// network on %[4]d wires without the comparators of its known +Inf wires.
+// rows[i] for i < n (n ≤ %[2]d; +Inf for n ≤ i < %[2]d; an ascending run
+// needs n = %[2]d) into out, by the network on %[4]d wires without the
+// comparators of its known +Inf wires.
 // The wires of a group live in registers (Y0–Y13 while loading, with Y14
 // the OR of v − v over the values loaded and Y15 a scratch; Y0–Y15 after),
 // and between passes in out (ascending runs, which have no +Inf to leave
@@ -437,6 +506,12 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-41
 		}
 	}
 	load := func(row, reg int) {
+		if !r.desc { // an ascending run is always full: no padding to test for
+			fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Y%d\n", 24*row, reg)
+			fmt.Fprintf(w, "\tPREFETCHT0 64(R8)(DX*1)\n")
+			fmt.Fprintf(w, "\tVSUBPD Y%[1]d, Y%[1]d, Y15\n\tVORPD Y15, Y14, Y14\n", reg)
+			return
+		}
 		fmt.Fprintf(w, "\tCMPQ CX, $%d\n\tJLE %s_pad%d\n", row, name, row)
 		fmt.Fprintf(w, "\tMOVQ %d(SI), R8\n\tVMOVUPD (R8)(DX*1), Y%d\n", 24*row, reg)
 		// The rows are n streams, more than the hardware prefetcher
@@ -501,16 +576,42 @@ const kernels = `
 DATA ·posInf+0(SB)/8, $0x7ff0000000000000
 GLOBL ·posInf(SB), RODATA|NOPTR, $8
 
-// func minMaxAVX2(a, b *[4]float64, cnt int, acc *[4]float64)
+// func minMaxAVX2(a, b *[4]float64, cnt int, out *[4]float64)
 //
-// In every lane, acc = min(acc, max(a[j], b[j])) for j = 0, …, cnt−1 in
-// turn (the k-th smallest of two sorted runs, see kthAVX2).
+// In every lane, out = the least over j < cnt of max(a[j], b[j]) (the k-th
+// smallest of two sorted runs, see kth), four j at a time into four
+// accumulators, so that the minima do not wait on each other (min is exact,
+// so the order does not change the value).
 TEXT ·minMaxAVX2(SB), NOSPLIT, $0-32
 	MOVQ    a+0(FP), SI
 	MOVQ    b+8(FP), DI
 	MOVQ    cnt+16(FP), CX
-	MOVQ    acc+24(FP), DX
-	VMOVUPD (DX), Y0
+	MOVQ    out+24(FP), DX
+	VBROADCASTSD ·posInf(SB), Y0
+	VMOVAPD Y0, Y2
+	VMOVAPD Y0, Y3
+	VMOVAPD Y0, Y4
+	CMPQ    CX, $4
+	JLT     minmax_tail
+minmax_loop4:
+	VMOVUPD (SI), Y1
+	VMAXPD  (DI), Y1, Y1
+	VMINPD  Y1, Y0, Y0
+	VMOVUPD 32(SI), Y5
+	VMAXPD  32(DI), Y5, Y5
+	VMINPD  Y5, Y2, Y2
+	VMOVUPD 64(SI), Y6
+	VMAXPD  64(DI), Y6, Y6
+	VMINPD  Y6, Y3, Y3
+	VMOVUPD 96(SI), Y7
+	VMAXPD  96(DI), Y7, Y7
+	VMINPD  Y7, Y4, Y4
+	ADDQ    $128, SI
+	ADDQ    $128, DI
+	SUBQ    $4, CX
+	CMPQ    CX, $4
+	JGE     minmax_loop4
+minmax_tail:
 	TESTQ   CX, CX
 	JLE     minmax_done
 minmax_loop:
@@ -522,7 +623,168 @@ minmax_loop:
 	DECQ    CX
 	JNZ     minmax_loop
 minmax_done:
+	VMINPD  Y2, Y0, Y0
+	VMINPD  Y4, Y3, Y3
+	VMINPD  Y3, Y0, Y0
 	VMOVUPD Y0, (DX)
+	VZEROUPPER
+	RET
+
+// KEPT(disp, x, y, acc) adds to acc the four values at disp(R13)(R11*1)
+// that lie strictly between x and y (+0 for the others).
+#define KEPT(disp, x, y, acc) \
+	VMOVUPD disp(R13)(R11*1), Y0 \
+	VCMPPD  $1, Y0, x, Y3 \
+	VCMPPD  $1, y, Y0, Y4 \
+	VANDPD  Y4, Y3, Y3 \
+	VANDPD  Y0, Y3, Y3 \
+	VADDPD  Y3, acc, acc
+
+// func keptSumAVX2(rows *[]float64, nrows, off int, x, y, sum *float64, n int)
+//
+// For c < n (a multiple of 4): sum[c] = the sum in row order, from +0, of
+// the values v at byte offset off + 8c of rows[i], i < nrows, with
+// x[c] < v < y[c] (+0 for the others). Sixteen columns go at once (four
+// sums in flight), then four at a time.
+TEXT ·keptSumAVX2(SB), NOSPLIT, $0-56
+	MOVQ   rows+0(FP), SI
+	MOVQ   nrows+8(FP), BX
+	MOVQ   off+16(FP), DX
+	MOVQ   x+24(FP), R8
+	MOVQ   y+32(FP), R9
+	MOVQ   sum+40(FP), R10
+	MOVQ   n+48(FP), CX
+	IMULQ  $24, BX // the end of the row headers
+	XORQ   AX, AX
+kept16:
+	LEAQ    16(AX), R14
+	CMPQ    R14, CX
+	JGT     kept4
+	VMOVUPD (R8)(AX*8), Y1
+	VMOVUPD 32(R8)(AX*8), Y5
+	VMOVUPD 64(R8)(AX*8), Y7
+	VMOVUPD 96(R8)(AX*8), Y12
+	VMOVUPD (R9)(AX*8), Y2
+	VMOVUPD 32(R9)(AX*8), Y6
+	VMOVUPD 64(R9)(AX*8), Y8
+	VMOVUPD 96(R9)(AX*8), Y13
+	VXORPD  Y9, Y9, Y9
+	VXORPD  Y10, Y10, Y10
+	VXORPD  Y11, Y11, Y11
+	VXORPD  Y14, Y14, Y14
+	LEAQ    (DX)(AX*8), R11
+	XORQ    R12, R12
+kept16_rows:
+	MOVQ    (SI)(R12*1), R13
+	KEPT(0, Y1, Y2, Y9)
+	KEPT(32, Y5, Y6, Y10)
+	KEPT(64, Y7, Y8, Y11)
+	KEPT(96, Y12, Y13, Y14)
+	ADDQ    $24, R12
+	CMPQ    R12, BX
+	JLT     kept16_rows
+	VMOVUPD Y9, (R10)(AX*8)
+	VMOVUPD Y10, 32(R10)(AX*8)
+	VMOVUPD Y11, 64(R10)(AX*8)
+	VMOVUPD Y14, 96(R10)(AX*8)
+	MOVQ    R14, AX
+	JMP     kept16
+kept4:
+	CMPQ    AX, CX
+	JGE     kept_done
+	VMOVUPD (R8)(AX*8), Y1
+	VMOVUPD (R9)(AX*8), Y2
+	VXORPD  Y9, Y9, Y9
+	LEAQ    (DX)(AX*8), R11
+	XORQ    R12, R12
+kept4_rows:
+	MOVQ    (SI)(R12*1), R13
+	KEPT(0, Y1, Y2, Y9)
+	ADDQ    $24, R12
+	CMPQ    R12, BX
+	JLT     kept4_rows
+	VMOVUPD Y9, (R10)(AX*8)
+	ADDQ    $4, AX
+	JMP     kept4
+kept_done:
+	VZEROUPPER
+	RET
+
+DATA ·absMask+0(SB)/8, $0x7fffffffffffffff
+GLOBL ·absMask(SB), RODATA|NOPTR, $8
+
+// func distAVX2(rows *[]float64, n, off int, med, dist *[4]float64)
+//
+// For i < n, in every lane l: dist[i][l] = |v − med[l]|, v the value at
+// byte offset off + 8l of rows[i] (the difference rounded, then its sign
+// cleared, as math.Abs(v − med) does).
+TEXT ·distAVX2(SB), NOSPLIT, $0-40
+	MOVQ         rows+0(FP), SI
+	MOVQ         n+8(FP), CX
+	MOVQ         off+16(FP), DX
+	MOVQ         med+24(FP), R8
+	MOVQ         dist+32(FP), DI
+	VMOVUPD      (R8), Y1
+	VBROADCASTSD ·absMask(SB), Y2
+dist_loop:
+	MOVQ    (SI), R9
+	VMOVUPD (R9)(DX*1), Y0
+	VSUBPD  Y1, Y0, Y0
+	VANDPD  Y2, Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ    $24, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     dist_loop
+	VZEROUPPER
+	RET
+
+// func keptAroundAVX2(rows *[]float64, n, off int, dist, r *[4]float64, beta int, out *[4]float64)
+//
+// In every lane: lt counts the dist[i] < r over i < n; then, over the rows
+// in order, a value v (at byte offset off of rows[i]) is kept if
+// dist[i] < r, or if dist[i] = r and fewer than beta − lt values at r were
+// seen before it; out is the sum of the kept values in row order, from +0
+// (+0 added for the others). n ≥ 1.
+TEXT ·keptAroundAVX2(SB), NOSPLIT, $0-56
+	MOVQ    rows+0(FP), SI
+	MOVQ    n+8(FP), CX
+	MOVQ    off+16(FP), DX
+	MOVQ    dist+24(FP), DI
+	MOVQ    r+32(FP), R8
+	MOVQ    out+48(FP), R10
+	VMOVUPD (R8), Y1
+	VPXOR   Y2, Y2, Y2
+	MOVQ    CX, BX
+	MOVQ    DI, R11
+around_count:
+	VMOVUPD (R11), Y0
+	VCMPPD  $1, Y1, Y0, Y3
+	VPSUBQ  Y3, Y2, Y2
+	ADDQ    $32, R11
+	DECQ    BX
+	JNZ     around_count
+	VPBROADCASTQ beta+40(FP), Y4
+	VPSUBQ  Y2, Y4, Y4
+	VPXOR   Y5, Y5, Y5
+	VXORPD  Y6, Y6, Y6
+around_sum:
+	MOVQ     (SI), R9
+	VMOVUPD  (R9)(DX*1), Y0
+	VMOVUPD  (DI), Y7
+	VCMPPD   $1, Y1, Y7, Y8
+	VCMPPD   $0, Y1, Y7, Y9
+	VPCMPGTQ Y5, Y4, Y10
+	VPAND    Y10, Y9, Y10
+	VPOR     Y10, Y8, Y8
+	VPSUBQ   Y9, Y5, Y5
+	VANDPD   Y0, Y8, Y8
+	VADDPD   Y8, Y6, Y6
+	ADDQ     $24, SI
+	ADDQ     $32, DI
+	DECQ     CX
+	JNZ      around_sum
+	VMOVUPD  Y6, (R10)
 	VZEROUPPER
 	RET
 
