@@ -42,9 +42,7 @@ type poisson struct {
 	// powS1[r] = (s−1)^r for r ≤ k, s^k < 2^63.
 	k           uint64
 	powS, powS1 []uint64
-	// C+ = cPlusN/cPlusD and C− = cMinusN/cMinusD, for the table's tail.
-	cPlusN, cPlusD, cMinusN, cMinusD *big.Int
-	tab                              *poissonTable // nil above maxTableLambda
+	tab         *poissonTable // nil above maxTableLambda
 }
 
 // ratio is a rational n/d in [0, 1] as big-endian 64-bit words of equal
@@ -142,7 +140,6 @@ func newPoisson(lambda uint64) (*poisson, error) {
 	den.Mul(den, new(big.Int).SetUint64(s-1))
 	den.Add(den, num)
 	p.side = newRatio(num, den)
-	p.cPlusN, p.cPlusD, p.cMinusN, p.cMinusD = np, dp, nm, dm
 	if lambda <= maxTableLambda {
 		p.tab = newPoissonTable(p)
 	}
