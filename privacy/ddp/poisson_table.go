@@ -41,7 +41,7 @@ const (
 //     [poisson], whose mass A there is rational).
 //   - An alias table of cols = n + 1 columns of capacity 2^q holds the
 //     integers ℓ(y) and one rest column of weight cols·2^q − Σℓ ≥ Σ(h−ℓ)
-//     + T, T = ⌈k·A⌉. One uniform draw in [0, cols·2^q) picks a column
+//   - T, T = ⌈k·A⌉. One uniform draw in [0, cols·2^q) picks a column
 //     and its threshold: a table column returns its y outright.
 //   - The rest column (probability about 2^−20) draws v uniform in its
 //     weight: below Σ(h−ℓ) it picks y ∝ h(y)−ℓ(y) and accepts with
