@@ -32,7 +32,7 @@ var errLambda = errors.New("ddp: Poisson mean must be an integer in [1, 2^40]")
 // C+/(C+ + ρ·C−), then y = G or y = −1−G with G geometric of ratio ρ. The
 // output distribution is Poisson(λ) exactly; expected cost O(√λ) uniform
 // draws. This is [poisson.sampleReject]; for λ ≤ maxTableLambda,
-// [poisson.sample] draws from a [poissonTable] built on it instead, in
+// [poisson.sample] draws from a [poissonTable] instead, in
 // expected O(1) draws.
 type poisson struct {
 	lambda, s     uint64

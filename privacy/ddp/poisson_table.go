@@ -37,18 +37,18 @@ const (
 //     ⌈hi(y)·k/2^63⌉.
 //   - k·w is split as a composition: ℓ(y) (a sure part), k·w(y) − ℓ(y) on
 //     the table (a residual below h(y) − ℓ(y), a unit or two) and k·w
-//     beyond the table (below k·g, g the geometric envelope C±·ρ^|y| of
-//     [poisson], whose mass A there is rational).
+//     beyond the table (below k·g±, the geometric envelopes of
+//     [poissonTable.sampleTail], of rational mass A).
 //   - An alias table of cols = n + 1 columns of capacity 2^q holds the
-//     integers ℓ(y) and one rest column of weight cols·2^q − Σℓ ≥ Σ(h−ℓ)
-//   - T, T = ⌈k·A⌉. One uniform draw in [0, cols·2^q) picks a column
-//     and its threshold: a table column returns its y outright.
+//     integers ℓ(y) and one rest column of weight R = cols·2^q − Σℓ, with
+//     R ≥ Σ(h−ℓ) plus T = ⌈k·A⌉. One uniform draw in [0, cols·2^q) picks
+//     a column and its threshold: a table column returns its y outright.
 //   - The rest column (probability about 2^−20) draws v uniform in its
 //     weight: below Σ(h−ℓ) it picks y ∝ h(y)−ℓ(y) and accepts with
 //     probability (k·w(y) − ℓ(y))/(h(y) − ℓ(y)), computed exactly in big
-//     integers; in the next T it confirms the tail with probability k·A/T,
-//     draws y from g beyond the table and accepts by the exact chain of
-//     [poisson]; else it starts over.
+//     integers; in the next T it confirms the tail with probability k·A/T
+//     and draws from the tail envelope with exact acceptance; else it
+//     starts over.
 //
 // Every decision compares uniform integers with exact integers, so the
 // output is Poisson(λ) exactly.
