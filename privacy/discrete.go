@@ -345,8 +345,11 @@ func (g *DiscreteGaussian) sampleFast(s *Source) int64 {
 // multiply-and-reject method on the ChaCha8 stream directly. It consumes
 // the stream exactly as math/rand/v2's Rand.Uint64N does on a 64-bit
 // platform (so a seeded source gives the same draws), without the
-// interface call per word.
+// interface call per word. It panics if n is 0, as Rand.Uint64N does.
 func (s *Source) uint64n(n uint64) uint64 {
+	if n == 0 {
+		panic("privacy: Uint64N: n = 0")
+	}
 	if n&(n-1) == 0 { // a power of two: mask
 		return s.c.Uint64() & (n - 1)
 	}
