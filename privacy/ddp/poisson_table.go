@@ -51,7 +51,12 @@ const (
 //     starts over.
 //
 // Every decision compares uniform integers with exact integers, so the
-// output is Poisson(λ) exactly.
+// output is Poisson(λ) exactly. Timing: the common path takes the same
+// steps whatever the output (the rare rest path does not), but the table
+// entry it reads depends on the output, so a process sharing the CPU
+// cache with the client could learn something of its noise, as with any
+// table-based sampler; the rejection samplers' running time leaks too
+// (see package privacy's doc).
 type poissonTable struct {
 	lambda uint64
 	y0     int64  // the y of entry 0 (−K)
