@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 )
@@ -110,5 +111,25 @@ func BenchmarkCentralDPNoise(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkDiscreteGaussianInt is the exact sampler at integer σ² (the
+// allocation-free path the ddp shares take), σ from 10^2 to 10^6.
+func BenchmarkDiscreteGaussianInt(b *testing.B) {
+	for _, sigma2 := range []int64{1e4, 4_473_714, 1e8, 1e12} {
+		b.Run(fmt.Sprintf("sigma2=%d", sigma2), func(b *testing.B) {
+			g, err := NewDiscreteGaussian(big.NewRat(sigma2, 1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, _ := NewSource(nil)
+			v := make([]int64, 1000)
+			b.SetBytes(8 * 1000)
+			b.ReportAllocs()
+			for b.Loop() {
+				g.AddTo(v, s)
+			}
+		})
 	}
 }

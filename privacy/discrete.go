@@ -30,6 +30,7 @@ type DiscreteGaussian struct {
 	// γ(y) = (|y|·t·den − num)² / (2·num·den·t²) (Algorithm 3's
 	// (|Y| − σ²/t)²/(2σ²) with σ² = num/den); gden is its denominator.
 	td, gden *big.Int
+	fast     bool // σ² is an integer below maxFastSigma2: sampleFast
 }
 
 // maxSigma2Bits bounds σ² so that t fits comfortably in 64 bits.
@@ -54,7 +55,8 @@ func NewDiscreteGaussian(sigma2 *big.Rat) (*DiscreteGaussian, error) {
 	td := new(big.Int).Mul(bt, den)
 	gden := new(big.Int).Mul(num, den)
 	gden.Mul(gden, bt).Mul(gden, bt).Lsh(gden, 1)
-	return &DiscreteGaussian{sigma2: s2, num: num, den: den, t: t, td: td, gden: gden}, nil
+	fast := den.IsInt64() && den.Int64() == 1 && num.IsUint64() && num.Uint64() < maxFastSigma2
+	return &DiscreteGaussian{sigma2: s2, num: num, den: den, t: t, td: td, gden: gden, fast: fast}, nil
 }
 
 // NewDiscreteGaussianFloat returns a sampler of N_Z(0, σ²) where σ² is the
@@ -75,7 +77,7 @@ func (g *DiscreteGaussian) Sigma2() *big.Rat { return new(big.Rat).Set(g.sigma2)
 // Sample returns one draw from N_Z(0, σ²) (Canonne et al. 2020,
 // Algorithm 3).
 func (g *DiscreteGaussian) Sample(s *Source) int64 {
-	if g.den.IsInt64() && g.den.Int64() == 1 && g.num.IsUint64() && g.num.Uint64() < maxFastSigma2 {
+	if g.fast {
 		return g.sampleFast(s)
 	}
 	var y, a, gnum big.Int
@@ -104,7 +106,7 @@ func (g *DiscreteGaussian) AddTo(dst []int64, s *Source) []int64 {
 // with s = 1).
 func (s *Source) discreteLaplace(t uint64) int64 {
 	for {
-		u := s.r.Uint64N(t)
+		u := s.uint64n(t)
 		if !s.bernoulliExp(u, t) {
 			continue
 		}
@@ -144,6 +146,9 @@ func (s *Source) bernoulliExp(n, d uint64) bool {
 // that k is odd.
 func (s *Source) bernoulliExp01(n, d uint64) bool {
 	k := uint64(1)
+	if n == d {
+		k = 2 // A_1 ~ Bernoulli(1) needs no draw
+	}
 	for {
 		hi, lo := bits.Mul64(d, k)
 		if hi != 0 {
@@ -156,7 +161,7 @@ func (s *Source) bernoulliExp01(n, d uint64) bool {
 			if !s.bernoulliBig(&bn, &bd) {
 				return k%2 == 1
 			}
-		} else if s.r.Uint64N(lo) >= n {
+		} else if s.uint64n(lo) >= n {
 			return k%2 == 1
 		}
 		k++
@@ -189,7 +194,7 @@ func (s *Source) bernoulliExpBig(n, d *big.Int) bool {
 // bernoulliBig returns true with probability n/d for 0 ≤ n ≤ d, d > 0.
 func (s *Source) bernoulliBig(n, d *big.Int) bool {
 	if d.IsUint64() {
-		return s.r.Uint64N(d.Uint64()) < n.Uint64()
+		return s.uint64n(d.Uint64()) < n.Uint64()
 	}
 	return s.uniformBig(d).Cmp(n) < 0
 }
@@ -253,7 +258,7 @@ func (a u128) bitLen() int {
 // from the smallest power of two ≥ m.
 func (s *Source) uniform128(m u128) u128 {
 	if m.hi == 0 {
-		return u128{0, s.r.Uint64N(m.lo)}
+		return u128{0, s.uint64n(m.lo)}
 	}
 	hb := uint(m.bitLen() - 64) // bits of the high word
 	for {
@@ -334,4 +339,26 @@ func (g *DiscreteGaussian) sampleFast(s *Source) int64 {
 			return v
 		}
 	}
+}
+
+// uint64n returns a uniform integer in [0, n) for n > 0, by Lemire's
+// multiply-and-reject method on the ChaCha8 stream directly. It consumes
+// the stream exactly as math/rand/v2's Rand.Uint64N does on a 64-bit
+// platform (so a seeded source gives the same draws), without the
+// interface call per word. It panics if n is 0, as Rand.Uint64N does.
+func (s *Source) uint64n(n uint64) uint64 {
+	if n == 0 {
+		panic("privacy: Uint64N: n = 0")
+	}
+	if n&(n-1) == 0 { // a power of two: mask
+		return s.c.Uint64() & (n - 1)
+	}
+	hi, lo := bits.Mul64(s.c.Uint64(), n)
+	if lo < n {
+		thresh := -n % n
+		for lo < thresh {
+			hi, lo = bits.Mul64(s.c.Uint64(), n)
+		}
+	}
+	return hi
 }

@@ -262,3 +262,22 @@ func TestDiscreteGaussianFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestUint64nMatchesRand: the inlined uniform draw consumes a seeded
+// stream exactly as math/rand/v2's Rand.Uint64N, value for value.
+func TestUint64nMatchesRand(t *testing.T) {
+	a, b := newSeeded(t, 7), newSeeded(t, 7)
+	for i, n := range []uint64{1, 2, 3, 7, 1 << 40, 1<<63 + 12345, 1000003, 6, math.MaxUint64} {
+		for j := range 2000 {
+			if x, y := a.uint64n(n), b.r.Uint64N(n); x != y {
+				t.Fatalf("n = %d (case %d, draw %d): %d != %d", n, i, j, x, y)
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Uint64N(0) did not panic")
+		}
+	}()
+	a.Uint64N(0)
+}

@@ -57,7 +57,7 @@ func (s *Source) Uint64() uint64 { return s.c.Uint64() }
 
 // Uint64N returns a uniform integer in [0, n), without bias. It panics if
 // n is 0.
-func (s *Source) Uint64N(n uint64) uint64 { return s.r.Uint64N(n) }
+func (s *Source) Uint64N(n uint64) uint64 { return s.uint64n(n) }
 
 // Read fills p with random bytes; it never fails.
 func (s *Source) Read(p []byte) (int, error) { return s.c.Read(p) }

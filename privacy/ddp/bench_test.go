@@ -21,8 +21,8 @@ type clientFixture struct {
 	req *secagg.UnmaskRequest
 }
 
-func newClientFixture(b *testing.B, n, bits, dim int) *clientFixture {
-	p := secagg.Params{N: n, Threshold: n/2 + 1, Bits: bits, Dim: dim, Seed: [32]byte{3}}
+func newClientFixture(b *testing.B, n, k, t, bits, dim int) *clientFixture {
+	p := secagg.Params{N: n, Threshold: t, Neighbors: k, Bits: bits, Dim: dim, Seed: [32]byte{3}}
 	f := &clientFixture{p: p, kb: &secagg.KeysBroadcast{Round: p.RoundID()}}
 	var clients []*secagg.Client
 	for id := uint32(1); id <= uint32(n); id++ {
@@ -78,49 +78,65 @@ func (f *clientFixture) mask(b *testing.B, input []uint64) {
 	}
 }
 
-// BenchmarkClientRound is one client's cost per round at d = 10^6, n = 10
-// (complete graph), b = 16: "plain" is secure aggregation's client step
-// (clamp and stochastic quantization with secagg.Quantize, then the whole
-// secagg client protocol on d values); "ddg" and "skellam" replace the
-// quantization by the ddp encoding (clip, rotation, conditional rounding,
-// exact noise shares, mod 2^b) and mask D = 2^20 values. Bytes are the
-// client's float64 delta (8·d).
+// BenchmarkClientRound is one client's cost per round at d = 10^6, b = 16,
+// for n = 10 (complete graph, t = n/2+1) and n = 100 (the SecAgg+ degree
+// k and threshold t that fedround chooses by default:
+// secagg.ChooseParams(n, 1/3, 0.1, 40, 20)): "plain" is secure
+// aggregation's client step (clamp and stochastic quantization with
+// secagg.Quantize, then the whole secagg client protocol on d values);
+// "ddg" and "skellam" replace the quantization by the ddp encoding (clip,
+// rotation, conditional rounding, exact noise shares, mod 2^b) and mask
+// D = 2^20 values. Both use GOMAXPROCS cores (secagg's client fans its
+// work out, the ddp noise is drawn in chunks). Bytes are the client's
+// float64 delta (8·d).
 func BenchmarkClientRound(b *testing.B) {
-	const n, bits, dim = 10, 16, 1_000_000
+	const bits, dim = 16, 1_000_000
 	delta := randVec(mrand.New(mrand.NewPCG(1, 2)), dim, 0.9)
-	b.Run(fmt.Sprintf("plain/n=%d/b=%d/d=%d", n, bits, dim), func(b *testing.B) {
-		f := newClientFixture(b, n, bits, dim)
-		input := make([]uint64, dim)
-		rng := mrand.New(mrand.NewChaCha8([32]byte{5}))
-		b.SetBytes(8 * dim)
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := secagg.Quantize(input, delta, 1, bits, n, rng); err != nil {
+	for _, n := range []int{10, 100} {
+		k, t := 0, n/2+1
+		if n > 10 {
+			var err error
+			if k, t, err = secagg.ChooseParams(n, 1.0/3, 0.1, 40, 20); err != nil {
 				b.Fatal(err)
 			}
-			f.mask(b, input)
+			if k == n-1 {
+				k = 0
+			}
 		}
-	})
-	for _, m := range []Mechanism{DiscreteGaussian, Skellam} {
-		b.Run(fmt.Sprintf("%v/n=%d/b=%d/d=%d", m, n, bits, dim), func(b *testing.B) {
-			c := Config{Mechanism: m, Bits: bits, ClipNorm: 1, Dim: dim, Clients: n, Threshold: n/2 + 1,
-				NoiseMultiplier: 1, Population: 1000, SampleRate: 0.01}
-			d := mustNew(b, c)
-			e, err := d.Encoder(seedReader(1))
-			if err != nil {
-				b.Fatal(err)
-			}
-			f := newClientFixture(b, n, bits, d.Params().Padded)
-			input := make([]uint64, d.Params().Padded)
+		b.Run(fmt.Sprintf("plain/n=%d/k=%d/b=%d/d=%d", n, k, bits, dim), func(b *testing.B) {
+			f := newClientFixture(b, n, k, t, bits, dim)
+			input := make([]uint64, dim)
+			rng := mrand.New(mrand.NewChaCha8([32]byte{5}))
 			b.SetBytes(8 * dim)
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := e.Encode(input, delta, [32]byte{byte(b.N)}); err != nil {
+				if _, err := secagg.Quantize(input, delta, 1, bits, n, rng); err != nil {
 					b.Fatal(err)
 				}
 				f.mask(b, input)
 			}
 		})
+		for _, m := range []Mechanism{DiscreteGaussian, Skellam} {
+			b.Run(fmt.Sprintf("%v/n=%d/k=%d/b=%d/d=%d", m, n, k, bits, dim), func(b *testing.B) {
+				c := Config{Mechanism: m, Bits: bits, ClipNorm: 1, Dim: dim, Clients: n, Threshold: t,
+					NoiseMultiplier: 1, Population: 100 * n, SampleRate: 0.01}
+				d := mustNew(b, c)
+				e, err := d.Encoder(seedReader(1))
+				if err != nil {
+					b.Fatal(err)
+				}
+				f := newClientFixture(b, n, k, t, bits, d.Params().Padded)
+				input := make([]uint64, d.Params().Padded)
+				b.SetBytes(8 * dim)
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := e.Encode(input, delta, [32]byte{byte(b.N)}); err != nil {
+						b.Fatal(err)
+					}
+					f.mask(b, input)
+				}
+			})
+		}
 	}
 }
 
@@ -147,18 +163,27 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 // BenchmarkSkellam is one Sk(λ) draw (two exact Poisson draws) at the λ of
-// a 16-bit round with n = 100 and n = 10 clients.
+// 16-bit rounds with n = 100 and n = 10 clients: "table" is the sampler
+// the encoder uses, "reject" the O(√λ) rejection sampler it replaced.
 func BenchmarkSkellam(b *testing.B) {
 	for _, lambda := range []uint64{1000, 171926, 2236857} {
-		b.Run(fmt.Sprintf("lambda=%d", lambda), func(b *testing.B) {
-			p, err := newPoisson(lambda)
-			if err != nil {
-				b.Fatal(err)
-			}
+		p, err := newPoisson(lambda)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("table/lambda=%d", lambda), func(b *testing.B) {
 			s := seeded(b, 1)
 			b.ReportAllocs()
 			for b.Loop() {
 				p.skellam(s)
+			}
+		})
+		b.Run(fmt.Sprintf("reject/lambda=%d", lambda), func(b *testing.B) {
+			s := seeded(b, 1)
+			b.ReportAllocs()
+			for b.Loop() {
+				a := p.sampleReject(s)
+				_ = a - p.sampleReject(s) // two independent draws, as skellam
 			}
 		})
 	}

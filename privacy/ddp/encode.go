@@ -5,7 +5,9 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fedgo/fedgo/privacy"
 	"github.com/fedgo/fedgo/secagg/fedround"
@@ -14,9 +16,10 @@ import (
 // Encoder is one client's side of the mechanism, a fedround.Encoding:
 // Encode runs the client pipeline of Kairouz, Liu and Steinke 2021
 // (Algorithm 1) on a delta. Get one per client from [DDP.Encoder]. Its
-// randomness (rounding and noise) comes from a ChaCha8 generator keyed
-// from crypto/rand, or from an injected reader in tests. An Encoder is
-// safe for concurrent use (calls are serialized).
+// randomness (rounding and noise) comes from ChaCha8 generators keyed
+// from crypto/rand (the noise from one per chunk of coordinates, drawn on
+// GOMAXPROCS goroutines), or from an injected reader in tests. An Encoder
+// is safe for concurrent use (calls are serialized).
 type Encoder struct {
 	p     *Params
 	clip  float64
@@ -109,8 +112,7 @@ func (e *Encoder) Encode(dst []uint64, delta []float64, roundID [32]byte) error 
 	if err := e.round(dst, x); err != nil {
 		return err
 	}
-	e.noise(dst)
-	return nil
+	return e.noise(dst)
 }
 
 // round writes a conditional randomized rounding of x (as int64 bits) to
@@ -146,17 +148,65 @@ func (e *Encoder) round(dst []uint64, x []float64) error {
 	return fmt.Errorf("%w: %d attempts", ErrRounding, max(e.tries, 1))
 }
 
+// noiseChunk is the number of coordinates per noise source.
+const noiseChunk = 1 << 15
+
 // noise adds the client's noise share to each coordinate of dst (int64
-// bits) and reduces it modulo 2^b.
-func (e *Encoder) noise(dst []uint64) {
+// bits) and reduces it modulo 2^b. The coordinates are split in chunks of
+// noiseChunk, each with its own Source — keyed from crypto/rand, or, for
+// an encoder with an injected reader, from the encoder's stream in chunk
+// order, so that a seeded encoder's output does not depend on the number
+// of workers — and the chunks are shared among GOMAXPROCS goroutines,
+// joined before it returns. Noise needs no determinism: a deployed
+// encoder's shares are fresh every call.
+func (e *Encoder) noise(dst []uint64) error {
+	chunks := (len(dst) + noiseChunk - 1) / noiseChunk
+	srcs := make([]*privacy.Source, chunks)
+	for i := range srcs {
+		var r io.Reader // crypto/rand
+		if e.src.Seeded() {
+			r = e.src
+		}
+		s, err := privacy.NewSource(r)
+		if err != nil {
+			return err
+		}
+		srcs[i] = s
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= chunks {
+				return
+			}
+			lo := c * noiseChunk
+			e.noiseRange(dst[lo:min(lo+noiseChunk, len(dst))], srcs[c])
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), chunks) - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
+	return nil
+}
+
+// noiseRange is noise on one chunk with one source.
+func (e *Encoder) noiseRange(dst []uint64, s *privacy.Source) {
 	mask := uint64(1)<<e.p.Bits - 1
 	for i, z := range dst {
 		var n int64
 		switch {
 		case e.pois != nil:
-			n = e.pois.skellam(e.src)
+			n = e.pois.skellam(s)
 		case e.dg != nil:
-			n = e.dg.Sample(e.src)
+			n = e.dg.Sample(s)
 		}
 		dst[i] = (z + uint64(n)) & mask
 	}

@@ -31,7 +31,9 @@ var errLambda = errors.New("ddp: Poisson mean must be an integer in [1, 2^40]")
 // first failure. The proposal picks the side + (y ≥ 0) with probability
 // C+/(C+ + ρ·C−), then y = G or y = −1−G with G geometric of ratio ρ. The
 // output distribution is Poisson(λ) exactly; expected cost O(√λ) uniform
-// draws.
+// draws. This is [poisson.sampleReject]; for λ ≤ maxTableLambda,
+// [poisson.sample] draws from a [poissonTable] instead, in
+// expected O(1) draws.
 type poisson struct {
 	lambda, s     uint64
 	yPlus, yMinus uint64 // y*+ and y*−
@@ -40,6 +42,7 @@ type poisson struct {
 	// powS1[r] = (s−1)^r for r ≤ k, s^k < 2^63.
 	k           uint64
 	powS, powS1 []uint64
+	tab         *poissonTable // nil above maxTableLambda
 }
 
 // ratio is a rational n/d in [0, 1] as big-endian 64-bit words of equal
@@ -137,6 +140,9 @@ func newPoisson(lambda uint64) (*poisson, error) {
 	den.Mul(den, new(big.Int).SetUint64(s-1))
 	den.Add(den, num)
 	p.side = newRatio(num, den)
+	if lambda <= maxTableLambda {
+		p.tab = newPoissonTable(p)
+	}
 	return p, nil
 }
 
@@ -218,26 +224,25 @@ func (p *poisson) geometric(s *privacy.Source) uint64 {
 	}
 }
 
-// sample returns one draw of Poisson(λ).
+// sample returns one draw of Poisson(λ): from the table sampler when
+// there is one, else by [poisson.sampleReject].
 func (p *poisson) sample(s *privacy.Source) int64 {
-	l, sq, s1 := p.lambda, p.s, p.s-1
+	if p.tab != nil {
+		return p.tab.sample(p, s)
+	}
+	return p.sampleReject(s)
+}
+
+// sampleReject returns one draw of Poisson(λ) by rejection from the
+// two-sided geometric proposal alone: O(√λ) uniform draws.
+func (p *poisson) sampleReject(s *privacy.Source) int64 {
+	l := p.lambda
 	for {
 		plus := p.side.bernoulli(s)
 		g := p.geometric(s)
-		c := newChain(s)
 		if plus {
-			y := g
-			if y <= p.yPlus {
-				// Π_{j=y+1..y*+} (λ+j)(s−1)/(λs)
-				for j := y + 1; j <= p.yPlus && c.mul((l+j)*s1, l*sq); j++ {
-				}
-			} else {
-				// Π_{j=y*++1..y} λs/((λ+j)(s−1))
-				for j := p.yPlus + 1; j <= y && c.mul(l*sq, (l+j)*s1); j++ {
-				}
-			}
-			if c.flush() {
-				return int64(l + y)
+			if p.acceptPlus(g, s) {
+				return int64(l + g)
 			}
 			continue
 		}
@@ -245,19 +250,42 @@ func (p *poisson) sample(s *privacy.Source) int64 {
 		if k > l {
 			continue // below zero: probability 0
 		}
-		if k <= p.yMinus {
-			// Π_{j=k..y*−−1} λ(s−1)/((λ−j)s)
-			for j := k; j < p.yMinus && c.mul(l*s1, (l-j)*sq); j++ {
-			}
-		} else {
-			// Π_{j=y*−..k−1} (λ−j)s/(λ(s−1))
-			for j := p.yMinus; j < k && c.mul((l-j)*sq, l*s1); j++ {
-			}
-		}
-		if c.flush() {
+		if p.acceptMinus(k, s) {
 			return int64(l - k)
 		}
 	}
+}
+
+// acceptPlus draws the acceptance R(y)/(C+·ρ^y) of y ≥ 0.
+func (p *poisson) acceptPlus(y uint64, s *privacy.Source) bool {
+	l, sq, s1 := p.lambda, p.s, p.s-1
+	c := newChain(s)
+	if y <= p.yPlus {
+		// Π_{j=y+1..y*+} (λ+j)(s−1)/(λs)
+		for j := y + 1; j <= p.yPlus && c.mul((l+j)*s1, l*sq); j++ {
+		}
+	} else {
+		// Π_{j=y*++1..y} λs/((λ+j)(s−1))
+		for j := p.yPlus + 1; j <= y && c.mul(l*sq, (l+j)*s1); j++ {
+		}
+	}
+	return c.flush()
+}
+
+// acceptMinus draws the acceptance R(−k)/(C−·ρ^k) of y = −k, 1 ≤ k ≤ λ.
+func (p *poisson) acceptMinus(k uint64, s *privacy.Source) bool {
+	l, sq, s1 := p.lambda, p.s, p.s-1
+	c := newChain(s)
+	if k <= p.yMinus {
+		// Π_{j=k..y*−−1} λ(s−1)/((λ−j)s)
+		for j := k; j < p.yMinus && c.mul(l*s1, (l-j)*sq); j++ {
+		}
+	} else {
+		// Π_{j=y*−..k−1} (λ−j)s/(λ(s−1))
+		for j := p.yMinus; j < k && c.mul((l-j)*sq, l*s1); j++ {
+		}
+	}
+	return c.flush()
 }
 
 // skellam samples Sk(λ) = Poisson(λ) − Poisson(λ), exactly.
