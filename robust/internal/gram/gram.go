@@ -5,21 +5,26 @@
 //
 // [Add] adds to g[i·n+j], for i ≤ j < n, the dot product of rows i and j
 // of x (n rows of w values, w a multiple of 4), computed as four lane sums
-// — lane r adds the products x[i][k]·x[j][k] for k ≡ r (mod 4) in
-// increasing k, each product rounded before it is added, starting from +0
-// — then (l₀ + l₁) + (l₂ + l₃). On amd64 with AVX2 (golang.org/x/sys/cpu;
-// not with the purego build tag) the lanes are those of a ymm register and
-// a 2×4 tile of dot products runs at once (VMULPD, VADDPD: no FMA, which
-// would round differently); elsewhere a Go loop computes the same sums in
-// the same order, with explicit conversions so that no GOARCH fuses them.
-// Tests compare the two paths bit for bit.
+// — lane r takes, for k ≡ r (mod 4) in increasing k, the fused
+// multiply-add l ← x[i][k]·x[j][k] + l (math.FMA: the exact product plus l,
+// rounded once), starting from +0 — then (l₀ + l₁) + (l₂ + l₃). A fused
+// multiply-add is exactly defined (IEEE 754 fusedMultiplyAdd), so every
+// correct implementation gives the same bits. On amd64 with AVX2 and FMA
+// (golang.org/x/sys/cpu; not with the purego build tag) the lanes are those
+// of a ymm register and a 2×4 tile of dot products runs at once
+// (VFMADD231PD); elsewhere a Go loop computes the same sums in the same
+// order with math.FMA, which is one instruction on arm64, ppc64x, s390x,
+// riscv64 and amd64 with FMA, and a slower software routine on processors
+// without one. Tests compare the two paths bit for bit.
 package gram
+
+import "math"
 
 // Add adds the dot products of the rows of x (n rows of w values, stored
 // row after row) to the upper triangle of g (n×n, row-major), as the
 // package doc defines them. It panics unless w is a multiple of 4 and x
 // and g are long enough.
-func Add(g, x []float64, n, w int) { add(g, x, n, w, !hasAVX2) }
+func Add(g, x []float64, n, w int) { add(g, x, n, w, !hasFMA) }
 
 func add(g, x []float64, n, w int, portable bool) {
 	if w%4 != 0 || len(x) < n*w || len(g) < n*n {
@@ -39,7 +44,7 @@ func add(g, x []float64, n, w int, portable bool) {
 			case portable:
 				tile24Go(x, w, i, j, &out)
 			default:
-				tileAVX2(&x[i*w], &x[j*w], w, &out)
+				tileFMA(&x[i*w], &x[j*w], w, &out)
 			}
 			for a := i; a < i2; a++ {
 				for b := max(j, a); b < j2; b++ {
@@ -62,14 +67,14 @@ func tile24Go(x []float64, w, i, j int, out *[8][4]float64) {
 		for k := r; k < w; k += 4 {
 			u0, u1 := a0[k], a1[k]
 			v0, v1, v2, v3 := b0[k], b1[k], b2[k], b3[k]
-			s00 += float64(u0 * v0)
-			s01 += float64(u0 * v1)
-			s02 += float64(u0 * v2)
-			s03 += float64(u0 * v3)
-			s10 += float64(u1 * v0)
-			s11 += float64(u1 * v1)
-			s12 += float64(u1 * v2)
-			s13 += float64(u1 * v3)
+			s00 = math.FMA(u0, v0, s00)
+			s01 = math.FMA(u0, v1, s01)
+			s02 = math.FMA(u0, v2, s02)
+			s03 = math.FMA(u0, v3, s03)
+			s10 = math.FMA(u1, v0, s10)
+			s11 = math.FMA(u1, v1, s11)
+			s12 = math.FMA(u1, v2, s12)
+			s13 = math.FMA(u1, v3, s13)
 		}
 		out[0][r], out[1][r], out[2][r], out[3][r] = s00, s01, s02, s03
 		out[4][r], out[5][r], out[6][r], out[7][r] = s10, s11, s12, s13
@@ -85,10 +90,10 @@ func tileGo(x []float64, w, i, i2, j, j2 int, out *[8][4]float64) {
 			rb := x[b*w : b*w+w]
 			var l0, l1, l2, l3 float64
 			for k := 0; k < w; k += 4 {
-				l0 += float64(ra[k] * rb[k])
-				l1 += float64(ra[k+1] * rb[k+1])
-				l2 += float64(ra[k+2] * rb[k+2])
-				l3 += float64(ra[k+3] * rb[k+3])
+				l0 = math.FMA(ra[k], rb[k], l0)
+				l1 = math.FMA(ra[k+1], rb[k+1], l1)
+				l2 = math.FMA(ra[k+2], rb[k+2], l2)
+				l3 = math.FMA(ra[k+3], rb[k+3], l3)
 			}
 			out[(a-i)*4+b-j] = [4]float64{l0, l1, l2, l3}
 		}

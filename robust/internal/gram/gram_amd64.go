@@ -4,11 +4,12 @@ package gram
 
 import "golang.org/x/sys/cpu"
 
-// hasAVX2 reports whether tileAVX2 can run.
-var hasAVX2 = cpu.X86.HasAVX2
+// hasFMA reports whether tileFMA can run: AVX2 for the 256-bit loads and
+// FMA for VFMADD231PD.
+var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// tileAVX2 sets out[a·4+b], for a < 2 and b < 4, to the four lane sums of
+// tileFMA sets out[a·4+b], for a < 2 and b < 4, to the four lane sums of
 // the dot product of rows a of xi and b of xj (rows w values apart).
 //
 //go:noescape
-func tileAVX2(xi, xj *float64, w int, out *[8][4]float64)
+func tileFMA(xi, xj *float64, w int, out *[8][4]float64)

@@ -2,12 +2,13 @@
 
 #include "textflag.h"
 
-// func tileAVX2(xi, xj *float64, w int, out *[8][4]float64)
+// func tileFMA(xi, xj *float64, w int, out *[8][4]float64)
 //
 // Rows xi, xi+w (A0, A1) against xj, xj+w, xj+2w, xj+3w (B0..B3): the eight
-// accumulators Y0..Y7 (Y(4a+b) for Aa·Bb) add, four values at a time, the
-// products rounded by VMULPD.
-TEXT ·tileAVX2(SB), NOSPLIT, $0-32
+// accumulators Y0..Y7 (Y(4a+b) for Aa·Bb) take, four values at a time, the
+// fused multiply-add Y ← Aa·Bb + Y of VFMADD231PD (one rounding, as
+// math.FMA).
+TEXT ·tileFMA(SB), NOSPLIT, $0-32
 	MOVQ   xi+0(FP), SI
 	MOVQ   xj+8(FP), DI
 	MOVQ   w+16(FP), CX
@@ -32,25 +33,17 @@ loop:
 	VMOVUPD (SI)(AX*8), Y8
 	VMOVUPD (R8)(AX*8), Y9
 	VMOVUPD (DI)(AX*8), Y10
-	VMULPD  Y10, Y8, Y11
-	VADDPD  Y11, Y0, Y0
-	VMULPD  Y10, Y9, Y12
-	VADDPD  Y12, Y4, Y4
+	VFMADD231PD Y10, Y8, Y0
+	VFMADD231PD Y10, Y9, Y4
 	VMOVUPD (R9)(AX*8), Y10
-	VMULPD  Y10, Y8, Y11
-	VADDPD  Y11, Y1, Y1
-	VMULPD  Y10, Y9, Y12
-	VADDPD  Y12, Y5, Y5
+	VFMADD231PD Y10, Y8, Y1
+	VFMADD231PD Y10, Y9, Y5
 	VMOVUPD (R10)(AX*8), Y10
-	VMULPD  Y10, Y8, Y11
-	VADDPD  Y11, Y2, Y2
-	VMULPD  Y10, Y9, Y12
-	VADDPD  Y12, Y6, Y6
+	VFMADD231PD Y10, Y8, Y2
+	VFMADD231PD Y10, Y9, Y6
 	VMOVUPD (R11)(AX*8), Y10
-	VMULPD  Y10, Y8, Y11
-	VADDPD  Y11, Y3, Y3
-	VMULPD  Y10, Y9, Y12
-	VADDPD  Y12, Y7, Y7
+	VFMADD231PD Y10, Y8, Y3
+	VFMADD231PD Y10, Y9, Y7
 	ADDQ    $4, AX
 	DECQ    CX
 	JNZ     loop

@@ -9,8 +9,8 @@ import (
 // block of robust's pairwise distances at n = 100.
 func BenchmarkAdd(b *testing.B) {
 	for _, portable := range []bool{false, true} {
-		name := "avx2"
-		if portable || !hasAVX2 {
+		name := "avx2fma"
+		if portable || !hasFMA {
 			name = "portable"
 		}
 		b.Run(name, func(b *testing.B) {
@@ -19,7 +19,7 @@ func BenchmarkAdd(b *testing.B) {
 			b.SetBytes(8 * 100 * 512)
 			b.ReportAllocs()
 			for b.Loop() {
-				add(g, x, 100, 512, portable || !hasAVX2)
+				add(g, x, 100, 512, portable || !hasFMA)
 			}
 		})
 	}

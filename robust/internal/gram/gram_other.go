@@ -2,8 +2,8 @@
 
 package gram
 
-const hasAVX2 = false
+const hasFMA = false
 
-func tileAVX2(xi, xj *float64, w int, out *[8][4]float64) {
-	panic("gram: no AVX2 kernel on this build")
+func tileFMA(xi, xj *float64, w int, out *[8][4]float64) {
+	panic("gram: no AVX2+FMA kernel on this build")
 }

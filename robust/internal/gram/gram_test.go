@@ -2,21 +2,52 @@ package gram
 
 import (
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 )
 
-// refAdd is the package doc's definition, written out pair by pair.
+// refAdd is the package doc's definition, written out pair by pair, with
+// each fused multiply-add computed by math/big independently of math.FMA:
+// the exact product (106 bits hold it) plus the lane, rounded once to 53
+// bits, to nearest even.
 func refAdd(g, x []float64, n, w int) {
 	for i := range n {
 		for j := i; j < n; j++ {
 			var l [4]float64
 			for k := range w {
-				p := float64(x[i*w+k] * x[j*w+k])
-				l[k%4] += p
+				l[k%4] = bigFMA(x[i*w+k], x[j*w+k], l[k%4])
 			}
 			g[i*n+j] += (l[0] + l[1]) + (l[2] + l[3])
 		}
+	}
+}
+
+// bigFMA returns a·b + c rounded once, for finite values whose result is
+// normal or zero (randX's range: no underflow to subnormals).
+func bigFMA(a, b, c float64) float64 {
+	p := new(big.Float).SetPrec(106).Mul(big.NewFloat(a), big.NewFloat(b))
+	s := new(big.Float).SetPrec(53).SetMode(big.ToNearestEven).Add(p, big.NewFloat(c))
+	f, _ := s.Float64()
+	if f == 0 {
+		return a*b + c // the sign of an exact zero: +0 unless both terms are −0
+	}
+	return f
+}
+
+// TestBigFMA: the reference's fused multiply-add rounds once where two
+// roundings differ (1 + 2⁻³⁰)² − 1 − 2⁻²⁹ = 2⁻⁶⁰ exactly, lost by a·b + c.
+func TestBigFMA(t *testing.T) {
+	a := 1 + math.Ldexp(1, -30)
+	c := -(1 + math.Ldexp(1, -29))
+	if got, want := bigFMA(a, a, c), math.Ldexp(1, -60); got != want {
+		t.Fatalf("bigFMA = %g, want %g", got, want)
+	}
+	if got := float64(a*a) + c; got == math.Ldexp(1, -60) {
+		t.Fatalf("a·a + c rounded the product away too: test does not discriminate (%g)", got)
+	}
+	if got := bigFMA(a, a, c); got != math.FMA(a, a, c) {
+		t.Fatalf("bigFMA %g ≠ math.FMA %g", got, math.FMA(a, a, c))
 	}
 }
 
@@ -28,7 +59,7 @@ func randX(rng *rand.Rand, n, w int) []float64 {
 	return x
 }
 
-// TestDefinition: both paths (AVX2 where the processor has it) equal the
+// TestDefinition: both paths (AVX2+FMA where the processor has it) equal the
 // definition bit for bit over many shapes, accumulating onto a non-zero g.
 func TestDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -38,7 +69,7 @@ func TestDefinition(t *testing.T) {
 				x := randX(rng, n, w)
 				g0 := randX(rng, n, n)
 				got, want := append([]float64(nil), g0...), append([]float64(nil), g0...)
-				add(got, x, n, w, portable || !hasAVX2)
+				add(got, x, n, w, portable || !hasFMA)
 				refAdd(want, x, n, w)
 				for i := range n {
 					for j := i; j < n; j++ {
@@ -55,8 +86,8 @@ func TestDefinition(t *testing.T) {
 // TestPathsSameBits runs the AVX2 tiles and the portable loop on the same
 // inputs and compares every bit.
 func TestPathsSameBits(t *testing.T) {
-	if !hasAVX2 {
-		t.Skip("needs AVX2 (amd64 without the purego tag) to compare the tile kernel with the portable one")
+	if !hasFMA {
+		t.Skip("needs AVX2 and FMA (amd64 without the purego tag) to compare the tile kernel with the portable one")
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for trial := range 50 {
@@ -67,7 +98,7 @@ func TestPathsSameBits(t *testing.T) {
 		add(b, x, n, w, true)
 		for k := range a {
 			if math.Float64bits(a[k]) != math.Float64bits(b[k]) {
-				t.Fatalf("trial %d n=%d w=%d: entry %d: AVX2 %v, portable %v", trial, n, w, k, a[k], b[k])
+				t.Fatalf("trial %d n=%d w=%d: entry %d: FMA kernel %v, portable %v", trial, n, w, k, a[k], b[k])
 			}
 		}
 	}
