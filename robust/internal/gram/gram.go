@@ -11,7 +11,7 @@
 // multiply-add is exactly defined (IEEE 754 fusedMultiplyAdd), so every
 // correct implementation gives the same bits. On amd64 with AVX2 and FMA
 // (golang.org/x/sys/cpu; not with the purego build tag) the lanes are those
-// of a ymm register and a 2×4 tile of dot products runs at once
+// of a ymm register and a 3×4 tile of dot products runs at once
 // (VFMADD231PD); elsewhere a Go loop computes the same sums in the same
 // order with math.FMA, which is one instruction on arm64, ppc64x, s390x,
 // riscv64 and amd64 with FMA, and a slower software routine on processors
@@ -33,39 +33,52 @@ func add(g, x []float64, n, w int, portable bool) {
 	if w == 0 {
 		return
 	}
-	var out [8][4]float64
-	for i := 0; i < n; i += 2 {
-		i2 := min(i+2, n)
-		for j := i &^ 3; j < n; j += 4 {
-			j2 := min(j+4, n)
-			switch {
-			case i2-i < 2 || j2-j < 4:
-				tileGo(x, w, i, i2, j, j2, &out)
-			case portable:
-				tile24Go(x, w, i, j, &out)
-			default:
-				tileFMA(&x[i*w], &x[j*w], w, &out)
+	var out [12][4]float64
+	if n < 4 {
+		tileGo(x, w, 0, n, 0, n, &out)
+		put(g, n, &out, 0, 0, 0, 0, n, n)
+		return
+	}
+	// 3×4 tiles of rows [ii, ii+3) × [jj, jj+4); the last tile of a row or
+	// column is moved back inside the matrix (ii ≤ i, jj ≤ j) and only its
+	// entries that no earlier tile added (rows ≥ i, columns ≥ j) are added:
+	// a dot product does not depend on the tile it is computed in.
+	for i := 0; i < n; i += 3 {
+		ii := min(i, n-3)
+		for j := ii; j < n; j += 4 {
+			jj := min(j, n-4)
+			if portable {
+				tile34Go(x, w, ii, jj, &out)
+			} else {
+				tileFMA(&x[ii*w], &x[jj*w], w, &out)
 			}
-			for a := i; a < i2; a++ {
-				for b := max(j, a); b < j2; b++ {
-					l := &out[(a-i)*4+b-j]
-					g[a*n+b] += (l[0] + l[1]) + (l[2] + l[3])
-				}
-			}
+			put(g, n, &out, ii, jj, i, j, ii+3, jj+4)
 		}
 	}
 }
 
-// tile24Go is tileGo for a whole 2×4 tile: lane by lane (positions
-// r, r+4, r+8, … in order), eight dot products at once, so that each value
-// loaded serves two or four products.
-func tile24Go(x []float64, w, i, j int, out *[8][4]float64) {
-	a0, a1 := x[i*w:i*w+w], x[(i+1)*w:(i+1)*w+w]
+// put adds to g[a·n+b], for a in [i, i2) and b in [max(j, a), j2), the
+// lane sums out[(a−ii)·4+b−jj] of a tile whose first row is ii and first
+// column jj, folded as (l₀ + l₁) + (l₂ + l₃).
+func put(g []float64, n int, out *[12][4]float64, ii, jj, i, j, i2, j2 int) {
+	for a := i; a < i2; a++ {
+		for b := max(j, a); b < j2; b++ {
+			l := &out[(a-ii)*4+b-jj]
+			g[a*n+b] += (l[0] + l[1]) + (l[2] + l[3])
+		}
+	}
+}
+
+// tile34Go is tileGo for a whole 3×4 tile: lane by lane (positions
+// r, r+4, r+8, … in order), twelve dot products at once, so that each value
+// loaded serves three or four products.
+func tile34Go(x []float64, w, i, j int, out *[12][4]float64) {
+	a0, a1, a2 := x[i*w:i*w+w], x[(i+1)*w:(i+1)*w+w], x[(i+2)*w:(i+2)*w+w]
 	b0, b1, b2, b3 := x[j*w:j*w+w], x[(j+1)*w:(j+1)*w+w], x[(j+2)*w:(j+2)*w+w], x[(j+3)*w:(j+3)*w+w]
 	for r := range 4 {
-		var s00, s01, s02, s03, s10, s11, s12, s13 float64
+		var s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23 float64
 		for k := r; k < w; k += 4 {
-			u0, u1 := a0[k], a1[k]
+			u0, u1, u2 := a0[k], a1[k], a2[k]
 			v0, v1, v2, v3 := b0[k], b1[k], b2[k], b3[k]
 			s00 = math.FMA(u0, v0, s00)
 			s01 = math.FMA(u0, v1, s01)
@@ -75,15 +88,20 @@ func tile24Go(x []float64, w, i, j int, out *[8][4]float64) {
 			s11 = math.FMA(u1, v1, s11)
 			s12 = math.FMA(u1, v2, s12)
 			s13 = math.FMA(u1, v3, s13)
+			s20 = math.FMA(u2, v0, s20)
+			s21 = math.FMA(u2, v1, s21)
+			s22 = math.FMA(u2, v2, s22)
+			s23 = math.FMA(u2, v3, s23)
 		}
 		out[0][r], out[1][r], out[2][r], out[3][r] = s00, s01, s02, s03
 		out[4][r], out[5][r], out[6][r], out[7][r] = s10, s11, s12, s13
+		out[8][r], out[9][r], out[10][r], out[11][r] = s20, s21, s22, s23
 	}
 }
 
 // tileGo sets out[(a−i)·4+b−j] to the four lane sums of rows a and b of
 // x, for a in [i, i2) and b in [j, j2).
-func tileGo(x []float64, w, i, i2, j, j2 int, out *[8][4]float64) {
+func tileGo(x []float64, w, i, i2, j, j2 int, out *[12][4]float64) {
 	for a := i; a < i2; a++ {
 		ra := x[a*w : a*w+w]
 		for b := j; b < j2; b++ {

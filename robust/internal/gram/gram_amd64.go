@@ -8,8 +8,8 @@ import "golang.org/x/sys/cpu"
 // FMA for VFMADD231PD.
 var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// tileFMA sets out[a·4+b], for a < 2 and b < 4, to the four lane sums of
+// tileFMA sets out[a·4+b], for a < 3 and b < 4, to the four lane sums of
 // the dot product of rows a of xi and b of xj (rows w values apart).
 //
 //go:noescape
-func tileFMA(xi, xj *float64, w int, out *[8][4]float64)
+func tileFMA(xi, xj *float64, w int, out *[12][4]float64)
