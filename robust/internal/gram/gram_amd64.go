@@ -13,3 +13,10 @@ var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //
 //go:noescape
 func tileFMA(xi, xj *float64, w int, out *[12][4]float64)
+
+// subFMA sets y[k] = x[k] − c[k] for k < n (a multiple of 4) and bad to
+// four lanes that are ±0 if every x[k] was finite and NaN otherwise (the
+// sums of x[k]·0).
+//
+//go:noescape
+func subFMA(y, x, c *float64, n int, bad *[4]float64)

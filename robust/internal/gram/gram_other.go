@@ -7,3 +7,7 @@ const hasFMA = false
 func tileFMA(xi, xj *float64, w int, out *[12][4]float64) {
 	panic("gram: no AVX2+FMA kernel on this build")
 }
+
+func subFMA(y, x, c *float64, n int, bad *[4]float64) {
+	panic("gram: no AVX2+FMA kernel on this build")
+}
