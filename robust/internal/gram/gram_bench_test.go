@@ -18,9 +18,11 @@ func BenchmarkAdd(b *testing.B) {
 			g := make([]float64, 100*100)
 			b.SetBytes(8 * 100 * 512)
 			b.ReportAllocs()
+			start := processCPU()
 			for b.Loop() {
 				add(g, x, 100, 512, portable || !hasFMA)
 			}
+			b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
