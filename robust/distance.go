@@ -7,8 +7,11 @@ import (
 )
 
 // gramBlock is the number of coordinates of every update copied, centered,
-// into a contiguous n×gramBlock matrix for one Gram-matrix update.
-const gramBlock = 512
+// into a contiguous n×gramBlock matrix for one Gram-matrix update. At
+// n = 100 the rows read and the centered copy (2 × 200 KB) stay in L2 with
+// room to spare: 256 ran Krum at n = 100, d = 10⁶ in 11% less CPU time than
+// 512 and 17% less than 128 (interleaved runs on a loaded 2-core Zen 4).
+const gramBlock = 256
 
 // gramSlots is the most slices the coordinates are split into for the Gram
 // matrix. Each slice has its own partial Gram matrix, summed in slice order,
