@@ -33,7 +33,7 @@ func add(g, x []float64, n, w int, portable bool) {
 	if w == 0 {
 		return
 	}
-	var out [12][4]float64
+	var out [12]float64
 	if n < 4 {
 		tileGo(x, w, 0, n, 0, n, &out)
 		put(g, n, &out, 0, 0, 0, 0, n, n)
@@ -58,13 +58,12 @@ func add(g, x []float64, n, w int, portable bool) {
 }
 
 // put adds to g[a·n+b], for a in [i, i2) and b in [max(j, a), j2), the
-// lane sums out[(a−ii)·4+b−jj] of a tile whose first row is ii and first
-// column jj, folded as (l₀ + l₁) + (l₂ + l₃).
-func put(g []float64, n int, out *[12][4]float64, ii, jj, i, j, i2, j2 int) {
+// dot product out[(a−ii)·4+b−jj] of a tile whose first row is ii and first
+// column jj.
+func put(g []float64, n int, out *[12]float64, ii, jj, i, j, i2, j2 int) {
 	for a := i; a < i2; a++ {
 		for b := max(j, a); b < j2; b++ {
-			l := &out[(a-ii)*4+b-jj]
-			g[a*n+b] += (l[0] + l[1]) + (l[2] + l[3])
+			g[a*n+b] += out[(a-ii)*4+b-jj]
 		}
 	}
 }
@@ -72,9 +71,10 @@ func put(g []float64, n int, out *[12][4]float64, ii, jj, i, j, i2, j2 int) {
 // tile34Go is tileGo for a whole 3×4 tile: lane by lane (positions
 // r, r+4, r+8, … in order), twelve dot products at once, so that each value
 // loaded serves three or four products.
-func tile34Go(x []float64, w, i, j int, out *[12][4]float64) {
+func tile34Go(x []float64, w, i, j int, out *[12]float64) {
 	a0, a1, a2 := x[i*w:i*w+w], x[(i+1)*w:(i+1)*w+w], x[(i+2)*w:(i+2)*w+w]
 	b0, b1, b2, b3 := x[j*w:j*w+w], x[(j+1)*w:(j+1)*w+w], x[(j+2)*w:(j+2)*w+w], x[(j+3)*w:(j+3)*w+w]
+	var lanes [12][4]float64
 	for r := range 4 {
 		var s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23 float64
 		for k := r; k < w; k += 4 {
@@ -93,15 +93,19 @@ func tile34Go(x []float64, w, i, j int, out *[12][4]float64) {
 			s22 = math.FMA(u2, v2, s22)
 			s23 = math.FMA(u2, v3, s23)
 		}
-		out[0][r], out[1][r], out[2][r], out[3][r] = s00, s01, s02, s03
-		out[4][r], out[5][r], out[6][r], out[7][r] = s10, s11, s12, s13
-		out[8][r], out[9][r], out[10][r], out[11][r] = s20, s21, s22, s23
+		lanes[0][r], lanes[1][r], lanes[2][r], lanes[3][r] = s00, s01, s02, s03
+		lanes[4][r], lanes[5][r], lanes[6][r], lanes[7][r] = s10, s11, s12, s13
+		lanes[8][r], lanes[9][r], lanes[10][r], lanes[11][r] = s20, s21, s22, s23
+	}
+	for p, l := range &lanes {
+		out[p] = (l[0] + l[1]) + (l[2] + l[3])
 	}
 }
 
-// tileGo sets out[(a−i)·4+b−j] to the four lane sums of rows a and b of
-// x, for a in [i, i2) and b in [j, j2).
-func tileGo(x []float64, w, i, i2, j, j2 int, out *[12][4]float64) {
+// tileGo sets out[(a−i)·4+b−j] to the dot product of rows a and b of x,
+// for a in [i, i2) and b in [j, j2): four lane sums folded as
+// (l₀ + l₁) + (l₂ + l₃).
+func tileGo(x []float64, w, i, i2, j, j2 int, out *[12]float64) {
 	for a := i; a < i2; a++ {
 		ra := x[a*w : a*w+w]
 		for b := j; b < j2; b++ {
@@ -113,7 +117,7 @@ func tileGo(x []float64, w, i, i2, j, j2 int, out *[12][4]float64) {
 				l2 = math.FMA(ra[k+2], rb[k+2], l2)
 				l3 = math.FMA(ra[k+3], rb[k+3], l3)
 			}
-			out[(a-i)*4+b-j] = [4]float64{l0, l1, l2, l3}
+			out[(a-i)*4+b-j] = (l0 + l1) + (l2 + l3)
 		}
 	}
 }

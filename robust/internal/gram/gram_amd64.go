@@ -8,11 +8,12 @@ import "golang.org/x/sys/cpu"
 // FMA for VFMADD231PD.
 var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// tileFMA sets out[a·4+b], for a < 3 and b < 4, to the four lane sums of
-// the dot product of rows a of xi and b of xj (rows w values apart).
+// tileFMA sets out[a·4+b], for a < 3 and b < 4, to the dot product of
+// rows a of xi and b of xj (rows w values apart): four lane sums folded as
+// (l₀ + l₁) + (l₂ + l₃).
 //
 //go:noescape
-func tileFMA(xi, xj *float64, w int, out *[12][4]float64)
+func tileFMA(xi, xj *float64, w int, out *[12]float64)
 
 // subFMA sets y[k] = x[k] − c[k] for k < n (a multiple of 4) and bad to
 // four lanes that are ±0 if every x[k] was finite and NaN otherwise (the

@@ -2,13 +2,15 @@
 
 #include "textflag.h"
 
-// func tileFMA(xi, xj *float64, w int, out *[12][4]float64)
+// func tileFMA(xi, xj *float64, w int, out *[12]float64)
 //
 // Rows xi, xi+w, xi+2w (A0..A2) against xj, xj+w, xj+2w, xj+3w (B0..B3):
 // the twelve accumulators Y0..Y11 (Y(4a+b) for Aa·Bb) take, four values at
 // a time, the fused multiply-add Y ← Aa·Bb + Y of VFMADD231PD (one
 // rounding, as math.FMA). Twelve independent chains cover the FMA latency;
-// each step loads 7 vectors for 12 fused multiply-adds.
+// each step loads 7 vectors for 12 fused multiply-adds. At the end each
+// accumulator is folded as (l0 + l1) + (l2 + l3): VHADDPD makes the pair
+// sums of two accumulators, VEXTRACTF128 and VADDPD add the pairs.
 TEXT ·tileFMA(SB), NOSPLIT, $0-32
 	MOVQ   xi+0(FP), SI
 	MOVQ   xj+8(FP), DI
@@ -108,17 +110,29 @@ loop:
 	JNZ     loop
 
 done:
-	VMOVUPD Y0, 0(DX)
-	VMOVUPD Y1, 32(DX)
-	VMOVUPD Y2, 64(DX)
-	VMOVUPD Y3, 96(DX)
-	VMOVUPD Y4, 128(DX)
-	VMOVUPD Y5, 160(DX)
-	VMOVUPD Y6, 192(DX)
-	VMOVUPD Y7, 224(DX)
-	VMOVUPD Y8, 256(DX)
-	VMOVUPD Y9, 288(DX)
-	VMOVUPD Y10, 320(DX)
-	VMOVUPD Y11, 352(DX)
+	VHADDPD      Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, 0(DX)
+	VHADDPD      Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VADDPD       X3, X2, X2
+	VMOVUPD      X2, 16(DX)
+	VHADDPD      Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPD       X5, X4, X4
+	VMOVUPD      X4, 32(DX)
+	VHADDPD      Y7, Y6, Y6
+	VEXTRACTF128 $1, Y6, X7
+	VADDPD       X7, X6, X6
+	VMOVUPD      X6, 48(DX)
+	VHADDPD      Y9, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPD       X9, X8, X8
+	VMOVUPD      X8, 64(DX)
+	VHADDPD      Y11, Y10, Y10
+	VEXTRACTF128 $1, Y10, X11
+	VADDPD       X11, X10, X10
+	VMOVUPD      X10, 80(DX)
 	VZEROUPPER
 	RET

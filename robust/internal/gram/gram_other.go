@@ -4,7 +4,7 @@ package gram
 
 const hasFMA = false
 
-func tileFMA(xi, xj *float64, w int, out *[12][4]float64) {
+func tileFMA(xi, xj *float64, w int, out *[12]float64) {
 	panic("gram: no AVX2+FMA kernel on this build")
 }
 
