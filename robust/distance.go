@@ -135,7 +135,11 @@ func (s *distScratch) gramSlot(updates []fl.Update, sl, lo, hi int) bool {
 		if !gram.Center(buf[:n*w4], s.rows, b, center, w4) {
 			return false
 		}
-		gram.Add(g, buf[:n*w4], n, w4)
+		if e < hi { // the next block's rows come in while this one is summed
+			gram.AddPrefetch(g, buf[:n*w4], n, w4, s.rows, e, min(e+gramBlock, hi)-e)
+		} else {
+			gram.Add(g, buf[:n*w4], n, w4)
+		}
 	}
 	return true
 }

@@ -24,9 +24,39 @@ import "math"
 // row after row) to the upper triangle of g (n×n, row-major), as the
 // package doc defines them. It panics unless w is a multiple of 4 and x
 // and g are long enough.
-func Add(g, x []float64, n, w int) { add(g, x, n, w, !hasFMA) }
+func Add(g, x []float64, n, w int) { add(g, x, n, w, !hasFMA, nil, 0, 0) }
 
-func add(g, x []float64, n, w int, portable bool) {
+// AddPrefetch is [Add] that, while it runs, asks the processor to bring
+// rows[i][off:off+nw] into the cache for every row i (the next block the
+// caller will read): the memory reads then overlap the arithmetic. It
+// computes exactly what Add computes, and panics where Add does or if a
+// row is shorter than off+nw.
+func AddPrefetch(g, x []float64, n, w int, rows [][]float64, off, nw int) {
+	add(g, x, n, w, !hasFMA, rows, off, nw)
+}
+
+// prefetcher spreads the cache lines of the next block over the tiles.
+type prefetcher struct {
+	rows    [][]float64
+	off, nw int
+	r, k    int // next row, next value in it
+	per     int // lines per tile
+}
+
+// step asks for the next per lines.
+func (p *prefetcher) step() {
+	for left := p.per; left > 0 && p.r < len(p.rows); {
+		m := min(left, (p.nw-p.k+7)/8)
+		prefetchLines(&p.rows[p.r][p.off+p.k], m)
+		left -= m
+		p.k += 8 * m
+		if p.k >= p.nw {
+			p.r, p.k = p.r+1, 0
+		}
+	}
+}
+
+func add(g, x []float64, n, w int, portable bool, next [][]float64, off, nw int) {
 	if w%4 != 0 || len(x) < n*w || len(g) < n*n {
 		panic("gram: w not a multiple of 4, or short x or g")
 	}
@@ -43,6 +73,16 @@ func add(g, x []float64, n, w int, portable bool) {
 	// column is moved back inside the matrix (ii ≤ i, jj ≤ j) and only its
 	// entries that no earlier tile added (rows ≥ i, columns ≥ j) are added:
 	// a dot product does not depend on the tile it is computed in.
+	var pf prefetcher
+	if len(next) > 0 && nw > 0 {
+		for _, r := range next {
+			_ = r[off+nw-1] // bounds: a hint must not read past a row
+		}
+		if !portable {
+			tiles := ((n + 2) / 3) * ((n+3)/4/2 + 1)
+			pf = prefetcher{rows: next, off: off, nw: nw, per: (len(next)*(nw+7)/8 + tiles - 1) / tiles}
+		}
+	}
 	for i := 0; i < n; i += 3 {
 		ii := min(i, n-3)
 		for j := ii; j < n; j += 4 {
@@ -51,6 +91,7 @@ func add(g, x []float64, n, w int, portable bool) {
 				tile34Go(x, w, ii, jj, &out)
 			} else {
 				tileFMA(&x[ii*w], &x[jj*w], w, &out)
+				pf.step()
 			}
 			put(g, n, &out, ii, jj, i, j, ii+3, jj+4)
 		}

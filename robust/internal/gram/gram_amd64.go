@@ -21,3 +21,9 @@ func tileFMA(xi, xj *float64, w int, out *[12]float64)
 //
 //go:noescape
 func subFMA(y, x, c *float64, n int, bad *[4]float64)
+
+// prefetchLines asks for the n cache lines from p (64 bytes apart) to be
+// brought into the cache; it reads and changes nothing.
+//
+//go:noescape
+func prefetchLines(p *float64, n int)

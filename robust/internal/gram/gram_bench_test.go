@@ -20,7 +20,7 @@ func BenchmarkAdd(b *testing.B) {
 			b.ReportAllocs()
 			start := processCPU()
 			for b.Loop() {
-				add(g, x, 100, 256, portable || !hasFMA)
+				add(g, x, 100, 256, portable || !hasFMA, nil, 0, 0)
 			}
 			b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
 		})

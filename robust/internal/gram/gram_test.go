@@ -71,7 +71,7 @@ func TestDefinition(t *testing.T) {
 				x := randX(rng, n, w)
 				g0 := randX(rng, n, n)
 				got, want := append([]float64(nil), g0...), append([]float64(nil), g0...)
-				add(got, x, n, w, portable || !hasFMA)
+				add(got, x, n, w, portable || !hasFMA, nil, 0, 0)
 				refAdd(want, x, n, w)
 				for i := range n {
 					for j := range i { // below the diagonal: untouched
@@ -101,12 +101,42 @@ func TestPathsSameBits(t *testing.T) {
 		n, w := 2+rng.IntN(40), 4*rng.IntN(200)
 		x := randX(rng, n, w)
 		a, b := make([]float64, n*n), make([]float64, n*n)
-		add(a, x, n, w, false)
-		add(b, x, n, w, true)
+		add(a, x, n, w, false, nil, 0, 0)
+		add(b, x, n, w, true, nil, 0, 0)
 		for k := range a {
 			if math.Float64bits(a[k]) != math.Float64bits(b[k]) {
 				t.Fatalf("trial %d n=%d w=%d: entry %d: FMA kernel %v, portable %v", trial, n, w, k, a[k], b[k])
 			}
 		}
 	}
+}
+
+// TestAddPrefetch: asking for the next block changes no bit, whatever the
+// rows' lengths and offsets, and a row too short for the request panics
+// instead of being read past its end.
+func TestAddPrefetch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for trial := range 20 {
+		n, w := 1+rng.IntN(30), 4*rng.IntN(70)
+		x := randX(rng, n, w)
+		next := make([][]float64, rng.IntN(40))
+		off, nw := rng.IntN(9), rng.IntN(300)
+		for i := range next {
+			next[i] = randX(rng, 1, off+nw+rng.IntN(3))
+		}
+		a, b := make([]float64, n*n), make([]float64, n*n)
+		Add(a, x, n, w)
+		AddPrefetch(b, x, n, w, next, off, nw)
+		for k := range a {
+			if math.Float64bits(a[k]) != math.Float64bits(b[k]) {
+				t.Fatalf("trial %d n=%d w=%d: entry %d: with prefetch %v, without %v", trial, n, w, k, b[k], a[k])
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("AddPrefetch read past a short row without panicking")
+		}
+	}()
+	AddPrefetch(make([]float64, 16), randX(rng, 4, 8), 4, 8, [][]float64{make([]float64, 10)}, 4, 8)
 }
