@@ -16,6 +16,11 @@
 // order with math.FMA, which is one instruction on arm64, ppc64x, s390x,
 // riscv64 and amd64 with FMA, and a slower software routine on processors
 // without one. Tests compare the two paths bit for bit.
+//
+// [Center] writes the centered copy of a block that Add then reads (plain
+// subtraction, four values at a time on AVX2), and [AddPrefetch] is Add
+// that brings the next block's rows into the cache while it runs (a hint:
+// the same bits).
 package gram
 
 import "math"
