@@ -7,8 +7,11 @@ import (
 )
 
 // gramBlock is the number of coordinates of every update copied, centered,
-// into a contiguous n×gramBlock matrix for one Gram-matrix update.
-const gramBlock = 512
+// into a contiguous n×gramBlock matrix for one Gram-matrix update. At
+// n = 100 the rows read and the centered copy (2 × 200 KB) stay in L2 with
+// room to spare: 256 ran Krum at n = 100, d = 10⁶ in 11% less CPU time than
+// 512 and 17% less than 128 (interleaved runs on a loaded 2-core Zen 4).
+const gramBlock = 256
 
 // gramSlots is the most slices the coordinates are split into for the Gram
 // matrix. Each slice has its own partial Gram matrix, summed in slice order,
@@ -25,6 +28,13 @@ type distScratch struct {
 	bad    []bool      // per slot
 	dist   []float64   // n×n squared distances
 
+	// medianRows, if positive and below n, makes the centre of each
+	// coordinate the median of the first medianRows updates only (set by
+	// the caller that knows F: 2F + 1 rows hold at most F Byzantine ones, so
+	// their median lies between two honest values, as the median of all n
+	// does); 0 means all n.
+	medianRows int
+
 	// The arguments of the running call.
 	updates  []fl.Update
 	d, slots int
@@ -34,9 +44,10 @@ type distScratch struct {
 // Gram matrix G = YYᵀ of the centered deltas: ‖a‖² + ‖b‖² − 2a·b, clamped
 // at 0, with an exact 0 on the diagonal. Y is X, the n×d matrix of deltas,
 // with every block of gramBlock coordinates centered on its coordinate-wise
-// median over the updates (distances do not change under translation; the
-// median, unlike the mean, stays with the majority whatever a few updates
-// hold, and keeps small-integer inputs exact): without it, points
+// median over the updates, or over the first medianRows of them (distances
+// do not change under translation; the median, unlike the mean, stays with
+// the majority whatever a few updates hold, and keeps small-integer inputs
+// exact): without it, points
 // close together far from the origin lose their distances to cancellation
 // (points 10⁻³ apart at 10⁶ would need 18 digits). The products are summed
 // in a fixed order by robust/internal/gram, the same bits on every path.
@@ -90,6 +101,14 @@ func (s *distScratch) pairwise(updates []fl.Update) bool {
 	return true
 }
 
+// medianOf returns how many of the n rows the centre is the median of.
+func (s *distScratch) medianOf(n int) int {
+	if s.medianRows > 0 && s.medianRows < n {
+		return s.medianRows
+	}
+	return n
+}
+
 func (s *distScratch) do(_, lo, hi int) {
 	for sl := lo; sl < hi; sl++ {
 		s.bad[sl] = !s.gramSlot(s.updates, sl, s.d*sl/s.slots, s.d*(sl+1)/s.slots)
@@ -98,7 +117,8 @@ func (s *distScratch) do(_, lo, hi int) {
 
 // gramSlot sets s.gram[sl] to the upper triangle of the Gram matrix of
 // coordinates [lo, hi) of the deltas, each block of gramBlock coordinates
-// centered on its coordinate-wise median.
+// centered on its coordinate-wise median (robust/internal/gram's Center,
+// which also checks that every value is finite).
 func (s *distScratch) gramSlot(updates []fl.Update, sl, lo, hi int) bool {
 	n := len(updates)
 	g := s.gram[sl]
@@ -109,17 +129,17 @@ func (s *distScratch) gramSlot(updates []fl.Update, sl, lo, hi int) bool {
 		w := e - b
 		w4 := (w + 3) &^ 3 // zero-padded: adding +0 products changes nothing
 		center := s.center[sl][:w]
-		if !s.med[sl].Median(center, s.rows, b) {
+		if !s.med[sl].Median(center, s.rows[:s.medianOf(n)], b) {
 			return false
 		}
-		for i := range updates {
-			row := buf[i*w4 : (i+1)*w4]
-			for k, v := range updates[i].Delta[b:e] {
-				row[k] = v - center[k]
-			}
-			clear(row[w:])
+		if !gram.Center(buf[:n*w4], s.rows, b, center, w4) {
+			return false
 		}
-		gram.Add(g, buf[:n*w4], n, w4)
+		if e < hi { // the next block's rows come in while this one is summed
+			gram.AddPrefetch(g, buf[:n*w4], n, w4, s.rows, e, min(e+gramBlock, hi)-e)
+		} else {
+			gram.Add(g, buf[:n*w4], n, w4)
+		}
 	}
 	return true
 }

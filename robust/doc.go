@@ -80,11 +80,16 @@
 //     statistics, sums in input order, −0 turned into +0.
 //   - robust/internal/gram, the Gram matrix behind every pairwise distance
 //     ([Krum], [MultiKrum], [Bulyan], [MDA], [NNM], [SMEA], [CAF]): on amd64
-//     with AVX2 a 2×4 tile of dot products at a time, four lanes of
-//     coordinates each (VMULPD then VADDPD, no FMA); elsewhere a Go loop
-//     with the same four lane sums in the same order.
+//     with AVX2 and FMA a 3×4 tile of dot products at a time, four lanes
+//     of coordinates each, every lane a chain of fused multiply-adds
+//     (VFMADD231PD); elsewhere a Go loop with the same four lane sums in
+//     the same order through math.FMA. A fused multiply-add is exactly
+//     defined (IEEE 754: the exact a·b + c rounded once), so every correct
+//     implementation, hardware or math.FMA's software fallback, gives the
+//     same bits; the centered copy of each block (gram.Center) is plain
+//     subtraction on both paths.
 //
-// AVX2 is detected with golang.org/x/sys/cpu; the purego build tag turns
+// AVX2 (and FMA for the Gram kernel) is detected with golang.org/x/sys/cpu; the purego build tag turns
 // both fast paths off. A processor with AVX-512 runs the AVX2 path: an
 // earlier AVX-512 selection did not compute the definition above (its
 // trimmed sums could differ from the portable path's in the last bits), and
@@ -95,7 +100,8 @@
 // in the package is portable Go in a fixed order, with every product that
 // is added converted by float64(…): the Go spec lets a compiler fuse x*y+z
 // into one FMA (the arm64 compiler does), which would round differently
-// from amd64; the conversion forbids it.
+// from amd64; the conversion forbids it. Where a sum wants the fused
+// rounding (the Gram kernel) it calls math.FMA explicitly.
 //
 // # Invariants
 //
@@ -105,7 +111,8 @@
 // input order (and, for [Bucketing], seed) and independent of GOMAXPROCS,
 // since every sum runs in a fixed order. Pairwise distances are computed once
 // per call as ‖a‖² + ‖b‖² − 2a·b from the Gram matrix of the updates
-// centered on their coordinate-wise median (robust/internal/gram, summed in
+// centered on their coordinate-wise median (over all n updates, or over the
+// first 2F + 1 for [Krum] and [MultiKrum]; robust/internal/gram, summed in
 // a fixed order on every path), clamped at zero; the rules depend on them
 // only through comparisons.
 // Ties between equal scores or distances go to the lower input index.

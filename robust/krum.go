@@ -17,11 +17,15 @@ import (
 // that follow it, sum over the n − F − 1 nearest others ([NeighboursNF1]).
 //
 // The pairwise distances are computed once per call from the Gram matrix of
-// the deltas, centered block by block on their coordinate-wise median (so
-// that points close together far from the origin keep their distances), on
-// 8 fixed slices of the coordinates run in parallel, with a 2×4-tile AVX2
-// kernel where the processor has it (robust/internal/gram; the same bits
-// as its portable loop). Each score sums its distances
+// the deltas, centered block by block on the coordinate-wise median of the
+// first 2F + 1 updates (at most F of them Byzantine, so each centre lies
+// between two honest values, as the median of all n would: for honest i
+// and j the rounding error of ‖Δᵢ − Δⱼ‖² is then of the order of
+// (d/4)·2⁻⁵³·(‖Δᵢ − c‖² + ‖Δⱼ − c‖²), bounded by the honest spread, not by
+// the distance to the origin), on 8 fixed slices of the coordinates run in
+// parallel, with a 3×4-tile AVX2+FMA kernel where the processor has it
+// (robust/internal/gram; the same bits as its portable loop, which uses
+// math.FMA). Each score sums its distances
 // in ascending order, so the result does not depend on the input order.
 // Aggregate does not allocate once its scratch buffers are warm, apart from
 // the goroutines it starts and joins. A Krum is not safe for concurrent use.
@@ -136,7 +140,7 @@ func (a *Krum) Aggregate(dst []float64, updates []fl.Update) error {
 	if err := a.Validate(len(updates)); err != nil {
 		return err
 	}
-	sel, err := a.k.best(updates, neighbours(a.Neighbours, len(updates), a.F), 1)
+	sel, err := a.k.best(updates, a.F, neighbours(a.Neighbours, len(updates), a.F), 1)
 	if err != nil {
 		return err
 	}
@@ -159,7 +163,7 @@ func (a *MultiKrum) Aggregate(dst []float64, updates []fl.Update) error {
 	if m == 0 {
 		m = n - a.F
 	}
-	sel, err := a.k.best(updates, neighbours(a.Neighbours, n, a.F), m)
+	sel, err := a.k.best(updates, a.F, neighbours(a.Neighbours, n, a.F), m)
 	if err != nil {
 		return err
 	}
@@ -168,9 +172,11 @@ func (a *MultiKrum) Aggregate(dst []float64, updates []fl.Update) error {
 }
 
 // best returns the indices of the m updates with the lowest Krum scores
-// over q neighbours, in order of (score, index).
-func (k *krumScratch) best(updates []fl.Update, q, m int) ([]int, error) {
+// over q neighbours, in order of (score, index), with at most f of the
+// updates Byzantine.
+func (k *krumScratch) best(updates []fl.Update, f, q, m int) ([]int, error) {
 	n := len(updates)
+	k.d.medianRows = 2*f + 1 // at most f Byzantine: the median stays between honest values
 	if !k.d.pairwise(updates) {
 		return nil, checkFinite(updates)
 	}

@@ -50,3 +50,44 @@ func TestKrumFarFromOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestKrumCentreByzantineFirst mounts the attack on the cheap centre: the
+// F Byzantine updates come first and sit 10⁹ away from honest points spread
+// 10⁻³ apart at 10⁶. The centre is the median of the first 2F + 1 updates,
+// so it stays between honest values; a centre taken from the first F rows
+// (or any one of them) would leave the honest points 10⁹ from it, and
+// their 10⁻⁶ squared distances would drown in rounding of values near
+// 10²⁰. Krum and Multi-Krum must agree with the naive reference.
+func TestKrumCentreByzantineFirst(t *testing.T) {
+	const n, d = 13, 300
+	rng := rand.New(rand.NewPCG(16, 7))
+	for _, f := range []int{1, 2, 5} {
+		xs := make([][]float64, n)
+		ups := make([]fl.Update, n)
+		for i := range xs {
+			xs[i] = make([]float64, d)
+			for j := range xs[i] {
+				xs[i][j] = 1e6 + 1e-3*rng.NormFloat64()
+				if i < f {
+					xs[i][j] += 1e9
+				}
+			}
+			ups[i] = fl.Update{Client: fmt.Sprint(i), Delta: xs[i], Weight: 1}
+		}
+		want := refKrumOrder(xs, f)
+		dst := make([]float64, d)
+		if err := (&robust.Krum{F: f}).Aggregate(dst, ups); err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.IndexFunc(ups, func(u fl.Update) bool { return slices.Equal(u.Delta, dst) }); got != want[0] {
+			t.Fatalf("F=%d: Krum picked update %d, the reference %d", f, got, want[0])
+		}
+		mk := &robust.MultiKrum{F: f, M: n - f}
+		if err := mk.Aggregate(dst, ups); err != nil {
+			t.Fatal(err)
+		}
+		if got := mk.Explain().Selected; !slices.Equal(got, want[:n-f]) {
+			t.Fatalf("F=%d: Multi-Krum selected %v, the reference %v", f, got, want[:n-f])
+		}
+	}
+}

@@ -4,11 +4,26 @@ package gram
 
 import "golang.org/x/sys/cpu"
 
-// hasAVX2 reports whether tileAVX2 can run.
-var hasAVX2 = cpu.X86.HasAVX2
+// hasFMA reports whether tileFMA can run: AVX2 for the 256-bit loads and
+// FMA for VFMADD231PD.
+var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// tileAVX2 sets out[a·4+b], for a < 2 and b < 4, to the four lane sums of
-// the dot product of rows a of xi and b of xj (rows w values apart).
+// tileFMA sets out[a·4+b], for a < 3 and b < 4, to the dot product of
+// rows a of xi and b of xj (rows w values apart): four lane sums folded as
+// (l₀ + l₁) + (l₂ + l₃).
 //
 //go:noescape
-func tileAVX2(xi, xj *float64, w int, out *[8][4]float64)
+func tileFMA(xi, xj *float64, w int, out *[12]float64)
+
+// subFMA sets y[k] = x[k] − c[k] for k < n (a multiple of 4) and bad to
+// four lanes that are ±0 if every x[k] was finite and NaN otherwise (the
+// sums of x[k]·0).
+//
+//go:noescape
+func subFMA(y, x, c *float64, n int, bad *[4]float64)
+
+// prefetchLines asks for the n cache lines from p (64 bytes apart) to be
+// brought into the cache; it reads and changes nothing.
+//
+//go:noescape
+func prefetchLines(p *float64, n int)

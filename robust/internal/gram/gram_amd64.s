@@ -2,19 +2,24 @@
 
 #include "textflag.h"
 
-// func tileAVX2(xi, xj *float64, w int, out *[8][4]float64)
+// func tileFMA(xi, xj *float64, w int, out *[12]float64)
 //
-// Rows xi, xi+w (A0, A1) against xj, xj+w, xj+2w, xj+3w (B0..B3): the eight
-// accumulators Y0..Y7 (Y(4a+b) for Aa·Bb) add, four values at a time, the
-// products rounded by VMULPD.
-TEXT ·tileAVX2(SB), NOSPLIT, $0-32
+// Rows xi, xi+w, xi+2w (A0..A2) against xj, xj+w, xj+2w, xj+3w (B0..B3):
+// the twelve accumulators Y0..Y11 (Y(4a+b) for Aa·Bb) take, four values at
+// a time, the fused multiply-add Y ← Aa·Bb + Y of VFMADD231PD (one
+// rounding, as math.FMA). Twelve independent chains cover the FMA latency;
+// each step loads 7 vectors for 12 fused multiply-adds. At the end each
+// accumulator is folded as (l0 + l1) + (l2 + l3): VHADDPD makes the pair
+// sums of two accumulators, VEXTRACTF128 and VADDPD add the pairs.
+TEXT ·tileFMA(SB), NOSPLIT, $0-32
 	MOVQ   xi+0(FP), SI
 	MOVQ   xj+8(FP), DI
 	MOVQ   w+16(FP), CX
 	MOVQ   out+24(FP), DX
-	LEAQ   (CX*8), BX // row stride in bytes
-	LEAQ   (SI)(BX*1), R8 // A1
-	LEAQ   (DI)(BX*1), R9 // B1
+	LEAQ   (CX*8), BX      // row stride in bytes
+	LEAQ   (SI)(BX*1), R8  // A1
+	LEAQ   (R8)(BX*1), R12 // A2
+	LEAQ   (DI)(BX*1), R9  // B1
 	LEAQ   (R9)(BX*1), R10 // B2
 	LEAQ   (R10)(BX*1), R11 // B3
 	VXORPD Y0, Y0, Y0
@@ -25,43 +30,109 @@ TEXT ·tileAVX2(SB), NOSPLIT, $0-32
 	VXORPD Y5, Y5, Y5
 	VXORPD Y6, Y6, Y6
 	VXORPD Y7, Y7, Y7
+	VXORPD Y8, Y8, Y8
+	VXORPD Y9, Y9, Y9
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
 	XORQ   AX, AX
-	SHRQ   $2, CX
+	SHRQ   $2, CX     // steps of four values
+	TESTQ  $1, CX
+	JZ     pairs
+
+	// an odd step first, so that the rest runs two steps a round
+	VMOVUPD (SI)(AX*8), Y12
+	VMOVUPD (R8)(AX*8), Y13
+	VMOVUPD (R12)(AX*8), Y14
+	VMOVUPD (DI)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y0
+	VFMADD231PD Y15, Y13, Y4
+	VFMADD231PD Y15, Y14, Y8
+	VMOVUPD (R9)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y1
+	VFMADD231PD Y15, Y13, Y5
+	VFMADD231PD Y15, Y14, Y9
+	VMOVUPD (R10)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y2
+	VFMADD231PD Y15, Y13, Y6
+	VFMADD231PD Y15, Y14, Y10
+	VMOVUPD (R11)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y3
+	VFMADD231PD Y15, Y13, Y7
+	VFMADD231PD Y15, Y14, Y11
+	ADDQ    $4, AX
+	DECQ    CX
+
+pairs:
+	SHRQ $1, CX
+	JZ   done
 
 loop:
-	VMOVUPD (SI)(AX*8), Y8
-	VMOVUPD (R8)(AX*8), Y9
-	VMOVUPD (DI)(AX*8), Y10
-	VMULPD  Y10, Y8, Y11
-	VADDPD  Y11, Y0, Y0
-	VMULPD  Y10, Y9, Y12
-	VADDPD  Y12, Y4, Y4
-	VMOVUPD (R9)(AX*8), Y10
-	VMULPD  Y10, Y8, Y11
-	VADDPD  Y11, Y1, Y1
-	VMULPD  Y10, Y9, Y12
-	VADDPD  Y12, Y5, Y5
-	VMOVUPD (R10)(AX*8), Y10
-	VMULPD  Y10, Y8, Y11
-	VADDPD  Y11, Y2, Y2
-	VMULPD  Y10, Y9, Y12
-	VADDPD  Y12, Y6, Y6
-	VMOVUPD (R11)(AX*8), Y10
-	VMULPD  Y10, Y8, Y11
-	VADDPD  Y11, Y3, Y3
-	VMULPD  Y10, Y9, Y12
-	VADDPD  Y12, Y7, Y7
-	ADDQ    $4, AX
+	VMOVUPD (SI)(AX*8), Y12
+	VMOVUPD (R8)(AX*8), Y13
+	VMOVUPD (R12)(AX*8), Y14
+	VMOVUPD (DI)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y0
+	VFMADD231PD Y15, Y13, Y4
+	VFMADD231PD Y15, Y14, Y8
+	VMOVUPD (R9)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y1
+	VFMADD231PD Y15, Y13, Y5
+	VFMADD231PD Y15, Y14, Y9
+	VMOVUPD (R10)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y2
+	VFMADD231PD Y15, Y13, Y6
+	VFMADD231PD Y15, Y14, Y10
+	VMOVUPD (R11)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y3
+	VFMADD231PD Y15, Y13, Y7
+	VFMADD231PD Y15, Y14, Y11
+	VMOVUPD 32(SI)(AX*8), Y12
+	VMOVUPD 32(R8)(AX*8), Y13
+	VMOVUPD 32(R12)(AX*8), Y14
+	VMOVUPD 32(DI)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y0
+	VFMADD231PD Y15, Y13, Y4
+	VFMADD231PD Y15, Y14, Y8
+	VMOVUPD 32(R9)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y1
+	VFMADD231PD Y15, Y13, Y5
+	VFMADD231PD Y15, Y14, Y9
+	VMOVUPD 32(R10)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y2
+	VFMADD231PD Y15, Y13, Y6
+	VFMADD231PD Y15, Y14, Y10
+	VMOVUPD 32(R11)(AX*8), Y15
+	VFMADD231PD Y15, Y12, Y3
+	VFMADD231PD Y15, Y13, Y7
+	VFMADD231PD Y15, Y14, Y11
+	ADDQ    $8, AX
 	DECQ    CX
 	JNZ     loop
 
-	VMOVUPD Y0, 0(DX)
-	VMOVUPD Y1, 32(DX)
-	VMOVUPD Y2, 64(DX)
-	VMOVUPD Y3, 96(DX)
-	VMOVUPD Y4, 128(DX)
-	VMOVUPD Y5, 160(DX)
-	VMOVUPD Y6, 192(DX)
-	VMOVUPD Y7, 224(DX)
+done:
+	VHADDPD      Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VMOVUPD      X0, 0(DX)
+	VHADDPD      Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X3
+	VADDPD       X3, X2, X2
+	VMOVUPD      X2, 16(DX)
+	VHADDPD      Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPD       X5, X4, X4
+	VMOVUPD      X4, 32(DX)
+	VHADDPD      Y7, Y6, Y6
+	VEXTRACTF128 $1, Y6, X7
+	VADDPD       X7, X6, X6
+	VMOVUPD      X6, 48(DX)
+	VHADDPD      Y9, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPD       X9, X8, X8
+	VMOVUPD      X8, 64(DX)
+	VHADDPD      Y11, Y10, Y10
+	VEXTRACTF128 $1, Y10, X11
+	VADDPD       X11, X10, X10
+	VMOVUPD      X10, 80(DX)
 	VZEROUPPER
 	RET
