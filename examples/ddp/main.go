@@ -19,10 +19,13 @@
 // The noise of this simulation is seeded from -seed; -secure-noise draws
 // it from crypto/rand, as a deployment must.
 //
-// Output: one line per run (mechanism, bits, ε, accuracy, bytes per
-// client, seconds per round), then a summary. With -json, stdout carries
+// Output: one line per run (mechanism, bits, ε, ε against the server,
+// accuracy, bytes per client, seconds per round), then a summary. With -json, stdout carries
 // only JSON: one object per run with the fields mechanism
-// (central|ddg|skellam), bits (null for central), epsilon (the ε spent),
+// (central|ddg|skellam), bits (null for central), epsilon (the ε spent,
+// for the released models), server_epsilon (ε against the aggregation
+// server of a client that took part in every round — no amplification by
+// sampling; null for central DP, whose server sees the exact sum),
 // target_epsilon, delta, accuracy, bytes_per_client, seconds_per_round,
 // rounds, noise_stddev and error (when the run could not be made), then
 // the summary as the last line (runs, failed_runs, clients, per_round,
@@ -75,6 +78,7 @@ type result struct {
 	Mechanism       string   `json:"mechanism"`
 	Bits            *int     `json:"bits"`
 	Epsilon         *float64 `json:"epsilon"`
+	ServerEpsilon   *float64 `json:"server_epsilon"`
 	TargetEpsilon   float64  `json:"target_epsilon"`
 	Delta           float64  `json:"delta"`
 	Accuracy        *float64 `json:"accuracy"`
@@ -110,7 +114,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if !o.json && !o.quiet {
 		fmt.Fprintf(stdout, "softmax on Synthetic-IID: %d clients, %d a round, %d rounds, %d parameters, δ = %.3g\n",
 			o.clients, o.perRound, o.rounds, w.model.NumParams(), o.delta)
-		fmt.Fprintf(stdout, "%-8s %5s %8s %8s %9s %12s %10s\n", "mech", "bits", "target", "epsilon", "accuracy", "bytes/client", "s/round")
+		fmt.Fprintf(stdout, "%-8s %5s %8s %8s %9s %9s %12s %10s\n", "mech", "bits", "target", "epsilon", "server-ε", "accuracy", "bytes/client", "s/round")
 	}
 	var results []result
 	for _, eps := range o.epsilons {
@@ -165,17 +169,20 @@ func print(stdout io.Writer, o *options, r result) error {
 	if o.quiet {
 		return nil
 	}
-	bits, eps, acc := "-", "-", "-"
+	bits, eps, seps, acc := "-", "-", "-", "-"
 	if r.Bits != nil {
 		bits = fmt.Sprint(*r.Bits)
 	}
 	if r.Epsilon != nil {
 		eps = fmt.Sprintf("%.3f", *r.Epsilon)
 	}
+	if r.ServerEpsilon != nil {
+		seps = fmt.Sprintf("%.3f", *r.ServerEpsilon)
+	}
 	if r.Accuracy != nil {
 		acc = fmt.Sprintf("%.4f", *r.Accuracy)
 	}
-	_, err := fmt.Fprintf(stdout, "%-8s %5s %8g %8s %9s %12.0f %10.3f", r.Mechanism, bits, r.TargetEpsilon, eps, acc, r.BytesPerClient, r.SecondsPerRound)
+	_, err := fmt.Fprintf(stdout, "%-8s %5s %8g %8s %9s %9s %12.0f %10.3f", r.Mechanism, bits, r.TargetEpsilon, eps, seps, acc, r.BytesPerClient, r.SecondsPerRound)
 	if r.Error != "" {
 		fmt.Fprintf(stdout, "  (%s)", r.Error)
 	}
@@ -267,6 +274,7 @@ func runOne(ctx context.Context, o *options, w *workload, m string, b int, eps f
 	}
 	var factory func(id string) (fl.Handler, error)
 	var epsilon func() (float64, error)
+	serverEpsilon := func() (float64, error) { return math.Inf(1), nil } // central DP: the server sees the exact sum
 	if m == "central" {
 		cc := privacy.CentralConfig{ClipNorm: o.clip, TargetEpsilon: eps, Delta: o.delta, Rounds: o.rounds,
 			Population: o.clients, SampleRate: q, Sampling: accountant.FixedSize}
@@ -308,7 +316,7 @@ func runOne(ctx context.Context, o *options, w *workload, m string, b int, eps f
 		}
 		p := d.Params()
 		r.NoiseStddev = math.Sqrt(p.Variance) * p.Gamma
-		cfg.Privacy, cfg.Exchange, epsilon = d, d.Exchange(), d.Epsilon
+		cfg.Privacy, cfg.Exchange, epsilon, serverEpsilon = d, d.Exchange(), d.Epsilon, d.ServerEpsilon
 		var mu sync.Mutex
 		states := map[string]*fedround.ClientState{}
 		encoders := map[string]*ddp.Encoder{}
@@ -370,6 +378,9 @@ func runOne(ctx context.Context, o *options, w *workload, m string, b int, eps f
 	}
 	if e, err := epsilon(); err == nil && !math.IsInf(e, 0) {
 		r.Epsilon = &e
+	}
+	if e, err := serverEpsilon(); err == nil && !math.IsInf(e, 0) {
+		r.ServerEpsilon = &e
 	}
 	return r, nil
 }
