@@ -52,6 +52,11 @@ func TestJSONContract(t *testing.T) {
 			if !ok || !(acc > 0 && acc <= 1) || !(eps > 0 && eps <= 8*1.002) || r["error"] != nil {
 				t.Errorf("run %q: accuracy %v, ε %v", l, r["accuracy"], r["epsilon"])
 			}
+			if se, ok := r["server_epsilon"].(float64); m != "central" && (!ok || !(se >= eps)) {
+				t.Errorf("run %q: server ε %v below the released models' ε %v", l, r["server_epsilon"], eps)
+			} else if m == "central" && r["server_epsilon"] != nil {
+				t.Errorf("central run %q: a server ε for a server that sees the exact sum", l)
+			}
 			if b, _ := r["bytes_per_client"].(float64); !(b > 0) {
 				t.Errorf("run %q: no bytes", l)
 			}

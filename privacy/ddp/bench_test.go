@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fedgo/fedgo/privacy/accountant"
 	"github.com/fedgo/fedgo/secagg"
 )
 
@@ -119,7 +120,7 @@ func BenchmarkClientRound(b *testing.B) {
 		for _, m := range []Mechanism{DiscreteGaussian, Skellam} {
 			b.Run(fmt.Sprintf("%v/n=%d/k=%d/b=%d/d=%d", m, n, k, bits, dim), func(b *testing.B) {
 				c := Config{Mechanism: m, Bits: bits, ClipNorm: 1, Dim: dim, Clients: n, Threshold: t,
-					NoiseMultiplier: 1, Population: 100 * n, SampleRate: 0.01}
+					NoiseMultiplier: 0.5, Population: 100 * n, SampleRate: 0.01, Sampling: accountant.FixedSize}
 				d := mustNew(b, c)
 				e, err := d.Encoder(seedReader(1))
 				if err != nil {
@@ -148,7 +149,7 @@ func BenchmarkEncode(b *testing.B) {
 	for _, m := range []Mechanism{DiscreteGaussian, Skellam} {
 		b.Run(fmt.Sprintf("%v/d=%d", m, dim), func(b *testing.B) {
 			d := mustNew(b, Config{Mechanism: m, Bits: 16, ClipNorm: 1, Dim: dim, Clients: 10, Threshold: 6,
-				NoiseMultiplier: 1, Population: 1000, SampleRate: 0.01})
+				NoiseMultiplier: 0.5, Population: 1000, SampleRate: 0.01, Sampling: accountant.FixedSize})
 			e, _ := d.Encoder(seedReader(1))
 			input := make([]uint64, d.Params().Padded)
 			b.SetBytes(8 * dim)

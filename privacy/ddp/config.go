@@ -105,9 +105,10 @@ type Config struct {
 	MaxRetries int
 
 	// NoiseMultiplier z, if > 0, sets the total noise: standard deviation
-	// z·Δ₂ in grid units, Δ₂ the L2 sensitivity after rounding (so that
-	// its ratio to the sensitivity matches central DP's z). 0 means
-	// calibrate the noise to TargetEpsilon over Rounds rounds.
+	// z·2Δ̃₂ in grid units, 2Δ̃₂ the replace-one L2 sensitivity after
+	// rounding (twice one client's bound, so that the ratio matches
+	// central DP's z under fixed-size sampling). 0 means calibrate the
+	// noise to TargetEpsilon over Rounds rounds.
 	NoiseMultiplier float64
 	// TargetEpsilon is the budget ε at Delta; 0 means no budget (needs
 	// NoiseMultiplier). With a budget, Check refuses a round that would
@@ -117,11 +118,19 @@ type Config struct {
 	Delta float64
 	// Rounds is the number of rounds planned (required to calibrate).
 	Rounds int
-	// Population N, SampleRate q and Sampling: as in
-	// privacy.CentralConfig (Poisson with rate q, or fixed-size m = qN).
+	// Population N and SampleRate q: exactly m = qN clients a round,
+	// drawn without replacement (fl.Uniform), accounted under replace-one
+	// adjacency with N public.
 	Population int
 	SampleRate float64
-	Sampling   accountant.Sampling
+	// Sampling must be accountant.FixedSize (required: the zero value,
+	// accountant.Poisson, is refused). Distributed noise cannot be
+	// accounted under Poisson sampling: its add/remove neighbours differ by
+	// one client, and that client adds its own noise share, so the two
+	// sums carry n+1 and n shares — different noise laws, not a shift of
+	// one another (accountant.ErrUnsupported; see the accountant's
+	// TestPoissonDistributedNoiseAttack).
+	Sampling accountant.Sampling
 
 	// Secagg is the rest of the secure-aggregation exchange (malicious
 	// mode, keys, timeouts, the seed source). New sets its Clip, Bits,
@@ -182,9 +191,15 @@ func (c *Config) Validate() error {
 	if c.Population < 1 {
 		bad("Population = %d, want ≥ 1", c.Population)
 	}
-	step := accountant.Step{NoiseMultiplier: 1, SampleRate: c.SampleRate, Sampling: c.Sampling, Population: c.Population}
-	if err := step.Validate(); err != nil {
-		bad("sampling: %v", err)
+	if c.Sampling != accountant.FixedSize {
+		bad("Sampling = %v: distributed DP needs accountant.FixedSize (exactly SampleRate·Population clients a round). "+
+			"Under Poisson sampling the neighbouring datasets differ by one client who also adds its own noise share, "+
+			"so the two sums carry different numbers of shares (not a shift of one another) and no bound applies", c.Sampling)
+	} else {
+		step := accountant.Step{NoiseMultiplier: 1, SampleRate: c.SampleRate, Sampling: c.Sampling, Population: c.Population}
+		if err := step.Validate(); err != nil {
+			bad("sampling: %v", err)
+		}
 	}
 	if c.Secagg.WeightCap != 0 {
 		bad("Secagg.WeightCap = %v: the DP sum is unweighted", c.Secagg.WeightCap)

@@ -1,6 +1,7 @@
 package ddp
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -54,10 +55,7 @@ func New(cfg Config) (*DDP, error) {
 		return nil, err
 	}
 	d := &DDP{cfg: cfg, p: p, maxRounds: -1, epsSteps: -1}
-	d.expected = cfg.SampleRate * float64(cfg.Population)
-	if cfg.Sampling == accountant.FixedSize {
-		d.expected = math.Round(d.expected)
-	}
+	d.expected = math.Round(cfg.SampleRate * float64(cfg.Population))
 	sc := cfg.Secagg
 	sc.Clip, sc.Bits, sc.Threshold, sc.Encoding = cfg.ClipNorm, p.Bits, cfg.Threshold, &decoder{d: d}
 	if d.exchange, err = fedround.New(sc); err != nil {
@@ -107,19 +105,17 @@ func (d *DDP) decoded(v []float64) {
 	d.pending = v
 }
 
-// Sampler implements fl.Privacy: fl.Poisson{Q: q}, or fl.Uniform{Count: m}.
+// Sampler implements fl.Privacy: fl.Uniform{Count: m}, m = qN (the
+// fixed-size sampling that is accounted).
 func (d *DDP) Sampler() fl.Sampler {
-	if d.cfg.Sampling == accountant.FixedSize {
-		return fl.Uniform{Count: int(d.expected)}
-	}
-	return fl.Poisson{Q: d.cfg.SampleRate}
+	return fl.Uniform{Count: int(d.expected)}
 }
 
 // Check implements fl.Privacy: it refuses a round beyond the budget
-// (wrapping privacy.ErrBudgetExhausted and fl.ErrBudget) and, with
-// fixed-size sampling, a registered population below Population.
+// (wrapping privacy.ErrBudgetExhausted and fl.ErrBudget) and a registered
+// population below Population (the fixed-size accounting's N).
 func (d *DDP) Check(round, population int) error {
-	if d.cfg.Sampling == accountant.FixedSize && population < d.cfg.Population {
+	if population < d.cfg.Population {
 		return fmt.Errorf("%w: fixed-size sampling is accounted over Population = %d clients, but only %d are registered",
 			ErrConfig, d.cfg.Population, population)
 	}
@@ -183,10 +179,16 @@ func (d *DDP) NoiseSum(sum []float64) error {
 const (
 	KeyBits     = "ddp_bits"
 	KeyVariance = "ddp_noise_stddev" // standard deviation of the summed noise, in model units
+	// KeyServerEpsilon is ε at δ against the aggregation server (no
+	// amplification by sampling) of a client that took part in every
+	// round so far: [DDP.ServerEpsilon].
+	KeyServerEpsilon = "ddp_server_epsilon"
 )
 
-// Record implements fl.Privacy: ε spent so far (an upper bound), δ, C, b
-// and the noise's standard deviation in model units.
+// Record implements fl.Privacy: ε spent so far for the released models
+// (privacy.KeyEpsilon, an upper bound), ε against the server
+// ([KeyServerEpsilon]), δ, C, b and the noise's standard deviation in
+// model units.
 func (d *DDP) Record(stats *fl.RoundStats) {
 	if stats.Extra == nil {
 		stats.Extra = fl.Metrics{}
@@ -197,6 +199,9 @@ func (d *DDP) Record(stats *fl.RoundStats) {
 	stats.Extra[KeyVariance] = math.Sqrt(d.p.Variance) * d.p.Gamma
 	if eps, err := d.Epsilon(); err == nil && !math.IsInf(eps, 0) {
 		stats.Extra[privacy.KeyEpsilon] = eps
+	}
+	if eps, err := d.ServerEpsilon(); err == nil && !math.IsInf(eps, 0) {
+		stats.Extra[KeyServerEpsilon] = eps
 	}
 }
 
@@ -213,7 +218,8 @@ func (d *DDP) MaxRounds() int { return d.maxRounds }
 // Denominator returns qN, the fixed denominator of the released mean.
 func (d *DDP) Denominator() float64 { return d.expected }
 
-// Epsilon returns ε spent so far at δ (an upper bound).
+// Epsilon returns ε spent so far at δ for the released models (an upper
+// bound; see [DDP.EpsilonAfter] and, for the server, [DDP.ServerEpsilon]).
 func (d *DDP) Epsilon() (float64, error) {
 	d.mu.Lock()
 	k := d.steps
@@ -221,27 +227,49 @@ func (d *DDP) Epsilon() (float64, error) {
 	return d.EpsilonAfter(k)
 }
 
-// target returns the accountant's target of ε over k rounds.
-func (d *DDP) target(eps float64, k int) accountant.Target {
+// step returns the accountant's step of one release: the provisioned
+// noise, sampled as configured (fixed-size, m = qN of N) when sampled is
+// true, or unsampled (SampleRate 1: the view of a party that knows who
+// took part) otherwise.
+func (d *DDP) step(sampled bool) accountant.Step {
+	noise := d.p.Noise()
 	c := &d.cfg
-	return accountant.Target{Epsilon: eps, Delta: c.Delta, SampleRate: c.SampleRate, Steps: k, Sampling: c.Sampling, Population: c.Population}
+	if !sampled {
+		m := int(d.expected)
+		return accountant.Step{Discrete: &noise, SampleRate: 1, Sampling: accountant.FixedSize, Population: m}
+	}
+	return accountant.Step{Discrete: &noise, SampleRate: c.SampleRate, Sampling: c.Sampling, Population: c.Population}
 }
 
-// meets reports whether k releases of the mechanism's noise are (eps,
-// δ)-DP: the variance the accountant needs for them is at most the one
-// provisioned.
-func (d *DDP) meets(eps float64, k int) bool {
-	v, err := accountant.CalibrateDiscrete(d.target(eps, k), d.p.Noise())
-	return err == nil && v <= d.p.Variance
-}
-
-// EpsilonAfter returns ε after k releases at δ, to a relative 1e-3
-// rounded up: the smallest ε on a bisection for which the accountant's
-// calibration needs no more variance than provisioned. +Inf when even
-// ε = 10^4 is not met.
-func (d *DDP) EpsilonAfter(k int) (float64, error) {
+// epsilonOf returns ε at δ of k releases of step, composed by an
+// [accountant.RDPAccountant] with the default orders; +Inf when no order
+// gives a finite ε.
+func (d *DDP) epsilonOf(s accountant.Step, k int) (float64, error) {
 	if k == 0 {
 		return 0, nil
+	}
+	a, err := accountant.NewRDP(nil)
+	if err != nil {
+		return 0, err
+	}
+	if err := a.Compose(s, k); err != nil {
+		return 0, fmt.Errorf("ddp: accounting: %w", err)
+	}
+	eps, _, err := a.Epsilon(d.cfg.Delta)
+	if errors.Is(err, accountant.ErrUnreachable) {
+		return math.Inf(1), nil
+	}
+	return eps, err
+}
+
+// EpsilonAfter returns ε at δ after k releases, for the released models
+// (an upper bound): the RDP of the sampled step (fixed-size sampling, the
+// provisioned noise, one client's sensitivities) composed k times, then
+// converted. It is the guarantee against every party that does not learn
+// who took part in a round; against the server see [DDP.ServerEpsilonAfter].
+func (d *DDP) EpsilonAfter(k int) (float64, error) {
+	if k < 0 {
+		return 0, fmt.Errorf("ddp: %d releases", k)
 	}
 	d.mu.Lock()
 	if d.epsSteps == k {
@@ -249,29 +277,43 @@ func (d *DDP) EpsilonAfter(k int) (float64, error) {
 		return d.epsCache, nil
 	}
 	d.mu.Unlock()
-	hi := 1.0
-	for !d.meets(hi, k) {
-		hi *= 2
-		if hi > 1e4 {
-			return math.Inf(1), nil
-		}
-	}
-	lo := hi / 2
-	for lo > 1e-6 && d.meets(lo, k) {
-		hi, lo = lo, lo/2
-	}
-	for hi-lo > 1e-3*hi {
-		mid := (lo + hi) / 2
-		if d.meets(mid, k) {
-			hi = mid
-		} else {
-			lo = mid
-		}
+	eps, err := d.epsilonOf(d.step(true), k)
+	if err != nil {
+		return 0, err
 	}
 	d.mu.Lock()
-	d.epsSteps, d.epsCache = k, hi
+	d.epsSteps, d.epsCache = k, eps
 	d.mu.Unlock()
-	return hi, nil
+	return eps, nil
+}
+
+// ServerEpsilon returns, at δ, the guarantee of one client against the
+// aggregation server after the releases so far, in the worst case of a
+// client that took part in all of them ([DDP.ServerEpsilonAfter] of
+// [DDP.Rounds]).
+func (d *DDP) ServerEpsilon() (float64, error) {
+	return d.ServerEpsilonAfter(d.Rounds())
+}
+
+// ServerEpsilonAfter returns ε at δ against the aggregation server for a
+// client that took part in k rounds: secure aggregation tells the server
+// who took part, so sampling amplifies nothing against it, and each round
+// the client joined is the unsampled release (SampleRate 1, replace-one
+// among the round's participants) of the provisioned noise, composed k
+// times. It is at least [DDP.EpsilonAfter](k); the budget ([Config].TargetEpsilon)
+// bounds the latter only.
+func (d *DDP) ServerEpsilonAfter(k int) (float64, error) {
+	if k < 0 {
+		return 0, fmt.Errorf("ddp: %d releases", k)
+	}
+	return d.epsilonOf(d.step(false), k)
+}
+
+// meets reports whether k releases of the mechanism's noise are (eps,
+// δ)-DP for the released models.
+func (d *DDP) meets(eps float64, k int) bool {
+	e, err := d.EpsilonAfter(k)
+	return err == nil && e <= eps
 }
 
 // findMaxRounds sets maxRounds to the largest k whose releases meet the

@@ -77,22 +77,42 @@
 //   - The server (honest-but-curious; or malicious with Secagg.Malicious
 //     and the PKI of package secagg/fedround) sees each client's masked
 //     input, which is uniform in Z_{2^b}^D given the others, the metrics
-//     the client's policy allows, and the unmasked sum of at least t
-//     clients' encoded vectors: Σ rounded updates + noise with at least
-//     Shares honest shares. Its view of the sum is (ε, δ)-DP with the ε
-//     the accountant reports, against the server together with up to
-//     Colluders clients, provided the clients' randomness is secret
+//     the client's policy allows, WHO took part in each round, and the
+//     unmasked sum of at least t clients' encoded vectors: Σ rounded
+//     updates + noise with at least Shares honest shares. Because it
+//     knows the participants, sampling amplifies nothing against it: a
+//     client that took part in k rounds has, against the server together
+//     with up to Colluders clients, the guarantee of k UNSAMPLED releases
+//     (SampleRate 1, replace-one among the round's participants):
+//     [DDP.ServerEpsilonAfter](k); [DDP.ServerEpsilon] and the stats key
+//     [KeyServerEpsilon] report the worst case, a client in every round so
+//     far. This holds provided the clients' randomness is secret
 //     (crypto/rand, the default) and secagg's assumptions hold (at most the
 //     stated fraction of corrupt clients; in semi-honest mode, a server
 //     that follows the protocol).
-//   - Every released model is post-processing of that sum.
+//   - Everyone who sees only the released models (post-processing of the
+//     sums) and not who was sampled — other clients, the model's users —
+//     gets the amplified guarantee: fixed-size sampling of m = qN of N
+//     clients a round, [DDP.Epsilon] (privacy.KeyEpsilon in the stats).
+//     The budget (TargetEpsilon) is this ε; the server's ε is reported,
+//     not budgeted, and is several times larger at small q (n = 100 of
+//     N = 1000 a round, 20 rounds, δ = 5·10⁻⁴: ε = 4 for the models is
+//     22.6 against the server; see examples/ddp).
 //
-// The accounting is user-level (one client's whole update), add/remove
-// under Poisson sampling and replace-one (sensitivities doubled) under
-// fixed-size sampling; the budget is checked before each round and again
-// at the release ([DDP.NoiseSum]), which refuses a sum that this
-// mechanism's decoder did not produce ([ErrNotDDP]): a fedround exchange
-// without the ddp encoding would hand it an un-noised sum.
+// The accounting is user-level (one client's whole update) under
+// replace-one adjacency with fixed-size sampling: [Config].Sampling must
+// be accountant.FixedSize. Poisson sampling is refused: its add/remove
+// neighbours differ by a client who adds its own noise share, so the two
+// sums carry different numbers of shares — not a shift of one another —
+// and no bound of package privacy/accountant applies (it returns
+// accountant.ErrUnsupported). The accountant is given ONE client's
+// integer norms (L2 = Δ̃₂, L1 = min(Δ̃₂², √D·Δ̃₂)), the padded dimension D
+// and Shares, and doubles the norms itself for replace-one ([Params]);
+// ε after k releases is [accountant.RDPAccountant.Compose] of k steps,
+// converted at δ. The budget is checked before each round and again at the
+// release ([DDP.NoiseSum]), which refuses a sum that this mechanism's
+// decoder did not produce ([ErrNotDDP]): a fedround exchange without the
+// ddp encoding would hand it an un-noised sum.
 //
 // # The host's duties
 //
@@ -104,6 +124,11 @@
 //     Colluders to the clients you assume may collude with the server.
 //  3. Put no handler between the trainer and the middleware that changes
 //     the delta after clipping matters (the encoder clips itself).
+//  4. Sample with the DDP's own sampler (fixed-size, Config.Sampling =
+//     accountant.FixedSize, Population N registered) and publish both
+//     guarantees: [DDP.Epsilon] for the released models and
+//     [DDP.ServerEpsilon] (or [DDP.ServerEpsilonAfter] of the rounds a
+//     client joined) against the aggregation server.
 //
 // # Cost
 //

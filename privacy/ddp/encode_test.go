@@ -9,12 +9,16 @@ import (
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/privacy"
+	"github.com/fedgo/fedgo/privacy/accountant"
 )
 
+// testConfig is 10 clients a round of 1000 (fixed-size), noise of
+// standard deviation one client's rounded norm (multiplier 0.5 of the
+// replace-one sensitivity).
 func testConfig(m Mechanism, bits, dim int) Config {
 	return Config{
 		Mechanism: m, Bits: bits, ClipNorm: 1, Dim: dim, Clients: 10, Threshold: 6,
-		NoiseMultiplier: 1, Population: 1000, SampleRate: 0.01,
+		NoiseMultiplier: 0.5, Population: 1000, SampleRate: 0.01, Sampling: accountant.FixedSize,
 	}
 }
 
@@ -226,15 +230,16 @@ func TestEncodeRefusesBadInput(t *testing.T) {
 func TestConfigRefusals(t *testing.T) {
 	base := testConfig(DiscreteGaussian, 16, 100)
 	for name, mod := range map[string]func(*Config){
-		"bits below log2 n":   func(c *Config) { c.Bits, c.Clients, c.Threshold = 4, 20, 10 },
-		"bits too few for k":  func(c *Config) { c.Bits, c.Clients, c.Threshold, c.ModClipProb = 5, 31, 10, 1e-12 },
-		"no mechanism":        func(c *Config) { c.Mechanism = 0 },
-		"threshold above n":   func(c *Config) { c.Threshold = 11 },
-		"colluders":           func(c *Config) { c.Colluders = 6 },
-		"no noise, no target": func(c *Config) { c.NoiseMultiplier = 0 },
-		"bits 63":             func(c *Config) { c.Bits = 63 },
-		"clip":                func(c *Config) { c.ClipNorm = math.Inf(1) },
-		"noise too large":     func(c *Config) { c.NoiseMultiplier = 1e12; c.Bits = 40 },
+		"bits below log2 n":    func(c *Config) { c.Bits, c.Clients, c.Threshold = 4, 20, 10 },
+		"bits too few for k":   func(c *Config) { c.Bits, c.Clients, c.Threshold, c.ModClipProb = 5, 31, 10, 1e-12 },
+		"no mechanism":         func(c *Config) { c.Mechanism = 0 },
+		"threshold above n":    func(c *Config) { c.Threshold = 11 },
+		"colluders":            func(c *Config) { c.Colluders = 6 },
+		"no noise, no target":  func(c *Config) { c.NoiseMultiplier = 0 },
+		"bits 63":              func(c *Config) { c.Bits = 63 },
+		"clip":                 func(c *Config) { c.ClipNorm = math.Inf(1) },
+		"noise too large":      func(c *Config) { c.NoiseMultiplier = 1e12; c.Bits = 40 },
+		"fixed size not whole": func(c *Config) { c.SampleRate = 0.0105 },
 	} {
 		c := base
 		mod(&c)

@@ -8,7 +8,8 @@ import (
 )
 
 // One configuration gives the exchange, the clients' encoders and the
-// budget. Here: 100 clients a round out of 10,000, 16-bit ring, noise
+// budget, and the two guarantees: for the released models and against
+// the server. Here: 100 clients a round out of 10,000, 16-bit ring, noise
 // provisioned for the threshold 51 less 10 colluders.
 func ExampleNew() {
 	d, err := ddp.New(ddp.Config{
@@ -24,7 +25,13 @@ func ExampleNew() {
 	p := d.Params()
 	fmt.Println("padded dimension:", p.Padded, "shares:", p.Shares, "bits:", p.Bits)
 	fmt.Println("rounds allowed ≥ planned:", d.MaxRounds() >= 100)
+	// The released models: sampling (1% a round) amplifies the guarantee.
+	// The server knows who took part: a client in 10 of the 100 rounds.
+	models, _ := d.EpsilonAfter(100)
+	server, _ := d.ServerEpsilonAfter(10)
+	fmt.Printf("ε after 100 rounds: %.2f for the models, %.1f against the server for a client in 10\n", models, server)
 	// Output:
 	// padded dimension: 1024 shares: 41 bits: 16
 	// rounds allowed ≥ planned: true
+	// ε after 100 rounds: 4.00 for the models, 32.1 against the server for a client in 10
 }

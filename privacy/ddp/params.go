@@ -22,9 +22,10 @@ type Params struct {
 	// down a little), which the client checks exactly.
 	Bound          float64
 	NormSquaredMax uint64
-	// L1 and L2 are the sensitivities of the integer sum given to the
-	// accountant: Δ̃₂ and min(Δ̃₂², √D·Δ̃₂) under add/remove (Poisson),
-	// twice that under replace-one (fixed-size sampling).
+	// L1 and L2 bound the norms of ONE client's integer contribution,
+	// given to the accountant: L2 = Δ̃₂ and L1 = min(Δ̃₂², √D·Δ̃₂). The
+	// accountant doubles both itself for fixed-size sampling
+	// (replace-one: the sum moves by the difference of two contributions).
 	L1, L2 float64
 	// Variance is the total variance of the noise of Shares clients;
 	// ShareVariance the variance of one client's share per coordinate
@@ -33,9 +34,12 @@ type Params struct {
 	ShareVariance uint64
 }
 
-// Noise returns the accountant's description of one release.
+// Noise returns the accountant's description of one release: the
+// mechanism, the provisioned shares and total variance, one client's
+// sensitivities and the padded dimension D (the coordinates the noise is
+// added to; the distributed discrete Gaussian's bound has a τ·D term).
 func (p *Params) Noise() accountant.DiscreteNoise {
-	return accountant.DiscreteNoise{Kind: p.Mechanism.kind(), Shares: p.Shares, Variance: p.Variance, L1: p.L1, L2: p.L2}
+	return accountant.DiscreteNoise{Kind: p.Mechanism.kind(), Shares: p.Shares, Variance: p.Variance, L1: p.L1, L2: p.L2, Dim: p.Padded}
 }
 
 // maxGrid caps C/γ: a rounded coordinate stays below 2^31 in magnitude
@@ -83,10 +87,11 @@ func resolve(c Config) (Params, error) {
 		return p, fmt.Errorf("%w: %d bits < log2(%d clients): the sum cannot be represented", ErrConfig, c.Bits, c.Clients)
 	}
 	p.Stddevs = math.Sqrt2 * math.Erfcinv(c.ModClipProb)
-	sens := 1.0
-	if c.Sampling == accountant.FixedSize {
-		sens = 2 // replace-one neighbours
-	}
+	// Replace-one neighbours (fixed-size sampling, the only one accepted):
+	// the sum moves by the difference of two contributions, so a noise
+	// multiplier is relative to twice one client's norm, as in central DP.
+	// The accountant is given one client's norms and doubles them itself.
+	const sens = 2
 	target := accountant.Target{Epsilon: c.TargetEpsilon, Delta: c.Delta, SampleRate: c.SampleRate, Steps: c.Rounds,
 		Sampling: c.Sampling, Population: c.Population}
 	// A first guess of the total noise: the continuous Gaussian's.
@@ -106,14 +111,14 @@ func resolve(c Config) (Params, error) {
 		}
 		p.Gamma = 1 / inv
 		p.Bound = roundingBound(c.ClipNorm*inv, D, c.RoundingBeta)
-		p.L2 = sens * p.Bound
-		p.L1 = sens * min(p.Bound*p.Bound, math.Sqrt(float64(D))*p.Bound)
+		p.L2 = p.Bound
+		p.L1 = min(p.Bound*p.Bound, math.Sqrt(float64(D))*p.Bound)
 		var v float64
 		if c.NoiseMultiplier > 0 {
-			v = c.NoiseMultiplier * p.L2
+			v = c.NoiseMultiplier * sens * p.L2
 			v *= v
 		} else {
-			v, err = accountant.CalibrateDiscrete(target, accountant.DiscreteNoise{Kind: c.Mechanism.kind(), Shares: p.Shares, Variance: 1, L1: p.L1, L2: p.L2})
+			v, err = accountant.CalibrateDiscrete(target, accountant.DiscreteNoise{Kind: c.Mechanism.kind(), Shares: p.Shares, Variance: 1, L1: p.L1, L2: p.L2, Dim: D})
 			if err != nil {
 				return p, fmt.Errorf("%w: calibrating the %v noise: %w", ErrConfig, c.Mechanism, err)
 			}

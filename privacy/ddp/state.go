@@ -24,7 +24,7 @@ const (
 // restored only into the same mechanism.
 func (d *DDP) fingerprint() [sha256.Size]byte {
 	c, p := &d.cfg, &d.p
-	b := []byte("fedgo/privacy/ddp.DDP/v1")
+	b := []byte("fedgo/privacy/ddp.DDP/v2")
 	for _, x := range []float64{c.ClipNorm, c.TargetEpsilon, c.Delta, c.SampleRate, c.NoiseMultiplier,
 		p.Gamma, p.Bound, p.L1, p.L2, p.Variance, d.expected} {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))

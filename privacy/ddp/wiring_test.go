@@ -203,6 +203,9 @@ func TestServerViewIsNoised(t *testing.T) {
 			if eps, ok := h.Last().Extra[privacy.KeyEpsilon]; !ok || !(eps > 0) {
 				t.Errorf("ε not recorded: %v", h.Last().Extra)
 			}
+			if eps, ok := h.Last().Extra[KeyServerEpsilon]; !ok || !(eps >= h.Last().Extra[privacy.KeyEpsilon]) {
+				t.Errorf("ε against the server not recorded or below the released models' ε: %v", h.Last().Extra)
+			}
 		})
 	}
 }
@@ -297,8 +300,11 @@ func TestBudgetStops(t *testing.T) {
 	if d.MaxRounds() < 3 {
 		t.Fatalf("budget calibrated for 3 rounds allows %d", d.MaxRounds())
 	}
-	if e, _ := d.EpsilonAfter(d.MaxRounds()); e > c.TargetEpsilon*(1+2e-3) {
+	if e, _ := d.EpsilonAfter(d.MaxRounds()); e > c.TargetEpsilon {
 		t.Fatalf("ε after the allowed rounds %v > %v", e, c.TargetEpsilon)
+	}
+	if e, _ := d.EpsilonAfter(d.MaxRounds() + 1); !(e > c.TargetEpsilon) {
+		t.Fatalf("ε after one round more than allowed %v <= %v", e, c.TargetEpsilon)
 	}
 	s := newSim(t, d, n, nil)
 	srv := s.server(t, d, d.Exchange(), d.MaxRounds()+3)
@@ -325,13 +331,14 @@ func TestAccountingMonotone(t *testing.T) {
 		}
 		prev = e
 	}
-	if prev > 3*(1+2e-3) {
+	if prev > 3 {
 		t.Errorf("ε after the planned 20 rounds = %v > 3", prev)
 	}
 	p := d.Params()
 	weak := p
 	weak.Variance /= 10
-	v, err := accountant.CalibrateDiscrete(d.target(3, 20), weak.Noise())
+	target := accountant.Target{Epsilon: 3, Delta: c.Delta, SampleRate: c.SampleRate, Steps: 20, Sampling: accountant.FixedSize, Population: c.Population}
+	v, err := accountant.CalibrateDiscrete(target, weak.Noise())
 	if err != nil || !(v > weak.Variance) {
 		t.Errorf("a tenth of the variance meets the budget: need %v, have %v (%v)", v, weak.Variance, err)
 	}
