@@ -225,11 +225,6 @@ func signWords(n int, roundID [32]byte) []uint64 {
 	return w
 }
 
-// applySigns multiplies x by the round's diagonal of random ±1.
-func applySigns(x []float64, roundID [32]byte) {
-	flipSigns(x, signWords(len(x), roundID), 0)
-}
-
 // rotate replaces x (len a power of two) by H·S·x/√len, the randomized
 // Hadamard rotation of the round (Kairouz, Liu, Steinke 2021, §4.2), on
 // GOMAXPROCS goroutines.
