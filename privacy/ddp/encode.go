@@ -17,9 +17,11 @@ import (
 // Encode runs the client pipeline of Kairouz, Liu and Steinke 2021
 // (Algorithm 1) on a delta. Get one per client from [DDP.Encoder]. Its
 // randomness (rounding and noise) comes from ChaCha8 generators keyed
-// from crypto/rand (the noise from one per chunk of coordinates, drawn on
-// GOMAXPROCS goroutines), or from an injected reader in tests. An Encoder
-// is safe for concurrent use (calls are serialized).
+// from crypto/rand, one per chunk of coordinates and per pass (each
+// rounding attempt, the noise), or from an injected reader in tests; the
+// rotation, the rounding and the noise run on GOMAXPROCS goroutines and a
+// seeded encoder's output does not depend on their number. An Encoder is
+// safe for concurrent use (calls are serialized).
 type Encoder struct {
 	p     *Params
 	clip  float64
