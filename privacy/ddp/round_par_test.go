@@ -185,3 +185,63 @@ func TestChunkSourcesDistinct(t *testing.T) {
 		seen[w] = true
 	}
 }
+
+// roundRef is the sequential conditional rounding the chunked one
+// replaced (one source, early exit on the bound).
+func roundRef(dst []uint64, x []float64, f float64, s *privacy.Source, limit uint64) bool {
+	var norm2 uint64
+	for i, v := range x {
+		v *= f
+		fl := math.Floor(v)
+		if float64(s.Uint64()>>11)*0x1p-53 < v-fl {
+			fl++
+		}
+		z := int64(fl)
+		dst[i] = uint64(z)
+		a := uint64(z)
+		if z < 0 {
+			a = uint64(-z)
+		}
+		norm2 += a * a
+		if norm2 > limit {
+			return false
+		}
+	}
+	return true
+}
+
+// BenchmarkRound is the conditional rounding of D = 2^20 values at
+// b = 16, n = 10: "ref" the sequential loop, "chunked" Encoder.round on
+// GOMAXPROCS goroutines (run with -cpu 1,2).
+func BenchmarkRound(b *testing.B) {
+	const dim = 1 << 20
+	d := mustNew(b, Config{Mechanism: Skellam, Bits: 16, ClipNorm: 1, Dim: dim, Clients: 10, Threshold: 6,
+		NoiseMultiplier: 1, Population: 1000, SampleRate: 0.01})
+	p := d.Params()
+	x := randVec(mrand.New(mrand.NewPCG(1, 2)), dim, 0.9)
+	rotate(x, [32]byte{})
+	f := 1 / p.Gamma
+	dst := make([]uint64, dim)
+	b.Run("ref", func(b *testing.B) {
+		s := seeded(b, 1)
+		b.SetBytes(8 * dim)
+		for b.Loop() {
+			if !roundRef(dst, x, f, s, p.NormSquaredMax) {
+				b.Fatal("rejected")
+			}
+		}
+	})
+	b.Run("chunked", func(b *testing.B) {
+		e, err := d.Encoder(seedReader(1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(8 * dim)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := e.round(dst, x, f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
