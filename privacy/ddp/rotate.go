@@ -46,8 +46,9 @@ func fwhtScale(n int) float64 {
 // the textbook loop (fwhtRef in the tests): stage h maps (u, v) at
 // (i, i+h) to (u+v, u−v), then every value is multiplied by 1/√n. The
 // stages h < fwhtBlock run per block of fwhtBlock values (they do not
-// mix blocks); the later stages go two at a time (the radix-4 butterfly
-// of stages h and 2h on four values) over ranges of the vector.
+// mix blocks), the later ones over ranges of the vector; both go two
+// stages at a time (the radix-4 butterfly of stages h and 2h on four
+// values), with a last radix-2 stage when their number is odd.
 func fwhtWorkers(x []float64, pre, post []uint64, workers int) {
 	n := len(x)
 	if n == 0 {
@@ -62,7 +63,21 @@ func fwhtWorkers(x []float64, pre, post []uint64, workers int) {
 		if pre != nil {
 			flipSigns(blk, pre, lo)
 		}
-		for h := 1; h < B; h <<= 1 {
+		h := 1
+		if B >= 4 { // stages 1 and 2 on four consecutive values
+			for i := 0; i+4 <= B; i += 4 {
+				q := blk[i : i+4 : i+4]
+				a0, a1 := q[0]+q[1], q[0]-q[1]
+				a2, a3 := q[2]+q[3], q[2]-q[3]
+				q[0], q[2] = a0+a2, a0-a2
+				q[1], q[3] = a1+a3, a1-a3
+			}
+			h = 4
+		}
+		for ; h<<1 < B; h <<= 2 {
+			radix4(blk, h, 0, B/4, false, 0, nil)
+		}
+		if h < B { // one stage left
 			for i := 0; i < B; i += h << 1 {
 				a, b := blk[i:i+h], blk[i+h:i+2*h]
 				for j := range a {
