@@ -245,3 +245,31 @@ func BenchmarkRound(b *testing.B) {
 		}
 	})
 }
+
+// TestEncodeWorkers: the whole seeded pipeline (rotation, rounding, noise)
+// on a non-zero delta gives the same output with 1 and 2 workers.
+func TestEncodeWorkers(t *testing.T) {
+	for _, m := range []Mechanism{DiscreteGaussian, Skellam} {
+		c := testConfig(m, 16, 2*noiseChunk+3)
+		d := mustNew(t, c)
+		delta := randVec(mrand.New(mrand.NewPCG(3, 1)), c.Dim, 2)
+		var outs [][]uint64
+		for _, procs := range []int{1, 2} {
+			prev := runtime.GOMAXPROCS(procs)
+			e, err := d.Encoder(seedReader(6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := make([]uint64, d.Params().Padded)
+			err = e.Encode(out, delta, [32]byte{8})
+			runtime.GOMAXPROCS(prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out)
+		}
+		if !slices.Equal(outs[0], outs[1]) {
+			t.Errorf("%v: the encoding depends on the number of workers", m)
+		}
+	}
+}
