@@ -17,9 +17,11 @@ import (
 // Encode runs the client pipeline of Kairouz, Liu and Steinke 2021
 // (Algorithm 1) on a delta. Get one per client from [DDP.Encoder]. Its
 // randomness (rounding and noise) comes from ChaCha8 generators keyed
-// from crypto/rand (the noise from one per chunk of coordinates, drawn on
-// GOMAXPROCS goroutines), or from an injected reader in tests. An Encoder
-// is safe for concurrent use (calls are serialized).
+// from crypto/rand, one per chunk of coordinates and per pass (each
+// rounding attempt, the noise), or from an injected reader in tests; the
+// rotation, the rounding and the noise run on GOMAXPROCS goroutines and a
+// seeded encoder's output does not depend on their number. An Encoder is
+// safe for concurrent use (calls are serialized).
 type Encoder struct {
 	p     *Params
 	clip  float64
@@ -106,46 +108,108 @@ func (e *Encoder) Encode(dst []uint64, delta []float64, roundID [32]byte) error 
 	copy(x, delta)
 	clear(x[p.Dim:])
 	rotate(x, roundID)
-	for i := range x {
-		x[i] *= f // clip and scale to the grid after the orthogonal rotation
-	}
-	if err := e.round(dst, x); err != nil {
+	// clip and scale to the grid after the orthogonal rotation, in round
+	if err := e.round(dst, x, f); err != nil {
 		return err
 	}
 	return e.noise(dst)
 }
 
-// round writes a conditional randomized rounding of x (as int64 bits) to
-// dst.
-func (e *Encoder) round(dst []uint64, x []float64) error {
+// round writes a conditional randomized rounding of f·x (as int64 bits)
+// to dst. Each attempt splits the coordinates in chunks of noiseChunk,
+// each rounded with its own Source (keyed as the noise chunks are, see
+// [Encoder.noise]) on GOMAXPROCS goroutines, and accepts the attempt when
+// the squared norm of the whole integer vector is at most NormSquaredMax
+// (exactly, in integers); after max(MaxRetries, 1) rejected attempts it
+// returns an error wrapping [ErrRounding]. A seeded encoder's output does
+// not depend on the number of workers.
+func (e *Encoder) round(dst []uint64, x []float64, f float64) error {
 	limit := e.p.NormSquaredMax
+	chunks := (len(dst) + noiseChunk - 1) / noiseChunk
+	norms := make([]uint64, chunks)
 	for range max(e.tries, 1) {
-		var norm2 uint64
-		ok := true
-		for i, v := range x {
-			fl := math.Floor(v)
-			if float64(e.src.Uint64()>>11)*0x1p-53 < v-fl {
-				fl++
-			}
-			z := int64(fl)
-			dst[i] = uint64(z)
-			a := uint64(z)
-			if z < 0 {
-				a = uint64(-z)
-			}
-			// |z| < 2^31 + √D, so a² < 2^63 and norm2 + a² cannot wrap
-			// while norm2 ≤ limit < 2^63.
-			norm2 += a * a
-			if norm2 > limit {
-				ok = false
-				break
-			}
+		srcs, err := e.chunkSources(chunks)
+		if err != nil {
+			return err
 		}
-		if ok {
+		var over atomic.Bool
+		parallelFor(chunks, runtime.GOMAXPROCS(0), func(c int) {
+			lo := c * noiseChunk
+			hi := min(lo+noiseChunk, len(dst))
+			n, ok := roundRange(dst[lo:hi], x[lo:hi], f, srcs[c], limit, &over)
+			norms[c] = n
+			if !ok {
+				over.Store(true)
+			}
+		})
+		if !over.Load() && sumAtMost(norms, limit) {
 			return nil
 		}
 	}
 	return fmt.Errorf("%w: %d attempts", ErrRounding, max(e.tries, 1))
+}
+
+// roundRange rounds f·x[i] to ⌊f·x[i]⌋ or ⌈f·x[i]⌉ with probability of
+// the fractional part into dst[i], and returns the squared norm of the
+// integers, or false as soon as it exceeds limit or over is set (another
+// chunk has exceeded it).
+func roundRange(dst []uint64, x []float64, f float64, s *privacy.Source, limit uint64, over *atomic.Bool) (uint64, bool) {
+	var norm2 uint64
+	for i, v := range x {
+		v *= f
+		fl := math.Floor(v)
+		if float64(s.Uint64()>>11)*0x1p-53 < v-fl {
+			fl++
+		}
+		z := int64(fl)
+		dst[i] = uint64(z)
+		a := uint64(z)
+		if z < 0 {
+			a = uint64(-z)
+		}
+		// |z| < 2^31 + √D, so a² < 2^63 and norm2 + a² cannot wrap
+		// while norm2 ≤ limit < 2^63.
+		norm2 += a * a
+		if norm2 > limit {
+			return 0, false
+		}
+		if i&4095 == 4095 && over.Load() {
+			return 0, false
+		}
+	}
+	return norm2, true
+}
+
+// sumAtMost reports whether the sum of norms is at most limit, without
+// wrapping (each norm is at most limit < 2^63).
+func sumAtMost(norms []uint64, limit uint64) bool {
+	var t uint64
+	for _, n := range norms {
+		if n > limit-t {
+			return false
+		}
+		t += n
+	}
+	return true
+}
+
+// chunkSources returns one Source per chunk: keyed from crypto/rand, or,
+// for an encoder with an injected reader, from the encoder's stream in
+// chunk order.
+func (e *Encoder) chunkSources(chunks int) ([]*privacy.Source, error) {
+	srcs := make([]*privacy.Source, chunks)
+	for i := range srcs {
+		var r io.Reader // crypto/rand
+		if e.src.Seeded() {
+			r = e.src
+		}
+		s, err := privacy.NewSource(r)
+		if err != nil {
+			return nil, err
+		}
+		srcs[i] = s
+	}
+	return srcs, nil
 }
 
 // noiseChunk is the number of coordinates per noise source.
@@ -161,39 +225,14 @@ const noiseChunk = 1 << 15
 // encoder's shares are fresh every call.
 func (e *Encoder) noise(dst []uint64) error {
 	chunks := (len(dst) + noiseChunk - 1) / noiseChunk
-	srcs := make([]*privacy.Source, chunks)
-	for i := range srcs {
-		var r io.Reader // crypto/rand
-		if e.src.Seeded() {
-			r = e.src
-		}
-		s, err := privacy.NewSource(r)
-		if err != nil {
-			return err
-		}
-		srcs[i] = s
+	srcs, err := e.chunkSources(chunks)
+	if err != nil {
+		return err
 	}
-	var next atomic.Int64
-	work := func() {
-		for {
-			c := int(next.Add(1) - 1)
-			if c >= chunks {
-				return
-			}
-			lo := c * noiseChunk
-			e.noiseRange(dst[lo:min(lo+noiseChunk, len(dst))], srcs[c])
-		}
-	}
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), chunks) - 1 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work()
-		}()
-	}
-	work()
-	wg.Wait()
+	parallelFor(chunks, runtime.GOMAXPROCS(0), func(c int) {
+		lo := c * noiseChunk
+		e.noiseRange(dst[lo:min(lo+noiseChunk, len(dst))], srcs[c])
+	})
 	return nil
 }
 
