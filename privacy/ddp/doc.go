@@ -132,18 +132,20 @@
 //
 // # Cost
 //
-// Client per round at d = 10^6, b = 16 (BenchmarkClientRound, 2 cores
-// shared with other jobs, load average 9–10; the medians of -count 3):
-// at n = 10 (complete graph) plain secure aggregation's client step
-// 69 ms, DDG 705 ms (10×), Skellam 325 ms (4.7×); at n = 100 (fedround's
-// default SecAgg+ degree k = 42, whose masking costs more) plain 230 ms,
-// DDG 569 ms (2.5×), Skellam 355 ms (1.5×). Skellam's exact Poisson
+// Client per round at d = 10^6, b = 16 (BenchmarkClientRound, medians of
+// -count 3, 2 cores with two other busy processes, load average 3.5): at
+// n = 10 (complete graph) plain secure aggregation's client step 58 ms,
+// DDG 269 ms (4.6×), Skellam 105 ms (1.8×); at n = 100 (fedround's
+// default SecAgg+ degree k = 42, whose masking costs more) plain 121 ms,
+// DDG 333 ms (2.75×), Skellam 156 ms (1.3×). Skellam's exact Poisson
 // sampler takes one uniform draw and one table read per value (a
 // poissonTable, built in milliseconds per Encoder); the exact discrete
 // Gaussian (Canonne–Kamath–Steinke rejection from a discrete Laplace)
-// takes a loop of exact Bernoulli trials per value. Both draw the
-// noise on GOMAXPROCS goroutines; the rotation and the rounding (about
-// 30 and 40 ms here) run on one. Prefer Skellam at large d.
+// takes a loop of exact Bernoulli trials per value and is about three
+// quarters of DDG's encoding. The noise, the rotation (in cache-sized
+// blocks, the same bits as the sequential transform) and the rounding (in
+// chunks, one exact norm check over the whole vector) run on GOMAXPROCS
+// goroutines. Prefer Skellam at large d.
 //
 // # Concurrency
 //
