@@ -24,7 +24,7 @@ type options struct {
 	splits                      []split
 	dataset, dataDir, out       string
 	rounds, epochs, clients     int
-	batch, seeds                int
+	batch, seeds, testExamples  int
 	lr, momentum, driftMomentum float64
 	weightDecay, mu, dynAlpha   float64
 	fraction                    float64
@@ -36,8 +36,9 @@ type options struct {
 // et al. 2022), and the -scale preset that runs a whole table in minutes.
 const (
 	fullRounds, fullEpochs, fullClients = 50, 10, 10
-	scaleRounds, scaleEpochs            = 10, 2
+	scaleRounds, scaleEpochs            = 10, 1
 	scaleFraction                       = 0.1
+	scaleTestExamples                   = 2000
 )
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -59,9 +60,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.mu, "mu", 0.01, "FedProx proximal coefficient μ")
 	fs.Float64Var(&o.dynAlpha, "feddyn-alpha", 0.01, "FedDyn regularizer weight α")
 	fs.Float64Var(&o.fraction, "fraction", 1, "fraction of the training set used, drawn at random before the split, in (0, 1]")
+	fs.IntVar(&o.testExamples, "test-examples", 0, "evaluate on the first n test images (0: all 10,000)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the split, the initial model, the shuffling and the sampling")
 	fs.IntVar(&o.seeds, "seeds", 1, "runs per cell, with seeds seed, seed+1, …")
-	fs.BoolVar(&o.scale, "scale", false, fmt.Sprintf("scaled-down preset for a whole table in minutes: -rounds %d -local-epochs %d -fraction %v unless set", scaleRounds, scaleEpochs, scaleFraction))
+	fs.BoolVar(&o.scale, "scale", false, fmt.Sprintf("scaled-down preset for a whole table in minutes: -rounds %d -local-epochs %d -fraction %v -test-examples %d unless set", scaleRounds, scaleEpochs, scaleFraction, scaleTestExamples))
 	fs.StringVar(&o.out, "out", "", "plot of test accuracy per round, one line per algorithm and split (.png or .svg), checked before training; empty: no plot")
 	fs.BoolVar(&o.json, "json", false, "stdout only JSON: one object per run, a summary last")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
@@ -83,6 +85,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if !set["fraction"] {
 			o.fraction = scaleFraction
 		}
+		if !set["test-examples"] {
+			o.testExamples = scaleTestExamples
+		}
 	}
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -99,8 +104,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.dataset != "fashion-mnist" && o.dataset != "synthetic" {
 		bad("-dataset %q: want fashion-mnist or synthetic", o.dataset)
 	}
-	if o.rounds < 1 || o.epochs < 1 || o.clients < 1 || o.batch < 1 || o.seeds < 1 {
-		bad("-rounds %d -local-epochs %d -clients %d -batch %d -seeds %d: each must be ≥ 1", o.rounds, o.epochs, o.clients, o.batch, o.seeds)
+	if o.rounds < 1 || o.epochs < 1 || o.clients < 1 || o.batch < 1 || o.seeds < 1 || o.testExamples < 0 {
+		bad("-rounds %d -local-epochs %d -clients %d -batch %d -seeds %d -test-examples %d: each must be ≥ 1 (test-examples ≥ 0)",
+			o.rounds, o.epochs, o.clients, o.batch, o.seeds, o.testExamples)
 	}
 	if !(o.lr > 0) || math.IsInf(o.lr, 0) || !(o.dynAlpha > 0) || math.IsInf(o.dynAlpha, 0) {
 		bad("-lr %v -feddyn-alpha %v: want finite and > 0", o.lr, o.dynAlpha)

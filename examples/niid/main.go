@@ -18,9 +18,10 @@
 // fl/drift). FedDyn has no published number. The published numbers are
 // Flower's (see publishedSource): the best test accuracy over the rounds,
 // mean ± std over seeds; each row reports ours both ways, final and best.
-// -scale is a preset (-rounds 10 -local-epochs 2 -fraction 0.1: 6,000
-// training examples, the whole 10,000-image test set): a scaled-down run
-// does not reach the published accuracy and is not meant to.
+// -scale is a preset (-rounds 10 -local-epochs 1 -fraction 0.1
+// -test-examples 2000: 6,000 training examples dealt to the clients, the
+// first 2,000 test images): a scaled-down run does not reach the published
+// accuracy and is not meant to.
 //
 // Fashion-MNIST comes from the Debian package dataset-fashion-mnist
 // (/usr/share/datasets/fashion-mnist); without it the program stops with an
@@ -111,8 +112,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if !o.json {
-		fmt.Fprintf(stdout, "niid_bench on %s: %d clients (all per round), %d training examples, %d rounds × %d local epochs, batch %d, lr %v; CNN of %d parameters\n\n",
-			o.dataset, o.clients, int(math.Round(o.fraction*float64(d.train.Len()))), o.rounds, o.epochs, o.batch, o.lr, d.model.NumParams())
+		fmt.Fprintf(stdout, "niid_bench on %s: %d clients (all per round), %d training and %d test examples, %d rounds × %d local epochs, batch %d, lr %v; CNN of %d parameters\n\n",
+			o.dataset, o.clients, int(math.Round(o.fraction*float64(d.train.Len()))), d.test.Len(), o.rounds, o.epochs, o.batch, o.lr, d.model.NumParams())
 		fmt.Fprintf(stdout, "%-9s %-9s %6s %8s %8s %16s %9s\n", "split", "algorithm", "seed", "final", "best", "published", "wall")
 	}
 	start := time.Now()
@@ -163,6 +164,13 @@ func loadData(o *options) (*data, error) {
 	d.train, d.test, err = dataset.LoadFashionMNIST(o.dataDir)
 	if errors.Is(err, dataset.ErrNotFound) {
 		return nil, fmt.Errorf("%w (install the Debian package %s, or run with -dataset synthetic)", err, dataset.FashionMNISTPackage)
+	}
+	if err == nil && o.testExamples > 0 && o.testExamples < d.test.Len() {
+		idx := make([]int, o.testExamples)
+		for i := range idx {
+			idx[i] = i
+		}
+		d.test = d.test.Subset(idx)
 	}
 	return d, err
 }

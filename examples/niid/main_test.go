@@ -213,7 +213,7 @@ func TestPartition(t *testing.T) {
 
 func TestScalePreset(t *testing.T) {
 	o, err := parseFlags([]string{"-scale"}, new(bytes.Buffer))
-	if err != nil || o.rounds != scaleRounds || o.epochs != scaleEpochs || o.fraction != scaleFraction {
+	if err != nil || o.rounds != scaleRounds || o.epochs != scaleEpochs || o.fraction != scaleFraction || o.testExamples != scaleTestExamples {
 		t.Fatalf("-scale: %+v, %v", o, err)
 	}
 	o, err = parseFlags([]string{"-scale", "-rounds", "7", "-fraction", "1"}, new(bytes.Buffer))
@@ -236,6 +236,7 @@ func TestBadFlags(t *testing.T) {
 		{"-splits", "shards"},
 		{"-rounds", "0"},
 		{"-seeds", "0"},
+		{"-test-examples", "-1"},
 		{"-momentum", "1"},
 		{"-lr", "NaN"},
 		{"-fraction", "0"},
@@ -288,7 +289,7 @@ func TestFashionMNISTCell(t *testing.T) {
 	if _, _, err := dataset.LoadFashionMNIST(""); err != nil {
 		t.Fatalf("CI=true needs Fashion-MNIST (apt-get install %s): %v", dataset.FashionMNISTPackage, err)
 	}
-	rs, _ := runJSON(t, "-scale", "-rounds", "3", "-splits", "iid", "-algorithms", "fedavg,scaffold", "-quiet")
+	rs, _ := runJSON(t, "-scale", "-rounds", "3", "-local-epochs", "2", "-splits", "iid", "-algorithms", "fedavg,scaffold", "-quiet")
 	for i, want := range []float64{0.8923, 0.8933} {
 		r := rs[i]
 		if r.Published == nil || math.Abs(*r.Published-want) > 1e-12 || r.Examples != 6000 {
