@@ -247,7 +247,7 @@ func runCell(ctx context.Context, o *options, d *data, sp split, alg string, see
 		r.Accuracy = acc
 	}
 	if p, ok := lookupPublished(o.dataset, o.clients, sp, alg); ok {
-		mean, std := p.mean/100, p.std/100
+		mean, std := math.Round(p.mean*100)/1e4, math.Round(p.std*100)/1e4 // percent with 2 decimals to the nearest fraction
 		r.Published, r.PublishedStd = &mean, &std
 	}
 	return r, nil

@@ -292,7 +292,7 @@ func TestFashionMNISTCell(t *testing.T) {
 	rs, _ := runJSON(t, "-scale", "-rounds", "3", "-local-epochs", "2", "-splits", "iid", "-algorithms", "fedavg,scaffold", "-quiet")
 	for i, want := range []float64{0.8923, 0.8933} {
 		r := rs[i]
-		if r.Published == nil || math.Abs(*r.Published-want) > 1e-12 || r.Examples != 6000 {
+		if r.Published == nil || *r.Published != want || r.Examples != 6000 {
 			t.Errorf("%s: published %v, %d examples", r.Algorithm, r.Published, r.Examples)
 		}
 		if r.BestAccuracy < 0.6 {
