@@ -67,6 +67,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -121,6 +122,29 @@ type result struct {
 	PublishedStd *float64  `json:"published_std"`
 	Curve        []float64 `json:"curve"`
 	WallSeconds  float64   `json:"wall_seconds"`
+}
+
+// MarshalJSON writes r with null for an accuracy that is NaN (a round
+// that aborted below quorum is not evaluated), which JSON cannot carry.
+func (r result) MarshalJSON() ([]byte, error) {
+	type plain result // without this method
+	curve := make([]*float64, len(r.Curve))
+	for i, a := range r.Curve {
+		curve[i] = nullNaN(a)
+	}
+	return json.Marshal(struct {
+		plain
+		Accuracy     *float64   `json:"accuracy"`
+		BestAccuracy *float64   `json:"best_accuracy"`
+		Curve        []*float64 `json:"curve"`
+	}{plain(r), nullNaN(r.Accuracy), nullNaN(r.BestAccuracy), curve})
+}
+
+func nullNaN(x float64) *float64 {
+	if math.IsNaN(x) {
+		return nil
+	}
+	return &x
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -260,13 +284,16 @@ func runCell(ctx context.Context, o *options, d *data, sp split, alg string, see
 	for _, t := range train {
 		r.Examples += t.Len()
 	}
+	r.BestAccuracy = math.NaN()
 	for _, st := range h.Rounds {
 		acc, ok := st.Central[fl.KeyAccuracy]
 		if !ok {
-			acc = math.NaN() // an aborted round's evaluation
+			acc = math.NaN() // an aborted round was not evaluated
 		}
 		r.Curve = append(r.Curve, acc)
-		r.BestAccuracy = max(r.BestAccuracy, acc)
+		if !math.IsNaN(acc) && !(acc <= r.BestAccuracy) {
+			r.BestAccuracy = acc
+		}
 		r.Accuracy = acc
 	}
 	if p, ok := lookupPublished(o.dataset, o.clients, sp, alg); ok {

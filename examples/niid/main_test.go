@@ -304,3 +304,21 @@ func TestFashionMNISTCell(t *testing.T) {
 		}
 	}
 }
+
+// A round that aborted is not evaluated: its accuracy is NaN in memory and
+// null in JSON, and the best accuracy skips it.
+func TestNaNAccuracyIsNull(t *testing.T) {
+	r := result{Algorithm: "fedavg", Split: "iid", Accuracy: math.NaN(), BestAccuracy: 0.5, Curve: []float64{0.5, math.NaN()}}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	curve, _ := raw["curve"].([]any)
+	if raw["accuracy"] != nil || raw["best_accuracy"] != 0.5 || len(curve) != 2 || curve[0] != 0.5 || curve[1] != nil || raw["algorithm"] != "fedavg" {
+		t.Errorf("%s", b)
+	}
+}
