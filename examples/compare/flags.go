@@ -47,7 +47,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.alpha, "alpha", 0, "non-IID: Dirichlet(α) label skew over the clients (sets -iid=false)")
 	fs.StringVar(&o.dataset, "dataset", "synthetic", "data set: synthetic (Synthetic-IID of Li et al. 2020, pooled and split) or fashion-mnist")
 	fs.StringVar(&o.dataDir, "data", "", "directory of the Fashion-MNIST files")
-	fs.StringVar(&o.model, "model", "softmax", "model: softmax or mlp")
+	fs.StringVar(&o.model, "model", "softmax", "model: softmax, mlp, or cnn (Flower niid_bench's CNN; 28×28 images: fashion-mnist only)")
 	fs.StringVar(&o.out, "out", "out", "directory for the plots (compare_heatmap.png, compare_curves_ATTACK.png), checked before training; empty: no plots")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice")
 	fs.BoolVar(&o.json, "json", false, "stdout only JSON: one object per cell (progress on stderr)")
@@ -86,8 +86,11 @@ func (o *options) check(extra []string) error {
 	if o.dataset != "synthetic" && o.dataset != "fashion-mnist" {
 		bad("-dataset %q: want synthetic or fashion-mnist", o.dataset)
 	}
-	if o.model != "softmax" && o.model != "mlp" {
-		bad("-model %q: want softmax or mlp", o.model)
+	if o.model != "softmax" && o.model != "mlp" && o.model != "cnn" {
+		bad("-model %q: want softmax, mlp or cnn", o.model)
+	}
+	if o.model == "cnn" && o.dataset != "fashion-mnist" {
+		bad("-model cnn needs 28×28 images: -dataset fashion-mnist")
 	}
 	if o.rounds < 1 || o.epochs < 1 {
 		bad("-rounds %d -local-epochs %d: each must be ≥ 1", o.rounds, o.epochs)

@@ -194,15 +194,7 @@ func loadBench(o *options) (*bench, error) {
 			b.byz[b.ids[i]] = true
 		}
 	}
-	b.model = model.Softmax{Dim: test.Dim, Classes: classes}
-	if o.model == "mlp" {
-		hidden := 64
-		if test.Dim > 100 {
-			hidden = 128
-		}
-		b.model = model.MLP{Dim: test.Dim, Hidden: []int{hidden}, Classes: classes}
-	}
-	if err := b.model.Validate(); err != nil {
+	if b.model, err = newModel(o.model, test.Dim, classes); err != nil {
 		return nil, err
 	}
 	rootN := min(100, test.Len()/10)
@@ -212,6 +204,27 @@ func loadBench(o *options) (*bench, error) {
 	}
 	b.root, b.test = test.Subset(idx[:rootN]), test.Subset(idx[rootN:])
 	return b, nil
+}
+
+// newModel returns the softmax regression, the MLP (64 hidden units, 128
+// for inputs of more than 100 features) or the niid_bench CNN, which
+// takes 28×28 single-channel images only.
+func newModel(name string, dim, classes int) (model.Model, error) {
+	var m model.Model = model.Softmax{Dim: dim, Classes: classes}
+	switch name {
+	case "mlp":
+		hidden := 64
+		if dim > 100 {
+			hidden = 128
+		}
+		m = model.MLP{Dim: dim, Hidden: []int{hidden}, Classes: classes}
+	case "cnn":
+		if dim != 28*28 {
+			return nil, fmt.Errorf("-model cnn needs 28×28 single-channel images, not %d features", dim)
+		}
+		m = model.NIIDBenchCNN(model.Shape{C: 1, H: 28, W: 28}, classes)
+	}
+	return m, m.Validate()
 }
 
 // trainer builds client i's trainer: its own data and shuffling seed.

@@ -162,3 +162,34 @@ func TestJSONOnly(t *testing.T) {
 		t.Errorf("stdout %q\nstderr %q", out.String(), errb.String())
 	}
 }
+
+// The CNN is niid_bench's: 6@5×5 → pool → 16@5×5 → pool → 120 → 84 → 10,
+// whose parameters count (1·25+1)·6 + (6·25+1)·16 + (16·4·4+1)·120 +
+// (120+1)·84 + (84+1)·10 = 44,426 on 28×28 inputs; other inputs are
+// refused.
+func TestCNNModel(t *testing.T) {
+	m, err := newModel("cnn", 28*28, 10)
+	if err != nil || m.NumParams() != 156+2416+30840+10164+850 {
+		t.Fatalf("cnn: %v parameters, %v", m, err)
+	}
+	if _, err := newModel("cnn", 60, 10); err == nil || !strings.Contains(err.Error(), "28×28") {
+		t.Errorf("cnn on 60 features: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-model", "cnn", "-dataset", "synthetic", "-out", ""}, &out, &errb); err == nil || !strings.Contains(err.Error(), "fashion-mnist") {
+		t.Errorf("-model cnn on synthetic: %v", err)
+	}
+}
+
+// One round of the CNN on Fashion-MNIST through the grid (CI=true only).
+func TestCNNFashionMNIST(t *testing.T) {
+	if os.Getenv("CI") != "true" {
+		t.Skip("the real-data CNN run is for CI=true")
+	}
+	cells := runCells(t, "-dataset", "fashion-mnist", "-model", "cnn", "-clients", "10", "-byzantine", "0", "-rounds", "1", "-local-epochs", "1",
+		"-aggregators", "fedavg", "-attacks", "none", "-out", "")
+	c, ok := cells["fedavg/none"]
+	if !ok || !(c.FinalAccuracy > 0.6) {
+		t.Errorf("one round of the CNN: %+v", cells)
+	}
+}

@@ -22,7 +22,7 @@ var defaultCodecs = []string{"none", "float16", "int8", "qsgd", "topk1%+ef", "ra
 type options struct {
 	codecs                                   []string
 	hidden                                   []int
-	dataset, dataDir, plot                   string
+	dataset, dataDir, plot, model            string
 	rounds, clients, perRound, epochs, batch int
 	lr                                       float64
 	iid, json, verbose                       bool
@@ -36,6 +36,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	codec := fs.String("codec", "", "run only this codec (names as in compress.Parse, e.g. topk1%+ef, int8, qsgd, sign+ef, float16+zstd; none = no codec); default: "+strings.Join(defaultCodecs, " "))
 	fs.StringVar(&o.dataset, "dataset", "synthetic", "data set: synthetic or fashion-mnist")
 	fs.StringVar(&o.dataDir, "data", "", "directory of the Fashion-MNIST files (implies -dataset fashion-mnist)")
+	fs.StringVar(&o.model, "model", "mlp", "model: softmax, mlp, or cnn (Flower niid_bench's CNN; 28×28 images: fashion-mnist only)")
 	hidden := fs.String("hidden", "200", "MLP hidden layer widths, comma-separated")
 	fs.IntVar(&o.rounds, "rounds", 120, "rounds")
 	fs.IntVar(&o.clients, "clients", 30, "clients")
@@ -74,6 +75,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.dataset != "synthetic" && o.dataset != "fashion-mnist" {
 		bad("-dataset %q: want synthetic or fashion-mnist", o.dataset)
+	}
+	if o.model != "softmax" && o.model != "mlp" && o.model != "cnn" {
+		bad("-model %q: want softmax, mlp or cnn", o.model)
+	}
+	if o.model == "cnn" && o.dataset != "fashion-mnist" {
+		bad("-model cnn needs 28×28 images: -dataset fashion-mnist")
 	}
 	var err error
 	if o.hidden, err = parseHidden(*hidden); err != nil {

@@ -79,7 +79,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !o.json {
-		fmt.Fprintf(stdout, "MLP %v on %s: %d parameters, %d clients, %d rounds\n\n", o.hidden, o.dataset, w.model.NumParams(), o.clients, o.rounds)
+		name := o.model
+		if o.model == "mlp" {
+			name = fmt.Sprintf("MLP %v", o.hidden)
+		}
+		fmt.Fprintf(stdout, "%s on %s: %d parameters, %d clients, %d rounds\n\n", name, o.dataset, w.model.NumParams(), o.clients, o.rounds)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -120,7 +124,7 @@ type workload struct {
 }
 
 // loadWorkload generates Synthetic (IID by default) with at most 1000
-// examples a client, or splits Fashion-MNIST, and builds the MLP.
+// examples a client, or splits Fashion-MNIST, and builds the model.
 func loadWorkload(o *options) (*workload, error) {
 	w := &workload{}
 	if o.dataset == "synthetic" {
@@ -160,8 +164,26 @@ func loadWorkload(o *options) (*workload, error) {
 		w.ids = append(w.ids, fmt.Sprintf("client-%05d", i))
 		w.index[w.ids[i]] = i
 	}
-	w.model = model.MLP{Dim: w.test.Dim, Hidden: o.hidden, Classes: w.test.Classes}
-	return w, w.model.Validate()
+	m, err := newModel(o.model, o.hidden, w.test.Dim, w.test.Classes)
+	w.model = m
+	return w, err
+}
+
+// newModel returns the softmax regression, the MLP of the given hidden
+// widths or the niid_bench CNN, which takes 28×28 single-channel images
+// only.
+func newModel(name string, hidden []int, dim, classes int) (model.Model, error) {
+	var m model.Model = model.MLP{Dim: dim, Hidden: hidden, Classes: classes}
+	switch name {
+	case "softmax":
+		m = model.Softmax{Dim: dim, Classes: classes}
+	case "cnn":
+		if dim != 28*28 {
+			return nil, fmt.Errorf("-model cnn needs 28×28 single-channel images, not %d features", dim)
+		}
+		m = model.NIIDBenchCNN(model.Shape{C: 1, H: 28, W: 28}, classes)
+	}
+	return m, m.Validate()
 }
 
 // trainWith runs the workload with the uplink codec name ("none": plain

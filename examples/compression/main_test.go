@@ -94,6 +94,8 @@ func TestBadFlags(t *testing.T) {
 		{"-lr", "0"},
 		{"-hidden", "0"},
 		{"-dataset", "cifar"},
+		{"-model", "resnet"},
+		{"-model", "cnn"}, // synthetic data are not images
 		{"extra"},
 	} {
 		var out, errb bytes.Buffer
@@ -128,5 +130,24 @@ func TestBar(t *testing.T) {
 			t.Errorf("%s: accuracy %.4f vs %.4f uncompressed (allowed %.3f lower), ratio %.1f (want ≥ %.1f)",
 				c, *l.FinalAccuracy, base, bar.points, *l.Ratio, bar.ratio)
 		}
+	}
+}
+
+// -model cnn is niid_bench's CNN (44,426 parameters on 28×28 inputs, see
+// examples/compare) and refuses other inputs; -model softmax has
+// (d+1)·classes parameters.
+func TestModels(t *testing.T) {
+	m, err := newModel("cnn", nil, 28*28, 10)
+	if err != nil || m.NumParams() != 44426 {
+		t.Fatalf("cnn: %v, %v", m, err)
+	}
+	if _, err := newModel("cnn", nil, 60, 10); err == nil || !strings.Contains(err.Error(), "28×28") {
+		t.Errorf("cnn on 60 features: %v", err)
+	}
+	if m, err := newModel("softmax", nil, 60, 10); err != nil || m.NumParams() != 61*10 {
+		t.Errorf("softmax: %v, %v", m, err)
+	}
+	if m, err := newModel("mlp", []int{5}, 60, 10); err != nil || m.NumParams() != 61*5+6*10 {
+		t.Errorf("mlp: %v, %v", m, err)
 	}
 }

@@ -24,7 +24,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.dataset, "dataset", "synthetic", "data set: synthetic or fashion-mnist")
 	fs.StringVar(&o.dataDir, "data", "", "directory of the Fashion-MNIST files (default: the Debian package's)")
-	fs.StringVar(&o.model, "model", "softmax", "model: softmax or mlp")
+	fs.StringVar(&o.model, "model", "softmax", "model: softmax, mlp, or cnn (Flower niid_bench's CNN; 28×28 images: fashion-mnist only)")
 	fs.BoolVar(&o.iid, "iid", true, "IID data: Synthetic-IID, or an IID split of Fashion-MNIST (-iid=false: Synthetic(1,1), or a Dirichlet(0.5) split)")
 	fs.IntVar(&o.clients, "clients", 1000, "clients N (DP needs many)")
 	fs.IntVar(&o.maxSamples, "max-samples", 50, "synthetic: cap on each client's examples")
@@ -85,8 +85,11 @@ func (o *options) check(set map[string]bool, extra []string) error {
 	if o.dataset != "synthetic" && o.dataset != "fashion-mnist" {
 		bad("-dataset %q: want synthetic or fashion-mnist", o.dataset)
 	}
-	if o.model != "softmax" && o.model != "mlp" {
-		bad("-model %q: want softmax or mlp", o.model)
+	if o.model != "softmax" && o.model != "mlp" && o.model != "cnn" {
+		bad("-model %q: want softmax, mlp or cnn", o.model)
+	}
+	if o.model == "cnn" && o.dataset != "fashion-mnist" {
+		bad("-model cnn needs 28×28 images: -dataset fashion-mnist")
 	}
 	if o.clients < 1 || o.rounds < 1 || o.epochs < 1 || o.batch < 1 || o.maxSamples < 1 {
 		bad("-clients %d -rounds %d -local-epochs %d -batch %d -max-samples %d: each must be ≥ 1", o.clients, o.rounds, o.epochs, o.batch, o.maxSamples)

@@ -173,15 +173,30 @@ func loadWorkload(o *options) (*workload, error) {
 		w.ids = append(w.ids, fmt.Sprintf("client-%05d", i))
 		w.index[w.ids[i]] = i
 	}
-	w.model = model.Softmax{Dim: w.test.Dim, Classes: w.test.Classes}
-	if o.model == "mlp" {
+	m, err := newModel(o.model, w.test.Dim, w.test.Classes)
+	w.model = m
+	return w, err
+}
+
+// newModel returns the softmax regression, the MLP (64 hidden units, 128
+// for inputs of more than 100 features) or the niid_bench CNN, which
+// takes 28×28 single-channel images only.
+func newModel(name string, dim, classes int) (model.Model, error) {
+	var m model.Model = model.Softmax{Dim: dim, Classes: classes}
+	switch name {
+	case "mlp":
 		hidden := []int{64}
-		if w.test.Dim > 100 {
+		if dim > 100 {
 			hidden = []int{128}
 		}
-		w.model = model.MLP{Dim: w.test.Dim, Hidden: hidden, Classes: w.test.Classes}
+		m = model.MLP{Dim: dim, Hidden: hidden, Classes: classes}
+	case "cnn":
+		if dim != 28*28 {
+			return nil, fmt.Errorf("-model cnn needs 28×28 single-channel images, not %d features", dim)
+		}
+		m = model.NIIDBenchCNN(model.Shape{C: 1, H: 28, W: 28}, classes)
 	}
-	return w, w.model.Validate()
+	return m, m.Validate()
 }
 
 // newServer returns the server over an in-memory pool of the clients,

@@ -221,3 +221,19 @@ func TestDPFashionMNIST(t *testing.T) {
 	}
 	t.Logf("Fashion-MNIST DP-FedAvg (ε = %.3f): accuracy %.4f", *s.Epsilon, *s.FinalAccuracy)
 }
+
+// -model cnn is niid_bench's CNN (44,426 parameters on 28×28 inputs, see
+// examples/compare) and refuses other inputs.
+func TestDPCNNModel(t *testing.T) {
+	m, err := newModel("cnn", 28*28, 10)
+	if err != nil || m.NumParams() != 44426 {
+		t.Fatalf("cnn: %v, %v", m, err)
+	}
+	if _, err := newModel("cnn", 60, 10); err == nil || !strings.Contains(err.Error(), "28×28") {
+		t.Errorf("cnn on 60 features: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-model", "cnn"}, &out, &errb); err == nil || !strings.Contains(err.Error(), "fashion-mnist") {
+		t.Errorf("-model cnn on synthetic: %v", err)
+	}
+}

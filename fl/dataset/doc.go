@@ -21,7 +21,10 @@
 //     Distribution for Federated Visual Classification", 2019) and
 //     [Shards] (sort by label, deal shards; McMahan, Moore, Ramage,
 //     Hampson and Agüera y Arcas, "Communication-Efficient Learning of Deep
-//     Networks from Decentralized Data", AISTATS 2017). Use
+//     Networks from Decentralized Data", AISTATS 2017) and
+//     [LabelQuantity] (#C=k: k labels per client, Li, Diao, Chen and He,
+//     "Federated Learning on Non-IID Data Silos: An Experimental Study",
+//     ICDE 2022). Use
 //     [Dataset.Subset] to materialise a client's data.
 //   - Loaders: [ReadIDX], [ReadIDXFile], [LoadIDXDataset] (the MNIST IDX
 //     format, plain or gzip), [LoadFashionMNIST], [ReadCSV] and

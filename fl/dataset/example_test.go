@@ -162,3 +162,28 @@ func ExampleLoadFashionMNIST() {
 	}
 	fmt.Println(train.Len(), test.Len(), train.Dim, train.Classes) // 60000 10000 784 10
 }
+
+// #C=2 of NIID-Bench: each of 4 clients holds its own label and one more.
+func ExampleLabelQuantity() {
+	labels := make([]int, 40)
+	for i := range labels {
+		labels[i] = i % 4
+	}
+	parts, err := dataset.LabelQuantity(rand.New(rand.NewPCG(1, 2)), labels, 4, 4, 2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for c, p := range parts {
+		held := map[int]bool{}
+		for _, i := range p {
+			held[labels[i]] = true
+		}
+		fmt.Printf("client %d: %d labels, its own label %d: %v\n", c, len(held), c, held[c])
+	}
+	// Output:
+	// client 0: 2 labels, its own label 0: true
+	// client 1: 2 labels, its own label 1: true
+	// client 2: 2 labels, its own label 2: true
+	// client 3: 2 labels, its own label 3: true
+}

@@ -204,3 +204,70 @@ func repairEmpty(rng *rand.Rand, parts [][]int) {
 		parts[big] = parts[big][:last]
 	}
 }
+
+// LabelQuantity partitions the examples with the given labels among
+// clients so that each client holds examples of exactly k labels: the
+// quantity-based label imbalance "#C=k" of Li, Diao, Chen and He (2022,
+// "Federated Learning on Non-IID Data Silos: An Experimental Study", ICDE,
+// Section III-A), as NIID-Bench and Flower's baselines/niid_bench draw it.
+// Client c is given label c mod classes and then k−1 further distinct
+// labels chosen uniformly at random; the examples of each label, shuffled,
+// are then split among the clients that hold it into parts whose sizes
+// differ by at most one (the first clients in client order get the extra
+// example).
+//
+// A label that no client holds (possible only when clients < classes) is
+// left out of the partition; every other index appears in exactly one
+// part, and each part is shuffled. It returns an error wrapping
+// [ErrInvalid] when a label is outside [0, classes), k is not in
+// [1, classes], clients < 1, or a client would be empty (a label it holds
+// has fewer examples than the clients that share it).
+func LabelQuantity(rng *rand.Rand, labels []int, classes, clients, k int) ([][]int, error) {
+	if clients < 1 {
+		return nil, fmt.Errorf("%w: LabelQuantity: %d clients, want ≥ 1", ErrInvalid, clients)
+	}
+	if k < 1 || k > classes {
+		return nil, fmt.Errorf("%w: LabelQuantity: %d labels per client for %d classes, want 1..%d", ErrInvalid, k, classes, max(classes, 1))
+	}
+	byClass, err := groupByClass(labels, classes)
+	if err != nil {
+		return nil, err
+	}
+	holders := make([][]int, classes) // holders[y]: the clients that hold label y, in increasing order
+	for c := range clients {
+		held := []int{c % classes}
+		for len(held) < k {
+			if y := rng.IntN(classes); !slices.Contains(held, y) {
+				held = append(held, y)
+			}
+		}
+		for _, y := range held {
+			holders[y] = append(holders[y], c)
+		}
+	}
+	parts := make([][]int, clients)
+	for y, hs := range holders {
+		if len(hs) == 0 {
+			continue
+		}
+		idx := slices.Clone(byClass[y])
+		if len(idx) < len(hs) {
+			return nil, fmt.Errorf("%w: LabelQuantity: label %d has %d examples for the %d clients that hold it; a client would lack it", ErrInvalid, y, len(idx), len(hs))
+		}
+		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		q, r := len(idx)/len(hs), len(idx)%len(hs)
+		off := 0
+		for i, c := range hs {
+			size := q
+			if i < r {
+				size++
+			}
+			parts[c] = append(parts[c], idx[off:off+size]...)
+			off += size
+		}
+	}
+	for _, part := range parts {
+		rng.Shuffle(len(part), func(i, j int) { part[i], part[j] = part[j], part[i] })
+	}
+	return parts, nil
+}

@@ -39,6 +39,9 @@ var _ CorrectedTrainer = (*model.Trainer)(nil)
 //	line 17: x ← x + η_g·Δx
 //	         c ← c + (|S|/N)·(1/|S|) Σ_{i∈S} Δc_i
 //
+// which is the server update of equation (5) in Section 4 (there written
+// x ← x + (η_g/|S|) Σ (y_i − x) and c ← c + (1/N) Σ (c_i⁺ − c_i)).
+//
 // Run writes Δx to dst; the server's optimizer applies line 17's first
 // half, so η_g is the learning rate of fl.SGD in fl.ServerConfig.Optimizer
 // (nil: η_g = 1) and Check refuses any other optimizer. N is Clients, the
@@ -251,16 +254,19 @@ func (s *Scaffold) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// ScaffoldClient is the client side of SCAFFOLD (Algorithm 1, lines 7–13)
-// as an [fl.Handler]. On [TypeScaffoldTrain] it
+// ScaffoldClient is the client side of SCAFFOLD (Algorithm 1, lines 6–15,
+// the block "on client i ∈ S in parallel") as an [fl.Handler]. On
+// [TypeScaffoldTrain] it
 //
 //  1. loads c_i from Store under "scaffold/" + ID (0 when there is none);
-//  2. trains from y = x with the correction c − c_i added to every local
-//     gradient, y ← y − η_l(g_i(y) + c − c_i) (line 10);
-//  3. computes Option II of equation (4), c_i⁺ = c_i − c + (x − y)/(K·η_l),
-//     with K and η_l the steps and learning rate the trainer reports;
-//  4. saves c_i⁺ and answers [TypeScaffoldUpdate] with Δy = y − x in Params
-//     and Δc = c_i⁺ − c_i in Payload (line 13).
+//  2. trains from y = x (line 7) with the correction c − c_i added to every
+//     local gradient, y ← y − η_l(g_i(y) + c − c_i) (lines 8–11; equation
+//     (3) of Section 4);
+//  3. computes Option II of line 12 and equation (4),
+//     c_i⁺ = c_i − c + (x − y)/(K·η_l), with K and η_l the steps and
+//     learning rate the trainer reports;
+//  4. saves c_i⁺ (line 14) and answers [TypeScaffoldUpdate] with Δy = y − x
+//     in Params and Δc = c_i⁺ − c_i in Payload (line 13).
 //
 // A message without Payload is the one-message variant (Scaffold.OneMessage):
 // the client corrects with (y_i − x)/(K·η_l) plus its previous correction,
