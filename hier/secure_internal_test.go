@@ -170,4 +170,3 @@ type fakePool struct{}
 
 func (fakePool) Population() []string        { return nil }
 func (fakePool) Conn(string) (fl.Conn, bool) { return nil, false }
-
