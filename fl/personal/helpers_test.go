@@ -163,6 +163,21 @@ func initial(m model.Model, seed uint64) []float64 {
 	return p
 }
 
+// runServer runs a server of cfg on pool from w0 to the end and returns it
+// with its history.
+func runServer(t testing.TB, cfg fl.ServerConfig, pool fl.Pool, w0 []float64) (*fl.Server, *fl.History) {
+	t.Helper()
+	s, err := fl.NewServer(cfg, pool, w0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, h
+}
+
 // labelSkewRun is one comparison of FedAvg, Ditto and FedPer on clients
 // holding parts of all: each part is split by Split(PCG(i, SplitSeed),
 // TestFrac) into training and held-out data, trained with lr 0.05 and
@@ -215,14 +230,7 @@ func (r labelSkewRun) run(t *testing.T) map[string]fl.Metrics {
 			cfg.Exchange = &personal.FedPer{Mask: r.Mask}
 		}
 		cfg.Evaluate = (&personal.Evaluation{Pool: pool}).Evaluate
-		s, err := fl.NewServer(cfg, pool, r.Initial())
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := s.Run(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, h := runServer(t, cfg, pool, r.Initial())
 		c := h.Rounds[len(h.Rounds)-1].Central
 		results[alg] = c
 		t.Logf("%-6s per-client accuracy: mean %.3f, weighted %.3f, p10 %.3f, p50 %.3f, p90 %.3f",
