@@ -218,6 +218,43 @@ func run(tb testing.TB, cfg fl.ServerConfig, pool fl.Pool) (*fl.Server, *fl.Hist
 	return s, h
 }
 
+// resumeAfterTwo runs serverConfig(rounds, quorum) on a fresh ex() and
+// pool() with a checkpoint directory for two rounds, then restores the
+// checkpoint into a new server on another fresh ex() and pool() and runs
+// the rounds left; it returns that server and its history.
+func resumeAfterTwo(t *testing.T, rounds, quorum int, ex func() fl.Exchange, pool func() fl.Pool) (*fl.Server, *fl.History) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := serverConfig(rounds, quorum)
+	cfg.Exchange, cfg.CheckpointDir = ex(), dir
+	s, err := fl.NewServer(cfg, pool(), make([]float64, dim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := s.RunRound(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, err := fl.ReadCheckpoint(filepath.Join(dir, fl.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Exchange = ex()
+	s2, err := fl.NewServer(cfg, pool(), make([]float64, dim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Restore(cp); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s2.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s2, h
+}
+
 func sameBits(tb testing.TB, what string, got, want []float64) {
 	tb.Helper()
 	for j := range want {
@@ -335,34 +372,9 @@ func TestResumeAtRoot(t *testing.T) {
 	full.Exchange = &hier.Exchange{Size: size}
 	ref, refH := run(t, full, tr.pool(t, "root", o))
 
-	dir := t.TempDir()
-	cfg := serverConfig(rounds, 4)
-	cfg.Exchange, cfg.CheckpointDir = &hier.Exchange{Size: size}, dir
-	s, err := fl.NewServer(cfg, tr.pool(t, "root", o), make([]float64, dim))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if _, err := s.RunRound(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cp, err := fl.ReadCheckpoint(filepath.Join(dir, fl.CheckpointFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Exchange = &hier.Exchange{Size: size}
-	s2, err := fl.NewServer(cfg, tr.pool(t, "root", o), make([]float64, dim))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s2.Restore(cp); err != nil {
-		t.Fatal(err)
-	}
-	h, err := s2.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2, h := resumeAfterTwo(t, rounds, 4,
+		func() fl.Exchange { return &hier.Exchange{Size: size} },
+		func() fl.Pool { return tr.pool(t, "root", o) })
 	sameBits(t, "resumed vs uninterrupted", s2.Params(), ref.Params())
 	if got, want := h.Rounds[2].Extra[hier.KeyFailed], refH.Rounds[2].Extra[hier.KeyFailed]; got != want || got < 6 {
 		t.Errorf("round 3 failed clients: resumed %v, uninterrupted %v (want ≥ 6: edge e2 is down)", got, want)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/fedgo/fedgo/fl"
@@ -40,7 +41,7 @@ func TestQuantRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if want := []uint64{2 * l, 3*l + 1, 7}; root.count != 5 || !equalU64(root.vec, want) {
+	if want := []uint64{2 * l, 3*l + 1, 7}; root.count != 5 || !slices.Equal(root.vec, want) {
 		t.Errorf("sum %v count %d, want %v count 5", root.vec, root.count, want)
 	}
 	// A sixth-to-eleventh input would exceed the grid's 10 summands.
@@ -63,18 +64,6 @@ func TestQuantRoundTrip(t *testing.T) {
 			t.Errorf("mean[%d] = %v, want %v", j, dst[j], want)
 		}
 	}
-}
-
-func equalU64(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestGridOf: a round carries its grid whole or not at all.
@@ -169,10 +158,10 @@ func TestSampleUsersIndependent(t *testing.T) {
 	if both < 360-4*18 || both > 360+4*18 {
 		t.Errorf("%d positions sampled by both edges, want about 360 (independent draws)", both)
 	}
-	if again := e.sampleUsers(1, a, q); !slicesEqual(again, sa) {
+	if again := e.sampleUsers(1, a, q); !slices.Equal(again, sa) {
 		t.Error("the same key, round and users sampled differently")
 	}
-	if next := e.sampleUsers(2, a, q); slicesEqual(next, sa) {
+	if next := e.sampleUsers(2, a, q); slices.Equal(next, sa) {
 		t.Error("rounds 1 and 2 sampled the same users")
 	}
 }
@@ -181,15 +170,3 @@ type fakePool struct{}
 
 func (fakePool) Population() []string        { return nil }
 func (fakePool) Conn(string) (fl.Conn, bool) { return nil, false }
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -332,35 +331,10 @@ func TestSecureResumeAtRoot(t *testing.T) {
 	full.Exchange = ex()
 	ref, _ := run(t, full, secureTree(t, tr, newSecureLeaves(f), 4, 0))
 
-	dir := t.TempDir()
 	l := newSecureLeaves(f)
-	cfg := serverConfig(rounds, 4)
-	cfg.Exchange, cfg.CheckpointDir = ex(), dir
-	s, err := fl.NewServer(cfg, secureTree(t, tr, l, 4, 0), make([]float64, dim))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if _, err := s.RunRound(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cp, err := fl.ReadCheckpoint(filepath.Join(dir, fl.CheckpointFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Exchange = ex()
-	s2, err := fl.NewServer(cfg, secureTree(t, tr, l, 4, 0), make([]float64, dim))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s2.Restore(cp); err != nil {
-		t.Fatal(err)
-	}
-	h, err := s2.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2, h := resumeAfterTwo(t, rounds, 4,
+		func() fl.Exchange { return ex() },
+		func() fl.Pool { return secureTree(t, tr, l, 4, 0) })
 	sameBits(t, "resumed vs uninterrupted", s2.Params(), ref.Params())
 	if r := h.Rounds[2]; r.Failed != 2 || r.Accepted != 22 {
 		t.Errorf("round 3 after resume: %d failed, %d accepted, want 2 and 22 (c008 and c015 drop)", r.Failed, r.Accepted)

@@ -30,16 +30,7 @@ func BenchmarkDiscreteGaussian(b *testing.B) {
 	for _, sigma := range []float64{1, 100, 1e6} {
 		b.Run(fmt.Sprintf("sigma=%g", sigma), func(b *testing.B) {
 			g, err := NewDiscreteGaussianFloat(sigma)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, _ := NewSource(nil)
-			v := make([]int64, 1000)
-			b.SetBytes(8 * 1000)
-			b.ReportAllocs()
-			for b.Loop() {
-				g.AddTo(v, s)
-			}
+			benchAddTo(b, g, err)
 		})
 	}
 }
@@ -120,16 +111,23 @@ func BenchmarkDiscreteGaussianInt(b *testing.B) {
 	for _, sigma2 := range []int64{1e4, 4_473_714, 1e8, 1e12} {
 		b.Run(fmt.Sprintf("sigma2=%d", sigma2), func(b *testing.B) {
 			g, err := NewDiscreteGaussian(big.NewRat(sigma2, 1))
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, _ := NewSource(nil)
-			v := make([]int64, 1000)
-			b.SetBytes(8 * 1000)
-			b.ReportAllocs()
-			for b.Loop() {
-				g.AddTo(v, s)
-			}
+			benchAddTo(b, g, err)
 		})
+	}
+}
+
+// benchAddTo measures g.AddTo on 1000 int64 coordinates, or fails b with
+// err (the error of g's constructor).
+func benchAddTo(b *testing.B, g *DiscreteGaussian, err error) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, _ := NewSource(nil)
+	v := make([]int64, 1000)
+	b.SetBytes(8 * 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		g.AddTo(v, s)
 	}
 }

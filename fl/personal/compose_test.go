@@ -52,14 +52,7 @@ func TestDittoComposesWithPrivacyAndCompression(t *testing.T) {
 		cfg := fl.DefaultServerConfig()
 		cfg.Rounds, cfg.Seed, cfg.Privacy = 5, 3, dp
 		cfg.MaxAborted = 5
-		s, err := fl.NewServer(cfg, pool, initial(m, 2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := s.Run(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, h := runServer(t, cfg, pool, initial(m, 2))
 		if eps := h.Rounds[len(h.Rounds)-1].Extra; len(eps) == 0 {
 			t.Fatal("no privacy cost recorded")
 		}
@@ -105,14 +98,7 @@ func TestFedPerUnderPrivacyClipsTheAttacker(t *testing.T) {
 			}
 			cfg.Privacy = p
 		}
-		s, err := fl.NewServer(cfg, newPool(t, conns...), make([]float64, 4))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := s.Run(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, h := runServer(t, cfg, newPool(t, conns...), make([]float64, 4))
 		w := s.Params()
 		return k.Base(nil, w), k.Head(nil, w), h.Rounds[0].Extra
 	}

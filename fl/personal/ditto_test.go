@@ -56,13 +56,7 @@ func TestDittoClosedForm(t *testing.T) {
 	cfg.Rounds, cfg.Seed = rounds, 1
 	cfg.ClientConfig = fl.Config{personal.KeyLambda: lambda}
 	w0 := []float64{0.5, 0.25}
-	s, err := fl.NewServer(cfg, newPool(t, conns...), w0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := runServer(t, cfg, newPool(t, conns...), w0)
 
 	w := slices.Clone(w0)
 	v := [][]float64{slices.Clone(w0), slices.Clone(w0)}
@@ -107,13 +101,7 @@ func TestDittoLambdaZeroIsLocalTraining(t *testing.T) {
 	cfg.Rounds, cfg.Seed = 3, 1
 	cfg.ClientConfig = fl.Config{personal.KeyLambda: 0, fl.KeyEpochs: 2}
 	w0 := initial(m, 3)
-	s, err := fl.NewServer(cfg, newPool(t, conns...), w0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := runServer(t, cfg, newPool(t, conns...), w0)
 	for _, tw := range twins {
 		v := slices.Clone(w0)
 		for r := 1; r <= 3; r++ {
@@ -163,13 +151,7 @@ func TestDittoLargeLambdaFollowsGlobal(t *testing.T) {
 		if lambda > 0 {
 			cfg.ClientConfig[personal.KeyPersonalLR] = 1 / (2 * lambda)
 		}
-		s, err := fl.NewServer(cfg, newPool(t, conns...), initial(m, 3))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		runServer(t, cfg, newPool(t, conns...), initial(m, 3))
 		for id, sp := range spies {
 			wt := sp.in[len(sp.in)-1].Params // the last global model received
 			v := make([]float64, len(wt))

@@ -42,19 +42,9 @@ func clients(m model.Model, handler func(id string, tr *model.Trainer) fl.Handle
 		if err != nil {
 			return nil, err
 		}
-		conns = append(conns, exampleConn{id, handler(id, tr)})
+		conns = append(conns, conn{id, handler(id, tr)})
 	}
 	return fl.NewPool(conns...)
-}
-
-type exampleConn struct {
-	id string
-	h  fl.Handler
-}
-
-func (c exampleConn) ID() string { return c.id }
-func (c exampleConn) Send(ctx context.Context, m *fl.Message) (*fl.Message, error) {
-	return c.h.Handle(ctx, m)
 }
 
 // runAndReport runs cfg and prints the per-client evaluation of the last

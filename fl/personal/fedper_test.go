@@ -56,13 +56,7 @@ func TestFedPerBaseAverageIsFedAvg(t *testing.T) {
 	cfg.Rounds, cfg.Seed = 2, 1
 	cfg.Exchange = &personal.FedPer{Mask: k}
 	w0 := initial(m, 4)
-	s, err := fl.NewServer(cfg, newPool(t, conns...), w0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := runServer(t, cfg, newPool(t, conns...), w0)
 
 	w := slices.Clone(w0)
 	heads := make([][]float64, len(twins))
@@ -145,13 +139,7 @@ func TestFedPerHeadsNeverLeave(t *testing.T) {
 	cfg := fl.DefaultServerConfig()
 	cfg.Rounds, cfg.Seed, cfg.EvalClients = 3, 1, -1
 	cfg.Exchange = &personal.FedPer{Mask: k}
-	s, err := fl.NewServer(cfg, pool, initial(m, 4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	runServer(t, cfg, pool, initial(m, 4))
 	for id, sp := range spies {
 		head := make([]float64, k.PersonalLen())
 		store.Load(personal.FedPerKey(id), head)

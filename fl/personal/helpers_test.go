@@ -11,7 +11,9 @@ import (
 
 	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/fl/dataset"
+	"github.com/fedgo/fedgo/fl/drift"
 	"github.com/fedgo/fedgo/fl/model"
+	"github.com/fedgo/fedgo/fl/personal"
 )
 
 // quad is a client with the loss F(v) = ½ Σ_j a_j (v_j − b_j)², trained by
@@ -159,4 +161,95 @@ func initial(m model.Model, seed uint64) []float64 {
 	p := make([]float64, m.NumParams())
 	m.Init(rand.New(rand.NewPCG(seed, 0)), p)
 	return p
+}
+
+// runServer runs a server of cfg on pool from w0 to the end and returns it
+// with its history.
+func runServer(t testing.TB, cfg fl.ServerConfig, pool fl.Pool, w0 []float64) (*fl.Server, *fl.History) {
+	t.Helper()
+	s, err := fl.NewServer(cfg, pool, w0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, h
+}
+
+// labelSkewRun is one comparison of FedAvg, Ditto and FedPer on clients
+// holding parts of all: each part is split by Split(PCG(i, SplitSeed),
+// TestFrac) into training and held-out data, trained with lr 0.05 and
+// minibatches of Batch, for Rounds rounds from Initial() (called once per
+// algorithm), FedPer keeping the parameters of Mask personal.
+type labelSkewRun struct {
+	Model     model.Model
+	Mask      personal.Mask
+	All       *dataset.Dataset
+	Parts     [][]int
+	SplitSeed uint64
+	TestFrac  float64
+	Batch     int
+	Rounds    int
+	Initial   func() []float64
+}
+
+// run returns the last round's central metrics of each algorithm, keyed
+// "fedavg", "ditto" and "fedper".
+func (r labelSkewRun) run(t *testing.T) map[string]fl.Metrics {
+	t.Helper()
+	results := map[string]fl.Metrics{}
+	for _, alg := range []string{"fedavg", "ditto", "fedper"} {
+		store := &drift.MemoryStore{}
+		var conns []fl.Conn
+		for i, idx := range r.Parts {
+			train, test, err := r.All.Subset(idx).Split(rand.New(rand.NewPCG(uint64(i), r.SplitSeed)), r.TestFrac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("c%d", i)
+			tr, err := model.NewTrainer(model.TrainerConfig{Model: r.Model, ID: id, Train: train, Test: test, LR: 0.05, BatchSize: r.Batch, Seed: uint64(i + 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var h fl.Handler = fl.NewHandler(tr, tr)
+			switch alg {
+			case "ditto":
+				h = &personal.DittoClient{ID: id, Global: h, Personal: tr, Evaluator: tr, Store: store}
+			case "fedper":
+				h = &personal.FedPerClient{ID: id, Mask: r.Mask, Trainer: tr, Evaluator: tr, Store: store}
+			}
+			conns = append(conns, conn{id, h})
+		}
+		pool := newPool(t, conns...)
+		cfg := fl.DefaultServerConfig()
+		cfg.Rounds, cfg.Seed = r.Rounds, 1
+		cfg.ClientConfig = fl.Config{personal.KeyLambda: 0.1}
+		if alg == "fedper" {
+			cfg.Exchange = &personal.FedPer{Mask: r.Mask}
+		}
+		cfg.Evaluate = (&personal.Evaluation{Pool: pool}).Evaluate
+		_, h := runServer(t, cfg, pool, r.Initial())
+		c := h.Rounds[len(h.Rounds)-1].Central
+		results[alg] = c
+		t.Logf("%-6s per-client accuracy: mean %.3f, weighted %.3f, p10 %.3f, p50 %.3f, p90 %.3f",
+			alg, c["accuracy_mean"], c["accuracy_wmean"], c["accuracy_p10"], c["accuracy_p50"], c["accuracy_p90"])
+	}
+	return results
+}
+
+// personalBeatsGlobal fails the test unless Ditto's and FedPer's
+// per-client accuracy beats FedAvg's by margin at least, in the mean and
+// at p10.
+func personalBeatsGlobal(t *testing.T, results map[string]fl.Metrics, margin float64) {
+	t.Helper()
+	fedavg := results["fedavg"]
+	for _, alg := range []string{"ditto", "fedper"} {
+		c := results[alg]
+		if c["accuracy_mean"] < fedavg["accuracy_mean"]+margin || c["accuracy_p10"] < fedavg["accuracy_p10"]+margin {
+			t.Errorf("%s: per-client accuracy mean %.3f p10 %.3f; FedAvg's global model: mean %.3f p10 %.3f",
+				alg, c["accuracy_mean"], c["accuracy_p10"], fedavg["accuracy_mean"], fedavg["accuracy_p10"])
+		}
+	}
 }

@@ -1,14 +1,10 @@
 package personal_test
 
 import (
-	"context"
-	"fmt"
 	"math/rand/v2"
 	"testing"
 
-	"github.com/fedgo/fedgo/fl"
 	"github.com/fedgo/fedgo/fl/dataset"
-	"github.com/fedgo/fedgo/fl/drift"
 	"github.com/fedgo/fedgo/fl/model"
 	"github.com/fedgo/fedgo/fl/personal"
 )
@@ -43,56 +39,10 @@ func TestPersonalizationBeatsFedAvgUnderLabelSkew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := map[string]fl.Metrics{}
-	for _, alg := range []string{"fedavg", "ditto", "fedper"} {
-		store := &drift.MemoryStore{}
-		var conns []fl.Conn
-		for i, idx := range parts {
-			train, test, err := all.Subset(idx).Split(rand.New(rand.NewPCG(uint64(i), 9)), 0.3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			id := fmt.Sprintf("c%d", i)
-			tr, err := model.NewTrainer(model.TrainerConfig{Model: m, ID: id, Train: train, Test: test, LR: 0.05, BatchSize: 10, Seed: uint64(i + 1)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var h fl.Handler = fl.NewHandler(tr, tr)
-			switch alg {
-			case "ditto":
-				h = &personal.DittoClient{ID: id, Global: h, Personal: tr, Evaluator: tr, Store: store}
-			case "fedper":
-				h = &personal.FedPerClient{ID: id, Mask: mask, Trainer: tr, Evaluator: tr, Store: store}
-			}
-			conns = append(conns, conn{id, h})
-		}
-		pool := newPool(t, conns...)
-		cfg := fl.DefaultServerConfig()
-		cfg.Rounds, cfg.Seed = 20, 1
-		cfg.ClientConfig = fl.Config{personal.KeyLambda: 0.1}
-		if alg == "fedper" {
-			cfg.Exchange = &personal.FedPer{Mask: mask}
-		}
-		cfg.Evaluate = (&personal.Evaluation{Pool: pool}).Evaluate
-		s, err := fl.NewServer(cfg, pool, initial(m, 6))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := s.Run(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := h.Rounds[len(h.Rounds)-1].Central
-		results[alg] = c
-		t.Logf("%-6s per-client accuracy: mean %.3f, weighted %.3f, p10 %.3f, p50 %.3f, p90 %.3f",
-			alg, c["accuracy_mean"], c["accuracy_wmean"], c["accuracy_p10"], c["accuracy_p50"], c["accuracy_p90"])
-	}
-	fedavg := results["fedavg"]
-	for _, alg := range []string{"ditto", "fedper"} {
-		c := results[alg]
-		if c["accuracy_mean"] < fedavg["accuracy_mean"]+0.1 || c["accuracy_p10"] < fedavg["accuracy_p10"]+0.1 {
-			t.Errorf("%s: per-client accuracy mean %.3f p10 %.3f; FedAvg's global model: mean %.3f p10 %.3f",
-				alg, c["accuracy_mean"], c["accuracy_p10"], fedavg["accuracy_mean"], fedavg["accuracy_p10"])
-		}
-	}
+	results := labelSkewRun{
+		Model: m, Mask: mask, All: all, Parts: parts,
+		SplitSeed: 9, TestFrac: 0.3, Batch: 10, Rounds: 20,
+		Initial: func() []float64 { return initial(m, 6) },
+	}.run(t)
+	personalBeatsGlobal(t, results, 0.1)
 }

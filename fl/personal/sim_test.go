@@ -63,14 +63,7 @@ func TestPersonalizationBeatsFedAvgOnConflictingClients(t *testing.T) {
 	for _, alg := range []string{"fedavg", "ditto", "fedper"} {
 		cfg, pool, _, w0 := federation(t, alg, 6, 30)
 		cfg.EvalClients = -1 // the engine's federated evaluation too
-		s, err := fl.NewServer(cfg, pool, w0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := s.Run(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, h := runServer(t, cfg, pool, w0)
 		params[alg] = s.Params()
 		c := h.Rounds[len(h.Rounds)-1].Central
 		if c == nil || c["clients"] != 6 {

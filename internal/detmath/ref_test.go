@@ -15,29 +15,9 @@ const refPrec = 320
 
 func newRef() *big.Float { return new(big.Float).SetPrec(refPrec) }
 
-// bigExp returns e^x as a big.Float: the Taylor series of e^(x/2^s), with s
-// chosen so that |x/2^s| < 2^-8, squared s times.
+// bigExp returns e^x as a big.Float (see bigExpBig).
 func bigExp(x float64) *big.Float {
-	r := newRef().SetFloat64(x)
-	s := 0
-	if x != 0 {
-		s = max(0, r.MantExp(nil)+8)
-	}
-	r.SetMantExp(r, -s)
-	sum, term := newRef().SetInt64(1), newRef().SetInt64(1)
-	eps := newRef().SetMantExp(newRef().SetInt64(1), -refPrec-8)
-	for n := int64(1); ; n++ {
-		term.Mul(term, r)
-		term.Quo(term, newRef().SetInt64(n))
-		sum.Add(sum, term)
-		if newRef().Abs(term).Cmp(eps) < 0 {
-			break
-		}
-	}
-	for range s {
-		sum.Mul(sum, sum)
-	}
-	return sum
+	return bigExpBig(newRef().SetFloat64(x))
 }
 
 // refExp returns e^x correctly rounded.
@@ -154,7 +134,9 @@ func bigLn(y float64) *big.Float {
 	return l.Add(l, newRef().Mul(newRef().SetInt64(int64(e)), ln2()))
 }
 
-// bigExpBig returns e^r for a big.Float r of moderate size.
+// bigExpBig returns e^r for a big.Float r of moderate size: the Taylor
+// series of e^(r/2^s), with s chosen so that |r/2^s| < 2^-8, squared s
+// times.
 func bigExpBig(r *big.Float) *big.Float {
 	s := max(0, r.MantExp(nil)+8)
 	x := newRef().SetMantExp(r, -s)

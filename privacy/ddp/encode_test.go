@@ -206,11 +206,8 @@ func TestRoundingRetriesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := *e.p
-	p.NormSquaredMax = 0 // no rounding of a non-zero vector can meet it
-	e.p = &p
-	e.tries = 5
-	err = e.Encode(make([]uint64, p.Padded), randVec(mrand.New(mrand.NewPCG(1, 1)), 64, 1), [32]byte{})
+	boundRounding(e, 0, 5) // no rounding of a non-zero vector can meet the bound 0
+	err = e.Encode(make([]uint64, e.p.Padded), randVec(mrand.New(mrand.NewPCG(1, 1)), 64, 1), [32]byte{})
 	if !errors.Is(err, ErrRounding) {
 		t.Fatalf("err = %v, want ErrRounding", err)
 	}

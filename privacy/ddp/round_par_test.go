@@ -46,6 +46,15 @@ func encodeWith(t *testing.T, d *DDP, procs int, delta []float64, mod func(*Enco
 	return out, e.Encode(out, delta, [32]byte{4})
 }
 
+// boundRounding gives e a private copy of its parameters with the norm
+// bound normSquaredMax, and tries rounding attempts.
+func boundRounding(e *Encoder, normSquaredMax uint64, tries int) {
+	p := *e.p
+	p.NormSquaredMax = normSquaredMax
+	e.p = &p
+	e.tries = tries
+}
+
 // signed16 is the centred value of u mod 2^16 (the quiet encoder still
 // reduces modulo 2^b; the rounded values are far below 2^15).
 func signed16(u uint64) int64 { return int64(int16(uint16(u))) }
@@ -116,12 +125,7 @@ func TestRoundingNormCombined(t *testing.T) {
 		t.Fatalf("fixture: least total %d ≤ largest chunk %d", minTotal, maxChunk)
 	}
 	for _, procs := range []int{1, 2} {
-		_, err := encodeWith(t, d, procs, delta, func(e *Encoder) {
-			p := *e.p
-			p.NormSquaredMax = maxChunk
-			e.p = &p
-			e.tries = 3
-		})
+		_, err := encodeWith(t, d, procs, delta, func(e *Encoder) { boundRounding(e, maxChunk, 3) })
 		if !errors.Is(err, ErrRounding) {
 			t.Errorf("%d workers: err = %v, want ErrRounding", procs, err)
 		}
@@ -145,12 +149,7 @@ func TestRoundingRetriesWorkers(t *testing.T) {
 	limit := normSquared(probe)
 	var outs [][]uint64
 	for _, procs := range []int{1, 2} {
-		z, err := encodeWith(t, d, procs, delta, func(e *Encoder) {
-			p := *e.p
-			p.NormSquaredMax = limit
-			e.p = &p
-			e.tries = 40
-		})
+		z, err := encodeWith(t, d, procs, delta, func(e *Encoder) { boundRounding(e, limit, 40) })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -49,6 +49,14 @@ func (e *fixedEncoding) Decode(dst []float64, sum []uint64, id [32]byte) error {
 	return nil
 }
 
+// setEncoding gives every client of h the encoding enc.
+func (h *harness) setEncoding(enc fedround.Encoding) {
+	for id, c := range h.ccfg {
+		c.Encoding = enc
+		h.ccfg[id] = c
+	}
+}
+
 // TestEncodingReplacesQuantizer: with an Encoding on both sides the round
 // runs in its ring and length, the server decodes the exact sum of the
 // encoded deltas (the mean of the rounded deltas), and client and server
@@ -57,10 +65,7 @@ func TestEncodingReplacesQuantizer(t *testing.T) {
 	const n, dim = 5, 7
 	h := newHarness(n, 41)
 	enc := &fixedEncoding{bits: 24, ids: make(chan [32]byte, 2*n)}
-	for id, c := range h.ccfg {
-		c.Encoding = enc
-		h.ccfg[id] = c
-	}
+	h.setEncoding(enc)
 	cfg := fedround.Config{Clip: 1, Encoding: enc, Threshold: 3, Rand: seeded(4)}
 	got, survivors, _, err := runRound(t, h, cfg, 1, dim)
 	if err != nil || survivors != n {
@@ -87,10 +92,7 @@ func TestEncodingWidthPolicy(t *testing.T) {
 	const n, dim = 4, 3
 	h := newHarness(n, 42)
 	enc := &fixedEncoding{bits: 24, ids: make(chan [32]byte, 4*n)}
-	for id, c := range h.ccfg {
-		c.Encoding = enc
-		h.ccfg[id] = c
-	}
+	h.setEncoding(enc)
 	_, survivors, stats, err := runRound(t, h, fedround.Config{Clip: 1, Bits: 32, Threshold: 3, Rand: seeded(5)}, 1, dim)
 	if err == nil && survivors > 0 {
 		t.Fatalf("a 32-bit round ran with %d survivors", survivors)
