@@ -14,7 +14,7 @@ import (
 func runCells(t *testing.T, args ...string) map[string]Cell {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if err := run(append(args, "-json"), &out, &errb); err != nil {
+	if err := run(append(append([]string{"-out", ""}, args...), "-json"), &out, &errb); err != nil {
 		t.Fatalf("run %v: %v\n%s", args, err, errb.String())
 	}
 	cells := map[string]Cell{}
@@ -92,7 +92,7 @@ func TestBadFlags(t *testing.T) {
 		{"-dataset", "mnist"}, {"-model", "cnn"}, {"-aggregators", ""}, {"extra"}, {"-no-such-flag"},
 	} {
 		var out, errb bytes.Buffer
-		if err := run(append(args, "-out", ""), &out, &errb); err == nil {
+		if err := run(append([]string{"-out", ""}, args...), &out, &errb); err == nil {
 			t.Errorf("%v accepted", args)
 		}
 	}

@@ -43,7 +43,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.serverLR, "server-lr", 1, "server learning rate")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of every random choice (and of the noise, unless -secure-noise)")
 	fs.BoolVar(&o.secure, "secure-noise", false, "draw the noise from crypto/rand (not reproducible)")
-	fs.StringVar(&o.out, "out", "", "directory for the plot ddp_accuracy.png (none if empty)")
+	fs.StringVar(&o.out, "out", "out", "directory for the plot ddp_accuracy.png (created if missing; empty: no plot)")
 	fs.BoolVar(&o.json, "json", false, "stdout only JSON: one object per run, the summary last")
 	fs.BoolVar(&o.quiet, "quiet", false, "print the summary only")
 	if err := fs.Parse(args); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the split, the initial model, the shuffling and the sampling")
 	fs.IntVar(&o.seeds, "seeds", 1, "runs per cell, with seeds seed, seed+1, …")
 	fs.BoolVar(&o.scale, "scale", false, fmt.Sprintf("scaled-down preset for a whole table in minutes: -rounds %d -local-epochs %d -fraction %v -test-examples %d unless set", scaleRounds, scaleEpochs, scaleFraction, scaleTestExamples))
-	fs.StringVar(&o.out, "out", "", "plot of test accuracy per round, one line per algorithm and split (.png or .svg), checked before training; empty: no plot")
+	fs.StringVar(&o.out, "out", "out", "directory for the plot niid_accuracy.png (test accuracy per round, one line per algorithm and split), checked before training; empty: no plot")
 	fs.BoolVar(&o.json, "json", false, "stdout only JSON: one object per run, a summary last")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -121,7 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		bad("-fraction %v: want in (0, 1]", o.fraction)
 	}
 	if o.out != "" {
-		if err := chart.CheckPath(o.out); err != nil {
+		if err := chart.CheckPath(plotPath(o)); err != nil {
 			bad("-out: %v", err)
 		}
 	}
@@ -198,3 +199,6 @@ func parseSplit(f string) (split, error) {
 	}
 	return split{}, errors.New("want iid, dir, dir(α) or #C=k")
 }
+
+// plotPath is the file -out names: niid_accuracy.png in the directory.
+func plotPath(o *options) string { return filepath.Join(o.out, "niid_accuracy.png") }

@@ -479,7 +479,7 @@ func plot(o *options, results []result) error {
 		}
 	}
 	title := fmt.Sprintf("niid_bench on %s: %d clients, %d local epochs", o.dataset, o.clients, o.epochs)
-	return chart.Lines(o.out, title, "round", "test accuracy", series, false)
+	return chart.Lines(plotPath(o), title, "round", "test accuracy", series, false)
 }
 
 // squares returns n synthetic 28×28 images in 10 classes for quick runs:

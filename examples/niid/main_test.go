@@ -28,7 +28,7 @@ type summaryLine struct {
 func runJSON(t *testing.T, args ...string) ([]result, summaryLine) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if err := run(append(args, "-json"), &out, &errb); err != nil {
+	if err := run(append(append([]string{"-out", ""}, args...), "-json"), &out, &errb); err != nil {
 		t.Fatalf("run %v: %v\n%s", args, err, errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -58,7 +58,7 @@ func runJSON(t *testing.T, args ...string) ([]result, summaryLine) {
 
 // quick is a run of seconds: 4 clients of 100 synthetic images, 3 rounds
 // of one local epoch (2 steps) at a learning rate that learns in that.
-var quick = []string{"-dataset", "synthetic", "-clients", "4", "-rounds", "3", "-local-epochs", "1", "-lr", "0.03", "-quiet"}
+var quick = []string{"-out", "", "-dataset", "synthetic", "-clients", "4", "-rounds", "3", "-local-epochs", "1", "-lr", "0.03", "-quiet"}
 
 // The quick run: every algorithm on a #C=2 split of the synthetic images
 // learns above chance (10 classes), one row per run in flag order, with
@@ -123,9 +123,10 @@ func TestDeterministic(t *testing.T) {
 
 // The text output has a row per run and the table; -out writes the plot.
 func TestTextAndPlot(t *testing.T) {
-	png := filepath.Join(t.TempDir(), "curves.png")
+	dir := t.TempDir()
+	png := filepath.Join(dir, "niid_accuracy.png")
 	var out, errb bytes.Buffer
-	err := run(append(quick[:len(quick)-1], "-splits", "iid", "-algorithms", "fedavg", "-seeds", "2", "-rounds", "2", "-out", png), &out, &errb)
+	err := run(append(quick[:len(quick)-1], "-splits", "iid", "-algorithms", "fedavg", "-seeds", "2", "-rounds", "2", "-out", dir), &out, &errb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestSplitKeys(t *testing.T) {
 // #C=k deals k labels to every client; -fraction draws that share of the
 // training set first.
 func TestPartition(t *testing.T) {
-	o, err := parseFlags([]string{"-dataset", "synthetic", "-fraction", "0.5"}, new(bytes.Buffer))
+	o, err := parseFlags([]string{"-out", "", "-dataset", "synthetic", "-fraction", "0.5"}, new(bytes.Buffer))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,15 +213,15 @@ func TestPartition(t *testing.T) {
 }
 
 func TestScalePreset(t *testing.T) {
-	o, err := parseFlags([]string{"-scale"}, new(bytes.Buffer))
+	o, err := parseFlags([]string{"-out", "", "-scale"}, new(bytes.Buffer))
 	if err != nil || o.rounds != scaleRounds || o.epochs != scaleEpochs || o.fraction != scaleFraction || o.testExamples != scaleTestExamples {
 		t.Fatalf("-scale: %+v, %v", o, err)
 	}
-	o, err = parseFlags([]string{"-scale", "-rounds", "7", "-fraction", "1"}, new(bytes.Buffer))
+	o, err = parseFlags([]string{"-out", "", "-scale", "-rounds", "7", "-fraction", "1"}, new(bytes.Buffer))
 	if err != nil || o.rounds != 7 || o.epochs != scaleEpochs || o.fraction != 1 {
 		t.Fatalf("-scale with -rounds 7 -fraction 1: %+v, %v", o, err)
 	}
-	o, err = parseFlags(nil, new(bytes.Buffer))
+	o, err = parseFlags([]string{"-out", ""}, new(bytes.Buffer))
 	if err != nil || o.rounds != 50 || o.epochs != 10 || o.clients != 10 || o.batch != 64 || o.lr != 0.01 ||
 		o.momentum != 0.9 || o.weightDecay != 1e-5 || o.mu != 0.01 || len(o.algorithms) != 5 || len(o.splits) != 3 {
 		t.Fatalf("defaults are not niid_bench's: %+v, %v", o, err)
@@ -242,12 +243,12 @@ func TestBadFlags(t *testing.T) {
 		{"-fraction", "0"},
 		{"-fraction", "1.5"},
 		{"-dataset", "cifar10"},
-		{"-out", "curves.txt"},
+		{"-out", "/dev/null/x"},
 		{"-nope"},
 		{"extra"},
 	} {
 		var out, errb bytes.Buffer
-		err := run(args, &out, &errb)
+		err := run(append([]string{"-out", ""}, args...), &out, &errb)
 		if err == nil || errors.Is(err, flag.ErrHelp) {
 			t.Errorf("%v: err = %v", args, err)
 		}
@@ -273,7 +274,7 @@ func TestHelpIsNotAnError(t *testing.T) {
 
 func TestFashionMNISTMissing(t *testing.T) {
 	var out, errb bytes.Buffer
-	err := run([]string{"-data", t.TempDir(), "-scale"}, &out, &errb)
+	err := run([]string{"-out", "", "-data", t.TempDir(), "-scale"}, &out, &errb)
 	if !errors.Is(err, dataset.ErrNotFound) || !strings.Contains(err.Error(), dataset.FashionMNISTPackage) {
 		t.Errorf("missing data: %v", err)
 	}
