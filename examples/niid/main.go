@@ -35,11 +35,11 @@
 // best_accuracy, published and published_std as fractions or null,
 // curve — the accuracy after each round —, wall_seconds), then a summary
 // object last ("summary": true). Progress goes to stderr (-quiet: none).
-// -out writes the accuracy curves as a plot.
+// -out DIR writes the accuracy curves as DIR/niid_accuracy.png (default ./out).
 //
 // # Measured
 //
-// go run ./examples/niid -scale -json -out table.png, on the shared 2-core
+// go run ./examples/niid -scale -json (plot in ./out), on the shared 2-core
 // machine (load average 8–19 from other work): 15 runs in 1,344 s (43–177 s
 // a run). Best test accuracy over the 10 rounds, % (the final round's in
 // parentheses where it differs); published: Flower's, at the full settings.
