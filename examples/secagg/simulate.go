@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding"
 	"fmt"
 	"io"
 	"time"
@@ -212,6 +213,27 @@ func decode[M any, PM interface {
 	}
 }
 
+// deliver is one client's part of a step: client i receives the server's
+// message b (counted as downloaded), decodes it, answers with step, and
+// the server takes the answer with server. It returns send's results.
+func deliver[M any, PM interface {
+	*M
+	UnmarshalBinary([]byte) error
+}, R encoding.BinaryMarshaler](r *round, i int, b []byte, step func(PM) (R, error), server func([]byte) error) (bool, error) {
+	r.ph.Down += int64(len(b))
+	return r.send(i, func() ([]byte, error) {
+		m := PM(new(M))
+		if err := m.UnmarshalBinary(b); err != nil {
+			return nil, err
+		}
+		y, err := step(m)
+		if err != nil {
+			return nil, err
+		}
+		return y.MarshalBinary()
+	}, server)
+}
+
 // advertise: each client sends its two public keys.
 func (r *round) advertise() error {
 	for i, c := range r.clients {
@@ -247,18 +269,7 @@ func (r *round) shareKeys() error {
 	}
 	for _, k := range keys.Keys {
 		i := int(k.Client) - 1
-		r.ph.Down += int64(len(kb))
-		if _, err := r.send(i, func() ([]byte, error) {
-			var m secagg.KeysBroadcast
-			if err := m.UnmarshalBinary(kb); err != nil {
-				return nil, err
-			}
-			s, err := r.clients[i].ShareKeys(&m)
-			if err != nil {
-				return nil, err
-			}
-			return s.MarshalBinary()
-		}, decode(r.srv.HandleShares)); err != nil {
+		if _, err := deliver(r, i, kb, r.clients[i].ShareKeys, decode(r.srv.HandleShares)); err != nil {
 			return err
 		}
 	}
@@ -273,18 +284,7 @@ func (r *round) shareKeys() error {
 func (r *round) revealAndShare(keys *secagg.KeysBroadcast, kb []byte) error {
 	for _, k := range keys.Keys {
 		i := int(k.Client) - 1
-		r.ph.Down += int64(len(kb))
-		if _, err := r.send(i, func() ([]byte, error) {
-			var m secagg.KeysBroadcast
-			if err := m.UnmarshalBinary(kb); err != nil {
-				return nil, err
-			}
-			rv, err := r.clients[i].RevealSeed(&m)
-			if err != nil {
-				return nil, err
-			}
-			return rv.MarshalBinary()
-		}, decode(r.srv.HandleReveal)); err != nil {
+		if _, err := deliver(r, i, kb, r.clients[i].RevealSeed, decode(r.srv.HandleReveal)); err != nil {
 			return err
 		}
 	}
@@ -301,18 +301,7 @@ func (r *round) revealAndShare(keys *secagg.KeysBroadcast, kb []byte) error {
 	r.next()
 	for _, k := range keys.Keys {
 		i := int(k.Client) - 1
-		r.ph.Down += int64(len(rb))
-		if _, err := r.send(i, func() ([]byte, error) {
-			var m secagg.RevealsBroadcast
-			if err := m.UnmarshalBinary(rb); err != nil {
-				return nil, err
-			}
-			s, err := r.clients[i].ShareKeysRevealed(&m)
-			if err != nil {
-				return nil, err
-			}
-			return s.MarshalBinary()
-		}, decode(r.srv.HandleShares)); err != nil {
+		if _, err := deliver(r, i, rb, r.clients[i].ShareKeysRevealed, decode(r.srv.HandleShares)); err != nil {
 			return err
 		}
 	}
@@ -335,20 +324,11 @@ func (r *round) maskedInputs() error {
 		if err := r.server(func() (err error) { data, err = bc.MarshalBinary(); return err }); err != nil {
 			return err
 		}
-		r.ph.Down += int64(len(data))
-		ok, err := r.send(i, func() ([]byte, error) {
-			var m secagg.SharesBroadcast
-			if err := m.UnmarshalBinary(data); err != nil {
-				return nil, err
-			}
+		ok, err := deliver(r, i, data, func(m *secagg.SharesBroadcast) (*secagg.MaskedMsg, error) {
 			if err := makeInput(r.o, r.p, i, r.input, r.real); err != nil {
 				return nil, err
 			}
-			y, err := r.clients[i].MaskedInput(&m, r.input)
-			if err != nil {
-				return nil, err
-			}
-			return y.MarshalBinary()
+			return r.clients[i].MaskedInput(m, r.input)
 		}, decode(r.srv.HandleMasked))
 		if err != nil {
 			return err
@@ -383,18 +363,7 @@ func (r *round) consistency() ([]uint32, error) {
 	var asked []uint32
 	for _, id := range sv.Survivors {
 		i := int(id) - 1
-		r.ph.Down += int64(len(data))
-		ok, err := r.send(i, func() ([]byte, error) {
-			var m secagg.SurvivorsMsg
-			if err := m.UnmarshalBinary(data); err != nil {
-				return nil, err
-			}
-			s, err := r.clients[i].ConsistencyCheck(&m)
-			if err != nil {
-				return nil, err
-			}
-			return s.MarshalBinary()
-		}, decode(r.srv.HandleSignature))
+		ok, err := deliver(r, i, data, r.clients[i].ConsistencyCheck, decode(r.srv.HandleSignature))
 		if err != nil {
 			return nil, err
 		}
@@ -425,18 +394,7 @@ func (r *round) unmask(asked []uint32) ([]uint64, error) {
 	r.res.survivors = len(req.Survivors)
 	for _, id := range asked {
 		i := int(id) - 1
-		r.ph.Down += int64(len(data))
-		if _, err := r.send(i, func() ([]byte, error) {
-			var m secagg.UnmaskRequest
-			if err := m.UnmarshalBinary(data); err != nil {
-				return nil, err
-			}
-			u, err := r.clients[i].Unmask(&m)
-			if err != nil {
-				return nil, err
-			}
-			return u.MarshalBinary()
-		}, decode(r.srv.HandleUnmask)); err != nil {
+		if _, err := deliver(r, i, data, r.clients[i].Unmask, decode(r.srv.HandleUnmask)); err != nil {
 			return nil, err
 		}
 	}
