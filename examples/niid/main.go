@@ -260,7 +260,9 @@ func partition(o *options, d *data, sp split, seed uint64) ([]*dataset.Dataset, 
 	case "iid":
 		parts, err = dataset.IID(rng, pool.Len(), o.clients)
 	case "dir":
-		parts, err = dataset.Dirichlet(rng, pool.Y, pool.Classes, o.clients, sp.alpha)
+		// As niid_bench draws it: capped at the mean size, every client
+		// at least 10 examples.
+		parts, err = dataset.DirichletBalanced(rng, pool.Y, pool.Classes, o.clients, sp.alpha, min(10, pool.Len()/o.clients))
 	case "labels":
 		parts, err = dataset.LabelQuantity(rng, pool.Y, pool.Classes, o.clients, sp.k)
 	}

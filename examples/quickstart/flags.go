@@ -19,6 +19,7 @@ type options struct {
 	dataset, dataDir, model, strategy, checkpoint string
 	hidden                                        []int
 	rounds, clients, perRound, epochs, batch      int
+	dirichletMin                                  int
 	alpha, beta, dirichlet, mu, lr, serverLR      float64
 	momentum, weightDecay                         float64
 	drop                                          float64
@@ -51,6 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.beta, "beta", 1, "Synthetic(α,β): data heterogeneity β ≥ 0")
 	fs.BoolVar(&o.iid, "iid", false, "IID data: Synthetic-IID, or an IID split of Fashion-MNIST")
 	fs.Float64Var(&o.dirichlet, "dirichlet", 0.5, "fashion-mnist without -iid: label skew Dir(α) over clients, α > 0")
+	fs.IntVar(&o.dirichletMin, "dirichlet-min", 0, "with -dirichlet: 0 draws Dir(α) as Hsu et al.; N ≥ 1 draws it as NIID-Bench and Flower's niid_bench do (no class dealt to a client already at the mean size, redrawn until every client has N examples; they use 10)")
 	fs.StringVar(&o.strategy, "strategy", "fedavg", "server strategy: fedavg, fedavgm, fedadam, fedyogi, fedadagrad or fedprox")
 	fs.Float64Var(&o.mu, "mu", 0, "FedProx proximal coefficient μ ≥ 0 (default 0.01 with -strategy fedprox)")
 	fs.IntVar(&o.epochs, "local-epochs", 0, "local epochs per round (default 20 for synthetic, as in the FedProx paper; 1 for fashion-mnist)")
@@ -142,6 +144,9 @@ func (o *options) check(extra []string) error {
 	if !positive(o.lr) || !(o.serverLR >= 0) || !(o.mu >= 0) || !(o.alpha >= 0) || !(o.beta >= 0) || !positive(o.dirichlet) {
 		bad("-lr %v -server-lr %v -mu %v -alpha %v -beta %v -dirichlet %v: want lr, dirichlet > 0 and the rest ≥ 0, finite",
 			o.lr, o.serverLR, o.mu, o.alpha, o.beta, o.dirichlet)
+	}
+	if o.dirichletMin < 0 || o.dirichletMin > 0 && (o.iid || o.dataset != "fashion-mnist") {
+		bad("-dirichlet-min %d: want ≥ 0, and only with a Dirichlet split of fashion-mnist (not -iid)", o.dirichletMin)
 	}
 	if !(o.drop >= 0 && o.drop < 1) {
 		bad("-drop %v: want a probability in [0, 1)", o.drop)

@@ -103,6 +103,8 @@ func loadData(o *options) (train []*dataset.Dataset, test *dataset.Dataset, err 
 	var parts [][]int
 	if o.iid {
 		parts, err = dataset.IID(rng, all.Len(), o.clients)
+	} else if o.dirichletMin > 0 {
+		parts, err = dataset.DirichletBalanced(rng, all.Y, all.Classes, o.clients, o.dirichlet, o.dirichletMin)
 	} else {
 		parts, err = dataset.Dirichlet(rng, all.Y, all.Classes, o.clients, o.dirichlet)
 	}

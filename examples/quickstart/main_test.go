@@ -166,6 +166,9 @@ func TestBadFlags(t *testing.T) {
 		{"-drop", "-0.5"},
 		{"-mu", "-1"},
 		{"-dirichlet", "0"},
+		{"-dirichlet-min", "-1", "-dataset", "fashion-mnist"},
+		{"-dirichlet-min", "10"}, // synthetic data: no Dirichlet split
+		{"-dirichlet-min", "10", "-dataset", "fashion-mnist", "-iid"},
 		{"-bogus"},
 	} {
 		var out, errb bytes.Buffer

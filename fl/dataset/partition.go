@@ -76,27 +76,115 @@ func Dirichlet(rng *rand.Rand, labels []int, classes, clients int, alpha float64
 			idx = slices.Clone(idx)
 			rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 			dirichlet(rng, p, alpha)
-			cum, lo := 0.0, 0
-			for c := range parts {
-				cum += p[c]
-				hi := int(cum * float64(len(idx)))
-				if c == clients-1 {
-					hi = len(idx)
-				}
-				hi = min(max(hi, lo), len(idx))
-				parts[c] = append(parts[c], idx[lo:hi]...)
-				lo = hi
-			}
+			cutClass(parts, idx, p)
 		}
 		if minLen(parts) > 0 {
 			break
 		}
 	}
 	repairEmpty(rng, parts)
+	shuffleParts(rng, parts)
+	return parts, nil
+}
+
+// cutClass appends to each part c its piece of the class's (shuffled)
+// indices idx: consecutive pieces cut at ⌊(p_0+…+p_c)·len(idx)⌋, the last
+// piece running to the end, for proportions p summing to 1.
+func cutClass(parts [][]int, idx []int, p []float64) {
+	cum, lo := 0.0, 0
+	for c := range parts {
+		cum += p[c]
+		hi := int(cum * float64(len(idx)))
+		if c == len(parts)-1 {
+			hi = len(idx)
+		}
+		hi = min(max(hi, lo), len(idx))
+		parts[c] = append(parts[c], idx[lo:hi]...)
+		lo = hi
+	}
+}
+
+func shuffleParts(rng *rand.Rand, parts [][]int) {
 	for _, part := range parts {
 		rng.Shuffle(len(part), func(i, j int) { part[i], part[j] = part[j], part[i] })
 	}
-	return parts, nil
+}
+
+// balancedRetries bounds the redraws of [DirichletBalanced].
+const balancedRetries = 1000
+
+// DirichletBalanced is the Dirichlet label-skew partition exactly as
+// NIID-Bench (Li, Diao, Chen and He 2022, "Federated Learning on Non-IID
+// Data Silos: An Experimental Study", ICDE; its "noniid-labeldir") and
+// Flower's baselines/niid_bench draw it, which differs from [Dirichlet]
+// in two ways:
+//
+//   - a cap: the classes are dealt in order 0, 1, …, and when class k is
+//     dealt, every client that already holds N/clients examples or more
+//     (N = len(labels)) gets proportion 0, the others' Dir(α) proportions
+//     renormalised to sum to 1 — so no client grows far past the mean
+//     size;
+//   - a minimum size: the whole draw is repeated until every client holds
+//     at least minSize examples (NIID-Bench and niid_bench use 10).
+//
+// Each class's shuffled examples are cut at ⌊cumsum(p)·n_class⌋ as in
+// [Dirichlet] (so, as in NIID-Bench, when rounding leaves the cumulative
+// sum just below 1 the last client receives the one example left over,
+// even at the cap). The redraw is bounded (1,000 draws); a configuration that
+// cannot reach minSize returns an error wrapping [ErrInvalid] rather
+// than looping, as do the errors of [Dirichlet] and minSize < 1 or
+// minSize·clients > N. Every index appears in exactly one part; each
+// part is shuffled.
+func DirichletBalanced(rng *rand.Rand, labels []int, classes, clients int, alpha float64, minSize int) ([][]int, error) {
+	if err := checkPartition(len(labels), clients); err != nil {
+		return nil, err
+	}
+	if !(alpha > 0) || math.IsInf(alpha, 0) {
+		return nil, fmt.Errorf("%w: DirichletBalanced alpha = %v, want finite > 0", ErrInvalid, alpha)
+	}
+	if minSize < 1 || minSize > len(labels)/clients {
+		return nil, fmt.Errorf("%w: DirichletBalanced minSize = %d, want 1..%d (%d examples, %d clients)",
+			ErrInvalid, minSize, len(labels)/clients, len(labels), clients)
+	}
+	byClass, err := groupByClass(labels, classes)
+	if err != nil {
+		return nil, err
+	}
+	capSize := float64(len(labels)) / float64(clients)
+	p := make([]float64, clients)
+	for range balancedRetries {
+		parts := make([][]int, clients)
+		ok := true
+		for _, idx := range byClass {
+			if len(idx) == 0 {
+				continue
+			}
+			idx = slices.Clone(idx)
+			rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+			dirichlet(rng, p, alpha)
+			sum := 0.0
+			for c := range p {
+				if float64(len(parts[c])) >= capSize {
+					p[c] = 0
+				}
+				sum += p[c]
+			}
+			if !(sum > 0) { // every open client's proportion underflowed: draw again
+				ok = false
+				break
+			}
+			for c := range p {
+				p[c] /= sum
+			}
+			cutClass(parts, idx, p)
+		}
+		if ok && minLen(parts) >= minSize {
+			shuffleParts(rng, parts)
+			return parts, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: DirichletBalanced: no draw in %d gave every one of %d clients %d examples (α = %v)",
+		ErrInvalid, balancedRetries, clients, minSize, alpha)
 }
 
 // Shards partitions the examples with the given labels among clients as
@@ -266,8 +354,6 @@ func LabelQuantity(rng *rand.Rand, labels []int, classes, clients, k int) ([][]i
 			off += size
 		}
 	}
-	for _, part := range parts {
-		rng.Shuffle(len(part), func(i, j int) { part[i], part[j] = part[j], part[i] })
-	}
+	shuffleParts(rng, parts)
 	return parts, nil
 }

@@ -315,3 +315,96 @@ func TestShardsErrors(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalid, tc.name)
 	}
 }
+
+func TestDirichletBalanced(t *testing.T) {
+	labels := labelsBalanced(10, 500) // N = 5000
+	const clients = 10
+	capSize := len(labels) / clients
+	for _, alpha := range []float64{0.1, 0.5, 5} {
+		parts, err := DirichletBalanced(newRand(11), labels, 10, clients, alpha, 10)
+		require.NoError(t, err)
+		requirePartition(t, parts, len(labels))
+		again, err := DirichletBalanced(newRand(11), labels, 10, clients, alpha, 10)
+		require.NoError(t, err)
+		require.Equal(t, parts, again)
+
+		counts := clientLabelCounts(parts, labels, 10)
+		for c := range clients {
+			require.GreaterOrEqual(t, len(parts[c]), 10, "α=%v client %d: minimum size", alpha, c)
+			// The cap, read back from the result: classes are dealt in
+			// order, so a client that holds class k held fewer than N/clients
+			// examples of the classes before k.
+			before := 0
+			for k := range 10 {
+				// (The last client may get the one example that flooring
+				// the cumulative sum below 1 leaves over, as in NIID-Bench.)
+				if counts[c][k] > 1 || counts[c][k] == 1 && c != clients-1 {
+					require.Less(t, before, capSize, "α=%v client %d got class %d while at the cap", alpha, c, k)
+				}
+				before += counts[c][k]
+			}
+			// Hence no client exceeds the cap by more than one class.
+			require.Less(t, len(parts[c]), capSize+500, "α=%v client %d", alpha, c)
+		}
+	}
+
+	// Class 0 is dealt before any client can reach the cap, so its shares
+	// are Dir(α): E Σ_c p_c² = (α+1)/(Kα+1), averaged over seeds.
+	for _, alpha := range []float64{0.3, 2} {
+		var sumSq float64
+		const seeds = 200
+		for seed := range uint64(seeds) {
+			parts, err := DirichletBalanced(newRand(300+seed), labels, 10, clients, alpha, 1)
+			require.NoError(t, err)
+			for _, cnt := range clientLabelCounts(parts, labels, 10) {
+				p := float64(cnt[0]) / 500
+				sumSq += p * p
+			}
+		}
+		want := (alpha + 1) / (clients*alpha + 1)
+		require.InEpsilon(t, want, sumSq/seeds, 0.1, "α=%v: E Σ p² of class 0", alpha)
+	}
+
+	// Without the cap, small α leaves some client far above the mean size;
+	// with it, none: the largest client over 20 seeds, α = 0.1.
+	largest := func(f func(seed uint64) ([][]int, error)) int {
+		m := 0
+		for seed := range uint64(20) {
+			parts, err := f(seed)
+			require.NoError(t, err)
+			for _, p := range parts {
+				m = max(m, len(p))
+			}
+		}
+		return m
+	}
+	free := largest(func(s uint64) ([][]int, error) { return Dirichlet(newRand(500+s), labels, 10, clients, 0.1) })
+	capped := largest(func(s uint64) ([][]int, error) {
+		return DirichletBalanced(newRand(500+s), labels, 10, clients, 0.1, 10)
+	})
+	require.Greater(t, free, capSize+500, "uncapped Dirichlet: some client above cap + one class")
+	require.Less(t, capped, capSize+500)
+}
+
+func TestDirichletBalancedErrors(t *testing.T) {
+	labels := labelsBalanced(10, 100)
+	for _, tc := range []struct {
+		name             string
+		clients, minSize int
+		alpha            float64
+	}{
+		{"minSize 0", 10, 0, 1},
+		{"minSize above N/clients", 10, 101, 1},
+		{"alpha 0", 10, 1, 0},
+		{"alpha NaN", 10, 1, math.NaN()},
+		{"more clients than examples", 2000, 1, 1},
+		// α tiny: each class goes (almost) whole to one client, so 100
+		// clients cannot all get 10 examples: an error, not an endless loop.
+		{"unreachable minimum", 100, 10, 1e-4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DirichletBalanced(newRand(1), labels, 10, tc.clients, tc.alpha, tc.minSize)
+			require.ErrorIs(t, err, ErrInvalid)
+		})
+	}
+}
