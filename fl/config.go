@@ -253,3 +253,28 @@ type Stateful interface {
 	encoding.BinaryMarshaler
 	encoding.BinaryUnmarshaler
 }
+
+// MarshalInner returns the state of inner, a part that a wrapper holds
+// (an Exchange's Aggregator, a Privacy's mechanism): inner's MarshalBinary
+// if it is an encoding.BinaryMarshaler, else no bytes. A wrapper that is
+// [Stateful] on behalf of its inner part forwards to it with MarshalInner
+// and [UnmarshalInner].
+func MarshalInner(inner any) ([]byte, error) {
+	if m, ok := inner.(encoding.BinaryMarshaler); ok {
+		return m.MarshalBinary()
+	}
+	return []byte{}, nil
+}
+
+// UnmarshalInner restores inner's state from b with its UnmarshalBinary.
+// State for an inner part that keeps none is refused with an error
+// wrapping [ErrCheckpoint]; no bytes for it are accepted.
+func UnmarshalInner(inner any, b []byte) error {
+	if u, ok := inner.(encoding.BinaryUnmarshaler); ok {
+		return u.UnmarshalBinary(b)
+	}
+	if len(b) > 0 {
+		return fmt.Errorf("%w: %d bytes of state for %T, which keeps none", ErrCheckpoint, len(b), inner)
+	}
+	return nil
+}

@@ -3,7 +3,6 @@ package fl
 import (
 	"cmp"
 	"context"
-	"encoding"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -416,24 +415,11 @@ func orDiscard(l *slog.Logger) *slog.Logger {
 
 // MarshalBinary returns the aggregator's state: empty unless it is an
 // encoding.BinaryMarshaler.
-func (e *TrainExchange) MarshalBinary() ([]byte, error) {
-	if m, ok := e.Aggregator.(encoding.BinaryMarshaler); ok {
-		return m.MarshalBinary()
-	}
-	return []byte{}, nil
-}
+func (e *TrainExchange) MarshalBinary() ([]byte, error) { return MarshalInner(e.Aggregator) }
 
 // UnmarshalBinary restores the aggregator's state. State for a stateless
 // aggregator is refused.
-func (e *TrainExchange) UnmarshalBinary(b []byte) error {
-	if u, ok := e.Aggregator.(encoding.BinaryUnmarshaler); ok {
-		return u.UnmarshalBinary(b)
-	}
-	if len(b) > 0 {
-		return fmt.Errorf("%w: %d bytes of state for the stateless aggregator %T", ErrCheckpoint, len(b), e.Aggregator)
-	}
-	return nil
-}
+func (e *TrainExchange) UnmarshalBinary(b []byte) error { return UnmarshalInner(e.Aggregator, b) }
 
 // NewRound returns round number n over conns (the sampled clients, in
 // sampling order), for running an [Exchange] outside a [Server]: in tests,

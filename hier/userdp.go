@@ -1,7 +1,6 @@
 package hier
 
 import (
-	"encoding"
 	"errors"
 	"fmt"
 
@@ -86,23 +85,11 @@ func (u *UserSampled) Record(stats *fl.RoundStats) { u.Privacy.Record(stats) }
 
 // MarshalBinary returns the mechanism's state (its releases), so that the
 // root's checkpoint keeps the budget.
-func (u *UserSampled) MarshalBinary() ([]byte, error) {
-	if m, ok := u.Privacy.(encoding.BinaryMarshaler); ok {
-		return m.MarshalBinary()
-	}
-	return []byte{}, nil
-}
+func (u *UserSampled) MarshalBinary() ([]byte, error) { return fl.MarshalInner(u.Privacy) }
 
-// UnmarshalBinary restores the mechanism's state.
-func (u *UserSampled) UnmarshalBinary(b []byte) error {
-	if m, ok := u.Privacy.(encoding.BinaryUnmarshaler); ok {
-		return m.UnmarshalBinary(b)
-	}
-	if len(b) > 0 {
-		return fmt.Errorf("%w: %d bytes of state for the stateless mechanism %T", fl.ErrCheckpoint, len(b), u.Privacy)
-	}
-	return nil
-}
+// UnmarshalBinary restores the mechanism's state; state for a stateless
+// mechanism is refused.
+func (u *UserSampled) UnmarshalBinary(b []byte) error { return fl.UnmarshalInner(u.Privacy, b) }
 
 // checkPrivacy reports whether p can run at the root of e: only a
 // UserSampled over secure edges with unweighted sums whose range holds the

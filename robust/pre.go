@@ -1,7 +1,6 @@
 package robust
 
 import (
-	"encoding"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -54,12 +53,9 @@ func (p *Pre) UnmarshalBinary(b []byte) error { return unmarshalParts[any]("Pre"
 func marshalParts[T any](parts ...T) ([]byte, error) {
 	var out []byte
 	for _, part := range parts {
-		var b []byte
-		if m, ok := any(part).(encoding.BinaryMarshaler); ok {
-			var err error
-			if b, err = m.MarshalBinary(); err != nil {
-				return nil, err
-			}
+		b, err := fl.MarshalInner(part)
+		if err != nil {
+			return nil, err
 		}
 		out = binary.LittleEndian.AppendUint64(out, uint64(len(b)))
 		out = append(out, b...)
@@ -68,8 +64,8 @@ func marshalParts[T any](parts ...T) ([]byte, error) {
 }
 
 // unmarshalParts restores what marshalParts wrote into parts; what names
-// the owner in errors. State for a stateless part, a truncated state and
-// trailing bytes are refused.
+// the owner in errors. State for a stateless part (also fl.ErrCheckpoint),
+// a truncated state and trailing bytes are refused with ErrParam.
 func unmarshalParts[T any](what string, b []byte, parts ...T) error {
 	for _, part := range parts {
 		if len(b) < 8 || binary.LittleEndian.Uint64(b) > uint64(len(b)-8) {
@@ -78,12 +74,8 @@ func unmarshalParts[T any](what string, b []byte, parts ...T) error {
 		n := int(binary.LittleEndian.Uint64(b))
 		chunk := b[8 : 8+n]
 		b = b[8+n:]
-		if u, ok := any(part).(encoding.BinaryUnmarshaler); ok {
-			if err := u.UnmarshalBinary(chunk); err != nil {
-				return err
-			}
-		} else if n != 0 {
-			return fmt.Errorf("%w: %s state for a stateless part", ErrParam, what)
+		if err := fl.UnmarshalInner(part, chunk); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrParam, what, err)
 		}
 	}
 	if len(b) != 0 {

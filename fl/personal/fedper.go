@@ -2,7 +2,6 @@ package personal
 
 import (
 	"context"
-	"encoding"
 	"fmt"
 
 	"github.com/fedgo/fedgo/fl"
@@ -147,24 +146,11 @@ func (f *FedPer) aggregator(r *fl.Round) fl.Aggregator {
 
 // MarshalBinary returns the aggregator's state: empty unless it is an
 // encoding.BinaryMarshaler.
-func (f *FedPer) MarshalBinary() ([]byte, error) {
-	if m, ok := f.Aggregator.(encoding.BinaryMarshaler); ok {
-		return m.MarshalBinary()
-	}
-	return []byte{}, nil
-}
+func (f *FedPer) MarshalBinary() ([]byte, error) { return fl.MarshalInner(f.Aggregator) }
 
 // UnmarshalBinary restores the aggregator's state; state for a stateless
 // aggregator is refused.
-func (f *FedPer) UnmarshalBinary(b []byte) error {
-	if u, ok := f.Aggregator.(encoding.BinaryUnmarshaler); ok {
-		return u.UnmarshalBinary(b)
-	}
-	if len(b) > 0 {
-		return fmt.Errorf("%w: fedper: %d bytes of state for the stateless aggregator %T", fl.ErrCheckpoint, len(b), f.Aggregator)
-	}
-	return nil
-}
+func (f *FedPer) UnmarshalBinary(b []byte) error { return fl.UnmarshalInner(f.Aggregator, b) }
 
 // FedPerClient is the client side of FedPer as an [fl.Handler]. On
 // [TypeFedPerTrain] it
