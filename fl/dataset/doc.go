@@ -18,7 +18,9 @@
 //   - Partitioners returning index lists, one per client: [IID] (equal
 //     sizes), [Dirichlet] (label skew with proportions Dir(α) per class,
 //     Hsu, Qi and Brown, "Measuring the Effects of Non-Identical Data
-//     Distribution for Federated Visual Classification", 2019) and
+//     Distribution for Federated Visual Classification", 2019),
+//     [DirichletBalanced] (the same, capped at the mean size and redrawn
+//     to a minimum size, as NIID-Bench and Flower's niid_bench draw it),
 //     [Shards] (sort by label, deal shards; McMahan, Moore, Ramage,
 //     Hampson and Agüera y Arcas, "Communication-Efficient Learning of Deep
 //     Networks from Decentralized Data", AISTATS 2017) and
