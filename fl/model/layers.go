@@ -219,10 +219,9 @@ func (c *convKernel) forward(p, in, out []float64, b int) {
 			for t := range o {
 				o[t] = bias[f]
 			}
-			for l, v := range wts[f*c.kk : (f+1)*c.kk] {
-				axpy(v, cols[l*n:(l+1)*n], o)
-			}
 		}
+		// out[f, j0:j0+n] += Σ_l wts[f, l]·cols[l, :], an axpy per l.
+		mulAddRows(out[j0:], m, wts, c.kk, 1, cols, n, c.cout, c.kk, n)
 	}
 }
 
@@ -244,24 +243,18 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		cols := c.cols[:c.kk*n]
 		c.im2col(cols, in, b, j0, n)
 		for f := range c.cout {
-			d := dout[f*m+j0 : f*m+j0+n]
-			gb[f] += sum(d)
-			gf := gw[f*c.kk : (f+1)*c.kk]
-			for l := range gf {
-				gf[l] += dot(d, cols[l*n:(l+1)*n])
-			}
+			gb[f] += sum(dout[f*m+j0 : f*m+j0+n])
 		}
+		// gw[f, l] += dot(dout[f, j0:j0+n], cols[l, :]).
+		dotRows(gw, c.kk, dout[j0:], m, cols, n, c.cout, c.kk, n, true)
 		if din == nil {
 			continue
 		}
+		// dcols[l, :] = Σ_f wts[f, l]·dout[f, j0:j0+n] from +0, an axpy
+		// per f.
 		dcols := c.dcols[:c.kk*n]
-		for l := range c.kk {
-			dl := dcols[l*n : (l+1)*n]
-			clear(dl)
-			for f := range c.cout {
-				axpy(wts[f*c.kk+l], dout[f*m+j0:f*m+j0+n], dl)
-			}
-		}
+		clear(dcols)
+		mulAddRows(dcols, n, wts, 1, c.kk, dout[j0:], m, c.kk, c.cout, n)
 		c.col2im(din, dcols, b, j0, n)
 	}
 }
@@ -464,31 +457,24 @@ func (k denseKernel) forward(p, in, out []float64, b int) {
 		for r := range o {
 			o[r] = bias[j]
 		}
-		for l, v := range wts[j*k.in : (j+1)*k.in] {
-			axpy(v, in[l*b:(l+1)*b], o)
-		}
 	}
+	// out[j, :] += Σ_l wts[j, l]·in[l, :], an axpy per l.
+	mulAddRows(out, b, wts, k.in, 1, in, b, k.out, k.in, b)
 }
 
 func (k denseKernel) backward(p, g, in, _, dout, din []float64, b int) {
 	wts := p[:k.out*k.in]
 	gw, gb := g[:k.out*k.in], g[k.out*k.in:]
 	for j := range k.out {
-		d := dout[j*b : (j+1)*b]
-		gb[j] = sum(d)
-		gj := gw[j*k.in : (j+1)*k.in]
-		for l := range gj {
-			gj[l] = dot(d, in[l*b:(l+1)*b])
-		}
+		gb[j] = sum(dout[j*b : (j+1)*b])
 	}
+	// gw[j, l] = dot(dout[j, :], in[l, :]).
+	dotRows(gw, k.in, dout, b, in, b, k.out, k.in, b, false)
 	if din == nil {
 		return
 	}
-	for l := range k.in {
-		dl := din[l*b : (l+1)*b]
-		clear(dl)
-		for j := range k.out {
-			axpy(wts[j*k.in+l], dout[j*b:(j+1)*b], dl)
-		}
-	}
+	// din[l, :] = Σ_j wts[j, l]·dout[j, :] from +0, an axpy per j.
+	din = din[:k.in*b]
+	clear(din)
+	mulAddRows(din, b, wts, 1, k.in, dout, b, k.in, k.out, b)
 }

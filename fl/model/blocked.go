@@ -1,0 +1,105 @@
+package model
+
+// The blocked products of the convolutional and dense layers of a
+// Sequential network. Each is a set of the vector kernels of vec.go whose
+// results do not depend on one another, so any loop order around them, and
+// any register blocking, computes the same bits:
+//
+//   - mulAddRows is a sequence of axpys per output row. Output element
+//     o[i, c] goes through o ← round(a[i,l]·x[l,c]) + o for l = 0, 1, …, k−1,
+//     in that order, whatever else is computed in between. A blocked kernel
+//     keeps a block of o in registers across all l and loads each x[l, ·]
+//     once for all the rows of the block: fewer loads and stores, the same
+//     roundings.
+//   - dotRows is a set of dots, each summed in dotGo's order (four partial
+//     sums by index mod 4, the tail into the first, then (s₀+s₂)+(s₁+s₃)).
+//     A blocked kernel keeps the four partial sums of several dots in the
+//     four lanes of a register each, and loads each vector once for the dots
+//     of the block that share it.
+//
+// mulAddRowsGo and dotRowsGo are the definitions, written on axpy and dot;
+// on amd64 with AVX2 the layers run the assembly blocks of blocked_amd64.s
+// (VMULPD then VADDPD, never a fused multiply-add), and TestBlockedFastEqualsGo
+// checks them bit for bit against the definitions.
+
+// mulAddRowsGo adds to each output row i < rows, o[i·ldo : i·ldo+n], the
+// products a[i·ars + l·acs] · x[l·ldx : l·ldx+n] for l = 0, …, k−1 in that
+// order, each an [axpy]: the matrix product O += A·X with A addressed
+// through its row and column strides (ars, acs), so that A or Aᵀ of a
+// row-major weight matrix serve alike. o must not overlap a or x. It
+// panics if a slice is too short for the shapes or the rows of o overlap.
+func mulAddRowsGo(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	checkMulAddRows(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+	for i := range rows {
+		oi := o[i*ldo : i*ldo+n]
+		for l := range k {
+			axpy(a[i*ars+l*acs], x[l*ldx:l*ldx+n], oi)
+		}
+	}
+}
+
+// dotRowsGo sets (add false) or adds to (add true) g[f·ldg + l] the [dot]
+// of d[f·ldd : f·ldd+n] and x[l·ldx : l·ldx+n], for f < fr and l < lr: the
+// matrix product D·Xᵀ. An added dot is added last: g ← g + dot. It panics
+// if a slice is too short for the shapes.
+func dotRowsGo(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int, fr, lr, n int, add bool) {
+	checkDotRows(g, ldg, d, ldd, x, ldx, fr, lr, n)
+	for f := range fr {
+		df := d[f*ldd : f*ldd+n]
+		gf := g[f*ldg : f*ldg+lr]
+		for l := range gf {
+			v := dot(df, x[l*ldx:l*ldx+n])
+			if add {
+				v = gf[l] + v
+			}
+			gf[l] = v
+		}
+	}
+}
+
+// need panics unless a slice of length have holds rows rows of n values
+// stride apart (the last row ending at (rows−1)·stride + n).
+func need(what string, have, rows, stride, n int) {
+	if rows < 0 || n < 0 || stride < 0 {
+		panic("model: negative shape for " + what)
+	}
+	if rows == 0 || n == 0 {
+		return
+	}
+	if rows > 1 && stride < 1 {
+		panic("model: stride < 1 for " + what)
+	}
+	// (rows−1)·stride + n ≤ have, without overflow.
+	if stride > 0 && rows-1 > (have-n)/stride || n > have {
+		panic("model: " + what + " too short for its shape")
+	}
+}
+
+func checkMulAddRows(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	need("mulAddRows o", len(o), rows, ldo, n)
+	if rows > 1 && ldo < n {
+		panic("model: mulAddRows output rows overlap")
+	}
+	need("mulAddRows x", len(x), k, ldx, n)
+	if rows == 0 || k == 0 || n == 0 {
+		return
+	}
+	// The last entry of a is a[(rows−1)·ars + (k−1)·acs]: the rows of a
+	// are one value long, ars apart, each followed by k−1 more acs apart.
+	if ars < 0 || acs < 0 {
+		panic("model: negative stride for mulAddRows a")
+	}
+	need("mulAddRows a", len(a)-(k-1)*acs, rows, ars, 1)
+	if k > 1 && acs < 1 {
+		panic("model: stride < 1 for mulAddRows a")
+	}
+}
+
+func checkDotRows(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int, fr, lr, n int) {
+	need("dotRows g", len(g), fr, ldg, lr)
+	if fr > 1 && ldg < lr {
+		panic("model: dotRows output rows overlap")
+	}
+	need("dotRows d", len(d), fr, ldd, n)
+	need("dotRows x", len(x), lr, ldx, n)
+}

@@ -1,0 +1,94 @@
+//go:build !noasm && !gccgo && !safe && !purego
+
+package model
+
+import "golang.org/x/sys/cpu"
+
+// hasAVX2 reports whether the blocked kernels of blocked_amd64.s can run
+// (AVX and AVX2, with the OS saving the YMM registers, as x/sys/cpu
+// checks). It is set once, at initialisation, and never changed.
+var hasAVX2 = cpu.X86.HasAVX && cpu.X86.HasAVX2
+
+// mulAddRows is mulAddRowsGo, on the AVX2 blocks where the CPU has them.
+func mulAddRows(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	if hasAVX2 {
+		mulAddRowsAVX2(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+		return
+	}
+	mulAddRowsGo(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+}
+
+// dotRows is dotRowsGo, on the AVX2 blocks where the CPU has them.
+func dotRows(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int, fr, lr, n int, add bool) {
+	if hasAVX2 {
+		dotRowsAVX2(g, ldg, d, ldd, x, ldx, fr, lr, n, add)
+		return
+	}
+	dotRowsGo(g, ldg, d, ldd, x, ldx, fr, lr, n, add)
+}
+
+//go:noescape
+func mulAdd4x8(o *float64, ldo int, a *float64, ars, acs int, x *float64, ldx int, k, nb int)
+
+//go:noescape
+func mulAdd2x8(o *float64, ldo int, a *float64, ars, acs int, x *float64, ldx int, k, nb int)
+
+//go:noescape
+func dot2x4(gp *float64, ldg int, d *float64, ldd int, x *float64, ldx int, n4b, nb, nlb, add int)
+
+// mulAddRowsAVX2 computes mulAddRowsGo with mulAdd4x8 and mulAdd2x8 on the
+// leading multiple of eight columns, rows four (then two) at a time; a
+// last odd row and the last one to seven columns go through
+// mulAddRowsGo. It must only be called where hasAVX2.
+func mulAddRowsAVX2(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	checkMulAddRows(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+	if rows == 0 || k == 0 || n == 0 {
+		return
+	}
+	nb := n / 8
+	i := 0
+	if nb > 0 {
+		for ; i+4 <= rows; i += 4 {
+			mulAdd4x8(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
+		}
+		if i+2 <= rows {
+			mulAdd2x8(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
+			i += 2
+		}
+	}
+	if c := nb * 8; c < n {
+		mulAddRowsGo(o[c:], ldo, a, ars, acs, x[c:], ldx, i, k, n-c)
+	}
+	if i < rows {
+		mulAddRowsGo(o[i*ldo:], ldo, a[i*ars:], ars, acs, x, ldx, rows-i, k, n)
+	}
+}
+
+// dotRowsAVX2 computes dotRowsGo with dot2x4 on pairs of rows of d and
+// blocks of four rows of x; a last odd row of d and the last one to three
+// rows of x go through dotRowsGo. It must only be called where hasAVX2.
+func dotRowsAVX2(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int, fr, lr, n int, add bool) {
+	checkDotRows(g, ldg, d, ldd, x, ldx, fr, lr, n)
+	if fr == 0 || lr == 0 {
+		return
+	}
+	if n == 0 || fr < 2 || lr < 4 {
+		dotRowsGo(g, ldg, d, ldd, x, ldx, fr, lr, n, add)
+		return
+	}
+	flag := 0
+	if add {
+		flag = 1
+	}
+	nlb := lr / 4
+	f := 0
+	for ; f+2 <= fr; f += 2 {
+		dot2x4(&g[f*ldg], ldg, &d[f*ldd], ldd, &x[0], ldx, (n&^3)*8, n*8, nlb, flag)
+	}
+	if l := nlb * 4; l < lr {
+		dotRowsGo(g[l:], ldg, d, ldd, x[l*ldx:], ldx, f, lr-l, n, add)
+	}
+	if f < fr {
+		dotRowsGo(g[f*ldg:], ldg, d[f*ldd:], ldd, x, ldx, fr-f, lr, n, add)
+	}
+}
