@@ -38,6 +38,19 @@ func mulAddRowsGo(o []float64, ldo int, a []float64, ars, acs int, x []float64, 
 	}
 }
 
+// mulAddRowsOffGo is mulAddRowsGo with row l of x at x[off[l] : off[l]+n]
+// instead of ldx apart: a convolution's unrolled input, read in place
+// from its input image. It panics if an offset is out of range.
+func mulAddRowsOffGo(o []float64, ldo int, a []float64, ars, acs int, x []float64, off []int, rows, k, n int) {
+	checkMulAddRowsOff(o, ldo, a, ars, acs, x, off, rows, k, n)
+	for i := range rows {
+		oi := o[i*ldo : i*ldo+n]
+		for l := range k {
+			axpy(a[i*ars+l*acs], x[off[l]:off[l]+n], oi)
+		}
+	}
+}
+
 // dotRowsGo sets (add false) or adds to (add true) g[f·ldg + l] the [dot]
 // of d[f·ldd : f·ldd+n] and x[l·ldx : l·ldx+n], for f < fr and l < lr: the
 // matrix product D·Xᵀ. An added dot is added last: g ← g + dot. It panics
@@ -92,6 +105,25 @@ func checkMulAddRows(o []float64, ldo int, a []float64, ars, acs int, x []float6
 	need("mulAddRows a", len(a)-(k-1)*acs, rows, ars, 1)
 	if k > 1 && acs < 1 {
 		panic("model: stride < 1 for mulAddRows a")
+	}
+}
+
+func checkMulAddRowsOff(o []float64, ldo int, a []float64, ars, acs int, x []float64, off []int, rows, k, n int) {
+	checkMulAddRows(o, ldo, a, ars, acs, x, 0, rows, 0, n)
+	if rows == 0 || n == 0 || k == 0 {
+		return
+	}
+	need("mulAddRowsOff a", len(a)-(k-1)*acs, rows, ars, 1)
+	if k > 1 && acs < 1 || ars < 0 {
+		panic("model: bad stride for mulAddRowsOff a")
+	}
+	if len(off) < k {
+		panic("model: mulAddRowsOff: fewer offsets than rows of x")
+	}
+	for _, v := range off[:k] {
+		if v < 0 || v > len(x)-n {
+			panic("model: mulAddRowsOff: offset out of range")
+		}
 	}
 }
 

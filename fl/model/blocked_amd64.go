@@ -18,6 +18,16 @@ func mulAddRows(o []float64, ldo int, a []float64, ars, acs int, x []float64, ld
 	mulAddRowsGo(o, ldo, a, ars, acs, x, ldx, rows, k, n)
 }
 
+// mulAddRowsOff is mulAddRowsOffGo, on the AVX2 blocks where the CPU has
+// them.
+func mulAddRowsOff(o []float64, ldo int, a []float64, ars, acs int, x []float64, off []int, rows, k, n int) {
+	if hasAVX2 {
+		mulAddRowsOffAVX2(o, ldo, a, ars, acs, x, off, rows, k, n)
+		return
+	}
+	mulAddRowsOffGo(o, ldo, a, ars, acs, x, off, rows, k, n)
+}
+
 // dotRows is dotRowsGo, on the AVX2 blocks where the CPU has them.
 func dotRows(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int, fr, lr, n int, add bool) {
 	if hasAVX2 {
@@ -32,6 +42,12 @@ func mulAdd4x8(o *float64, ldo int, a *float64, ars, acs int, x *float64, ldx in
 
 //go:noescape
 func mulAdd2x8(o *float64, ldo int, a *float64, ars, acs int, x *float64, ldx int, k, nb int)
+
+//go:noescape
+func mulAdd4x8Off(o *float64, ldo int, a *float64, ars, acs int, x *float64, off *int, k, nb int)
+
+//go:noescape
+func mulAdd2x8Off(o *float64, ldo int, a *float64, ars, acs int, x *float64, off *int, k, nb int)
 
 //go:noescape
 func dot2x4(gp *float64, ldg int, d *float64, ldd int, x *float64, ldx int, n4b, nb, nlb, add int)
@@ -61,6 +77,31 @@ func mulAddRowsAVX2(o []float64, ldo int, a []float64, ars, acs int, x []float64
 	}
 	if i < rows {
 		mulAddRowsGo(o[i*ldo:], ldo, a[i*ars:], ars, acs, x, ldx, rows-i, k, n)
+	}
+}
+
+// mulAddRowsOffAVX2 is mulAddRowsAVX2 for mulAddRowsOffGo.
+func mulAddRowsOffAVX2(o []float64, ldo int, a []float64, ars, acs int, x []float64, off []int, rows, k, n int) {
+	checkMulAddRowsOff(o, ldo, a, ars, acs, x, off, rows, k, n)
+	if rows == 0 || k == 0 || n == 0 {
+		return
+	}
+	nb := n / 8
+	i := 0
+	if nb > 0 {
+		for ; i+4 <= rows; i += 4 {
+			mulAdd4x8Off(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], &off[0], k, nb)
+		}
+		if i+2 <= rows {
+			mulAdd2x8Off(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], &off[0], k, nb)
+			i += 2
+		}
+	}
+	if c := nb * 8; c < n {
+		mulAddRowsOffGo(o[c:], ldo, a, ars, acs, x[c:], off, i, k, n-c)
+	}
+	if i < rows {
+		mulAddRowsOffGo(o[i*ldo:], ldo, a[i*ars:], ars, acs, x, off, rows-i, k, n)
 	}
 }
 

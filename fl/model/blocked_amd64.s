@@ -138,6 +138,122 @@ loop2:
 	VZEROUPPER
 	RET
 
+// func mulAdd4x8Off(o *float64, ldo int, a *float64, ars, acs int, x *float64, off *int, k, nb int)
+//
+// mulAdd4x8 with the rows of x at x + off[l] (values) instead of ldx
+// apart: the convolution's unrolled input read in place.
+TEXT ·mulAdd4x8Off(SB), NOSPLIT, $0-72
+	MOVQ o+0(FP), DI
+	MOVQ ldo+8(FP), R8
+	SHLQ $3, R8
+	MOVQ a+16(FP), SI
+	MOVQ ars+24(FP), R9
+	SHLQ $3, R9
+	MOVQ acs+32(FP), R10
+	SHLQ $3, R10
+	MOVQ x+40(FP), DX
+	MOVQ k+56(FP), R12
+	MOVQ nb+64(FP), R13
+	LEAQ (R9)(R9*2), R14 // 3·ars bytes
+
+oblock4:
+	LEAQ    (DI)(R8*2), AX
+	ADDQ    R8, AX             // row 3
+	VMOVUPD (DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD (DI)(R8*1), Y2
+	VMOVUPD 32(DI)(R8*1), Y3
+	VMOVUPD (DI)(R8*2), Y4
+	VMOVUPD 32(DI)(R8*2), Y5
+	VMOVUPD (AX), Y6
+	VMOVUPD 32(AX), Y7
+	MOVQ    SI, AX             // a[·, l]
+	MOVQ    off+48(FP), R11    // off[l]
+	MOVQ    R12, CX
+
+oloop4:
+	MOVQ         (R11), BX
+	VMOVUPD      (DX)(BX*8), Y8
+	VMOVUPD      32(DX)(BX*8), Y9
+	VBROADCASTSD (AX), Y10
+	MULADD(Y10, Y0, Y1)
+	VBROADCASTSD (AX)(R9*1), Y13
+	MULADD(Y13, Y2, Y3)
+	VBROADCASTSD (AX)(R9*2), Y14
+	MULADD(Y14, Y4, Y5)
+	VBROADCASTSD (AX)(R14*1), Y15
+	MULADD(Y15, Y6, Y7)
+	ADDQ         R10, AX
+	ADDQ         $8, R11
+	DECQ         CX
+	JNZ          oloop4
+
+	LEAQ    (DI)(R8*2), AX
+	ADDQ    R8, AX
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, (DI)(R8*1)
+	VMOVUPD Y3, 32(DI)(R8*1)
+	VMOVUPD Y4, (DI)(R8*2)
+	VMOVUPD Y5, 32(DI)(R8*2)
+	VMOVUPD Y6, (AX)
+	VMOVUPD Y7, 32(AX)
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	DECQ    R13
+	JNZ     oblock4
+	VZEROUPPER
+	RET
+
+// func mulAdd2x8Off(o *float64, ldo int, a *float64, ars, acs int, x *float64, off *int, k, nb int)
+//
+// mulAdd4x8Off for two rows.
+TEXT ·mulAdd2x8Off(SB), NOSPLIT, $0-72
+	MOVQ o+0(FP), DI
+	MOVQ ldo+8(FP), R8
+	SHLQ $3, R8
+	MOVQ a+16(FP), SI
+	MOVQ ars+24(FP), R9
+	SHLQ $3, R9
+	MOVQ acs+32(FP), R10
+	SHLQ $3, R10
+	MOVQ x+40(FP), DX
+	MOVQ k+56(FP), R12
+	MOVQ nb+64(FP), R13
+
+oblock2:
+	VMOVUPD (DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD (DI)(R8*1), Y2
+	VMOVUPD 32(DI)(R8*1), Y3
+	MOVQ    SI, AX
+	MOVQ    off+48(FP), R11
+	MOVQ    R12, CX
+
+oloop2:
+	MOVQ         (R11), BX
+	VMOVUPD      (DX)(BX*8), Y8
+	VMOVUPD      32(DX)(BX*8), Y9
+	VBROADCASTSD (AX), Y10
+	MULADD(Y10, Y0, Y1)
+	VBROADCASTSD (AX)(R9*1), Y13
+	MULADD(Y13, Y2, Y3)
+	ADDQ         R10, AX
+	ADDQ         $8, R11
+	DECQ         CX
+	JNZ          oloop2
+
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, (DI)(R8*1)
+	VMOVUPD Y3, 32(DI)(R8*1)
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	DECQ    R13
+	JNZ     oblock2
+	VZEROUPPER
+	RET
+
 // DOTSTEP(xp, acc0, acc1): acc0 += Y8·[xp+AX], acc1 += Y9·[xp+AX], the
 // products (d first) rounded, then added with the accumulator first, as
 // in gonum's DotUnitary (MULPD X1, X0; ADDPD X0, X7).

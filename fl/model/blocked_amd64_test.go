@@ -54,6 +54,19 @@ func TestBlockedFastEqualsGo(t *testing.T) {
 				t.Fatalf("%s: mulAddRowsAVX2 %v wrote outside o", vals.name, c)
 			}
 		}
+		for _, c := range mulAddCases(rng, vals.special, vals.infs) {
+			off := offsetsOf(rng, c, true)
+			got, intact := guarded(c.o)
+			want := append([]float64(nil), c.o...)
+			mulAddRowsOffAVX2(got, c.ldo, c.a, c.ars, c.acs, c.x, off, c.rows, c.k, c.n)
+			mulAddRowsOffGo(want, c.ldo, c.a, c.ars, c.acs, c.x, off, c.rows, c.k, c.n)
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("%s: mulAddRowsOffAVX2 %v: o[%d] = %v, want %v", vals.name, c, i, got[i], want[i])
+			}
+			if !intact() {
+				t.Fatalf("%s: mulAddRowsOffAVX2 %v wrote outside o", vals.name, c)
+			}
+		}
 		for _, c := range dotCases(rng, vals.special, vals.infs) {
 			for _, add := range []bool{false, true} {
 				got, intact := guarded(c.g)

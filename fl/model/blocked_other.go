@@ -11,3 +11,7 @@ func mulAddRows(o []float64, ldo int, a []float64, ars, acs int, x []float64, ld
 func dotRows(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int, fr, lr, n int, add bool) {
 	dotRowsGo(g, ldg, d, ldd, x, ldx, fr, lr, n, add)
 }
+
+func mulAddRowsOff(o []float64, ldo int, a []float64, ars, acs int, x []float64, off []int, rows, k, n int) {
+	mulAddRowsOffGo(o, ldo, a, ars, acs, x, off, rows, k, n)
+}

@@ -267,3 +267,57 @@ func TestBlockedPanicsOnShortSlices(t *testing.T) {
 		}()
 	}
 }
+
+// offsetsOf returns the offsets of the rows of x in c: l·ldx, or, if
+// shuffled, the same rows in a random order (x read out of order, as a
+// convolution reads its input in place).
+func offsetsOf(rng *rand.Rand, c mulAddCase, shuffled bool) []int {
+	off := make([]int, c.k)
+	for l := range off {
+		off[l] = l * c.ldx
+	}
+	if shuffled {
+		rng.Shuffle(len(off), func(i, j int) { off[i], off[j] = off[j], off[i] })
+	}
+	return off
+}
+
+// mulAddRowsOffRef is mulAddRowsOff from its definition.
+func mulAddRowsOffRef(o []float64, ldo int, a []float64, ars, acs int, x []float64, off []int, rows, k, n int) {
+	for i := range rows {
+		for c := range n {
+			v := o[i*ldo+c]
+			for l := range k {
+				v = float64(a[i*ars+l*acs]*x[off[l]+c]) + v
+			}
+			o[i*ldo+c] = v
+		}
+	}
+}
+
+// TestBlockedOffGoMatchesReference: mulAddRowsOffGo equals its
+// element-by-element reference with the rows of x in order and shuffled.
+func TestBlockedOffGoMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, c := range mulAddCases(rng, true, true) {
+		off := offsetsOf(rng, c, rng.IntN(2) == 0)
+		got := append([]float64(nil), c.o...)
+		want := append([]float64(nil), c.o...)
+		mulAddRowsOffGo(got, c.ldo, c.a, c.ars, c.acs, c.x, off, c.rows, c.k, c.n)
+		mulAddRowsOffRef(want, c.ldo, c.a, c.ars, c.acs, c.x, off, c.rows, c.k, c.n)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("mulAddRowsOffGo %v: o[%d] = %v, want %v", c, i, got[i], want[i])
+		}
+	}
+	o, a, x := make([]float64, 8), make([]float64, 2), make([]float64, 16)
+	for name, off := range map[string][]int{"short": {0}, "negative": {0, -1}, "past the end": {0, 9}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("offsets %s: no panic", name)
+				}
+			}()
+			mulAddRowsOff(o, 8, a, 2, 1, x, off, 1, 2, 8)
+		}()
+	}
+}

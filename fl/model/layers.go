@@ -88,6 +88,8 @@ func (l Conv2D) newKernel(in Shape, maxBatch int) kernel {
 	k.ow, k.padL = l.Padding.pad(in.W, l.Kernel, s)
 	k.cols = make([]float64, k.kk*colChunk)
 	k.dcols = make([]float64, k.kk*colChunk)
+	k.off = make([]int, 0, k.kk)
+	k.inPlace = s == 1 && k.padT == 0 && k.padL == 0 && k.oh+k.k-1 <= k.h && k.ow+k.k-1 <= k.w
 	return k
 }
 
@@ -109,6 +111,23 @@ type convKernel struct {
 	padT, padL  int
 	kk          int       // cin·k·k, the rows of cols
 	cols, dcols []float64 // kk×colChunk
+	off         []int     // kk offsets of the taps in the input, if inPlace
+	inPlace     bool      // stride 1, every tap inside the image
+}
+
+// tapOffsets sets c.off[l], for the tap l = (ci, i, jj), to the offset
+// ci·b·H·W + i·W + jj of the input that output pixel (0, 0, 0) sees
+// through it; pixel (r, y, x) sees it at r·H·W + y·W + x further on.
+func (c *convKernel) tapOffsets(b int) []int {
+	off := c.off[:0]
+	for ci := range c.cin {
+		for i := range c.k {
+			for jj := range c.k {
+				off = append(off, ci*b*c.h*c.w+i*c.w+jj)
+			}
+		}
+	}
+	return off
 }
 
 // im2col writes the columns j0 ≤ j < j0+n of the unrolled input to
@@ -206,10 +225,30 @@ func (c *convKernel) walk(row, plane []float64, j0, i, jj int, add bool) {
 	}
 }
 
-// forward computes out = W·cols + bias, colChunk columns at a time.
+// forward computes out = W·cols + bias, colChunk columns at a time, or,
+// if inPlace, one output row at a time with cols read in place from the
+// input (the same axpys in the same order: the bits do not change).
 func (c *convKernel) forward(p, in, out []float64, b int) {
 	wts, bias := p[:c.cout*c.kk], p[c.cout*c.kk:]
 	m := b * c.oh * c.ow
+	if c.inPlace {
+		for f := range c.cout {
+			o := out[f*m : (f+1)*m]
+			for t := range o {
+				o[t] = bias[f]
+			}
+		}
+		off := c.tapOffsets(b)
+		hw := c.h * c.w
+		for r := range b {
+			for y := range c.oh {
+				j := (r*c.oh + y) * c.ow
+				// out[f, j:j+ow] += Σ_l wts[f, l]·in[r·hw + y·w + off[l] : …+ow].
+				mulAddRowsOff(out[j:], m, wts, c.kk, 1, in[r*hw+y*c.w:], off, c.cout, c.kk, c.ow)
+			}
+		}
+		return
+	}
 	for j0 := 0; j0 < m; j0 += colChunk {
 		n := min(colChunk, m-j0)
 		cols := c.cols[:c.kk*n]
