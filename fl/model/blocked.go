@@ -70,6 +70,36 @@ func dotRowsGo(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int,
 	}
 }
 
+// dotRowsGrpGo is dotRowsGo on columns of x gathered in groups of four:
+// value t of column l is x[grp[t/4] + off[l] + t%4], for t < n = 4·len(grp)
+// (a convolution's unrolled input read in place, for an output width that
+// is a multiple of four). Each dot is dotGo's on the gathered column: four
+// partial sums by t mod 4, then (s₀+s₂) + (s₁+s₃). It panics if an offset
+// is out of range.
+func dotRowsGrpGo(g []float64, ldg int, d []float64, ldd int, x []float64, off, grp []int, fr, lr int, add bool) {
+	checkDotRowsGrp(g, ldg, d, ldd, x, off, grp, fr, lr)
+	n := 4 * len(grp)
+	for f := range fr {
+		df := d[f*ldd : f*ldd+n]
+		gf := g[f*ldg : f*ldg+lr]
+		for l := range gf {
+			var s0, s1, s2, s3 float64
+			for q, base := range grp {
+				p, dq := x[base+off[l]:base+off[l]+4], df[4*q:4*q+4]
+				s0 += float64(dq[0] * p[0])
+				s1 += float64(dq[1] * p[1])
+				s2 += float64(dq[2] * p[2])
+				s3 += float64(dq[3] * p[3])
+			}
+			v := (s0 + s2) + (s1 + s3)
+			if add {
+				v = gf[l] + v
+			}
+			gf[l] = v
+		}
+	}
+}
+
 // need panics unless a slice of length have holds rows rows of n values
 // stride apart (the last row ending at (rows−1)·stride + n).
 func need(what string, have, rows, stride, n int) {
@@ -134,4 +164,27 @@ func checkDotRows(g []float64, ldg int, d []float64, ldd int, x []float64, ldx i
 	}
 	need("dotRows d", len(d), fr, ldd, n)
 	need("dotRows x", len(x), lr, ldx, n)
+}
+
+func checkDotRowsGrp(g []float64, ldg int, d []float64, ldd int, x []float64, off, grp []int, fr, lr int) {
+	n := 4 * len(grp)
+	checkDotRows(g, ldg, d, ldd, x, 0, fr, lr, 0)
+	need("dotRowsGrp d", len(d), fr, ldd, n)
+	if fr == 0 || lr == 0 || n == 0 {
+		return
+	}
+	if len(off) < lr {
+		panic("model: dotRowsGrp: fewer offsets than columns")
+	}
+	lo, hi := grp[0], grp[0]
+	for _, v := range grp {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	olo, ohi := off[0], off[0]
+	for _, v := range off[:lr] {
+		olo, ohi = min(olo, v), max(ohi, v)
+	}
+	if lo < 0 || olo < 0 || hi > len(x)-4-ohi {
+		panic("model: dotRowsGrp: offset out of range")
+	}
 }

@@ -50,6 +50,9 @@ func mulAdd4x8Off(o *float64, ldo int, a *float64, ars, acs int, x *float64, off
 func mulAdd2x8Off(o *float64, ldo int, a *float64, ars, acs int, x *float64, off *int, k, nb int)
 
 //go:noescape
+func dot2x4Grp(gp *float64, ldg int, d *float64, ldd int, x *float64, off, grp *int, ngb, nlb, add int)
+
+//go:noescape
 func dot2x4(gp *float64, ldg int, d *float64, ldd int, x *float64, ldx int, n4b, nb, nlb, add int)
 
 // mulAddRowsAVX2 computes mulAddRowsGo with mulAdd4x8 and mulAdd2x8 on the
@@ -102,6 +105,39 @@ func mulAddRowsOffAVX2(o []float64, ldo int, a []float64, ars, acs int, x []floa
 	}
 	if i < rows {
 		mulAddRowsOffGo(o[i*ldo:], ldo, a[i*ars:], ars, acs, x, off, rows-i, k, n)
+	}
+}
+
+// dotRowsGrp is dotRowsGrpGo, on the AVX2 blocks where the CPU has them.
+func dotRowsGrp(g []float64, ldg int, d []float64, ldd int, x []float64, off, grp []int, fr, lr int, add bool) {
+	if hasAVX2 {
+		dotRowsGrpAVX2(g, ldg, d, ldd, x, off, grp, fr, lr, add)
+		return
+	}
+	dotRowsGrpGo(g, ldg, d, ldd, x, off, grp, fr, lr, add)
+}
+
+// dotRowsGrpAVX2 is dotRowsAVX2 for dotRowsGrpGo, with dot2x4Grp.
+func dotRowsGrpAVX2(g []float64, ldg int, d []float64, ldd int, x []float64, off, grp []int, fr, lr int, add bool) {
+	checkDotRowsGrp(g, ldg, d, ldd, x, off, grp, fr, lr)
+	if fr < 2 || lr < 4 || len(grp) == 0 {
+		dotRowsGrpGo(g, ldg, d, ldd, x, off, grp, fr, lr, add)
+		return
+	}
+	flag := 0
+	if add {
+		flag = 1
+	}
+	nlb := lr / 4
+	f := 0
+	for ; f+2 <= fr; f += 2 {
+		dot2x4Grp(&g[f*ldg], ldg, &d[f*ldd], ldd, &x[0], &off[0], &grp[0], 32*len(grp), nlb, flag)
+	}
+	if l := nlb * 4; l < lr {
+		dotRowsGrpGo(g[l:], ldg, d, ldd, x, off[l:], grp, f, lr-l, add)
+	}
+	if f < fr {
+		dotRowsGrpGo(g[f*ldg:], ldg, d[f*ldd:], ldd, x, off, grp, fr-f, lr, add)
 	}
 }
 

@@ -380,3 +380,106 @@ nextl:
 	JNZ  lblock
 	VZEROUPPER
 	RET
+
+// DOTSTEPM(mem, acc0, acc1) is DOTSTEP for the vector at mem.
+#define DOTSTEPM(mem, acc0, acc1) \
+	VMOVUPD mem, Y10        \
+	VMULPD  Y10, Y8, Y11    \
+	VADDPD  Y11, acc0, acc0 \
+	VMULPD  Y10, Y9, Y12    \
+	VADDPD  Y12, acc1, acc1
+
+// TRANSPOSE4(a0, a1, a2, a3): S₀…S₃ = Y12, Y14, Y13, Y15 from the four
+// accumulators a_l, whose lanes are the partial sums s₀…s₃ of dot l: lane
+// l of S_j is s_j of dot l. Uses Y8…Y11.
+#define TRANSPOSE4(a0, a1, a2, a3) \
+	VUNPCKLPD  a1, a0, Y8           \
+	VUNPCKHPD  a1, a0, Y9           \
+	VUNPCKLPD  a3, a2, Y10          \
+	VUNPCKHPD  a3, a2, Y11          \
+	VPERM2F128 $0x20, Y10, Y8, Y12  \
+	VPERM2F128 $0x31, Y10, Y8, Y13  \
+	VPERM2F128 $0x20, Y11, Y9, Y14  \
+	VPERM2F128 $0x31, Y11, Y9, Y15
+
+// FOLD: Y14 ← (S₁+S₃) + (S₀+S₂), DotUnitary's order.
+#define FOLD \
+	VADDPD Y13, Y12, Y12 \
+	VADDPD Y15, Y14, Y14 \
+	VADDPD Y12, Y14, Y14
+
+// func dot2x4Grp(gp *float64, ldg int, d *float64, ldd int, x *float64, off, grp *int, ngb, nlb, add int)
+//
+// dot2x4 over columns of x gathered in groups of four: the four values of
+// group q of column l are at x + grp[q] + off[l] (values), for q < ngb/32
+// (ngb > 0, in bytes of d); no tail. For each of nlb blocks of four
+// columns (off advancing by four), the dots of d_0 and d_1 with them set
+// or, if add ≠ 0, are added to g, as in dot2x4.
+TEXT ·dot2x4Grp(SB), NOSPLIT, $0-80
+	MOVQ gp+0(FP), DI
+	MOVQ ldg+8(FP), R8
+	SHLQ $3, R8
+	MOVQ d+16(FP), SI
+	MOVQ ldd+24(FP), DX
+	LEAQ (SI)(DX*8), DX // d_1
+	MOVQ x+32(FP), R9
+	MOVQ off+40(FP), CX
+
+glblock:
+	MOVQ   (CX), R10
+	SHLQ   $3, R10
+	MOVQ   8(CX), R11
+	SHLQ   $3, R11
+	MOVQ   16(CX), R12
+	SHLQ   $3, R12
+	MOVQ   24(CX), R13
+	SHLQ   $3, R13
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	MOVQ   grp+48(FP), R14
+	XORQ   AX, AX
+
+gloop:
+	MOVQ    (R14), BX
+	LEAQ    (R9)(BX*8), BX
+	VMOVUPD (SI)(AX*1), Y8
+	VMOVUPD (DX)(AX*1), Y9
+	DOTSTEPM((BX)(R10*1), Y0, Y4)
+	DOTSTEPM((BX)(R11*1), Y1, Y5)
+	DOTSTEPM((BX)(R12*1), Y2, Y6)
+	DOTSTEPM((BX)(R13*1), Y3, Y7)
+	ADDQ    $8, R14
+	ADDQ    $32, AX
+	CMPQ    AX, ngb+56(FP)
+	JLT     gloop
+
+	TRANSPOSE4(Y0, Y1, Y2, Y3)
+	FOLD
+	CMPQ    add+72(FP), $0
+	JEQ     gstore0
+	VMOVUPD (DI), Y13
+	VADDPD  Y14, Y13, Y14 // g + dot
+
+gstore0:
+	VMOVUPD Y14, (DI)
+	TRANSPOSE4(Y4, Y5, Y6, Y7)
+	FOLD
+	CMPQ    add+72(FP), $0
+	JEQ     gstore1
+	VMOVUPD (DI)(R8*1), Y13
+	VADDPD  Y14, Y13, Y14
+
+gstore1:
+	VMOVUPD Y14, (DI)(R8*1)
+	ADDQ    $32, CX
+	ADDQ    $32, DI
+	DECQ    nlb+64(FP)
+	JNZ     glblock
+	VZEROUPPER
+	RET

@@ -67,6 +67,20 @@ func TestBlockedFastEqualsGo(t *testing.T) {
 				t.Fatalf("%s: mulAddRowsOffAVX2 %v wrote outside o", vals.name, c)
 			}
 		}
+		for _, c := range grpCases(rng, vals.special, vals.infs) {
+			for _, add := range []bool{false, true} {
+				got, intact := guarded(c.g)
+				want := append([]float64(nil), c.g...)
+				dotRowsGrpAVX2(got, c.ldg, c.d, c.ldd, c.x, c.off, c.grp, c.fr, c.lr, add)
+				dotRowsGrpGo(want, c.ldg, c.d, c.ldd, c.x, c.off, c.grp, c.fr, c.lr, add)
+				if i := firstDiff(got, want); i >= 0 {
+					t.Fatalf("%s: dotRowsGrpAVX2 %v add=%v: g[%d] = %v, want %v", vals.name, c, add, i, got[i], want[i])
+				}
+				if !intact() {
+					t.Fatalf("%s: dotRowsGrpAVX2 %v wrote outside g", vals.name, c)
+				}
+			}
+		}
 		for _, c := range dotCases(rng, vals.special, vals.infs) {
 			for _, add := range []bool{false, true} {
 				got, intact := guarded(c.g)

@@ -15,3 +15,7 @@ func dotRows(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int, f
 func mulAddRowsOff(o []float64, ldo int, a []float64, ars, acs int, x []float64, off []int, rows, k, n int) {
 	mulAddRowsOffGo(o, ldo, a, ars, acs, x, off, rows, k, n)
 }
+
+func dotRowsGrp(g []float64, ldg int, d []float64, ldd int, x []float64, off, grp []int, fr, lr int, add bool) {
+	dotRowsGrpGo(g, ldg, d, ldd, x, off, grp, fr, lr, add)
+}

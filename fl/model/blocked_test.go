@@ -321,3 +321,100 @@ func TestBlockedOffGoMatchesReference(t *testing.T) {
 		}()
 	}
 }
+
+// grpCase is one shape of dotRowsGrp: fr rows of d (ldd apart), lr
+// gathered columns of x through off and grp.
+type grpCase struct {
+	fr, lr, ldg, ldd int
+	g, d, x          []float64
+	off, grp         []int
+}
+
+func (c grpCase) String() string {
+	return fmt.Sprintf("fr=%d lr=%d groups=%d ldg=%d ldd=%d", c.fr, c.lr, len(c.grp), c.ldg, c.ldd)
+}
+
+func grpCases(rng *rand.Rand, special, inf bool) []grpCase {
+	v := blockedValues(rng, special, inf)
+	var cs []grpCase
+	add := func(fr, lr, ng int) {
+		c := grpCase{fr: fr, lr: lr, ldg: lr + rng.IntN(3), ldd: 4*ng + rng.IntN(3)}
+		c.g = fillWith(v, (fr-1)*c.ldg+lr)
+		c.d = fillWith(v, max(0, (fr-1)*c.ldd+4*ng))
+		c.x = fillWith(v, 40+8*ng+2*lr)
+		c.off = make([]int, lr)
+		for l := range c.off {
+			c.off[l] = rng.IntN(2*lr + 1)
+		}
+		c.grp = make([]int, ng)
+		for q := range c.grp {
+			c.grp[q] = rng.IntN(len(c.x) - 4 - 2*lr)
+		}
+		cs = append(cs, c)
+	}
+	for fr := 1; fr <= 5; fr++ {
+		for lr := 1; lr <= 9; lr++ {
+			for _, ng := range []int{0, 1, 2, 3, 5} {
+				add(fr, lr, ng)
+			}
+		}
+	}
+	add(6, 25, 64)
+	add(16, 150, 64)
+	add(16, 150, 16)
+	return cs
+}
+
+// dotRowsGrpRef gathers each column and takes dotRef.
+func dotRowsGrpRef(c grpCase, g []float64, add bool) {
+	n := 4 * len(c.grp)
+	col := make([]float64, n)
+	for l := range c.lr {
+		for t := range col {
+			col[t] = c.x[c.grp[t/4]+c.off[l]+t%4]
+		}
+		for f := range c.fr {
+			v := dotRef(c.d[f*c.ldd:], col, n)
+			if add {
+				v = g[f*c.ldg+l] + v
+			}
+			g[f*c.ldg+l] = v
+		}
+	}
+}
+
+// TestBlockedGrpGoMatchesReference: dotRowsGrpGo equals gathering each
+// column and taking the reference dot, and refuses offsets out of range.
+func TestBlockedGrpGoMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, c := range grpCases(rng, true, true) {
+		for _, add := range []bool{false, true} {
+			got := append([]float64(nil), c.g...)
+			want := append([]float64(nil), c.g...)
+			dotRowsGrpGo(got, c.ldg, c.d, c.ldd, c.x, c.off, c.grp, c.fr, c.lr, add)
+			dotRowsGrpRef(c, want, add)
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("dotRowsGrpGo %v add=%v: g[%d] = %v, want %v", c, add, i, got[i], want[i])
+			}
+		}
+	}
+	g, d, x := make([]float64, 4), make([]float64, 8), make([]float64, 16)
+	dotRowsGrp(g, 4, d, 8, x, []int{0, 1, 2, 12}, []int{0, 0}, 1, 4, false) // the exact fit does not panic
+	for name, s := range map[string][2][]int{
+		"few offsets":  {{0, 1, 2}, {0, 4}},
+		"negative off": {{0, 1, 2, -1}, {0, 4}},
+		"negative grp": {{0, 1, 2, 3}, {-1, 4}},
+		"past the end": {{0, 1, 2, 3}, {0, 10}},
+		"off past end": {{0, 1, 2, 13}, {0, 0}},
+		"d too short":  {{0, 1, 2, 3}, {0, 0, 0}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			dotRowsGrp(g, 4, d, 8, x, s[0], s[1], 1, 4, false)
+		}()
+	}
+}

@@ -89,6 +89,7 @@ func (l Conv2D) newKernel(in Shape, maxBatch int) kernel {
 	k.cols = make([]float64, k.kk*colChunk)
 	k.dcols = make([]float64, k.kk*colChunk)
 	k.off = make([]int, 0, k.kk)
+	k.grp = make([]int, 0, colChunk/4)
 	k.inPlace = s == 1 && k.padT == 0 && k.padL == 0 && k.oh+k.k-1 <= k.h && k.ow+k.k-1 <= k.w
 	return k
 }
@@ -112,7 +113,30 @@ type convKernel struct {
 	kk          int       // cin·k·k, the rows of cols
 	cols, dcols []float64 // kk×colChunk
 	off         []int     // kk offsets of the taps in the input, if inPlace
+	grp         []int     // colChunk/4 offsets of a chunk's groups of columns
 	inPlace     bool      // stride 1, every tap inside the image
+}
+
+// groups sets c.grp[q], for the columns j0+4q … j0+4q+3 of a chunk of n
+// (n and j0 multiples of four, W' too), to the offset r·H·W + y·W + x of
+// the input that the first of them, output pixel (r, y, x), sees through
+// the tap (0, 0, 0): the four columns are the next four values.
+func (c *convKernel) groups(j0, n int) []int {
+	grp := c.grp[:0]
+	ohw := c.oh * c.ow
+	r, rem := j0/ohw, j0%ohw
+	y, x := rem/c.ow, rem%c.ow
+	for range n / 4 {
+		grp = append(grp, (r*c.h+y)*c.w+x)
+		if x += 4; x == c.ow {
+			x = 0
+			if y++; y == c.oh {
+				y = 0
+				r++
+			}
+		}
+	}
+	return grp
 }
 
 // tapOffsets sets c.off[l], for the tap l = (ci, i, jj), to the offset
@@ -277,15 +301,27 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		clear(din)
 	}
 	m := b * c.oh * c.ow
+	// In place, the columns of a chunk are read from the input in groups
+	// of four (an output row holds whole groups: W' is a multiple of four,
+	// and so are the chunks' starts), without im2col.
+	inPlace := c.inPlace && c.ow%4 == 0
+	var off []int
+	if inPlace {
+		off = c.tapOffsets(b)
+	}
 	for j0 := 0; j0 < m; j0 += colChunk {
 		n := min(colChunk, m-j0)
-		cols := c.cols[:c.kk*n]
-		c.im2col(cols, in, b, j0, n)
 		for f := range c.cout {
 			gb[f] += sum(dout[f*m+j0 : f*m+j0+n])
 		}
 		// gw[f, l] += dot(dout[f, j0:j0+n], cols[l, :]).
-		dotRows(gw, c.kk, dout[j0:], m, cols, n, c.cout, c.kk, n, true)
+		if inPlace {
+			dotRowsGrp(gw, c.kk, dout[j0:], m, in, off, c.groups(j0, n), c.cout, c.kk, true)
+		} else {
+			cols := c.cols[:c.kk*n]
+			c.im2col(cols, in, b, j0, n)
+			dotRows(gw, c.kk, dout[j0:], m, cols, n, c.cout, c.kk, n, true)
+		}
 		if din == nil {
 			continue
 		}
