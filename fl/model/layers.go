@@ -90,6 +90,7 @@ func (l Conv2D) newKernel(in Shape, maxBatch int) kernel {
 	k.dcols = make([]float64, k.kk*colChunk)
 	k.off = make([]int, 0, k.kk)
 	k.grp = make([]int, 0, colChunk/4)
+	k.dchunk = make([]float64, k.cout*doutLd)
 	k.inPlace = s == 1 && k.padT == 0 && k.padL == 0 && k.oh+k.k-1 <= k.h && k.ow+k.k-1 <= k.w
 	return k
 }
@@ -98,6 +99,11 @@ func (l Conv2D) newKernel(in Shape, maxBatch int) kernel {
 // a convolution processes at a time: the chunk of the unrolled input, up to
 // K²·C×colChunk values, stays in cache for the matrix product that follows.
 const colChunk = 256
+
+// doutLd is the distance between the rows of a chunk of a convolution's
+// output gradient copied for the input gradient: colChunk plus one cache
+// line, so that the rows fall in different sets of the cache.
+const doutLd = colChunk + 8
 
 // convKernel computes a Conv2D as im2col followed by a matrix product
 // (Chellapilla, Puri and Simard 2006), over the whole minibatch at once:
@@ -114,6 +120,7 @@ type convKernel struct {
 	cols, dcols []float64 // kk×colChunk
 	off         []int     // kk offsets of the taps in the input, if inPlace
 	grp         []int     // colChunk/4 offsets of a chunk's groups of columns
+	dchunk      []float64 // a chunk of dout, cout rows doutLd apart
 	inPlace     bool      // stride 1, every tap inside the image
 }
 
@@ -121,7 +128,7 @@ type convKernel struct {
 // (n and j0 multiples of four, W' too), to the offset r·H·W + y·W + x of
 // the input that the first of them, output pixel (r, y, x), sees through
 // the tap (0, 0, 0): the four columns are the next four values.
-func (c *convKernel) groups(j0, n int) []int {
+func (c *convKernel) groups(j0, n int) {
 	grp := c.grp[:0]
 	ohw := c.oh * c.ow
 	r, rem := j0/ohw, j0%ohw
@@ -136,7 +143,24 @@ func (c *convKernel) groups(j0, n int) []int {
 			}
 		}
 	}
-	return grp
+	c.grp = grp
+}
+
+// col2imGrp is col2im for a chunk of n columns read in place (off, grp):
+// din[grp[q] + off[l] + u] += dcols[l·n + 4q + u]. The values a tap adds go
+// to different inputs, and the taps go in col2im's order, so every input
+// takes its additions in col2im's order.
+func col2imGrp(din, dcols []float64, off, grp []int, n int) {
+	for l, o := range off {
+		row := dcols[l*n : l*n+n]
+		for q, base := range grp {
+			d, s := din[base+o:base+o+4], row[4*q:4*q+4]
+			d[0] += s[0]
+			d[1] += s[1]
+			d[2] += s[2]
+			d[3] += s[3]
+		}
+	}
 }
 
 // tapOffsets sets c.off[l], for the tap l = (ci, i, jj), to the offset
@@ -316,7 +340,8 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		}
 		// gw[f, l] += dot(dout[f, j0:j0+n], cols[l, :]).
 		if inPlace {
-			dotRowsGrp(gw, c.kk, dout[j0:], m, in, off, c.groups(j0, n), c.cout, c.kk, true)
+			c.groups(j0, n)
+			dotRowsGrp(gw, c.kk, dout[j0:], m, in, off, c.grp, c.cout, c.kk, true)
 		} else {
 			cols := c.cols[:c.kk*n]
 			c.im2col(cols, in, b, j0, n)
@@ -327,10 +352,21 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		}
 		// dcols[l, :] = Σ_f wts[f, l]·dout[f, j0:j0+n] from +0, an axpy
 		// per f.
+		// The rows of dout are m values apart, a multiple of 4 KB in the
+		// layers that matter, whose lines would all fall in one set of
+		// the L1 cache: the chunk is copied to rows doutLd apart first.
+		dch := c.dchunk[:(c.cout-1)*doutLd+n]
+		for f := range c.cout {
+			copy(dch[f*doutLd:f*doutLd+n], dout[f*m+j0:f*m+j0+n])
+		}
 		dcols := c.dcols[:c.kk*n]
 		clear(dcols)
-		mulAddRows(dcols, n, wts, 1, c.kk, dout[j0:], m, c.kk, c.cout, n)
-		c.col2im(din, dcols, b, j0, n)
+		mulAddRows(dcols, n, wts, 1, c.kk, dch, doutLd, c.kk, c.cout, n)
+		if inPlace {
+			col2imGrp(din, dcols, off, c.grp, n)
+		} else {
+			c.col2im(din, dcols, b, j0, n)
+		}
 	}
 }
 
