@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 )
 
 // Padding is the padding of a [Conv2D].
@@ -422,23 +423,63 @@ func (k *poolKernel) forward(_, in, out []float64, b int) {
 		src := in[pl*hw : (pl+1)*hw]
 		dst := out[pl*ohw : (pl+1)*ohw]
 		arg := k.arg[pl*ohw : (pl+1)*ohw]
-		for y := range k.oh {
-			for x := range k.ow {
-				at := y*k.s*k.w + x*k.s
-				best, bi := src[at], at
-				for i := range k.size {
-					row := at + i*k.w
-					for j, v := range src[row : row+k.size] {
-						if v > best {
-							best, bi = v, row+j
-						}
-					}
-				}
-				dst[y*k.ow+x] = best
-				arg[y*k.ow+x] = int32(bi)
-			}
+		if k.size == 2 {
+			k.forward2(src, dst, arg)
+		} else {
+			k.forwardPlane(src, dst, arg)
 		}
 	}
+}
+
+// forwardPlane is forward on one plane: dst and arg take the maximum of
+// each window and its index in the plane, the first of equal values (in
+// row-major order) winning.
+func (k *poolKernel) forwardPlane(src, dst []float64, arg []int32) {
+	for y := range k.oh {
+		for x := range k.ow {
+			at := y*k.s*k.w + x*k.s
+			best, bi := src[at], at
+			for i := range k.size {
+				row := at + i*k.w
+				for j, v := range src[row : row+k.size] {
+					if v > best {
+						best, bi = v, row+j
+					}
+				}
+			}
+			dst[y*k.ow+x] = best
+			arg[y*k.ow+x] = int32(bi)
+		}
+	}
+}
+
+// forward2 is forwardPlane for 2×2 windows: the same comparisons in the
+// same order, unrolled and without branches.
+func (k *poolKernel) forward2(src, dst []float64, arg []int32) {
+	w := k.w
+	for y := range k.oh {
+		for x := range k.ow {
+			at := y*k.s*w + x*k.s
+			win := src[at : at+w+2]
+			best, bi := win[0], 0
+			best, bi = takeGreater(best, bi, win[1], 1)
+			best, bi = takeGreater(best, bi, win[w], w)
+			best, bi = takeGreater(best, bi, win[w+1], w+1)
+			dst[y*k.ow+x] = best
+			arg[y*k.ow+x] = int32(at + bi)
+		}
+	}
+}
+
+// takeGreater returns (v, vi) if v > best, else (best, bi), without a
+// branch on the comparison: the bits of one or the other.
+func takeGreater(best float64, bi int, v float64, vi int) (float64, int) {
+	var m uint64
+	if v > best {
+		m = ^uint64(0)
+	}
+	b := math.Float64bits(best)
+	return math.Float64frombits(b ^ (b^math.Float64bits(v))&m), bi ^ (bi^vi)&int(m)
 }
 
 func (k *poolKernel) backward(_, _, _, _, dout, din []float64, b int) {
@@ -479,12 +520,15 @@ func (reluKernel) backward(_, _, in, _, dout, din []float64, _ int) {
 	if din == nil {
 		return
 	}
+	din, dout = din[:len(in)], dout[:len(in)]
 	for i, v := range in {
+		// dout[i] where v > 0, else +0, without a branch to mispredict:
+		// the bits of dout[i] or none of them.
+		var keep uint64
 		if v > 0 {
-			din[i] = dout[i]
-		} else {
-			din[i] = 0
+			keep = ^uint64(0)
 		}
+		din[i] = math.Float64frombits(math.Float64bits(dout[i]) & keep)
 	}
 }
 
