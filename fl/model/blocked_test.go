@@ -418,3 +418,23 @@ func TestBlockedGrpGoMatchesReference(t *testing.T) {
 		}()
 	}
 }
+
+// TestAddRowSums: four rows summed side by side give the bits of sum on
+// each row, added to what g held.
+func TestAddRowSums(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	v := blockedValues(rng, true, true)
+	for _, s := range [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 4}, {6, 256, 300}, {16, 255, 4096}, {9, 0, 3}} {
+		rows, n, ld := s[0], s[1], s[2]
+		d := fillWith(v, (rows-1)*ld+n)
+		got := fillWith(v, rows)
+		want := append([]float64(nil), got...)
+		addRowSums(got, d, ld, rows, n)
+		for f := range want {
+			want[f] += sum(d[f*ld : f*ld+n])
+		}
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("rows=%d n=%d ld=%d: g[%d] = %v, want %v", rows, n, ld, i, got[i], want[i])
+		}
+	}
+}

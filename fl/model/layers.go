@@ -336,9 +336,7 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 	}
 	for j0 := 0; j0 < m; j0 += colChunk {
 		n := min(colChunk, m-j0)
-		for f := range c.cout {
-			gb[f] += sum(dout[f*m+j0 : f*m+j0+n])
-		}
+		addRowSums(gb, dout[j0:], m, c.cout, n)
 		// gw[f, l] += dot(dout[f, j0:j0+n], cols[l, :]).
 		if inPlace {
 			c.groups(j0, n)
@@ -511,8 +509,15 @@ func (ReLU) newKernel(Shape, int) kernel { return reluKernel{} }
 type reluKernel struct{}
 
 func (reluKernel) forward(_, in, out []float64, _ int) {
+	out = out[:len(in)]
 	for i, v := range in {
-		out[i] = max(v, 0)
+		// max(v, 0) without a branch to mispredict: v if v > 0 or NaN
+		// (the same NaN), else +0.
+		var keep uint64
+		if v > 0 || v != v {
+			keep = ^uint64(0)
+		}
+		out[i] = math.Float64frombits(math.Float64bits(v) & keep)
 	}
 }
 
