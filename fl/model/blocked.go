@@ -100,6 +100,27 @@ func dotRowsGrpGo(g []float64, ldg int, d []float64, ldd int, x []float64, off, 
 	}
 }
 
+// col2imGrpGo is col2im for a chunk of n = 4·len(grp) columns read in
+// place (off, grp, as dotRowsGrpGo reads them): din[grp[q] + off[l] + u] +=
+// dcols[l·n + 4q + u] for the taps l < len(off) in order. The values a tap
+// adds go to different inputs, and the taps go in col2im's order, so every
+// input takes its additions in col2im's order. It panics if an offset is
+// out of range.
+func col2imGrpGo(din, dcols []float64, off, grp []int) {
+	checkCol2imGrp(din, dcols, off, grp)
+	n := 4 * len(grp)
+	for l, o := range off {
+		row := dcols[l*n : l*n+n]
+		for q, base := range grp {
+			d, s := din[base+o:base+o+4], row[4*q:4*q+4]
+			d[0] += s[0]
+			d[1] += s[1]
+			d[2] += s[2]
+			d[3] += s[3]
+		}
+	}
+}
+
 // need panics unless a slice of length have holds rows rows of n values
 // stride apart (the last row ending at (rows−1)·stride + n).
 func need(what string, have, rows, stride, n int) {
@@ -176,15 +197,31 @@ func checkDotRowsGrp(g []float64, ldg int, d []float64, ldd int, x []float64, of
 	if len(off) < lr {
 		panic("model: dotRowsGrp: fewer offsets than columns")
 	}
+	checkGathered("dotRowsGrp", x, off[:lr], grp)
+}
+
+// checkGathered panics unless x[g + o + u] is inside x for every g in grp,
+// o in off and u < 4.
+func checkGathered(what string, x []float64, off, grp []int) {
+	if len(off) == 0 || len(grp) == 0 {
+		return
+	}
 	lo, hi := grp[0], grp[0]
 	for _, v := range grp {
 		lo, hi = min(lo, v), max(hi, v)
 	}
 	olo, ohi := off[0], off[0]
-	for _, v := range off[:lr] {
+	for _, v := range off {
 		olo, ohi = min(olo, v), max(ohi, v)
 	}
 	if lo < 0 || olo < 0 || hi > len(x)-4-ohi {
-		panic("model: dotRowsGrp: offset out of range")
+		panic("model: " + what + ": offset out of range")
 	}
+}
+
+func checkCol2imGrp(din, dcols []float64, off, grp []int) {
+	if len(off)*4*len(grp) > len(dcols) {
+		panic("model: col2imGrp: dcols too short")
+	}
+	checkGathered("col2imGrp", din, off, grp)
 }

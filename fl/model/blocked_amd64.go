@@ -53,6 +53,9 @@ func mulAdd2x8Off(o *float64, ldo int, a *float64, ars, acs int, x *float64, off
 func dot2x4Grp(gp *float64, ldg int, d *float64, ldd int, x *float64, off, grp *int, ngb, nlb, add int)
 
 //go:noescape
+func col2imGrpAVX2(din, dcols *float64, off, grp *int, nl, ng int)
+
+//go:noescape
 func dot2x4(gp *float64, ldg int, d *float64, ldd int, x *float64, ldx int, n4b, nb, nlb, add int)
 
 // mulAddRowsAVX2 computes mulAddRowsGo with mulAdd4x8 and mulAdd2x8 on the
@@ -138,6 +141,18 @@ func dotRowsGrpAVX2(g []float64, ldg int, d []float64, ldd int, x []float64, off
 	}
 	if f < fr {
 		dotRowsGrpGo(g[f*ldg:], ldg, d[f*ldd:], ldd, x, off, grp, fr-f, lr, add)
+	}
+}
+
+// col2imGrp is col2imGrpGo, in AVX2 where the CPU has it.
+func col2imGrp(din, dcols []float64, off, grp []int) {
+	checkCol2imGrp(din, dcols, off, grp)
+	if !hasAVX2 {
+		col2imGrpGo(din, dcols, off, grp)
+		return
+	}
+	if len(off) > 0 && len(grp) > 0 {
+		col2imGrpAVX2(&din[0], &dcols[0], &off[0], &grp[0], len(off), len(grp))
 	}
 }
 

@@ -483,3 +483,36 @@ gstore1:
 	JNZ     glblock
 	VZEROUPPER
 	RET
+
+// func col2imGrpAVX2(din, dcols *float64, off, grp *int, nl, ng int)
+//
+// col2imGrpGo: for each tap l < nl in order and each group q < ng,
+// din[grp[q] + off[l] + u] ← din[…] + dcols[l·4ng + 4q + u], u < 4, in
+// one VADDPD (din first, as Go's d += s).
+TEXT ·col2imGrpAVX2(SB), NOSPLIT, $0-48
+	MOVQ din+0(FP), DI
+	MOVQ dcols+8(FP), SI
+	MOVQ off+16(FP), R8
+	MOVQ grp+24(FP), R9
+	MOVQ nl+32(FP), R10
+	MOVQ ng+40(FP), R11
+
+crow:
+	MOVQ (R8), R13
+	LEAQ (DI)(R13*8), R13 // din + off[l]
+	XORQ AX, AX
+
+cloop:
+	MOVQ    (R9)(AX*8), CX
+	VMOVUPD (R13)(CX*8), Y0
+	VADDPD  (SI), Y0, Y0
+	VMOVUPD Y0, (R13)(CX*8)
+	ADDQ    $32, SI
+	INCQ    AX
+	CMPQ    AX, R11
+	JLT     cloop
+	ADDQ    $8, R8
+	DECQ    R10
+	JNZ     crow
+	VZEROUPPER
+	RET

@@ -81,6 +81,21 @@ func TestBlockedFastEqualsGo(t *testing.T) {
 				}
 			}
 		}
+		for _, c := range grpCases(rng, vals.special, vals.infs) {
+			// col2imGrp scatters c.lr rows of 4·groups values into c.x;
+			// groups overlap, so the order of the additions shows.
+			dcols := fillWith(blockedValues(rng, vals.special, vals.infs), c.lr*4*len(c.grp))
+			got, intact := guarded(c.x)
+			want := append([]float64(nil), c.x...)
+			col2imGrp(got, dcols, c.off, c.grp)
+			col2imGrpGo(want, dcols, c.off, c.grp)
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("%s: col2imGrp %v: din[%d] = %v, want %v", vals.name, c, i, got[i], want[i])
+			}
+			if !intact() {
+				t.Fatalf("%s: col2imGrp %v wrote outside din", vals.name, c)
+			}
+		}
 		for _, c := range dotCases(rng, vals.special, vals.infs) {
 			for _, add := range []bool{false, true} {
 				got, intact := guarded(c.g)

@@ -19,3 +19,5 @@ func mulAddRowsOff(o []float64, ldo int, a []float64, ars, acs int, x []float64,
 func dotRowsGrp(g []float64, ldg int, d []float64, ldd int, x []float64, off, grp []int, fr, lr int, add bool) {
 	dotRowsGrpGo(g, ldg, d, ldd, x, off, grp, fr, lr, add)
 }
+
+func col2imGrp(din, dcols []float64, off, grp []int) { col2imGrpGo(din, dcols, off, grp) }

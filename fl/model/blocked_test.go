@@ -399,7 +399,22 @@ func TestBlockedGrpGoMatchesReference(t *testing.T) {
 		}
 	}
 	g, d, x := make([]float64, 4), make([]float64, 8), make([]float64, 16)
-	dotRowsGrp(g, 4, d, 8, x, []int{0, 1, 2, 12}, []int{0, 0}, 1, 4, false) // the exact fit does not panic
+	dotRowsGrp(g, 4, d, 8, x, []int{0, 1, 2, 12}, []int{0, 0}, 1, 4, false) // the exact fits do not panic
+	col2imGrp(x, d, []int{0, 12}, []int{0})
+	for name, f := range map[string]func(){
+		"col2imGrp dcols": func() { col2imGrp(x, d, []int{0, 12, 1}, []int{0}) },
+		"col2imGrp off":   func() { col2imGrp(x, d, []int{0, 13}, []int{0}) },
+		"col2imGrp grp":   func() { col2imGrp(x, d, []int{0, 1}, []int{-1}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
 	for name, s := range map[string][2][]int{
 		"few offsets":  {{0, 1, 2}, {0, 4}},
 		"negative off": {{0, 1, 2, -1}, {0, 4}},

@@ -147,23 +147,6 @@ func (c *convKernel) groups(j0, n int) {
 	c.grp = grp
 }
 
-// col2imGrp is col2im for a chunk of n columns read in place (off, grp):
-// din[grp[q] + off[l] + u] += dcols[l·n + 4q + u]. The values a tap adds go
-// to different inputs, and the taps go in col2im's order, so every input
-// takes its additions in col2im's order.
-func col2imGrp(din, dcols []float64, off, grp []int, n int) {
-	for l, o := range off {
-		row := dcols[l*n : l*n+n]
-		for q, base := range grp {
-			d, s := din[base+o:base+o+4], row[4*q:4*q+4]
-			d[0] += s[0]
-			d[1] += s[1]
-			d[2] += s[2]
-			d[3] += s[3]
-		}
-	}
-}
-
 // tapOffsets sets c.off[l], for the tap l = (ci, i, jj), to the offset
 // ci·b·H·W + i·W + jj of the input that output pixel (0, 0, 0) sees
 // through it; pixel (r, y, x) sees it at r·H·W + y·W + x further on.
@@ -362,7 +345,7 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		clear(dcols)
 		mulAddRows(dcols, n, wts, 1, c.kk, dch, doutLd, c.kk, c.cout, n)
 		if inPlace {
-			col2imGrp(din, dcols, off, c.grp, n)
+			col2imGrp(din, dcols, off, c.grp)
 		} else {
 			c.col2im(din, dcols, b, j0, n)
 		}
