@@ -137,7 +137,14 @@ func dotRowsGrpAVX2(g []float64, ldg int, d []float64, ldd int, x []float64, off
 		dot2x4Grp(&g[f*ldg], ldg, &d[f*ldd], ldd, &x[0], &off[0], &grp[0], 32*len(grp), nlb, flag)
 	}
 	if l := nlb * 4; l < lr {
-		dotRowsGrpGo(g[l:], ldg, d, ldd, x, off[l:], grp, f, lr-l, add)
+		// The last one to three columns: one more block over the last
+		// four columns into tmp, of which the new ones are kept (a dot
+		// is the same wherever it is computed).
+		var tmp [8]float64
+		for f := 0; f+2 <= fr; f += 2 {
+			dot2x4Grp(&tmp[0], 4, &d[f*ldd], ldd, &x[0], &off[lr-4], &grp[0], 32*len(grp), 1, 0)
+			keepTail(g[f*ldg:], ldg, tmp, l, lr, add)
+		}
 	}
 	if f < fr {
 		dotRowsGrpGo(g[f*ldg:], ldg, d[f*ldd:], ldd, x, off, grp, fr-f, lr, add)
@@ -178,9 +185,28 @@ func dotRowsAVX2(g []float64, ldg int, d []float64, ldd int, x []float64, ldx in
 		dot2x4(&g[f*ldg], ldg, &d[f*ldd], ldd, &x[0], ldx, (n&^3)*8, n*8, nlb, flag)
 	}
 	if l := nlb * 4; l < lr {
-		dotRowsGo(g[l:], ldg, d, ldd, x[l*ldx:], ldx, f, lr-l, n, add)
+		var tmp [8]float64
+		for f := 0; f+2 <= fr; f += 2 {
+			dot2x4(&tmp[0], 4, &d[f*ldd], ldd, &x[(lr-4)*ldx], ldx, (n&^3)*8, n*8, 1, 0)
+			keepTail(g[f*ldg:], ldg, tmp, l, lr, add)
+		}
 	}
 	if f < fr {
 		dotRowsGo(g[f*ldg:], ldg, d[f*ldd:], ldd, x, ldx, fr-f, lr, n, add)
+	}
+}
+
+// keepTail sets or adds to g[ff·ldg + c], for the two rows ff < 2 and the
+// columns l ≤ c < lr, the dot tmp[ff·4 + c − (lr−4)] of a block computed
+// over the columns lr−4 … lr−1.
+func keepTail(g []float64, ldg int, tmp [8]float64, l, lr int, add bool) {
+	for ff := range 2 {
+		for c := l; c < lr; c++ {
+			v := tmp[ff*4+c-(lr-4)]
+			if add {
+				v = g[ff*ldg+c] + v
+			}
+			g[ff*ldg+c] = v
+		}
 	}
 }
