@@ -112,6 +112,15 @@ const doutLd = colChunk + 8
 // b·H'·W' columns, one per output pixel, and the output Cout×(b·H'·W') is
 // W·cols plus the biases, already in the C×b×H×W layout. The columns are
 // processed colChunk at a time, so cols is never materialised whole.
+//
+// With stride 1 and every tap inside the image (inPlace), row l of cols
+// is the input shifted by the tap's offset, so the products read it in
+// place: the forward pass one output row at a time (mulAddRowsOff), the
+// weight gradient four columns at a time when W' is a multiple of four
+// (dotRowsGrp), and the input gradient scatters back the same way
+// (col2imGrp). They compute the same axpys and dots in the same order as
+// the im2col path, so the bits do not depend on the path
+// (TestConvInPlaceSameBits).
 type convKernel struct {
 	cin, h, w   int // input
 	cout, k, s  int
