@@ -38,6 +38,22 @@ func mulAddRowsGo(o []float64, ldo int, a []float64, ars, acs int, x []float64, 
 	}
 }
 
+// mulAddRowsSkipGo is mulAddRowsGo with the axpys of zero weights (±0)
+// skipped, as the MLP's kernels skip the zero entries of their gradient
+// (units that were off): skipping leaves −0 and the products 0·±Inf and
+// 0·NaN out, where adding them would not. A NaN weight is not skipped.
+func mulAddRowsSkipGo(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	checkMulAddRows(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+	for i := range rows {
+		oi := o[i*ldo : i*ldo+n]
+		for l := range k {
+			if v := a[i*ars+l*acs]; v != 0 {
+				axpy(v, x[l*ldx:l*ldx+n], oi)
+			}
+		}
+	}
+}
+
 // mulAddRowsOffGo is mulAddRowsGo with row l of x at x[off[l] : off[l]+n]
 // instead of ldx apart: a convolution's unrolled input, read in place
 // from its input image. It panics if an offset is out of range.

@@ -28,6 +28,41 @@ func mulAddRowsOff(o []float64, ldo int, a []float64, ars, acs int, x []float64,
 	mulAddRowsOffGo(o, ldo, a, ars, acs, x, off, rows, k, n)
 }
 
+// mulAddRowsSkip is mulAddRowsSkipGo, on the AVX2 blocks where the CPU
+// has them.
+func mulAddRowsSkip(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	if hasAVX2 {
+		mulAddRowsSkipAVX2(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+		return
+	}
+	mulAddRowsSkipGo(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+}
+
+// mulAddRowsSkipAVX2 is mulAddRowsAVX2 for mulAddRowsSkipGo.
+func mulAddRowsSkipAVX2(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	checkMulAddRows(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+	if rows == 0 || k == 0 || n == 0 {
+		return
+	}
+	nb := n / 8
+	i := 0
+	if nb > 0 {
+		for ; i+4 <= rows; i += 4 {
+			mulAddSkip4x8(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
+		}
+		if i+2 <= rows {
+			mulAddSkip2x8(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
+			i += 2
+		}
+	}
+	if c := nb * 8; c < n {
+		mulAddRowsSkipGo(o[c:], ldo, a, ars, acs, x[c:], ldx, i, k, n-c)
+	}
+	if i < rows {
+		mulAddRowsSkipGo(o[i*ldo:], ldo, a[i*ars:], ars, acs, x, ldx, rows-i, k, n)
+	}
+}
+
 // dotRows is dotRowsGo, on the AVX2 blocks where the CPU has them.
 func dotRows(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int, fr, lr, n int, add bool) {
 	if hasAVX2 {
@@ -54,6 +89,12 @@ func dot2x4Grp(gp *float64, ldg int, d *float64, ldd int, x *float64, off, grp *
 
 //go:noescape
 func col2imGrpAVX2(din, dcols *float64, off, grp *int, nl, ng int)
+
+//go:noescape
+func mulAddSkip4x8(o *float64, ldo int, a *float64, ars, acs int, x *float64, ldx int, k, nb int)
+
+//go:noescape
+func mulAddSkip2x8(o *float64, ldo int, a *float64, ars, acs int, x *float64, ldx int, k, nb int)
 
 //go:noescape
 func dot2x4(gp *float64, ldg int, d *float64, ldd int, x *float64, ldx int, n4b, nb, nlb, add int)

@@ -516,3 +516,136 @@ cloop:
 	JNZ     crow
 	VZEROUPPER
 	RET
+
+// MULADDSKIP(w, mask, acc0, acc1): MULADD where mask (w ≠ 0, NaN
+// included) is set, the accumulators unchanged where it is not: an axpy
+// with a zero weight skipped, as the MLP's kernels skip the zero entries
+// of their gradient, whatever x holds.
+#define MULADDSKIP(w, mask, acc0, acc1) \
+	VMULPD    w, Y8, Y11              \
+	VADDPD    acc0, Y11, Y11          \
+	VBLENDVPD mask, Y11, acc0, acc0   \
+	VMULPD    w, Y9, Y12              \
+	VADDPD    acc1, Y12, Y12          \
+	VBLENDVPD mask, Y12, acc1, acc1
+
+// ROWSKIP(addr, acc0, acc1): broadcast the weight at addr, compare it
+// with 0 and MULADDSKIP.
+#define ROWSKIP(addr, acc0, acc1) \
+	VBROADCASTSD addr, Y10            \
+	VCMPPD       $4, Y14, Y10, Y13    \
+	MULADDSKIP(Y10, Y13, acc0, acc1)
+
+// func mulAddSkip4x8(o *float64, ldo int, a *float64, ars, acs int, x *float64, ldx int, k, nb int)
+//
+// mulAdd4x8, each axpy whose weight is ±0 skipped (NEQ_UQ: a NaN weight
+// is not skipped, as v != 0 in Go).
+TEXT ·mulAddSkip4x8(SB), NOSPLIT, $0-72
+	MOVQ   o+0(FP), DI
+	MOVQ   ldo+8(FP), R8
+	SHLQ   $3, R8
+	MOVQ   a+16(FP), SI
+	MOVQ   ars+24(FP), R9
+	SHLQ   $3, R9
+	MOVQ   acs+32(FP), R10
+	SHLQ   $3, R10
+	MOVQ   x+40(FP), DX
+	MOVQ   ldx+48(FP), R11
+	SHLQ   $3, R11
+	MOVQ   k+56(FP), R12
+	MOVQ   nb+64(FP), R13
+	LEAQ   (R9)(R9*2), R14 // 3·ars bytes
+	VXORPD Y14, Y14, Y14
+
+sblock4:
+	LEAQ    (DI)(R8*2), AX
+	ADDQ    R8, AX
+	VMOVUPD (DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD (DI)(R8*1), Y2
+	VMOVUPD 32(DI)(R8*1), Y3
+	VMOVUPD (DI)(R8*2), Y4
+	VMOVUPD 32(DI)(R8*2), Y5
+	VMOVUPD (AX), Y6
+	VMOVUPD 32(AX), Y7
+	MOVQ    SI, AX
+	MOVQ    DX, BX
+	MOVQ    R12, CX
+
+sloop4:
+	VMOVUPD (BX), Y8
+	VMOVUPD 32(BX), Y9
+	ROWSKIP((AX), Y0, Y1)
+	ROWSKIP((AX)(R9*1), Y2, Y3)
+	ROWSKIP((AX)(R9*2), Y4, Y5)
+	ROWSKIP((AX)(R14*1), Y6, Y7)
+	ADDQ    R10, AX
+	ADDQ    R11, BX
+	DECQ    CX
+	JNZ     sloop4
+
+	LEAQ    (DI)(R8*2), AX
+	ADDQ    R8, AX
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, (DI)(R8*1)
+	VMOVUPD Y3, 32(DI)(R8*1)
+	VMOVUPD Y4, (DI)(R8*2)
+	VMOVUPD Y5, 32(DI)(R8*2)
+	VMOVUPD Y6, (AX)
+	VMOVUPD Y7, 32(AX)
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	DECQ    R13
+	JNZ     sblock4
+	VZEROUPPER
+	RET
+
+// func mulAddSkip2x8(o *float64, ldo int, a *float64, ars, acs int, x *float64, ldx int, k, nb int)
+//
+// mulAddSkip4x8 for two rows.
+TEXT ·mulAddSkip2x8(SB), NOSPLIT, $0-72
+	MOVQ   o+0(FP), DI
+	MOVQ   ldo+8(FP), R8
+	SHLQ   $3, R8
+	MOVQ   a+16(FP), SI
+	MOVQ   ars+24(FP), R9
+	SHLQ   $3, R9
+	MOVQ   acs+32(FP), R10
+	SHLQ   $3, R10
+	MOVQ   x+40(FP), DX
+	MOVQ   ldx+48(FP), R11
+	SHLQ   $3, R11
+	MOVQ   k+56(FP), R12
+	MOVQ   nb+64(FP), R13
+	VXORPD Y14, Y14, Y14
+
+sblock2:
+	VMOVUPD (DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD (DI)(R8*1), Y2
+	VMOVUPD 32(DI)(R8*1), Y3
+	MOVQ    SI, AX
+	MOVQ    DX, BX
+	MOVQ    R12, CX
+
+sloop2:
+	VMOVUPD (BX), Y8
+	VMOVUPD 32(BX), Y9
+	ROWSKIP((AX), Y0, Y1)
+	ROWSKIP((AX)(R9*1), Y2, Y3)
+	ADDQ    R10, AX
+	ADDQ    R11, BX
+	DECQ    CX
+	JNZ     sloop2
+
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, (DI)(R8*1)
+	VMOVUPD Y3, 32(DI)(R8*1)
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	DECQ    R13
+	JNZ     sblock2
+	VZEROUPPER
+	RET

@@ -55,6 +55,18 @@ func TestBlockedFastEqualsGo(t *testing.T) {
 			}
 		}
 		for _, c := range mulAddCases(rng, vals.special, vals.infs) {
+			got, intact := guarded(c.o)
+			want := append([]float64(nil), c.o...)
+			mulAddRowsSkipAVX2(got, c.ldo, c.a, c.ars, c.acs, c.x, c.ldx, c.rows, c.k, c.n)
+			mulAddRowsSkipGo(want, c.ldo, c.a, c.ars, c.acs, c.x, c.ldx, c.rows, c.k, c.n)
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("%s: mulAddRowsSkipAVX2 %v: o[%d] = %v (%#x), want %v (%#x)", vals.name, c, i, got[i], math.Float64bits(got[i]), want[i], math.Float64bits(want[i]))
+			}
+			if !intact() {
+				t.Fatalf("%s: mulAddRowsSkipAVX2 %v wrote outside o", vals.name, c)
+			}
+		}
+		for _, c := range mulAddCases(rng, vals.special, vals.infs) {
 			off := offsetsOf(rng, c, true)
 			got, intact := guarded(c.o)
 			want := append([]float64(nil), c.o...)

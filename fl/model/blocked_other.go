@@ -21,3 +21,7 @@ func dotRowsGrp(g []float64, ldg int, d []float64, ldd int, x []float64, off, gr
 }
 
 func col2imGrp(din, dcols []float64, off, grp []int) { col2imGrpGo(din, dcols, off, grp) }
+
+func mulAddRowsSkip(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	mulAddRowsSkipGo(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+}

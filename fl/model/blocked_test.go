@@ -453,3 +453,42 @@ func TestAddRowSums(t *testing.T) {
 		}
 	}
 }
+
+// mulAddRowsSkipRef is mulAddRowsSkip from its definition.
+func mulAddRowsSkipRef(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	for i := range rows {
+		for c := range n {
+			v := o[i*ldo+c]
+			for l := range k {
+				if w := a[i*ars+l*acs]; w != 0 {
+					v = float64(w*x[l*ldx+c]) + v
+				}
+			}
+			o[i*ldo+c] = v
+		}
+	}
+}
+
+// TestBlockedSkipGoMatchesReference: mulAddRowsSkipGo equals its
+// reference, and on these values (zero weights against −0 outputs and
+// infinite inputs) skipping differs from adding, so the comparison can
+// tell them apart.
+func TestBlockedSkipGoMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	differs := false
+	for _, c := range mulAddCases(rng, true, true) {
+		got := append([]float64(nil), c.o...)
+		want := append([]float64(nil), c.o...)
+		plain := append([]float64(nil), c.o...)
+		mulAddRowsSkipGo(got, c.ldo, c.a, c.ars, c.acs, c.x, c.ldx, c.rows, c.k, c.n)
+		mulAddRowsSkipRef(want, c.ldo, c.a, c.ars, c.acs, c.x, c.ldx, c.rows, c.k, c.n)
+		mulAddRowsRef(plain, c.ldo, c.a, c.ars, c.acs, c.x, c.ldx, c.rows, c.k, c.n)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("mulAddRowsSkipGo %v: o[%d] = %v, want %v", c, i, got[i], want[i])
+		}
+		differs = differs || firstDiff(plain, want) >= 0
+	}
+	if !differs {
+		t.Error("skipping zero weights never made a difference on the test values")
+	}
+}
