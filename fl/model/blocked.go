@@ -17,10 +17,17 @@ package model
 //     four lanes of a register each, and loads each vector once for the dots
 //     of the block that share it.
 //
-// mulAddRowsGo and dotRowsGo are the definitions, written on axpy and dot;
-// on amd64 with AVX2 the layers run the assembly blocks of blocked_amd64.s
-// (VMULPD then VADDPD, never a fused multiply-add), and TestBlockedFastEqualsGo
-// checks them bit for bit against the definitions.
+// Their variants read the rows of x through a table of offsets
+// (mulAddRowsOff; a convolution's unrolled input read in place), gather
+// the columns of a dot in groups of four (dotRowsGrp; col2imGrp is its
+// adjoint scatter), or skip the axpys of zero weights (mulAddRowsSkip; the
+// MLP's gradients).
+//
+// The *Go functions are the definitions, written on axpy and dot; on amd64
+// with AVX2 the layers run the assembly blocks of blocked_amd64.s (VMULPD
+// then VADDPD, never a fused multiply-add), and TestBlockedFastEqualsGo
+// checks them bit for bit against the definitions. The build tags noasm
+// and purego (and a CPU without AVX2) select the definitions.
 
 // mulAddRowsGo adds to each output row i < rows, o[i·ldo : i·ldo+n], the
 // products a[i·ars + l·acs] · x[l·ldx : l·ldx+n] for l = 0, …, k−1 in that

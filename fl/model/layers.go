@@ -341,8 +341,6 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		if din == nil {
 			continue
 		}
-		// dcols[l, :] = Σ_f wts[f, l]·dout[f, j0:j0+n] from +0, an axpy
-		// per f.
 		// The rows of dout are m values apart, a multiple of 4 KB in the
 		// layers that matter, whose lines would all fall in one set of
 		// the L1 cache: the chunk is copied to rows doutLd apart first.
@@ -350,6 +348,8 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		for f := range c.cout {
 			copy(dch[f*doutLd:f*doutLd+n], dout[f*m+j0:f*m+j0+n])
 		}
+		// dcols[l, :] = Σ_f wts[f, l]·dout[f, j0:j0+n] from +0, an axpy
+		// per f.
 		dcols := c.dcols[:c.kk*n]
 		clear(dcols)
 		mulAddRows(dcols, n, wts, 1, c.kk, dch, doutLd, c.kk, c.cout, n)
