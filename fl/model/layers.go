@@ -501,15 +501,8 @@ func (ReLU) newKernel(Shape, int) kernel { return reluKernel{} }
 type reluKernel struct{}
 
 func (reluKernel) forward(_, in, out []float64, _ int) {
-	out = out[:len(in)]
 	for i, v := range in {
-		// max(v, 0) without a branch to mispredict: v if v > 0 or NaN
-		// (the same NaN), else +0.
-		var keep uint64
-		if v > 0 || v != v {
-			keep = ^uint64(0)
-		}
-		out[i] = math.Float64frombits(math.Float64bits(v) & keep)
+		out[i] = max(v, 0)
 	}
 }
 
