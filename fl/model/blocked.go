@@ -51,6 +51,20 @@ func mulAddRowsGo(o []float64, ldo int, a []float64, ars, acs int, x []float64, 
 // 0·NaN out, where adding them would not. A NaN weight is not skipped.
 func mulAddRowsSkipGo(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
 	checkMulAddRows(o, ldo, a, ars, acs, x, ldx, rows, k, n)
+	// The shorter of the two loops outermost (the MLP's weight gradient
+	// has few rows of x, its input gradient few rows of o, the minibatch):
+	// every output value takes its axpys in the order of l either way.
+	if k <= rows {
+		for l := range k {
+			xl := x[l*ldx : l*ldx+n]
+			for i := range rows {
+				if v := a[i*ars+l*acs]; v != 0 {
+					axpy(v, xl, o[i*ldo:i*ldo+n])
+				}
+			}
+		}
+		return
+	}
 	for i := range rows {
 		oi := o[i*ldo : i*ldo+n]
 		for l := range k {
@@ -80,15 +94,16 @@ func mulAddRowsOffGo(o []float64, ldo int, a []float64, ars, acs int, x []float6
 // if a slice is too short for the shapes.
 func dotRowsGo(g []float64, ldg int, d []float64, ldd int, x []float64, ldx int, fr, lr, n int, add bool) {
 	checkDotRows(g, ldg, d, ldd, x, ldx, fr, lr, n)
-	for f := range fr {
-		df := d[f*ldd : f*ldd+n]
-		gf := g[f*ldg : f*ldg+lr]
-		for l := range gf {
-			v := dot(df, x[l*ldx:l*ldx+n])
+	// The rows of x outermost, each read from memory once for all the rows
+	// of d (the order of independent dots does not change their bits).
+	for l := range lr {
+		xl := x[l*ldx : l*ldx+n]
+		for f := range fr {
+			v := dot(d[f*ldd:f*ldd+n], xl)
 			if add {
-				v = gf[l] + v
+				v = g[f*ldg+l] + v
 			}
-			gf[l] = v
+			g[f*ldg+l] = v
 		}
 	}
 }
