@@ -52,6 +52,10 @@ func newEncoder(p *Params, c *Config, random io.Reader) (*Encoder, error) {
 		if e.dg, err = privacy.NewDiscreteGaussian(new(big.Rat).SetInt64(int64(p.ShareVariance))); err != nil {
 			return nil, err
 		}
+		// The table sampler when the share's σ² allows it, built before
+		// any draw so that a seeded encoder's shares do not depend on the
+		// schedule of its noise goroutines.
+		e.dg.UseTable()
 	}
 	return e, nil
 }
