@@ -14,7 +14,9 @@ type src struct{ r *mrand.Rand }
 func (s src) Uint64() uint64          { return s.r.Uint64() }
 func (s src) Uint64N(n uint64) uint64 { return s.r.Uint64N(n) }
 
-func seeded(seed uint64) src { return src{mrand.New(mrand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}))} }
+func seeded(seed uint64) src {
+	return src{mrand.New(mrand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}))}
+}
 
 const refPrec = 800
 
