@@ -1,6 +1,7 @@
 package exact
 
 import (
+	"cmp"
 	"math"
 	"math/big"
 )
@@ -50,10 +51,10 @@ func (r *Ratio) Bernoulli(s Source) bool {
 				u >>= 64 - r.top
 			}
 			if dState == 0 {
-				dState = cmp64(u, r.d[i])
+				dState = cmp.Compare(u, r.d[i])
 			}
 			if nState == 0 {
-				nState = cmp64(u, r.n[i])
+				nState = cmp.Compare(u, r.n[i])
 			}
 			if dState != 0 && nState != 0 {
 				break
@@ -63,16 +64,6 @@ func (r *Ratio) Bernoulli(s Source) bool {
 			return nState < 0
 		}
 	}
-}
-
-func cmp64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Geometric returns G with P[G = g] = (1−ρ)·ρ^g for ρ = r's value < 1:
