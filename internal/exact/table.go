@@ -12,6 +12,7 @@ const (
 	AliasShift = 45
 	maxQ       = 44 // column capacity 2^q ≤ 2^44, so prob ≤ 2^44 fits
 	MaxColumns = 1 << (64 - AliasShift)
+	rangeBits  = 54
 )
 
 // Table is the exact table method for a target with weights w(i) ≥ 0 on
@@ -66,7 +67,11 @@ func Build(lo, hi []uint64, tailNum, tailDen *big.Int) *Table {
 	if len(hi) != n || cols > MaxColumns || n == 0 {
 		return nil
 	}
-	t := &Table{Q: uint(min(63-bits.Len(uint(cols)), maxQ))}
+	// Range = cols·2^Q < 2^rangeBits keeps the rejection of an unbiased
+	// uniform draw in [0, Range) (Lemire's method: probability below
+	// Range/2^64) under 2^−10, and the residuals (a unit or two per
+	// entry) below 2^−(Q−1) of the mass.
+	t := &Table{Q: uint(min(rangeBits-bits.Len(uint(cols)), maxQ))}
 	capTotal := uint64(cols) << t.Q
 	// Choose the scale so that Σh + T fills all but about 2^−20 of the
 	// columns (floating point only guides the choice; the fit is checked
@@ -158,7 +163,7 @@ func mulShift63(x, k uint64, up bool) uint64 {
 	return q
 }
 
-// Range returns the number of column slots, (n+1)·2^Q < 2^63: draw r
+// Range returns the number of column slots, (n+1)·2^Q < 2^54: draw r
 // uniform in [0, Range()) for [Table.Pick].
 func (t *Table) Range() uint64 { return uint64(len(t.Ent)) << t.Q }
 
