@@ -36,11 +36,16 @@
 //     al.). The check is exact (integer arithmetic) and at most MaxRetries
 //     attempts are made, then [ErrRounding]: nothing leaves the client.
 //  4. Add one noise share per coordinate from an exact sampler: N_Z(0,
-//     σ²/Shares) (privacy.DiscreteGaussian, Canonne, Kamath, Steinke 2020)
-//     or Sk(σ²/(2·Shares)) as the difference of two Poisson variables
-//     drawn by an exact rejection sampler from uniform integers (see
-//     poisson.go). The per-share parameter is rounded up to an integer and
-//     the accounted σ² is the rounded one.
+//     σ²/Shares) (privacy.DiscreteGaussian: its exact alias table for
+//     σ²/Shares < 2^28, built when the Encoder is made, else Canonne,
+//     Kamath, Steinke 2020) or Sk(σ²/(2·Shares)) as the difference of two
+//     Poisson variables drawn exactly from uniform integers (an exact
+//     alias table for λ ≤ 2^27, else a rejection sampler; see poisson.go
+//     and poisson_table.go). Both tables share package internal/exact.
+//     The per-share parameter is rounded up to an integer and the
+//     accounted σ² is the rounded one. Timing: a table draw reads a table
+//     entry that depends on the value drawn (a cache side channel to a
+//     process sharing the CPU), and its rare rest path takes longer.
 //  5. Reduce modulo 2^b. Secure aggregation sums the clients' vectors in
 //     Z_{2^b}; the server maps the sum to centred integers, multiplies by
 //     γ, inverts the rotation and drops the padding, then divides by the
