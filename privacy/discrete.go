@@ -167,9 +167,7 @@ func (g *DiscreteGaussian) sampleCKS(s *Source) int64 {
 func (g *DiscreteGaussian) AddTo(dst []int64, s *Source) []int64 {
 	g.prepare(len(dst))
 	if t := g.tab.Load(); t != nil {
-		for i := range dst {
-			dst[i] += t.sample(s)
-		}
+		t.addTo(dst, s)
 		return dst
 	}
 	for i := range dst {

@@ -178,6 +178,41 @@ func (t *dgTable) sample(s *Source) int64 {
 	}
 }
 
+// addTo adds an independent draw to each element of dst: sample's loop
+// with the slot's uniform draw written out (the same draws, consuming the
+// stream exactly as sample does, without a call per value).
+func (t *dgTable) addTo(dst []int64, s *Source) {
+	n2, rest := t.Range()<<1, t.Rest()
+	thresh := -n2 % n2 // Lemire's rejection threshold, as uint64n
+	for i := range dst {
+		for {
+			var r uint64
+			if n2&(n2-1) == 0 {
+				r = s.c.Uint64() & (n2 - 1)
+			} else {
+				hi, lo := bits.Mul64(s.c.Uint64(), n2)
+				for lo < thresh {
+					hi, lo = bits.Mul64(s.c.Uint64(), n2)
+				}
+				r = hi
+			}
+			c := t.Pick(r >> 1)
+			y := int64(c)
+			if c == rest {
+				var ok bool
+				if y, ok = t.sampleRest(s); !ok {
+					continue
+				}
+			}
+			if r&1 == 1 {
+				y = -y
+			}
+			dst[i] += y
+			break
+		}
+	}
+}
+
 // sampleRest draws from the rest column: a residual of the table, the
 // tail, or nothing (ok false).
 func (t *dgTable) sampleRest(s *Source) (y int64, ok bool) {

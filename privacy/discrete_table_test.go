@@ -465,3 +465,19 @@ func TestDGTableNoAlloc(t *testing.T) {
 		t.Errorf("%v allocations per table draw", a)
 	}
 }
+
+// AddTo's loop draws exactly what Sample draws, value for value, from
+// one seeded stream (σ² with a power-of-two range or not).
+func TestDGTableAddToMatchesSample(t *testing.T) {
+	for _, s2 := range []int64{1, 100, 4_473_714} {
+		g, _ := NewDiscreteGaussian(big.NewRat(s2, 1))
+		g.UseTable()
+		got := g.AddTo(make([]int64, 5000), newSeeded(t, 8))
+		s := newSeeded(t, 8)
+		for i, v := range got {
+			if want := g.Sample(s); v != want {
+				t.Fatalf("σ² = %d, value %d: AddTo %d, Sample %d", s2, i, v, want)
+			}
+		}
+	}
+}
