@@ -22,8 +22,9 @@ const maxTableSigma2 = 1 << 28
 //
 //	u(0) = 1/2, u(y) = w(y) = exp(−y²/(2σ²)) for y ≥ 1,
 //
-// with a uniform sign: P[X = 0] ∝ 1/2 · (1/2 + 1/2) = u(0) and P[X = ±y] ∝
-// u(y)/2 = w(y)/2, so X has P[X = x] ∝ exp(−x²/(2σ²)) on all of Z.
+// with a uniform sign: P[X = 0] ∝ u(0) = 1/2 (either sign) and P[X = y] =
+// P[X = −y] ∝ u(y)/2 = w(y)/2, in the ratio 1 : w(y), so X has
+// P[X = x] ∝ exp(−x²/(2σ²)) on all of Z.
 //
 // Proof of exactness, step by step:
 //
@@ -58,7 +59,9 @@ const maxTableSigma2 = 1 << 28
 //     uniform.
 //
 // Every decision compares uniform integers (or a lazily drawn uniform
-// real) with exact quantities, so the output is N_Z(0, σ²) exactly.
+// real) with exact quantities, so the output is N_Z(0, σ²) exactly,
+// conditioned on |X| < 2^63 as Canonne et al.'s sampler is (a tail value
+// beyond int64 is rejected; its mass is below exp(−2^124/σ²)).
 //
 // Timing: the common path takes the same steps whatever the output (the
 // rare rest path does not), but the table entry it reads depends on the
