@@ -242,10 +242,15 @@ func (e *Encoder) noise(dst []uint64) error {
 
 // noiseRange is noise on one chunk with one source. The discrete
 // Gaussian's shares are drawn in blocks by AddTo (its table loop, without
-// a call per value), the same values as one Sample per coordinate.
+// a call per value), the same values as one Sample per coordinate; the
+// Skellam shares by the Poisson table's loop, the same values as one
+// skellam per coordinate.
 func (e *Encoder) noiseRange(dst []uint64, s *privacy.Source) {
 	mask := uint64(1)<<e.p.Bits - 1
 	switch {
+	case e.pois != nil && e.pois.tab != nil:
+		e.pois.tab.addSkellam(dst, mask, e.pois, s)
+		return
 	case e.pois != nil:
 		for i, z := range dst {
 			dst[i] = (z + uint64(e.pois.skellam(s))) & mask

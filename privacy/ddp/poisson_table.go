@@ -139,23 +139,56 @@ func mulDivCeil(x, a, b uint64) uint64 {
 
 // sample returns one draw of Poisson(λ).
 func (t *poissonTable) sample(p *poisson, s *privacy.Source) int64 {
-	rest, n := t.Rest(), t.Range()
-	for {
-		c := t.Pick(s.Uint64N(n))
-		if c != rest {
-			return int64(t.lambda) + int64(c) + t.y0
+	if c := t.Pick(s.Uint64N(t.Range())); c != t.Rest() {
+		return int64(t.lambda) + int64(c) + t.y0
+	}
+	return t.finishRest(p, s)
+}
+
+// addSkellam adds Sk(λ) = X1 − X2 to each dst[i] modulo mask + 1, X1 and
+// X2 drawn one after the other as [poisson.skellam] draws them: sample's
+// loop with the slot's uniform draw written out (the same draws, consuming
+// the stream exactly as Source.Uint64N does, without two calls per value).
+func (t *poissonTable) addSkellam(dst []uint64, mask uint64, p *poisson, s *privacy.Source) {
+	n, rest := t.Range(), t.Rest()
+	thresh := -n % n // Lemire's rejection threshold
+	for i, z := range dst {
+		var x [2]int64
+		for j := range x {
+			var r uint64
+			if n&(n-1) == 0 {
+				r = s.Uint64() & (n - 1)
+			} else {
+				hi, lo := bits.Mul64(s.Uint64(), n)
+				for lo < thresh {
+					hi, lo = bits.Mul64(s.Uint64(), n)
+				}
+				r = hi
+			}
+			if c := t.Pick(r); c != rest {
+				x[j] = int64(t.lambda) + int64(c) + t.y0
+			} else {
+				x[j] = t.finishRest(p, s)
+			}
 		}
-		switch kind, i := t.DrawRest(s); kind {
-		case exact.RestEntry:
-			if t.acceptResidual(i, s) {
-				return int64(t.lambda) + int64(i) + t.y0
-			}
-		case exact.RestTail:
-			if y, ok := t.sampleTail(p, s); ok {
-				return int64(t.lambda) + y
-			}
+		dst[i] = (z + uint64(x[0]-x[1])) & mask
+	}
+}
+
+// finishRest is sample after its slot fell in the rest column: the
+// residual or the tail, else sample again.
+func (t *poissonTable) finishRest(p *poisson, s *privacy.Source) int64 {
+	switch kind, i := t.DrawRest(s); kind {
+	case exact.RestEntry:
+		if t.acceptResidual(i, s) {
+			return int64(t.lambda) + int64(i) + t.y0
+		}
+	case exact.RestTail:
+		if y, ok := t.sampleTail(p, s); ok {
+			return int64(t.lambda) + y
 		}
 	}
+	return t.sample(p, s)
 }
 
 // acceptResidual draws the acceptance (k·w(y) − ℓ(y))/(h(y) − ℓ(y)) of

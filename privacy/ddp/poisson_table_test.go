@@ -209,3 +209,30 @@ func TestPoissonTableEdgeTrial(t *testing.T) {
 		}
 	}
 }
+
+// addSkellam draws exactly what skellam draws, value for value, from one
+// seeded stream, including the rest column (a tiny-Y table sends most
+// draws there).
+func TestAddSkellamMatchesSkellam(t *testing.T) {
+	for _, c := range []struct{ lambda, ymax uint64 }{{1000, 0}, {2236857, 0}, {30, 2}} {
+		p, err := newPoisson(c.lambda)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ymax > 0 {
+			p.tab = newPoissonTableY(p, c.ymax)
+		}
+		const mask = 1<<20 - 1
+		got := make([]uint64, 3000)
+		for i := range got {
+			got[i] = uint64(i) * 7919 & mask
+		}
+		p.tab.addSkellam(got, mask, p, seeded(t, 5))
+		s := seeded(t, 5)
+		for i, v := range got {
+			if want := (uint64(i)*7919 + uint64(p.skellam(s))) & mask; v != want {
+				t.Fatalf("λ = %d, Y = %d, value %d: addSkellam %d, skellam %d", c.lambda, c.ymax, i, v, want)
+			}
+		}
+	}
+}
