@@ -167,27 +167,13 @@ func TestNoiseShares(t *testing.T) {
 		if m == Skellam {
 			bits = 12 // the exact Poisson sampler costs O(√λ)
 		}
-		c := testConfig(m, bits, 1<<14)
-		d := mustNew(t, c)
-		p := d.Params()
-		e, err := d.Encoder(seedReader(7))
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := make([]uint64, p.Padded)
-		if err := e.Encode(in, make([]float64, c.Dim), [32]byte{1}); err != nil {
-			t.Fatal(err)
-		}
+		shares, p := zeroShares(t, m, bits, 1<<14, 7, 1)
 		var m1, m2 float64
-		for _, v := range in {
-			z := int64(v)
-			if v >= 1<<(bits-1) {
-				z -= 1 << bits
-			}
+		for _, z := range shares {
 			m1 += float64(z)
 			m2 += float64(z) * float64(z)
 		}
-		n := float64(len(in))
+		n := float64(len(shares))
 		m1 /= n
 		m2 /= n
 		v := float64(p.ShareVariance)
@@ -251,27 +237,12 @@ func TestConfigRefusals(t *testing.T) {
 // draws from privacy.DiscreteGaussian's table; the same draws must fail
 // against a σ 5% larger.
 func TestDDGSharesPMF(t *testing.T) {
-	const bits = 16
-	c := testConfig(DiscreteGaussian, bits, 1<<16)
-	d := mustNew(t, c)
-	p := d.Params()
-	e, err := d.Encoder(seedReader(9))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := make([]uint64, p.Padded)
-	if err := e.Encode(in, make([]float64, c.Dim), [32]byte{4}); err != nil {
-		t.Fatal(err)
-	}
+	shares, p := zeroShares(t, DiscreteGaussian, 16, 1<<16, 9, 4)
 	v := float64(p.ShareVariance)
 	// Bins of w integers, w = σ/8: bin k holds [k·w, (k+1)·w).
 	w := int64(math.Sqrt(v) / 8)
 	counts := map[int64]int{}
-	for _, x := range in {
-		z := int64(x)
-		if x >= 1<<(bits-1) {
-			z -= 1 << bits
-		}
+	for _, z := range shares {
 		counts[floorDiv(z, w)]++
 	}
 	fit := func(s2 float64) (float64, int) {
@@ -284,7 +255,7 @@ func TestDDGSharesPMF(t *testing.T) {
 			return p
 		}
 		lim := int64(5 * math.Sqrt(s2) / float64(w))
-		return chiSquare(counts, len(in), pmf, -lim, lim)
+		return chiSquare(counts, len(shares), pmf, -lim, lim)
 	}
 	if v < 100 || v >= 1<<28 {
 		t.Fatalf("share variance %v: not the table's range this test is for", v)
@@ -304,4 +275,29 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// zeroShares returns one seeded client's noise shares, centred in
+// [−2^(b−1), 2^(b−1)): the encoding of a zero delta (its rounding is 0).
+func zeroShares(t *testing.T, m Mechanism, bits, dim int, seed, round byte) ([]int64, Params) {
+	t.Helper()
+	c := testConfig(m, bits, dim)
+	d := mustNew(t, c)
+	p := d.Params()
+	e, err := d.Encoder(seedReader(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]uint64, p.Padded)
+	if err := e.Encode(in, make([]float64, c.Dim), [32]byte{round}); err != nil {
+		t.Fatal(err)
+	}
+	shares := make([]int64, len(in))
+	for i, x := range in {
+		shares[i] = int64(x)
+		if x >= 1<<(bits-1) {
+			shares[i] -= 1 << bits
+		}
+	}
+	return shares, p
 }
