@@ -131,3 +131,40 @@ func benchAddTo(b *testing.B, g *DiscreteGaussian, err error) {
 		g.AddTo(v, s)
 	}
 }
+
+// BenchmarkDiscreteGaussianSample is one draw of N_Z(0, σ²) at integer σ²
+// (1 to the ddp share scales, 4473714 is a 16-bit share at n = 10):
+// "table" is the table sampler Sample uses once built, "cks" Canonne,
+// Kamath and Steinke's sampler (the path before the table, and above
+// σ² = 2^28); "build" is the table's construction.
+func BenchmarkDiscreteGaussianSample(b *testing.B) {
+	for _, sigma2 := range []int64{1, 100, 1e4, 4_473_714, 1e8} {
+		g, err := NewDiscreteGaussian(big.NewRat(sigma2, 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !g.UseTable() {
+			b.Fatalf("σ² = %d: no table", sigma2)
+		}
+		b.Run(fmt.Sprintf("table/sigma2=%d", sigma2), func(b *testing.B) {
+			s, _ := NewSource(nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				g.Sample(s)
+			}
+		})
+		b.Run(fmt.Sprintf("cks/sigma2=%d", sigma2), func(b *testing.B) {
+			s, _ := NewSource(nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				g.sampleCKS(s)
+			}
+		})
+		b.Run(fmt.Sprintf("build/sigma2=%d", sigma2), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				newDGTable(g.num, g.den, g.t)
+			}
+		})
+	}
+}

@@ -68,6 +68,14 @@ func sampleDG(t *testing.T, g *DiscreteGaussian, seed uint64, n int) []int64 {
 	return g.AddTo(make([]int64, n), newSeeded(t, seed))
 }
 
+// dgDraws are the ways of drawing under test: AddTo (which builds the
+// table when σ² allows and the draw is large) and Canonne et al.'s sampler
+// alone.
+var dgDraws = []struct {
+	name string
+	draw func(*testing.T, *DiscreteGaussian, uint64, int) []int64
+}{{"addto", sampleDG}, {"cks", cksSamples}}
+
 func TestDiscreteGaussianMatchesPMF(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -86,11 +94,13 @@ func TestDiscreteGaussianMatchesPMF(t *testing.T) {
 				t.Fatal(err)
 			}
 			s2, _ := c.sigma2.Float64()
-			x := sampleDG(t, g, uint64(i+1), 40_000)
-			if chi, df, err := chiSquareDG(x, s2); err != nil {
-				t.Error(err)
-			} else {
-				t.Logf("chi-square %.1f on %d df", chi, df)
+			for _, d := range dgDraws {
+				x := d.draw(t, g, uint64(i+1), 40_000)
+				if chi, df, err := chiSquareDG(x, s2); err != nil {
+					t.Errorf("%s: %v", d.name, err)
+				} else {
+					t.Logf("%s: chi-square %.1f on %d df", d.name, chi, df)
+				}
 			}
 		})
 	}
@@ -146,8 +156,10 @@ func TestDiscreteGaussianMoments(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := dgMoments(sampleDG(t, g, uint64(20+i), 30_000), sigma*sigma); err != nil {
-			t.Errorf("σ = %v: %v", sigma, err)
+		for _, d := range dgDraws {
+			if err := dgMoments(d.draw(t, g, uint64(20+i), 30_000), sigma*sigma); err != nil {
+				t.Errorf("%s: σ = %v: %v", d.name, sigma, err)
+			}
 		}
 	}
 }
@@ -243,7 +255,7 @@ func TestDiscreteGaussianFastPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		x := sampleDG(t, g, uint64(40+i), 30_000)
+		x := cksSamples(t, g, uint64(40+i), 30_000)
 		if s2 < 1<<30 {
 			if _, _, err := chiSquareDG(x, float64(s2)); err != nil {
 				t.Errorf("σ² = %d: %v", s2, err)
@@ -257,7 +269,7 @@ func TestDiscreteGaussianFastPath(t *testing.T) {
 			t.Errorf("σ² = %d: sample variance %v", s2, v)
 		}
 		s := newSeeded(t, 1)
-		if a := testing.AllocsPerRun(100, func() { g.Sample(s) }); a != 0 {
+		if a := testing.AllocsPerRun(100, func() { g.sampleCKS(s) }); a != 0 {
 			t.Errorf("σ² = %d: %v allocations per sample", s2, a)
 		}
 	}

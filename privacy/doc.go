@@ -169,11 +169,18 @@
 // knows the seed). [MechanismGaussian] draws normal values by the ziggurat
 // method (Marsaglia and Tsang 2000): like every floating-point sampler its
 // outputs are an irregular finite set of doubles and their low-order bits
-// leak (Mironov 2012); it is kept for comparison. The discrete sampler's
-// running time depends on its output (rejections and the geometric loop of
+// leak (Mironov 2012); it is kept for comparison. The discrete Gaussian
+// has two exact samplers. Canonne–Kamath–Steinke's (any σ²) has a running
+// time that depends on its output (rejections and the geometric loop of
 // the discrete Laplace proposal grow with |x|), so the time a release
-// takes says something about the noise drawn; it runs about 15× slower
-// than the ziggurat (about 500 ns a coordinate at σ ≈ 10^6 grid steps).
+// takes says something about the noise drawn; it takes about 300 ns a
+// value. For σ² < 2^28 in grid units (a coarse Resolution, or the ddp
+// shares; the default grid puts σ near z·2^10·√d, above it) a release of
+// at least 5σ values draws from an exact alias table instead (about 25 ns a
+// value, [DiscreteGaussian.UseTable]): its common path takes the same
+// steps whatever the output, but the table entry it reads depends on the
+// output, so a process sharing the CPU cache could learn something of the
+// noise, and its rare rest path (probability about 2^−20) takes longer.
 //
 // # Host duties
 //
@@ -209,15 +216,17 @@
 //     on the training time, if that time is private.
 //  9. Protect checkpoints of a seeded simulation: they hold the noise
 //     generator's state. Sources keyed from crypto/rand are never saved.
-//  10. Do not expose the server's release timing if the discrete
-//     sampler's output-dependent running time matters to you.
+//  10. Do not expose the server's release timing, nor share its CPU
+//     caches with untrusted processes, if the discrete samplers'
+//     output-dependent running time or table reads matter to you.
 //
 // # Concurrency
 //
 // [CentralDP] and [Source] are not safe for concurrent use: the server
 // drives the aggregator from one goroutine. [Local], [MemoryStore] and
 // [FileStore] are safe for concurrent use (they lock). [DiscreteGaussian]
-// is immutable and safe to share, with one Source per goroutine. Nothing
+// is safe to share, with one Source per goroutine (its table is built once
+// under a sync.Once). Nothing
 // here starts a goroutine.
 //
 // # Invariants

@@ -78,6 +78,23 @@ func ExampleDiscreteGaussian() {
 	// Output: σ² = 9/2, sample variance ≈ 4.5
 }
 
+// A sampler shared by goroutines builds its table first, so that the
+// values each seeded Source gives do not depend on the schedule; σ² ≥ 2^28
+// has no table and keeps Canonne et al.'s sampler.
+func ExampleDiscreteGaussian_UseTable() {
+	for _, s2 := range []int64{10_000, 1 << 28} {
+		g, err := privacy.NewDiscreteGaussian(big.NewRat(s2, 1))
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("σ² = %d: table %v\n", s2, g.UseTable())
+	}
+	// Output:
+	// σ² = 10000: table true
+	// σ² = 268435456: table false
+}
+
 // Local DP: the client refuses to train once its own budget is spent.
 func ExampleLocal() {
 	l, err := privacy.NewLocal(privacy.LocalConfig{ClipNorm: 1, NoiseMultiplier: 4, TargetEpsilon: 2.2, Delta: 1e-6})

@@ -158,6 +158,7 @@ func (c *dgCache) get(sigma float64) (*DiscreteGaussian, error) {
 // results and must not be released) if a noised integer leaves the exact
 // range, which at the scales used here does not happen in practice.
 func addDiscreteGrid(v []float64, g *DiscreteGaussian, s *Source, scale float64) error {
+	g.prepare(len(v))
 	for j, x := range v {
 		y := int64(x) + g.Sample(s)
 		if y > maxGridInt || y < -maxGridInt {

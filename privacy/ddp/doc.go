@@ -36,11 +36,16 @@
 //     al.). The check is exact (integer arithmetic) and at most MaxRetries
 //     attempts are made, then [ErrRounding]: nothing leaves the client.
 //  4. Add one noise share per coordinate from an exact sampler: N_Z(0,
-//     σ²/Shares) (privacy.DiscreteGaussian, Canonne, Kamath, Steinke 2020)
-//     or Sk(σ²/(2·Shares)) as the difference of two Poisson variables
-//     drawn by an exact rejection sampler from uniform integers (see
-//     poisson.go). The per-share parameter is rounded up to an integer and
-//     the accounted σ² is the rounded one.
+//     σ²/Shares) (privacy.DiscreteGaussian: its exact alias table for
+//     σ²/Shares < 2^28, built when the Encoder is made, else Canonne,
+//     Kamath, Steinke 2020) or Sk(σ²/(2·Shares)) as the difference of two
+//     Poisson variables drawn exactly from uniform integers (an exact
+//     alias table for λ ≤ 2^27, else a rejection sampler; see poisson.go
+//     and poisson_table.go). Both tables share package internal/exact.
+//     The per-share parameter is rounded up to an integer and the
+//     accounted σ² is the rounded one. Timing: a table draw reads a table
+//     entry that depends on the value drawn (a cache side channel to a
+//     process sharing the CPU), and its rare rest path takes longer.
 //  5. Reduce modulo 2^b. Secure aggregation sums the clients' vectors in
 //     Z_{2^b}; the server maps the sum to centred integers, multiplies by
 //     γ, inverts the rotation and drops the padding, then divides by the
@@ -133,19 +138,20 @@
 // # Cost
 //
 // Client per round at d = 10^6, b = 16 (BenchmarkClientRound, medians of
-// -count 3, 2 cores with two other busy processes, load average 3.5): at
-// n = 10 (complete graph) plain secure aggregation's client step 58 ms,
-// DDG 269 ms (4.6×), Skellam 105 ms (1.8×); at n = 100 (fedround's
-// default SecAgg+ degree k = 42, whose masking costs more) plain 121 ms,
-// DDG 333 ms (2.75×), Skellam 156 ms (1.3×). Skellam's exact Poisson
-// sampler takes one uniform draw and one table read per value (a
-// poissonTable, built in milliseconds per Encoder); the exact discrete
-// Gaussian (Canonne–Kamath–Steinke rejection from a discrete Laplace)
-// takes a loop of exact Bernoulli trials per value and is about three
-// quarters of DDG's encoding. The noise, the rotation (in cache-sized
-// blocks, the same bits as the sequential transform) and the rounding (in
-// chunks, one exact norm check over the whole vector) run on GOMAXPROCS
-// goroutines. Prefer Skellam at large d.
+// 7 runs, 2 cores shared with other busy processes, load average 10–12):
+// at n = 10 (complete graph) plain secure aggregation's client step
+// 109 ms, DDG 151 ms (1.4×), Skellam 181 ms (1.7×); at n = 100
+// (fedround's default SecAgg+ degree k = 42, whose masking costs more)
+// plain 208 ms, DDG 260 ms (1.25×), Skellam 302 ms (1.45×). (Before the
+// discrete Gaussian's table, at load ≈ 10: DDG ≈ 7× at n = 10, 3.4× at
+// n = 100.) Both exact samplers take one uniform draw and one table read
+// per value almost always (a privacy.DiscreteGaussian table, a
+// poissonTable; built in milliseconds when the Encoder is made); Skellam
+// draws two Poisson values per coordinate. What remains of the encoding
+// is mostly the randomized rounding (about half its CPU time) and the
+// rotation. The noise, the rotation (in cache-sized blocks, the same bits
+// as the sequential transform) and the rounding (in chunks, one exact
+// norm check over the whole vector) run on GOMAXPROCS goroutines.
 //
 // # Concurrency
 //

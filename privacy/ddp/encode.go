@@ -52,6 +52,10 @@ func newEncoder(p *Params, c *Config, random io.Reader) (*Encoder, error) {
 		if e.dg, err = privacy.NewDiscreteGaussian(new(big.Rat).SetInt64(int64(p.ShareVariance))); err != nil {
 			return nil, err
 		}
+		// The table sampler when the share's σ² allows it, built before
+		// any draw so that a seeded encoder's shares do not depend on the
+		// schedule of its noise goroutines.
+		e.dg.UseTable()
 	}
 	return e, nil
 }
@@ -236,18 +240,37 @@ func (e *Encoder) noise(dst []uint64) error {
 	return nil
 }
 
-// noiseRange is noise on one chunk with one source.
+// noiseRange is noise on one chunk with one source. The discrete
+// Gaussian's shares are drawn in blocks by AddTo (its table loop, without
+// a call per value), the same values as one Sample per coordinate; the
+// Skellam shares by the Poisson table's loop, the same values as one
+// skellam per coordinate.
 func (e *Encoder) noiseRange(dst []uint64, s *privacy.Source) {
 	mask := uint64(1)<<e.p.Bits - 1
-	for i, z := range dst {
-		var n int64
-		switch {
-		case e.pois != nil:
-			n = e.pois.skellam(s)
-		case e.dg != nil:
-			n = e.dg.Sample(s)
+	switch {
+	case e.pois != nil && e.pois.tab != nil:
+		e.pois.tab.addSkellam(dst, mask, e.pois, s)
+		return
+	case e.pois != nil:
+		for i, z := range dst {
+			dst[i] = (z + uint64(e.pois.skellam(s))) & mask
 		}
-		dst[i] = (z + uint64(n)) & mask
+		return
+	case e.dg == nil: // no noise
+		for i, z := range dst {
+			dst[i] = z & mask
+		}
+		return
+	}
+	var buf [256]int64
+	for lo := 0; lo < len(dst); lo += len(buf) {
+		d := dst[lo:min(lo+len(buf), len(dst))]
+		b := buf[:len(d)]
+		clear(b)
+		e.dg.AddTo(b, s)
+		for i, n := range b {
+			d[i] = (d[i] + uint64(n)) & mask
+		}
 	}
 }
 

@@ -167,27 +167,13 @@ func TestNoiseShares(t *testing.T) {
 		if m == Skellam {
 			bits = 12 // the exact Poisson sampler costs O(√λ)
 		}
-		c := testConfig(m, bits, 1<<14)
-		d := mustNew(t, c)
-		p := d.Params()
-		e, err := d.Encoder(seedReader(7))
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := make([]uint64, p.Padded)
-		if err := e.Encode(in, make([]float64, c.Dim), [32]byte{1}); err != nil {
-			t.Fatal(err)
-		}
+		shares, p := zeroShares(t, m, bits, 1<<14, 7, 1)
 		var m1, m2 float64
-		for _, v := range in {
-			z := int64(v)
-			if v >= 1<<(bits-1) {
-				z -= 1 << bits
-			}
+		for _, z := range shares {
 			m1 += float64(z)
 			m2 += float64(z) * float64(z)
 		}
-		n := float64(len(in))
+		n := float64(len(shares))
 		m1 /= n
 		m2 /= n
 		v := float64(p.ShareVariance)
@@ -244,4 +230,74 @@ func TestConfigRefusals(t *testing.T) {
 			t.Errorf("%s: err = %v, want fl.ErrConfig", name, err)
 		}
 	}
+}
+
+// TestDDGSharesPMF: a DDG encoder's shares (the encoding of a zero delta)
+// fit N_Z(0, ShareVariance) by chi-square at 16 bits, where the encoder
+// draws from privacy.DiscreteGaussian's table; the same draws must fail
+// against a σ 5% larger.
+func TestDDGSharesPMF(t *testing.T) {
+	shares, p := zeroShares(t, DiscreteGaussian, 16, 1<<16, 9, 4)
+	v := float64(p.ShareVariance)
+	// Bins of w integers, w = σ/8: bin k holds [k·w, (k+1)·w).
+	w := int64(math.Sqrt(v) / 8)
+	counts := map[int64]int{}
+	for _, z := range shares {
+		counts[floorDiv(z, w)]++
+	}
+	fit := func(s2 float64) (float64, int) {
+		z := math.Sqrt(2 * math.Pi * s2) // Σ exp(−x²/2σ²) = √(2πσ²) to double precision for σ ≫ 1
+		pmf := func(k int64) float64 {
+			var p float64
+			for x := k * w; x < (k+1)*w; x++ {
+				p += math.Exp(-float64(x)*float64(x)/(2*s2)) / z
+			}
+			return p
+		}
+		lim := int64(5 * math.Sqrt(s2) / float64(w))
+		return chiSquare(counts, len(shares), pmf, -lim, lim)
+	}
+	if v < 100 || v >= 1<<28 {
+		t.Fatalf("share variance %v: not the table's range this test is for", v)
+	}
+	if stat, dof := fit(v); stat > chiCritical(dof) {
+		t.Errorf("χ² = %.1f with %d dof, 0.999 critical value %.1f", stat, dof, chiCritical(dof))
+	}
+	if stat, dof := fit(v * 1.05 * 1.05); stat <= chiCritical(dof) {
+		t.Errorf("the shares fit a σ 5%% larger: χ² = %.1f with %d dof", stat, dof)
+	}
+}
+
+// floorDiv returns ⌊a/b⌋ for b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// zeroShares returns one seeded client's noise shares, centred in
+// [−2^(b−1), 2^(b−1)): the encoding of a zero delta (its rounding is 0).
+func zeroShares(t *testing.T, m Mechanism, bits, dim int, seed, round byte) ([]int64, Params) {
+	t.Helper()
+	c := testConfig(m, bits, dim)
+	d := mustNew(t, c)
+	p := d.Params()
+	e, err := d.Encoder(seedReader(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]uint64, p.Padded)
+	if err := e.Encode(in, make([]float64, c.Dim), [32]byte{round}); err != nil {
+		t.Fatal(err)
+	}
+	shares := make([]int64, len(in))
+	for i, x := range in {
+		shares[i] = int64(x)
+		if x >= 1<<(bits-1) {
+			shares[i] -= 1 << bits
+		}
+	}
+	return shares, p
 }

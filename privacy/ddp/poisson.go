@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"math/bits"
 
+	"github.com/fedgo/fedgo/internal/exact"
 	"github.com/fedgo/fedgo/privacy"
 )
 
@@ -36,74 +37,13 @@ var errLambda = errors.New("ddp: Poisson mean must be an integer in [1, 2^40]")
 // expected O(1) draws.
 type poisson struct {
 	lambda, s     uint64
-	yPlus, yMinus uint64 // y*+ and y*−
-	side          ratio  // P[side +]
+	yPlus, yMinus uint64      // y*+ and y*−
+	side          exact.Ratio // P[side +]
 	// The geometric proposal in blocks of k: powS[r] = s^r and
 	// powS1[r] = (s−1)^r for r ≤ k, s^k < 2^63.
 	k           uint64
 	powS, powS1 []uint64
 	tab         *poissonTable // nil above maxTableLambda
-}
-
-// ratio is a rational n/d in [0, 1] as big-endian 64-bit words of equal
-// length, d > 0; top holds the bits of d's most significant word.
-type ratio struct {
-	n, d []uint64
-	top  uint
-}
-
-func newRatio(n, d *big.Int) ratio {
-	words := (d.BitLen() + 63) / 64
-	r := ratio{n: make([]uint64, words), d: make([]uint64, words), top: uint(d.BitLen() - 64*(words-1))}
-	fill := func(dst []uint64, x *big.Int) {
-		mask := new(big.Int).SetUint64(math.MaxUint64)
-		x = new(big.Int).Set(x)
-		for i := words - 1; i >= 0; i-- {
-			dst[i] = new(big.Int).And(x, mask).Uint64()
-			x.Rsh(x, 64)
-		}
-	}
-	fill(r.n, n)
-	fill(r.d, d)
-	return r
-}
-
-// bernoulli returns true with probability n/d: it draws U uniform in
-// [0, 2^bits(d)) word by word from the most significant, restarts when
-// U ≥ d and answers U < n as soon as both comparisons are decided (almost
-// always at the first word).
-func (r *ratio) bernoulli(s *privacy.Source) bool {
-	for {
-		dState, nState := 0, 0 // −1: U below, +1: U above, 0: equal so far
-		for i := range r.d {
-			u := s.Uint64()
-			if i == 0 && r.top < 64 {
-				u >>= 64 - r.top
-			}
-			if dState == 0 {
-				dState = cmp64(u, r.d[i])
-			}
-			if nState == 0 {
-				nState = cmp64(u, r.n[i])
-			}
-			if dState != 0 && nState != 0 {
-				break
-			}
-		}
-		if dState < 0 {
-			return nState < 0
-		}
-	}
-}
-
-func cmp64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func newPoisson(lambda uint64) (*poisson, error) {
@@ -139,7 +79,7 @@ func newPoisson(lambda uint64) (*poisson, error) {
 	den := new(big.Int).Mul(nm, dp)
 	den.Mul(den, new(big.Int).SetUint64(s-1))
 	den.Add(den, num)
-	p.side = newRatio(num, den)
+	p.side = exact.NewRatio(num, den)
 	if lambda <= maxTableLambda {
 		p.tab = newPoissonTable(p)
 	}
@@ -238,7 +178,7 @@ func (p *poisson) sample(s *privacy.Source) int64 {
 func (p *poisson) sampleReject(s *privacy.Source) int64 {
 	l := p.lambda
 	for {
-		plus := p.side.bernoulli(s)
+		plus := p.side.Bernoulli(s)
 		g := p.geometric(s)
 		if plus {
 			if p.acceptPlus(g, s) {

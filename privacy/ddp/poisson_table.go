@@ -4,8 +4,8 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
-	"sort"
 
+	"github.com/fedgo/fedgo/internal/exact"
 	"github.com/fedgo/fedgo/privacy"
 )
 
@@ -14,13 +14,6 @@ import (
 // the bound); above it Poisson draws take the O(√λ) rejection sampler
 // alone.
 const maxTableLambda = 1 << 27
-
-// Packing of an alias column: prob in the low aliasShift bits, the alias
-// above (at most 2^19 columns below maxTableLambda).
-const (
-	aliasShift = 45
-	maxQ       = 44 // column capacity 2^q ≤ 2^44, so prob ≤ 2^44 fits
-)
 
 // poissonTable samples Poisson(λ) exactly in expected O(1) time: one
 // uniform draw and one table read per sample almost always. It is the
@@ -58,21 +51,13 @@ const (
 // table-based sampler; the rejection samplers' running time leaks too
 // (see package privacy's doc).
 type poissonTable struct {
-	lambda uint64
-	y0     int64  // the y of entry 0 (−K)
-	q      uint   // column capacity 2^q
-	k      uint64 // the scale
-	ent    []uint64
-	rest   int      // the rest column
-	restW  uint64   // its weight
-	lo     []uint64 // ℓ(y)
-	cum    []uint64 // cum[i] = Σ_{j≤i} h(j) − ℓ(j)
-	tw     uint64   // T
-	hiY    uint64   // hi(Y)
-	hiK    uint64   // hi(−K)
-	// tailOK = k·A/T; tailPlus = P[side + | tail].
-	tailOK, tailPlus ratio
-	yMax, kMax       uint64 // Y and K
+	*exact.Table // ℓ, the residuals, the alias columns, T
+	lambda       uint64
+	y0           int64       // the y of entry 0 (−K)
+	hiY          uint64      // hi(Y)
+	hiK          uint64      // hi(−K)
+	tailPlus     exact.Ratio // P[side + | tail]
+	yMax, kMax   uint64      // Y and K
 }
 
 // newPoissonTable builds the table for p (λ ≤ maxTableLambda) over
@@ -113,16 +98,12 @@ func newPoissonTableY(p *poisson, ymax uint64) *poissonTable {
 	}
 	kmax := min(l, ymax)
 	lo, hi := weightBounds(l, ymax, kmax)
-	n := len(lo)
-	cols := n + 1
-	t := &poissonTable{lambda: l, y0: -int64(kmax), yMax: ymax, kMax: kmax, rest: n}
-	t.q = uint(min(63-bits.Len(uint(cols)), maxQ))
-	capTotal := uint64(cols) << t.q
+	t := &poissonTable{lambda: l, y0: -int64(kmax), yMax: ymax, kMax: kmax}
 	// The tail envelopes (see sampleTail) and their masses A± = a±/den:
 	// A+ = hi(Y)·λ/(2^63·(Y+1)), A− = hi(−K)·(λ−K)/(2^63·K) when K < λ
 	// (else the target has no mass there).
 	bu := func(x uint64) *big.Int { return new(big.Int).SetUint64(x) }
-	t.hiY, t.hiK = hi[n-1], hi[0]
+	t.hiY, t.hiK = hi[len(hi)-1], hi[0]
 	aPlus := new(big.Int).Mul(bu(t.hiY), bu(l))
 	aPlus.Mul(aPlus, bu(kmax))
 	a := new(big.Int).Set(aPlus)
@@ -132,78 +113,10 @@ func newPoissonTableY(p *poisson, ymax uint64) *poissonTable {
 	}
 	den := new(big.Int).Lsh(bu(ymax+1), 63)
 	den.Mul(den, bu(kmax))
-	// Choose the scale so that Σh + T fills all but about 2^−20 of the
-	// columns (floating point only guides the choice; the fit is checked
-	// exactly below).
-	af, _ := new(big.Float).SetInt(a).Float64()
-	df, _ := new(big.Float).SetInt(den).Float64()
-	sum := af / df
-	for _, x := range hi {
-		sum += float64(x) * 0x1p-63
-	}
-	kf := float64(capTotal) * (1 - 0x1p-20) / (sum + float64(cols)*0x1p-40)
-	if !(kf >= 1) || kf >= 0x1p63 {
+	if t.Table = exact.Build(lo, hi, a, den); t.Table == nil {
 		return nil
 	}
-	t.k = uint64(kf)
-	t.lo = make([]uint64, n)
-	t.cum = make([]uint64, n)
-	for ; ; t.k -= t.k>>10 + 1 {
-		if t.k == 0 {
-			return nil
-		}
-		var sumLo, sumRes uint64
-		for i := range n {
-			t.lo[i] = mulShift63(lo[i], t.k, false)
-			sumLo += t.lo[i]
-			sumRes += mulShift63(hi[i], t.k, true) - t.lo[i]
-			t.cum[i] = sumRes
-		}
-		ak := new(big.Int).Mul(a, new(big.Int).SetUint64(t.k))
-		tw, r := new(big.Int).QuoRem(ak, den, new(big.Int))
-		if r.Sign() != 0 || tw.Sign() == 0 {
-			tw.Add(tw, big.NewInt(1))
-		}
-		// Each of the n values is ≤ k ≤ capTotal < 2^63 and their sum is
-		// about capTotal, so the uint64 sums cannot wrap while this holds.
-		if tw.IsUint64() && tw.Uint64() < capTotal && sumLo+sumRes <= capTotal-tw.Uint64() {
-			t.tw = tw.Uint64()
-			t.restW = capTotal - sumLo
-			t.tailOK = newRatio(ak, new(big.Int).Mul(tw, den))
-			t.tailPlus = newRatio(aPlus, a)
-			break
-		}
-	}
-	// Vose's alias table over the integer weights, column capacity 2^q, in
-	// exact integers (Σ weights = cols·2^q).
-	w := make([]uint64, cols)
-	copy(w, t.lo)
-	w[n] = t.restW
-	capc := uint64(1) << t.q
-	var small, large []int
-	for i, x := range w {
-		if x < capc {
-			small = append(small, i)
-		} else {
-			large = append(large, i)
-		}
-	}
-	t.ent = make([]uint64, cols)
-	for len(small) > 0 && len(large) > 0 {
-		sm := small[len(small)-1]
-		small = small[:len(small)-1]
-		lg := large[len(large)-1]
-		t.ent[sm] = w[sm] | uint64(lg)<<aliasShift
-		w[lg] -= capc - w[sm]
-		if w[lg] < capc {
-			large = large[:len(large)-1]
-			small = append(small, lg)
-		}
-	}
-	// What remains holds exactly 2^q each (the total is conserved).
-	for _, i := range append(small, large...) {
-		t.ent[i] = capc | uint64(i)<<aliasShift
-	}
+	t.tailPlus = exact.NewRatio(aPlus, a)
 	return t
 }
 
@@ -224,64 +137,70 @@ func mulDivCeil(x, a, b uint64) uint64 {
 	return q
 }
 
-// mulShift63 returns ⌊x·k/2^63⌋, or ⌈x·k/2^63⌉ if up, for x ≤ 2^63.
-func mulShift63(x, k uint64, up bool) uint64 {
-	hi, lo := bits.Mul64(x, k)
-	q := hi<<1 | lo>>63
-	if up && lo&(1<<63-1) != 0 {
-		q++
-	}
-	return q
-}
-
 // sample returns one draw of Poisson(λ).
 func (t *poissonTable) sample(p *poisson, s *privacy.Source) int64 {
-	mask := uint64(1)<<t.q - 1
-	cols := uint64(len(t.ent))
-	for {
-		r := s.Uint64N(cols << t.q)
-		c := r >> t.q
-		if e := t.ent[c]; r&mask >= e&(1<<aliasShift-1) {
-			c = e >> aliasShift
+	if c := t.Pick(s.Uint64N(t.Range())); c != t.Rest() {
+		return int64(t.lambda) + int64(c) + t.y0
+	}
+	return t.finishRest(p, s)
+}
+
+// addSkellam adds Sk(λ) = X1 − X2 to each dst[i] modulo mask + 1, X1 and
+// X2 drawn one after the other as [poisson.skellam] draws them: sample's
+// loop with the slot's uniform draw written out (the same draws, consuming
+// the stream exactly as Source.Uint64N does, without two calls per value).
+func (t *poissonTable) addSkellam(dst []uint64, mask uint64, p *poisson, s *privacy.Source) {
+	n, rest := t.Range(), t.Rest()
+	thresh := -n % n // Lemire's rejection threshold
+	for i, z := range dst {
+		var x [2]int64
+		for j := range x {
+			var r uint64
+			if n&(n-1) == 0 {
+				r = s.Uint64() & (n - 1)
+			} else {
+				hi, lo := bits.Mul64(s.Uint64(), n)
+				for lo < thresh {
+					hi, lo = bits.Mul64(s.Uint64(), n)
+				}
+				r = hi
+			}
+			if c := t.Pick(r); c != rest {
+				x[j] = int64(t.lambda) + int64(c) + t.y0
+			} else {
+				x[j] = t.finishRest(p, s)
+			}
 		}
-		if int(c) != t.rest {
-			return int64(t.lambda) + int64(c) + t.y0
+		dst[i] = (z + uint64(x[0]-x[1])) & mask
+	}
+}
+
+// finishRest is sample after its slot fell in the rest column: the
+// residual or the tail, else sample again.
+func (t *poissonTable) finishRest(p *poisson, s *privacy.Source) int64 {
+	switch kind, i := t.DrawRest(s); kind {
+	case exact.RestEntry:
+		if t.acceptResidual(i, s) {
+			return int64(t.lambda) + int64(i) + t.y0
 		}
-		if y, ok := t.sampleRest(p, s); ok {
+	case exact.RestTail:
+		if y, ok := t.sampleTail(p, s); ok {
 			return int64(t.lambda) + y
 		}
 	}
-}
-
-// sampleRest draws from the rest column: the residual of the table, the
-// tail, or nothing (ok false).
-func (t *poissonTable) sampleRest(p *poisson, s *privacy.Source) (y int64, ok bool) {
-	v := s.Uint64N(t.restW)
-	res := t.cum[len(t.cum)-1]
-	switch {
-	case v < res:
-		i := sort.Search(len(t.cum), func(i int) bool { return t.cum[i] > v })
-		return int64(i) + t.y0, t.acceptResidual(i, s)
-	case v-res < t.tw:
-		return t.sampleTail(p, s)
-	}
-	return 0, false
+	return t.sample(p, s)
 }
 
 // acceptResidual draws the acceptance (k·w(y) − ℓ(y))/(h(y) − ℓ(y)) of
 // entry i, y = i + y0, exactly.
 func (t *poissonTable) acceptResidual(i int, s *privacy.Source) bool {
 	num, den := t.weight(int64(i) + t.y0)
-	width := t.cum[i]
-	if i > 0 {
-		width -= t.cum[i-1]
-	}
 	// (num·k − ℓ·den) / (width·den)
-	r := new(big.Int).Mul(num, new(big.Int).SetUint64(t.k))
-	r.Sub(r, new(big.Int).Mul(den, new(big.Int).SetUint64(t.lo[i])))
-	d := new(big.Int).Mul(den, new(big.Int).SetUint64(width))
-	q := newRatio(r, d)
-	return q.bernoulli(s)
+	r := new(big.Int).Mul(num, new(big.Int).SetUint64(t.K))
+	r.Sub(r, new(big.Int).Mul(den, new(big.Int).SetUint64(t.Lo[i])))
+	d := new(big.Int).Mul(den, new(big.Int).SetUint64(t.Width(i)))
+	q := exact.NewRatio(r, d)
+	return q.Bernoulli(s)
 }
 
 // weight returns w(y) = num/den exactly.
@@ -294,7 +213,8 @@ func (t *poissonTable) weight(y int64) (num, den *big.Int) {
 	return prod(func(j uint64) uint64 { return l - j }, k), prodPow(l, k)
 }
 
-// sampleTail confirms the tail and draws y beyond the table. Beyond Y,
+// sampleTail draws y beyond the table, once the table has confirmed the
+// tail. Beyond Y,
 // w(y) ≤ w(Y)·ρ+^{y−Y} with ρ+ = λ/(λ+Y+1) (each further factor
 // λ/(λ+j) ≤ ρ+), so g+(y) = hi(Y)/2^63·ρ+^{y−Y} is an envelope of mass
 // A+; below −K, w(−k) ≤ w(−K)·ρ−^{k−K} with ρ− = (λ−K)/λ, so g−(−k) =
@@ -304,11 +224,8 @@ func (t *poissonTable) weight(y int64) (num, den *big.Int) {
 // Π_{j=K..k−1} (λ−j)/(λ−K)), every factor ≤ 1, is drawn as a chain of
 // exact trials. ok is false on rejection.
 func (t *poissonTable) sampleTail(p *poisson, s *privacy.Source) (y int64, ok bool) {
-	if !t.tailOK.bernoulli(s) {
-		return 0, false
-	}
 	l, ymax, kmax := t.lambda, t.yMax, t.kMax
-	if t.tailPlus.bernoulli(s) {
+	if t.tailPlus.Bernoulli(s) {
 		y := ymax + 1 + geometricRatio(s, l, l+ymax+1)
 		c := newChain(s)
 		for j := ymax + 1; j <= y && c.mul(l+ymax+1, l+j); j++ {
@@ -329,8 +246,8 @@ func (t *poissonTable) sampleTail(p *poisson, s *privacy.Source) (y int64, ok bo
 func (t *poissonTable) edgeTrial(y int64, hi uint64, s *privacy.Source) bool {
 	num, den := t.weight(y)
 	num.Lsh(num, 63)
-	r := newRatio(num, den.Mul(den, new(big.Int).SetUint64(hi)))
-	return r.bernoulli(s)
+	r := exact.NewRatio(num, den.Mul(den, new(big.Int).SetUint64(hi)))
+	return r.Bernoulli(s)
 }
 
 // geometricRatio returns G with P[G = g] = (1−ρ)ρ^g, ρ = a/b < 1: the

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/big"
 	"testing"
+
+	"github.com/fedgo/fedgo/internal/exact"
 )
 
 // TestPoissonTableBounds checks lo(y) ≤ w(y)·2^63 ≤ hi(y) and ℓ(y) ≤
@@ -24,7 +26,7 @@ func TestPoissonTableBounds(t *testing.T) {
 				new(big.Int).Mul(den, new(big.Int).SetUint64(b)).Cmp(num) >= 0
 		}
 		prev := uint64(0)
-		for i := range tab.rest {
+		for i := range tab.Rest() {
 			y := int64(i) + tab.y0
 			var num, den *big.Int
 			if y >= 0 {
@@ -42,10 +44,10 @@ func TestPoissonTableBounds(t *testing.T) {
 			if !in(new(big.Int).Lsh(num, 63), den, lo[i], hi[i]) {
 				t.Fatalf("λ = %d, y = %d: w·2^63 not in [%d, %d]", lambda, y, lo[i], hi[i])
 			}
-			h := tab.lo[i] + tab.cum[i] - prev
-			prev = tab.cum[i]
-			if kw := new(big.Int).Mul(num, new(big.Int).SetUint64(tab.k)); !in(kw, den, tab.lo[i], h) {
-				t.Fatalf("λ = %d, y = %d: k·w not in [ℓ, h] = [%d, %d]", lambda, y, tab.lo[i], h)
+			h := tab.Lo[i] + tab.Cum[i] - prev
+			prev = tab.Cum[i]
+			if kw := new(big.Int).Mul(num, new(big.Int).SetUint64(tab.K)); !in(kw, den, tab.Lo[i], h) {
+				t.Fatalf("λ = %d, y = %d: k·w not in [ℓ, h] = [%d, %d]", lambda, y, tab.Lo[i], h)
 			}
 			wn, wd := tab.weight(y)
 			if new(big.Int).Mul(wn, den).Cmp(new(big.Int).Mul(num, wd)) != 0 {
@@ -65,11 +67,11 @@ func TestPoissonTableAlias(t *testing.T) {
 			t.Fatal(err)
 		}
 		tab := p.tab
-		cols := len(tab.ent)
-		capc := uint64(1) << tab.q
+		cols := len(tab.Ent)
+		capc := uint64(1) << tab.Q
 		got := make([]uint64, cols)
-		for c, e := range tab.ent {
-			prob, alias := e&(1<<aliasShift-1), e>>aliasShift
+		for c, e := range tab.Ent {
+			prob, alias := e&(1<<exact.AliasShift-1), e>>exact.AliasShift
 			if prob > capc || alias >= uint64(cols) {
 				t.Fatalf("λ = %d: column %d holds prob %d, alias %d", lambda, c, prob, alias)
 			}
@@ -77,20 +79,20 @@ func TestPoissonTableAlias(t *testing.T) {
 			got[alias] += capc - prob
 		}
 		var sum uint64
-		for i := range tab.rest {
-			if got[i] != tab.lo[i] {
-				t.Fatalf("λ = %d: entry %d gets %d units, want ℓ = %d", lambda, i, got[i], tab.lo[i])
+		for i := range tab.Rest() {
+			if got[i] != tab.Lo[i] {
+				t.Fatalf("λ = %d: entry %d gets %d units, want ℓ = %d", lambda, i, got[i], tab.Lo[i])
 			}
 			sum += got[i]
 		}
-		if got[tab.rest] != uint64(cols)<<tab.q-sum || got[tab.rest] != tab.restW {
-			t.Fatalf("λ = %d: rest column gets %d units, want %d", lambda, got[tab.rest], uint64(cols)<<tab.q-sum)
+		if got[tab.Rest()] != uint64(cols)<<tab.Q-sum || got[tab.Rest()] != tab.RestW {
+			t.Fatalf("λ = %d: rest column gets %d units, want %d", lambda, got[tab.Rest()], uint64(cols)<<tab.Q-sum)
 		}
-		if need := tab.cum[len(tab.cum)-1] + tab.tw; tab.restW < need {
-			t.Fatalf("λ = %d: rest weight %d < residual + tail %d", lambda, tab.restW, need)
+		if need := tab.Cum[len(tab.Cum)-1] + tab.TW; tab.RestW < need {
+			t.Fatalf("λ = %d: rest weight %d < residual + tail %d", lambda, tab.RestW, need)
 		}
 		// The rest column is rare: the table is nearly tight.
-		if f := float64(tab.restW) / float64(uint64(cols)<<tab.q); f > 1e-4 {
+		if f := float64(tab.RestW) / float64(uint64(cols)<<tab.Q); f > 1e-4 {
 			t.Errorf("λ = %d: the rest column has probability %.3g", lambda, f)
 		}
 	}
@@ -107,18 +109,18 @@ func TestPoissonTableResidual(t *testing.T) {
 	tab := p.tab
 	s := seeded(t, 4)
 	tested := 0
-	for i := range tab.rest {
-		width := tab.cum[i]
+	for i := range tab.Rest() {
+		width := tab.Cum[i]
 		if i > 0 {
-			width -= tab.cum[i-1]
+			width -= tab.Cum[i-1]
 		}
 		if width == 0 || i%7 != 0 {
 			continue
 		}
 		num, den := tab.weight(int64(i) + tab.y0)
 		want := new(big.Rat).SetFrac(num, den)
-		want.Mul(want, new(big.Rat).SetInt64(int64(tab.k)))
-		want.Sub(want, new(big.Rat).SetInt64(int64(tab.lo[i])))
+		want.Mul(want, new(big.Rat).SetInt64(int64(tab.K)))
+		want.Sub(want, new(big.Rat).SetInt64(int64(tab.Lo[i])))
 		want.Quo(want, new(big.Rat).SetInt64(int64(width)))
 		wf, _ := want.Float64()
 		const n = 4000
@@ -204,6 +206,33 @@ func TestPoissonTableEdgeTrial(t *testing.T) {
 		}
 		if se := math.Sqrt(want * (1 - want) / n); math.Abs(float64(acc)/n-want) > 5*se {
 			t.Errorf("y = %d: %d/%d, want %.4f", y, acc, n, want)
+		}
+	}
+}
+
+// addSkellam draws exactly what skellam draws, value for value, from one
+// seeded stream, including the rest column (a tiny-Y table sends most
+// draws there).
+func TestAddSkellamMatchesSkellam(t *testing.T) {
+	for _, c := range []struct{ lambda, ymax uint64 }{{1000, 0}, {2236857, 0}, {30, 2}} {
+		p, err := newPoisson(c.lambda)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ymax > 0 {
+			p.tab = newPoissonTableY(p, c.ymax)
+		}
+		const mask = 1<<20 - 1
+		got := make([]uint64, 3000)
+		for i := range got {
+			got[i] = uint64(i) * 7919 & mask
+		}
+		p.tab.addSkellam(got, mask, p, seeded(t, 5))
+		s := seeded(t, 5)
+		for i, v := range got {
+			if want := (uint64(i)*7919 + uint64(p.skellam(s))) & mask; v != want {
+				t.Fatalf("λ = %d, Y = %d, value %d: addSkellam %d, skellam %d", c.lambda, c.ymax, i, v, want)
+			}
 		}
 	}
 }
