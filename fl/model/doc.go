@@ -26,13 +26,19 @@
 // A [Sequential] network composes [Conv2D] (valid or same padding, any
 // stride), [MaxPool2D], [ReLU], [Flatten] and [Dense]; each layer's
 // forward and backward pass is written once and serves training and
-// evaluation. A convolution unrolls its input (im2col) and multiplies it
-// by its filters for the whole minibatch at once (K. Chellapilla, S. Puri
-// and P. Simard, "High Performance Convolutional Neural Networks for
-// Document Processing", 2006), 256 output pixels at a time so that the
-// unrolled chunk stays in cache; the products run on gonum's assembly dot
-// and axpy kernels. BenchmarkCNNTrain compares it with blas64.Gemm on the
-// same matrix shapes (BenchmarkCNNGemmFloor).
+// evaluation. A convolution is a matrix product of its filters and its
+// unrolled input (im2col) for the whole minibatch at once (K. Chellapilla,
+// S. Puri and P. Simard, "High Performance Convolutional Neural Networks
+// for Document Processing", 2006), 256 output pixels at a time; with
+// stride 1 and no padding in use (the niid_bench CNN) the unrolled input
+// is read in place from the input rather than copied. The products of the
+// convolutional and dense layers are sequences of axpys and dots whose
+// order of operations is fixed per output value; on amd64 with AVX2 they
+// run on register-blocked assembly (4×8 and 2×8 output blocks held in
+// registers across a whole axpy sequence, 2×4 blocks of dots), elsewhere
+// on the portable definitions, with the same bits (see Invariants).
+// BenchmarkCNNTrain compares training with blas64.Gemm on the same matrix
+// shapes (BenchmarkCNNGemmFloor) and BenchmarkCNNLayers times each layer.
 //
 // # Training
 //
@@ -93,12 +99,19 @@
 //     convolution included), never by GOMAXPROCS.
 //   - Same bits on every machine: the vector kernels have a portable
 //     definition that gonum's amd64 assembly matches bit for bit
-//     (TestVecFastEqualsGo), products are rounded before they are added (no
-//     fused multiply-add on arm64 and the like), the softmax uses
+//     (TestVecFastEqualsGo); the blocked products of Sequential's layers
+//     are the same axpys and dots in the same order per output value, and
+//     their AVX2 assembly (VMULPD then VADDPD, never a fused multiply-add)
+//     matches their portable definitions bit for bit, signed zeros,
+//     subnormals, infinities and NaNs included (TestBlockedFastEqualsGo;
+//     the build tags noasm and purego select the portable code on amd64,
+//     as does a CPU without AVX2); products are rounded before they are
+//     added (no fused multiply-add on arm64 and the like), the softmax uses
 //     internal/detmath's exp and log rather than math's, whose amd64
 //     assembly uses FMA where the CPU has it, and Init draws its normal
-//     weights with detmath.Normal rather than NormFloat64, which calls them. TestTrainGoldenBits holds the digest of a
-//     round's delta, which a 386 build reproduces.
+//     weights with detmath.Normal rather than NormFloat64, which calls
+//     them. TestTrainGoldenBits holds the digest of a round's delta, which
+//     a 386 build reproduces and which the blocked kernels left unchanged.
 //   - Nothing silently wrong: a global vector of the wrong length or with a
 //     NaN or Inf, an out-of-range hyperparameter, data that does not fit
 //     the model, and training that diverges to NaN or Inf are errors

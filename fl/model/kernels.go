@@ -1,7 +1,9 @@
 package model
 
 // The matrix products of an MLP minibatch. They run serially, in the
-// caller's goroutine, on gonum's assembly dot and axpy kernels.
+// caller's goroutine, on the blocked kernels of blocked.go (dotRows,
+// mulAddRowsSkip): the dots and axpys they always were, in the same order
+// per output value, so the bits are the same.
 // blas64.Gemm starts goroutines (and allocates) once a product has four or
 // more 64×64 blocks, as the weight gradient of a 784→128 layer does; a
 // trainer is one of many running side by side in a simulation, so the
@@ -10,20 +12,15 @@ package model
 // Matrices are row-major and dense (the stride is the number of columns).
 
 // mulABtBias sets c (m×n) to a (m×k) times wᵀ (w is n×k) plus bias (n) on
-// every row.
-//
-// The loop over w's rows is outermost, so that each row of w is read from
-// memory once per minibatch rather than once per example: the weights of a
-// wide layer do not fit in cache, the minibatch does.
+// every row: c[r, j] = bias[j] + dot(a[r, :], w[j, :]), each dot added
+// to the bias last.
 func mulABtBias(c, a, w, bias []float64, m, n, k int) {
 	c = c[:m*n]
-	for j := range n {
-		wj := w[j*k : (j+1)*k]
-		bj := bias[j]
-		for r := range m {
-			c[r*n+j] = bj + dot(a[r*k:(r+1)*k], wj)
-		}
+	for r := range m {
+		copy(c[r*n:(r+1)*n], bias[:n])
 	}
+	// c[r, j] = bias[j] + dot(a[r, :], w[j, :]).
+	dotRows(c, n, a, k, w, k, m, n, k, true)
 }
 
 // addAtB adds dzᵀ·a to g (n×k) and the column sums of dz to gb (n), where
@@ -31,25 +28,20 @@ func mulABtBias(c, a, w, bias []float64, m, n, k int) {
 // skipped.
 func addAtB(g, gb, dz, a []float64, m, n, k int) {
 	for r := range m {
-		ar := a[r*k : (r+1)*k]
 		for j, v := range dz[r*n : (r+1)*n] {
 			if v != 0 {
 				gb[j] += v
-				axpy(v, ar, g[j*k:(j+1)*k])
 			}
 		}
 	}
+	// g[j, :] += dz[r, j]·a[r, :] for r = 0, 1, …, the zero ones skipped.
+	mulAddRowsSkip(g, k, dz, 1, n, a, k, n, m, k)
 }
 
 // mulAB sets c (m×k) to dz (m×n) times w (n×k).
 func mulAB(c, dz, w []float64, m, n, k int) {
-	for r := range m {
-		cr := c[r*k : (r+1)*k]
-		clear(cr)
-		for j, v := range dz[r*n : (r+1)*n] {
-			if v != 0 {
-				axpy(v, w[j*k:(j+1)*k], cr)
-			}
-		}
-	}
+	c = c[:m*k]
+	clear(c)
+	// c[r, :] += dz[r, j]·w[j, :] for j = 0, 1, …, the zero ones skipped.
+	mulAddRowsSkip(c, k, dz, n, 1, w, k, m, n, k)
 }

@@ -133,3 +133,67 @@ func BenchmarkMatmul(b *testing.B) {
 		})
 	}
 }
+
+// TestKernelsSameBitsAsAxpyLoops: the MLP kernels, now on the blocked
+// products, give the bits of the loops of axpys and dots they replaced
+// (written out here from the portable definitions), with zeros of both
+// signs in dz (skipped) and infinities in a (which a zero weight would
+// turn into NaN were it not skipped).
+func TestKernelsSameBitsAsAxpyLoops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	v := blockedValues(rng, true, true)
+	for _, s := range []struct{ m, n, k int }{{1, 1, 1}, {3, 5, 7}, {10, 128, 33}, {64, 128, 784}, {7, 2, 1}, {13, 10, 129}} {
+		m, n, k := s.m, s.n, s.k
+		a, w, bias := fillWith(v, m*k), fillWith(v, n*k), fillWith(v, n)
+		dz := fillWith(v, m*n)
+		for i := range dz {
+			if rng.IntN(3) == 0 {
+				dz[i] = [2]float64{0, math.Copysign(0, -1)}[rng.IntN(2)]
+			}
+		}
+
+		c := make([]float64, m*n)
+		mulABtBias(c, a, w, bias, m, n, k)
+		want := make([]float64, m*n)
+		for j := range n {
+			for r := range m {
+				want[r*n+j] = bias[j] + dotGo(a[r*k:(r+1)*k], w[j*k:(j+1)*k])
+			}
+		}
+		if i := firstDiff(c, want); i >= 0 {
+			t.Fatalf("%v: mulABtBias[%d] = %v, loop of dots %v", s, i, c[i], want[i])
+		}
+
+		g, gb := fillWith(v, n*k), fillWith(v, n)
+		wantG, wantGb := append([]float64(nil), g...), append([]float64(nil), gb...)
+		addAtB(g, gb, dz, a, m, n, k)
+		for r := range m {
+			for j, x := range dz[r*n : (r+1)*n] {
+				if x != 0 {
+					wantGb[j] += x
+					axpyGo(x, a[r*k:(r+1)*k], wantG[j*k:(j+1)*k])
+				}
+			}
+		}
+		if i := firstDiff(g, wantG); i >= 0 {
+			t.Fatalf("%v: addAtB g[%d] = %v, loop of axpys %v", s, i, g[i], wantG[i])
+		}
+		if i := firstDiff(gb, wantGb); i >= 0 {
+			t.Fatalf("%v: addAtB gb[%d] = %v, want %v", s, i, gb[i], wantGb[i])
+		}
+
+		da := fillWith(v, m*k)
+		mulAB(da, dz, w, m, n, k)
+		wantDa := make([]float64, m*k)
+		for r := range m {
+			for j, x := range dz[r*n : (r+1)*n] {
+				if x != 0 {
+					axpyGo(x, w[j*k:(j+1)*k], wantDa[r*k:(r+1)*k])
+				}
+			}
+		}
+		if i := firstDiff(da, wantDa); i >= 0 {
+			t.Fatalf("%v: mulAB[%d] = %v, loop of axpys %v", s, i, da[i], wantDa[i])
+		}
+	}
+}

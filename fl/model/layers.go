@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 )
 
 // Padding is the padding of a [Conv2D].
@@ -88,6 +89,10 @@ func (l Conv2D) newKernel(in Shape, maxBatch int) kernel {
 	k.ow, k.padL = l.Padding.pad(in.W, l.Kernel, s)
 	k.cols = make([]float64, k.kk*colChunk)
 	k.dcols = make([]float64, k.kk*colChunk)
+	k.off = make([]int, 0, k.kk)
+	k.grp = make([]int, 0, colChunk/4)
+	k.dchunk = make([]float64, k.cout*doutLd)
+	k.inPlace = s == 1 && k.padT == 0 && k.padL == 0 && k.oh+k.k-1 <= k.h && k.ow+k.k-1 <= k.w
 	return k
 }
 
@@ -96,12 +101,26 @@ func (l Conv2D) newKernel(in Shape, maxBatch int) kernel {
 // K²·C×colChunk values, stays in cache for the matrix product that follows.
 const colChunk = 256
 
+// doutLd is the distance between the rows of a chunk of a convolution's
+// output gradient copied for the input gradient: colChunk plus one cache
+// line, so that the rows fall in different sets of the cache.
+const doutLd = colChunk + 8
+
 // convKernel computes a Conv2D as im2col followed by a matrix product
 // (Chellapilla, Puri and Simard 2006), over the whole minibatch at once:
 // the input C×b×H×W is unrolled into the matrix cols of kk = C·K² rows and
 // b·H'·W' columns, one per output pixel, and the output Cout×(b·H'·W') is
 // W·cols plus the biases, already in the C×b×H×W layout. The columns are
 // processed colChunk at a time, so cols is never materialised whole.
+//
+// With stride 1 and every tap inside the image (inPlace), row l of cols
+// is the input shifted by the tap's offset, so the products read it in
+// place: the forward pass one output row at a time (mulAddRowsOff), the
+// weight gradient four columns at a time when W' is a multiple of four
+// (dotRowsGrp), and the input gradient scatters back the same way
+// (col2imGrp). They compute the same axpys and dots in the same order as
+// the im2col path, so the bits do not depend on the path
+// (TestConvInPlaceSameBits).
 type convKernel struct {
 	cin, h, w   int // input
 	cout, k, s  int
@@ -109,6 +128,47 @@ type convKernel struct {
 	padT, padL  int
 	kk          int       // cin·k·k, the rows of cols
 	cols, dcols []float64 // kk×colChunk
+	off         []int     // kk offsets of the taps in the input, if inPlace
+	grp         []int     // colChunk/4 offsets of a chunk's groups of columns
+	dchunk      []float64 // a chunk of dout, cout rows doutLd apart
+	inPlace     bool      // stride 1, every tap inside the image
+}
+
+// groups sets c.grp[q], for the columns j0+4q … j0+4q+3 of a chunk of n
+// (n and j0 multiples of four, W' too), to the offset r·H·W + y·W + x of
+// the input that the first of them, output pixel (r, y, x), sees through
+// the tap (0, 0, 0): the four columns are the next four values.
+func (c *convKernel) groups(j0, n int) {
+	grp := c.grp[:0]
+	ohw := c.oh * c.ow
+	r, rem := j0/ohw, j0%ohw
+	y, x := rem/c.ow, rem%c.ow
+	for range n / 4 {
+		grp = append(grp, (r*c.h+y)*c.w+x)
+		if x += 4; x == c.ow {
+			x = 0
+			if y++; y == c.oh {
+				y = 0
+				r++
+			}
+		}
+	}
+	c.grp = grp
+}
+
+// tapOffsets sets c.off[l], for the tap l = (ci, i, jj), to the offset
+// ci·b·H·W + i·W + jj of the input that output pixel (0, 0, 0) sees
+// through it; pixel (r, y, x) sees it at r·H·W + y·W + x further on.
+func (c *convKernel) tapOffsets(b int) []int {
+	off := c.off[:0]
+	for ci := range c.cin {
+		for i := range c.k {
+			for jj := range c.k {
+				off = append(off, ci*b*c.h*c.w+i*c.w+jj)
+			}
+		}
+	}
+	return off
 }
 
 // im2col writes the columns j0 ≤ j < j0+n of the unrolled input to
@@ -206,10 +266,30 @@ func (c *convKernel) walk(row, plane []float64, j0, i, jj int, add bool) {
 	}
 }
 
-// forward computes out = W·cols + bias, colChunk columns at a time.
+// forward computes out = W·cols + bias, colChunk columns at a time, or,
+// if inPlace, one output row at a time with cols read in place from the
+// input (the same axpys in the same order: the bits do not change).
 func (c *convKernel) forward(p, in, out []float64, b int) {
 	wts, bias := p[:c.cout*c.kk], p[c.cout*c.kk:]
 	m := b * c.oh * c.ow
+	if c.inPlace {
+		for f := range c.cout {
+			o := out[f*m : (f+1)*m]
+			for t := range o {
+				o[t] = bias[f]
+			}
+		}
+		off := c.tapOffsets(b)
+		hw := c.h * c.w
+		for r := range b {
+			for y := range c.oh {
+				j := (r*c.oh + y) * c.ow
+				// out[f, j:j+ow] += Σ_l wts[f, l]·in[r·hw + y·w + off[l] : …+ow].
+				mulAddRowsOff(out[j:], m, wts, c.kk, 1, in[r*hw+y*c.w:], off, c.cout, c.kk, c.ow)
+			}
+		}
+		return
+	}
 	for j0 := 0; j0 < m; j0 += colChunk {
 		n := min(colChunk, m-j0)
 		cols := c.cols[:c.kk*n]
@@ -219,10 +299,9 @@ func (c *convKernel) forward(p, in, out []float64, b int) {
 			for t := range o {
 				o[t] = bias[f]
 			}
-			for l, v := range wts[f*c.kk : (f+1)*c.kk] {
-				axpy(v, cols[l*n:(l+1)*n], o)
-			}
 		}
+		// out[f, j0:j0+n] += Σ_l wts[f, l]·cols[l, :], an axpy per l.
+		mulAddRows(out[j0:], m, wts, c.kk, 1, cols, n, c.cout, c.kk, n)
 	}
 }
 
@@ -239,30 +318,46 @@ func (c *convKernel) backward(p, g, in, _, dout, din []float64, b int) {
 		clear(din)
 	}
 	m := b * c.oh * c.ow
+	// In place, the columns of a chunk are read from the input in groups
+	// of four (an output row holds whole groups: W' is a multiple of four,
+	// and so are the chunks' starts), without im2col.
+	inPlace := c.inPlace && c.ow%4 == 0
+	var off []int
+	if inPlace {
+		off = c.tapOffsets(b)
+	}
 	for j0 := 0; j0 < m; j0 += colChunk {
 		n := min(colChunk, m-j0)
-		cols := c.cols[:c.kk*n]
-		c.im2col(cols, in, b, j0, n)
-		for f := range c.cout {
-			d := dout[f*m+j0 : f*m+j0+n]
-			gb[f] += sum(d)
-			gf := gw[f*c.kk : (f+1)*c.kk]
-			for l := range gf {
-				gf[l] += dot(d, cols[l*n:(l+1)*n])
-			}
+		addRowSums(gb, dout[j0:], m, c.cout, n)
+		// gw[f, l] += dot(dout[f, j0:j0+n], cols[l, :]).
+		if inPlace {
+			c.groups(j0, n)
+			dotRowsGrp(gw, c.kk, dout[j0:], m, in, off, c.grp, c.cout, c.kk, true)
+		} else {
+			cols := c.cols[:c.kk*n]
+			c.im2col(cols, in, b, j0, n)
+			dotRows(gw, c.kk, dout[j0:], m, cols, n, c.cout, c.kk, n, true)
 		}
 		if din == nil {
 			continue
 		}
-		dcols := c.dcols[:c.kk*n]
-		for l := range c.kk {
-			dl := dcols[l*n : (l+1)*n]
-			clear(dl)
-			for f := range c.cout {
-				axpy(wts[f*c.kk+l], dout[f*m+j0:f*m+j0+n], dl)
-			}
+		// The rows of dout are m values apart, a multiple of 4 KB in the
+		// layers that matter, whose lines would all fall in one set of
+		// the L1 cache: the chunk is copied to rows doutLd apart first.
+		dch := c.dchunk[:(c.cout-1)*doutLd+n]
+		for f := range c.cout {
+			copy(dch[f*doutLd:f*doutLd+n], dout[f*m+j0:f*m+j0+n])
 		}
-		c.col2im(din, dcols, b, j0, n)
+		// dcols[l, :] = Σ_f wts[f, l]·dout[f, j0:j0+n] from +0, an axpy
+		// per f.
+		dcols := c.dcols[:c.kk*n]
+		clear(dcols)
+		mulAddRows(dcols, n, wts, 1, c.kk, dch, doutLd, c.kk, c.cout, n)
+		if inPlace {
+			col2imGrp(din, dcols, off, c.grp)
+		} else {
+			c.col2im(din, dcols, b, j0, n)
+		}
 	}
 }
 
@@ -318,23 +413,63 @@ func (k *poolKernel) forward(_, in, out []float64, b int) {
 		src := in[pl*hw : (pl+1)*hw]
 		dst := out[pl*ohw : (pl+1)*ohw]
 		arg := k.arg[pl*ohw : (pl+1)*ohw]
-		for y := range k.oh {
-			for x := range k.ow {
-				at := y*k.s*k.w + x*k.s
-				best, bi := src[at], at
-				for i := range k.size {
-					row := at + i*k.w
-					for j, v := range src[row : row+k.size] {
-						if v > best {
-							best, bi = v, row+j
-						}
-					}
-				}
-				dst[y*k.ow+x] = best
-				arg[y*k.ow+x] = int32(bi)
-			}
+		if k.size == 2 {
+			k.forward2(src, dst, arg)
+		} else {
+			k.forwardPlane(src, dst, arg)
 		}
 	}
+}
+
+// forwardPlane is forward on one plane: dst and arg take the maximum of
+// each window and its index in the plane, the first of equal values (in
+// row-major order) winning.
+func (k *poolKernel) forwardPlane(src, dst []float64, arg []int32) {
+	for y := range k.oh {
+		for x := range k.ow {
+			at := y*k.s*k.w + x*k.s
+			best, bi := src[at], at
+			for i := range k.size {
+				row := at + i*k.w
+				for j, v := range src[row : row+k.size] {
+					if v > best {
+						best, bi = v, row+j
+					}
+				}
+			}
+			dst[y*k.ow+x] = best
+			arg[y*k.ow+x] = int32(bi)
+		}
+	}
+}
+
+// forward2 is forwardPlane for 2×2 windows: the same comparisons in the
+// same order, unrolled and without branches.
+func (k *poolKernel) forward2(src, dst []float64, arg []int32) {
+	w := k.w
+	for y := range k.oh {
+		for x := range k.ow {
+			at := y*k.s*w + x*k.s
+			win := src[at : at+w+2]
+			best, bi := win[0], 0
+			best, bi = takeGreater(best, bi, win[1], 1)
+			best, bi = takeGreater(best, bi, win[w], w)
+			best, bi = takeGreater(best, bi, win[w+1], w+1)
+			dst[y*k.ow+x] = best
+			arg[y*k.ow+x] = int32(at + bi)
+		}
+	}
+}
+
+// takeGreater returns (v, vi) if v > best, else (best, bi), without a
+// branch on the comparison: the bits of one or the other.
+func takeGreater(best float64, bi int, v float64, vi int) (float64, int) {
+	var m uint64
+	if v > best {
+		m = ^uint64(0)
+	}
+	b := math.Float64bits(best)
+	return math.Float64frombits(b ^ (b^math.Float64bits(v))&m), bi ^ (bi^vi)&int(m)
 }
 
 func (k *poolKernel) backward(_, _, _, _, dout, din []float64, b int) {
@@ -375,12 +510,15 @@ func (reluKernel) backward(_, _, in, _, dout, din []float64, _ int) {
 	if din == nil {
 		return
 	}
+	din, dout = din[:len(in)], dout[:len(in)]
 	for i, v := range in {
+		// dout[i] where v > 0, else +0, without a branch to mispredict:
+		// the bits of dout[i] or none of them.
+		var keep uint64
 		if v > 0 {
-			din[i] = dout[i]
-		} else {
-			din[i] = 0
+			keep = ^uint64(0)
 		}
+		din[i] = math.Float64frombits(math.Float64bits(dout[i]) & keep)
 	}
 }
 
@@ -464,31 +602,24 @@ func (k denseKernel) forward(p, in, out []float64, b int) {
 		for r := range o {
 			o[r] = bias[j]
 		}
-		for l, v := range wts[j*k.in : (j+1)*k.in] {
-			axpy(v, in[l*b:(l+1)*b], o)
-		}
 	}
+	// out[j, :] += Σ_l wts[j, l]·in[l, :], an axpy per l.
+	mulAddRows(out, b, wts, k.in, 1, in, b, k.out, k.in, b)
 }
 
 func (k denseKernel) backward(p, g, in, _, dout, din []float64, b int) {
 	wts := p[:k.out*k.in]
 	gw, gb := g[:k.out*k.in], g[k.out*k.in:]
 	for j := range k.out {
-		d := dout[j*b : (j+1)*b]
-		gb[j] = sum(d)
-		gj := gw[j*k.in : (j+1)*k.in]
-		for l := range gj {
-			gj[l] = dot(d, in[l*b:(l+1)*b])
-		}
+		gb[j] = sum(dout[j*b : (j+1)*b])
 	}
+	// gw[j, l] = dot(dout[j, :], in[l, :]).
+	dotRows(gw, k.in, dout, b, in, b, k.out, k.in, b, false)
 	if din == nil {
 		return
 	}
-	for l := range k.in {
-		dl := din[l*b : (l+1)*b]
-		clear(dl)
-		for j := range k.out {
-			axpy(wts[j*k.in+l], dout[j*b:(j+1)*b], dl)
-		}
-	}
+	// din[l, :] = Σ_j wts[j, l]·dout[j, :] from +0, an axpy per j.
+	din = din[:k.in*b]
+	clear(din)
+	mulAddRows(din, b, wts, 1, k.in, dout, b, k.in, k.out, b)
 }

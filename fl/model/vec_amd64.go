@@ -1,4 +1,4 @@
-//go:build !noasm && !gccgo && !safe
+//go:build !noasm && !gccgo && !safe && !purego
 
 package model
 

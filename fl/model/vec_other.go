@@ -1,4 +1,4 @@
-//go:build !amd64 || noasm || gccgo || safe
+//go:build !amd64 || noasm || gccgo || safe || purego
 
 package model
 
