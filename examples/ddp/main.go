@@ -96,6 +96,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -126,6 +127,8 @@ func main() {
 
 // result is one run, as printed.
 type result struct {
+	Dataset         string   `json:"dataset"`
+	Model           string   `json:"model"`
 	Mechanism       string   `json:"mechanism"`
 	Bits            *int     `json:"bits"`
 	Epsilon         *float64 `json:"epsilon"`
@@ -136,8 +139,14 @@ type result struct {
 	BytesPerClient  float64  `json:"bytes_per_client"`
 	SecondsPerRound float64  `json:"seconds_per_round"`
 	Rounds          int      `json:"rounds"`
-	NoiseStddev     float64  `json:"noise_stddev"`
-	Error           string   `json:"error,omitempty"`
+	Threshold       *int     `json:"threshold"`
+	// NoiseStddev is the standard deviation per coordinate of the noise
+	// in the sum of the n clients of a round (all survive here), in the
+	// model's units; AccountedNoiseStddev that of the noise ε counts on
+	// (central: the same; distributed: the shares of t survivors).
+	NoiseStddev          float64 `json:"noise_stddev"`
+	AccountedNoiseStddev float64 `json:"accounted_noise_stddev"`
+	Error                string  `json:"error,omitempty"`
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -163,9 +172,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	start := time.Now()
 	if !o.json && !o.quiet {
-		fmt.Fprintf(stdout, "softmax on Synthetic-IID: %d clients, %d a round, %d rounds, %d parameters, δ = %.3g\n",
-			o.clients, o.perRound, o.rounds, w.model.NumParams(), o.delta)
-		fmt.Fprintf(stdout, "%-8s %5s %8s %8s %9s %9s %12s %10s\n", "mech", "bits", "target", "epsilon", "server-ε", "accuracy", "bytes/client", "s/round")
+		fmt.Fprintf(stdout, "%s on %s: %d clients (%d examples), %d a round, %d rounds, %d parameters (padded to %d), δ = %.3g\n",
+			o.model, w.name, o.clients, w.examples(), o.perRound, o.rounds, w.model.NumParams(), padded(w.model.NumParams()), o.delta)
+		fmt.Fprintf(stdout, "%-8s %5s %8s %8s %9s %9s %8s %12s %10s\n", "mech", "bits", "target", "epsilon", "server-ε", "accuracy", "noise σ", "bytes/client", "s/round")
 	}
 	var results []result
 	for _, eps := range o.epsilons {
@@ -188,7 +197,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if plot != "" {
-		if err := chart.Lines(plot, "accuracy against ε", "ε", "test accuracy", series(results), false); err != nil {
+		if err := chart.Lines(plot, title(o, w), "ε (target)", "test accuracy", series(results), false); err != nil {
 			return err
 		}
 	}
@@ -199,7 +208,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	sum := map[string]any{
-		"runs": len(results), "failed_runs": failed, "clients": o.clients, "per_round": o.perRound,
+		"dataset": o.dataset, "model": o.model, "delta": o.delta, "threshold": o.threshold, "runs": len(results), "failed_runs": failed, "clients": o.clients, "per_round": o.perRound,
 		"rounds": o.rounds, "seed": o.seed, "wall_seconds": time.Since(start).Seconds(), "plot": plot,
 	}
 	if o.json {
@@ -233,7 +242,7 @@ func print(stdout io.Writer, o *options, r result) error {
 	if r.Accuracy != nil {
 		acc = fmt.Sprintf("%.4f", *r.Accuracy)
 	}
-	_, err := fmt.Fprintf(stdout, "%-8s %5s %8g %8s %9s %9s %12.0f %10.3f", r.Mechanism, bits, r.TargetEpsilon, eps, seps, acc, r.BytesPerClient, r.SecondsPerRound)
+	_, err := fmt.Fprintf(stdout, "%-8s %5s %8g %8s %9s %9s %8.4g %12.0f %10.3f", r.Mechanism, bits, r.TargetEpsilon, eps, seps, acc, r.NoiseStddev, r.BytesPerClient, r.SecondsPerRound)
 	if r.Error != "" {
 		fmt.Fprintf(stdout, "  (%s)", r.Error)
 	}
@@ -241,7 +250,24 @@ func print(stdout io.Writer, o *options, r result) error {
 	return err
 }
 
-// series groups the results into one line per mechanism and width.
+// title names what every point of the plot shares.
+func title(o *options, w *workload) string {
+	return fmt.Sprintf("%s, %s: accuracy against ε — n = %d of N = %d a round, %d rounds, δ = %.2g",
+		w.name, o.model, o.perRound, o.clients, o.rounds, o.delta)
+}
+
+// padded is the dimension D = 2^⌈log2 d⌉ the distributed mechanisms
+// rotate and sum.
+func padded(d int) int {
+	D := 1
+	for D < d {
+		D *= 2
+	}
+	return D
+}
+
+// series groups the results into one line per mechanism and width, its
+// points in increasing ε so that the line joins them in order.
 func series(results []result) []chart.Series {
 	var out []chart.Series
 	at := map[string]int{}
@@ -262,35 +288,95 @@ func series(results []result) []chart.Series {
 		out[i].X = append(out[i].X, r.TargetEpsilon)
 		out[i].Y = append(out[i].Y, *r.Accuracy)
 	}
+	for _, s := range out {
+		sort.Sort(byX(s))
+	}
 	return out
+}
+
+// byX sorts a series' points by x.
+type byX chart.Series
+
+func (s byX) Len() int           { return len(s.X) }
+func (s byX) Less(i, j int) bool { return s.X[i] < s.X[j] }
+func (s byX) Swap(i, j int) {
+	s.X[i], s.X[j] = s.X[j], s.X[i]
+	s.Y[i], s.Y[j] = s.Y[j], s.Y[i]
 }
 
 // workload is the data split over clients and the model.
 type workload struct {
+	name  string // of the data set, for the output
 	model model.Model
 	ids   []string
-	index map[string]int
-	train []*dataset.Dataset
+	index map[string]int     // of each id in ids
+	train []*dataset.Dataset // by client, in the order of ids
 	test  *dataset.Dataset
 }
 
-func loadWorkload(o *options) (*workload, error) {
-	splits, err := dataset.Synthetic(dataset.SyntheticConfig{Alpha: 1, Beta: 1, IID: true, Clients: o.clients, MaxSamples: o.maxSamples, Seed: o.seed})
-	if err != nil {
-		return nil, err
+func (w *workload) examples() int {
+	n := 0
+	for _, d := range w.train {
+		n += d.Len()
 	}
-	w := &workload{index: map[string]int{}}
-	tests := make([]*dataset.Dataset, len(splits))
-	for i, s := range splits {
-		w.train, tests[i] = append(w.train, s.Train), s.Test
+	return n
+}
+
+// loadWorkload generates Synthetic-IID with at most -max-samples examples
+// a client (its test set the union of the clients' held-out examples), or
+// splits the 60,000 Fashion-MNIST training images IID over the clients
+// (the test set its 10,000 test images), and builds the model.
+func loadWorkload(o *options) (*workload, error) {
+	w := &workload{name: "Synthetic-IID"}
+	if o.dataset == "fashion-mnist" {
+		w.name = "Fashion-MNIST"
+		all, test, err := dataset.LoadFashionMNIST(o.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		parts, err := dataset.IID(rand.New(rand.NewPCG(o.seed, 0x5eed)), all.Len(), o.clients)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range parts {
+			w.train = append(w.train, all.Subset(p))
+		}
+		w.test = test
+	} else {
+		splits, err := dataset.Synthetic(dataset.SyntheticConfig{Alpha: 1, Beta: 1, IID: true, Clients: o.clients, MaxSamples: o.maxSamples, Seed: o.seed})
+		if err != nil {
+			return nil, err
+		}
+		tests := make([]*dataset.Dataset, len(splits))
+		for i, s := range splits {
+			w.train, tests[i] = append(w.train, s.Train), s.Test
+		}
+		if w.test, err = dataset.Concat(tests...); err != nil {
+			return nil, err
+		}
+	}
+	w.index = make(map[string]int, len(w.train))
+	for i := range w.train {
 		w.ids = append(w.ids, fmt.Sprintf("client-%05d", i))
 		w.index[w.ids[i]] = i
 	}
-	if w.test, err = dataset.Concat(tests...); err != nil {
-		return nil, err
+	var err error
+	w.model, err = newModel(o.model, w.test.Dim, w.test.Classes)
+	return w, err
+}
+
+// newModel returns softmax regression or the MLP of examples/dp (64
+// hidden units, 128 for inputs of more than 100 features).
+func newModel(name string, dim, classes int) (model.Model, error) {
+	var m model.Model = model.Softmax{Dim: dim, Classes: classes}
+	if name == "mlp" {
+		hidden := []int{64}
+		if dim > 100 {
+			hidden = []int{128}
+		}
+		m = model.MLP{Dim: dim, Hidden: hidden, Classes: classes}
 	}
-	w.model = model.Softmax{Dim: w.test.Dim, Classes: w.test.Classes}
-	return w, w.model.Validate()
+	return m, m.Validate()
 }
 
 // seedReader is a key stream derived from the seed and a label; a
@@ -306,7 +392,7 @@ func seedReader(seed uint64, label string, i int) io.Reader {
 // runOne trains once with mechanism m (b bits for the distributed ones)
 // calibrated to eps.
 func runOne(ctx context.Context, o *options, w *workload, m string, b int, eps float64) (result, error) {
-	r := result{Mechanism: m, TargetEpsilon: eps, Delta: o.delta, Rounds: o.rounds}
+	r := result{Dataset: o.dataset, Model: o.model, Mechanism: m, TargetEpsilon: eps, Delta: o.delta, Rounds: o.rounds}
 	q := float64(o.perRound) / float64(o.clients)
 	trainer := func(id string) (*model.Trainer, error) {
 		i := w.index[id]
@@ -338,6 +424,7 @@ func runOne(ctx context.Context, o *options, w *workload, m string, b int, eps f
 		}
 		cfg.Privacy, epsilon = dp, dp.Epsilon
 		r.NoiseStddev = dp.NoiseStddev() * dp.Denominator()
+		r.AccountedNoiseStddev = r.NoiseStddev
 		factory = func(id string) (fl.Handler, error) {
 			t, err := trainer(id)
 			if err != nil {
@@ -352,7 +439,7 @@ func runOne(ctx context.Context, o *options, w *workload, m string, b int, eps f
 			mech = ddp.Skellam
 		}
 		dc := ddp.Config{Mechanism: mech, Bits: b, ClipNorm: o.clip, Dim: w.model.NumParams(), Clients: o.perRound,
-			Threshold: o.perRound/2 + 1, TargetEpsilon: eps, Delta: o.delta, Rounds: o.rounds,
+			Threshold: o.threshold, TargetEpsilon: eps, Delta: o.delta, Rounds: o.rounds,
 			Population: o.clients, SampleRate: q, Sampling: accountant.FixedSize}
 		if !o.secure {
 			dc.Secagg.Rand = seedReader(o.seed, "secagg", 0)
@@ -366,7 +453,9 @@ func runOne(ctx context.Context, o *options, w *workload, m string, b int, eps f
 			return r, err
 		}
 		p := d.Params()
-		r.NoiseStddev = math.Sqrt(p.Variance) * p.Gamma
+		r.Threshold = &o.threshold
+		r.AccountedNoiseStddev = math.Sqrt(p.Variance) * p.Gamma
+		r.NoiseStddev = math.Sqrt(float64(p.ShareVariance)*float64(o.perRound)) * p.Gamma
 		cfg.Privacy, cfg.Exchange, epsilon, serverEpsilon = d, d.Exchange(), d.Epsilon, d.ServerEpsilon
 		var mu sync.Mutex
 		states := map[string]*fedround.ClientState{}
