@@ -139,7 +139,11 @@ type result struct {
 	BytesPerClient  float64  `json:"bytes_per_client"`
 	SecondsPerRound float64  `json:"seconds_per_round"`
 	Rounds          int      `json:"rounds"`
-	Threshold       *int     `json:"threshold"`
+	// FailedUpdates counts the clients whose update was lost (summed over
+	// rounds), AbortedRounds the rounds left without a sum.
+	FailedUpdates int  `json:"failed_updates"`
+	AbortedRounds int  `json:"aborted_rounds"`
+	Threshold     *int `json:"threshold"`
 	// NoiseStddev is the standard deviation per coordinate of the noise
 	// in the sum of the n clients of a round (all survive here), in the
 	// model's units; AccountedNoiseStddev that of the noise ε counts on
@@ -509,6 +513,10 @@ func runOne(ctx context.Context, o *options, w *workload, m string, b int, eps f
 	for _, rs := range h.Rounds {
 		up += rs.BytesUp
 		accepted += rs.Accepted
+		r.FailedUpdates += rs.Failed
+		if rs.Aborted {
+			r.AbortedRounds++
+		}
 	}
 	if accepted > 0 {
 		r.BytesPerClient = float64(up) / float64(accepted)
