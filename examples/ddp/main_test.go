@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -237,5 +238,26 @@ func TestFashionMNISTMissing(t *testing.T) {
 	err := run([]string{"-dataset", "fashion-mnist", "-data", t.TempDir(), "-out", ""}, &out, &errb)
 	if !errors.Is(err, dataset.ErrNotFound) || !strings.Contains(err.Error(), dataset.FashionMNISTPackage) {
 		t.Errorf("missing data: %v", err)
+	}
+}
+
+// The models' sizes and the padded dimensions the doc quotes: softmax
+// 784·10+10, the MLP 784·128+128 + 128·10+10, niid_bench's CNN 44,426
+// (examples/compare); the CNN refuses other inputs.
+func TestModels(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		params, D int
+	}{{"softmax", 7850, 8192}, {"mlp", 101770, 131072}, {"cnn", 44426, 65536}} {
+		m, err := newModel(c.name, 28*28, 10)
+		if err != nil || m.NumParams() != c.params || padded(m.NumParams()) != c.D {
+			t.Errorf("%s: %v parameters (want %d), D = %d (want %d), %v", c.name, m.NumParams(), c.params, padded(m.NumParams()), c.D, err)
+		}
+	}
+	if _, err := newModel("cnn", 60, 10); err == nil || !strings.Contains(err.Error(), "28×28") {
+		t.Errorf("cnn on 60 features: %v", err)
+	}
+	if o, err := parseFlags([]string{"-dataset", "fashion-mnist", "-model", "cnn"}, io.Discard); err != nil || o.model != "cnn" || o.lr != 0.1 || o.epochs != 1 {
+		t.Errorf("-dataset fashion-mnist -model cnn: %+v, %v", o, err)
 	}
 }
