@@ -293,9 +293,10 @@ func print(stdout io.Writer, o *options, r result) error {
 	return err
 }
 
-// title names what every point of the plot shares.
+// title names what every point of the plot shares (short enough for
+// the plot beside its legend; the axes say what is plotted).
 func title(o *options, w *workload) string {
-	return fmt.Sprintf("%s, %s: accuracy against ε — n = %d of N = %d a round, %d rounds, δ = %.2g",
+	return fmt.Sprintf("%s, %s: n = %d of N = %d a round, %d rounds, δ = %.2g",
 		w.name, o.model, o.perRound, o.clients, o.rounds, o.delta)
 }
 
