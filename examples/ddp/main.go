@@ -25,11 +25,10 @@
 // units: 101,770, D = 131,072) or cnn (niid_bench's, Fashion-MNIST only:
 // 44,426, D = 65,536). The distributed mechanisms rotate, noise and sum D
 // coordinates, so their cost grows with D (see "Cost of the larger
-// models" below). A flag that
-// cannot be honoured (-max-samples or more than 60,000 clients with
-// Fashion-MNIST, -data with synthetic data, cnn on synthetic data, a
-// threshold out of range, …) is refused with a message naming it and exit
-// status 2, before any work.
+// models" below). A flag that cannot be honoured (-max-samples or more
+// than 60,000 clients with Fashion-MNIST, -data with synthetic data, cnn
+// on synthetic data, a threshold out of range, …) is refused with a
+// message naming it and exit status 2, before any work.
 //
 // # Runs
 //
