@@ -42,7 +42,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.clients, "clients", 1000, "clients N")
 	fs.IntVar(&o.maxSamples, "max-samples", 50, "synthetic: cap on each client's examples")
 	fs.IntVar(&o.perRound, "per-round", 100, "clients a round n (fixed-size sampling)")
-	fs.IntVar(&o.threshold, "threshold", 0, "secure-aggregation threshold t of the distributed runs, 2..n: their noise is provisioned for t survivors, so a round of n clients carries n/t times the accounted variance (default n/2+1, which tolerates dropouts; n−1, the largest, is the papers' comparison at the same σ)")
+	fs.IntVar(&o.threshold, "threshold", 0, "secure-aggregation threshold t of the distributed runs, 2..n−1: their noise is provisioned for t survivors, so a round of n clients carries n/t times the accounted variance (default n/2+1, which tolerates dropouts; n−1, the largest, is the papers' comparison at the same σ)")
 	fs.IntVar(&o.rounds, "rounds", 0, "rounds (default 20)")
 	fs.StringVar(&eps, "epsilons", "2,4,8", "comma-separated budgets ε (one run per ε and mechanism)")
 	fs.StringVar(&bits, "bits", "12,16,20", "comma-separated ring widths b of distributed DP (2..62)")

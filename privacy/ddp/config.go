@@ -158,8 +158,14 @@ func (c *Config) Validate() error {
 	if c.Clients < 2 {
 		bad("Clients = %d, want ≥ 2", c.Clients)
 	}
-	if c.Threshold < 2 || c.Threshold > c.Clients {
-		bad("Threshold = %d, want 2..Clients (%d)", c.Threshold, c.Clients)
+	// Secure aggregation's threshold is at most the masking graph's degree
+	// (Clients−1 for the complete graph, else Secagg.Neighbors).
+	degree := c.Clients - 1
+	if c.Secagg.Neighbors > 0 {
+		degree = c.Secagg.Neighbors
+	}
+	if c.Threshold < 2 || c.Threshold > degree {
+		bad("Threshold = %d, want 2..%d (the masking graph's degree: Clients−1, or Secagg.Neighbors)", c.Threshold, degree)
 	}
 	if c.Colluders < 0 || c.Colluders >= c.Threshold {
 		bad("Colluders = %d, want 0..Threshold−1", c.Colluders)

@@ -213,10 +213,14 @@ func TestEncodeRefusesBadInput(t *testing.T) {
 func TestConfigRefusals(t *testing.T) {
 	base := testConfig(DiscreteGaussian, 16, 100)
 	for name, mod := range map[string]func(*Config){
-		"bits below log2 n":    func(c *Config) { c.Bits, c.Clients, c.Threshold = 4, 20, 10 },
-		"bits too few for k":   func(c *Config) { c.Bits, c.Clients, c.Threshold, c.ModClipProb = 5, 31, 10, 1e-12 },
-		"no mechanism":         func(c *Config) { c.Mechanism = 0 },
-		"threshold above n":    func(c *Config) { c.Threshold = 11 },
+		"bits below log2 n":  func(c *Config) { c.Bits, c.Clients, c.Threshold = 4, 20, 10 },
+		"bits too few for k": func(c *Config) { c.Bits, c.Clients, c.Threshold, c.ModClipProb = 5, 31, 10, 1e-12 },
+		"no mechanism":       func(c *Config) { c.Mechanism = 0 },
+		"threshold above n":  func(c *Config) { c.Threshold = 11 },
+		// Secure aggregation refuses a threshold above the graph's degree
+		// only when the round runs: every round would abort.
+		"threshold n":          func(c *Config) { c.Threshold = 10 },
+		"threshold above k":    func(c *Config) { c.Clients, c.Threshold, c.Secagg.Neighbors = 20, 9, 8 },
 		"colluders":            func(c *Config) { c.Colluders = 6 },
 		"no noise, no target":  func(c *Config) { c.NoiseMultiplier = 0 },
 		"bits 63":              func(c *Config) { c.Bits = 63 },
