@@ -34,6 +34,11 @@ type Series struct {
 	X, Y []float64
 }
 
+// fewPoints is the length up to which every series draws its points, not
+// only the series past the palette's length: on a sweep of a few values
+// the points are the data, and a single point draws no line.
+const fewPoints = 12
+
 // Palette holds the line colours, in order: Paul Tol's "muted" scheme,
 // which stays distinct for colour-blind readers. Series past its length
 // reuse the colours with another dash pattern and marker.
@@ -106,7 +111,11 @@ func Lines(path, title, xLabel, yLabel string, series []Series, logX bool) error
 		l.Dashes = dashes[cycle%len(dashes)]
 		p.Add(l)
 		thumbs := []plot.Thumbnailer{l}
-		if g := glyphs[cycle%len(glyphs)]; g != nil {
+		g := glyphs[cycle%len(glyphs)]
+		if g == nil && len(pts) <= fewPoints {
+			g = draw.CircleGlyph{} // a short series' points must show (one alone has no line)
+		}
+		if g != nil {
 			sc.Shape, sc.Color, sc.Radius = g, l.Color, vg.Points(2.5)
 			p.Add(sc)
 			thumbs = append(thumbs, sc)

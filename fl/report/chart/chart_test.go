@@ -142,3 +142,33 @@ func TestHeatMap(t *testing.T) {
 		t.Error("mismatched labels accepted")
 	}
 }
+
+// TestLinesShortSeriesShowPoints: a series of a few points (a sweep over
+// three ε, or a single point, which draws no line) gets filled markers;
+// a long curve of the first palette cycle does not.
+func TestLinesShortSeriesShowPoints(t *testing.T) {
+	fill := func(n int) bool {
+		path := filepath.Join(t.TempDir(), "p.svg")
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = float64(i + 1)
+		}
+		if err := chart.Lines(path, "t", "x", "y", []chart.Series{{Name: "s", X: x, Y: x}}, false); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, g, bl, _ := chart.Palette[0].RGBA()
+		return strings.Contains(strings.ToLower(string(b)), fmt.Sprintf("fill:#%02x%02x%02x", r>>8, g>>8, bl>>8))
+	}
+	for _, n := range []int{1, 3, 12} {
+		if !fill(n) {
+			t.Errorf("%d points: no markers", n)
+		}
+	}
+	if fill(50) {
+		t.Error("50 points of the first series: markers drawn")
+	}
+}
