@@ -24,6 +24,7 @@ type options struct {
 	algorithms                  []string
 	splits                      []split
 	dataset, dataDir, out       string
+	checkpoint                  string
 	rounds, epochs, clients     int
 	batch, seeds, testExamples  int
 	lr, momentum, driftMomentum float64
@@ -66,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.seeds, "seeds", 1, "runs per cell, with seeds seed, seed+1, …")
 	fs.BoolVar(&o.scale, "scale", false, fmt.Sprintf("scaled-down preset for a whole table in minutes: -rounds %d -local-epochs %d -fraction %v -test-examples %d unless set", scaleRounds, scaleEpochs, scaleFraction, scaleTestExamples))
 	fs.StringVar(&o.out, "out", "out", "directory for the plot niid_accuracy.png (test accuracy per round, one line per algorithm and split), checked before training; empty: no plot")
+	fs.StringVar(&o.checkpoint, "checkpoint", "", "directory of per-run checkpoints, written after every round (DIR/<algorithm>_<split>_seed<n>/); a run whose checkpoint exists resumes from it (same flags), so a long table survives restarts")
 	fs.BoolVar(&o.json, "json", false, "stdout only JSON: one object per run, a summary last")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {

@@ -7,6 +7,7 @@
 // and each result is printed beside the published number.
 //
 //	go run ./examples/niid                     # the full settings: hours on two cores
+//	go run ./examples/niid -checkpoint ck      # the same, resumable: run it again to continue
 //	go run ./examples/niid -scale              # the whole table, scaled down, in minutes
 //	go run ./examples/niid -scale -algorithms fedavg,scaffold -splits 'iid,#C=2' -json
 //	go run ./examples/niid -dataset synthetic -rounds 3 -local-epochs 1   # seconds, no data needed
@@ -95,10 +96,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fedgo/fedgo/fl"
@@ -294,10 +298,16 @@ func runCell(ctx context.Context, o *options, d *data, sp split, alg string, see
 	if !o.quiet {
 		cfg.Observer = &report.Progress{W: stderr, Label: fmt.Sprintf("niid %s %s seed %d", alg, sp.key(), seed), Rounds: o.rounds, Every: 30 * time.Second}
 	}
+	if o.checkpoint != "" {
+		cfg.CheckpointDir = filepath.Join(o.checkpoint, cellDir(alg, sp, seed))
+	}
 	init := make([]float64, d.model.NumParams())
 	d.model.Init(rand.New(rand.NewPCG(seed, 0x1417)), init)
 	s, err := fl.NewServer(cfg, pool, init)
 	if err != nil {
+		return result{}, err
+	}
+	if err := resume(o, s, cfg.CheckpointDir, stderr); err != nil {
 		return result{}, err
 	}
 	start := time.Now()
@@ -326,6 +336,45 @@ func runCell(ctx context.Context, o *options, d *data, sp split, alg string, see
 		r.Published, r.PublishedStd = &mean, &std
 	}
 	return r, nil
+}
+
+// cellDir names a run's checkpoint directory: algorithm, split and seed,
+// with the split's key reduced to letters, digits, dots and dashes.
+func cellDir(alg string, sp split, seed uint64) string {
+	key := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}, sp.key())
+	return fmt.Sprintf("%s_%s_seed%d", alg, key, seed)
+}
+
+// resume restores s from the checkpoint in dir if there is one (dir ""
+// or no file: a fresh run). A checkpoint of more rounds than -rounds, or
+// of another configuration, is refused.
+func resume(o *options, s *fl.Server, dir string, stderr io.Writer) error {
+	if dir == "" {
+		return nil
+	}
+	path := filepath.Join(dir, fl.CheckpointFile)
+	cp, err := fl.ReadCheckpoint(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cp.Round > o.rounds {
+		return fmt.Errorf("%s holds %d rounds, more than -rounds %d", path, cp.Round, o.rounds)
+	}
+	if err := s.Restore(cp); err != nil {
+		return fmt.Errorf("resume from %s: %w", path, err)
+	}
+	if !o.quiet {
+		fmt.Fprintf(stderr, "niid: %s resumed after round %d of %d\n", filepath.Base(dir), cp.Round, o.rounds)
+	}
+	return nil
 }
 
 // serverConfig returns the server's configuration for alg: every client

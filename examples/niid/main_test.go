@@ -323,3 +323,30 @@ func TestNaNAccuracyIsNull(t *testing.T) {
 		t.Errorf("%s", b)
 	}
 }
+
+// TestCheckpointResume: a table stopped after round 2 and run again to
+// round 3 from its checkpoints gives the uninterrupted curves bit for bit,
+// SCAFFOLD's and FedDyn's client state included; a finished run resumes
+// to the same result, and a checkpoint of more rounds than asked is
+// refused.
+func TestCheckpointResume(t *testing.T) {
+	dir := t.TempDir()
+	base := append(slices.Clone(quick), "-splits", "dir(0.5)", "-algorithms", "fedavg,scaffold,feddyn")
+	whole, _ := runJSON(t, append(slices.Clone(base), "-rounds", "3")...)
+	part, _ := runJSON(t, append(slices.Clone(base), "-rounds", "2", "-checkpoint", dir)...)
+	if len(part[0].Curve) != 2 {
+		t.Fatalf("first leg ran %d rounds", len(part[0].Curve))
+	}
+	for _, leg := range []string{"resumed", "finished"} {
+		rest, _ := runJSON(t, append(slices.Clone(base), "-rounds", "3", "-checkpoint", dir)...)
+		for i := range whole {
+			if !slices.Equal(whole[i].Curve, rest[i].Curve) {
+				t.Errorf("%s %s: curve %v, uninterrupted %v", leg, whole[i].Algorithm, rest[i].Curve, whole[i].Curve)
+			}
+		}
+	}
+	var out, errb bytes.Buffer
+	if err := run(append(slices.Clone(base), "-rounds", "2", "-checkpoint", dir, "-json"), &out, &errb); err == nil {
+		t.Error("-rounds 2 with checkpoints of 3 rounds: no error")
+	}
+}
