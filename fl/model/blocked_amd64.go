@@ -40,27 +40,7 @@ func mulAddRowsSkip(o []float64, ldo int, a []float64, ars, acs int, x []float64
 
 // mulAddRowsSkipAVX2 is mulAddRowsAVX2 for mulAddRowsSkipGo.
 func mulAddRowsSkipAVX2(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
-	checkMulAddRows(o, ldo, a, ars, acs, x, ldx, rows, k, n)
-	if rows == 0 || k == 0 || n == 0 {
-		return
-	}
-	nb := n / 8
-	i := 0
-	if nb > 0 {
-		for ; i+4 <= rows; i += 4 {
-			mulAddSkip4x8(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
-		}
-		if i+2 <= rows {
-			mulAddSkip2x8(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
-			i += 2
-		}
-	}
-	if c := nb * 8; c < n {
-		mulAddRowsSkipGo(o[c:], ldo, a, ars, acs, x[c:], ldx, i, k, n-c)
-	}
-	if i < rows {
-		mulAddRowsSkipGo(o[i*ldo:], ldo, a[i*ars:], ars, acs, x, ldx, rows-i, k, n)
-	}
+	mulAddRowsBlocks(o, ldo, a, ars, acs, x, ldx, rows, k, n, mulAddSkip4x8, mulAddSkip2x8, mulAddRowsSkipGo)
 }
 
 // dotRows is dotRowsGo, on the AVX2 blocks where the CPU has them.
@@ -104,6 +84,15 @@ func dot2x4(gp *float64, ldg int, d *float64, ldd int, x *float64, ldx int, n4b,
 // last odd row and the last one to seven columns go through
 // mulAddRowsGo. It must only be called where hasAVX2.
 func mulAddRowsAVX2(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int) {
+	mulAddRowsBlocks(o, ldo, a, ars, acs, x, ldx, rows, k, n, mulAdd4x8, mulAdd2x8, mulAddRowsGo)
+}
+
+// mulAddRowsBlocks runs the 4×8 and 2×8 blocks k4 and k2 over the rows and
+// columns they cover and the portable twin tail over the rest (the last
+// one to seven columns, the last odd row).
+func mulAddRowsBlocks(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int,
+	k4, k2 func(o *float64, ldo int, a *float64, ars, acs int, x *float64, ldx int, k, nb int),
+	tail func(o []float64, ldo int, a []float64, ars, acs int, x []float64, ldx int, rows, k, n int)) {
 	checkMulAddRows(o, ldo, a, ars, acs, x, ldx, rows, k, n)
 	if rows == 0 || k == 0 || n == 0 {
 		return
@@ -112,18 +101,18 @@ func mulAddRowsAVX2(o []float64, ldo int, a []float64, ars, acs int, x []float64
 	i := 0
 	if nb > 0 {
 		for ; i+4 <= rows; i += 4 {
-			mulAdd4x8(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
+			k4(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
 		}
 		if i+2 <= rows {
-			mulAdd2x8(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
+			k2(&o[i*ldo], ldo, &a[i*ars], ars, acs, &x[0], ldx, k, nb)
 			i += 2
 		}
 	}
 	if c := nb * 8; c < n {
-		mulAddRowsGo(o[c:], ldo, a, ars, acs, x[c:], ldx, i, k, n-c)
+		tail(o[c:], ldo, a, ars, acs, x[c:], ldx, i, k, n-c)
 	}
 	if i < rows {
-		mulAddRowsGo(o[i*ldo:], ldo, a[i*ars:], ars, acs, x, ldx, rows-i, k, n)
+		tail(o[i*ldo:], ldo, a[i*ars:], ars, acs, x, ldx, rows-i, k, n)
 	}
 }
 
