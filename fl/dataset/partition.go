@@ -73,8 +73,7 @@ func Dirichlet(rng *rand.Rand, labels []int, classes, clients int, alpha float64
 			if len(idx) == 0 {
 				continue
 			}
-			idx = slices.Clone(idx)
-			rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+			idx = shuffled(rng, idx)
 			dirichlet(rng, p, alpha)
 			cutClass(parts, idx, p)
 		}
@@ -102,6 +101,13 @@ func cutClass(parts [][]int, idx []int, p []float64) {
 		parts[c] = append(parts[c], idx[lo:hi]...)
 		lo = hi
 	}
+}
+
+// shuffled returns a shuffled copy of idx.
+func shuffled(rng *rand.Rand, idx []int) []int {
+	idx = slices.Clone(idx)
+	rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+	return idx
 }
 
 func shuffleParts(rng *rand.Rand, parts [][]int) {
@@ -159,8 +165,7 @@ func DirichletBalanced(rng *rand.Rand, labels []int, classes, clients int, alpha
 			if len(idx) == 0 {
 				continue
 			}
-			idx = slices.Clone(idx)
-			rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+			idx = shuffled(rng, idx)
 			dirichlet(rng, p, alpha)
 			sum := 0.0
 			for c := range p {
@@ -338,11 +343,10 @@ func LabelQuantity(rng *rand.Rand, labels []int, classes, clients, k int) ([][]i
 		if len(hs) == 0 {
 			continue
 		}
-		idx := slices.Clone(byClass[y])
-		if len(idx) < len(hs) {
-			return nil, fmt.Errorf("%w: LabelQuantity: label %d has %d examples for the %d clients that hold it; a client would lack it", ErrInvalid, y, len(idx), len(hs))
+		if len(byClass[y]) < len(hs) {
+			return nil, fmt.Errorf("%w: LabelQuantity: label %d has %d examples for the %d clients that hold it; a client would lack it", ErrInvalid, y, len(byClass[y]), len(hs))
 		}
-		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		idx := shuffled(rng, byClass[y])
 		q, r := len(idx)/len(hs), len(idx)%len(hs)
 		off := 0
 		for i, c := range hs {
