@@ -75,11 +75,7 @@ func TestFashionMNISTDDGMatchesCentral(t *testing.T) {
 	}
 	acc := map[string]float64{}
 	for _, r := range lines[:2] {
-		for _, k := range runFields {
-			if _, ok := r[k]; !ok {
-				t.Errorf("run %v lacks %q", r, k)
-			}
-		}
+		requireRunFields(t, r)
 		m, _ := r["mechanism"].(string)
 		a, ok := r["accuracy"].(float64)
 		if r["dataset"] != "fashion-mnist" || !ok || r["error"] != nil || r["failed_updates"] != 0.0 {

@@ -63,11 +63,7 @@ func TestJSONContract(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, r := range lines[:5] {
-		for _, k := range runFields {
-			if _, ok := r[k]; !ok {
-				t.Errorf("run %v lacks %q", r, k)
-			}
-		}
+		requireRunFields(t, r)
 		m, _ := r["mechanism"].(string)
 		bits, _ := r["bits"].(float64)
 		seen[m] = true
@@ -259,5 +255,16 @@ func TestModels(t *testing.T) {
 	}
 	if o, err := parseFlags([]string{"-dataset", "fashion-mnist", "-model", "cnn"}, io.Discard); err != nil || o.model != "cnn" || o.lr != 0.1 || o.epochs != 1 {
 		t.Errorf("-dataset fashion-mnist -model cnn: %+v, %v", o, err)
+	}
+}
+
+// requireRunFields fails t unless the run line r has every field of
+// runFields.
+func requireRunFields(t *testing.T, r map[string]any) {
+	t.Helper()
+	for _, k := range runFields {
+		if _, ok := r[k]; !ok {
+			t.Errorf("run %v lacks %q", r, k)
+		}
 	}
 }
